@@ -1,0 +1,27 @@
+"""symspec: a compiler for task symmetries.
+
+State what leaves a task unchanged in a ``.sym`` file; symspec parses and
+checks it (this package's front end) and compiles it to PyTorch.  Importing
+``symspec`` does not import torch.
+"""
+
+from .analysis import Spec, load, loads
+from .errors import ParamError, SpecError, SpecNameError, SpecSyntaxError, SpecTypeError, SymspecError, UsageError
+from .syntax import parse
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "load",
+    "loads",
+    "parse",
+    "Spec",
+    "SymspecError",
+    "SpecError",
+    "SpecSyntaxError",
+    "SpecNameError",
+    "SpecTypeError",
+    "UsageError",
+    "ParamError",
+]

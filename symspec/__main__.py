@@ -1,0 +1,7 @@
+"""``python -m symspec`` is the ``symspec`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

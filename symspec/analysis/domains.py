@@ -1,0 +1,347 @@
+"""Domain types, model output types, and their resolution from constructor syntax.
+
+Domains are structural: two domains with the same values are the same type
+(``domain A = cyclic(5)`` and an inline ``cyclic(5)`` agree).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
+
+from ..syntax import ast
+from .scope import KIND_WORDS, did_you_mean
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .spec import Analyzer
+
+__all__ = [
+    "Cyclic", "Range", "Labels", "Nodes", "Tensor", "RealDomain", "BoolDomain",
+    "Domain", "ClassOf", "Output", "eval_int", "resolve_domain", "resolve_output",
+    "describe",
+]
+
+
+@dataclass(frozen=True)
+class Cyclic:
+    """Z/nZ: values 0..n-1; + - * wrap."""
+
+    n: int
+
+    @property
+    def size(self) -> int:
+        return self.n
+
+    def __str__(self) -> str:
+        return f"cyclic({self.n})"
+
+
+@dataclass(frozen=True)
+class Range:
+    """Ordered integers lo..hi-1, no wrap."""
+
+    lo: int
+    hi: int
+
+    @property
+    def size(self) -> int:
+        return self.hi - self.lo
+
+    def __str__(self) -> str:
+        return f"range({self.lo}, {self.hi})"
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Finite labels, values 0..n-1 in the order written."""
+
+    labels: tuple
+
+    @property
+    def size(self) -> int:
+        return len(self.labels)
+
+    def __str__(self) -> str:
+        return f"set({', '.join(self.labels)})"
+
+
+@dataclass(frozen=True)
+class Nodes:
+    """The vertices of a declared graph, values 0..n-1."""
+
+    graph: str
+    n: int
+
+    @property
+    def size(self) -> int:
+        return self.n
+
+    def __str__(self) -> str:
+        return f"nodes({self.graph})"
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A real tensor; each dim is an int or a name bound at run time."""
+
+    dims: tuple
+
+    def __str__(self) -> str:
+        return f"tensor[{', '.join(str(d) for d in self.dims)}]"
+
+
+@dataclass(frozen=True)
+class RealDomain:
+    def __str__(self) -> str:
+        return "real"
+
+
+@dataclass(frozen=True)
+class BoolDomain:
+    @property
+    def size(self) -> int:
+        return 2
+
+    def __str__(self) -> str:
+        return "bool"
+
+
+Domain = Union[Cyclic, Range, Labels, Nodes, Tensor, RealDomain, BoolDomain]
+FINITE = (Cyclic, Range, Labels, Nodes, BoolDomain)
+INTEGER = (Cyclic, Range)
+
+
+@dataclass(frozen=True)
+class ClassOf:
+    """A model output: logits over a finite domain."""
+
+    domain: Domain
+
+    def __str__(self) -> str:
+        return f"class({self.domain})"
+
+
+Output = Union[ClassOf, BoolDomain, RealDomain, Tensor]
+
+
+def describe(domain, name: str | None = None) -> str:
+    return f"{name} = {domain}" if name and name != str(domain) else str(domain)
+
+
+def eval_int(ctx: "Analyzer", expr, what: str, *, allow_dim: bool = False):
+    """Evaluate a compile-time integer (literals, params, + - *); None after an error.
+
+    With ``allow_dim`` a bare symbolic dimension evaluates to its name (a str).
+    """
+    if isinstance(expr, ast.Int):
+        return expr.value
+    if isinstance(expr, ast.Name):
+        sym = ctx.symbols.lookup(expr.name)
+        if sym is not None and sym.kind == "param":
+            return ctx.params[expr.name]
+        if expr.name in ctx.symbols.dims:
+            if allow_dim:
+                return expr.name
+            ctx.reporter.error(
+                f"'{expr.name}' is a symbolic dimension, bound only at run time; {what} needs a compile-time integer",
+                expr.span,
+                f"declare 'param {expr.name} = ...' to fix its value",
+            )
+            return None
+        if sym is not None:
+            ctx.reporter.error(f"{what} must be an integer, but '{expr.name}' is {KIND_WORDS[sym.kind]}", expr.span)
+            return None
+        ctx.reporter.error(
+            f"unknown name '{expr.name}' in {what}",
+            expr.span,
+            did_you_mean(expr.name, ctx.symbols.names_of("param") + list(ctx.symbols.dims), "declare it with 'param NAME = INT'"),
+            kind="name",
+        )
+        return None
+    if isinstance(expr, ast.Neg):
+        v = eval_int(ctx, expr.operand, what)
+        return None if v is None else -v
+    if isinstance(expr, ast.BinOp):
+        a = eval_int(ctx, expr.left, what)
+        b = eval_int(ctx, expr.right, what)
+        if a is None or b is None:
+            return None
+        return {"+": a + b, "-": a - b, "*": a * b}[expr.op]
+    if isinstance(expr, ast.Real):
+        ctx.reporter.error(f"{what} must be an integer, not {expr.text}", expr.span)
+        return None
+    ctx.reporter.error(f"{what} must be an integer", expr.span)
+    return None
+
+
+_DOMAIN_CTORS = ("cyclic", "range", "set", "nodes", "tensor", "real", "bool")
+
+
+def _positional(ctx: "Analyzer", call, name: str, lo: int, hi: int | None = None):
+    args = call.args
+    for a in args:
+        if isinstance(a, ast.KwArg):
+            ctx.reporter.error(f"{name}(...) takes no keyword arguments", a.span)
+            return None
+    hi = lo if hi is None else hi
+    if not lo <= len(args) <= hi:
+        want = str(lo) if lo == hi else f"{lo} to {hi}"
+        ctx.reporter.error(
+            f"{name}(...) takes {want} argument{'s' if hi != 1 else ''}, got {len(args)}", call.span
+        )
+        return None
+    return args
+
+
+def resolve_domain(ctx: "Analyzer", expr, *, role: str = "a domain"):
+    """Resolve a domain reference or constructor; None after reporting an error."""
+    if isinstance(expr, ast.Name):
+        sym = ctx.symbols.lookup(expr.name)
+        if sym is not None and sym.kind == "domain":
+            return ctx.domain_of(expr.name)
+        if sym is None and expr.name == "real":
+            return RealDomain()
+        if sym is None and expr.name == "bool":
+            return BoolDomain()
+        if sym is not None:
+            ctx.reporter.error(f"expected {role}, but '{expr.name}' is {KIND_WORDS[sym.kind]}", expr.span, kind="name")
+            return None
+        ctx.reporter.error(
+            f"unknown domain '{expr.name}'",
+            expr.span,
+            did_you_mean(expr.name, ctx.symbols.names_of("domain") + ["real", "bool"], "declare it with 'domain NAME = ...'"),
+            kind="name",
+        )
+        return None
+    if isinstance(expr, ast.Index):
+        if expr.func.name != "tensor":
+            ctx.reporter.error(
+                f"unknown domain constructor '{expr.func.name}[...]'", expr.func.span, "tensors are written tensor[d1, d2, ...]"
+            )
+            return None
+        if not expr.args:
+            ctx.reporter.error("tensor[...] needs at least one dimension", expr.span, "write tensor[3] for a vector")
+            return None
+        dims = []
+        for d in expr.args:
+            v = eval_int(ctx, d, "a tensor dimension", allow_dim=True) if not isinstance(d, ast.KwArg) else None
+            if isinstance(d, ast.KwArg):
+                ctx.reporter.error("tensor dimensions are plain integers or names", d.span)
+            if v is None:
+                return None
+            if isinstance(v, int) and v < 1:
+                ctx.reporter.error(f"a tensor dimension must be positive, got {v}", d.span)
+                return None
+            dims.append(v)
+        return Tensor(tuple(dims))
+    if isinstance(expr, ast.Call):
+        name = expr.func.name
+        if name == "cyclic":
+            args = _positional(ctx, expr, "cyclic", 1)
+            if args is None:
+                return None
+            n = eval_int(ctx, args[0], "the modulus of cyclic(n)")
+            if n is None:
+                return None
+            if n < 1:
+                ctx.reporter.error(f"cyclic(n) needs n >= 1, got {n}", args[0].span)
+                return None
+            return Cyclic(n)
+        if name == "range":
+            args = _positional(ctx, expr, "range", 1, 2)
+            if args is None:
+                return None
+            bounds = [eval_int(ctx, a, "a range bound") for a in args]
+            if any(b is None for b in bounds):
+                return None
+            lo, hi = (0, bounds[0]) if len(bounds) == 1 else bounds
+            if hi <= lo:
+                ctx.reporter.error(f"range({lo}, {hi}) is empty", expr.span, "range(lo, hi) holds lo..hi-1; hi must exceed lo")
+                return None
+            return Range(lo, hi)
+        if name == "set":
+            labels = []
+            for a in expr.args:
+                if not isinstance(a, ast.Name):
+                    ctx.reporter.error("set(...) lists labels, which are names", a.span, "write set(red, green, blue)")
+                    return None
+                if a.name in labels:
+                    ctx.reporter.error(f"label '{a.name}' appears twice in set(...)", a.span)
+                    return None
+                labels.append(a.name)
+            if not labels:
+                ctx.reporter.error("set(...) needs at least one label", expr.span)
+                return None
+            return Labels(tuple(labels))
+        if name == "nodes":
+            args = _positional(ctx, expr, "nodes", 1)
+            if args is None:
+                return None
+            g = args[0]
+            if not isinstance(g, ast.Name):
+                ctx.reporter.error("nodes(G) takes the name of a graph", g.span)
+                return None
+            graph = ctx.graph_ref(g)
+            if graph is None:
+                return None
+            return Nodes(g.name, graph.num_nodes)
+        if name in ("real", "bool", "tensor"):
+            ctx.reporter.error(f"'{name}' takes no arguments here", expr.span, "write real, bool or tensor[d1, ...]")
+            return None
+        if name == "class":
+            ctx.reporter.error(f"class(...) is a model output type, not {role}", expr.span, "use it after '->' in a model")
+            return None
+        ctx.reporter.error(
+            f"unknown domain constructor '{name}'",
+            expr.func.span,
+            did_you_mean(name, _DOMAIN_CTORS, "domains are cyclic(n), range(lo, hi), set(...), nodes(G), tensor[...], real, bool"),
+        )
+        return None
+    ctx.reporter.error(f"expected {role}", expr.span, "domains are cyclic(n), range(lo, hi), set(...), nodes(G), tensor[...], real, bool")
+    return None
+
+
+def resolve_output(ctx: "Analyzer", expr):
+    """Resolve a model's output type: class(D), class(n), bool, real or a tensor domain."""
+    if isinstance(expr, ast.Call) and expr.func.name == "class":
+        if len(expr.args) != 1 or isinstance(expr.args[0], ast.KwArg):
+            ctx.reporter.error("class(...) takes one domain or a number of classes", expr.span, "write class(Zp) or class(10)")
+            return None
+        arg = expr.args[0]
+        if isinstance(arg, ast.Int) or isinstance(arg, ast.BinOp) or (
+            isinstance(arg, ast.Name) and ctx.symbols.values.get(arg.name) is not None and ctx.symbols.values[arg.name].kind == "param"
+        ):
+            n = eval_int(ctx, arg, "the number of classes")
+            if n is None:
+                return None
+            if n < 1:
+                ctx.reporter.error(f"class(n) needs n >= 1, got {n}", arg.span)
+                return None
+            return ClassOf(Range(0, n))
+        domain = resolve_domain(ctx, arg, role="a finite domain")
+        if domain is None:
+            return None
+        if not isinstance(domain, FINITE):
+            ctx.reporter.error(
+                f"class(...) needs a finite domain, but {describe(domain)} is not finite", arg.span,
+                "a real-valued output is written '-> real' or '-> tensor[...]'",
+            )
+            return None
+        return ClassOf(domain)
+    domain = resolve_domain(ctx, expr, role="an output type")
+    if domain is None:
+        return None
+    if isinstance(domain, FINITE) and not isinstance(domain, BoolDomain):
+        ctx.reporter.error(
+            f"a model cannot return raw values of the finite domain {domain}",
+            expr.span,
+            f"return logits over it with 'class({_text_of(expr)})'",
+        )
+        return None
+    return domain
+
+
+def _text_of(expr) -> str:
+    if isinstance(expr, ast.Name):
+        return expr.name
+    return "..."

@@ -1,0 +1,106 @@
+"""Diagnostics collection and the symbol table of a spec."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from ..errors import Diagnostic, Span
+
+__all__ = ["Reporter", "Symbol", "SymbolTable", "suggest", "did_you_mean"]
+
+
+def suggest(word: str, candidates) -> str | None:
+    """The closest candidate to ``word``, if one is close enough."""
+    pool = sorted(set(candidates))
+    close = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in pool}
+        close = [lowered[word.lower()]] if word.lower() in lowered else []
+    return close[0] if close else None
+
+
+def did_you_mean(word: str, candidates, otherwise: str | None = None) -> str | None:
+    best = suggest(word, candidates)
+    return f"did you mean '{best}'?" if best else otherwise
+
+
+class Reporter:
+    """Collects errors and warnings; analysis goes on after an error."""
+
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+        self.kinds: list[str] = []
+
+    def error(self, message: str, span: Span | None, hint: str | None = None, *, kind: str = "type", notes=()) -> None:
+        self.diagnostics.append(Diagnostic(message, span, hint, "error", kind, tuple(notes)))
+
+    def warning(self, message: str, span: Span | None, hint: str | None = None, *, notes=()) -> None:
+        self.diagnostics.append(Diagnostic(message, span, hint, "warning", "warning", tuple(notes)))
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+
+@dataclass
+class Symbol:
+    """A declared name: what kind of thing it is and the statement declaring it."""
+
+    name: str
+    kind: str  # 'param', 'domain', 'graph', 'group', 'model'
+    decl: object
+    span: Span
+    used: bool = False
+
+
+# article + noun for messages: "'Zp' is a domain"
+KIND_WORDS = {
+    "param": "a parameter",
+    "domain": "a domain",
+    "graph": "a graph",
+    "group": "a group",
+    "model": "a model",
+    "law": "a law",
+    "layer": "a layer",
+    "prior": "a prior",
+    "dim": "a symbolic dimension",
+}
+
+
+@dataclass
+class SymbolTable:
+    """Declared names.  Values (params, domains, graphs, groups, models) share
+    one namespace; laws, layers and priors, which name results, share another."""
+
+    values: dict[str, Symbol] = field(default_factory=dict)
+    results: dict[str, Symbol] = field(default_factory=dict)
+    dims: dict[str, Span] = field(default_factory=dict)
+
+    def declare(self, reporter: Reporter, name: str, kind: str, decl, span: Span) -> bool:
+        table = self.results if kind in ("law", "layer", "prior") else self.values
+        if name in table:
+            first = table[name]
+            reporter.error(
+                f"'{name}' is declared twice: it is already {KIND_WORDS[first.kind]}",
+                span,
+                "rename one of them",
+                kind="name",
+                notes=[(first.span, f"'{name}' first declared here")],
+            )
+            return False
+        table[name] = Symbol(name, kind, decl, span)
+        return True
+
+    def lookup(self, name: str) -> Symbol | None:
+        sym = self.values.get(name)
+        if sym is not None:
+            sym.used = True
+        return sym
+
+    def names_of(self, *kinds: str) -> list[str]:
+        return [n for n, s in self.values.items() if s.kind in kinds]

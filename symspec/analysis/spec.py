@@ -1,0 +1,423 @@
+"""Names and types of a whole spec: the checked :class:`Spec`, and ``load``.
+
+The analysis never stops at the first problem: it resolves every statement it
+can, collects every diagnostic, and raises one :class:`SpecError` at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import Diagnostic, ParamError, Span, SpecNameError, SpecSyntaxError, SpecTypeError, UsageError
+from ..syntax import ast, parse
+from .domains import Labels, RealDomain, Tensor, describe, resolve_domain, resolve_output
+from .laws import check_law, check_options
+from .scope import KIND_WORDS, Reporter, SymbolTable, did_you_mean
+from .structures import GraphDef, GroupDef, resolve_action, resolve_graph, resolve_group
+
+__all__ = ["Spec", "ModelSig", "LayerDef", "PriorDef", "Analyzer", "analyze", "load", "loads", "parse_param_overrides"]
+
+PRIOR_KINDS = ("nuclear", "entropy", "lipschitz")
+PRIOR_OPTIONS = {"weight": "number"}
+
+
+@dataclass(frozen=True)
+class ModelSig:
+    name: str
+    params: tuple  # of (name, Domain)
+    output: object
+    span: Span
+
+    def signature(self) -> str:
+        args = ", ".join(f"{n}: {d}" for n, d in self.params)
+        return f"{self.name}({args}) -> {self.output}"
+
+
+@dataclass(frozen=True)
+class LayerDef:
+    name: str
+    source: object
+    target: object
+    group: GroupDef
+    span: Span
+
+
+@dataclass(frozen=True)
+class PriorDef:
+    name: str
+    kind: str
+    target: str  # a run-time binding (nuclear, entropy) or a model (lipschitz)
+    options: tuple
+    span: Span
+
+
+@dataclass
+class Spec:
+    """A parsed and checked spec: every declaration resolved, every law typed."""
+
+    name: str
+    file: str
+    source: str
+    ast: ast.SpecFile
+    params: dict = field(default_factory=dict)
+    domains: dict = field(default_factory=dict)
+    graphs: dict = field(default_factory=dict)
+    groups: dict = field(default_factory=dict)
+    actions: list = field(default_factory=list)
+    models: dict = field(default_factory=dict)
+    laws: dict = field(default_factory=dict)
+    layers: dict = field(default_factory=dict)
+    priors: dict = field(default_factory=dict)
+    dims: tuple = ()
+    warnings: list = field(default_factory=list)
+
+    def render_warnings(self, color: bool = False) -> str:
+        from ..errors import render_diagnostic
+
+        return "\n".join(render_diagnostic(w, {self.file: self.source}, color) for w in self.warnings)
+
+
+class Analyzer:
+    """Resolves one parsed file; domains, graphs and groups are resolved on demand
+    (so names may be used before they are declared) with cycle detection."""
+
+    def __init__(self, tree: ast.SpecFile, overrides: dict | None = None):
+        self.tree = tree
+        self.reporter = Reporter()
+        self.symbols = SymbolTable()
+        self.params: dict[str, int] = {}
+        self.domains: dict[str, object] = {}
+        self.graphs: dict[str, GraphDef] = {}
+        self.groups: dict[str, GroupDef] = {}
+        self.models: dict[str, ModelSig] = {}
+        self.labels: dict[str, Labels] = {}
+        self._resolving: list[str] = []
+        self._failed: set[str] = set()
+        self._declare_all()
+        self._apply_overrides(overrides or {})
+
+    # ---- declarations ------------------------------------------------------------
+    def _declare_all(self) -> None:
+        kinds = {
+            ast.ParamDecl: "param", ast.DomainDecl: "domain", ast.GraphDecl: "graph", ast.GroupDecl: "group",
+            ast.ModelDecl: "model", ast.LawDecl: "law", ast.LayerDecl: "layer", ast.PriorDecl: "prior",
+        }
+        spec_decl = None
+        for st in self.tree.statements:
+            if isinstance(st, ast.SpecDecl):
+                if spec_decl is not None:
+                    self.reporter.error("a file has one 'spec' statement", st.span, notes=[(spec_decl.span, "the first one")], kind="name")
+                else:
+                    spec_decl = st
+                continue
+            kind = kinds.get(type(st))
+            if kind is None:
+                continue
+            self.symbols.declare(self.reporter, st.name.name, kind, st, st.name.span)
+            if isinstance(st, ast.ParamDecl):
+                self.params[st.name.name] = st.value
+        self.spec_decl = spec_decl
+        # symbolic dims: names in tensor[...] that are not declared
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Index) and node.func.name == "tensor":
+                for d in node.args:
+                    if isinstance(d, ast.Name) and d.name not in self.symbols.values:
+                        self.symbols.dims.setdefault(d.name, d.span)
+
+    def _apply_overrides(self, overrides: dict) -> None:
+        for name, value in overrides.items():
+            if name not in self.params:
+                declared = ", ".join(self.params) or "none"
+                hint = did_you_mean(name, self.params)
+                raise ParamError(
+                    f"unknown parameter '{name}': {self.tree.file} declares {declared}" + (f"; {hint}" if hint else "")
+                )
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ParamError(f"parameter '{name}' must be an integer, got {value!r}")
+            self.params[name] = value
+
+    # ---- on-demand resolution ------------------------------------------------------
+    def _enter(self, name: str, span: Span) -> bool:
+        if name in self._resolving:
+            cycle = " -> ".join(self._resolving[self._resolving.index(name):] + [name])
+            self.reporter.error(f"'{name}' is defined in terms of itself ({cycle})", span, kind="name")
+            self._failed.add(name)
+            return False
+        self._resolving.append(name)
+        return True
+
+    def domain_of(self, name: str):
+        if name in self.domains:
+            return self.domains[name]
+        if name in self._failed:
+            return None
+        decl = self.symbols.values[name].decl
+        if not self._enter(name, decl.name.span):
+            return None
+        try:
+            d = resolve_domain(self, decl.type)
+        finally:
+            self._resolving.pop()
+        if d is None:
+            self._failed.add(name)
+            return None
+        self.domains[name] = d
+        if isinstance(d, Labels):
+            for label in d.labels:
+                self.labels.setdefault(label, d)
+        return d
+
+    def graph_ref(self, ref: ast.Name) -> GraphDef | None:
+        sym = self.symbols.lookup(ref.name)
+        if sym is None or sym.kind != "graph":
+            what = "unknown graph" if sym is None else f"expected a graph, but '{ref.name}' is {KIND_WORDS[sym.kind]}:"
+            self.reporter.error(
+                f"{what} '{ref.name}'" if sym is None else what[:-1], ref.span,
+                did_you_mean(ref.name, self.symbols.names_of("graph"), "declare it with 'graph NAME = grid(7, 7)'" if sym is None else None),
+                kind="name",
+            )
+            return None
+        return self.graph_of(ref.name)
+
+    def graph_of(self, name: str) -> GraphDef | None:
+        if name in self.graphs:
+            return self.graphs[name]
+        if name in self._failed:
+            return None
+        g = resolve_graph(self, self.symbols.values[name].decl)
+        if g is None:
+            self._failed.add(name)
+            return None
+        self.graphs[name] = g
+        return g
+
+    def group_ref(self, ref: ast.Name) -> GroupDef | None:
+        sym = self.symbols.lookup(ref.name)
+        if sym is None or sym.kind != "group":
+            if sym is None:
+                self.reporter.error(
+                    f"unknown group '{ref.name}'", ref.span,
+                    did_you_mean(ref.name, self.symbols.names_of("group"), "declare it with 'group NAME = ...'"), kind="name",
+                )
+            else:
+                self.reporter.error(f"expected a group, but '{ref.name}' is {KIND_WORDS[sym.kind]}", ref.span, kind="name")
+            return None
+        return self.group_of(ref.name)
+
+    def group_of(self, name: str) -> GroupDef | None:
+        if name in self.groups:
+            return self.groups[name]
+        if name in self._failed:
+            return None
+        decl = self.symbols.values[name].decl
+        if not self._enter(name, decl.name.span):
+            return None
+        try:
+            g = resolve_group(self, decl.expr, name)
+        finally:
+            self._resolving.pop()
+        if g is None:
+            self._failed.add(name)
+            return None
+        if g.name != name:  # an alias: the same group under this name
+            g = GroupDef(name, g.kind, g.arg, g.generators, g.relators, g.factors, g.span)
+        self.groups[name] = g
+        return g
+
+    # ---- statements ---------------------------------------------------------------
+    def _model(self, decl: ast.ModelDecl) -> None:
+        params = []
+        seen: dict[str, Span] = {}
+        ok = True
+        for p in decl.params:
+            if p.name.name in seen:
+                self.reporter.error(f"parameter '{p.name.name}' appears twice", p.name.span, kind="name")
+                ok = False
+            seen[p.name.name] = p.name.span
+            d = resolve_domain(self, p.type, role="an input domain")
+            if d is None:
+                ok = False
+                continue
+            params.append((p.name.name, d))
+        if not decl.params:
+            self.reporter.error(f"model '{decl.name.name}' takes no inputs", decl.span, "a model takes at least one argument")
+            ok = False
+        out = resolve_output(self, decl.output)
+        if out is None or not ok:
+            return
+        self.models[decl.name.name] = ModelSig(decl.name.name, tuple(params), out, decl.span)
+
+    def _layer(self, decl: ast.LayerDecl):
+        ends = []
+        for t in (decl.source, decl.target):
+            d = resolve_domain(self, t, role="a tensor domain")
+            if d is not None and not isinstance(d, (Tensor, RealDomain)):
+                self.reporter.error(
+                    f"a layer maps real tensors, but {describe(d)} is not a tensor domain", t.span,
+                    "declare the features as 'domain X = tensor[...]', or use real for an invariant output",
+                )
+                d = None
+            ends.append(d)
+        group = resolve_group(self, decl.group, "")
+        if None in ends or group is None:
+            return None
+        return LayerDef(decl.name.name, ends[0], ends[1], group, decl.span)
+
+    def _prior(self, decl: ast.PriorDecl):
+        kind = decl.kind.name
+        if kind not in PRIOR_KINDS:
+            self.reporter.error(
+                f"unknown prior '{kind}'", decl.kind.span, did_you_mean(kind, PRIOR_KINDS, "priors are nuclear(x), entropy(x), lipschitz(model)")
+            )
+            return None
+        if len(decl.args) != 1 or not isinstance(decl.args[0], ast.Name):
+            self.reporter.error(
+                f"{kind}(...) takes one name", decl.span,
+                "lipschitz(model) names a model; nuclear(x) and entropy(x) name a tensor passed at run time",
+            )
+            return None
+        target = decl.args[0]
+        sym = self.symbols.lookup(target.name)
+        if kind == "lipschitz":
+            if sym is None or sym.kind != "model":
+                self.reporter.error(
+                    f"lipschitz(...) takes a model, but '{target.name}' is {KIND_WORDS[sym.kind] if sym else 'not declared'}",
+                    target.span, did_you_mean(target.name, self.symbols.names_of("model")), kind="name",
+                )
+                return None
+        elif sym is not None:
+            self.reporter.error(
+                f"{kind}(...) takes a tensor bound at run time, but '{target.name}' is {KIND_WORDS[sym.kind]}", target.span,
+                f"pick a fresh name and pass the tensor when calling the loss: loss(batch, {target.name}_weights=...)",
+            )
+            return None
+        options = check_options(self, decl.options, PRIOR_OPTIONS)
+        return PriorDef(decl.name.name, kind, target.name, tuple(options.items()), decl.span)
+
+    def run(self, file: str, source: str) -> Spec:
+        name = self.spec_decl.name.name if self.spec_decl else Path(file).stem
+        spec = Spec(name=name, file=file, source=source, ast=self.tree)
+        # resolve declarations first so laws see every model signature
+        resolvers = {ast.DomainDecl: self.domain_of, ast.GraphDecl: self.graph_of, ast.GroupDecl: self.group_of}
+        for st in self.tree.statements:
+            resolve = resolvers.get(type(st))
+            if resolve is not None:
+                sym = self.symbols.values.get(st.name.name)
+                if sym is not None and sym.decl is st:
+                    resolve(st.name.name)
+            elif isinstance(st, ast.ModelDecl):
+                sym = self.symbols.values.get(st.name.name)
+                if sym is not None and sym.decl is st:
+                    self._model(st)
+        actions = []
+        seen_actions: dict = {}
+        for st in self.tree.statements:
+            if isinstance(st, ast.ActionDecl):
+                key = (st.group.name, st.domain.name)
+                if key in seen_actions:
+                    self.reporter.error(
+                        f"{st.group.name} already has an action on {st.domain.name}", st.span,
+                        notes=[(seen_actions[key], "first declared here")], kind="name",
+                    )
+                    continue
+                seen_actions[key] = st.span
+                a = resolve_action(self, st)
+                if a is not None:
+                    actions.append(a)
+        laws, layers, priors = {}, {}, {}
+        for st in self.tree.statements:
+            if isinstance(st, ast.LawDecl):
+                laws[st.name.name] = check_law(self, st)
+            elif isinstance(st, ast.LayerDecl):
+                layer = self._layer(st)
+                if layer is not None:
+                    layers[layer.name] = layer
+            elif isinstance(st, ast.PriorDecl):
+                prior = self._prior(st)
+                if prior is not None:
+                    priors[prior.name] = prior
+        for sym in self.symbols.values.values():
+            if not sym.used and sym.kind in ("param", "domain", "graph", "group"):
+                noun = "parameter" if sym.kind == "param" else sym.kind
+                self.reporter.warning(f"{noun} '{sym.name}' is declared but never used", sym.span)
+        spec.params = dict(self.params)
+        spec.domains = {n: d for n, d in self.domains.items()}
+        spec.graphs = dict(self.graphs)
+        spec.groups = dict(self.groups)
+        spec.actions = actions
+        spec.models = dict(self.models)
+        spec.laws = laws
+        spec.layers = layers
+        spec.priors = priors
+        spec.dims = tuple(self.symbols.dims)
+        spec.warnings = self.reporter.warnings
+        return spec
+
+
+_KIND_CLASSES = {"syntax": SpecSyntaxError, "name": SpecNameError}
+
+
+def _raise(diagnostics: list[Diagnostic], file: str, source: str) -> None:
+    errors = sorted((d for d in diagnostics if d.severity == "error"), key=Diagnostic.sort_key)
+    cls = _KIND_CLASSES.get(errors[0].kind, SpecTypeError)
+    raise cls(diagnostics, {file: source})
+
+
+def analyze(tree: ast.SpecFile, source: str, params: dict | None = None) -> Spec:
+    """Check a parsed file; raise :class:`SpecError` with every problem found."""
+    analyzer = Analyzer(tree, params)
+    try:
+        spec = analyzer.run(tree.file, source)
+    except RecursionError:
+        analyzer.reporter.error("the spec nests too deeply to analyze", Span(tree.file, 1, 1, 1, 2))
+        spec = None
+    if analyzer.reporter.errors:
+        _raise(analyzer.reporter.diagnostics, tree.file, source)
+    return spec
+
+
+def loads(text: str, file: str = "<string>", params: dict | None = None) -> Spec:
+    """Parse and check .sym text."""
+    try:
+        tree = parse(text, file)
+    except RecursionError:
+        raise SpecSyntaxError([Diagnostic("the spec nests too deeply to parse", Span(file, 1, 1, 1, 2), kind="syntax")], {file: text}) from None
+    return analyze(tree, text, params)
+
+
+def _decode(data: bytes, file: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        before = data[: err.start]
+        line = before.count(b"\n") + 1
+        col = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
+        text = data.decode("utf-8", "replace")
+        diag = Diagnostic(f"the file is not UTF-8: byte 0x{data[err.start]:02x} cannot be decoded", Span(file, line, col, line, col + 1), "save the file as UTF-8", kind="syntax")
+        raise SpecSyntaxError([diag], {file: text}) from None
+
+
+def load(path, params: dict | None = None) -> Spec:
+    """Read, parse and check a .sym file; ``params`` overrides its ``param`` values."""
+    file = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise UsageError(f"cannot read '{file}': {err.strerror or err}") from None
+    return loads(_decode(data, file), file, params)
+
+
+def parse_param_overrides(items) -> dict:
+    """Turn ['p=59', 'n=3'] into {'p': 59, 'n': 3}; a malformed item is a ParamError."""
+    out: dict[str, int] = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name:
+            raise ParamError(f"--param expects NAME=INT, got '{item}'")
+        try:
+            out[name] = int(value, 10)
+        except ValueError:
+            raise ParamError(f"--param {name} must be an integer, got '{value}'") from None
+    return out

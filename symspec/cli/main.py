@@ -1,0 +1,93 @@
+"""``symspec`` command line.  Exit codes: 0 ok, 1 invalid spec, 2 usage error.
+
+Only what a command needs is imported: ``check`` loads the parser and the
+name/type analysis, never torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .. import __version__
+from ..errors import SpecError, UsageError
+
+__all__ = ["main", "build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's usage errors exit 2, as ours do
+        self.print_usage(sys.stderr)
+        self.exit(2, f"symspec: error: {message}\n")
+
+
+def _color(stream) -> bool:
+    return hasattr(stream, "isatty") and stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="symspec",
+        description="A compiler for task symmetries: check, explain, compile and validate .sym specs.",
+    )
+    parser.add_argument("--version", action="version", version=f"symspec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    check = sub.add_parser("check", help="parse and check .sym files; exit 1 if any is invalid")
+    check.add_argument("files", nargs="+", metavar="FILE", help=".sym files to check")
+    check.add_argument(
+        "--param", action="append", default=[], metavar="NAME=INT", help="override a 'param' of the spec (repeatable)"
+    )
+    check.add_argument("-q", "--quiet", action="store_true", help="print errors only (no summary, no warnings)")
+    return parser
+
+
+def _check(args) -> int:
+    from ..analysis import load, parse_param_overrides
+
+    overrides = parse_param_overrides(args.param)
+    color = _color(sys.stderr)
+    failed = 0
+    warned = 0
+    for file in args.files:
+        if not os.path.isfile(file):
+            raise UsageError(f"cannot read '{file}': no such file" if not os.path.exists(file) else f"'{file}' is not a file")
+        try:
+            spec = load(file, params=overrides)
+        except SpecError as err:
+            failed += 1
+            print(err.render(color), file=sys.stderr)
+            continue
+        if spec.warnings and not args.quiet:
+            warned += len(spec.warnings)
+            print(spec.render_warnings(color), file=sys.stderr)
+    if not args.quiet:
+        n = len(args.files)
+        files = f"{n} file{'s' if n != 1 else ''}"
+        if failed:
+            print(f"symspec: {failed} of {files} invalid", file=sys.stderr)
+        else:
+            extra = f" ({warned} warning{'s' if warned != 1 else ''})" if warned else ""
+            print(f"symspec: {files} ok{extra}")
+    return 1 if failed else 0
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        if args.command == "check":
+            return _check(args)
+    except UsageError as err:
+        print(f"symspec: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        return 130
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""The one exceptions module: every error symspec raises on purpose is here.
+
+A spec problem is a :class:`Diagnostic` (severity, message, span, hint,
+notes).  The front end collects as many as it can and raises one
+:class:`SpecError` carrying all of them, sorted by position; its ``str`` is
+the rendered report: ``FILE:LINE:COL: error: MESSAGE``, the source line, a
+caret under the span, then the hint and any notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Span",
+    "Diagnostic",
+    "SymspecError",
+    "UsageError",
+    "ParamError",
+    "SpecError",
+    "SpecSyntaxError",
+    "SpecNameError",
+    "SpecTypeError",
+    "render_diagnostic",
+]
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A region of a source file; lines and columns count from 1, ends inclusive-exclusive."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+    @property
+    def where(self) -> str:
+        """``LINE:COL``, for messages that point elsewhere in the same file."""
+        return f"{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One error or warning about a spec, with where it is and how to fix it."""
+
+    message: str
+    span: Span | None
+    hint: str | None = None
+    severity: str = "error"
+    kind: str = "spec"
+    notes: tuple[tuple[Span, str], ...] = field(default=())
+
+    def sort_key(self) -> tuple:
+        if self.span is None:
+            return ("", 0, 0)
+        return (self.span.file, self.span.line, self.span.column)
+
+
+class SymspecError(Exception):
+    """Base class of every error symspec raises on purpose."""
+
+
+class UsageError(SymspecError):
+    """The tool was called wrongly (missing file, malformed option)."""
+
+
+class ParamError(UsageError):
+    """A parameter override names no declared ``param`` or is not an integer."""
+
+
+class SpecError(SymspecError):
+    """A spec is invalid; ``diagnostics`` holds every problem found, sorted."""
+
+    def __init__(self, diagnostics, sources: dict[str, str] | None = None):
+        diags = sorted(diagnostics, key=Diagnostic.sort_key)
+        self.diagnostics: list[Diagnostic] = diags
+        self.sources: dict[str, str] = dict(sources or {})
+        super().__init__(self.render())
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    def render(self, color: bool = False) -> str:
+        return "\n".join(render_diagnostic(d, self.sources, color) for d in self.diagnostics)
+
+
+class SpecSyntaxError(SpecError):
+    """The text does not follow the grammar."""
+
+
+class SpecNameError(SpecError):
+    """A name is unknown, declared twice, or used as the wrong kind of thing."""
+
+
+class SpecTypeError(SpecError):
+    """Values, arities, options or relations do not fit together."""
+
+
+_COLORS = {"error": "\033[1;31m", "warning": "\033[1;35m", "note": "\033[1;36m"}
+_RESET = "\033[0m"
+
+
+def _snippet(span: Span, sources: dict[str, str], color: str) -> list[str]:
+    text = sources.get(span.file)
+    if text is None:
+        return []
+    lines = text.splitlines()
+    if not 1 <= span.line <= len(lines) + 1:
+        return []
+    line = lines[span.line - 1] if span.line <= len(lines) else ""
+    line = line.replace("\t", " ")
+    number = str(span.line)
+    gutter = " " * len(number)
+    start = max(span.column - 1, 0)
+    if span.end_line == span.line:
+        width = max(span.end_column - span.column, 1)
+    else:
+        width = max(len(line) - start, 1)
+    marks = "^" * width
+    if color:
+        marks = f"{color}{marks}{_RESET}"
+    return [f" {number} | {line}", f" {gutter} | {' ' * start}{marks}"]
+
+
+def render_diagnostic(d: Diagnostic, sources: dict[str, str], color: bool = False) -> str:
+    """Render one diagnostic the way ``symspec check`` prints it."""
+    tint = _COLORS.get(d.severity, "") if color else ""
+    label = f"{tint}{d.severity}{_RESET if color else ''}"
+    where = f"{d.span}: " if d.span is not None else ""
+    out = [f"{where}{label}: {d.message}"]
+    if d.span is not None:
+        out += _snippet(d.span, sources, tint)
+    if d.hint:
+        out.append(f"  hint: {d.hint}")
+    for span, message in d.notes:
+        ntint = _COLORS["note"] if color else ""
+        out.append(f"{span}: {ntint}note{_RESET if color else ''}: {message}")
+        out += _snippet(span, sources, ntint)
+    return "\n".join(out)

@@ -1,0 +1,6 @@
+"""Stage 1: text -> AST (lark grammar, spans on every node, human syntax errors)."""
+
+from . import ast
+from .parser import STATEMENT_KEYWORDS, grammar_text, parse
+
+__all__ = ["ast", "parse", "grammar_text", "STATEMENT_KEYWORDS"]
