@@ -86,8 +86,9 @@ class SpecError(SymspecError):
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.severity == "error"]
 
-    def render(self, color: bool = False) -> str:
-        return "\n".join(render_diagnostic(d, self.sources, color) for d in self.diagnostics)
+    def render(self, color: bool = False, warnings: bool = True) -> str:
+        shown = [d for d in self.diagnostics if warnings or d.severity == "error"]
+        return "\n".join(render_diagnostic(d, self.sources, color) for d in shown)
 
 
 class SpecSyntaxError(SpecError):

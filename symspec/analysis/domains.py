@@ -342,6 +342,22 @@ def resolve_output(ctx: "Analyzer", expr):
 
 
 def _text_of(expr) -> str:
+    """Constructor syntax back as text, for hints."""
     if isinstance(expr, ast.Name):
         return expr.name
+    if isinstance(expr, ast.Int):
+        return str(expr.value)
+    if isinstance(expr, ast.Real):
+        return expr.text
+    if isinstance(expr, ast.Neg):
+        return "-" + _text_of(expr.operand)
+    if isinstance(expr, ast.BinOp):
+        return f"{_text_of(expr.left)} {expr.op} {_text_of(expr.right)}"
+    if isinstance(expr, ast.KwArg):
+        return f"{expr.name.name}={_text_of(expr.value)}"
+    if isinstance(expr, ast.Tuple):
+        return "(" + ", ".join(_text_of(i) for i in expr.items) + ")"
+    if isinstance(expr, (ast.Call, ast.Index)):
+        open_, close = ("(", ")") if isinstance(expr, ast.Call) else ("[", "]")
+        return expr.func.name + open_ + ", ".join(_text_of(a) for a in expr.args) + close
     return "..."

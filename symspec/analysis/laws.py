@@ -301,6 +301,8 @@ class _LawChecker:
 
     def _fits(self, t: Ty, domain, node, what: str) -> bool:
         """Can a term of type t be passed where a value of ``domain`` is expected?"""
+        if isinstance(node, ast.Name) and node.name in self.reported:
+            return False  # its conflict is reported already
         if t.kind == "value" and (t.domain == domain):
             return True
         if t.kind == "const" and _is_integer(domain):
@@ -574,6 +576,13 @@ def _binder_target(ctx: "Analyzer", b: ast.Binder):
             return None, ctx.group_ref(t)
     if isinstance(t, ast.Call) and t.func.name in GROUP_FAMILIES and t.func.name != "cyclic":
         return None, resolve_group(ctx, t, "")
+    if isinstance(t, ast.Name) and ctx.symbols.values.get(t.name) is None and t.name not in ("real", "bool"):
+        ctx.reporter.error(
+            f"unknown domain or group '{t.name}'", t.span,
+            did_you_mean(t.name, ctx.symbols.names_of("domain", "group"), "declare it with 'domain NAME = ...' or 'group NAME = ...'"),
+            kind="name",
+        )
+        return None, None
     d = resolve_domain(ctx, t, role="a domain or group")
     return d, None
 

@@ -10,14 +10,33 @@ from ..errors import Diagnostic, Span
 __all__ = ["Reporter", "Symbol", "SymbolTable", "suggest", "did_you_mean"]
 
 
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance with adjacent transpositions (optimal string alignment)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, prev2[j - 2] + 1)
+            cur.append(cost)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
 def suggest(word: str, candidates) -> str | None:
     """The closest candidate to ``word``, if one is close enough."""
     pool = sorted(set(candidates))
+    lowered = {c.lower(): c for c in pool}
+    if word.lower() in lowered and lowered[word.lower()] != word:
+        return lowered[word.lower()]
     close = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
-    if not close:
-        lowered = {c.lower(): c for c in pool}
-        close = [lowered[word.lower()]] if word.lower() in lowered else []
-    return close[0] if close else None
+    if close:
+        return close[0]
+    budget = 1 if len(word) <= 4 else 2
+    scored = sorted((_edits(word.lower(), c.lower()), c) for c in pool)
+    return scored[0][1] if scored and scored[0][0] <= budget and len(scored[0][1]) > 1 else None
 
 
 def did_you_mean(word: str, candidates, otherwise: str | None = None) -> str | None:

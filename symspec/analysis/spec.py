@@ -338,7 +338,7 @@ class Analyzer:
                 if prior is not None:
                     priors[prior.name] = prior
         for sym in self.symbols.values.values():
-            if not sym.used and sym.kind in ("param", "domain", "graph", "group"):
+            if not sym.used and sym.kind in ("param", "domain", "graph", "group") and sym.name not in self._failed:
                 noun = "parameter" if sym.kind == "param" else sym.kind
                 self.reporter.warning(f"{noun} '{sym.name}' is declared but never used", sym.span)
         spec.params = dict(self.params)

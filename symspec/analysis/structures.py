@@ -321,9 +321,10 @@ def _presentation(ctx: "Analyzer", expr: ast.Presentation, name: str) -> GroupDe
                     ok = False
                 elif sym.name not in gens:
                     joined = "".join(gens)
-                    hint = did_you_mean(sym.name, gens)
-                    if hint is None and len(sym.name) > 1 and all(ch in gens for ch in sym.name):
+                    if len(sym.name) > 1 and all(ch in gens for ch in sym.name):
                         hint = f"write products with spaces: '{' '.join(sym.name)}'"
+                    else:
+                        hint = did_you_mean(sym.name, gens)
                     ctx.reporter.error(
                         f"'{sym.name}' is not a generator of this presentation (generators: {', '.join(gens) or joined})",
                         sym.span,

@@ -56,7 +56,7 @@ def _check(args) -> int:
             spec = load(file, params=overrides)
         except SpecError as err:
             failed += 1
-            print(err.render(color), file=sys.stderr)
+            print(err.render(color, warnings=not args.quiet), file=sys.stderr)
             continue
         if spec.warnings and not args.quiet:
             warned += len(spec.warnings)

@@ -1,0 +1,110 @@
+"""The command line: exit codes, messages, --param, and what `check` imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import EXAMPLES, ROOT
+
+from symspec.cli import main
+
+MODULAR = str(ROOT / "examples" / "modular_addition.sym")
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "symspec", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_check_examples_exit_0(capsys):
+    assert main(["check", *map(str, EXAMPLES)]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(EXAMPLES)} files ok" in out
+
+
+def test_check_invalid_exit_1_and_summary(tmp_path, capsys):
+    bad = tmp_path / "bad.sym"
+    bad.write_text("domain Zp = cyclic(5)\nmodel f(a: Zq) -> class(Zp)\n")
+    assert main(["check", MODULAR, str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:2:12: error: unknown domain 'Zq'" in err
+    assert "hint: did you mean 'Zp'?" in err
+    assert "1 of 2 files invalid" in err
+
+
+def test_missing_file_is_a_usage_error(capsys):
+    assert main(["check", "no/such/file.sym"]) == 2
+    assert "cannot read 'no/such/file.sym'" in capsys.readouterr().err
+
+
+def test_directory_is_a_usage_error(tmp_path, capsys):
+    assert main(["check", str(tmp_path)]) == 2
+    assert "is not a file" in capsys.readouterr().err
+
+
+def test_param_override_applies(tmp_path, capsys):
+    spec = tmp_path / "p.sym"
+    spec.write_text("param p = 5\ndomain Z = cyclic(p)\nmodel f(a: Z) -> class(Z)\nlaw l: f(a) == f(a) + 0\nlaw c: f(3) == 3\n")
+    assert main(["check", str(spec)]) == 0
+    assert main(["check", "--param", "p=3", str(spec)]) == 1  # the constant 3 is no longer a class
+    assert "the constant must be one of the output's classes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "param, message",
+    [("q=3", "unknown parameter 'q'"), ("p=x", "must be an integer"), ("p", "expects NAME=INT"), ("=3", "expects NAME=INT")],
+)
+def test_bad_param_override_exit_2(param, message, capsys):
+    assert main(["check", MODULAR, "--param", param]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2():
+    assert run().returncode == 2
+    assert run("check").returncode == 2
+    assert run("frobnicate").returncode == 2
+
+
+def test_help_and_version():
+    helped = run("--help")
+    assert helped.returncode == 0 and "check" in helped.stdout
+    assert run("check", "--help").returncode == 0
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("symspec ")
+
+
+def test_python_dash_m_matches_console_script():
+    proc = run("check", MODULAR)
+    assert proc.returncode == 0 and "1 file ok" in proc.stdout
+
+
+def test_quiet_prints_errors_only(tmp_path):
+    spec = tmp_path / "w.sym"
+    spec.write_text("domain Unused = cyclic(3)\n")
+    quiet = run("check", "-q", str(spec))
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+    loud = run("check", str(spec))
+    assert "warning: domain 'Unused' is declared but never used" in loud.stderr
+
+
+def test_check_imports_no_torch_sympy_or_networkx():
+    code = (
+        "import sys, json; from symspec.cli import main; "
+        f"rc = main(['check', '-q', *{json.dumps([str(p) for p in EXAMPLES])}]); "
+        "print(json.dumps([rc, sorted(m for m in ('torch', 'sympy', 'networkx') if m in sys.modules)]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    rc, imported = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert rc == 0 and imported == []
+
+
+def test_check_importtime_has_no_torch():
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "symspec", "check", "-q", MODULAR], capture_output=True, text=True, cwd=ROOT
+    )
+    assert proc.returncode == 0
+    modules = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "symspec.analysis" in modules
+    assert not {m for m in modules if m.split(".")[0] == "torch"}

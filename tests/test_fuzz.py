@@ -1,0 +1,95 @@
+"""Fuzzing: no input text makes symspec raise anything but SpecError.
+
+Three sources, a few thousand cases in all: strings generated from the
+grammar itself (hypothesis.extra.lark), random text, and token-level
+mutations (delete, duplicate, swap, truncate) of the valid corpus.
+"""
+
+from __future__ import annotations
+
+import re
+
+from conftest import EXAMPLES, VALID
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.lark import from_lark
+from lark import Lark
+
+import symspec
+from symspec.errors import SpecError
+from symspec.syntax import grammar_text
+
+FUZZ = settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+CORPUS = [p.read_text(encoding="utf-8") for p in (*EXAMPLES, *VALID)]
+TOKEN = re.compile(r"\s+|[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|==|!=|<=|>=|=>|->|#[^\n]*|.", re.S)
+
+
+def survives(text: str) -> None:
+    """Checking ``text`` either succeeds or raises SpecError whose report renders."""
+    try:
+        symspec.loads(text, "fuzz.sym")
+    except SpecError as err:
+        assert err.diagnostics, "a SpecError carries at least one diagnostic"
+        rendered = err.render()
+        assert "fuzz.sym:" in rendered and "Traceback" not in rendered
+
+
+_GRAMMAR = Lark(grammar_text(), parser="lalr", lexer="contextual", start="start")
+_SPACES = {"NAME": st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,6}\Z"), "_NL": st.just("\n")}
+
+
+@FUZZ
+@given(from_lark(_GRAMMAR, explicit=_SPACES))
+def test_grammar_generated_specs(text):
+    survives(text)
+
+
+def _spaced(text: str) -> str:
+    """Grammar strings glue tokens together; separate them as a person would."""
+    return " ".join(TOKEN.findall(text))
+
+
+@FUZZ
+@given(from_lark(_GRAMMAR, explicit=_SPACES))
+def test_grammar_generated_specs_with_spacing(text):
+    survives(_spaced(text).replace(" \n ", "\n"))
+
+
+@FUZZ
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200))
+def test_random_text(text):
+    survives(text)
+
+
+@FUZZ
+@given(st.text(alphabet="domain grouplawmodel()[]{}<>|=^,.:-+*#\n 0123456789abxyzZp", max_size=300))
+def test_random_spec_alphabet(text):
+    survives(text)
+
+
+@st.composite
+def mutated(draw):
+    source = draw(st.sampled_from(CORPUS))
+    tokens = TOKEN.findall(source)
+    for _ in range(draw(st.integers(1, 4))):
+        if not tokens:
+            break
+        i = draw(st.integers(0, len(tokens) - 1))
+        op = draw(st.sampled_from(["delete", "duplicate", "swap", "truncate", "replace"]))
+        if op == "delete":
+            del tokens[i]
+        elif op == "duplicate":
+            tokens.insert(i, tokens[i])
+        elif op == "swap" and i + 1 < len(tokens):
+            tokens[i], tokens[i + 1] = tokens[i + 1], tokens[i]
+        elif op == "truncate":
+            tokens = tokens[:i]
+        elif op == "replace":
+            tokens[i] = draw(st.sampled_from(["(", ")", "{", "}", "[", "]", "x", ".", "=>", "0", "-", "law", "forall", "\n", "é", "1e-3", "<"]))
+    return "".join(tokens)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_mutated_corpus(text):
+    survives(text)

@@ -1,0 +1,141 @@
+"""Parser: AST shapes, spans, precedence, the grammar file and its build."""
+
+from __future__ import annotations
+
+import pytest
+from lark import Lark
+
+from symspec.errors import SpecSyntaxError
+from symspec.syntax import ast, grammar_text, parse
+
+
+def law_body(text: str):
+    tree = parse(text)
+    return next(s for s in tree.statements if isinstance(s, ast.LawDecl))
+
+
+def test_grammar_builds_strict_lalr_without_conflicts():
+    Lark(grammar_text(), parser="lalr", lexer="contextual", strict=True)
+
+
+def test_grammar_is_the_repository_file():
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1] / "grammars" / "symspec.lark"
+    assert grammar_text() == repo.read_text(encoding="utf-8")
+
+
+def test_spans_are_one_based_and_end_exclusive():
+    tree = parse("domain Zp = cyclic(113)\n", "f.sym")
+    decl = tree.statements[0]
+    assert isinstance(decl, ast.DomainDecl)
+    assert (decl.span.file, decl.span.line, decl.span.column) == ("f.sym", 1, 1)
+    assert (decl.name.span.column, decl.name.span.end_column) == (8, 10)
+    assert isinstance(decl.type, ast.Call) and decl.type.func.name == "cyclic"
+    assert decl.type.span.end_column == 24
+
+
+def test_every_node_has_a_span():
+    text = open(__file__.replace("test_parser.py", "specs/valid/presentations.sym"), encoding="utf-8").read()
+    for node in ast.walk(parse(text, "p.sym")):
+        assert node.span.line >= 1 and node.span.column >= 1
+
+
+def test_not_binds_tighter_than_comparison():
+    law = law_body("law a: gt(a, b) == not gt(b, a)")
+    assert isinstance(law.body, ast.Compare)
+    assert isinstance(law.body.operands[1], ast.Not)
+
+
+def test_implication_is_right_associative_and_loosest():
+    law = law_body("law t: p(a) and p(b) => p(c) => p(d)")
+    assert isinstance(law.body, ast.Logic) and law.body.op == "=>"
+    assert isinstance(law.body.left, ast.Logic) and law.body.left.op == "and"
+    assert isinstance(law.body.right, ast.Logic) and law.body.right.op == "=>"
+
+
+def test_or_is_looser_than_and():
+    law = law_body("law t: p(a) or p(b) and p(c)")
+    assert law.body.op == "or" and law.body.right.op == "and"
+
+
+def test_action_is_right_associative_and_tighter_than_arithmetic():
+    law = law_body("law e: forall p: P, r: R. f(p . r . x) == p . f(x) + k")
+    inner = law.body.operands[0].args[0]
+    assert isinstance(inner, ast.Act) and isinstance(inner.operand, ast.Act)
+    rhs = law.body.operands[1]
+    assert isinstance(rhs, ast.BinOp) and isinstance(rhs.left, ast.Act)
+
+
+def test_arithmetic_precedence():
+    law = law_body("law m: f(a + b * c - d) == f(-a)")
+    arg = law.body.operands[0].args[0]
+    assert arg.op == "-" and arg.left.op == "+" and arg.left.right.op == "*"
+    assert isinstance(law.body.operands[1].args[0], ast.Neg)
+
+
+def test_chained_comparison_in_guard():
+    law = law_body("law bt: g(a, c) == sigmoid(logit(g(a, b)) + logit(g(b, c))) when a > b > c")
+    assert isinstance(law.guard, ast.Compare)
+    assert law.guard.ops == (">", ">") and len(law.guard.operands) == 3
+
+
+def test_binders_options_and_reals():
+    law = law_body("law q: forall g: E, k: Zp. f(g . x) == g . f(x) [weight 0.1, tol 1e-4, samples 3]")
+    assert [b.var.name for b in law.binders] == ["g", "k"]
+    opts = {o.name.name: o.value for o in law.options}
+    assert opts["weight"].value == pytest.approx(0.1) and opts["tol"].text == "1e-4" and opts["samples"].value == 3
+
+
+def test_presentation_structure():
+    tree = parse("group D = <r, s | r^4, s^2, (s r)^2, r s = s r^-1, 1 = r^4>")
+    pres = tree.statements[0].expr
+    assert [g.name for g in pres.generators] == ["r", "s"]
+    r4, s2, sr2, eq, ident = pres.relators
+    assert r4.lhs.powers[0].exponent == 4 and r4.rhs is None
+    assert isinstance(sr2.lhs.powers[0].base, ast.Word) and sr2.lhs.powers[0].exponent == 2
+    assert eq.rhs.powers[1].exponent == -1
+    assert ident.lhs.powers == ()
+
+
+def test_direct_product_flattens():
+    tree = parse("group E = A x B x cyclic(3)")
+    prod = tree.statements[0].expr
+    assert isinstance(prod, ast.GroupProduct) and len(prod.factors) == 3
+
+
+def test_x_is_a_name_outside_products():
+    tree = parse("group x = x x y\nlaw l: f(x) == f(x)\n")
+    assert tree.statements[0].name.name == "x"
+    assert [f.name for f in tree.statements[0].expr.factors] == ["x", "y"]
+
+
+def test_newlines_inside_brackets_are_joined():
+    tree = parse("model f(a: Zp,\n  b: Zp) -> class(Zp)\n")
+    assert len(tree.statements[0].params) == 2
+
+
+def test_action_block_accepts_commas_and_newlines():
+    tree = parse("action D on I { r -> rot90(dims=(-2, -1)), s -> flip(dim=-1)\n t -> negate\n}\n")
+    assert [m.generator.name for m in tree.statements[0].maps] == ["r", "s", "t"]
+    assert isinstance(tree.statements[0].maps[2].transform, ast.Name)
+
+
+def test_several_syntax_errors_are_collected_in_order():
+    text = "domain A = cyclic(3\nlwa x: f(a)\nlaw y: f(a) = f(b)\n"
+    with pytest.raises(SpecSyntaxError) as info:
+        parse(text, "s.sym")
+    lines = [d.span.line for d in info.value.diagnostics]
+    assert lines == sorted(lines) and lines == [1, 2, 3]
+
+
+def test_lark_messages_never_reach_the_user():
+    with pytest.raises(SpecSyntaxError) as info:
+        parse("law l: f(a) == == f(b)\n")
+    text = str(info.value)
+    assert "Token(" not in text and "Unexpected token" not in text and "$END" not in text
+
+
+def test_empty_and_comment_only_files_parse():
+    assert parse("").statements == ()
+    assert parse("# only a comment").statements == ()
