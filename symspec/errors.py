@@ -10,6 +10,7 @@ caret under the span, then the hint and any notes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = [
     "Span",
@@ -25,9 +26,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, order=True)
-class Span:
-    """A region of a source file; lines and columns count from 1, ends inclusive-exclusive."""
+class Span(NamedTuple):
+    """A region of a source file; lines and columns count from 1, the end is exclusive.
+
+    A named tuple: immutable, ordered, hashable, and cheap to create (the
+    parser makes one per AST node).
+    """
 
     file: str
     line: int

@@ -139,3 +139,38 @@ def test_lark_messages_never_reach_the_user():
 def test_empty_and_comment_only_files_parse():
     assert parse("").statements == ()
     assert parse("# only a comment").statements == ()
+
+
+# ---- the fast engine against lark's own parser ------------------------------------
+
+from conftest import EXAMPLES, VALID  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis.extra.lark import from_lark  # noqa: E402
+
+_REFERENCE = Lark(grammar_text(), parser="lalr", lexer="contextual")
+
+
+def _outcome(text: str, engine: str):
+    try:
+        return parse(text, "d.sym", engine=engine)
+    except SpecSyntaxError as err:
+        return [(d.span, d.message) for d in err.diagnostics]
+
+
+@pytest.mark.parametrize("path", [*EXAMPLES, *VALID], ids=lambda p: p.name)
+def test_fast_engine_builds_the_same_ast_as_lark(path):
+    text = path.read_text(encoding="utf-8")
+    fast = parse(text, path.name, engine="fast")
+    reference = parse(text, path.name, engine="lark")
+    assert fast == reference  # every node and every span
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(from_lark(_REFERENCE, explicit={"_NL": __import__("hypothesis").strategies.just("\n")}))
+def test_fast_engine_agrees_with_lark_on_generated_text(text):
+    assert _outcome(text, "fast") == _outcome(text, "lark")
+
+
+def test_unknown_engine_is_rejected():
+    with pytest.raises(ValueError):
+        parse("", engine="yacc")

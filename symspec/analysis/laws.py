@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING
 from ..errors import Span
 from ..syntax import ast
 from .domains import (
-    INTEGER, BoolDomain, ClassOf, Cyclic, Nodes, Range, RealDomain, Tensor, eval_int, resolve_domain,
+    INTEGER,
+    BoolDomain,
+    ClassOf,
+    Cyclic,
+    Nodes,
+    Range,
+    RealDomain,
+    Tensor,
+    eval_int,
+    resolve_domain,
 )
 from .scope import KIND_WORDS, did_you_mean
 from .structures import GROUP_FAMILIES, GroupDef, resolve_group
@@ -105,7 +114,7 @@ def _sum_domain(op: str, a, b):
 
 
 class _LawChecker:
-    def __init__(self, ctx: "Analyzer", decl: ast.LawDecl):
+    def __init__(self, ctx: Analyzer, decl: ast.LawDecl):
         self.ctx = ctx
         self.decl = decl
         self.r = ctx.reporter
@@ -270,7 +279,7 @@ class _LawChecker:
                 self.type(a)
         return None
 
-    def _model_call(self, e: ast.Call, sig: "ModelSig") -> Ty | None:
+    def _model_call(self, e: ast.Call, sig: ModelSig) -> Ty | None:
         self.models.append(sig.name)
         ok = True
         if len(e.args) != len(sig.params):
@@ -567,7 +576,7 @@ class _LawChecker:
         return True
 
 
-def _binder_target(ctx: "Analyzer", b: ast.Binder):
+def _binder_target(ctx: Analyzer, b: ast.Binder):
     """A binder ranges over a domain or a group: (domain, None) or (None, group)."""
     t = b.type
     if isinstance(t, ast.Name):
@@ -587,7 +596,7 @@ def _binder_target(ctx: "Analyzer", b: ast.Binder):
     return d, None
 
 
-def check_options(ctx: "Analyzer", options, allowed: dict) -> dict:
+def check_options(ctx: Analyzer, options, allowed: dict) -> dict:
     """Validate ``[name value, ...]`` options; returns {name: value}."""
     out: dict = {}
     seen: dict = {}
@@ -621,7 +630,7 @@ def check_options(ctx: "Analyzer", options, allowed: dict) -> dict:
     return out
 
 
-def check_law(ctx: "Analyzer", decl: ast.LawDecl) -> LawInfo:
+def check_law(ctx: Analyzer, decl: ast.LawDecl) -> LawInfo:
     c = _LawChecker(ctx, decl)
     for b in decl.binders:
         name = b.var.name

@@ -118,12 +118,25 @@ class Analyzer:
             if isinstance(st, ast.ParamDecl):
                 self.params[st.name.name] = st.value
         self.spec_decl = spec_decl
-        # symbolic dims: names in tensor[...] that are not declared
-        for node in ast.walk(self.tree):
+        # symbolic dims: names in tensor[...] that are not declared (only type positions hold tensor[...])
+        for node in ast.walk(self._type_positions()):
             if isinstance(node, ast.Index) and node.func.name == "tensor":
                 for d in node.args:
                     if isinstance(d, ast.Name) and d.name not in self.symbols.values:
                         self.symbols.dims.setdefault(d.name, d.span)
+
+    def _type_positions(self) -> tuple:
+        out: list = []
+        for st in self.tree.statements:
+            if isinstance(st, ast.DomainDecl):
+                out.append(st.type)
+            elif isinstance(st, ast.ModelDecl):
+                out += [p.type for p in st.params] + [st.output]
+            elif isinstance(st, ast.LayerDecl):
+                out += [st.source, st.target]
+            elif isinstance(st, ast.LawDecl):
+                out += [b.type for b in st.binders]
+        return tuple(out)
 
     def _apply_overrides(self, overrides: dict) -> None:
         for name, value in overrides.items():

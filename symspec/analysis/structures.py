@@ -137,7 +137,7 @@ CYCLIC_TRANSFORMS = ("negate", "shift", "scale")
 # ---- graphs ---------------------------------------------------------------------
 
 
-def resolve_graph(ctx: "Analyzer", decl: ast.GraphDecl) -> GraphDef | None:
+def resolve_graph(ctx: Analyzer, decl: ast.GraphDecl) -> GraphDef | None:
     expr = decl.ctor
     name = decl.name.name
     if isinstance(expr, ast.Name) and expr.name in GRAPH_CTORS:
@@ -197,7 +197,7 @@ def resolve_graph(ctx: "Analyzer", decl: ast.GraphDecl) -> GraphDef | None:
     return GraphDef(name, kind, tuple(values), count, (), decl.span)
 
 
-def _edges_graph(ctx: "Analyzer", name: str, expr: ast.Call, span: Span) -> GraphDef | None:
+def _edges_graph(ctx: Analyzer, name: str, expr: ast.Call, span: Span) -> GraphDef | None:
     edges = []
     seen = set()
     for a in expr.args:
@@ -230,7 +230,7 @@ def _edges_graph(ctx: "Analyzer", name: str, expr: ast.Call, span: Span) -> Grap
 # ---- groups ---------------------------------------------------------------------
 
 
-def resolve_group(ctx: "Analyzer", expr, name: str) -> GroupDef | None:
+def resolve_group(ctx: Analyzer, expr, name: str) -> GroupDef | None:
     """Resolve a group expression (reference, family, presentation, product)."""
     if isinstance(expr, ast.Name):
         if expr.name in GROUP_FAMILIES or expr.name == "petersen":
@@ -256,7 +256,7 @@ def resolve_group(ctx: "Analyzer", expr, name: str) -> GroupDef | None:
     return None
 
 
-def _family(ctx: "Analyzer", expr: ast.Call, name: str) -> GroupDef | None:
+def _family(ctx: Analyzer, expr: ast.Call, name: str) -> GroupDef | None:
     kind = expr.func.name
     if kind not in GROUP_FAMILIES:
         ctx.reporter.error(
@@ -301,7 +301,7 @@ def _word_generators(word: ast.Word):
             yield p.base
 
 
-def _presentation(ctx: "Analyzer", expr: ast.Presentation, name: str) -> GroupDef | None:
+def _presentation(ctx: Analyzer, expr: ast.Presentation, name: str) -> GroupDef | None:
     gens = []
     ok = True
     for g in expr.generators:
@@ -340,7 +340,7 @@ def _presentation(ctx: "Analyzer", expr: ast.Presentation, name: str) -> GroupDe
 # ---- transforms and actions ------------------------------------------------------
 
 
-def _value(ctx: "Analyzer", expr, kind: str, what: str):
+def _value(ctx: Analyzer, expr, kind: str, what: str):
     if kind == "int":
         return eval_int(ctx, expr, what)
     items = expr.items if isinstance(expr, ast.Tuple) else (expr,) if kind == "ints" else None
@@ -360,7 +360,7 @@ def _value(ctx: "Analyzer", expr, kind: str, what: str):
     return tuple(values)
 
 
-def _transform(ctx: "Analyzer", expr, table: dict, context: str) -> TransformDef | None:
+def _transform(ctx: Analyzer, expr, table: dict, context: str) -> TransformDef | None:
     if isinstance(expr, ast.Name):
         call_name, args, span = expr.name, (), expr.span
         name_span = expr.span
@@ -423,7 +423,7 @@ def _transform(ctx: "Analyzer", expr, table: dict, context: str) -> TransformDef
     return TransformDef(call_name, tuple(resolved), span)
 
 
-def _dim_size(ctx: "Analyzer", domain: Tensor, dim: int, span: Span, what: str):
+def _dim_size(ctx: Analyzer, domain: Tensor, dim: int, span: Span, what: str):
     rank = len(domain.dims)
     if not -rank <= dim < rank:
         ctx.reporter.error(f"{what} {dim} is out of range for {domain}, which has {rank} dim{'s' if rank != 1 else ''}", span)
@@ -431,7 +431,7 @@ def _dim_size(ctx: "Analyzer", domain: Tensor, dim: int, span: Span, what: str):
     return domain.dims[dim]
 
 
-def _check_transform_on(ctx: "Analyzer", t: TransformDef, domain, domain_name: str, group: GroupDef | None) -> bool:
+def _check_transform_on(ctx: Analyzer, t: TransformDef, domain, domain_name: str, group: GroupDef | None) -> bool:
     """Check that transform ``t`` can act on ``domain``; for `by` forms, also fit the family group."""
     span = t.span
     if t.name in CYCLIC_TRANSFORMS:
@@ -505,7 +505,7 @@ def _check_transform_on(ctx: "Analyzer", t: TransformDef, domain, domain_name: s
     return True  # pragma: no cover - every transform is handled above
 
 
-def resolve_action(ctx: "Analyzer", decl: ast.ActionDecl) -> ActionDef | None:
+def resolve_action(ctx: Analyzer, decl: ast.ActionDecl) -> ActionDef | None:
     group = ctx.group_ref(ast.Name(decl.group.span, decl.group.name))
     domain_sym = ctx.symbols.lookup(decl.domain.name)
     domain = None

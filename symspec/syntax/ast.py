@@ -9,8 +9,9 @@ expression nodes plus :class:`Act`, :class:`Not`, :class:`Compare` and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Union
+from typing import Union
 
 from ..errors import Span
 
@@ -76,7 +77,7 @@ class Index(Node):
 @dataclass(frozen=True)
 class KwArg(Node):
     name: Ident
-    value: "Expr"
+    value: Expr
 
 
 @dataclass(frozen=True)
@@ -87,26 +88,26 @@ class Tuple(Node):
 @dataclass(frozen=True)
 class BinOp(Node):
     op: str  # '+', '-', '*'
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
 
 
 @dataclass(frozen=True)
 class Neg(Node):
-    operand: "Expr"
+    operand: Expr
 
 
 @dataclass(frozen=True)
 class Not(Node):
-    operand: "Expr"
+    operand: Expr
 
 
 @dataclass(frozen=True)
 class Act(Node):
     """``element . operand``: a group element acting on a value or output."""
 
-    element: "Expr"
-    operand: "Expr"
+    element: Expr
+    operand: Expr
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,8 @@ class Compare(Node):
 @dataclass(frozen=True)
 class Logic(Node):
     op: str  # 'and', 'or', '=>'
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
 
 
 Expr = Union[Int, Real, Name, Call, Index, KwArg, Tuple, BinOp, Neg, Not, Act, Compare, Logic]
@@ -134,7 +135,7 @@ Expr = Union[Int, Real, Name, Call, Index, KwArg, Tuple, BinOp, Neg, Not, Act, C
 class Power(Node):
     """``base ^ exponent`` in a relator; base is a generator or a bracketed word."""
 
-    base: Union[Ident, "Word"]
+    base: Union[Ident, Word]
     exponent: int
 
 

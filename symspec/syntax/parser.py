@@ -14,11 +14,12 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from ..errors import Diagnostic, Span, SpecSyntaxError
-from . import ast
+from . import ast, lalr
+from .build import AstBuilder
 
 __all__ = ["parse", "grammar_text", "STATEMENT_KEYWORDS"]
 
@@ -61,6 +62,23 @@ class _LineJoiner:
             yield tok
 
 
+class _ToAst(Transformer):
+    """Adapter for the lark engine: lark's parse tree -> the shared AstBuilder."""
+
+    def __init__(self, builder: AstBuilder):
+        super().__init__()
+        self.builder = builder
+
+    def __default__(self, data, children, meta):
+        span = None if meta.empty else Span(self.builder.file, meta.line, meta.column, meta.end_line, meta.end_column)
+        return getattr(self.builder, data)(span, children)
+
+
+@lru_cache(maxsize=1)
+def _tables() -> lalr.Tables:
+    return lalr.compile_tables(_parser()[0])
+
+
 @lru_cache(maxsize=1)
 def _parser() -> tuple[Lark, _LineJoiner]:
     joiner = _LineJoiner()
@@ -75,193 +93,6 @@ def _parser() -> tuple[Lark, _LineJoiner]:
         cache=True,
     )
     return lark, joiner
-
-
-# ---- parse tree -> AST ----------------------------------------------------------
-
-
-class _Args(list):
-    """Marker for an argument list inside a call's children."""
-
-
-@v_args(meta=True)
-class _ToAst(Transformer):
-    def __init__(self, file: str):
-        super().__init__()
-        self.file = file
-
-    def _span(self, meta) -> Span:
-        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
-
-    def _ident(self, tok: Token) -> ast.Ident:
-        return ast.Ident(Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column), str(tok))
-
-    def _tokspan(self, tok: Token) -> Span:
-        return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
-
-    # statements
-    def start(self, meta, children):
-        span = self._span(meta) if not meta.empty else Span(self.file, 1, 1, 1, 1)
-        return ast.SpecFile(span, self.file, tuple(children))
-
-    def spec_decl(self, meta, c):
-        return ast.SpecDecl(self._span(meta), self._ident(c[0]))
-
-    def param_decl(self, meta, c):
-        return ast.ParamDecl(self._span(meta), self._ident(c[0]), c[1].value, c[1].span)
-
-    def domain_decl(self, meta, c):
-        return ast.DomainDecl(self._span(meta), self._ident(c[0]), c[1])
-
-    def graph_decl(self, meta, c):
-        return ast.GraphDecl(self._span(meta), self._ident(c[0]), c[1])
-
-    def group_decl(self, meta, c):
-        return ast.GroupDecl(self._span(meta), self._ident(c[0]), c[1])
-
-    def action_by(self, meta, c):
-        return ast.ActionDecl(self._span(meta), self._ident(c[0]), self._ident(c[1]), None, c[2])
-
-    def action_block(self, meta, c):
-        maps = tuple(c[2]) if c[2] is not None else ()
-        return ast.ActionDecl(self._span(meta), self._ident(c[0]), self._ident(c[1]), maps, None)
-
-    def gen_maps(self, meta, c):
-        return [m for m in c if m is not None]
-
-    def gen_map(self, meta, c):
-        return ast.GenMap(self._span(meta), self._ident(c[0]), c[1])
-
-    def model_decl(self, meta, c):
-        params = tuple(p for p in c[1:-1] if p is not None)
-        return ast.ModelDecl(self._span(meta), self._ident(c[0]), params, c[-1])
-
-    def model_param(self, meta, c):
-        return ast.ModelParam(self._span(meta), self._ident(c[0]), c[1])
-
-    def law_decl(self, meta, c):
-        name, binders, body, guard, options = c
-        return ast.LawDecl(self._span(meta), self._ident(name), binders or (), body, guard, options or ())
-
-    def binders(self, meta, c):
-        return tuple(c)
-
-    def binder(self, meta, c):
-        return ast.Binder(self._span(meta), self._ident(c[0]), c[1])
-
-    def guard(self, meta, c):
-        return c[0]
-
-    def options(self, meta, c):
-        return tuple(o for o in c if o is not None)
-
-    def option(self, meta, c):
-        return ast.Option(self._span(meta), self._ident(c[0]), c[1])
-
-    def layer_decl(self, meta, c):
-        return ast.LayerDecl(self._span(meta), self._ident(c[0]), c[1], c[2], c[3])
-
-    def prior_decl(self, meta, c):
-        args = tuple(c[2]) if c[2] is not None else ()
-        return ast.PriorDecl(self._span(meta), self._ident(c[0]), self._ident(c[1]), args, c[3] or ())
-
-    # groups
-    def group_product(self, meta, c):
-        left, right = c
-        factors = left.factors if isinstance(left, ast.GroupProduct) else (left,)
-        return ast.GroupProduct(self._span(meta), (*factors, right))
-
-    def presentation(self, meta, c):
-        gens = tuple(self._ident(t) for t in c if isinstance(t, Token))
-        rels = tuple(r for r in c if isinstance(r, ast.Relator))
-        return ast.Presentation(self._span(meta), gens, rels)
-
-    def relator(self, meta, c):
-        return ast.Relator(self._span(meta), c[0], c[1])
-
-    def word(self, meta, c):
-        return ast.Word(self._span(meta), tuple(c))
-
-    def identity_word(self, meta, c):
-        value = int(c[0])
-        powers = () if value == 1 else (ast.Int(self._tokspan(c[0]), value),)
-        return ast.Word(self._span(meta), powers)
-
-    def power(self, meta, c):
-        base, exponent = c
-        return ast.Power(self._span(meta), base, 1 if exponent is None else exponent.value)
-
-    def generator(self, meta, c):
-        return self._ident(c[0])
-
-    # expressions
-    def name(self, meta, c):
-        return ast.Name(self._span(meta), str(c[0]))
-
-    def call(self, meta, c):
-        args: list = []
-        for a in c[1:]:
-            if isinstance(a, _Args):
-                args.extend(a)
-            elif a is not None:
-                args.append(a)
-        return ast.Call(self._span(meta), self._ident(c[0]), tuple(args))
-
-    def index(self, meta, c):
-        return ast.Index(self._span(meta), self._ident(c[0]), tuple(c[1]) if c[1] is not None else ())
-
-    def cargs(self, meta, c):
-        return _Args(a for a in c if a is not None)
-
-    def kwarg(self, meta, c):
-        return ast.KwArg(self._span(meta), self._ident(c[0]), c[1])
-
-    def tuple(self, meta, c):
-        return ast.Tuple(self._span(meta), tuple(a for a in c if a is not None))
-
-    def int(self, meta, c):
-        return ast.Int(self._span(meta), int(c[0]))
-
-    def neg_int(self, meta, c):
-        return ast.Int(self._span(meta), -int(c[0]))
-
-    def real(self, meta, c):
-        return ast.Real(self._span(meta), float(c[0]), str(c[0]))
-
-    def neg_real(self, meta, c):
-        return ast.Real(self._span(meta), -float(c[0]), "-" + str(c[0]))
-
-    def _binop(op):  # noqa: N805 - a factory used in the class body
-        def method(self, meta, c):
-            return ast.BinOp(self._span(meta), op, c[0], c[1])
-
-        return method
-
-    add = _binop("+")
-    sub = _binop("-")
-    mul = _binop("*")
-
-    def neg(self, meta, c):
-        return ast.Neg(self._span(meta), c[0])
-
-    def not_(self, meta, c):
-        return ast.Not(self._span(meta), c[0])
-
-    def act(self, meta, c):
-        return ast.Act(self._span(meta), c[0], c[1])
-
-    def compare(self, meta, c):
-        return ast.Compare(self._span(meta), tuple(c[0::2]), tuple(str(t) for t in c[1::2]))
-
-    def _logic(op):  # noqa: N805
-        def method(self, meta, c):
-            return ast.Logic(self._span(meta), op, c[0], c[1])
-
-        return method
-
-    and_ = _logic("and")
-    or_ = _logic("or")
-    implies = _logic("=>")
 
 
 # ---- syntax errors -----------------------------------------------------------------
@@ -432,15 +263,43 @@ def _blank(text: str, first: int, last: int) -> str:
     return "\n".join(lines)
 
 
-def parse(text: str, file: str = "<string>") -> ast.SpecFile:
-    """Parse .sym text; raise :class:`SpecSyntaxError` with every syntax error found."""
+def _parse_once(text: str, file: str, engine: str) -> ast.SpecFile:
+    """Parse valid text; raise lark's UnexpectedInput for invalid text."""
+    result = None
+    if engine == "fast":
+        try:
+            result = lalr.run(_tables(), text, AstBuilder(file))
+        except lalr.Rejected:
+            pass  # let lark find and describe the error
+    if result is None:
+        lark, _ = _parser()
+        tree = lark.parse(text)
+        try:
+            result = _ToAst(AstBuilder(file)).transform(tree)
+        except VisitError as err:  # pragma: no cover - a bug in the builder
+            raise err.orig_exc from None
+    lines = text.split("\n")
+    whole = Span(file, 1, 1, len(lines), len(lines[-1]) + 1)  # the file's span is the whole text
+    return ast.SpecFile(whole, file, result.statements)
+
+
+def parse(text: str, file: str = "<string>", *, engine: str = "fast") -> ast.SpecFile:
+    """Parse .sym text; raise :class:`SpecSyntaxError` with every syntax error found.
+
+    ``engine="fast"`` runs lark's LALR table with symspec's own lexer and
+    AST-building loop; ``engine="lark"`` uses lark's own parser and parse
+    tree (slower; the reference the fast engine is tested against).  Errors
+    are always described by lark's parser.
+    """
+    if engine not in ("fast", "lark"):
+        raise ValueError(f"engine must be 'fast' or 'lark', not {engine!r}")
     lark, joiner = _parser()
     diagnostics: list[Diagnostic] = []
-    source = text if text.endswith("\n") else text + "\n"
-    current = source
+    current = text if text.endswith("\n") else text + "\n"
+    result = None
     while True:
         try:
-            tree = lark.parse(current)
+            result = _parse_once(current, file, engine)
             break
         except UnexpectedInput as err:
             diag, first, last = _syntax_diagnostic(err, current, file, lark, joiner)
@@ -452,15 +311,11 @@ def parse(text: str, file: str = "<string>") -> ast.SpecFile:
                 break
             current = blanked
         except LarkError as err:  # pragma: no cover - lark internals; still never a traceback
-            span = Span(file, 1, 1, 1, 2)
-            diagnostics.append(Diagnostic(f"could not parse: {err}", span, kind="syntax"))
+            diagnostics.append(Diagnostic(f"could not parse: {err}", Span(file, 1, 1, 1, 2), kind="syntax"))
             break
     if diagnostics:
         raise SpecSyntaxError(_dedupe(diagnostics), {file: text})
-    try:
-        return _ToAst(file).transform(tree)
-    except VisitError as err:  # pragma: no cover - a bug in the transformer
-        raise err.orig_exc from None
+    return result
 
 
 def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
