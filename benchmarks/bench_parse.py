@@ -91,13 +91,22 @@ def main() -> None:
         empty_min, empty_med = best_ms(empty, args.repeat)
         cli_min, cli_med = best_ms(cli, args.repeat)
         imported = subprocess.run(
-            [sys.executable, "-c", "import sys; from symspec.cli import main; main(['check', '-q', sys.argv[1]]); "
-             "print('torch' in sys.modules)", str(path)], capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                "-c",
+                "import sys; from symspec.cli import main; main(['check', '-q', sys.argv[1]]); print('torch' in sys.modules)",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     rows.append(("python -c pass (process floor)", empty_min, empty_med, None))
     rows.append(("symspec check FILE (end to end, process)", cli_min, cli_med, None))
 
-    print(f"spec: {args.lines} lines, {len(text)} bytes; best and median of {args.repeat} runs; torch imported by check: {imported}")
+    print(
+        f"spec: {args.lines} lines, {len(text)} bytes; best and median of {args.repeat} runs; torch imported by check: {imported}"
+    )
     print(f"{'what':44s} {'best ms':>9s} {'median ms':>10s} {'x lark':>7s}")
     for name, lo, med, ratio in rows:
         r = f"{ratio:7.2f}" if ratio is not None else "       "

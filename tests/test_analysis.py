@@ -32,7 +32,15 @@ def test_params_override_through_load():
     assert spec.params["p"] == 59 and spec.domains["Zp"] == Cyclic(59)
 
 
-@pytest.mark.parametrize("params, message", [({"q": 1}, "unknown parameter 'q'"), ({"p": "59"}, "must be an integer"), ({"p": True}, "must be an integer"), ({"p": 5.0}, "must be an integer")])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"q": 1}, "unknown parameter 'q'"),
+        ({"p": "59"}, "must be an integer"),
+        ({"p": True}, "must be an integer"),
+        ({"p": 5.0}, "must be an integer"),
+    ],
+)
 def test_bad_overrides_raise_param_error(params, message):
     with pytest.raises(ParamError, match=message):
         symspec.load(EX / "modular_addition.sym", params=params)
@@ -173,7 +181,10 @@ def test_deeply_nested_input_is_a_spec_error_not_a_crash():
         ("prior p: smoothness(a)", "unknown prior"),
         ("domain Z = cyclic(3)\nprior p: entropy(Z)", "takes a tensor bound at run time"),
         ("spec a\nspec b", "one 'spec' statement"),
-        ("domain Z = cyclic(3)\ngroup C = <c | c^2>\naction C on Z { c -> negate }\naction C on Z { c -> negate }", "already has an action"),
+        (
+            "domain Z = cyclic(3)\ngroup C = <c | c^2>\naction C on Z { c -> negate }\naction C on Z { c -> negate }",
+            "already has an action",
+        ),
         ("domain A = B\ndomain B = A", "defined in terms of itself"),
     ],
 )

@@ -85,7 +85,9 @@ def mutated(draw):
         elif op == "truncate":
             tokens = tokens[:i]
         elif op == "replace":
-            tokens[i] = draw(st.sampled_from(["(", ")", "{", "}", "[", "]", "x", ".", "=>", "0", "-", "law", "forall", "\n", "é", "1e-3", "<"]))
+            tokens[i] = draw(
+                st.sampled_from(["(", ")", "{", "}", "[", "]", "x", ".", "=>", "0", "-", "law", "forall", "\n", "é", "1e-3", "<"])
+            )
     return "".join(tokens)
 
 

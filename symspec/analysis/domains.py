@@ -16,8 +16,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from .spec import Analyzer
 
 __all__ = [
-    "Cyclic", "Range", "Labels", "Nodes", "Tensor", "RealDomain", "BoolDomain",
-    "Domain", "ClassOf", "Output", "eval_int", "resolve_domain", "resolve_output",
+    "Cyclic",
+    "Range",
+    "Labels",
+    "Nodes",
+    "Tensor",
+    "RealDomain",
+    "BoolDomain",
+    "Domain",
+    "ClassOf",
+    "Output",
+    "eval_int",
+    "resolve_domain",
+    "resolve_output",
     "describe",
 ]
 
@@ -186,9 +197,7 @@ def _positional(ctx: Analyzer, call, name: str, lo: int, hi: int | None = None):
     hi = lo if hi is None else hi
     if not lo <= len(args) <= hi:
         want = str(lo) if lo == hi else f"{lo} to {hi}"
-        ctx.reporter.error(
-            f"{name}(...) takes {want} argument{'s' if hi != 1 else ''}, got {len(args)}", call.span
-        )
+        ctx.reporter.error(f"{name}(...) takes {want} argument{'s' if hi != 1 else ''}, got {len(args)}", call.span)
         return None
     return args
 
@@ -294,10 +303,14 @@ def resolve_domain(ctx: Analyzer, expr, *, role: str = "a domain"):
         ctx.reporter.error(
             f"unknown domain constructor '{name}'",
             expr.func.span,
-            did_you_mean(name, _DOMAIN_CTORS, "domains are cyclic(n), range(lo, hi), set(...), nodes(G), tensor[...], real, bool"),
+            did_you_mean(
+                name, _DOMAIN_CTORS, "domains are cyclic(n), range(lo, hi), set(...), nodes(G), tensor[...], real, bool"
+            ),
         )
         return None
-    ctx.reporter.error(f"expected {role}", expr.span, "domains are cyclic(n), range(lo, hi), set(...), nodes(G), tensor[...], real, bool")
+    ctx.reporter.error(
+        f"expected {role}", expr.span, "domains are cyclic(n), range(lo, hi), set(...), nodes(G), tensor[...], real, bool"
+    )
     return None
 
 
@@ -308,8 +321,14 @@ def resolve_output(ctx: Analyzer, expr):
             ctx.reporter.error("class(...) takes one domain or a number of classes", expr.span, "write class(Zp) or class(10)")
             return None
         arg = expr.args[0]
-        if isinstance(arg, ast.Int) or isinstance(arg, ast.BinOp) or (
-            isinstance(arg, ast.Name) and ctx.symbols.values.get(arg.name) is not None and ctx.symbols.values[arg.name].kind == "param"
+        if (
+            isinstance(arg, ast.Int)
+            or isinstance(arg, ast.BinOp)
+            or (
+                isinstance(arg, ast.Name)
+                and ctx.symbols.values.get(arg.name) is not None
+                and ctx.symbols.values[arg.name].kind == "param"
+            )
         ):
             n = eval_int(ctx, arg, "the number of classes")
             if n is None:
@@ -323,7 +342,8 @@ def resolve_output(ctx: Analyzer, expr):
             return None
         if not isinstance(domain, FINITE):
             ctx.reporter.error(
-                f"class(...) needs a finite domain, but {describe(domain)} is not finite", arg.span,
+                f"class(...) needs a finite domain, but {describe(domain)} is not finite",
+                arg.span,
                 "a real-valued output is written '-> real' or '-> tensor[...]'",
             )
             return None

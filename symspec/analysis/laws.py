@@ -140,7 +140,9 @@ class _LawChecker:
             where = "by its forall" if v.bound else f"at {v.span.where}"
             self.r.error(
                 f"variable '{name}' is used as a value of {domain} here, but it is {v.domain} {where}",
-                span, "use a different variable, or make the two domains agree", notes=[(v.span, f"'{name}' gets its domain here")],
+                span,
+                "use a different variable, or make the two domains agree",
+                notes=[(v.span, f"'{name}' gets its domain here")],
             )
 
     # ---- pass 1: give variables domains from where they are used ---------------
@@ -221,7 +223,8 @@ class _LawChecker:
                     self.reported.add(name)
                     self.r.error(
                         f"cannot tell what '{name}' ranges over: it is never an argument of a model",
-                        v.first_use or e.span, f"bind it with 'forall {name}: DOMAIN.'",
+                        v.first_use or e.span,
+                        f"bind it with 'forall {name}: DOMAIN.'",
                     )
                 return None
             return self._value_of(v.domain)
@@ -263,12 +266,17 @@ class _LawChecker:
                 for a in e.args:
                     self.type(a)
                 return None
-            self.r.error(f"'{name}' is {KIND_WORDS[sym.kind]}, not a model; only models and logit, sigmoid, between can be called", e.func.span, kind="name")
+            self.r.error(
+                f"'{name}' is {KIND_WORDS[sym.kind]}, not a model; only models and logit, sigmoid, between can be called",
+                e.func.span,
+                kind="name",
+            )
             return None
         if name not in self.unknown_calls:
             self.unknown_calls.add(name)
             self.r.error(
-                f"unknown model or function '{name}'", e.func.span,
+                f"unknown model or function '{name}'",
+                e.func.span,
                 did_you_mean(name, list(self.ctx.models) + list(BUILTINS), "declare it with 'model NAME(x: D, ...) -> TYPE'"),
                 kind="name",
             )
@@ -285,7 +293,9 @@ class _LawChecker:
         if len(e.args) != len(sig.params):
             self.r.error(
                 f"model '{sig.name}' takes {len(sig.params)} argument{'s' if len(sig.params) != 1 else ''}, got {len(e.args)}",
-                e.span, f"it is declared as {sig.signature()}", notes=[(sig.span, f"'{sig.name}' declared here")],
+                e.span,
+                f"it is declared as {sig.signature()}",
+                notes=[(sig.span, f"'{sig.name}' declared here")],
             )
             ok = False
         for a, (pname, domain) in zip(e.args, sig.params):
@@ -295,7 +305,7 @@ class _LawChecker:
                 continue
             if not self._fits(t, domain, a, f"argument '{pname}' of {sig.name}"):
                 ok = False
-        for a in e.args[len(sig.params):]:
+        for a in e.args[len(sig.params) :]:
             self.type(a)
         if not ok:
             return None
@@ -341,7 +351,11 @@ class _LawChecker:
         name = e.func.name
         if name == "between":
             if len(e.args) != 4:
-                self.r.error(f"between(G, u, v, w) takes 4 arguments, got {len(e.args)}", e.span, "it holds when v lies on a shortest u-w path of G")
+                self.r.error(
+                    f"between(G, u, v, w) takes 4 arguments, got {len(e.args)}",
+                    e.span,
+                    "it holds when v lies on a shortest u-w path of G",
+                )
                 return None
             g = e.args[0]
             graph = self.ctx.graph_ref(g) if isinstance(g, ast.Name) else None
@@ -364,7 +378,9 @@ class _LawChecker:
             return None
         if name == "logit":
             if t.kind != "prob":
-                self.r.error(f"logit(...) needs a bool output, but this is {t}", e.args[0].span, "logit turns a probability into a real")
+                self.r.error(
+                    f"logit(...) needs a bool output, but this is {t}", e.args[0].span, "logit turns a probability into a real"
+                )
                 return None
             return Ty("real", soft=t.soft)
         if t.kind not in ("real", "realconst", "const"):
@@ -442,7 +458,11 @@ class _LawChecker:
         if op == "*":
             dist, other = (a, b) if a.kind == "dist" else (b, a)
             if other.kind == "dist":
-                self.r.error("cannot multiply two class outputs", e.span, "sums of independent outputs are convolutions; products are not supported")
+                self.r.error(
+                    "cannot multiply two class outputs",
+                    e.span,
+                    "sums of independent outputs are convolutions; products are not supported",
+                )
                 return None
             if not isinstance(dist.domain, Cyclic):
                 self.r.error(f"scaling needs a distribution over a cyclic domain, not {dist.domain}", e.span)
@@ -452,8 +472,10 @@ class _LawChecker:
             domain = _sum_domain(op, a.domain, b.domain)
         elif a.kind == "dist":
             shift = b.domain if b.kind == "value" else Range(b.value, b.value + 1)
-            domain = a.domain if isinstance(a.domain, Cyclic) and (b.kind == "const" or b.domain == a.domain) else (
-                _sum_domain(op, a.domain, shift) if isinstance(a.domain, Range) and isinstance(shift, Range) else None
+            domain = (
+                a.domain
+                if isinstance(a.domain, Cyclic) and (b.kind == "const" or b.domain == a.domain)
+                else (_sum_domain(op, a.domain, shift) if isinstance(a.domain, Range) and isinstance(shift, Range) else None)
             )
         else:
             base = a.domain if a.kind == "value" else Range(a.value, a.value + 1)
@@ -462,7 +484,11 @@ class _LawChecker:
             else:
                 domain = _sum_domain(op, base, b.domain) if isinstance(base, Range) else None
         if domain is None:
-            self.r.error(f"cannot combine {a} and {b} with '{op}'", e.span, "both sides must live on the same cyclic domain, or on integer ranges")
+            self.r.error(
+                f"cannot combine {a} and {b} with '{op}'",
+                e.span,
+                "both sides must live on the same cyclic domain, or on integer ranges",
+            )
             return None
         return Ty("dist", domain=domain, soft=True)
 
@@ -513,7 +539,9 @@ class _LawChecker:
         if not (a.soft or b.soft):
             return self._exact_link(op, a, b, span)
         if op == "!=":
-            self.r.error("'!=' between model outputs gives no loss", span, "state what must hold (==, <=, ...), or use != in a when guard")
+            self.r.error(
+                "'!=' between model outputs gives no loss", span, "state what must hold (==, <=, ...), or use != in a when guard"
+            )
             return False
         if op == "==":
             if self._eq_ok(a, b) or self._eq_ok(b, a):
@@ -523,18 +551,27 @@ class _LawChecker:
         for t, node in ((a, na), (b, nb)):
             numeric = t.kind in ("real", "realconst", "const", "prob") or (t.kind in ("dist", "value") and _is_integer(t.domain))
             if not numeric:
-                self.r.error(f"'{op}' compares numbers, but this is {t}", node.span, "order comparisons need integer class outputs (their expectations) or reals")
+                self.r.error(
+                    f"'{op}' compares numbers, but this is {t}",
+                    node.span,
+                    "order comparisons need integer class outputs (their expectations) or reals",
+                )
                 return False
         return True
 
     def _eq_ok(self, a: Ty, b: Ty) -> bool:
         if a.kind == "dist":
             if b.kind == "dist":
-                return _compatible(a.domain, b.domain) or (_is_integer(a.domain) and _is_integer(b.domain) and not (
-                    isinstance(a.domain, Cyclic) or isinstance(b.domain, Cyclic)))
+                return _compatible(a.domain, b.domain) or (
+                    _is_integer(a.domain)
+                    and _is_integer(b.domain)
+                    and not (isinstance(a.domain, Cyclic) or isinstance(b.domain, Cyclic))
+                )
             if b.kind == "const":
                 d = a.domain
-                return _is_integer(d) and (isinstance(d, Cyclic) and 0 <= b.value < d.n or isinstance(d, Range) and d.lo <= b.value < d.hi)
+                return _is_integer(d) and (
+                    isinstance(d, Cyclic) and 0 <= b.value < d.n or isinstance(d, Range) and d.lo <= b.value < d.hi
+                )
             if b.kind in ("value", "label"):
                 return _compatible(a.domain, b.domain)
             return False
@@ -571,7 +608,11 @@ class _LawChecker:
             for d, t in ((da, a), (db, b)):
                 if t.kind == "label" or (d is not None and not _is_integer(d)) or t.kind == "cond":
                     what = f"values of {d}" if d is not None else str(t)
-                    self.r.error(f"'{op}' needs ordered values, but {what} have no order", span, "order comparisons work on cyclic and range values")
+                    self.r.error(
+                        f"'{op}' needs ordered values, but {what} have no order",
+                        span,
+                        "order comparisons work on cyclic and range values",
+                    )
                     return False
         return True
 
@@ -587,8 +628,11 @@ def _binder_target(ctx: Analyzer, b: ast.Binder):
         return None, resolve_group(ctx, t, "")
     if isinstance(t, ast.Name) and ctx.symbols.values.get(t.name) is None and t.name not in ("real", "bool"):
         ctx.reporter.error(
-            f"unknown domain or group '{t.name}'", t.span,
-            did_you_mean(t.name, ctx.symbols.names_of("domain", "group"), "declare it with 'domain NAME = ...' or 'group NAME = ...'"),
+            f"unknown domain or group '{t.name}'",
+            t.span,
+            did_you_mean(
+                t.name, ctx.symbols.names_of("domain", "group"), "declare it with 'domain NAME = ...' or 'group NAME = ...'"
+            ),
             kind="name",
         )
         return None, None
@@ -604,7 +648,8 @@ def check_options(ctx: Analyzer, options, allowed: dict) -> dict:
         name = opt.name.name
         if name not in allowed:
             ctx.reporter.error(
-                f"unknown option '{name}'", opt.name.span,
+                f"unknown option '{name}'",
+                opt.name.span,
                 did_you_mean(name, allowed, "options are: " + ", ".join(allowed)),
             )
             continue
@@ -637,8 +682,10 @@ def check_law(ctx: Analyzer, decl: ast.LawDecl) -> LawInfo:
         sym = ctx.symbols.values.get(name)
         if sym is not None:
             ctx.reporter.error(
-                f"'{name}' is already {KIND_WORDS[sym.kind]}; a variable needs its own name", b.var.span,
-                notes=[(sym.span, f"'{name}' declared here")], kind="name",
+                f"'{name}' is already {KIND_WORDS[sym.kind]}; a variable needs its own name",
+                b.var.span,
+                notes=[(sym.span, f"'{name}' declared here")],
+                kind="name",
             )
             continue
         if name in c.vars:
@@ -658,12 +705,14 @@ def check_law(ctx: Analyzer, decl: ast.LawDecl) -> LawInfo:
         if body.kind not in ("rel", "prob") or not body.soft:
             if not body.soft:
                 ctx.reporter.error(
-                    "this law never calls a model, so no model can satisfy or break it", decl.body.span,
+                    "this law never calls a model, so no model can satisfy or break it",
+                    decl.body.span,
                     "a law relates a model's outputs, as in f(a, b) == f(b, a)",
                 )
             else:
                 ctx.reporter.error(
-                    f"a law must state a relation, but this is {body}", decl.body.span,
+                    f"a law must state a relation, but this is {body}",
+                    decl.body.span,
                     "compare it with ==, <=, ... or, for a bool output, assert it as it stands",
                 )
     if decl.guard is not None:
@@ -671,7 +720,8 @@ def check_law(ctx: Analyzer, decl: ast.LawDecl) -> LawInfo:
         if guard is not None and guard.kind != "cond":
             if guard.soft:
                 ctx.reporter.error(
-                    "a when guard cannot depend on a model's output", decl.guard.span,
+                    "a when guard cannot depend on a model's output",
+                    decl.guard.span,
                     "the guard selects which inputs the law covers; it may compare variables or use between(G, u, v, w)",
                 )
             else:
@@ -681,5 +731,10 @@ def check_law(ctx: Analyzer, decl: ast.LawDecl) -> LawInfo:
             ctx.reporter.warning(f"variable '{v.name}' is bound but never used", v.span)
     options = check_options(ctx, decl.options, LAW_OPTIONS)
     return LawInfo(
-        decl.name.name, decl, dict(c.vars), options, tuple(dict.fromkeys(c.models)), decl.guard is not None,
+        decl.name.name,
+        decl,
+        dict(c.vars),
+        options,
+        tuple(dict.fromkeys(c.models)),
+        decl.guard is not None,
     )

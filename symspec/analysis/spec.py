@@ -100,14 +100,22 @@ class Analyzer:
     # ---- declarations ------------------------------------------------------------
     def _declare_all(self) -> None:
         kinds = {
-            ast.ParamDecl: "param", ast.DomainDecl: "domain", ast.GraphDecl: "graph", ast.GroupDecl: "group",
-            ast.ModelDecl: "model", ast.LawDecl: "law", ast.LayerDecl: "layer", ast.PriorDecl: "prior",
+            ast.ParamDecl: "param",
+            ast.DomainDecl: "domain",
+            ast.GraphDecl: "graph",
+            ast.GroupDecl: "group",
+            ast.ModelDecl: "model",
+            ast.LawDecl: "law",
+            ast.LayerDecl: "layer",
+            ast.PriorDecl: "prior",
         }
         spec_decl = None
         for st in self.tree.statements:
             if isinstance(st, ast.SpecDecl):
                 if spec_decl is not None:
-                    self.reporter.error("a file has one 'spec' statement", st.span, notes=[(spec_decl.span, "the first one")], kind="name")
+                    self.reporter.error(
+                        "a file has one 'spec' statement", st.span, notes=[(spec_decl.span, "the first one")], kind="name"
+                    )
                 else:
                     spec_decl = st
                 continue
@@ -153,7 +161,7 @@ class Analyzer:
     # ---- on-demand resolution ------------------------------------------------------
     def _enter(self, name: str, span: Span) -> bool:
         if name in self._resolving:
-            cycle = " -> ".join(self._resolving[self._resolving.index(name):] + [name])
+            cycle = " -> ".join(self._resolving[self._resolving.index(name) :] + [name])
             self.reporter.error(f"'{name}' is defined in terms of itself ({cycle})", span, kind="name")
             self._failed.add(name)
             return False
@@ -186,8 +194,11 @@ class Analyzer:
         if sym is None or sym.kind != "graph":
             what = "unknown graph" if sym is None else f"expected a graph, but '{ref.name}' is {KIND_WORDS[sym.kind]}:"
             self.reporter.error(
-                f"{what} '{ref.name}'" if sym is None else what[:-1], ref.span,
-                did_you_mean(ref.name, self.symbols.names_of("graph"), "declare it with 'graph NAME = grid(7, 7)'" if sym is None else None),
+                f"{what} '{ref.name}'" if sym is None else what[:-1],
+                ref.span,
+                did_you_mean(
+                    ref.name, self.symbols.names_of("graph"), "declare it with 'graph NAME = grid(7, 7)'" if sym is None else None
+                ),
                 kind="name",
             )
             return None
@@ -210,8 +221,10 @@ class Analyzer:
         if sym is None or sym.kind != "group":
             if sym is None:
                 self.reporter.error(
-                    f"unknown group '{ref.name}'", ref.span,
-                    did_you_mean(ref.name, self.symbols.names_of("group"), "declare it with 'group NAME = ...'"), kind="name",
+                    f"unknown group '{ref.name}'",
+                    ref.span,
+                    did_you_mean(ref.name, self.symbols.names_of("group"), "declare it with 'group NAME = ...'"),
+                    kind="name",
                 )
             else:
                 self.reporter.error(f"expected a group, but '{ref.name}' is {KIND_WORDS[sym.kind]}", ref.span, kind="name")
@@ -267,7 +280,8 @@ class Analyzer:
             d = resolve_domain(self, t, role="a tensor domain")
             if d is not None and not isinstance(d, (Tensor, RealDomain)):
                 self.reporter.error(
-                    f"a layer maps real tensors, but {describe(d)} is not a tensor domain", t.span,
+                    f"a layer maps real tensors, but {describe(d)} is not a tensor domain",
+                    t.span,
                     "declare the features as 'domain X = tensor[...]', or use real for an invariant output",
                 )
                 d = None
@@ -281,12 +295,15 @@ class Analyzer:
         kind = decl.kind.name
         if kind not in PRIOR_KINDS:
             self.reporter.error(
-                f"unknown prior '{kind}'", decl.kind.span, did_you_mean(kind, PRIOR_KINDS, "priors are nuclear(x), entropy(x), lipschitz(model)")
+                f"unknown prior '{kind}'",
+                decl.kind.span,
+                did_you_mean(kind, PRIOR_KINDS, "priors are nuclear(x), entropy(x), lipschitz(model)"),
             )
             return None
         if len(decl.args) != 1 or not isinstance(decl.args[0], ast.Name):
             self.reporter.error(
-                f"{kind}(...) takes one name", decl.span,
+                f"{kind}(...) takes one name",
+                decl.span,
                 "lipschitz(model) names a model; nuclear(x) and entropy(x) name a tensor passed at run time",
             )
             return None
@@ -296,12 +313,15 @@ class Analyzer:
             if sym is None or sym.kind != "model":
                 self.reporter.error(
                     f"lipschitz(...) takes a model, but '{target.name}' is {KIND_WORDS[sym.kind] if sym else 'not declared'}",
-                    target.span, did_you_mean(target.name, self.symbols.names_of("model")), kind="name",
+                    target.span,
+                    did_you_mean(target.name, self.symbols.names_of("model")),
+                    kind="name",
                 )
                 return None
         elif sym is not None:
             self.reporter.error(
-                f"{kind}(...) takes a tensor bound at run time, but '{target.name}' is {KIND_WORDS[sym.kind]}", target.span,
+                f"{kind}(...) takes a tensor bound at run time, but '{target.name}' is {KIND_WORDS[sym.kind]}",
+                target.span,
                 f"pick a fresh name and pass the tensor when calling the loss: loss(batch, {target.name}_weights=...)",
             )
             return None
@@ -330,8 +350,10 @@ class Analyzer:
                 key = (st.group.name, st.domain.name)
                 if key in seen_actions:
                     self.reporter.error(
-                        f"{st.group.name} already has an action on {st.domain.name}", st.span,
-                        notes=[(seen_actions[key], "first declared here")], kind="name",
+                        f"{st.group.name} already has an action on {st.domain.name}",
+                        st.span,
+                        notes=[(seen_actions[key], "first declared here")],
+                        kind="name",
                     )
                     continue
                 seen_actions[key] = st.span
@@ -395,7 +417,9 @@ def loads(text: str, file: str = "<string>", params: dict | None = None) -> Spec
     try:
         tree = parse(text, file)
     except RecursionError:
-        raise SpecSyntaxError([Diagnostic("the spec nests too deeply to parse", Span(file, 1, 1, 1, 2), kind="syntax")], {file: text}) from None
+        raise SpecSyntaxError(
+            [Diagnostic("the spec nests too deeply to parse", Span(file, 1, 1, 1, 2), kind="syntax")], {file: text}
+        ) from None
     return analyze(tree, text, params)
 
 
@@ -405,9 +429,14 @@ def _decode(data: bytes, file: str) -> str:
     except UnicodeDecodeError as err:
         before = data[: err.start]
         line = before.count(b"\n") + 1
-        col = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
+        col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
         text = data.decode("utf-8", "replace")
-        diag = Diagnostic(f"the file is not UTF-8: byte 0x{data[err.start]:02x} cannot be decoded", Span(file, line, col, line, col + 1), "save the file as UTF-8", kind="syntax")
+        diag = Diagnostic(
+            f"the file is not UTF-8: byte 0x{data[err.start]:02x} cannot be decoded",
+            Span(file, line, col, line, col + 1),
+            "save the file as UTF-8",
+            kind="syntax",
+        )
         raise SpecSyntaxError([diag], {file: text}) from None
 
 

@@ -20,9 +20,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from .spec import Analyzer
 
 __all__ = [
-    "GraphDef", "GroupDef", "TransformDef", "ActionDef",
-    "resolve_graph", "resolve_group", "resolve_action",
-    "GRAPH_CTORS", "GROUP_FAMILIES", "BLOCK_TRANSFORMS", "BY_TRANSFORMS",
+    "GraphDef",
+    "GroupDef",
+    "TransformDef",
+    "ActionDef",
+    "resolve_graph",
+    "resolve_group",
+    "resolve_action",
+    "GRAPH_CTORS",
+    "GROUP_FAMILIES",
+    "BLOCK_TRANSFORMS",
+    "BY_TRANSFORMS",
 ]
 
 MAX_GRAPH_NODES = 2_000_000
@@ -252,7 +260,9 @@ def resolve_group(ctx: Analyzer, expr, name: str) -> GroupDef | None:
         return _presentation(ctx, expr, name)
     if isinstance(expr, ast.Call):
         return _family(ctx, expr, name)
-    ctx.reporter.error("expected a group", expr.span, "groups are families like cyclic(n), presentations <a | a^2>, or products A x B")
+    ctx.reporter.error(
+        "expected a group", expr.span, "groups are families like cyclic(n), presentations <a | a^2>, or products A x B"
+    )
     return None
 
 
@@ -262,7 +272,9 @@ def _family(ctx: Analyzer, expr: ast.Call, name: str) -> GroupDef | None:
         ctx.reporter.error(
             f"unknown group family '{kind}'",
             expr.func.span,
-            did_you_mean(kind, GROUP_FAMILIES, "groups are " + ", ".join(f"{g}(n)" for g in GROUP_FAMILIES[:-1]) + ", automorphisms(G)"),
+            did_you_mean(
+                kind, GROUP_FAMILIES, "groups are " + ", ".join(f"{g}(n)" for g in GROUP_FAMILIES[:-1]) + ", automorphisms(G)"
+            ),
         )
         return None
     if len(expr.args) != 1 or isinstance(expr.args[0], ast.KwArg):
@@ -391,7 +403,9 @@ def _transform(ctx: Analyzer, expr, table: dict, context: str) -> TransformDef |
         ctx.reporter.error("positional arguments must come before keyword arguments", span)
         return None
     if len(positional) > len(params):
-        ctx.reporter.error(f"{call_name} takes at most {len(params)} argument{'s' if len(params) != 1 else ''}, got {len(positional)}", span)
+        ctx.reporter.error(
+            f"{call_name} takes at most {len(params)} argument{'s' if len(params) != 1 else ''}, got {len(positional)}", span
+        )
         return None
     for (pname, kind, _), a in zip(params, positional):
         given[pname] = (a, kind)
@@ -399,7 +413,8 @@ def _transform(ctx: Analyzer, expr, table: dict, context: str) -> TransformDef |
         pname = kw.name.name
         if pname not in names:
             ctx.reporter.error(
-                f"{call_name} has no argument '{pname}'", kw.name.span,
+                f"{call_name} has no argument '{pname}'",
+                kw.name.span,
                 did_you_mean(pname, names, f"its arguments are: {', '.join(names) or 'none'}"),
             )
             return None
@@ -416,7 +431,9 @@ def _transform(ctx: Analyzer, expr, table: dict, context: str) -> TransformDef |
                 return None
             resolved.append((pname, v))
         elif default is REQUIRED:
-            ctx.reporter.error(f"{call_name} needs its argument '{pname}'", span, f"write {call_name}({', '.join(f'{n}=...' for n in names)})")
+            ctx.reporter.error(
+                f"{call_name} needs its argument '{pname}'", span, f"write {call_name}({', '.join(f'{n}=...' for n in names)})"
+            )
             return None
         else:
             resolved.append((pname, default))
@@ -437,7 +454,8 @@ def _check_transform_on(ctx: Analyzer, t: TransformDef, domain, domain_name: str
     if t.name in CYCLIC_TRANSFORMS:
         if not isinstance(domain, Cyclic):
             ctx.reporter.error(
-                f"{t.name} acts on cyclic domains, but {describe(domain, domain_name)} is not cyclic", span,
+                f"{t.name} acts on cyclic domains, but {describe(domain, domain_name)} is not cyclic",
+                span,
                 "tensor domains use rot90, flip, roll, permute, transpose or matrix",
             )
             return False
@@ -446,14 +464,16 @@ def _check_transform_on(ctx: Analyzer, t: TransformDef, domain, domain_name: str
             return False
         if t.name == "scale" and math.gcd(t.arg("u"), domain.n) != 1:
             ctx.reporter.error(
-                f"scale({t.arg('u')}) is not invertible on {domain}: {t.arg('u')} and {domain.n} share a factor", span,
+                f"scale({t.arg('u')}) is not invertible on {domain}: {t.arg('u')} and {domain.n} share a factor",
+                span,
                 "a scaling acts as a symmetry only for units u with gcd(u, n) = 1",
             )
             return False
         return True
     if not isinstance(domain, Tensor):
         ctx.reporter.error(
-            f"{t.name} acts on tensor dims, but {describe(domain, domain_name)} is not a tensor domain", span,
+            f"{t.name} acts on tensor dims, but {describe(domain, domain_name)} is not a tensor domain",
+            span,
             "cyclic domains use shift, scale or negate" if isinstance(domain, Cyclic) else None,
         )
         return False
@@ -468,7 +488,8 @@ def _check_transform_on(ctx: Analyzer, t: TransformDef, domain, domain_name: str
             return False
         if sizes[0] != sizes[1]:
             ctx.reporter.error(
-                f"{t.name} over dims {dims} of {domain} needs equal sizes, got {sizes[0]} and {sizes[1]}", span,
+                f"{t.name} over dims {dims} of {domain} needs equal sizes, got {sizes[0]} and {sizes[1]}",
+                span,
                 "only square slices can be rotated or transposed onto themselves",
             )
             return False
@@ -478,7 +499,9 @@ def _check_transform_on(ctx: Analyzer, t: TransformDef, domain, domain_name: str
         if size is REQUIRED:
             return False
         if group is not None and isinstance(group.arg, int) and isinstance(size, int) and size != group.arg:
-            ctx.reporter.error(f"{group.kind}({group.arg}) cannot act on dim {t.arg('dim')} of {domain}, which has size {size}", span)
+            ctx.reporter.error(
+                f"{group.kind}({group.arg}) cannot act on dim {t.arg('dim')} of {domain}, which has size {size}", span
+            )
             return False
         return True
     if t.name == "permute":
@@ -524,8 +547,10 @@ def resolve_action(ctx: Analyzer, decl: ast.ActionDecl) -> ActionDef | None:
     if decl.maps is not None:
         if group.kind != "presentation":
             ctx.reporter.error(
-                f"group '{decl.group.name}' is {group} and has no named generators", decl.group.span,
-                f"use 'action {decl.group.name} on {decl.domain.name} by TRANSFORM'" if group.kind != "product"
+                f"group '{decl.group.name}' is {group} and has no named generators",
+                decl.group.span,
+                f"use 'action {decl.group.name} on {decl.domain.name} by TRANSFORM'"
+                if group.kind != "product"
                 else "declare actions for each factor of the product",
             )
             return None
@@ -536,13 +561,17 @@ def resolve_action(ctx: Analyzer, decl: ast.ActionDecl) -> ActionDef | None:
             gen = m.generator.name
             if gen not in group.generators:
                 ctx.reporter.error(
-                    f"'{gen}' is not a generator of {decl.group.name}", m.generator.span,
-                    did_you_mean(gen, group.generators, f"its generators are: {', '.join(group.generators)}"), kind="name",
+                    f"'{gen}' is not a generator of {decl.group.name}",
+                    m.generator.span,
+                    did_you_mean(gen, group.generators, f"its generators are: {', '.join(group.generators)}"),
+                    kind="name",
                 )
                 ok = False
                 continue
             if gen in seen:
-                ctx.reporter.error(f"generator '{gen}' is mapped twice", m.generator.span, notes=[(seen[gen], "first mapped here")])
+                ctx.reporter.error(
+                    f"generator '{gen}' is mapped twice", m.generator.span, notes=[(seen[gen], "first mapped here")]
+                )
                 ok = False
                 continue
             seen[gen] = m.generator.span
@@ -555,19 +584,22 @@ def resolve_action(ctx: Analyzer, decl: ast.ActionDecl) -> ActionDef | None:
         if missing and ok:
             ctx.reporter.error(
                 f"the action of {decl.group.name} on {decl.domain.name} gives no transform for {', '.join(repr(g) for g in missing)}",
-                decl.span, f"add '{missing[0]} -> TRANSFORM' to the block",
+                decl.span,
+                f"add '{missing[0]} -> TRANSFORM' to the block",
             )
             return None
         return ActionDef(decl.group.name, decl.domain.name, tuple(maps), None, decl.span) if ok else None
     if group.kind == "presentation":
         ctx.reporter.error(
-            f"group '{decl.group.name}' is a presentation; give each generator a transform", decl.group.span,
+            f"group '{decl.group.name}' is a presentation; give each generator a transform",
+            decl.group.span,
             f"write 'action {decl.group.name} on {decl.domain.name} {{ {group.generators[0]} -> ... }}'",
         )
         return None
     if group.kind == "product":
         ctx.reporter.error(
-            f"group '{decl.group.name}' is a direct product; it acts through its factors", decl.group.span,
+            f"group '{decl.group.name}' is a direct product; it acts through its factors",
+            decl.group.span,
             "declare an action for each factor instead",
         )
         return None
@@ -577,9 +609,11 @@ def resolve_action(ctx: Analyzer, decl: ast.ActionDecl) -> ActionDef | None:
     families = BY_FAMILIES[t.name]
     if group.kind not in families or (t.name == "rot90" and group.arg != 4):
         ctx.reporter.error(
-            f"{group} cannot act by {t.name}", t.span,
+            f"{group} cannot act by {t.name}",
+            t.span,
             f"{t.name} expresses the action of " + " or ".join(f"{f}(n)" for f in families)
-            if t.name != "rot90" else "rot90 expresses the action of dihedral(4) on square images",
+            if t.name != "rot90"
+            else "rot90 expresses the action of dihedral(4) on square images",
         )
         return None
     if not _check_transform_on(ctx, t, domain, decl.domain.name, group):

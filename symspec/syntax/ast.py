@@ -16,12 +16,44 @@ from typing import Union
 from ..errors import Span
 
 __all__ = [
-    "Node", "Ident", "Int", "Real", "Name", "Call", "Index", "KwArg", "Tuple",
-    "BinOp", "Neg", "Not", "Act", "Compare", "Logic", "Expr",
-    "Power", "Word", "Relator", "Presentation", "GroupProduct",
-    "SpecDecl", "ParamDecl", "DomainDecl", "GraphDecl", "GroupDecl", "GenMap",
-    "ActionDecl", "ModelParam", "ModelDecl", "Binder", "Option", "LawDecl",
-    "LayerDecl", "PriorDecl", "Statement", "SpecFile", "walk",
+    "Node",
+    "Ident",
+    "Int",
+    "Real",
+    "Name",
+    "Call",
+    "Index",
+    "KwArg",
+    "Tuple",
+    "BinOp",
+    "Neg",
+    "Not",
+    "Act",
+    "Compare",
+    "Logic",
+    "Expr",
+    "Power",
+    "Word",
+    "Relator",
+    "Presentation",
+    "GroupProduct",
+    "SpecDecl",
+    "ParamDecl",
+    "DomainDecl",
+    "GraphDecl",
+    "GroupDecl",
+    "GenMap",
+    "ActionDecl",
+    "ModelParam",
+    "ModelDecl",
+    "Binder",
+    "Option",
+    "LawDecl",
+    "LayerDecl",
+    "PriorDecl",
+    "Statement",
+    "SpecFile",
+    "walk",
 ]
 
 
@@ -267,8 +299,16 @@ class PriorDecl(Node):
 
 
 Statement = Union[
-    SpecDecl, ParamDecl, DomainDecl, GraphDecl, GroupDecl, ActionDecl,
-    ModelDecl, LawDecl, LayerDecl, PriorDecl,
+    SpecDecl,
+    ParamDecl,
+    DomainDecl,
+    GraphDecl,
+    GroupDecl,
+    ActionDecl,
+    ModelDecl,
+    LawDecl,
+    LayerDecl,
+    PriorDecl,
 ]
 
 

@@ -222,6 +222,7 @@ def run(tables: Tables, text: str, builder: AstBuilder):
                 states[-1] = chain(states[-2], states[-1], typ)
             else:
                 reduce(rule)
+
     for m in _SCAN.finditer(text):
         start = m.start()
         if start != scanned:
