@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+
+from hypothesis import settings
+
+# Random locally (to keep finding new inputs), reproducible in CI.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
+# SYMSPEC_FUZZ_SCALE=25 runs the fuzzers 25 times longer (for a deep local run).
+FUZZ_SCALE = int(os.environ.get("SYMSPEC_FUZZ_SCALE", "1"))
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.sym"))

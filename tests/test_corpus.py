@@ -52,3 +52,12 @@ def test_invalid_spec_error_shows_line_and_caret(path):
     caret_line = " " * (column - 1) + "^"
     assert any(r.split("| ", 1)[-1].startswith(caret_line) for r in rendered.splitlines() if r.lstrip().startswith("|")), rendered
     assert diag.message
+
+
+def test_readme_example_checks_clean():
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = "param p = 113" + readme.split("\n```\nparam p = 113", 1)[1].split("```", 1)[0]
+    spec = symspec.loads(block, "README.md")
+    assert set(spec.laws) == {"commutes", "shift", "assoc", "equivariant"} and spec.warnings == []

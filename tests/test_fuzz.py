@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import EXAMPLES, VALID
+from conftest import EXAMPLES, FUZZ_SCALE, VALID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
@@ -19,7 +19,9 @@ import symspec
 from symspec.errors import SpecError
 from symspec.syntax import grammar_text
 
-FUZZ = settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+FUZZ = settings(
+    max_examples=800 * FUZZ_SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
 CORPUS = [p.read_text(encoding="utf-8") for p in (*EXAMPLES, *VALID)]
 TOKEN = re.compile(r"\s+|[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|==|!=|<=|>=|=>|->|#[^\n]*|.", re.S)
 
@@ -91,7 +93,7 @@ def mutated(draw):
     return "".join(tokens)
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1500 * FUZZ_SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated())
 def test_mutated_corpus(text):
     survives(text)

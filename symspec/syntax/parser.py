@@ -132,6 +132,8 @@ def _expected_text(lark: Lark, expected) -> str:
         words -= {"'+'", "'-'", "'*'", "'.'", "a comparison", "'and'", "'or'", "'=>'"}
         words.add("an operator")
     order = sorted(words, key=lambda w: (w.startswith("'"), w))
+    if not order:
+        return "something else"
     if len(order) > 6:
         order = order[:6] + ["..."]
     if len(order) == 1:
@@ -190,9 +192,12 @@ def _syntax_diagnostic(
     tok = err.token
     expected = err.expected or set()
     prev = joiner.history[-2] if len(joiner.history) >= 2 else None
-    opened = joiner.open[-1] if joiner.open else None
+    still_open = list(joiner.open)
+    if still_open and getattr(still_open[-1], "start_pos", None) == getattr(tok, "start_pos", -1):
+        still_open.pop()  # the unexpected token is itself an opening bracket
+    opened = still_open[-1] if still_open else None
     if opened is not None and opened.type in ("LPAR", "LSQB"):  # LALR merges ( ) and [ ] states
-        expected = set(expected) - {"RSQB" if opened.type == "LPAR" else "RPAR"}
+        expected = (set(expected) - {"RSQB" if opened.type == "LPAR" else "RPAR"}) or set(expected)
     at_end = tok.type == "$END"
     starts_line = not at_end and _first_on_line(tok, lines)
 
@@ -227,7 +232,10 @@ def _syntax_diagnostic(
         found = _found_text(tok)
 
     hint = None
-    if tok.type == "NAME" and {"SPEC", "LAW"} <= set(expected):
+    closer = _OPENERS[opened.type][0] if opened is not None else None
+    if closer is not None and closer in expected:
+        hint = f"expected '{_terminal_text(lark, closer)[1:-1]}' to close the '{_OPENERS[opened.type][1]}' opened at {opened.line}:{opened.column}"
+    elif tok.type == "NAME" and {"SPEC", "LAW"} <= set(expected):
         hint = _keyword_hint(str(tok))
     elif str(tok) == "=" and "COMPARE" in expected:
         hint = "use '==' to compare"
