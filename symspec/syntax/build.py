@@ -160,15 +160,18 @@ class AstBuilder:
     def neg_real(self, span, c):
         return ast.Real(span, -float(c[0]), "-" + str(c[0]))
 
-    def _binop(op):  # noqa: N805 - a factory used in the class body
+    def _binary(node, op):  # noqa: N805 - a factory used in the class body
         def method(self, span, c):
-            return ast.BinOp(span, op, c[0], c[1])
+            return node(span, op, c[0], c[1])
 
         return method
 
-    add = _binop("+")
-    sub = _binop("-")
-    mul = _binop("*")
+    add = _binary(ast.BinOp, "+")
+    sub = _binary(ast.BinOp, "-")
+    mul = _binary(ast.BinOp, "*")
+    and_ = _binary(ast.Logic, "and")
+    or_ = _binary(ast.Logic, "or")
+    implies = _binary(ast.Logic, "=>")
 
     def neg(self, span, c):
         return ast.Neg(span, c[0])
@@ -182,12 +185,3 @@ class AstBuilder:
     def compare(self, span, c):
         return ast.Compare(span, tuple(c[0::2]), tuple(str(t) for t in c[1::2]))
 
-    def _logic(op):  # noqa: N805
-        def method(self, span, c):
-            return ast.Logic(span, op, c[0], c[1])
-
-        return method
-
-    and_ = _logic("and")
-    or_ = _logic("or")
-    implies = _logic("=>")
