@@ -89,14 +89,25 @@ def test_quiet_prints_errors_only(tmp_path):
     assert "warning: domain 'Unused' is declared but never used" in loud.stderr
 
 
-def test_check_imports_no_torch_sympy_or_networkx():
+def _imported_by_check(files) -> tuple:
     code = (
         "import sys, json; from symspec.cli import main; "
-        f"rc = main(['check', '-q', *{json.dumps([str(p) for p in EXAMPLES])}]); "
+        f"rc = main(['check', '-q', *{json.dumps([str(p) for p in files])}]); "
         "print(json.dumps([rc, sorted(m for m in ('torch', 'sympy', 'networkx') if m in sys.modules)]))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     rc, imported = json.loads(proc.stdout.strip().splitlines()[-1])
+    return rc, imported
+
+
+def test_check_imports_no_torch_and_no_networkx():
+    rc, imported = _imported_by_check(EXAMPLES)
+    assert rc == 0 and "torch" not in imported and "networkx" not in imported
+
+
+def test_check_imports_sympy_only_for_group_algebra():
+    # no groups and no pair of equivariance laws on one model: nothing to compute with sympy
+    rc, imported = _imported_by_check([ROOT / "examples" / "comparison.sym"])
     assert rc == 0 and imported == []
 
 

@@ -87,6 +87,7 @@ class LawInfo:
     options: dict = field(default_factory=dict)
     models: tuple = ()
     guarded: bool = False
+    acts: tuple = ()  # (Act node, GroupDef, domain): every 'g . x' and the domain it acts on
 
 
 def _is_integer(domain) -> bool:
@@ -122,6 +123,7 @@ class _LawChecker:
         self.models: list[str] = []
         self.reported: set[str] = set()
         self.unknown_calls: set[str] = set()
+        self.acts: list = []  # (Act node, GroupDef, domain acted on)
         self.labels = ctx.labels
 
     # ---- names -----------------------------------------------------------------
@@ -402,6 +404,7 @@ class _LawChecker:
         if x.kind not in ("value", "dist", "tensor"):
             self.r.error(f"a group element acts on values, class outputs and tensors, not on {x}", e.operand.span)
             return None
+        self.acts.append((e, g.group, x.domain))
         return x
 
     def t_Neg(self, e: ast.Neg) -> Ty | None:

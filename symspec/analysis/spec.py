@@ -71,6 +71,14 @@ class Spec:
     priors: dict = field(default_factory=dict)
     dims: tuple = ()
     warnings: list = field(default_factory=list)
+    ir: object = None  # the symmetry analysis (analysis.ir.IR), when it ran
+
+    def domain_name(self, domain) -> str:
+        """The declared name of a domain type, or its constructor text."""
+        for name, d in self.domains.items():
+            if d == domain:
+                return name
+        return str(domain)
 
     def render_warnings(self, color: bool = False) -> str:
         from ..errors import render_diagnostic
@@ -399,16 +407,29 @@ def _raise(diagnostics: list[Diagnostic], file: str, source: str) -> None:
     raise cls(diagnostics, {file: source})
 
 
-def analyze(tree: ast.SpecFile, source: str, params: dict | None = None) -> Spec:
-    """Check a parsed file; raise :class:`SpecError` with every problem found."""
+def analyze(tree: ast.SpecFile, source: str, params: dict | None = None, *, symmetry: bool = True) -> Spec:
+    """Check a parsed file; raise :class:`SpecError` with every problem found.
+
+    Names and types come first; when they hold, the symmetry analysis
+    (groups, actions, law classes, orbits, redundancy, contradictions) runs
+    and its result is ``spec.ir``.  ``symmetry=False`` stops after types.
+    """
     analyzer = Analyzer(tree, params)
+    reporter = analyzer.reporter
     try:
         spec = analyzer.run(tree.file, source)
     except RecursionError:
-        analyzer.reporter.error("the spec nests too deeply to analyze", Span(tree.file, 1, 1, 1, 2))
+        reporter.error("the spec nests too deeply to analyze", Span(tree.file, 1, 1, 1, 2))
         spec = None
-    if analyzer.reporter.errors:
-        _raise(analyzer.reporter.diagnostics, tree.file, source)
+    if reporter.errors:
+        _raise(reporter.diagnostics, tree.file, source)
+    if symmetry:
+        from .ir import build_ir  # numpy, and sympy/networkx where a spec needs them
+
+        spec.ir = build_ir(spec, reporter)
+        if reporter.errors:
+            _raise(reporter.diagnostics, tree.file, source)
+        spec.warnings = reporter.warnings
     return spec
 
 

@@ -84,8 +84,12 @@ class TransformDef:
         return dict(self.args)[name]
 
     def __str__(self) -> str:
-        inner = ", ".join(f"{k}={v}" for k, v in self.args)
+        inner = ", ".join(f"{k}={_value_text(v)}" for k, v in self.args)
         return f"{self.name}({inner})" if self.args else self.name
+
+
+def _value_text(v) -> str:
+    return "(" + ", ".join(map(str, v)) + ")" if isinstance(v, tuple) else str(v)
 
 
 @dataclass(frozen=True)

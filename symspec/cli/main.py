@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--param", action="append", default=[], metavar="NAME=INT", help="override a 'param' of the spec (repeatable)"
     )
     check.add_argument("-q", "--quiet", action="store_true", help="print errors only (no summary, no warnings)")
+    explain = sub.add_parser("explain", help="groups, orders, orbits, law classes and costs of a spec")
+    explain.add_argument("file", metavar="FILE", help="the .sym file to explain")
+    explain.add_argument("--param", action="append", default=[], metavar="NAME=INT", help="override a 'param' (repeatable)")
+    explain.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return parser
 
 
@@ -72,6 +76,34 @@ def _check(args) -> int:
     return 1 if failed else 0
 
 
+def _load_one(file: str, params: list):
+    from ..analysis import load, parse_param_overrides
+
+    overrides = parse_param_overrides(params)
+    if not os.path.isfile(file):
+        raise UsageError(f"cannot read '{file}': no such file" if not os.path.exists(file) else f"'{file}' is not a file")
+    return load(file, params=overrides)
+
+
+def _explain(args) -> int:
+    import json
+
+    from ..analysis.ir import explain_json, explain_text
+
+    try:
+        spec = _load_one(args.file, args.param)
+    except SpecError as err:
+        print(err.render(_color(sys.stderr)), file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(explain_json(spec), indent=2))
+    else:
+        print(explain_text(spec))
+        if spec.warnings:
+            print(spec.render_warnings(_color(sys.stderr)), file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -81,6 +113,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "check":
             return _check(args)
+        if args.command == "explain":
+            return _explain(args)
     except UsageError as err:
         print(f"symspec: error: {err}", file=sys.stderr)
         return 2

@@ -184,4 +184,3 @@ class AstBuilder:
 
     def compare(self, span, c):
         return ast.Compare(span, tuple(c[0::2]), tuple(str(t) for t in c[1::2]))
-

@@ -1,0 +1,335 @@
+"""Concrete graphs: networkx graphs on nodes 0..n-1, distances, automorphisms.
+
+Nodes are numbered in row-major order of their coordinates (grid, cylinder,
+torus), by their bits (hypercube), or as written (cycle, path, complete,
+edges, petersen).  Automorphism *generators* come from closed forms for
+families whose groups are known (cycle -> dihedral, complete -> symmetric,
+path -> Z2, grid -> flips and swaps of equal sides, hypercube -> the
+hyperoctahedral group) and otherwise from a bounded
+individualization-refinement search; the group is never enumerated.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from .structures import GraphDef
+
+__all__ = ["GraphIR", "build_graph", "automorphism_generators", "SearchBudgetExceeded", "MAX_DISTANCE_NODES"]
+
+MAX_DISTANCE_NODES = 4096
+SEARCH_BUDGET = 20_000
+
+
+class SearchBudgetExceeded(Exception):
+    """The automorphism search needed more steps than its bound."""
+
+
+@dataclass
+class GraphIR:
+    """A built graph: adjacency, labels for display, distances, automorphism generators."""
+
+    name: str
+    definition: GraphDef
+    adjacency: list  # node -> sorted list of neighbours
+    labels: list  # node -> how it is shown (a coordinate tuple or an int)
+    automorphisms: list = field(default_factory=list)  # push permutations (np arrays)
+    automorphisms_by: str = ""  # 'closed form' or 'search'
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.adjacency)
+
+    @property
+    def num_edges(self) -> int:
+        return sum(len(a) for a in self.adjacency) // 2
+
+    def networkx(self):
+        """The graph as a networkx.Graph (imported on demand)."""
+        import networkx as nx
+
+        g = nx.Graph()
+        g.add_nodes_from(range(self.num_nodes))
+        g.add_edges_from((u, v) for u, nbrs in enumerate(self.adjacency) for v in nbrs if u < v)
+        return g
+
+    @cached_property
+    def distances(self) -> np.ndarray:
+        """All-pairs shortest-path lengths (int32; -1 where unreachable), computed once."""
+        n = self.num_nodes
+        if n > MAX_DISTANCE_NODES:
+            raise ValueError(f"graph {self.name} has {n} nodes; all-pairs distances are kept up to {MAX_DISTANCE_NODES}")
+        dist = np.full((n, n), -1, dtype=np.int32)
+        adj = self.adjacency
+        for s in range(n):
+            row = dist[s]
+            row[s] = 0
+            queue = deque([s])
+            while queue:
+                u = queue.popleft()
+                du = row[u] + 1
+                for v in adj[u]:
+                    if row[v] < 0:
+                        row[v] = du
+                        queue.append(v)
+        return dist
+
+    @property
+    def connected(self) -> bool:
+        seen = {0}
+        stack = [0]
+        while stack:
+            for v in self.adjacency[stack.pop()]:
+                if v not in seen:
+                    seen.add(v)
+                    stack.append(v)
+        return len(seen) == self.num_nodes
+
+    @property
+    def diameter(self) -> int:
+        return int(self.distances.max())
+
+    def label(self, node: int) -> str:
+        lab = self.labels[node]
+        return str(lab) if not isinstance(lab, tuple) else "(" + ", ".join(map(str, lab)) + ")"
+
+
+def _lattice(sizes, wrap) -> tuple[list, list]:
+    """Nodes of a lattice in row-major order, edges between unit neighbours (wrapping where asked)."""
+    coords = list(itertools.product(*(range(s) for s in sizes)))
+    strides = [int(np.prod(sizes[i + 1 :])) for i in range(len(sizes))]
+    edges = set()
+    for idx, c in enumerate(coords):
+        for axis, size in enumerate(sizes):
+            nxt = c[axis] + 1
+            if nxt == size:
+                if not wrap[axis] or size < 3:
+                    continue
+                nxt = 0
+            j = idx + (nxt - c[axis]) * strides[axis]
+            edges.add((min(idx, j), max(idx, j)))
+    return coords, sorted(edges)
+
+
+def _adjacency(n: int, edges) -> list:
+    adj = [[] for _ in range(n)]
+    for u, v in edges:
+        adj[u].append(v)
+        adj[v].append(u)
+    return [sorted(a) for a in adj]
+
+
+def build_graph(definition: GraphDef) -> GraphIR:
+    """Build the graph a declaration describes (no networkx needed)."""
+    kind, args = definition.kind, definition.args
+    if kind in ("grid", "cylinder", "torus"):
+        wrap = {"grid": [False] * len(args), "cylinder": [False, True], "torus": [True, True]}[kind]
+        labels, edges = _lattice(list(args), wrap)
+    elif kind == "cycle":
+        n = args[0]
+        labels, edges = list(range(n)), [(i, (i + 1) % n) for i in range(n)]
+    elif kind == "path":
+        n = args[0]
+        labels, edges = list(range(n)), [(i, i + 1) for i in range(n - 1)]
+    elif kind == "complete":
+        n = args[0]
+        labels, edges = list(range(n)), list(itertools.combinations(range(n), 2))
+    elif kind == "hypercube":
+        d = args[0]
+        n = 2**d
+        labels = list(range(n))
+        edges = [(u, u ^ (1 << b)) for u in range(n) for b in range(d) if u < u ^ (1 << b)]
+    elif kind == "petersen":
+        labels = list(range(10))
+        edges = (
+            [(i, (i + 1) % 5) for i in range(5)] + [(i, i + 5) for i in range(5)] + [(5 + i, 5 + (i + 2) % 5) for i in range(5)]
+        )
+    else:  # edges(...)
+        labels = list(range(definition.num_nodes))
+        edges = list(definition.edges)
+    graph = GraphIR(definition.name, definition, _adjacency(len(labels), edges), labels)
+    return graph
+
+
+# ---- automorphisms -------------------------------------------------------------------
+
+
+def _perm_from(mapping) -> np.ndarray:
+    return np.asarray(mapping, dtype=np.int64)
+
+
+def _lattice_symmetries(sizes) -> list:
+    """Flips of each side and swaps of equal sides of a lattice, as node permutations."""
+    n = int(np.prod(sizes))
+    grid = np.arange(n).reshape(sizes)
+    gens = []
+    for axis, size in enumerate(sizes):
+        if size >= 2:
+            gens.append(np.flip(grid, axis=axis))
+    by_size: dict = {}
+    for axis, size in enumerate(sizes):
+        if size >= 2:
+            by_size.setdefault(size, []).append(axis)
+    for axes in by_size.values():
+        for a, b in zip(axes, axes[1:]):
+            gens.append(np.swapaxes(grid, a, b))
+    # each array holds, at every position, the node that moves there: invert to a push map
+    out = []
+    for g in gens:
+        gather = g.reshape(-1)
+        push = np.empty(n, dtype=np.int64)
+        push[gather] = np.arange(n)
+        out.append(push)
+    return out
+
+
+def _closed_form(graph: GraphIR):
+    kind, args = graph.definition.kind, graph.definition.args
+    n = graph.num_nodes
+    if kind == "cycle":
+        idx = np.arange(n)
+        return [_perm_from((idx + 1) % n), _perm_from((-idx) % n)]
+    if kind == "path":
+        return [_perm_from(np.arange(n)[::-1])] if n >= 2 else []
+    if kind == "complete":
+        if n < 2:
+            return []
+        swap = np.arange(n)
+        swap[[0, 1]] = [1, 0]
+        gens = [swap]
+        if n > 2:
+            gens.append(_perm_from((np.arange(n) + 1) % n))
+        return gens
+    if kind == "grid":
+        return _lattice_symmetries(list(args))
+    if kind == "hypercube":
+        d = args[0]
+        return _lattice_symmetries([2] * d)
+    return None
+
+
+def automorphism_generators(graph: GraphIR, budget: int = SEARCH_BUDGET) -> list:
+    """Generators of Aut(graph) as push permutations; cached on the graph."""
+    if graph.automorphisms_by:
+        return graph.automorphisms
+    gens = _closed_form(graph)
+    if gens is not None:
+        graph.automorphisms, graph.automorphisms_by = (
+            [g for g in gens if not np.array_equal(g, np.arange(graph.num_nodes))],
+            "closed form",
+        )
+        return graph.automorphisms
+    graph.automorphisms = _search(graph.adjacency, budget)
+    graph.automorphisms_by = "search"
+    return graph.automorphisms
+
+
+class _Search:
+    """Individualization-refinement search for automorphism generators (a small nauty)."""
+
+    def __init__(self, adjacency: list, budget: int):
+        self.adj = adjacency
+        self.n = len(adjacency)
+        self.budget = budget
+        self.steps = 0
+        self.edges = {(u, v) for u, nbrs in enumerate(adjacency) for v in nbrs}
+
+    def refine_pair(self, left: list, right: list):
+        """Refine two colourings in lockstep; None if they stop being compatible."""
+        adj = self.adj
+        while True:
+            self.steps += 1
+            if self.steps > self.budget:
+                raise SearchBudgetExceeded
+            sl = [(left[v], tuple(sorted(left[u] for u in adj[v]))) for v in range(self.n)]
+            sr = [(right[v], tuple(sorted(right[u] for u in adj[v]))) for v in range(self.n)]
+            if sorted(sl) != sorted(sr):
+                return None
+            index = {s: i for i, s in enumerate(sorted(set(sl)))}
+            new_left = [index[s] for s in sl]
+            new_right = [index[s] for s in sr]
+            if len(index) == len(set(left)):
+                return new_left, new_right
+            left, right = new_left, new_right
+
+    @staticmethod
+    def individualize(colors: list, v: int) -> list:
+        out = list(colors)
+        out[v] = max(colors) + 1
+        return out
+
+    @staticmethod
+    def target_cell(colors: list):
+        counts: dict = {}
+        for c in colors:
+            counts[c] = counts.get(c, 0) + 1
+        cells = [(size, c) for c, size in counts.items() if size > 1]
+        if not cells:
+            return None
+        return min(cells)[1]
+
+    def extend(self, left: list, right: list):
+        """An automorphism matching the two compatible colourings, or None."""
+        cell = self.target_cell(left)
+        if cell is None:
+            where = {c: v for v, c in enumerate(right)}
+            mapping = [where[c] for c in left]
+            if all((mapping[u], mapping[v]) in self.edges for u, v in self.edges):
+                return np.asarray(mapping, dtype=np.int64)
+            return None
+        v = left.index(cell)
+        for w in (u for u, c in enumerate(right) if c == cell):
+            pair = self.refine_pair(self.individualize(left, v), self.individualize(right, w))
+            if pair is not None:
+                found = self.extend(*pair)
+                if found is not None:
+                    return found
+        return None
+
+    @staticmethod
+    def orbit(v: int, gens: list) -> set:
+        seen = {v}
+        stack = [v]
+        while stack:
+            x = stack.pop()
+            for g in gens:
+                y = int(g[x])
+                if y not in seen:
+                    seen.add(y)
+                    stack.append(y)
+        return seen
+
+    def run(self) -> list:
+        start = [len(a) for a in self.adj]
+        colors, _ = self.refine_pair(start, start)
+        base: list = []
+        gens: list = []
+        while True:
+            cell = self.target_cell(colors)
+            if cell is None:
+                return gens
+            v = colors.index(cell)
+            fixing = [g for g in gens if all(g[b] == b for b in base)]
+            orbit = self.orbit(v, fixing)
+            for w in [u for u, c in enumerate(colors) if c == cell]:
+                if w in orbit:
+                    continue
+                pair = self.refine_pair(self.individualize(colors, v), self.individualize(colors, w))
+                if pair is None:
+                    continue
+                found = self.extend(*pair)
+                if found is not None:
+                    gens.append(found)
+                    fixing.append(found)
+                    orbit = self.orbit(v, fixing)
+            base.append(v)
+            colors, _ = self.refine_pair(self.individualize(colors, v), self.individualize(colors, v))
+
+
+def _search(adjacency: list, budget: int) -> list:
+    return _Search(adjacency, budget).run()

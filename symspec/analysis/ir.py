@@ -1,0 +1,163 @@
+"""The IR the backends compile from, and what `symspec explain` tells about it.
+
+``build_ir`` runs the symmetry analysis on a checked spec: concrete graphs
+and groups, every action a law or layer uses, law classes and sampling
+plans, orbits, redundancy and contradictions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .domains import RealDomain
+from .lawclass import LawIR, classify_law
+from .orbits import analyze_model
+from .scope import Reporter
+from .symmetry import Symmetry
+
+__all__ = ["IR", "build_ir", "explain_json", "explain_text"]
+
+
+@dataclass
+class IR:
+    graphs: dict = field(default_factory=dict)  # name -> GraphIR
+    groups: dict = field(default_factory=dict)  # name -> GroupIR
+    laws: dict = field(default_factory=dict)  # name -> LawIR
+    models: dict = field(default_factory=dict)  # name -> ModelIR
+    layers: dict = field(default_factory=dict)  # name -> (GroupIR, source ActionIR, target ActionIR)
+    symmetry: Symmetry | None = None
+
+
+def build_ir(spec, reporter: Reporter) -> IR:
+    sym = Symmetry(spec, reporter)
+    sym.build()
+    ir = IR(sym.graphs, sym.groups, symmetry=sym)
+    for law in spec.laws.values():
+        for node, gdef, domain in law.acts:
+            gir = sym.group(gdef, gdef.name or None)
+            sym.action(gir, domain, spec.domain_name(domain), node.span)
+    for layer in spec.layers.values():
+        gir = sym.group(layer.group, layer.group.name or None)
+        ends = []
+        for domain in (layer.source, layer.target):
+            name = "real" if isinstance(domain, RealDomain) else spec.domain_name(domain)
+            ends.append(sym.action(gir, domain, name, layer.span))
+        ir.layers[layer.name] = (gir, *ends)
+    if reporter.errors:
+        return ir
+    for name, law in spec.laws.items():
+        ir.laws[name] = classify_law(law, spec, sym)
+    for name, sig in spec.models.items():
+        ir.models[name] = analyze_model(spec, sym, sig, ir.laws, spec.laws, reporter)
+    return ir
+
+
+def _group_json(g) -> dict:
+    return {
+        "order": g.order,
+        "order_text": g.order_text,
+        "abelian": g.abelian,
+        "continuous": g.continuous,
+        "lie_dimension": g.lie_dimension,
+        "generators": list(g.generators),
+        "how": g.how,
+        "actions": {
+            dom: {"source": a.source, "kind": a.kind, "points": a.points, "generators": {gen: a.describe(gen) for gen in a.ops}}
+            for dom, a in g.actions.items()
+            if a is not None
+        },
+    }
+
+
+def explain_json(spec) -> dict:
+    ir = spec.ir
+    return {
+        "spec": spec.name,
+        "file": spec.file,
+        "params": dict(spec.params),
+        "graphs": {
+            n: {
+                "nodes": g.num_nodes,
+                "edges": g.num_edges,
+                "connected": g.connected,
+                "automorphism_generators": len(g.automorphisms),
+            }
+            for n, g in ir.graphs.items()
+        },
+        "groups": {n: _group_json(g) for n, g in ir.groups.items()},
+        "models": {
+            n: {
+                "signature": m.signature,
+                "inputs": m.inputs,
+                "orbits": m.orbits,
+                "summary": m.summary,
+                "equivariance_laws": list(m.equivariance_laws),
+            }
+            for n, m in ir.models.items()
+        },
+        "laws": {n: _law_json(law) for n, law in ir.laws.items()},
+        "warnings": [f"{w.span}: {w.message}" if w.span else w.message for w in spec.warnings],
+    }
+
+
+def _law_json(law: LawIR) -> dict:
+    return {
+        "class": law.law_class,
+        "line": law.line,
+        "model": law.model,
+        "why": law.reason,
+        "redundant": law.redundant,
+        "implied_by": list(law.implied_by),
+        "forward_passes": law.forward_passes,
+        "generators": [g.label for g in law.generators],
+        "variables": {
+            v.name: {"drawn": v.source, "how": v.detail, **({"acceptance": v.acceptance} if v.acceptance is not None else {})}
+            for v in law.variables.values()
+        },
+        "options": law.options,
+    }
+
+
+def explain_text(spec) -> str:
+    ir = spec.ir
+    out = [f"spec {spec.name}  ({spec.file})"]
+    if spec.params:
+        out.append("params: " + ", ".join(f"{k} = {v}" for k, v in spec.params.items()))
+    if ir.graphs:
+        out.append("\ngraphs")
+        for n, g in ir.graphs.items():
+            conn = "" if g.connected else ", not connected"
+            out.append(f"  {n} = {g.definition.kind}{g.definition.args or ''}: {g.num_nodes} nodes, {g.num_edges} edges{conn}")
+    if ir.groups:
+        out.append("\ngroups")
+        for n, g in ir.groups.items():
+            abel = {True: "abelian", False: "non-abelian", None: "abelian or not depending on the size"}[g.abelian]
+            dim = f", a Lie group of dimension {g.lie_dimension}" if g.continuous else ""
+            out.append(f"  {n}: order {g.order_text}, {abel}{dim}  [{g.how}]")
+            for dom, a in g.actions.items():
+                if a is None or a.kind == "trivial":
+                    continue
+                gens = "; ".join(f"{gen} -> {a.describe(gen)}" for gen in a.ops) or (
+                    "matrices on dim " + str(a.matrix_dim) if a.kind == "matrix" else "trivially"
+                )
+                out.append(f"    on {dom} ({a.source}, {a.kind}): {gens}")
+    if ir.models:
+        out.append("\nmodels")
+        for m in ir.models.values():
+            out.append(f"  {m.signature}")
+            out.append(f"    {m.summary}")
+    if ir.laws:
+        out.append("\nlaws")
+        width = max(len(n) for n in ir.laws)
+        for n, law in ir.laws.items():
+            passes = f"{law.forward_passes} forward pass{'es' if law.forward_passes != 1 else ''}"
+            flag = f"  REDUNDANT (implied by {', '.join(law.implied_by)})" if law.redundant else ""
+            out.append(f"  {n:<{width}}  {law.law_class:<12}  {passes}  line {law.line}{flag}")
+            out.append(f"  {'':<{width}}  {law.reason}")
+            if law.generators and law.law_class == "equivariance":
+                out.append(f"  {'':<{width}}  generators: {', '.join(g.label for g in law.generators)}")
+            for v in law.variables.values():
+                out.append(f"  {'':<{width}}  {v.name}: {v.detail}")
+    if spec.warnings:
+        out.append(f"\n{len(spec.warnings)} warning{'s' if len(spec.warnings) != 1 else ''} (see symspec check)")
+    return "\n".join(out)

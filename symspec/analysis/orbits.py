@@ -1,0 +1,303 @@
+"""What a model's laws buy and whether they can hold: orbits, redundancy, contradictions.
+
+All of it works from generators, never by enumerating a group:
+
+- orbits: union-find (vectorized hooking and pointer jumping) over the
+  images of the inputs under each generator of each equivariance law;
+- redundancy: sympy's membership test (Schreier-Sims) in the group the
+  earlier laws generate, acting faithfully on (argument slot, value) pairs
+  and output classes;
+- contradictions: a generator that fixes an input while moving every output
+  class, and constant laws that disagree on inputs a transform links.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..syntax import ast
+from .domains import BoolDomain, ClassOf, Cyclic, Labels, Nodes, Range
+from .groups import is_finite_domain
+
+__all__ = ["ModelIR", "components", "input_sizes", "transform_images", "MAX_ORBIT_INPUTS", "analyze_model"]
+
+MAX_ORBIT_INPUTS = 8_000_000
+
+
+@dataclass
+class ModelIR:
+    name: str
+    signature: str
+    inputs: int | None
+    orbits: int | None
+    summary: str
+    equivariance_laws: tuple = ()
+    constants: list = field(default_factory=list)
+
+
+def input_sizes(sig) -> list | None:
+    sizes = []
+    for _, d in sig.params:
+        if not is_finite_domain(d):
+            return None
+        sizes.append(d.size)
+    return sizes
+
+
+def components(n: int, edges: list) -> np.ndarray:
+    """Connected-component roots of 0..n-1 under the (src, dst) edge arrays."""
+    parent = np.arange(n, dtype=np.int64)
+    while True:
+        changed = False
+        for src, dst in edges:
+            ps, pd = parent[src], parent[dst]
+            moving = ps != pd
+            if not moving.any():
+                continue
+            changed = True
+            lo = np.minimum(ps[moving], pd[moving])
+            hi = np.maximum(ps[moving], pd[moving])
+            np.minimum.at(parent, hi, lo)
+            while True:  # pointer jumping until every node points at its root
+                grand = parent[parent]
+                if np.array_equal(grand, parent):
+                    break
+                parent = grand
+        if not changed:
+            return parent
+
+
+def transform_images(sizes: list, coords: list, gen) -> np.ndarray:
+    """Flat index of T x for every flat input x."""
+    moved = [gen.arg_perms[i][coords[gen.sources[i]]] for i in range(len(sizes))]
+    return np.ravel_multi_index(tuple(moved), tuple(sizes)).astype(np.int64)
+
+
+def _value_text(domain, index: int, spec, sym) -> str:
+    if isinstance(domain, Range):
+        return str(domain.lo + index)
+    if isinstance(domain, Labels):
+        return domain.labels[index]
+    if isinstance(domain, Nodes):
+        return sym.graph(domain.graph).label(index)
+    return str(index)
+
+
+def _input_text(sig, flat: int, sizes: list, spec, sym) -> str:
+    coords = np.unravel_index(flat, sizes)
+    return ", ".join(f"{p} = {_value_text(d, int(c), spec, sym)}" for (p, d), c in zip(sig.params, coords))
+
+
+def _class_text(output, c: int, spec, sym) -> str:
+    domain = output.domain if isinstance(output, ClassOf) else output
+    if isinstance(domain, BoolDomain):
+        return "true" if c else "false"
+    return _value_text(domain, c, spec, sym)
+
+
+def _joint(gen, offsets: list, out_offset: int, total: int) -> list:
+    """A generator as a permutation of (slot, value) points and output points."""
+    perm = np.arange(total, dtype=np.int64)
+    for i, s in enumerate(gen.sources):
+        src = np.arange(len(gen.arg_perms[i]))
+        perm[offsets[s] + src] = offsets[i] + gen.arg_perms[i]
+    if gen.out_perm is not None:
+        perm[out_offset + np.arange(len(gen.out_perm))] = out_offset + gen.out_perm
+    return [int(x) for x in perm]
+
+
+def _constant_laws(spec, sig, laws) -> list:
+    """Laws 'f(args) == c' with constant or repeated-variable args: (law, mask over inputs, class)."""
+    out = []
+    if not isinstance(sig.output, ClassOf | BoolDomain):
+        return out
+    sizes = input_sizes(sig)
+    for law in laws:
+        body = law.decl.body
+        if law.decl.guard is not None or not isinstance(body, ast.Compare) or body.ops != ("==",):
+            continue
+        call, const = body.operands
+        if not isinstance(call, ast.Call):
+            call, const = const, call
+        if not isinstance(call, ast.Call) or call.func.name != sig.name or len(call.args) != len(sig.params):
+            continue
+        cls = _constant_index(const, sig.output, spec)
+        if cls is None:
+            continue
+        conds = []
+        ok = True
+        for i, (a, (_, d)) in enumerate(zip(call.args, sig.params)):
+            if isinstance(a, ast.Name) and a.name in law.variables:
+                conds.append(("var", a.name, i))
+            else:
+                v = _constant_index(a, d, spec)
+                if v is None:
+                    ok = False
+                    break
+                conds.append(("const", v, i))
+        if ok:
+            out.append((law, conds, cls, sizes))
+    return out
+
+
+def _constant_index(e, domain, spec):
+    dom = domain.domain if isinstance(domain, ClassOf) else domain
+    if isinstance(e, ast.Int) or (isinstance(e, ast.Name) and e.name in spec.params):
+        v = e.value if isinstance(e, ast.Int) else spec.params[e.name]
+        if isinstance(dom, Range):
+            v -= dom.lo
+        if isinstance(dom, Cyclic):
+            v %= dom.n
+        return v if 0 <= v < getattr(dom, "size", 2) else None
+    if isinstance(e, ast.Name) and isinstance(dom, Labels) and e.name in dom.labels:
+        return dom.labels.index(e.name)
+    return None
+
+
+def _mask(conds, coords: list, n: int) -> np.ndarray:
+    mask = np.ones(n, dtype=bool)
+    first: dict = {}
+    for kind, v, i in conds:
+        if kind == "const":
+            mask &= coords[i] == v
+        elif v in first:
+            mask &= coords[i] == coords[first[v]]
+        else:
+            first[v] = i
+    return mask
+
+
+def analyze_model(spec, sym, sig, law_irs: dict, laws: dict, reporter) -> ModelIR:
+    eq = [law_irs[n] for n in laws if law_irs[n].law_class == "equivariance" and law_irs[n].model == sig.name]
+    sizes = input_sizes(sig)
+    inputs = int(np.prod(sizes, dtype=object)) if sizes is not None else None
+    model = ModelIR(sig.name, sig.signature(), inputs, None, "", tuple(e.name for e in eq))
+    finite_eq = [e for e in eq if e.finite]
+    if inputs is None:
+        model.summary = f"the inputs of {sig.name} are not a finite set"
+        _redundancy(spec, sig, eq, reporter)
+        return model
+    if inputs > MAX_ORBIT_INPUTS:
+        model.summary = f"{inputs} inputs of {sig.name}: too many to count orbits (the limit is {MAX_ORBIT_INPUTS})"
+        _redundancy(spec, sig, eq, reporter)
+        return model
+    coords = list(np.unravel_index(np.arange(inputs, dtype=np.int64), sizes))
+    images = {id(g): transform_images(sizes, coords, g) for e in finite_eq for g in e.generators}
+    flat = np.arange(inputs, dtype=np.int64)
+    roots = components(inputs, [(flat, images[id(g)]) for e in finite_eq for g in e.generators])
+    model.orbits = int(np.count_nonzero(roots == flat))
+    if len(finite_eq) < len(eq):
+        model.orbits = None
+        model.summary = f"{inputs} inputs of {sig.name}; some of its laws act on them through a continuous group"
+    elif model.orbits == 1:
+        model.summary = (
+            f"{inputs} inputs of {sig.name} fall into 1 orbit: the laws determine {sig.name} everywhere from one value"
+        )
+    elif model.orbits == inputs:
+        model.summary = f"{inputs} inputs of {sig.name} fall into {inputs} orbits: no law relates two inputs"
+    else:
+        model.summary = (
+            f"{inputs} inputs of {sig.name} fall into {model.orbits} orbits: the laws determine {sig.name} "
+            f"from {model.orbits} values ({inputs / model.orbits:.1f}x fewer)"
+        )
+    _redundancy(spec, sig, eq, reporter)
+    _unsatisfiable(spec, sym, sig, finite_eq, images, sizes, inputs, reporter)
+    _constant_conflicts(spec, sym, sig, finite_eq, images, coords, inputs, [laws[n] for n in laws], law_irs, reporter)
+    return model
+
+
+def _redundancy(spec, sig, eq: list, reporter) -> None:
+    usable = [e for e in eq if e.finite and all(g.out_perm is not None or g.out_identity for g in e.generators)]
+    if len(usable) < 2:
+        return
+    from sympy.combinatorics import Permutation, PermutationGroup
+
+    sizes = [len(p) for p in usable[0].generators[0].arg_perms] if usable[0].generators else []
+    offsets = list(np.cumsum([0] + sizes[:-1])) if sizes else []
+    out_n = next((len(g.out_perm) for e in usable for g in e.generators if g.out_perm is not None), 0)
+    out_offset = int(sum(sizes))
+    total = out_offset + out_n
+    earlier: list = []
+    for e in usable:
+        perms = [_joint(g, [int(o) for o in offsets], out_offset, total) for g in e.generators]
+        if earlier and perms:
+            group = PermutationGroup([Permutation(p) for _, p in earlier])
+            if all(group.contains(Permutation(p)) for p in perms):
+                e.redundant = True
+                e.implied_by = tuple(dict.fromkeys(name for name, _ in earlier))
+                cost = f"{e.forward_passes} forward pass{'es' if e.forward_passes != 1 else ''}"
+                names = (
+                    " and ".join(e.implied_by)
+                    if len(e.implied_by) <= 2
+                    else ", ".join(e.implied_by[:-1]) + " and " + e.implied_by[-1]
+                )
+                reporter.warning(
+                    f"law {e.name} is implied by {names}; it costs {cost} per example and adds nothing",
+                    e.span,
+                    "remove it, or keep it on purpose as a stronger training signal",
+                )
+                continue
+        earlier += [(e.name, p) for p in perms]
+
+
+def _unsatisfiable(spec, sym, sig, eq: list, images: dict, sizes: list, inputs: int, reporter) -> None:
+    flat = np.arange(inputs, dtype=np.int64)
+    for e in eq:
+        for g in e.generators:
+            if g.out_perm is None or g.out_identity:
+                continue
+            if np.any(g.out_perm == np.arange(len(g.out_perm))):
+                continue  # some output class is fixed: satisfiable at fixed inputs
+            fixed = np.flatnonzero(images[id(g)] == flat)
+            if len(fixed):
+                witness = _input_text(sig, int(fixed[0]), sizes, spec, sym)
+                reporter.error(
+                    f"law {e.name} is unsatisfiable: at {witness} its transform ({g.label}) leaves the input "
+                    f"unchanged but moves every output class, so no {sig.name}({', '.join(p for p, _ in sig.params)}) can satisfy it",
+                    e.span,
+                    "the output transform needs a fixed point wherever the input transform has one",
+                )
+                break
+
+
+def _constant_conflicts(spec, sym, sig, eq, images, coords, inputs, laws, law_irs, reporter) -> None:
+    consts = _constant_laws(spec, sig, laws)
+    if not consts:
+        return
+    masks = [(law, _mask(conds, coords, inputs), cls) for law, conds, cls, _ in consts]
+    sizes = input_sizes(sig)
+    reported = set()
+    for i, (la, ma, ca) in enumerate(masks):
+        for lb, mb, cb in masks[i + 1 :]:
+            both = np.flatnonzero(ma & mb)
+            if ca != cb and len(both) and (la.name, lb.name) not in reported:
+                reported.add((la.name, lb.name))
+                reporter.error(
+                    f"law {lb.name} contradicts law {la.name}: at {_input_text(sig, int(both[0]), sizes, spec, sym)} "
+                    f"one asks for {_class_text(sig.output, ca, spec, sym)}, the other for {_class_text(sig.output, cb, spec, sym)}",
+                    lb.decl.span,
+                    notes=[(la.decl.span, f"law {la.name}")],
+                )
+    for e in eq:
+        for g in e.generators:
+            if g.out_perm is None:
+                continue
+            for la, ma, ca in masks:
+                src = np.flatnonzero(ma)
+                dst = images[id(g)][src]
+                for lb, mb, cb in masks:
+                    hit = mb[dst] & (g.out_perm[ca] != cb)
+                    if hit.any() and (e.name, la.name, lb.name) not in reported:
+                        reported.add((e.name, la.name, lb.name))
+                        x = int(src[np.argmax(hit)])
+                        y = int(dst[np.argmax(hit)])
+                        reporter.error(
+                            f"laws {la.name} and {lb.name} contradict law {e.name}: it maps "
+                            f"({_input_text(sig, x, sizes, spec, sym)}) to ({_input_text(sig, y, sizes, spec, sym)}), "
+                            f"where {la.name} and {e.name} give {_class_text(sig.output, int(g.out_perm[ca]), spec, sym)} "
+                            f"but {lb.name} asks for {_class_text(sig.output, cb, spec, sym)}",
+                            lb.decl.span,
+                            notes=[(e.span, f"law {e.name}")],
+                        )

@@ -1,0 +1,385 @@
+"""Build every group concretely and find each action a spec uses.
+
+Declared actions are checked against their presentation's relators on the
+actual transforms; default actions (DESIGN.md) fill in where nothing is
+declared; a group used on a domain it has no action on is an error naming
+both.  Orders come from formulas, sympy's Schreier-Sims, or capped
+Todd-Coxeter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import Span
+from ..syntax import ast
+from .domains import Cyclic, Nodes, RealDomain, Tensor
+from .graphs import GraphIR, SearchBudgetExceeded, automorphism_generators, build_graph
+from .groups import (
+    COSET_CAP,
+    MAX_POINTS,
+    SYMBOLIC_TEST_SIZES,
+    ActionIR,
+    GroupIR,
+    family_generators,
+    family_order,
+    finite_shape,
+    instantiate,
+    is_finite_domain,
+    ops_perm,
+    points_of,
+    relator_text,
+    word_perm,
+)
+from .scope import Reporter
+from .structures import ActionDef, GroupDef
+
+__all__ = ["Symmetry", "perm_group"]
+
+
+def perm_group(perms):
+    """A sympy PermutationGroup from push maps (sympy imported on demand)."""
+    from sympy.combinatorics import Permutation, PermutationGroup
+
+    perms = [p for p in perms]
+    if not perms:
+        return None
+    return PermutationGroup([Permutation([int(x) for x in p]) for p in perms])
+
+
+class Symmetry:
+    """Concrete graphs, groups and actions of one checked spec."""
+
+    def __init__(self, spec, reporter: Reporter):
+        self.spec = spec
+        self.r = reporter
+        self.graphs: dict[str, GraphIR] = {}
+        self.groups: dict[str, GroupIR] = {}
+        self._declared: dict = {}  # (group name, domain type) -> ActionDef
+        self._inline: dict[str, GroupIR] = {}
+
+    # ---- graphs --------------------------------------------------------------------
+    def graph(self, name: str) -> GraphIR:
+        if name not in self.graphs:
+            self.graphs[name] = build_graph(self.spec.graphs[name])
+        return self.graphs[name]
+
+    # ---- groups --------------------------------------------------------------------
+    def build(self) -> None:
+        for name in self.spec.graphs:
+            g = self.graph(name)
+            if not g.connected:
+                self.r.warning(
+                    f"graph '{name}' is not connected: distances between its components are undefined",
+                    g.definition.span,
+                    "models of distance assume a connected graph",
+                )
+        for name, gdef in self.spec.groups.items():
+            self.group(gdef, name)
+        for act in self.spec.actions:
+            self._declared[(act.group, self.spec.domains[act.domain])] = act
+            self._declared_action(act)
+        for gir in self.groups.values():
+            if gir.definition.kind == "presentation" and not gir.how:
+                self._presentation_order(gir)
+
+    def group(self, gdef: GroupDef, name: str | None = None) -> GroupIR:
+        key = name or gdef.name or str(gdef)
+        cache = self.groups if (name or gdef.name) else self._inline
+        if key in cache:
+            return cache[key]
+        gir = GroupIR(key, gdef)
+        cache[key] = gir
+        kind, n = gdef.kind, gdef.arg
+        if kind in ("cyclic", "dihedral", "symmetric", "alternating"):
+            gir.order, gir.abelian, gir.order_text = family_order(kind, n)
+            gir.how = "formula"
+            if isinstance(n, int):
+                gir.perms = family_generators(kind, n)
+                gir.degree = n
+                gir.generators = tuple(gir.perms)
+            else:
+                gir.generators = ("t", "c")  # a transposition and an N-cycle
+        elif kind in ("SO", "O"):
+            gir.order, gir.abelian, gir.order_text = family_order(kind, n)
+            gir.continuous = gir.order is None
+            gir.lie_dimension = n * (n - 1) // 2
+            gir.generators = ("reflection",) if kind == "O" else ()
+            gir.how = "formula"
+        elif kind == "automorphisms":
+            graph = self.graph(n)
+            try:
+                perms = automorphism_generators(graph)
+            except SearchBudgetExceeded:
+                self.r.error(
+                    f"could not find the automorphisms of graph '{n}' within the search bound",
+                    gdef.span,
+                    "declare the symmetry group explicitly (a presentation with an action, or a family)",
+                )
+                perms = []
+            gir.perms = {f"a{i + 1}": p for i, p in enumerate(perms)}
+            gir.generators = tuple(gir.perms)
+            gir.degree = graph.num_nodes
+            pg = perm_group(gir.perms.values())
+            gir.order = int(pg.order()) if pg is not None else 1
+            gir.abelian = bool(pg.is_abelian) if pg is not None else True
+            gir.order_text = str(gir.order)
+            gir.how = f"Schreier-Sims on {len(perms)} generators ({graph.automorphisms_by})"
+        elif kind == "presentation":
+            gir.generators = gdef.generators
+        elif kind == "product":
+            factors = [self.group(f, f.name or None) for f in gdef.factors]
+            gir.factors = tuple(factors)
+            gir.generators = tuple(f"{f.name}.{g}" for f in factors for g in f.generators)
+            gir.continuous = any(f.continuous for f in factors)
+            gir.lie_dimension = sum(f.lie_dimension for f in factors)
+            orders = [f.order for f in factors]
+            gir.order = None if None in orders else int(np.prod([int(o) for o in orders], dtype=object))
+            abel = [f.abelian for f in factors]
+            gir.abelian = False if False in abel else (None if None in abel else True)
+            if gir.continuous:
+                gir.order_text = "infinite"
+            else:
+                gir.order_text = str(gir.order) if gir.order is not None else " x ".join(f.order_text or "?" for f in factors)
+            gir.how = "product of its factors"
+        return gir
+
+    def _presentation_order(self, gir: GroupIR) -> None:
+        finite = [a for a in gir.actions.values() if a.perms]
+        if finite:
+            offset = 0
+            joint = {g: [] for g in gir.generators}
+            for a in finite:
+                for g in gir.generators:
+                    joint[g].append(a.perms[g] + offset)
+                offset += a.points
+            perms = [np.concatenate(joint[g]) for g in gir.generators]
+            pg = perm_group(perms)
+            gir.order = int(pg.order())
+            gir.abelian = bool(pg.is_abelian)
+            gir.order_text = str(gir.order)
+            where = ", ".join(a.domain for a in finite)
+            gir.how = f"Schreier-Sims on its action on {where}"
+            return
+        relators = gir.definition.relators
+        if len(relators) < len(gir.generators):
+            self.r.error(
+                f"group '{gir.name}' is infinite: {len(gir.generators)} generators and only {len(relators)} relator"
+                f"{'s' if len(relators) != 1 else ''} (its abelianization alone is infinite)",
+                gir.definition.span,
+                "add a relator per generator, such as its order (r^4)",
+            )
+            return
+        from sympy.combinatorics.fp_groups import FpGroup
+        from sympy.combinatorics.free_groups import free_group
+
+        free, *letters = free_group(",".join(gir.generators))
+        table = dict(zip(gir.generators, letters))
+
+        def word(w: ast.Word):
+            out = free.identity
+            for p in w.powers:
+                base = word(p.base) if isinstance(p.base, ast.Word) else table[p.base.name]
+                out = out * base**p.exponent
+            return out
+
+        rels = [word(r.lhs) * (word(r.rhs) ** -1 if r.rhs is not None else free.identity) for r in gir.definition.relators]
+        fp = FpGroup(free, rels)
+        try:
+            fp.coset_enumeration([], max_cosets=COSET_CAP)
+            perm, _ = fp._to_perm_group()
+            gir.order = int(perm.order())
+            gir.abelian = bool(perm.is_abelian)
+            gir.order_text = str(gir.order)
+            gir.how = "Todd-Coxeter on the presentation"
+        except (ValueError, RecursionError):
+            self.r.error(
+                f"cannot find the order of group '{gir.name}': coset enumeration stopped at {COSET_CAP} cosets "
+                "(the group is infinite or too large to enumerate)",
+                gir.definition.span,
+                "give it an action on a finite domain (its permutation group gives the order), or check the relators",
+            )
+
+    # ---- actions -------------------------------------------------------------------
+    def _finish(self, act: ActionIR, domain) -> ActionIR:
+        """Compute push maps where the domain is finite and small enough."""
+        if act.kind in ("values", "positions"):
+            shape = finite_shape(domain)
+            points = points_of(domain)
+            if points is not None and points <= MAX_POINTS:
+                act.perms = {g: ops_perm(ops, domain, shape) for g, ops in act.ops.items()}
+        return act
+
+    def _declared_action(self, a: ActionDef) -> ActionIR | None:
+        gir = self.groups[a.group]
+        domain = self.spec.domains[a.domain]
+        kind = "values" if is_finite_domain(domain) else ("positions" if points_of(domain) is not None else "symbolic")
+        act = ActionIR(a.group, a.domain, domain, "declared", kind, span=a.span)
+        if a.maps:
+            act.ops = {g: ((t.name, _normalized(t.args, domain)),) for g, t in a.maps}
+            act.texts = {g: str(t) for g, t in a.maps}
+        else:
+            built = self._family_ops(gir, a.by.name, dict(a.by.args), domain)
+            if built is None:
+                return None
+            act.kind, act.ops, act.matrix_dim = built
+        self._finish(act, domain)
+        gir.actions[a.domain] = act
+        if gir.definition.kind == "presentation":
+            self._check_relators(gir, act, a)
+        return act
+
+    def _family_ops(self, gir: GroupIR, transform: str, args: dict, domain):
+        """(kind, ops per generator, matrix dim) of a family acting by ``transform``."""
+        kind = gir.definition.kind
+        finite = "values" if is_finite_domain(domain) else ("positions" if points_of(domain) is not None else "symbolic")
+        rank = len(domain.dims) if isinstance(domain, Tensor) else 0
+        if transform == "permute":
+            dims = tuple(d % rank for d in args.get("dims", (0,))) if rank else ()
+            if gir.perms:
+                ops = {g: (("permute_dims", (("perm", tuple(int(x) for x in p)), ("dims", dims))),) for g, p in gir.perms.items()}
+                return finite, ops, None
+            ops = {g: (("permute_dims", (("generator", g), ("dims", dims))),) for g in gir.generators}
+            return "symbolic", ops, None
+        if transform == "roll":
+            return finite, {"c": (("roll", (("shift", 1), ("dim", args.get("dim", 0) % rank))),)}, None
+        if transform == "shift":
+            if kind == "cyclic":
+                return finite, {"c": (("shift", (("k", 1),)),)}, None
+            ops = {"r": (("shift", (("k", 1),)),), "s": (("negate", ()),)}
+            return finite, {g: ops[g] for g in gir.generators}, None
+        if transform == "rot90":
+            dims = tuple(d % rank for d in args.get("dims", (-2, -1)))
+            return finite, {"r": (("rot90", (("dims", dims),)),), "s": (("flip", (("dim", dims[1]),)),)}, None
+        if transform == "matrix":
+            dim = args.get("dim", -1) % rank
+            ops = {"reflection": (("reflect", (("dim", dim),)),)} if kind == "O" else {}
+            return "matrix", ops, dim
+        if transform == "relabel":
+            ops = {g: (("relabel", (("perm", tuple(int(x) for x in p)),)),) for g, p in gir.perms.items()}
+            return "values", ops, None
+        raise ValueError(transform)  # pragma: no cover - structures.py admits only these
+
+    def _check_relators(self, gir: GroupIR, act: ActionIR, decl: ActionDef) -> None:
+        domain = act.domain_type
+        if act.perms:
+            trials = [(act.perms, "")]
+        elif isinstance(domain, Tensor):
+            trials = []
+            for size in SYMBOLIC_TEST_SIZES:
+                inst = instantiate(domain, size)
+                shape = finite_shape(inst)
+                perms = {g: ops_perm(ops, inst, shape) for g, ops in act.ops.items()}
+                dims = ", ".join(f"{d} = {size}" for d in domain.dims if not isinstance(d, int))
+                trials.append((perms, f" (checked with {dims})"))
+        else:
+            return
+        for perms, note in trials:
+            n = len(next(iter(perms.values())))
+            for rel in gir.definition.relators:
+                lhs = word_perm(rel.lhs, perms, n)
+                rhs = word_perm(rel.rhs, perms, n) if rel.rhs is not None else np.arange(n)
+                if np.array_equal(lhs, rhs):
+                    continue
+                self.r.error(
+                    f"relator {relator_text(rel)} does not hold on {act.domain}{note}: {self._relator_detail(rel, act)}",
+                    rel.span,
+                    "fix the transforms in the action block, or the relator",
+                    notes=[(decl.span, f"the action of {gir.name} on {act.domain}")],
+                )
+                return
+
+    @staticmethod
+    def _relator_detail(rel: ast.Relator, act: ActionIR) -> str:
+        powers = rel.lhs.powers
+        if rel.rhs is None and len(powers) == 1 and isinstance(powers[0].base, ast.Ident):
+            g = powers[0].base.name
+            k = powers[0].exponent
+            return f"{act.describe(g)} applied {abs(k)} time{'s' if abs(k) != 1 else ''} is not the identity"
+        mapping = ", ".join(f"{g} -> {act.describe(g)}" for g in act.ops)
+        other = "the identity" if rel.rhs is None else "its right-hand side"
+        return f"with {mapping}, the left-hand side is not {other}"
+
+    def action(self, gir: GroupIR, domain, domain_name: str, span: Span | None) -> ActionIR | None:
+        """The action of a group on a domain: declared, default, or an error at ``span``."""
+        key = domain_name
+        if key in gir.actions:
+            return gir.actions[key]
+        for (gname, dtype), decl in self._declared.items():
+            if gname == gir.name and dtype == domain and decl.domain in gir.actions:
+                gir.actions[key] = gir.actions[decl.domain]
+                return gir.actions[key]
+        if isinstance(domain, RealDomain):
+            act = ActionIR(gir.name, domain_name, domain, "default", "trivial")
+            gir.actions[key] = act
+            return act
+        if gir.definition.kind == "product":
+            parts = [self.action(f, domain, domain_name, span) for f in gir.factors]
+            if any(p is None for p in parts):
+                return None
+            kinds = {p.kind for p in parts}
+            kind = "matrix" if "matrix" in kinds else ("symbolic" if "symbolic" in kinds else parts[0].kind)
+            act = ActionIR(gir.name, domain_name, domain, "default", kind)
+            for f, p in zip(gir.factors, parts):
+                for g, ops in p.ops.items():
+                    act.ops[f"{f.name}.{g}"] = ops
+                for g, perm in p.perms.items():
+                    act.perms[f"{f.name}.{g}"] = perm
+            act.matrix_dim = next((p.matrix_dim for p in parts if p.matrix_dim is not None), None)
+            if any(not p.perms and p.ops for p in parts):
+                act.perms = {}
+            gir.actions[key] = act
+            return act
+        built = self._default(gir, domain)
+        if built is None:
+            hint = self._action_hint(gir, domain_name)
+            self.r.error(
+                f"group '{gir.name}' has no action on {domain_name}",
+                span,
+                hint,
+                notes=[(gir.definition.span, f"'{gir.name}' is declared here")] if gir.definition.span else (),
+            )
+            gir.actions[key] = None
+            return None
+        kind, ops, dim = built
+        act = self._finish(ActionIR(gir.name, domain_name, domain, "default", kind, ops, matrix_dim=dim), domain)
+        gir.actions[key] = act
+        return act
+
+    def _default(self, gir: GroupIR, domain):
+        kind, n = gir.definition.kind, gir.definition.arg
+        if kind == "cyclic" and isinstance(domain, Cyclic) and domain.n == n:
+            return self._family_ops(gir, "shift", {}, domain)
+        if isinstance(domain, Tensor):
+            dims = domain.dims
+            if kind in ("symmetric", "alternating") and dims[0] == n:
+                return self._family_ops(gir, "permute", {"dims": (0,)}, domain)
+            if kind in ("SO", "O") and dims[-1] == n:
+                return self._family_ops(gir, "matrix", {"dim": -1}, domain)
+            if kind == "dihedral" and n == 4 and len(dims) >= 2 and dims[-1] == dims[-2]:
+                return self._family_ops(gir, "rot90", {"dims": (-2, -1)}, domain)
+        if kind == "automorphisms" and isinstance(domain, Nodes) and domain.graph == n:
+            return self._family_ops(gir, "relabel", {}, domain)
+        return None
+
+    @staticmethod
+    def _action_hint(gir: GroupIR, domain_name: str) -> str:
+        if gir.definition.kind == "presentation":
+            first = gir.generators[0] if gir.generators else "g"
+            return f"declare one: action {gir.name} on {domain_name} {{ {first} -> ... }}"
+        return f"declare one: action {gir.name} on {domain_name} by TRANSFORM (permute, roll, matrix, shift or rot90)"
+
+
+def _normalized(args: tuple, domain) -> tuple:
+    """Transform arguments with negative dims made positive for the domain's rank."""
+    if not isinstance(domain, Tensor):
+        return args
+    rank = len(domain.dims)
+    out = []
+    for k, v in args:
+        if k in ("dim", "i", "j"):
+            v = v % rank
+        elif k == "dims":
+            v = tuple(d % rank for d in v)
+        out.append((k, v))
+    return tuple(out)
