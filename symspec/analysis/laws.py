@@ -740,4 +740,5 @@ def check_law(ctx: Analyzer, decl: ast.LawDecl) -> LawInfo:
         options,
         tuple(dict.fromkeys(c.models)),
         decl.guard is not None,
+        tuple(c.acts),
     )

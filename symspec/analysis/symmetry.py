@@ -32,7 +32,7 @@ from .groups import (
     word_perm,
 )
 from .scope import Reporter
-from .structures import ActionDef, GroupDef
+from .structures import BY_FAMILIES, ActionDef, GroupDef
 
 __all__ = ["Symmetry", "perm_group"]
 
@@ -367,7 +367,18 @@ class Symmetry:
         if gir.definition.kind == "presentation":
             first = gir.generators[0] if gir.generators else "g"
             return f"declare one: action {gir.name} on {domain_name} {{ {first} -> ... }}"
-        return f"declare one: action {gir.name} on {domain_name} by TRANSFORM (permute, roll, matrix, shift or rot90)"
+        kind = gir.definition.kind
+        usable = [t for t, families in BY_FAMILIES.items() if kind in families]
+        examples = {
+            "permute": "permute(dims=(0,))",
+            "roll": "roll(dim=0)",
+            "matrix": "matrix(dim=-1)",
+            "shift": "shift",
+            "rot90": "rot90(dims=(-2, -1))",
+        }
+        if not usable:
+            return f"a {kind} group acts only through the actions of its factors"
+        return f"declare one: action {gir.name} on {domain_name} by " + " or by ".join(examples[t] for t in usable)
 
 
 def _normalized(args: tuple, domain) -> tuple:
