@@ -204,7 +204,8 @@ def analyze_model(spec, sym, sig, law_irs: dict, laws: dict, reporter) -> ModelI
         )
     _redundancy(spec, sig, eq, reporter)
     _unsatisfiable(spec, sym, sig, finite_eq, images, sizes, inputs, reporter)
-    _constant_conflicts(spec, sym, sig, finite_eq, images, coords, inputs, [laws[n] for n in laws], law_irs, reporter)
+    mine = [law for law in laws.values() if sig.name in law.models]
+    _constant_conflicts(spec, sym, sig, finite_eq, images, coords, inputs, mine, law_irs, reporter)
     return model
 
 
@@ -212,7 +213,6 @@ def _redundancy(spec, sig, eq: list, reporter) -> None:
     usable = [e for e in eq if e.finite and all(g.out_perm is not None or g.out_identity for g in e.generators)]
     if len(usable) < 2:
         return
-    from sympy.combinatorics import Permutation, PermutationGroup
 
     sizes = [len(p) for p in usable[0].generators[0].arg_perms] if usable[0].generators else []
     offsets = list(np.cumsum([0] + sizes[:-1])) if sizes else []
@@ -222,7 +222,9 @@ def _redundancy(spec, sig, eq: list, reporter) -> None:
     earlier: list = []
     for e in usable:
         perms = [_joint(g, [int(o) for o in offsets], out_offset, total) for g in e.generators]
-        if earlier and perms:
+        if earlier and perms and _same_orbits(total, [p for _, p in earlier], perms):
+            from sympy.combinatorics import Permutation, PermutationGroup  # only when the law may be implied
+
             group = PermutationGroup([Permutation(p) for _, p in earlier])
             if all(group.contains(Permutation(p)) for p in perms):
                 e.redundant = True
@@ -240,6 +242,14 @@ def _redundancy(spec, sig, eq: list, reporter) -> None:
                 )
                 continue
         earlier += [(e.name, p) for p in perms]
+
+
+def _same_orbits(total: int, earlier: list, new: list) -> bool:
+    """Whether adding ``new`` leaves the orbits of the points unchanged (necessary for being implied)."""
+    flat = np.arange(total, dtype=np.int64)
+    before = components(total, [(flat, np.asarray(p)) for p in earlier])
+    after = components(total, [(flat, np.asarray(p)) for p in earlier + new])
+    return bool(np.array_equal(before, after))
 
 
 def _unsatisfiable(spec, sym, sig, eq: list, images: dict, sizes: list, inputs: int, reporter) -> None:

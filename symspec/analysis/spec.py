@@ -6,6 +6,7 @@ can, collects every diagnostic, and raises one :class:`SpecError` at the end.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -435,13 +436,20 @@ def analyze(tree: ast.SpecFile, source: str, params: dict | None = None, *, symm
 
 def loads(text: str, file: str = "<string>", params: dict | None = None) -> Spec:
     """Parse and check .sym text."""
+    # The front end allocates many small objects that all stay alive: the cyclic
+    # garbage collector would only re-scan them, so it pauses meanwhile.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        tree = parse(text, file)
-    except RecursionError:
-        raise SpecSyntaxError(
-            [Diagnostic("the spec nests too deeply to parse", Span(file, 1, 1, 1, 2), kind="syntax")], {file: text}
-        ) from None
-    return analyze(tree, text, params)
+        try:
+            tree = parse(text, file)
+        except RecursionError:
+            diag = Diagnostic("the spec nests too deeply to parse", Span(file, 1, 1, 1, 2), kind="syntax")
+            raise SpecSyntaxError([diag], {file: text}) from None
+        return analyze(tree, text, params)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _decode(data: bytes, file: str) -> str:
