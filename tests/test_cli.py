@@ -100,9 +100,16 @@ def _imported_by_check(files) -> tuple:
     return rc, imported
 
 
-def test_check_imports_no_torch_and_no_networkx():
+def test_check_imports_no_torch():
     rc, imported = _imported_by_check(EXAMPLES)
-    assert rc == 0 and "torch" not in imported and "networkx" not in imported
+    assert rc == 0 and "torch" not in imported
+
+
+def test_check_imports_networkx_only_for_graphs():
+    rc, imported = _imported_by_check([ROOT / "examples" / "image_d4.sym", ROOT / "examples" / "modular_addition.sym"])
+    assert rc == 0 and "networkx" not in imported
+    rc, imported = _imported_by_check([ROOT / "examples" / "graph_distance.sym"])
+    assert rc == 0 and "networkx" in imported
 
 
 def test_check_imports_sympy_only_for_group_algebra():

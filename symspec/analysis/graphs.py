@@ -1,8 +1,9 @@
 """Concrete graphs: networkx graphs on nodes 0..n-1, distances, automorphisms.
 
-Nodes are numbered in row-major order of their coordinates (grid, cylinder,
-torus), by their bits (hypercube), or as written (cycle, path, complete,
-edges, petersen).  Automorphism *generators* come from closed forms for
+Graphs come from networkx's generators (networkx is imported only for specs
+that declare a graph).  Nodes are numbered in row-major order of their
+coordinates (grid, cylinder, torus), by their bits (hypercube), or as
+networkx numbers them (cycle, path, complete, edges, petersen).  Automorphism *generators* come from closed forms for
 families whose groups are known (cycle -> dihedral, complete -> symmetric,
 path -> Z2, grid -> flips and swaps of equal sides, hypercube -> the
 hyperoctahedral group) and otherwise from a bounded
@@ -11,7 +12,6 @@ individualization-refinement search; the group is never enumerated.
 
 from __future__ import annotations
 
-import itertools
 from collections import deque
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -99,61 +99,40 @@ class GraphIR:
         return str(lab) if not isinstance(lab, tuple) else "(" + ", ".join(map(str, lab)) + ")"
 
 
-def _lattice(sizes, wrap) -> tuple[list, list]:
-    """Nodes of a lattice in row-major order, edges between unit neighbours (wrapping where asked)."""
-    coords = list(itertools.product(*(range(s) for s in sizes)))
-    strides = [int(np.prod(sizes[i + 1 :])) for i in range(len(sizes))]
-    edges = set()
-    for idx, c in enumerate(coords):
-        for axis, size in enumerate(sizes):
-            nxt = c[axis] + 1
-            if nxt == size:
-                if not wrap[axis] or size < 3:
-                    continue
-                nxt = 0
-            j = idx + (nxt - c[axis]) * strides[axis]
-            edges.add((min(idx, j), max(idx, j)))
-    return coords, sorted(edges)
+def _networkx_graph(definition: GraphDef):
+    """The graph from networkx's generators, and a sort key putting its nodes in symspec's order."""
+    import networkx as nx
 
-
-def _adjacency(n: int, edges) -> list:
-    adj = [[] for _ in range(n)]
-    for u, v in edges:
-        adj[u].append(v)
-        adj[v].append(u)
-    return [sorted(a) for a in adj]
-
-
-def build_graph(definition: GraphDef) -> GraphIR:
-    """Build the graph a declaration describes (no networkx needed)."""
     kind, args = definition.kind, definition.args
     if kind in ("grid", "cylinder", "torus"):
         wrap = {"grid": [False] * len(args), "cylinder": [False, True], "torus": [True, True]}[kind]
-        labels, edges = _lattice(list(args), wrap)
-    elif kind == "cycle":
-        n = args[0]
-        labels, edges = list(range(n)), [(i, (i + 1) % n) for i in range(n)]
-    elif kind == "path":
-        n = args[0]
-        labels, edges = list(range(n)), [(i, i + 1) for i in range(n - 1)]
-    elif kind == "complete":
-        n = args[0]
-        labels, edges = list(range(n)), list(itertools.combinations(range(n), 2))
-    elif kind == "hypercube":
-        d = args[0]
-        n = 2**d
-        labels = list(range(n))
-        edges = [(u, u ^ (1 << b)) for u in range(n) for b in range(d) if u < u ^ (1 << b)]
-    elif kind == "petersen":
-        labels = list(range(10))
-        edges = (
-            [(i, (i + 1) % 5) for i in range(5)] + [(i, i + 5) for i in range(5)] + [(5 + i, 5 + (i + 2) % 5) for i in range(5)]
-        )
-    else:  # edges(...)
-        labels = list(range(definition.num_nodes))
-        edges = list(definition.edges)
-    graph = GraphIR(definition.name, definition, _adjacency(len(labels), edges), labels)
-    return graph
+        # networkx lists dims last-first in its node tuples; reversed, a node is (x0, x1, ...)
+        return nx.grid_graph(dim=list(reversed(args)), periodic=list(reversed(wrap)))
+    if kind == "cycle":
+        return nx.cycle_graph(args[0])
+    if kind == "path":
+        return nx.path_graph(args[0])
+    if kind == "complete":
+        return nx.complete_graph(args[0])
+    if kind == "hypercube":
+        return nx.hypercube_graph(args[0])
+    if kind == "petersen":
+        return nx.petersen_graph()
+    g = nx.Graph()
+    g.add_nodes_from(range(definition.num_nodes))
+    g.add_edges_from(definition.edges)
+    return g
+
+
+def build_graph(definition: GraphDef) -> GraphIR:
+    """Build a declared graph with networkx; nodes become 0..n-1 in sorted (row-major) order."""
+    g = _networkx_graph(definition)
+    labels = sorted(g.nodes)
+    index = {node: i for i, node in enumerate(labels)}
+    adjacency = [sorted(index[v] for v in g.adj[u]) for u in labels]
+    if definition.kind == "hypercube":  # bit tuples, shown as the integers they spell
+        labels = [int("".join(map(str, bits)), 2) for bits in labels]
+    return GraphIR(definition.name, definition, adjacency, labels)
 
 
 # ---- automorphisms -------------------------------------------------------------------
