@@ -1,0 +1,45 @@
+"""symspec.runtime: small torch kernels the generated modules import.
+
+Device- and dtype-agnostic (everything follows its inputs), no Python loop
+over examples, randomness from a ``torch.Generator``.
+"""
+
+from .distributions import pushforward, scale_table, shift_table, sum_distribution
+from .divergences import (
+    bernoulli_sym_kl,
+    cross_entropy_to,
+    expectation,
+    squared_error,
+    squared_hinge,
+    sym_kl_logits,
+    sym_kl_logprobs,
+)
+from .logic import implication_penalty, logit, sigmoid, soft_and, soft_not, soft_or
+from .sampling import between_nodes, haar_orthogonal, interval_int, random_permutations, rejection, sample_table_rows, uniform_int
+
+__all__ = [
+    "sym_kl_logprobs",
+    "sym_kl_logits",
+    "bernoulli_sym_kl",
+    "cross_entropy_to",
+    "squared_error",
+    "squared_hinge",
+    "expectation",
+    "pushforward",
+    "shift_table",
+    "scale_table",
+    "sum_distribution",
+    "soft_not",
+    "soft_and",
+    "soft_or",
+    "implication_penalty",
+    "logit",
+    "sigmoid",
+    "uniform_int",
+    "interval_int",
+    "random_permutations",
+    "haar_orthogonal",
+    "sample_table_rows",
+    "between_nodes",
+    "rejection",
+]

@@ -1,0 +1,77 @@
+"""Divergences and penalties between model outputs, stable in fp16/bf16.
+
+Everything works on logits or log-probabilities (never on probabilities
+that could underflow), reduces over the class dim only, and returns one
+value per example; the caller averages.  Half-precision inputs (fp16, bf16)
+are computed and returned in float32, as autocast does for losses: a
+divergence of 7e4 would overflow fp16, and small terms would vanish.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "sym_kl_logprobs",
+    "sym_kl_logits",
+    "bernoulli_sym_kl",
+    "cross_entropy_to",
+    "squared_error",
+    "squared_hinge",
+    "expectation",
+]
+
+
+def _promote(*xs: torch.Tensor) -> tuple:
+    """Half-precision inputs are computed in fp32."""
+    dtype = torch.promote_types(xs[0].dtype, torch.float32) if xs[0].dtype in (torch.float16, torch.bfloat16) else xs[0].dtype
+    return tuple(x.to(dtype) for x in xs)
+
+
+def sym_kl_logprobs(logp: torch.Tensor, logq: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """``(KL(p||q) + KL(q||p)) / 2 = sum (p - q)(log p - log q) / 2`` from log-probabilities.
+
+    Finite whenever both inputs are finite; classes where both probabilities
+    underflow to zero contribute nothing.
+    """
+    logp, logq = _promote(logp, logq)
+    return 0.5 * ((logp.exp() - logq.exp()) * (logp - logq)).sum(dim)
+
+
+def sym_kl_logits(a: torch.Tensor, b: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Symmetric KL between the softmax distributions of two logit tensors."""
+    a, b = _promote(a, b)
+    return sym_kl_logprobs(F.log_softmax(a, dim), F.log_softmax(b, dim), dim)
+
+
+def bernoulli_sym_kl(logit_p: torch.Tensor, logit_q: torch.Tensor) -> torch.Tensor:
+    """Symmetric KL between Bernoulli(sigmoid(p)) and Bernoulli(sigmoid(q)): ``(p - q)(logit_p - logit_q) / 2``."""
+    logit_p, logit_q = _promote(logit_p, logit_q)
+    return 0.5 * (torch.sigmoid(logit_p) - torch.sigmoid(logit_q)) * (logit_p - logit_q)
+
+
+def cross_entropy_to(logits: torch.Tensor, target: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Cross-entropy of each row to a class index (a constant or a per-example tensor)."""
+    (logits,) = _promote(logits)
+    logp = F.log_softmax(logits, dim)
+    target = torch.as_tensor(target, device=logits.device, dtype=torch.long).expand(logp.shape[:-1])
+    return -logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+
+
+def squared_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference per example (over every dim but the first)."""
+    diff = (a - b).float() if a.dtype in (torch.float16, torch.bfloat16) else a - b
+    diff = diff.reshape(diff.shape[0], -1) if diff.dim() > 1 else diff.unsqueeze(-1)
+    return diff.pow(2).mean(-1)
+
+
+def squared_hinge(lhs: torch.Tensor, rhs: torch.Tensor, strict_margin: float = 0.0) -> torch.Tensor:
+    """Penalty for violating ``lhs <= rhs`` (``lhs < rhs`` with a margin): ``relu(lhs - rhs + margin)^2``."""
+    return torch.relu(lhs - rhs + strict_margin).pow(2)
+
+
+def expectation(logits: torch.Tensor, values: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """The expected value of a class output whose classes stand for ``values``."""
+    (logits,) = _promote(logits)
+    return (F.softmax(logits, dim) * values.to(logits.dtype)).sum(dim)

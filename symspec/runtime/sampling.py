@@ -1,0 +1,92 @@
+"""Random variables of laws: group elements, Haar rotations, guarded values.
+
+Every sampler takes a ``torch.Generator`` (or None for the global one) and
+the device and dtype to follow; none loops over examples.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = [
+    "uniform_int",
+    "interval_int",
+    "random_permutations",
+    "haar_orthogonal",
+    "sample_table_rows",
+    "between_nodes",
+    "rejection",
+]
+
+
+def uniform_int(low: int, high: int, size, generator=None, device=None) -> torch.Tensor:
+    """Integers uniform on low..high-1."""
+    return torch.randint(low, high, tuple(size) if not isinstance(size, int) else (size,), generator=generator, device=device)
+
+
+def interval_int(low: torch.Tensor, high: torch.Tensor, generator=None) -> tuple:
+    """Per example, an integer uniform on ``low..high`` (inclusive); and a mask of non-empty intervals."""
+    low = torch.as_tensor(low)
+    high = torch.as_tensor(high, device=low.device)
+    valid = high >= low
+    span = (high - low + 1).clamp_min(1)
+    u = torch.rand(span.shape, generator=generator, device=low.device)
+    return low + (u * span).long().clamp_max(span - 1), valid
+
+
+def random_permutations(batch: int, n: int, generator=None, device=None) -> torch.Tensor:
+    """``batch`` uniform permutations of 0..n-1 (argsort of uniform noise), as push maps."""
+    return torch.argsort(torch.rand(batch, n, generator=generator, device=device), dim=-1)
+
+
+def haar_orthogonal(batch: int, n: int, special: bool = True, generator=None, device=None, dtype=torch.float32) -> torch.Tensor:
+    """``batch`` Haar-distributed matrices of O(n), or SO(n) with ``special``.
+
+    QR of a Gaussian matrix with the sign of R's diagonal moved into Q (Mezzadri
+    2007), then one column negated where the determinant is -1 for SO(n).
+    """
+    g = torch.randn(batch, n, n, generator=generator, device=device, dtype=torch.float64)
+    q, r = torch.linalg.qr(g)
+    q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
+    if special:
+        det = torch.linalg.det(q)
+        q[..., :, 0] = q[..., :, 0] * det.sign().unsqueeze(-1)
+    return q.to(dtype)
+
+
+def sample_table_rows(table: torch.Tensor, batch: int, generator=None) -> torch.Tensor:
+    """Rows of a precomputed element table (one row per group element), drawn uniformly."""
+    idx = torch.randint(0, table.shape[0], (batch,), generator=generator, device=table.device)
+    return table[idx]
+
+
+def between_nodes(distances: torch.Tensor, u: torch.Tensor, v: torch.Tensor, generator=None) -> torch.Tensor:
+    """Per example, a vertex w uniform among those on shortest u-v paths: ``d(u,w) + d(w,v) == d(u,v)``."""
+    du = distances[u]  # [batch, n]
+    dv = distances[:, v].T  # [batch, n]
+    on_path = (du + dv == distances[u, v].unsqueeze(-1)) & (du >= 0) & (dv >= 0)
+    weights = on_path.to(torch.float32)
+    weights[weights.sum(-1) == 0] = 1.0  # disconnected pairs: any vertex (the law's mask drops them)
+    return torch.multinomial(weights, 1, generator=generator).squeeze(-1)
+
+
+def rejection(propose, accept, batch: int, max_rounds: int = 64) -> tuple:
+    """Draw with ``propose(k)`` until ``accept(values, index)`` holds for every example (or rounds run out).
+
+    Returns the values, the mask of accepted examples and the acceptance rate
+    seen, so the loss can report it.
+    """
+    values = propose(batch)
+    ok = accept(values, torch.arange(batch, device=values.device))
+    tried, accepted = batch, int(ok.sum())
+    for _ in range(max_rounds):
+        if bool(ok.all()):
+            break
+        missing = (~ok).nonzero().squeeze(-1)
+        fresh = propose(len(missing))
+        good = accept(fresh, missing)
+        tried += len(missing)
+        accepted += int(good.sum())
+        values[missing[good]] = fresh[good]
+        ok[missing[good]] = True
+    return values, ok, accepted / max(tried, 1)
