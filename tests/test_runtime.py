@@ -170,3 +170,64 @@ def test_rejection_sampling_reports_its_acceptance_rate():
     g = torch.Generator().manual_seed(0)
     values, ok, rate = rt.rejection(lambda k: torch.randint(0, 10, (k,), generator=g), lambda x, i: x < 5, 1000)
     assert ok.all() and (values < 5).all() and 0.4 < rate < 0.6
+
+
+# ---- group elements as index tables ------------------------------------------------------
+
+
+def _d4_generators(size: int) -> torch.Tensor:
+    """rot90 and flip of a size x size grid as push maps, from symspec's analysis (numpy)."""
+    import symspec
+
+    spec = symspec.loads(
+        f"domain I = tensor[{size}, {size}]\ngroup D = <r, s | r^4, s^2, (s r)^2>\naction D on I {{ r -> rot90(dims=(0, 1)), s -> flip(dim=1) }}\n"
+    )
+    act = spec.ir.groups["D"].actions["I"]
+    return torch.stack([torch.as_tensor(act.perms[g]) for g in ("r", "s")])
+
+
+def test_element_table_of_d4_has_eight_rows_and_matches_torch():
+    gens = _d4_generators(4)
+    table = element_table = rt.element_table(gens)
+    assert element_table.shape == (8, 16) and torch.equal(table[0], torch.arange(16))
+    x = torch.arange(16.0).reshape(1, 4, 4)
+    images = {tuple(rt.act_on_positions(x, row, 2).flatten().tolist()) for row in table}
+    expected = set()
+    for k in range(4):
+        r = torch.rot90(x, k, (1, 2))
+        expected |= {tuple(r.flatten().tolist()), tuple(torch.flip(r, (2,)).flatten().tolist())}
+    assert images == expected
+
+
+def test_act_on_positions_rot90_equals_torch_rot90_per_example():
+    gens = _d4_generators(5)
+    x = torch.randn(3, 2, 5, 5, dtype=torch.float64)  # batch, channels, H, W
+    push = torch.stack([gens[0], torch.arange(25), gens[1]])
+    y = rt.act_on_positions(x, push, 2)
+    assert torch.equal(y[0], torch.rot90(x[0], 1, (1, 2)))
+    assert torch.equal(y[1], x[1])
+    assert torch.equal(y[2], torch.flip(x[2], (2,)))
+
+
+def test_random_words_stay_in_the_group():
+    gens = _d4_generators(3)
+    table = {tuple(row.tolist()) for row in rt.element_table(gens)}
+    words = rt.random_words(gens, 200, 12, generator=torch.Generator().manual_seed(0))
+    assert {tuple(w.tolist()) for w in words} <= table
+    assert len({tuple(w.tolist()) for w in words}) == 8  # long words reach every element
+
+
+def test_act_on_values_and_inverse():
+    push = torch.tensor([[1, 2, 0], [0, 2, 1]])
+    values = torch.tensor([0, 1])
+    assert rt.act_on_values(values, push).tolist() == [1, 2]
+    assert torch.equal(rt.compose(push, rt.invert(push)), torch.arange(3).expand(2, 3))
+
+
+def test_element_table_refuses_huge_groups():
+    n = 12
+    cycle = torch.roll(torch.arange(n), 1)
+    swap = torch.arange(n)
+    swap[[0, 1]] = swap[[1, 0]]
+    with pytest.raises(ValueError, match="random words"):
+        rt.element_table(torch.stack([cycle, swap]), max_order=1000)

@@ -4,6 +4,7 @@ Device- and dtype-agnostic (everything follows its inputs), no Python loop
 over examples, randomness from a ``torch.Generator``.
 """
 
+from .actions import act_on_positions, act_on_values, compose, element_table, invert, random_words
 from .distributions import pushforward, scale_table, shift_table, sum_distribution
 from .divergences import (
     bernoulli_sym_kl,
@@ -18,6 +19,12 @@ from .logic import implication_penalty, logit, sigmoid, soft_and, soft_not, soft
 from .sampling import between_nodes, haar_orthogonal, interval_int, random_permutations, rejection, sample_table_rows, uniform_int
 
 __all__ = [
+    "element_table",
+    "random_words",
+    "act_on_values",
+    "act_on_positions",
+    "compose",
+    "invert",
     "sym_kl_logprobs",
     "sym_kl_logits",
     "bernoulli_sym_kl",

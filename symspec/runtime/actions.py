@@ -1,0 +1,95 @@
+"""Group elements as index tables, applied per example in one gather.
+
+A finite group acting by permuting points (values of a finite domain, or
+positions of a tensor) is stored as *push maps*: row ``perm`` sends point i
+to ``perm[i]``.  Small groups get a table with one row per element (built
+once from the generators by closure); large ones are sampled as random words
+in the generators.  Applying per-example elements to a batch is one
+``gather``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["element_table", "random_words", "act_on_values", "act_on_positions", "compose", "invert"]
+
+
+def compose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a`` after ``b`` for (batches of) push maps."""
+    return a.gather(-1, b)
+
+
+def invert(p: torch.Tensor) -> torch.Tensor:
+    out = torch.empty_like(p)
+    out.scatter_(-1, p, torch.arange(p.shape[-1], device=p.device).expand_as(p))
+    return out
+
+
+def element_table(generators: torch.Tensor, max_order: int = 100_000) -> torch.Tensor:
+    """Every element of the group the generator rows ``[g, n]`` generate, one row each (identity first).
+
+    Breadth-first closure, one batched composition per level; raises
+    ValueError past ``max_order`` (sample random words instead).
+    """
+    n = generators.shape[-1]
+    identity = torch.arange(n, device=generators.device).unsqueeze(0)
+    seen = {tuple(identity[0].tolist())}
+    table = [identity]
+    frontier = identity
+    while frontier.shape[0]:
+        shape = (frontier.shape[0], generators.shape[0], n)
+        products = compose(generators.unsqueeze(0).expand(shape), frontier.unsqueeze(1).expand(shape)).reshape(-1, n)
+        fresh = []
+        for row in products.unique(dim=0):
+            key = tuple(row.tolist())
+            if key not in seen:
+                seen.add(key)
+                fresh.append(row)
+        if len(seen) > max_order:
+            raise ValueError(f"the group has more than {max_order} elements; sample random words instead")
+        frontier = torch.stack(fresh) if fresh else frontier[:0]
+        table.append(frontier)
+    return torch.cat(table)
+
+
+def random_words(generators: torch.Tensor, batch: int, length: int, generator=None) -> torch.Tensor:
+    """``batch`` products of ``length`` steps, each a generator, an inverse or the identity, drawn uniformly.
+
+    The identity makes the walk lazy: without it, words of one length can be
+    stuck in a coset (every word of even length in rot90 and a flip is a
+    rotation by 0 or 180 degrees, or a diagonal flip).  Near-uniform for
+    long words.
+    """
+    n = generators.shape[-1]
+    both = torch.cat([generators, invert(generators), torch.arange(n, device=generators.device).unsqueeze(0)])
+    out = torch.arange(n, device=generators.device).expand(batch, n).clone()
+    for _ in range(length):  # a loop over word length, not over examples
+        pick = torch.randint(0, both.shape[0], (batch,), generator=generator, device=generators.device)
+        out = compose(both[pick], out)
+    return out
+
+
+def act_on_values(values: torch.Tensor, push: torch.Tensor) -> torch.Tensor:
+    """Values of a finite domain moved by per-example push maps ``[batch, n]`` (or one map ``[n]``)."""
+    if push.dim() == 1:
+        return push[values]
+    return push.gather(-1, values.unsqueeze(-1)).squeeze(-1)
+
+
+def act_on_positions(x: torch.Tensor, push: torch.Tensor, event_dims: int) -> torch.Tensor:
+    """Move the entries of the last ``event_dims`` dims of ``x`` by push maps over their flattened positions.
+
+    ``push`` is ``[points]`` for one element or ``[batch, points]`` for one per
+    example (batch = x's first dim); leading dims between batch and the event
+    dims (channels) move together.
+    """
+    shape = x.shape
+    flat = x.reshape(*shape[: x.dim() - event_dims], -1)
+    gather = invert(push)  # y[push[i]] = x[i]  <=>  y[j] = x[inverse[j]]
+    if gather.dim() == 1:
+        out = flat.index_select(-1, gather)
+    else:
+        index = gather.view(gather.shape[0], *([1] * (flat.dim() - 2)), gather.shape[-1]).expand_as(flat)
+        out = flat.gather(-1, index)
+    return out.reshape(shape)
