@@ -174,3 +174,23 @@ def test_fast_engine_agrees_with_lark_on_generated_text(text):
 def test_unknown_engine_is_rejected():
     with pytest.raises(ValueError):
         parse("", engine="yacc")
+
+
+def test_unparse_round_trips_every_law_of_the_corpus():
+    from symspec.syntax import unparse
+
+    for path in [*EXAMPLES, *VALID]:
+        for st in parse(path.read_text(encoding="utf-8"), path.name).statements:
+            if not isinstance(st, ast.LawDecl):
+                continue
+            for expr in filter(None, (st.body, st.guard)):
+                text = unparse(expr)
+                again = law_body(f"law x: {text}").body
+                assert unparse(again) == text, (path.name, text)
+
+
+def test_unparse_brackets_only_where_needed():
+    from symspec.syntax import unparse
+
+    body = law_body("law x: f((a + b) * c, -(a - b)) == not (p(a) and q(b)) => r(a - (b - c))").body
+    assert unparse(body) == "f((a + b) * c, -(a - b)) == not (p(a) and q(b)) => r(a - (b - c))"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
 from ..syntax import ast
+from ..syntax.unparse import unparse
 from .scope import KIND_WORDS, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -355,29 +356,7 @@ def resolve_output(ctx: Analyzer, expr):
         ctx.reporter.error(
             f"a model cannot return raw values of the finite domain {domain}",
             expr.span,
-            f"return logits over it with 'class({_text_of(expr)})'",
+            f"return logits over it with 'class({unparse(expr)})'",
         )
         return None
     return domain
-
-
-def _text_of(expr) -> str:
-    """Constructor syntax back as text, for hints."""
-    if isinstance(expr, ast.Name):
-        return expr.name
-    if isinstance(expr, ast.Int):
-        return str(expr.value)
-    if isinstance(expr, ast.Real):
-        return expr.text
-    if isinstance(expr, ast.Neg):
-        return "-" + _text_of(expr.operand)
-    if isinstance(expr, ast.BinOp):
-        return f"{_text_of(expr.left)} {expr.op} {_text_of(expr.right)}"
-    if isinstance(expr, ast.KwArg):
-        return f"{expr.name.name}={_text_of(expr.value)}"
-    if isinstance(expr, ast.Tuple):
-        return "(" + ", ".join(_text_of(i) for i in expr.items) + ")"
-    if isinstance(expr, (ast.Call, ast.Index)):
-        open_, close = ("(", ")") if isinstance(expr, ast.Call) else ("[", "]")
-        return expr.func.name + open_ + ", ".join(_text_of(a) for a in expr.args) + close
-    return "..."

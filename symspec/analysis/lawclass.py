@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..syntax import ast
+from ..syntax.unparse import unparse
 from .domains import BoolDomain, ClassOf, Cyclic, Labels, Range, Tensor
 from .groups import identity, is_finite_domain
 
@@ -326,30 +327,17 @@ def _equivariance(ir: LawIR, law, spec, sym) -> str | None:
 
 
 def _describe(base, moved, base_ops, moved_ops, params, law) -> str:
-    def text(e) -> str:
-        if isinstance(e, ast.Name):
-            return e.name
-        if isinstance(e, ast.Int):
-            return str(e.value)
-        if isinstance(e, ast.Neg):
-            return "-" + text(e.operand)
-        if isinstance(e, ast.BinOp):
-            return f"{text(e.left)} {e.op} {text(e.right)}"
-        if isinstance(e, ast.Act):
-            return f"{text(e.element)} . {text(e.operand)}"
-        return "..."
-
     def out(ops) -> str:
         parts = []
         for kind, arg in ops:
             parts.append(
-                {"neg": "negated", "not": "negated", "act": f"acted on by {text(arg) if arg else ''}"}.get(
-                    kind, f"{'minus' if kind == 'rsub' else kind} {text(arg)}" if arg is not None else kind
+                {"neg": "negated", "not": "negated", "act": f"acted on by {unparse(arg) if arg else ''}"}.get(
+                    kind, f"{'minus' if kind == 'rsub' else kind} {unparse(arg)}" if arg is not None else kind
                 )
             )
         return ", ".join(parts)
 
-    inputs = f"({', '.join(text(a) for a in base.args)}) -> ({', '.join(text(a) for a in moved.args)})"
+    inputs = f"({', '.join(unparse(a) for a in base.args)}) -> ({', '.join(unparse(a) for a in moved.args)})"
     output = out(moved_ops) + (" / " if moved_ops and base_ops else "") + out(base_ops)
     over = ""
     if params:
@@ -452,7 +440,7 @@ def _plan_variables(ir: LawIR, law, spec, sym) -> None:
     masks = [c for c in conj if _names(c) and _names(c) <= batch]
     for name, v in law.variables.items():
         if name in batch:
-            mine = [_txt(c) for c in masks if name in _names(c)]
+            mine = [unparse(c) for c in masks if name in _names(c)]
             where = f"; only examples where {' and '.join(mine)}" if mine else ""
             ir.variables[name] = VariablePlan(name, "batch", f"the batch field of that name{where}", v.domain)
             continue
@@ -480,11 +468,11 @@ def _plan_variables(ir: LawIR, law, spec, sym) -> None:
                 and call.args[2].name == name
                 and name not in _names(call.args[1]) | _names(call.args[3])
             ):
-                ends = f"{_txt(call.args[1])}-{_txt(call.args[3])}"
+                ends = f"{unparse(call.args[1])}-{unparse(call.args[3])}"
                 ir.variables[name] = VariablePlan(
                     name,
                     "between",
-                    f"uniform over the vertices on shortest {ends} paths of {_txt(call.args[0])} (exact)",
+                    f"uniform over the vertices on shortest {ends} paths of {unparse(call.args[0])} (exact)",
                     v.domain,
                 )
                 continue
@@ -496,7 +484,7 @@ def _plan_variables(ir: LawIR, law, spec, sym) -> None:
             for c in mine
         ) and isinstance(v.domain, Range | Cyclic)
         if interval:
-            bounds = " and ".join(_txt(c) for c in mine)
+            bounds = " and ".join(unparse(c) for c in mine)
             ir.variables[name] = VariablePlan(
                 name, "interval", f"uniform over {spec.domain_name(v.domain)} where {bounds} (exact)", v.domain
             )
@@ -504,30 +492,10 @@ def _plan_variables(ir: LawIR, law, spec, sym) -> None:
         ir.variables[name] = VariablePlan(
             name,
             "rejection",
-            f"uniform over {spec.domain_name(v.domain)}, rejected unless " + " and ".join(_txt(c) for c in mine),
+            f"uniform over {spec.domain_name(v.domain)}, rejected unless " + " and ".join(unparse(c) for c in mine),
             v.domain,
         )
     _acceptance(ir, law, spec, sym, conj)
-
-
-def _txt(e) -> str:
-    if isinstance(e, ast.Name):
-        return e.name
-    if isinstance(e, ast.Int):
-        return str(e.value)
-    if isinstance(e, ast.Compare):
-        return " ".join([_txt(e.operands[0])] + [f"{op} {_txt(o)}" for op, o in zip(e.ops, e.operands[1:])])
-    if isinstance(e, ast.BinOp):
-        return f"{_txt(e.left)} {e.op} {_txt(e.right)}"
-    if isinstance(e, ast.Call):
-        return f"{e.func.name}(" + ", ".join(_txt(a) for a in e.args) + ")"
-    if isinstance(e, ast.Not):
-        return f"not {_txt(e.operand)}"
-    if isinstance(e, ast.Neg):
-        return f"-{_txt(e.operand)}"
-    if isinstance(e, ast.Logic):
-        return f"({_txt(e.left)} {e.op} {_txt(e.right)})"
-    return "..."
 
 
 def _acceptance(ir: LawIR, law, spec, sym, conj) -> None:

@@ -2,5 +2,6 @@
 
 from . import ast
 from .parser import STATEMENT_KEYWORDS, grammar_text, parse
+from .unparse import unparse
 
-__all__ = ["ast", "parse", "grammar_text", "STATEMENT_KEYWORDS"]
+__all__ = ["ast", "parse", "unparse", "grammar_text", "STATEMENT_KEYWORDS"]

@@ -1,0 +1,68 @@
+"""AST back to .sym text, with the brackets precedence needs (for messages and explain)."""
+
+from __future__ import annotations
+
+from . import ast
+
+__all__ = ["unparse"]
+
+# loosest first, as in the grammar
+_LEVEL = {"=>": 1, "or": 2, "and": 3, "compare": 4, "+": 5, "-": 5, "*": 6, "unary": 7, ".": 8, "atom": 9}
+
+
+def _level(e) -> int:
+    if isinstance(e, ast.Logic):
+        return _LEVEL[e.op]
+    if isinstance(e, ast.Compare):
+        return _LEVEL["compare"]
+    if isinstance(e, ast.BinOp):
+        return _LEVEL[e.op]
+    if isinstance(e, ast.Neg | ast.Not):
+        return _LEVEL["unary"]
+    if isinstance(e, ast.Act):
+        return _LEVEL["."]
+    return _LEVEL["atom"]
+
+
+def _wrap(e, at_least: int) -> str:
+    text = unparse(e)
+    return f"({text})" if _level(e) < at_least else text
+
+
+def unparse(e) -> str:
+    """The .sym text of an expression node."""
+    if isinstance(e, ast.Name):
+        return e.name
+    if isinstance(e, ast.Ident):
+        return e.name
+    if isinstance(e, ast.Int):
+        return str(e.value)
+    if isinstance(e, ast.Real):
+        return e.text
+    if isinstance(e, ast.Call | ast.Index):
+        open_, close = ("(", ")") if isinstance(e, ast.Call) else ("[", "]")
+        return e.func.name + open_ + ", ".join(unparse(a) for a in e.args) + close
+    if isinstance(e, ast.KwArg):
+        return f"{e.name.name}={unparse(e.value)}"
+    if isinstance(e, ast.Tuple):
+        return "(" + ", ".join(unparse(i) for i in e.items) + ("," if len(e.items) == 1 else "") + ")"
+    if isinstance(e, ast.Neg):
+        return "-" + _wrap(e.operand, _LEVEL["unary"])
+    if isinstance(e, ast.Not):
+        return "not " + _wrap(e.operand, _LEVEL["unary"])
+    if isinstance(e, ast.Act):
+        return f"{_wrap(e.element, _LEVEL['atom'])} . {_wrap(e.operand, _LEVEL['.'])}"
+    if isinstance(e, ast.BinOp):
+        level = _LEVEL[e.op]
+        return f"{_wrap(e.left, level)} {e.op} {_wrap(e.right, level + 1)}"
+    if isinstance(e, ast.Logic):
+        level = _LEVEL[e.op]
+        if e.op == "=>":  # right-associative
+            return f"{_wrap(e.left, level + 1)} => {_wrap(e.right, level)}"
+        return f"{_wrap(e.left, level)} {e.op} {_wrap(e.right, level + 1)}"
+    if isinstance(e, ast.Compare):
+        parts = [_wrap(e.operands[0], _LEVEL["+"])]
+        for op, o in zip(e.ops, e.operands[1:]):
+            parts.append(f"{op} {_wrap(o, _LEVEL['+'])}")
+        return " ".join(parts)
+    raise TypeError(f"cannot unparse {type(e).__name__}")
