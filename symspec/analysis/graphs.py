@@ -90,10 +90,6 @@ class GraphIR:
                     stack.append(v)
         return len(seen) == self.num_nodes
 
-    @property
-    def diameter(self) -> int:
-        return int(self.distances.max())
-
     def label(self, node: int) -> str:
         lab = self.labels[node]
         return str(lab) if not isinstance(lab, tuple) else "(" + ", ".join(map(str, lab)) + ")"

@@ -13,7 +13,7 @@ All of it works from generators, never by enumerating a group:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,7 +34,6 @@ class ModelIR:
     orbits: int | None
     summary: str
     equivariance_laws: tuple = ()
-    constants: list = field(default_factory=list)
 
 
 def input_sizes(sig) -> list | None:

@@ -49,7 +49,6 @@ class Reporter:
 
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
-        self.kinds: list[str] = []
 
     def error(self, message: str, span: Span | None, hint: str | None = None, *, kind: str = "type", notes=()) -> None:
         self.diagnostics.append(Diagnostic(message, span, hint, "error", kind, tuple(notes)))

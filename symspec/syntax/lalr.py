@@ -78,7 +78,6 @@ class Tables:
     end: int
     words: dict  # keyword text -> terminal
     ops: dict  # operator text -> terminal
-    kept: frozenset  # terminals that reach the builder
     chains: dict = None  # (state below, top state, lookahead) -> top state after its unit reductions
 
     def chain(self, below: int, top: int, lookahead: str) -> int:
@@ -136,8 +135,7 @@ def compile_tables(lark: Lark) -> Tables:
     for term in lark.terminals:
         if term.pattern.type == "str":
             (words if term.pattern.value[0].isalpha() else ops)[term.pattern.value] = term.name
-    kept = frozenset(t.name for t in lark.terminals if not t.name.startswith("_") and t.pattern.type != "str")
-    return Tables(table, rules, parse_table.start_states["start"], parse_table.end_states["start"], words, ops, kept, {})
+    return Tables(table, rules, parse_table.start_states["start"], parse_table.end_states["start"], words, ops, {})
 
 
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
