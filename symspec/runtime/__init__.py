@@ -4,7 +4,18 @@ Device- and dtype-agnostic (everything follows its inputs), no Python loop
 over examples, randomness from a ``torch.Generator``.
 """
 
-from .actions import act_on_positions, act_on_values, compose, element_table, invert, random_words
+from .actions import (
+    act_on_positions,
+    act_on_values,
+    compose,
+    element_table,
+    invert,
+    joint_elements,
+    matrix_event_dim,
+    permute_event_dim,
+    random_words,
+)
+from .calls import CallBatch
 from .distributions import pushforward, scale_table, shift_table, sum_distribution
 from .divergences import (
     bernoulli_sym_kl,
@@ -17,8 +28,30 @@ from .divergences import (
 )
 from .logic import implication_penalty, logit, sigmoid, soft_and, soft_not, soft_or
 from .sampling import between_nodes, haar_orthogonal, interval_int, random_permutations, rejection, sample_table_rows, uniform_int
+from .tables import (
+    action_table,
+    as_logit,
+    expectation_logprobs,
+    field,
+    graph_distances,
+    masked_mean,
+    on_shortest_path,
+    pad_support,
+)
 
 __all__ = [
+    "on_shortest_path",
+    "joint_elements",
+    "permute_event_dim",
+    "matrix_event_dim",
+    "CallBatch",
+    "action_table",
+    "graph_distances",
+    "field",
+    "masked_mean",
+    "pad_support",
+    "expectation_logprobs",
+    "as_logit",
     "element_table",
     "random_words",
     "act_on_values",

@@ -93,3 +93,32 @@ def act_on_positions(x: torch.Tensor, push: torch.Tensor, event_dims: int) -> to
         index = gather.view(gather.shape[0], *([1] * (flat.dim() - 2)), gather.shape[-1]).expand_as(flat)
         out = flat.gather(-1, index)
     return out.reshape(shape)
+
+
+def joint_elements(tables: list, max_order: int = 100_000) -> list:
+    """Element tables of one group acting on several domains at once, one per domain, rows aligned.
+
+    ``tables`` holds each domain's generator push maps ``[g, n_d]`` (same
+    generators, same order); row r of every output is the same element.
+    """
+    sizes = [t.shape[-1] for t in tables]
+    offsets = torch.tensor([0, *sizes[:-1]]).cumsum(0).tolist()
+    joint = torch.cat([t + o for t, o in zip(tables, offsets)], dim=-1)
+    elements = element_table(joint, max_order)
+    return [part - o for part, o in zip(torch.split(elements, sizes, dim=-1), offsets)]
+
+
+def permute_event_dim(x: torch.Tensor, push: torch.Tensor, dim: int) -> torch.Tensor:
+    """Move entries along event dim ``dim`` of ``x`` (batch first) by per-example push maps ``[batch, size]``."""
+    axis = dim + 1
+    gather = invert(push)
+    shape = [gather.shape[0]] + [1] * (x.dim() - 1)
+    shape[axis] = gather.shape[-1]
+    return x.gather(axis, gather.view(shape).expand_as(x))
+
+
+def matrix_event_dim(x: torch.Tensor, matrices: torch.Tensor, dim: int) -> torch.Tensor:
+    """Per-example matrix product on event dim ``dim``: ``y[..., i, ...] = sum_j M[i, j] x[..., j, ...]``."""
+    moved = x.movedim(dim + 1, -1)
+    out = torch.einsum("bij,b...j->b...i", matrices.to(x.dtype), moved)
+    return out.movedim(-1, dim + 1)

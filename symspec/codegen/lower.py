@@ -1,0 +1,566 @@
+"""Lower checked laws to Python source lines over ``symspec.runtime`` kernels.
+
+Each law becomes: draws of its variables (batch fields, uniform values,
+interval or shortest-path draws, rejection, group elements), a mask from its
+guard, model-call requests (collected for one fused forward per model and
+call round), and a per-example loss expression.  Names from the spec reach
+the text only as validated identifiers, mangled by :func:`py`, or as string
+literals made with :func:`repr`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+from dataclasses import dataclass, field
+
+from ..analysis.domains import BoolDomain, ClassOf, Cyclic, Labels, Range, RealDomain, Tensor
+from ..errors import Diagnostic, SpecError
+from ..syntax import ast
+from ..syntax.unparse import unparse
+
+__all__ = ["py", "Lowered", "lower_spec", "CompileError"]
+
+RESERVED = {
+    "torch",
+    "F",
+    "rt",
+    "self",
+    "batch",
+    "n",
+    "device",
+    "generator",
+    "calls",
+    "terms",
+    "mask",
+    "per",
+    "bound",
+    "SPEC",
+    "PARAMS",
+    "LAWS",
+    "MODELS",
+    "LAYERS",
+    "SymmetryLoss",
+    "augment",
+    "symmetrize",
+}
+
+
+def py(name: str) -> str:
+    """A spec name as a safe Python identifier (names are already [A-Za-z_][A-Za-z0-9_]*)."""
+    if (
+        keyword.iskeyword(name)
+        or keyword.issoftkeyword(name)
+        or hasattr(builtins, name)
+        or name in RESERVED
+        or name.startswith("_")
+    ):
+        return name + "_"
+    return name
+
+
+class CompileError(SpecError):
+    """A law uses a form the code generator does not compile yet."""
+
+
+@dataclass
+class V:
+    """A compiled term: its code and what it holds at run time."""
+
+    kind: str  # value const real prob dist tensor cond rel elem
+    code: str
+    domain: object = None
+    offset: int = 0  # dist: class i stands for the value offset + i
+    size: int = 0
+    level: int = 0  # the call round whose outputs the code reads
+
+
+@dataclass
+class LoweredLaw:
+    name: str
+    comment: str
+    setup: list = field(default_factory=list)
+    loss: str = ""
+    mask: str | None = None
+    weight: float = 1.0
+
+
+@dataclass
+class Lowered:
+    batch_vars: dict = field(default_factory=dict)  # name -> python name
+    requests: dict = field(default_factory=dict)  # level -> [(handle, model, [arg codes])]
+    laws: list = field(default_factory=list)
+    buffers: dict = field(default_factory=dict)  # buffer name -> init code
+    log_probs: set = field(default_factory=set)  # handles of class outputs, read as log-probabilities
+    taken: set = field(default_factory=set)  # Python names in use in forward()
+    constants: dict = field(default_factory=dict)  # module constant name -> literal code
+
+
+def _int_bounds(domain):
+    if isinstance(domain, Range):
+        return domain.lo, domain.hi
+    return 0, domain.size
+
+
+class _LawLowering:
+    def __init__(self, spec, law, ir_law, out: Lowered):
+        self.spec = spec
+        self.law = law
+        self.ir = ir_law
+        self.out = out
+        self.env: dict[str, V] = {}
+        self.setup: list[str] = []
+        self.masks: list[str] = []
+        self.prefix = py(law.name)
+
+    def fail(self, message: str, node) -> None:
+        raise CompileError(
+            [Diagnostic(f"cannot compile law {self.law.name} yet: {message}", node.span, kind="compile")],
+            {self.spec.file: self.spec.source},
+        )
+
+    # ---- variables ------------------------------------------------------------
+    def local(self, var: str) -> str:
+        """A fresh Python name for a law's drawn variable."""
+        name = py(f"{self.law.name}_{var}")
+        while name in self.out.taken:
+            name += "_"
+        self.out.taken.add(name)
+        return name
+
+    def variables(self) -> None:
+        plans = self.ir.variables
+        order = sorted(plans.values(), key=lambda p: p.source != "batch")
+        for plan in order:
+            v = self.law.variables[plan.name]
+            if plan.source == "batch":
+                name = py(plan.name)
+                self.out.batch_vars[plan.name] = name
+                self.env[plan.name] = self._value(v.domain, name)
+            elif plan.source == "group":
+                self._group_variable(plan.name, v)
+        for plan in order:
+            v = self.law.variables[plan.name]
+            name = self.local(plan.name)
+            if plan.source == "uniform":
+                lo, hi = _int_bounds(v.domain) if not isinstance(v.domain, Tensor | RealDomain) else (None, None)
+                if lo is None:
+                    self.fail(f"variable '{plan.name}' ranges over {v.domain}, which cannot be drawn uniformly", self.law.decl)
+                self.setup.append(f"{name} = rt.uniform_int({lo}, {hi}, n, generator, device)")
+            elif plan.source == "interval":
+                self._interval(plan.name, v, name)
+            elif plan.source == "between":
+                self._between(plan.name, name)
+            elif plan.source == "rejection":
+                self._rejection(plan.name, v, name)
+            else:
+                continue
+            self.env[plan.name] = self._value(v.domain, name)
+
+    def _value(self, domain, code: str) -> V:
+        if isinstance(domain, Tensor):
+            return V("tensor", code, domain)
+        if isinstance(domain, RealDomain):
+            return V("real", code, domain)
+        return V("value", code, domain)
+
+    def _conjuncts(self, var: str):
+        from ..analysis.lawclass import _conjuncts, _names
+
+        return [c for c in _conjuncts(self.law.decl.guard) if var in _names(c)]
+
+    def _interval(self, var: str, v, name: str) -> None:
+        lo, hi = _int_bounds(v.domain)
+        lows, highs = [str(lo)], [str(hi - 1)]
+        for c in self._conjuncts(var):
+            a, b = c.operands
+            op = c.ops[0]
+            if isinstance(b, ast.Name) and b.name == var:  # put the variable on the left
+                a, b = b, a
+                op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}[op]
+            other = self.term(b).code
+            if op == "<":
+                highs.append(f"{other} - 1")
+            elif op == "<=":
+                highs.append(other)
+            elif op == ">":
+                lows.append(f"{other} + 1")
+            else:
+                lows.append(other)
+        low = f"torch.full((n,), {lows[0]}, device=device)"
+        for x in lows[1:]:
+            low = f"torch.maximum({low}, {x})"
+        high = f"torch.full((n,), {highs[0]}, device=device)"
+        for x in highs[1:]:
+            high = f"torch.minimum({high}, {x})"
+        self.setup.append(f"{name}, {name}_ok = rt.interval_int({low}, {high}, generator)")
+        self.masks.append(f"{name}_ok")
+
+    def _distances(self, graph: str) -> str:
+        g = self.spec.ir.graphs[graph]
+        const = py(f"EDGES_{graph}")
+        edges = [(u, v) for u, nbrs in enumerate(g.adjacency) for v in nbrs if u < v]
+        self.out.constants[const] = repr(edges)
+        buf = py(f"distances_{graph}")
+        self.out.buffers[buf] = f"rt.graph_distances({g.num_nodes}, {const})"
+        return f"self.{buf}"
+
+    def _between(self, var: str, name: str) -> None:
+        (call,) = [c for c in self._conjuncts(var) if isinstance(c, ast.Call)]
+        dist = self._distances(call.args[0].name)
+        u, v = self.term(call.args[1]).code, self.term(call.args[3]).code
+        self.setup.append(f"{name} = rt.between_nodes({dist}, {u}, {v}, generator)")
+
+    def _rejection(self, var: str, v, name: str) -> None:
+        lo, hi = _int_bounds(v.domain)
+        saved = dict(self.env)
+        for k, val in list(self.env.items()):
+            if val.kind in ("value", "real", "tensor"):
+                self.env[k] = V(val.kind, f"{val.code}[i]", val.domain)
+        self.env[var] = self._value(v.domain, "x")
+        accept = " & ".join(f"({self.term(c).code})" for c in self._conjuncts(var))
+        self.env = saved
+        self.setup.append(
+            f"{name}, {name}_ok, {name}_rate = rt.rejection(lambda k: rt.uniform_int({lo}, {hi}, k, generator, device), "
+            f"lambda x, i: {accept}, n)"
+        )
+        self.masks.append(f"{name}_ok")
+
+    def _group_variable(self, var: str, v) -> None:
+        sym = self.spec.ir.symmetry
+        gir = sym.group(v.group, v.group.name or None)
+        domains = [d for node, g, d in self.law.acts if isinstance(node.element, ast.Name) and node.element.name == var]
+        uniq = []
+        for d in domains:
+            if d not in uniq:
+                uniq.append(d)
+        name = self.local(var)
+        parts = {}
+        finite = all(self._finite_action(gir, d) for d in uniq)
+        if finite:
+            tables = []
+            for d in uniq:
+                act = sym.action(gir, d, self.spec.domain_name(d), None)
+                ops = {g: [(op, dict(args)) for op, args in act.ops[g]] for g in gir.generators}
+                where = f"shape={tuple(d.dims)!r}" if isinstance(d, Tensor) else f"n={d.size}"
+                tables.append(f"rt.action_table({ops!r}, {where})")
+            buf = py(f"elements_{self.law.name}_{var}")
+            joint = f"rt.joint_elements([{', '.join(tables)}])"
+            for i, d in enumerate(uniq):  # row r of every table is the same group element
+                self.out.buffers[f"{buf}_{i}"] = f"{joint}[{i}]"
+                parts[d] = [("push", f"self.{buf}_{i}[{name}]")]
+            self.setup.append(f"{name} = torch.randint(0, self.{buf}_0.shape[0], (n,), generator=generator, device=device)")
+        else:
+            for d in uniq:
+                parts[d] = self._continuous_parts(gir, d, name)
+        self.env[var] = V("elem", name, parts)
+
+    def _finite_action(self, gir, domain) -> bool:
+        sym = self.spec.ir.symmetry
+        act = sym.action(gir, domain, self.spec.domain_name(domain), None)
+        return act is not None and bool(act.perms) and not gir.continuous and act.kind in ("values", "positions")
+
+    def _continuous_parts(self, gir, domain, name: str) -> list:
+        """Factor by factor, how a sampled element acts on a tensor domain with symbolic dims or matrices."""
+        sym = self.spec.ir.symmetry
+        factors = gir.factors or (gir,)
+        parts = []
+        for i, f in enumerate(factors):
+            act = sym.action(f, domain, self.spec.domain_name(domain), None)
+            part = f"{name}_{i}" if len(factors) > 1 else name
+            if act.kind == "matrix":
+                special = "True" if f.definition.kind == "SO" else "False"
+                size = f.definition.arg
+                self.setup.append(f"{part} = rt.haar_orthogonal(n, {size}, {special}, generator, device, torch.float64)")
+                parts.append(("matrix", part, act.matrix_dim))
+            elif act.kind == "symbolic" and f.definition.kind == "symmetric":
+                dims = dict(next(iter(act.ops.values()))[0][1])["dims"]
+                ref = next((val.code for val in self.env.values() if val.kind == "tensor" and val.domain == domain), None)
+                if ref is None:
+                    self.fail(f"no tensor of {domain} to size a permutation of {f.name}", self.law.decl)
+                self.setup.append(f"{part} = rt.random_permutations(n, {ref}.shape[{dims[0] + 1}], generator, device)")
+                parts.append(("permute", part, dims))
+            else:
+                self.fail(f"sampling {f.name} acting on {domain} is not supported", self.law.decl)
+        return parts
+
+    # ---- terms --------------------------------------------------------------------
+    def term(self, e) -> V:
+        method = getattr(self, "t_" + type(e).__name__)
+        return method(e)
+
+    def t_Int(self, e) -> V:
+        return V("const", str(e.value))
+
+    def t_Real(self, e) -> V:
+        return V("real", repr(e.value))
+
+    def t_Name(self, e) -> V:
+        if e.name in self.env:
+            return self.env[e.name]
+        if e.name in self.spec.params:
+            return V("const", str(self.spec.params[e.name]))
+        for d in self.spec.domains.values():
+            if isinstance(d, Labels) and e.name in d.labels:
+                return V("const", str(d.labels.index(e.name)), d)
+        self.fail(f"'{e.name}' has no value here", e)
+
+    def request(self, model: str, args: list[str], level: int) -> str:
+        """A handle for the output of ``model(*args)``; equal requests share one (names start with _c: no spec name can)."""
+        key = (model, tuple(args))
+        for items in self.out.requests.values():
+            for handle, m, a in items:
+                if (m, tuple(a)) == key:
+                    return handle
+        handle = f"_c{sum(len(v) for v in self.out.requests.values())}"
+        self.out.requests.setdefault(level, []).append((handle, model, args))
+        return handle
+
+    def t_Call(self, e) -> V:
+        name = e.func.name
+        if name in self.spec.models:
+            sig = self.spec.models[name]
+            args, level = [], 0
+            for a, (_, domain) in zip(e.args, sig.params):
+                t = self.term(a)
+                level = max(level, t.level)
+                if t.kind == "dist":  # a nested call feeds its argmax
+                    level = max(level, t.level + 1)
+                    code = f"({t.code}.argmax(-1) + {t.offset})" if t.offset else f"{t.code}.argmax(-1)"
+                elif t.kind == "const":
+                    code = f"torch.full((n,), {t.code}, device=device)"
+                elif t.kind == "prob":
+                    code = f"({t.code} > 0).long()"
+                else:
+                    code = t.code
+                args.append(code)
+            handle = self.request(name, args, level)
+            out = sig.output
+            raw = f"calls[{handle}]"
+            if isinstance(out, ClassOf):
+                lo, hi = _int_bounds(out.domain) if isinstance(out.domain, Range | Cyclic) else (0, out.domain.size)
+                self.out.log_probs.add(handle)
+                return V(
+                    "dist", handle.replace("_c", "_lp"), out.domain, lo if isinstance(out.domain, Range) else 0, hi - lo, level
+                )
+            if isinstance(out, BoolDomain):
+                return V("prob", f"rt.as_logit({raw})", level=level)
+            if isinstance(out, RealDomain):
+                return V("real", f"rt.as_logit({raw})", level=level)
+            return V("tensor", raw, out, level=level)
+        if name == "logit":
+            t = self.term(e.args[0])
+            return V("real", t.code, level=t.level)
+        if name == "sigmoid":
+            t = self.term(e.args[0])
+            return V("prob", t.code, level=t.level)
+        if name == "between":
+            dist = self._distances(e.args[0].name)
+            u, w, v = (self.term(a).code for a in e.args[1:])
+            return V("cond", f"rt.on_shortest_path({dist}, {u}, {w}, {v})")
+        self.fail(f"unknown call {name}", e)
+
+    def t_Act(self, e) -> V:
+        g = self.term(e.element)
+        x = self.term(e.operand)
+        parts = g.domain.get(x.domain)
+        if parts is None:
+            self.fail(f"no sampled action of {unparse(e.element)} on {x.domain}", e)
+        code = x.code
+        for kind, table, *rest in parts:
+            if kind == "push":
+                if x.kind == "dist":
+                    code = f"rt.pushforward({code}, {table})"
+                elif x.kind == "value":
+                    lo = x.domain.lo if isinstance(x.domain, Range) else 0
+                    code = (
+                        f"rt.act_on_values({code}, {table})" if not lo else f"(rt.act_on_values({code} - {lo}, {table}) + {lo})"
+                    )
+                else:
+                    code = f"rt.act_on_positions({code}, {table}, {len(x.domain.dims)})"
+            elif kind == "matrix":
+                code = f"rt.matrix_event_dim({code}, {table}, {rest[0]})"
+            else:
+                for d in rest[0]:
+                    code = f"rt.permute_event_dim({code}, {table}, {d})"
+        return V(x.kind, code, x.domain, x.offset, x.size, x.level)
+
+    def t_Neg(self, e) -> V:
+        t = self.term(e.operand)
+        if t.kind == "const":
+            return V("const", f"-{t.code}" if not t.code.startswith("-") else t.code[1:])
+        if t.kind in ("real",):
+            return V("real", f"(-{t.code})", level=t.level)
+        if t.kind == "value" and isinstance(t.domain, Cyclic):
+            return V("value", f"((-{t.code}) % {t.domain.n})", t.domain)
+        if t.kind == "dist" and isinstance(t.domain, Cyclic):
+            return V("dist", f"rt.pushforward({t.code}, rt.scale_table({t.domain.n}, -1, device))", t.domain, 0, t.size, t.level)
+        self.fail(f"negating {t.kind} values", e)
+
+    def t_Not(self, e) -> V:
+        t = self.term(e.operand)
+        if t.kind == "prob":
+            return V("prob", f"(-{t.code})", level=t.level)
+        return V("cond", f"(~{t.code})")
+
+    def t_BinOp(self, e) -> V:
+        a, b = self.term(e.left), self.term(e.right)
+        op = e.op
+        if a.kind == b.kind == "const":
+            return V("const", str(eval_int(int(a.code), op, int(b.code))))
+        if "dist" in (a.kind, b.kind):
+            return self._dist_arith(e, op, a, b)
+        if "real" in (a.kind, b.kind):
+            return V("real", f"({a.code} {op} {b.code})", level=max(a.level, b.level))
+        domain = a.domain if a.kind == "value" else b.domain
+        code = f"({a.code} {op} {b.code})"
+        if isinstance(domain, Cyclic):
+            code = f"({a.code} {op} {b.code}) % {domain.n}"
+        return V("value", code, domain)
+
+    def _dist_arith(self, e, op, a: V, b: V) -> V:
+        if a.kind == "dist" and b.kind == "dist":
+            if op != "+" or isinstance(a.domain, Cyclic):
+                self.fail("only sums of integer-range class outputs are compiled", e)
+            return V(
+                "dist",
+                f"rt.sum_distribution({a.code}, {b.code})",
+                None,
+                a.offset + b.offset,
+                a.size + b.size - 1,
+                max(a.level, b.level),
+            )
+        dist, other = (a, b) if a.kind == "dist" else (b, a)
+        level = max(a.level, b.level)
+        if isinstance(dist.domain, Cyclic):
+            n = dist.domain.n
+            if op == "*":
+                return V(
+                    "dist", f"rt.pushforward({dist.code}, rt.scale_table({n}, {other.code}, device))", dist.domain, 0, n, level
+                )
+            shift = other.code if op == "+" else f"-({other.code})"
+            if op == "-" and dist is b:
+                self.fail("constant minus a class output", e)
+            return V("dist", f"rt.pushforward({dist.code}, rt.shift_table({n}, {shift}, device))", dist.domain, 0, n, level)
+        if other.kind == "const" and op in ("+", "-"):
+            c = int(other.code) if op == "+" else -int(other.code)
+            return V("dist", dist.code, dist.domain, dist.offset + c, dist.size, level)
+        self.fail("this arithmetic on a class output", e)
+
+    def _numeric(self, t: V) -> str:
+        if t.kind == "dist":
+            return f"rt.expectation_logprobs({t.code}, {t.offset})"
+        if t.kind == "prob":
+            return f"torch.sigmoid({t.code})"
+        if t.kind == "const":
+            return f"float({t.code})"
+        if t.kind == "value":
+            return f"{t.code}.float()"
+        return t.code
+
+    def _relation(self, op: str, a: V, b: V, node) -> V:
+        level = max(a.level, b.level)
+        if a.kind in ("value", "const", "cond") and b.kind in ("value", "const", "cond"):
+            pyop = {"==": "==", "!=": "!="}.get(op, op)
+            return V("cond", f"({a.code} {pyop} {b.code})")
+        if op == "==":
+            if b.kind == "dist" and a.kind != "dist":
+                a, b = b, a
+            if a.kind == "dist" and b.kind == "dist":
+                if (a.offset, a.size) == (b.offset, b.size):
+                    return V("rel", f"rt.sym_kl_logprobs({a.code}, {b.code})", level=level)
+                lo = min(a.offset, b.offset)
+                size = max(a.offset + a.size, b.offset + b.size) - lo
+                return V(
+                    "rel",
+                    f"rt.sym_kl_logprobs(rt.pad_support({a.code}, {a.offset}, {lo}, {size}), rt.pad_support({b.code}, {b.offset}, {lo}, {size}))",
+                    level=level,
+                )
+            if a.kind == "dist":
+                target = b.code if b.kind != "const" else str(int(b.code) - a.offset)
+                if b.kind == "value" and a.offset:
+                    target = f"({b.code} - {a.offset})"
+                return V("rel", f"rt.cross_entropy_to({a.code}, {target})", level=level)
+            if b.kind == "prob" and a.kind != "prob":
+                a, b = b, a
+            if a.kind == "prob" and b.kind == "prob":
+                return V("rel", f"rt.bernoulli_sym_kl({a.code}, {b.code})", level=level)
+            if a.kind == "prob":
+                return V(
+                    "rel",
+                    f"F.binary_cross_entropy_with_logits({a.code}, torch.as_tensor({b.code}, device=device).float().expand_as({a.code}), reduction='none')",
+                    level=level,
+                )
+            if a.kind == "tensor" or b.kind == "tensor":
+                return V("rel", f"rt.squared_error({a.code}, {b.code})", level=level)
+            return V("rel", f"({self._numeric(a)} - {self._numeric(b)}).pow(2)", level=level)
+        if op in ("<=", "<"):
+            return V("rel", f"rt.squared_hinge({self._numeric(a)}, {self._numeric(b)})", level=level)
+        if op in (">=", ">"):
+            return V("rel", f"rt.squared_hinge({self._numeric(b)}, {self._numeric(a)})", level=level)
+        self.fail(f"'{op}' between model outputs", node)
+
+    def t_Compare(self, e) -> V:
+        terms = [self.term(o) for o in e.operands]
+        links = [self._relation(op, a, b, e) for op, a, b in zip(e.ops, terms, terms[1:])]
+        if all(link.kind == "cond" for link in links):
+            return V("cond", " & ".join(link.code for link in links) if len(links) > 1 else links[0].code)
+        return V("rel", " + ".join(link.code for link in links), level=max(link.level for link in links))
+
+    def t_Logic(self, e) -> V:
+        a, b = self.term(e.left), self.term(e.right)
+        level = max(a.level, b.level)
+        if a.kind == "cond" and b.kind == "cond":
+            pyop = {"and": "&", "or": "|"}.get(e.op)
+            if pyop is None:
+                return V("cond", f"(~{a.code} | {b.code})")
+            return V("cond", f"({a.code} {pyop} {b.code})")
+        if e.op == "and" and "rel" in (a.kind, b.kind):
+            return V("rel", f"{self._assert(a)} + {self._assert(b)}", level=level)
+        pa, pb = self._prob(a), self._prob(b)
+        if e.op == "=>":
+            return V("rel", f"rt.implication_penalty({pa}, {pb})", level=level)
+        combined = f"rt.soft_and({pa}, {pb})" if e.op == "and" else f"rt.soft_or({pa}, {pb})"
+        return V("prob", f"rt.logit({combined})", level=level)
+
+    def _prob(self, t: V) -> str:
+        if t.kind == "prob":
+            return f"torch.sigmoid({t.code})"
+        if t.kind == "cond":
+            return f"{t.code}.float()"
+        self.fail(f"{t.kind} used as a truth value", self.law.decl)
+
+    def _assert(self, t: V) -> str:
+        """The loss of a formula asserted true."""
+        if t.kind == "rel":
+            return t.code
+        if t.kind == "prob":
+            return f"F.softplus(-{t.code})"
+        self.fail(f"a {t.kind} cannot be asserted", self.law.decl)
+
+    def lower(self) -> LoweredLaw:
+        decl = self.law.decl
+        self.variables()
+        if decl.guard is not None:
+            guard = self.term(decl.guard)
+            if guard.kind == "cond":
+                self.masks.append(guard.code)
+        body = self.term(decl.body)
+        loss = self._assert(body)
+        mask = " & ".join(f"({m})" for m in self.masks) if self.masks else None
+        comment = f"{self.spec.file}:{decl.span.line}  {unparse(decl.body)}" + (
+            f" when {unparse(decl.guard)}" if decl.guard else ""
+        )
+        return LoweredLaw(self.law.name, comment, self.setup, loss, mask, float(self.law.options.get("weight", 1.0)))
+
+
+def eval_int(a: int, op: str, b: int) -> int:
+    return {"+": a + b, "-": a - b, "*": a * b}[op]
+
+
+def lower_spec(spec) -> Lowered:
+    out = Lowered()
+    out.taken = {py(v) for ir in spec.ir.laws.values() for v, p in ir.variables.items() if p.source == "batch"}
+    for name, law in spec.laws.items():
+        out.laws.append(_LawLowering(spec, law, spec.ir.laws[name], out).lower())
+    return out

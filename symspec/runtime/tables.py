@@ -1,0 +1,140 @@
+"""Index tables built at module load: group actions as push maps, graph distances."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .actions import invert
+
+__all__ = [
+    "on_shortest_path",
+    "action_table",
+    "graph_distances",
+    "field",
+    "masked_mean",
+    "pad_support",
+    "expectation_logprobs",
+    "as_logit",
+]
+
+
+def _gather_push(gathered: torch.Tensor) -> torch.Tensor:
+    return invert(gathered.reshape(-1))
+
+
+def _op_push(op: str, args: dict, shape: tuple | None, n: int | None) -> torch.Tensor:
+    if shape is None:  # values 0..n-1 of a finite domain
+        v = torch.arange(n)
+        if op == "shift":
+            return (v + args.get("k", 1)) % n
+        if op == "negate":
+            return (-v) % n
+        if op == "scale":
+            return (v * args["u"]) % n
+        if op == "relabel":
+            return torch.tensor(args["perm"], dtype=torch.long)
+        raise ValueError(f"unknown transform {op!r} on values")
+    idx = torch.arange(int(torch.tensor(shape).prod())).reshape(shape)
+    if op == "rot90":
+        return _gather_push(torch.rot90(idx, 1, args["dims"]))
+    if op == "flip":
+        return _gather_push(torch.flip(idx, (args["dim"],)))
+    if op == "roll":
+        return _gather_push(torch.roll(idx, args.get("shift", 1), args["dim"]))
+    if op == "permute":
+        return _gather_push(idx.index_select(args["dim"], torch.tensor(args["perm"])))
+    if op == "transpose":
+        return _gather_push(idx.transpose(args["i"], args["j"]))
+    if op == "permute_dims":
+        sigma = torch.tensor(args["perm"])
+        coords = list(torch.unravel_index(torch.arange(idx.numel()), shape))
+        for d in args["dims"]:
+            coords[d] = sigma[coords[d]]
+        flat = torch.zeros(idx.numel(), dtype=torch.long)
+        stride = 1
+        for d in reversed(range(len(shape))):
+            flat += coords[d] * stride
+            stride *= shape[d]
+        return flat
+    raise ValueError(f"unknown transform {op!r} on positions")
+
+
+def action_table(generators: dict, shape: tuple | None = None, n: int | None = None) -> torch.Tensor:
+    """Push maps ``[len(generators), points]`` of each generator's ops (applied right to left).
+
+    ``shape`` for the positions of a tensor with fixed dims, ``n`` for the
+    values of a finite domain.
+    """
+    rows = []
+    for ops in generators.values():
+        points = n if shape is None else int(torch.tensor(shape).prod())
+        push = torch.arange(points)
+        for op, args in ops:
+            push = _op_push(op, args, shape, n).gather(-1, push)
+        rows.append(push)
+    return torch.stack(rows)
+
+
+def graph_distances(n: int, edges) -> torch.Tensor:
+    """All-pairs shortest-path lengths of an undirected graph (-1 where unreachable), by BFS layers."""
+    adj = torch.zeros(n, n, dtype=torch.float32)
+    if len(edges):
+        e = torch.tensor(edges, dtype=torch.long)
+        adj[e[:, 0], e[:, 1]] = 1
+        adj[e[:, 1], e[:, 0]] = 1
+    dist = torch.full((n, n), -1, dtype=torch.long)
+    frontier = torch.eye(n, dtype=torch.bool)
+    seen = frontier.clone()
+    d = 0
+    while frontier.any():
+        dist[frontier] = d
+        frontier = ((frontier.float() @ adj) > 0) & ~seen
+        seen |= frontier
+        d += 1
+    return dist
+
+
+def field(batch: dict, name: str, law: str) -> torch.Tensor:
+    """``batch[name]``, or an error that says which law needs it and what the batch has."""
+    try:
+        return batch[name]
+    except KeyError:
+        raise KeyError(
+            f"law {law} needs the batch field '{name}'; the batch has: {', '.join(map(str, batch)) or 'nothing'}"
+        ) from None
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean over the examples where ``mask`` holds (0 when none does)."""
+    if mask is None:
+        return values.mean()
+    mask = mask.to(values.dtype)
+    return (values * mask).sum() / mask.sum().clamp_min(1)
+
+
+def pad_support(logp: torch.Tensor, offset: int, low: int, size: int) -> torch.Tensor:
+    """Log-probabilities on ``offset..offset+n-1`` re-indexed on ``low..low+size-1`` (log 0 -> log tiny)."""
+    floor = math.log(torch.finfo(logp.dtype).tiny)  # finite: a padded class has probability ~0, never exactly 0
+    out = torch.full((*logp.shape[:-1], size), floor, dtype=logp.dtype, device=logp.device)
+    start = offset - low
+    out[..., start : start + logp.shape[-1]] = logp
+    return out
+
+
+def expectation_logprobs(logp: torch.Tensor, offset: int) -> torch.Tensor:
+    """The expected value of a class output over the integers ``offset, offset+1, ...``."""
+    values = torch.arange(logp.shape[-1], device=logp.device, dtype=logp.dtype) + offset
+    return (logp.exp() * values).sum(-1)
+
+
+def as_logit(output: torch.Tensor) -> torch.Tensor:
+    """A bool model's output as one logit per example (``[batch]`` or ``[batch, 1]``)."""
+    return output.squeeze(-1) if output.dim() > 1 and output.shape[-1] == 1 else output
+
+
+def on_shortest_path(distances: torch.Tensor, u: torch.Tensor, w: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``between(G, u, w, v)``: w lies on a shortest u-v path."""
+    duv = distances[u, v]
+    return (distances[u, w] + distances[w, v] == duv) & (duv >= 0)

@@ -1,0 +1,151 @@
+"""Compiled modules: exact models satisfy every law, broken models break it, per law."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from conftest import ROOT
+
+import symspec
+from symspec.codegen import compile, compile_source
+
+SCALE = 40.0
+
+
+def load(name: str, **params):
+    return symspec.load(ROOT / "examples" / f"{name}.sym", params=params or None)
+
+
+def one_hot_logits(classes: torch.Tensor, n: int) -> torch.Tensor:
+    return torch.nn.functional.one_hot(classes, n).double() * SCALE
+
+
+def test_compiled_text_is_deterministic():
+    spec = load("graph_distance")
+    assert compile_source(spec) == compile_source(load("graph_distance"))
+
+
+# ---- modular addition ---------------------------------------------------------------
+
+
+def test_modular_addition_exact_model_has_zero_loss_and_broken_ones_do_not():
+    p = 13
+    mod = compile(load("modular_addition", p=p))
+    exact = lambda a, b: one_hot_logits((a + b) % p, p)  # noqa: E731
+    batch = {"a": torch.arange(p).repeat(p), "b": torch.arange(p).repeat_interleave(p)}
+    loss = mod.SymmetryLoss(add=exact, generator=torch.Generator().manual_seed(0))
+    assert float(loss(batch)) < 1e-5
+    assert set(loss.terms) == {"commutes", "shift", "assoc"} and all(float(v) < 1e-5 for v in loss.terms.values())
+    # a - b: not commutative, still shift-equivariant in a
+    minus = mod.SymmetryLoss(add=lambda a, b: one_hot_logits((a - b) % p, p), generator=torch.Generator().manual_seed(0))
+    minus(batch)
+    assert float(minus.terms["commutes"]) > 1.0 and float(minus.terms["shift"]) < 1e-5
+    # 2a + b: commutes fails, shift fails (2(a + k) + b = 2a + b + 2k)
+    twice = mod.SymmetryLoss(add=lambda a, b: one_hot_logits((2 * a + b) % p, p), generator=torch.Generator().manual_seed(0))
+    twice(batch)
+    assert float(twice.terms["commutes"]) > 1.0 and float(twice.terms["shift"]) > 1.0
+
+
+def test_fused_and_unfused_losses_agree():
+    p = 11
+    mod = compile(load("modular_addition", p=p))
+    net = torch.nn.Sequential(torch.nn.Embedding(p, 8), torch.nn.Flatten(), torch.nn.Linear(16, p)).double()
+    model = lambda a, b: net(torch.stack([a, b], -1))  # noqa: E731
+    batch = {"a": torch.randint(0, p, (64,)), "b": torch.randint(0, p, (64,))}
+    fused = mod.SymmetryLoss(add=model, generator=torch.Generator().manual_seed(3))(batch)
+    single = mod.SymmetryLoss(add=model, generator=torch.Generator().manual_seed(3), fused=False)(batch)
+    assert torch.allclose(fused, single, atol=1e-6)
+
+
+def test_gradients_flow_to_the_model():
+    p = 7
+    mod = compile(load("modular_addition", p=p))
+    net = torch.nn.Embedding(p * p, p)
+    loss = mod.SymmetryLoss(add=lambda a, b: net(a * p + b))
+    loss({"a": torch.randint(0, p, (32,)), "b": torch.randint(0, p, (32,))}).backward()
+    assert net.weight.grad.abs().sum() > 0
+
+
+# ---- comparison ---------------------------------------------------------------------
+
+
+def test_comparison_exact_order_satisfies_every_law():
+    mod = compile(load("comparison"))
+    exact = lambda a, b: SCALE * (a - b).double() - SCALE / 2  # noqa: E731
+    pairs = torch.tensor(list(itertools.product(range(20), repeat=2)))
+    batch = {"a": pairs[:, 0], "b": pairs[:, 1]}
+    loss = mod.SymmetryLoss(gt=exact, generator=torch.Generator().manual_seed(0))
+    loss(batch)
+    assert all(float(v) < 1e-5 for v in loss.terms.values()), loss.terms
+    backwards = mod.SymmetryLoss(gt=lambda a, b: -exact(a, b), generator=torch.Generator().manual_seed(0))
+    backwards(batch)
+    assert float(backwards.terms["irreflexive"]) > 1.0
+
+
+# ---- graph distance -----------------------------------------------------------------
+
+
+def test_graph_distance_exact_model_satisfies_every_law():
+    spec = load("graph_distance")
+    dist = torch.as_tensor(spec.ir.graphs["G"].distances).long()
+    mod = compile(spec)
+    exact = lambda u, v: one_hot_logits(dist[u, v], 13)  # noqa: E731
+    pairs = torch.tensor(list(itertools.product(range(49), repeat=2)))
+    batch = {"u": pairs[:, 0], "v": pairs[:, 1]}
+    loss = mod.SymmetryLoss(dist=exact, generator=torch.Generator().manual_seed(0))
+    loss(batch)
+    assert all(float(v) < 1e-4 for v in loss.terms.values()), loss.terms
+    wrong = mod.SymmetryLoss(dist=lambda u, v: one_hot_logits(torch.minimum(dist[u, v] + (u == 0).long(), torch.tensor(12)), 13))
+    wrong(batch)
+    assert float(wrong.terms["zero"]) > 0.01 and float(wrong.terms["symmetric"]) > 0.01
+
+
+# ---- images and point clouds ------------------------------------------------------------
+
+
+def test_image_d4_invariant_model_and_a_biased_one():
+    mod = compile(load("image_d4", size=6))
+    images = torch.randn(64, 6, 6, dtype=torch.float64)
+    invariant = lambda x: torch.stack([x.pow(k).mean((-1, -2)) for k in range(1, 11)], -1) * 10  # noqa: E731
+    loss = mod.SymmetryLoss(classify=invariant, generator=torch.Generator().manual_seed(0))
+    assert float(loss({"x": images})) < 1e-10
+    biased = lambda x: torch.stack([x[..., 0, :].sum(-1)] * 10, -1) * torch.arange(10.0, dtype=torch.float64)  # noqa: E731
+    assert float(mod.SymmetryLoss(classify=biased, generator=torch.Generator().manual_seed(0))({"x": images})) > 0.1
+
+
+def test_point_cloud_equivariant_models():
+    mod = compile(load("point_cloud"))
+    x = torch.randn(16, 5, 3, dtype=torch.float64)
+    energy = lambda c: (c.unsqueeze(1) - c.unsqueeze(2)).norm(dim=-1).sum((-1, -2))  # noqa: E731
+    forces = lambda c: c * c.norm(dim=-1, keepdim=True)  # noqa: E731
+    loss = mod.SymmetryLoss(energy=energy, forces=forces, generator=torch.Generator().manual_seed(0))
+    loss({"x": x})
+    assert float(loss.terms["invariant"]) < 1e-20 and float(loss.terms["equivariant"]) < 1e-20
+    broken = mod.SymmetryLoss(energy=lambda c: c[:, 0, 0], forces=lambda c: c + torch.tensor([1.0, 0, 0], dtype=torch.float64))
+    broken({"x": x})
+    assert float(broken.terms["invariant"]) > 1e-3 and float(broken.terms["equivariant"]) > 1e-3
+
+
+def test_keywords_as_names_compile_and_run():
+    spec = symspec.loads(
+        "domain Z = cyclic(5)\nmodel lambda(def: Z, sum: Z) -> class(Z)\nlaw yield: lambda(def, sum) == lambda(sum, def)\n",
+        "kw.sym",
+    )
+    mod = compile(spec)
+    loss = mod.SymmetryLoss(**{"lambda": lambda a, b: one_hot_logits((a + b) % 5, 5)})
+    assert float(loss({"def": torch.arange(5), "sum": torch.arange(5).flip(0)})) < 1e-5
+    assert "yield" in mod.LAWS
+
+
+def test_missing_batch_field_names_the_law():
+    mod = compile(load("modular_addition", p=5))
+    with pytest.raises(KeyError, match="law commutes needs the batch field 'b'"):
+        mod.SymmetryLoss(add=lambda a, b: a)({"a": torch.arange(5)})
+
+
+def test_wrong_model_names_are_rejected():
+    mod = compile(load("modular_addition", p=5))
+    with pytest.raises(TypeError, match="missing \\['add'\\]"):
+        mod.SymmetryLoss(plus=lambda a, b: a)
