@@ -11,10 +11,19 @@ from .syntax import parse
 
 __version__ = "0.1.0"
 
+
+def compile(spec, out_hint=None):  # noqa: A001 - DESIGN.md's name
+    """Compile a checked spec to a PyTorch module, imported in memory (imports torch)."""
+    from .codegen import compile as _compile
+
+    return _compile(spec, out_hint)
+
+
 __all__ = [
     "__version__",
     "load",
     "loads",
+    "compile",
     "parse",
     "Spec",
     "SymspecError",

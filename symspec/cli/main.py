@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("file", metavar="FILE", help="the .sym file to explain")
     explain.add_argument("--param", action="append", default=[], metavar="NAME=INT", help="override a 'param' (repeatable)")
     explain.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    comp = sub.add_parser("compile", help="write the PyTorch module a spec compiles to")
+    comp.add_argument("file", metavar="FILE", help="the .sym file to compile")
+    comp.add_argument("-o", "--output", metavar="OUT.py", help="where to write the module (default: standard output)")
+    comp.add_argument("--param", action="append", default=[], metavar="NAME=INT", help="override a 'param' (repeatable)")
     return parser
 
 
@@ -104,6 +108,26 @@ def _explain(args) -> int:
     return 0
 
 
+def _compile(args) -> int:
+    from ..codegen import compile_source
+
+    try:
+        spec = _load_one(args.file, args.param)
+        source = compile_source(spec)
+    except SpecError as err:
+        print(err.render(_color(sys.stderr)), file=sys.stderr)
+        return 1
+    if args.output is None:
+        sys.stdout.write(source)
+        return 0
+    try:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(source)
+    except OSError as err:
+        raise UsageError(f"cannot write '{args.output}': {err.strerror or err}") from None
+    return 0
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -115,6 +139,8 @@ def main(argv=None) -> int:
             return _check(args)
         if args.command == "explain":
             return _explain(args)
+        if args.command == "compile":
+            return _compile(args)
     except UsageError as err:
         print(f"symspec: error: {err}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ from __future__ import annotations
 import types
 from importlib import resources
 
-from .lower import CompileError, lower_spec, py
+from .lower import CompileError, literal, lower_spec, py
 
 __all__ = ["compile_source", "compile", "CompileError", "py"]
 
@@ -23,10 +23,14 @@ def _template():
     return env.from_string(text)
 
 
-def compile_source(spec, out_hint: str = "OUT.py") -> str:
+def compile_source(spec, out_hint: str | None = None) -> str:
     """The generated module's text (deterministic: same spec, same text)."""
     from .. import __version__
 
+    if out_hint is None:
+        from pathlib import Path
+
+        out_hint = f"generated/{Path(spec.file).stem}.py"
     lowered = lower_spec(spec)
     batch_vars = []
     for law in spec.laws.values():
@@ -34,7 +38,9 @@ def compile_source(spec, out_hint: str = "OUT.py") -> str:
             if plan.source == "batch" and all(v != var for v, _, _ in batch_vars):
                 batch_vars.append((var, py(var), law.name))
     if not batch_vars:
-        raise CompileError([], {})
+        from ..errors import Diagnostic
+
+        raise CompileError([Diagnostic("nothing to compile: the spec has no law with a batch variable", None)], {})
     laws_meta = []
     for name, law in spec.laws.items():
         ir = spec.ir.laws[name]
@@ -46,7 +52,7 @@ def compile_source(spec, out_hint: str = "OUT.py") -> str:
             "model": ir.model,
             "where": f"{spec.file}:{law.decl.span.line}",
         }
-        laws_meta.append(types.SimpleNamespace(name=name, meta=repr(meta)))
+        laws_meta.append(types.SimpleNamespace(name=name, meta=literal(meta)))
     models = {m: tuple(p for p, _ in sig.params) for m, sig in spec.models.items()}
     model_call = ", ".join(f"{py(m)}=..." for m in spec.models)
     return _template().render(
@@ -54,8 +60,8 @@ def compile_source(spec, out_hint: str = "OUT.py") -> str:
         file=spec.file,
         version=__version__,
         out_hint=out_hint,
-        params=repr(dict(spec.params)),
-        models=repr(models),
+        params=literal(dict(spec.params)),
+        models=literal(models),
         laws_meta=laws_meta,
         constants=sorted(lowered.constants.items()),
         buffers=sorted(lowered.buffers.items()),
@@ -68,7 +74,7 @@ def compile_source(spec, out_hint: str = "OUT.py") -> str:
     )
 
 
-def compile(spec, out_hint: str = "OUT.py"):  # noqa: A001 - the public name DESIGN.md gives
+def compile(spec, out_hint: str | None = None):  # noqa: A001 - the public name DESIGN.md gives
     """Render the spec's module and import it in memory."""
     source = compile_source(spec, out_hint)
     module = types.ModuleType(f"symspec_generated_{spec.name}")

@@ -11,6 +11,7 @@ literals made with :func:`repr`.
 from __future__ import annotations
 
 import builtins
+import json
 import keyword
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ from ..errors import Diagnostic, SpecError
 from ..syntax import ast
 from ..syntax.unparse import unparse
 
-__all__ = ["py", "Lowered", "lower_spec", "CompileError"]
+__all__ = ["py", "literal", "Lowered", "lower_spec", "CompileError"]
 
 RESERVED = {
     "torch",
@@ -44,6 +45,22 @@ RESERVED = {
     "augment",
     "symmetrize",
 }
+
+
+def literal(value) -> str:
+    """Python source for a constant (dicts, lists, tuples, strings, numbers), strings double-quoted."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool) or value is None or isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, tuple):
+        inner = ", ".join(literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    raise TypeError(f"no literal for {type(value).__name__}")
 
 
 def py(name: str) -> str:
@@ -200,7 +217,7 @@ class _LawLowering:
         g = self.spec.ir.graphs[graph]
         const = py(f"EDGES_{graph}")
         edges = [(u, v) for u, nbrs in enumerate(g.adjacency) for v in nbrs if u < v]
-        self.out.constants[const] = repr(edges)
+        self.out.constants[const] = literal(edges)
         buf = py(f"distances_{graph}")
         self.out.buffers[buf] = f"rt.graph_distances({g.num_nodes}, {const})"
         return f"self.{buf}"
@@ -243,7 +260,7 @@ class _LawLowering:
                 act = sym.action(gir, d, self.spec.domain_name(d), None)
                 ops = {g: [(op, dict(args)) for op, args in act.ops[g]] for g in gir.generators}
                 where = f"shape={tuple(d.dims)!r}" if isinstance(d, Tensor) else f"n={d.size}"
-                tables.append(f"rt.action_table({ops!r}, {where})")
+                tables.append(f"rt.action_table({literal(ops)}, {where})")
             buf = py(f"elements_{self.law.name}_{var}")
             joint = f"rt.joint_elements([{', '.join(tables)}])"
             for i, d in enumerate(uniq):  # row r of every table is the same group element
@@ -321,7 +338,7 @@ class _LawLowering:
         if name in self.spec.models:
             sig = self.spec.models[name]
             args, level = [], 0
-            for a, (_, domain) in zip(e.args, sig.params):
+            for a in e.args:
                 t = self.term(a)
                 level = max(level, t.level)
                 if t.kind == "dist":  # a nested call feeds its argmax
@@ -486,11 +503,7 @@ class _LawLowering:
             if a.kind == "prob" and b.kind == "prob":
                 return V("rel", f"rt.bernoulli_sym_kl({a.code}, {b.code})", level=level)
             if a.kind == "prob":
-                return V(
-                    "rel",
-                    f"F.binary_cross_entropy_with_logits({a.code}, torch.as_tensor({b.code}, device=device).float().expand_as({a.code}), reduction='none')",
-                    level=level,
-                )
+                return V("rel", f"rt.bernoulli_cross_entropy({a.code}, {b.code})", level=level)
             if a.kind == "tensor" or b.kind == "tensor":
                 return V("rel", f"rt.squared_error({a.code}, {b.code})", level=level)
             return V("rel", f"({self._numeric(a)} - {self._numeric(b)}).pow(2)", level=level)
@@ -535,7 +548,7 @@ class _LawLowering:
         if t.kind == "rel":
             return t.code
         if t.kind == "prob":
-            return f"F.softplus(-{t.code})"
+            return f"rt.truth_penalty({t.code})"
         self.fail(f"a {t.kind} cannot be asserted", self.law.decl)
 
     def lower(self) -> LoweredLaw:

@@ -18,6 +18,7 @@ from .actions import (
 from .calls import CallBatch
 from .distributions import pushforward, scale_table, shift_table, sum_distribution
 from .divergences import (
+    bernoulli_cross_entropy,
     bernoulli_sym_kl,
     cross_entropy_to,
     expectation,
@@ -25,6 +26,7 @@ from .divergences import (
     squared_hinge,
     sym_kl_logits,
     sym_kl_logprobs,
+    truth_penalty,
 )
 from .logic import implication_penalty, logit, sigmoid, soft_and, soft_not, soft_or
 from .sampling import between_nodes, haar_orthogonal, interval_int, random_permutations, rejection, sample_table_rows, uniform_int
@@ -40,6 +42,8 @@ from .tables import (
 )
 
 __all__ = [
+    "truth_penalty",
+    "bernoulli_cross_entropy",
     "on_shortest_path",
     "joint_elements",
     "permute_event_dim",

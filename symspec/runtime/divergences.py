@@ -20,6 +20,8 @@ __all__ = [
     "squared_error",
     "squared_hinge",
     "expectation",
+    "truth_penalty",
+    "bernoulli_cross_entropy",
 ]
 
 
@@ -75,3 +77,16 @@ def expectation(logits: torch.Tensor, values: torch.Tensor, dim: int = -1) -> to
     """The expected value of a class output whose classes stand for ``values``."""
     (logits,) = _promote(logits)
     return (F.softmax(logits, dim) * values.to(logits.dtype)).sum(dim)
+
+
+def truth_penalty(logit: torch.Tensor) -> torch.Tensor:
+    """The loss of asserting a bool output true: ``-log sigmoid(logit)``."""
+    (logit,) = _promote(logit)
+    return F.softplus(-logit)
+
+
+def bernoulli_cross_entropy(logit: torch.Tensor, target) -> torch.Tensor:
+    """Cross-entropy of a bool output (a logit) to an exact truth value (a bool tensor or 0/1)."""
+    (logit,) = _promote(logit)
+    target = torch.as_tensor(target, device=logit.device).to(logit.dtype).expand_as(logit)
+    return F.binary_cross_entropy_with_logits(logit, target, reduction="none")

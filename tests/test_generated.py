@@ -1,0 +1,67 @@
+"""generated/ holds the compiled examples: recompiling each gives the same text, and the
+modules depend only on torch and symspec.runtime."""
+
+from __future__ import annotations
+
+import ast
+import os
+
+import pytest
+from conftest import EXAMPLES, ROOT
+
+import symspec
+from symspec.cli import main
+from symspec.codegen import compile_source
+
+
+@pytest.fixture()
+def at_root():
+    old = os.getcwd()
+    os.chdir(ROOT)
+    yield
+    os.chdir(old)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_generated_files_are_up_to_date(path, at_root):
+    rel = f"examples/{path.name}"
+    golden = (ROOT / "generated" / f"{path.stem}.py").read_text(encoding="utf-8")
+    assert compile_source(symspec.load(rel)) == golden, f"regenerate: symspec compile {rel} -o generated/{path.stem}.py"
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_generated_modules_import_only_torch_and_the_runtime(path):
+    tree = ast.parse((ROOT / "generated" / f"{path.stem}.py").read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module if node.module != "symspec" else "symspec." + node.names[0].name)
+    assert imported <= {"__future__", "torch", "symspec.runtime"}, imported
+
+
+def test_cli_compile_writes_the_same_text(tmp_path, at_root):
+    out = tmp_path / "m.py"
+    assert main(["compile", "examples/modular_addition.sym", "-o", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == compile_source(symspec.load("examples/modular_addition.sym"))
+    assert main(["compile", "examples/modular_addition.sym", "--param", "p=7", "-o", str(out)]) == 0
+    assert 'PARAMS = {"p": 7}' in out.read_text(encoding="utf-8")
+    assert main(["compile", "no/such.sym"]) == 2
+
+
+def test_injection_attempts_never_reach_the_module():
+    # names are identifiers by the grammar: anything else is a syntax error before code generation
+    for text in [
+        'model f(a: cyclic(3)) -> class(3)\nlaw x"); import os; ("": f(a) == f(a)\n',
+        "law __import__('os'): f(a) == f(a)\n",
+    ]:
+        with pytest.raises(symspec.SpecError):
+            symspec.loads(text)
+    spec = symspec.loads(
+        "domain Z = cyclic(3)\nmodel __import__(a: Z, b: Z) -> class(Z)\nlaw exec: __import__(a, b) == __import__(b, a)\n"
+    )
+    source = compile_source(spec)
+    assert "__import__ = " not in source and "exec = " not in source  # mangled or quoted, never bound
+    mod = symspec.compile(spec)
+    assert "exec" in mod.LAWS and "__import__" in mod.MODELS
