@@ -83,3 +83,16 @@ class SymmetryLoss(torch.nn.Module):
         terms["bradley_terry"] = rt.masked_mean(rt.bernoulli_sym_kl(rt.as_logit(calls[_c5]), (rt.as_logit(calls[_c1]) + rt.as_logit(calls[_c6]))), (bradley_terry_c_ok) & ((a > b) & (b > bradley_terry_c)))
         self.terms = {name: value.detach() for name, value in terms.items()}
         return sum(LAWS[name]["weight"] * value for name, value in terms.items())
+
+
+def augment(batch, generator=None, model=None):
+    """A copy of ``batch`` with, per example, a random symmetry of each equivariance law applied.
+
+    The inputs get the law's input transform and ``batch["target"]`` (when
+    present) its output transform, so augmented inputs still map to augmented
+    targets. Elements are drawn uniformly (laws with no parameter, such as a
+    swap, apply their transform with probability 1/2); exact index gathers,
+    no interpolation. ``model`` picks the model whose batch this is
+    (none here).
+    """
+    raise ValueError("this spec has no equivariance law to augment with")

@@ -27,6 +27,10 @@ LAWS = {
 
 EDGES_G = [(0, 1), (0, 7), (1, 2), (1, 8), (2, 3), (2, 9), (3, 4), (3, 10), (4, 5), (4, 11), (5, 6), (5, 12), (6, 13), (7, 8), (7, 14), (8, 9), (8, 15), (9, 10), (9, 16), (10, 11), (10, 17), (11, 12), (11, 18), (12, 13), (12, 19), (13, 20), (14, 15), (14, 21), (15, 16), (15, 22), (16, 17), (16, 23), (17, 18), (17, 24), (18, 19), (18, 25), (19, 20), (19, 26), (20, 27), (21, 22), (21, 28), (22, 23), (22, 29), (23, 24), (23, 30), (24, 25), (24, 31), (25, 26), (25, 32), (26, 27), (26, 33), (27, 34), (28, 29), (28, 35), (29, 30), (29, 36), (30, 31), (30, 37), (31, 32), (31, 38), (32, 33), (32, 39), (33, 34), (33, 40), (34, 41), (35, 36), (35, 42), (36, 37), (36, 43), (37, 38), (37, 44), (38, 39), (38, 45), (39, 40), (39, 46), (40, 41), (40, 47), (41, 48), (42, 43), (43, 44), (44, 45), (45, 46), (46, 47), (47, 48)]
 
+DISTANCES_G = rt.graph_distances(49, EDGES_G)
+
+ELEMENTS_automorphism_g_0 = rt.joint_elements([rt.action_table({"a1": [("relabel", {"perm": (42, 43, 44, 45, 46, 47, 48, 35, 36, 37, 38, 39, 40, 41, 28, 29, 30, 31, 32, 33, 34, 21, 22, 23, 24, 25, 26, 27, 14, 15, 16, 17, 18, 19, 20, 7, 8, 9, 10, 11, 12, 13, 0, 1, 2, 3, 4, 5, 6)})], "a2": [("relabel", {"perm": (6, 5, 4, 3, 2, 1, 0, 13, 12, 11, 10, 9, 8, 7, 20, 19, 18, 17, 16, 15, 14, 27, 26, 25, 24, 23, 22, 21, 34, 33, 32, 31, 30, 29, 28, 41, 40, 39, 38, 37, 36, 35, 48, 47, 46, 45, 44, 43, 42)})], "a3": [("relabel", {"perm": (0, 7, 14, 21, 28, 35, 42, 1, 8, 15, 22, 29, 36, 43, 2, 9, 16, 23, 30, 37, 44, 3, 10, 17, 24, 31, 38, 45, 4, 11, 18, 25, 32, 39, 46, 5, 12, 19, 26, 33, 40, 47, 6, 13, 20, 27, 34, 41, 48)})]}, n=49)])[0]
+
 
 class SymmetryLoss(torch.nn.Module):
     """The weighted sum of the laws' losses: ``loss(batch)`` -> scalar.
@@ -51,8 +55,8 @@ class SymmetryLoss(torch.nn.Module):
         self.generator = generator
         self.fused = fused
         self.terms = {}
-        self.register_buffer("distances_G", rt.graph_distances(49, EDGES_G), persistent=False)
-        self.register_buffer("elements_automorphism_g_0", rt.joint_elements([rt.action_table({"a1": [("relabel", {"perm": (42, 43, 44, 45, 46, 47, 48, 35, 36, 37, 38, 39, 40, 41, 28, 29, 30, 31, 32, 33, 34, 21, 22, 23, 24, 25, 26, 27, 14, 15, 16, 17, 18, 19, 20, 7, 8, 9, 10, 11, 12, 13, 0, 1, 2, 3, 4, 5, 6)})], "a2": [("relabel", {"perm": (6, 5, 4, 3, 2, 1, 0, 13, 12, 11, 10, 9, 8, 7, 20, 19, 18, 17, 16, 15, 14, 27, 26, 25, 24, 23, 22, 21, 34, 33, 32, 31, 30, 29, 28, 41, 40, 39, 38, 37, 36, 35, 48, 47, 46, 45, 44, 43, 42)})], "a3": [("relabel", {"perm": (0, 7, 14, 21, 28, 35, 42, 1, 8, 15, 22, 29, 36, 43, 2, 9, 16, 23, 30, 37, 44, 3, 10, 17, 24, 31, 38, 45, 4, 11, 18, 25, 32, 39, 46, 5, 12, 19, 26, 33, 40, 47, 6, 13, 20, 27, 34, 41, 48)})]}, n=49)])[0], persistent=False)
+        self.register_buffer("DISTANCES_G", DISTANCES_G, persistent=False)
+        self.register_buffer("ELEMENTS_automorphism_g_0", ELEMENTS_automorphism_g_0, persistent=False)
 
     def forward(self, batch):
         generator = self.generator
@@ -65,10 +69,10 @@ class SymmetryLoss(torch.nn.Module):
         triangle_w = rt.uniform_int(0, 49, n, generator, device)
 
         # geodesic: draws
-        geodesic_w = rt.between_nodes(self.distances_G, u, v, generator)
+        geodesic_w = rt.between_nodes(self.DISTANCES_G, u, v, generator)
 
         # automorphism: draws
-        automorphism_g = torch.randint(0, self.elements_automorphism_g_0.shape[0], (n,), generator=generator, device=device)
+        automorphism_g = torch.randint(0, self.ELEMENTS_automorphism_g_0.shape[0], (n,), generator=generator, device=device)
 
         calls = rt.CallBatch(self.models, fused=self.fused)
         _c0 = calls.add("dist", u, v)
@@ -78,7 +82,7 @@ class SymmetryLoss(torch.nn.Module):
         _c4 = calls.add("dist", triangle_w, v)
         _c5 = calls.add("dist", u, geodesic_w)
         _c6 = calls.add("dist", geodesic_w, v)
-        _c7 = calls.add("dist", rt.act_on_values(u, self.elements_automorphism_g_0[automorphism_g]), rt.act_on_values(v, self.elements_automorphism_g_0[automorphism_g]))
+        _c7 = calls.add("dist", rt.act_on_values(u, self.ELEMENTS_automorphism_g_0[automorphism_g]), rt.act_on_values(v, self.ELEMENTS_automorphism_g_0[automorphism_g]))
         calls.run()
         _lp0 = torch.log_softmax(calls[_c0], -1)
         _lp1 = torch.log_softmax(calls[_c1], -1)
@@ -97,8 +101,44 @@ class SymmetryLoss(torch.nn.Module):
         # examples/graph_distance.sym:29  dist(u, v) <= dist(u, w) + dist(w, v)
         terms["triangle"] = (rt.squared_hinge(rt.expectation_logprobs(_lp0, 0), rt.expectation_logprobs(rt.sum_distribution(_lp3, _lp4), 0))).mean()
         # examples/graph_distance.sym:34  dist(u, v) == dist(u, w) + dist(w, v) when between(G, u, w, v)
-        terms["geodesic"] = rt.masked_mean(rt.sym_kl_logprobs(rt.pad_support(_lp0, 0, 0, 25), rt.pad_support(rt.sum_distribution(_lp5, _lp6), 0, 0, 25)), (rt.on_shortest_path(self.distances_G, u, geodesic_w, v)))
+        terms["geodesic"] = rt.masked_mean(rt.sym_kl_logprobs(rt.pad_support(_lp0, 0, 0, 25), rt.pad_support(rt.sum_distribution(_lp5, _lp6), 0, 0, 25)), (rt.on_shortest_path(self.DISTANCES_G, u, geodesic_w, v)))
         # examples/graph_distance.sym:38  dist(g . u, g . v) == dist(u, v)
         terms["automorphism"] = (rt.sym_kl_logprobs(_lp7, _lp0)).mean()
         self.terms = {name: value.detach() for name, value in terms.items()}
         return sum(LAWS[name]["weight"] * value for name, value in terms.items())
+
+
+def augment(batch, generator=None, model=None):
+    """A copy of ``batch`` with, per example, a random symmetry of each equivariance law applied.
+
+    The inputs get the law's input transform and ``batch["target"]`` (when
+    present) its output transform, so augmented inputs still map to augmented
+    targets. Elements are drawn uniformly (laws with no parameter, such as a
+    swap, apply their transform with probability 1/2); exact index gathers,
+    no interpolation. ``model`` picks the model whose batch this is
+    (dist).
+    """
+    names = ["dist"]
+    if model is None and len(names) == 1:
+        model = names[0]
+    if model == "dist":
+        return _augment_dist(batch, generator)
+    raise ValueError(f"augment(model=...) takes one of {names}, got {model!r}")
+
+
+def _augment_dist(batch, generator):
+    out = dict(batch)
+    first = rt.field(out, "u", "augment")
+    n = first.shape[0]
+    device = first.device
+    # symmetric: dist(u, v) == dist(v, u)  (examples/graph_distance.sym:22)
+    u, v = out["u"], out["v"]
+    symmetric_flip = torch.rand(n, generator=generator, device=device) < 0.5
+    out["u"] = rt.where_examples(symmetric_flip, v, u)
+    out["v"] = rt.where_examples(symmetric_flip, u, v)
+    # automorphism: dist(g . u, g . v) == dist(u, v)  (examples/graph_distance.sym:38)
+    u, v = out["u"], out["v"]
+    automorphism_g = torch.randint(0, rt.cached_to(ELEMENTS_automorphism_g_0, device).shape[0], (n,), generator=generator, device=device)
+    out["u"] = rt.act_on_values(u, rt.cached_to(ELEMENTS_automorphism_g_0, device)[automorphism_g])
+    out["v"] = rt.act_on_values(v, rt.cached_to(ELEMENTS_automorphism_g_0, device)[automorphism_g])
+    return out

@@ -21,6 +21,8 @@ LAWS = {
     "invariant": {"class": "equivariance", "weight": 1.0, "tol": None, "samples": 1, "model": "classify", "where": "examples/image_d4.sym:24"},
 }
 
+ELEMENTS_invariant_g_0 = rt.joint_elements([rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28))])[0]
+
 
 class SymmetryLoss(torch.nn.Module):
     """The weighted sum of the laws' losses: ``loss(batch)`` -> scalar.
@@ -45,7 +47,7 @@ class SymmetryLoss(torch.nn.Module):
         self.generator = generator
         self.fused = fused
         self.terms = {}
-        self.register_buffer("elements_invariant_g_0", rt.joint_elements([rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28))])[0], persistent=False)
+        self.register_buffer("ELEMENTS_invariant_g_0", ELEMENTS_invariant_g_0, persistent=False)
 
     def forward(self, batch):
         generator = self.generator
@@ -54,10 +56,10 @@ class SymmetryLoss(torch.nn.Module):
         device = x.device
 
         # invariant: draws
-        invariant_g = torch.randint(0, self.elements_invariant_g_0.shape[0], (n,), generator=generator, device=device)
+        invariant_g = torch.randint(0, self.ELEMENTS_invariant_g_0.shape[0], (n,), generator=generator, device=device)
 
         calls = rt.CallBatch(self.models, fused=self.fused)
-        _c0 = calls.add("classify", rt.act_on_positions(x, self.elements_invariant_g_0[invariant_g], 2))
+        _c0 = calls.add("classify", rt.act_on_positions(x, self.ELEMENTS_invariant_g_0[invariant_g], 2))
         _c1 = calls.add("classify", x)
         calls.run()
         _lp0 = torch.log_softmax(calls[_c0], -1)
@@ -68,3 +70,33 @@ class SymmetryLoss(torch.nn.Module):
         terms["invariant"] = (rt.sym_kl_logprobs(_lp0, _lp1)).mean()
         self.terms = {name: value.detach() for name, value in terms.items()}
         return sum(LAWS[name]["weight"] * value for name, value in terms.items())
+
+
+def augment(batch, generator=None, model=None):
+    """A copy of ``batch`` with, per example, a random symmetry of each equivariance law applied.
+
+    The inputs get the law's input transform and ``batch["target"]`` (when
+    present) its output transform, so augmented inputs still map to augmented
+    targets. Elements are drawn uniformly (laws with no parameter, such as a
+    swap, apply their transform with probability 1/2); exact index gathers,
+    no interpolation. ``model`` picks the model whose batch this is
+    (classify).
+    """
+    names = ["classify"]
+    if model is None and len(names) == 1:
+        model = names[0]
+    if model == "classify":
+        return _augment_classify(batch, generator)
+    raise ValueError(f"augment(model=...) takes one of {names}, got {model!r}")
+
+
+def _augment_classify(batch, generator):
+    out = dict(batch)
+    first = rt.field(out, "x", "augment")
+    n = first.shape[0]
+    device = first.device
+    # invariant: classify(g . x) == classify(x)  (examples/image_d4.sym:24)
+    x = out["x"]
+    invariant_g = torch.randint(0, rt.cached_to(ELEMENTS_invariant_g_0, device).shape[0], (n,), generator=generator, device=device)
+    out["x"] = rt.act_on_positions(x, rt.cached_to(ELEMENTS_invariant_g_0, device)[invariant_g], 2)
+    return out

@@ -86,3 +86,41 @@ class SymmetryLoss(torch.nn.Module):
         terms["assoc"] = (rt.sym_kl_logprobs(_lp3, _lp5)).mean()
         self.terms = {name: value.detach() for name, value in terms.items()}
         return sum(LAWS[name]["weight"] * value for name, value in terms.items())
+
+
+def augment(batch, generator=None, model=None):
+    """A copy of ``batch`` with, per example, a random symmetry of each equivariance law applied.
+
+    The inputs get the law's input transform and ``batch["target"]`` (when
+    present) its output transform, so augmented inputs still map to augmented
+    targets. Elements are drawn uniformly (laws with no parameter, such as a
+    swap, apply their transform with probability 1/2); exact index gathers,
+    no interpolation. ``model`` picks the model whose batch this is
+    (add).
+    """
+    names = ["add"]
+    if model is None and len(names) == 1:
+        model = names[0]
+    if model == "add":
+        return _augment_add(batch, generator)
+    raise ValueError(f"augment(model=...) takes one of {names}, got {model!r}")
+
+
+def _augment_add(batch, generator):
+    out = dict(batch)
+    first = rt.field(out, "a", "augment")
+    n = first.shape[0]
+    device = first.device
+    # commutes: add(a, b) == add(b, a)  (examples/modular_addition.sym:23)
+    a, b = out["a"], out["b"]
+    commutes_flip = torch.rand(n, generator=generator, device=device) < 0.5
+    out["a"] = rt.where_examples(commutes_flip, b, a)
+    out["b"] = rt.where_examples(commutes_flip, a, b)
+    # shift: add(a + k, b) == add(a, b) + k  (examples/modular_addition.sym:28)
+    a, b = out["a"], out["b"]
+    shift_k = rt.uniform_int(0, 113, n, generator, device)
+    out["a"] = (a + shift_k) % 113
+    out["b"] = b
+    if "target" in out:
+        out["target"] = (out["target"] + shift_k) % 113
+    return out

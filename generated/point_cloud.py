@@ -75,3 +75,51 @@ class SymmetryLoss(torch.nn.Module):
         terms["equivariant"] = (rt.squared_error(calls[_c2], rt.matrix_event_dim(rt.permute_event_dim(calls[_c3], equivariant_g_0, 0), equivariant_g_1, 1))).mean()
         self.terms = {name: value.detach() for name, value in terms.items()}
         return sum(LAWS[name]["weight"] * value for name, value in terms.items())
+
+
+def augment(batch, generator=None, model=None):
+    """A copy of ``batch`` with, per example, a random symmetry of each equivariance law applied.
+
+    The inputs get the law's input transform and ``batch["target"]`` (when
+    present) its output transform, so augmented inputs still map to augmented
+    targets. Elements are drawn uniformly (laws with no parameter, such as a
+    swap, apply their transform with probability 1/2); exact index gathers,
+    no interpolation. ``model`` picks the model whose batch this is
+    (energy, forces).
+    """
+    names = ["energy", "forces"]
+    if model is None and len(names) == 1:
+        model = names[0]
+    if model == "energy":
+        return _augment_energy(batch, generator)
+    if model == "forces":
+        return _augment_forces(batch, generator)
+    raise ValueError(f"augment(model=...) takes one of {names}, got {model!r}")
+
+
+def _augment_energy(batch, generator):
+    out = dict(batch)
+    first = rt.field(out, "x", "augment")
+    n = first.shape[0]
+    device = first.device
+    # invariant: energy(g . x) == energy(x)  (examples/point_cloud.sym:20)
+    x = out["x"]
+    invariant_g_0 = rt.random_permutations(n, x.shape[1], generator, device)
+    invariant_g_1 = rt.haar_orthogonal(n, 3, True, generator, device, torch.float64)
+    out["x"] = rt.matrix_event_dim(rt.permute_event_dim(x, invariant_g_0, 0), invariant_g_1, 1)
+    return out
+
+
+def _augment_forces(batch, generator):
+    out = dict(batch)
+    first = rt.field(out, "x", "augment")
+    n = first.shape[0]
+    device = first.device
+    # equivariant: forces(g . x) == g . forces(x)  (examples/point_cloud.sym:23)
+    x = out["x"]
+    equivariant_g_0 = rt.random_permutations(n, x.shape[1], generator, device)
+    equivariant_g_1 = rt.haar_orthogonal(n, 3, True, generator, device, torch.float64)
+    out["x"] = rt.matrix_event_dim(rt.permute_event_dim(x, equivariant_g_0, 0), equivariant_g_1, 1)
+    if "target" in out:
+        out["target"] = rt.matrix_event_dim(rt.permute_event_dim(out["target"], equivariant_g_0, 0), equivariant_g_1, 1)
+    return out

@@ -149,3 +149,49 @@ def test_wrong_model_names_are_rejected():
     mod = compile(load("modular_addition", p=5))
     with pytest.raises(TypeError, match="missing \\['add'\\]"):
         mod.SymmetryLoss(plus=lambda a, b: a)
+
+
+# ---- augmentation ----------------------------------------------------------------------
+
+
+def test_augment_keeps_labels_correct_changes_inputs_and_is_reproducible():
+    p = 13
+    mod = compile(load("modular_addition", p=p))
+    a, b = torch.randint(0, p, (500,)), torch.randint(0, p, (500,))
+    batch = {"a": a, "b": b, "target": (a + b) % p}
+    out = mod.augment(batch, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out["target"], (out["a"] + out["b"]) % p)
+    assert (out["a"] != a).float().mean() > 0.5 and torch.equal(batch["a"], a)  # changed, input untouched
+    again = mod.augment(batch, generator=torch.Generator().manual_seed(0))
+    assert all(torch.equal(out[k], again[k]) for k in out)
+
+
+def test_augment_graph_distance_by_automorphisms_and_swaps():
+    spec = load("graph_distance")
+    dist = torch.as_tensor(spec.ir.graphs["G"].distances).long()
+    mod = compile(spec)
+    u, v = torch.randint(0, 49, (400,)), torch.randint(0, 49, (400,))
+    out = mod.augment({"u": u, "v": v, "target": dist[u, v]}, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(dist[out["u"], out["v"]], out["target"])
+    assert (out["u"] != u).any()
+
+
+def test_augment_images_by_d4():
+    mod = compile(load("image_d4", size=5))
+    x = torch.randn(64, 5, 5)
+    out = mod.augment({"x": x, "target": torch.arange(64) % 10}, generator=torch.Generator().manual_seed(2))
+    for i in range(64):
+        images = [torch.rot90(x[i], k, (0, 1)) for k in range(4)]
+        images += [torch.flip(m, (1,)) for m in images]
+        assert any(torch.equal(out["x"][i], m) for m in images)
+    assert torch.equal(out["target"], torch.arange(64) % 10)
+    assert not torch.equal(out["x"], x)
+
+
+def test_augment_point_clouds_moves_forces_with_the_points():
+    mod = compile(load("point_cloud"))
+    forces = lambda c: c * c.norm(dim=-1, keepdim=True)  # noqa: E731
+    x = torch.randn(32, 6, 3, dtype=torch.float64)
+    out = mod.augment({"x": x, "target": forces(x)}, generator=torch.Generator().manual_seed(3), model="forces")
+    assert torch.allclose(forces(out["x"]), out["target"], atol=1e-10)
+    assert not torch.allclose(out["x"], x)

@@ -65,6 +65,7 @@ class LawIR:
     line: int = 0
     span: object = None
     options: dict = field(default_factory=dict)
+    sides: tuple | None = None  # equivariance: (base call, its output ops, moved call, its output ops, parameters)
 
 
 # ---- peeling the two sides -------------------------------------------------------
@@ -321,6 +322,7 @@ def _equivariance(ir: LawIR, law, spec, sym) -> str | None:
         return "both sides are the same call"
     ir.law_class = "equivariance"
     ir.model = model.name
+    ir.sides = (base, tuple(base_ops), moved, tuple(moved_ops), tuple(sorted(params)))
     ir.reason = _describe(base, moved, base_ops, moved_ops, params, law)
     _generators(ir, law, spec, sym, model, base_vars, sources, moved, base_ops, moved_ops, sorted(params))
     return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import types
 from importlib import resources
 
-from .lower import CompileError, literal, lower_spec, py
+from .lower import CompileError, literal, lower_augment, lower_spec, py
 
 __all__ = ["compile_source", "compile", "CompileError", "py"]
 
@@ -32,6 +32,7 @@ def compile_source(spec, out_hint: str | None = None) -> str:
 
         out_hint = f"generated/{Path(spec.file).stem}.py"
     lowered = lower_spec(spec)
+    augments = lower_augment(spec, lowered)
     batch_vars = []
     for law in spec.laws.values():
         for var, plan in spec.ir.laws[law.name].variables.items():
@@ -71,6 +72,9 @@ def compile_source(spec, out_hint: str | None = None) -> str:
         rounds=sorted(lowered.requests.items()),
         model_call=model_call,
         log_probs=lowered.log_probs,
+        augment_models=list(augments),
+        augment_blocks=[(py(m), blocks) for m, blocks in augments.items()],
+        augment_first={py(m): spec.models[m].params[0][0] for m in augments},
     )
 
 

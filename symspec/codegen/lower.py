@@ -130,6 +130,10 @@ class _LawLowering:
         self.masks: list[str] = []
         self.prefix = py(law.name)
 
+    def table(self, name: str) -> str:
+        """How forward() reads a precomputed table: a buffer of the loss module."""
+        return f"self.{name}"
+
     def fail(self, message: str, node) -> None:
         raise CompileError(
             [Diagnostic(f"cannot compile law {self.law.name} yet: {message}", node.span, kind="compile")],
@@ -218,9 +222,9 @@ class _LawLowering:
         const = py(f"EDGES_{graph}")
         edges = [(u, v) for u, nbrs in enumerate(g.adjacency) for v in nbrs if u < v]
         self.out.constants[const] = literal(edges)
-        buf = py(f"distances_{graph}")
+        buf = py(f"DISTANCES_{graph}")
         self.out.buffers[buf] = f"rt.graph_distances({g.num_nodes}, {const})"
-        return f"self.{buf}"
+        return self.table(buf)
 
     def _between(self, var: str, name: str) -> None:
         (call,) = [c for c in self._conjuncts(var) if isinstance(c, ast.Call)]
@@ -261,12 +265,14 @@ class _LawLowering:
                 ops = {g: [(op, dict(args)) for op, args in act.ops[g]] for g in gir.generators}
                 where = f"shape={tuple(d.dims)!r}" if isinstance(d, Tensor) else f"n={d.size}"
                 tables.append(f"rt.action_table({literal(ops)}, {where})")
-            buf = py(f"elements_{self.law.name}_{var}")
+            buf = py(f"ELEMENTS_{self.law.name}_{var}")
             joint = f"rt.joint_elements([{', '.join(tables)}])"
             for i, d in enumerate(uniq):  # row r of every table is the same group element
                 self.out.buffers[f"{buf}_{i}"] = f"{joint}[{i}]"
-                parts[d] = [("push", f"self.{buf}_{i}[{name}]")]
-            self.setup.append(f"{name} = torch.randint(0, self.{buf}_0.shape[0], (n,), generator=generator, device=device)")
+                parts[d] = [("push", f"{self.table(f'{buf}_{i}')}[{name}]")]
+            self.setup.append(
+                f"{name} = torch.randint(0, {self.table(f'{buf}_0')}.shape[0], (n,), generator=generator, device=device)"
+            )
         else:
             for d in uniq:
                 parts[d] = self._continuous_parts(gir, d, name)
@@ -383,6 +389,10 @@ class _LawLowering:
         parts = g.domain.get(x.domain)
         if parts is None:
             self.fail(f"no sampled action of {unparse(e.element)} on {x.domain}", e)
+        return self._apply(parts, x)
+
+    def _apply(self, parts: list, x: V) -> V:
+        """A sampled group element acting on a value, a class output or a tensor."""
         code = x.code
         for kind, table, *rest in parts:
             if kind == "push":
@@ -577,3 +587,101 @@ def lower_spec(spec) -> Lowered:
     for name, law in spec.laws.items():
         out.laws.append(_LawLowering(spec, law, spec.ir.laws[name], out).lower())
     return out
+
+
+class _AugmentLowering(_LawLowering):
+    """One equivariance law as a data augmentation: ``(x, y) -> (T x, S y)`` with T, S drawn per example."""
+
+    def table(self, name: str) -> str:
+        return f"rt.cached_to({name}, device)"
+
+    def lower_augment(self, sig) -> list | None:
+        base, base_ops, moved, moved_ops, params = self.ir.sides
+        decl = self.law.decl
+        lines = [f"# {self.law.name}: {unparse(decl.body)}  ({self.spec.file}:{decl.span.line})"]
+        if moved_ops:
+            return lines + ["# (not augmented: the transformed call also transforms its output)"]
+        fields = [p for p, _ in sig.params]
+        names = [py(f) for f in fields]
+        lines.append(f"{', '.join(names)} = {', '.join(f'out[{literal(f)}]' for f in fields)}")
+        for j, a in enumerate(base.args):
+            self.env[a.name] = self._value(sig.params[j][1], names[j])
+        for p in params:
+            plan = self.ir.variables[p]
+            v = self.law.variables[p]
+            if plan.source == "group":
+                self._group_variable(p, v)
+            else:
+                lo, hi = _int_bounds(v.domain)
+                name = self.local(p)
+                self.setup.append(f"{name} = rt.uniform_int({lo}, {hi}, n, generator, device)")
+                self.env[p] = self._value(v.domain, name)
+        lines += self.setup
+        new = [self.term(a).code for a in moved.args]
+        target = self._target(base_ops, sig.output)
+        if params:
+            for f, code in zip(fields, new):
+                lines.append(f"out[{literal(f)}] = {code}")
+            if target is not None:
+                lines.append(f'if "target" in out:\n        out["target"] = {target}')
+            return lines
+        # no parameter: the transform and the identity, each with probability 1/2 (for involutions such as swaps)
+        flip = self.local("flip")
+        lines.append(f"{flip} = torch.rand(n, generator=generator, device=device) < 0.5")
+        for f, code, old in zip(fields, new, names):
+            lines.append(f"out[{literal(f)}] = rt.where_examples({flip}, {code}, {old})")
+        if target is not None:
+            lines.append(f'if "target" in out:\n        out["target"] = rt.where_examples({flip}, {target}, out["target"])')
+        return lines
+
+    def _target(self, ops, output) -> str | None:
+        """The target moved by the output transform, or None when the transform leaves it unchanged."""
+        if not ops:
+            return None
+        code = 'out["target"]'
+        domain = output.domain if isinstance(output, ClassOf) else output
+        for kind, arg in reversed(ops):  # innermost first
+            if kind == "act":
+                g = self.term(arg)
+                if isinstance(domain, Tensor):
+                    t = self.t_Act_on(g, V("tensor", code, domain))
+                else:
+                    t = self.t_Act_on(g, V("value", code, domain))
+                code = t.code
+            elif kind == "not":
+                code = f"(1 - {code})"
+            elif isinstance(domain, Cyclic):
+                n_ = domain.n
+                if kind == "neg":
+                    code = f"(-{code}) % {n_}"
+                else:
+                    other = self.term(arg).code
+                    sign = {"+": "+", "-": "-", "*": "*", "rsub": "-"}[kind]
+                    code = f"({other} - {code}) % {n_}" if kind == "rsub" else f"({code} {sign} {other}) % {n_}"
+            else:
+                self.fail("an output transform augmentation cannot apply to this target", self.law.decl)
+        return code
+
+    def t_Act_on(self, g: V, x: V) -> V:
+        parts = g.domain.get(x.domain)
+        if parts is None:
+            self.fail(f"no sampled action on {x.domain}", self.law.decl)
+        return self._apply(parts, x)
+
+
+def lower_augment(spec, out: Lowered) -> dict:
+    """Per model, the lines of its augmentation (equivariance laws in order)."""
+    result = {}
+    for name, sig in spec.models.items():
+        blocks = []
+        taken = {py(p) for p, _ in sig.params}
+        for law_name, law in spec.laws.items():
+            ir = spec.ir.laws[law_name]
+            if ir.law_class != "equivariance" or ir.model != name or ir.sides is None:
+                continue
+            sub = Lowered(buffers=out.buffers, constants=out.constants, taken=taken)
+            lowering = _AugmentLowering(spec, law, ir, sub)
+            blocks.append(lowering.lower_augment(sig))
+        if blocks:
+            result[name] = blocks
+    return result

@@ -33,15 +33,19 @@ from .sampling import between_nodes, haar_orthogonal, interval_int, random_permu
 from .tables import (
     action_table,
     as_logit,
+    cached_to,
     expectation_logprobs,
     field,
     graph_distances,
     masked_mean,
     on_shortest_path,
     pad_support,
+    where_examples,
 )
 
 __all__ = [
+    "cached_to",
+    "where_examples",
     "truth_penalty",
     "bernoulli_cross_entropy",
     "on_shortest_path",

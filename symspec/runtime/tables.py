@@ -138,3 +138,20 @@ def on_shortest_path(distances: torch.Tensor, u: torch.Tensor, w: torch.Tensor, 
     """``between(G, u, w, v)``: w lies on a shortest u-v path."""
     duv = distances[u, v]
     return (distances[u, w] + distances[w, v] == duv) & (duv >= 0)
+
+
+_DEVICE_CACHE: dict = {}
+
+
+def cached_to(table: torch.Tensor, device) -> torch.Tensor:
+    """``table`` on ``device``, copied once per device (for module-level index tables)."""
+    key = (id(table), str(device))
+    found = _DEVICE_CACHE.get(key)
+    if found is None:
+        found = _DEVICE_CACHE[key] = table.to(device)
+    return found
+
+
+def where_examples(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per example (first dim), ``a`` where ``mask`` holds and ``b`` elsewhere."""
+    return torch.where(mask.view(-1, *([1] * (a.dim() - 1))), a, b)
