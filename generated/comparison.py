@@ -18,21 +18,24 @@ SPEC = "comparison"
 PARAMS = {"m": 20}
 MODELS = {"gt": ("a", "b")}
 LAWS = {
-    "irreflexive": {"class": "constraint", "weight": 1.0, "tol": None, "samples": 1, "model": None, "where": "examples/comparison.sym:17"},
-    "antisymmetric": {"class": "constraint", "weight": 1.0, "tol": None, "samples": 1, "model": None, "where": "examples/comparison.sym:21"},
-    "transitive": {"class": "constraint", "weight": 1.0, "tol": None, "samples": 1, "model": None, "where": "examples/comparison.sym:25"},
-    "bradley_terry": {"class": "constraint", "weight": 0.5, "tol": None, "samples": 1, "model": None, "where": "examples/comparison.sym:29"},
+    "irreflexive": {"class": "constraint", "relation": "assert", "model": None, "weight": 1.0, "tol": None, "samples": 1, "span": "examples/comparison.sym:17:1"},
+    "antisymmetric": {"class": "constraint", "relation": "==", "model": None, "weight": 1.0, "tol": None, "samples": 1, "span": "examples/comparison.sym:21:1"},
+    "transitive": {"class": "constraint", "relation": "=>", "model": None, "weight": 1.0, "tol": None, "samples": 1, "span": "examples/comparison.sym:25:1"},
+    "bradley_terry": {"class": "constraint", "relation": "==", "model": None, "weight": 0.5, "tol": None, "samples": 1, "span": "examples/comparison.sym:29:1"},
 }
+PRIORS = {}
+WEIGHTS = {**{name: law["weight"] for name, law in LAWS.items()}, **{name: prior["weight"] for name, prior in PRIORS.items()}}
 
 
 class SymmetryLoss(torch.nn.Module):
-    """The weighted sum of the laws' losses: ``loss(batch)`` -> scalar.
+    """The weighted sum of the laws' losses and priors: ``loss(batch, **tensors)`` -> scalar.
 
     Models are passed by name (gt=...); ``loss.terms`` holds each
     law's value from the last call. Every model call of a step runs in one
     batched forward per model and call round (``fused=False`` runs them one
     by one). Random draws use ``generator`` (a ``torch.Generator`` on the
-    batch's device) when given.
+    batch's device) when given. Priors on tensors take them by keyword:
+    ``loss(batch, embed=model.embed.weight)``.
     """
 
     def __init__(self, *, generator=None, fused=True, **models):
@@ -49,7 +52,7 @@ class SymmetryLoss(torch.nn.Module):
         self.fused = fused
         self.terms = {}
 
-    def forward(self, batch):
+    def forward(self, batch, **bound):
         generator = self.generator
         a = rt.field(batch, "a", "irreflexive")
         b = rt.field(batch, "b", "antisymmetric")
@@ -82,7 +85,7 @@ class SymmetryLoss(torch.nn.Module):
         # examples/comparison.sym:29  gt(a, c) == sigmoid(logit(gt(a, b)) + logit(gt(b, c))) when a > b > c
         terms["bradley_terry"] = rt.masked_mean(rt.bernoulli_sym_kl(rt.as_logit(calls[_c5]), (rt.as_logit(calls[_c1]) + rt.as_logit(calls[_c6]))), (bradley_terry_c_ok) & ((a > b) & (b > bradley_terry_c)))
         self.terms = {name: value.detach() for name, value in terms.items()}
-        return sum(LAWS[name]["weight"] * value for name, value in terms.items())
+        return sum(WEIGHTS[name] * value for name, value in terms.items())
 
 
 def augment(batch, generator=None, model=None):

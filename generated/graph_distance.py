@@ -18,12 +18,14 @@ SPEC = "graph_distance"
 PARAMS = {"n": 7}
 MODELS = {"dist": ("u", "v")}
 LAWS = {
-    "symmetric": {"class": "equivariance", "weight": 1.0, "tol": None, "samples": 1, "model": "dist", "where": "examples/graph_distance.sym:22"},
-    "zero": {"class": "constraint", "weight": 1.0, "tol": None, "samples": 1, "model": None, "where": "examples/graph_distance.sym:25"},
-    "triangle": {"class": "constraint", "weight": 1.0, "tol": None, "samples": 1, "model": None, "where": "examples/graph_distance.sym:29"},
-    "geodesic": {"class": "constraint", "weight": 1.0, "tol": None, "samples": 1, "model": None, "where": "examples/graph_distance.sym:34"},
-    "automorphism": {"class": "equivariance", "weight": 1.0, "tol": None, "samples": 1, "model": "dist", "where": "examples/graph_distance.sym:38"},
+    "symmetric": {"class": "equivariance", "relation": "==", "model": "dist", "weight": 1.0, "tol": None, "samples": 1, "span": "examples/graph_distance.sym:22:1"},
+    "zero": {"class": "constraint", "relation": "==", "model": None, "weight": 1.0, "tol": None, "samples": 1, "span": "examples/graph_distance.sym:25:1"},
+    "triangle": {"class": "constraint", "relation": "<=", "model": None, "weight": 1.0, "tol": None, "samples": 1, "span": "examples/graph_distance.sym:29:1"},
+    "geodesic": {"class": "constraint", "relation": "==", "model": None, "weight": 1.0, "tol": None, "samples": 1, "span": "examples/graph_distance.sym:34:1"},
+    "automorphism": {"class": "equivariance", "relation": "==", "model": "dist", "weight": 1.0, "tol": None, "samples": 1, "span": "examples/graph_distance.sym:38:1"},
 }
+PRIORS = {}
+WEIGHTS = {**{name: law["weight"] for name, law in LAWS.items()}, **{name: prior["weight"] for name, prior in PRIORS.items()}}
 
 EDGES_G = [(0, 1), (0, 7), (1, 2), (1, 8), (2, 3), (2, 9), (3, 4), (3, 10), (4, 5), (4, 11), (5, 6), (5, 12), (6, 13), (7, 8), (7, 14), (8, 9), (8, 15), (9, 10), (9, 16), (10, 11), (10, 17), (11, 12), (11, 18), (12, 13), (12, 19), (13, 20), (14, 15), (14, 21), (15, 16), (15, 22), (16, 17), (16, 23), (17, 18), (17, 24), (18, 19), (18, 25), (19, 20), (19, 26), (20, 27), (21, 22), (21, 28), (22, 23), (22, 29), (23, 24), (23, 30), (24, 25), (24, 31), (25, 26), (25, 32), (26, 27), (26, 33), (27, 34), (28, 29), (28, 35), (29, 30), (29, 36), (30, 31), (30, 37), (31, 32), (31, 38), (32, 33), (32, 39), (33, 34), (33, 40), (34, 41), (35, 36), (35, 42), (36, 37), (36, 43), (37, 38), (37, 44), (38, 39), (38, 45), (39, 40), (39, 46), (40, 41), (40, 47), (41, 48), (42, 43), (43, 44), (44, 45), (45, 46), (46, 47), (47, 48)]
 
@@ -33,13 +35,14 @@ ELEMENTS_automorphism_g_0 = rt.joint_elements([rt.action_table({"a1": [("relabel
 
 
 class SymmetryLoss(torch.nn.Module):
-    """The weighted sum of the laws' losses: ``loss(batch)`` -> scalar.
+    """The weighted sum of the laws' losses and priors: ``loss(batch, **tensors)`` -> scalar.
 
     Models are passed by name (dist=...); ``loss.terms`` holds each
     law's value from the last call. Every model call of a step runs in one
     batched forward per model and call round (``fused=False`` runs them one
     by one). Random draws use ``generator`` (a ``torch.Generator`` on the
-    batch's device) when given.
+    batch's device) when given. Priors on tensors take them by keyword:
+    ``loss(batch, embed=model.embed.weight)``.
     """
 
     def __init__(self, *, generator=None, fused=True, **models):
@@ -58,7 +61,7 @@ class SymmetryLoss(torch.nn.Module):
         self.register_buffer("DISTANCES_G", DISTANCES_G, persistent=False)
         self.register_buffer("ELEMENTS_automorphism_g_0", ELEMENTS_automorphism_g_0, persistent=False)
 
-    def forward(self, batch):
+    def forward(self, batch, **bound):
         generator = self.generator
         u = rt.field(batch, "u", "symmetric")
         v = rt.field(batch, "v", "symmetric")
@@ -105,7 +108,7 @@ class SymmetryLoss(torch.nn.Module):
         # examples/graph_distance.sym:38  dist(g . u, g . v) == dist(u, v)
         terms["automorphism"] = (rt.sym_kl_logprobs(_lp7, _lp0)).mean()
         self.terms = {name: value.detach() for name, value in terms.items()}
-        return sum(LAWS[name]["weight"] * value for name, value in terms.items())
+        return sum(WEIGHTS[name] * value for name, value in terms.items())
 
 
 def augment(batch, generator=None, model=None):

@@ -18,20 +18,23 @@ SPEC = "image_d4"
 PARAMS = {"size": 28}
 MODELS = {"classify": ("x",)}
 LAWS = {
-    "invariant": {"class": "equivariance", "weight": 1.0, "tol": None, "samples": 1, "model": "classify", "where": "examples/image_d4.sym:24"},
+    "invariant": {"class": "equivariance", "relation": "==", "model": "classify", "weight": 1.0, "tol": None, "samples": 1, "span": "examples/image_d4.sym:24:1"},
 }
+PRIORS = {}
+WEIGHTS = {**{name: law["weight"] for name, law in LAWS.items()}, **{name: prior["weight"] for name, prior in PRIORS.items()}}
 
 ELEMENTS_invariant_g_0 = rt.joint_elements([rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28))])[0]
 
 
 class SymmetryLoss(torch.nn.Module):
-    """The weighted sum of the laws' losses: ``loss(batch)`` -> scalar.
+    """The weighted sum of the laws' losses and priors: ``loss(batch, **tensors)`` -> scalar.
 
     Models are passed by name (classify=...); ``loss.terms`` holds each
     law's value from the last call. Every model call of a step runs in one
     batched forward per model and call round (``fused=False`` runs them one
     by one). Random draws use ``generator`` (a ``torch.Generator`` on the
-    batch's device) when given.
+    batch's device) when given. Priors on tensors take them by keyword:
+    ``loss(batch, embed=model.embed.weight)``.
     """
 
     def __init__(self, *, generator=None, fused=True, **models):
@@ -49,7 +52,7 @@ class SymmetryLoss(torch.nn.Module):
         self.terms = {}
         self.register_buffer("ELEMENTS_invariant_g_0", ELEMENTS_invariant_g_0, persistent=False)
 
-    def forward(self, batch):
+    def forward(self, batch, **bound):
         generator = self.generator
         x = rt.field(batch, "x", "invariant")
         n = x.shape[0]
@@ -69,7 +72,7 @@ class SymmetryLoss(torch.nn.Module):
         # examples/image_d4.sym:24  classify(g . x) == classify(x)
         terms["invariant"] = (rt.sym_kl_logprobs(_lp0, _lp1)).mean()
         self.terms = {name: value.detach() for name, value in terms.items()}
-        return sum(LAWS[name]["weight"] * value for name, value in terms.items())
+        return sum(WEIGHTS[name] * value for name, value in terms.items())
 
 
 def augment(batch, generator=None, model=None):

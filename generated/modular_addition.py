@@ -18,20 +18,23 @@ SPEC = "modular_addition"
 PARAMS = {"p": 113}
 MODELS = {"add": ("a", "b")}
 LAWS = {
-    "commutes": {"class": "equivariance", "weight": 1.0, "tol": None, "samples": 1, "model": "add", "where": "examples/modular_addition.sym:23"},
-    "shift": {"class": "equivariance", "weight": 1.0, "tol": None, "samples": 1, "model": "add", "where": "examples/modular_addition.sym:28"},
-    "assoc": {"class": "constraint", "weight": 1.0, "tol": None, "samples": 1, "model": None, "where": "examples/modular_addition.sym:31"},
+    "commutes": {"class": "equivariance", "relation": "==", "model": "add", "weight": 1.0, "tol": None, "samples": 1, "span": "examples/modular_addition.sym:23:1"},
+    "shift": {"class": "equivariance", "relation": "==", "model": "add", "weight": 1.0, "tol": None, "samples": 1, "span": "examples/modular_addition.sym:28:1"},
+    "assoc": {"class": "constraint", "relation": "==", "model": None, "weight": 1.0, "tol": None, "samples": 1, "span": "examples/modular_addition.sym:31:1"},
 }
+PRIORS = {}
+WEIGHTS = {**{name: law["weight"] for name, law in LAWS.items()}, **{name: prior["weight"] for name, prior in PRIORS.items()}}
 
 
 class SymmetryLoss(torch.nn.Module):
-    """The weighted sum of the laws' losses: ``loss(batch)`` -> scalar.
+    """The weighted sum of the laws' losses and priors: ``loss(batch, **tensors)`` -> scalar.
 
     Models are passed by name (add=...); ``loss.terms`` holds each
     law's value from the last call. Every model call of a step runs in one
     batched forward per model and call round (``fused=False`` runs them one
     by one). Random draws use ``generator`` (a ``torch.Generator`` on the
-    batch's device) when given.
+    batch's device) when given. Priors on tensors take them by keyword:
+    ``loss(batch, embed=model.embed.weight)``.
     """
 
     def __init__(self, *, generator=None, fused=True, **models):
@@ -48,7 +51,7 @@ class SymmetryLoss(torch.nn.Module):
         self.fused = fused
         self.terms = {}
 
-    def forward(self, batch):
+    def forward(self, batch, **bound):
         generator = self.generator
         a = rt.field(batch, "a", "commutes")
         b = rt.field(batch, "b", "commutes")
@@ -85,7 +88,7 @@ class SymmetryLoss(torch.nn.Module):
         # examples/modular_addition.sym:31  add(add(a, b), c) == add(a, add(b, c))
         terms["assoc"] = (rt.sym_kl_logprobs(_lp3, _lp5)).mean()
         self.terms = {name: value.detach() for name, value in terms.items()}
-        return sum(LAWS[name]["weight"] * value for name, value in terms.items())
+        return sum(WEIGHTS[name] * value for name, value in terms.items())
 
 
 def augment(batch, generator=None, model=None):

@@ -18,19 +18,22 @@ SPEC = "point_cloud"
 PARAMS = {}
 MODELS = {"energy": ("x",), "forces": ("x",)}
 LAWS = {
-    "invariant": {"class": "equivariance", "weight": 1.0, "tol": 0.0001, "samples": 1, "model": "energy", "where": "examples/point_cloud.sym:20"},
-    "equivariant": {"class": "equivariance", "weight": 0.1, "tol": 0.0001, "samples": 2, "model": "forces", "where": "examples/point_cloud.sym:23"},
+    "invariant": {"class": "equivariance", "relation": "==", "model": "energy", "weight": 1.0, "tol": 0.0001, "samples": 1, "span": "examples/point_cloud.sym:20:1"},
+    "equivariant": {"class": "equivariance", "relation": "==", "model": "forces", "weight": 0.1, "tol": 0.0001, "samples": 2, "span": "examples/point_cloud.sym:23:1"},
 }
+PRIORS = {"smooth": {"kind": "lipschitz", "of": "energy", "weight": 0.001, "span": "examples/point_cloud.sym:31:1"}}
+WEIGHTS = {**{name: law["weight"] for name, law in LAWS.items()}, **{name: prior["weight"] for name, prior in PRIORS.items()}}
 
 
 class SymmetryLoss(torch.nn.Module):
-    """The weighted sum of the laws' losses: ``loss(batch)`` -> scalar.
+    """The weighted sum of the laws' losses and priors: ``loss(batch, **tensors)`` -> scalar.
 
     Models are passed by name (energy=..., forces=...); ``loss.terms`` holds each
     law's value from the last call. Every model call of a step runs in one
     batched forward per model and call round (``fused=False`` runs them one
     by one). Random draws use ``generator`` (a ``torch.Generator`` on the
-    batch's device) when given.
+    batch's device) when given. Priors on tensors take them by keyword:
+    ``loss(batch, embed=model.embed.weight)``.
     """
 
     def __init__(self, *, generator=None, fused=True, **models):
@@ -47,7 +50,7 @@ class SymmetryLoss(torch.nn.Module):
         self.fused = fused
         self.terms = {}
 
-    def forward(self, batch):
+    def forward(self, batch, **bound):
         generator = self.generator
         x = rt.field(batch, "x", "invariant")
         n = x.shape[0]
@@ -58,14 +61,16 @@ class SymmetryLoss(torch.nn.Module):
         invariant_g_1 = rt.haar_orthogonal(n, 3, True, generator, device, torch.float64)
 
         # equivariant: draws
-        equivariant_g_0 = rt.random_permutations(n, x.shape[1], generator, device)
-        equivariant_g_1 = rt.haar_orthogonal(n, 3, True, generator, device, torch.float64)
+        equivariant_n = n * 2
+        equivariant_x = rt.repeat_examples(x, 2)
+        equivariant_g_0 = rt.random_permutations(equivariant_n, equivariant_x.shape[1], generator, device)
+        equivariant_g_1 = rt.haar_orthogonal(equivariant_n, 3, True, generator, device, torch.float64)
 
         calls = rt.CallBatch(self.models, fused=self.fused)
         _c0 = calls.add("energy", rt.matrix_event_dim(rt.permute_event_dim(x, invariant_g_0, 0), invariant_g_1, 1))
         _c1 = calls.add("energy", x)
-        _c2 = calls.add("forces", rt.matrix_event_dim(rt.permute_event_dim(x, equivariant_g_0, 0), equivariant_g_1, 1))
-        _c3 = calls.add("forces", x)
+        _c2 = calls.add("forces", rt.matrix_event_dim(rt.permute_event_dim(equivariant_x, equivariant_g_0, 0), equivariant_g_1, 1))
+        _c3 = calls.add("forces", equivariant_x)
         calls.run()
 
         terms = {}
@@ -73,8 +78,10 @@ class SymmetryLoss(torch.nn.Module):
         terms["invariant"] = ((rt.as_logit(calls[_c0]) - rt.as_logit(calls[_c1])).pow(2)).mean()
         # examples/point_cloud.sym:23  forces(g . x) == g . forces(x)
         terms["equivariant"] = (rt.squared_error(calls[_c2], rt.matrix_event_dim(rt.permute_event_dim(calls[_c3], equivariant_g_0, 0), equivariant_g_1, 1))).mean()
+        # prior examples/point_cloud.sym:31  lipschitz(energy)
+        terms["smooth"] = rt.lipschitz_penalty(self.models["energy"], (rt.field(batch, "x", "smooth"),), (("real",),), False, generator=generator)
         self.terms = {name: value.detach() for name, value in terms.items()}
-        return sum(LAWS[name]["weight"] * value for name, value in terms.items())
+        return sum(WEIGHTS[name] * value for name, value in terms.items())
 
 
 def augment(batch, generator=None, model=None):

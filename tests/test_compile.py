@@ -195,3 +195,109 @@ def test_augment_point_clouds_moves_forces_with_the_points():
     out = mod.augment({"x": x, "target": forces(x)}, generator=torch.Generator().manual_seed(3), model="forces")
     assert torch.allclose(forces(out["x"]), out["target"], atol=1e-10)
     assert not torch.allclose(out["x"], x)
+
+
+# ---- every law breakable on its own, priors, metadata -------------------------------------
+
+
+def test_each_comparison_law_is_flagged_by_a_model_that_breaks_it():
+    mod = compile(load("comparison"))
+    pairs = torch.tensor(list(itertools.product(range(20), repeat=2)))
+    batch = {"a": pairs[:, 0], "b": pairs[:, 1]}
+
+    def terms(model):
+        loss = mod.SymmetryLoss(gt=model, generator=torch.Generator().manual_seed(0))
+        loss(batch)
+        return {k: float(v) for k, v in loss.terms.items()}
+
+    # everything true: irreflexive and antisymmetric break, transitivity holds (the conclusion is true)
+    always = terms(lambda a, b: torch.full(a.shape, SCALE, dtype=torch.float64))
+    assert always["irreflexive"] > 1 and always["antisymmetric"] > 1 and always["transitive"] < 1e-5
+    # a > b on raw logits that do not add up (a squashed scale): only Bradley-Terry breaks
+    squashed = terms(lambda a, b: torch.tanh((a - b).double()) * 3 - (a == b).double() * SCALE)
+    assert squashed["bradley_terry"] > 1e-3 and squashed["irreflexive"] < 1e-5
+    # a cycle: a > b whenever b = a + 1 (mod 20), else by value -- transitivity breaks
+    cyclic = terms(lambda a, b: torch.where((b == (a + 1) % 20) | ((a > b) & ~((a == 19) & (b == 0))), SCALE, -SCALE).double())
+    assert cyclic["transitive"] > 1e-3
+
+
+def test_each_graph_law_is_flagged_by_a_model_that_breaks_it():
+    spec = load("graph_distance")
+    dist = torch.as_tensor(spec.ir.graphs["G"].distances).long()
+    mod = compile(spec)
+    pairs = torch.tensor(list(itertools.product(range(49), repeat=2)))
+    batch = {"u": pairs[:, 0], "v": pairs[:, 1]}
+
+    def terms(table):
+        loss = mod.SymmetryLoss(dist=lambda u, v: one_hot_logits(table[u, v], 13), generator=torch.Generator().manual_seed(0))
+        loss(batch)
+        return {k: float(v) for k, v in loss.terms.items()}
+
+    doubled = terms(torch.clamp(dist * 2, max=12))  # symmetric and invariant, zero on the diagonal: not a metric any more
+    assert doubled["geodesic"] > 1 and doubled["symmetric"] < 1e-5 and doubled["automorphism"] < 1e-5
+    rows = terms(torch.clamp((torch.arange(49) // 7).view(-1, 1).expand(49, 49) + dist, max=12))  # depends on u's row
+    assert rows["automorphism"] > 1e-3 and rows["symmetric"] > 1e-3
+    halved = terms(dist // 3)  # too short: the triangle inequality breaks on expectations
+    assert halved["triangle"] > 1e-3 or halved["geodesic"] > 1
+
+
+def test_assoc_breaks_for_a_non_associative_operation():
+    p = 11
+    mod = compile(load("modular_addition", p=p))
+    batch = {"a": torch.arange(p).repeat(p), "b": torch.arange(p).repeat_interleave(p)}
+    loss = mod.SymmetryLoss(add=lambda a, b: one_hot_logits((a - b) % p, p), generator=torch.Generator().manual_seed(0))
+    loss(batch)
+    assert float(loss.terms["assoc"]) > 1
+
+
+def test_gradients_reach_the_outer_calls_but_not_through_the_nested_argmax():
+    spec = symspec.loads(
+        "domain Z = cyclic(7)\nmodel add(a: Z, b: Z) -> class(Z)\nlaw assoc: add(add(a, b), c) == add(a, add(b, c))\n"
+    )
+    mod = compile(spec)
+    outputs = []
+
+    def model(a, b):
+        out = torch.randn(a.shape[0], 7, requires_grad=True)
+        outputs.append(out)
+        return out
+
+    loss = mod.SymmetryLoss(add=model, fused=False, generator=torch.Generator().manual_seed(0))
+    loss({"a": torch.randint(0, 7, (8,)), "b": torch.randint(0, 7, (8,))}).backward()
+    inner, outer = outputs[:2], outputs[2:]  # round 0: add(a, b), add(b, c); round 1: the outer calls
+    assert len(outputs) == 4
+    assert all(o.grad is None for o in inner)  # used only through argmax
+    assert all(o.grad is not None and o.grad.abs().sum() > 0 for o in outer)
+
+
+def test_priors_values_and_errors():
+    text = (
+        "domain Zp = cyclic(7)\nmodel add(a: Zp, b: Zp) -> class(Zp)\nlaw c: add(a, b) == add(b, a)\n"
+        "prior low: nuclear(embed) [weight 0.5]\nprior spread: entropy(embed)\nprior smooth: lipschitz(add)\n"
+    )
+    mod = compile(symspec.loads(text, "p.sym"))
+    w = torch.diag(torch.tensor([3.0, 1.0, 0.0, 0.0], dtype=torch.float64))
+    loss = mod.SymmetryLoss(add=lambda a, b: one_hot_logits((a + b) % 7, 7))
+    batch = {"a": torch.arange(7), "b": torch.arange(7)}
+    total = loss(batch, embed=w)
+    assert float(loss.terms["low"]) == pytest.approx(4.0 / 4.0)
+    p = torch.tensor([0.75, 0.25], dtype=torch.float64)
+    assert float(loss.terms["spread"]) == pytest.approx(float(-(p * p.log()).sum()))
+    assert float(loss.terms["smooth"]) > 1.0  # a one-hot addition table jumps at every step
+    constant = mod.SymmetryLoss(add=lambda a, b: torch.zeros(a.shape[0], 7))
+    constant(batch, embed=w)
+    assert float(constant.terms["smooth"]) == 0.0
+    assert float(total) == pytest.approx(sum(mod.WEIGHTS[k] * float(v) for k, v in loss.terms.items()))
+    with pytest.raises(TypeError, match="prior low needs the tensor embed"):
+        loss(batch)
+
+
+def test_laws_metadata_and_samples_option():
+    mod = compile(load("point_cloud"))
+    meta = mod.LAWS["equivariant"]
+    assert meta["class"] == "equivariance" and meta["relation"] == "==" and meta["weight"] == 0.1 and meta["samples"] == 2
+    assert meta["tol"] == 1e-4 and meta["span"] == f"{ROOT / 'examples' / 'point_cloud.sym'}:23:1"
+    seen = []
+    forces = lambda c: (seen.append(c.shape[0]), c)[1]  # noqa: E731
+    mod.SymmetryLoss(energy=lambda c: c.sum((-1, -2)), forces=forces, fused=False)({"x": torch.randn(4, 5, 3)})
+    assert 8 in seen  # two draws per example

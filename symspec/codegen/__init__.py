@@ -10,6 +10,7 @@ from __future__ import annotations
 import types
 from importlib import resources
 
+from ..syntax import ast
 from .lower import CompileError, literal, lower_augment, lower_spec, py
 
 __all__ = ["compile_source", "compile", "CompileError", "py"]
@@ -45,16 +46,28 @@ def compile_source(spec, out_hint: str | None = None) -> str:
     laws_meta = []
     for name, law in spec.laws.items():
         ir = spec.ir.laws[name]
+        body = law.decl.body
+        relation = body.ops[0] if isinstance(body, ast.Compare) else (body.op if isinstance(body, ast.Logic) else "assert")
         meta = {
             "class": ir.law_class,
+            "relation": relation,
+            "model": ir.model,
             "weight": float(law.options.get("weight", 1.0)),
             "tol": law.options.get("tol"),
             "samples": int(law.options.get("samples", 1)),
-            "model": ir.model,
-            "where": f"{spec.file}:{law.decl.span.line}",
+            "span": f"{spec.file}:{law.decl.span.line}:{law.decl.span.column}",
         }
         laws_meta.append(types.SimpleNamespace(name=name, meta=literal(meta)))
     models = {m: tuple(p for p, _ in sig.params) for m, sig in spec.models.items()}
+    priors_meta = {
+        name: {
+            "kind": p.kind,
+            "of": p.target,
+            "weight": float(dict(p.options).get("weight", 1.0)),
+            "span": f"{spec.file}:{p.span.line}:{p.span.column}",
+        }
+        for name, p in spec.priors.items()
+    }
     model_call = ", ".join(f"{py(m)}=..." for m in spec.models)
     return _template().render(
         spec_name=spec.name,
@@ -72,6 +85,8 @@ def compile_source(spec, out_hint: str | None = None) -> str:
         rounds=sorted(lowered.requests.items()),
         model_call=model_call,
         log_probs=lowered.log_probs,
+        priors=lowered.priors,
+        priors_meta=literal(priors_meta),
         augment_models=list(augments),
         augment_blocks=[(py(m), blocks) for m, blocks in augments.items()],
         augment_first={py(m): spec.models[m].params[0][0] for m in augments},

@@ -108,6 +108,7 @@ class Lowered:
     requests: dict = field(default_factory=dict)  # level -> [(handle, model, [arg codes])]
     laws: list = field(default_factory=list)
     buffers: dict = field(default_factory=dict)  # buffer name -> init code
+    priors: list = field(default_factory=list)  # (name, code, comment)
     log_probs: set = field(default_factory=set)  # handles of class outputs, read as log-probabilities
     taken: set = field(default_factory=set)  # Python names in use in forward()
     constants: dict = field(default_factory=dict)  # module constant name -> literal code
@@ -129,6 +130,8 @@ class _LawLowering:
         self.setup: list[str] = []
         self.masks: list[str] = []
         self.prefix = py(law.name)
+        self.samples = int(law.options.get("samples", 1))
+        self.n = "n"
 
     def table(self, name: str) -> str:
         """How forward() reads a precomputed table: a buffer of the loss module."""
@@ -151,12 +154,19 @@ class _LawLowering:
 
     def variables(self) -> None:
         plans = self.ir.variables
+        if self.samples > 1:
+            self.n = self.local("n")
+            self.setup.append(f"{self.n} = n * {self.samples}")
         order = sorted(plans.values(), key=lambda p: p.source != "batch")
         for plan in order:
             v = self.law.variables[plan.name]
             if plan.source == "batch":
                 name = py(plan.name)
                 self.out.batch_vars[plan.name] = name
+                if self.samples > 1:  # each example repeated: one draw of the law's variables per copy
+                    copy = self.local(plan.name)
+                    self.setup.append(f"{copy} = rt.repeat_examples({name}, {self.samples})")
+                    name = copy
                 self.env[plan.name] = self._value(v.domain, name)
             elif plan.source == "group":
                 self._group_variable(plan.name, v)
@@ -167,7 +177,7 @@ class _LawLowering:
                 lo, hi = _int_bounds(v.domain) if not isinstance(v.domain, Tensor | RealDomain) else (None, None)
                 if lo is None:
                     self.fail(f"variable '{plan.name}' ranges over {v.domain}, which cannot be drawn uniformly", self.law.decl)
-                self.setup.append(f"{name} = rt.uniform_int({lo}, {hi}, n, generator, device)")
+                self.setup.append(f"{name} = rt.uniform_int({lo}, {hi}, {self.n}, generator, device)")
             elif plan.source == "interval":
                 self._interval(plan.name, v, name)
             elif plan.source == "between":
@@ -208,10 +218,10 @@ class _LawLowering:
                 lows.append(f"{other} + 1")
             else:
                 lows.append(other)
-        low = f"torch.full((n,), {lows[0]}, device=device)"
+        low = f"torch.full(({self.n},), {lows[0]}, device=device)"
         for x in lows[1:]:
             low = f"torch.maximum({low}, {x})"
-        high = f"torch.full((n,), {highs[0]}, device=device)"
+        high = f"torch.full(({self.n},), {highs[0]}, device=device)"
         for x in highs[1:]:
             high = f"torch.minimum({high}, {x})"
         self.setup.append(f"{name}, {name}_ok = rt.interval_int({low}, {high}, generator)")
@@ -271,7 +281,7 @@ class _LawLowering:
                 self.out.buffers[f"{buf}_{i}"] = f"{joint}[{i}]"
                 parts[d] = [("push", f"{self.table(f'{buf}_{i}')}[{name}]")]
             self.setup.append(
-                f"{name} = torch.randint(0, {self.table(f'{buf}_0')}.shape[0], (n,), generator=generator, device=device)"
+                f"{name} = torch.randint(0, {self.table(f'{buf}_0')}.shape[0], ({self.n},), generator=generator, device=device)"
             )
         else:
             for d in uniq:
@@ -294,14 +304,14 @@ class _LawLowering:
             if act.kind == "matrix":
                 special = "True" if f.definition.kind == "SO" else "False"
                 size = f.definition.arg
-                self.setup.append(f"{part} = rt.haar_orthogonal(n, {size}, {special}, generator, device, torch.float64)")
+                self.setup.append(f"{part} = rt.haar_orthogonal({self.n}, {size}, {special}, generator, device, torch.float64)")
                 parts.append(("matrix", part, act.matrix_dim))
             elif act.kind == "symbolic" and f.definition.kind == "symmetric":
                 dims = dict(next(iter(act.ops.values()))[0][1])["dims"]
                 ref = next((val.code for val in self.env.values() if val.kind == "tensor" and val.domain == domain), None)
                 if ref is None:
                     self.fail(f"no tensor of {domain} to size a permutation of {f.name}", self.law.decl)
-                self.setup.append(f"{part} = rt.random_permutations(n, {ref}.shape[{dims[0] + 1}], generator, device)")
+                self.setup.append(f"{part} = rt.random_permutations({self.n}, {ref}.shape[{dims[0] + 1}], generator, device)")
                 parts.append(("permute", part, dims))
             else:
                 self.fail(f"sampling {f.name} acting on {domain} is not supported", self.law.decl)
@@ -351,7 +361,7 @@ class _LawLowering:
                     level = max(level, t.level + 1)
                     code = f"({t.code}.argmax(-1) + {t.offset})" if t.offset else f"{t.code}.argmax(-1)"
                 elif t.kind == "const":
-                    code = f"torch.full((n,), {t.code}, device=device)"
+                    code = f"torch.full(({self.n},), {t.code}, device=device)"
                 elif t.kind == "prob":
                     code = f"({t.code} > 0).long()"
                 else:
@@ -581,11 +591,38 @@ def eval_int(a: int, op: str, b: int) -> int:
     return {"+": a + b, "-": a - b, "*": a * b}[op]
 
 
+def _prior(spec, prior) -> tuple:
+    where = f"{spec.file}:{prior.span.line}"
+    if prior.kind in ("nuclear", "entropy"):
+        fn = "nuclear_prior" if prior.kind == "nuclear" else "spectral_entropy"
+        code = f"rt.{fn}(rt.bound_tensor(bound, {literal(prior.target)}, {literal(prior.name)}))"
+        return prior.name, code, f"{where}  {prior.kind}({prior.target})"
+    sig = spec.models[prior.target]
+    kinds = []
+    for _, d in sig.params:
+        if isinstance(d, Cyclic):
+            kinds.append(("cyclic", d.n))
+        elif isinstance(d, Range):
+            kinds.append(("range", d.lo, d.hi))
+        elif isinstance(d, RealDomain | Tensor):
+            kinds.append(("real",))
+        else:
+            kinds.append(("fixed",))
+    args = ", ".join(f"rt.field(batch, {literal(p)}, {literal(prior.name)})" for p, _ in sig.params)
+    code = (
+        f"rt.lipschitz_penalty(self.models[{literal(sig.name)}], ({args},), {literal(tuple(kinds))}, "
+        f"{isinstance(sig.output, ClassOf)}, generator=generator)"
+    )
+    return prior.name, code, f"{where}  lipschitz({prior.target})"
+
+
 def lower_spec(spec) -> Lowered:
     out = Lowered()
     out.taken = {py(v) for ir in spec.ir.laws.values() for v, p in ir.variables.items() if p.source == "batch"}
     for name, law in spec.laws.items():
         out.laws.append(_LawLowering(spec, law, spec.ir.laws[name], out).lower())
+    for prior in spec.priors.values():
+        out.priors.append(_prior(spec, prior))
     return out
 
 

@@ -29,6 +29,7 @@ from .divergences import (
     truth_penalty,
 )
 from .logic import implication_penalty, logit, sigmoid, soft_and, soft_not, soft_or
+from .priors import bound_tensor, lipschitz_penalty, nuclear_prior, spectral_entropy
 from .sampling import between_nodes, haar_orthogonal, interval_int, random_permutations, rejection, sample_table_rows, uniform_int
 from .tables import (
     action_table,
@@ -40,10 +41,16 @@ from .tables import (
     masked_mean,
     on_shortest_path,
     pad_support,
+    repeat_examples,
     where_examples,
 )
 
 __all__ = [
+    "nuclear_prior",
+    "spectral_entropy",
+    "lipschitz_penalty",
+    "bound_tensor",
+    "repeat_examples",
     "cached_to",
     "where_examples",
     "truth_penalty",

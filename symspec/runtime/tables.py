@@ -155,3 +155,8 @@ def cached_to(table: torch.Tensor, device) -> torch.Tensor:
 def where_examples(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per example (first dim), ``a`` where ``mask`` holds and ``b`` elsewhere."""
     return torch.where(mask.view(-1, *([1] * (a.dim() - 1))), a, b)
+
+
+def repeat_examples(x: torch.Tensor, times: int) -> torch.Tensor:
+    """The batch repeated ``times`` times along dim 0 (for laws drawing several samples per example)."""
+    return x.repeat(times, *([1] * (x.dim() - 1)))
