@@ -25,19 +25,21 @@ WEIGHTS = {**{name: law["weight"] for name, law in LAWS.items()}, **{name: prior
 
 ELEMENTS_invariant_g_0 = rt.joint_elements([rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28))])[0]
 
+GATHER_ELEMENTS_invariant_g_0 = rt.invert(ELEMENTS_invariant_g_0)
+
 
 class SymmetryLoss(torch.nn.Module):
     """The weighted sum of the laws' losses and priors: ``loss(batch, **tensors)`` -> scalar.
 
     Models are passed by name (classify=...); ``loss.terms`` holds each
-    law's value from the last call. Every model call of a step runs in one
-    batched forward per model and call round (``fused=False`` runs them one
-    by one). Random draws use ``generator`` (a ``torch.Generator`` on the
+    law's value from the last call. ``fused=True`` runs every model call of
+    a step in one batched forward per model and call round, ``fused=False``
+    one by one; the default fuses on accelerators and not on the CPU. Random draws use ``generator`` (a ``torch.Generator`` on the
     batch's device) when given. Priors on tensors take them by keyword:
     ``loss(batch, embed=model.embed.weight)``.
     """
 
-    def __init__(self, *, generator=None, fused=True, **models):
+    def __init__(self, *, generator=None, fused=None, **models):
         super().__init__()
         missing = sorted(set(MODELS) - set(models))
         unknown = sorted(set(models) - set(MODELS))
@@ -51,6 +53,7 @@ class SymmetryLoss(torch.nn.Module):
         self.fused = fused
         self.terms = {}
         self.register_buffer("ELEMENTS_invariant_g_0", ELEMENTS_invariant_g_0, persistent=False)
+        self.register_buffer("GATHER_ELEMENTS_invariant_g_0", GATHER_ELEMENTS_invariant_g_0, persistent=False)
 
     def forward(self, batch, **bound):
         generator = self.generator
@@ -62,7 +65,7 @@ class SymmetryLoss(torch.nn.Module):
         invariant_g = torch.randint(0, self.ELEMENTS_invariant_g_0.shape[0], (n,), generator=generator, device=device)
 
         calls = rt.CallBatch(self.models, fused=self.fused)
-        _c0 = calls.add("classify", rt.act_on_positions(x, self.ELEMENTS_invariant_g_0[invariant_g], 2))
+        _c0 = calls.add("classify", rt.gather_positions(x, self.GATHER_ELEMENTS_invariant_g_0[invariant_g], 2))
         _c1 = calls.add("classify", x)
         calls.run()
         _lp0 = torch.log_softmax(calls[_c0], -1)
@@ -101,5 +104,5 @@ def _augment_classify(batch, generator):
     # invariant: classify(g . x) == classify(x)  (examples/image_d4.sym:24)
     x = out["x"]
     invariant_g = torch.randint(0, rt.cached_to(ELEMENTS_invariant_g_0, device).shape[0], (n,), generator=generator, device=device)
-    out["x"] = rt.act_on_positions(x, rt.cached_to(ELEMENTS_invariant_g_0, device)[invariant_g], 2)
+    out["x"] = rt.gather_positions(x, rt.cached_to(GATHER_ELEMENTS_invariant_g_0, device)[invariant_g], 2)
     return out

@@ -29,14 +29,14 @@ class SymmetryLoss(torch.nn.Module):
     """The weighted sum of the laws' losses and priors: ``loss(batch, **tensors)`` -> scalar.
 
     Models are passed by name (energy=..., forces=...); ``loss.terms`` holds each
-    law's value from the last call. Every model call of a step runs in one
-    batched forward per model and call round (``fused=False`` runs them one
-    by one). Random draws use ``generator`` (a ``torch.Generator`` on the
+    law's value from the last call. ``fused=True`` runs every model call of
+    a step in one batched forward per model and call round, ``fused=False``
+    one by one; the default fuses on accelerators and not on the CPU. Random draws use ``generator`` (a ``torch.Generator`` on the
     batch's device) when given. Priors on tensors take them by keyword:
     ``loss(batch, embed=model.embed.weight)``.
     """
 
-    def __init__(self, *, generator=None, fused=True, **models):
+    def __init__(self, *, generator=None, fused=None, **models):
         super().__init__()
         missing = sorted(set(MODELS) - set(models))
         unknown = sorted(set(models) - set(MODELS))

@@ -269,17 +269,27 @@ class _LawLowering:
         parts = {}
         finite = all(self._finite_action(gir, d) for d in uniq)
         if finite:
-            tables = []
+            tables, skipped = [], []
             for d in uniq:
                 act = sym.action(gir, d, self.spec.domain_name(d), None)
                 ops = {g: [(op, dict(args)) for op, args in act.ops[g]] for g in gir.generators}
-                where = f"shape={tuple(d.dims)!r}" if isinstance(d, Tensor) else f"n={d.size}"
+                lead = _untouched_leading_dims(d, ops)
+                if lead:  # the transforms leave the leading dims alone: index only the trailing ones
+                    ops = {g: [(op, _shift_dims(args, -lead)) for op, args in seq] for g, seq in ops.items()}
+                where = f"shape={tuple(d.dims[lead:])!r}" if isinstance(d, Tensor) else f"n={d.size}"
                 tables.append(f"rt.action_table({literal(ops)}, {where})")
+                skipped.append(lead)
             buf = py(f"ELEMENTS_{self.law.name}_{var}")
             joint = f"rt.joint_elements([{', '.join(tables)}])"
             for i, d in enumerate(uniq):  # row r of every table is the same group element
                 self.out.buffers[f"{buf}_{i}"] = f"{joint}[{i}]"
-                parts[d] = [("push", f"{self.table(f'{buf}_{i}')}[{name}]")]
+                push = self.table(f"{buf}_{i}")
+                if isinstance(d, Tensor):
+                    gather = f"GATHER_{buf}_{i}"
+                    self.out.buffers[gather] = f"rt.invert({buf}_{i})"
+                    parts[d] = [("gather", f"{self.table(gather)}[{name}]", len(d.dims) - skipped[i])]
+                else:
+                    parts[d] = [("push", f"{push}[{name}]")]
             self.setup.append(
                 f"{name} = torch.randint(0, {self.table(f'{buf}_0')}.shape[0], ({self.n},), generator=generator, device=device)"
             )
@@ -415,6 +425,8 @@ class _LawLowering:
                     )
                 else:
                     code = f"rt.act_on_positions({code}, {table}, {len(x.domain.dims)})"
+            elif kind == "gather":  # tensors: one gather over the moved trailing dims
+                code = f"rt.gather_positions({code}, {table}, {rest[0]})"
             elif kind == "matrix":
                 code = f"rt.matrix_event_dim({code}, {table}, {rest[0]})"
             else:
@@ -623,6 +635,32 @@ def lower_spec(spec) -> Lowered:
         out.laws.append(_LawLowering(spec, law, spec.ir.laws[name], out).lower())
     for prior in spec.priors.values():
         out.priors.append(_prior(spec, prior))
+    return out
+
+
+def _untouched_leading_dims(domain, ops: dict) -> int:
+    """How many leading dims of a tensor domain no transform touches."""
+    if not isinstance(domain, Tensor):
+        return 0
+    touched = []
+    for seq in ops.values():
+        for _, args in seq:
+            for k, v in args.items():
+                if k in ("dim", "i", "j"):
+                    touched.append(v)
+                elif k in ("dims",):
+                    touched += list(v)
+    return min(touched) if touched else 0
+
+
+def _shift_dims(args: dict, delta: int) -> dict:
+    out = {}
+    for k, v in args.items():
+        if k in ("dim", "i", "j"):
+            v = v + delta
+        elif k == "dims":
+            v = tuple(d + delta for d in v)
+        out[k] = v
     return out
 
 

@@ -9,6 +9,7 @@ from .actions import (
     act_on_values,
     compose,
     element_table,
+    gather_positions,
     invert,
     joint_elements,
     matrix_event_dim,
@@ -46,6 +47,7 @@ from .tables import (
 )
 
 __all__ = [
+    "gather_positions",
     "nuclear_prior",
     "spectral_entropy",
     "lipschitz_penalty",

@@ -122,3 +122,15 @@ def matrix_event_dim(x: torch.Tensor, matrices: torch.Tensor, dim: int) -> torch
     moved = x.movedim(dim + 1, -1)
     out = torch.einsum("bij,b...j->b...i", matrices.to(x.dtype), moved)
     return out.movedim(-1, dim + 1)
+
+
+def gather_positions(x: torch.Tensor, gather: torch.Tensor, event_dims: int) -> torch.Tensor:
+    """``y[b].flat[j] = x[b].flat[gather[b, j]]`` over the last ``event_dims`` dims, per example.
+
+    The index is ``[batch, points]`` and broadcasts (as a view) over the dims
+    between the batch and the event dims, so the cost is one pass over x.
+    """
+    shape = x.shape
+    flat = x.reshape(shape[0], -1, int(torch.tensor(shape[x.dim() - event_dims :]).prod()))
+    index = gather.view(gather.shape[0], 1, gather.shape[-1]).expand(flat.shape)
+    return flat.gather(-1, index).reshape(shape)

@@ -2,7 +2,10 @@
 
 Laws ask for model outputs on transformed inputs; ``CallBatch`` collects the
 requests, then concatenates every request of a model into one forward and
-splits the output (``fused=True``), or runs them one by one (less memory).
+splits the output (``fused=True``), or runs them one by one (``fused=False``:
+less memory). The default fuses on accelerators, where one large forward
+beats several launches, and not on the CPU, where the copies cost more than
+they save (``benchmarks/bench_loss.py``: fused 1.2x slower on a 2-core CPU).
 Requests that depend on other outputs (nested calls) go in a later round.
 """
 
@@ -14,9 +17,9 @@ __all__ = ["CallBatch"]
 
 
 class CallBatch:
-    def __init__(self, models: dict, fused: bool = True):
+    def __init__(self, models: dict, fused: bool | None = None):
         self.models = models
-        self.fused = fused
+        self.fused = fused  # None: fuse on accelerators, not on the CPU (measured: benchmarks/bench_loss.py)
         self.pending: list = []  # (handle, model, args)
         self.outputs: list = []
 
@@ -33,7 +36,8 @@ class CallBatch:
             by_model.setdefault(model, []).append((handle, args))
         for model, items in by_model.items():
             fn = self.models[model]
-            if not self.fused or len(items) == 1:
+            fused = self.fused if self.fused is not None else items[0][1][0].device.type != "cpu"
+            if not fused or len(items) == 1:
                 for handle, args in items:
                     self.outputs[handle] = fn(*args)
                 continue
