@@ -13,6 +13,7 @@ from __future__ import annotations
 import builtins
 import json
 import keyword
+import math
 from dataclasses import dataclass, field
 
 from ..analysis.domains import BoolDomain, ClassOf, Cyclic, Labels, Range, RealDomain, Tensor
@@ -21,6 +22,9 @@ from ..syntax import ast
 from ..syntax.unparse import unparse
 
 __all__ = ["py", "literal", "Lowered", "lower_spec", "CompileError"]
+
+MAX_TABLE_ORDER = 5000  # larger finite groups are sampled as random words, not from a table of every element
+WORD_LENGTH = 64
 
 RESERVED = {
     "torch",
@@ -268,7 +272,9 @@ class _LawLowering:
         name = self.local(var)
         parts = {}
         finite = all(self._finite_action(gir, d) for d in uniq)
-        if finite:
+        if finite and (gir.order or 0) > MAX_TABLE_ORDER:
+            self._random_words(gir, uniq, var, name, parts)
+        elif finite:
             tables, skipped = [], []
             for d in uniq:
                 act = sym.action(gir, d, self.spec.domain_name(d), None)
@@ -297,6 +303,25 @@ class _LawLowering:
             for d in uniq:
                 parts[d] = self._continuous_parts(gir, d, name)
         self.env[var] = V("elem", name, parts)
+
+    def _random_words(self, gir, domains, var: str, name: str, parts: dict) -> None:
+        """Groups too large for a table of all elements: per example, a random word in the generators."""
+        sym = self.spec.ir.symmetry
+        buf = py(f"GENERATORS_{self.law.name}_{var}")
+        tables = []
+        for d in domains:
+            act = sym.action(gir, d, self.spec.domain_name(d), None)
+            ops = {g: [(op, dict(args)) for op, args in act.ops[g]] for g in gir.generators}
+            where = f"shape={tuple(d.dims)!r}" if isinstance(d, Tensor) else f"n={d.size}"
+            tables.append(f"rt.action_table({literal(ops)}, {where})")
+        self.out.buffers[buf] = f"rt.concat_actions([{', '.join(tables)}])"
+        self.setup.append(f"{name} = rt.random_words({self.table(buf)}, {self.n}, {WORD_LENGTH}, generator)")
+        offset = 0
+        for d in domains:
+            points = d.size if not isinstance(d, Tensor) else math.prod(d.dims)
+            rows = name if len(domains) == 1 else f"({name}[:, {offset}:{offset + points}] - {offset})"
+            parts[d] = [("gather", f"rt.invert({rows})", len(d.dims))] if isinstance(d, Tensor) else [("push", rows)]
+            offset += points
 
     def _finite_action(self, gir, domain) -> bool:
         sym = self.spec.ir.symmetry

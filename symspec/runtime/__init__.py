@@ -47,6 +47,7 @@ from .tables import (
 )
 
 __all__ = [
+    "concat_actions",
     "gather_positions",
     "nuclear_prior",
     "spectral_entropy",

@@ -95,6 +95,15 @@ def act_on_positions(x: torch.Tensor, push: torch.Tensor, event_dims: int) -> to
     return out.reshape(shape)
 
 
+def concat_actions(tables: list) -> torch.Tensor:
+    """Generator push maps of one group on several domains, as maps of their disjoint union."""
+    out, offset = [], 0
+    for t in tables:
+        out.append(t + offset)
+        offset += t.shape[-1]
+    return torch.cat(out, dim=-1)
+
+
 def joint_elements(tables: list, max_order: int = 100_000) -> list:
     """Element tables of one group acting on several domains at once, one per domain, rows aligned.
 
