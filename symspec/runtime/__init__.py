@@ -8,6 +8,7 @@ from .actions import (
     act_on_positions,
     act_on_values,
     compose,
+    concat_actions,
     element_table,
     gather_positions,
     invert,
