@@ -231,3 +231,17 @@ def test_element_table_refuses_huge_groups():
     swap[[0, 1]] = swap[[1, 0]]
     with pytest.raises(ValueError, match="random words"):
         rt.element_table(torch.stack([cycle, swap]), max_order=1000)
+
+
+def test_runtime_exports_every_kernel():
+    import symspec.runtime.actions as a
+    import symspec.runtime.calls as c
+    import symspec.runtime.distributions as d
+    import symspec.runtime.divergences as v
+    import symspec.runtime.logic as lo
+    import symspec.runtime.priors as p
+    import symspec.runtime.sampling as s
+    import symspec.runtime.tables as t
+
+    names = set().union(*(set(m.__all__) for m in (a, c, d, v, lo, p, s, t)))
+    assert names == set(rt.__all__) and all(hasattr(rt, n) for n in names)

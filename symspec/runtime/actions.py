@@ -12,7 +12,19 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["element_table", "random_words", "act_on_values", "act_on_positions", "compose", "invert"]
+__all__ = [
+    "element_table",
+    "random_words",
+    "act_on_values",
+    "act_on_positions",
+    "compose",
+    "invert",
+    "gather_positions",
+    "matrix_event_dim",
+    "concat_actions",
+    "joint_elements",
+    "permute_event_dim",
+]
 
 
 def compose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,9 @@ __all__ = [
     "pad_support",
     "expectation_logprobs",
     "as_logit",
+    "cached_to",
+    "repeat_examples",
+    "where_examples",
 ]
 
 
