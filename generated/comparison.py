@@ -27,30 +27,21 @@ PRIORS = {}
 WEIGHTS = {**{name: law["weight"] for name, law in LAWS.items()}, **{name: prior["weight"] for name, prior in PRIORS.items()}}
 
 
-class SymmetryLoss(torch.nn.Module):
+class SymmetryLoss(rt.SymmetryLossBase):
     """The weighted sum of the laws' losses and priors: ``loss(batch, **tensors)`` -> scalar.
 
     Models are passed by name (gt=...); ``loss.terms`` holds each
     law's value from the last call. ``fused=True`` runs every model call of
     a step in one batched forward per model and call round, ``fused=False``
-    one by one; the default fuses on accelerators and not on the CPU. Random draws use ``generator`` (a ``torch.Generator`` on the
-    batch's device) when given. Priors on tensors take them by keyword:
+    one by one; the default fuses on accelerators and not on the CPU.
+    Random draws use ``generator`` (a ``torch.Generator`` on the batch's
+    device) when given. Priors on tensors take them by keyword:
     ``loss(batch, embed=model.embed.weight)``.
     """
 
-    def __init__(self, *, generator=None, fused=None, **models):
-        super().__init__()
-        missing = sorted(set(MODELS) - set(models))
-        unknown = sorted(set(models) - set(MODELS))
-        if missing or unknown:
-            raise TypeError(f"SymmetryLoss takes the models {sorted(MODELS)}; missing {missing}, unknown {unknown}")
-        self.models = dict(models)
-        for index, model in enumerate(self.models.values()):
-            if isinstance(model, torch.nn.Module):
-                self.add_module(f"model{index}", model)
-        self.generator = generator
-        self.fused = fused
-        self.terms = {}
+    MODELS = MODELS
+    WEIGHTS = WEIGHTS
+    TABLES = {}
 
     def forward(self, batch, **bound):
         generator = self.generator
@@ -84,8 +75,7 @@ class SymmetryLoss(torch.nn.Module):
         terms["transitive"] = (rt.implication_penalty(torch.sigmoid(rt.logit(rt.soft_and(torch.sigmoid(rt.as_logit(calls[_c1])), torch.sigmoid(rt.as_logit(calls[_c3]))))), torch.sigmoid(rt.as_logit(calls[_c4])))).mean()
         # examples/comparison.sym:29  gt(a, c) == sigmoid(logit(gt(a, b)) + logit(gt(b, c))) when a > b > c
         terms["bradley_terry"] = rt.masked_mean(rt.bernoulli_sym_kl(rt.as_logit(calls[_c5]), (rt.as_logit(calls[_c1]) + rt.as_logit(calls[_c6]))), (bradley_terry_c_ok) & ((a > b) & (b > bradley_terry_c)))
-        self.terms = {name: value.detach() for name, value in terms.items()}
-        return sum(WEIGHTS[name] * value for name, value in terms.items())
+        return self.total(terms)
 
 
 def augment(batch, generator=None, model=None):

@@ -34,32 +34,21 @@ DISTANCES_G = rt.graph_distances(49, EDGES_G)
 ELEMENTS_automorphism_g_0 = rt.joint_elements([rt.action_table({"a1": [("relabel", {"perm": (42, 43, 44, 45, 46, 47, 48, 35, 36, 37, 38, 39, 40, 41, 28, 29, 30, 31, 32, 33, 34, 21, 22, 23, 24, 25, 26, 27, 14, 15, 16, 17, 18, 19, 20, 7, 8, 9, 10, 11, 12, 13, 0, 1, 2, 3, 4, 5, 6)})], "a2": [("relabel", {"perm": (6, 5, 4, 3, 2, 1, 0, 13, 12, 11, 10, 9, 8, 7, 20, 19, 18, 17, 16, 15, 14, 27, 26, 25, 24, 23, 22, 21, 34, 33, 32, 31, 30, 29, 28, 41, 40, 39, 38, 37, 36, 35, 48, 47, 46, 45, 44, 43, 42)})], "a3": [("relabel", {"perm": (0, 7, 14, 21, 28, 35, 42, 1, 8, 15, 22, 29, 36, 43, 2, 9, 16, 23, 30, 37, 44, 3, 10, 17, 24, 31, 38, 45, 4, 11, 18, 25, 32, 39, 46, 5, 12, 19, 26, 33, 40, 47, 6, 13, 20, 27, 34, 41, 48)})]}, n=49)])[0]
 
 
-class SymmetryLoss(torch.nn.Module):
+class SymmetryLoss(rt.SymmetryLossBase):
     """The weighted sum of the laws' losses and priors: ``loss(batch, **tensors)`` -> scalar.
 
     Models are passed by name (dist=...); ``loss.terms`` holds each
     law's value from the last call. ``fused=True`` runs every model call of
     a step in one batched forward per model and call round, ``fused=False``
-    one by one; the default fuses on accelerators and not on the CPU. Random draws use ``generator`` (a ``torch.Generator`` on the
-    batch's device) when given. Priors on tensors take them by keyword:
+    one by one; the default fuses on accelerators and not on the CPU.
+    Random draws use ``generator`` (a ``torch.Generator`` on the batch's
+    device) when given. Priors on tensors take them by keyword:
     ``loss(batch, embed=model.embed.weight)``.
     """
 
-    def __init__(self, *, generator=None, fused=None, **models):
-        super().__init__()
-        missing = sorted(set(MODELS) - set(models))
-        unknown = sorted(set(models) - set(MODELS))
-        if missing or unknown:
-            raise TypeError(f"SymmetryLoss takes the models {sorted(MODELS)}; missing {missing}, unknown {unknown}")
-        self.models = dict(models)
-        for index, model in enumerate(self.models.values()):
-            if isinstance(model, torch.nn.Module):
-                self.add_module(f"model{index}", model)
-        self.generator = generator
-        self.fused = fused
-        self.terms = {}
-        self.register_buffer("DISTANCES_G", DISTANCES_G, persistent=False)
-        self.register_buffer("ELEMENTS_automorphism_g_0", ELEMENTS_automorphism_g_0, persistent=False)
+    MODELS = MODELS
+    WEIGHTS = WEIGHTS
+    TABLES = {"DISTANCES_G": DISTANCES_G, "ELEMENTS_automorphism_g_0": ELEMENTS_automorphism_g_0}
 
     def forward(self, batch, **bound):
         generator = self.generator
@@ -107,8 +96,7 @@ class SymmetryLoss(torch.nn.Module):
         terms["geodesic"] = rt.masked_mean(rt.sym_kl_logprobs(rt.pad_support(_lp0, 0, 0, 25), rt.pad_support(rt.sum_distribution(_lp5, _lp6), 0, 0, 25)), (rt.on_shortest_path(self.DISTANCES_G, u, geodesic_w, v)))
         # examples/graph_distance.sym:38  dist(g . u, g . v) == dist(u, v)
         terms["automorphism"] = (rt.sym_kl_logprobs(_lp7, _lp0)).mean()
-        self.terms = {name: value.detach() for name, value in terms.items()}
-        return sum(WEIGHTS[name] * value for name, value in terms.items())
+        return self.total(terms)
 
 
 def augment(batch, generator=None, model=None):

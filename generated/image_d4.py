@@ -28,32 +28,21 @@ ELEMENTS_invariant_g_0 = rt.joint_elements([rt.action_table({"r": [("rot90", {"d
 GATHER_ELEMENTS_invariant_g_0 = rt.invert(ELEMENTS_invariant_g_0)
 
 
-class SymmetryLoss(torch.nn.Module):
+class SymmetryLoss(rt.SymmetryLossBase):
     """The weighted sum of the laws' losses and priors: ``loss(batch, **tensors)`` -> scalar.
 
     Models are passed by name (classify=...); ``loss.terms`` holds each
     law's value from the last call. ``fused=True`` runs every model call of
     a step in one batched forward per model and call round, ``fused=False``
-    one by one; the default fuses on accelerators and not on the CPU. Random draws use ``generator`` (a ``torch.Generator`` on the
-    batch's device) when given. Priors on tensors take them by keyword:
+    one by one; the default fuses on accelerators and not on the CPU.
+    Random draws use ``generator`` (a ``torch.Generator`` on the batch's
+    device) when given. Priors on tensors take them by keyword:
     ``loss(batch, embed=model.embed.weight)``.
     """
 
-    def __init__(self, *, generator=None, fused=None, **models):
-        super().__init__()
-        missing = sorted(set(MODELS) - set(models))
-        unknown = sorted(set(models) - set(MODELS))
-        if missing or unknown:
-            raise TypeError(f"SymmetryLoss takes the models {sorted(MODELS)}; missing {missing}, unknown {unknown}")
-        self.models = dict(models)
-        for index, model in enumerate(self.models.values()):
-            if isinstance(model, torch.nn.Module):
-                self.add_module(f"model{index}", model)
-        self.generator = generator
-        self.fused = fused
-        self.terms = {}
-        self.register_buffer("ELEMENTS_invariant_g_0", ELEMENTS_invariant_g_0, persistent=False)
-        self.register_buffer("GATHER_ELEMENTS_invariant_g_0", GATHER_ELEMENTS_invariant_g_0, persistent=False)
+    MODELS = MODELS
+    WEIGHTS = WEIGHTS
+    TABLES = {"ELEMENTS_invariant_g_0": ELEMENTS_invariant_g_0, "GATHER_ELEMENTS_invariant_g_0": GATHER_ELEMENTS_invariant_g_0}
 
     def forward(self, batch, **bound):
         generator = self.generator
@@ -74,8 +63,7 @@ class SymmetryLoss(torch.nn.Module):
         terms = {}
         # examples/image_d4.sym:24  classify(g . x) == classify(x)
         terms["invariant"] = (rt.sym_kl_logprobs(_lp0, _lp1)).mean()
-        self.terms = {name: value.detach() for name, value in terms.items()}
-        return sum(WEIGHTS[name] * value for name, value in terms.items())
+        return self.total(terms)
 
 
 def augment(batch, generator=None, model=None):

@@ -26,30 +26,21 @@ PRIORS = {}
 WEIGHTS = {**{name: law["weight"] for name, law in LAWS.items()}, **{name: prior["weight"] for name, prior in PRIORS.items()}}
 
 
-class SymmetryLoss(torch.nn.Module):
+class SymmetryLoss(rt.SymmetryLossBase):
     """The weighted sum of the laws' losses and priors: ``loss(batch, **tensors)`` -> scalar.
 
     Models are passed by name (add=...); ``loss.terms`` holds each
     law's value from the last call. ``fused=True`` runs every model call of
     a step in one batched forward per model and call round, ``fused=False``
-    one by one; the default fuses on accelerators and not on the CPU. Random draws use ``generator`` (a ``torch.Generator`` on the
-    batch's device) when given. Priors on tensors take them by keyword:
+    one by one; the default fuses on accelerators and not on the CPU.
+    Random draws use ``generator`` (a ``torch.Generator`` on the batch's
+    device) when given. Priors on tensors take them by keyword:
     ``loss(batch, embed=model.embed.weight)``.
     """
 
-    def __init__(self, *, generator=None, fused=None, **models):
-        super().__init__()
-        missing = sorted(set(MODELS) - set(models))
-        unknown = sorted(set(models) - set(MODELS))
-        if missing or unknown:
-            raise TypeError(f"SymmetryLoss takes the models {sorted(MODELS)}; missing {missing}, unknown {unknown}")
-        self.models = dict(models)
-        for index, model in enumerate(self.models.values()):
-            if isinstance(model, torch.nn.Module):
-                self.add_module(f"model{index}", model)
-        self.generator = generator
-        self.fused = fused
-        self.terms = {}
+    MODELS = MODELS
+    WEIGHTS = WEIGHTS
+    TABLES = {}
 
     def forward(self, batch, **bound):
         generator = self.generator
@@ -87,8 +78,7 @@ class SymmetryLoss(torch.nn.Module):
         terms["shift"] = (rt.sym_kl_logprobs(_lp2, rt.pushforward(_lp0, rt.shift_table(113, shift_k, device)))).mean()
         # examples/modular_addition.sym:31  add(add(a, b), c) == add(a, add(b, c))
         terms["assoc"] = (rt.sym_kl_logprobs(_lp3, _lp5)).mean()
-        self.terms = {name: value.detach() for name, value in terms.items()}
-        return sum(WEIGHTS[name] * value for name, value in terms.items())
+        return self.total(terms)
 
 
 def augment(batch, generator=None, model=None):

@@ -17,7 +17,7 @@ from .actions import (
     permute_event_dim,
     random_words,
 )
-from .calls import CallBatch
+from .calls import CallBatch, SymmetryLossBase
 from .distributions import pushforward, scale_table, shift_table, sum_distribution
 from .divergences import (
     bernoulli_cross_entropy,
@@ -48,6 +48,7 @@ from .tables import (
 )
 
 __all__ = [
+    "SymmetryLossBase",
     "concat_actions",
     "gather_positions",
     "nuclear_prior",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["CallBatch"]
+__all__ = ["CallBatch", "SymmetryLossBase"]
 
 
 class CallBatch:
@@ -48,3 +48,37 @@ class CallBatch:
 
     def __getitem__(self, handle: int) -> torch.Tensor:
         return self.outputs[handle]
+
+
+class SymmetryLossBase(torch.nn.Module):
+    """What every compiled ``SymmetryLoss`` shares: its models, tables, options and the weighted sum.
+
+    A generated subclass sets ``MODELS`` (model -> parameter names),
+    ``WEIGHTS`` (law or prior -> weight) and ``TABLES`` (buffer name -> index
+    table), and writes ``forward``.
+    """
+
+    MODELS: dict = {}
+    WEIGHTS: dict = {}
+    TABLES: dict = {}
+
+    def __init__(self, *, generator=None, fused=None, **models):
+        super().__init__()
+        missing = sorted(set(self.MODELS) - set(models))
+        unknown = sorted(set(models) - set(self.MODELS))
+        if missing or unknown:
+            raise TypeError(f"SymmetryLoss takes the models {sorted(self.MODELS)}; missing {missing}, unknown {unknown}")
+        self.models = dict(models)
+        for index, model in enumerate(self.models.values()):
+            if isinstance(model, torch.nn.Module):
+                self.add_module(f"model{index}", model)
+        self.generator = generator
+        self.fused = fused
+        self.terms: dict = {}
+        for name, table in self.TABLES.items():
+            self.register_buffer(name, table, persistent=False)
+
+    def total(self, terms: dict) -> torch.Tensor:
+        """Keep the terms (detached) and return their weighted sum."""
+        self.terms = {name: value.detach() for name, value in terms.items()}
+        return sum(self.WEIGHTS[name] * value for name, value in terms.items())
