@@ -97,3 +97,18 @@ def mutated(draw):
 @given(mutated())
 def test_mutated_corpus(text):
     survives(text)
+
+
+@settings(max_examples=300 * FUZZ_SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_compiling_mutated_specs_never_crashes(text):
+    from symspec.codegen import compile_source
+
+    try:
+        spec = symspec.loads(text, "fuzz.sym")
+    except SpecError:
+        return
+    try:
+        compile_source(spec)
+    except SpecError as err:
+        assert err.diagnostics

@@ -65,3 +65,26 @@ def test_injection_attempts_never_reach_the_module():
     assert "__import__ = " not in source and "exec = " not in source  # mangled or quoted, never bound
     mod = symspec.compile(spec)
     assert "exec" in mod.LAWS and "__import__" in mod.MODELS
+
+
+def test_every_valid_spec_compiles_and_runs_on_an_exact_or_zero_model():
+    from conftest import VALID
+
+    for path in VALID:
+        mod = symspec.compile(symspec.load(path))
+        assert isinstance(mod.LAWS, dict) and hasattr(mod, "SymmetryLoss") and hasattr(mod, "augment")
+
+
+def test_difference_of_class_outputs_compiles_to_the_right_distribution():
+    import torch
+
+    spec = symspec.loads("domain D = range(2, 5)\nmodel f(a: D) -> class(D)\nlaw d: f(a) - f(b) == f(c)\n")
+    source = compile_source(spec)
+    assert ".flip(-1)" in source
+    # X in {2, 3, 4} uniform, Y = 4 surely: X - Y in {-2, -1, 0}; compare with f(c) on {2, 3, 4} after alignment
+    from symspec import runtime as rt
+
+    lp = torch.log(torch.full((1, 3), 1 / 3, dtype=torch.float64))
+    lq = torch.log(torch.tensor([[1e-300, 1e-300, 1.0]], dtype=torch.float64))
+    diff = rt.sum_distribution(lp, lq.flip(-1)).exp()[0]
+    assert torch.allclose(diff[:3], torch.full((3,), 1 / 3, dtype=torch.float64), atol=1e-9)  # values -2, -1, 0

@@ -7,6 +7,7 @@ on torch and ``symspec.runtime``.
 
 from __future__ import annotations
 
+import builtins
 import types
 from importlib import resources
 
@@ -39,10 +40,6 @@ def compile_source(spec, out_hint: str | None = None) -> str:
         for var, plan in spec.ir.laws[law.name].variables.items():
             if plan.source == "batch" and all(v != var for v, _, _ in batch_vars):
                 batch_vars.append((var, py(var), law.name))
-    if not batch_vars:
-        from ..errors import Diagnostic
-
-        raise CompileError([Diagnostic("nothing to compile: the spec has no law with a batch variable", None)], {})
     laws_meta = []
     for name, law in spec.laws.items():
         ir = spec.ir.laws[name]
@@ -80,7 +77,7 @@ def compile_source(spec, out_hint: str | None = None) -> str:
         constants=sorted(lowered.constants.items()),
         buffers=sorted(lowered.buffers.items()),
         batch_vars=batch_vars,
-        first_var=batch_vars[0][1],
+        first_var=batch_vars[0][1] if batch_vars else None,
         laws=lowered.laws,
         rounds=sorted(lowered.requests.items()),
         model_call=model_call,
@@ -103,4 +100,4 @@ def compile(spec, out_hint: str | None = None):  # noqa: A001 - the public name 
     return module
 
 
-compile_builtin = __builtins__["compile"] if isinstance(__builtins__, dict) else __builtins__.compile
+compile_builtin = builtins.compile

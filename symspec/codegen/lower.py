@@ -494,16 +494,16 @@ class _LawLowering:
 
     def _dist_arith(self, e, op, a: V, b: V) -> V:
         if a.kind == "dist" and b.kind == "dist":
-            if op != "+" or isinstance(a.domain, Cyclic):
-                self.fail("only sums of integer-range class outputs are compiled", e)
-            return V(
-                "dist",
-                f"rt.sum_distribution({a.code}, {b.code})",
-                None,
-                a.offset + b.offset,
-                a.size + b.size - 1,
-                max(a.level, b.level),
-            )
+            if op == "*" or isinstance(a.domain, Cyclic) or isinstance(b.domain, Cyclic):
+                self.fail("sums and differences are compiled for integer-range class outputs only", e)
+            level = max(a.level, b.level)
+            if op == "+":
+                return V(
+                    "dist", f"rt.sum_distribution({a.code}, {b.code})", None, a.offset + b.offset, a.size + b.size - 1, level
+                )
+            # X - Y = X + (-Y): -Y takes the values -(offset + size - 1) .. -offset, in reversed class order
+            low = a.offset - (b.offset + b.size - 1)
+            return V("dist", f"rt.sum_distribution({a.code}, {b.code}.flip(-1))", None, low, a.size + b.size - 1, level)
         dist, other = (a, b) if a.kind == "dist" else (b, a)
         level = max(a.level, b.level)
         if isinstance(dist.domain, Cyclic):
