@@ -89,3 +89,6 @@ def augment(batch, generator=None, model=None):
     (none here).
     """
     raise ValueError("this spec has no equivariance law to augment with")
+
+
+LAYERS = {}

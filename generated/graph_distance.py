@@ -133,3 +133,6 @@ def _augment_dist(batch, generator):
     out["u"] = rt.act_on_values(u, rt.cached_to(ELEMENTS_automorphism_g_0, device)[automorphism_g])
     out["v"] = rt.act_on_values(v, rt.cached_to(ELEMENTS_automorphism_g_0, device)[automorphism_g])
     return out
+
+
+LAYERS = {}

@@ -94,3 +94,20 @@ def _augment_classify(batch, generator):
     invariant_g = torch.randint(0, rt.cached_to(ELEMENTS_invariant_g_0, device).shape[0], (n,), generator=generator, device=device)
     out["x"] = rt.gather_positions(x, rt.cached_to(GATHER_ELEMENTS_invariant_g_0, device)[invariant_g], 2)
     return out
+
+
+class conv(rt.OrbitLinear):
+    """examples/image_d4.sym:28  layer conv: tensor[28, 28] -> tensor[28, 28] under D4"""
+
+    def __init__(self, c_in, c_out, bias=True):
+        super().__init__(c_in, c_out, rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28)), rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28)), (28, 28), (28, 28), bias)
+
+
+class readout(rt.OrbitLinear):
+    """examples/image_d4.sym:30  layer readout: tensor[28, 28] -> real under D4"""
+
+    def __init__(self, c_in, c_out, bias=True):
+        super().__init__(c_in, c_out, rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28)), torch.zeros(2, 1, dtype=torch.long), (28, 28), (), bias)
+
+
+LAYERS = {"conv": conv, "readout": readout}

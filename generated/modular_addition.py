@@ -117,3 +117,6 @@ def _augment_add(batch, generator):
     if "target" in out:
         out["target"] = (out["target"] + shift_k) % 113
     return out
+
+
+LAYERS = {}

@@ -120,3 +120,20 @@ def _augment_forces(batch, generator):
     if "target" in out:
         out["target"] = rt.matrix_event_dim(rt.permute_event_dim(out["target"], equivariant_g_0, 0), equivariant_g_1, 1)
     return out
+
+
+class mix(rt.DeepSetsLinear):
+    """examples/point_cloud.sym:27  layer mix: tensor[N, 3] -> tensor[N, 3] under E"""
+
+    def __init__(self, c_in, c_out, bias=True):
+        super().__init__(c_in, c_out, bias)
+
+
+class pool(rt.DeepSetsPool):
+    """examples/point_cloud.sym:28  layer pool: tensor[N, 3] -> real under P"""
+
+    def __init__(self, c_in, c_out, bias=True):
+        super().__init__(c_in * 3, c_out, bias)
+
+
+LAYERS = {"mix": mix, "pool": pool}

@@ -12,7 +12,7 @@ import types
 from importlib import resources
 
 from ..syntax import ast
-from .lower import CompileError, literal, lower_augment, lower_spec, py
+from .lower import CompileError, literal, lower_augment, lower_layers, lower_spec, py
 
 __all__ = ["compile_source", "compile", "CompileError", "py"]
 
@@ -35,6 +35,7 @@ def compile_source(spec, out_hint: str | None = None) -> str:
         out_hint = f"generated/{Path(spec.file).stem}.py"
     lowered = lower_spec(spec)
     augments = lower_augment(spec, lowered)
+    layers = lower_layers(spec)
     batch_vars = []
     for law in spec.laws.values():
         for var, plan in spec.ir.laws[law.name].variables.items():
@@ -87,6 +88,7 @@ def compile_source(spec, out_hint: str | None = None) -> str:
         augment_models=list(augments),
         augment_blocks=[(py(m), blocks) for m, blocks in augments.items()],
         augment_first={py(m): spec.models[m].params[0][0] for m in augments},
+        layers=layers,
     )
 
 

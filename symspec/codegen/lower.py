@@ -785,3 +785,64 @@ def lower_augment(spec, out: Lowered) -> dict:
         if blocks:
             result[name] = blocks
     return result
+
+
+def lower_layers(spec) -> list:
+    """Per layer: (class name, base class, constructor arguments code, comment)."""
+    out = []
+    sym = spec.ir.symmetry
+    for name, layer in spec.layers.items():
+        gir, src, dst = spec.ir.layers[name]
+        where = f"{spec.file}:{layer.span.line}"
+        comment = f"{where}  layer {name}: {layer.source} -> {layer.target} under {gir.name}"
+        if src is not None and src.perms and (dst.kind == "trivial" or dst.perms) and not gir.continuous:
+            ops = {g: [(op, dict(args)) for op, args in src.ops[g]] for g in gir.generators}
+            in_table = f"rt.action_table({literal(ops)}, shape={literal(tuple(layer.source.dims))})"
+            if dst.kind == "trivial":
+                out_table = f"torch.zeros({len(gir.generators)}, 1, dtype=torch.long)"
+                out_shape = "()"
+            else:
+                ops = {g: [(op, dict(args)) for op, args in dst.ops[g]] for g in gir.generators}
+                out_table = f"rt.action_table({literal(ops)}, shape={literal(tuple(layer.target.dims))})"
+                out_shape = literal(tuple(layer.target.dims))
+            args = f"c_in, c_out, {in_table}, {out_table}, {literal(tuple(layer.source.dims))}, {out_shape}, bias"
+            out.append((py(name), "rt.OrbitLinear", args, comment, name))
+            continue
+        factors = gir.factors or (gir,)
+        perm = [f for f in factors if f.definition.kind == "symmetric"]
+        rest = [f for f in factors if f.definition.kind not in ("symmetric",)]
+        first_dim_perm = (
+            len(perm) == 1
+            and all(f.definition.kind in ("SO", "O") and f.definition.arg >= 3 for f in rest)
+            and isinstance(layer.source, Tensor)
+            and src is not None
+            and all(
+                dict(ops[0][1]).get("dims") == (0,)
+                for g, ops in sym.action(perm[0], layer.source, spec.domain_name(layer.source), None).ops.items()
+            )
+        )
+        if first_dim_perm and isinstance(layer.target, Tensor) and layer.target == layer.source:
+            # symmetric(N) on dim 0 (x rotations acting on a vector dim, whose commutant is the scalars)
+            rest_size = math.prod(d for d in layer.source.dims[1:] if isinstance(d, int))
+            if rest:  # rotations: keep each coordinate apart, tie the weights across them
+                out.append((py(name), "rt.DeepSetsLinear", "c_in, c_out, bias", comment, name))
+            else:  # nothing acts on the other dims: they are features
+                args = f"c_in, c_out, bias, rest_as_features=True, rest_size={rest_size}"
+                out.append((py(name), "rt.DeepSetsLinear", args, comment + " (other dims as features)", name))
+            continue
+        if first_dim_perm and layer.target == RealDomain() and not rest:
+            rest_size = math.prod(d for d in layer.source.dims[1:] if isinstance(d, int))
+            out.append((py(name), "rt.DeepSetsPool", f"c_in * {rest_size}, c_out, bias", comment, name))
+            continue
+        raise CompileError(
+            [
+                Diagnostic(
+                    f"cannot compile layer {name} yet: {gir.name} acting on {layer.source} -> {layer.target} needs the "
+                    "second-order or matrix-action layers (issue 5)",
+                    layer.span,
+                    kind="compile",
+                )
+            ],
+            {spec.file: spec.source},
+        )
+    return out

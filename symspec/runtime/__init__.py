@@ -30,6 +30,7 @@ from .divergences import (
     sym_kl_logprobs,
     truth_penalty,
 )
+from .layers import DeepSetsLinear, DeepSetsPool, OrbitLinear, orbit_labels
 from .logic import implication_penalty, logit, sigmoid, soft_and, soft_not, soft_or
 from .priors import bound_tensor, lipschitz_penalty, nuclear_prior, spectral_entropy
 from .sampling import between_nodes, haar_orthogonal, interval_int, random_permutations, rejection, sample_table_rows, uniform_int
@@ -48,6 +49,10 @@ from .tables import (
 )
 
 __all__ = [
+    "OrbitLinear",
+    "DeepSetsLinear",
+    "DeepSetsPool",
+    "orbit_labels",
     "SymmetryLossBase",
     "concat_actions",
     "gather_positions",

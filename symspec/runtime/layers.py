@@ -1,0 +1,145 @@
+"""Equivariant linear layers whose weights are tied by group orbits.
+
+For a group acting by permuting positions, a linear map ``W`` from
+``[c_in, *in_shape]`` to ``[c_out, *out_shape]`` commutes with the group
+exactly when ``W[o, i]`` is constant on the orbits of the pairs ``(o, i)``
+(and the bias on the orbits of ``o``).  The orbits come from the generators
+by union-find -- the group is never enumerated -- and are stored once as an
+index table; the forward pass gathers the weight matrix from the parameter
+vector and does one matmul.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["orbit_labels", "OrbitLinear", "DeepSetsLinear", "DeepSetsPool"]
+
+
+def orbit_labels(edges: list, n: int) -> torch.Tensor:
+    """Orbit index (0..k-1, in order of first appearance) of each of n points under the maps in ``edges``.
+
+    ``edges`` holds push maps ``[n]``; union-find by hooking and pointer jumping, vectorized.
+    """
+    parent = torch.arange(n)
+    flat = torch.arange(n)
+    while True:
+        changed = False
+        for dst in edges:
+            ps, pd = parent[flat], parent[dst]
+            moving = ps != pd
+            if not bool(moving.any()):
+                continue
+            changed = True
+            lo = torch.minimum(ps[moving], pd[moving])
+            hi = torch.maximum(ps[moving], pd[moving])
+            parent.scatter_reduce_(0, hi, lo, reduce="amin")
+            while True:
+                grand = parent[parent]
+                if torch.equal(grand, parent):
+                    break
+                parent = grand
+        if not changed:
+            break
+    _, labels = torch.unique(parent, return_inverse=True)
+    return labels
+
+
+class OrbitLinear(torch.nn.Module):
+    """``[batch, c_in, *in_shape] -> [batch, c_out, *out_shape]`` (``out_shape`` () for an invariant output).
+
+    ``in_generators`` / ``out_generators``: push maps ``[g, points]`` of the
+    same group generators on the input and output positions (an invariant
+    output has one point that every generator fixes).
+    """
+
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        in_generators: torch.Tensor,
+        out_generators: torch.Tensor,
+        in_shape,
+        out_shape,
+        bias: bool = True,
+    ):
+        super().__init__()
+        self.c_in, self.c_out = c_in, c_out
+        self.in_shape, self.out_shape = tuple(in_shape), tuple(out_shape)
+        p_in, p_out = in_generators.shape[-1], out_generators.shape[-1]
+        pairs = torch.arange(p_out * p_in)
+        edges = [
+            (out_generators[g][pairs // p_in] * p_in + in_generators[g][pairs % p_in]) for g in range(in_generators.shape[0])
+        ]
+        self.register_buffer("weight_orbits", orbit_labels(edges, p_out * p_in).view(p_out, p_in), persistent=False)
+        self.num_orbits = int(self.weight_orbits.max()) + 1
+        fan_in = c_in * p_in
+        self.weight = torch.nn.Parameter(torch.randn(c_out, c_in, self.num_orbits) / math.sqrt(fan_in))
+        if bias:
+            out_edges = [out_generators[g] for g in range(out_generators.shape[0])]
+            self.register_buffer("bias_orbits", orbit_labels(out_edges, p_out), persistent=False)
+            self.bias = torch.nn.Parameter(torch.zeros(c_out, int(self.bias_orbits.max()) + 1))
+        else:
+            self.bias = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch = x.shape[0]
+        flat = x.reshape(batch, self.c_in, -1)
+        w = self.weight[:, :, self.weight_orbits]  # [c_out, c_in, p_out, p_in]
+        y = torch.einsum("bip,oiqp->boq", flat, w.to(flat.dtype))
+        if self.bias is not None:
+            y = y + self.bias[:, self.bias_orbits].to(y.dtype)
+        return y.reshape(batch, self.c_out, *self.out_shape)
+
+
+class DeepSetsLinear(torch.nn.Module):
+    """Permutation-equivariant ``[batch, c_in, N, *rest] -> [batch, c_out, N, *rest]`` for any N.
+
+    ``y_n = A x_n + B mean_m x_m + c`` per channel pair: the identity and
+    all-ones terms, the closed form of the equivariant maps of symmetric(N)
+    on the first dim.  With ``rest_as_features`` the other dims are features
+    mixed freely (nothing acts on them); otherwise each of their coordinates
+    is mapped alike (the maps that commute with rotations acting there).
+    """
+
+    def __init__(self, c_in: int, c_out: int, bias: bool = True, rest_as_features: bool = False, rest_size: int = 1):
+        super().__init__()
+        self.rest_as_features = rest_as_features
+        self.c_out = c_out
+        k_in, k_out = (c_in * rest_size, c_out * rest_size) if rest_as_features else (c_in, c_out)
+        self.identity = torch.nn.Parameter(torch.randn(k_out, k_in) / math.sqrt(2 * k_in))
+        self.ones = torch.nn.Parameter(torch.randn(k_out, k_in) / math.sqrt(2 * k_in))
+        # a bias is invariant under permutations; under rotations only zero is
+        self.bias = torch.nn.Parameter(torch.zeros(k_out)) if bias and rest_as_features else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        if self.rest_as_features:  # [b, c, N, *rest] -> [b, c * rest, N]
+            x = x.movedim(2, -1).reshape(shape[0], -1, shape[2])
+        n = x.shape[2]
+        mean = x.mean(2, keepdim=True).expand_as(x) if n else x
+        y = torch.einsum("oi,bin...->bon...", self.identity.to(x.dtype), x)
+        y = y + torch.einsum("oi,bin...->bon...", self.ones.to(x.dtype), mean)
+        if self.bias is not None:
+            y = y + self.bias.to(y.dtype).view(1, -1, *([1] * (y.dim() - 2)))
+        if self.rest_as_features:
+            y = y.reshape(shape[0], self.c_out, *shape[3:], shape[2]).movedim(-1, 2)
+        return y
+
+
+class DeepSetsPool(torch.nn.Module):
+    """Permutation-invariant ``[batch, c_in, N, *rest] -> [batch, c_out]``: mean over N, the rest as features."""
+
+    def __init__(self, c_in: int, c_out: int, bias: bool = True):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(c_out, c_in) / math.sqrt(c_in))
+        self.bias = torch.nn.Parameter(torch.zeros(c_out)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = x.mean(2).reshape(x.shape[0], -1)
+        y = pooled @ self.weight.to(x.dtype).T
+        if self.bias is not None:
+            y = y + self.bias.to(y.dtype)
+        return y
