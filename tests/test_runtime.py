@@ -238,10 +238,11 @@ def test_runtime_exports_every_kernel():
     import symspec.runtime.calls as c
     import symspec.runtime.distributions as d
     import symspec.runtime.divergences as v
+    import symspec.runtime.layers as la
     import symspec.runtime.logic as lo
     import symspec.runtime.priors as p
     import symspec.runtime.sampling as s
     import symspec.runtime.tables as t
 
-    names = set().union(*(set(m.__all__) for m in (a, c, d, v, lo, p, s, t)))
+    names = set().union(*(set(m.__all__) for m in (a, c, d, v, la, lo, p, s, t)))
     assert names == set(rt.__all__) and all(hasattr(rt, n) for n in names)

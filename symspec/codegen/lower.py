@@ -813,6 +813,8 @@ def lower_layers(spec) -> list:
         rest = [f for f in factors if f.definition.kind not in ("symmetric",)]
         first_dim_perm = (
             len(perm) == 1
+            and isinstance(layer.source, Tensor)
+            and all(isinstance(d, int) for d in layer.source.dims[1:])
             and all(f.definition.kind in ("SO", "O") and f.definition.arg >= 3 for f in rest)
             and isinstance(layer.source, Tensor)
             and src is not None
