@@ -12,6 +12,14 @@ from .syntax import parse
 __version__ = "0.1.0"
 
 
+def __getattr__(name):
+    if name == "assert_equivariant":  # imports torch: only on demand
+        from .testing import assert_equivariant
+
+        return assert_equivariant
+    raise AttributeError(f"module 'symspec' has no attribute {name!r}")
+
+
 def compile(spec, out_hint=None):  # noqa: A001 - DESIGN.md's name
     """Compile a checked spec to a PyTorch module, imported in memory (imports torch)."""
     from .codegen import compile as _compile
@@ -24,6 +32,7 @@ __all__ = [
     "load",
     "loads",
     "compile",
+    "assert_equivariant",
     "parse",
     "Spec",
     "SymspecError",

@@ -95,3 +95,20 @@ def test_second_order_layers_are_a_clear_compile_error():
     spec = symspec.loads("domain Pair = tensor[N, N]\nlayer edge: Pair -> Pair under symmetric(N)\n", "p.sym")
     with pytest.raises(CompileError, match="cannot compile layer edge yet"):
         symspec.compile(spec)
+
+
+def test_assert_equivariant_on_every_example_layer_and_on_a_broken_one():
+    for name, params, shapes in (
+        ("image_d4", {"size": 5}, {"conv": (2, 5, 5), "readout": (2, 5, 5)}),
+        ("point_cloud", None, {"mix": (2, 6, 3), "pool": (2, 6, 3)}),
+    ):
+        spec = symspec.load(ROOT / "examples" / f"{name}.sym", params=params)
+        mod = symspec.compile(spec)
+        for layer, shape in shapes.items():
+            module = mod.LAYERS[layer](shape[0], 3).double()
+            x = torch.randn(4, *shape, dtype=torch.float64)
+            assert symspec.assert_equivariant(module, spec, layer, x, generator=torch.Generator().manual_seed(0)) < 1e-10
+    spec = symspec.load(ROOT / "examples" / "image_d4.sym", params={"size": 5})
+    dense = torch.nn.Conv2d(2, 3, 3, padding=1).double()  # a plain convolution is not rotation-equivariant in general
+    with pytest.raises(AssertionError, match="layer conv is not equivariant"):
+        symspec.assert_equivariant(dense, spec, "conv", torch.randn(4, 2, 5, 5, dtype=torch.float64))
