@@ -136,3 +136,37 @@ def _augment_dist(batch, generator):
 
 
 LAYERS = {}
+
+
+def symmetrize(name, model, samples=16, generator=None):
+    """``model`` averaged over the group of its law: ``f(x) = mean_g g^-1 . model(g . x)``.
+
+    Exact for finite groups (every element, in one batched forward: exactly
+    invariant or equivariant); for continuous groups an average over
+    ``samples`` random elements per input (approximate). Models: dist.
+    """
+    if name == "dist":
+        return _Symmetrized_dist(model, samples, generator)
+    raise ValueError(f"symmetrize takes a model with one group law (dist), got {name!r}")
+
+
+class _Symmetrized_dist(torch.nn.Module):
+    """dist averaged over the group of law automorphism."""
+
+    def __init__(self, model, samples, generator):
+        super().__init__()
+        self.model = model
+        self.samples = samples
+        self.generator = generator
+
+    def forward(self, u, v):
+        generator = self.generator
+        n = u.shape[0]
+        device = u.device
+        automorphism_copies = ELEMENTS_automorphism_g_0.shape[0]  # every element of Aut
+        m = n * automorphism_copies
+        automorphism_u_all = rt.repeat_examples(u, automorphism_copies)
+        automorphism_v_all = rt.repeat_examples(v, automorphism_copies)
+        automorphism_g = torch.arange(automorphism_copies, device=device).repeat_interleave(n)
+        out = self.model(rt.act_on_values(automorphism_u_all, rt.cached_to(ELEMENTS_automorphism_g_0, device)[automorphism_g]), rt.act_on_values(automorphism_v_all, rt.cached_to(ELEMENTS_automorphism_g_0, device)[automorphism_g]))
+        return out.view(automorphism_copies, n, *out.shape[1:]).mean(0)

@@ -111,3 +111,36 @@ class readout(rt.OrbitLinear):
 
 
 LAYERS = {"conv": conv, "readout": readout}
+
+
+def symmetrize(name, model, samples=16, generator=None):
+    """``model`` averaged over the group of its law: ``f(x) = mean_g g^-1 . model(g . x)``.
+
+    Exact for finite groups (every element, in one batched forward: exactly
+    invariant or equivariant); for continuous groups an average over
+    ``samples`` random elements per input (approximate). Models: classify.
+    """
+    if name == "classify":
+        return _Symmetrized_classify(model, samples, generator)
+    raise ValueError(f"symmetrize takes a model with one group law (classify), got {name!r}")
+
+
+class _Symmetrized_classify(torch.nn.Module):
+    """classify averaged over the group of law invariant."""
+
+    def __init__(self, model, samples, generator):
+        super().__init__()
+        self.model = model
+        self.samples = samples
+        self.generator = generator
+
+    def forward(self, x):
+        generator = self.generator
+        n = x.shape[0]
+        device = x.device
+        invariant_copies = ELEMENTS_invariant_g_0.shape[0]  # every element of D4
+        m = n * invariant_copies
+        invariant_x_all = rt.repeat_examples(x, invariant_copies)
+        invariant_g = torch.arange(invariant_copies, device=device).repeat_interleave(n)
+        out = self.model(rt.gather_positions(invariant_x_all, rt.cached_to(GATHER_ELEMENTS_invariant_g_0, device)[invariant_g], 2))
+        return out.view(invariant_copies, n, *out.shape[1:]).mean(0)

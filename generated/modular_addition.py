@@ -120,3 +120,13 @@ def _augment_add(batch, generator):
 
 
 LAYERS = {}
+
+
+def symmetrize(name, model, samples=16, generator=None):
+    """``model`` averaged over the group of its law: ``f(x) = mean_g g^-1 . model(g . x)``.
+
+    Exact for finite groups (every element, in one batched forward: exactly
+    invariant or equivariant); for continuous groups an average over
+    ``samples`` random elements per input (approximate). Models: none here.
+    """
+    raise ValueError(f"symmetrize takes a model with one group law (none in this spec), got {name!r}")

@@ -137,3 +137,62 @@ class pool(rt.DeepSetsPool):
 
 
 LAYERS = {"mix": mix, "pool": pool}
+
+
+def symmetrize(name, model, samples=16, generator=None):
+    """``model`` averaged over the group of its law: ``f(x) = mean_g g^-1 . model(g . x)``.
+
+    Exact for finite groups (every element, in one batched forward: exactly
+    invariant or equivariant); for continuous groups an average over
+    ``samples`` random elements per input (approximate). Models: energy, forces.
+    """
+    if name == "energy":
+        return _Symmetrized_energy(model, samples, generator)
+    if name == "forces":
+        return _Symmetrized_forces(model, samples, generator)
+    raise ValueError(f"symmetrize takes a model with one group law (energy, forces), got {name!r}")
+
+
+class _Symmetrized_energy(torch.nn.Module):
+    """energy averaged over the group of law invariant."""
+
+    def __init__(self, model, samples, generator):
+        super().__init__()
+        self.model = model
+        self.samples = samples
+        self.generator = generator
+
+    def forward(self, x):
+        generator = self.generator
+        n = x.shape[0]
+        device = x.device
+        invariant_copies = self.samples  # random elements of E: an approximate average
+        m = n * invariant_copies
+        invariant_x_all = rt.repeat_examples(x, invariant_copies)
+        invariant_g_0 = rt.random_permutations(m, invariant_x_all.shape[1], generator, device)
+        invariant_g_1 = rt.haar_orthogonal(m, 3, True, generator, device, torch.float64)
+        out = self.model(rt.matrix_event_dim(rt.permute_event_dim(invariant_x_all, invariant_g_0, 0), invariant_g_1, 1))
+        return out.view(invariant_copies, n, *out.shape[1:]).mean(0)
+
+
+class _Symmetrized_forces(torch.nn.Module):
+    """forces averaged over the group of law equivariant."""
+
+    def __init__(self, model, samples, generator):
+        super().__init__()
+        self.model = model
+        self.samples = samples
+        self.generator = generator
+
+    def forward(self, x):
+        generator = self.generator
+        n = x.shape[0]
+        device = x.device
+        equivariant_copies = self.samples  # random elements of E: an approximate average
+        m = n * equivariant_copies
+        equivariant_x_all = rt.repeat_examples(x, equivariant_copies)
+        equivariant_g_0 = rt.random_permutations(m, equivariant_x_all.shape[1], generator, device)
+        equivariant_g_1 = rt.haar_orthogonal(m, 3, True, generator, device, torch.float64)
+        out = self.model(rt.matrix_event_dim(rt.permute_event_dim(equivariant_x_all, equivariant_g_0, 0), equivariant_g_1, 1))
+        out = rt.permute_event_dim(rt.matrix_event_dim(out, equivariant_g_1.transpose(-1, -2), 1), rt.invert(equivariant_g_0), 0)
+        return out.view(equivariant_copies, n, *out.shape[1:]).mean(0)

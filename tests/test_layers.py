@@ -112,3 +112,30 @@ def test_assert_equivariant_on_every_example_layer_and_on_a_broken_one():
     dense = torch.nn.Conv2d(2, 3, 3, padding=1).double()  # a plain convolution is not rotation-equivariant in general
     with pytest.raises(AssertionError, match="layer conv is not equivariant"):
         symspec.assert_equivariant(dense, spec, "conv", torch.randn(4, 2, 5, 5, dtype=torch.float64))
+
+
+def test_symmetrized_models_are_exactly_invariant_for_finite_groups():
+    mod = symspec.compile(symspec.load(ROOT / "examples" / "image_d4.sym", params={"size": 6}))
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 10)).double()
+    sym = mod.symmetrize("classify", net)
+    x = torch.randn(7, 6, 6, dtype=torch.float64)
+    base = sym(x)
+    for k in range(4):
+        for flip in (False, True):
+            gx = torch.rot90(x, k, (1, 2))
+            gx = torch.flip(gx, (2,)) if flip else gx
+            assert torch.allclose(sym(gx), base, atol=1e-12)
+    assert not torch.allclose(net(torch.rot90(x, 1, (1, 2))), net(x))  # the plain model is not invariant
+
+
+def test_symmetrizing_an_equivariant_model_changes_nothing_and_continuous_groups_average_samples():
+    mod = symspec.compile(symspec.load(ROOT / "examples" / "point_cloud.sym"))
+    forces = lambda c: c * c.norm(dim=-1, keepdim=True)  # noqa: E731 - already equivariant
+    x = torch.randn(5, 4, 3, dtype=torch.float64)
+    sym = mod.symmetrize("forces", forces, samples=8, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(sym(x), forces(x), atol=1e-12)
+    biased = lambda c: c + torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)  # noqa: E731
+    averaged = mod.symmetrize("forces", biased, samples=4000, generator=torch.Generator().manual_seed(1))(x)
+    assert (averaged - x).abs().max() < 0.1  # the constant shift averages out over rotations
+    with pytest.raises(ValueError, match="one group law"):
+        mod.symmetrize("nope", forces)

@@ -12,7 +12,7 @@ import types
 from importlib import resources
 
 from ..syntax import ast
-from .lower import CompileError, literal, lower_augment, lower_layers, lower_spec, py
+from .lower import CompileError, literal, lower_augment, lower_layers, lower_spec, lower_symmetrize, py
 
 __all__ = ["compile_source", "compile", "CompileError", "py"]
 
@@ -36,6 +36,7 @@ def compile_source(spec, out_hint: str | None = None) -> str:
     lowered = lower_spec(spec)
     augments = lower_augment(spec, lowered)
     layers = lower_layers(spec)
+    symmetrized = lower_symmetrize(spec, lowered)
     batch_vars = []
     for law in spec.laws.values():
         for var, plan in spec.ir.laws[law.name].variables.items():
@@ -89,6 +90,10 @@ def compile_source(spec, out_hint: str | None = None) -> str:
         augment_blocks=[(py(m), blocks) for m, blocks in augments.items()],
         augment_first={py(m): spec.models[m].params[0][0] for m in augments},
         layers=layers,
+        symmetrize_models=list(symmetrized),
+        symmetrize_blocks=[
+            (py(m), law, [py(p) for p, _ in spec.models[m].params], lines) for m, (law, lines) in symmetrized.items()
+        ],
     )
 
 

@@ -848,3 +848,97 @@ def lower_layers(spec) -> list:
             {spec.file: spec.source},
         )
     return out
+
+
+class _SymmetrizeLowering(_AugmentLowering):
+    """A model averaged over its group law: ``f_sym(x) = mean_g S_g^-1 f(T_g x)``, one batched forward.
+
+    Finite groups: every element, for every example (exact). Continuous groups
+    (and random-word groups): ``samples`` random elements per example (approximate).
+    """
+
+    def lower_symmetrize(self, sig) -> list | None:
+        base, base_ops, moved, moved_ops, params = self.ir.sides
+        if moved_ops or len(params) != 1 or self.law.variables[params[0]].group is None:
+            return None
+        if any(kind != "act" for kind, _ in base_ops):
+            return None
+        var = params[0]
+        gir = self.spec.ir.symmetry.group(self.law.variables[var].group, self.law.variables[var].group.name or None)
+        exact = not gir.continuous and (gir.order or 0) <= MAX_TABLE_ORDER
+        fields = [py(p) for p, _ in sig.params]
+        lines = []
+        self.n = "m"
+        copies = self.local("copies")
+        if exact:
+            buf_probe = py(f"ELEMENTS_{self.law.name}_{var}_0")
+            lines.append(f"{copies} = {buf_probe}.shape[0]  # every element of {gir.name}")
+        else:
+            lines.append(f"{copies} = self.samples  # random elements of {gir.name}: an approximate average")
+        lines.append(f"m = n * {copies}")
+        for j, a in enumerate(base.args):
+            local = self.local(f"{a.name}_all")
+            lines.append(f"{local} = rt.repeat_examples({fields[j]}, {copies})")
+            self.env[a.name] = self._value(sig.params[j][1], local)
+        self._group_variable(var, self.law.variables[var])
+        if exact:  # replace the random draw by every element, copy-major
+            name = self.local_name_of(var)
+            self.setup = [
+                f"{name} = torch.arange({copies}, device=device).repeat_interleave(n)"
+                if line.startswith(f"{name} = torch.randint")
+                else line
+                for line in self.setup
+            ]
+        lines += self.setup
+        args = ", ".join(self.term(a).code for a in moved.args)
+        lines.append(f"out = self.model({args})")
+        code = "out"
+        g = self.env[var]
+        for _ in base_ops:  # each is an action of g: undo it
+            code = self._inverse(g, V("tensor" if isinstance(sig.output, Tensor) else "dist", code, sig.output))
+        if code != "out":
+            lines.append(f"out = {code}")
+        lines.append(f"return out.view({copies}, n, *out.shape[1:]).mean(0)")
+        return lines
+
+    def local_name_of(self, var: str) -> str:
+        return self.env[var].code
+
+    def _inverse(self, g: V, y: V) -> str:
+        parts = g.domain.get(y.domain)
+        if parts is None:
+            self.fail(f"no action of the group on the output {y.domain}", self.law.decl)
+        code = y.code
+        for kind, table, *rest in reversed(parts):
+            if kind == "gather":  # the push rows of g are the gather rows of g^-1
+                code = f"rt.gather_positions({code}, {table.replace('GATHER_', '')}, {rest[0]})"
+            elif kind == "push":
+                code = f"rt.act_on_values({code}, rt.invert({table}))"
+            elif kind == "matrix":
+                code = f"rt.matrix_event_dim({code}, {table}.transpose(-1, -2), {rest[0]})"
+            else:
+                for d in rest[0]:
+                    code = f"rt.permute_event_dim({code}, rt.invert({table}), {d})"
+        return code
+
+
+def lower_symmetrize(spec, out: Lowered) -> dict:
+    """Per model with exactly one group law: the lines of its symmetrized forward."""
+    result = {}
+    for name, sig in spec.models.items():
+        laws = [
+            law
+            for law_name, law in spec.laws.items()
+            if spec.ir.laws[law_name].law_class == "equivariance"
+            and spec.ir.laws[law_name].model == name
+            and spec.ir.laws[law_name].sides
+        ]
+        group_laws = [law for law in laws if any(law.variables[p].group is not None for p in spec.ir.laws[law.name].sides[4])]
+        if len(group_laws) != 1:
+            continue
+        law = group_laws[0]
+        sub = Lowered(buffers=out.buffers, constants=out.constants, taken={py(p) for p, _ in sig.params} | {"m", "out"})
+        lines = _SymmetrizeLowering(spec, law, spec.ir.laws[law.name], sub).lower_symmetrize(sig)
+        if lines is not None:
+            result[name] = (law.name, lines)
+    return result
