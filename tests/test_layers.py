@@ -139,3 +139,16 @@ def test_symmetrizing_an_equivariant_model_changes_nothing_and_continuous_groups
     assert (averaged - x).abs().max() < 0.1  # the constant shift averages out over rotations
     with pytest.raises(ValueError, match="one group law"):
         mod.symmetrize("nope", forces)
+
+
+def test_symmetrized_class_output_is_exactly_equivariant_under_shifts():
+    spec = symspec.loads(
+        "domain Z = cyclic(5)\ngroup C = cyclic(5)\nmodel f(a: Z) -> class(Z)\nlaw l: forall g: C. f(g . a) == g . f(a)\n"
+    )
+    mod = symspec.compile(spec)
+    table = torch.randn(5, 5, dtype=torch.float64)
+    sym = mod.symmetrize("f", lambda a: table[a])
+    a = torch.arange(5)
+    out = sym(a)
+    for k in range(5):  # f(a + k) == roll(f(a), k)
+        assert torch.allclose(sym((a + k) % 5), torch.roll(out, k, -1), atol=1e-12)

@@ -894,8 +894,11 @@ class _SymmetrizeLowering(_AugmentLowering):
         lines.append(f"out = self.model({args})")
         code = "out"
         g = self.env[var]
-        for _ in base_ops:  # each is an action of g: undo it
-            code = self._inverse(g, V("tensor" if isinstance(sig.output, Tensor) else "dist", code, sig.output))
+        for _ in base_ops:  # each is an action of g: undo it (on logits: a permutation of classes)
+            if isinstance(sig.output, ClassOf):
+                code = self._inverse(g, V("dist", code, sig.output.domain))
+            else:
+                code = self._inverse(g, V("tensor", code, sig.output))
         if code != "out":
             lines.append(f"out = {code}")
         lines.append(f"return out.view({copies}, n, *out.shape[1:]).mean(0)")
@@ -912,6 +915,8 @@ class _SymmetrizeLowering(_AugmentLowering):
         for kind, table, *rest in reversed(parts):
             if kind == "gather":  # the push rows of g are the gather rows of g^-1
                 code = f"rt.gather_positions({code}, {table.replace('GATHER_', '')}, {rest[0]})"
+            elif kind == "push" and y.kind == "dist":
+                code = f"rt.pushforward({code}, rt.invert({table}))"
             elif kind == "push":
                 code = f"rt.act_on_values({code}, rt.invert({table}))"
             elif kind == "matrix":
