@@ -89,14 +89,6 @@ def test_layers_train():
     assert float(loss.detach()) < 1e-3
 
 
-def test_second_order_layers_are_a_clear_compile_error():
-    from symspec.codegen import CompileError
-
-    spec = symspec.loads("domain Pair = tensor[N, N]\nlayer edge: Pair -> Pair under symmetric(N)\n", "p.sym")
-    with pytest.raises(CompileError, match="cannot compile layer edge yet"):
-        symspec.compile(spec)
-
-
 def test_assert_equivariant_on_every_example_layer_and_on_a_broken_one():
     for name, params, shapes in (
         ("image_d4", {"size": 5}, {"conv": (2, 5, 5), "readout": (2, 5, 5)}),
@@ -152,3 +144,30 @@ def test_symmetrized_class_output_is_exactly_equivariant_under_shifts():
     out = sym(a)
     for k in range(5):  # f(a + k) == roll(f(a), k)
         assert torch.allclose(sym((a + k) % 5), torch.roll(out, k, -1), atol=1e-12)
+
+
+def test_pair_layers_use_the_fifteen_bell_maps_and_commute_with_permutations():
+    spec = symspec.loads(
+        "domain Adj = tensor[N, N]\ngroup P = symmetric(N)\naction P on Adj by permute(dims=(0, 1))\nlayer edge: Adj -> Adj under P\n"
+    )
+    layer = symspec.compile(spec).LAYERS["edge"](2, 3).double()
+    assert layer.weight.shape == (3, 2, 15)
+    g = torch.Generator().manual_seed(0)
+    for n in (2, 5, 8):
+        x = torch.randn(4, 2, n, n, dtype=torch.float64, generator=g)
+        p = torch.randperm(n, generator=g)
+        assert torch.allclose(layer(x[:, :, p][:, :, :, p]), layer(x)[:, :, p][:, :, :, p], atol=1e-10)
+    assert symspec.assert_equivariant(layer, spec, "edge", torch.randn(3, 2, 6, 6, dtype=torch.float64)) < 1e-10
+    from symspec.runtime.layers import _pair_basis
+
+    maps = _pair_basis(torch.randn(6, 1, 5, 5, dtype=torch.float64))[:, 0].transpose(0, 1).reshape(15, -1)
+    assert int(torch.linalg.matrix_rank(maps)) == 15  # linearly independent as maps
+
+
+def test_pair_tensor_under_the_default_action_is_a_clear_error():
+    from symspec.codegen import CompileError
+
+    spec = symspec.loads("domain Pair = tensor[N, N]\nlayer edge: Pair -> Pair under symmetric(N)\n")
+    with pytest.raises(CompileError, match="cannot compile layer edge yet") as info:
+        symspec.compile(spec)
+    assert "permute(dims=(0, 1))" in info.value.diagnostics[0].hint

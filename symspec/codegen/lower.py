@@ -836,12 +836,33 @@ def lower_layers(spec) -> list:
             rest_size = math.prod(d for d in layer.source.dims[1:] if isinstance(d, int))
             out.append((py(name), "rt.DeepSetsPool", f"c_in * {rest_size}, c_out, bias", comment, name))
             continue
+        pair = (
+            len(perm) == 1
+            and not rest
+            and isinstance(layer.source, Tensor)
+            and layer.source == layer.target
+            and len(layer.source.dims) == 2
+            and layer.source.dims[0] == layer.source.dims[1]
+            and src is not None
+            and all(dict(ops[0][1]).get("dims") == (0, 1) for ops in src.ops.values())
+        )
+        if pair:  # symmetric(N) permuting both dims of tensor[N, N]: the Bell-number basis
+            out.append((py(name), "rt.PairLinear", "c_in, c_out, bias", comment, name))
+            continue
+        hint = None
+        if (
+            isinstance(layer.source, Tensor)
+            and len(layer.source.dims) >= 2
+            and not all(isinstance(d, int) for d in layer.source.dims[1:])
+        ):
+            hint = "symmetric(N) acts on dim 0 by default; for pair tensors declare 'action G on D by permute(dims=(0, 1))'"
         raise CompileError(
             [
                 Diagnostic(
-                    f"cannot compile layer {name} yet: {gir.name} acting on {layer.source} -> {layer.target} needs the "
-                    "second-order or matrix-action layers (issue 5)",
+                    f"cannot compile layer {name} yet: {gir.name} acting on {layer.source} -> {layer.target} needs "
+                    "layers symspec does not build yet (matrix actions, or sizes known only at run time) (issue 5)",
                     layer.span,
+                    hint,
                     kind="compile",
                 )
             ],

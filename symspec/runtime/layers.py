@@ -15,7 +15,7 @@ import math
 
 import torch
 
-__all__ = ["orbit_labels", "OrbitLinear", "DeepSetsLinear", "DeepSetsPool"]
+__all__ = ["orbit_labels", "OrbitLinear", "DeepSetsLinear", "DeepSetsPool", "PairLinear"]
 
 
 def orbit_labels(edges: list, n: int) -> torch.Tensor:
@@ -142,4 +142,70 @@ class DeepSetsPool(torch.nn.Module):
         y = pooled @ self.weight.to(x.dtype).T
         if self.bias is not None:
             y = y + self.bias.to(y.dtype)
+        return y
+
+
+def _pair_basis(x: torch.Tensor) -> torch.Tensor:
+    """The 15 linear maps of ``[..., N, N]`` that commute with permuting both last dims (Maron et al. 2019).
+
+    Aggregates are means, so the scale does not grow with N. Returns ``[..., 15, N, N]``.
+    """
+    n = x.shape[-1]
+    eye = torch.eye(n, dtype=x.dtype, device=x.device)
+    diag = torch.diagonal(x, dim1=-2, dim2=-1)  # [..., N]
+    rows = x.mean(-1)  # mean over j of x_ij: [..., N] indexed by i
+    cols = x.mean(-2)  # mean over i of x_ij: indexed by j
+    total = x.mean((-2, -1))[..., None, None]
+    trace = diag.mean(-1)[..., None, None]
+
+    def as_diag(v):
+        return v.unsqueeze(-1) * eye
+
+    def along_rows(v):  # y_ij = v_i
+        return v.unsqueeze(-1).expand(*v.shape, n)
+
+    def along_cols(v):  # y_ij = v_j
+        return v.unsqueeze(-2).expand(*v.shape[:-1], n, n)
+
+    ones = torch.ones_like(x)
+    maps = [
+        x,
+        x.transpose(-1, -2),
+        as_diag(diag),
+        as_diag(rows),
+        as_diag(cols),
+        total * eye,
+        trace * eye,
+        along_rows(rows),
+        along_cols(rows),
+        along_rows(cols),
+        along_cols(cols),
+        along_rows(diag),
+        along_cols(diag),
+        total * ones,
+        trace * ones,
+    ]
+    return torch.stack(maps, dim=-3)
+
+
+class PairLinear(torch.nn.Module):
+    """Equivariant ``[batch, c_in, N, N] -> [batch, c_out, N, N]`` under permuting both dims, for any N.
+
+    15 weights per channel pair (the Bell number B(4)), 2 biases per output
+    channel (on the diagonal, everywhere).
+    """
+
+    def __init__(self, c_in: int, c_out: int, bias: bool = True):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(c_out, c_in, 15) / math.sqrt(15 * c_in))
+        self.bias = torch.nn.Parameter(torch.zeros(c_out, 2)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        basis = _pair_basis(x)  # [b, c_in, 15, N, N]
+        y = torch.einsum("bikpq,oik->bopq", basis, self.weight.to(x.dtype))
+        if self.bias is not None:
+            n = x.shape[-1]
+            eye = torch.eye(n, dtype=y.dtype, device=y.device)
+            b = self.bias.to(y.dtype)
+            y = y + b[:, 0].view(1, -1, 1, 1) * eye + b[:, 1].view(1, -1, 1, 1)
         return y
