@@ -171,3 +171,38 @@ def test_pair_tensor_under_the_default_action_is_a_clear_error():
     with pytest.raises(CompileError, match="cannot compile layer edge yet") as info:
         symspec.compile(spec)
     assert "permute(dims=(0, 1))" in info.value.diagnostics[0].hint
+
+
+@pytest.mark.parametrize(
+    "in_reps, out_reps, in_shape, out_shape, dim",
+    [
+        ([("so", 3, 0)], [("so", 3, 0)], (3,), (3,), 1),  # only multiples of the identity
+        ([("o", 3, 0)], [("o", 3, 0)], (3,), (3,), 1),
+        ([("so", 2, 0)], [("so", 2, 0)], (2,), (2,), 2),  # rotations of the plane commute with themselves
+        ([("so", 3, 1)], [("so", 3, 1)], (4, 3), (4, 3), 16),  # any 4x4 mixing of the vectors
+        ([("so", 3, 0)], None, (3,), (), 0),  # no linear invariant of a vector
+    ],
+)
+def test_equivariant_basis_dimensions(in_reps, out_reps, in_shape, out_shape, dim):
+    from symspec.runtime.layers import equivariant_basis
+
+    assert equivariant_basis(in_reps, out_reps, in_shape, out_shape).shape[0] == dim
+
+
+def test_matrix_layers_compile_commute_and_report_empty_bases():
+    from symspec.codegen import CompileError
+
+    spec = symspec.loads(
+        "domain V = tensor[4, 3]\ngroup R = SO(3)\ngroup S = symmetric(4)\ngroup E = S x R\n"
+        "layer mix: V -> V under R\nlayer both: V -> V under E\n",
+        "m.sym",
+    )
+    mod = symspec.compile(spec)
+    mix = mod.LAYERS["mix"](2, 3).double()
+    assert mix.basis.shape[0] == 16
+    both = mod.LAYERS["both"](2, 3).double()  # S4 x SO(3): identity and all-ones terms, the DeepSets form
+    assert isinstance(both, rt.DeepSetsLinear) and both.identity.numel() + both.ones.numel() == 2 * 3 * 2
+    for name, layer in (("mix", mix), ("both", both)):
+        assert symspec.assert_equivariant(layer, spec, name, torch.randn(3, 2, 4, 3, dtype=torch.float64)) < 1e-10
+    with pytest.raises(CompileError, match="no nonzero linear map from Cloud to real commutes with SO\\(3\\) except 0"):
+        symspec.compile(symspec.loads("domain Cloud = tensor[5, 3]\nlayer bad: Cloud -> real under SO(3)\n"))

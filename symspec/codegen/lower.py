@@ -787,6 +787,65 @@ def lower_augment(spec, out: Lowered) -> dict:
     return result
 
 
+def _reps(spec, gir, domain):
+    """(code, runtime value) of a domain's representation under the group, for rt.BasisLinear; None if not buildable."""
+    import torch  # noqa: F401 - the runtime builds the action tables
+
+    from .. import runtime as rt
+
+    if isinstance(domain, RealDomain):
+        return "None", None
+    if not isinstance(domain, Tensor) or not all(isinstance(d, int) for d in domain.dims):
+        return None
+    codes, values = [], []
+    for f in gir.factors or (gir,):
+        act = spec.ir.symmetry.action(f, domain, spec.domain_name(domain), None)
+        if act is None:
+            return None
+        if act.kind == "matrix":
+            kind = "so" if f.definition.kind == "SO" else "o"
+            codes.append(f"({literal(kind)}, {f.definition.arg}, {act.matrix_dim})")
+            values.append((kind, f.definition.arg, act.matrix_dim))
+        elif act.perms and f.generators:
+            ops = {g: [(op, dict(args)) for op, args in act.ops[g]] for g in f.generators}
+            code = f"rt.action_table({literal(ops)}, shape={literal(tuple(domain.dims))})"
+            codes.append(f'("perm", {code})')
+            values.append(("perm", rt.action_table(ops, shape=tuple(domain.dims))))
+        elif not f.generators and act.kind != "matrix":
+            continue  # a trivial factor
+        else:
+            return None
+    return "[" + ", ".join(codes) + "]", values
+
+
+def _matrix_layer(spec, name: str, layer, gir):
+    """Constructor arguments of an rt.BasisLinear layer (continuous groups on fixed shapes), or None."""
+    if not gir.continuous:
+        return None
+    src = _reps(spec, gir, layer.source)
+    dst = _reps(spec, gir, layer.target)
+    if src is None or dst is None or src[1] is None:
+        return None
+    from ..runtime.layers import equivariant_basis
+
+    in_shape = tuple(layer.source.dims)
+    out_shape = tuple(layer.target.dims) if isinstance(layer.target, Tensor) else ()
+    if equivariant_basis(src[1], dst[1], in_shape, out_shape).shape[0] == 0:
+        raise CompileError(
+            [
+                Diagnostic(
+                    f"no nonzero linear map from {spec.domain_name(layer.source)} to {spec.domain_name(layer.target)} "
+                    f"commutes with {gir.name} except 0, so layer {name} would always output zero",
+                    layer.span,
+                    "map to a domain the group acts on (an invariant output needs invariant features first)",
+                    kind="compile",
+                )
+            ],
+            {spec.file: spec.source},
+        )
+    return f"c_in, c_out, {src[0]}, {dst[0]}, {literal(in_shape)}, {literal(out_shape)}, bias"
+
+
 def lower_layers(spec) -> list:
     """Per layer: (class name, base class, constructor arguments code, comment)."""
     out = []
@@ -835,6 +894,10 @@ def lower_layers(spec) -> list:
         if first_dim_perm and layer.target == RealDomain() and not rest:
             rest_size = math.prod(d for d in layer.source.dims[1:] if isinstance(d, int))
             out.append((py(name), "rt.DeepSetsPool", f"c_in * {rest_size}, c_out, bias", comment, name))
+            continue
+        basis = _matrix_layer(spec, name, layer, gir)
+        if basis is not None:
+            out.append((py(name), "rt.BasisLinear", basis, comment, name))
             continue
         pair = (
             len(perm) == 1

@@ -30,7 +30,7 @@ from .divergences import (
     sym_kl_logprobs,
     truth_penalty,
 )
-from .layers import DeepSetsLinear, DeepSetsPool, OrbitLinear, PairLinear, orbit_labels
+from .layers import BasisLinear, DeepSetsLinear, DeepSetsPool, OrbitLinear, PairLinear, equivariant_basis, orbit_labels
 from .logic import implication_penalty, logit, sigmoid, soft_and, soft_not, soft_or
 from .priors import bound_tensor, lipschitz_penalty, nuclear_prior, spectral_entropy
 from .sampling import between_nodes, haar_orthogonal, interval_int, random_permutations, rejection, sample_table_rows, uniform_int
@@ -49,6 +49,8 @@ from .tables import (
 )
 
 __all__ = [
+    "BasisLinear",
+    "equivariant_basis",
     "PairLinear",
     "OrbitLinear",
     "DeepSetsLinear",

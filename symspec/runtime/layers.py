@@ -15,7 +15,7 @@ import math
 
 import torch
 
-__all__ = ["orbit_labels", "OrbitLinear", "DeepSetsLinear", "DeepSetsPool", "PairLinear"]
+__all__ = ["orbit_labels", "OrbitLinear", "DeepSetsLinear", "DeepSetsPool", "PairLinear", "BasisLinear", "equivariant_basis"]
 
 
 def orbit_labels(edges: list, n: int) -> torch.Tensor:
@@ -209,3 +209,118 @@ class PairLinear(torch.nn.Module):
             b = self.bias.to(y.dtype)
             y = y + b[:, 0].view(1, -1, 1, 1) * eye + b[:, 1].view(1, -1, 1, 1)
         return y
+
+
+def _representation(reps: list, shape: tuple, dtype=torch.float64) -> list:
+    """``(kind, matrix [P, P])`` on the flattened positions of ``shape`` for each generator of the group.
+
+    ``reps``: ``("perm", push_table [g, P])`` for permutation factors (one
+    ``"group"`` matrix per generator), or ``("so" | "o", n, dim)`` for rotations
+    acting on a dim of size n (a ``"lie"`` matrix per Lie algebra generator,
+    and for O(n) a ``"group"`` reflection).
+    """
+    points = math.prod(shape) if shape else 1
+    mats = []
+    for rep in reps:
+        if rep[0] == "perm":
+            for push in rep[1]:
+                m = torch.zeros(points, points, dtype=dtype)
+                m[push, torch.arange(points)] = 1.0
+                mats.append(("group", m))
+            continue
+        kind, n, dim = rep
+        before, after = math.prod(shape[:dim]), math.prod(shape[dim + 1 :])
+
+        def lift(a, before=before, after=after):
+            return torch.kron(torch.kron(torch.eye(before, dtype=dtype), a), torch.eye(after, dtype=dtype))
+
+        for i in range(n):
+            for j in range(i + 1, n):
+                a = torch.zeros(n, n, dtype=dtype)
+                a[i, j], a[j, i] = -1.0, 1.0
+                mats.append(("lie", lift(a)))
+        if kind == "o":
+            reflect = torch.eye(n, dtype=dtype)
+            reflect[0, 0] = -1.0
+            mats.append(("group", lift(reflect)))
+    return mats
+
+
+def _trivial(like: list) -> list:
+    """The trivial representation on one point, generator by generator."""
+    one = torch.ones(1, 1, dtype=torch.float64)
+    return [(kind, one if kind == "group" else 0 * one) for kind, _ in like]
+
+
+def equivariant_basis(
+    in_reps: list, out_reps: list | None, in_shape: tuple, out_shape: tuple, cutoff: float = 1e-9
+) -> torch.Tensor:
+    """Basis ``[k, P_out, P_in]`` of the linear maps W with ``rho_out(h) W = W rho_in(h)`` for every generator h.
+
+    ``out_reps`` None (or ``in_reps`` None) is the trivial representation
+    (invariant output, or a constant input). The null space of the stacked
+    constraints ``kron(rho_out, I) - kron(I, rho_in^T)``, by SVD in float64; a
+    singular value below ``cutoff * max(largest, 1)`` counts as zero.
+    """
+    rin = _representation(in_reps, in_shape) if in_reps is not None else None
+    rout = _representation(out_reps, out_shape) if out_reps is not None else None
+    if rin is None:
+        rin = _trivial(rout)
+    if rout is None:
+        rout = _trivial(rin)
+    p_in = rin[0][1].shape[0] if rin else (math.prod(in_shape) if in_shape else 1)
+    p_out = rout[0][1].shape[0] if rout else (math.prod(out_shape) if out_shape else 1)
+    if not rin:
+        return torch.eye(p_out * p_in, dtype=torch.float64).reshape(-1, p_out, p_in)
+    eye_in, eye_out = torch.eye(p_in, dtype=torch.float64), torch.eye(p_out, dtype=torch.float64)
+    blocks = [torch.kron(mo, eye_in) - torch.kron(eye_out, mi.T.contiguous()) for (_, mi), (_, mo) in zip(rin, rout)]
+    constraints = torch.cat(blocks)
+    _, s, vh = torch.linalg.svd(constraints, full_matrices=True)
+    scale = max(float(s.max()) if s.numel() else 1.0, 1.0)
+    rank = int((s > cutoff * scale).sum())
+    return vh[rank:].reshape(-1, p_out, p_in)
+
+
+_BASIS_CACHE: dict = {}
+
+
+class BasisLinear(torch.nn.Module):
+    """``[batch, c_in, *in_shape] -> [batch, c_out, *out_shape]`` spanned by an equivariant basis (matrix actions).
+
+    The basis is solved once per (representations, shapes) and cached; the
+    weight is ``sum_k theta[o, i, k] B_k``, the bias lies in the invariant
+    subspace of the output.
+    """
+
+    def __init__(self, c_in: int, c_out: int, in_reps: list, out_reps: list, in_shape, out_shape, bias: bool = True):
+        super().__init__()
+        key = (repr(in_reps), repr(out_reps), tuple(in_shape), tuple(out_shape))
+        if key not in _BASIS_CACHE:
+            _BASIS_CACHE[key] = equivariant_basis(in_reps, out_reps, tuple(in_shape), tuple(out_shape))
+        basis = _BASIS_CACHE[key]
+        if basis.shape[0] == 0:
+            raise ValueError("no nonzero linear map commutes with the group here")
+        self.register_buffer("basis", basis.float(), persistent=False)
+        self.out_shape = tuple(out_shape)
+        fan_in = c_in * basis.shape[-1]
+        norm = basis.reshape(basis.shape[0], -1).norm(dim=-1).mean()
+        self.weight = torch.nn.Parameter(
+            torch.randn(c_out, c_in, basis.shape[0]) / (math.sqrt(fan_in) * float(norm)) * math.sqrt(basis.shape[-2])
+        )
+        if bias:
+            bias_basis = equivariant_basis([("perm", torch.zeros(0, 1, dtype=torch.long))], out_reps, (), tuple(out_shape))[
+                :, :, 0
+            ]
+            self.register_buffer("bias_basis", bias_basis.float(), persistent=False)
+            self.bias = torch.nn.Parameter(torch.zeros(c_out, bias_basis.shape[0])) if bias_basis.shape[0] else None
+        else:
+            self.bias = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch = x.shape[0]
+        flat = x.reshape(batch, x.shape[1], -1)
+        w = torch.einsum("oik,kqp->oiqp", self.weight.to(x.dtype), self.basis.to(x.dtype))
+        y = torch.einsum("bip,oiqp->boq", flat, w)
+        if self.bias is not None:
+            y = y + torch.einsum("ok,kq->oq", self.bias.to(y.dtype), self.bias_basis.to(y.dtype))
+        return y.reshape(batch, -1, *self.out_shape)
