@@ -206,3 +206,20 @@ def test_matrix_layers_compile_commute_and_report_empty_bases():
         assert symspec.assert_equivariant(layer, spec, name, torch.randn(3, 2, 4, 3, dtype=torch.float64)) < 1e-10
     with pytest.raises(CompileError, match="no nonzero linear map from Cloud to real commutes with SO\\(3\\) except 0"):
         symspec.compile(symspec.loads("domain Cloud = tensor[5, 3]\nlayer bad: Cloud -> real under SO(3)\n"))
+
+
+def test_train_image_d4_example_runs_and_reports(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "r.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "train_image_d4.py"), "--steps", "20", "--json", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert set(result) == {"config", "equivariant", "mlp"}
+    assert 0.0 <= result["equivariant"]["test_acc"] <= 1.0 and result["equivariant"]["parameters"] > 0

@@ -854,7 +854,9 @@ def lower_layers(spec) -> list:
         gir, src, dst = spec.ir.layers[name]
         where = f"{spec.file}:{layer.span.line}"
         comment = f"{where}  layer {name}: {layer.source} -> {layer.target} under {gir.name}"
-        if src is not None and src.perms and (dst.kind == "trivial" or dst.perms) and not gir.continuous:
+        # symmetric(n) has closed forms (DeepSets, the Bell maps) whose size does not grow with n: prefer them
+        closed_form = gir.definition.kind == "symmetric"
+        if src is not None and src.perms and (dst.kind == "trivial" or dst.perms) and not gir.continuous and not closed_form:
             ops = {g: [(op, dict(args)) for op, args in src.ops[g]] for g in gir.generators}
             in_table = f"rt.action_table({literal(ops)}, shape={literal(tuple(layer.source.dims))})"
             if dst.kind == "trivial":

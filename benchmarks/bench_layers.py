@@ -1,0 +1,111 @@
+"""Building and running compiled equivariant layers.
+
+Build time of the layer for symmetric(n) acting on tensor[n, n] -> tensor[n, n]
+(both dims permuted), n = 8, 16, 32, 64, and for D4 on 64 x 64 images; against
+a dense SVD null-space solve of the same constraints (what EMLP does; run in
+the same process for the sizes where it finishes quickly). Forward time of a
+compiled layer vs an nn.Linear of the same shape. Goal: n = 64 second order
+under 50 ms.
+
+    python benchmarks/bench_layers.py
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import interleaved_medians  # noqa: E402
+
+import symspec  # noqa: E402
+from symspec import runtime as rt  # noqa: E402
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+def dense_null_space(n: int) -> int:
+    """EMLP-style: stack kron constraints for S_n's two generators on R^{n x n} -> R^{n x n}, SVD them."""
+    gens = rt.action_table(
+        {
+            "t": [("permute_dims", {"perm": tuple([1, 0] + list(range(2, n))), "dims": (0, 1)})],
+            "c": [("permute_dims", {"perm": tuple(list(range(1, n)) + [0]), "dims": (0, 1)})],
+        },
+        shape=(n, n),
+    )
+    basis = rt.equivariant_basis([("perm", gens)], [("perm", gens)], (n, n), (n, n))
+    return basis.shape[0]
+
+
+def main() -> None:
+    rows = []
+    for n in (8, 16, 32, 64):
+        spec = symspec.loads(
+            f"domain A = tensor[{n}, {n}]\ngroup P = symmetric({n})\naction P on A by permute(dims=(0, 1))\nlayer edge: A -> A under P\n",
+            "b.sym",
+        )
+        mod = symspec.compile(spec)
+        layer, seconds = timed(lambda: mod.LAYERS["edge"](4, 4))
+        rows.append((f"symmetric({n}) on tensor[{n}, {n}]: build (15 Bell maps)", seconds * 1000, ""))
+    for n in (4, 5):
+        dim, seconds = timed(lambda: dense_null_space(n))
+        rows.append((f"  dense SVD null space, n = {n} ({n**4} unknowns) -> {dim} maps", seconds * 1000, "baseline"))
+    rows.append(("  dense SVD null space, n = 8 (4096 unknowns)", float("nan"), "not run: an 8192 x 4096 SVD"))
+    spec = symspec.loads(
+        "domain I = tensor[64, 64]\ngroup D4 = <r, s | r^4, s^2, (s r)^2>\naction D4 on I { r -> rot90(dims=(0, 1)), s -> flip(dim=1) }\n"
+        "layer conv: I -> I under D4\n",
+        "d4.sym",
+    )
+    mod = symspec.compile(spec)
+    layer, seconds = timed(lambda: mod.LAYERS["conv"](1, 1))
+    rows.append((f"D4 on 64 x 64: build (orbits of 4096^2 position pairs -> {layer.num_orbits})", seconds * 1000, ""))
+
+    # forward: compiled layers vs nn.Linear of the same shape
+    x = torch.randn(64, 8, 32, 32)
+    spec = symspec.loads(
+        "domain A = tensor[32, 32]\ngroup P = symmetric(32)\naction P on A by permute(dims=(0, 1))\nlayer edge: A -> A under P\n",
+        "f.sym",
+    )
+    pair = symspec.compile(spec).LAYERS["edge"](8, 8)
+    dense = torch.nn.Linear(8 * 32 * 32, 8 * 32 * 32)
+    flat = x.reshape(64, -1)
+    with torch.no_grad():
+        t = interleaved_medians({"pair": lambda: pair(x), "dense": lambda: dense(flat)}, 11)
+    rows.append(
+        (
+            "forward, symmetric(32) pair layer 8 -> 8 channels, batch 64",
+            t["pair"] * 1000,
+            f"nn.Linear same shape: {t['dense'] * 1000:.1f} ms",
+        )
+    )
+    img = torch.randn(64, 4, 16, 16)
+    spec = symspec.loads(
+        "domain I = tensor[16, 16]\ngroup D4 = <r, s | r^4, s^2, (s r)^2>\naction D4 on I { r -> rot90(dims=(0, 1)), s -> flip(dim=1) }\n"
+        "layer conv: I -> I under D4\n",
+        "d4s.sym",
+    )
+    d4 = symspec.compile(spec).LAYERS["conv"](4, 4)
+    dense = torch.nn.Linear(4 * 256, 4 * 256)
+    with torch.no_grad():
+        t = interleaved_medians({"d4": lambda: d4(img), "dense": lambda: dense(img.reshape(64, -1))}, 11)
+    rows.append(
+        (
+            "forward, D4 layer on 16 x 16, 4 -> 4 channels, batch 64",
+            t["d4"] * 1000,
+            f"nn.Linear same shape: {t['dense'] * 1000:.1f} ms",
+        )
+    )
+    print(f"{'what':72s} {'ms':>9s}")
+    for name, ms, note in rows:
+        print(f"{name:72s} {ms:9.2f}  {note}")
+
+
+if __name__ == "__main__":
+    main()
