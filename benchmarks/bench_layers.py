@@ -52,10 +52,10 @@ def main() -> None:
             "b.sym",
         )
         mod = symspec.compile(spec)
-        layer, seconds = timed(lambda: mod.LAYERS["edge"](4, 4))
+        layer, seconds = timed(lambda mod=mod: mod.LAYERS["edge"](4, 4))
         rows.append((f"symmetric({n}) on tensor[{n}, {n}]: build (15 Bell maps)", seconds * 1000, ""))
     for n in (4, 5):
-        dim, seconds = timed(lambda: dense_null_space(n))
+        dim, seconds = timed(lambda n=n: dense_null_space(n))
         rows.append((f"  dense SVD null space, n = {n} ({n**4} unknowns) -> {dim} maps", seconds * 1000, "baseline"))
     rows.append(("  dense SVD null space, n = 8 (4096 unknowns)", float("nan"), "not run: an 8192 x 4096 SVD"))
     spec = symspec.loads(
