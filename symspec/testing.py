@@ -26,12 +26,16 @@ def _sampler(spec, gir, action, domain, generator):
     """A function x -> g . x for one random element per call (batch-wide), following the spec's action."""
     if action is None or action.kind == "trivial" or isinstance(domain, RealDomain):
         return None
-    if action.perms:
+    if action.perms and not gir.continuous:
         return ("table", rt.action_table(_ops(action, gir.generators), shape=tuple(domain.dims)))
     parts = []
     for f in gir.factors or (gir,):
         a = spec.ir.symmetry.action(f, domain, spec.domain_name(domain), None)
-        if a.kind == "matrix":
+        if a.perms and f.generators:  # a finite factor on fixed dims: a random element of its table
+            parts.append(("table", rt.action_table(_ops(a, f.generators), shape=tuple(domain.dims))))
+        elif not f.generators and a.kind != "matrix":
+            continue
+        elif a.kind == "matrix":
             parts.append(("matrix", f.definition.arg, f.definition.kind == "SO", a.matrix_dim))
         elif a.kind == "symbolic" and f.definition.kind == "symmetric":
             dims = dict(next(iter(a.ops.values()))[0][1])["dims"]
@@ -72,10 +76,17 @@ def assert_equivariant(
             gy = rt.act_on_positions(y, rows[1][r].to(y.device), len(definition.target.dims)) if sample_out is not None else y
             worst = max(worst, float((module(gx) - gy).detach().abs().max()))
     else:
+        out_parts = sample_out[1] if sample_out is not None else [None] * len(sample_in[1])
         for _ in range(elements):
             gx, gy = x, y
-            for part in sample_in[1]:
-                if part[0] == "permute":
+            for part, out_part in zip(sample_in[1], out_parts):
+                if part[0] == "table":  # the same random element on input and output: rows of a joint table
+                    rows = rt.joint_elements([part[1]] + ([out_part[1]] if out_part is not None else []))
+                    r = int(torch.randint(0, rows[0].shape[0], (1,), generator=generator))
+                    gx = rt.act_on_positions(gx, rows[0][r].to(x.device), len(definition.source.dims))
+                    if out_part is not None:
+                        gy = rt.act_on_positions(gy, rows[1][r].to(y.device), len(definition.target.dims))
+                elif part[0] == "permute":
                     n = x.shape[2 + part[1][0]]
                     perm = rt.random_permutations(1, n, generator, x.device).expand(x.shape[0], n)
                     for d in part[1]:  # event dim d sits after the batch and channel dims

@@ -223,3 +223,55 @@ def test_train_image_d4_example_runs_and_reports(tmp_path):
     result = json.loads(out.read_text())
     assert set(result) == {"config", "equivariant", "mlp"}
     assert 0.0 <= result["equivariant"]["test_acc"] <= 1.0 and result["equivariant"]["parameters"] > 0
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**31 - 1))
+def test_set_and_pair_layers_commute_with_random_permutations_for_random_n(n, c_in, c_out, seed):
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    perm = torch.randperm(n, generator=g)
+    for layer, x, act in (
+        (
+            rt.DeepSetsLinear(c_in, c_out).double(),
+            torch.randn(3, c_in, n, 2, dtype=torch.float64, generator=g),
+            lambda t: t[:, :, perm],
+        ),
+        (
+            rt.PairLinear(c_in, c_out).double(),
+            torch.randn(3, c_in, n, n, dtype=torch.float64, generator=g),
+            lambda t: t[:, :, perm][:, :, :, perm],
+        ),
+    ):
+        with torch.no_grad():
+            for p in layer.parameters():
+                p.normal_(generator=g)
+        assert torch.allclose(layer(act(x)), act(layer(x)), atol=1e-10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(2, 6), st.integers(0, 2**31 - 1))
+def test_orbit_layers_commute_with_random_d4_elements(size, seed):
+    g = torch.Generator().manual_seed(seed)
+    gens = rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(size, size))
+    layer = rt.OrbitLinear(2, 2, gens, gens, (size, size), (size, size)).double()
+    with torch.no_grad():
+        layer.weight.normal_(generator=g)
+        layer.bias.normal_(generator=g)
+    element = rt.random_words(gens, 1, 9, generator=g)[0]
+    x = torch.randn(3, 2, size, size, dtype=torch.float64, generator=g)
+    assert torch.allclose(layer(rt.act_on_positions(x, element, 2)), rt.act_on_positions(layer(x), element, 2), atol=1e-10)
+
+
+def test_product_of_a_finite_permutation_group_and_rotations():
+    spec = symspec.loads(
+        "domain V = tensor[4, 3]\ngroup C = cyclic(4)\naction C on V by roll(dim=0)\ngroup E = C x SO(3)\nlayer mix: V -> V under E\n",
+        "c.sym",
+    )
+    layer = symspec.compile(spec).LAYERS["mix"](2, 2).double()
+    assert isinstance(layer, rt.BasisLinear) and layer.basis.shape[0] == 4  # circulant 4x4 mixing x identity on R^3
+    assert symspec.assert_equivariant(layer, spec, "mix", torch.randn(3, 2, 4, 3, dtype=torch.float64)) < 1e-10
