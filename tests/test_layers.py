@@ -164,13 +164,16 @@ def test_pair_layers_use_the_fifteen_bell_maps_and_commute_with_permutations():
     assert int(torch.linalg.matrix_rank(maps)) == 15  # linearly independent as maps
 
 
-def test_pair_tensor_under_the_default_action_is_a_clear_error():
+def test_pair_tensors_get_the_pair_action_by_default_and_symbolic_features_are_an_error():
     from symspec.codegen import CompileError
 
     spec = symspec.loads("domain Pair = tensor[N, N]\nlayer edge: Pair -> Pair under symmetric(N)\n")
-    with pytest.raises(CompileError, match="cannot compile layer edge yet") as info:
-        symspec.compile(spec)
-    assert "permute(dims=(0, 1))" in info.value.diagnostics[0].hint
+    layer = symspec.compile(spec).LAYERS["edge"](1, 2).double()
+    assert isinstance(layer, rt.PairLinear)
+    assert symspec.assert_equivariant(layer, spec, "edge", torch.randn(3, 1, 5, 5, dtype=torch.float64)) < 1e-10
+    bad = symspec.loads("domain Odd = tensor[N, M]\nlayer f: Odd -> Odd under symmetric(N)\n")
+    with pytest.raises(CompileError, match="cannot compile layer f yet"):
+        symspec.compile(bad)
 
 
 @pytest.mark.parametrize(

@@ -353,7 +353,12 @@ class Symmetry:
         if isinstance(domain, Tensor):
             dims = domain.dims
             if kind in ("symmetric", "alternating") and dims[0] == n:
-                return self._family_ops(gir, "permute", {"dims": (0,)}, domain)
+                # every leading dim of size n moves together: tensor[N, 3] permutes points,
+                # tensor[N, N] (an adjacency-like pair tensor) permutes rows and columns alike
+                lead = 1
+                while lead < len(dims) and dims[lead] == n:
+                    lead += 1
+                return self._family_ops(gir, "permute", {"dims": tuple(range(lead))}, domain)
             if kind in ("SO", "O") and dims[-1] == n:
                 return self._family_ops(gir, "matrix", {"dim": -1}, domain)
             if kind == "dihedral" and n == 4 and len(dims) >= 2 and dims[-1] == dims[-2]:
