@@ -278,3 +278,34 @@ def test_product_of_a_finite_permutation_group_and_rotations():
     layer = symspec.compile(spec).LAYERS["mix"](2, 2).double()
     assert isinstance(layer, rt.BasisLinear) and layer.basis.shape[0] == 4  # circulant 4x4 mixing x identity on R^3
     assert symspec.assert_equivariant(layer, spec, "mix", torch.randn(3, 2, 4, 3, dtype=torch.float64)) < 1e-10
+
+
+def test_symmetrize_on_finite_inputs_averages_the_group_of_all_the_laws():
+    p = 7
+    mod = symspec.compile(symspec.load(ROOT / "examples" / "modular_addition.sym", params={"p": p}))
+    table = torch.randn(p, p, p, dtype=torch.float64)
+    sym = mod.symmetrize("add", lambda a, b: table[a, b])
+    a, b = torch.arange(p).repeat(p), torch.arange(p).repeat_interleave(p)
+    out = sym(a, b)
+    assert torch.allclose(sym(b, a), out, atol=1e-12)  # commutes
+    for k in range(p):  # shift: add(a + k, b) = roll(add(a, b), k)
+        assert torch.allclose(sym((a + k) % p, b), torch.roll(out, k, -1), atol=1e-12)
+    exact = lambda x, y: torch.nn.functional.one_hot((x + y) % p, p).double() * 5  # noqa: E731 - already symmetric
+    assert torch.allclose(mod.symmetrize("add", exact)(a, b), exact(a, b), atol=1e-12)
+
+
+def test_symmetrize_graph_distances_and_bool_outputs():
+    spec = symspec.load(ROOT / "examples" / "graph_distance.sym")
+    mod = symspec.compile(spec)
+    raw = torch.randn(49, 49, 13, dtype=torch.float64)
+    sym = mod.symmetrize("dist", lambda u, v: raw[u, v])
+    u, v = torch.arange(49).repeat(49), torch.arange(49).repeat_interleave(49)
+    out = sym(u, v)
+    assert torch.allclose(sym(v, u), out, atol=1e-12)
+    flip = torch.tensor([48 - (i % 7) - 7 * (i // 7) for i in range(49)])  # the 180 degree rotation of the grid
+    assert torch.allclose(sym(flip[u], flip[v]), out, atol=1e-12)
+    spec = symspec.loads(
+        "domain D = range(0, 4)\nmodel g(a: D, b: D) -> bool\nlaw anti: g(a, b) == not g(b, a) when a != b\nlaw s: g(a, b) == g(a, b)\n"
+    )
+    with pytest.raises(ValueError, match="one group law"):
+        symspec.compile(spec).symmetrize("g", lambda a, b: a.double())

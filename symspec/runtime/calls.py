@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["CallBatch", "SymmetryLossBase"]
+__all__ = ["CallBatch", "SymmetryLossBase", "symmetrize_finite"]
 
 
 class CallBatch:
@@ -82,3 +82,76 @@ class SymmetryLossBase(torch.nn.Module):
         """Keep the terms (detached) and return their weighted sum."""
         self.terms = {name: value.detach() for name, value in terms.items()}
         return sum(self.WEIGHTS[name] * value for name, value in terms.items())
+
+
+_ELEMENT_CACHE: dict = {}
+
+
+def _decode(elements: torch.Tensor, slot_sizes: list) -> tuple:
+    """Per element of a joint action on (slot, value) points: the source slot and value map of every argument."""
+    offsets = [0]
+    for size in slot_sizes:
+        offsets.append(offsets[-1] + size)
+    k = len(slot_sizes)
+    sources, maps = [], []
+    for i in range(k):
+        src_i = torch.zeros(elements.shape[0], dtype=torch.long)
+        for s in range(k):
+            first = elements[:, offsets[s]]  # where value 0 of slot s goes
+            src_i = torch.where((first >= offsets[i]) & (first < offsets[i + 1]), torch.full_like(src_i, s), src_i)
+        sources.append(src_i)
+        rows = []
+        for e in range(elements.shape[0]):
+            s = int(src_i[e])
+            rows.append(elements[e, offsets[s] : offsets[s] + slot_sizes[s]] - offsets[i])
+        maps.append(torch.stack(rows))
+    return torch.stack(sources, 1), maps, offsets[-1]
+
+
+def symmetrize_finite(
+    model, args: tuple, joint: list, slot_sizes: list, slot_lows: list, output: str, samples: int, generator=None
+):
+    """``model`` averaged over the group its equivariance laws generate, for finite inputs.
+
+    ``joint``: the laws' generators acting on (argument slot, value) points and
+    output classes. Every element when the group has at most 5000 (exact),
+    else ``samples`` random words (approximate). ``output``: "class",
+    "bool" or "real".
+    """
+    key = (id(joint), len(joint))
+    if key not in _ELEMENT_CACHE:
+        from .actions import element_table
+
+        gens = torch.tensor(joint, dtype=torch.long)
+        try:
+            elements = element_table(gens, max_order=5000)
+            exact = True
+        except ValueError:
+            elements, exact = gens, False
+        _ELEMENT_CACHE[key] = (elements, exact, _decode(elements, slot_sizes) if exact else None, gens)
+    elements, exact, decoded, gens = _ELEMENT_CACHE[key]
+    device = args[0].device
+    n = args[0].shape[0]
+    if not exact:
+        from .actions import random_words
+
+        elements = random_words(gens, samples, 32, generator)
+        decoded = _decode(elements, slot_sizes)
+    sources, maps, out_offset = decoded
+    count = elements.shape[0]
+    index = [a - low for a, low in zip(args, slot_lows)]
+    moved = []
+    for i in range(len(args)):
+        src = sources[:, i].to(device)  # [E]
+        values = torch.stack(index)[src]  # [E, B]: the source slot's values, element by element
+        moved.append(torch.gather(maps[i].to(device), 1, values) + slot_lows[i])
+    out = model(*[m.reshape(count * n) for m in moved])
+    out = out.reshape(count, n, *out.shape[1:])
+    if output in ("class", "bool"):
+        out_perm = elements[:, out_offset:].to(device) - out_offset  # [E, classes]: where class c goes
+        if output == "class":  # undo: the logit of class c sits at out_perm[c]
+            out = torch.gather(out, 2, out_perm.unsqueeze(1).expand(count, n, -1))
+        else:  # one logit: a swap of {false, true} negates it
+            flip = (out_perm[:, 0] == 1).view(count, *([1] * (out.dim() - 1)))
+            out = torch.where(flip, -out, out)
+    return out.mean(0)
