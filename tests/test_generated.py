@@ -62,7 +62,9 @@ def test_injection_attempts_never_reach_the_module():
         "domain Z = cyclic(3)\nmodel __import__(a: Z, b: Z) -> class(Z)\nlaw exec: __import__(a, b) == __import__(b, a)\n"
     )
     source = compile_source(spec)
-    assert "__import__ = " not in source and "exec = " not in source  # mangled or quoted, never bound
+    import re
+
+    assert not re.search(r"^\s*(__import__|exec)\s*=", source, re.M)  # mangled or quoted, never bound
     mod = symspec.compile(spec)
     assert "exec" in mod.LAWS and "__import__" in mod.MODELS
 
