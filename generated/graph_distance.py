@@ -152,14 +152,8 @@ def symmetrize(name, model, samples=16, generator=None):
     raise ValueError(f"symmetrize takes a model with one group law (dist), got {name!r}")
 
 
-class _Symmetrized_dist(torch.nn.Module):
-    """dist averaged over the group of law symmetric, automorphism."""
-
-    def __init__(self, model, samples, generator):
-        super().__init__()
-        self.model = model
-        self.samples = samples
-        self.generator = generator
+class _Symmetrized_dist(rt.SymmetrizedBase):
+    """dist averaged over the group of law(s) symmetric, automorphism."""
 
     def forward(self, u, v):
         generator = self.generator

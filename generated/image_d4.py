@@ -125,14 +125,8 @@ def symmetrize(name, model, samples=16, generator=None):
     raise ValueError(f"symmetrize takes a model with one group law (classify), got {name!r}")
 
 
-class _Symmetrized_classify(torch.nn.Module):
-    """classify averaged over the group of law invariant."""
-
-    def __init__(self, model, samples, generator):
-        super().__init__()
-        self.model = model
-        self.samples = samples
-        self.generator = generator
+class _Symmetrized_classify(rt.SymmetrizedBase):
+    """classify averaged over the group of law(s) invariant."""
 
     def forward(self, x):
         generator = self.generator

@@ -136,14 +136,8 @@ def symmetrize(name, model, samples=16, generator=None):
     raise ValueError(f"symmetrize takes a model with one group law (add), got {name!r}")
 
 
-class _Symmetrized_add(torch.nn.Module):
-    """add averaged over the group of law commutes, shift."""
-
-    def __init__(self, model, samples, generator):
-        super().__init__()
-        self.model = model
-        self.samples = samples
-        self.generator = generator
+class _Symmetrized_add(rt.SymmetrizedBase):
+    """add averaged over the group of law(s) commutes, shift."""
 
     def forward(self, a, b):
         generator = self.generator

@@ -153,14 +153,8 @@ def symmetrize(name, model, samples=16, generator=None):
     raise ValueError(f"symmetrize takes a model with one group law (energy, forces), got {name!r}")
 
 
-class _Symmetrized_energy(torch.nn.Module):
-    """energy averaged over the group of law invariant."""
-
-    def __init__(self, model, samples, generator):
-        super().__init__()
-        self.model = model
-        self.samples = samples
-        self.generator = generator
+class _Symmetrized_energy(rt.SymmetrizedBase):
+    """energy averaged over the group of law(s) invariant."""
 
     def forward(self, x):
         generator = self.generator
@@ -175,14 +169,8 @@ class _Symmetrized_energy(torch.nn.Module):
         return out.view(invariant_copies, n, *out.shape[1:]).mean(0)
 
 
-class _Symmetrized_forces(torch.nn.Module):
-    """forces averaged over the group of law equivariant."""
-
-    def __init__(self, model, samples, generator):
-        super().__init__()
-        self.model = model
-        self.samples = samples
-        self.generator = generator
+class _Symmetrized_forces(rt.SymmetrizedBase):
+    """forces averaged over the group of law(s) equivariant."""
 
     def forward(self, x):
         generator = self.generator

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["CallBatch", "SymmetryLossBase", "symmetrize_finite"]
+__all__ = ["CallBatch", "SymmetryLossBase", "SymmetrizedBase", "symmetrize_finite"]
 
 
 class CallBatch:
@@ -155,3 +155,13 @@ def symmetrize_finite(
             flip = (out_perm[:, 0] == 1).view(count, *([1] * (out.dim() - 1)))
             out = torch.where(flip, -out, out)
     return out.mean(0)
+
+
+class SymmetrizedBase(torch.nn.Module):
+    """A model wrapped by a compiled ``symmetrize``: the subclass's forward averages it over its group."""
+
+    def __init__(self, model, samples: int = 16, generator=None):
+        super().__init__()
+        self.model = model
+        self.samples = samples
+        self.generator = generator
