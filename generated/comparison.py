@@ -79,26 +79,25 @@ class SymmetryLoss(rt.SymmetryLossBase):
 
 
 def augment(batch, generator=None, model=None):
-    """A copy of ``batch`` with, per example, a random symmetry of each equivariance law applied.
+    """A copy of ``batch`` with a random symmetry of each equivariance law applied per example.
 
-    The inputs get the law's input transform and ``batch["target"]`` (when
-    present) its output transform, so augmented inputs still map to augmented
-    targets. Elements are drawn uniformly (laws with no parameter, such as a
-    swap, apply their transform with probability 1/2); exact index gathers,
-    no interpolation. ``model`` picks the model whose batch this is
-    (none here).
+    Inputs get the law's input transform, ``batch["target"]`` its output
+    transform (docs/compile.md). ``model`` names the model whose batch it is.
     """
-    raise ValueError("this spec has no equivariance law to augment with")
+    return rt.pick_model(AUGMENTERS, model, "augment", "an equivariance law")(batch, generator)
 
 
 LAYERS = {}
 
 
 def symmetrize(name, model, samples=16, generator=None):
-    """``model`` averaged over the group of its law: ``f(x) = mean_g g^-1 . model(g . x)``.
+    """``model`` averaged over its laws' group: ``mean_g g^-1 . model(g . x)`` (docs/compile.md).
 
-    Exact for finite groups (every element, in one batched forward: exactly
-    invariant or equivariant); for continuous groups an average over
-    ``samples`` random elements per input (approximate). Models: none here.
+    Exact for finite groups (every element, one batched forward); ``samples``
+    random elements per input for continuous ones (approximate).
     """
-    raise ValueError(f"symmetrize takes a model with one group law (none in this spec), got {name!r}")
+    return rt.pick_model(SYMMETRIZERS, name, "symmetrize", "one group law, or equivariance laws on finite inputs")(model, samples, generator)
+
+
+AUGMENTERS = {}
+SYMMETRIZERS = {}

@@ -67,21 +67,12 @@ class SymmetryLoss(rt.SymmetryLossBase):
 
 
 def augment(batch, generator=None, model=None):
-    """A copy of ``batch`` with, per example, a random symmetry of each equivariance law applied.
+    """A copy of ``batch`` with a random symmetry of each equivariance law applied per example.
 
-    The inputs get the law's input transform and ``batch["target"]`` (when
-    present) its output transform, so augmented inputs still map to augmented
-    targets. Elements are drawn uniformly (laws with no parameter, such as a
-    swap, apply their transform with probability 1/2); exact index gathers,
-    no interpolation. ``model`` picks the model whose batch this is
-    (classify).
+    Inputs get the law's input transform, ``batch["target"]`` its output
+    transform (docs/compile.md). ``model`` names the model whose batch it is.
     """
-    names = ["classify"]
-    if model is None and len(names) == 1:
-        model = names[0]
-    if model == "classify":
-        return _augment_classify(batch, generator)
-    raise ValueError(f"augment(model=...) takes one of {names}, got {model!r}")
+    return rt.pick_model(AUGMENTERS, model, "augment", "an equivariance law")(batch, generator)
 
 
 def _augment_classify(batch, generator):
@@ -114,15 +105,12 @@ LAYERS = {"conv": conv, "readout": readout}
 
 
 def symmetrize(name, model, samples=16, generator=None):
-    """``model`` averaged over the group of its law: ``f(x) = mean_g g^-1 . model(g . x)``.
+    """``model`` averaged over its laws' group: ``mean_g g^-1 . model(g . x)`` (docs/compile.md).
 
-    Exact for finite groups (every element, in one batched forward: exactly
-    invariant or equivariant); for continuous groups an average over
-    ``samples`` random elements per input (approximate). Models: classify.
+    Exact for finite groups (every element, one batched forward); ``samples``
+    random elements per input for continuous ones (approximate).
     """
-    if name == "classify":
-        return _Symmetrized_classify(model, samples, generator)
-    raise ValueError(f"symmetrize takes a model with one group law (classify), got {name!r}")
+    return rt.pick_model(SYMMETRIZERS, name, "symmetrize", "one group law, or equivariance laws on finite inputs")(model, samples, generator)
 
 
 class _Symmetrized_classify(rt.SymmetrizedBase):
@@ -138,3 +126,7 @@ class _Symmetrized_classify(rt.SymmetrizedBase):
         invariant_g = torch.arange(invariant_copies, device=device).repeat_interleave(n)
         out = self.model(rt.gather_positions(invariant_x_all, rt.cached_to(GATHER_ELEMENTS_invariant_g_0, device)[invariant_g], 2))
         return out.view(invariant_copies, n, *out.shape[1:]).mean(0)
+
+
+AUGMENTERS = {"classify": _augment_classify}
+SYMMETRIZERS = {"classify": _Symmetrized_classify}

@@ -75,23 +75,12 @@ class SymmetryLoss(rt.SymmetryLossBase):
 
 
 def augment(batch, generator=None, model=None):
-    """A copy of ``batch`` with, per example, a random symmetry of each equivariance law applied.
+    """A copy of ``batch`` with a random symmetry of each equivariance law applied per example.
 
-    The inputs get the law's input transform and ``batch["target"]`` (when
-    present) its output transform, so augmented inputs still map to augmented
-    targets. Elements are drawn uniformly (laws with no parameter, such as a
-    swap, apply their transform with probability 1/2); exact index gathers,
-    no interpolation. ``model`` picks the model whose batch this is
-    (energy, forces).
+    Inputs get the law's input transform, ``batch["target"]`` its output
+    transform (docs/compile.md). ``model`` names the model whose batch it is.
     """
-    names = ["energy", "forces"]
-    if model is None and len(names) == 1:
-        model = names[0]
-    if model == "energy":
-        return _augment_energy(batch, generator)
-    if model == "forces":
-        return _augment_forces(batch, generator)
-    raise ValueError(f"augment(model=...) takes one of {names}, got {model!r}")
+    return rt.pick_model(AUGMENTERS, model, "augment", "an equivariance law")(batch, generator)
 
 
 def _augment_energy(batch, generator):
@@ -140,17 +129,12 @@ LAYERS = {"mix": mix, "pool": pool}
 
 
 def symmetrize(name, model, samples=16, generator=None):
-    """``model`` averaged over the group of its law: ``f(x) = mean_g g^-1 . model(g . x)``.
+    """``model`` averaged over its laws' group: ``mean_g g^-1 . model(g . x)`` (docs/compile.md).
 
-    Exact for finite groups (every element, in one batched forward: exactly
-    invariant or equivariant); for continuous groups an average over
-    ``samples`` random elements per input (approximate). Models: energy, forces.
+    Exact for finite groups (every element, one batched forward); ``samples``
+    random elements per input for continuous ones (approximate).
     """
-    if name == "energy":
-        return _Symmetrized_energy(model, samples, generator)
-    if name == "forces":
-        return _Symmetrized_forces(model, samples, generator)
-    raise ValueError(f"symmetrize takes a model with one group law (energy, forces), got {name!r}")
+    return rt.pick_model(SYMMETRIZERS, name, "symmetrize", "one group law, or equivariance laws on finite inputs")(model, samples, generator)
 
 
 class _Symmetrized_energy(rt.SymmetrizedBase):
@@ -184,3 +168,7 @@ class _Symmetrized_forces(rt.SymmetrizedBase):
         out = self.model(rt.matrix_event_dim(rt.permute_event_dim(equivariant_x_all, equivariant_g_0, 0), equivariant_g_1, 1))
         out = rt.permute_event_dim(rt.matrix_event_dim(out, equivariant_g_1.transpose(-1, -2), 1), rt.invert(equivariant_g_0), 0)
         return out.view(equivariant_copies, n, *out.shape[1:]).mean(0)
+
+
+AUGMENTERS = {"energy": _augment_energy, "forces": _augment_forces}
+SYMMETRIZERS = {"energy": _Symmetrized_energy, "forces": _Symmetrized_forces}

@@ -130,6 +130,10 @@ def test_check_importtime_has_no_torch():
 
 def test_a_closed_pipe_is_not_a_traceback():
     proc = subprocess.run(
-        f"{sys.executable} -m symspec explain examples/graph_distance.sym | head -1", shell=True, capture_output=True, text=True, cwd=ROOT
+        f"{sys.executable} -m symspec explain examples/graph_distance.sym | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert "Traceback" not in proc.stderr and proc.stdout.startswith("spec graph_distance")

@@ -176,7 +176,6 @@ class GroupIR:
     factors: tuple = ()
     actions: dict = field(default_factory=dict)  # domain key -> ActionIR
     perms: dict = field(default_factory=dict)  # generator -> push map on the family's own points (families, automorphisms)
-    degree: int | None = None  # number of points of the family's own permutation representation
 
     @property
     def finite(self) -> bool:

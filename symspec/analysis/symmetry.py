@@ -96,7 +96,6 @@ class Symmetry:
             gir.how = "formula"
             if isinstance(n, int):
                 gir.perms = family_generators(kind, n)
-                gir.degree = n
                 gir.generators = tuple(gir.perms)
             else:
                 gir.generators = ("t", "c")  # a transposition and an N-cycle
@@ -119,7 +118,6 @@ class Symmetry:
                 perms = []
             gir.perms = {f"a{i + 1}": p for i, p in enumerate(perms)}
             gir.generators = tuple(gir.perms)
-            gir.degree = graph.num_nodes
             pg = perm_group(gir.perms.values())
             gir.order = int(pg.order()) if pg is not None else 1
             gir.abelian = bool(pg.is_abelian) if pg is not None else True

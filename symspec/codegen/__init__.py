@@ -86,11 +86,11 @@ def compile_source(spec, out_hint: str | None = None) -> str:
         log_probs=lowered.log_probs,
         priors=lowered.priors,
         priors_meta=literal(priors_meta),
-        augment_models=list(augments),
         augment_blocks=[(py(m), blocks) for m, blocks in augments.items()],
         augment_first={py(m): spec.models[m].params[0][0] for m in augments},
+        augment_names={py(m): m for m in augments},
+        symmetrize_names={py(m): m for m in symmetrized},
         layers=layers,
-        symmetrize_models=list(symmetrized),
         symmetrize_blocks=[
             (py(m), law, [py(p) for p, _ in spec.models[m].params], lines) for m, (law, lines) in symmetrized.items()
         ],

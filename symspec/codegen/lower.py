@@ -103,7 +103,6 @@ class LoweredLaw:
     setup: list = field(default_factory=list)
     loss: str = ""
     mask: str | None = None
-    weight: float = 1.0
 
 
 @dataclass
@@ -133,7 +132,6 @@ class _LawLowering:
         self.env: dict[str, V] = {}
         self.setup: list[str] = []
         self.masks: list[str] = []
-        self.prefix = py(law.name)
         self.samples = int(law.options.get("samples", 1))
         self.n = "n"
 
@@ -293,7 +291,7 @@ class _LawLowering:
                 if isinstance(d, Tensor):
                     gather = f"GATHER_{buf}_{i}"
                     self.out.buffers[gather] = f"rt.invert({buf}_{i})"
-                    parts[d] = [("gather", f"{self.table(gather)}[{name}]", len(d.dims) - skipped[i])]
+                    parts[d] = [("gather", f"{self.table(gather)}[{name}]", len(d.dims) - skipped[i], f"{push}[{name}]")]
                 else:
                     parts[d] = [("push", f"{push}[{name}]")]
             self.setup.append(
@@ -320,7 +318,7 @@ class _LawLowering:
         for d in domains:
             points = d.size if not isinstance(d, Tensor) else math.prod(d.dims)
             rows = name if len(domains) == 1 else f"({name}[:, {offset}:{offset + points}] - {offset})"
-            parts[d] = [("gather", f"rt.invert({rows})", len(d.dims))] if isinstance(d, Tensor) else [("push", rows)]
+            parts[d] = [("gather", f"rt.invert({rows})", len(d.dims), rows)] if isinstance(d, Tensor) else [("push", rows)]
             offset += points
 
     def _finite_action(self, gir, domain) -> bool:
@@ -621,7 +619,7 @@ class _LawLowering:
         comment = f"{self.spec.file}:{decl.span.line}  {unparse(decl.body)}" + (
             f" when {unparse(decl.guard)}" if decl.guard else ""
         )
-        return LoweredLaw(self.law.name, comment, self.setup, loss, mask, float(self.law.options.get("weight", 1.0)))
+        return LoweredLaw(self.law.name, comment, self.setup, loss, mask)
 
 
 def eval_int(a: int, op: str, b: int) -> int:
@@ -1000,7 +998,7 @@ class _SymmetrizeLowering(_AugmentLowering):
         code = y.code
         for kind, table, *rest in reversed(parts):
             if kind == "gather":  # the push rows of g are the gather rows of g^-1
-                code = f"rt.gather_positions({code}, {table.replace('GATHER_', '')}, {rest[0]})"
+                code = f"rt.gather_positions({code}, {rest[1]}, {rest[0]})"
             elif kind == "push" and y.kind == "dist":
                 code = f"rt.pushforward({code}, rt.invert({table}))"
             elif kind == "push":

@@ -17,7 +17,7 @@ from .actions import (
     permute_event_dim,
     random_words,
 )
-from .calls import CallBatch, SymmetrizedBase, SymmetryLossBase, symmetrize_finite
+from .calls import CallBatch, SymmetrizedBase, SymmetryLossBase, pick_model, symmetrize_finite
 from .distributions import pushforward, scale_table, shift_table, sum_distribution
 from .divergences import (
     bernoulli_cross_entropy,
@@ -49,6 +49,7 @@ from .tables import (
 )
 
 __all__ = [
+    "pick_model",
     "SymmetrizedBase",
     "symmetrize_finite",
     "BasisLinear",

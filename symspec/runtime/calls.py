@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["CallBatch", "SymmetryLossBase", "SymmetrizedBase", "symmetrize_finite"]
+__all__ = ["CallBatch", "SymmetryLossBase", "SymmetrizedBase", "pick_model", "symmetrize_finite"]
 
 
 class CallBatch:
@@ -165,3 +165,12 @@ class SymmetrizedBase(torch.nn.Module):
         self.model = model
         self.samples = samples
         self.generator = generator
+
+
+def pick_model(table: dict, model, what: str, needs: str):
+    """The per-model function of a compiled ``augment`` / ``symmetrize``; ``model`` may be omitted when only one has one."""
+    if model is None and len(table) == 1:
+        model = next(iter(table))
+    if model not in table:
+        raise ValueError(f"{what} takes a model with {needs} ({sorted(table) or 'none in this spec'}), got {model!r}")
+    return table[model]
