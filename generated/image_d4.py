@@ -121,7 +121,6 @@ class _Symmetrized_classify(rt.SymmetrizedBase):
         n = x.shape[0]
         device = x.device
         invariant_copies = ELEMENTS_invariant_g_0.shape[0]  # every element of D4
-        m = n * invariant_copies
         invariant_x_all = rt.repeat_examples(x, invariant_copies)
         invariant_g = torch.arange(invariant_copies, device=device).repeat_interleave(n)
         out = self.model(rt.gather_positions(invariant_x_all, rt.cached_to(GATHER_ELEMENTS_invariant_g_0, device)[invariant_g], 2))

@@ -959,7 +959,8 @@ class _SymmetrizeLowering(_AugmentLowering):
             lines.append(f"{copies} = {buf_probe}.shape[0]  # every element of {gir.name}")
         else:
             lines.append(f"{copies} = self.samples  # random elements of {gir.name}: an approximate average")
-        lines.append(f"m = n * {copies}")
+        if not exact:  # the samplers draw m = n * copies elements
+            lines.append(f"m = n * {copies}")
         for j, a in enumerate(base.args):
             local = self.local(f"{a.name}_all")
             lines.append(f"{local} = rt.repeat_examples({fields[j]}, {copies})")
