@@ -18,10 +18,10 @@ SPEC = "comparison"
 PARAMS = {"m": 20}
 MODELS = {"gt": ("a", "b")}
 LAWS = {
-    "irreflexive": {"class": "constraint", "relation": "assert", "model": None, "weight": 1.0, "tol": None, "samples": 1, "span": "examples/comparison.sym:17:1"},
-    "antisymmetric": {"class": "constraint", "relation": "==", "model": None, "weight": 1.0, "tol": None, "samples": 1, "span": "examples/comparison.sym:21:1"},
-    "transitive": {"class": "constraint", "relation": "=>", "model": None, "weight": 1.0, "tol": None, "samples": 1, "span": "examples/comparison.sym:25:1"},
-    "bradley_terry": {"class": "constraint", "relation": "==", "model": None, "weight": 0.5, "tol": None, "samples": 1, "span": "examples/comparison.sym:29:1"},
+    "irreflexive": {"class": "constraint", "relation": "assert", "model": None, "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/comparison.sym:17:1"},
+    "antisymmetric": {"class": "constraint", "relation": "==", "model": None, "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/comparison.sym:21:1"},
+    "transitive": {"class": "constraint", "relation": "=>", "model": None, "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/comparison.sym:25:1"},
+    "bradley_terry": {"class": "constraint", "relation": "==", "model": None, "weight": 0.5, "tol": None, "rtol": None, "samples": 1, "span": "examples/comparison.sym:29:1"},
 }
 PRIORS = {}
 WEIGHTS = {**{name: law["weight"] for name, law in LAWS.items()}, **{name: prior["weight"] for name, prior in PRIORS.items()}}
@@ -101,3 +101,111 @@ def symmetrize(name, model, samples=16, generator=None):
 
 AUGMENTERS = {}
 SYMMETRIZERS = {}
+OUTPUTS = {"gt": ("bool",)}
+CHECKS = {
+    "irreflexive": {"method": "check_irreflexive", "variables": {"a": ("batch", "values", 0, 20)}, "error": None},
+    "antisymmetric": {"method": "check_antisymmetric", "variables": {"a": ("batch", "values", 0, 20), "b": ("batch", "values", 0, 20)}, "error": None},
+    "transitive": {"method": "check_transitive", "variables": {"a": ("batch", "values", 0, 20), "b": ("batch", "values", 0, 20), "c": ("uniform", "values", 0, 20)}, "error": None},
+    "bradley_terry": {"method": "check_bradley_terry", "variables": {"a": ("batch", "values", 0, 20), "b": ("batch", "values", 0, 20), "c": ("interval", "values", 0, 20)}, "error": None},
+}
+
+
+class Validator(rt.ValidatorBase):
+    """Every law checked case by case on the models' decisions (``symspec.validate``; docs/validation.md).
+
+    ``check_<law>(values, n, device, generator)`` takes the variables named in
+    ``values`` as given and draws the others as the loss does.
+    """
+
+    MODELS = MODELS
+    TABLES = SymmetryLoss.TABLES
+    OUTPUTS = OUTPUTS
+    CHECKS = CHECKS
+
+    def check_irreflexive(self, values, n, device, generator=None):
+        """irreflexive: not gt(a, a)  (examples/comparison.sym:17)"""
+        irreflexive_a = values["a"]
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        _c0 = calls.add("gt", irreflexive_a, irreflexive_a)
+        calls.run()
+        _side0 = (-rt.as_logit(calls[_c0]))
+        return rt.checked(
+            n,
+            loss=rt.truth_penalty((-rt.as_logit(calls[_c0]))),
+            holds=(_side0 > 0),
+            mask=None,
+            finite=calls.finite(n),
+            values={"a": irreflexive_a},
+            sides={"not gt(a, a)": torch.sigmoid(_side0)},
+        )
+
+    def check_antisymmetric(self, values, n, device, generator=None):
+        """antisymmetric: gt(a, b) == not gt(b, a) when a != b  (examples/comparison.sym:21)"""
+        antisymmetric_a = values["a"]
+        antisymmetric_b = values["b"]
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        _c0 = calls.add("gt", antisymmetric_a, antisymmetric_b)
+        _c1 = calls.add("gt", antisymmetric_b, antisymmetric_a)
+        calls.run()
+        _side0 = rt.as_logit(calls[_c0])
+        _side1 = (-rt.as_logit(calls[_c1]))
+        return rt.checked(
+            n,
+            loss=rt.bernoulli_sym_kl(rt.as_logit(calls[_c0]), (-rt.as_logit(calls[_c1]))),
+            holds=((_side0 > 0) == (_side1 > 0)),
+            mask=((antisymmetric_a != antisymmetric_b)),
+            finite=calls.finite(n),
+            values={"a": antisymmetric_a, "b": antisymmetric_b},
+            sides={"gt(a, b)": torch.sigmoid(_side0), "not gt(b, a)": torch.sigmoid(_side1)},
+        )
+
+    def check_transitive(self, values, n, device, generator=None):
+        """transitive: gt(a, b) and gt(b, c) => gt(a, c)  (examples/comparison.sym:25)"""
+        transitive_a = values["a"]
+        transitive_b = values["b"]
+        if "c" in values:
+            transitive_c = values["c"]
+        else:
+            transitive_c = rt.uniform_int(0, 20, n, generator, device)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        _c0 = calls.add("gt", transitive_a, transitive_b)
+        _c1 = calls.add("gt", transitive_b, transitive_c)
+        _c2 = calls.add("gt", transitive_a, transitive_c)
+        calls.run()
+        _side0 = ((rt.as_logit(calls[_c0]) > 0) & (rt.as_logit(calls[_c1]) > 0))
+        _side1 = rt.as_logit(calls[_c2])
+        return rt.checked(
+            n,
+            loss=rt.implication_penalty(torch.sigmoid(rt.logit(rt.soft_and(torch.sigmoid(rt.as_logit(calls[_c0])), torch.sigmoid(rt.as_logit(calls[_c1]))))), torch.sigmoid(rt.as_logit(calls[_c2]))),
+            holds=(~_side0 | (_side1 > 0)),
+            mask=None,
+            finite=calls.finite(n),
+            values={"a": transitive_a, "b": transitive_b, "c": transitive_c},
+            sides={"gt(a, b) and gt(b, c)": _side0, "gt(a, c)": torch.sigmoid(_side1)},
+        )
+
+    def check_bradley_terry(self, values, n, device, generator=None):
+        """bradley_terry: gt(a, c) == sigmoid(logit(gt(a, b)) + logit(gt(b, c))) when a > b > c  (examples/comparison.sym:29)"""
+        bradley_terry_a = values["a"]
+        bradley_terry_b = values["b"]
+        if "c" in values:
+            bradley_terry_c = values["c"]
+            bradley_terry_c_ok = torch.ones_like(bradley_terry_c, dtype=torch.bool)
+        else:
+            bradley_terry_c, bradley_terry_c_ok = rt.interval_int(torch.full((n,), 0, device=device), torch.minimum(torch.full((n,), 19, device=device), bradley_terry_b - 1), generator)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        _c0 = calls.add("gt", bradley_terry_a, bradley_terry_c)
+        _c1 = calls.add("gt", bradley_terry_a, bradley_terry_b)
+        _c2 = calls.add("gt", bradley_terry_b, bradley_terry_c)
+        calls.run()
+        _side0 = rt.as_logit(calls[_c0])
+        _side1 = (rt.as_logit(calls[_c1]) + rt.as_logit(calls[_c2]))
+        return rt.checked(
+            n,
+            loss=rt.bernoulli_sym_kl(rt.as_logit(calls[_c0]), (rt.as_logit(calls[_c1]) + rt.as_logit(calls[_c2]))),
+            holds=((_side0 > 0) == (_side1 > 0)),
+            mask=(bradley_terry_c_ok) & ((bradley_terry_a > bradley_terry_b) & (bradley_terry_b > bradley_terry_c)),
+            finite=calls.finite(n),
+            values={"a": bradley_terry_a, "c": bradley_terry_c, "b": bradley_terry_b},
+            sides={"gt(a, c)": torch.sigmoid(_side0), "sigmoid(logit(gt(a, b)) + logit(gt(b, c)))": torch.sigmoid(_side1)},
+        )

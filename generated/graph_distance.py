@@ -18,11 +18,11 @@ SPEC = "graph_distance"
 PARAMS = {"n": 7}
 MODELS = {"dist": ("u", "v")}
 LAWS = {
-    "symmetric": {"class": "equivariance", "relation": "==", "model": "dist", "weight": 1.0, "tol": None, "samples": 1, "span": "examples/graph_distance.sym:22:1"},
-    "zero": {"class": "constraint", "relation": "==", "model": None, "weight": 1.0, "tol": None, "samples": 1, "span": "examples/graph_distance.sym:25:1"},
-    "triangle": {"class": "constraint", "relation": "<=", "model": None, "weight": 1.0, "tol": None, "samples": 1, "span": "examples/graph_distance.sym:29:1"},
-    "geodesic": {"class": "constraint", "relation": "==", "model": None, "weight": 1.0, "tol": None, "samples": 1, "span": "examples/graph_distance.sym:34:1"},
-    "automorphism": {"class": "equivariance", "relation": "==", "model": "dist", "weight": 1.0, "tol": None, "samples": 1, "span": "examples/graph_distance.sym:38:1"},
+    "symmetric": {"class": "equivariance", "relation": "==", "model": "dist", "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/graph_distance.sym:22:1"},
+    "zero": {"class": "constraint", "relation": "==", "model": None, "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/graph_distance.sym:25:1"},
+    "triangle": {"class": "constraint", "relation": "<=", "model": None, "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/graph_distance.sym:29:1"},
+    "geodesic": {"class": "constraint", "relation": "==", "model": None, "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/graph_distance.sym:34:1"},
+    "automorphism": {"class": "equivariance", "relation": "==", "model": "dist", "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/graph_distance.sym:38:1"},
 }
 PRIORS = {}
 WEIGHTS = {**{name: law["weight"] for name, law in LAWS.items()}, **{name: prior["weight"] for name, prior in PRIORS.items()}}
@@ -151,3 +151,146 @@ class _Symmetrized_dist(rt.SymmetrizedBase):
 
 AUGMENTERS = {"dist": _augment_dist}
 SYMMETRIZERS = {"dist": _Symmetrized_dist}
+OUTPUTS = {"dist": ("class", 13)}
+CHECKS = {
+    "symmetric": {"method": "check_symmetric", "variables": {"u": ("batch", "values", 0, 49), "v": ("batch", "values", 0, 49)}, "error": None},
+    "zero": {"method": "check_zero", "variables": {"u": ("batch", "values", 0, 49)}, "error": None},
+    "triangle": {"method": "check_triangle", "variables": {"u": ("batch", "values", 0, 49), "v": ("batch", "values", 0, 49), "w": ("uniform", "values", 0, 49)}, "error": None},
+    "geodesic": {"method": "check_geodesic", "variables": {"u": ("batch", "values", 0, 49), "v": ("batch", "values", 0, 49), "w": ("between", "values", 0, 49)}, "error": None},
+    "automorphism": {"method": "check_automorphism", "variables": {"u": ("batch", "values", 0, 49), "v": ("batch", "values", 0, 49), "g": ("group", "elements", "ELEMENTS_automorphism_g_0")}, "error": None},
+}
+
+
+class Validator(rt.ValidatorBase):
+    """Every law checked case by case on the models' decisions (``symspec.validate``; docs/validation.md).
+
+    ``check_<law>(values, n, device, generator)`` takes the variables named in
+    ``values`` as given and draws the others as the loss does.
+    """
+
+    MODELS = MODELS
+    TABLES = SymmetryLoss.TABLES
+    OUTPUTS = OUTPUTS
+    CHECKS = CHECKS
+
+    def check_symmetric(self, values, n, device, generator=None):
+        """symmetric: dist(u, v) == dist(v, u)  (examples/graph_distance.sym:22)"""
+        symmetric_u = values["u"]
+        symmetric_v = values["v"]
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        _c0 = calls.add("dist", symmetric_u, symmetric_v)
+        _c1 = calls.add("dist", symmetric_v, symmetric_u)
+        calls.run()
+        _lp0 = torch.log_softmax(calls[_c0], -1)
+        _lp1 = torch.log_softmax(calls[_c1], -1)
+        _side0 = _lp0.argmax(-1)
+        _side1 = _lp1.argmax(-1)
+        return rt.checked(
+            n,
+            loss=rt.sym_kl_logprobs(_lp0, _lp1),
+            holds=(_side0 == _side1),
+            mask=None,
+            finite=calls.finite(n),
+            values={"u": symmetric_u, "v": symmetric_v},
+            sides={"dist(u, v)": _side0, "dist(v, u)": _side1},
+        )
+
+    def check_zero(self, values, n, device, generator=None):
+        """zero: dist(u, u) == 0  (examples/graph_distance.sym:25)"""
+        zero_u = values["u"]
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        _c0 = calls.add("dist", zero_u, zero_u)
+        calls.run()
+        _lp0 = torch.log_softmax(calls[_c0], -1)
+        _side0 = _lp0.argmax(-1)
+        return rt.checked(
+            n,
+            loss=rt.cross_entropy_to(_lp0, 0),
+            holds=(_side0 == 0),
+            mask=None,
+            finite=calls.finite(n),
+            values={"u": zero_u},
+            sides={"dist(u, u)": _side0},
+        )
+
+    def check_triangle(self, values, n, device, generator=None):
+        """triangle: dist(u, v) <= dist(u, w) + dist(w, v)  (examples/graph_distance.sym:29)"""
+        triangle_u = values["u"]
+        triangle_v = values["v"]
+        if "w" in values:
+            triangle_w = values["w"]
+        else:
+            triangle_w = rt.uniform_int(0, 49, n, generator, device)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        _c0 = calls.add("dist", triangle_u, triangle_v)
+        _c1 = calls.add("dist", triangle_u, triangle_w)
+        _c2 = calls.add("dist", triangle_w, triangle_v)
+        calls.run()
+        _lp0 = torch.log_softmax(calls[_c0], -1)
+        _lp1 = torch.log_softmax(calls[_c1], -1)
+        _lp2 = torch.log_softmax(calls[_c2], -1)
+        _side0 = _lp0.argmax(-1)
+        _side1 = (_lp1.argmax(-1) + _lp2.argmax(-1))
+        return rt.checked(
+            n,
+            loss=rt.squared_hinge(rt.expectation_logprobs(_lp0, 0), rt.expectation_logprobs(rt.sum_distribution(_lp1, _lp2), 0)),
+            holds=(_side0 <= _side1),
+            mask=None,
+            finite=calls.finite(n),
+            values={"u": triangle_u, "v": triangle_v, "w": triangle_w},
+            sides={"dist(u, v)": _side0, "dist(u, w) + dist(w, v)": _side1},
+        )
+
+    def check_geodesic(self, values, n, device, generator=None):
+        """geodesic: dist(u, v) == dist(u, w) + dist(w, v) when between(G, u, w, v)  (examples/graph_distance.sym:34)"""
+        geodesic_u = values["u"]
+        geodesic_v = values["v"]
+        if "w" in values:
+            geodesic_w = values["w"]
+        else:
+            geodesic_w = rt.between_nodes(self.DISTANCES_G, geodesic_u, geodesic_v, generator)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        _c0 = calls.add("dist", geodesic_u, geodesic_v)
+        _c1 = calls.add("dist", geodesic_u, geodesic_w)
+        _c2 = calls.add("dist", geodesic_w, geodesic_v)
+        calls.run()
+        _lp0 = torch.log_softmax(calls[_c0], -1)
+        _lp1 = torch.log_softmax(calls[_c1], -1)
+        _lp2 = torch.log_softmax(calls[_c2], -1)
+        _side0 = _lp0.argmax(-1)
+        _side1 = (_lp1.argmax(-1) + _lp2.argmax(-1))
+        return rt.checked(
+            n,
+            loss=rt.sym_kl_logprobs(rt.pad_support(_lp0, 0, 0, 25), rt.pad_support(rt.sum_distribution(_lp1, _lp2), 0, 0, 25)),
+            holds=(_side0 == _side1),
+            mask=(rt.on_shortest_path(self.DISTANCES_G, geodesic_u, geodesic_w, geodesic_v)),
+            finite=calls.finite(n),
+            values={"u": geodesic_u, "v": geodesic_v, "w": geodesic_w},
+            sides={"dist(u, v)": _side0, "dist(u, w) + dist(w, v)": _side1},
+        )
+
+    def check_automorphism(self, values, n, device, generator=None):
+        """automorphism: dist(g . u, g . v) == dist(u, v)  (examples/graph_distance.sym:38)"""
+        automorphism_u = values["u"]
+        automorphism_v = values["v"]
+        if "g" in values:
+            automorphism_g = values["g"]
+        else:
+            automorphism_g = torch.randint(0, self.ELEMENTS_automorphism_g_0.shape[0], (n,), generator=generator, device=device)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        _c0 = calls.add("dist", rt.act_on_values(automorphism_u, self.ELEMENTS_automorphism_g_0[automorphism_g]), rt.act_on_values(automorphism_v, self.ELEMENTS_automorphism_g_0[automorphism_g]))
+        _c1 = calls.add("dist", automorphism_u, automorphism_v)
+        calls.run()
+        _lp0 = torch.log_softmax(calls[_c0], -1)
+        _lp1 = torch.log_softmax(calls[_c1], -1)
+        _side0 = _lp0.argmax(-1)
+        _side1 = _lp1.argmax(-1)
+        return rt.checked(
+            n,
+            loss=rt.sym_kl_logprobs(_lp0, _lp1),
+            holds=(_side0 == _side1),
+            mask=None,
+            finite=calls.finite(n),
+            values={"g": automorphism_g, "u": automorphism_u, "v": automorphism_v},
+            sides={"dist(g . u, g . v)": _side0, "dist(u, v)": _side1},
+        )

@@ -18,7 +18,7 @@ SPEC = "image_d4"
 PARAMS = {"size": 28}
 MODELS = {"classify": ("x",)}
 LAWS = {
-    "invariant": {"class": "equivariance", "relation": "==", "model": "classify", "weight": 1.0, "tol": None, "samples": 1, "span": "examples/image_d4.sym:24:1"},
+    "invariant": {"class": "equivariance", "relation": "==", "model": "classify", "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/image_d4.sym:24:1"},
 }
 PRIORS = {}
 WEIGHTS = {**{name: law["weight"] for name, law in LAWS.items()}, **{name: prior["weight"] for name, prior in PRIORS.items()}}
@@ -129,3 +129,45 @@ class _Symmetrized_classify(rt.SymmetrizedBase):
 
 AUGMENTERS = {"classify": _augment_classify}
 SYMMETRIZERS = {"classify": _Symmetrized_classify}
+OUTPUTS = {"classify": ("class", 10)}
+CHECKS = {
+    "invariant": {"method": "check_invariant", "variables": {"x": ("batch", "tensor", (28, 28)), "g": ("group", "elements", "ELEMENTS_invariant_g_0")}, "error": None},
+}
+
+
+class Validator(rt.ValidatorBase):
+    """Every law checked case by case on the models' decisions (``symspec.validate``; docs/validation.md).
+
+    ``check_<law>(values, n, device, generator)`` takes the variables named in
+    ``values`` as given and draws the others as the loss does.
+    """
+
+    MODELS = MODELS
+    TABLES = SymmetryLoss.TABLES
+    OUTPUTS = OUTPUTS
+    CHECKS = CHECKS
+
+    def check_invariant(self, values, n, device, generator=None):
+        """invariant: classify(g . x) == classify(x)  (examples/image_d4.sym:24)"""
+        invariant_x = values["x"]
+        if "g" in values:
+            invariant_g = values["g"]
+        else:
+            invariant_g = torch.randint(0, self.ELEMENTS_invariant_g_0.shape[0], (n,), generator=generator, device=device)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        _c0 = calls.add("classify", rt.gather_positions(invariant_x, self.GATHER_ELEMENTS_invariant_g_0[invariant_g], 2))
+        _c1 = calls.add("classify", invariant_x)
+        calls.run()
+        _lp0 = torch.log_softmax(calls[_c0], -1)
+        _lp1 = torch.log_softmax(calls[_c1], -1)
+        _side0 = _lp0.argmax(-1)
+        _side1 = _lp1.argmax(-1)
+        return rt.checked(
+            n,
+            loss=rt.sym_kl_logprobs(_lp0, _lp1),
+            holds=(_side0 == _side1),
+            mask=None,
+            finite=calls.finite(n),
+            values={"g": invariant_g, "x": invariant_x},
+            sides={"classify(g . x)": _side0, "classify(x)": _side1},
+        )

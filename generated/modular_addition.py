@@ -18,9 +18,9 @@ SPEC = "modular_addition"
 PARAMS = {"p": 113}
 MODELS = {"add": ("a", "b")}
 LAWS = {
-    "commutes": {"class": "equivariance", "relation": "==", "model": "add", "weight": 1.0, "tol": None, "samples": 1, "span": "examples/modular_addition.sym:23:1"},
-    "shift": {"class": "equivariance", "relation": "==", "model": "add", "weight": 1.0, "tol": None, "samples": 1, "span": "examples/modular_addition.sym:28:1"},
-    "assoc": {"class": "constraint", "relation": "==", "model": None, "weight": 1.0, "tol": None, "samples": 1, "span": "examples/modular_addition.sym:31:1"},
+    "commutes": {"class": "equivariance", "relation": "==", "model": "add", "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/modular_addition.sym:23:1"},
+    "shift": {"class": "equivariance", "relation": "==", "model": "add", "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/modular_addition.sym:28:1"},
+    "assoc": {"class": "constraint", "relation": "==", "model": None, "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/modular_addition.sym:31:1"},
 }
 PRIORS = {}
 WEIGHTS = {**{name: law["weight"] for name, law in LAWS.items()}, **{name: prior["weight"] for name, prior in PRIORS.items()}}
@@ -135,3 +135,101 @@ class _Symmetrized_add(rt.SymmetrizedBase):
 
 AUGMENTERS = {"add": _augment_add}
 SYMMETRIZERS = {"add": _Symmetrized_add}
+OUTPUTS = {"add": ("class", 113)}
+CHECKS = {
+    "commutes": {"method": "check_commutes", "variables": {"a": ("batch", "values", 0, 113), "b": ("batch", "values", 0, 113)}, "error": None},
+    "shift": {"method": "check_shift", "variables": {"a": ("batch", "values", 0, 113), "b": ("batch", "values", 0, 113), "k": ("uniform", "values", 0, 113)}, "error": None},
+    "assoc": {"method": "check_assoc", "variables": {"a": ("batch", "values", 0, 113), "b": ("batch", "values", 0, 113), "c": ("uniform", "values", 0, 113)}, "error": None},
+}
+
+
+class Validator(rt.ValidatorBase):
+    """Every law checked case by case on the models' decisions (``symspec.validate``; docs/validation.md).
+
+    ``check_<law>(values, n, device, generator)`` takes the variables named in
+    ``values`` as given and draws the others as the loss does.
+    """
+
+    MODELS = MODELS
+    TABLES = SymmetryLoss.TABLES
+    OUTPUTS = OUTPUTS
+    CHECKS = CHECKS
+
+    def check_commutes(self, values, n, device, generator=None):
+        """commutes: add(a, b) == add(b, a)  (examples/modular_addition.sym:23)"""
+        commutes_a = values["a"]
+        commutes_b = values["b"]
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        _c0 = calls.add("add", commutes_a, commutes_b)
+        _c1 = calls.add("add", commutes_b, commutes_a)
+        calls.run()
+        _lp0 = torch.log_softmax(calls[_c0], -1)
+        _lp1 = torch.log_softmax(calls[_c1], -1)
+        _side0 = _lp0.argmax(-1)
+        _side1 = _lp1.argmax(-1)
+        return rt.checked(
+            n,
+            loss=rt.sym_kl_logprobs(_lp0, _lp1),
+            holds=(_side0 == _side1),
+            mask=None,
+            finite=calls.finite(n),
+            values={"a": commutes_a, "b": commutes_b},
+            sides={"add(a, b)": _side0, "add(b, a)": _side1},
+        )
+
+    def check_shift(self, values, n, device, generator=None):
+        """shift: add(a + k, b) == add(a, b) + k  (examples/modular_addition.sym:28)"""
+        shift_a = values["a"]
+        shift_b = values["b"]
+        if "k" in values:
+            shift_k = values["k"]
+        else:
+            shift_k = rt.uniform_int(0, 113, n, generator, device)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        _c0 = calls.add("add", (shift_a + shift_k) % 113, shift_b)
+        _c1 = calls.add("add", shift_a, shift_b)
+        calls.run()
+        _lp0 = torch.log_softmax(calls[_c0], -1)
+        _lp1 = torch.log_softmax(calls[_c1], -1)
+        _side0 = _lp0.argmax(-1)
+        _side1 = (_lp1.argmax(-1) + shift_k) % 113
+        return rt.checked(
+            n,
+            loss=rt.sym_kl_logprobs(_lp0, rt.pushforward(_lp1, rt.shift_table(113, shift_k, device))),
+            holds=(_side0 == _side1),
+            mask=None,
+            finite=calls.finite(n),
+            values={"k": shift_k, "a": shift_a, "b": shift_b},
+            sides={"add(a + k, b)": _side0, "add(a, b) + k": _side1},
+        )
+
+    def check_assoc(self, values, n, device, generator=None):
+        """assoc: add(add(a, b), c) == add(a, add(b, c))  (examples/modular_addition.sym:31)"""
+        assoc_a = values["a"]
+        assoc_b = values["b"]
+        if "c" in values:
+            assoc_c = values["c"]
+        else:
+            assoc_c = rt.uniform_int(0, 113, n, generator, device)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        _c0 = calls.add("add", assoc_a, assoc_b)
+        _c2 = calls.add("add", assoc_b, assoc_c)
+        calls.run()
+        _lp0 = torch.log_softmax(calls[_c0], -1)
+        _lp2 = torch.log_softmax(calls[_c2], -1)
+        _c1 = calls.add("add", _lp0.argmax(-1), assoc_c)
+        _c3 = calls.add("add", assoc_a, _lp2.argmax(-1))
+        calls.run()
+        _lp1 = torch.log_softmax(calls[_c1], -1)
+        _lp3 = torch.log_softmax(calls[_c3], -1)
+        _side0 = _lp1.argmax(-1)
+        _side1 = _lp3.argmax(-1)
+        return rt.checked(
+            n,
+            loss=rt.sym_kl_logprobs(_lp1, _lp3),
+            holds=(_side0 == _side1),
+            mask=None,
+            finite=calls.finite(n),
+            values={"a": assoc_a, "b": assoc_b, "c": assoc_c},
+            sides={"add(add(a, b), c)": _side0, "add(a, add(b, c))": _side1},
+        )

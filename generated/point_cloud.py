@@ -18,8 +18,8 @@ SPEC = "point_cloud"
 PARAMS = {}
 MODELS = {"energy": ("x",), "forces": ("x",)}
 LAWS = {
-    "invariant": {"class": "equivariance", "relation": "==", "model": "energy", "weight": 1.0, "tol": 0.0001, "samples": 1, "span": "examples/point_cloud.sym:20:1"},
-    "equivariant": {"class": "equivariance", "relation": "==", "model": "forces", "weight": 0.1, "tol": 0.0001, "samples": 2, "span": "examples/point_cloud.sym:23:1"},
+    "invariant": {"class": "equivariance", "relation": "==", "model": "energy", "weight": 1.0, "tol": 0.0001, "rtol": None, "samples": 1, "span": "examples/point_cloud.sym:20:1"},
+    "equivariant": {"class": "equivariance", "relation": "==", "model": "forces", "weight": 0.1, "tol": 0.0001, "rtol": None, "samples": 2, "span": "examples/point_cloud.sym:23:1"},
 }
 PRIORS = {"smooth": {"kind": "lipschitz", "of": "energy", "weight": 0.001, "span": "examples/point_cloud.sym:31:1"}}
 WEIGHTS = {**{name: law["weight"] for name, law in LAWS.items()}, **{name: prior["weight"] for name, prior in PRIORS.items()}}
@@ -172,3 +172,63 @@ class _Symmetrized_forces(rt.SymmetrizedBase):
 
 AUGMENTERS = {"energy": _augment_energy, "forces": _augment_forces}
 SYMMETRIZERS = {"energy": _Symmetrized_energy, "forces": _Symmetrized_forces}
+OUTPUTS = {"energy": ("real",), "forces": ("tensor", ("N", 3))}
+CHECKS = {
+    "invariant": {"method": "check_invariant", "variables": {"x": ("batch", "tensor", ("N", 3)), "g": ("group", "sampled")}, "error": None},
+    "equivariant": {"method": "check_equivariant", "variables": {"x": ("batch", "tensor", ("N", 3)), "g": ("group", "sampled")}, "error": None},
+}
+
+
+class Validator(rt.ValidatorBase):
+    """Every law checked case by case on the models' decisions (``symspec.validate``; docs/validation.md).
+
+    ``check_<law>(values, n, device, generator)`` takes the variables named in
+    ``values`` as given and draws the others as the loss does.
+    """
+
+    MODELS = MODELS
+    TABLES = SymmetryLoss.TABLES
+    OUTPUTS = OUTPUTS
+    CHECKS = CHECKS
+
+    def check_invariant(self, values, n, device, generator=None):
+        """invariant: energy(g . x) == energy(x)  (examples/point_cloud.sym:20)"""
+        invariant_x = values["x"]
+        invariant_g_0 = rt.random_permutations(n, invariant_x.shape[1], generator, device)
+        invariant_g_1 = rt.haar_orthogonal(n, 3, True, generator, device, torch.float64)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        _c0 = calls.add("energy", rt.matrix_event_dim(rt.permute_event_dim(invariant_x, invariant_g_0, 0), invariant_g_1, 1))
+        _c1 = calls.add("energy", invariant_x)
+        calls.run()
+        _side0 = rt.as_logit(calls[_c0])
+        _side1 = rt.as_logit(calls[_c1])
+        return rt.checked(
+            n,
+            loss=(rt.as_logit(calls[_c0]) - rt.as_logit(calls[_c1])).pow(2),
+            holds=rt.within_tolerance(_side0, _side1, 0.0001, 0.0),
+            mask=None,
+            finite=calls.finite(n),
+            values={"g[0]": invariant_g_0, "g[1]": invariant_g_1, "x": invariant_x},
+            sides={"energy(g . x)": _side0, "energy(x)": _side1},
+        )
+
+    def check_equivariant(self, values, n, device, generator=None):
+        """equivariant: forces(g . x) == g . forces(x)  (examples/point_cloud.sym:23)"""
+        equivariant_x = values["x"]
+        equivariant_g_0 = rt.random_permutations(n, equivariant_x.shape[1], generator, device)
+        equivariant_g_1 = rt.haar_orthogonal(n, 3, True, generator, device, torch.float64)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        _c0 = calls.add("forces", rt.matrix_event_dim(rt.permute_event_dim(equivariant_x, equivariant_g_0, 0), equivariant_g_1, 1))
+        _c1 = calls.add("forces", equivariant_x)
+        calls.run()
+        _side0 = calls[_c0]
+        _side1 = rt.matrix_event_dim(rt.permute_event_dim(calls[_c1], equivariant_g_0, 0), equivariant_g_1, 1)
+        return rt.checked(
+            n,
+            loss=rt.squared_error(calls[_c0], rt.matrix_event_dim(rt.permute_event_dim(calls[_c1], equivariant_g_0, 0), equivariant_g_1, 1)),
+            holds=rt.within_tolerance(_side0, _side1, 0.0001, 0.0),
+            mask=None,
+            finite=calls.finite(n),
+            values={"g[0]": equivariant_g_0, "g[1]": equivariant_g_1, "x": equivariant_x},
+            sides={"forces(g . x)": _side0, "g . forces(x)": _side1},
+        )

@@ -20,6 +20,13 @@ def __getattr__(name):
     raise AttributeError(f"module 'symspec' has no attribute {name!r}")
 
 
+def validate(spec, **kwargs):
+    """Check a spec's laws on trained models and return a report (imports torch; docs/validation.md)."""
+    from .validation import validate as _validate
+
+    return _validate(spec, **kwargs)
+
+
 def compile(spec, out_hint=None):  # noqa: A001 - DESIGN.md's name
     """Compile a checked spec to a PyTorch module, imported in memory (imports torch)."""
     from .codegen import compile as _compile
@@ -32,6 +39,7 @@ __all__ = [
     "load",
     "loads",
     "compile",
+    "validate",
     "assert_equivariant",
     "parse",
     "Spec",

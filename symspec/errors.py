@@ -18,6 +18,7 @@ __all__ = [
     "SymspecError",
     "UsageError",
     "ParamError",
+    "ModelError",
     "SpecError",
     "SpecSyntaxError",
     "SpecNameError",
@@ -148,3 +149,7 @@ def render_diagnostic(d: Diagnostic, sources: dict[str, str], color: bool = Fals
         out.append(f"{span}: {ntint}note{_RESET if color else ''}: {message}")
         out += _snippet(span, sources, ntint)
     return "\n".join(out)
+
+
+class ModelError(UsageError):
+    """A model handed to symspec misbehaves: wrong output shape, a forward that raises, a factory that fails."""

@@ -236,6 +236,7 @@ def test_element_table_refuses_huge_groups():
 def test_runtime_exports_every_kernel():
     import symspec.runtime.actions as a
     import symspec.runtime.calls as c
+    import symspec.runtime.checks as ch
     import symspec.runtime.distributions as d
     import symspec.runtime.divergences as v
     import symspec.runtime.layers as la
@@ -244,5 +245,5 @@ def test_runtime_exports_every_kernel():
     import symspec.runtime.sampling as s
     import symspec.runtime.tables as t
 
-    names = set().union(*(set(m.__all__) for m in (a, c, d, v, la, lo, p, s, t)))
+    names = set().union(*(set(m.__all__) for m in (a, c, ch, d, v, la, lo, p, s, t)))
     assert names == set(rt.__all__) and all(hasattr(rt, n) for n in names)

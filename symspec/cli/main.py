@@ -47,6 +47,26 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("file", metavar="FILE", help="the .sym file to compile")
     comp.add_argument("-o", "--output", metavar="OUT.py", help="where to write the module (default: standard output)")
     comp.add_argument("--param", action="append", default=[], metavar="NAME=INT", help="override a 'param' (repeatable)")
+    val = sub.add_parser("validate", help="measure trained models against a spec's laws; exit 1 if any law fails")
+    val.add_argument("file", metavar="FILE", help="the .sym file")
+    val.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="[NAME=]PKG.MOD:FACTORY",
+        help="a function that builds the model (the current directory is importable); NAME= when the spec has several",
+    )
+    val.add_argument("--checkpoint", action="append", default=[], metavar="[NAME=]PATH", help="a state dict to load")
+    val.add_argument("--samples", type=int, default=10_000, metavar="N", help="Monte Carlo cases per law (default 10000)")
+    val.add_argument("--cap", type=int, default=1_000_000, metavar="N", help="enumerate a law's cases when at most N")
+    val.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the draws; replays the counterexamples")
+    val.add_argument("--device", default=None, metavar="D", help="cpu, cuda, cuda:1, ... (default: the model's)")
+    val.add_argument("--batch-size", type=int, default=8192, metavar="B", help="cases per batch (default 8192)")
+    val.add_argument("--max-rate", type=float, default=0.0, metavar="R", help="violation rate a law may have (default 0)")
+    val.add_argument("--laws", default=None, metavar="NAME[,NAME...]", help="check only these laws")
+    val.add_argument("--json", default=None, metavar="OUT", help="write the report as JSON ('-': standard output)")
+    val.add_argument("--plot", default=None, metavar="OUT.png", help="plot rates and violation magnitudes (matplotlib)")
+    val.add_argument("--param", action="append", default=[], metavar="NAME=INT", help="override a 'param' (repeatable)")
     return parser
 
 
@@ -128,6 +148,12 @@ def _compile(args) -> int:
     return 0
 
 
+def _validate(args) -> int:
+    from ..validation.cli import run_validate
+
+    return run_validate(args, _load_one, _color(sys.stderr))
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -141,6 +167,8 @@ def main(argv=None) -> int:
             return _explain(args)
         if args.command == "compile":
             return _compile(args)
+        if args.command == "validate":
+            return _validate(args)
     except UsageError as err:
         print(f"symspec: error: {err}", file=sys.stderr)
         return 2

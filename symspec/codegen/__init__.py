@@ -12,7 +12,17 @@ import types
 from importlib import resources
 
 from ..syntax import ast
-from .lower import CompileError, literal, lower_augment, lower_layers, lower_spec, lower_symmetrize, py
+from .lower import (
+    CompileError,
+    literal,
+    lower_augment,
+    lower_checks,
+    lower_layers,
+    lower_spec,
+    lower_symmetrize,
+    model_outputs,
+    py,
+)
 
 __all__ = ["compile_source", "compile", "CompileError", "py"]
 
@@ -37,6 +47,17 @@ def compile_source(spec, out_hint: str | None = None) -> str:
     augments = lower_augment(spec, lowered)
     layers = lower_layers(spec)
     symmetrized = lower_symmetrize(spec, lowered)
+    checks = [
+        types.SimpleNamespace(
+            name=c.name,
+            method=c.method,
+            comment=c.comment,
+            lines=c.lines,
+            error=c.error,
+            meta=literal({"method": c.method, "variables": c.variables, "error": c.error}),
+        )
+        for c in lower_checks(spec, lowered)
+    ]
     batch_vars = []
     for law in spec.laws.values():
         for var, plan in spec.ir.laws[law.name].variables.items():
@@ -53,6 +74,7 @@ def compile_source(spec, out_hint: str | None = None) -> str:
             "model": ir.model,
             "weight": float(law.options.get("weight", 1.0)),
             "tol": law.options.get("tol"),
+            "rtol": law.options.get("rtol"),
             "samples": int(law.options.get("samples", 1)),
             "span": f"{spec.file}:{law.decl.span.line}:{law.decl.span.column}",
         }
@@ -91,6 +113,8 @@ def compile_source(spec, out_hint: str | None = None) -> str:
         augment_names={py(m): m for m in augments},
         symmetrize_names={py(m): m for m in symmetrized},
         layers=layers,
+        checks=checks,
+        outputs=literal(model_outputs(spec)),
         symmetrize_blocks=[
             (py(m), law, [py(p) for p, _ in spec.models[m].params], lines) for m, (law, lines) in symmetrized.items()
         ],

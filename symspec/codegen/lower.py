@@ -1076,3 +1076,244 @@ def lower_symmetrize(spec, out: Lowered) -> dict:
         if lines is not None:
             result[name] = (law.name, lines)
     return result
+
+
+# ---- validation checks ---------------------------------------------------------------
+DEFAULT_TOL = 1e-5  # absolute tolerance of real/tensor relations when a law gives none
+DEFAULT_RTOL = 1e-4  # relative tolerance (of the right side's magnitude)
+
+
+@dataclass
+class LoweredCheck:
+    name: str
+    method: str
+    comment: str
+    lines: list = field(default_factory=list)
+    variables: dict = field(default_factory=dict)  # var -> descriptor tuple (docs/validation.md)
+    error: str | None = None  # why no check could be compiled
+
+
+def _describe(domain) -> tuple:
+    if isinstance(domain, Tensor):
+        return ("tensor", tuple(domain.dims))
+    if isinstance(domain, RealDomain):
+        return ("real",)
+    lo, hi = _int_bounds(domain)
+    return ("values", lo, hi)
+
+
+class _CheckLowering(_LawLowering):
+    """One law as a validation check: per case its loss, whether it holds on the model's decisions, and its sides.
+
+    Decisions: the argmax of a class output, ``logit > 0`` for a bool output,
+    the value itself for reals and tensors (compared within ``tol + rtol*|rhs|``).
+    Variables come from ``values`` when given (exhaustive enumeration), else
+    are drawn exactly as the loss draws them.
+    """
+
+    def __init__(self, spec, law, ir_law, out: Lowered):
+        super().__init__(spec, law, ir_law, out)
+        self.samples = 1
+        self.decide = False
+        self.space: dict = {}
+        self.tol = float(law.options.get("tol", DEFAULT_TOL))
+        self.rtol = float(law.options.get("rtol", DEFAULT_RTOL if "tol" not in law.options else 0.0))
+
+    # ---- variables: given, or drawn as the loss draws them
+    def variables(self) -> None:
+        plans = self.ir.variables
+        order = sorted(plans.values(), key=lambda p: p.source != "batch")
+        for plan in order:
+            v = self.law.variables[plan.name]
+            if plan.source == "batch":
+                name = self.local(plan.name)
+                self.setup.append(f"{name} = values[{literal(plan.name)}]")
+                self.env[plan.name] = self._value(v.domain, name)
+                self.space[plan.name] = ("batch", *_describe(v.domain))
+        for plan in order:
+            v = self.law.variables[plan.name]
+            if plan.source == "batch":
+                continue
+            before = len(self.setup)
+            if plan.source == "group":
+                self._group_variable(plan.name, v)
+                drawn = self.env[plan.name].code
+                buf = py(f"ELEMENTS_{self.law.name}_{plan.name}") + "_0"
+                if buf in self.out.buffers and f"{drawn} = torch.randint" in self.setup[-1]:
+                    self.space[plan.name] = ("group", "elements", buf)
+                else:
+                    self.space[plan.name] = ("group", "sampled")
+            else:
+                name = self.local(plan.name)
+                if plan.source == "uniform":
+                    lo, hi = _int_bounds(v.domain) if not isinstance(v.domain, Tensor | RealDomain) else (None, None)
+                    if lo is None:
+                        self.fail(f"variable '{plan.name}' ranges over {v.domain}, which cannot be drawn", self.law.decl)
+                    self.setup.append(f"{name} = rt.uniform_int({lo}, {hi}, n, generator, device)")
+                elif plan.source == "interval":
+                    self._interval(plan.name, v, name)
+                elif plan.source == "between":
+                    self._between(plan.name, name)
+                elif plan.source == "rejection":
+                    self._rejection(plan.name, v, name)
+                self.env[plan.name] = self._value(v.domain, name)
+                self.space[plan.name] = (plan.source, *_describe(v.domain))
+                drawn = name
+            lines = self.setup[before:]
+            del self.setup[before:]
+            if self.space[plan.name][1] in ("values", "elements"):
+                given = [f"{drawn} = values[{literal(plan.name)}]"]
+                given += [f"{drawn}_ok = torch.ones_like({drawn}, dtype=torch.bool)" for x in lines if f"{drawn}_ok" in x]
+                self.setup.append(f"if {literal(plan.name)} in values:")
+                self.setup += ["    " + x for x in given]
+                self.setup.append("else:")
+                self.setup += ["    " + x for x in lines]
+            else:
+                self.setup += lines
+
+    # ---- decision-level terms
+    def t_Call(self, e) -> V:
+        v = super().t_Call(e)
+        if self.decide and v.kind == "dist":
+            code = f"({v.code}.argmax(-1) + {v.offset})" if v.offset else f"{v.code}.argmax(-1)"
+            return V("value", code, v.domain, level=v.level)
+        return v
+
+    def _truth(self, t: V) -> str:
+        if t.kind == "prob":
+            return f"({t.code} > 0)"
+        if t.kind == "cond":
+            return t.code
+        if t.kind in ("value", "const"):
+            return f"({t.code} != 0)"
+        self.fail(f"a {t.kind} used as a truth value", self.law.decl)
+
+    def _relation(self, op: str, a: V, b: V, node) -> V:
+        if not self.decide:
+            return super()._relation(op, a, b, node)
+        plain = ("value", "const", "cond")
+        if a.kind in plain and b.kind in plain:
+            return super()._relation(op, a, b, node)
+        if "prob" in (a.kind, b.kind):
+            if op not in ("==", "!="):
+                self.fail(f"'{op}' between truth values", node)
+            return V("cond", f"({self._truth(a)} {op} {self._truth(b)})")
+        x, y = self._numeric(a), self._numeric(b)
+        if op == "==":
+            return V("cond", f"rt.within_tolerance({x}, {y}, {self.tol!r}, {self.rtol!r})")
+        if op in ("<=", "<"):
+            return V("cond", f"rt.at_most({x}, {y}, {self.tol!r})")
+        if op in (">=", ">"):
+            return V("cond", f"rt.at_most({y}, {x}, {self.tol!r})")
+        self.fail(f"'{op}' between model outputs", node)
+
+    def t_Logic(self, e) -> V:
+        if not self.decide:
+            return super().t_Logic(e)
+        a, b = self._truth(self.term(e.left)), self._truth(self.term(e.right))
+        if e.op == "=>":
+            return V("cond", f"(~{a} | {b})")
+        return V("cond", f"({a} {'&' if e.op == 'and' else '|'} {b})")
+
+    def _side(self, t: V, label: str, sides: list, lines: list) -> V:
+        """Bind a top-level side to a local (reported with counterexamples)."""
+        if t.kind == "const":
+            return t
+        local = f"_side{len(sides)}"
+        lines.append(f"{local} = {t.code}")
+        shown = {"prob": f"torch.sigmoid({local})", "value": local, "cond": local}.get(t.kind, local)
+        sides.append((label, shown))
+        return V(t.kind, local, t.domain, t.offset, t.size, t.level)
+
+    def _shown_values(self) -> list:
+        """(label, local) of every variable's value per case; a product group's element shows factor by factor."""
+        defined = {line.strip().split(" = ")[0].split(",")[0] for line in self.setup if " = " in line}
+        shown = []
+        for var in self.ir.variables:
+            code = self.env[var].code
+            if code in defined or self.space.get(var, ("",))[0] == "batch":
+                shown.append((var, code))
+            else:
+                shown += [(f"{var}[{i}]", f"{code}_{i}") for i in range(8) if f"{code}_{i}" in defined]
+        return shown
+
+    def lower_check(self) -> LoweredCheck:
+        decl = self.law.decl
+        comment = f"{self.law.name}: {unparse(decl.body)}" + (f" when {unparse(decl.guard)}" if decl.guard else "")
+        comment += f"  ({self.spec.file}:{decl.span.line})"
+        method = py(f"check_{self.law.name}")
+        self.variables()
+        if decl.guard is not None:
+            guard = self.term(decl.guard)
+            if guard.kind == "cond":
+                self.masks.append(guard.code)
+        loss = self._assert(self.term(decl.body))
+        self.decide = True
+        body, sides, side_lines = decl.body, [], []
+        if isinstance(body, ast.Compare):
+            terms = [self._side(self.term(o), unparse(o), sides, side_lines) for o in body.operands]
+            links = [self._relation(op, a, b, body) for op, a, b in zip(body.ops, terms, terms[1:])]
+            holds = " & ".join(f"({link.code})" for link in links) if len(links) > 1 else links[0].code
+        elif isinstance(body, ast.Logic):
+            a = self._side(self.term(body.left), unparse(body.left), sides, side_lines)
+            b = self._side(self.term(body.right), unparse(body.right), sides, side_lines)
+            x, y = self._truth(a), self._truth(b)
+            holds = f"(~{x} | {y})" if body.op == "=>" else f"({x} {'&' if body.op == 'and' else '|'} {y})"
+        else:
+            holds = self._truth(self._side(self.term(body), unparse(body), sides, side_lines))
+        lines = list(self.setup)
+        lines.append("calls = rt.CheckedCalls(self.models, self.OUTPUTS)")
+        for _level, requests in sorted(self.out.requests.items()):
+            for handle, model, args in requests:
+                lines.append(f"{handle} = calls.add({literal(model)}, {', '.join(args)})")
+            lines.append("calls.run()")
+            for handle, _, _ in requests:
+                if handle in self.out.log_probs:
+                    lines.append(f"{handle.replace('_c', '_lp')} = torch.log_softmax(calls[{handle}], -1)")
+        lines += side_lines
+        mask = " & ".join(f"({m})" for m in self.masks) if self.masks else "None"
+        shown = ", ".join(f"{literal(label)}: {code}" for label, code in self._shown_values())
+        sides_code = ", ".join(f"{literal(label)}: {code}" for label, code in sides)
+        lines += [
+            "return rt.checked(",
+            "    n,",
+            f"    loss={loss},",
+            f"    holds={holds},",
+            f"    mask={mask},",
+            "    finite=calls.finite(n),",
+            f"    values={{{shown}}},",
+            f"    sides={{{sides_code}}},",
+            ")",
+        ]
+        return LoweredCheck(self.law.name, method, comment, lines, self.space)
+
+
+def lower_checks(spec, out: Lowered) -> list:
+    """Per law: a validation check method (or why none could be compiled)."""
+    result = []
+    for name, law in spec.laws.items():
+        sub = Lowered(buffers=out.buffers, constants=out.constants, taken={"values", "n", "device", "calls", "generator"})
+        lowering = _CheckLowering(spec, law, spec.ir.laws[name], sub)
+        try:
+            result.append(lowering.lower_check())
+        except CompileError as err:
+            message = err.errors[0].message if err.errors else str(err)
+            result.append(LoweredCheck(name, py(f"check_{name}"), "", error=message))
+    return result
+
+
+def model_outputs(spec) -> dict:
+    """Per model: what a forward must return (checked by the validator)."""
+    result = {}
+    for name, sig in spec.models.items():
+        out = sig.output
+        if isinstance(out, ClassOf):
+            lo, hi = _int_bounds(out.domain) if isinstance(out.domain, Range | Cyclic) else (0, out.domain.size)
+            result[name] = ("class", hi - lo)
+        elif isinstance(out, BoolDomain):
+            result[name] = ("bool",)
+        elif isinstance(out, RealDomain):
+            result[name] = ("real",)
+        else:
+            result[name] = ("tensor", tuple(out.dims))
+    return result

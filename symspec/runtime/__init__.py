@@ -18,6 +18,7 @@ from .actions import (
     random_words,
 )
 from .calls import CallBatch, SymmetrizedBase, SymmetryLossBase, pick_model, symmetrize_finite
+from .checks import CheckedCalls, ValidatorBase, at_most, checked, within_tolerance
 from .distributions import pushforward, scale_table, shift_table, sum_distribution
 from .divergences import (
     bernoulli_cross_entropy,
@@ -49,6 +50,11 @@ from .tables import (
 )
 
 __all__ = [
+    "CheckedCalls",
+    "ValidatorBase",
+    "checked",
+    "within_tolerance",
+    "at_most",
     "pick_model",
     "SymmetrizedBase",
     "symmetrize_finite",

@@ -67,7 +67,7 @@ class SymmetryLossBase(torch.nn.Module):
         missing = sorted(set(self.MODELS) - set(models))
         unknown = sorted(set(models) - set(self.MODELS))
         if missing or unknown:
-            raise TypeError(f"SymmetryLoss takes the models {sorted(self.MODELS)}; missing {missing}, unknown {unknown}")
+            raise TypeError(f"{type(self).__name__} takes the models {sorted(self.MODELS)}; missing {missing}, unknown {unknown}")
         self.models = dict(models)
         for index, model in enumerate(self.models.values()):
             if isinstance(model, torch.nn.Module):

@@ -1,0 +1,127 @@
+"""Validation kernels: a law checked case by case on a model's decisions (docs/validation.md).
+
+A compiled ``Validator`` has one ``check_<law>`` method per law; each returns
+:func:`checked`'s dict: per case the law's loss (its soft divergence), whether
+it holds on the model's decisions, whether its guard holds, whether every
+model output was finite, the variables' values and both sides' decisions.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import ModelError
+from .calls import CallBatch, SymmetryLossBase
+
+__all__ = ["CheckedCalls", "ValidatorBase", "checked", "within_tolerance", "at_most"]
+
+
+def _per_case(x, n: int, device, dtype=None) -> torch.Tensor:
+    t = torch.as_tensor(x, device=device)
+    if dtype is not None:
+        t = t.to(dtype)
+    if t.dim() == 0:
+        t = t.expand(n)
+    return t
+
+
+def within_tolerance(a, b, tol: float, rtol: float) -> torch.Tensor:
+    """Per case: ``|a - b| <= tol + rtol * |b|`` everywhere in the event dims."""
+    a, b = torch.as_tensor(a), torch.as_tensor(b)
+    ok = (a - b).abs() <= tol + rtol * b.abs()
+    return ok.reshape(ok.shape[0], -1).all(1) if ok.dim() > 1 else ok
+
+
+def at_most(a, b, tol: float) -> torch.Tensor:
+    """Per case: ``a <= b + tol`` everywhere in the event dims."""
+    ok = torch.as_tensor(a) <= torch.as_tensor(b) + tol
+    return ok.reshape(ok.shape[0], -1).all(1) if ok.dim() > 1 else ok
+
+
+def checked(n: int, *, loss, holds, mask, finite, values: dict, sides: dict) -> dict:
+    """One check's result, every entry with ``n`` cases; non-finite outputs count as violations."""
+    device = finite.device
+    loss = _per_case(loss, n, device).detach()
+    if loss.dim() > 1:
+        loss = loss.reshape(n, -1).sum(1)
+    loss = torch.where(finite, loss, torch.full_like(loss, float("inf")))
+    holds = _per_case(holds, n, device, torch.bool) & finite
+    mask = torch.ones(n, dtype=torch.bool, device=device) if mask is None else _per_case(mask, n, device, torch.bool)
+    return {"loss": loss, "holds": holds, "mask": mask, "finite": finite, "values": values, "sides": sides}
+
+
+def _expected_shape(kind: tuple, n: int) -> tuple | None:
+    if kind[0] == "class":
+        return (n, kind[1])
+    if kind[0] in ("bool", "real"):
+        return None  # [n] or [n, 1]
+    return (n, *kind[1])
+
+
+def _shape_ok(got: tuple, kind: tuple, n: int) -> bool:
+    if kind[0] in ("bool", "real"):
+        return got in ((n,), (n, 1))
+    want = _expected_shape(kind, n)
+    return len(got) == len(want) and all(isinstance(w, str) or g == w for g, w in zip(got, want))
+
+
+def _describe(kind: tuple, n: int) -> str:
+    if kind[0] == "class":
+        return f"({n}, {kind[1]}): one logit per class"
+    if kind[0] == "bool":
+        return f"({n},) or ({n}, 1): one logit per case"
+    if kind[0] == "real":
+        return f"({n},) or ({n}, 1): one value per case"
+    return f"({n}, {', '.join(map(str, kind[1]))})"
+
+
+class CheckedCalls(CallBatch):
+    """A :class:`CallBatch` (one forward per model and round) that checks every output's shape."""
+
+    def __init__(self, models: dict, outputs: dict):
+        super().__init__(models, fused=True)
+        self.expected = outputs
+
+    def run(self) -> None:
+        requests = list(self.pending)
+        try:
+            super().run()
+        except ModelError:
+            raise
+        except Exception as err:  # the user's forward failed: say which model, keep its message
+            names = sorted({model for _, model, _ in requests})
+            raise ModelError(f"model {' / '.join(names)} raised {type(err).__name__}: {err}") from err
+        for handle, model, args in requests:
+            out = self.outputs[handle]
+            n = args[0].shape[0] if args else 0
+            if not isinstance(out, torch.Tensor):
+                raise ModelError(f"model '{model}' returned {type(out).__name__}; expected a tensor")
+            kind = self.expected[model]
+            if not _shape_ok(tuple(out.shape), kind, n):
+                raise ModelError(
+                    f"model '{model}' returned shape {tuple(out.shape)} for {n} inputs; expected {_describe(kind, n)}"
+                )
+
+    def finite(self, n: int) -> torch.Tensor:
+        """Per case: every model output of the case is finite."""
+        outs = [o for o in self.outputs if o is not None]
+        if not outs:
+            return torch.ones(n, dtype=torch.bool)
+        return torch.stack([o.reshape(n, -1).isfinite().all(1) for o in outs]).all(0)
+
+
+class ValidatorBase(SymmetryLossBase):
+    """What every compiled ``Validator`` shares: models, tables, and ``run(law, ...)``.
+
+    A generated subclass sets ``OUTPUTS`` (model -> expected output) and
+    ``CHECKS`` (law -> method name, variables, or why it has no check).
+    """
+
+    OUTPUTS: dict = {}
+    CHECKS: dict = {}
+
+    def run(self, law: str, values: dict, n: int, device, generator=None) -> dict:
+        info = self.CHECKS[law]
+        if info["error"] is not None:
+            raise ValueError(f"law {law} has no check: {info['error']}")
+        return getattr(self, info["method"])(values, n, device, generator)

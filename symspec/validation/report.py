@@ -1,0 +1,206 @@
+"""A validation report: per law cases, violations, a 95% Wilson interval, the worst counterexamples."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["LawReport", "Report", "wilson_interval"]
+
+Z95 = 1.959963984540054
+
+
+def wilson_interval(violations: int, cases: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of a binomial proportion (95% by default); (0, 1) with no cases."""
+    if cases <= 0:
+        return (0.0, 1.0)
+    p = violations / cases
+    denom = 1 + z * z / cases
+    center = (p + z * z / (2 * cases)) / denom
+    half = z * math.sqrt(p * (1 - p) / cases + z * z / (4 * cases * cases)) / denom
+    return (max(0.0, center - half), min(1.0, center + half))
+
+
+@dataclass
+class LawReport:
+    """One law's result (docs/validation.md)."""
+
+    name: str
+    span: str
+    law_class: str
+    mode: str  # "exhaustive", "monte carlo", or "not checked"
+    cases: int = 0
+    skipped: int = 0
+    violations: int = 0
+    nonfinite: int = 0
+    rate: float = 0.0
+    interval: tuple = (0.0, 0.0)
+    tol: float | None = None
+    rtol: float | None = None
+    max_rate: float = 0.0
+    passed: bool = True
+    worst: float | None = None
+    divergence: float | None = None
+    examples: list = field(default_factory=list)
+    magnitudes: list = field(default_factory=list)
+    seconds: float = 0.0
+    note: str | None = None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["class"] = d.pop("law_class")
+        d["interval"] = list(self.interval)
+        d.pop("magnitudes")
+        return d
+
+
+def _fmt(x, digits: int = 3) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        if x == 0:
+            return "0"
+        if math.isinf(x):
+            return "inf"
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def _value(v) -> str:
+    if isinstance(v, float):
+        return _fmt(v, 4)
+    if isinstance(v, dict):
+        return f"tensor{v.get('shape')} norm {_fmt(v.get('norm'))}"
+    return str(v)
+
+
+@dataclass
+class Report:
+    """What ``symspec.validate`` returns: ``passed``, ``laws`` (a list of :class:`LawReport`), ``seed``."""
+
+    spec: str
+    file: str
+    seed: int
+    device: str
+    samples: int
+    cap: int
+    laws: list = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(law.passed for law in self.laws)
+
+    def __getitem__(self, name: str) -> LawReport:
+        for law in self.laws:
+            if law.name == name:
+                return law
+        raise KeyError(f"no law {name!r} in this report; laws: {', '.join(law.name for law in self.laws)}")
+
+    def to_dict(self) -> dict:
+        return {
+            "spec": self.spec,
+            "file": self.file,
+            "seed": self.seed,
+            "device": self.device,
+            "samples": self.samples,
+            "cap": self.cap,
+            "passed": self.passed,
+            "laws": [law.to_dict() for law in self.laws],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(_finite(self.to_dict()), indent=indent, allow_nan=False)
+
+    def render(self, examples: int = 3) -> str:
+        """The report as a text table, then the worst counterexamples of each failing law."""
+        header = ["law", "class", "mode", "cases", "skipped", "violations", "rate", "95% interval", "worst", "divergence", ""]
+        rows = []
+        for law in self.laws:
+            lo, hi = law.interval
+            rows.append(
+                [
+                    law.name,
+                    law.law_class,
+                    law.mode,
+                    str(law.cases),
+                    str(law.skipped),
+                    str(law.violations) + (f" ({law.nonfinite} non-finite)" if law.nonfinite else ""),
+                    f"{law.rate:.4f}",
+                    f"[{lo:.4f}, {hi:.4f}]",
+                    _fmt(law.worst),
+                    _fmt(law.divergence),
+                    "pass" if law.passed else "FAIL",
+                ]
+            )
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        lines = [f"symspec validate {self.file}  (spec {self.spec}, seed {self.seed}, {self.device})", ""]
+        for r in [header, *rows]:
+            lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        for law in self.laws:
+            if law.note:
+                lines.append(f"note: {law.name}: {law.note}")
+        for law in self.laws:
+            if law.passed or not law.examples:
+                continue
+            lines.append("")
+            lines.append(f"{law.name} ({law.span}): worst counterexamples (seed {self.seed} replays them)")
+            for ex in law.examples[:examples]:
+                given = " ".join(f"{k}={_value(v)}" for k, v in ex["values"].items())
+                sides = " vs ".join(f"{k} = {_value(v)}" for k, v in ex["sides"].items())
+                why = "non-finite model output" if ex.get("nonfinite") else f"loss {_fmt(ex['loss'])}"
+                lines.append(f"  {given}:  {sides}  ({why})")
+        ok = sum(law.passed for law in self.laws)
+        lines.append("")
+        lines.append(f"{'passed' if self.passed else 'FAILED'}: {ok} of {len(self.laws)} laws hold within tolerance")
+        return "\n".join(lines)
+
+    __str__ = render
+
+    def plot(self, path: str) -> str:
+        """Violation rate per law with its interval, and the distribution of violation magnitudes (matplotlib)."""
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:  # pragma: no cover - the optional extra
+            raise ImportError("Report.plot needs matplotlib: pip install 'symspec[plot]'") from None
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+        names = [law.name for law in self.laws]
+        rates = [law.rate for law in self.laws]
+        lows = [law.rate - law.interval[0] for law in self.laws]
+        highs = [law.interval[1] - law.rate for law in self.laws]
+        colors = ["tab:green" if law.passed else "tab:red" for law in self.laws]
+        left.bar(names, rates, yerr=[lows, highs], color=colors, capsize=4)
+        left.set_ylabel("violation rate (95% Wilson interval)")
+        left.set_title(f"{self.spec}: violations per law")
+        left.tick_params(axis="x", rotation=30)
+        shown = False
+        for law in self.laws:
+            mags = [m for m in law.magnitudes if math.isfinite(m) and m > 0]
+            if mags:
+                right.hist(mags, bins=40, alpha=0.6, label=law.name, log=True)
+                shown = True
+        right.set_xlabel("law loss on violating cases")
+        right.set_ylabel("cases")
+        right.set_title("violation magnitudes")
+        if shown:
+            right.legend()
+        else:
+            right.text(0.5, 0.5, "no violations", ha="center", va="center", transform=right.transAxes)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return path
+
+
+def _finite(x):
+    """JSON has no inf or nan: they become null."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_finite(v) for v in x]
+    return x

@@ -1,0 +1,299 @@
+"""``symspec.validate``: every law of a spec checked on a model, exhaustively or by Monte Carlo.
+
+The compiled module's ``Validator`` holds one check per law; this module
+chooses the cases (every combination of the law's finite variables when
+there are at most ``cap``, else ``samples`` random draws made exactly as the
+loss makes them), runs them in batches on the model's device, and sums up.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+
+import torch
+
+from ..errors import ModelError, UsageError
+from .report import LawReport, Report, wilson_interval
+
+__all__ = ["validate"]
+
+MAGNITUDES_KEPT = 10_000  # violation magnitudes kept per law for the plot
+
+
+def _device_of(models: dict):
+    for m in models.values():
+        if isinstance(m, torch.nn.Module):
+            for p in m.parameters():
+                return p.device
+            for b in m.buffers():
+                return b.device
+    return torch.device("cpu")
+
+
+def _as_python(x):
+    """A case's value for a report: a number, a short list, or a tensor's shape and norm."""
+    if x.dim() == 0:
+        v = x.item()
+        return float(v) if isinstance(v, float) else v
+    if x.numel() <= 16:
+        return x.tolist()
+    return {"shape": list(x.shape), "norm": float(x.float().norm())}
+
+
+def _progress(total: int, enabled: bool | None, desc: str):
+    if enabled is None:
+        enabled = sys.stderr.isatty() and not os.environ.get("CI")
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="case", unit_scale=True, leave=False, file=sys.stderr)
+
+
+class _Law:
+    """Running sums of one law's check over its batches."""
+
+    def __init__(self, keep: int):
+        self.keep = keep
+        self.cases = self.skipped = self.violations = self.nonfinite = 0
+        self.loss_sum = 0.0
+        self.worst: list = []  # (loss, example)
+        self.magnitudes: list = []
+
+    def add(self, out: dict) -> None:
+        mask, holds, finite, loss = out["mask"], out["holds"], out["finite"], out["loss"]
+        bad = mask & ~holds
+        counts = torch.stack([mask.sum(), (~mask).sum(), bad.sum(), (mask & ~finite).sum()]).tolist()
+        self.cases += counts[0]
+        self.skipped += counts[1]
+        self.violations += counts[2]
+        self.nonfinite += counts[3]
+        ok = mask & finite
+        self.loss_sum += float(loss[ok].double().sum()) if counts[0] else 0.0
+        if not counts[2]:
+            return
+        scored = torch.where(bad, loss.nan_to_num(nan=float("inf"), posinf=float("inf")), torch.full_like(loss, -1.0))
+        k = min(self.keep, counts[2])
+        top, idx = scored.topk(k)
+        floor = self.worst[-1][0] if len(self.worst) >= self.keep else -math.inf
+        for value, i in zip(top.tolist(), idx.tolist()):
+            if value <= floor and len(self.worst) >= self.keep:
+                break
+            example = {
+                "values": {k2: _as_python(v[i]) for k2, v in out["values"].items()},
+                "sides": {k2: _as_python(v[i]) for k2, v in out["sides"].items()},
+                "loss": value,
+            }
+            if not bool(out["finite"][i]):
+                example["nonfinite"] = True
+            self.worst.append((value, example))
+        self.worst.sort(key=lambda t: -t[0])
+        del self.worst[self.keep :]
+        room = MAGNITUDES_KEPT - len(self.magnitudes)
+        if room > 0:
+            self.magnitudes += loss[bad][:room].float().tolist()
+
+
+def _enumerate(variables: dict, sizes: dict, start: int, stop: int, device) -> dict:
+    """Cases ``start..stop-1`` of the product of the variables' ranges (last variable fastest)."""
+    index = torch.arange(start, stop, device=device)
+    values = {}
+    for var in reversed(list(variables)):
+        desc = variables[var]
+        size = sizes[var]
+        low = desc[2] if desc[1] == "values" else 0
+        values[var] = index % size + low
+        index = index // size
+    return dict(reversed(list(values.items())))
+
+
+def _draw(variables: dict, m: int, generator, device, inputs: dict, dims: dict, dtype) -> dict:
+    """Monte Carlo cases: the batch variables drawn (uniform values, rows of ``inputs``, or standard normals)."""
+    values = {}
+    for var, desc in variables.items():
+        if desc[0] != "batch":
+            continue
+        if var in inputs:
+            data = inputs[var]
+            rows = torch.randint(0, data.shape[0], (m,), generator=generator, device=device)
+            values[var] = data.to(device)[rows]
+        elif desc[1] == "values":
+            values[var] = torch.randint(desc[2], desc[3], (m,), generator=generator, device=device)
+        elif desc[1] == "real":
+            values[var] = torch.randn(m, generator=generator, device=device, dtype=dtype)
+        else:
+            shape = []
+            for d in desc[2]:
+                if isinstance(d, str):
+                    if d not in dims:
+                        raise UsageError(f"input '{var}' has the symbolic dim {d}: give its size with dims={{'{d}': ...}}")
+                    d = dims[d]
+                shape.append(d)
+            values[var] = torch.randn(m, *shape, generator=generator, device=device, dtype=dtype)
+    return values
+
+
+def _space(validator, variables: dict):
+    """Each variable's number of values when every one is finite (else None)."""
+    sizes = {}
+    for var, desc in variables.items():
+        if desc[1] == "values":
+            sizes[var] = desc[3] - desc[2]
+        elif desc[1] == "elements":
+            sizes[var] = int(getattr(validator, desc[2]).shape[0])
+        else:
+            return None
+    return sizes
+
+
+def validate(
+    spec,
+    *,
+    samples: int = 10_000,
+    seed: int = 0,
+    device=None,
+    batch_size: int = 8192,
+    cap: int = 1_000_000,
+    max_rate: float = 0.0,
+    laws=None,
+    inputs: dict | None = None,
+    dims: dict | None = None,
+    examples: int = 5,
+    params: dict | None = None,
+    progress: bool | None = None,
+    **models,
+) -> Report:
+    """Check every law of ``spec`` on ``models``; see docs/validation.md.
+
+    ``spec``: a path, a loaded :class:`~symspec.Spec`, or a compiled module.
+    A law is checked on every combination of its finite variables when there
+    are at most ``cap``, else on ``samples`` Monte Carlo cases drawn from a
+    generator seeded with ``seed``. A law passes when its violation rate is
+    at most ``max_rate``. ``inputs`` gives data for tensor/real inputs (rows
+    are drawn from it; standard normals otherwise, with ``dims`` sizing
+    symbolic dims). Models move to ``device`` when it is given and run in
+    eval mode under ``torch.inference_mode``.
+    """
+    module = _module(spec, params)
+    inputs = dict(inputs or {})
+    dims = {"N": 8, **(dims or {})}
+    names = list(module.LAWS) if laws is None else list(laws)
+    unknown = [n for n in names if n not in module.LAWS]
+    if unknown:
+        raise UsageError(f"unknown law(s) {', '.join(unknown)}; the spec's laws: {', '.join(module.LAWS)}")
+    missing = sorted(set(module.MODELS) - set(models))
+    extra = sorted(set(models) - set(module.MODELS))
+    if missing or extra:
+        raise ModelError(
+            f"spec {module.SPEC} needs the model(s) {', '.join(sorted(module.MODELS))}"
+            + (f"; missing {', '.join(missing)}" if missing else "")
+            + (f"; unknown {', '.join(extra)}" if extra else "")
+        )
+    device = torch.device(device) if device is not None else _device_of(models)
+    dtype = next((p.dtype for m in models.values() if isinstance(m, torch.nn.Module) for p in m.parameters()), torch.float32)
+    validator = module.Validator(**models).to(device)
+    modes = {name: m.training for name, m in models.items() if isinstance(m, torch.nn.Module)}
+    for name in modes:
+        models[name].eval()
+    report = Report(
+        module.SPEC, module.LAWS[names[0]]["span"].rsplit(":", 2)[0] if names else "", seed, str(device), samples, cap
+    )
+    try:
+        with torch.inference_mode():
+            for index, name in enumerate(names):
+                report.laws.append(
+                    _validate_law(
+                        validator,
+                        module,
+                        name,
+                        index,
+                        seed,
+                        samples,
+                        cap,
+                        batch_size,
+                        max_rate,
+                        inputs,
+                        dims,
+                        dtype,
+                        device,
+                        examples,
+                        progress,
+                    )
+                )
+    finally:
+        for name, training in modes.items():
+            models[name].train(training)
+    return report
+
+
+def _module(spec, params):
+    if hasattr(spec, "Validator"):
+        return spec
+    from .. import compile as compile_spec
+    from ..analysis import Spec, load
+
+    if not isinstance(spec, Spec):
+        spec = load(os.fspath(spec), params=params)
+    return compile_spec(spec)
+
+
+def _validate_law(
+    validator, module, name, index, seed, samples, cap, batch_size, max_rate, inputs, dims, dtype, device, examples, progress
+) -> LawReport:
+    meta = module.LAWS[name]
+    info = module.CHECKS[name]
+    law = LawReport(name, meta["span"], meta["class"], "not checked", tol=None, max_rate=max_rate)
+    if info["error"] is not None:
+        law.note = f"no check could be compiled: {info['error']}"
+        return law
+    variables = info["variables"]
+    law.tol, law.rtol = _tolerances(meta)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed * 1_000_003 + index)
+    sizes = _space(validator, variables)
+    total = math.prod(sizes.values()) if sizes is not None else None
+    exhaustive = total is not None and total <= cap and not (set(variables) & set(inputs))
+    total = total if exhaustive else samples
+    law.mode = "exhaustive" if exhaustive else "monte carlo"
+    acc = _Law(examples)
+    bar = _progress(total, progress, name)
+    started = time.perf_counter()
+    for start in range(0, total, batch_size):
+        stop = min(total, start + batch_size)
+        if exhaustive:
+            values = _enumerate(variables, sizes, start, stop, device)
+        else:
+            values = _draw(variables, stop - start, generator, device, inputs, dims, dtype)
+        acc.add(validator.run(name, values, stop - start, device, generator))
+        if bar is not None:
+            bar.update(stop - start)
+    if bar is not None:
+        bar.close()
+    law.seconds = time.perf_counter() - started
+    law.cases, law.skipped, law.violations, law.nonfinite = acc.cases, acc.skipped, acc.violations, acc.nonfinite
+    law.rate = acc.violations / acc.cases if acc.cases else 0.0
+    law.interval = (law.rate, law.rate) if exhaustive else wilson_interval(acc.violations, acc.cases)
+    law.passed = law.rate <= max_rate
+    law.worst = acc.worst[0][0] if acc.worst else None
+    finite_cases = acc.cases - acc.nonfinite
+    law.divergence = acc.loss_sum / finite_cases if finite_cases else None
+    law.examples = [ex for _, ex in acc.worst]
+    law.magnitudes = acc.magnitudes
+    if acc.nonfinite:
+        law.note = f"{acc.nonfinite} case(s) had non-finite (nan/inf) model outputs; they count as violations"
+    elif not acc.cases:
+        law.note = "no case satisfied the guard: nothing was checked"
+    return law
+
+
+def _tolerances(meta: dict) -> tuple:
+    from ..codegen.lower import DEFAULT_RTOL, DEFAULT_TOL
+
+    tol = meta.get("tol")
+    rtol = meta.get("rtol")
+    if tol is None and rtol is None:
+        return DEFAULT_TOL, DEFAULT_RTOL
+    return (float(tol) if tol is not None else DEFAULT_TOL, float(rtol) if rtol is not None else 0.0)
