@@ -81,6 +81,23 @@ class Spec:
                 return name
         return str(domain)
 
+    def select(self, laws) -> Spec:
+        """A copy that keeps only the named laws (for training with a subset); the analysis runs again on it."""
+        import dataclasses
+
+        from .ir import build_ir
+
+        names = list(laws)
+        unknown = [n for n in names if n not in self.laws]
+        if unknown:
+            raise UsageError(f"unknown law(s) {', '.join(unknown)}; the spec's laws: {', '.join(self.laws) or 'none'}")
+        spec = dataclasses.replace(self, laws={n: law for n, law in self.laws.items() if n in names}, warnings=[])
+        reporter = Reporter()
+        spec.ir = build_ir(spec, reporter)
+        if reporter.errors:  # pragma: no cover - a subset of a valid spec's laws is valid
+            _raise(reporter.diagnostics, self.file, self.source)
+        return spec
+
     def render_warnings(self, color: bool = False) -> str:
         from ..errors import render_diagnostic
 

@@ -19,7 +19,9 @@ def wilson_interval(violations: int, cases: int, z: float = Z95) -> tuple[float,
     denom = 1 + z * z / cases
     center = (p + z * z / (2 * cases)) / denom
     half = z * math.sqrt(p * (1 - p) / cases + z * z / (4 * cases * cases)) / denom
-    return (max(0.0, center - half), min(1.0, center + half))
+    lo = 0.0 if violations == 0 else max(0.0, center - half)  # exact ends: no rounding below 0 or above 1
+    hi = 1.0 if violations == cases else min(1.0, center + half)
+    return (lo, hi)
 
 
 @dataclass
@@ -29,7 +31,7 @@ class LawReport:
     name: str
     span: str
     law_class: str
-    mode: str  # "exhaustive", "monte carlo", or "not checked"
+    mode: str  # "exhaustive", "every input", "monte carlo", or "not checked"
     cases: int = 0
     skipped: int = 0
     violations: int = 0

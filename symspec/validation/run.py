@@ -136,17 +136,19 @@ def _draw(variables: dict, m: int, generator, device, inputs: dict, dims: dict, 
     return values
 
 
-def _space(validator, variables: dict):
-    """Each variable's number of values when every one is finite (else None)."""
+def _space(validator, variables: dict, only_batch: bool = False):
+    """Each variable's number of values (only the batch variables' when ``only_batch``) if all are finite, else None."""
     sizes = {}
     for var, desc in variables.items():
+        if only_batch and desc[0] != "batch":
+            continue
         if desc[1] == "values":
             sizes[var] = desc[3] - desc[2]
         elif desc[1] == "elements":
             sizes[var] = int(getattr(validator, desc[2]).shape[0])
         else:
             return None
-    return sizes
+    return sizes or None
 
 
 def validate(
@@ -170,7 +172,9 @@ def validate(
 
     ``spec``: a path, a loaded :class:`~symspec.Spec`, or a compiled module.
     A law is checked on every combination of its finite variables when there
-    are at most ``cap``, else on ``samples`` Monte Carlo cases drawn from a
+    are at most ``cap`` ("exhaustive"), else on every input with the law's own
+    variables drawn, repeated up to ``samples`` cases, when the inputs alone
+    are at most ``cap`` ("every input"), else on ``samples`` Monte Carlo cases; draws come from a
     generator seeded with ``seed``. A law passes when its violation rate is
     at most ``max_rate``. ``inputs`` gives data for tensor/real inputs (rows
     are drawn from it; standard normals otherwise, with ``dims`` sizing
@@ -253,18 +257,28 @@ def _validate_law(
     law.tol, law.rtol = _tolerances(meta)
     generator = torch.Generator(device=device)
     generator.manual_seed(seed * 1_000_003 + index)
+    given = bool(set(variables) & set(inputs))
     sizes = _space(validator, variables)
     total = math.prod(sizes.values()) if sizes is not None else None
-    exhaustive = total is not None and total <= cap and not (set(variables) & set(inputs))
-    total = total if exhaustive else samples
-    law.mode = "exhaustive" if exhaustive else "monte carlo"
+    law.mode = "monte carlo"
+    if total is not None and total <= cap and not given:
+        law.mode = "exhaustive"
+    else:  # every input once, the law's own variables drawn, when the inputs alone fit under the cap
+        sizes = _space(validator, variables, only_batch=True)
+        total = math.prod(sizes.values()) if sizes is not None else None
+        if total is not None and total <= cap and not given:
+            law.mode = "every input"
+    enumerated = law.mode != "monte carlo"
+    if law.mode == "every input":  # each input as often as ``samples`` allows, a fresh draw each time
+        total *= max(1, min(samples, cap) // total)
+    total = total if enumerated else samples
     acc = _Law(examples)
     bar = _progress(total, progress, name)
     started = time.perf_counter()
     for start in range(0, total, batch_size):
         stop = min(total, start + batch_size)
-        if exhaustive:
-            values = _enumerate(variables, sizes, start, stop, device)
+        if enumerated:
+            values = _enumerate({v: variables[v] for v in sizes}, sizes, start, stop, device)
         else:
             values = _draw(variables, stop - start, generator, device, inputs, dims, dtype)
         acc.add(validator.run(name, values, stop - start, device, generator))
@@ -275,7 +289,8 @@ def _validate_law(
     law.seconds = time.perf_counter() - started
     law.cases, law.skipped, law.violations, law.nonfinite = acc.cases, acc.skipped, acc.violations, acc.nonfinite
     law.rate = acc.violations / acc.cases if acc.cases else 0.0
-    law.interval = (law.rate, law.rate) if exhaustive else wilson_interval(acc.violations, acc.cases)
+    exact = law.mode == "exhaustive"
+    law.interval = (law.rate, law.rate) if exact else wilson_interval(acc.violations, acc.cases)
     law.passed = law.rate <= max_rate
     law.worst = acc.worst[0][0] if acc.worst else None
     finite_cases = acc.cases - acc.nonfinite

@@ -1,0 +1,220 @@
+"""What the example trainers share: flags, law selection, the full-batch AdamW loop, JSON and plots.
+
+Each trainer (train_modular_addition.py, train_graph_distance.py,
+train_comparison.py) builds its data and model and calls :func:`main_runs`;
+every run trains from the same initialization (``--seed``) with the task loss
+plus the chosen laws' losses compiled from the example spec, evaluates test
+accuracy every ``--eval-every`` steps, and stops when it reaches 1.0 or at
+``--max-steps``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+import symspec
+
+__all__ = ["Task", "common_parser", "parse_law_sets", "train_one", "main_runs"]
+
+THRESHOLDS = ("0.99", "1.0")
+
+
+@dataclass
+class Task:
+    """One task: the spec, data (dicts of tensors), a model factory, the task loss and predictions."""
+
+    name: str
+    spec: object  # symspec.Spec
+    train: dict  # batch fields + "target"
+    test: dict
+    make_model: object  # () -> nn.Module, called after seeding
+    task_loss: object  # (output, target) -> scalar
+    predict: object  # output -> predicted labels, compared with target
+    call: object  # (model, batch) -> output
+    config: dict = field(default_factory=dict)
+    optim: dict = field(default_factory=dict)  # lr, weight_decay, betas
+
+
+def common_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--laws",
+        action="append",
+        default=None,
+        metavar="none|all|NAME[,NAME...]",
+        help="laws added to the task loss (repeat to compare several runs; default: the trainer's comparison)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the data split, the initialization and the draws")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop a run here (default: the trainer's)")
+    parser.add_argument("--eval-every", type=int, default=100, help="evaluate test accuracy every N steps (default 100)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
+    parser.add_argument("--lr", type=float, default=None, help="AdamW learning rate (default: the task's)")
+    parser.add_argument("--weight-decay", type=float, default=None, help="AdamW weight decay (default: the task's)")
+    parser.add_argument("--json", default=None, metavar="OUT", help="write the result(s) as JSON")
+    parser.add_argument("--plot", default=None, metavar="OUT.png", help="plot test accuracy vs step per run")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def parse_law_sets(parser: argparse.ArgumentParser, items: list, spec) -> list:
+    """Each ``--laws`` value as a list of law names; unknown names are a usage error listing the valid ones."""
+    sets = []
+    for item in items:
+        text = item.strip()
+        if text == "none":
+            sets.append([])
+        elif text == "all":
+            sets.append(list(spec.laws))
+        else:
+            names = [x.strip() for x in text.split(",") if x.strip()]
+            unknown = [x for x in names if x not in spec.laws]
+            if unknown or not names:
+                parser.error(
+                    f"unknown law {', '.join(repr(x) for x in unknown) or repr(text)} in --laws {item}; "
+                    f"valid: none, all, or names among {', '.join(spec.laws)}"
+                )
+            sets.append(names)
+    return sets
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", leave=False, file=sys.stderr)
+
+
+@torch.no_grad()
+def _accuracy(task: Task, model, batch: dict) -> float:
+    model.eval()
+    pred = task.predict(task.call(model, batch))
+    model.train()
+    return float((pred == batch["target"]).float().mean())
+
+
+def train_one(task: Task, laws: list, args, max_steps: int, progress: bool = True) -> dict:
+    """One run: the task loss plus ``laws``; returns the JSON record (config, steps_to_acc, final_test_acc, history)."""
+    device = torch.device(args.device)
+    torch.manual_seed(args.seed)
+    model = task.make_model().to(device)
+    optim = dict(task.optim)
+    if args.lr is not None:
+        optim["lr"] = args.lr
+    if args.weight_decay is not None:
+        optim["weight_decay"] = args.weight_decay
+    opt = torch.optim.AdamW(model.parameters(), **optim)
+    train = {k: v.to(device) for k, v in task.train.items()}
+    test = {k: v.to(device) for k, v in task.test.items()}
+    law_loss = None
+    if laws:
+        module = symspec.compile(task.spec.select(laws))
+        generator = torch.Generator(device=device)
+        generator.manual_seed(args.seed)
+        law_loss = module.SymmetryLoss(generator=generator, **{name: model for name in module.MODELS})
+    fields = {k: v for k, v in train.items() if k != "target"}
+    label = ",".join(laws) or "none"
+    steps = {t: None for t in THRESHOLDS}
+    history = []
+    bar = _progress(max_steps, progress, f"{task.name} laws={label}")
+    started = time.perf_counter()
+    acc = 0.0
+    for step in range(1, max_steps + 1):
+        opt.zero_grad(set_to_none=True)
+        loss = task.task_loss(task.call(model, train), train["target"])
+        total = loss + law_loss(fields) if law_loss is not None else loss
+        total.backward()
+        opt.step()
+        if step % args.eval_every == 0 or step == max_steps:
+            acc = _accuracy(task, model, test)
+            record = {"step": step, "train_loss": float(loss.detach()), "test_acc": acc}
+            if law_loss is not None:
+                record["laws"] = {k: float(v) for k, v in law_loss.terms.items()}
+            history.append(record)
+            for t in THRESHOLDS:
+                if steps[t] is None and acc >= float(t):
+                    steps[t] = step
+            if bar is not None:
+                bar.set_postfix(test_acc=f"{acc:.3f}")
+            if steps["1.0"] is not None:
+                if bar is not None:
+                    bar.update(step - bar.n)
+                break
+        if bar is not None and step % 50 == 0:
+            bar.update(step - bar.n)
+    if bar is not None:
+        bar.close()
+    config = {
+        "task": task.name,
+        **task.config,
+        "laws": laws,
+        "seed": args.seed,
+        "max_steps": max_steps,
+        "eval_every": args.eval_every,
+        "device": str(device),
+        "optimizer": {"name": "AdamW", **{k: list(v) if isinstance(v, tuple) else v for k, v in optim.items()}},
+        "train_size": int(task.train["target"].shape[0]),
+        "test_size": int(task.test["target"].shape[0]),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return {"config": config, "steps_to_acc": steps, "final_test_acc": acc, "history": history}
+
+
+def _plot(records: list, path: str, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for r in records:
+        label = ",".join(r["config"]["laws"]) or "baseline (no laws)"
+        ax.plot([h["step"] for h in r["history"]], [h["test_acc"] for h in r["history"]], label=label)
+    ax.set_xlabel("step")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title)
+    ax.set_ylim(0, 1.02)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _fmt_steps(s) -> str:
+    return "-" if s is None else str(s)
+
+
+def main_runs(task: Task, args, parser, default_sets: list, default_max_steps: int) -> list:
+    """Run every law set, print a table with the speed-up over the baseline, write JSON and the plot."""
+    sets = parse_law_sets(parser, args.laws or default_sets, task.spec)
+    max_steps = args.max_steps or default_max_steps
+    progress = not args.no_progress and sys.stderr.isatty() and not os.environ.get("CI")
+    records = [train_one(task, laws, args, max_steps, progress) for laws in sets]
+    base = next((r for r in records if not r["config"]["laws"]), None)
+    print(f"{task.name}: {task.config}  seed {args.seed}, max {max_steps} steps")
+    print(f"{'laws':<28}{'steps to 0.99':>14}{'steps to 1.0':>14}{'final acc':>11}{'seconds':>9}{'speed-up':>10}")
+    for r in records:
+        s1 = r["steps_to_acc"]["1.0"]
+        speed = "-"
+        if base is not None and r is not base and s1 is not None:
+            b1 = base["steps_to_acc"]["1.0"]
+            speed = f"{b1 / s1:.1f}x" if b1 is not None else f">{max_steps / s1:.1f}x"
+        label = ",".join(r["config"]["laws"]) or "none (baseline)"
+        print(
+            f"{label:<28}{_fmt_steps(r['steps_to_acc']['0.99']):>14}{_fmt_steps(s1):>14}"
+            f"{r['final_test_acc']:>11.4f}{r['config']['seconds']:>9.1f}{speed:>10}"
+        )
+    if args.json:
+        payload = records[0] if len(records) == 1 else {"runs": records}
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(payload, f, indent=1)
+    if args.plot:
+        _plot(records, args.plot, f"{task.name}: test accuracy")
+    return records

@@ -1,0 +1,310 @@
+"""symspec.validate and `symspec validate`: exact models pass, broken laws are found, numbers are honest."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import networkx as nx
+import pytest
+import torch
+from conftest import ROOT
+
+import symspec
+from symspec.cli import main
+from symspec.errors import ModelError
+from symspec.validation import wilson_interval
+
+MODULAR = str(ROOT / "examples" / "modular_addition.sym")
+GRAPH = str(ROOT / "examples" / "graph_distance.sym")
+COMPARISON = str(ROOT / "examples" / "comparison.sym")
+IMAGE = str(ROOT / "examples" / "image_d4.sym")
+CLOUD = str(ROOT / "examples" / "point_cloud.sym")
+
+
+class Table(torch.nn.Module):
+    """A model on Z_p x Z_p given by a function of (a, b): confident logits on fn(a, b)."""
+
+    def __init__(self, p, fn):
+        super().__init__()
+        self.p, self.fn = p, fn
+        self.scale = torch.nn.Parameter(torch.tensor(10.0))
+
+    def forward(self, a, b):
+        return self.scale * torch.nn.functional.one_hot(self.fn(a, b) % self.p, self.p).float()
+
+
+def modular(p=7):
+    return symspec.load(MODULAR, params={"p": p})
+
+
+def test_exact_models_pass_every_law_of_every_finite_example():
+    p = 7
+    report = symspec.validate(modular(p), add=Table(p, lambda a, b: a + b))
+    assert report.passed and [law.name for law in report.laws] == ["commutes", "shift", "assoc"]
+    assert all(law.mode == "exhaustive" and law.violations == 0 for law in report.laws)
+    assert [law.cases for law in report.laws] == [p * p, p**3, p**3]
+
+    n = 3
+    dist = torch.tensor(nx.floyd_warshall_numpy(nx.grid_2d_graph(n, n))).long()
+
+    class Dist(torch.nn.Module):
+        def forward(self, u, v):
+            return 10 * torch.nn.functional.one_hot(dist[u, v], 2 * n - 1).float()
+
+    report = symspec.validate(symspec.load(GRAPH, params={"n": n}), dist=Dist())
+    assert report.passed, report.render()
+    geodesic = report["geodesic"]  # exhaustive over w: the guard skips w off every shortest path
+    assert geodesic.cases + geodesic.skipped == (n * n) ** 3 and 0 < geodesic.skipped < (n * n) ** 3
+    assert report["automorphism"].cases == (n * n) ** 2 * 8  # every element of D4
+
+    class Greater(torch.nn.Module):
+        def forward(self, a, b):
+            return 20.0 * torch.sign((a - b).float()) - 10.0 * (a == b).float()
+
+    report = symspec.validate(symspec.load(COMPARISON, params={"m": 6}), gt=Greater())
+    assert report.passed, report.render()
+    assert report["antisymmetric"].skipped == 6  # a == b
+    assert report["bradley_terry"].cases == 20  # a > b > c: 6 choose 3
+
+
+@pytest.mark.parametrize(
+    "fn, broken",
+    [(lambda a, b: a, "commutes"), (lambda a, b: torch.maximum(a, b), "shift")],
+    ids=["first-argument", "max"],
+)
+def test_a_model_breaking_one_law_is_flagged_on_that_law_only(fn, broken):
+    p = 7
+    model = Table(p, fn)
+    report = symspec.validate(modular(p), add=model)
+    assert [law.name for law in report.laws if not law.passed] == [broken]
+    law = report[broken]
+    assert law.violations > 0 and law.examples and law.worst > 0
+    for ex in law.examples:  # every counterexample really violates the law when evaluated again
+        v = {k: torch.tensor([val]) for k, val in ex["values"].items()}
+        if broken == "commutes":
+            lhs, rhs = model(v["a"], v["b"]).argmax(-1), model(v["b"], v["a"]).argmax(-1)
+        else:
+            lhs, rhs = model((v["a"] + v["k"]) % p, v["b"]).argmax(-1), (model(v["a"], v["b"]).argmax(-1) + v["k"]) % p
+        assert int(lhs) != int(rhs)
+        assert list(ex["sides"].values()) == [int(lhs), int(rhs)]
+
+
+def test_exhaustive_and_monte_carlo_agree_within_the_interval():
+    """The exact rate lies in the Monte Carlo 95% interval about 95% of the time (coverage over 20 seeds)."""
+    p = 11
+    model = Table(p, lambda a, b: torch.where(a == 1, a + 2 * b, a + b))  # wrong on one row
+    exact = symspec.validate(modular(p), add=model, laws=["commutes", "shift"])
+    assert all(e.mode == "exhaustive" and e.interval == (e.rate, e.rate) and 0 < e.rate < 1 for e in exact.laws)
+    covered = total = 0
+    for seed in range(20):
+        sampled = symspec.validate(modular(p), add=model, laws=["commutes", "shift"], cap=0, samples=2000, seed=seed)
+        for e, s in zip(exact.laws, sampled.laws):
+            assert s.mode == "monte carlo" and s.cases == 2000
+            lo, hi = s.interval
+            covered += lo <= e.rate <= hi
+            total += 1
+            lo, hi = wilson_interval(s.violations, s.cases, z=3.89)  # 99.99%: a miss here is a bug, not chance
+            assert lo <= e.rate <= hi, (e.name, seed, e.rate, s.interval)
+    assert covered / total >= 0.85, (covered, total)
+
+
+def test_every_input_mode_enumerates_inputs_and_draws_the_rest():
+    p = 13
+    model = Table(p, lambda a, b: torch.where(b == 4, a + b + 1, a + b))  # shift holds; commutes and assoc break
+    report = symspec.validate(modular(p), add=model, cap=500, samples=1000)
+    assert [law.mode for law in report.laws] == ["exhaustive", "every input", "every input"]
+    assert [law.cases for law in report.laws] == [p * p, p * p * 2, p * p * 2]  # 169 inputs, min(1000, 500) // 169 draws
+    assert report["shift"].passed and not report["assoc"].passed and report["assoc"].interval[1] > report["assoc"].rate
+
+
+def test_the_seed_replays_the_report():
+    p = 11
+    model = Table(p, lambda a, b: torch.where(b == 2, a, a + b))
+    kwargs = dict(add=model, cap=0, samples=3000)
+
+    def run(seed):
+        data = json.loads(symspec.validate(modular(p), seed=seed, **kwargs).to_json())
+        for law in data["laws"]:
+            assert law.pop("seconds") >= 0  # the only field a replay may change
+        return data
+
+    first = run(5)
+    assert first["laws"][0]["violations"] > 0 and first["laws"][0]["examples"]
+    assert run(5) == first
+    assert run(6) != first
+
+
+def test_nan_outputs_are_violations_and_said_so():
+    p = 5
+
+    class Nan(Table):
+        def forward(self, a, b):
+            out = super().forward(a, b).clone()
+            out[a == 3] = float("nan")
+            return out
+
+    report = symspec.validate(modular(p), add=Nan(p, lambda a, b: a + b), laws=["commutes"])
+    law = report["commutes"]
+    assert not law.passed and law.nonfinite == law.violations == 2 * p - 1  # a == 3 or b == 3
+    assert "non-finite" in law.note and all(ex.get("nonfinite") for ex in law.examples)
+    assert json.loads(report.to_json())["laws"][0]["worst"] is None  # inf is not JSON: null
+
+
+def test_wrong_output_shape_names_the_model_and_both_shapes():
+    class Short(torch.nn.Module):
+        def forward(self, a, b):
+            return torch.zeros(a.shape[0], 6)
+
+    with pytest.raises(ModelError, match=r"model 'add' returned shape \(49, 6\) for 49 inputs; expected \(49, 7\)"):
+        symspec.validate(modular(7), add=Short())
+
+
+def test_missing_and_unknown_models_and_laws_are_usage_errors():
+    with pytest.raises(ModelError, match="missing add"):
+        symspec.validate(modular(5))
+    with pytest.raises(symspec.UsageError, match="unknown law.*commutes, shift, assoc"):
+        symspec.validate(modular(5), add=Table(5, lambda a, b: a + b), laws=["comutes"])
+
+
+def test_tensor_laws_pass_for_invariant_models_and_fail_otherwise():
+    spec = symspec.load(IMAGE, params={"size": 6})
+
+    class Invariant(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = torch.nn.Linear(1, 10)
+
+        def forward(self, x):
+            return self.head(x.pow(2).flatten(1).sum(1, keepdim=True))
+
+    torch.manual_seed(0)
+    ok = symspec.validate(spec, classify=Invariant(), samples=500)
+    bad = symspec.validate(spec, classify=torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 10)), samples=500)
+    assert ok.passed and ok["invariant"].mode == "monte carlo"
+    assert not bad.passed and bad["invariant"].rate > 0.3
+    assert bad["invariant"].examples[0]["values"]["x"]["shape"] == [6, 6]
+
+    cloud = symspec.load(CLOUD)
+    report = symspec.validate(
+        cloud,
+        energy=lambda x: (x - x.mean(1, keepdim=True)).pow(2).sum((1, 2)),
+        forces=lambda x: x - x.mean(1, keepdim=True),
+        samples=500,
+        dims={"N": 5},
+    )
+    assert report.passed, report.render()
+    report = symspec.validate(cloud, energy=lambda x: x[:, 0, 0], forces=lambda x: x, samples=500, laws=["invariant"])
+    assert not report.passed
+
+
+def test_wilson_interval_matches_the_formula():
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    lo, hi = wilson_interval(0, 100)
+    assert lo == 0.0 and hi == pytest.approx(0.0370, abs=1e-4)
+    lo, hi = wilson_interval(5, 100)
+    assert (lo, hi) == (pytest.approx(0.0215, abs=1e-4), pytest.approx(0.1118, abs=1e-4))
+
+
+def test_json_schema_and_plot(tmp_path):
+    p = 7
+    report = symspec.validate(modular(p), add=Table(p, lambda a, b: a), seed=1)
+    data = json.loads(report.to_json())
+    assert set(data) >= {"spec", "file", "seed", "device", "samples", "cap", "passed", "laws"}
+    assert data["seed"] == 1 and data["passed"] is False
+    law = data["laws"][0]
+    keys = {"name", "span", "class", "mode", "cases", "skipped", "violations", "rate", "interval", "tol", "passed"}
+    assert keys | {"worst", "divergence", "examples", "nonfinite"} <= set(law)
+    assert law["span"].endswith("modular_addition.sym:23:1") and law["class"] == "equivariance"
+    assert set(law["examples"][0]) >= {"values", "sides", "loss"}
+    out = report.plot(str(tmp_path / "r.png"))
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.endswith("r.png")
+    text = report.render()
+    assert "commutes" in text and "FAIL" in text and "worst counterexamples" in text
+
+
+MODELS_PY = """
+import torch
+
+class Table(torch.nn.Module):
+    def __init__(self, p):
+        super().__init__()
+        self.logits = torch.nn.Parameter(torch.zeros(p, p, p))
+
+    def forward(self, a, b):
+        return self.logits[a, b]
+
+def build(p):
+    return Table(p)
+
+def exact(p):
+    t = Table(p)
+    a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
+    with torch.no_grad():
+        t.logits[a, b, (a + b) % p] = 10.0
+    return t
+
+def wrong_shape(p):
+    return lambda a, b: torch.zeros(a.shape[0], 3)
+
+def explode():
+    raise RuntimeError("weights missing")
+"""
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch):
+    name = f"vmodels_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(MODELS_PY))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path, name
+
+
+def test_cli_exit_codes_json_and_checkpoint(models_dir, capsys):
+    path, mod = models_dir
+    common = ["validate", MODULAR, "--param", "p=5"]
+    assert main([*common, "--model", f"{mod}:exact", "--json", str(path / "r.json")]) == 0
+    assert json.loads((path / "r.json").read_text())["passed"] is True
+    assert "passed: 3 of 3 laws" in capsys.readouterr().out
+    # untrained (all-zero logits): argmax is class 0 everywhere, so shift fails at decision level with loss 0
+    assert main([*common, "--model", f"add={mod}:build"]) == 1
+    out = capsys.readouterr().out
+    assert "shift     equivariance  exhaustive  125    0        100" in out and "FAILED: 2 of 3" in out
+
+    exact = __import__(mod).exact(5)
+    torch.save(exact.state_dict(), path / "ckpt.pt")
+    with torch.no_grad():
+        exact.logits[0, 1] = torch.arange(5.0)  # break commutativity at (0, 1)
+    torch.save({"state_dict": exact.state_dict()}, path / "broken.pt")
+    assert main([*common, "--model", f"{mod}:build", "--checkpoint", str(path / "ckpt.pt")]) == 0
+    assert main([*common, "--model", f"{mod}:build", "--checkpoint", str(path / "broken.pt"), "--plot", "p.png"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "a=0 b=1" in out and (path / "p.png").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "{mod}:wrong_shape"], "model 'add' returned shape (25, 3) for 25 inputs; expected (25, 5)"),
+        (["--model", "{mod}:explode"], "factory {mod}:explode for model 'add' raised RuntimeError: weights missing"),
+        (["--model", "{mod}:nothing"], "'{mod}' has no attribute 'nothing'"),
+        (["--model", "no_such_module_xyz:build"], "cannot import 'no_such_module_xyz'"),
+        (["--model", "{mod}"], "expected PKG.MOD:FACTORY"),
+        ([], "give the model(s) with --model: add=PKG.MOD:FACTORY"),
+        (["--model", "{mod}:exact", "--laws", "comutes"], "unknown law(s) comutes"),
+        (["--model", "mul={mod}:exact"], "the spec has no model 'mul'"),
+        (["--model", "{mod}:exact", "--checkpoint", "nope.pt"], "--checkpoint nope.pt: no such file"),
+    ],
+    ids=["shape", "factory-raises", "no-factory", "no-module", "malformed", "no-model", "law", "model-name", "ckpt"],
+)
+def test_cli_bad_models_and_usage_exit_2(models_dir, capsys, args, message):
+    _, mod = models_dir
+    assert main(["validate", MODULAR, "--param", "p=5", *[a.format(mod=mod) for a in args]]) == 2
+    assert message.format(mod=mod) in capsys.readouterr().err
+
+
+def test_cli_invalid_spec_exits_2(tmp_path, capsys):
+    bad = tmp_path / "bad.sym"
+    bad.write_text("spec s\nmodel f(a: Nope) -> bool\n")
+    assert main(["validate", str(bad), "--model", "x:y"]) == 2
+    assert "bad.sym:2:12" in capsys.readouterr().err
