@@ -65,20 +65,27 @@ def element_table(generators: torch.Tensor, max_order: int = 100_000) -> torch.T
     return torch.cat(table)
 
 
-def random_words(generators: torch.Tensor, batch: int, length: int, generator=None) -> torch.Tensor:
-    """``batch`` products of ``length`` steps, each a generator, an inverse or the identity, drawn uniformly.
+def random_words(generators: torch.Tensor, batch: int, length: int, generator=None, pool: int = 1024) -> torch.Tensor:
+    """``batch`` random group elements: products of ``length`` steps, each a generator, an inverse or the identity.
 
     The identity makes the walk lazy: without it, words of one length can be
     stuck in a coset (every word of even length in rot90 and a flip is a
     rotation by 0 or 180 degrees, or a diagonal flip).  Near-uniform for
-    long words.
+    long words.  At most ``pool`` words are built per call and the examples
+    draw uniformly among them, so that a batch of 10^4 examples of a group on
+    128 points costs 1024 walks, not 10^4 (each example's element is still
+    near-uniform; examples of one call may share one).
     """
     n = generators.shape[-1]
-    both = torch.cat([generators, invert(generators), torch.arange(n, device=generators.device).unsqueeze(0)])
-    out = torch.arange(n, device=generators.device).expand(batch, n).clone()
+    device = generators.device
+    both = torch.cat([generators, invert(generators), torch.arange(n, device=device).unsqueeze(0)])
+    words = min(batch, pool)
+    out = torch.arange(n, device=device).expand(words, n).clone()
     for _ in range(length):  # a loop over word length, not over examples
-        pick = torch.randint(0, both.shape[0], (batch,), generator=generator, device=generators.device)
+        pick = torch.randint(0, both.shape[0], (words,), generator=generator, device=device)
         out = compose(both[pick], out)
+    if words < batch:
+        out = out[torch.randint(0, words, (batch,), generator=generator, device=device)]
     return out
 
 
