@@ -88,7 +88,9 @@ def main() -> None:
         "speedup_vs_loop": round(rate / loop_rate, 1),
         "loop_extrapolated_s": round(cases / loop_rate, 1),
     }
-    print(f"symspec.validate, 1-layer transformer, p = {args.p}, {device}: {cases} cases ({report.laws[0].cases} inputs x 3 laws)")
+    print(
+        f"symspec.validate, 1-layer transformer, p = {args.p}, {device}: {cases} cases ({report.laws[0].cases} inputs x 3 laws)"
+    )
     print(f"  modes: {result['modes']}")
     print(f"  batched: {seconds:.2f} s, {rate:,.0f} cases/s, {forwards / seconds:,.0f} model evaluations/s")
     print(f"  naive loop: {loop_rate:,.1f} cases/s (would take {cases / loop_rate:,.0f} s)")

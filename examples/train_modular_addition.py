@@ -65,6 +65,11 @@ class Transformer(nn.Module):
         return self.unembed(x[:, -1])
 
 
+def model(p: int = 59, arch: str = "mlp") -> nn.Module:
+    """The model factory for ``symspec validate --model examples.train_modular_addition:model``."""
+    return MLP(p) if arch == "mlp" else Transformer(p)
+
+
 def build_task(p: int, frac: float, arch: str, seed: int) -> Task:
     spec = symspec.load(SPEC, params={"p": p})
     a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")

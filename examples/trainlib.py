@@ -60,6 +60,7 @@ def common_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--json", default=None, metavar="OUT", help="write the result(s) as JSON")
     parser.add_argument("--plot", default=None, metavar="OUT.png", help="plot test accuracy vs step per run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--save", default=None, metavar="PATH", help="save the last run's model (a state dict)")
     return parser
 
 
@@ -155,6 +156,7 @@ def train_one(task: Task, laws: list, args, max_steps: int, progress: bool = Tru
         "task": task.name,
         **task.config,
         "laws": laws,
+        "all_laws": list(task.spec.laws),
         "seed": args.seed,
         "max_steps": max_steps,
         "eval_every": args.eval_every,
@@ -164,6 +166,8 @@ def train_one(task: Task, laws: list, args, max_steps: int, progress: bool = Tru
         "test_size": int(task.test["target"].shape[0]),
         "seconds": round(time.perf_counter() - started, 2),
     }
+    if getattr(args, "save", None):
+        torch.save(model.state_dict(), args.save)
     return {"config": config, "steps_to_acc": steps, "final_test_acc": acc, "history": history}
 
 

@@ -182,7 +182,7 @@ class Report:
         for law in self.laws:
             mags = [m for m in law.magnitudes if math.isfinite(m) and m > 0]
             if mags:
-                right.hist(mags, bins=40, alpha=0.6, label=law.name, log=True)
+                right.hist(mags, bins=40, histtype="step", linewidth=1.5, label=law.name, log=True)
                 shown = True
         right.set_xlabel("law loss on violating cases")
         right.set_ylabel("cases")
