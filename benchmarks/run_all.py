@@ -128,7 +128,13 @@ def main() -> None:
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     started = time.perf_counter()
-    sections = []
+    sections, bench = [], []
+    if not args.skip_benchmarks:  # first: the timings want a quiet machine
+        bench += ["## Benchmarks (each against its baseline in the same run)", ""]
+        for name in BENCHMARKS:
+            out, seconds = run_benchmark(name, args.device)
+            print(f"{name}: {seconds:.0f} s", flush=True)
+            bench += [f"### `python benchmarks/{name}`  ({seconds:.0f} s)", "", "```", out, "```", ""]
     if not args.skip_trainers:
         trainers = TRAINERS + ([TRANSFORMER] if args.transformer else [])
         results: dict = {}
@@ -150,12 +156,7 @@ def main() -> None:
             *trainer_table(results),
             "",
         ]
-    if not args.skip_benchmarks:
-        sections += ["## Benchmarks (each against its baseline in the same run)", ""]
-        for name in BENCHMARKS:
-            out, seconds = run_benchmark(name, args.device)
-            print(f"{name}: {seconds:.0f} s", flush=True)
-            sections += [f"### `python benchmarks/{name}`  ({seconds:.0f} s)", "", "```", out, "```", ""]
+    sections += bench
     head = [
         "# symspec results",
         "",
