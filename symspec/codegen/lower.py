@@ -173,22 +173,25 @@ class _LawLowering:
             elif plan.source == "group":
                 self._group_variable(plan.name, v)
         for plan in order:
-            v = self.law.variables[plan.name]
-            name = self.local(plan.name)
-            if plan.source == "uniform":
-                lo, hi = _int_bounds(v.domain) if not isinstance(v.domain, Tensor | RealDomain) else (None, None)
-                if lo is None:
-                    self.fail(f"variable '{plan.name}' ranges over {v.domain}, which cannot be drawn uniformly", self.law.decl)
-                self.setup.append(f"{name} = rt.uniform_int({lo}, {hi}, {self.n}, generator, device)")
-            elif plan.source == "interval":
-                self._interval(plan.name, v, name)
-            elif plan.source == "between":
-                self._between(plan.name, name)
-            elif plan.source == "rejection":
-                self._rejection(plan.name, v, name)
-            else:
-                continue
-            self.env[plan.name] = self._value(v.domain, name)
+            if plan.source in ("uniform", "interval", "between", "rejection"):
+                self._draw(plan, self.law.variables[plan.name])
+
+    def _draw(self, plan, v) -> str:
+        """Setup lines drawing a value variable as its plan says; returns its local name."""
+        name = self.local(plan.name)
+        if plan.source == "uniform":
+            lo, hi = _int_bounds(v.domain) if not isinstance(v.domain, Tensor | RealDomain) else (None, None)
+            if lo is None:
+                self.fail(f"variable '{plan.name}' ranges over {v.domain}, which cannot be drawn uniformly", self.law.decl)
+            self.setup.append(f"{name} = rt.uniform_int({lo}, {hi}, {self.n}, generator, device)")
+        elif plan.source == "interval":
+            self._interval(plan.name, v, name)
+        elif plan.source == "between":
+            self._between(plan.name, name)
+        else:
+            self._rejection(plan.name, v, name)
+        self.env[plan.name] = self._value(v.domain, name)
+        return name
 
     def _value(self, domain, code: str) -> V:
         if isinstance(domain, Tensor):
@@ -1144,21 +1147,8 @@ class _CheckLowering(_LawLowering):
                 else:
                     self.space[plan.name] = ("group", "sampled")
             else:
-                name = self.local(plan.name)
-                if plan.source == "uniform":
-                    lo, hi = _int_bounds(v.domain) if not isinstance(v.domain, Tensor | RealDomain) else (None, None)
-                    if lo is None:
-                        self.fail(f"variable '{plan.name}' ranges over {v.domain}, which cannot be drawn", self.law.decl)
-                    self.setup.append(f"{name} = rt.uniform_int({lo}, {hi}, n, generator, device)")
-                elif plan.source == "interval":
-                    self._interval(plan.name, v, name)
-                elif plan.source == "between":
-                    self._between(plan.name, name)
-                elif plan.source == "rejection":
-                    self._rejection(plan.name, v, name)
-                self.env[plan.name] = self._value(v.domain, name)
+                drawn = self._draw(plan, v)
                 self.space[plan.name] = (plan.source, *_describe(v.domain))
-                drawn = name
             lines = self.setup[before:]
             del self.setup[before:]
             if self.space[plan.name][1] in ("values", "elements"):
