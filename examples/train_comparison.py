@@ -18,25 +18,11 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from trainlib import Task, common_parser, main_runs  # noqa: E402
+from trainlib import PairMLP, Task, check_frac, common_parser, main_runs  # noqa: E402
 
 import symspec  # noqa: E402
 
 SPEC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "comparison.sym")
-
-
-class PairMLP(nn.Module):
-    """Embed both items (one table, dim 64), concatenate, Linear(128,128)-ReLU-Linear(128,128)-ReLU-Linear(128,1)."""
-
-    def __init__(self, items: int, d_embed: int = 64, hidden: int = 128):
-        super().__init__()
-        self.embed = nn.Embedding(items, d_embed)
-        self.net = nn.Sequential(
-            nn.Linear(2 * d_embed, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1)
-        )
-
-    def forward(self, a, b):
-        return self.net(torch.cat([self.embed(a), self.embed(b)], -1)).squeeze(-1)
 
 
 def implied_fraction(train_a, train_b, test_a, test_b) -> float:
@@ -68,7 +54,7 @@ def build_task(m: int, frac: float, seed: int) -> Task:
         spec=spec,
         train={k: x[order[:cut]] for k, x in data.items()},
         test={k: x[order[cut:]] for k, x in data.items()},
-        make_model=lambda: PairMLP(m),
+        make_model=lambda: PairMLP(m, 1),
         task_loss=nn.functional.binary_cross_entropy_with_logits,
         predict=lambda out: (out > 0).float(),
         call=lambda model, batch: model(batch["a"], batch["b"]),
@@ -82,8 +68,7 @@ def main(argv=None) -> list:
     parser.add_argument("--m", type=int, default=40, help="number of items (default 40)")
     parser.add_argument("--frac", type=float, default=0.2, help="fraction of item pairs used for training (default 0.2)")
     args = parser.parse_args(argv)
-    if not 0 < args.frac < 1:
-        parser.error(f"--frac must be between 0 and 1, got {args.frac}")
+    check_frac(parser, args.frac)
     task = build_task(args.m, args.frac, args.seed)
     return main_runs(task, args, parser, ["none", "all"], default_max_steps=20_000)
 

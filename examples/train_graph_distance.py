@@ -23,7 +23,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from trainlib import Task, common_parser, main_runs  # noqa: E402
+from trainlib import PairMLP, Task, check_frac, common_parser, main_runs  # noqa: E402
 
 import symspec  # noqa: E402
 
@@ -34,20 +34,6 @@ GRAPHS = {  # name -> (symspec constructor, networkx graph with nodes in symspec
     "path64": ("path(64)", lambda: nx.path_graph(64)),
     "hypercube7": ("hypercube(7)", lambda: nx.convert_node_labels_to_integers(nx.hypercube_graph(7), ordering="sorted")),
 }
-
-
-class PairMLP(nn.Module):
-    """Embed both vertices (one table, dim 64), concatenate, Linear(128,128)-ReLU-Linear(128,128)-ReLU-Linear(128,C)."""
-
-    def __init__(self, nodes: int, classes: int, d_embed: int = 64, hidden: int = 128):
-        super().__init__()
-        self.embed = nn.Embedding(nodes, d_embed)
-        self.net = nn.Sequential(
-            nn.Linear(2 * d_embed, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, classes)
-        )
-
-    def forward(self, u, v):
-        return self.net(torch.cat([self.embed(u), self.embed(v)], -1))
 
 
 def load_spec(graph: str):
@@ -93,8 +79,7 @@ def main(argv=None) -> list:
     parser.add_argument("--graph", choices=sorted(GRAPHS), default="grid7", help="the graph (default grid7)")
     parser.add_argument("--frac", type=float, default=0.8, help="fraction of vertex pairs used for training (default 0.8)")
     args = parser.parse_args(argv)
-    if not 0 < args.frac < 1:
-        parser.error(f"--frac must be between 0 and 1, got {args.frac}")
+    check_frac(parser, args.frac)
     task = build_task(args.graph, args.frac, args.seed)
     return main_runs(task, args, parser, ["none", "all"], default_max_steps=20_000)
 

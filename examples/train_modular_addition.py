@@ -20,25 +20,11 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from trainlib import Task, common_parser, main_runs  # noqa: E402
+from trainlib import PairMLP, Task, check_frac, common_parser, main_runs  # noqa: E402
 
 import symspec  # noqa: E402
 
 SPEC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "modular_addition.sym")
-
-
-class MLP(nn.Module):
-    """Embed a and b (one table, dim 64), concatenate, Linear(128,128)-ReLU-Linear(128,128)-ReLU-Linear(128,p)."""
-
-    def __init__(self, p: int, d_embed: int = 64, hidden: int = 128):
-        super().__init__()
-        self.embed = nn.Embedding(p, d_embed)
-        self.net = nn.Sequential(
-            nn.Linear(2 * d_embed, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, p)
-        )
-
-    def forward(self, a, b):
-        return self.net(torch.cat([self.embed(a), self.embed(b)], -1))
 
 
 class Transformer(nn.Module):
@@ -67,7 +53,7 @@ class Transformer(nn.Module):
 
 def model(p: int = 59, arch: str = "mlp") -> nn.Module:
     """The model factory for ``symspec validate --model examples.train_modular_addition:model``."""
-    return MLP(p) if arch == "mlp" else Transformer(p)
+    return PairMLP(p, p) if arch == "mlp" else Transformer(p)
 
 
 def build_task(p: int, frac: float, arch: str, seed: int) -> Task:
@@ -84,7 +70,7 @@ def build_task(p: int, frac: float, arch: str, seed: int) -> Task:
         spec=spec,
         train=train,
         test=test,
-        make_model=(lambda: MLP(p)) if arch == "mlp" else (lambda: Transformer(p)),
+        make_model=(lambda: PairMLP(p, p)) if arch == "mlp" else (lambda: Transformer(p)),
         task_loss=nn.functional.cross_entropy,
         predict=lambda out: out.argmax(-1),
         call=lambda model, batch: model(batch["a"], batch["b"]),
@@ -99,8 +85,7 @@ def main(argv=None) -> list:
     parser.add_argument("--frac", type=float, default=0.4, help="fraction of all pairs used for training (default 0.4)")
     parser.add_argument("--arch", choices=("mlp", "transformer"), default="mlp", help="model (default mlp)")
     args = parser.parse_args(argv)
-    if not 0 < args.frac < 1:
-        parser.error(f"--frac must be between 0 and 1, got {args.frac}")
+    check_frac(parser, args.frac)
     task = build_task(args.p, args.frac, args.arch, args.seed)
     return main_runs(task, args, parser, ["none", "commutes", "commutes,shift"], default_max_steps=20_000)
 

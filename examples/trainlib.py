@@ -21,7 +21,7 @@ import torch
 
 import symspec
 
-__all__ = ["Task", "common_parser", "parse_law_sets", "train_one", "main_runs"]
+__all__ = ["Task", "PairMLP", "common_parser", "check_frac", "parse_law_sets", "train_one", "main_runs"]
 
 THRESHOLDS = ("0.99", "1.0")
 
@@ -40,6 +40,28 @@ class Task:
     call: object  # (model, batch) -> output
     config: dict = field(default_factory=dict)
     optim: dict = field(default_factory=dict)  # lr, weight_decay, betas
+
+
+class PairMLP(torch.nn.Module):
+    """The paper's MLP on a pair of tokens: one embedding table (dim 64) for both, concatenated,
+    Linear(128,128)-ReLU-Linear(128,128)-ReLU-Linear(128,out); ``out == 1`` returns one logit per pair."""
+
+    def __init__(self, vocab: int, out: int, d_embed: int = 64, hidden: int = 128):
+        super().__init__()
+        nn = torch.nn
+        self.embed = nn.Embedding(vocab, d_embed)
+        self.net = nn.Sequential(
+            nn.Linear(2 * d_embed, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, out)
+        )
+
+    def forward(self, x, y):
+        out = self.net(torch.cat([self.embed(x), self.embed(y)], -1))
+        return out.squeeze(-1) if out.shape[-1] == 1 else out
+
+
+def check_frac(parser: argparse.ArgumentParser, frac: float) -> None:
+    if not 0 < frac < 1:
+        parser.error(f"--frac must be between 0 and 1, got {frac}")
 
 
 def common_parser(description: str) -> argparse.ArgumentParser:
