@@ -101,6 +101,7 @@ def symmetrize(name, model, samples=16, generator=None):
 
 AUGMENTERS = {}
 SYMMETRIZERS = {}
+INPUTS = {"gt": (("values", 0, 20), ("values", 0, 20))}
 OUTPUTS = {"gt": ("bool",)}
 CHECKS = {
     "irreflexive": {"method": "check_irreflexive", "variables": {"a": ("batch", "values", 0, 20)}, "error": None},
@@ -119,6 +120,7 @@ class Validator(rt.ValidatorBase):
 
     MODELS = MODELS
     TABLES = SymmetryLoss.TABLES
+    INPUTS = INPUTS
     OUTPUTS = OUTPUTS
     CHECKS = CHECKS
 

@@ -151,6 +151,7 @@ class _Symmetrized_dist(rt.SymmetrizedBase):
 
 AUGMENTERS = {"dist": _augment_dist}
 SYMMETRIZERS = {"dist": _Symmetrized_dist}
+INPUTS = {"dist": (("values", 0, 49), ("values", 0, 49))}
 OUTPUTS = {"dist": ("class", 13)}
 CHECKS = {
     "symmetric": {"method": "check_symmetric", "variables": {"u": ("batch", "values", 0, 49), "v": ("batch", "values", 0, 49)}, "error": None},
@@ -170,6 +171,7 @@ class Validator(rt.ValidatorBase):
 
     MODELS = MODELS
     TABLES = SymmetryLoss.TABLES
+    INPUTS = INPUTS
     OUTPUTS = OUTPUTS
     CHECKS = CHECKS
 

@@ -129,6 +129,7 @@ class _Symmetrized_classify(rt.SymmetrizedBase):
 
 AUGMENTERS = {"classify": _augment_classify}
 SYMMETRIZERS = {"classify": _Symmetrized_classify}
+INPUTS = {"classify": (("tensor", (28, 28)),)}
 OUTPUTS = {"classify": ("class", 10)}
 CHECKS = {
     "invariant": {"method": "check_invariant", "variables": {"x": ("batch", "tensor", (28, 28)), "g": ("group", "elements", "ELEMENTS_invariant_g_0")}, "error": None},
@@ -144,6 +145,7 @@ class Validator(rt.ValidatorBase):
 
     MODELS = MODELS
     TABLES = SymmetryLoss.TABLES
+    INPUTS = INPUTS
     OUTPUTS = OUTPUTS
     CHECKS = CHECKS
 

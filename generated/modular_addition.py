@@ -135,6 +135,7 @@ class _Symmetrized_add(rt.SymmetrizedBase):
 
 AUGMENTERS = {"add": _augment_add}
 SYMMETRIZERS = {"add": _Symmetrized_add}
+INPUTS = {"add": (("values", 0, 113), ("values", 0, 113))}
 OUTPUTS = {"add": ("class", 113)}
 CHECKS = {
     "commutes": {"method": "check_commutes", "variables": {"a": ("batch", "values", 0, 113), "b": ("batch", "values", 0, 113)}, "error": None},
@@ -152,6 +153,7 @@ class Validator(rt.ValidatorBase):
 
     MODELS = MODELS
     TABLES = SymmetryLoss.TABLES
+    INPUTS = INPUTS
     OUTPUTS = OUTPUTS
     CHECKS = CHECKS
 

@@ -172,6 +172,7 @@ class _Symmetrized_forces(rt.SymmetrizedBase):
 
 AUGMENTERS = {"energy": _augment_energy, "forces": _augment_forces}
 SYMMETRIZERS = {"energy": _Symmetrized_energy, "forces": _Symmetrized_forces}
+INPUTS = {"energy": (("tensor", ("N", 3)),), "forces": (("tensor", ("N", 3)),)}
 OUTPUTS = {"energy": ("real",), "forces": ("tensor", ("N", 3))}
 CHECKS = {
     "invariant": {"method": "check_invariant", "variables": {"x": ("batch", "tensor", ("N", 3)), "g": ("group", "sampled")}, "error": None},
@@ -188,6 +189,7 @@ class Validator(rt.ValidatorBase):
 
     MODELS = MODELS
     TABLES = SymmetryLoss.TABLES
+    INPUTS = INPUTS
     OUTPUTS = OUTPUTS
     CHECKS = CHECKS
 

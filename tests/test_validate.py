@@ -118,6 +118,26 @@ def test_every_input_mode_enumerates_inputs_and_draws_the_rest():
     assert report["shift"].passed and not report["assoc"].passed and report["assoc"].interval[1] > report["assoc"].rate
 
 
+def test_tabulated_and_direct_calls_give_the_same_report():
+    """A model on finite inputs is evaluated once per input and indexed; calling it per case gives the same report."""
+    p = 11
+    model = Table(p, lambda a, b: torch.where(b == 2, a, a + b))
+
+    def run(**kwargs):
+        report = symspec.validate(modular(p), add=model, cap=500, samples=2000, seed=4, **kwargs)
+        data = json.loads(report.to_json())
+        for law in data["laws"]:
+            law.pop("seconds")
+        return report.tabulated, data
+
+    (tab, with_table), (none, direct) = run(tabulate=True), run(tabulate=False)
+    assert tab == {"add": {"inputs": p * p, "seconds": tab["add"]["seconds"]}} and none == {}
+    with_table.pop("tabulated"), direct.pop("tabulated")
+    assert with_table == direct and not with_table["passed"]
+    auto, _ = run()
+    assert "add" in auto  # 121 inputs < 1331 cases: tabulated by default
+
+
 def test_the_seed_replays_the_report():
     p = 11
     model = Table(p, lambda a, b: torch.where(b == 2, a, a + b))
@@ -125,8 +145,8 @@ def test_the_seed_replays_the_report():
 
     def run(seed):
         data = json.loads(symspec.validate(modular(p), seed=seed, **kwargs).to_json())
-        for law in data["laws"]:
-            assert law.pop("seconds") >= 0  # the only field a replay may change
+        for part in [*data["laws"], *data["tabulated"].values()]:
+            assert part.pop("seconds") >= 0  # the only field a replay may change
         return data
 
     first = run(5)

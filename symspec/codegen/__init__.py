@@ -20,6 +20,7 @@ from .lower import (
     lower_layers,
     lower_spec,
     lower_symmetrize,
+    model_inputs,
     model_outputs,
     py,
 )
@@ -115,6 +116,7 @@ def compile_source(spec, out_hint: str | None = None) -> str:
         layers=layers,
         checks=checks,
         outputs=literal(model_outputs(spec)),
+        inputs=literal(model_inputs(spec)),
         symmetrize_blocks=[
             (py(m), law, [py(p) for p, _ in spec.models[m].params], lines) for m, (law, lines) in symmetrized.items()
         ],

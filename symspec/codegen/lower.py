@@ -1307,3 +1307,8 @@ def model_outputs(spec) -> dict:
         else:
             result[name] = ("tensor", tuple(out.dims))
     return result
+
+
+def model_inputs(spec) -> dict:
+    """Per model: each parameter's domain as a descriptor (``("values", lo, hi)``, ``("tensor", dims)``, ``("real",)``)."""
+    return {name: tuple(_describe(d) for _, d in sig.params) for name, sig in spec.models.items()}

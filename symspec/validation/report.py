@@ -88,6 +88,7 @@ class Report:
     samples: int
     cap: int
     laws: list = field(default_factory=list)
+    tabulated: dict = field(default_factory=dict)  # model -> {"inputs", "seconds"}: evaluated once on every input
 
     @property
     def passed(self) -> bool:
@@ -108,6 +109,7 @@ class Report:
             "samples": self.samples,
             "cap": self.cap,
             "passed": self.passed,
+            "tabulated": self.tabulated,
             "laws": [law.to_dict() for law in self.laws],
         }
 
@@ -136,7 +138,10 @@ class Report:
                 ]
             )
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        lines = [f"symspec validate {self.file}  (spec {self.spec}, seed {self.seed}, {self.device})", ""]
+        lines = [f"symspec validate {self.file}  (spec {self.spec}, seed {self.seed}, {self.device})"]
+        for model, t in self.tabulated.items():
+            lines.append(f"{model}: evaluated once on each of its {t['inputs']} inputs ({t['seconds']:.2f} s), then indexed")
+        lines.append("")
         for r in [header, *rows]:
             lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
         for law in self.laws:

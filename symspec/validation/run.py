@@ -166,6 +166,7 @@ def validate(
     examples: int = 5,
     params: dict | None = None,
     progress: bool | None = None,
+    tabulate: bool | None = None,
     **models,
 ) -> Report:
     """Check every law of ``spec`` on ``models``; see docs/validation.md.
@@ -179,7 +180,10 @@ def validate(
     at most ``max_rate``. ``inputs`` gives data for tensor/real inputs (rows
     are drawn from it; standard normals otherwise, with ``dims`` sizing
     symbolic dims). Models move to ``device`` when it is given and run in
-    eval mode under ``torch.inference_mode``.
+    eval mode under ``torch.inference_mode``. A model on finite inputs
+    with fewer inputs than some law has cases is evaluated once on every
+    input and read by indexing (``tabulate=None``; True forces it where
+    possible, False never): the same outputs for a deterministic model.
     """
     module = _module(spec, params)
     inputs = dict(inputs or {})
@@ -207,6 +211,7 @@ def validate(
     )
     try:
         with torch.inference_mode():
+            report.tabulated = _tabulate(validator, module, names, samples, cap, inputs, batch_size, device, tabulate)
             for index, name in enumerate(names):
                 report.laws.append(
                     _validate_law(
@@ -244,6 +249,47 @@ def _module(spec, params):
     return compile_spec(spec)
 
 
+def _plan(validator, variables: dict, samples: int, cap: int, inputs: dict) -> tuple:
+    """(mode, enumerated variables' sizes, number of cases) of one law."""
+    given = bool(set(variables) & set(inputs))
+    sizes = _space(validator, variables)
+    total = math.prod(sizes.values()) if sizes is not None else None
+    if total is not None and total <= cap and not given:
+        return "exhaustive", sizes, total
+    # every input, the law's own variables drawn, when the inputs alone fit under the cap
+    sizes = _space(validator, variables, only_batch=True)
+    total = math.prod(sizes.values()) if sizes is not None else None
+    if total is not None and total <= cap and not given:  # each input as often as ``samples`` allows
+        return "every input", sizes, total * max(1, min(samples, cap) // total)
+    return "monte carlo", None, samples
+
+
+def _tabulate(validator, module, names, samples, cap, inputs, batch_size, device, tabulate) -> dict:
+    """Models on finite inputs with fewer inputs than a law has cases: evaluated once, then indexed."""
+    from .tabulate import MAX_TABLE_ENTRIES, Tabulated, table_size
+
+    if tabulate is False:
+        return {}
+    planned = 0  # cases over all laws: each asks for at least one model call
+    for name in names:
+        info = module.CHECKS[name]
+        if info["error"] is None:
+            planned += _plan(validator, info["variables"], samples, cap, inputs)[2]
+    done = {}
+    for model, domains in module.INPUTS.items():
+        size = table_size(domains, module.OUTPUTS[model])
+        output = module.OUTPUTS[model]
+        width = output[1] if output[0] == "class" else 1
+        if output[0] == "tensor":
+            continue
+        if size is None or size * width > MAX_TABLE_ENTRIES or (tabulate is None and size >= planned):
+            continue
+        table = Tabulated(model, validator.models[model], domains, output, batch_size, device)
+        validator.models[model] = table
+        done[model] = {"inputs": table.inputs, "seconds": round(table.seconds, 4)}
+    return done
+
+
 def _validate_law(
     validator, module, name, index, seed, samples, cap, batch_size, max_rate, inputs, dims, dtype, device, examples, progress
 ) -> LawReport:
@@ -257,21 +303,8 @@ def _validate_law(
     law.tol, law.rtol = _tolerances(meta)
     generator = torch.Generator(device=device)
     generator.manual_seed(seed * 1_000_003 + index)
-    given = bool(set(variables) & set(inputs))
-    sizes = _space(validator, variables)
-    total = math.prod(sizes.values()) if sizes is not None else None
-    law.mode = "monte carlo"
-    if total is not None and total <= cap and not given:
-        law.mode = "exhaustive"
-    else:  # every input once, the law's own variables drawn, when the inputs alone fit under the cap
-        sizes = _space(validator, variables, only_batch=True)
-        total = math.prod(sizes.values()) if sizes is not None else None
-        if total is not None and total <= cap and not given:
-            law.mode = "every input"
+    law.mode, sizes, total = _plan(validator, variables, samples, cap, inputs)
     enumerated = law.mode != "monte carlo"
-    if law.mode == "every input":  # each input as often as ``samples`` allows, a fresh draw each time
-        total *= max(1, min(samples, cap) // total)
-    total = total if enumerated else samples
     acc = _Law(examples)
     bar = _progress(total, progress, name)
     started = time.perf_counter()
