@@ -30,8 +30,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 
-import symspec  # noqa: E402
 from train_modular_addition import Transformer  # noqa: E402
+
+import symspec  # noqa: E402
 
 
 @torch.inference_mode()

@@ -194,7 +194,13 @@ def main() -> None:
     head = [
         "# symspec results",
         "",
-        f"Written by `python benchmarks/run_all.py` on {time.strftime('%Y-%m-%d')} in {time.perf_counter() - started:.0f} s.",
+        (
+            f"Rendered by `python benchmarks/run_all.py --render-only` on {time.strftime('%Y-%m-%d')} from the raw "
+            "outputs kept in `benchmarks/results/` (each run's JSON, each benchmark's output)."
+            if args.render_only
+            else f"Written by `python benchmarks/run_all.py` on {time.strftime('%Y-%m-%d')} in "
+            f"{time.perf_counter() - started:.0f} s; raw outputs in `benchmarks/results/`."
+        ),
         "",
         f"Machine: {machine(args.device)}.",
         "",
