@@ -217,6 +217,18 @@ def test_random_words_stay_in_the_group():
     assert len({tuple(w.tolist()) for w in words}) == 8  # long words reach every element
 
 
+def test_random_words_build_at_most_pool_walks_per_call():
+    gens = _d4_generators(3)
+    table = {tuple(row.tolist()) for row in rt.element_table(gens)}
+    words = rt.random_words(gens, 5000, 12, generator=torch.Generator().manual_seed(0), pool=16)
+    assert words.shape == (5000, 9) and {tuple(w.tolist()) for w in words} <= table
+    n = 40  # on symmetric(40) sixteen walks give sixteen distinct elements, shared by the 5000 examples
+    cycle, swap = torch.roll(torch.arange(n), 1), torch.arange(n)
+    swap[[0, 1]] = swap[[1, 0]]
+    many = rt.random_words(torch.stack([cycle, swap]), 5000, 64, generator=torch.Generator().manual_seed(0), pool=16)
+    assert len({tuple(w.tolist()) for w in many}) <= 16 and (many.sort(1).values == torch.arange(n)).all()
+
+
 def test_act_on_values_and_inverse():
     push = torch.tensor([[1, 2, 0], [0, 2, 1]])
     values = torch.tensor([0, 1])
