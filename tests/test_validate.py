@@ -9,6 +9,8 @@ import networkx as nx
 import pytest
 import torch
 from conftest import ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import symspec
 from symspec.cli import main
@@ -328,3 +330,38 @@ def test_cli_invalid_spec_exits_2(tmp_path, capsys):
     bad.write_text("spec s\nmodel f(a: Nope) -> bool\n")
     assert main(["validate", str(bad), "--model", "x:y"]) == 2
     assert "bad.sym:2:12" in capsys.readouterr().err
+
+
+@settings(max_examples=25, deadline=None)
+@given(p=st.integers(2, 7), data=st.data())
+def test_exhaustive_counts_equal_brute_force_on_random_tables(p, data):
+    """Any function Z_p x Z_p -> Z_p: the violation counts are exactly those of a brute-force count."""
+    cells = data.draw(st.lists(st.integers(0, p - 1), min_size=p * p, max_size=p * p))
+    table = torch.tensor(cells).view(p, p)
+    report = symspec.validate(modular(p), add=Table(p, lambda a, b: table[a, b]), tabulate=data.draw(st.booleans()))
+    r = range(p)
+    t = table.tolist()
+    assert report["commutes"].violations == sum(t[a][b] != t[b][a] for a in r for b in r)
+    assert report["shift"].violations == sum(t[(a + k) % p][b] != (t[a][b] + k) % p for a in r for b in r for k in r)
+    assert report["assoc"].violations == sum(t[t[a][b]][c] != t[a][t[b][c]] for a in r for b in r for c in r)
+    assert all(law.mode == "exhaustive" and law.skipped == 0 for law in report.laws)
+
+
+@settings(max_examples=25, deadline=None)
+@given(m=st.integers(2, 6), data=st.data())
+def test_bool_laws_and_guards_equal_brute_force_on_random_relations(m, data):
+    """Any relation on range(m): decisions, soft-logic laws and guards counted exactly."""
+    cells = data.draw(st.lists(st.booleans(), min_size=m * m, max_size=m * m))
+    rel = torch.tensor(cells).view(m, m)
+    report = symspec.validate(symspec.load(COMPARISON, params={"m": m}), gt=lambda a, b: torch.where(rel[a, b], 10.0, -10.0))
+    r = range(m)
+    R = rel.tolist()
+    assert report["irreflexive"].violations == sum(R[a][a] for a in r)
+    anti = report["antisymmetric"]
+    assert (anti.cases, anti.skipped) == (m * (m - 1), m)
+    assert anti.violations == sum(R[a][b] != (not R[b][a]) for a in r for b in r if a != b)
+    assert report["transitive"].violations == sum(R[a][b] and R[b][c] and not R[a][c] for a in r for b in r for c in r)
+    bt = report["bradley_terry"]
+    triples = [(a, b, c) for a in r for b in r for c in r if a > b > c]
+    assert (bt.cases, bt.skipped) == (len(triples), m**3 - len(triples))
+    assert bt.violations == sum(R[a][c] != (R[a][b] and R[b][c]) for a, b, c in triples)
