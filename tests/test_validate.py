@@ -365,3 +365,26 @@ def test_bool_laws_and_guards_equal_brute_force_on_random_relations(m, data):
     triples = [(a, b, c) for a in r for b in r for c in r if a > b > c]
     assert (bt.cases, bt.skipped) == (len(triples), m**3 - len(triples))
     assert bt.violations == sum(R[a][c] != (R[a][b] and R[b][c]) for a, b, c in triples)
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_metric_laws_equal_brute_force_on_random_distance_tables(data):
+    """Any table of predicted distances on the 3x3 grid: sums of class outputs and the between guard counted exactly."""
+    n, nodes, classes = 3, 9, 5
+    cells = data.draw(st.lists(st.integers(0, classes - 1), min_size=nodes * nodes, max_size=nodes * nodes))
+    pred = torch.tensor(cells).view(nodes, nodes)
+    report = symspec.validate(
+        symspec.load(GRAPH, params={"n": n}),
+        dist=lambda u, v: 10 * torch.nn.functional.one_hot(pred[u, v], classes).float(),
+        laws=["symmetric", "zero", "triangle", "geodesic"],
+    )
+    true = nx.floyd_warshall_numpy(nx.grid_2d_graph(n, n))  # nodes in row-major order, as symspec numbers them
+    P, r = pred.tolist(), range(nodes)
+    assert report["symmetric"].violations == sum(P[u][v] != P[v][u] for u in r for v in r)
+    assert report["zero"].violations == sum(P[u][u] != 0 for u in r)
+    assert report["triangle"].violations == sum(P[u][v] > P[u][w] + P[w][v] for u in r for v in r for w in r)
+    between = [(u, v, w) for u in r for v in r for w in r if true[u][w] + true[w][v] == true[u][v]]
+    geodesic = report["geodesic"]
+    assert (geodesic.cases, geodesic.skipped) == (len(between), nodes**3 - len(between))
+    assert geodesic.violations == sum(P[u][v] != P[u][w] + P[w][v] for u, v, w in between)
