@@ -219,6 +219,12 @@ def _fmt_steps(s) -> str:
 
 def main_runs(task: Task, args, parser, default_sets: list, default_max_steps: int) -> list:
     """Run every law set, print a table with the speed-up over the baseline, write JSON and the plot."""
+    try:
+        device = torch.device(args.device)
+    except RuntimeError as err:
+        parser.error(f"--device {args.device}: {str(err).splitlines()[0]}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: CUDA is not available here")
     sets = parse_law_sets(parser, args.laws or default_sets, task.spec)
     max_steps = args.max_steps or default_max_steps
     progress = not args.no_progress and sys.stderr.isatty() and not os.environ.get("CI")

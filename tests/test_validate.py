@@ -316,13 +316,21 @@ def test_cli_exit_codes_json_and_checkpoint(models_dir, capsys):
         (["--model", "{mod}:exact", "--laws", "comutes"], "unknown law(s) comutes"),
         (["--model", "mul={mod}:exact"], "the spec has no model 'mul'"),
         (["--model", "{mod}:exact", "--checkpoint", "nope.pt"], "--checkpoint nope.pt: no such file"),
+        (["--model", "{mod}:exact", "--device", "banana"], "device 'banana': Expected one of"),
     ],
-    ids=["shape", "factory-raises", "no-factory", "no-module", "malformed", "no-model", "law", "model-name", "ckpt"],
+    ids=["shape", "factory-raises", "no-factory", "no-module", "malformed", "no-model", "law", "model-name", "ckpt", "device"],
 )
 def test_cli_bad_models_and_usage_exit_2(models_dir, capsys, args, message):
     _, mod = models_dir
     assert main(["validate", MODULAR, "--param", "p=5", *[a.format(mod=mod) for a in args]]) == 2
     assert message.format(mod=mod) in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_cuda_device_without_cuda_is_a_usage_error(models_dir, capsys):
+    _, mod = models_dir
+    assert main(["validate", MODULAR, "--param", "p=5", "--model", f"{mod}:exact", "--device", "cuda"]) == 2
+    assert "device 'cuda': CUDA is not available here" in capsys.readouterr().err
 
 
 def test_cli_invalid_spec_exits_2(tmp_path, capsys):

@@ -200,7 +200,7 @@ def validate(
             + (f"; missing {', '.join(missing)}" if missing else "")
             + (f"; unknown {', '.join(extra)}" if extra else "")
         )
-    device = torch.device(device) if device is not None else _device_of(models)
+    device = _resolve_device(device) if device is not None else _device_of(models)
     dtype = next((p.dtype for m in models.values() if isinstance(m, torch.nn.Module) for p in m.parameters()), torch.float32)
     validator = module.Validator(**models).to(device)
     modes = {name: m.training for name, m in models.items() if isinstance(m, torch.nn.Module)}
@@ -236,6 +236,19 @@ def validate(
         for name, training in modes.items():
             models[name].train(training)
     return report
+
+
+def _resolve_device(device) -> torch.device:
+    """``device`` as a torch.device that this machine has, or a usage error saying why not."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise UsageError(f"device {device!r}: {str(err).splitlines()[0]}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"device {str(device)!r}: CUDA is not available here (torch {torch.__version__})")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UsageError(f"device {str(device)!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return device
 
 
 def _module(spec, params):
