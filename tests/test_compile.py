@@ -314,3 +314,14 @@ def test_large_finite_groups_are_sampled_as_random_words():
     out = mod.augment({"x": x}, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(torch.sort(out["x"][..., 0], -1).values, torch.sort(x[..., 0], -1).values)
     assert not torch.equal(out["x"], x)
+
+
+def test_spec_select_keeps_only_the_named_laws_and_reanalyzes():
+    spec = symspec.load(ROOT / "examples" / "modular_addition.sym", params={"p": 7})
+    sub = spec.select(["shift", "commutes"])
+    assert list(sub.laws) == ["commutes", "shift"] and list(sub.ir.laws) == ["commutes", "shift"]
+    assert list(spec.laws) == ["commutes", "shift", "assoc"]  # the original is untouched
+    mod = symspec.compile(sub)
+    assert list(mod.LAWS) == ["commutes", "shift"] and "assoc" not in mod.SOURCE
+    with pytest.raises(symspec.UsageError, match="unknown law.*comutes.*commutes, shift, assoc"):
+        spec.select(["comutes"])
