@@ -88,6 +88,18 @@ def _label(laws: list, all_laws: list) -> str:
     return "all" if laws == all_laws and len(laws) > 2 else ",".join(laws)
 
 
+def _coverage(results: dict, seeds: list) -> dict:
+    """Tasks run on fewer seeds than asked: their seeds, device and step caps."""
+    out = {}
+    for label, by_set in results.items():
+        runs = [r for rs in by_set.values() for r in rs]
+        found = sorted({r["config"]["seed"] for r in runs})
+        if found != sorted(seeds):
+            caps = ", ".join(f"{name} {rs[0]['config']['max_steps']}" for name, rs in by_set.items())
+            out[label] = (found, runs[0]["config"]["device"], caps)
+    return out
+
+
 def trainer_table(results: dict) -> list:
     lines = [
         "| task | laws | steps to 100% test acc (median) | range over seeds | speed-up vs baseline (medians) "
@@ -106,15 +118,16 @@ def trainer_table(results: dict) -> list:
             speed, per_seed = "-", "-"
             if base is not None and name != "none (baseline)":
                 bsteps = [r["steps_to_acc"]["1.0"] for r in base]
+                bcap = base[0]["config"]["max_steps"]  # a baseline that never got there: at least its cap
                 bmed = statistics.median([s if s is not None else float("inf") for s in bsteps])
                 if reached and median != float("inf"):
-                    speed = f"{bmed / median:.1f}x" if bmed != float("inf") else f">{cap / median:.1f}x"
+                    speed = f"{bmed / median:.1f}x" if bmed != float("inf") else f">{bcap / median:.1f}x"
                 ratios = []
                 for b, s in zip(bsteps, steps):
                     if s is None:
                         ratios.append("-")
                     else:
-                        ratios.append(f"{b / s:.1f}x" if b is not None else f">{cap / s:.1f}x")
+                        ratios.append(f"{b / s:.1f}x" if b is not None else f">{bcap / s:.1f}x")
                 per_seed = ", ".join(ratios)
             final = statistics.median(r["final_test_acc"] for r in runs)
             lines.append(f"| {label} | {name} | {med} | {', '.join(shown)} | {speed} | {per_seed} | {final:.4f} |")
@@ -183,6 +196,10 @@ def main() -> None:
             "",
             *trainer_table(results),
             "",
+            *[
+                f"{label}: only seed(s) {', '.join(map(str, found))} run, on {device}; max steps per law set: {caps}."
+                for label, (found, device, caps) in _coverage(results, seeds).items()
+            ],
             *[
                 f"{label}: the training pairs imply the answer of {min(v):.1%}-{max(v):.1%} of the test pairs "
                 "(transitivity, antisymmetry); the rest need priors, so 100% is not reachable by deduction."
