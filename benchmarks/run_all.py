@@ -27,6 +27,7 @@ BENCHMARKS = ["bench_parse.py", "bench_analysis.py", "bench_loss.py", "bench_aug
 TRAINERS = [  # (script, extra flags, law sets, label)
     ("train_modular_addition.py", [], ["none", "commutes", "commutes,shift", "all"], "modular addition, p 59, 40% train, MLP"),
     ("train_graph_distance.py", [], ["none", "symmetric", "all"], "graph distance, 7x7 grid, 80% train, MLP"),
+    ("train_graph_distance.py", ["--graph", "cycle64"], ["none", "symmetric", "all"], "graph distance, cycle 64, 80% train, MLP"),
     ("train_comparison.py", [], ["none", "antisymmetric", "all"], "comparison, m 40, 20% train, MLP"),
 ]
 TRANSFORMER = (
