@@ -206,7 +206,7 @@ class Validator(rt.ValidatorBase):
         _side1 = rt.as_logit(calls[_c1])
         return rt.checked(
             n,
-            loss=(rt.as_logit(calls[_c0]) - rt.as_logit(calls[_c1])).pow(2),
+            loss=(_side0 - _side1).pow(2),
             holds=rt.within_tolerance(_side0, _side1, 0.0001, 0.0),
             mask=None,
             finite=calls.finite(n),
@@ -227,7 +227,7 @@ class Validator(rt.ValidatorBase):
         _side1 = rt.matrix_event_dim(rt.permute_event_dim(calls[_c1], equivariant_g_0, 0), equivariant_g_1, 1)
         return rt.checked(
             n,
-            loss=rt.squared_error(calls[_c0], rt.matrix_event_dim(rt.permute_event_dim(calls[_c1], equivariant_g_0, 0), equivariant_g_1, 1)),
+            loss=rt.squared_error(_side0, _side1),
             holds=rt.within_tolerance(_side0, _side1, 0.0001, 0.0),
             mask=None,
             finite=calls.finite(n),

@@ -117,6 +117,11 @@ class Lowered:
     constants: dict = field(default_factory=dict)  # module constant name -> literal code
 
 
+def _bool_code(op: str, a: str, b: str) -> str:
+    """Two per-example bool tensors combined by ``and``, ``or`` or ``=>``."""
+    return f"(~{a} | {b})" if op == "=>" else f"({a} {'&' if op == 'and' else '|'} {b})"
+
+
 def _int_bounds(domain):
     if isinstance(domain, Range):
         return domain.lo, domain.hi
@@ -407,7 +412,7 @@ class _LawLowering:
             out = sig.output
             raw = f"calls[{handle}]"
             if isinstance(out, ClassOf):
-                lo, hi = _int_bounds(out.domain) if isinstance(out.domain, Range | Cyclic) else (0, out.domain.size)
+                lo, hi = _int_bounds(out.domain)
                 self.out.log_probs.add(handle)
                 return V(
                     "dist", handle.replace("_c", "_lp"), out.domain, lo if isinstance(out.domain, Range) else 0, hi - lo, level
@@ -582,10 +587,7 @@ class _LawLowering:
         a, b = self.term(e.left), self.term(e.right)
         level = max(a.level, b.level)
         if a.kind == "cond" and b.kind == "cond":
-            pyop = {"and": "&", "or": "|"}.get(e.op)
-            if pyop is None:
-                return V("cond", f"(~{a.code} | {b.code})")
-            return V("cond", f"({a.code} {pyop} {b.code})")
+            return V("cond", _bool_code(e.op, a.code, b.code))
         if e.op == "and" and "rel" in (a.kind, b.kind):
             return V("rel", f"{self._assert(a)} + {self._assert(b)}", level=level)
         pa, pb = self._prob(a), self._prob(b)
@@ -1200,10 +1202,7 @@ class _CheckLowering(_LawLowering):
     def t_Logic(self, e) -> V:
         if not self.decide:
             return super().t_Logic(e)
-        a, b = self._truth(self.term(e.left)), self._truth(self.term(e.right))
-        if e.op == "=>":
-            return V("cond", f"(~{a} | {b})")
-        return V("cond", f"({a} {'&' if e.op == 'and' else '|'} {b})")
+        return V("cond", _bool_code(e.op, self._truth(self.term(e.left)), self._truth(self.term(e.right))))
 
     def _side(self, t: V, label: str, sides: list, lines: list) -> V:
         """Bind a top-level side to a local (reported with counterexamples)."""
@@ -1227,6 +1226,25 @@ class _CheckLowering(_LawLowering):
                 shown += [(f"{var}[{i}]", f"{code}_{i}") for i in range(8) if f"{code}_{i}" in defined]
         return shown
 
+    def _reuse_sides(self, body, raw: list, terms: list) -> str | None:
+        """The loss of a comparison reading the sides' locals where a side's decision is its value (reals, tensors).
+
+        Without this, ``g . forces(x)`` would be computed once for the decision and again for the loss.
+        """
+        self.decide = False
+        soft = [self.term(o) for o in body.operands]
+        reused = False
+        for i, (s, r, t) in enumerate(zip(soft, raw, terms)):
+            if s.kind in ("tensor", "real") and s.code == r.code and t.code != r.code:
+                soft[i] = V(s.kind, t.code, s.domain, level=s.level)
+                reused = True
+        loss = None
+        if reused:
+            links = [self._relation(op, a, b, body) for op, a, b in zip(body.ops, soft, soft[1:])]
+            loss = " + ".join(link.code for link in links)
+        self.decide = True
+        return loss
+
     def lower_check(self) -> LoweredCheck:
         decl = self.law.decl
         comment = f"{self.law.name}: {unparse(decl.body)}" + (f" when {unparse(decl.guard)}" if decl.guard else "")
@@ -1241,14 +1259,15 @@ class _CheckLowering(_LawLowering):
         self.decide = True
         body, sides, side_lines = decl.body, [], []
         if isinstance(body, ast.Compare):
-            terms = [self._side(self.term(o), unparse(o), sides, side_lines) for o in body.operands]
+            raw = [self.term(o) for o in body.operands]
+            terms = [self._side(t, unparse(o), sides, side_lines) for t, o in zip(raw, body.operands)]
             links = [self._relation(op, a, b, body) for op, a, b in zip(body.ops, terms, terms[1:])]
             holds = " & ".join(f"({link.code})" for link in links) if len(links) > 1 else links[0].code
+            loss = self._reuse_sides(body, raw, terms) or loss
         elif isinstance(body, ast.Logic):
             a = self._side(self.term(body.left), unparse(body.left), sides, side_lines)
             b = self._side(self.term(body.right), unparse(body.right), sides, side_lines)
-            x, y = self._truth(a), self._truth(b)
-            holds = f"(~{x} | {y})" if body.op == "=>" else f"({x} {'&' if body.op == 'and' else '|'} {y})"
+            holds = _bool_code(body.op, self._truth(a), self._truth(b))
         else:
             holds = self._truth(self._side(self.term(body), unparse(body), sides, side_lines))
         lines = list(self.setup)
@@ -1298,8 +1317,7 @@ def model_outputs(spec) -> dict:
     for name, sig in spec.models.items():
         out = sig.output
         if isinstance(out, ClassOf):
-            lo, hi = _int_bounds(out.domain) if isinstance(out.domain, Range | Cyclic) else (0, out.domain.size)
-            result[name] = ("class", hi - lo)
+            result[name] = ("class", out.domain.size)
         elif isinstance(out, BoolDomain):
             result[name] = ("bool",)
         elif isinstance(out, RealDomain):

@@ -18,7 +18,7 @@ from .actions import (
     random_words,
 )
 from .calls import CallBatch, SymmetrizedBase, SymmetryLossBase, pick_model, symmetrize_finite
-from .checks import CheckedCalls, ValidatorBase, at_most, checked, within_tolerance
+from .checks import CheckedCalls, ValidatorBase, at_most, check_output, checked, forward_error, within_tolerance
 from .distributions import pushforward, scale_table, shift_table, sum_distribution
 from .divergences import (
     bernoulli_cross_entropy,
@@ -53,6 +53,8 @@ __all__ = [
     "CheckedCalls",
     "ValidatorBase",
     "checked",
+    "check_output",
+    "forward_error",
     "within_tolerance",
     "at_most",
     "pick_model",

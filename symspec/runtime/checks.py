@@ -13,7 +13,7 @@ import torch
 from ..errors import ModelError
 from .calls import CallBatch, SymmetryLossBase
 
-__all__ = ["CheckedCalls", "ValidatorBase", "checked", "within_tolerance", "at_most"]
+__all__ = ["CheckedCalls", "ValidatorBase", "checked", "check_output", "forward_error", "within_tolerance", "at_most"]
 
 
 def _per_case(x, n: int, device, dtype=None) -> torch.Tensor:
@@ -75,6 +75,19 @@ def _describe(kind: tuple, n: int) -> str:
     return f"({n}, {', '.join(map(str, kind[1]))})"
 
 
+def check_output(model: str, out, kind: tuple, n: int) -> None:
+    """Raise :class:`ModelError` unless ``out`` is what ``model`` must return for ``n`` inputs."""
+    if not isinstance(out, torch.Tensor):
+        raise ModelError(f"model '{model}' returned {type(out).__name__}; expected a tensor")
+    if not _shape_ok(tuple(out.shape), kind, n):
+        raise ModelError(f"model '{model}' returned shape {tuple(out.shape)} for {n} inputs; expected {_describe(kind, n)}")
+
+
+def forward_error(models, err: Exception) -> ModelError:
+    """The user's forward failed: say which model(s), keep its message."""
+    return ModelError(f"model {' / '.join(sorted(models))} raised {type(err).__name__}: {err}")
+
+
 class CheckedCalls(CallBatch):
     """A :class:`CallBatch` (one forward per model and round) that checks every output's shape."""
 
@@ -88,19 +101,10 @@ class CheckedCalls(CallBatch):
             super().run()
         except ModelError:
             raise
-        except Exception as err:  # the user's forward failed: say which model, keep its message
-            names = sorted({model for _, model, _ in requests})
-            raise ModelError(f"model {' / '.join(names)} raised {type(err).__name__}: {err}") from err
+        except Exception as err:
+            raise forward_error({model for _, model, _ in requests}, err) from err
         for handle, model, args in requests:
-            out = self.outputs[handle]
-            n = args[0].shape[0] if args else 0
-            if not isinstance(out, torch.Tensor):
-                raise ModelError(f"model '{model}' returned {type(out).__name__}; expected a tensor")
-            kind = self.expected[model]
-            if not _shape_ok(tuple(out.shape), kind, n):
-                raise ModelError(
-                    f"model '{model}' returned shape {tuple(out.shape)} for {n} inputs; expected {_describe(kind, n)}"
-                )
+            check_output(model, self.outputs[handle], self.expected[model], args[0].shape[0] if args else 0)
 
     def finite(self, n: int) -> torch.Tensor:
         """Per case: every model output of the case is finite."""

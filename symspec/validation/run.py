@@ -17,6 +17,7 @@ import torch
 
 from ..errors import ModelError, UsageError
 from .report import LawReport, Report, wilson_interval
+from .tabulate import mixed_radix
 
 __all__ = ["validate"]
 
@@ -99,15 +100,9 @@ class _Law:
 
 def _enumerate(variables: dict, sizes: dict, start: int, stop: int, device) -> dict:
     """Cases ``start..stop-1`` of the product of the variables' ranges (last variable fastest)."""
+    lows = [variables[v][2] if variables[v][1] == "values" else 0 for v in sizes]
     index = torch.arange(start, stop, device=device)
-    values = {}
-    for var in reversed(list(variables)):
-        desc = variables[var]
-        size = sizes[var]
-        low = desc[2] if desc[1] == "values" else 0
-        values[var] = index % size + low
-        index = index // size
-    return dict(reversed(list(values.items())))
+    return dict(zip(sizes, mixed_radix(index, list(sizes.values()), lows)))
 
 
 def _draw(variables: dict, m: int, generator, device, inputs: dict, dims: dict, dtype) -> dict:
@@ -211,7 +206,13 @@ def validate(
     )
     try:
         with torch.inference_mode():
-            report.tabulated = _tabulate(validator, module, names, samples, cap, inputs, batch_size, device, tabulate)
+            plans = {  # per law (mode, enumerated sizes, cases), decided once
+                n: _plan(validator, module.CHECKS[n]["variables"], samples, cap, inputs)
+                for n in names
+                if module.CHECKS[n]["error"] is None
+            }
+            planned = sum(plan[2] for plan in plans.values())  # each case asks for at least one model call
+            report.tabulated = _tabulate(validator, module, planned, batch_size, device, tabulate)
             for index, name in enumerate(names):
                 report.laws.append(
                     _validate_law(
@@ -219,9 +220,8 @@ def validate(
                         module,
                         name,
                         index,
+                        plans.get(name),
                         seed,
-                        samples,
-                        cap,
                         batch_size,
                         max_rate,
                         inputs,
@@ -277,25 +277,20 @@ def _plan(validator, variables: dict, samples: int, cap: int, inputs: dict) -> t
     return "monte carlo", None, samples
 
 
-def _tabulate(validator, module, names, samples, cap, inputs, batch_size, device, tabulate) -> dict:
-    """Models on finite inputs with fewer inputs than a law has cases: evaluated once, then indexed."""
+def _tabulate(validator, module, planned: int, batch_size, device, tabulate) -> dict:
+    """Models on finite inputs with fewer inputs than the ``planned`` cases: evaluated once, then indexed."""
     from .tabulate import MAX_TABLE_ENTRIES, Tabulated, table_size
 
     if tabulate is False:
         return {}
-    planned = 0  # cases over all laws: each asks for at least one model call
-    for name in names:
-        info = module.CHECKS[name]
-        if info["error"] is None:
-            planned += _plan(validator, info["variables"], samples, cap, inputs)[2]
     done = {}
     for model, domains in module.INPUTS.items():
-        size = table_size(domains, module.OUTPUTS[model])
+        size = table_size(domains)
         output = module.OUTPUTS[model]
-        width = output[1] if output[0] == "class" else 1
-        if output[0] == "tensor":
+        if size is None or output[0] == "tensor":
             continue
-        if size is None or size * width > MAX_TABLE_ENTRIES or (tabulate is None and size >= planned):
+        width = output[1] if output[0] == "class" else 1
+        if size * width > MAX_TABLE_ENTRIES or (tabulate is None and size >= planned):
             continue
         table = Tabulated(model, validator.models[model], domains, output, batch_size, device)
         validator.models[model] = table
@@ -304,7 +299,7 @@ def _tabulate(validator, module, names, samples, cap, inputs, batch_size, device
 
 
 def _validate_law(
-    validator, module, name, index, seed, samples, cap, batch_size, max_rate, inputs, dims, dtype, device, examples, progress
+    validator, module, name, index, plan, seed, batch_size, max_rate, inputs, dims, dtype, device, examples, progress
 ) -> LawReport:
     meta = module.LAWS[name]
     info = module.CHECKS[name]
@@ -316,7 +311,7 @@ def _validate_law(
     law.tol, law.rtol = _tolerances(meta)
     generator = torch.Generator(device=device)
     generator.manual_seed(seed * 1_000_003 + index)
-    law.mode, sizes, total = _plan(validator, variables, samples, cap, inputs)
+    law.mode, sizes, total = plan
     enumerated = law.mode != "monte carlo"
     acc = _Law(examples)
     bar = _progress(total, progress, name)
@@ -324,7 +319,7 @@ def _validate_law(
     for start in range(0, total, batch_size):
         stop = min(total, start + batch_size)
         if enumerated:
-            values = _enumerate({v: variables[v] for v in sizes}, sizes, start, stop, device)
+            values = _enumerate(variables, sizes, start, stop, device)
         else:
             values = _draw(variables, stop - start, generator, device, inputs, dims, dtype)
         acc.add(validator.run(name, values, stop - start, device, generator))

@@ -14,15 +14,23 @@ import time
 
 import torch
 
-from ..errors import ModelError
-from ..runtime.checks import _describe, _shape_ok
+from ..runtime.checks import check_output, forward_error
 
-__all__ = ["Tabulated", "table_size"]
+__all__ = ["Tabulated", "table_size", "mixed_radix"]
 
 MAX_TABLE_ENTRIES = 50_000_000  # outputs kept (200 MB in float32)
 
 
-def table_size(inputs: tuple, output: tuple) -> int | None:
+def mixed_radix(index: torch.Tensor, sizes: list, lows: list) -> list:
+    """Case ``index`` of the product of ``range(low, low + size)``s as one tensor per factor (last fastest; wraps)."""
+    out = []
+    for size, low in zip(reversed(sizes), reversed(lows)):
+        out.append(index % size + low)
+        index = index // size
+    return out[::-1]
+
+
+def table_size(inputs: tuple) -> int | None:
     """How many inputs a model on these domains has, or None when they are not all finite."""
     if not inputs or any(d[0] != "values" for d in inputs):
         return None
@@ -42,15 +50,11 @@ class Tabulated:
         chunks = []
         for start in range(0, total, batch_size):
             index = torch.arange(start, min(total, start + batch_size), device=device)
-            args = [(index // stride) % size + low for stride, size, low in zip(self.strides, self.sizes, self.lows)]
             try:
-                out = model(*args)
-            except Exception as err:  # the user's forward
-                raise ModelError(f"model {name} raised {type(err).__name__}: {err}") from err
-            n = index.shape[0]
-            if not isinstance(out, torch.Tensor) or not _shape_ok(tuple(out.shape), output, n):
-                got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-                raise ModelError(f"model '{name}' returned shape {got} for {n} inputs; expected {_describe(output, n)}")
+                out = model(*mixed_radix(index, self.sizes, self.lows))
+            except Exception as err:
+                raise forward_error([name], err) from err
+            check_output(name, out, output, index.shape[0])
             chunks.append(out)
         self.table = torch.cat(chunks)
         self.inputs = total
