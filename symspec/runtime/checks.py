@@ -99,8 +99,6 @@ class CheckedCalls(CallBatch):
         requests = list(self.pending)
         try:
             super().run()
-        except ModelError:
-            raise
         except Exception as err:
             raise forward_error({model for _, model, _ in requests}, err) from err
         for handle, model, args in requests:

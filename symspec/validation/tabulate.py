@@ -41,7 +41,6 @@ class Tabulated:
     """``model`` evaluated on every input (in batches, shape-checked); calls index the table."""
 
     def __init__(self, name: str, model, inputs: tuple, output: tuple, batch_size: int, device):
-        self.name = name
         self.lows = [d[1] for d in inputs]
         self.sizes = [d[2] - d[1] for d in inputs]
         self.strides = [math.prod(self.sizes[i + 1 :]) for i in range(len(self.sizes))]
