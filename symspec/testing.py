@@ -30,7 +30,7 @@ def _sampler(spec, gir, action, domain, generator):
         return ("table", rt.action_table(_ops(action, gir.generators), shape=tuple(domain.dims)))
     parts = []
     for f in gir.factors or (gir,):
-        a = spec.ir.symmetry.action(f, domain, spec.domain_name(domain), None)
+        a = spec.ir.action(f, domain)
         if a.perms and f.generators:  # a finite factor on fixed dims: a random element of its table
             parts.append(("table", rt.action_table(_ops(a, f.generators), shape=tuple(domain.dims))))
         elif not f.generators and a.kind != "matrix":

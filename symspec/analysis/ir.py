@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .groups import ActionIR, GroupIR
+
 from .domains import RealDomain
 from .lawclass import LawIR, classify_law
 from .orbits import analyze_model
@@ -20,18 +22,29 @@ __all__ = ["IR", "build_ir", "explain_json", "explain_text"]
 
 @dataclass
 class IR:
+    """The finished symmetry analysis; later stages only read it (no calls back into the builder)."""
+
     graphs: dict = field(default_factory=dict)  # name -> GraphIR
-    groups: dict = field(default_factory=dict)  # name -> GroupIR
+    groups: dict = field(default_factory=dict)  # name -> GroupIR (declared groups)
     laws: dict = field(default_factory=dict)  # name -> LawIR
     models: dict = field(default_factory=dict)  # name -> ModelIR
     layers: dict = field(default_factory=dict)  # name -> (GroupIR, source ActionIR, target ActionIR)
-    symmetry: Symmetry | None = None
+    all_groups: dict = field(default_factory=dict)  # key -> GroupIR: declared, inline (forall g: symmetric(N)) and factors
+    actions: dict = field(default_factory=dict)  # (group key, domain) -> ActionIR, every action analysis built
+
+    def group(self, gdef) -> GroupIR:
+        """The built group of a group definition (declared or inline)."""
+        return self.all_groups[gdef.name or str(gdef)]
+
+    def action(self, gir: GroupIR, domain) -> ActionIR | None:
+        """The action analysis found of a built group on a domain (None if it has none)."""
+        return self.actions.get((gir.name, domain))
 
 
 def build_ir(spec, reporter: Reporter) -> IR:
     sym = Symmetry(spec, reporter)
     sym.build()
-    ir = IR(sym.graphs, sym.groups, symmetry=sym)
+    ir = IR(sym.graphs, sym.groups)
     for law in spec.laws.values():
         for node, gdef, domain in law.acts:
             gir = sym.group(gdef, gdef.name or None)
@@ -49,7 +62,22 @@ def build_ir(spec, reporter: Reporter) -> IR:
         ir.laws[name] = classify_law(law, spec, sym)
     for name, sig in spec.models.items():
         ir.models[name] = analyze_model(spec, sym, sig, ir.laws, spec.laws, reporter)
+    _index(ir, sym)
     return ir
+
+
+def _index(ir: IR, sym: Symmetry) -> None:
+    """Every built group and action, keyed for lookups by later stages."""
+    todo = list(sym.groups.values()) + list(sym.inline_groups.values())
+    while todo:
+        gir = todo.pop()
+        if gir.name in ir.all_groups:
+            continue
+        ir.all_groups[gir.name] = gir
+        todo += list(gir.factors)
+        for act in gir.actions.values():
+            if act is not None:
+                ir.actions.setdefault((gir.name, act.domain_type), act)
 
 
 def _group_json(g) -> dict:

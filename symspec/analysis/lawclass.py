@@ -21,7 +21,7 @@ from ..syntax.unparse import unparse
 from .domains import BoolDomain, ClassOf, Cyclic, Labels, Range, Tensor
 from .groups import identity, is_finite_domain
 
-__all__ = ["TransformPair", "VariablePlan", "LawIR", "classify_law", "NotTransform"]
+__all__ = ["TransformPair", "VariablePlan", "LawIR", "classify_law", "NotTransform", "conjuncts", "names_in"]
 
 
 class NotTransform(Exception):
@@ -112,7 +112,7 @@ def _peel(e, models: dict):
             return None
 
 
-def _names(e) -> set:
+def names_in(e) -> set:
     return {n.name for n in ast.walk(e) if isinstance(n, ast.Name)}
 
 
@@ -298,18 +298,18 @@ def _equivariance(ir: LawIR, law, spec, sym) -> str | None:
     params = set()
     sources = []
     for arg in moved.args:
-        used = [n for n in _names(arg) if n in base_vars]
+        used = [n for n in names_in(arg) if n in base_vars]
         if len(used) != 1 or sum(1 for n in ast.walk(arg) if isinstance(n, ast.Name) and n.name == used[0]) != 1:
             return "an argument is not an invertible transform of exactly one variable"
         sources.append(base_vars.index(used[0]))
-        params |= {n for n in _names(arg) if n in law.variables and n not in base_vars}
+        params |= {n for n in names_in(arg) if n in law.variables and n not in base_vars}
     if sorted(sources) != list(range(len(base_vars))):
         return "the transformed arguments do not use each variable once"
     for _kind, arg in base_ops + moved_ops:
         if arg is not None and not isinstance(arg, ast.Name | ast.Int | ast.Neg | ast.BinOp):
             return "an output transform is not a shift, scaling, negation or group action"
         if arg is not None:
-            params |= {n for n in _names(arg) if n in law.variables}
+            params |= {n for n in names_in(arg) if n in law.variables}
     if params & set(base_vars):
         return "a transform parameter is also an argument"
     if (
@@ -415,17 +415,17 @@ def _output_finite(output) -> bool:
 # ---- variables and cost ----------------------------------------------------------------
 
 
-def _conjuncts(e) -> list:
+def conjuncts(e) -> list:
     if e is None:
         return []
     if isinstance(e, ast.Logic) and e.op == "and":
-        return _conjuncts(e.left) + _conjuncts(e.right)
+        return conjuncts(e.left) + conjuncts(e.right)
     if isinstance(e, ast.Compare) and len(e.ops) > 1:
         return [ast.Compare(e.span, (a, b), (op,)) for a, b, op in zip(e.operands, e.operands[1:], e.ops)]
     return [e]
 
 
-def _batch_names(law, spec) -> set:
+def _batchnames_in(law, spec) -> set:
     """Variables bound to batch fields: a name and domain that some called model takes as a parameter."""
     out = set()
     for m in law.models:
@@ -437,12 +437,12 @@ def _batch_names(law, spec) -> set:
 
 
 def _plan_variables(ir: LawIR, law, spec, sym) -> None:
-    batch = _batch_names(law, spec)
-    conj = _conjuncts(law.decl.guard)
-    masks = [c for c in conj if _names(c) and _names(c) <= batch]
+    batch = _batchnames_in(law, spec)
+    conj = conjuncts(law.decl.guard)
+    masks = [c for c in conj if names_in(c) and names_in(c) <= batch]
     for name, v in law.variables.items():
         if name in batch:
-            mine = [unparse(c) for c in masks if name in _names(c)]
+            mine = [unparse(c) for c in masks if name in names_in(c)]
             where = f"; only examples where {' and '.join(mine)}" if mine else ""
             ir.variables[name] = VariablePlan(name, "batch", f"the batch field of that name{where}", v.domain)
             continue
@@ -458,7 +458,7 @@ def _plan_variables(ir: LawIR, law, spec, sym) -> None:
                 detail = f"uniform over {gir.name} ({gir.order_text} elements)"
             ir.variables[name] = VariablePlan(name, "group", detail)
             continue
-        mine = [c for c in conj if name in _names(c)]
+        mine = [c for c in conj if name in names_in(c)]
         if not mine:
             ir.variables[name] = VariablePlan(name, "uniform", f"uniform over {spec.domain_name(v.domain)}", v.domain)
             continue
@@ -468,7 +468,7 @@ def _plan_variables(ir: LawIR, law, spec, sym) -> None:
             if (
                 isinstance(call.args[2], ast.Name)
                 and call.args[2].name == name
-                and name not in _names(call.args[1]) | _names(call.args[3])
+                and name not in names_in(call.args[1]) | names_in(call.args[3])
             ):
                 ends = f"{unparse(call.args[1])}-{unparse(call.args[3])}"
                 ir.variables[name] = VariablePlan(
@@ -505,7 +505,7 @@ def _acceptance(ir: LawIR, law, spec, sym, conj) -> None:
     rejected = [p for p in ir.variables.values() if p.source == "rejection"]
     if not rejected:
         return
-    names = sorted({n for c in conj for n in _names(c) if n in law.variables})
+    names = sorted({n for c in conj for n in names_in(c) if n in law.variables})
     domains = [law.variables[n].domain for n in names]
     if not all(is_finite_domain(d) for d in domains):
         return
@@ -579,5 +579,5 @@ def _cost(ir: LawIR, law, spec) -> None:
         if own and sig.name not in batch_call_seen:
             batch_call_seen.add(sig.name)
             continue
-        total += samples if _names(call) & drawn else 1
+        total += samples if names_in(call) & drawn else 1
     ir.forward_passes = total

@@ -21,7 +21,7 @@ from ..syntax import ast
 from .domains import BoolDomain, ClassOf, Cyclic, Labels, Nodes, Range
 from .groups import is_finite_domain
 
-__all__ = ["ModelIR", "components", "input_sizes", "transform_images", "MAX_ORBIT_INPUTS", "analyze_model"]
+__all__ = ["ModelIR", "components", "input_sizes", "transform_images", "MAX_ORBIT_INPUTS", "analyze_model", "joint_push"]
 
 MAX_ORBIT_INPUTS = 8_000_000
 
@@ -96,7 +96,7 @@ def _class_text(output, c: int, spec, sym) -> str:
     return _value_text(domain, c, spec, sym)
 
 
-def _joint(gen, offsets: list, out_offset: int, total: int) -> list:
+def joint_push(gen, offsets: list, out_offset: int, total: int) -> list:
     """A generator as a permutation of (slot, value) points and output points."""
     perm = np.arange(total, dtype=np.int64)
     for i, s in enumerate(gen.sources):
@@ -220,7 +220,7 @@ def _redundancy(spec, sig, eq: list, reporter) -> None:
     total = out_offset + out_n
     earlier: list = []
     for e in usable:
-        perms = [_joint(g, [int(o) for o in offsets], out_offset, total) for g in e.generators]
+        perms = [joint_push(g, [int(o) for o in offsets], out_offset, total) for g in e.generators]
         if earlier and perms and _same_orbits(total, [p for _, p in earlier], perms):
             from sympy.combinatorics import Permutation, PermutationGroup  # only when the law may be implied
 

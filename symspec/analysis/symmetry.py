@@ -58,6 +58,11 @@ class Symmetry:
         self._declared: dict = {}  # (group name, domain type) -> ActionDef
         self._inline: dict[str, GroupIR] = {}
 
+    @property
+    def inline_groups(self) -> dict:
+        """Groups written inline (forall g: symmetric(N), layer ... under SO(3)), by their text."""
+        return self._inline
+
     # ---- graphs --------------------------------------------------------------------
     def graph(self, name: str) -> GraphIR:
         if name not in self.graphs:

@@ -206,9 +206,9 @@ class _LawLowering:
         return V("value", code, domain)
 
     def _conjuncts(self, var: str):
-        from ..analysis.lawclass import _conjuncts, _names
+        from ..analysis.lawclass import conjuncts, names_in
 
-        return [c for c in _conjuncts(self.law.decl.guard) if var in _names(c)]
+        return [c for c in conjuncts(self.law.decl.guard) if var in names_in(c)]
 
     def _interval(self, var: str, v, name: str) -> None:
         lo, hi = _int_bounds(v.domain)
@@ -268,8 +268,7 @@ class _LawLowering:
         self.masks.append(f"{name}_ok")
 
     def _group_variable(self, var: str, v) -> None:
-        sym = self.spec.ir.symmetry
-        gir = sym.group(v.group, v.group.name or None)
+        gir = self.spec.ir.group(v.group)
         domains = [d for node, g, d in self.law.acts if isinstance(node.element, ast.Name) and node.element.name == var]
         uniq = []
         for d in domains:
@@ -283,7 +282,7 @@ class _LawLowering:
         elif finite:
             tables, skipped = [], []
             for d in uniq:
-                act = sym.action(gir, d, self.spec.domain_name(d), None)
+                act = self.spec.ir.action(gir, d)
                 ops = {g: [(op, dict(args)) for op, args in act.ops[g]] for g in gir.generators}
                 lead = _untouched_leading_dims(d, ops)
                 if lead:  # the transforms leave the leading dims alone: index only the trailing ones
@@ -312,11 +311,10 @@ class _LawLowering:
 
     def _random_words(self, gir, domains, var: str, name: str, parts: dict) -> None:
         """Groups too large for a table of all elements: per example, a random word in the generators."""
-        sym = self.spec.ir.symmetry
         buf = py(f"GENERATORS_{self.law.name}_{var}")
         tables = []
         for d in domains:
-            act = sym.action(gir, d, self.spec.domain_name(d), None)
+            act = self.spec.ir.action(gir, d)
             ops = {g: [(op, dict(args)) for op, args in act.ops[g]] for g in gir.generators}
             where = f"shape={tuple(d.dims)!r}" if isinstance(d, Tensor) else f"n={d.size}"
             tables.append(f"rt.action_table({literal(ops)}, {where})")
@@ -330,17 +328,15 @@ class _LawLowering:
             offset += points
 
     def _finite_action(self, gir, domain) -> bool:
-        sym = self.spec.ir.symmetry
-        act = sym.action(gir, domain, self.spec.domain_name(domain), None)
+        act = self.spec.ir.action(gir, domain)
         return act is not None and bool(act.perms) and not gir.continuous and act.kind in ("values", "positions")
 
     def _continuous_parts(self, gir, domain, name: str) -> list:
         """Factor by factor, how a sampled element acts on a tensor domain with symbolic dims or matrices."""
-        sym = self.spec.ir.symmetry
         factors = gir.factors or (gir,)
         parts = []
         for i, f in enumerate(factors):
-            act = sym.action(f, domain, self.spec.domain_name(domain), None)
+            act = self.spec.ir.action(f, domain)
             part = f"{name}_{i}" if len(factors) > 1 else name
             if act.kind == "matrix":
                 special = "True" if f.definition.kind == "SO" else "False"
@@ -802,7 +798,7 @@ def _reps(spec, gir, domain):
         return None
     codes, values = [], []
     for f in gir.factors or (gir,):
-        act = spec.ir.symmetry.action(f, domain, spec.domain_name(domain), None)
+        act = spec.ir.action(f, domain)
         if act is None:
             return None
         if act.kind == "matrix":
@@ -852,7 +848,6 @@ def _matrix_layer(spec, name: str, layer, gir):
 def lower_layers(spec) -> list:
     """Per layer: (class name, base class, constructor arguments code, comment)."""
     out = []
-    sym = spec.ir.symmetry
     for name, layer in spec.layers.items():
         gir, src, dst = spec.ir.layers[name]
         where = f"{spec.file}:{layer.span.line}"
@@ -884,7 +879,7 @@ def lower_layers(spec) -> list:
             and src is not None
             and all(
                 dict(ops[0][1]).get("dims") == (0,)
-                for g, ops in sym.action(perm[0], layer.source, spec.domain_name(layer.source), None).ops.items()
+                for g, ops in spec.ir.action(perm[0], layer.source).ops.items()
             )
         )
         if first_dim_perm and isinstance(layer.target, Tensor) and layer.target == layer.source:
@@ -953,7 +948,7 @@ class _SymmetrizeLowering(_AugmentLowering):
         if any(kind != "act" for kind, _ in base_ops):
             return None
         var = params[0]
-        gir = self.spec.ir.symmetry.group(self.law.variables[var].group, self.law.variables[var].group.name or None)
+        gir = self.spec.ir.group(self.law.variables[var].group)
         exact = not gir.continuous and (gir.order or 0) <= MAX_TABLE_ORDER
         fields = [py(p) for p, _ in sig.params]
         lines = []
@@ -1024,7 +1019,7 @@ def literal_args(names: list) -> str:
 
 def _finite_symmetrize(spec, sig, out: Lowered):
     """For a model on finite inputs: its laws' generators as one joint action, averaged by the runtime."""
-    from ..analysis.orbits import _joint, input_sizes
+    from ..analysis.orbits import input_sizes, joint_push
 
     sizes = input_sizes(sig)
     laws = [ir for ir in spec.ir.laws.values() if ir.law_class == "equivariance" and ir.model == sig.name]
@@ -1041,7 +1036,7 @@ def _finite_symmetrize(spec, sig, out: Lowered):
     for g in gens:
         if output != "real" and g.out_perm is None:
             return None
-        joint.append(_joint(g, offsets, sum(sizes), total))
+        joint.append(joint_push(g, offsets, sum(sizes), total))
     const = py(f"JOINT_{sig.name}")
     out.constants[const] = literal(joint)
     lows = [d.lo if isinstance(d, Range) else 0 for _, d in sig.params]
