@@ -67,7 +67,7 @@ def main() -> None:
     import gc
 
     from symspec.analysis import loads
-    from symspec.analysis.spec import analyze
+    from symspec.pipeline import analyze
     from symspec.syntax import parse
     from symspec.syntax.parser import _parser
 

@@ -5,11 +5,11 @@ checks it (this package's front end) and compiles it to PyTorch.  Importing
 ``symspec`` does not import torch.
 """
 
-from .analysis import Spec, load, loads
+from .analysis import Spec
 from .errors import ParamError, SpecError, SpecNameError, SpecSyntaxError, SpecTypeError, SymspecError, UsageError
+from .pipeline import check, compile, load, loads
 from .syntax import parse
-
-__version__ = "0.1.0"
+from .version import __version__
 
 
 def __getattr__(name):
@@ -27,18 +27,12 @@ def validate(spec, **kwargs):
     return _validate(spec, **kwargs)
 
 
-def compile(spec, out_hint=None):  # noqa: A001 - DESIGN.md's name
-    """Compile a checked spec to a PyTorch module, imported in memory (imports torch)."""
-    from .codegen import compile as _compile
-
-    return _compile(spec, out_hint)
-
-
 __all__ = [
     "__version__",
     "load",
     "loads",
     "compile",
+    "check",
     "validate",
     "assert_equivariant",
     "parse",

@@ -24,6 +24,7 @@ __all__ = [
     "SpecNameError",
     "SpecTypeError",
     "render_diagnostic",
+    "raise_diagnostics",
 ]
 
 
@@ -153,3 +154,13 @@ def render_diagnostic(d: Diagnostic, sources: dict[str, str], color: bool = Fals
 
 class ModelError(UsageError):
     """A model handed to symspec misbehaves: wrong output shape, a forward that raises, a factory that fails."""
+
+
+_ERROR_CLASSES = {"syntax": SpecSyntaxError, "name": SpecNameError}
+
+
+def raise_diagnostics(diagnostics: list[Diagnostic], sources: dict[str, str]) -> None:
+    """Raise the SpecError subclass of the first error (by position), carrying every diagnostic."""
+    errors = sorted((d for d in diagnostics if d.severity == "error"), key=Diagnostic.sort_key)
+    cls = _ERROR_CLASSES.get(errors[0].kind, SpecTypeError)
+    raise cls(diagnostics, sources)

@@ -2,7 +2,7 @@
 
 from .domains import BoolDomain, ClassOf, Cyclic, Labels, Nodes, Range, RealDomain, Tensor
 from .laws import LawInfo, Variable
-from .spec import LayerDef, ModelSig, PriorDef, Spec, analyze, load, loads, parse_param_overrides
+from .records import LayerDef, ModelSig, PriorDef, Spec
 from .structures import ActionDef, GraphDef, GroupDef, TransformDef
 
 __all__ = [
@@ -24,8 +24,4 @@ __all__ = [
     "RealDomain",
     "BoolDomain",
     "ClassOf",
-    "analyze",
-    "load",
-    "loads",
-    "parse_param_overrides",
 ]

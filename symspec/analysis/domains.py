@@ -7,14 +7,13 @@ Domains are structural: two domains with the same values are the same type
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import Union
 
 from ..syntax import ast
+from .context import Context
 from ..syntax.unparse import unparse
 from .scope import KIND_WORDS, did_you_mean
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .spec import Analyzer
 
 __all__ = [
     "Cyclic",
@@ -140,7 +139,7 @@ def describe(domain, name: str | None = None) -> str:
     return f"{name} = {domain}" if name and name != str(domain) else str(domain)
 
 
-def eval_int(ctx: Analyzer, expr, what: str, *, allow_dim: bool = False):
+def eval_int(ctx: Context, expr, what: str, *, allow_dim: bool = False):
     """Evaluate a compile-time integer (literals, params, + - *); None after an error.
 
     With ``allow_dim`` a bare symbolic dimension evaluates to its name (a str).
@@ -189,7 +188,7 @@ def eval_int(ctx: Analyzer, expr, what: str, *, allow_dim: bool = False):
 _DOMAIN_CTORS = ("cyclic", "range", "set", "nodes", "tensor", "real", "bool")
 
 
-def _positional(ctx: Analyzer, call, name: str, lo: int, hi: int | None = None):
+def _positional(ctx: Context, call, name: str, lo: int, hi: int | None = None):
     args = call.args
     for a in args:
         if isinstance(a, ast.KwArg):
@@ -203,7 +202,7 @@ def _positional(ctx: Analyzer, call, name: str, lo: int, hi: int | None = None):
     return args
 
 
-def resolve_domain(ctx: Analyzer, expr, *, role: str = "a domain"):
+def resolve_domain(ctx: Context, expr, *, role: str = "a domain"):
     """Resolve a domain reference or constructor; None after reporting an error."""
     if isinstance(expr, ast.Name):
         sym = ctx.symbols.lookup(expr.name)
@@ -315,7 +314,7 @@ def resolve_domain(ctx: Analyzer, expr, *, role: str = "a domain"):
     return None
 
 
-def resolve_output(ctx: Analyzer, expr):
+def resolve_output(ctx: Context, expr):
     """Resolve a model's output type: class(D), class(n), bool, real or a tensor domain."""
     if isinstance(expr, ast.Call) and expr.func.name == "class":
         if len(expr.args) != 1 or isinstance(expr.args[0], ast.KwArg):

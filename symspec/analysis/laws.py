@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import Span
 from ..syntax import ast
+from .context import Context
 from .domains import (
     INTEGER,
     BoolDomain,
@@ -30,7 +31,7 @@ from .scope import KIND_WORDS, did_you_mean
 from .structures import GROUP_FAMILIES, GroupDef, resolve_group
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .spec import Analyzer, ModelSig
+    from .records import ModelSig
 
 __all__ = ["Ty", "Variable", "LawInfo", "check_law", "check_options", "LAW_OPTIONS", "BUILTINS"]
 
@@ -115,7 +116,7 @@ def _sum_domain(op: str, a, b):
 
 
 class _LawChecker:
-    def __init__(self, ctx: Analyzer, decl: ast.LawDecl):
+    def __init__(self, ctx: Context, decl: ast.LawDecl):
         self.ctx = ctx
         self.decl = decl
         self.r = ctx.reporter
@@ -620,7 +621,7 @@ class _LawChecker:
         return True
 
 
-def _binder_target(ctx: Analyzer, b: ast.Binder):
+def _binder_target(ctx: Context, b: ast.Binder):
     """A binder ranges over a domain or a group: (domain, None) or (None, group)."""
     t = b.type
     if isinstance(t, ast.Name):
@@ -643,7 +644,7 @@ def _binder_target(ctx: Analyzer, b: ast.Binder):
     return d, None
 
 
-def check_options(ctx: Analyzer, options, allowed: dict) -> dict:
+def check_options(ctx: Context, options, allowed: dict) -> dict:
     """Validate ``[name value, ...]`` options; returns {name: value}."""
     out: dict = {}
     seen: dict = {}
@@ -678,7 +679,7 @@ def check_options(ctx: Analyzer, options, allowed: dict) -> dict:
     return out
 
 
-def check_law(ctx: Analyzer, decl: ast.LawDecl) -> LawInfo:
+def check_law(ctx: Context, decl: ast.LawDecl) -> LawInfo:
     c = _LawChecker(ctx, decl)
     for b in decl.binders:
         name = b.var.name

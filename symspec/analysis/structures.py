@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 from ..errors import Span
 from ..syntax import ast
+from .context import Context
 from .domains import Cyclic, Tensor, describe, eval_int
 from .scope import did_you_mean
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .spec import Analyzer
 
 __all__ = [
     "GraphDef",
@@ -149,7 +146,7 @@ CYCLIC_TRANSFORMS = ("negate", "shift", "scale")
 # ---- graphs ---------------------------------------------------------------------
 
 
-def resolve_graph(ctx: Analyzer, decl: ast.GraphDecl) -> GraphDef | None:
+def resolve_graph(ctx: Context, decl: ast.GraphDecl) -> GraphDef | None:
     expr = decl.ctor
     name = decl.name.name
     if isinstance(expr, ast.Name) and expr.name in GRAPH_CTORS:
@@ -209,7 +206,7 @@ def resolve_graph(ctx: Analyzer, decl: ast.GraphDecl) -> GraphDef | None:
     return GraphDef(name, kind, tuple(values), count, (), decl.span)
 
 
-def _edges_graph(ctx: Analyzer, name: str, expr: ast.Call, span: Span) -> GraphDef | None:
+def _edges_graph(ctx: Context, name: str, expr: ast.Call, span: Span) -> GraphDef | None:
     edges = []
     seen = set()
     for a in expr.args:
@@ -242,7 +239,7 @@ def _edges_graph(ctx: Analyzer, name: str, expr: ast.Call, span: Span) -> GraphD
 # ---- groups ---------------------------------------------------------------------
 
 
-def resolve_group(ctx: Analyzer, expr, name: str) -> GroupDef | None:
+def resolve_group(ctx: Context, expr, name: str) -> GroupDef | None:
     """Resolve a group expression (reference, family, presentation, product)."""
     if isinstance(expr, ast.Name):
         if expr.name in GROUP_FAMILIES or expr.name == "petersen":
@@ -270,7 +267,7 @@ def resolve_group(ctx: Analyzer, expr, name: str) -> GroupDef | None:
     return None
 
 
-def _family(ctx: Analyzer, expr: ast.Call, name: str) -> GroupDef | None:
+def _family(ctx: Context, expr: ast.Call, name: str) -> GroupDef | None:
     kind = expr.func.name
     if kind not in GROUP_FAMILIES:
         ctx.reporter.error(
@@ -317,7 +314,7 @@ def _word_generators(word: ast.Word):
             yield p.base
 
 
-def _presentation(ctx: Analyzer, expr: ast.Presentation, name: str) -> GroupDef | None:
+def _presentation(ctx: Context, expr: ast.Presentation, name: str) -> GroupDef | None:
     gens = []
     ok = True
     for g in expr.generators:
@@ -356,7 +353,7 @@ def _presentation(ctx: Analyzer, expr: ast.Presentation, name: str) -> GroupDef 
 # ---- transforms and actions ------------------------------------------------------
 
 
-def _value(ctx: Analyzer, expr, kind: str, what: str):
+def _value(ctx: Context, expr, kind: str, what: str):
     if kind == "int":
         return eval_int(ctx, expr, what)
     items = expr.items if isinstance(expr, ast.Tuple) else (expr,) if kind == "ints" else None
@@ -376,7 +373,7 @@ def _value(ctx: Analyzer, expr, kind: str, what: str):
     return tuple(values)
 
 
-def _transform(ctx: Analyzer, expr, table: dict, context: str) -> TransformDef | None:
+def _transform(ctx: Context, expr, table: dict, context: str) -> TransformDef | None:
     if isinstance(expr, ast.Name):
         call_name, args, span = expr.name, (), expr.span
         name_span = expr.span
@@ -444,7 +441,7 @@ def _transform(ctx: Analyzer, expr, table: dict, context: str) -> TransformDef |
     return TransformDef(call_name, tuple(resolved), span)
 
 
-def _dim_size(ctx: Analyzer, domain: Tensor, dim: int, span: Span, what: str):
+def _dim_size(ctx: Context, domain: Tensor, dim: int, span: Span, what: str):
     rank = len(domain.dims)
     if not -rank <= dim < rank:
         ctx.reporter.error(f"{what} {dim} is out of range for {domain}, which has {rank} dim{'s' if rank != 1 else ''}", span)
@@ -452,7 +449,7 @@ def _dim_size(ctx: Analyzer, domain: Tensor, dim: int, span: Span, what: str):
     return domain.dims[dim]
 
 
-def _check_transform_on(ctx: Analyzer, t: TransformDef, domain, domain_name: str, group: GroupDef | None) -> bool:
+def _check_transform_on(ctx: Context, t: TransformDef, domain, domain_name: str, group: GroupDef | None) -> bool:
     """Check that transform ``t`` can act on ``domain``; for `by` forms, also fit the family group."""
     span = t.span
     if t.name in CYCLIC_TRANSFORMS:
@@ -532,7 +529,7 @@ def _check_transform_on(ctx: Analyzer, t: TransformDef, domain, domain_name: str
     return True  # pragma: no cover - every transform is handled above
 
 
-def resolve_action(ctx: Analyzer, decl: ast.ActionDecl) -> ActionDef | None:
+def resolve_action(ctx: Context, decl: ast.ActionDecl) -> ActionDef | None:
     group = ctx.group_ref(ast.Name(decl.group.span, decl.group.name))
     domain_sym = ctx.symbols.lookup(decl.domain.name)
     domain = None

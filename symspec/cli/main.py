@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from .. import __version__
+from ..version import __version__
 from ..errors import SpecError, UsageError
 
 __all__ = ["main", "build_parser"]
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check(args) -> int:
-    from ..analysis import load, parse_param_overrides
+    from ..pipeline import load, parse_param_overrides
 
     overrides = parse_param_overrides(args.param)
     color = _color(sys.stderr)
@@ -101,7 +101,7 @@ def _check(args) -> int:
 
 
 def _load_one(file: str, params: list):
-    from ..analysis import load, parse_param_overrides
+    from ..pipeline import load, parse_param_overrides
 
     overrides = parse_param_overrides(params)
     if not os.path.isfile(file):

@@ -38,7 +38,7 @@ def _template():
 
 def compile_source(spec, out_hint: str | None = None) -> str:
     """The generated module's text (deterministic: same spec, same text)."""
-    from .. import __version__
+    from ..version import __version__
 
     if out_hint is None:
         from pathlib import Path

@@ -16,10 +16,11 @@ import time
 import torch
 
 from ..errors import ModelError, UsageError
+from ..runtime.calls import describe_missing, models_needed
 from .report import LawReport, Report, wilson_interval
 from .tabulate import mixed_radix
 
-__all__ = ["validate"]
+__all__ = ["validate", "needed_models"]
 
 MAGNITUDES_KEPT = 10_000  # violation magnitudes kept per law for the plot
 
@@ -179,21 +180,26 @@ def validate(
     with fewer inputs than some law has cases is evaluated once on every
     input and read by indexing (``tabulate=None``; True forces it where
     possible, False never): the same outputs for a deterministic model.
+    ``models`` are the ones the checked laws call (``laws``: names, default
+    all); the spec's other models may be left out.
     """
     module = _module(spec, params)
     inputs = dict(inputs or {})
     dims = {"N": 8, **(dims or {})}
-    names = list(module.LAWS) if laws is None else list(laws)
+    names = list(module.LAWS) if laws is None else list(dict.fromkeys([laws] if isinstance(laws, str) else laws))
     unknown = [n for n in names if n not in module.LAWS]
     if unknown:
         raise UsageError(f"unknown law(s) {', '.join(unknown)}; the spec's laws: {', '.join(module.LAWS)}")
-    missing = sorted(set(module.MODELS) - set(models))
+    if laws is not None and not names and module.LAWS:
+        raise UsageError(f"no law selected; the spec's laws: {', '.join(module.LAWS)}")
+    needed = needed_models(module, [n for n in names if module.CHECKS[n]["error"] is None])
+    missing = describe_missing(needed, models)
     extra = sorted(set(models) - set(module.MODELS))
     if missing or extra:
         raise ModelError(
-            f"spec {module.SPEC} needs the model(s) {', '.join(sorted(module.MODELS))}"
-            + (f"; missing {', '.join(missing)}" if missing else "")
-            + (f"; unknown {', '.join(extra)}" if extra else "")
+            f"spec {module.SPEC} needs the model(s) {', '.join(sorted(needed)) or 'none'} for the laws checked"
+            + (f"; missing {'; '.join(missing)}" if missing else "")
+            + (f"; unknown {', '.join(extra)} (the spec's models: {', '.join(module.MODELS)})" if extra else "")
         )
     device = _resolve_device(device) if device is not None else _device_of(models)
     dtype = next((p.dtype for m in models.values() if isinstance(m, torch.nn.Module) for p in m.parameters()), torch.float32)
@@ -212,7 +218,7 @@ def validate(
                 if module.CHECKS[n]["error"] is None
             }
             planned = sum(plan[2] for plan in plans.values())  # each case asks for at least one model call
-            report.tabulated = _tabulate(validator, module, planned, batch_size, device, tabulate)
+            report.tabulated = _tabulate(validator, module, set(needed), planned, batch_size, device, tabulate)
             for index, name in enumerate(names):
                 report.laws.append(
                     _validate_law(
@@ -238,6 +244,11 @@ def validate(
     return report
 
 
+def needed_models(module, names) -> dict:
+    """model -> the laws among ``names`` that call it (``LAWS[law]["models"]`` of the compiled ``module``)."""
+    return models_needed(module.LAWS, {}, module.MODELS, names)
+
+
 def _resolve_device(device) -> torch.device:
     """``device`` as a torch.device that this machine has, or a usage error saying why not."""
     try:
@@ -254,8 +265,9 @@ def _resolve_device(device) -> torch.device:
 def _module(spec, params):
     if hasattr(spec, "Validator"):
         return spec
-    from .. import compile as compile_spec
-    from ..analysis import Spec, load
+    from ..analysis import Spec
+    from ..pipeline import compile as compile_spec
+    from ..pipeline import load
 
     if not isinstance(spec, Spec):
         spec = load(os.fspath(spec), params=params)
@@ -277,14 +289,16 @@ def _plan(validator, variables: dict, samples: int, cap: int, inputs: dict) -> t
     return "monte carlo", None, samples
 
 
-def _tabulate(validator, module, planned: int, batch_size, device, tabulate) -> dict:
-    """Models on finite inputs with fewer inputs than the ``planned`` cases: evaluated once, then indexed."""
+def _tabulate(validator, module, used: set, planned: int, batch_size, device, tabulate) -> dict:
+    """Models in ``used`` on finite inputs with fewer inputs than the ``planned`` cases: evaluated once, then indexed."""
     from .tabulate import MAX_TABLE_ENTRIES, Tabulated, table_size
 
     if tabulate is False:
         return {}
     done = {}
     for model, domains in module.INPUTS.items():
+        if model not in used or model not in validator.models:
+            continue
         size = table_size(domains)
         output = module.OUTPUTS[model]
         if size is None or output[0] == "tensor":

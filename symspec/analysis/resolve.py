@@ -1,107 +1,26 @@
-"""Names and types of a whole spec: the checked :class:`Spec`, and ``load``.
+"""Resolution of one parsed file into a :class:`Spec` (names, declarations, laws).
 
-The analysis never stops at the first problem: it resolves every statement it
-can, collects every diagnostic, and raises one :class:`SpecError` at the end.
+The analyzer never stops at the first problem: it resolves every statement it
+can and collects every diagnostic in its reporter.  Domains, graphs and groups
+are resolved on demand, so names may be used before they are declared.
 """
 
 from __future__ import annotations
 
-import gc
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import Diagnostic, ParamError, Span, SpecNameError, SpecSyntaxError, SpecTypeError, UsageError
-from ..syntax import ast, parse
+from ..errors import ParamError, Span
+from ..syntax import ast
 from .domains import Labels, RealDomain, Tensor, describe, resolve_domain, resolve_output
 from .laws import check_law, check_options
+from .records import LayerDef, ModelSig, PriorDef, Spec
 from .scope import KIND_WORDS, Reporter, SymbolTable, did_you_mean
 from .structures import GraphDef, GroupDef, resolve_action, resolve_graph, resolve_group
 
-__all__ = ["Spec", "ModelSig", "LayerDef", "PriorDef", "Analyzer", "analyze", "load", "loads", "parse_param_overrides"]
+__all__ = ["Analyzer", "PRIOR_KINDS"]
 
 PRIOR_KINDS = ("nuclear", "entropy", "lipschitz")
 PRIOR_OPTIONS = {"weight": "number"}
-
-
-@dataclass(frozen=True)
-class ModelSig:
-    name: str
-    params: tuple  # of (name, Domain)
-    output: object
-    span: Span
-
-    def signature(self) -> str:
-        args = ", ".join(f"{n}: {d}" for n, d in self.params)
-        return f"{self.name}({args}) -> {self.output}"
-
-
-@dataclass(frozen=True)
-class LayerDef:
-    name: str
-    source: object
-    target: object
-    group: GroupDef
-    span: Span
-
-
-@dataclass(frozen=True)
-class PriorDef:
-    name: str
-    kind: str
-    target: str  # a run-time binding (nuclear, entropy) or a model (lipschitz)
-    options: tuple
-    span: Span
-
-
-@dataclass
-class Spec:
-    """A parsed and checked spec: every declaration resolved, every law typed."""
-
-    name: str
-    file: str
-    source: str
-    ast: ast.SpecFile
-    params: dict = field(default_factory=dict)
-    domains: dict = field(default_factory=dict)
-    graphs: dict = field(default_factory=dict)
-    groups: dict = field(default_factory=dict)
-    actions: list = field(default_factory=list)
-    models: dict = field(default_factory=dict)
-    laws: dict = field(default_factory=dict)
-    layers: dict = field(default_factory=dict)
-    priors: dict = field(default_factory=dict)
-    dims: tuple = ()
-    warnings: list = field(default_factory=list)
-    ir: object = None  # the symmetry analysis (analysis.ir.IR), when it ran
-
-    def domain_name(self, domain) -> str:
-        """The declared name of a domain type, or its constructor text."""
-        for name, d in self.domains.items():
-            if d == domain:
-                return name
-        return str(domain)
-
-    def select(self, laws) -> Spec:
-        """A copy that keeps only the named laws (for training with a subset); the analysis runs again on it."""
-        import dataclasses
-
-        from .ir import build_ir
-
-        names = list(laws)
-        unknown = [n for n in names if n not in self.laws]
-        if unknown:
-            raise UsageError(f"unknown law(s) {', '.join(unknown)}; the spec's laws: {', '.join(self.laws) or 'none'}")
-        spec = dataclasses.replace(self, laws={n: law for n, law in self.laws.items() if n in names}, warnings=[])
-        reporter = Reporter()
-        spec.ir = build_ir(spec, reporter)
-        if reporter.errors:  # pragma: no cover - a subset of a valid spec's laws is valid
-            _raise(reporter.diagnostics, self.file, self.source)
-        return spec
-
-    def render_warnings(self, color: bool = False) -> str:
-        from ..errors import render_diagnostic
-
-        return "\n".join(render_diagnostic(w, {self.file: self.source}, color) for w in self.warnings)
 
 
 class Analyzer:
@@ -414,98 +333,3 @@ class Analyzer:
         spec.dims = tuple(self.symbols.dims)
         spec.warnings = self.reporter.warnings
         return spec
-
-
-_KIND_CLASSES = {"syntax": SpecSyntaxError, "name": SpecNameError}
-
-
-def _raise(diagnostics: list[Diagnostic], file: str, source: str) -> None:
-    errors = sorted((d for d in diagnostics if d.severity == "error"), key=Diagnostic.sort_key)
-    cls = _KIND_CLASSES.get(errors[0].kind, SpecTypeError)
-    raise cls(diagnostics, {file: source})
-
-
-def analyze(tree: ast.SpecFile, source: str, params: dict | None = None, *, symmetry: bool = True) -> Spec:
-    """Check a parsed file; raise :class:`SpecError` with every problem found.
-
-    Names and types come first; when they hold, the symmetry analysis
-    (groups, actions, law classes, orbits, redundancy, contradictions) runs
-    and its result is ``spec.ir``.  ``symmetry=False`` stops after types.
-    """
-    analyzer = Analyzer(tree, params)
-    reporter = analyzer.reporter
-    try:
-        spec = analyzer.run(tree.file, source)
-    except RecursionError:
-        reporter.error("the spec nests too deeply to analyze", Span(tree.file, 1, 1, 1, 2))
-        spec = None
-    if reporter.errors:
-        _raise(reporter.diagnostics, tree.file, source)
-    if symmetry:
-        from .ir import build_ir  # numpy, and sympy/networkx where a spec needs them
-
-        spec.ir = build_ir(spec, reporter)
-        if reporter.errors:
-            _raise(reporter.diagnostics, tree.file, source)
-        spec.warnings = reporter.warnings
-    return spec
-
-
-def loads(text: str, file: str = "<string>", params: dict | None = None) -> Spec:
-    """Parse and check .sym text."""
-    # The front end allocates many small objects that all stay alive: the cyclic
-    # garbage collector would only re-scan them, so it pauses meanwhile.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        try:
-            tree = parse(text, file)
-        except RecursionError:
-            diag = Diagnostic("the spec nests too deeply to parse", Span(file, 1, 1, 1, 2), kind="syntax")
-            raise SpecSyntaxError([diag], {file: text}) from None
-        return analyze(tree, text, params)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _decode(data: bytes, file: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        before = data[: err.start]
-        line = before.count(b"\n") + 1
-        col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
-        text = data.decode("utf-8", "replace")
-        diag = Diagnostic(
-            f"the file is not UTF-8: byte 0x{data[err.start]:02x} cannot be decoded",
-            Span(file, line, col, line, col + 1),
-            "save the file as UTF-8",
-            kind="syntax",
-        )
-        raise SpecSyntaxError([diag], {file: text}) from None
-
-
-def load(path, params: dict | None = None) -> Spec:
-    """Read, parse and check a .sym file; ``params`` overrides its ``param`` values."""
-    file = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise UsageError(f"cannot read '{file}': {err.strerror or err}") from None
-    return loads(_decode(data, file), file, params)
-
-
-def parse_param_overrides(items) -> dict:
-    """Turn ['p=59', 'n=3'] into {'p': 59, 'n': 3}; a malformed item is a ParamError."""
-    out: dict[str, int] = {}
-    for item in items or ():
-        name, sep, value = item.partition("=")
-        name, value = name.strip(), value.strip()
-        if not sep or not name:
-            raise ParamError(f"--param expects NAME=INT, got '{item}'")
-        try:
-            out[name] = int(value, 10)
-        except ValueError:
-            raise ParamError(f"--param {name} must be an integer, got '{value}'") from None
-    return out

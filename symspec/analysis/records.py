@@ -1,0 +1,90 @@
+"""The checked spec and its declaration records (what the analysis hands on)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from ..errors import Span, UsageError, raise_diagnostics, render_diagnostic
+from ..syntax import ast
+from .scope import Reporter
+from .structures import GroupDef
+
+__all__ = ["Spec", "ModelSig", "LayerDef", "PriorDef"]
+
+
+@dataclass(frozen=True)
+class ModelSig:
+    name: str
+    params: tuple  # of (name, Domain)
+    output: object
+    span: Span
+
+    def signature(self) -> str:
+        args = ", ".join(f"{n}: {d}" for n, d in self.params)
+        return f"{self.name}({args}) -> {self.output}"
+
+
+@dataclass(frozen=True)
+class LayerDef:
+    name: str
+    source: object
+    target: object
+    group: GroupDef
+    span: Span
+
+
+@dataclass(frozen=True)
+class PriorDef:
+    name: str
+    kind: str
+    target: str  # a run-time binding (nuclear, entropy) or a model (lipschitz)
+    options: tuple
+    span: Span
+
+
+@dataclass
+class Spec:
+    """A parsed and checked spec: every declaration resolved, every law typed."""
+
+    name: str
+    file: str
+    source: str
+    ast: ast.SpecFile
+    params: dict = field(default_factory=dict)
+    domains: dict = field(default_factory=dict)
+    graphs: dict = field(default_factory=dict)
+    groups: dict = field(default_factory=dict)
+    actions: list = field(default_factory=list)
+    models: dict = field(default_factory=dict)
+    laws: dict = field(default_factory=dict)
+    layers: dict = field(default_factory=dict)
+    priors: dict = field(default_factory=dict)
+    dims: tuple = ()
+    warnings: list = field(default_factory=list)
+    ir: object = None  # the symmetry analysis (analysis.ir.IR), when it ran
+
+    def domain_name(self, domain) -> str:
+        """The declared name of a domain type, or its constructor text."""
+        for name, d in self.domains.items():
+            if d == domain:
+                return name
+        return str(domain)
+
+    def select(self, laws) -> Spec:
+        """A copy that keeps only the named laws (for training with a subset); the analysis runs again on it."""
+        from .ir import build_ir
+
+        names = list(laws)
+        unknown = [n for n in names if n not in self.laws]
+        if unknown:
+            raise UsageError(f"unknown law(s) {', '.join(unknown)}; the spec's laws: {', '.join(self.laws) or 'none'}")
+        spec = dataclasses.replace(self, laws={n: law for n, law in self.laws.items() if n in names}, warnings=[])
+        reporter = Reporter()
+        spec.ir = build_ir(spec, reporter)
+        if reporter.errors:  # pragma: no cover - a subset of a valid spec's laws is valid
+            raise_diagnostics(reporter.diagnostics, {self.file: self.source})
+        return spec
+
+    def render_warnings(self, color: bool = False) -> str:
+        return "\n".join(render_diagnostic(w, {self.file: self.source}, color) for w in self.warnings)

@@ -1,0 +1,128 @@
+"""The one place that knows the stage order: text -> AST -> checked Spec (+ IR) -> lowered module -> Python.
+
+``loads``/``load`` parse and check (names, types, the symmetry analysis);
+``check`` also lowers every law and layer (no torch), so a spec that passes
+``check`` compiles; ``compile_source``/``compile`` render and import it.
+"""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+from .analysis.ir import build_ir
+from .analysis.records import Spec
+from .analysis.resolve import Analyzer
+from .errors import Diagnostic, ParamError, Span, SpecSyntaxError, UsageError, raise_diagnostics
+from .syntax import ast, parse
+
+__all__ = ["analyze", "loads", "load", "check", "compile_source", "compile", "parse_param_overrides"]
+
+
+def analyze(tree: ast.SpecFile, source: str, params: dict | None = None, *, symmetry: bool = True) -> Spec:
+    """Check a parsed file; raise :class:`SpecError` with every problem found.
+
+    Names and types come first; when they hold, the symmetry analysis
+    (groups, actions, law classes, orbits, redundancy, contradictions) runs
+    and its result is ``spec.ir``.  ``symmetry=False`` stops after types.
+    """
+    analyzer = Analyzer(tree, params)
+    reporter = analyzer.reporter
+    try:
+        spec = analyzer.run(tree.file, source)
+    except RecursionError:
+        reporter.error("the spec nests too deeply to analyze", Span(tree.file, 1, 1, 1, 2))
+        spec = None
+    if reporter.errors:
+        raise_diagnostics(reporter.diagnostics, {tree.file: source})
+    if symmetry:
+        spec.ir = build_ir(spec, reporter)
+        if reporter.errors:
+            raise_diagnostics(reporter.diagnostics, {tree.file: source})
+        spec.warnings = reporter.warnings
+    return spec
+
+
+def loads(text: str, file: str = "<string>", params: dict | None = None) -> Spec:
+    """Parse and check .sym text."""
+    # The front end allocates many small objects that all stay alive: the cyclic
+    # garbage collector would only re-scan them, so it pauses meanwhile.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        try:
+            tree = parse(text, file)
+        except RecursionError:
+            diag = Diagnostic("the spec nests too deeply to parse", Span(file, 1, 1, 1, 2), kind="syntax")
+            raise SpecSyntaxError([diag], {file: text}) from None
+        return analyze(tree, text, params)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _decode(data: bytes, file: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        before = data[: err.start]
+        line = before.count(b"\n") + 1
+        col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+        text = data.decode("utf-8", "replace")
+        diag = Diagnostic(
+            f"the file is not UTF-8: byte 0x{data[err.start]:02x} cannot be decoded",
+            Span(file, line, col, line, col + 1),
+            "save the file as UTF-8",
+            kind="syntax",
+        )
+        raise SpecSyntaxError([diag], {file: text}) from None
+
+
+def load(path, params: dict | None = None) -> Spec:
+    """Read, parse and check a .sym file; ``params`` overrides its ``param`` values."""
+    file = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise UsageError(f"cannot read '{file}': {err.strerror or err}") from None
+    return loads(_decode(data, file), file, params)
+
+
+def parse_param_overrides(items) -> dict:
+    """Turn ['p=59', 'n=3'] into {'p': 59, 'n': 3}; a malformed item is a ParamError."""
+    out: dict[str, int] = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name:
+            raise ParamError(f"--param expects NAME=INT, got '{item}'")
+        try:
+            out[name] = int(value, 10)
+        except ValueError:
+            raise ParamError(f"--param {name} must be an integer, got '{value}'") from None
+    return out
+
+
+def check(spec: Spec) -> Spec:
+    """Lower every law, layer and prior of a loaded spec (no torch): a spec that passes compiles.
+
+    An unsupported construct raises a SpecError at its span.
+    """
+    from .codegen import lower_module
+
+    lower_module(spec)
+    return spec
+
+
+def compile_source(spec: Spec, out_hint: str | None = None) -> str:
+    """The generated module's text (deterministic: same spec, same text)."""
+    from .codegen import compile_source as render
+
+    return render(spec, out_hint)
+
+
+def compile(spec: Spec, out_hint: str | None = None):  # noqa: A001 - the public name
+    """Render the spec's module and import it in memory (imports torch)."""
+    from .codegen import compile as load_module
+
+    return load_module(spec, out_hint)
