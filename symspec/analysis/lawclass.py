@@ -13,15 +13,16 @@ and of the output classes, where those are finite.  Every other law is a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 
 from ..syntax import ast
 from ..syntax.unparse import unparse
 from .domains import BoolDomain, ClassOf, Cyclic, Labels, Range, Tensor
-from .groups import identity, is_finite_domain
+from .groups import MAX_POINTS, identity, is_finite_domain
 
-__all__ = ["TransformPair", "VariablePlan", "LawIR", "classify_law", "NotTransform", "conjuncts", "names_in"]
+__all__ = ["LawClass", "Source", "TransformPair", "VariablePlan", "LawIR", "classify_law", "NotTransform", "conjuncts", "names_in"]
 
 
 class NotTransform(Exception):
@@ -39,21 +40,48 @@ class TransformPair:
     out_identity: bool = False
 
 
+class LawClass(str, Enum):
+    """An equivariance law f(T x) == S f(x), or any other law (a constraint)."""
+
+    EQUIVARIANCE = "equivariance"
+    CONSTRAINT = "constraint"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Source(str, Enum):
+    """Where a law variable's value comes from at training time."""
+
+    BATCH = "batch"  # the batch field of that name
+    UNIFORM = "uniform"  # uniform over its finite domain
+    GROUP = "group"  # a group element: uniform (finite) or Haar (continuous)
+    INTERVAL = "interval"  # uniform over the values its interval guards allow (exact)
+    BETWEEN = "between"  # uniform over the vertices on shortest paths (exact)
+    REJECTION = "rejection"  # uniform, rejected unless its guards hold
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass
 class VariablePlan:
     """How a law variable gets its value at training time."""
 
     name: str
-    source: str  # 'batch', 'uniform', 'group', 'interval', 'between', 'rejection'
+    source: Source
     detail: str
     domain: object = None
     acceptance: float | None = None  # for rejection sampling, when it can be computed exactly
+
+    def __post_init__(self) -> None:
+        self.source = Source(self.source)
 
 
 @dataclass
 class LawIR:
     name: str
-    law_class: str  # 'equivariance' or 'constraint'
+    law_class: LawClass
     reason: str  # why a constraint; what the transform is for an equivariance law
     model: str | None  # the model an equivariance law constrains
     variables: dict = field(default_factory=dict)  # name -> VariablePlan
@@ -129,6 +157,26 @@ class _Evaluator:
         self.group_of = group_of  # group variable -> GroupIR
 
     def values(self, e, var: str, domain, n_values: np.ndarray):
+        out = self._values(e, var, domain, n_values)
+        if isinstance(domain, Cyclic):  # + - * wrap: every intermediate value is reduced into 0..n-1
+            return out % domain.n
+        if isinstance(out, int) and abs(out) > 2**62:
+            raise NotTransform  # far outside any range this domain holds
+        return out
+
+    def _into(self, inner, domain):
+        """Indices into the domain's points of the values ``inner``; NotTransform if some value lies outside it."""
+        inner = np.asarray(inner)
+        if isinstance(domain, Cyclic):
+            return inner % domain.n
+        if isinstance(domain, Range):
+            inner = inner - domain.lo
+        size = domain.size if is_finite_domain(domain) else (int(np.prod(domain.dims)) if isinstance(domain, Tensor) else 0)
+        if inner.size and (inner.min() < 0 or inner.max() >= size):
+            raise NotTransform  # a range value moved out of its range
+        return inner
+
+    def _values(self, e, var: str, domain, n_values: np.ndarray):
         if isinstance(e, ast.Name):
             if e.name == var:
                 return n_values
@@ -153,7 +201,8 @@ class _Evaluator:
             action = self.sym.action(self.group_of[e.element.name], domain, self.spec.domain_name(domain), e.span)
             if action is None or gen not in action.perms:
                 raise NotTransform
-            return action.perms[gen][inner]
+            pushed = action.perms[gen][self._into(inner, domain)]
+            return pushed + domain.lo if isinstance(domain, Range) else pushed
         raise NotTransform
 
     def perm(self, e, var: str, domain) -> np.ndarray:
@@ -164,7 +213,7 @@ class _Evaluator:
             n = domain.size
         else:
             n = None
-        if n is None:
+        if n is None or n > MAX_POINTS:
             raise NotTransform
         offset = domain.lo if isinstance(domain, Range) else 0  # range values are lo..hi-1, stored as 0..n-1
         base = identity(n) + offset
@@ -250,7 +299,7 @@ def _generator_values(var: str, law, sym) -> list:
 
 def classify_law(law, spec, sym) -> LawIR:
     decl = law.decl
-    ir = LawIR(law.name, "constraint", "", None, line=decl.span.line, span=decl.span, options=dict(law.options))
+    ir = LawIR(law.name, LawClass.CONSTRAINT, "", None, line=decl.span.line, span=decl.span, options=dict(law.options))
     _plan_variables(ir, law, spec, sym)
     _cost(ir, law, spec)
     reason = _equivariance(ir, law, spec, sym)
@@ -261,8 +310,8 @@ def classify_law(law, spec, sym) -> LawIR:
 
 def _equivariance(ir: LawIR, law, spec, sym) -> str | None:
     """Fill in the equivariance structure; return the reason if the law is a constraint."""
-    body = law.decl.body
-    if law.decl.guard is not None:
+    body = law.body
+    if law.guard is not None:
         return "guarded (holds only where its guard does)"
     if not isinstance(body, ast.Compare) or body.ops != ("==",):
         if isinstance(body, ast.Compare) and body.ops[0] in ("<", "<=", ">", ">="):
@@ -320,7 +369,7 @@ def _equivariance(ir: LawIR, law, spec, sym) -> str | None:
         and all(isinstance(a, ast.Name) for a in moved.args)
     ):
         return "both sides are the same call"
-    ir.law_class = "equivariance"
+    ir.law_class = LawClass.EQUIVARIANCE
     ir.model = model.name
     ir.sides = (base, tuple(base_ops), moved, tuple(moved_ops), tuple(sorted(params)))
     ir.reason = _describe(base, moved, base_ops, moved_ops, params, law)
@@ -438,7 +487,7 @@ def _batchnames_in(law, spec) -> set:
 
 def _plan_variables(ir: LawIR, law, spec, sym) -> None:
     batch = _batchnames_in(law, spec)
-    conj = conjuncts(law.decl.guard)
+    conj = conjuncts(law.guard)
     masks = [c for c in conj if names_in(c) and names_in(c) <= batch]
     for name, v in law.variables.items():
         if name in batch:
@@ -569,7 +618,7 @@ def _cost(ir: LawIR, law, spec) -> None:
     samples = int(law.options.get("samples", 1))
     total = 0
     batch_call_seen = set()
-    for call in _calls(law.decl.body):
+    for call in _calls(law.body):
         if call.func.name not in spec.models:
             continue
         sig = spec.models[call.func.name]

@@ -28,41 +28,16 @@ from .domains import (
     resolve_domain,
 )
 from .scope import KIND_WORDS, did_you_mean
+from .terms import Kind, Ref, Term, Ty, typed_tree
 from .structures import GROUP_FAMILIES, GroupDef, resolve_group
 
 if TYPE_CHECKING:  # pragma: no cover
     from .records import ModelSig
 
-__all__ = ["Ty", "Variable", "LawInfo", "check_law", "check_options", "LAW_OPTIONS", "BUILTINS"]
+__all__ = ["Ty", "Kind", "Variable", "LawInfo", "check_law", "check_options", "LAW_OPTIONS", "BUILTINS"]
 
 BUILTINS = ("logit", "sigmoid", "between")
 LAW_OPTIONS = {"weight": "number", "tol": "number", "rtol": "number", "samples": "count"}
-
-
-@dataclass(frozen=True)
-class Ty:
-    """The type of a term or formula."""
-
-    kind: str  # value const label cond dist prob real tensor elem rel
-    domain: object = None
-    soft: bool = False  # depends on a model's output
-    value: object = None  # for const: the int; for label: the index
-    group: GroupDef | None = None
-
-    def __str__(self) -> str:
-        return {
-            "value": lambda: f"a value of {self.domain}",
-            "const": lambda: f"the integer {self.value}",
-            "realconst": lambda: "a real constant",
-            "label": lambda: f"the label {self.domain.labels[self.value]} of {self.domain}",
-            "cond": lambda: "a condition",
-            "dist": lambda: f"a distribution over {self.domain}",
-            "prob": lambda: "a bool output" if self.soft else "a bool value",
-            "real": lambda: "a real output" if self.soft else "a real value",
-            "tensor": lambda: f"a tensor output of {self.domain}" if self.soft else f"a tensor of {self.domain}",
-            "elem": lambda: f"an element of group {self.group.name or self.group}",
-            "rel": lambda: "a relation",
-        }[self.kind]()
 
 
 @dataclass
@@ -89,6 +64,8 @@ class LawInfo:
     models: tuple = ()
     guarded: bool = False
     acts: tuple = ()  # (Act node, GroupDef, domain): every 'g . x' and the domain it acts on
+    body: Term | None = None  # the typed law formula (every node with its type); None if it did not type
+    guard: Term | None = None  # the typed when-guard
 
 
 def _is_integer(domain) -> bool:
@@ -126,6 +103,8 @@ class _LawChecker:
         self.unknown_calls: set[str] = set()
         self.acts: list = []  # (Act node, GroupDef, domain acted on)
         self.labels = ctx.labels
+        self.types: dict[int, Ty] = {}  # id(AST node) -> its type, for the typed tree
+        self.refs: dict[int, Ref] = {}  # id(Name node) -> what it names
 
     # ---- names -----------------------------------------------------------------
     def is_var(self, name: str) -> bool:
@@ -207,7 +186,17 @@ class _LawChecker:
         if method is None:
             self.r.error("this is not allowed in a law", e.span)
             return None
-        return method(e)
+        t = method(e)
+        if t is not None:
+            self.types[id(e)] = t
+        return t
+
+    def typed(self, e) -> Term | None:
+        """The typed tree of a formula that typed (every node has a type), else None."""
+        try:
+            return typed_tree(e, self.types, self.refs, self.ctx.models)
+        except KeyError:
+            return None
 
     def t_Int(self, e: ast.Int) -> Ty:
         return Ty("const", value=e.value)
@@ -219,6 +208,7 @@ class _LawChecker:
         name = e.name
         if name in self.vars:
             v = self.vars[name]
+            self.refs[id(e)] = Ref.VARIABLE
             if v.group is not None:
                 return Ty("elem", group=v.group)
             if v.domain is None:
@@ -234,6 +224,7 @@ class _LawChecker:
         sym = self.ctx.symbols.lookup(name)
         if sym is not None:
             if sym.kind == "param":
+                self.refs[id(e)] = Ref.PARAM
                 return Ty("const", value=self.ctx.params[name])
             hint = None
             if sym.kind == "group":
@@ -244,6 +235,7 @@ class _LawChecker:
             return None
         if name in self.labels:
             domain = self.labels[name]
+            self.refs[id(e)] = Ref.LABEL
             return Ty("label", domain=domain, value=domain.labels.index(name))
         return None  # pragma: no cover - every name is a var, a symbol or a label
 
@@ -366,6 +358,8 @@ class _LawChecker:
                 self.r.error("between's first argument must be a graph", g.span)
             if graph is None:
                 return None
+            self.types[id(g)] = Ty(Kind.GRAPH)
+            self.refs[id(g)] = Ref.GRAPH
             nodes = Nodes(graph.name, graph.num_nodes)
             ok = True
             for a in e.args[1:]:
@@ -742,4 +736,6 @@ def check_law(ctx: Context, decl: ast.LawDecl) -> LawInfo:
         tuple(dict.fromkeys(c.models)),
         decl.guard is not None,
         tuple(c.acts),
+        c.typed(decl.body),
+        c.typed(decl.guard) if decl.guard is not None else None,
     )
