@@ -6,7 +6,7 @@
 - the order of the automorphism group of a 10x10 grid, vs enumerating it
   with networkx's VF2 (what symspec never does).
 
-Goal (issue 3): each symspec figure under 2 s on a 2-core machine.
+Goal: each symspec figure under 2 s on a 2-core machine.
 
     python benchmarks/bench_analysis.py
 """

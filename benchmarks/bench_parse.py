@@ -1,8 +1,8 @@
 """Parse and check a generated 2,000-line spec; report milliseconds.
 
-Goals (issue 2): parse <= 100 ms, check end to end <= 300 ms, without torch.
-Since issue 3, `check` also runs the symmetry analysis (118 graphs, 354
-models, 819 laws here), reported as its own row.
+Goals: parse <= 100 ms, check end to end <= 300 ms, without torch.
+`check` also runs the symmetry analysis (118 graphs, 354 models, 819 laws
+here), reported as its own row.
 Baselines in the same run: lark's bare LALR parse of the same text (the
 floor for our parse, which adds post-lexing and the AST), and an empty
 `python -c pass` (the floor for the CLI's wall time).
@@ -86,7 +86,7 @@ def main() -> None:
     check_min, check_med = best_ms(lambda: loads(text, "gen.sym"), args.repeat)
     rows.append(("lark bare LALR parse (baseline)", lark_min, lark_med, 1.0))
     rows.append(("symspec parse (text -> AST)", parse_min, parse_med, parse_med / lark_med))
-    rows.append(("names and types (issue 2 check)", types_min, types_med, None))
+    rows.append(("names and types", types_min, types_med, None))
     rows.append(("names, types and symmetry analysis", full_min, full_med, None))
     rows.append(("symspec.loads: all of it, with teardown", check_min, check_med, None))
 

@@ -194,7 +194,7 @@ def test_two_constant_laws_disagreeing_on_an_input():
         symspec.loads("domain Z = cyclic(5)\nmodel f(a: Z, b: Z) -> class(Z)\nlaw one: f(a, a) == 0\nlaw two: f(2, 2) == 1\n")
 
 
-DESIGN_KEYS = {"groups": ("order", "abelian"), "laws": ("class", "redundant", "forward_passes"), "models": ("inputs", "orbits")}
+SCHEMA_KEYS = {"groups": ("order", "abelian"), "laws": ("class", "redundant", "forward_passes"), "models": ("inputs", "orbits")}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
@@ -207,7 +207,7 @@ def test_explain_json_schema(path, capsys):
         and set(data["laws"]) == set(spec.laws)
         and set(data["models"]) == set(spec.models)
     )
-    for section, keys in DESIGN_KEYS.items():
+    for section, keys in SCHEMA_KEYS.items():
         for entry in data[section].values():
             assert all(k in entry for k in keys)
     for g in data["groups"].values():

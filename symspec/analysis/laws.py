@@ -3,8 +3,8 @@
 Terms have a :class:`Ty`: exact values (a value of a finite domain, an
 integer constant, a label, an exact condition), model-dependent "soft"
 quantities (a class distribution, a bool probability, a real, a tensor), a
-group element, or a relation (a loss).  The rules follow DESIGN.md's
-"Typed arithmetic" and "Relations".
+group element, or a relation (a loss).  The rules are those of the law
+section of docs/language.md; the typed tree (``terms.py``) keeps them.
 """
 
 from __future__ import annotations

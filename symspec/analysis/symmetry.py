@@ -1,7 +1,7 @@
 """Build every group concretely and find each action a spec uses.
 
 Declared actions are checked against their presentation's relators on the
-actual transforms; default actions (DESIGN.md) fill in where nothing is
+actual transforms; default actions (docs/language.md) fill in where nothing is
 declared; a group used on a domain it has no action on is an error naming
 both.  Orders come from formulas, sympy's Schreier-Sims, or capped
 Todd-Coxeter.
@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import Span
 from ..syntax import ast
-from .domains import Cyclic, Nodes, RealDomain, Tensor
+from .domains import Cyclic, Nodes, RealDomain, Tensor, describe
 from .graphs import GraphIR, SearchBudgetExceeded, automorphism_generators, build_graph
 from .groups import (
     COSET_CAP,
@@ -87,6 +87,9 @@ class Symmetry:
         for gir in self.groups.values():
             if gir.definition.kind == "presentation" and not gir.how:
                 self._presentation_order(gir)
+        # products were built before their presentation factors had orders: fill theirs in now
+        for gir in list(self.groups.values()) + list(self._inline.values()):
+            _product_order(gir)
 
     def group(self, gdef: GroupDef, name: str | None = None) -> GroupIR:
         key = name or gdef.name or str(gdef)
@@ -136,14 +139,7 @@ class Symmetry:
             gir.generators = tuple(f"{f.name}.{g}" for f in factors for g in f.generators)
             gir.continuous = any(f.continuous for f in factors)
             gir.lie_dimension = sum(f.lie_dimension for f in factors)
-            orders = [f.order for f in factors]
-            gir.order = None if None in orders else int(np.prod([int(o) for o in orders], dtype=object))
-            abel = [f.abelian for f in factors]
-            gir.abelian = False if False in abel else (None if None in abel else True)
-            if gir.continuous:
-                gir.order_text = "infinite"
-            else:
-                gir.order_text = str(gir.order) if gir.order is not None else " x ".join(f.order_text or "?" for f in factors)
+            _product_order(gir)
             gir.how = "product of its factors"
         return gir
 
@@ -273,7 +269,7 @@ class Symmetry:
                 inst = instantiate(domain, size)
                 shape = finite_shape(inst)
                 perms = {g: ops_perm(ops, inst, shape) for g, ops in act.ops.items()}
-                dims = ", ".join(f"{d} = {size}" for d in domain.dims if not isinstance(d, int))
+                dims = ", ".join(f"{d} = {size}" for d in dict.fromkeys(domain.dims) if not isinstance(d, int))
                 trials.append((perms, f" (checked with {dims})"))
         else:
             return
@@ -332,10 +328,11 @@ class Symmetry:
             if any(not p.perms and p.ops for p in parts):
                 act.perms = {}
             gir.actions[key] = act
+            self._check_commuting(gir, parts, domain, domain_name, span)
             return act
         built = self._default(gir, domain)
         if built is None:
-            hint = self._action_hint(gir, domain_name)
+            hint = self._action_hint(gir, domain, domain_name)
             self.r.error(
                 f"group '{gir.name}' has no action on {domain_name}",
                 span,
@@ -348,6 +345,43 @@ class Symmetry:
         act = self._finish(ActionIR(gir.name, domain_name, domain, "default", kind, ops, matrix_dim=dim), domain)
         gir.actions[key] = act
         return act
+
+    def _check_commuting(self, gir: GroupIR, parts: list, domain, domain_name: str, span: Span | None) -> None:
+        """Warn when two factors of a direct product act on one domain by transforms that do not commute."""
+        trials = []
+        if all(p.perms or not p.ops for p in parts):
+            trials.append(([p.perms for p in parts], ""))
+        elif isinstance(domain, Tensor) and all(p.kind in ("positions", "symbolic", "trivial") for p in parts):
+            for size in SYMBOLIC_TEST_SIZES:  # symbolic dims instantiated, as for relators
+                inst = instantiate(domain, size)
+                shape = finite_shape(inst)
+                if points_of(inst) is None or points_of(inst) > MAX_POINTS:
+                    continue
+                try:
+                    perms = [{g: ops_perm(ops, inst, shape) for g, ops in p.ops.items()} for p in parts]
+                except (KeyError, IndexError, ValueError):
+                    continue  # an op that needs the group's own points (permute_dims of symmetric(N)): not checked
+                dims = ", ".join(f"{d} = {size}" for d in dict.fromkeys(domain.dims) if not isinstance(d, int))
+                trials.append((perms, f" (checked with {dims})"))
+        for perms, note in trials:
+            for i in range(len(parts)):
+                for j in range(i + 1, len(parts)):
+                    for g, pg in perms[i].items():
+                        for h, ph in perms[j].items():
+                            if len(pg) != len(ph) or np.array_equal(pg[ph], ph[pg]):
+                                continue
+                            a, b = gir.factors[i], gir.factors[j]
+                            self.r.warning(
+                                f"the factors {a.name} and {b.name} of '{gir.name}' do not commute on {domain_name}{note}: "
+                                f"generator {g} of {a.name} ({parts[i].describe(g)}) and generator {h} of {b.name} "
+                                f"({parts[j].describe(h)}) give different results in either order, so '{gir.name}' "
+                                f"does not act on {domain_name} as a direct product",
+                                gir.definition.span or span,
+                                "make the factors act on different dims, or declare one presentation with both "
+                                "generators and the relators between them",
+                                notes=[(span, f"{gir.name} acts on {domain_name} here")] if span and gir.definition.span else (),
+                            )
+                            return
 
     def _default(self, gir: GroupIR, domain):
         kind, n = gir.definition.kind, gir.definition.arg
@@ -370,23 +404,61 @@ class Symmetry:
             return self._family_ops(gir, "relabel", {}, domain)
         return None
 
-    @staticmethod
-    def _action_hint(gir: GroupIR, domain_name: str) -> str:
-        if gir.definition.kind == "presentation":
-            first = gir.generators[0] if gir.generators else "g"
-            return f"declare one: action {gir.name} on {domain_name} {{ {first} -> ... }}"
-        kind = gir.definition.kind
-        usable = [t for t, families in BY_FAMILIES.items() if kind in families]
-        examples = {
-            "permute": "permute(dims=(0,))",
-            "roll": "roll(dim=0)",
-            "matrix": "matrix(dim=-1)",
-            "shift": "shift",
-            "rot90": "rot90(dims=(-2, -1))",
-        }
-        if not usable:
+    def _action_hint(self, gir: GroupIR, domain, domain_name: str) -> str:
+        """The action statement to write, with a transform that is valid on this domain, or why none is."""
+        kind, n = gir.definition.kind, gir.definition.arg
+        if kind == "presentation":
+            maps = ", ".join(f"{g} -> ..." for g in gir.generators) or "..."
+            return f"declare one: action {gir.name} on {domain_name} {{ {maps} }}"
+        if kind == "product":
             return f"a {kind} group acts only through the actions of its factors"
-        return f"declare one: action {gir.name} on {domain_name} by " + " or by ".join(examples[t] for t in usable)
+        if kind == "automorphisms":
+            n = self.graph(n).num_nodes
+        dims = tuple(domain.dims) if isinstance(domain, Tensor) else ()
+        rank = len(dims)
+        fits, needs = [], []
+        for t in (t for t, families in BY_FAMILIES.items() if kind in families):
+            sized = [i for i, d in enumerate(dims) if d == n]
+            if t == "permute":
+                if sized:
+                    fits.append(f"permute(dims=({sized[0]},))")
+                needs.append(f"permute needs a tensor dim of size {n}")
+            elif t in ("roll", "matrix"):
+                if sized:
+                    fits.append(f"{t}(dim={sized[0]})" if t == "roll" else f"{t}(dim={sized[-1] - rank})")
+                needs.append(f"{t} needs a tensor dim of size {n}")
+            elif t == "shift":
+                if isinstance(domain, Cyclic) and domain.n == n:
+                    fits.append("shift")
+                needs.append(f"shift needs the domain cyclic({n})")
+            elif t == "rot90" and n == 4:
+                pairs = [(i - rank, j - rank) for j in range(rank) for i in range(j) if dims[i] == dims[j]]
+                if pairs:
+                    fits.append(f"rot90(dims=({pairs[-1][0]}, {pairs[-1][1]}))")
+                needs.append("rot90 needs two tensor dims of equal size")
+        if fits:
+            return f"declare one: action {gir.name} on {domain_name} by " + " or by ".join(fits)
+        if not needs:
+            return f"a {kind} group acts only through the actions of its factors"
+        return f"{gir.definition} cannot act on {describe(domain, domain_name)}: " + "; ".join(needs)
+
+
+def _product_order(gir: GroupIR) -> None:
+    """Order and commutativity of a direct product from its factors' (nested products first)."""
+    if gir.definition.kind != "product":
+        return
+    for f in gir.factors:
+        _product_order(f)
+    orders = [f.order for f in gir.factors]
+    gir.order = None if None in orders else int(np.prod([int(o) for o in orders], dtype=object))
+    abel = [f.abelian for f in gir.factors]
+    gir.abelian = False if False in abel else (None if None in abel else True)
+    if gir.continuous:
+        gir.order_text = "infinite"
+    elif gir.order is not None:
+        gir.order_text = str(gir.order)
+    else:
+        gir.order_text = " x ".join(f"({f.order_text})" if " " in (f.order_text or "") else (f.order_text or "?") for f in gir.factors)
 
 
 def _normalized(args: tuple, domain) -> tuple:
