@@ -15,7 +15,16 @@ import math
 
 import torch
 
-__all__ = ["orbit_labels", "OrbitLinear", "DeepSetsLinear", "DeepSetsPool", "PairLinear", "BasisLinear", "equivariant_basis"]
+__all__ = [
+    "orbit_labels",
+    "OrbitLinear",
+    "DeepSetsLinear",
+    "DeepSetsPool",
+    "PairLinear",
+    "BasisLinear",
+    "equivariant_basis",
+    "invariant_basis",
+]
 
 
 def orbit_labels(edges: list, n: int) -> torch.Tensor:
@@ -253,21 +262,29 @@ def _trivial(like: list) -> list:
 
 
 def equivariant_basis(
-    in_reps: list, out_reps: list | None, in_shape: tuple, out_shape: tuple, cutoff: float = 1e-9
+    in_reps: list | None, out_reps: list | None, in_shape: tuple, out_shape: tuple, cutoff: float = 1e-9
 ) -> torch.Tensor:
     """Basis ``[k, P_out, P_in]`` of the linear maps W with ``rho_out(h) W = W rho_in(h)`` for every generator h.
 
     ``out_reps`` None (or ``in_reps`` None) is the trivial representation
     (invariant output, or a constant input). The null space of the stacked
     constraints ``kron(rho_out, I) - kron(I, rho_in^T)``, by SVD in float64; a
-    singular value below ``cutoff * max(largest, 1)`` counts as zero.
+    singular value below ``cutoff * max(largest, 1)`` counts as zero. Both
+    representations must list the same generators in the same order
+    (ValueError otherwise).
     """
     rin = _representation(in_reps, in_shape) if in_reps is not None else None
     rout = _representation(out_reps, out_shape) if out_reps is not None else None
+    if rin is None and rout is None:
+        return torch.ones(1, 1, 1, dtype=torch.float64)
     if rin is None:
         rin = _trivial(rout)
     if rout is None:
         rout = _trivial(rin)
+    if [kind for kind, _ in rin] != [kind for kind, _ in rout]:
+        raise ValueError(
+            f"the input and output representations list different generators: {[k for k, _ in rin]} vs {[k for k, _ in rout]}"
+        )
     p_in = rin[0][1].shape[0] if rin else (math.prod(in_shape) if in_shape else 1)
     p_out = rout[0][1].shape[0] if rout else (math.prod(out_shape) if out_shape else 1)
     if not rin:
@@ -281,6 +298,19 @@ def equivariant_basis(
     return vh[rank:].reshape(-1, p_out, p_in)
 
 
+def invariant_basis(reps: list | None, shape: tuple, cutoff: float = 1e-9) -> torch.Tensor:
+    """Basis ``[k, P]`` of the vectors v with ``rho(h) v = v`` (group generators) and ``d rho(A) v = 0`` (Lie algebra).
+
+    The null space of the stacked ``rho(h) - I`` and ``d rho(A)``, solved as
+    the equivariant maps from the trivial representation; ``reps`` None is the
+    trivial representation on one point (basis ``[[1]]``). ``k`` is 0 when no
+    nonzero vector is invariant (SO(n) on a vector).
+    """
+    if reps is None:
+        return torch.ones(1, 1, dtype=torch.float64)
+    return equivariant_basis(None, reps, (), tuple(shape), cutoff)[:, :, 0]
+
+
 _BASIS_CACHE: dict = {}
 
 
@@ -288,33 +318,32 @@ class BasisLinear(torch.nn.Module):
     """``[batch, c_in, *in_shape] -> [batch, c_out, *out_shape]`` spanned by an equivariant basis (matrix actions).
 
     The basis is solved once per (representations, shapes) and cached; the
-    weight is ``sum_k theta[o, i, k] B_k``, the bias lies in the invariant
-    subspace of the output.
+    weight is ``sum_k theta[o, i, k] B_k`` and the bias ``sum_k b[o, k] v_k``
+    over a basis ``v`` of the output's invariant vectors (no bias when there
+    is none: SO(n) on a vector). Both bases are float64 buffers, cast to the
+    input's dtype in the forward pass.
     """
 
-    def __init__(self, c_in: int, c_out: int, in_reps: list, out_reps: list, in_shape, out_shape, bias: bool = True):
+    def __init__(self, c_in: int, c_out: int, in_reps: list, out_reps: list | None, in_shape, out_shape, bias: bool = True):
         super().__init__()
         key = (repr(in_reps), repr(out_reps), tuple(in_shape), tuple(out_shape))
         if key not in _BASIS_CACHE:
-            _BASIS_CACHE[key] = equivariant_basis(in_reps, out_reps, tuple(in_shape), tuple(out_shape))
-        basis = _BASIS_CACHE[key]
+            _BASIS_CACHE[key] = (
+                equivariant_basis(in_reps, out_reps, tuple(in_shape), tuple(out_shape)),
+                invariant_basis(out_reps, tuple(out_shape)),
+            )
+        basis, bias_basis = _BASIS_CACHE[key]
         if basis.shape[0] == 0:
             raise ValueError("no nonzero linear map commutes with the group here")
-        self.register_buffer("basis", basis.float(), persistent=False)
+        self.register_buffer("basis", basis.clone(), persistent=False)
         self.out_shape = tuple(out_shape)
         fan_in = c_in * basis.shape[-1]
         norm = basis.reshape(basis.shape[0], -1).norm(dim=-1).mean()
         self.weight = torch.nn.Parameter(
             torch.randn(c_out, c_in, basis.shape[0]) / (math.sqrt(fan_in) * float(norm)) * math.sqrt(basis.shape[-2])
         )
-        if bias:
-            bias_basis = equivariant_basis([("perm", torch.zeros(0, 1, dtype=torch.long))], out_reps, (), tuple(out_shape))[
-                :, :, 0
-            ]
-            self.register_buffer("bias_basis", bias_basis.float(), persistent=False)
-            self.bias = torch.nn.Parameter(torch.zeros(c_out, bias_basis.shape[0])) if bias_basis.shape[0] else None
-        else:
-            self.bias = None
+        self.register_buffer("bias_basis", bias_basis.clone(), persistent=False)
+        self.bias = torch.nn.Parameter(torch.zeros(c_out, bias_basis.shape[0])) if bias and bias_basis.shape[0] else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.shape[0]
