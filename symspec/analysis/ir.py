@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .groups import ActionIR, GroupIR
-
 from .domains import RealDomain
+from .groups import ActionIR, GroupIR
 from .lawclass import LawIR, classify_law
 from .orbits import analyze_model
 from .scope import Reporter
+from .sealed import Sealed
 from .symmetry import Symmetry
 
 __all__ = ["IR", "build_ir", "explain_json", "explain_text"]
 
 
 @dataclass
-class IR:
+class IR(Sealed):
     """The finished symmetry analysis; later stages only read it (no calls back into the builder)."""
 
     graphs: dict = field(default_factory=dict)  # name -> GraphIR
@@ -147,6 +147,11 @@ def _law_json(law: LawIR) -> dict:
 
 
 def explain_text(spec) -> str:
+    def graph_text(d) -> str:  # the constructor as written: hypercube(7), grid(3, 4), petersen(), edges(0-1, ...)
+        if d.kind == "edges":
+            return "edges(" + ", ".join(f"{u}-{v}" for u, v in d.edges[:6]) + (", ...)" if len(d.edges) > 6 else ")")
+        return f"{d.kind}({', '.join(str(a) for a in d.args)})"
+
     ir = spec.ir
     out = [f"spec {spec.name}  ({spec.file})"]
     if spec.params:
@@ -155,7 +160,7 @@ def explain_text(spec) -> str:
         out.append("\ngraphs")
         for n, g in ir.graphs.items():
             conn = "" if g.connected else ", not connected"
-            out.append(f"  {n} = {g.definition.kind}{g.definition.args or ''}: {g.num_nodes} nodes, {g.num_edges} edges{conn}")
+            out.append(f"  {n} = {graph_text(g.definition)}: {g.num_nodes} nodes, {g.num_edges} edges{conn}")
     if ir.groups:
         out.append("\ngroups")
         for n, g in ir.groups.items():

@@ -21,6 +21,7 @@ from ..syntax import ast
 from ..syntax.unparse import unparse
 from .domains import BoolDomain, ClassOf, Cyclic, Labels, Range, Tensor
 from .groups import MAX_POINTS, identity, is_finite_domain
+from .sealed import Sealed
 
 __all__ = ["LawClass", "Source", "TransformPair", "VariablePlan", "LawIR", "classify_law", "NotTransform", "conjuncts", "names_in"]
 
@@ -30,7 +31,7 @@ class NotTransform(Exception):
 
 
 @dataclass
-class TransformPair:
+class TransformPair(Sealed):
     """One generator of an equivariance law: where each argument comes from, and the maps."""
 
     label: str  # e.g. "k = 1" or "g = r"
@@ -65,7 +66,7 @@ class Source(str, Enum):
 
 
 @dataclass
-class VariablePlan:
+class VariablePlan(Sealed):
     """How a law variable gets its value at training time."""
 
     name: str
@@ -79,7 +80,7 @@ class VariablePlan:
 
 
 @dataclass
-class LawIR:
+class LawIR(Sealed):
     name: str
     law_class: LawClass
     reason: str  # why a constraint; what the transform is for an equivariance law

@@ -20,6 +20,7 @@ import numpy as np
 from ..syntax import ast
 from .domains import BoolDomain, ClassOf, Cyclic, Labels, Nodes, Range
 from .groups import is_finite_domain
+from .sealed import Sealed
 
 __all__ = ["ModelIR", "components", "input_sizes", "transform_images", "MAX_ORBIT_INPUTS", "analyze_model", "joint_push"]
 
@@ -27,7 +28,7 @@ MAX_ORBIT_INPUTS = 8_000_000
 
 
 @dataclass
-class ModelIR:
+class ModelIR(Sealed):
     name: str
     signature: str
     inputs: int | None
@@ -302,11 +303,20 @@ def _constant_conflicts(spec, sym, sig, eq, images, coords, inputs, laws, law_ir
                         reported.add((e.name, la.name, lb.name))
                         x = int(src[np.argmax(hit)])
                         y = int(dst[np.argmax(hit)])
-                        reporter.error(
-                            f"laws {la.name} and {lb.name} contradict law {e.name}: it maps "
-                            f"({_input_text(sig, x, sizes, spec, sym)}) to ({_input_text(sig, y, sizes, spec, sym)}), "
-                            f"where {la.name} and {e.name} give {_class_text(sig.output, int(g.out_perm[ca]), spec, sym)} "
-                            f"but {lb.name} asks for {_class_text(sig.output, cb, spec, sym)}",
-                            lb.decl.span,
-                            notes=[(e.span, f"law {e.name}")],
-                        )
+                        there = "itself" if x == y else f"({_input_text(sig, y, sizes, spec, sym)})"
+                        moved = _class_text(sig.output, int(g.out_perm[ca]), spec, sym)
+                        wanted = _class_text(sig.output, cb, spec, sym)
+                        if la is lb:  # one constant law, moved onto its own inputs
+                            message = (
+                                f"law {la.name} contradicts law {e.name}: {e.name} maps "
+                                f"({_input_text(sig, x, sizes, spec, sym)}) to {there}, where {la.name} "
+                                f"asks for {_class_text(sig.output, ca, spec, sym)} and so {e.name} gives {moved}, "
+                                f"but {la.name} asks for {wanted}"
+                            )
+                        else:
+                            message = (
+                                f"laws {la.name} and {lb.name} contradict law {e.name}: it maps "
+                                f"({_input_text(sig, x, sizes, spec, sym)}) to {there}, "
+                                f"where {la.name} and {e.name} give {moved} but {lb.name} asks for {wanted}"
+                            )
+                        reporter.error(message, lb.decl.span, notes=[(e.span, f"law {e.name}")])

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 from ..errors import Span
 from ..syntax import ast
 from .context import Context
 from .domains import Cyclic, Tensor, describe, eval_int
 from .scope import did_you_mean
-
 
 __all__ = [
     "GraphDef",
@@ -501,7 +501,9 @@ def _check_transform_on(ctx: Context, t: TransformDef, domain, domain_name: str,
             return False
         if group is not None and isinstance(group.arg, int) and isinstance(size, int) and size != group.arg:
             ctx.reporter.error(
-                f"{group.kind}({group.arg}) cannot act on dim {t.arg('dim')} of {domain}, which has size {size}", span
+                f"{group.kind}({group.arg}) cannot act on dim {t.arg('dim')} of {domain}, which has size {size}",
+                span,
+                _matching_dims_hint(domain, group.arg, f"{group.kind}({group.arg})", t.name, "dim"),
             )
             return False
         return True
@@ -518,15 +520,40 @@ def _check_transform_on(ctx: Context, t: TransformDef, domain, domain_name: str,
                 ctx.reporter.error(f"perm {perm} is not a permutation of 0..{size - 1}", span)
                 return False
             return True
+        want = group.arg if group is not None else None
+        if group is not None and group.kind == "automorphisms":
+            graph = ctx.graphs.get(group.arg)  # resolved when the group was
+            want = graph.num_nodes if graph is not None else None
         for d in t.arg("dims"):
             size = _dim_size(ctx, domain, d, span, "dim")
             if size is REQUIRED:
                 return False
-            if group is not None and group.arg is not None and group.kind != "automorphisms" and size != group.arg:
-                ctx.reporter.error(f"{group.kind}({group.arg}) cannot permute dim {d} of {domain}, which has size {size}", span)
+            if want is not None and size != want:
+                what = str(group) if group.kind != "automorphisms" else f"{group} (of a graph with {want} nodes)"
+                ctx.reporter.error(
+                    f"{what} cannot permute dim {d} of {domain}, which has size {size}",
+                    span,
+                    _matching_dims_hint(domain, want, str(group), "permute", "dims"),
+                )
                 return False
         return True
     return True  # pragma: no cover - every transform is handled above
+
+
+def _matching_dims_hint(domain: Tensor, size, group_text: str, transform: str, key: str) -> str:
+    """A hint naming the dims of ``domain`` of the size a family needs, or saying that none has it."""
+    rank = len(domain.dims)
+    dims = [i for i, d in enumerate(domain.dims) if d == size]
+    if not dims:
+        return f"no dim of {domain} has size {size}, so {group_text} cannot act on it by {transform}"
+    if key == "dims":
+        written = "(" + ", ".join(map(str, dims)) + ("," if len(dims) == 1 else "") + ")"
+        which = f"dim {dims[0]} has" if len(dims) == 1 else "dims " + ", ".join(map(str, dims)) + " have"
+        return f"{which} size {size}: write {transform}(dims={written})"
+    if len(dims) == 1 or transform == "matrix":
+        pick = dims[-1] - rank if transform == "matrix" else dims[0]
+        return f"dim {pick} has size {size}: write {transform}(dim={pick})"
+    return "dims " + ", ".join(map(str, dims)) + f" have size {size}: write {transform}(dim={dims[0]}), for one"
 
 
 def resolve_action(ctx: Context, decl: ast.ActionDecl) -> ActionDef | None:

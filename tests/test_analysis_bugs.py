@@ -1,0 +1,218 @@
+"""Regression tests for analysis bugs: each test is named after the bug it pins down."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ROOT
+
+import symspec
+from symspec.cli import main
+from symspec.errors import SpecError
+
+SPECS = ROOT / "tests" / "specs"
+EXAMPLE = ROOT / "examples" / "modular_addition.sym"
+
+
+def errors_of(text: str, params: dict | None = None) -> list:
+    with pytest.raises(SpecError) as info:
+        symspec.loads(text, "bug.sym", params)
+    return info.value.errors
+
+
+def only_error(text: str, params: dict | None = None):
+    errors = errors_of(text, params)
+    assert len(errors) == 1, "\n".join(f"{e.span}: {e.message}" for e in errors)
+    return errors[0]
+
+
+# ---- 1: a group acting by scale on arithmetic of cyclic values ----------------------------------
+
+
+def test_scale_action_on_arithmetic_reduces_values_mod_n(capsys):
+    path = SPECS / "valid" / "scale_action_on_arithmetic.sym"
+    assert main(["check", str(path)]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    spec = symspec.load(path)
+    for name in ("shifted", "doubled"):
+        law = spec.ir.laws[name]
+        assert law.law_class == "equivariance" and law.finite
+        (gen,) = law.generators
+        assert gen.label == "h = u"
+    # h = u: x -> 3 (x + 1) and x -> 3 (2 x) mod 7, as push maps
+    assert list(spec.ir.laws["shifted"].generators[0].arg_perms[0]) == [(3 * (x + 1)) % 7 for x in range(7)]
+    assert list(spec.ir.laws["doubled"].generators[0].arg_perms[0]) == [(6 * x) % 7 for x in range(7)]
+    assert main(["explain", str(path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["laws"]["shifted"]["class"] == "equivariance"
+    assert data["models"]["f"]["orbits"] == 1
+
+
+def test_range_arithmetic_out_of_range_is_not_a_transform():
+    text = "domain R = range(0, 5)\nmodel f(x: R) -> class(R)\nlaw l: f(x + 1) == f(x)\n"
+    law = symspec.loads(text, "bug.sym").ir.laws["l"]
+    assert law.generators[0].arg_perms[0] is None and not law.finite  # x + 1 leaves range(0, 5)
+
+
+# ---- 2: hints that are themselves valid ---------------------------------------------------------
+
+
+def test_permute_dims_wrong_size_hint_names_the_dims_of_that_size():
+    err = only_error("domain Vec = tensor[3, 4]\ngroup P = symmetric(4)\naction P on Vec by permute(dims=(0,))\n")
+    assert err.message == "symmetric(4) cannot permute dim 0 of tensor[3, 4], which has size 3"
+    assert err.hint == "dim 1 has size 4: write permute(dims=(1,))"
+    fixed = "domain Vec = tensor[3, 4]\ngroup P = symmetric(4)\naction P on Vec by permute(dims=(1,))\n"
+    symspec.loads(fixed + "model f(x: Vec) -> real\nlaw l: forall g: P. f(g . x) == f(x)\n", "fixed.sym")
+
+
+def test_permute_dims_wrong_size_hint_says_when_no_dim_fits():
+    err = only_error("domain Vec = tensor[3, 2]\ngroup P = symmetric(4)\naction P on Vec by permute(dims=(0,))\n")
+    assert err.hint == "no dim of tensor[3, 2] has size 4, so symmetric(4) cannot act on it by permute"
+
+
+def test_roll_and_matrix_wrong_size_hints_are_valid():
+    err = only_error("domain Vec = tensor[3, 4]\ngroup C = cyclic(4)\naction C on Vec by roll(dim=0)\n")
+    assert err.hint == "dim 1 has size 4: write roll(dim=1)"
+    err = only_error("domain Vec = tensor[3, 2]\ngroup S = SO(3)\naction S on Vec by matrix(dim=-1)\n")
+    assert err.hint == "dim -2 has size 3: write matrix(dim=-2)"
+    symspec.loads("domain Vec = tensor[3, 2]\ngroup S = SO(3)\naction S on Vec by matrix(dim=-2)\n"
+                  "model f(x: Vec) -> real\nlaw l: forall g: S. f(g . x) == f(x)\n", "fixed.sym")
+
+
+def test_automorphisms_permute_on_wrong_size_is_an_error_not_a_crash():
+    path = SPECS / "invalid" / "action_automorphisms_wrong_size.sym"
+    with pytest.raises(SpecError) as info:
+        symspec.load(path)
+    (err,) = info.value.errors
+    assert err.hint == "no dim of tensor[3, 2] has size 5, so automorphisms(G) cannot act on it by permute"
+
+
+def test_rot90_not_suggested_for_a_non_square_tensor():
+    path = SPECS / "invalid" / "group_no_action_not_square.sym"
+    with pytest.raises(SpecError) as info:
+        symspec.load(path)
+    (err,) = info.value.errors
+    assert "rot90(" not in err.hint and "by shift" not in err.hint
+    assert err.hint == (
+        "dihedral(4) cannot act on Im = tensor[4, 5]: shift needs the domain cyclic(4); "
+        "rot90 needs two tensor dims of equal size"
+    )
+
+
+def test_rot90_hint_names_a_square_pair_of_dims_that_exists():
+    text = "domain Im = tensor[5, 5, 3]\ngroup D = dihedral(4)\nmodel f(x: Im) -> real\nlaw l: forall g: D. f(g . x) == f(x)\n"
+    err = only_error(text)
+    assert err.hint == "declare one: action D on Im by rot90(dims=(-3, -2))"
+    symspec.loads(text + "action D on Im by rot90(dims=(-3, -2))\n", "fixed.sym")
+
+
+def test_presentation_action_hint_lists_every_generator():
+    text = "domain Im = tensor[4, 4]\ngroup D = <r, s | r^4, s^2, (s r)^2>\nmodel f(x: Im) -> real\nlaw l: forall g: D. f(g . x) == f(x)\n"
+    err = only_error(text)
+    assert err.hint == "declare one: action D on Im { r -> ..., s -> ... }"
+
+
+# ---- 2: error cascades ------------------------------------------------------------------------
+
+CASCADE_PENDING = pytest.mark.xfail(
+    strict=True,
+    reason="needs laws.py (owned by the lead): variables in a call of a model whose signature failed must not be "
+    "reported as untyped",
+)
+
+
+@CASCADE_PENDING
+def test_param_zero_gives_only_the_real_error():
+    err = only_error(EXAMPLE.read_text(encoding="utf-8"), {"p": 0})
+    assert err.message == "cyclic(n) needs n >= 1, got 0"
+
+
+@CASCADE_PENDING
+def test_unknown_output_domain_gives_only_one_error():
+    text = (
+        "domain Z5 = cyclic(5)\n"
+        "model f(a: Z5, b: Z5) -> class(Zq)\n"
+        "law c: f(a, b) == f(b, a)\n"
+        "law s: forall k: Z5. f(a + k, b) == f(a, b) + k\n"
+    )
+    err = only_error(text)
+    assert err.message == "unknown domain 'Zq'"
+
+
+# ---- 2: messages and explain text -------------------------------------------------------------
+
+
+def test_contradiction_message_does_not_repeat_a_law():
+    path = SPECS / "invalid" / "law_constant_contradicts_itself.sym"
+    with pytest.raises(SpecError) as info:
+        symspec.load(path)
+    (err,) = info.value.errors
+    assert "c1 and c1" not in err.message
+    assert err.message == (
+        "law c1 contradicts law e: e maps (a = 0, b = 0) to itself, where c1 asks for 1 and so e gives 5, "
+        "but c1 asks for 1"
+    )
+
+
+def test_explain_shows_graph_constructors_as_written(capsys):
+    text = (
+        "graph H = hypercube(7)\ngraph P = petersen()\ngraph G = grid(3, 4)\n"
+        "model h(v: nodes(H), p: nodes(P), g: nodes(G)) -> real\n"
+        "law l: forall a: automorphisms(H). h(a . v, p, g) == h(v, p, g)\n"
+    )
+    from symspec.analysis.ir import explain_text
+
+    out = explain_text(symspec.loads(text, "bug.sym"))
+    assert "H = hypercube(7): 128 nodes" in out and "hypercube(7,)" not in out
+    assert "P = petersen(): 10 nodes" in out and "G = grid(3, 4): 12 nodes" in out
+
+
+def test_product_of_presentations_has_its_order_once_the_factors_have_theirs():
+    spec = symspec.load(SPECS / "valid" / "product_of_presentations.sym")
+    e = spec.ir.groups["E"]
+    assert (e.order, e.order_text, e.abelian) == (8, "8", True)
+    assert spec.warnings == []
+    from symspec.analysis.ir import explain_text
+
+    assert "E: order 8, abelian" in explain_text(spec) and "?" not in explain_text(spec)
+    bare = symspec.loads(
+        "group A = <a | a^3>\ngroup B = <b | b^2>\ngroup E = A x B\ndomain V = tensor[3]\n"
+        "model f(x: V) -> real\nlaw l: forall g: symmetric(3). f(g . x) == f(x)\n",
+        "bug.sym",
+    )
+    assert bare.ir.groups["E"].order == 6 and bare.ir.groups["E"].order_text == "6"
+
+
+def test_product_whose_factor_actions_do_not_commute_warns_naming_both():
+    text = (
+        "group A = <r | r^4>\ngroup B = <s | s^2>\ngroup E = A x B\ndomain Im = tensor[4, 4]\n"
+        "action A on Im { r -> rot90(dims=(0, 1)) }\naction B on Im { s -> flip(dim=1) }\n"
+        "model f(x: Im) -> real\nlaw l: forall g: E. f(g . x) == f(x)\n"
+    )
+    spec = symspec.loads(text, "bug.sym")
+    (w,) = spec.warnings
+    assert (w.span.line, w.span.column) == (3, 11)
+    assert w.message.startswith("the factors A and B of 'E' do not commute on Im: generator r of A")
+    assert "does not act on Im as a direct product" in w.message
+
+
+def test_product_with_symbolic_dims_checks_commuting_at_instantiated_sizes():
+    text = (
+        "group A = <r | r^4>\ngroup B = <s | s^2>\ngroup E = A x B\ndomain Im = tensor[N, N]\n"
+        "action A on Im { r -> rot90(dims=(0, 1)) }\naction B on Im { s -> flip(dim=1) }\n"
+        "model f(x: Im) -> real\nlaw l: forall g: E. f(g . x) == f(x)\n"
+    )
+    (w,) = symspec.loads(text, "bug.sym").warnings
+    assert "(checked with N = 5)" in w.message
+    commuting = text.replace("rot90(dims=(0, 1))", "flip(dim=0)").replace("r^4", "r^2")
+    assert symspec.loads(commuting, "ok.sym").warnings == []
+
+
+def test_analysis_messages_cite_nothing_outside_the_repository():
+    import re
+
+    for name in ("structures", "symmetry", "orbits", "graphs", "domains", "groups", "lawclass", "ir"):
+        source = (ROOT / "symspec" / "analysis" / f"{name}.py").read_text(encoding="utf-8")
+        strings = re.findall(r'f?"[^"\n]*"', source)
+        assert not [s for s in strings if "DESIGN" in s or re.search(r"#\d+", s)], name
