@@ -4,8 +4,11 @@ Every group gets named generators.  An *action* of a group on a domain
 gives each generator a transform; on a finite domain (values, or the
 positions of a tensor with fixed dims) the transform is a permutation of
 points, stored as a *push* map (point i moves to perm[i]) with numpy.  Words
-act on the left: ``r s`` is ``r`` after ``s``.  Orders of families come from
-their formulas, of permutation groups from sympy's Schreier-Sims on the
+act on the left: ``r s`` is ``r`` after ``s``, and an action's op sequence
+is applied right to left the same way (the last op acts first).  The
+transforms and the permutation helpers (identity, compose, inverse, power)
+are ``symspec.transforms``'s, re-exported here.  Orders of families come
+from their formulas, of permutation groups from sympy's Schreier-Sims on the
 generators, of bare presentations from Todd-Coxeter with a coset cap; no
 group is ever enumerated.
 """
@@ -19,7 +22,9 @@ import numpy as np
 
 from ..errors import Span
 from ..syntax import ast
+from ..transforms import compose, identity, inverse, op_push, ops_push, power
 from .domains import BoolDomain, Cyclic, Labels, Nodes, Range, Tensor
+from .sealed import Sealed
 from .structures import GroupDef
 
 __all__ = [
@@ -28,6 +33,7 @@ __all__ = [
     "compose",
     "inverse",
     "identity",
+    "power",
     "word_perm",
     "word_text",
     "relator_text",
@@ -49,40 +55,12 @@ SYMBOLIC_TEST_SIZES = (5, 6)  # symbolic dims are instantiated at these sizes to
 MAX_POINTS = 4_000_000  # finite actions on more points than this stay symbolic
 
 
-def identity(n: int) -> np.ndarray:
-    return np.arange(n, dtype=np.int64)
-
-
-def compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a after b, as push maps."""
-    return a[b]
-
-
-def inverse(p: np.ndarray) -> np.ndarray:
-    out = np.empty_like(p)
-    out[p] = np.arange(len(p), dtype=p.dtype)
-    return out
-
-
-def _power(p: np.ndarray, k: int) -> np.ndarray:
-    if k < 0:
-        p, k = inverse(p), -k
-    out = identity(len(p))
-    base = p
-    while k:
-        if k & 1:
-            out = compose(out, base)
-        base = compose(base, base)
-        k >>= 1
-    return out
-
-
 def word_perm(word: ast.Word, perms: dict, n: int) -> np.ndarray:
     """The push map of a word, generators' push maps given."""
     out = identity(n)
-    for power in word.powers:
-        base = word_perm(power.base, perms, n) if isinstance(power.base, ast.Word) else perms[power.base.name]
-        out = compose(out, _power(base, power.exponent))
+    for factor in word.powers:
+        base = word_perm(factor.base, perms, n) if isinstance(factor.base, ast.Word) else perms[factor.base.name]
+        out = compose(out, power(base, factor.exponent))
     return out
 
 
@@ -101,7 +79,7 @@ def relator_text(rel: ast.Relator) -> str:
 
 
 @dataclass
-class ActionIR:
+class ActionIR(Sealed):
     """How one group acts on one domain."""
 
     group: str
@@ -161,7 +139,7 @@ def _op_text(op) -> str:
 
 
 @dataclass
-class GroupIR:
+class GroupIR(Sealed):
     """A group, concretely: generators, order, and its actions."""
 
     name: str
@@ -244,55 +222,14 @@ def family_order(kind: str, n) -> tuple:
 # ---- transforms as permutations ----------------------------------------------------------
 
 
-def _positions_push(gather: np.ndarray) -> np.ndarray:
-    """Turn a gathered index array (y = x.flat[gather]) into a push map."""
-    return inverse(gather.reshape(-1).astype(np.int64))
-
-
 def transform_perm(op: tuple, domain, shape: tuple | None) -> np.ndarray:
     """The push map of one op on a finite domain (``shape`` None) or a tensor of fixed ``shape``."""
-    name, args = op
-    a = dict(args)
-    if shape is None:  # values of a cyclic domain
-        n = domain.size
-        v = identity(n)
-        if name == "shift":
-            return (v + a.get("k", 1)) % n
-        if name == "negate":
-            return (-v) % n
-        if name == "scale":
-            return (v * a["u"]) % n
-        if name == "relabel":  # a permutation of the values (family generators)
-            return np.asarray(a["perm"], dtype=np.int64)
-        raise ValueError(name)
-    size = int(np.prod(shape))
-    idx = np.arange(size, dtype=np.int64).reshape(shape)
-    if name == "rot90":
-        return _positions_push(np.rot90(idx, 1, axes=a["dims"]))
-    if name == "flip":
-        return _positions_push(np.flip(idx, axis=a["dim"]))
-    if name == "roll":
-        return _positions_push(np.roll(idx, a.get("shift", 1), axis=a["dim"]))
-    if name == "permute":  # gather along one dim: y[..., i, ...] = x[..., perm[i], ...]
-        return _positions_push(np.take(idx, np.asarray(a["perm"]), axis=a["dim"]))
-    if name == "transpose":
-        return _positions_push(np.swapaxes(idx, a["i"], a["j"]))
-    if name == "permute_dims":  # push a permutation of indices along several dims at once
-        sigma = np.asarray(a["perm"], dtype=np.int64)
-        coords = list(np.indices(shape).reshape(len(shape), -1))
-        for d in a["dims"]:
-            coords[d] = sigma[coords[d]]
-        return np.ravel_multi_index(tuple(coords), shape).astype(np.int64)
-    raise ValueError(name)
+    return op_push(*op, shape=shape, n=domain.size if shape is None else None)
 
 
 def ops_perm(ops: tuple, domain, shape: tuple | None) -> np.ndarray:
-    """Push map of a sequence of ops applied right to left."""
-    n = domain.size if shape is None else int(np.prod(shape))
-    out = identity(n)
-    for op in ops:
-        out = compose(out, transform_perm(op, domain, shape))
-    return out
+    """Push map of a sequence of ops applied right to left (the last op acts first; ``symspec.transforms``)."""
+    return ops_push(ops, shape=shape, n=domain.size if shape is None else None)
 
 
 def finite_shape(domain) -> tuple | None:

@@ -2,9 +2,11 @@
 
 A finite group acting by permuting points (values of a finite domain, or
 positions of a tensor) is stored as *push maps*: row ``perm`` sends point i
-to ``perm[i]``.  Small groups get a table with one row per element (built
-once from the generators by closure); large ones are sampled as random words
-in the generators.  Applying per-example elements to a batch is one
+to ``perm[i]``; ``compose(a, b)`` is ``a`` after ``b``, the convention of
+``symspec.transforms`` (whose numpy vocabulary builds the generator rows).
+Small groups get a table with one row per element (built once from the
+generators by closure); large ones are sampled as random words in the
+generators.  Applying per-example elements to a batch is one
 ``gather``.
 """
 
@@ -28,11 +30,12 @@ __all__ = [
 
 
 def compose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``a`` after ``b`` for (batches of) push maps."""
+    """``a`` after ``b`` (``b`` acts first) for (batches of) push maps: ``symspec.transforms.compose`` on device."""
     return a.gather(-1, b)
 
 
 def invert(p: torch.Tensor) -> torch.Tensor:
+    """The inverse of (a batch of) push maps over the last dim: ``symspec.transforms.inverse`` on device."""
     out = torch.empty_like(p)
     out.scatter_(-1, p, torch.arange(p.shape[-1], device=p.device).expand_as(p))
     return out

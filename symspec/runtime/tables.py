@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
-from .actions import invert
+from ..transforms import ops_push
 
 __all__ = [
     "on_shortest_path",
@@ -23,61 +24,18 @@ __all__ = [
 ]
 
 
-def _gather_push(gathered: torch.Tensor) -> torch.Tensor:
-    return invert(gathered.reshape(-1))
-
-
-def _op_push(op: str, args: dict, shape: tuple | None, n: int | None) -> torch.Tensor:
-    if shape is None:  # values 0..n-1 of a finite domain
-        v = torch.arange(n)
-        if op == "shift":
-            return (v + args.get("k", 1)) % n
-        if op == "negate":
-            return (-v) % n
-        if op == "scale":
-            return (v * args["u"]) % n
-        if op == "relabel":
-            return torch.tensor(args["perm"], dtype=torch.long)
-        raise ValueError(f"unknown transform {op!r} on values")
-    idx = torch.arange(int(torch.tensor(shape).prod())).reshape(shape)
-    if op == "rot90":
-        return _gather_push(torch.rot90(idx, 1, args["dims"]))
-    if op == "flip":
-        return _gather_push(torch.flip(idx, (args["dim"],)))
-    if op == "roll":
-        return _gather_push(torch.roll(idx, args.get("shift", 1), args["dim"]))
-    if op == "permute":
-        return _gather_push(idx.index_select(args["dim"], torch.tensor(args["perm"])))
-    if op == "transpose":
-        return _gather_push(idx.transpose(args["i"], args["j"]))
-    if op == "permute_dims":
-        sigma = torch.tensor(args["perm"])
-        coords = list(torch.unravel_index(torch.arange(idx.numel()), shape))
-        for d in args["dims"]:
-            coords[d] = sigma[coords[d]]
-        flat = torch.zeros(idx.numel(), dtype=torch.long)
-        stride = 1
-        for d in reversed(range(len(shape))):
-            flat += coords[d] * stride
-            stride *= shape[d]
-        return flat
-    raise ValueError(f"unknown transform {op!r} on positions")
-
-
 def action_table(generators: dict, shape: tuple | None = None, n: int | None = None) -> torch.Tensor:
-    """Push maps ``[len(generators), points]`` of each generator's ops (applied right to left).
+    """Push maps ``[len(generators), points]`` (long) of each generator's ops, applied right to left.
 
-    ``shape`` for the positions of a tensor with fixed dims, ``n`` for the
-    values of a finite domain.
+    ``generators`` maps a generator to its ops ``[(name, args), ...]``; the
+    last op acts first (``symspec.transforms``, which computes every row once,
+    in numpy).  ``shape`` for the positions of a tensor with fixed dims, ``n``
+    for the values of a finite domain.
     """
-    rows = []
-    for ops in generators.values():
-        points = n if shape is None else int(torch.tensor(shape).prod())
-        push = torch.arange(points)
-        for op, args in ops:
-            push = _op_push(op, args, shape, n).gather(-1, push)
-        rows.append(push)
-    return torch.stack(rows)
+    rows = [ops_push(ops, shape=shape, n=n) for ops in generators.values()]
+    if not rows:
+        return torch.empty(0, n if shape is None else math.prod(shape), dtype=torch.long)
+    return torch.from_numpy(np.stack(rows))
 
 
 def graph_distances(n: int, edges) -> torch.Tensor:
