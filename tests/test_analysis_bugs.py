@@ -216,3 +216,66 @@ def test_analysis_messages_cite_nothing_outside_the_repository():
         source = (ROOT / "symspec" / "analysis" / f"{name}.py").read_text(encoding="utf-8")
         strings = re.findall(r'f?"[^"\n]*"', source)
         assert not [s for s in strings if "DESIGN" in s or re.search(r"#\d+", s)], name
+
+
+# ---- 3: augmentation policy -------------------------------------------------------------------
+
+AUGMENT = {
+    "anti": (True, "inputs (x, y) -> (y, x); target -> -target"),
+    "shift": (True, "inputs (x, y) -> (x + k, y); target -> target + k"),
+    "scale3": (True, "inputs (x, y) -> (3 * x, 3 * y); target -> target * 3"),
+    "scale2": (False, "the input transform is not invertible: scaling by 2 is not invertible mod 8"),
+    "scalek": (False, "the output transform is not invertible: scaling by k is not invertible mod 8 (at k = 0)"),
+    "guarded": (False, "guarded (holds only where its guard does)"),
+    "ineq": (False, "a constraint law: an inequality"),
+    "undone": (True, "inputs (x, y) -> (x + 1, y); target -> target * 3"),
+    "rshift": (
+        False,
+        "the input transform is not invertible: a + 1 does not map range(0, 5) onto itself: range values do not wrap",
+    ),
+    "rmirror": (True, "inputs (a) -> (4 - a); target unchanged"),
+    "invariant": (True, "inputs (v) -> (g . v); target unchanged"),
+    "odd": (True, "inputs (u) -> (-u); target -> -target"),
+    "doubling": (False, "the output is real and the transform (scaling by 2) is not an action, a negation or a shift"),
+    "flips": (True, "inputs (x, y) -> (x + 4, y); target -> not target"),
+}
+
+
+def test_augment_policy_is_analysis_data():
+    spec = symspec.load(SPECS / "valid" / "augment_policy.sym")
+    assert {n: (law.augment, law.augment_why) for n, law in spec.ir.laws.items()} == AUGMENT
+
+
+def test_augment_includes_laws_whose_moved_call_transforms_its_output():
+    spec = symspec.loads(
+        "domain Z5 = cyclic(5)\nmodel sub(x: Z5, y: Z5) -> class(Z5)\nlaw anti: sub(x, y) == -sub(y, x)\n", "bug.sym"
+    )
+    law = spec.ir.laws["anti"]
+    assert law.sides[3] == (("neg", None),)  # the moved call sub(y, x) carries the negation
+    assert law.augment and law.augment_why.endswith("target -> -target")
+
+
+def test_augment_in_explain_text_and_json(capsys):
+    path = SPECS / "valid" / "augment_policy.sym"
+    assert main(["explain", str(path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {n: (law["augment"], law["augment_why"]) for n, law in data["laws"].items()} == AUGMENT
+    assert main(["explain", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "augment uses: anti, shift, scale3, undone" in out
+    assert "augment: no, the input transform is not invertible: scaling by 2 is not invertible mod 8" in out
+    assert "augment: yes, inputs (x, y) -> (y, x); target -> -target" in out
+
+
+def test_augment_of_the_examples():
+    spec = symspec.load(EXAMPLE)
+    assert [n for n, law in spec.ir.laws.items() if law.augment] == ["commutes", "shift"]
+    assert spec.ir.laws["assoc"].augment_why.startswith("a constraint law: nested calls")
+
+
+def test_orbit_summary_names_a_law_that_does_not_permute_the_inputs():
+    spec = symspec.load(SPECS / "valid" / "augment_policy.sym")
+    assert spec.ir.models["r"].summary == (
+        "5 inputs of r; law rshift does not permute them (a transform that is not a bijection of the inputs or "
+        "outputs), so their orbits are not counted"
+    )

@@ -138,6 +138,8 @@ def _law_json(law: LawIR) -> dict:
         "implied_by": list(law.implied_by),
         "forward_passes": law.forward_passes,
         "generators": [g.label for g in law.generators],
+        "augment": law.augment,
+        "augment_why": law.augment_why,
         "variables": {
             v.name: {"drawn": v.source, "how": v.detail, **({"acceptance": v.acceptance} if v.acceptance is not None else {})}
             for v in law.variables.values()
@@ -179,6 +181,8 @@ def explain_text(spec) -> str:
         for m in ir.models.values():
             out.append(f"  {m.signature}")
             out.append(f"    {m.summary}")
+            used = [n for n, law in ir.laws.items() if law.model == m.name and law.augment]
+            out.append(f"    augment uses: {', '.join(used)}" if used else "    augment uses none of its laws")
     if ir.laws:
         out.append("\nlaws")
         width = max(len(n) for n in ir.laws)
@@ -191,6 +195,7 @@ def explain_text(spec) -> str:
                 out.append(f"  {'':<{width}}  generators: {', '.join(g.label for g in law.generators)}")
             for v in law.variables.values():
                 out.append(f"  {'':<{width}}  {v.name}: {v.detail}")
+            out.append(f"  {'':<{width}}  augment: " + (f"yes, {law.augment_why}" if law.augment else f"no, {law.augment_why}"))
     if spec.warnings:
         out.append(f"\n{len(spec.warnings)} warning{'s' if len(spec.warnings) != 1 else ''} (see symspec check)")
     return "\n".join(out)

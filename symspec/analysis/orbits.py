@@ -190,7 +190,16 @@ def analyze_model(spec, sym, sig, law_irs: dict, laws: dict, reporter) -> ModelI
     model.orbits = int(np.count_nonzero(roots == flat))
     if len(finite_eq) < len(eq):
         model.orbits = None
-        model.summary = f"{inputs} inputs of {sig.name}; some of its laws act on them through a continuous group"
+        continuous = [e.name for e in eq if not e.finite and _continuous(e, laws, sym)]
+        if continuous:
+            model.summary = f"{inputs} inputs of {sig.name}; some of its laws act on them through a continuous group"
+        else:
+            others = [e.name for e in eq if not e.finite]
+            which = f"law {others[0]} does" if len(others) == 1 else f"laws {', '.join(others)} do"
+            model.summary = (
+                f"{inputs} inputs of {sig.name}; {which} not permute them (a transform that is not a bijection "
+                "of the inputs or outputs), so their orbits are not counted"
+            )
     elif model.orbits == 1:
         model.summary = (
             f"{inputs} inputs of {sig.name} fall into 1 orbit: the laws determine {sig.name} everywhere from one value"
@@ -207,6 +216,16 @@ def analyze_model(spec, sym, sig, law_irs: dict, laws: dict, reporter) -> ModelI
     mine = [law for law in laws.values() if sig.name in law.models]
     _constant_conflicts(spec, sym, sig, finite_eq, images, coords, inputs, mine, law_irs, reporter)
     return model
+
+
+def _continuous(e, laws: dict, sym) -> bool:
+    """Whether an equivariance law ranges over a continuous group."""
+    law = laws[e.name]
+    for p in e.sides[4] if e.sides else ():
+        v = law.variables[p]
+        if v.group is not None and sym.group(v.group, v.group.name or None).continuous:
+            return True
+    return False
 
 
 def _redundancy(spec, sig, eq: list, reporter) -> None:
