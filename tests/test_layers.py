@@ -12,6 +12,15 @@ import symspec
 from symspec import runtime as rt
 
 
+def randomize_(module: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Draw every parameter (weights and biases) from N(0, 1) with a seeded generator, in place."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64))
+    return module
+
+
 def d4_elements(shape):
     gens = rt.action_table(
         {"r": [("rot90", {"dims": (len(shape) - 2, len(shape) - 1)})], "s": [("flip", {"dim": len(shape) - 1})]}, shape=shape
@@ -40,8 +49,8 @@ def test_d4_on_a_2x5x5_grid_has_364_orbitals():
 @pytest.mark.parametrize("size", [3, 4, 6])
 def test_image_layers_are_exactly_equivariant_and_sized_by_orbits(size):
     mod = symspec.compile(symspec.load(ROOT / "examples" / "image_d4.sym", params={"size": size}))
-    conv = mod.LAYERS["conv"](2, 3).double()
-    readout = mod.LAYERS["readout"](2, 4).double()
+    conv = randomize_(mod.LAYERS["conv"](2, 3).double(), 0)
+    readout = randomize_(mod.LAYERS["readout"](2, 4).double(), 1)
     elements = d4_elements((size, size))
     assert conv.num_orbits == brute_orbitals(elements)
     x = torch.randn(5, 2, size, size, dtype=torch.float64)
@@ -54,8 +63,8 @@ def test_image_layers_are_exactly_equivariant_and_sized_by_orbits(size):
 
 def test_point_cloud_layers_commute_with_permutations_and_rotations():
     mod = symspec.compile(symspec.load(ROOT / "examples" / "point_cloud.sym"))
-    mix = mod.LAYERS["mix"](2, 3).double()
-    pool = mod.LAYERS["pool"](2, 4).double()
+    mix = randomize_(mod.LAYERS["mix"](2, 3).double(), 0)
+    pool = randomize_(mod.LAYERS["pool"](2, 4).double(), 1)
     g = torch.Generator().manual_seed(0)
     for n in (1, 4, 9):  # one layer, any N
         x = torch.randn(5, 2, n, 3, dtype=torch.float64, generator=g)
@@ -97,9 +106,14 @@ def test_assert_equivariant_on_every_example_layer_and_on_a_broken_one():
         spec = symspec.load(ROOT / "examples" / f"{name}.sym", params=params)
         mod = symspec.compile(spec)
         for layer, shape in shapes.items():
-            module = mod.LAYERS[layer](shape[0], 3).double()
+            module = randomize_(mod.LAYERS[layer](shape[0], 3).double(), 0)
             x = torch.randn(4, *shape, dtype=torch.float64)
-            assert symspec.assert_equivariant(module, spec, layer, x, generator=torch.Generator().manual_seed(0)) < 1e-10
+            g = torch.Generator().manual_seed(0)
+            assert symspec.assert_equivariant(module, spec, layer, x, generator=g, randomize=False) < 1e-10 * max(
+                1.0, float(module(x).detach().abs().max())
+            )
+            symspec.assert_equivariant(module, spec, layer, x, generator=g)  # a fresh random copy: raises if not
+            symspec.assert_equivariant(module.float(), spec, layer, x.float(), generator=g)  # float32: 1e-4 relative
     spec = symspec.load(ROOT / "examples" / "image_d4.sym", params={"size": 5})
     dense = torch.nn.Conv2d(2, 3, 3, padding=1).double()  # a plain convolution is not rotation-equivariant in general
     with pytest.raises(AssertionError, match="layer conv is not equivariant"):
@@ -150,14 +164,14 @@ def test_pair_layers_use_the_fifteen_bell_maps_and_commute_with_permutations():
     spec = symspec.loads(
         "domain Adj = tensor[N, N]\ngroup P = symmetric(N)\naction P on Adj by permute(dims=(0, 1))\nlayer edge: Adj -> Adj under P\n"
     )
-    layer = symspec.compile(spec).LAYERS["edge"](2, 3).double()
+    layer = randomize_(symspec.compile(spec).LAYERS["edge"](2, 3).double(), 0)
     assert layer.weight.shape == (3, 2, 15)
     g = torch.Generator().manual_seed(0)
     for n in (2, 5, 8):
         x = torch.randn(4, 2, n, n, dtype=torch.float64, generator=g)
         p = torch.randperm(n, generator=g)
         assert torch.allclose(layer(x[:, :, p][:, :, :, p]), layer(x)[:, :, p][:, :, :, p], atol=1e-10)
-    assert symspec.assert_equivariant(layer, spec, "edge", torch.randn(3, 2, 6, 6, dtype=torch.float64)) < 1e-10
+    assert symspec.assert_equivariant(layer, spec, "edge", torch.randn(3, 2, 6, 6, dtype=torch.float64), randomize=False) < 1e-10
     from symspec.runtime.layers import _pair_basis
 
     maps = _pair_basis(torch.randn(6, 1, 5, 5, dtype=torch.float64))[:, 0].transpose(0, 1).reshape(15, -1)
@@ -168,9 +182,9 @@ def test_pair_tensors_get_the_pair_action_by_default_and_symbolic_features_are_a
     from symspec.codegen import CompileError
 
     spec = symspec.loads("domain Pair = tensor[N, N]\nlayer edge: Pair -> Pair under symmetric(N)\n")
-    layer = symspec.compile(spec).LAYERS["edge"](1, 2).double()
+    layer = randomize_(symspec.compile(spec).LAYERS["edge"](1, 2).double(), 0)
     assert isinstance(layer, rt.PairLinear)
-    assert symspec.assert_equivariant(layer, spec, "edge", torch.randn(3, 1, 5, 5, dtype=torch.float64)) < 1e-10
+    assert symspec.assert_equivariant(layer, spec, "edge", torch.randn(3, 1, 5, 5, dtype=torch.float64), randomize=False) < 1e-10
     bad = symspec.loads("domain Odd = tensor[N, M]\nlayer f: Odd -> Odd under symmetric(N)\n")
     with pytest.raises(CompileError, match="cannot compile layer f yet"):
         symspec.compile(bad)
@@ -201,12 +215,13 @@ def test_matrix_layers_compile_commute_and_report_empty_bases():
         "m.sym",
     )
     mod = symspec.compile(spec)
-    mix = mod.LAYERS["mix"](2, 3).double()
+    mix = randomize_(mod.LAYERS["mix"](2, 3).double(), 0)
     assert mix.basis.shape[0] == 16
-    both = mod.LAYERS["both"](2, 3).double()  # S4 x SO(3): identity and all-ones terms, the DeepSets form
+    both = randomize_(mod.LAYERS["both"](2, 3).double(), 1)  # S4 x SO(3): identity and all-ones terms, the DeepSets form
     assert isinstance(both, rt.DeepSetsLinear) and both.identity.numel() + both.ones.numel() == 2 * 3 * 2
     for name, layer in (("mix", mix), ("both", both)):
-        assert symspec.assert_equivariant(layer, spec, name, torch.randn(3, 2, 4, 3, dtype=torch.float64)) < 1e-10
+        x = torch.randn(3, 2, 4, 3, dtype=torch.float64)
+        assert symspec.assert_equivariant(layer, spec, name, x, randomize=False) < 1e-10 * max(1.0, float(layer(x).detach().abs().max()))
     with pytest.raises(CompileError, match="no nonzero linear map from Cloud to real commutes with SO\\(3\\) except 0"):
         symspec.compile(symspec.loads("domain Cloud = tensor[5, 3]\nlayer bad: Cloud -> real under SO(3)\n"))
 
@@ -275,9 +290,10 @@ def test_product_of_a_finite_permutation_group_and_rotations():
         "domain V = tensor[4, 3]\ngroup C = cyclic(4)\naction C on V by roll(dim=0)\ngroup E = C x SO(3)\nlayer mix: V -> V under E\n",
         "c.sym",
     )
-    layer = symspec.compile(spec).LAYERS["mix"](2, 2).double()
+    layer = randomize_(symspec.compile(spec).LAYERS["mix"](2, 2).double(), 0)
     assert isinstance(layer, rt.BasisLinear) and layer.basis.shape[0] == 4  # circulant 4x4 mixing x identity on R^3
-    assert symspec.assert_equivariant(layer, spec, "mix", torch.randn(3, 2, 4, 3, dtype=torch.float64)) < 1e-10
+    x = torch.randn(3, 2, 4, 3, dtype=torch.float64)
+    assert symspec.assert_equivariant(layer, spec, "mix", x, randomize=False) < 1e-10 * max(1.0, float(layer(x).detach().abs().max()))
 
 
 def test_symmetrize_on_finite_inputs_averages_the_group_of_all_the_laws():
@@ -309,3 +325,164 @@ def test_symmetrize_graph_distances_and_bool_outputs():
     )
     with pytest.raises(ValueError, match="one group law"):
         symspec.compile(spec).symmetrize("g", lambda a, b: a.double())
+
+
+# ---- regressions: biases of basis layers, assert_equivariant on maps between different domains ----------------
+
+
+def test_basis_linear_bias_was_free_over_the_whole_output_so2_regression():
+    """SO(2) on tensor[2]: the bias basis ignored the group (error 1.4 once the bias left zero); now there is none."""
+    spec = symspec.loads("domain V = tensor[2]\nlayer f: V -> V under SO(2)\n", "so2.sym")
+    layer = symspec.compile(spec).LAYERS["f"](2, 3).double()
+    assert isinstance(layer, rt.BasisLinear) and layer.bias is None and layer.bias_basis.shape == (0, 2)
+    x = torch.randn(16, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    target = torch.randn(16, 3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) + 5.0
+    randomize_(layer, 2)
+    opt = torch.optim.SGD(layer.parameters(), lr=0.1)
+    for _ in range(3):  # training steps, toward a non-equivariant target
+        opt.zero_grad()
+        (layer(x) - target).pow(2).mean().backward()
+        opt.step()
+    assert symspec.assert_equivariant(layer, spec, "f", x, randomize=False) < 1e-10 * max(1.0, float(layer(x).detach().abs().max()))
+    symspec.assert_equivariant(layer, spec, "f", x.float(), randomize=True)  # float32, a fresh random copy
+
+
+def test_basis_linear_bias_spans_exactly_the_invariant_vectors():
+    from symspec.runtime.layers import equivariant_basis, invariant_basis
+
+    d4 = rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(3, 3))
+    flip = rt.action_table({"s": [("flip", {"dim": 0})]}, shape=(5, 3))
+    assert invariant_basis(None, ()).tolist() == [[1.0]]  # a real output: one free bias
+    assert invariant_basis([("so", 2, 0)], (2,)).shape == (0, 2)
+    assert invariant_basis([("o", 3, 1)], (5, 3)).shape == (0, 15)
+    assert invariant_basis([("perm", flip), ("o", 3, 1)], (5, 3)).shape == (0, 15)
+    assert invariant_basis([("perm", torch.zeros(0, 4, dtype=torch.long))], (4,)).shape == (4, 4)  # no generators: free
+    vectors = invariant_basis([("perm", d4)], (3, 3))
+    orbits = rt.OrbitLinear(1, 1, d4, d4, (3, 3), (3, 3)).bias_orbits
+    assert vectors.shape == (3, 9) == (int(orbits.max()) + 1, 9)  # corners, edges, centre
+    for v in vectors:  # constant on each orbit of positions
+        for k in range(3):
+            assert torch.allclose(v[orbits == k], v[orbits == k][0].expand(int((orbits == k).sum())), atol=1e-12)
+    # a permutation-only basis layer: its bias is tied by the output orbits too, at random values
+    layer = randomize_(rt.BasisLinear(2, 2, [("perm", d4)], [("perm", d4)], (3, 3), (3, 3)).double(), 0)
+    assert layer.bias.shape == (2, 3)
+    x = torch.randn(4, 2, 3, 3, dtype=torch.float64)
+    for e in d4_elements((3, 3)):
+        assert torch.allclose(layer(rt.act_on_positions(x, e, 2)), rt.act_on_positions(layer(x), e, 2), atol=1e-10)
+    invariant = rt.BasisLinear(2, 3, [("perm", d4)], None, (3, 3), ())  # an invariant output: one free bias per channel
+    assert invariant.bias.shape == (3, 1) and invariant.bias_basis.tolist() == [[1.0]]
+    with pytest.raises(ValueError, match="no nonzero linear map"):  # no invariant of O(3) on vectors
+        rt.BasisLinear(2, 3, [("o", 3, 1)], None, (5, 3), ())
+    with pytest.raises(ValueError, match="different generators"):
+        equivariant_basis([("so", 3, 1)], [("perm", flip), ("so", 3, 1)], (5, 3), (5, 3))
+
+
+def _points_spec(group: str, extra: str = "") -> str:
+    return f"domain Pts = tensor[5, 3]\ndomain Vec = tensor[3]\n{extra}group E = {group}\nlayer f: Pts -> Vec under E\n"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        _points_spec("O(3)"),
+        _points_spec("SO(3)"),
+        # a finite factor that acts trivially on the target (the identity permutation there)
+        _points_spec(
+            "F x O(3)",
+            "group F = <s | s^2>\naction F on Pts { s -> flip(dim=0) }\naction F on Vec { s -> permute(perm=(0, 1, 2), dim=0) }\n",
+        ),
+    ],
+    ids=["O3", "SO3", "finite-x-O3"],
+)
+def test_assert_equivariant_on_tensor_5x3_to_tensor_3_under_o3_raised_index_error_regression(source):
+    spec = symspec.loads(source, "pts.sym")
+    layer = symspec.compile(spec).LAYERS["f"](2, 3).double()
+    assert isinstance(layer, rt.BasisLinear)
+    x = torch.randn(4, 2, 5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(1)
+    randomize_(layer, 3)
+    assert symspec.assert_equivariant(layer, spec, "f", x, generator=g, randomize=False) < 1e-10 * max(
+        1.0, float(layer(x).detach().abs().max())
+    )
+    symspec.assert_equivariant(layer, spec, "f", x, generator=g)
+    symspec.assert_equivariant(layer.float(), spec, "f", x.float(), generator=g)
+    # a hand-written equivariant map (the mean point) passes; a fixed direction added to it does not
+    weights = torch.tensor([1.0, 2.0, 3.0, 2.0, 1.0], dtype=torch.float64)  # symmetric under flipping the points
+
+    class MeanPoint(torch.nn.Module):
+        def __init__(self, shift: float):
+            super().__init__()
+            self.shift = shift
+
+        def forward(self, t):
+            y = torch.einsum("bcnk,n->bck", t, weights.to(t.dtype)).sum(1, keepdim=True)
+            return y + self.shift * torch.tensor([1.0, 0.0, 0.0], dtype=t.dtype)
+
+    assert symspec.assert_equivariant(MeanPoint(0.0), spec, "f", x, generator=g) < 1e-10 * 100
+    with pytest.raises(AssertionError, match="layer f is not equivariant"):
+        symspec.assert_equivariant(MeanPoint(1.0), spec, "f", x, generator=g)
+
+
+def test_symmetric_5_x_o3_on_tensor_5x3_to_tensor_3_needs_an_action_on_the_target():
+    """The other form of the report: symmetric(5) has no action on tensor[3], so the spec is rejected before any layer."""
+    with pytest.raises(symspec.errors.SpecTypeError, match="group 'symmetric\\(5\\)' has no action on Vec"):
+        symspec.loads(_points_spec("symmetric(5) x O(3)"), "pts.sym")
+
+
+def test_assert_equivariant_acts_on_each_end_by_its_own_action():
+    """Adjacency -> node features under symmetric(N): rows and columns permuted on the input, one dim on the output."""
+    spec = symspec.loads(
+        "domain Adj = tensor[N, N]\ndomain Nodes = tensor[N]\nlayer deg: Adj -> Nodes under symmetric(N)\n", "deg.sym"
+    )
+    x = torch.randn(3, 2, 6, 6, dtype=torch.float64)
+    degree = lambda t: t.mean(-1) + t.diagonal(dim1=-2, dim2=-1)  # noqa: E731 - equivariant
+    assert symspec.assert_equivariant(degree, spec, "deg", x) < 1e-10 * 100
+    with pytest.raises(AssertionError, match="layer deg is not equivariant"):
+        symspec.assert_equivariant(lambda t: t[..., 0], spec, "deg", x)  # column 0: not equivariant
+
+
+def test_assert_equivariant_fails_on_a_basis_layer_whose_bias_is_not_invariant():
+    """A BasisLinear-like layer with a free bias is equivariant at init (bias zero): only random parameters catch it."""
+    spec = symspec.loads("domain V = tensor[2]\nlayer f: V -> V under SO(2)\n", "so2.sym")
+    layer = symspec.compile(spec).LAYERS["f"](2, 3).double()
+    layer.bias_basis = torch.eye(2, dtype=torch.float64)  # the old, free bias over the whole output
+    layer.bias = torch.nn.Parameter(torch.zeros(3, 2, dtype=torch.float64))
+    x = torch.randn(4, 2, 2, dtype=torch.float64)
+    before = [p.detach().clone() for p in layer.parameters()]
+    assert symspec.assert_equivariant(layer, spec, "f", x, randomize=False) < 1e-10  # the trap: fine at init
+    with pytest.raises(AssertionError, match="layer f is not equivariant"):
+        symspec.assert_equivariant(layer, spec, "f", x, generator=torch.Generator().manual_seed(0))  # default: random
+    assert all(torch.equal(a, b) for a, b in zip(before, layer.parameters()))  # checked on a copy
+    with torch.no_grad():
+        layer.bias.normal_(generator=torch.Generator().manual_seed(1))
+    with pytest.raises(AssertionError, match="layer f is not equivariant"):
+        symspec.assert_equivariant(layer, spec, "f", x, randomize=False)
+    with pytest.raises(AssertionError, match="layer f is not equivariant"):
+        symspec.assert_equivariant(layer.float(), spec, "f", x.float(), randomize=False)
+
+
+def test_assert_equivariant_samples_words_of_large_finite_groups():
+    """symmetric(8) on fixed dims has 40320 elements: random words instead of a table, and it still catches a bad map."""
+    spec = symspec.loads("domain S = tensor[8, 2]\ngroup P = symmetric(8)\nlayer f: S -> S under P\n", "s8.sym")
+    layer = randomize_(symspec.compile(spec).LAYERS["f"](2, 3).double(), 0)
+    x = torch.randn(4, 2, 8, 2, dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    assert symspec.assert_equivariant(layer, spec, "f", x, generator=g) < 1e-10 * 100
+    cumulative = lambda t: t.cumsum(2)  # noqa: E731 - depends on the order of the points
+    with pytest.raises(AssertionError, match="layer f is not equivariant"):
+        symspec.assert_equivariant(cumulative, spec, "f", x, generator=g)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_assert_equivariant_follows_the_device_of_the_inputs():
+    g = torch.Generator().manual_seed(0)  # a CPU generator: elements are drawn on the CPU and moved
+    for source, name, shape in (
+        ("domain V = tensor[4, 3]\ngroup C = cyclic(4)\naction C on V by roll(dim=0)\ngroup E = C x SO(3)\nlayer f: V -> V under E\n", "f", (2, 4, 3)),
+        ("domain Adj = tensor[N, N]\nlayer f: Adj -> Adj under symmetric(N)\n", "f", (2, 5, 5)),
+    ):
+        spec = symspec.loads(source, "cuda.sym")
+        layer = symspec.compile(spec).LAYERS[name](2, 3).cuda()
+        x = torch.randn(4, *shape, device="cuda")
+        assert layer(x).device.type == "cuda"
+        symspec.assert_equivariant(layer, spec, name, x, generator=g)
+        symspec.assert_equivariant(layer.double(), spec, name, x.double(), generator=g)
