@@ -279,3 +279,48 @@ def test_orbit_summary_names_a_law_that_does_not_permute_the_inputs():
         "5 inputs of r; law rshift does not permute them (a transform that is not a bijection of the inputs or "
         "outputs), so their orbits are not counted"
     )
+
+
+# ---- 4: internal exceptions -------------------------------------------------------------------
+
+
+def test_redundancy_check_with_a_law_over_a_trivial_group_does_not_crash():
+    text = (
+        "domain Z = cyclic(1)\n"
+        "model f(x: Z, y: Z) -> class(Z)\n"
+        "law l0: forall k: Z. f(x, y) == f(x, y) * k\n"
+        "law l1: f(y, x) == f(x, y)\n"
+        "law l2: f(-x, y) == f(x, y)\n"
+    )
+    spec = symspec.loads(text, "bug.sym")
+    assert spec.ir.models["f"].orbits == 1
+
+
+def test_huge_cyclic_domain_is_analyzed_without_tabulating_it():
+    text = (
+        "domain Z = cyclic(100000000000000000000000)\n"
+        "model f(x: Z) -> class(Z)\n"
+        "law shift: forall k: Z. f(x + k) == f(x) + k\n"
+        "law triple: f(3 * x) == f(x) * 3\n"
+        "law zero: f(0) == 0\n"
+    )
+    spec = symspec.loads(text, "bug.sym")
+    assert spec.ir.laws["shift"].augment and spec.ir.laws["triple"].augment
+    assert not spec.ir.laws["shift"].finite and spec.ir.models["f"].orbits is None
+
+
+def test_relators_on_a_large_tensor_are_checked_on_the_moved_dims_only():
+    import time
+
+    start = time.perf_counter()
+    err = only_error(
+        "domain T = tensor[N, N, N, N, N, N, N, N, N, N]\ngroup A = <r | r^4>\naction A on T { r -> roll(dim=0) }\n"
+        "model f(x: T) -> real\nlaw l: forall g: A. f(g . x) == f(x)\n"
+    )
+    assert err.message.startswith("relator r^4 does not hold on T (checked with N = 5)")
+    err = only_error(
+        "domain T = tensor[1000, 1000, 50]\ngroup A = <r | r^3>\naction A on T { r -> flip(dim=2) }\n"
+        "model f(x: T) -> real\nlaw l: forall g: A. f(g . x) == f(x)\n"
+    )
+    assert err.message == "relator r^3 does not hold on T: flip(dim=2) applied 3 times is not the identity"
+    assert time.perf_counter() - start < 20  # was minutes and gigabytes: every point of the tensor was tabulated

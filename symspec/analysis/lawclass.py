@@ -12,6 +12,7 @@ and of the output classes, where those are finite.  Every other law is a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -246,6 +247,8 @@ def _output_perm(ops: list, output, ev: _Evaluator, sym, spec):
     elif isinstance(output, Tensor) and all(isinstance(d, int) for d in output.dims):
         domain, n = output, int(np.prod(output.dims))
     else:
+        n = None
+    if n is None or n > MAX_POINTS:  # not finite, or too many classes to tabulate
         if ops:
             raise NotTransform
         return None
@@ -532,8 +535,10 @@ def _factor_why(factor, domain, law, spec, sym) -> str | None:
         values = np.asarray(_Evaluator(sym, spec, env, {}).values(factor, "", domain, np.zeros(0, dtype=np.int64)))
     except NotTransform:
         return f"{what} is not an integer scaling"
+    except OverflowError:  # a modulus beyond 64 bits
+        return f"cannot tell whether {what} is invertible mod {n}"
     values = np.broadcast_to(values, (total,))
-    bad = [i for i, v in enumerate(values.tolist()) if np.gcd(int(v), n) != 1]
+    bad = [i for i, v in enumerate(values.tolist()) if math.gcd(int(v), n) != 1]
     if not bad:
         return None
     if not names:

@@ -233,7 +233,9 @@ def _redundancy(spec, sig, eq: list, reporter) -> None:
     if len(usable) < 2:
         return
 
-    sizes = [len(p) for p in usable[0].generators[0].arg_perms] if usable[0].generators else []
+    sizes = next(([len(p) for p in g.arg_perms] for e in usable for g in e.generators), None)
+    if sizes is None:  # no law has a generator (each ranges over a trivial group): nothing to imply
+        return
     offsets = list(np.cumsum([0] + sizes[:-1])) if sizes else []
     out_n = next((len(g.out_perm) for e in usable for g in e.generators if g.out_perm is not None), 0)
     out_offset = int(sum(sizes))

@@ -24,7 +24,6 @@ from .groups import (
     family_generators,
     family_order,
     finite_shape,
-    instantiate,
     is_finite_domain,
     ops_perm,
     points_of,
@@ -265,12 +264,9 @@ class Symmetry:
             trials = [(act.perms, "")]
         elif isinstance(domain, Tensor):
             trials = []
-            for size in SYMBOLIC_TEST_SIZES:
-                inst = instantiate(domain, size)
+            for inst, note in _trial_domains(domain, [act.ops]):
                 shape = finite_shape(inst)
-                perms = {g: ops_perm(ops, inst, shape) for g, ops in act.ops.items()}
-                dims = ", ".join(f"{d} = {size}" for d in dict.fromkeys(domain.dims) if not isinstance(d, int))
-                trials.append((perms, f" (checked with {dims})"))
+                trials.append(({g: ops_perm(ops, inst, shape) for g, ops in act.ops.items()}, note))
         else:
             return
         for perms, note in trials:
@@ -352,17 +348,13 @@ class Symmetry:
         if all(p.perms or not p.ops for p in parts):
             trials.append(([p.perms for p in parts], ""))
         elif isinstance(domain, Tensor) and all(p.kind in ("positions", "symbolic", "trivial") for p in parts):
-            for size in SYMBOLIC_TEST_SIZES:  # symbolic dims instantiated, as for relators
-                inst = instantiate(domain, size)
+            for inst, note in _trial_domains(domain, [p.ops for p in parts]):  # as for relators
                 shape = finite_shape(inst)
-                if points_of(inst) is None or points_of(inst) > MAX_POINTS:
-                    continue
                 try:
                     perms = [{g: ops_perm(ops, inst, shape) for g, ops in p.ops.items()} for p in parts]
                 except (KeyError, IndexError, ValueError):
                     continue  # an op that needs the group's own points (permute_dims of symmetric(N)): not checked
-                dims = ", ".join(f"{d} = {size}" for d in dict.fromkeys(domain.dims) if not isinstance(d, int))
-                trials.append((perms, f" (checked with {dims})"))
+                trials.append((perms, note))
         for perms, note in trials:
             for i in range(len(parts)):
                 for j in range(i + 1, len(parts)):
@@ -441,6 +433,32 @@ class Symmetry:
         if not needs:
             return f"a {kind} group acts only through the actions of its factors"
         return f"{gir.definition} cannot act on {describe(domain, domain_name)}: " + "; ".join(needs)
+
+
+def _trial_domains(domain: Tensor, op_maps: list) -> list:
+    """Small tensors on which transforms of ``domain`` can be checked: (tensor, note) pairs.
+
+    Only the dims some op moves matter (the others only carry copies along), so every other dim becomes 1;
+    symbolic dims among the moved ones are instantiated at 5 and at 6.
+    """
+    rank = len(domain.dims)
+    moved: set = set()
+    for ops in op_maps:
+        for seq in ops.values():
+            for _name, args in seq:
+                for k, v in args:
+                    if k in ("dim", "i", "j"):
+                        moved.add(v % rank)
+                    elif k == "dims":
+                        moved |= {d % rank for d in v}
+    symbolic = [d for d in dict.fromkeys(domain.dims[i] for i in sorted(moved)) if not isinstance(d, int)]
+    out = []
+    for size in SYMBOLIC_TEST_SIZES if symbolic else (None,):
+        inst = Tensor(tuple((d if isinstance(d, int) else size) if i in moved else 1 for i, d in enumerate(domain.dims)))
+        if points_of(inst) <= MAX_POINTS:
+            note = f" (checked with {', '.join(f'{d} = {size}' for d in symbolic)})" if symbolic else ""
+            out.append((inst, note))
+    return out
 
 
 def _product_order(gir: GroupIR) -> None:
