@@ -260,6 +260,11 @@ def test_set_and_pair_layers_commute_with_random_permutations_for_random_n(n, c_
             lambda t: t[:, :, perm],
         ),
         (
+            rt.DeepSetsLinear(c_in, c_out, rest_as_features=True, rest_size=2).double(),  # with a bias per feature
+            torch.randn(3, c_in, n, 2, dtype=torch.float64, generator=g),
+            lambda t: t[:, :, perm],
+        ),
+        (
             rt.PairLinear(c_in, c_out).double(),
             torch.randn(3, c_in, n, n, dtype=torch.float64, generator=g),
             lambda t: t[:, :, perm][:, :, :, perm],
