@@ -15,16 +15,63 @@ import torch
 from symspec import runtime as rt
 
 SPEC = "comparison"
-PARAMS = {"m": 20}
+
+# the spec's parameters
+M = 20
+
+PARAMS = {"m": M}
 MODELS = {"gt": ("a", "b")}
 LAWS = {
-    "irreflexive": {"class": "constraint", "relation": "assert", "model": None, "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/comparison.sym:17:1"},
-    "antisymmetric": {"class": "constraint", "relation": "==", "model": None, "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/comparison.sym:21:1"},
-    "transitive": {"class": "constraint", "relation": "=>", "model": None, "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/comparison.sym:25:1"},
-    "bradley_terry": {"class": "constraint", "relation": "==", "model": None, "weight": 0.5, "tol": None, "rtol": None, "samples": 1, "span": "examples/comparison.sym:29:1"},
+    "irreflexive": {
+        "class": "constraint",
+        "relation": "assert",
+        "model": None,
+        "models": ("gt",),
+        "weight": 1.0,
+        "tol": None,
+        "rtol": None,
+        "samples": 1,
+        "span": "examples/comparison.sym:17:1",
+    },
+    "antisymmetric": {
+        "class": "constraint",
+        "relation": "==",
+        "model": None,
+        "models": ("gt",),
+        "weight": 1.0,
+        "tol": None,
+        "rtol": None,
+        "samples": 1,
+        "span": "examples/comparison.sym:21:1",
+    },
+    "transitive": {
+        "class": "constraint",
+        "relation": "=>",
+        "model": None,
+        "models": ("gt",),
+        "weight": 1.0,
+        "tol": None,
+        "rtol": None,
+        "samples": 1,
+        "span": "examples/comparison.sym:25:1",
+    },
+    "bradley_terry": {
+        "class": "constraint",
+        "relation": "==",
+        "model": None,
+        "models": ("gt",),
+        "weight": 0.5,
+        "tol": None,
+        "rtol": None,
+        "samples": 1,
+        "span": "examples/comparison.sym:29:1",
+    },
 }
 PRIORS = {}
-WEIGHTS = {**{name: law["weight"] for name, law in LAWS.items()}, **{name: prior["weight"] for name, prior in PRIORS.items()}}
+WEIGHTS = {
+    **{name: law["weight"] for name, law in LAWS.items()},
+    **{name: prior["weight"] for name, prior in PRIORS.items()},
+}
 
 
 class SymmetryLoss(rt.SymmetryLossBase):
@@ -51,30 +98,44 @@ class SymmetryLoss(rt.SymmetryLossBase):
         device = a.device
 
         # transitive: draws
-        transitive_c = rt.uniform_int(0, 20, n, generator, device)
+        transitive_c = rt.uniform_int(0, M, n, generator, device)
 
         # bradley_terry: draws
-        bradley_terry_c, bradley_terry_c_ok = rt.interval_int(torch.full((n,), 0, device=device), torch.minimum(torch.full((n,), 19, device=device), b - 1), generator)
+        bradley_terry_c, bradley_terry_c_ok = rt.interval_int(
+            torch.full((n,), 0, device=device), torch.minimum(torch.full((n,), M - 1, device=device), b - 1), generator
+        )
 
         calls = rt.CallBatch(self.models, fused=self.fused)
-        _c0 = calls.add("gt", a, a)
-        _c1 = calls.add("gt", a, b)
-        _c2 = calls.add("gt", b, a)
-        _c3 = calls.add("gt", b, transitive_c)
-        _c4 = calls.add("gt", a, transitive_c)
-        _c5 = calls.add("gt", a, bradley_terry_c)
-        _c6 = calls.add("gt", b, bradley_terry_c)
+        gt_aa = calls.add("gt", a, a)
+        gt_ab = calls.add("gt", a, b)
+        gt_ba = calls.add("gt", b, a)
+        gt_bc = calls.add("gt", b, transitive_c)
+        gt_ac = calls.add("gt", a, transitive_c)
+        gt_ac_1 = calls.add("gt", a, bradley_terry_c)
+        gt_bc_1 = calls.add("gt", b, bradley_terry_c)
         calls.run()
 
         terms = {}
-        # examples/comparison.sym:17  not gt(a, a)
-        terms["irreflexive"] = (rt.truth_penalty((-rt.as_logit(calls[_c0])))).mean()
-        # examples/comparison.sym:21  gt(a, b) == not gt(b, a) when a != b
-        terms["antisymmetric"] = rt.masked_mean(rt.bernoulli_sym_kl(rt.as_logit(calls[_c1]), (-rt.as_logit(calls[_c2]))), ((a != b)))
-        # examples/comparison.sym:25  gt(a, b) and gt(b, c) => gt(a, c)
-        terms["transitive"] = (rt.implication_penalty(torch.sigmoid(rt.logit(rt.soft_and(torch.sigmoid(rt.as_logit(calls[_c1])), torch.sigmoid(rt.as_logit(calls[_c3]))))), torch.sigmoid(rt.as_logit(calls[_c4])))).mean()
-        # examples/comparison.sym:29  gt(a, c) == sigmoid(logit(gt(a, b)) + logit(gt(b, c))) when a > b > c
-        terms["bradley_terry"] = rt.masked_mean(rt.bernoulli_sym_kl(rt.as_logit(calls[_c5]), (rt.as_logit(calls[_c1]) + rt.as_logit(calls[_c6]))), (bradley_terry_c_ok) & ((a > b) & (b > bradley_terry_c)))
+        # examples/comparison.sym:17 not gt(a, a)
+        terms["irreflexive"] = rt.truth_penalty(-rt.as_logit(calls[gt_aa])).mean()
+        # examples/comparison.sym:21 gt(a, b) == not gt(b, a) when a != b
+        terms["antisymmetric"] = rt.masked_mean(
+            rt.bernoulli_sym_kl(rt.as_logit(calls[gt_ab]), -rt.as_logit(calls[gt_ba])), a != b
+        )
+        # examples/comparison.sym:25 gt(a, b) and gt(b, c) => gt(a, c)
+        terms["transitive"] = rt.implication_penalty(
+            torch.sigmoid(
+                rt.logit(
+                    rt.soft_and(torch.sigmoid(rt.as_logit(calls[gt_ab])), torch.sigmoid(rt.as_logit(calls[gt_bc])))
+                ),
+            ),
+            torch.sigmoid(rt.as_logit(calls[gt_ac])),
+        ).mean()
+        # examples/comparison.sym:29 gt(a, c) == sigmoid(logit(gt(a, b)) + logit(gt(b, c))) when a > b > c
+        terms["bradley_terry"] = rt.masked_mean(
+            rt.bernoulli_sym_kl(rt.as_logit(calls[gt_ac_1]), rt.as_logit(calls[gt_ab]) + rt.as_logit(calls[gt_bc_1])),
+            bradley_terry_c_ok & ((a > b) & (b > bradley_terry_c)),
+        )
         return self.total(terms)
 
 
@@ -87,6 +148,7 @@ def augment(batch, generator=None, model=None):
     return rt.pick_model(AUGMENTERS, model, "augment", "an equivariance law")(batch, generator)
 
 
+
 LAYERS = {}
 
 
@@ -96,18 +158,41 @@ def symmetrize(name, model, samples=16, generator=None):
     Exact for finite groups (every element, one batched forward); ``samples``
     random elements per input for continuous ones (approximate).
     """
-    return rt.pick_model(SYMMETRIZERS, name, "symmetrize", "one group law, or equivariance laws on finite inputs")(model, samples, generator)
+    kind = rt.pick_model(SYMMETRIZERS, name, "symmetrize", "one group law, or equivariance laws on finite inputs")
+    return kind(model, samples, generator)
 
 
 AUGMENTERS = {}
 SYMMETRIZERS = {}
-INPUTS = {"gt": (("values", 0, 20), ("values", 0, 20))}
-OUTPUTS = {"gt": ("bool",)}
+INPUTS = {"gt": (rt.Values(0, M), rt.Values(0, M))}
+OUTPUTS = {"gt": rt.BoolOutput()}
 CHECKS = {
-    "irreflexive": {"method": "check_irreflexive", "variables": {"a": ("batch", "values", 0, 20)}, "error": None},
-    "antisymmetric": {"method": "check_antisymmetric", "variables": {"a": ("batch", "values", 0, 20), "b": ("batch", "values", 0, 20)}, "error": None},
-    "transitive": {"method": "check_transitive", "variables": {"a": ("batch", "values", 0, 20), "b": ("batch", "values", 0, 20), "c": ("uniform", "values", 0, 20)}, "error": None},
-    "bradley_terry": {"method": "check_bradley_terry", "variables": {"a": ("batch", "values", 0, 20), "b": ("batch", "values", 0, 20), "c": ("interval", "values", 0, 20)}, "error": None},
+    "irreflexive": {
+        "method": "check_irreflexive", "variables": {"a": rt.CheckVariable("batch", rt.Values(0, M))}, "error": None
+    },
+    "antisymmetric": {
+        "method": "check_antisymmetric",
+        "variables": {"a": rt.CheckVariable("batch", rt.Values(0, M)), "b": rt.CheckVariable("batch", rt.Values(0, M))},
+        "error": None,
+    },
+    "transitive": {
+        "method": "check_transitive",
+        "variables": {
+            "a": rt.CheckVariable("batch", rt.Values(0, M)),
+            "b": rt.CheckVariable("batch", rt.Values(0, M)),
+            "c": rt.CheckVariable("uniform", rt.Values(0, M)),
+        },
+        "error": None,
+    },
+    "bradley_terry": {
+        "method": "check_bradley_terry",
+        "variables": {
+            "a": rt.CheckVariable("batch", rt.Values(0, M)),
+            "b": rt.CheckVariable("batch", rt.Values(0, M)),
+            "c": rt.CheckVariable("interval", rt.Values(0, M)),
+        },
+        "error": None,
+    },
 }
 
 
@@ -125,89 +210,102 @@ class Validator(rt.ValidatorBase):
     CHECKS = CHECKS
 
     def check_irreflexive(self, values, n, device, generator=None):
-        """irreflexive: not gt(a, a)  (examples/comparison.sym:17)"""
-        irreflexive_a = values["a"]
+        """irreflexive: not gt(a, a) (examples/comparison.sym:17)"""
+        a = values["a"]
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        _c0 = calls.add("gt", irreflexive_a, irreflexive_a)
+        gt_aa = calls.add("gt", a, a)
         calls.run()
-        _side0 = (-rt.as_logit(calls[_c0]))
+        asserted = -rt.as_logit(calls[gt_aa])
         return rt.checked(
             n,
-            loss=rt.truth_penalty((-rt.as_logit(calls[_c0]))),
-            holds=(_side0 > 0),
+            loss=rt.truth_penalty(-rt.as_logit(calls[gt_aa])),
+            holds=asserted > 0,
             mask=None,
             finite=calls.finite(n),
-            values={"a": irreflexive_a},
-            sides={"not gt(a, a)": torch.sigmoid(_side0)},
+            values={"a": a},
+            sides={"not gt(a, a)": torch.sigmoid(asserted)},
         )
 
     def check_antisymmetric(self, values, n, device, generator=None):
-        """antisymmetric: gt(a, b) == not gt(b, a) when a != b  (examples/comparison.sym:21)"""
-        antisymmetric_a = values["a"]
-        antisymmetric_b = values["b"]
+        """antisymmetric: gt(a, b) == not gt(b, a) when a != b (examples/comparison.sym:21)"""
+        a = values["a"]
+        b = values["b"]
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        _c0 = calls.add("gt", antisymmetric_a, antisymmetric_b)
-        _c1 = calls.add("gt", antisymmetric_b, antisymmetric_a)
+        gt_ab = calls.add("gt", a, b)
+        gt_ba = calls.add("gt", b, a)
         calls.run()
-        _side0 = rt.as_logit(calls[_c0])
-        _side1 = (-rt.as_logit(calls[_c1]))
+        lhs = rt.as_logit(calls[gt_ab])
+        rhs = -rt.as_logit(calls[gt_ba])
         return rt.checked(
             n,
-            loss=rt.bernoulli_sym_kl(rt.as_logit(calls[_c0]), (-rt.as_logit(calls[_c1]))),
-            holds=((_side0 > 0) == (_side1 > 0)),
-            mask=((antisymmetric_a != antisymmetric_b)),
+            loss=rt.bernoulli_sym_kl(rt.as_logit(calls[gt_ab]), -rt.as_logit(calls[gt_ba])),
+            holds=(lhs > 0) == (rhs > 0),
+            mask=a != b,
             finite=calls.finite(n),
-            values={"a": antisymmetric_a, "b": antisymmetric_b},
-            sides={"gt(a, b)": torch.sigmoid(_side0), "not gt(b, a)": torch.sigmoid(_side1)},
+            values={"a": a, "b": b},
+            sides={"gt(a, b)": torch.sigmoid(lhs), "not gt(b, a)": torch.sigmoid(rhs)},
         )
 
     def check_transitive(self, values, n, device, generator=None):
-        """transitive: gt(a, b) and gt(b, c) => gt(a, c)  (examples/comparison.sym:25)"""
-        transitive_a = values["a"]
-        transitive_b = values["b"]
+        """transitive: gt(a, b) and gt(b, c) => gt(a, c) (examples/comparison.sym:25)"""
+        a = values["a"]
+        b = values["b"]
         if "c" in values:
-            transitive_c = values["c"]
+            c = values["c"]
         else:
-            transitive_c = rt.uniform_int(0, 20, n, generator, device)
+            c = rt.uniform_int(0, M, n, generator, device)
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        _c0 = calls.add("gt", transitive_a, transitive_b)
-        _c1 = calls.add("gt", transitive_b, transitive_c)
-        _c2 = calls.add("gt", transitive_a, transitive_c)
+        gt_ab = calls.add("gt", a, b)
+        gt_bc = calls.add("gt", b, c)
+        gt_ac = calls.add("gt", a, c)
         calls.run()
-        _side0 = ((rt.as_logit(calls[_c0]) > 0) & (rt.as_logit(calls[_c1]) > 0))
-        _side1 = rt.as_logit(calls[_c2])
+        lhs = (rt.as_logit(calls[gt_ab]) > 0) & (rt.as_logit(calls[gt_bc]) > 0)
+        rhs = rt.as_logit(calls[gt_ac])
         return rt.checked(
             n,
-            loss=rt.implication_penalty(torch.sigmoid(rt.logit(rt.soft_and(torch.sigmoid(rt.as_logit(calls[_c0])), torch.sigmoid(rt.as_logit(calls[_c1]))))), torch.sigmoid(rt.as_logit(calls[_c2]))),
-            holds=(~_side0 | (_side1 > 0)),
+            loss=rt.implication_penalty(
+                torch.sigmoid(
+                    rt.logit(
+                        rt.soft_and(torch.sigmoid(rt.as_logit(calls[gt_ab])), torch.sigmoid(rt.as_logit(calls[gt_bc])))
+                    ),
+                ),
+                torch.sigmoid(rt.as_logit(calls[gt_ac])),
+            ),
+            holds=~lhs | (rhs > 0),
             mask=None,
             finite=calls.finite(n),
-            values={"a": transitive_a, "b": transitive_b, "c": transitive_c},
-            sides={"gt(a, b) and gt(b, c)": _side0, "gt(a, c)": torch.sigmoid(_side1)},
+            values={"a": a, "b": b, "c": c},
+            sides={"gt(a, b) and gt(b, c)": lhs, "gt(a, c)": torch.sigmoid(rhs)},
         )
 
     def check_bradley_terry(self, values, n, device, generator=None):
-        """bradley_terry: gt(a, c) == sigmoid(logit(gt(a, b)) + logit(gt(b, c))) when a > b > c  (examples/comparison.sym:29)"""
-        bradley_terry_a = values["a"]
-        bradley_terry_b = values["b"]
+        """bradley_terry: gt(a, c) == sigmoid(logit(gt(a, b)) + logit(gt(b, c))) when a > b > c
+        (examples/comparison.sym:29)
+        """
+        a = values["a"]
+        b = values["b"]
         if "c" in values:
-            bradley_terry_c = values["c"]
-            bradley_terry_c_ok = torch.ones_like(bradley_terry_c, dtype=torch.bool)
+            c = values["c"]
+            c_ok = torch.ones_like(c, dtype=torch.bool)
         else:
-            bradley_terry_c, bradley_terry_c_ok = rt.interval_int(torch.full((n,), 0, device=device), torch.minimum(torch.full((n,), 19, device=device), bradley_terry_b - 1), generator)
+            c, c_ok = rt.interval_int(
+                torch.full((n,), 0, device=device),
+                torch.minimum(torch.full((n,), M - 1, device=device), b - 1),
+                generator,
+            )
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        _c0 = calls.add("gt", bradley_terry_a, bradley_terry_c)
-        _c1 = calls.add("gt", bradley_terry_a, bradley_terry_b)
-        _c2 = calls.add("gt", bradley_terry_b, bradley_terry_c)
+        gt_ac = calls.add("gt", a, c)
+        gt_ab = calls.add("gt", a, b)
+        gt_bc = calls.add("gt", b, c)
         calls.run()
-        _side0 = rt.as_logit(calls[_c0])
-        _side1 = (rt.as_logit(calls[_c1]) + rt.as_logit(calls[_c2]))
+        lhs = rt.as_logit(calls[gt_ac])
+        rhs = rt.as_logit(calls[gt_ab]) + rt.as_logit(calls[gt_bc])
         return rt.checked(
             n,
-            loss=rt.bernoulli_sym_kl(rt.as_logit(calls[_c0]), (rt.as_logit(calls[_c1]) + rt.as_logit(calls[_c2]))),
-            holds=((_side0 > 0) == (_side1 > 0)),
-            mask=(bradley_terry_c_ok) & ((bradley_terry_a > bradley_terry_b) & (bradley_terry_b > bradley_terry_c)),
+            loss=rt.bernoulli_sym_kl(rt.as_logit(calls[gt_ac]), rt.as_logit(calls[gt_ab]) + rt.as_logit(calls[gt_bc])),
+            holds=(lhs > 0) == (rhs > 0),
+            mask=c_ok & ((a > b) & (b > c)),
             finite=calls.finite(n),
-            values={"a": bradley_terry_a, "c": bradley_terry_c, "b": bradley_terry_b},
-            sides={"gt(a, c)": torch.sigmoid(_side0), "sigmoid(logit(gt(a, b)) + logit(gt(b, c)))": torch.sigmoid(_side1)},
+            values={"a": a, "c": c, "b": b},
+            sides={"gt(a, c)": torch.sigmoid(lhs), "sigmoid(logit(gt(a, b)) + logit(gt(b, c)))": torch.sigmoid(rhs)},
         )

@@ -15,25 +15,241 @@ import torch
 from symspec import runtime as rt
 
 SPEC = "graph_distance"
-PARAMS = {"n": 7}
+
+# the spec's parameters
+N = 7
+
+PARAMS = {"n": N}
 MODELS = {"dist": ("u", "v")}
 LAWS = {
-    "symmetric": {"class": "equivariance", "relation": "==", "model": "dist", "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/graph_distance.sym:22:1"},
-    "zero": {"class": "constraint", "relation": "==", "model": None, "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/graph_distance.sym:25:1"},
-    "triangle": {"class": "constraint", "relation": "<=", "model": None, "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/graph_distance.sym:29:1"},
-    "geodesic": {"class": "constraint", "relation": "==", "model": None, "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/graph_distance.sym:34:1"},
-    "automorphism": {"class": "equivariance", "relation": "==", "model": "dist", "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/graph_distance.sym:38:1"},
+    "symmetric": {
+        "class": "equivariance",
+        "relation": "==",
+        "model": "dist",
+        "models": ("dist",),
+        "weight": 1.0,
+        "tol": None,
+        "rtol": None,
+        "samples": 1,
+        "span": "examples/graph_distance.sym:22:1",
+    },
+    "zero": {
+        "class": "constraint",
+        "relation": "==",
+        "model": None,
+        "models": ("dist",),
+        "weight": 1.0,
+        "tol": None,
+        "rtol": None,
+        "samples": 1,
+        "span": "examples/graph_distance.sym:25:1",
+    },
+    "triangle": {
+        "class": "constraint",
+        "relation": "<=",
+        "model": None,
+        "models": ("dist",),
+        "weight": 1.0,
+        "tol": None,
+        "rtol": None,
+        "samples": 1,
+        "span": "examples/graph_distance.sym:29:1",
+    },
+    "geodesic": {
+        "class": "constraint",
+        "relation": "==",
+        "model": None,
+        "models": ("dist",),
+        "weight": 1.0,
+        "tol": None,
+        "rtol": None,
+        "samples": 1,
+        "span": "examples/graph_distance.sym:34:1",
+    },
+    "automorphism": {
+        "class": "equivariance",
+        "relation": "==",
+        "model": "dist",
+        "models": ("dist",),
+        "weight": 1.0,
+        "tol": None,
+        "rtol": None,
+        "samples": 1,
+        "span": "examples/graph_distance.sym:38:1",
+    },
 }
 PRIORS = {}
-WEIGHTS = {**{name: law["weight"] for name, law in LAWS.items()}, **{name: prior["weight"] for name, prior in PRIORS.items()}}
+WEIGHTS = {
+    **{name: law["weight"] for name, law in LAWS.items()},
+    **{name: prior["weight"] for name, prior in PRIORS.items()},
+}
 
-EDGES_G = [(0, 1), (0, 7), (1, 2), (1, 8), (2, 3), (2, 9), (3, 4), (3, 10), (4, 5), (4, 11), (5, 6), (5, 12), (6, 13), (7, 8), (7, 14), (8, 9), (8, 15), (9, 10), (9, 16), (10, 11), (10, 17), (11, 12), (11, 18), (12, 13), (12, 19), (13, 20), (14, 15), (14, 21), (15, 16), (15, 22), (16, 17), (16, 23), (17, 18), (17, 24), (18, 19), (18, 25), (19, 20), (19, 26), (20, 27), (21, 22), (21, 28), (22, 23), (22, 29), (23, 24), (23, 30), (24, 25), (24, 31), (25, 26), (25, 32), (26, 27), (26, 33), (27, 34), (28, 29), (28, 35), (29, 30), (29, 36), (30, 31), (30, 37), (31, 32), (31, 38), (32, 33), (32, 39), (33, 34), (33, 40), (34, 41), (35, 36), (35, 42), (36, 37), (36, 43), (37, 38), (37, 44), (38, 39), (38, 45), (39, 40), (39, 46), (40, 41), (40, 47), (41, 48), (42, 43), (43, 44), (44, 45), (45, 46), (46, 47), (47, 48)]
+# the edges of graph G
+EDGES_G = [
+    (0, 1),
+    (0, 7),
+    (1, 2),
+    (1, 8),
+    (2, 3),
+    (2, 9),
+    (3, 4),
+    (3, 10),
+    (4, 5),
+    (4, 11),
+    (5, 6),
+    (5, 12),
+    (6, 13),
+    (7, 8),
+    (7, 14),
+    (8, 9),
+    (8, 15),
+    (9, 10),
+    (9, 16),
+    (10, 11),
+    (10, 17),
+    (11, 12),
+    (11, 18),
+    (12, 13),
+    (12, 19),
+    (13, 20),
+    (14, 15),
+    (14, 21),
+    (15, 16),
+    (15, 22),
+    (16, 17),
+    (16, 23),
+    (17, 18),
+    (17, 24),
+    (18, 19),
+    (18, 25),
+    (19, 20),
+    (19, 26),
+    (20, 27),
+    (21, 22),
+    (21, 28),
+    (22, 23),
+    (22, 29),
+    (23, 24),
+    (23, 30),
+    (24, 25),
+    (24, 31),
+    (25, 26),
+    (25, 32),
+    (26, 27),
+    (26, 33),
+    (27, 34),
+    (28, 29),
+    (28, 35),
+    (29, 30),
+    (29, 36),
+    (30, 31),
+    (30, 37),
+    (31, 32),
+    (31, 38),
+    (32, 33),
+    (32, 39),
+    (33, 34),
+    (33, 40),
+    (34, 41),
+    (35, 36),
+    (35, 42),
+    (36, 37),
+    (36, 43),
+    (37, 38),
+    (37, 44),
+    (38, 39),
+    (38, 45),
+    (39, 40),
+    (39, 46),
+    (40, 41),
+    (40, 47),
+    (41, 48),
+    (42, 43),
+    (43, 44),
+    (44, 45),
+    (45, 46),
+    (46, 47),
+    (47, 48),
+]
 
-JOINT_dist = [[49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110], [42, 43, 44, 45, 46, 47, 48, 35, 36, 37, 38, 39, 40, 41, 28, 29, 30, 31, 32, 33, 34, 21, 22, 23, 24, 25, 26, 27, 14, 15, 16, 17, 18, 19, 20, 7, 8, 9, 10, 11, 12, 13, 0, 1, 2, 3, 4, 5, 6, 91, 92, 93, 94, 95, 96, 97, 84, 85, 86, 87, 88, 89, 90, 77, 78, 79, 80, 81, 82, 83, 70, 71, 72, 73, 74, 75, 76, 63, 64, 65, 66, 67, 68, 69, 56, 57, 58, 59, 60, 61, 62, 49, 50, 51, 52, 53, 54, 55, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110], [6, 5, 4, 3, 2, 1, 0, 13, 12, 11, 10, 9, 8, 7, 20, 19, 18, 17, 16, 15, 14, 27, 26, 25, 24, 23, 22, 21, 34, 33, 32, 31, 30, 29, 28, 41, 40, 39, 38, 37, 36, 35, 48, 47, 46, 45, 44, 43, 42, 55, 54, 53, 52, 51, 50, 49, 62, 61, 60, 59, 58, 57, 56, 69, 68, 67, 66, 65, 64, 63, 76, 75, 74, 73, 72, 71, 70, 83, 82, 81, 80, 79, 78, 77, 90, 89, 88, 87, 86, 85, 84, 97, 96, 95, 94, 93, 92, 91, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110], [0, 7, 14, 21, 28, 35, 42, 1, 8, 15, 22, 29, 36, 43, 2, 9, 16, 23, 30, 37, 44, 3, 10, 17, 24, 31, 38, 45, 4, 11, 18, 25, 32, 39, 46, 5, 12, 19, 26, 33, 40, 47, 6, 13, 20, 27, 34, 41, 48, 49, 56, 63, 70, 77, 84, 91, 50, 57, 64, 71, 78, 85, 92, 51, 58, 65, 72, 79, 86, 93, 52, 59, 66, 73, 80, 87, 94, 53, 60, 67, 74, 81, 88, 95, 54, 61, 68, 75, 82, 89, 96, 55, 62, 69, 76, 83, 90, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110]]
+# the generators of symmetric, automorphism as permutations of 111 points: the values of each argument of dist in turn
+# (from points [0, 49]), then its 13 output classes
+JOINT_dist = [
+    [
+        49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76,
+        77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 0, 1, 2, 3, 4, 5, 6, 7, 8,
+        9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36,
+        37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110,
+    ],
+    [
+        42, 43, 44, 45, 46, 47, 48, 35, 36, 37, 38, 39, 40, 41, 28, 29, 30, 31, 32, 33, 34, 21, 22, 23, 24, 25, 26, 27,
+        14, 15, 16, 17, 18, 19, 20, 7, 8, 9, 10, 11, 12, 13, 0, 1, 2, 3, 4, 5, 6, 91, 92, 93, 94, 95, 96, 97, 84, 85,
+        86, 87, 88, 89, 90, 77, 78, 79, 80, 81, 82, 83, 70, 71, 72, 73, 74, 75, 76, 63, 64, 65, 66, 67, 68, 69, 56, 57,
+        58, 59, 60, 61, 62, 49, 50, 51, 52, 53, 54, 55, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110,
+    ],
+    [
+        6, 5, 4, 3, 2, 1, 0, 13, 12, 11, 10, 9, 8, 7, 20, 19, 18, 17, 16, 15, 14, 27, 26, 25, 24, 23, 22, 21, 34, 33,
+        32, 31, 30, 29, 28, 41, 40, 39, 38, 37, 36, 35, 48, 47, 46, 45, 44, 43, 42, 55, 54, 53, 52, 51, 50, 49, 62, 61,
+        60, 59, 58, 57, 56, 69, 68, 67, 66, 65, 64, 63, 76, 75, 74, 73, 72, 71, 70, 83, 82, 81, 80, 79, 78, 77, 90, 89,
+        88, 87, 86, 85, 84, 97, 96, 95, 94, 93, 92, 91, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110,
+    ],
+    [
+        0, 7, 14, 21, 28, 35, 42, 1, 8, 15, 22, 29, 36, 43, 2, 9, 16, 23, 30, 37, 44, 3, 10, 17, 24, 31, 38, 45, 4, 11,
+        18, 25, 32, 39, 46, 5, 12, 19, 26, 33, 40, 47, 6, 13, 20, 27, 34, 41, 48, 49, 56, 63, 70, 77, 84, 91, 50, 57,
+        64, 71, 78, 85, 92, 51, 58, 65, 72, 79, 86, 93, 52, 59, 66, 73, 80, 87, 94, 53, 60, 67, 74, 81, 88, 95, 54, 61,
+        68, 75, 82, 89, 96, 55, 62, 69, 76, 83, 90, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110,
+    ],
+]
 
+# shortest-path lengths between the nodes of G
 DISTANCES_G = rt.graph_distances(49, EDGES_G)
 
-ELEMENTS_automorphism_g_0 = rt.joint_elements([rt.action_table({"a1": [("relabel", {"perm": (42, 43, 44, 45, 46, 47, 48, 35, 36, 37, 38, 39, 40, 41, 28, 29, 30, 31, 32, 33, 34, 21, 22, 23, 24, 25, 26, 27, 14, 15, 16, 17, 18, 19, 20, 7, 8, 9, 10, 11, 12, 13, 0, 1, 2, 3, 4, 5, 6)})], "a2": [("relabel", {"perm": (6, 5, 4, 3, 2, 1, 0, 13, 12, 11, 10, 9, 8, 7, 20, 19, 18, 17, 16, 15, 14, 27, 26, 25, 24, 23, 22, 21, 34, 33, 32, 31, 30, 29, 28, 41, 40, 39, 38, 37, 36, 35, 48, 47, 46, 45, 44, 43, 42)})], "a3": [("relabel", {"perm": (0, 7, 14, 21, 28, 35, 42, 1, 8, 15, 22, 29, 36, 43, 2, 9, 16, 23, 30, 37, 44, 3, 10, 17, 24, 31, 38, 45, 4, 11, 18, 25, 32, 39, 46, 5, 12, 19, 26, 33, 40, 47, 6, 13, 20, 27, 34, 41, 48)})]}, n=49)])[0]
+# every element of Aut acting on Node (one row each)
+ELEMENTS_automorphism_g = rt.joint_elements(
+    [
+        rt.action_table(
+            {
+                "a1": [
+                    (
+                        "relabel",
+                        {
+                            "perm": (
+                                42, 43, 44, 45, 46, 47, 48, 35, 36, 37, 38, 39, 40, 41, 28, 29, 30, 31, 32, 33, 34, 21,
+                                22, 23, 24, 25, 26, 27, 14, 15, 16, 17, 18, 19, 20, 7, 8, 9, 10, 11, 12, 13, 0, 1, 2, 3,
+                                4, 5, 6,
+                            ),
+                        },
+                    ),
+                ],
+                "a2": [
+                    (
+                        "relabel",
+                        {
+                            "perm": (
+                                6, 5, 4, 3, 2, 1, 0, 13, 12, 11, 10, 9, 8, 7, 20, 19, 18, 17, 16, 15, 14, 27, 26, 25,
+                                24, 23, 22, 21, 34, 33, 32, 31, 30, 29, 28, 41, 40, 39, 38, 37, 36, 35, 48, 47, 46, 45,
+                                44, 43, 42,
+                            ),
+                        },
+                    ),
+                ],
+                "a3": [
+                    (
+                        "relabel",
+                        {
+                            "perm": (
+                                0, 7, 14, 21, 28, 35, 42, 1, 8, 15, 22, 29, 36, 43, 2, 9, 16, 23, 30, 37, 44, 3, 10, 17,
+                                24, 31, 38, 45, 4, 11, 18, 25, 32, 39, 46, 5, 12, 19, 26, 33, 40, 47, 6, 13, 20, 27, 34,
+                                41, 48,
+                            ),
+                        },
+                    ),
+                ],
+            },
+            n=49,
+        ),
+    ],
+)[0]
 
 
 class SymmetryLoss(rt.SymmetryLossBase):
@@ -50,7 +266,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
 
     MODELS = MODELS
     WEIGHTS = WEIGHTS
-    TABLES = {"DISTANCES_G": DISTANCES_G, "ELEMENTS_automorphism_g_0": ELEMENTS_automorphism_g_0}
+    TABLES = {"DISTANCES_G": DISTANCES_G, "ELEMENTS_automorphism_g": ELEMENTS_automorphism_g}
 
     def forward(self, batch, **bound):
         generator = self.generator
@@ -66,38 +282,53 @@ class SymmetryLoss(rt.SymmetryLossBase):
         geodesic_w = rt.between_nodes(self.DISTANCES_G, u, v, generator)
 
         # automorphism: draws
-        automorphism_g = torch.randint(0, self.ELEMENTS_automorphism_g_0.shape[0], (n,), generator=generator, device=device)
+        automorphism_g = torch.randint(
+            0, self.ELEMENTS_automorphism_g.shape[0], (n,), generator=generator, device=device
+        )
 
         calls = rt.CallBatch(self.models, fused=self.fused)
-        _c0 = calls.add("dist", u, v)
-        _c1 = calls.add("dist", v, u)
-        _c2 = calls.add("dist", u, u)
-        _c3 = calls.add("dist", u, triangle_w)
-        _c4 = calls.add("dist", triangle_w, v)
-        _c5 = calls.add("dist", u, geodesic_w)
-        _c6 = calls.add("dist", geodesic_w, v)
-        _c7 = calls.add("dist", rt.act_on_values(u, self.ELEMENTS_automorphism_g_0[automorphism_g]), rt.act_on_values(v, self.ELEMENTS_automorphism_g_0[automorphism_g]))
+        dist_uv = calls.add("dist", u, v)
+        dist_vu = calls.add("dist", v, u)
+        dist_uu = calls.add("dist", u, u)
+        dist_uw = calls.add("dist", u, triangle_w)
+        dist_wv = calls.add("dist", triangle_w, v)
+        dist_uw_1 = calls.add("dist", u, geodesic_w)
+        dist_wv_1 = calls.add("dist", geodesic_w, v)
+        dist_gugv = calls.add(
+            "dist",
+            rt.act_on_values(u, self.ELEMENTS_automorphism_g[automorphism_g]),
+            rt.act_on_values(v, self.ELEMENTS_automorphism_g[automorphism_g]),
+        )
         calls.run()
-        _lp0 = torch.log_softmax(calls[_c0], -1)
-        _lp1 = torch.log_softmax(calls[_c1], -1)
-        _lp2 = torch.log_softmax(calls[_c2], -1)
-        _lp3 = torch.log_softmax(calls[_c3], -1)
-        _lp4 = torch.log_softmax(calls[_c4], -1)
-        _lp5 = torch.log_softmax(calls[_c5], -1)
-        _lp6 = torch.log_softmax(calls[_c6], -1)
-        _lp7 = torch.log_softmax(calls[_c7], -1)
+        dist_uv_lp = torch.log_softmax(calls[dist_uv], -1)
+        dist_vu_lp = torch.log_softmax(calls[dist_vu], -1)
+        dist_uu_lp = torch.log_softmax(calls[dist_uu], -1)
+        dist_uw_lp = torch.log_softmax(calls[dist_uw], -1)
+        dist_wv_lp = torch.log_softmax(calls[dist_wv], -1)
+        dist_uw_1_lp = torch.log_softmax(calls[dist_uw_1], -1)
+        dist_wv_1_lp = torch.log_softmax(calls[dist_wv_1], -1)
+        dist_gugv_lp = torch.log_softmax(calls[dist_gugv], -1)
 
         terms = {}
-        # examples/graph_distance.sym:22  dist(u, v) == dist(v, u)
-        terms["symmetric"] = (rt.sym_kl_logprobs(_lp0, _lp1)).mean()
-        # examples/graph_distance.sym:25  dist(u, u) == 0
-        terms["zero"] = (rt.cross_entropy_to(_lp2, 0)).mean()
-        # examples/graph_distance.sym:29  dist(u, v) <= dist(u, w) + dist(w, v)
-        terms["triangle"] = (rt.squared_hinge(rt.expectation_logprobs(_lp0, 0), rt.expectation_logprobs(rt.sum_distribution(_lp3, _lp4), 0))).mean()
-        # examples/graph_distance.sym:34  dist(u, v) == dist(u, w) + dist(w, v) when between(G, u, w, v)
-        terms["geodesic"] = rt.masked_mean(rt.sym_kl_logprobs(rt.pad_support(_lp0, 0, 0, 25), rt.pad_support(rt.sum_distribution(_lp5, _lp6), 0, 0, 25)), (rt.on_shortest_path(self.DISTANCES_G, u, geodesic_w, v)))
-        # examples/graph_distance.sym:38  dist(g . u, g . v) == dist(u, v)
-        terms["automorphism"] = (rt.sym_kl_logprobs(_lp7, _lp0)).mean()
+        # examples/graph_distance.sym:22 dist(u, v) == dist(v, u)
+        terms["symmetric"] = rt.sym_kl_logprobs(dist_uv_lp, dist_vu_lp).mean()
+        # examples/graph_distance.sym:25 dist(u, u) == 0
+        terms["zero"] = rt.cross_entropy_to(dist_uu_lp, 0).mean()
+        # examples/graph_distance.sym:29 dist(u, v) <= dist(u, w) + dist(w, v)
+        terms["triangle"] = rt.squared_hinge(
+            rt.expectation_logprobs(dist_uv_lp, 0),
+            rt.expectation_logprobs(rt.sum_distribution(dist_uw_lp, dist_wv_lp), 0),
+        ).mean()
+        # examples/graph_distance.sym:34 dist(u, v) == dist(u, w) + dist(w, v) when between(G, u, w, v)
+        terms["geodesic"] = rt.masked_mean(
+            rt.sym_kl_logprobs(
+                rt.pad_support(dist_uv_lp, 0, 0, 25),
+                rt.pad_support(rt.sum_distribution(dist_uw_1_lp, dist_wv_1_lp), 0, 0, 25),
+            ),
+            rt.on_shortest_path(self.DISTANCES_G, u, geodesic_w, v),
+        )
+        # examples/graph_distance.sym:38 dist(g . u, g . v) == dist(u, v)
+        terms["automorphism"] = rt.sym_kl_logprobs(dist_gugv_lp, dist_uv_lp).mean()
         return self.total(terms)
 
 
@@ -115,17 +346,20 @@ def _augment_dist(batch, generator):
     first = rt.field(out, "u", "augment")
     n = first.shape[0]
     device = first.device
-    # symmetric: dist(u, v) == dist(v, u)  (examples/graph_distance.sym:22)
+    # symmetric: dist(u, v) == dist(v, u) (examples/graph_distance.sym:22)
     u, v = out["u"], out["v"]
     symmetric_flip = torch.rand(n, generator=generator, device=device) < 0.5
     out["u"] = rt.where_examples(symmetric_flip, v, u)
     out["v"] = rt.where_examples(symmetric_flip, u, v)
-    # automorphism: dist(g . u, g . v) == dist(u, v)  (examples/graph_distance.sym:38)
+    # automorphism: dist(g . u, g . v) == dist(u, v) (examples/graph_distance.sym:38)
     u, v = out["u"], out["v"]
-    automorphism_g = torch.randint(0, rt.cached_to(ELEMENTS_automorphism_g_0, device).shape[0], (n,), generator=generator, device=device)
-    out["u"] = rt.act_on_values(u, rt.cached_to(ELEMENTS_automorphism_g_0, device)[automorphism_g])
-    out["v"] = rt.act_on_values(v, rt.cached_to(ELEMENTS_automorphism_g_0, device)[automorphism_g])
+    automorphism_g = torch.randint(
+        0, rt.cached_to(ELEMENTS_automorphism_g, device).shape[0], (n,), generator=generator, device=device
+    )
+    out["u"] = rt.act_on_values(u, rt.cached_to(ELEMENTS_automorphism_g, device)[automorphism_g])
+    out["v"] = rt.act_on_values(v, rt.cached_to(ELEMENTS_automorphism_g, device)[automorphism_g])
     return out
+
 
 
 LAYERS = {}
@@ -137,7 +371,8 @@ def symmetrize(name, model, samples=16, generator=None):
     Exact for finite groups (every element, one batched forward); ``samples``
     random elements per input for continuous ones (approximate).
     """
-    return rt.pick_model(SYMMETRIZERS, name, "symmetrize", "one group law, or equivariance laws on finite inputs")(model, samples, generator)
+    kind = rt.pick_model(SYMMETRIZERS, name, "symmetrize", "one group law, or equivariance laws on finite inputs")
+    return kind(model, samples, generator)
 
 
 class _Symmetrized_dist(rt.SymmetrizedBase):
@@ -151,14 +386,44 @@ class _Symmetrized_dist(rt.SymmetrizedBase):
 
 AUGMENTERS = {"dist": _augment_dist}
 SYMMETRIZERS = {"dist": _Symmetrized_dist}
-INPUTS = {"dist": (("values", 0, 49), ("values", 0, 49))}
-OUTPUTS = {"dist": ("class", 13)}
+INPUTS = {"dist": (rt.Values(0, 49), rt.Values(0, 49))}
+OUTPUTS = {"dist": rt.ClassOutput(13)}
 CHECKS = {
-    "symmetric": {"method": "check_symmetric", "variables": {"u": ("batch", "values", 0, 49), "v": ("batch", "values", 0, 49)}, "error": None},
-    "zero": {"method": "check_zero", "variables": {"u": ("batch", "values", 0, 49)}, "error": None},
-    "triangle": {"method": "check_triangle", "variables": {"u": ("batch", "values", 0, 49), "v": ("batch", "values", 0, 49), "w": ("uniform", "values", 0, 49)}, "error": None},
-    "geodesic": {"method": "check_geodesic", "variables": {"u": ("batch", "values", 0, 49), "v": ("batch", "values", 0, 49), "w": ("between", "values", 0, 49)}, "error": None},
-    "automorphism": {"method": "check_automorphism", "variables": {"u": ("batch", "values", 0, 49), "v": ("batch", "values", 0, 49), "g": ("group", "elements", "ELEMENTS_automorphism_g_0")}, "error": None},
+    "symmetric": {
+        "method": "check_symmetric",
+        "variables": {
+            "u": rt.CheckVariable("batch", rt.Values(0, 49)), "v": rt.CheckVariable("batch", rt.Values(0, 49))
+        },
+        "error": None,
+    },
+    "zero": {"method": "check_zero", "variables": {"u": rt.CheckVariable("batch", rt.Values(0, 49))}, "error": None},
+    "triangle": {
+        "method": "check_triangle",
+        "variables": {
+            "u": rt.CheckVariable("batch", rt.Values(0, 49)),
+            "v": rt.CheckVariable("batch", rt.Values(0, 49)),
+            "w": rt.CheckVariable("uniform", rt.Values(0, 49)),
+        },
+        "error": None,
+    },
+    "geodesic": {
+        "method": "check_geodesic",
+        "variables": {
+            "u": rt.CheckVariable("batch", rt.Values(0, 49)),
+            "v": rt.CheckVariable("batch", rt.Values(0, 49)),
+            "w": rt.CheckVariable("between", rt.Values(0, 49)),
+        },
+        "error": None,
+    },
+    "automorphism": {
+        "method": "check_automorphism",
+        "variables": {
+            "u": rt.CheckVariable("batch", rt.Values(0, 49)),
+            "v": rt.CheckVariable("batch", rt.Values(0, 49)),
+            "g": rt.CheckVariable("group", rt.GroupElements("ELEMENTS_automorphism_g")),
+        },
+        "error": None,
+    },
 }
 
 
@@ -176,123 +441,133 @@ class Validator(rt.ValidatorBase):
     CHECKS = CHECKS
 
     def check_symmetric(self, values, n, device, generator=None):
-        """symmetric: dist(u, v) == dist(v, u)  (examples/graph_distance.sym:22)"""
-        symmetric_u = values["u"]
-        symmetric_v = values["v"]
+        """symmetric: dist(u, v) == dist(v, u) (examples/graph_distance.sym:22)"""
+        u = values["u"]
+        v = values["v"]
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        _c0 = calls.add("dist", symmetric_u, symmetric_v)
-        _c1 = calls.add("dist", symmetric_v, symmetric_u)
+        dist_uv = calls.add("dist", u, v)
+        dist_vu = calls.add("dist", v, u)
         calls.run()
-        _lp0 = torch.log_softmax(calls[_c0], -1)
-        _lp1 = torch.log_softmax(calls[_c1], -1)
-        _side0 = _lp0.argmax(-1)
-        _side1 = _lp1.argmax(-1)
+        dist_uv_lp = torch.log_softmax(calls[dist_uv], -1)
+        dist_vu_lp = torch.log_softmax(calls[dist_vu], -1)
+        lhs = dist_uv_lp.argmax(-1)
+        rhs = dist_vu_lp.argmax(-1)
         return rt.checked(
             n,
-            loss=rt.sym_kl_logprobs(_lp0, _lp1),
-            holds=(_side0 == _side1),
+            loss=rt.sym_kl_logprobs(dist_uv_lp, dist_vu_lp),
+            holds=lhs == rhs,
             mask=None,
             finite=calls.finite(n),
-            values={"u": symmetric_u, "v": symmetric_v},
-            sides={"dist(u, v)": _side0, "dist(v, u)": _side1},
+            values={"u": u, "v": v},
+            sides={"dist(u, v)": lhs, "dist(v, u)": rhs},
         )
 
     def check_zero(self, values, n, device, generator=None):
-        """zero: dist(u, u) == 0  (examples/graph_distance.sym:25)"""
-        zero_u = values["u"]
+        """zero: dist(u, u) == 0 (examples/graph_distance.sym:25)"""
+        u = values["u"]
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        _c0 = calls.add("dist", zero_u, zero_u)
+        dist_uu = calls.add("dist", u, u)
         calls.run()
-        _lp0 = torch.log_softmax(calls[_c0], -1)
-        _side0 = _lp0.argmax(-1)
+        dist_uu_lp = torch.log_softmax(calls[dist_uu], -1)
+        lhs = dist_uu_lp.argmax(-1)
         return rt.checked(
             n,
-            loss=rt.cross_entropy_to(_lp0, 0),
-            holds=(_side0 == 0),
+            loss=rt.cross_entropy_to(dist_uu_lp, 0),
+            holds=lhs == 0,
             mask=None,
             finite=calls.finite(n),
-            values={"u": zero_u},
-            sides={"dist(u, u)": _side0},
+            values={"u": u},
+            sides={"dist(u, u)": lhs},
         )
 
     def check_triangle(self, values, n, device, generator=None):
-        """triangle: dist(u, v) <= dist(u, w) + dist(w, v)  (examples/graph_distance.sym:29)"""
-        triangle_u = values["u"]
-        triangle_v = values["v"]
+        """triangle: dist(u, v) <= dist(u, w) + dist(w, v) (examples/graph_distance.sym:29)"""
+        u = values["u"]
+        v = values["v"]
         if "w" in values:
-            triangle_w = values["w"]
+            w = values["w"]
         else:
-            triangle_w = rt.uniform_int(0, 49, n, generator, device)
+            w = rt.uniform_int(0, 49, n, generator, device)
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        _c0 = calls.add("dist", triangle_u, triangle_v)
-        _c1 = calls.add("dist", triangle_u, triangle_w)
-        _c2 = calls.add("dist", triangle_w, triangle_v)
+        dist_uv = calls.add("dist", u, v)
+        dist_uw = calls.add("dist", u, w)
+        dist_wv = calls.add("dist", w, v)
         calls.run()
-        _lp0 = torch.log_softmax(calls[_c0], -1)
-        _lp1 = torch.log_softmax(calls[_c1], -1)
-        _lp2 = torch.log_softmax(calls[_c2], -1)
-        _side0 = _lp0.argmax(-1)
-        _side1 = (_lp1.argmax(-1) + _lp2.argmax(-1))
+        dist_uv_lp = torch.log_softmax(calls[dist_uv], -1)
+        dist_uw_lp = torch.log_softmax(calls[dist_uw], -1)
+        dist_wv_lp = torch.log_softmax(calls[dist_wv], -1)
+        lhs = dist_uv_lp.argmax(-1)
+        rhs = dist_uw_lp.argmax(-1) + dist_wv_lp.argmax(-1)
         return rt.checked(
             n,
-            loss=rt.squared_hinge(rt.expectation_logprobs(_lp0, 0), rt.expectation_logprobs(rt.sum_distribution(_lp1, _lp2), 0)),
-            holds=(_side0 <= _side1),
+            loss=rt.squared_hinge(
+                rt.expectation_logprobs(dist_uv_lp, 0),
+                rt.expectation_logprobs(rt.sum_distribution(dist_uw_lp, dist_wv_lp), 0),
+            ),
+            holds=lhs <= rhs,
             mask=None,
             finite=calls.finite(n),
-            values={"u": triangle_u, "v": triangle_v, "w": triangle_w},
-            sides={"dist(u, v)": _side0, "dist(u, w) + dist(w, v)": _side1},
+            values={"u": u, "v": v, "w": w},
+            sides={"dist(u, v)": lhs, "dist(u, w) + dist(w, v)": rhs},
         )
 
     def check_geodesic(self, values, n, device, generator=None):
-        """geodesic: dist(u, v) == dist(u, w) + dist(w, v) when between(G, u, w, v)  (examples/graph_distance.sym:34)"""
-        geodesic_u = values["u"]
-        geodesic_v = values["v"]
+        """geodesic: dist(u, v) == dist(u, w) + dist(w, v) when between(G, u, w, v) (examples/graph_distance.sym:34)"""
+        u = values["u"]
+        v = values["v"]
         if "w" in values:
-            geodesic_w = values["w"]
+            w = values["w"]
         else:
-            geodesic_w = rt.between_nodes(self.DISTANCES_G, geodesic_u, geodesic_v, generator)
+            w = rt.between_nodes(self.DISTANCES_G, u, v, generator)
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        _c0 = calls.add("dist", geodesic_u, geodesic_v)
-        _c1 = calls.add("dist", geodesic_u, geodesic_w)
-        _c2 = calls.add("dist", geodesic_w, geodesic_v)
+        dist_uv = calls.add("dist", u, v)
+        dist_uw = calls.add("dist", u, w)
+        dist_wv = calls.add("dist", w, v)
         calls.run()
-        _lp0 = torch.log_softmax(calls[_c0], -1)
-        _lp1 = torch.log_softmax(calls[_c1], -1)
-        _lp2 = torch.log_softmax(calls[_c2], -1)
-        _side0 = _lp0.argmax(-1)
-        _side1 = (_lp1.argmax(-1) + _lp2.argmax(-1))
+        dist_uv_lp = torch.log_softmax(calls[dist_uv], -1)
+        dist_uw_lp = torch.log_softmax(calls[dist_uw], -1)
+        dist_wv_lp = torch.log_softmax(calls[dist_wv], -1)
+        lhs = dist_uv_lp.argmax(-1)
+        rhs = dist_uw_lp.argmax(-1) + dist_wv_lp.argmax(-1)
         return rt.checked(
             n,
-            loss=rt.sym_kl_logprobs(rt.pad_support(_lp0, 0, 0, 25), rt.pad_support(rt.sum_distribution(_lp1, _lp2), 0, 0, 25)),
-            holds=(_side0 == _side1),
-            mask=(rt.on_shortest_path(self.DISTANCES_G, geodesic_u, geodesic_w, geodesic_v)),
+            loss=rt.sym_kl_logprobs(
+                rt.pad_support(dist_uv_lp, 0, 0, 25),
+                rt.pad_support(rt.sum_distribution(dist_uw_lp, dist_wv_lp), 0, 0, 25),
+            ),
+            holds=lhs == rhs,
+            mask=rt.on_shortest_path(self.DISTANCES_G, u, w, v),
             finite=calls.finite(n),
-            values={"u": geodesic_u, "v": geodesic_v, "w": geodesic_w},
-            sides={"dist(u, v)": _side0, "dist(u, w) + dist(w, v)": _side1},
+            values={"u": u, "v": v, "w": w},
+            sides={"dist(u, v)": lhs, "dist(u, w) + dist(w, v)": rhs},
         )
 
     def check_automorphism(self, values, n, device, generator=None):
-        """automorphism: dist(g . u, g . v) == dist(u, v)  (examples/graph_distance.sym:38)"""
-        automorphism_u = values["u"]
-        automorphism_v = values["v"]
+        """automorphism: dist(g . u, g . v) == dist(u, v) (examples/graph_distance.sym:38)"""
+        u = values["u"]
+        v = values["v"]
         if "g" in values:
-            automorphism_g = values["g"]
+            g = values["g"]
         else:
-            automorphism_g = torch.randint(0, self.ELEMENTS_automorphism_g_0.shape[0], (n,), generator=generator, device=device)
+            g = torch.randint(0, self.ELEMENTS_automorphism_g.shape[0], (n,), generator=generator, device=device)
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        _c0 = calls.add("dist", rt.act_on_values(automorphism_u, self.ELEMENTS_automorphism_g_0[automorphism_g]), rt.act_on_values(automorphism_v, self.ELEMENTS_automorphism_g_0[automorphism_g]))
-        _c1 = calls.add("dist", automorphism_u, automorphism_v)
+        dist_gugv = calls.add(
+            "dist",
+            rt.act_on_values(u, self.ELEMENTS_automorphism_g[g]),
+            rt.act_on_values(v, self.ELEMENTS_automorphism_g[g]),
+        )
+        dist_uv = calls.add("dist", u, v)
         calls.run()
-        _lp0 = torch.log_softmax(calls[_c0], -1)
-        _lp1 = torch.log_softmax(calls[_c1], -1)
-        _side0 = _lp0.argmax(-1)
-        _side1 = _lp1.argmax(-1)
+        dist_gugv_lp = torch.log_softmax(calls[dist_gugv], -1)
+        dist_uv_lp = torch.log_softmax(calls[dist_uv], -1)
+        lhs = dist_gugv_lp.argmax(-1)
+        rhs = dist_uv_lp.argmax(-1)
         return rt.checked(
             n,
-            loss=rt.sym_kl_logprobs(_lp0, _lp1),
-            holds=(_side0 == _side1),
+            loss=rt.sym_kl_logprobs(dist_gugv_lp, dist_uv_lp),
+            holds=lhs == rhs,
             mask=None,
             finite=calls.finite(n),
-            values={"g": automorphism_g, "u": automorphism_u, "v": automorphism_v},
-            sides={"dist(g . u, g . v)": _side0, "dist(u, v)": _side1},
+            values={"g": g, "u": u, "v": v},
+            sides={"dist(g . u, g . v)": lhs, "dist(u, v)": rhs},
         )

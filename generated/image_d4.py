@@ -15,17 +15,38 @@ import torch
 from symspec import runtime as rt
 
 SPEC = "image_d4"
-PARAMS = {"size": 28}
+
+# the spec's parameters
+SIZE = 28
+
+PARAMS = {"size": SIZE}
 MODELS = {"classify": ("x",)}
 LAWS = {
-    "invariant": {"class": "equivariance", "relation": "==", "model": "classify", "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/image_d4.sym:24:1"},
+    "invariant": {
+        "class": "equivariance",
+        "relation": "==",
+        "model": "classify",
+        "models": ("classify",),
+        "weight": 1.0,
+        "tol": None,
+        "rtol": None,
+        "samples": 1,
+        "span": "examples/image_d4.sym:24:1",
+    },
 }
 PRIORS = {}
-WEIGHTS = {**{name: law["weight"] for name, law in LAWS.items()}, **{name: prior["weight"] for name, prior in PRIORS.items()}}
+WEIGHTS = {
+    **{name: law["weight"] for name, law in LAWS.items()},
+    **{name: prior["weight"] for name, prior in PRIORS.items()},
+}
 
-ELEMENTS_invariant_g_0 = rt.joint_elements([rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28))])[0]
+# every element of D4 acting on Image (one row each)
+ELEMENTS_invariant_g = rt.joint_elements(
+    [rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28))]
+)[0]
 
-GATHER_ELEMENTS_invariant_g_0 = rt.invert(ELEMENTS_invariant_g_0)
+# their inverses, as gathers
+GATHER_ELEMENTS_invariant_g = rt.invert(ELEMENTS_invariant_g)
 
 
 class SymmetryLoss(rt.SymmetryLossBase):
@@ -42,7 +63,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
 
     MODELS = MODELS
     WEIGHTS = WEIGHTS
-    TABLES = {"ELEMENTS_invariant_g_0": ELEMENTS_invariant_g_0, "GATHER_ELEMENTS_invariant_g_0": GATHER_ELEMENTS_invariant_g_0}
+    TABLES = {"ELEMENTS_invariant_g": ELEMENTS_invariant_g, "GATHER_ELEMENTS_invariant_g": GATHER_ELEMENTS_invariant_g}
 
     def forward(self, batch, **bound):
         generator = self.generator
@@ -51,18 +72,18 @@ class SymmetryLoss(rt.SymmetryLossBase):
         device = x.device
 
         # invariant: draws
-        invariant_g = torch.randint(0, self.ELEMENTS_invariant_g_0.shape[0], (n,), generator=generator, device=device)
+        invariant_g = torch.randint(0, self.ELEMENTS_invariant_g.shape[0], (n,), generator=generator, device=device)
 
         calls = rt.CallBatch(self.models, fused=self.fused)
-        _c0 = calls.add("classify", rt.gather_positions(x, self.GATHER_ELEMENTS_invariant_g_0[invariant_g], 2))
-        _c1 = calls.add("classify", x)
+        classify_gx = calls.add("classify", rt.gather_positions(x, self.GATHER_ELEMENTS_invariant_g[invariant_g], 2))
+        classify_x = calls.add("classify", x)
         calls.run()
-        _lp0 = torch.log_softmax(calls[_c0], -1)
-        _lp1 = torch.log_softmax(calls[_c1], -1)
+        classify_gx_lp = torch.log_softmax(calls[classify_gx], -1)
+        classify_x_lp = torch.log_softmax(calls[classify_x], -1)
 
         terms = {}
-        # examples/image_d4.sym:24  classify(g . x) == classify(x)
-        terms["invariant"] = (rt.sym_kl_logprobs(_lp0, _lp1)).mean()
+        # examples/image_d4.sym:24 classify(g . x) == classify(x)
+        terms["invariant"] = rt.sym_kl_logprobs(classify_gx_lp, classify_x_lp).mean()
         return self.total(terms)
 
 
@@ -80,25 +101,44 @@ def _augment_classify(batch, generator):
     first = rt.field(out, "x", "augment")
     n = first.shape[0]
     device = first.device
-    # invariant: classify(g . x) == classify(x)  (examples/image_d4.sym:24)
+    # invariant: classify(g . x) == classify(x) (examples/image_d4.sym:24)
     x = out["x"]
-    invariant_g = torch.randint(0, rt.cached_to(ELEMENTS_invariant_g_0, device).shape[0], (n,), generator=generator, device=device)
-    out["x"] = rt.gather_positions(x, rt.cached_to(GATHER_ELEMENTS_invariant_g_0, device)[invariant_g], 2)
+    invariant_g = torch.randint(
+        0, rt.cached_to(ELEMENTS_invariant_g, device).shape[0], (n,), generator=generator, device=device
+    )
+    out["x"] = rt.gather_positions(x, rt.cached_to(GATHER_ELEMENTS_invariant_g, device)[invariant_g], 2)
     return out
 
 
+
 class conv(rt.OrbitLinear):
-    """examples/image_d4.sym:28  layer conv: tensor[28, 28] -> tensor[28, 28] under D4"""
+    """examples/image_d4.sym:28 layer conv: tensor[28, 28] -> tensor[28, 28] under D4"""
 
     def __init__(self, c_in, c_out, bias=True):
-        super().__init__(c_in, c_out, rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28)), rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28)), (28, 28), (28, 28), bias)
+        super().__init__(
+            c_in,
+            c_out,
+            rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28)),
+            rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28)),
+            (28, 28),
+            (28, 28),
+            bias,
+        )
 
 
 class readout(rt.OrbitLinear):
-    """examples/image_d4.sym:30  layer readout: tensor[28, 28] -> real under D4"""
+    """examples/image_d4.sym:30 layer readout: tensor[28, 28] -> real under D4"""
 
     def __init__(self, c_in, c_out, bias=True):
-        super().__init__(c_in, c_out, rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28)), torch.zeros(2, 1, dtype=torch.long), (28, 28), (), bias)
+        super().__init__(
+            c_in,
+            c_out,
+            rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28)),
+            torch.zeros(2, 1, dtype=torch.long),
+            (28, 28),
+            (),
+            bias,
+        )
 
 
 LAYERS = {"conv": conv, "readout": readout}
@@ -110,7 +150,8 @@ def symmetrize(name, model, samples=16, generator=None):
     Exact for finite groups (every element, one batched forward); ``samples``
     random elements per input for continuous ones (approximate).
     """
-    return rt.pick_model(SYMMETRIZERS, name, "symmetrize", "one group law, or equivariance laws on finite inputs")(model, samples, generator)
+    kind = rt.pick_model(SYMMETRIZERS, name, "symmetrize", "one group law, or equivariance laws on finite inputs")
+    return kind(model, samples, generator)
 
 
 class _Symmetrized_classify(rt.SymmetrizedBase):
@@ -120,19 +161,26 @@ class _Symmetrized_classify(rt.SymmetrizedBase):
         generator = self.generator
         n = x.shape[0]
         device = x.device
-        invariant_copies = ELEMENTS_invariant_g_0.shape[0]  # every element of D4
-        invariant_x_all = rt.repeat_examples(x, invariant_copies)
-        invariant_g = torch.arange(invariant_copies, device=device).repeat_interleave(n)
-        out = self.model(rt.gather_positions(invariant_x_all, rt.cached_to(GATHER_ELEMENTS_invariant_g_0, device)[invariant_g], 2))
-        return out.view(invariant_copies, n, *out.shape[1:]).mean(0)
+        copies = ELEMENTS_invariant_g.shape[0]  # every element of D4
+        x_all = rt.repeat_examples(x, copies)
+        g = torch.arange(copies, device=device).repeat_interleave(n)
+        out = self.model(rt.gather_positions(x_all, rt.cached_to(GATHER_ELEMENTS_invariant_g, device)[g], 2))
+        return out.view(copies, n, *out.shape[1:]).mean(0)
 
 
 AUGMENTERS = {"classify": _augment_classify}
 SYMMETRIZERS = {"classify": _Symmetrized_classify}
-INPUTS = {"classify": (("tensor", (28, 28)),)}
-OUTPUTS = {"classify": ("class", 10)}
+INPUTS = {"classify": (rt.TensorOf((28, 28)),)}
+OUTPUTS = {"classify": rt.ClassOutput(10)}
 CHECKS = {
-    "invariant": {"method": "check_invariant", "variables": {"x": ("batch", "tensor", (28, 28)), "g": ("group", "elements", "ELEMENTS_invariant_g_0")}, "error": None},
+    "invariant": {
+        "method": "check_invariant",
+        "variables": {
+            "x": rt.CheckVariable("batch", rt.TensorOf((28, 28))),
+            "g": rt.CheckVariable("group", rt.GroupElements("ELEMENTS_invariant_g")),
+        },
+        "error": None,
+    },
 }
 
 
@@ -150,26 +198,26 @@ class Validator(rt.ValidatorBase):
     CHECKS = CHECKS
 
     def check_invariant(self, values, n, device, generator=None):
-        """invariant: classify(g . x) == classify(x)  (examples/image_d4.sym:24)"""
-        invariant_x = values["x"]
+        """invariant: classify(g . x) == classify(x) (examples/image_d4.sym:24)"""
+        x = values["x"]
         if "g" in values:
-            invariant_g = values["g"]
+            g = values["g"]
         else:
-            invariant_g = torch.randint(0, self.ELEMENTS_invariant_g_0.shape[0], (n,), generator=generator, device=device)
+            g = torch.randint(0, self.ELEMENTS_invariant_g.shape[0], (n,), generator=generator, device=device)
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        _c0 = calls.add("classify", rt.gather_positions(invariant_x, self.GATHER_ELEMENTS_invariant_g_0[invariant_g], 2))
-        _c1 = calls.add("classify", invariant_x)
+        classify_gx = calls.add("classify", rt.gather_positions(x, self.GATHER_ELEMENTS_invariant_g[g], 2))
+        classify_x = calls.add("classify", x)
         calls.run()
-        _lp0 = torch.log_softmax(calls[_c0], -1)
-        _lp1 = torch.log_softmax(calls[_c1], -1)
-        _side0 = _lp0.argmax(-1)
-        _side1 = _lp1.argmax(-1)
+        classify_gx_lp = torch.log_softmax(calls[classify_gx], -1)
+        classify_x_lp = torch.log_softmax(calls[classify_x], -1)
+        lhs = classify_gx_lp.argmax(-1)
+        rhs = classify_x_lp.argmax(-1)
         return rt.checked(
             n,
-            loss=rt.sym_kl_logprobs(_lp0, _lp1),
-            holds=(_side0 == _side1),
+            loss=rt.sym_kl_logprobs(classify_gx_lp, classify_x_lp),
+            holds=lhs == rhs,
             mask=None,
             finite=calls.finite(n),
-            values={"g": invariant_g, "x": invariant_x},
-            sides={"classify(g . x)": _side0, "classify(x)": _side1},
+            values={"g": g, "x": x},
+            sides={"classify(g . x)": lhs, "classify(x)": rhs},
         )

@@ -15,17 +15,91 @@ import torch
 from symspec import runtime as rt
 
 SPEC = "modular_addition"
-PARAMS = {"p": 113}
+
+# the spec's parameters
+P = 113
+
+PARAMS = {"p": P}
 MODELS = {"add": ("a", "b")}
 LAWS = {
-    "commutes": {"class": "equivariance", "relation": "==", "model": "add", "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/modular_addition.sym:23:1"},
-    "shift": {"class": "equivariance", "relation": "==", "model": "add", "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/modular_addition.sym:28:1"},
-    "assoc": {"class": "constraint", "relation": "==", "model": None, "weight": 1.0, "tol": None, "rtol": None, "samples": 1, "span": "examples/modular_addition.sym:31:1"},
+    "commutes": {
+        "class": "equivariance",
+        "relation": "==",
+        "model": "add",
+        "models": ("add",),
+        "weight": 1.0,
+        "tol": None,
+        "rtol": None,
+        "samples": 1,
+        "span": "examples/modular_addition.sym:23:1",
+    },
+    "shift": {
+        "class": "equivariance",
+        "relation": "==",
+        "model": "add",
+        "models": ("add",),
+        "weight": 1.0,
+        "tol": None,
+        "rtol": None,
+        "samples": 1,
+        "span": "examples/modular_addition.sym:28:1",
+    },
+    "assoc": {
+        "class": "constraint",
+        "relation": "==",
+        "model": None,
+        "models": ("add",),
+        "weight": 1.0,
+        "tol": None,
+        "rtol": None,
+        "samples": 1,
+        "span": "examples/modular_addition.sym:31:1",
+    },
 }
 PRIORS = {}
-WEIGHTS = {**{name: law["weight"] for name, law in LAWS.items()}, **{name: prior["weight"] for name, prior in PRIORS.items()}}
+WEIGHTS = {
+    **{name: law["weight"] for name, law in LAWS.items()},
+    **{name: prior["weight"] for name, prior in PRIORS.items()},
+}
 
-JOINT_add = [[113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127, 128, 129, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149, 150, 151, 152, 153, 154, 155, 156, 157, 158, 159, 160, 161, 162, 163, 164, 165, 166, 167, 168, 169, 170, 171, 172, 173, 174, 175, 176, 177, 178, 179, 180, 181, 182, 183, 184, 185, 186, 187, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211, 212, 213, 214, 215, 216, 217, 218, 219, 220, 221, 222, 223, 224, 225, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 226, 227, 228, 229, 230, 231, 232, 233, 234, 235, 236, 237, 238, 239, 240, 241, 242, 243, 244, 245, 246, 247, 248, 249, 250, 251, 252, 253, 254, 255, 256, 257, 258, 259, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269, 270, 271, 272, 273, 274, 275, 276, 277, 278, 279, 280, 281, 282, 283, 284, 285, 286, 287, 288, 289, 290, 291, 292, 293, 294, 295, 296, 297, 298, 299, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320, 321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 332, 333, 334, 335, 336, 337, 338], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 0, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127, 128, 129, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149, 150, 151, 152, 153, 154, 155, 156, 157, 158, 159, 160, 161, 162, 163, 164, 165, 166, 167, 168, 169, 170, 171, 172, 173, 174, 175, 176, 177, 178, 179, 180, 181, 182, 183, 184, 185, 186, 187, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211, 212, 213, 214, 215, 216, 217, 218, 219, 220, 221, 222, 223, 224, 225, 227, 228, 229, 230, 231, 232, 233, 234, 235, 236, 237, 238, 239, 240, 241, 242, 243, 244, 245, 246, 247, 248, 249, 250, 251, 252, 253, 254, 255, 256, 257, 258, 259, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269, 270, 271, 272, 273, 274, 275, 276, 277, 278, 279, 280, 281, 282, 283, 284, 285, 286, 287, 288, 289, 290, 291, 292, 293, 294, 295, 296, 297, 298, 299, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320, 321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 332, 333, 334, 335, 336, 337, 338, 226]]
+# the generators of commutes, shift as permutations of 339 points: the values of each argument of add in turn (from
+# points [0, 113]), then its 113 output classes
+JOINT_add = [
+    [
+        113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127, 128, 129, 130, 131, 132, 133, 134,
+        135, 136, 137, 138, 139, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149, 150, 151, 152, 153, 154, 155, 156,
+        157, 158, 159, 160, 161, 162, 163, 164, 165, 166, 167, 168, 169, 170, 171, 172, 173, 174, 175, 176, 177, 178,
+        179, 180, 181, 182, 183, 184, 185, 186, 187, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199, 200,
+        201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211, 212, 213, 214, 215, 216, 217, 218, 219, 220, 221, 222,
+        223, 224, 225, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,
+        27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54,
+        55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82,
+        83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108,
+        109, 110, 111, 112, 226, 227, 228, 229, 230, 231, 232, 233, 234, 235, 236, 237, 238, 239, 240, 241, 242, 243,
+        244, 245, 246, 247, 248, 249, 250, 251, 252, 253, 254, 255, 256, 257, 258, 259, 260, 261, 262, 263, 264, 265,
+        266, 267, 268, 269, 270, 271, 272, 273, 274, 275, 276, 277, 278, 279, 280, 281, 282, 283, 284, 285, 286, 287,
+        288, 289, 290, 291, 292, 293, 294, 295, 296, 297, 298, 299, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309,
+        310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320, 321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331,
+        332, 333, 334, 335, 336, 337, 338,
+    ],
+    [
+        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30,
+        31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58,
+        59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86,
+        87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
+        112, 0, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127, 128, 129, 130, 131, 132, 133,
+        134, 135, 136, 137, 138, 139, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149, 150, 151, 152, 153, 154, 155,
+        156, 157, 158, 159, 160, 161, 162, 163, 164, 165, 166, 167, 168, 169, 170, 171, 172, 173, 174, 175, 176, 177,
+        178, 179, 180, 181, 182, 183, 184, 185, 186, 187, 188, 189, 190, 191, 192, 193, 194, 195, 196, 197, 198, 199,
+        200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211, 212, 213, 214, 215, 216, 217, 218, 219, 220, 221,
+        222, 223, 224, 225, 227, 228, 229, 230, 231, 232, 233, 234, 235, 236, 237, 238, 239, 240, 241, 242, 243, 244,
+        245, 246, 247, 248, 249, 250, 251, 252, 253, 254, 255, 256, 257, 258, 259, 260, 261, 262, 263, 264, 265, 266,
+        267, 268, 269, 270, 271, 272, 273, 274, 275, 276, 277, 278, 279, 280, 281, 282, 283, 284, 285, 286, 287, 288,
+        289, 290, 291, 292, 293, 294, 295, 296, 297, 298, 299, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310,
+        311, 312, 313, 314, 315, 316, 317, 318, 319, 320, 321, 322, 323, 324, 325, 326, 327, 328, 329, 330, 331, 332,
+        333, 334, 335, 336, 337, 338, 226,
+    ],
+]
 
 
 class SymmetryLoss(rt.SymmetryLossBase):
@@ -52,34 +126,36 @@ class SymmetryLoss(rt.SymmetryLossBase):
         device = a.device
 
         # shift: draws
-        shift_k = rt.uniform_int(0, 113, n, generator, device)
+        shift_k = rt.uniform_int(0, P, n, generator, device)
 
         # assoc: draws
-        assoc_c = rt.uniform_int(0, 113, n, generator, device)
+        assoc_c = rt.uniform_int(0, P, n, generator, device)
 
         calls = rt.CallBatch(self.models, fused=self.fused)
-        _c0 = calls.add("add", a, b)
-        _c1 = calls.add("add", b, a)
-        _c2 = calls.add("add", (a + shift_k) % 113, b)
-        _c4 = calls.add("add", b, assoc_c)
+        add_ab = calls.add("add", a, b)
+        add_ba = calls.add("add", b, a)
+        add_akb = calls.add("add", (a + shift_k) % P, b)
+        add_bc = calls.add("add", b, assoc_c)
         calls.run()
-        _lp0 = torch.log_softmax(calls[_c0], -1)
-        _lp1 = torch.log_softmax(calls[_c1], -1)
-        _lp2 = torch.log_softmax(calls[_c2], -1)
-        _lp4 = torch.log_softmax(calls[_c4], -1)
-        _c3 = calls.add("add", _lp0.argmax(-1), assoc_c)
-        _c5 = calls.add("add", a, _lp4.argmax(-1))
+        add_ab_lp = torch.log_softmax(calls[add_ab], -1)
+        add_ba_lp = torch.log_softmax(calls[add_ba], -1)
+        add_akb_lp = torch.log_softmax(calls[add_akb], -1)
+        add_bc_lp = torch.log_softmax(calls[add_bc], -1)
+        add_abc = calls.add("add", add_ab_lp.argmax(-1), assoc_c)
+        add_abc_1 = calls.add("add", a, add_bc_lp.argmax(-1))
         calls.run()
-        _lp3 = torch.log_softmax(calls[_c3], -1)
-        _lp5 = torch.log_softmax(calls[_c5], -1)
+        add_abc_lp = torch.log_softmax(calls[add_abc], -1)
+        add_abc_1_lp = torch.log_softmax(calls[add_abc_1], -1)
 
         terms = {}
-        # examples/modular_addition.sym:23  add(a, b) == add(b, a)
-        terms["commutes"] = (rt.sym_kl_logprobs(_lp0, _lp1)).mean()
-        # examples/modular_addition.sym:28  add(a + k, b) == add(a, b) + k
-        terms["shift"] = (rt.sym_kl_logprobs(_lp2, rt.pushforward(_lp0, rt.shift_table(113, shift_k, device)))).mean()
-        # examples/modular_addition.sym:31  add(add(a, b), c) == add(a, add(b, c))
-        terms["assoc"] = (rt.sym_kl_logprobs(_lp3, _lp5)).mean()
+        # examples/modular_addition.sym:23 add(a, b) == add(b, a)
+        terms["commutes"] = rt.sym_kl_logprobs(add_ab_lp, add_ba_lp).mean()
+        # examples/modular_addition.sym:28 add(a + k, b) == add(a, b) + k
+        terms["shift"] = rt.sym_kl_logprobs(
+            add_akb_lp, rt.pushforward(add_ab_lp, rt.shift_table(P, shift_k, device))
+        ).mean()
+        # examples/modular_addition.sym:31 add(add(a, b), c) == add(a, add(b, c))
+        terms["assoc"] = rt.sym_kl_logprobs(add_abc_lp, add_abc_1_lp).mean()
         return self.total(terms)
 
 
@@ -97,19 +173,20 @@ def _augment_add(batch, generator):
     first = rt.field(out, "a", "augment")
     n = first.shape[0]
     device = first.device
-    # commutes: add(a, b) == add(b, a)  (examples/modular_addition.sym:23)
+    # commutes: add(a, b) == add(b, a) (examples/modular_addition.sym:23)
     a, b = out["a"], out["b"]
     commutes_flip = torch.rand(n, generator=generator, device=device) < 0.5
     out["a"] = rt.where_examples(commutes_flip, b, a)
     out["b"] = rt.where_examples(commutes_flip, a, b)
-    # shift: add(a + k, b) == add(a, b) + k  (examples/modular_addition.sym:28)
+    # shift: add(a + k, b) == add(a, b) + k (examples/modular_addition.sym:28)
     a, b = out["a"], out["b"]
-    shift_k = rt.uniform_int(0, 113, n, generator, device)
-    out["a"] = (a + shift_k) % 113
+    shift_k = rt.uniform_int(0, P, n, generator, device)
+    out["a"] = (a + shift_k) % P
     out["b"] = b
     if "target" in out:
-        out["target"] = (out["target"] + shift_k) % 113
+        out["target"] = (out["target"] + shift_k) % P
     return out
+
 
 
 LAYERS = {}
@@ -121,7 +198,8 @@ def symmetrize(name, model, samples=16, generator=None):
     Exact for finite groups (every element, one batched forward); ``samples``
     random elements per input for continuous ones (approximate).
     """
-    return rt.pick_model(SYMMETRIZERS, name, "symmetrize", "one group law, or equivariance laws on finite inputs")(model, samples, generator)
+    kind = rt.pick_model(SYMMETRIZERS, name, "symmetrize", "one group law, or equivariance laws on finite inputs")
+    return kind(model, samples, generator)
 
 
 class _Symmetrized_add(rt.SymmetrizedBase):
@@ -130,17 +208,37 @@ class _Symmetrized_add(rt.SymmetrizedBase):
     def forward(self, a, b):
         generator = self.generator
         # the group generated by commutes, shift: every element when it has at most 5000, else random words
-        return rt.symmetrize_finite(self.model, (a, b), JOINT_add, [113, 113], [0, 0], "class", self.samples, generator)
+        return rt.symmetrize_finite(self.model, (a, b), JOINT_add, [P, P], [0, 0], "class", self.samples, generator)
 
 
 AUGMENTERS = {"add": _augment_add}
 SYMMETRIZERS = {"add": _Symmetrized_add}
-INPUTS = {"add": (("values", 0, 113), ("values", 0, 113))}
-OUTPUTS = {"add": ("class", 113)}
+INPUTS = {"add": (rt.Values(0, P), rt.Values(0, P))}
+OUTPUTS = {"add": rt.ClassOutput(P)}
 CHECKS = {
-    "commutes": {"method": "check_commutes", "variables": {"a": ("batch", "values", 0, 113), "b": ("batch", "values", 0, 113)}, "error": None},
-    "shift": {"method": "check_shift", "variables": {"a": ("batch", "values", 0, 113), "b": ("batch", "values", 0, 113), "k": ("uniform", "values", 0, 113)}, "error": None},
-    "assoc": {"method": "check_assoc", "variables": {"a": ("batch", "values", 0, 113), "b": ("batch", "values", 0, 113), "c": ("uniform", "values", 0, 113)}, "error": None},
+    "commutes": {
+        "method": "check_commutes",
+        "variables": {"a": rt.CheckVariable("batch", rt.Values(0, P)), "b": rt.CheckVariable("batch", rt.Values(0, P))},
+        "error": None,
+    },
+    "shift": {
+        "method": "check_shift",
+        "variables": {
+            "a": rt.CheckVariable("batch", rt.Values(0, P)),
+            "b": rt.CheckVariable("batch", rt.Values(0, P)),
+            "k": rt.CheckVariable("uniform", rt.Values(0, P)),
+        },
+        "error": None,
+    },
+    "assoc": {
+        "method": "check_assoc",
+        "variables": {
+            "a": rt.CheckVariable("batch", rt.Values(0, P)),
+            "b": rt.CheckVariable("batch", rt.Values(0, P)),
+            "c": rt.CheckVariable("uniform", rt.Values(0, P)),
+        },
+        "error": None,
+    },
 }
 
 
@@ -158,80 +256,80 @@ class Validator(rt.ValidatorBase):
     CHECKS = CHECKS
 
     def check_commutes(self, values, n, device, generator=None):
-        """commutes: add(a, b) == add(b, a)  (examples/modular_addition.sym:23)"""
-        commutes_a = values["a"]
-        commutes_b = values["b"]
+        """commutes: add(a, b) == add(b, a) (examples/modular_addition.sym:23)"""
+        a = values["a"]
+        b = values["b"]
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        _c0 = calls.add("add", commutes_a, commutes_b)
-        _c1 = calls.add("add", commutes_b, commutes_a)
+        add_ab = calls.add("add", a, b)
+        add_ba = calls.add("add", b, a)
         calls.run()
-        _lp0 = torch.log_softmax(calls[_c0], -1)
-        _lp1 = torch.log_softmax(calls[_c1], -1)
-        _side0 = _lp0.argmax(-1)
-        _side1 = _lp1.argmax(-1)
+        add_ab_lp = torch.log_softmax(calls[add_ab], -1)
+        add_ba_lp = torch.log_softmax(calls[add_ba], -1)
+        lhs = add_ab_lp.argmax(-1)
+        rhs = add_ba_lp.argmax(-1)
         return rt.checked(
             n,
-            loss=rt.sym_kl_logprobs(_lp0, _lp1),
-            holds=(_side0 == _side1),
+            loss=rt.sym_kl_logprobs(add_ab_lp, add_ba_lp),
+            holds=lhs == rhs,
             mask=None,
             finite=calls.finite(n),
-            values={"a": commutes_a, "b": commutes_b},
-            sides={"add(a, b)": _side0, "add(b, a)": _side1},
+            values={"a": a, "b": b},
+            sides={"add(a, b)": lhs, "add(b, a)": rhs},
         )
 
     def check_shift(self, values, n, device, generator=None):
-        """shift: add(a + k, b) == add(a, b) + k  (examples/modular_addition.sym:28)"""
-        shift_a = values["a"]
-        shift_b = values["b"]
+        """shift: add(a + k, b) == add(a, b) + k (examples/modular_addition.sym:28)"""
+        a = values["a"]
+        b = values["b"]
         if "k" in values:
-            shift_k = values["k"]
+            k = values["k"]
         else:
-            shift_k = rt.uniform_int(0, 113, n, generator, device)
+            k = rt.uniform_int(0, P, n, generator, device)
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        _c0 = calls.add("add", (shift_a + shift_k) % 113, shift_b)
-        _c1 = calls.add("add", shift_a, shift_b)
+        add_akb = calls.add("add", (a + k) % P, b)
+        add_ab = calls.add("add", a, b)
         calls.run()
-        _lp0 = torch.log_softmax(calls[_c0], -1)
-        _lp1 = torch.log_softmax(calls[_c1], -1)
-        _side0 = _lp0.argmax(-1)
-        _side1 = (_lp1.argmax(-1) + shift_k) % 113
+        add_akb_lp = torch.log_softmax(calls[add_akb], -1)
+        add_ab_lp = torch.log_softmax(calls[add_ab], -1)
+        lhs = add_akb_lp.argmax(-1)
+        rhs = (add_ab_lp.argmax(-1) + k) % P
         return rt.checked(
             n,
-            loss=rt.sym_kl_logprobs(_lp0, rt.pushforward(_lp1, rt.shift_table(113, shift_k, device))),
-            holds=(_side0 == _side1),
+            loss=rt.sym_kl_logprobs(add_akb_lp, rt.pushforward(add_ab_lp, rt.shift_table(P, k, device))),
+            holds=lhs == rhs,
             mask=None,
             finite=calls.finite(n),
-            values={"k": shift_k, "a": shift_a, "b": shift_b},
-            sides={"add(a + k, b)": _side0, "add(a, b) + k": _side1},
+            values={"k": k, "a": a, "b": b},
+            sides={"add(a + k, b)": lhs, "add(a, b) + k": rhs},
         )
 
     def check_assoc(self, values, n, device, generator=None):
-        """assoc: add(add(a, b), c) == add(a, add(b, c))  (examples/modular_addition.sym:31)"""
-        assoc_a = values["a"]
-        assoc_b = values["b"]
+        """assoc: add(add(a, b), c) == add(a, add(b, c)) (examples/modular_addition.sym:31)"""
+        a = values["a"]
+        b = values["b"]
         if "c" in values:
-            assoc_c = values["c"]
+            c = values["c"]
         else:
-            assoc_c = rt.uniform_int(0, 113, n, generator, device)
+            c = rt.uniform_int(0, P, n, generator, device)
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        _c0 = calls.add("add", assoc_a, assoc_b)
-        _c2 = calls.add("add", assoc_b, assoc_c)
+        add_ab = calls.add("add", a, b)
+        add_bc = calls.add("add", b, c)
         calls.run()
-        _lp0 = torch.log_softmax(calls[_c0], -1)
-        _lp2 = torch.log_softmax(calls[_c2], -1)
-        _c1 = calls.add("add", _lp0.argmax(-1), assoc_c)
-        _c3 = calls.add("add", assoc_a, _lp2.argmax(-1))
+        add_ab_lp = torch.log_softmax(calls[add_ab], -1)
+        add_bc_lp = torch.log_softmax(calls[add_bc], -1)
+        add_abc = calls.add("add", add_ab_lp.argmax(-1), c)
+        add_abc_1 = calls.add("add", a, add_bc_lp.argmax(-1))
         calls.run()
-        _lp1 = torch.log_softmax(calls[_c1], -1)
-        _lp3 = torch.log_softmax(calls[_c3], -1)
-        _side0 = _lp1.argmax(-1)
-        _side1 = _lp3.argmax(-1)
+        add_abc_lp = torch.log_softmax(calls[add_abc], -1)
+        add_abc_1_lp = torch.log_softmax(calls[add_abc_1], -1)
+        lhs = add_abc_lp.argmax(-1)
+        rhs = add_abc_1_lp.argmax(-1)
         return rt.checked(
             n,
-            loss=rt.sym_kl_logprobs(_lp1, _lp3),
-            holds=(_side0 == _side1),
+            loss=rt.sym_kl_logprobs(add_abc_lp, add_abc_1_lp),
+            holds=lhs == rhs,
             mask=None,
             finite=calls.finite(n),
-            values={"a": assoc_a, "b": assoc_b, "c": assoc_c},
-            sides={"add(add(a, b), c)": _side0, "add(a, add(b, c))": _side1},
+            values={"a": a, "b": b, "c": c},
+            sides={"add(add(a, b), c)": lhs, "add(a, add(b, c))": rhs},
         )

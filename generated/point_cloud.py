@@ -15,14 +15,38 @@ import torch
 from symspec import runtime as rt
 
 SPEC = "point_cloud"
+
 PARAMS = {}
 MODELS = {"energy": ("x",), "forces": ("x",)}
 LAWS = {
-    "invariant": {"class": "equivariance", "relation": "==", "model": "energy", "weight": 1.0, "tol": 0.0001, "rtol": None, "samples": 1, "span": "examples/point_cloud.sym:20:1"},
-    "equivariant": {"class": "equivariance", "relation": "==", "model": "forces", "weight": 0.1, "tol": 0.0001, "rtol": None, "samples": 2, "span": "examples/point_cloud.sym:23:1"},
+    "invariant": {
+        "class": "equivariance",
+        "relation": "==",
+        "model": "energy",
+        "models": ("energy",),
+        "weight": 1.0,
+        "tol": 0.0001,
+        "rtol": None,
+        "samples": 1,
+        "span": "examples/point_cloud.sym:20:1",
+    },
+    "equivariant": {
+        "class": "equivariance",
+        "relation": "==",
+        "model": "forces",
+        "models": ("forces",),
+        "weight": 0.1,
+        "tol": 0.0001,
+        "rtol": None,
+        "samples": 2,
+        "span": "examples/point_cloud.sym:23:1",
+    },
 }
 PRIORS = {"smooth": {"kind": "lipschitz", "of": "energy", "weight": 0.001, "span": "examples/point_cloud.sym:31:1"}}
-WEIGHTS = {**{name: law["weight"] for name, law in LAWS.items()}, **{name: prior["weight"] for name, prior in PRIORS.items()}}
+WEIGHTS = {
+    **{name: law["weight"] for name, law in LAWS.items()},
+    **{name: prior["weight"] for name, prior in PRIORS.items()},
+}
 
 
 class SymmetryLoss(rt.SymmetryLossBase):
@@ -58,19 +82,28 @@ class SymmetryLoss(rt.SymmetryLossBase):
         equivariant_g_1 = rt.haar_orthogonal(equivariant_n, 3, True, generator, device, torch.float64)
 
         calls = rt.CallBatch(self.models, fused=self.fused)
-        _c0 = calls.add("energy", rt.matrix_event_dim(rt.permute_event_dim(x, invariant_g_0, 0), invariant_g_1, 1))
-        _c1 = calls.add("energy", x)
-        _c2 = calls.add("forces", rt.matrix_event_dim(rt.permute_event_dim(equivariant_x, equivariant_g_0, 0), equivariant_g_1, 1))
-        _c3 = calls.add("forces", equivariant_x)
+        energy_gx = calls.add(
+            "energy", rt.matrix_event_dim(rt.permute_event_dim(x, invariant_g_0, 0), invariant_g_1, 1)
+        )
+        energy_x = calls.add("energy", x)
+        forces_gx = calls.add(
+            "forces", rt.matrix_event_dim(rt.permute_event_dim(equivariant_x, equivariant_g_0, 0), equivariant_g_1, 1)
+        )
+        forces_x = calls.add("forces", equivariant_x)
         calls.run()
 
         terms = {}
-        # examples/point_cloud.sym:20  energy(g . x) == energy(x)
-        terms["invariant"] = ((rt.as_logit(calls[_c0]) - rt.as_logit(calls[_c1])).pow(2)).mean()
-        # examples/point_cloud.sym:23  forces(g . x) == g . forces(x)
-        terms["equivariant"] = (rt.squared_error(calls[_c2], rt.matrix_event_dim(rt.permute_event_dim(calls[_c3], equivariant_g_0, 0), equivariant_g_1, 1))).mean()
-        # prior examples/point_cloud.sym:31  lipschitz(energy)
-        terms["smooth"] = rt.lipschitz_penalty(self.models["energy"], (rt.field(batch, "x", "smooth"),), (("real",),), False, generator=generator)
+        # examples/point_cloud.sym:20 energy(g . x) == energy(x)
+        terms["invariant"] = (rt.as_logit(calls[energy_gx]) - rt.as_logit(calls[energy_x])).pow(2).mean()
+        # examples/point_cloud.sym:23 forces(g . x) == g . forces(x)
+        terms["equivariant"] = rt.squared_error(
+            calls[forces_gx],
+            rt.matrix_event_dim(rt.permute_event_dim(calls[forces_x], equivariant_g_0, 0), equivariant_g_1, 1),
+        ).mean()
+        # prior examples/point_cloud.sym:31 lipschitz(energy)
+        terms["smooth"] = rt.lipschitz_penalty(
+            self.models["energy"], (rt.field(batch, "x", "smooth"),), (("real",),), False, generator=generator
+        )
         return self.total(terms)
 
 
@@ -88,7 +121,7 @@ def _augment_energy(batch, generator):
     first = rt.field(out, "x", "augment")
     n = first.shape[0]
     device = first.device
-    # invariant: energy(g . x) == energy(x)  (examples/point_cloud.sym:20)
+    # invariant: energy(g . x) == energy(x) (examples/point_cloud.sym:20)
     x = out["x"]
     invariant_g_0 = rt.random_permutations(n, x.shape[1], generator, device)
     invariant_g_1 = rt.haar_orthogonal(n, 3, True, generator, device, torch.float64)
@@ -101,7 +134,7 @@ def _augment_forces(batch, generator):
     first = rt.field(out, "x", "augment")
     n = first.shape[0]
     device = first.device
-    # equivariant: forces(g . x) == g . forces(x)  (examples/point_cloud.sym:23)
+    # equivariant: forces(g . x) == g . forces(x) (examples/point_cloud.sym:23)
     x = out["x"]
     equivariant_g_0 = rt.random_permutations(n, x.shape[1], generator, device)
     equivariant_g_1 = rt.haar_orthogonal(n, 3, True, generator, device, torch.float64)
@@ -111,15 +144,16 @@ def _augment_forces(batch, generator):
     return out
 
 
+
 class mix(rt.DeepSetsLinear):
-    """examples/point_cloud.sym:27  layer mix: tensor[N, 3] -> tensor[N, 3] under E"""
+    """examples/point_cloud.sym:27 layer mix: tensor[N, 3] -> tensor[N, 3] under E"""
 
     def __init__(self, c_in, c_out, bias=True):
         super().__init__(c_in, c_out, bias)
 
 
 class pool(rt.DeepSetsPool):
-    """examples/point_cloud.sym:28  layer pool: tensor[N, 3] -> real under P"""
+    """examples/point_cloud.sym:28 layer pool: tensor[N, 3] -> real under P"""
 
     def __init__(self, c_in, c_out, bias=True):
         super().__init__(c_in * 3, c_out, bias)
@@ -134,7 +168,8 @@ def symmetrize(name, model, samples=16, generator=None):
     Exact for finite groups (every element, one batched forward); ``samples``
     random elements per input for continuous ones (approximate).
     """
-    return rt.pick_model(SYMMETRIZERS, name, "symmetrize", "one group law, or equivariance laws on finite inputs")(model, samples, generator)
+    kind = rt.pick_model(SYMMETRIZERS, name, "symmetrize", "one group law, or equivariance laws on finite inputs")
+    return kind(model, samples, generator)
 
 
 class _Symmetrized_energy(rt.SymmetrizedBase):
@@ -144,13 +179,13 @@ class _Symmetrized_energy(rt.SymmetrizedBase):
         generator = self.generator
         n = x.shape[0]
         device = x.device
-        invariant_copies = self.samples  # random elements of E: an approximate average
-        m = n * invariant_copies
-        invariant_x_all = rt.repeat_examples(x, invariant_copies)
-        invariant_g_0 = rt.random_permutations(m, invariant_x_all.shape[1], generator, device)
-        invariant_g_1 = rt.haar_orthogonal(m, 3, True, generator, device, torch.float64)
-        out = self.model(rt.matrix_event_dim(rt.permute_event_dim(invariant_x_all, invariant_g_0, 0), invariant_g_1, 1))
-        return out.view(invariant_copies, n, *out.shape[1:]).mean(0)
+        copies = self.samples  # random elements of E: an approximate average
+        m = n * copies
+        x_all = rt.repeat_examples(x, copies)
+        g_0 = rt.random_permutations(m, x_all.shape[1], generator, device)
+        g_1 = rt.haar_orthogonal(m, 3, True, generator, device, torch.float64)
+        out = self.model(rt.matrix_event_dim(rt.permute_event_dim(x_all, g_0, 0), g_1, 1))
+        return out.view(copies, n, *out.shape[1:]).mean(0)
 
 
 class _Symmetrized_forces(rt.SymmetrizedBase):
@@ -160,23 +195,35 @@ class _Symmetrized_forces(rt.SymmetrizedBase):
         generator = self.generator
         n = x.shape[0]
         device = x.device
-        equivariant_copies = self.samples  # random elements of E: an approximate average
-        m = n * equivariant_copies
-        equivariant_x_all = rt.repeat_examples(x, equivariant_copies)
-        equivariant_g_0 = rt.random_permutations(m, equivariant_x_all.shape[1], generator, device)
-        equivariant_g_1 = rt.haar_orthogonal(m, 3, True, generator, device, torch.float64)
-        out = self.model(rt.matrix_event_dim(rt.permute_event_dim(equivariant_x_all, equivariant_g_0, 0), equivariant_g_1, 1))
-        out = rt.permute_event_dim(rt.matrix_event_dim(out, equivariant_g_1.transpose(-1, -2), 1), rt.invert(equivariant_g_0), 0)
-        return out.view(equivariant_copies, n, *out.shape[1:]).mean(0)
+        copies = self.samples  # random elements of E: an approximate average
+        m = n * copies
+        x_all = rt.repeat_examples(x, copies)
+        g_0 = rt.random_permutations(m, x_all.shape[1], generator, device)
+        g_1 = rt.haar_orthogonal(m, 3, True, generator, device, torch.float64)
+        out = self.model(rt.matrix_event_dim(rt.permute_event_dim(x_all, g_0, 0), g_1, 1))
+        out = rt.permute_event_dim(rt.matrix_event_dim(out, g_1.transpose(-1, -2), 1), rt.invert(g_0), 0)
+        return out.view(copies, n, *out.shape[1:]).mean(0)
 
 
 AUGMENTERS = {"energy": _augment_energy, "forces": _augment_forces}
 SYMMETRIZERS = {"energy": _Symmetrized_energy, "forces": _Symmetrized_forces}
-INPUTS = {"energy": (("tensor", ("N", 3)),), "forces": (("tensor", ("N", 3)),)}
-OUTPUTS = {"energy": ("real",), "forces": ("tensor", ("N", 3))}
+INPUTS = {"energy": (rt.TensorOf(("N", 3)),), "forces": (rt.TensorOf(("N", 3)),)}
+OUTPUTS = {"energy": rt.RealOutput(), "forces": rt.TensorOutput(("N", 3))}
 CHECKS = {
-    "invariant": {"method": "check_invariant", "variables": {"x": ("batch", "tensor", ("N", 3)), "g": ("group", "sampled")}, "error": None},
-    "equivariant": {"method": "check_equivariant", "variables": {"x": ("batch", "tensor", ("N", 3)), "g": ("group", "sampled")}, "error": None},
+    "invariant": {
+        "method": "check_invariant",
+        "variables": {
+            "x": rt.CheckVariable("batch", rt.TensorOf(("N", 3))), "g": rt.CheckVariable("group", rt.Sampled())
+        },
+        "error": None,
+    },
+    "equivariant": {
+        "method": "check_equivariant",
+        "variables": {
+            "x": rt.CheckVariable("batch", rt.TensorOf(("N", 3))), "g": rt.CheckVariable("group", rt.Sampled())
+        },
+        "error": None,
+    },
 }
 
 
@@ -194,43 +241,43 @@ class Validator(rt.ValidatorBase):
     CHECKS = CHECKS
 
     def check_invariant(self, values, n, device, generator=None):
-        """invariant: energy(g . x) == energy(x)  (examples/point_cloud.sym:20)"""
-        invariant_x = values["x"]
-        invariant_g_0 = rt.random_permutations(n, invariant_x.shape[1], generator, device)
-        invariant_g_1 = rt.haar_orthogonal(n, 3, True, generator, device, torch.float64)
+        """invariant: energy(g . x) == energy(x) (examples/point_cloud.sym:20)"""
+        x = values["x"]
+        g_0 = rt.random_permutations(n, x.shape[1], generator, device)
+        g_1 = rt.haar_orthogonal(n, 3, True, generator, device, torch.float64)
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        _c0 = calls.add("energy", rt.matrix_event_dim(rt.permute_event_dim(invariant_x, invariant_g_0, 0), invariant_g_1, 1))
-        _c1 = calls.add("energy", invariant_x)
+        energy_gx = calls.add("energy", rt.matrix_event_dim(rt.permute_event_dim(x, g_0, 0), g_1, 1))
+        energy_x = calls.add("energy", x)
         calls.run()
-        _side0 = rt.as_logit(calls[_c0])
-        _side1 = rt.as_logit(calls[_c1])
+        lhs = rt.as_logit(calls[energy_gx])
+        rhs = rt.as_logit(calls[energy_x])
         return rt.checked(
             n,
-            loss=(_side0 - _side1).pow(2),
-            holds=rt.within_tolerance(_side0, _side1, 0.0001, 0.0),
+            loss=(lhs - rhs).pow(2),
+            holds=rt.within_tolerance(lhs, rhs, 0.0001, 0.0),
             mask=None,
             finite=calls.finite(n),
-            values={"g[0]": invariant_g_0, "g[1]": invariant_g_1, "x": invariant_x},
-            sides={"energy(g . x)": _side0, "energy(x)": _side1},
+            values={"g[0]": g_0, "g[1]": g_1, "x": x},
+            sides={"energy(g . x)": lhs, "energy(x)": rhs},
         )
 
     def check_equivariant(self, values, n, device, generator=None):
-        """equivariant: forces(g . x) == g . forces(x)  (examples/point_cloud.sym:23)"""
-        equivariant_x = values["x"]
-        equivariant_g_0 = rt.random_permutations(n, equivariant_x.shape[1], generator, device)
-        equivariant_g_1 = rt.haar_orthogonal(n, 3, True, generator, device, torch.float64)
+        """equivariant: forces(g . x) == g . forces(x) (examples/point_cloud.sym:23)"""
+        x = values["x"]
+        g_0 = rt.random_permutations(n, x.shape[1], generator, device)
+        g_1 = rt.haar_orthogonal(n, 3, True, generator, device, torch.float64)
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        _c0 = calls.add("forces", rt.matrix_event_dim(rt.permute_event_dim(equivariant_x, equivariant_g_0, 0), equivariant_g_1, 1))
-        _c1 = calls.add("forces", equivariant_x)
+        forces_gx = calls.add("forces", rt.matrix_event_dim(rt.permute_event_dim(x, g_0, 0), g_1, 1))
+        forces_x = calls.add("forces", x)
         calls.run()
-        _side0 = calls[_c0]
-        _side1 = rt.matrix_event_dim(rt.permute_event_dim(calls[_c1], equivariant_g_0, 0), equivariant_g_1, 1)
+        lhs = calls[forces_gx]
+        rhs = rt.matrix_event_dim(rt.permute_event_dim(calls[forces_x], g_0, 0), g_1, 1)
         return rt.checked(
             n,
-            loss=rt.squared_error(_side0, _side1),
-            holds=rt.within_tolerance(_side0, _side1, 0.0001, 0.0),
+            loss=rt.squared_error(lhs, rhs),
+            holds=rt.within_tolerance(lhs, rhs, 0.0001, 0.0),
             mask=None,
             finite=calls.finite(n),
-            values={"g[0]": equivariant_g_0, "g[1]": equivariant_g_1, "x": equivariant_x},
-            sides={"forces(g . x)": _side0, "g . forces(x)": _side1},
+            values={"g[0]": g_0, "g[1]": g_1, "x": x},
+            sides={"forces(g . x)": lhs, "g . forces(x)": rhs},
         )

@@ -46,7 +46,8 @@ def test_cli_compile_writes_the_same_text(tmp_path, at_root):
     assert main(["compile", "examples/modular_addition.sym", "-o", str(out)]) == 0
     assert out.read_text(encoding="utf-8") == compile_source(symspec.load("examples/modular_addition.sym"))
     assert main(["compile", "examples/modular_addition.sym", "--param", "p=7", "-o", str(out)]) == 0
-    assert 'PARAMS = {"p": 7}' in out.read_text(encoding="utf-8")
+    text = out.read_text(encoding="utf-8")
+    assert "\nP = 7\n" in text and 'PARAMS = {"p": P}' in text  # the parameter, as a named constant
     assert main(["compile", "no/such.sym"]) == 2
 
 

@@ -1,126 +1,138 @@
-"""Stage 3: compile a checked spec to a Python module (jinja2 templates).
+"""Stage 3: compile a checked spec to a Python module.
 
-``compile_source(spec)`` renders the text that ``symspec compile`` writes;
-``compile(spec)`` renders and imports it in memory.  The module depends only
-on torch and ``symspec.runtime``.
+``lower_module(spec)`` does all lowering (every decision and every
+CompileError) without torch or jinja2 and returns plain data;
+``compile_source(spec)`` prints it through ``templates/module.py.j2`` (the
+text ``symspec compile`` writes); ``compile(spec)`` renders and imports it in
+memory.  The module depends only on torch and ``symspec.runtime``.
+
+Passes: :mod:`.names` (names and constants), :mod:`.expr` (the emitted tree
+and its printer), :mod:`.draws`, :mod:`.terms`, :mod:`.loss`,
+:mod:`.augment`, :mod:`.symmetrize`, :mod:`.layers`, :mod:`.checks`,
+:mod:`.module` (assembly).
 """
 
 from __future__ import annotations
 
 import builtins
+import textwrap
 import types
 from importlib import resources
 
-from ..syntax import ast
-from .lower import (
-    CompileError,
-    literal,
-    lower_augment,
-    lower_checks,
-    lower_layers,
-    lower_spec,
-    lower_symmetrize,
-    model_inputs,
-    model_outputs,
-    py,
-)
+from ..version import __version__
+from .core import CompileError
+from .expr import WIDTH, Assign, Attr, Const, DictE, ExprStmt, Name, Printer, call
+from .module import LoweredModule, lower_module
+from .names import doc_text, literal, py
 
-__all__ = ["compile_source", "compile", "CompileError", "py"]
+__all__ = ["compile_source", "compile", "lower_module", "CompileError", "py", "literal", "LoweredModule"]
+
+
+def _load(name: str) -> str:
+    return resources.files("symspec.codegen").joinpath(f"templates/{name}").read_text(encoding="utf-8")
 
 
 def _template():
     import jinja2
 
-    text = resources.files("symspec.codegen").joinpath("templates/module.py.j2").read_text(encoding="utf-8")
-    env = jinja2.Environment(keep_trailing_newline=True, autoescape=False, undefined=jinja2.StrictUndefined)
-    return env.from_string(text)
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(_load),
+        keep_trailing_newline=True,
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("module.py.j2")
+
+
+def _comment(text: str, indent: int = 0) -> list:
+    pad = " " * indent
+    return [pad + "# " + line for line in textwrap.wrap(text, 116 - indent)]
+
+
+def _docstring(text: str, indent: int) -> str:
+    """A one-line docstring, or a wrapped one when the line would pass the width."""
+    text = doc_text(text)
+    if indent + len(text) + 6 <= WIDTH:
+        return f'"""{text}"""'
+    pad = " " * indent
+    body = textwrap.wrap(text, WIDTH - indent)
+    return '"""' + body[0] + "".join("\n" + pad + line for line in body[1:]) + "\n" + pad + '"""'
+
+
+def _registry(name: str, entries) -> str:
+    """``NAME = {"key": value_name, ...}`` for registries of generated classes and functions."""
+    return "\n".join(Printer().stmt(Assign((Name(name),), DictE(tuple((Const(k), Name(v)) for k, v in entries))), 0))
+
+
+def render(lowered: LoweredModule, out_hint: str) -> str:
+    """The module's text from lowered data (the printer writes every expression and statement)."""
+    p = Printer()
+
+    def lines(stmts, indent: int) -> str:
+        return "\n".join(p.stmts(stmts, indent))
+
+    def assign(name: str, value) -> str:
+        return "\n".join(p.stmt(Assign((Name(name),), value), 0))
+
+    constants = []
+    for name, value, comment in lowered.constants:
+        text = _comment(comment) if comment else []
+        constants.append("\n".join(text + p.stmt(Assign((Name(name),), value), 0)))
+    layers = []
+    for layer in lowered.layers:
+        init = call(Attr(call("super"), "__init__"), *layer.args, **dict(layer.kwargs))
+        layers.append(
+            types.SimpleNamespace(
+                cls=layer.cls, base=layer.base, doc=_docstring(layer.comment, 4), init=lines([ExprStmt(init)], 8)
+            )
+        )
+    augmenters = [types.SimpleNamespace(name=fn, body=lines(stmts, 4)) for _, fn, stmts in lowered.augmenters]
+    symmetrizers = [
+        types.SimpleNamespace(
+            cls=s.cls,
+            doc=_docstring(f"{s.model} averaged over the group of law(s) {s.laws}.", 4),
+            fields=", ".join(s.fields),
+            body=lines(s.stmts, 8),
+        )
+        for s in lowered.symmetrizers
+    ]
+    checks = [
+        types.SimpleNamespace(method=c.method, doc=_docstring(c.comment, 8), body=lines(c.stmts, 8))
+        for c in lowered.checks
+        if c.error is None
+    ]
+    return _template().render(
+        spec_name=doc_text(lowered.spec_name),
+        spec_literal=literal(lowered.spec_name),
+        file=doc_text(lowered.file),
+        version=__version__,
+        out_hint=doc_text(out_hint),
+        params="\n".join(f"{name} = {literal(value)}" for name, value in lowered.params),
+        header="\n".join(assign(name, value) for name, value in lowered.header),
+        constants=constants,
+        tables=_registry("TABLES", [(n, n) for n in lowered.tables]).replace("\n", "\n    "),
+        model_call=doc_text(lowered.model_call),
+        loss=lines(lowered.loss, 8),
+        augmenters=augmenters,
+        augmenters_registry=_registry("AUGMENTERS", [(m, fn) for m, fn, _ in lowered.augmenters]),
+        layers=layers,
+        layers_registry=_registry("LAYERS", [(layer.name, layer.cls) for layer in lowered.layers]),
+        symmetrizers=symmetrizers,
+        symmetrizers_registry=_registry("SYMMETRIZERS", [(s.model, s.cls) for s in lowered.symmetrizers]),
+        inputs=assign("INPUTS", lowered.inputs),
+        outputs=assign("OUTPUTS", lowered.outputs),
+        check_meta=assign("CHECKS", lowered.check_meta),
+        checks=checks,
+    )
 
 
 def compile_source(spec, out_hint: str | None = None) -> str:
     """The generated module's text (deterministic: same spec, same text)."""
-    from ..version import __version__
-
     if out_hint is None:
         from pathlib import Path
 
         out_hint = f"generated/{Path(spec.file).stem}.py"
-    lowered = lower_spec(spec)
-    augments = lower_augment(spec, lowered)
-    layers = lower_layers(spec)
-    symmetrized = lower_symmetrize(spec, lowered)
-    checks = [
-        types.SimpleNamespace(
-            name=c.name,
-            method=c.method,
-            comment=c.comment,
-            lines=c.lines,
-            error=c.error,
-            meta=literal({"method": c.method, "variables": c.variables, "error": c.error}),
-        )
-        for c in lower_checks(spec, lowered)
-    ]
-    batch_vars = []
-    for law in spec.laws.values():
-        for var, plan in spec.ir.laws[law.name].variables.items():
-            if plan.source == "batch" and all(v != var for v, _, _ in batch_vars):
-                batch_vars.append((var, py(var), law.name))
-    laws_meta = []
-    for name, law in spec.laws.items():
-        ir = spec.ir.laws[name]
-        body = law.decl.body
-        relation = body.ops[0] if isinstance(body, ast.Compare) else (body.op if isinstance(body, ast.Logic) else "assert")
-        meta = {
-            "class": ir.law_class,
-            "relation": relation,
-            "model": ir.model,
-            "weight": float(law.options.get("weight", 1.0)),
-            "tol": law.options.get("tol"),
-            "rtol": law.options.get("rtol"),
-            "samples": int(law.options.get("samples", 1)),
-            "span": f"{spec.file}:{law.decl.span.line}:{law.decl.span.column}",
-        }
-        laws_meta.append(types.SimpleNamespace(name=name, meta=literal(meta)))
-    models = {m: tuple(p for p, _ in sig.params) for m, sig in spec.models.items()}
-    priors_meta = {
-        name: {
-            "kind": p.kind,
-            "of": p.target,
-            "weight": float(dict(p.options).get("weight", 1.0)),
-            "span": f"{spec.file}:{p.span.line}:{p.span.column}",
-        }
-        for name, p in spec.priors.items()
-    }
-    model_call = ", ".join(f"{py(m)}=..." for m in spec.models)
-    return _template().render(
-        spec_name=spec.name,
-        file=spec.file,
-        version=__version__,
-        out_hint=out_hint,
-        params=literal(dict(spec.params)),
-        models=literal(models),
-        laws_meta=laws_meta,
-        constants=sorted(lowered.constants.items()),
-        buffers=sorted(lowered.buffers.items()),
-        batch_vars=batch_vars,
-        first_var=batch_vars[0][1] if batch_vars else None,
-        laws=lowered.laws,
-        rounds=sorted(lowered.requests.items()),
-        model_call=model_call,
-        log_probs=lowered.log_probs,
-        priors=lowered.priors,
-        priors_meta=literal(priors_meta),
-        augment_blocks=[(py(m), blocks) for m, blocks in augments.items()],
-        augment_first={py(m): spec.models[m].params[0][0] for m in augments},
-        augment_names={py(m): m for m in augments},
-        symmetrize_names={py(m): m for m in symmetrized},
-        layers=layers,
-        checks=checks,
-        outputs=literal(model_outputs(spec)),
-        inputs=literal(model_inputs(spec)),
-        symmetrize_blocks=[
-            (py(m), law, [py(p) for p, _ in spec.models[m].params], lines) for m, (law, lines) in symmetrized.items()
-        ],
-    )
+    return render(lower_module(spec), out_hint)
 
 
 def compile(spec, out_hint: str | None = None):  # noqa: A001 - the public name DESIGN.md gives

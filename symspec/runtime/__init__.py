@@ -19,6 +19,18 @@ from .actions import (
 )
 from .calls import CallBatch, SymmetrizedBase, SymmetryLossBase, pick_model, symmetrize_finite
 from .checks import CheckedCalls, ValidatorBase, at_most, check_output, checked, forward_error, within_tolerance
+from .descriptors import (  # noqa: F401 - generated modules name them rt.Values, ... (not kernels: not in __all__)
+    BoolOutput,
+    CheckVariable,
+    ClassOutput,
+    GroupElements,
+    Real,
+    RealOutput,
+    Sampled,
+    TensorOf,
+    TensorOutput,
+    Values,
+)
 from .distributions import pushforward, scale_table, shift_table, sum_distribution
 from .divergences import (
     bernoulli_cross_entropy,

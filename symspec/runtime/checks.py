@@ -12,6 +12,7 @@ import torch
 
 from ..errors import ModelError
 from .calls import CallBatch, SymmetryLossBase
+from .descriptors import BoolOutput, ClassOutput, RealOutput
 
 __all__ = ["CheckedCalls", "ValidatorBase", "checked", "check_output", "forward_error", "within_tolerance", "at_most"]
 
@@ -50,32 +51,32 @@ def checked(n: int, *, loss, holds, mask, finite, values: dict, sides: dict) -> 
     return {"loss": loss, "holds": holds, "mask": mask, "finite": finite, "values": values, "sides": sides}
 
 
-def _expected_shape(kind: tuple, n: int) -> tuple | None:
-    if kind[0] == "class":
-        return (n, kind[1])
-    if kind[0] in ("bool", "real"):
+def _expected_shape(kind, n: int) -> tuple | None:
+    if isinstance(kind, ClassOutput):
+        return (n, kind.size)
+    if isinstance(kind, BoolOutput | RealOutput):
         return None  # [n] or [n, 1]
-    return (n, *kind[1])
+    return (n, *kind.dims)
 
 
-def _shape_ok(got: tuple, kind: tuple, n: int) -> bool:
-    if kind[0] in ("bool", "real"):
+def _shape_ok(got: tuple, kind, n: int) -> bool:
+    if isinstance(kind, BoolOutput | RealOutput):
         return got in ((n,), (n, 1))
     want = _expected_shape(kind, n)
     return len(got) == len(want) and all(isinstance(w, str) or g == w for g, w in zip(got, want))
 
 
-def _describe(kind: tuple, n: int) -> str:
-    if kind[0] == "class":
-        return f"({n}, {kind[1]}): one logit per class"
-    if kind[0] == "bool":
+def _describe(kind, n: int) -> str:
+    if isinstance(kind, ClassOutput):
+        return f"({n}, {kind.size}): one logit per class"
+    if isinstance(kind, BoolOutput):
         return f"({n},) or ({n}, 1): one logit per case"
-    if kind[0] == "real":
+    if isinstance(kind, RealOutput):
         return f"({n},) or ({n}, 1): one value per case"
-    return f"({n}, {', '.join(map(str, kind[1]))})"
+    return f"({n}, {', '.join(map(str, kind.dims))})"
 
 
-def check_output(model: str, out, kind: tuple, n: int) -> None:
+def check_output(model: str, out, kind, n: int) -> None:
     """Raise :class:`ModelError` unless ``out`` is what ``model`` must return for ``n`` inputs."""
     if not isinstance(out, torch.Tensor):
         raise ModelError(f"model '{model}' returned {type(out).__name__}; expected a tensor")

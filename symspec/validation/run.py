@@ -17,6 +17,7 @@ import torch
 
 from ..errors import ModelError, UsageError
 from ..runtime.calls import describe_missing, models_needed
+from ..runtime.descriptors import ClassOutput, GroupElements, Real, TensorOutput, Values
 from .report import LawReport, Report, wilson_interval
 from .tabulate import mixed_radix
 
@@ -101,7 +102,7 @@ class _Law:
 
 def _enumerate(variables: dict, sizes: dict, start: int, stop: int, device) -> dict:
     """Cases ``start..stop-1`` of the product of the variables' ranges (last variable fastest)."""
-    lows = [variables[v][2] if variables[v][1] == "values" else 0 for v in sizes]
+    lows = [variables[v].domain.lo if isinstance(variables[v].domain, Values) else 0 for v in sizes]
     index = torch.arange(start, stop, device=device)
     return dict(zip(sizes, mixed_radix(index, list(sizes.values()), lows)))
 
@@ -110,19 +111,20 @@ def _draw(variables: dict, m: int, generator, device, inputs: dict, dims: dict, 
     """Monte Carlo cases: the batch variables drawn (uniform values, rows of ``inputs``, or standard normals)."""
     values = {}
     for var, desc in variables.items():
-        if desc[0] != "batch":
+        if desc.source != "batch":
             continue
+        domain = desc.domain
         if var in inputs:
             data = inputs[var]
             rows = torch.randint(0, data.shape[0], (m,), generator=generator, device=device)
             values[var] = data.to(device)[rows]
-        elif desc[1] == "values":
-            values[var] = torch.randint(desc[2], desc[3], (m,), generator=generator, device=device)
-        elif desc[1] == "real":
+        elif isinstance(domain, Values):
+            values[var] = torch.randint(domain.lo, domain.hi, (m,), generator=generator, device=device)
+        elif isinstance(domain, Real):
             values[var] = torch.randn(m, generator=generator, device=device, dtype=dtype)
         else:
             shape = []
-            for d in desc[2]:
+            for d in domain.dims:
                 if isinstance(d, str):
                     if d not in dims:
                         raise UsageError(f"input '{var}' has the symbolic dim {d}: give its size with dims={{'{d}': ...}}")
@@ -136,12 +138,12 @@ def _space(validator, variables: dict, only_batch: bool = False):
     """Each variable's number of values (only the batch variables' when ``only_batch``) if all are finite, else None."""
     sizes = {}
     for var, desc in variables.items():
-        if only_batch and desc[0] != "batch":
+        if only_batch and desc.source != "batch":
             continue
-        if desc[1] == "values":
-            sizes[var] = desc[3] - desc[2]
-        elif desc[1] == "elements":
-            sizes[var] = int(getattr(validator, desc[2]).shape[0])
+        if isinstance(desc.domain, Values):
+            sizes[var] = desc.domain.size
+        elif isinstance(desc.domain, GroupElements):
+            sizes[var] = int(getattr(validator, desc.domain.table).shape[0])
         else:
             return None
     return sizes or None
@@ -301,9 +303,9 @@ def _tabulate(validator, module, used: set, planned: int, batch_size, device, ta
             continue
         size = table_size(domains)
         output = module.OUTPUTS[model]
-        if size is None or output[0] == "tensor":
+        if size is None or isinstance(output, TensorOutput):
             continue
-        width = output[1] if output[0] == "class" else 1
+        width = output.size if isinstance(output, ClassOutput) else 1
         if size * width > MAX_TABLE_ENTRIES or (tabulate is None and size >= planned):
             continue
         table = Tabulated(model, validator.models[model], domains, output, batch_size, device)
@@ -360,7 +362,7 @@ def _validate_law(
 
 
 def _tolerances(meta: dict) -> tuple:
-    from ..codegen.lower import DEFAULT_RTOL, DEFAULT_TOL
+    from ..codegen.terms import DEFAULT_RTOL, DEFAULT_TOL
 
     tol = meta.get("tol")
     rtol = meta.get("rtol")

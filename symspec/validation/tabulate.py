@@ -15,6 +15,7 @@ import time
 import torch
 
 from ..runtime.checks import check_output, forward_error
+from ..runtime.descriptors import Values
 
 __all__ = ["Tabulated", "table_size", "mixed_radix"]
 
@@ -32,17 +33,17 @@ def mixed_radix(index: torch.Tensor, sizes: list, lows: list) -> list:
 
 def table_size(inputs: tuple) -> int | None:
     """How many inputs a model on these domains has, or None when they are not all finite."""
-    if not inputs or any(d[0] != "values" for d in inputs):
+    if not inputs or not all(isinstance(d, Values) for d in inputs):
         return None
-    return math.prod(d[2] - d[1] for d in inputs)
+    return math.prod(d.size for d in inputs)
 
 
 class Tabulated:
     """``model`` evaluated on every input (in batches, shape-checked); calls index the table."""
 
     def __init__(self, name: str, model, inputs: tuple, output: tuple, batch_size: int, device):
-        self.lows = [d[1] for d in inputs]
-        self.sizes = [d[2] - d[1] for d in inputs]
+        self.lows = [d.lo for d in inputs]
+        self.sizes = [d.size for d in inputs]
         self.strides = [math.prod(self.sizes[i + 1 :]) for i in range(len(self.sizes))]
         total = math.prod(self.sizes)
         started = time.perf_counter()

@@ -1,0 +1,210 @@
+"""What every lowering pass shares: compiled values, the module's tables, model-call requests, a law's scope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..analysis.domains import Range
+from ..errors import Diagnostic, SpecError
+from ..syntax import ast
+from .expr import Assign, Attr, Call, Const, Expr, ExprStmt, Index, Name, TupleE, as_expr, call, method, torch_
+from .names import Namespace, literal
+
+__all__ = ["CompileError", "V", "ModuleTables", "Calls", "Request", "Scope", "LawScope", "int_bounds", "fail"]
+
+
+class CompileError(SpecError):
+    """A law uses a form the code generator does not compile yet."""
+
+
+def fail(spec, message: str, node) -> None:
+    raise CompileError([Diagnostic(message, node.span, kind="compile")], {spec.file: spec.source})
+
+
+def int_bounds(domain) -> tuple:
+    if isinstance(domain, Range):
+        return domain.lo, domain.hi
+    return 0, domain.size
+
+
+@dataclass
+class V:
+    """A compiled term: the expression and what it holds at run time.
+
+    kind: value const real prob dist tensor cond rel elem.  ``value`` is the
+    integer of a constant; ``offset`` and ``size`` say which integers a class
+    distribution's classes stand for; ``level`` is the call round whose outputs
+    the expression reads; ``unchecked`` marks arithmetic on a range value that
+    may leave its domain (checked before a model sees it).
+    """
+
+    kind: str
+    e: Expr
+    domain: object = None
+    offset: int = 0
+    size: int = 0
+    level: int = 0
+    value: int | None = None
+    unchecked: bool = False
+
+
+class ModuleTables:
+    """Module-level names: spec parameters, constants and precomputed tables (buffers of the loss module)."""
+
+    def __init__(self, spec):
+        self.ns = Namespace()
+        self.params: dict = {}  # param name -> constant name
+        self.constants: dict = {}  # name -> (Expr, comment)
+        self.buffers: dict = {}  # name -> (Expr, comment)
+        self.keys: dict = {}  # what a table holds -> its name
+        self.by_value: dict = {}  # a parameter's value -> its constant, for parameters that size domains
+        sizing = _sizing_params(spec)
+        for name, value in spec.params.items():
+            const = self.ns.create_name(name.upper())
+            self.params[name] = const
+            if name in sizing:
+                self.by_value.setdefault(value, []).append(const)
+
+    def number(self, value: int) -> Expr:
+        """A domain bound: the parameter it equals when exactly one sizing parameter does, else the integer."""
+        names = self.by_value.get(value, [])
+        if len(names) == 1 and value not in (0, 1):
+            return Name(names[0])
+        return Const(value)
+
+    def constant(self, key, hint: str, value: Expr, comment: str | None = None) -> str:
+        if key in self.keys:
+            return self.keys[key]
+        name = self.ns.create_name(hint)
+        self.keys[key] = name
+        self.constants[name] = (value, comment)
+        return name
+
+    def buffer(self, key, hint: str, value: Expr, comment: str | None = None) -> str:
+        if key in self.keys:
+            return self.keys[key]
+        name = self.ns.create_name(hint)
+        self.keys[key] = name
+        self.buffers[name] = (value, comment)
+        return name
+
+
+def _sizing_params(spec) -> set:
+    """Parameters written inside domain, model and binder types (their values size domains)."""
+    params = set(spec.params)
+    out = set()
+    for stmt in spec.ast.statements:
+        types = []
+        if isinstance(stmt, ast.DomainDecl):
+            types.append(stmt.type)
+        elif isinstance(stmt, ast.ModelDecl):
+            types += [p.type for p in stmt.params] + [stmt.output]
+        elif isinstance(stmt, ast.LawDecl):
+            types += [b.type for b in stmt.binders if b.type is not None]
+        for t in types:
+            out |= {n.name for n in ast.walk(t) if isinstance(n, ast.Name) and n.name in params}
+    return out
+
+
+@dataclass
+class Request:
+    handle: str
+    model: str
+    args: tuple
+    level: int
+    logprobs: str | None = None  # the local holding the log-probabilities of a class output
+
+
+class Calls:
+    """Model calls of one function: deduplicated, grouped in rounds (a round reads earlier rounds' outputs)."""
+
+    def __init__(self, ns: Namespace):
+        self.ns = ns
+        self.requests: list[Request] = []
+
+    def add(self, model: str, args: tuple, level: int, hint: str, logprobs: bool) -> Request:
+        for r in self.requests:
+            if r.model == model and r.args == args:
+                return r
+        handle = self.ns.create_name(hint)
+        lp = self.ns.create_name(f"{handle}_lp") if logprobs else None
+        r = Request(handle, model, args, level, lp)
+        self.requests.append(r)
+        return r
+
+    def stmts(self, batch: Expr) -> list:
+        """``calls = <batch>``, then per round: the requests, ``calls.run()``, the log-probabilities."""
+        out = [Assign((Name("calls"),), batch)]
+        calls = Name("calls")
+        for level in sorted({r.level for r in self.requests}):
+            round_ = [r for r in self.requests if r.level == level]
+            for r in round_:
+                out.append(Assign((Name(r.handle),), method(calls, "add", Const(r.model), *r.args)))
+            out.append(ExprStmt(method(calls, "run")))
+            for r in round_:
+                if r.logprobs:
+                    out.append(Assign((Name(r.logprobs),), torch_("log_softmax", output(r), -1)))
+        return out
+
+
+def output(r: Request) -> Expr:
+    return Index(Name("calls"), Name(r.handle))
+
+
+class Scope:
+    """One generated function: its names, model calls, and how it reads the module's tables."""
+
+    def __init__(self, spec, tables: ModuleTables, taken=(), in_module: bool = True):
+        self.spec = spec
+        self.tables = tables
+        self.ns = Namespace(taken, parent=tables.ns)
+        self.calls = Calls(self.ns)
+        self.in_module = in_module  # forward() of a loss module reads tables as self.NAME
+        self.n = Name("n")
+
+    def table(self, name: str) -> Expr:
+        if self.in_module:
+            return Attr(Name("self"), name)
+        return call(Attr(Name("rt"), "cached_to"), Name(name), Name("device"))
+
+
+class LawScope:
+    """One law inside a scope: its variables' values, draws, masks."""
+
+    def __init__(self, scope: Scope, law, ir, samples: int = 1, prefix: bool = True):
+        self.scope = scope
+        self.spec = scope.spec
+        self.tables = scope.tables
+        self.law = law
+        self.ir = ir
+        self.samples = samples
+        self.prefix = prefix  # name drawn locals after the law too (a scope shared by laws)
+        self.env: dict = {}  # variable -> V
+        self.draws: dict = {}  # variable -> Draw
+        self.setup: list = []
+        self.masks: list = []
+        self.n = scope.n
+
+    def local(self, hint: str) -> Name:
+        return Name(self.scope.ns.create_name(f"{self.law.name}_{hint}" if self.prefix else hint))
+
+    def fail(self, message: str, node=None) -> None:
+        fail(self.spec, f"cannot compile law {self.law.name} yet: {message}", node or self.law.decl)
+
+    def table(self, name: str) -> Expr:
+        return self.scope.table(name)
+
+    def full(self, value) -> Call:
+        """A per-example constant: ``torch.full((n,), value, device=device)``."""
+        return torch_("full", TupleE((self.n,)), as_expr(value), device=Name("device"))
+
+
+def comment_text(text: str) -> str:
+    """User text (law bodies, file names) as a one-line comment."""
+    return " ".join(str(text).split())
+
+
+def lit(value) -> Expr:
+    """A constant node; strings and containers go through literal() when printed."""
+    literal(value)  # fails early on anything literal() cannot write
+    return Const(value)

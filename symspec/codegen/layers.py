@@ -1,0 +1,225 @@
+"""Equivariant layers: per declared layer, which runtime layer class builds it and with what arguments.
+
+Whether a matrix-group layer has any nonzero equivariant map is decided here
+with numpy (the null space of the stacked constraints, in float64, with the
+runtime's cutoff), so lowering needs no torch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..analysis.domains import RealDomain, Tensor
+from ..errors import Diagnostic
+from .core import CompileError, comment_text
+from .expr import Attr, BinOp, Const, Name, TupleE, as_expr, rt, torch_
+from .names import py
+
+__all__ = ["Layer", "lower_layers", "basis_size"]
+
+BASIS_CUTOFF = 1e-9  # as symspec.runtime.layers.equivariant_basis
+
+
+@dataclass
+class Layer:
+    cls: str
+    base: str  # the runtime class it derives from
+    args: tuple  # super().__init__ arguments
+    comment: str
+    name: str
+    kwargs: tuple = ()  # (name, Expr)
+
+
+def _c(*rest):
+    """Constructor arguments: ``c_in, c_out``, then ``rest``."""
+    return (Name("c_in"), Name("c_out"), *[as_expr(x) for x in rest])
+
+
+def _rep_matrices(reps: list, shape: tuple) -> list:
+    """(kind, matrix) per generator on the flattened positions, as the runtime's ``_representation``."""
+    points = math.prod(shape) if shape else 1
+    mats = []
+    for rep in reps:
+        if rep[0] == "perm":
+            for push in rep[1]:
+                m = np.zeros((points, points))
+                m[np.asarray(push), np.arange(points)] = 1.0
+                mats.append(("group", m))
+            continue
+        kind, n, dim = rep
+        before, after = math.prod(shape[:dim]), math.prod(shape[dim + 1 :])
+
+        def lift(a, before=before, after=after):
+            return np.kron(np.kron(np.eye(before), a), np.eye(after))
+
+        for i in range(n):
+            for j in range(i + 1, n):
+                a = np.zeros((n, n))
+                a[i, j], a[j, i] = -1.0, 1.0
+                mats.append(("lie", lift(a)))
+        if kind == "o":
+            reflect = np.eye(n)
+            reflect[0, 0] = -1.0
+            mats.append(("group", lift(reflect)))
+    return mats
+
+
+def basis_size(in_reps: list | None, out_reps: list | None, in_shape: tuple, out_shape: tuple) -> int:
+    """How many independent linear maps commute with the group (the runtime's ``equivariant_basis``, in numpy)."""
+    rin = _rep_matrices(in_reps, in_shape) if in_reps is not None else None
+    rout = _rep_matrices(out_reps, out_shape) if out_reps is not None else None
+
+    def trivial(like):
+        return [(kind, np.ones((1, 1)) if kind == "group" else np.zeros((1, 1))) for kind, _ in like]
+
+    if rin is None:
+        rin = trivial(rout)
+    if rout is None:
+        rout = trivial(rin)
+    p_in = rin[0][1].shape[0] if rin else (math.prod(in_shape) if in_shape else 1)
+    p_out = rout[0][1].shape[0] if rout else (math.prod(out_shape) if out_shape else 1)
+    if not rin:
+        return p_out * p_in
+    blocks = [np.kron(mo, np.eye(p_in)) - np.kron(np.eye(p_out), mi.T) for (_, mi), (_, mo) in zip(rin, rout)]
+    s = np.linalg.svd(np.concatenate(blocks), compute_uv=False)
+    scale = max(float(s.max()) if s.size else 1.0, 1.0)
+    return p_out * p_in - int((s > BASIS_CUTOFF * scale).sum())
+
+
+def _reps(spec, gir, domain):
+    """(argument expression, data) of a domain's representation under the group, for rt.BasisLinear; None if none."""
+    if isinstance(domain, RealDomain):
+        return as_expr(None), None
+    if not isinstance(domain, Tensor) or not all(isinstance(d, int) for d in domain.dims):
+        return None
+    exprs, values = [], []
+    for f in gir.factors or (gir,):
+        act = spec.ir.action(f, domain)
+        if act is None:
+            return None
+        if act.kind == "matrix":
+            kind = "so" if f.definition.kind == "SO" else "o"
+            exprs.append(as_expr((kind, f.definition.arg, act.matrix_dim)))
+            values.append((kind, f.definition.arg, act.matrix_dim))
+        elif act.perms and f.generators:
+            ops = {g: [(op, dict(args)) for op, args in act.ops[g]] for g in f.generators}
+            table = rt("action_table", as_expr(ops), shape=as_expr(tuple(domain.dims)))
+            exprs.append(TupleE((as_expr("perm"), table)))
+            values.append(("perm", [act.perms[g] for g in f.generators]))
+        elif not f.generators and act.kind != "matrix":
+            continue  # a trivial factor
+        else:
+            return None
+    return as_expr(exprs), values
+
+
+def _fail(spec, message: str, span, hint=None):
+    raise CompileError([Diagnostic(message, span, hint, kind="compile")], {spec.file: spec.source})
+
+
+def _matrix_layer(spec, name: str, layer, gir):
+    """Constructor arguments of an rt.BasisLinear layer (continuous groups on fixed shapes), or None."""
+    if not gir.continuous:
+        return None
+    src = _reps(spec, gir, layer.source)
+    dst = _reps(spec, gir, layer.target)
+    if src is None or dst is None or src[1] is None:
+        return None
+    in_shape = tuple(layer.source.dims)
+    out_shape = tuple(layer.target.dims) if isinstance(layer.target, Tensor) else ()
+    if basis_size(src[1], dst[1], in_shape, out_shape) == 0:
+        _fail(
+            spec,
+            f"no nonzero linear map from {spec.domain_name(layer.source)} to {spec.domain_name(layer.target)} "
+            f"commutes with {gir.name} except 0, so layer {name} would always output zero",
+            layer.span,
+            "map to a domain the group acts on (an invariant output needs invariant features first)",
+        )
+    return _c(src[0], dst[0], in_shape, out_shape, Name("bias"))
+
+
+def _orbit_layer(spec, layer, gir, src, dst):
+    ops = {g: [(op, dict(args)) for op, args in src.ops[g]] for g in gir.generators}
+    in_table = rt("action_table", as_expr(ops), shape=as_expr(tuple(layer.source.dims)))
+    if dst.kind == "trivial":  # every generator fixes the one output point
+        out_table = torch_("zeros", len(gir.generators), 1, dtype=Attr(Name("torch"), "long"))
+        out_shape = as_expr(())
+    else:
+        ops = {g: [(op, dict(args)) for op, args in dst.ops[g]] for g in gir.generators}
+        out_table = rt("action_table", as_expr(ops), shape=as_expr(tuple(layer.target.dims)))
+        out_shape = as_expr(tuple(layer.target.dims))
+    return _c(in_table, out_table, tuple(layer.source.dims), out_shape, Name("bias"))
+
+
+def lower_layers(spec) -> list:
+    """Per layer: a :class:`Layer` (class name, runtime base, constructor arguments, comment)."""
+    out = []
+    for name, layer in spec.layers.items():
+        gir, src, dst = spec.ir.layers[name]
+        comment = comment_text(f"{spec.file}:{layer.span.line}  layer {name}: {layer.source} -> {layer.target} under {gir.name}")
+        cls = py(name)
+        # symmetric(n) has closed forms (DeepSets, the Bell maps) whose size does not grow with n: prefer them
+        closed_form = gir.definition.kind == "symmetric"
+        if src is not None and src.perms and (dst.kind == "trivial" or dst.perms) and not gir.continuous and not closed_form:
+            out.append(Layer(cls, "rt.OrbitLinear", _orbit_layer(spec, layer, gir, src, dst), comment, name))
+            continue
+        factors = gir.factors or (gir,)
+        perm = [f for f in factors if f.definition.kind == "symmetric"]
+        rest = [f for f in factors if f.definition.kind not in ("symmetric",)]
+        first_dim_perm = (
+            len(perm) == 1
+            and isinstance(layer.source, Tensor)
+            and all(isinstance(d, int) for d in layer.source.dims[1:])
+            and all(f.definition.kind in ("SO", "O") and f.definition.arg >= 3 for f in rest)
+            and src is not None
+            and all(dict(ops[0][1]).get("dims") == (0,) for g, ops in spec.ir.action(perm[0], layer.source).ops.items())
+        )
+        if first_dim_perm and isinstance(layer.target, Tensor) and layer.target == layer.source:
+            # symmetric(N) on dim 0 (x rotations acting on a vector dim, whose commutant is the scalars)
+            rest_size = math.prod(d for d in layer.source.dims[1:] if isinstance(d, int))
+            if rest:  # rotations: keep each coordinate apart, tie the weights across them
+                out.append(Layer(cls, "rt.DeepSetsLinear", _c(Name("bias")), comment, name))
+            else:  # nothing acts on the other dims: they are features
+                kwargs = (("rest_as_features", Const(True)), ("rest_size", Const(rest_size)))
+                out.append(Layer(cls, "rt.DeepSetsLinear", _c(Name("bias")), comment + " (other dims as features)", name, kwargs))
+            continue
+        if first_dim_perm and layer.target == RealDomain() and not rest:
+            rest_size = math.prod(d for d in layer.source.dims[1:] if isinstance(d, int))
+            args = (BinOp("*", Name("c_in"), Const(rest_size)), Name("c_out"), Name("bias"))
+            out.append(Layer(cls, "rt.DeepSetsPool", args, comment, name))
+            continue
+        basis = _matrix_layer(spec, name, layer, gir)
+        if basis is not None:
+            out.append(Layer(cls, "rt.BasisLinear", basis, comment, name))
+            continue
+        pair = (
+            len(perm) == 1
+            and not rest
+            and isinstance(layer.source, Tensor)
+            and layer.source == layer.target
+            and len(layer.source.dims) == 2
+            and layer.source.dims[0] == layer.source.dims[1]
+            and src is not None
+            and all(dict(ops[0][1]).get("dims") == (0, 1) for ops in src.ops.values())
+        )
+        if pair:  # symmetric(N) permuting both dims of tensor[N, N]: the Bell-number basis
+            out.append(Layer(cls, "rt.PairLinear", _c(Name("bias")), comment, name))
+            continue
+        hint = None
+        if (
+            isinstance(layer.source, Tensor)
+            and len(layer.source.dims) >= 2
+            and not all(isinstance(d, int) for d in layer.source.dims[1:])
+        ):
+            hint = "symmetric(N) acts on dim 0 by default; for pair tensors declare 'action G on D by permute(dims=(0, 1))'"
+        _fail(
+            spec,
+            f"cannot compile layer {name} yet: {gir.name} acting on {layer.source} -> {layer.target} needs "
+            "layers symspec does not build yet (matrix actions, or sizes known only at run time) (issue 5)",
+            layer.span,
+            hint,
+        )
+    return out

@@ -1,0 +1,168 @@
+"""The loss: every law's draws, one fused set of model calls, a masked mean per law, and the priors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..analysis.domains import ClassOf, Cyclic, Range, RealDomain, Tensor
+from ..syntax.unparse import unparse
+from .core import LawScope, ModuleTables, Scope, comment_text
+from .draws import batch_value, draw_group, draw_value
+from .expr import (
+    Assign,
+    Attr,
+    BinOp,
+    Blank,
+    Comment,
+    Const,
+    DictE,
+    Index,
+    Name,
+    Return,
+    TupleE,
+    as_expr,
+    method,
+    rt,
+    torch_,
+)
+from .names import py
+from .terms import Terms
+
+__all__ = ["LoweredLaw", "lower_law", "lower_loss", "law_comment", "batch_fields", "mask_of"]
+
+
+@dataclass
+class LoweredLaw:
+    name: str
+    comment: str
+    setup: list = field(default_factory=list)
+    loss: object = None
+    mask: object = None
+
+
+def law_comment(spec, decl) -> str:
+    text = f"{spec.file}:{decl.span.line}  {unparse(decl.body)}"
+    return comment_text(text + (f" when {unparse(decl.guard)}" if decl.guard else ""))
+
+
+def mask_of(masks: list):
+    if not masks:
+        return None
+    out = masks[0]
+    for m in masks[1:]:
+        out = BinOp("&", out, m)
+    return out
+
+
+def batch_fields(spec) -> list:
+    """(variable, first law using it) of every batch variable, in law order."""
+    out = []
+    for name, ir in spec.ir.laws.items():
+        for var, plan in ir.variables.items():
+            if plan.source == "batch" and all(v != var for v, _ in out):
+                out.append((var, name))
+    return out
+
+
+def lower_law(scope: Scope, law, ir) -> LoweredLaw:
+    """One law's draws, mask and per-example loss in the loss module's forward()."""
+    samples = int(law.options.get("samples", 1))
+    ls = LawScope(scope, law, ir, samples)
+    terms = Terms(ls)
+    if samples > 1:
+        ls.n = ls.local("n")
+        ls.setup.append(Assign((ls.n,), BinOp("*", Name("n"), Const(samples))))
+    order = sorted(ir.variables.values(), key=lambda p: p.source != "batch")
+    for plan in order:
+        if plan.source == "batch":
+            name = Name(py(plan.name))
+            if samples > 1:  # each example repeated: one draw of the law's variables per copy
+                copy = ls.local(plan.name)
+                ls.setup.append(Assign((copy,), rt("repeat_examples", name, samples)))
+                name = copy
+            batch_value(ls, plan.name, name)
+        elif plan.source == "group":
+            ls.setup += draw_group(ls, plan.name).stmts
+    for plan in order:
+        if plan.source in ("uniform", "interval", "between", "rejection"):
+            d = draw_value(ls, plan, terms)
+            ls.setup += d.stmts
+            if d.ok is not None:
+                ls.masks.append(d.ok)
+    decl = law.decl
+    if decl.guard is not None:
+        guard = terms.soft(decl.guard)
+        if guard.kind == "cond":
+            terms.mask(guard.e)
+    loss = terms.asserted(terms.soft(decl.body))
+    return LoweredLaw(law.name, law_comment(scope.spec, decl), ls.setup, loss, mask_of(ls.masks))
+
+
+def _prior(spec, tables: ModuleTables, prior) -> tuple:
+    where = f"{spec.file}:{prior.span.line}"
+    if prior.kind in ("nuclear", "entropy"):
+        fn = "nuclear_prior" if prior.kind == "nuclear" else "spectral_entropy"
+        code = rt(fn, rt("bound_tensor", Name("bound"), prior.target, prior.name))
+        return prior.name, code, comment_text(f"{where}  {prior.kind}({prior.target})")
+    sig = spec.models[prior.target]
+    kinds = []
+    for _, d in sig.params:
+        if isinstance(d, Cyclic):
+            kinds.append(("cyclic", d.n))
+        elif isinstance(d, Range):
+            kinds.append(("range", d.lo, d.hi))
+        elif isinstance(d, RealDomain | Tensor):
+            kinds.append(("real",))
+        else:
+            kinds.append(("fixed",))
+    args = TupleE(tuple(rt("field", Name("batch"), p, prior.name) for p, _ in sig.params))
+    code = rt(
+        "lipschitz_penalty",
+        Index(Attr(Name("self"), "models"), Const(sig.name)),
+        args,
+        as_expr(tuple(kinds)),
+        isinstance(sig.output, ClassOf),
+        generator=Name("generator"),
+    )
+    return prior.name, code, comment_text(f"{where}  lipschitz({prior.target})")
+
+
+def lower_loss(spec, tables: ModuleTables) -> list:
+    """The statements of ``SymmetryLoss.forward(self, batch, **bound)``."""
+    fields = batch_fields(spec)
+    scope = Scope(spec, tables, taken={py(v) for v, _ in fields})
+    laws = [lower_law(scope, law, spec.ir.laws[name]) for name, law in spec.laws.items()]
+    priors = [_prior(spec, tables, p) for p in spec.priors.values()]
+    terms = Name("terms")
+    body = [Assign((Name("generator"),), Attr(Name("self"), "generator"))]
+    if not fields:
+        body.insert(0, Comment("this spec states no law on a batch: the loss is zero (plus its priors)"))
+        body.append(Assign((terms,), DictE(())))
+        for name, code, comment in priors:
+            body += [Comment(f"prior {comment}"), Assign((Index(terms, Const(name)),), code)]
+        total = method(Name("self"), "total", terms)
+        body.append(Return(total if priors else torch_("zeros", TupleE(()))))
+        return body
+    for var, law in fields:
+        body.append(Assign((Name(py(var)),), rt("field", Name("batch"), var, law)))
+    first = Name(py(fields[0][0]))
+    body.append(Assign((Name("n"),), Index(Attr(first, "shape"), Const(0))))
+    body.append(Assign((Name("device"),), Attr(first, "device")))
+    for law in laws:
+        if law.setup:
+            body += [Blank(), Comment(f"{law.name}: draws"), *law.setup]
+    body.append(Blank())
+    batch = rt("CallBatch", Attr(Name("self"), "models"), fused=Attr(Name("self"), "fused"))
+    body += scope.calls.stmts(batch)
+    body += [Blank(), Assign((terms,), DictE(()))]
+    for law in laws:
+        body.append(Comment(law.comment))
+        if law.mask is not None:
+            value = rt("masked_mean", law.loss, law.mask)
+        else:
+            value = method(law.loss, "mean")
+        body.append(Assign((Index(terms, Const(law.name)),), value))
+    for name, code, comment in priors:
+        body += [Comment(f"prior {comment}"), Assign((Index(terms, Const(name)),), code)]
+    body.append(Return(method(Name("self"), "total", terms)))
+    return body

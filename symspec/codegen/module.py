@@ -1,0 +1,144 @@
+"""All lowering of a spec, as plain data the renderer prints (no torch, no jinja2).
+
+``lower_module(spec)`` makes every decision and raises every CompileError
+that compiling would: ``symspec check`` calls it, so a spec that checks
+compiles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..analysis.domains import BoolDomain, ClassOf, RealDomain
+from ..syntax import ast
+from .augment import lower_augment
+from .checks import describe_domain, lower_checks
+from .core import ModuleTables
+from .expr import Const, DictE, Name, as_expr, rt
+from .layers import lower_layers
+from .loss import lower_loss
+from .names import py
+from .symmetrize import lower_symmetrize
+
+__all__ = ["LoweredModule", "lower_module"]
+
+
+@dataclass
+class LoweredModule:
+    spec_name: str
+    file: str
+    params: list  # (constant name, value)
+    header: list  # (module name, Expr): PARAMS, MODELS, LAWS, PRIORS
+    constants: list  # (name, Expr, comment): constants, then tables
+    tables: list  # names of the tables the loss module registers as buffers
+    loss: list  # statements of SymmetryLoss.forward
+    model_call: str
+    augmenters: list  # (model, function name, statements)
+    layers: list  # of layers.Layer
+    symmetrizers: list  # of symmetrize.Symmetrizer
+    inputs: object  # Expr
+    outputs: object  # Expr
+    checks: list  # of checks.LoweredCheck
+    check_meta: object = None  # Expr of CHECKS
+    notes: dict = field(default_factory=dict)
+
+
+def output_descriptor(out, number):
+    if isinstance(out, ClassOf):
+        return rt("ClassOutput", number(out.domain.size))
+    if isinstance(out, BoolDomain):
+        return rt("BoolOutput")
+    if isinstance(out, RealDomain):
+        return rt("RealOutput")
+    return rt("TensorOutput", tuple(out.dims))
+
+
+def models_called(spec, law) -> tuple:
+    """The models a law calls, in order of first use."""
+    out = []
+    for node in ast.walk(law.decl):
+        if isinstance(node, ast.Call) and node.func.name in spec.models and node.func.name not in out:
+            out.append(node.func.name)
+    return tuple(out)
+
+
+def _law_meta(spec, name, law):
+    ir = spec.ir.laws[name]
+    body = law.decl.body
+    relation = body.ops[0] if isinstance(body, ast.Compare) else (body.op if isinstance(body, ast.Logic) else "assert")
+    return as_expr(
+        {
+            "class": ir.law_class,
+            "relation": relation,
+            "model": ir.model,
+            "models": models_called(spec, law),
+            "weight": float(law.options.get("weight", 1.0)),
+            "tol": law.options.get("tol"),
+            "rtol": law.options.get("rtol"),
+            "samples": int(law.options.get("samples", 1)),
+            "span": f"{spec.file}:{law.decl.span.line}:{law.decl.span.column}",
+        }
+    )
+
+
+def lower_module(spec) -> LoweredModule:
+    tables = ModuleTables(spec)
+    loss = lower_loss(spec, tables)
+    augmenters = lower_augment(spec, tables)
+    layers = lower_layers(spec)
+    symmetrizers = lower_symmetrize(spec, tables)
+    checks = lower_checks(spec, tables)
+    number = tables.number
+    params = [(tables.params[p], v) for p, v in spec.params.items()]
+    priors = {
+        name: {
+            "kind": p.kind,
+            "of": p.target,
+            "weight": float(dict(p.options).get("weight", 1.0)),
+            "span": f"{spec.file}:{p.span.line}:{p.span.column}",
+        }
+        for name, p in spec.priors.items()
+    }
+    header = [
+        ("PARAMS", DictE(tuple((Const(p), Name(tables.params[p])) for p in spec.params))),
+        ("MODELS", as_expr({m: tuple(p for p, _ in sig.params) for m, sig in spec.models.items()})),
+        ("LAWS", DictE(tuple((Const(name), _law_meta(spec, name, law)) for name, law in spec.laws.items()))),
+        ("PRIORS", as_expr(priors)),
+    ]
+    inputs = DictE(
+        tuple((Const(m), as_expr(tuple(describe_domain(d, number) for _, d in sig.params))) for m, sig in spec.models.items())
+    )
+    outputs = DictE(tuple((Const(m), output_descriptor(sig.output, number)) for m, sig in spec.models.items()))
+    check_meta = DictE(
+        tuple(
+            (
+                Const(c.name),
+                DictE(
+                    (
+                        (Const("method"), Const(c.method)),
+                        (Const("variables"), DictE(tuple((Const(v), d) for v, d in c.variables.items()))),
+                        (Const("error"), Const(c.error)),
+                    )
+                ),
+            )
+            for c in checks
+        )
+    )
+    constants = [(n, e, c) for n, (e, c) in tables.constants.items()] + [(n, e, c) for n, (e, c) in tables.buffers.items()]
+    return LoweredModule(
+        spec_name=spec.name,
+        file=spec.file,
+        params=params,
+        header=header,
+        constants=constants,
+        tables=list(tables.buffers),
+        loss=loss,
+        model_call=", ".join(f"{py(m)}=..." for m in spec.models),
+        augmenters=augmenters,
+        layers=layers,
+        symmetrizers=symmetrizers,
+        inputs=inputs,
+        outputs=outputs,
+        checks=checks,
+        check_meta=check_meta,
+    )

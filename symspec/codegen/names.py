@@ -1,0 +1,125 @@
+"""Names and constants in generated code: the one place user text becomes Python text.
+
+Every name the generator binds comes from a :class:`Namespace` (unique,
+readable, never a keyword, builtin or a name the generated module relies on);
+every constant is written by :func:`literal`; spec names used as identifiers
+go through :func:`py`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import keyword
+import re
+
+__all__ = ["RESERVED", "literal", "py", "Namespace", "doc_text"]
+
+# names the generated module binds or reads itself: no generated local or constant may take them
+RESERVED = frozenset(
+    {
+        "torch",
+        "F",
+        "rt",
+        "self",
+        "batch",
+        "n",
+        "m",
+        "out",
+        "device",
+        "generator",
+        "calls",
+        "terms",
+        "mask",
+        "per",
+        "bound",
+        "values",
+        "first",
+        "SPEC",
+        "PARAMS",
+        "LAWS",
+        "MODELS",
+        "LAYERS",
+        "PRIORS",
+        "WEIGHTS",
+        "INPUTS",
+        "OUTPUTS",
+        "CHECKS",
+        "AUGMENTERS",
+        "SYMMETRIZERS",
+        "SymmetryLoss",
+        "Validator",
+        "augment",
+        "symmetrize",
+    }
+)
+
+
+def literal(value) -> str:
+    """Python source for a constant (dicts, lists, tuples, strings, numbers), strings double-quoted."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool) or value is None or isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, tuple):
+        inner = ", ".join(literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    raise TypeError(f"no literal for {type(value).__name__}")
+
+
+def doc_text(text: str) -> str:
+    """User text (file names, law bodies) inside a docstring: one line, no quote or backslash escapes it."""
+    return " ".join(str(text).split()).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+def _unsafe(name: str) -> bool:
+    return keyword.iskeyword(name) or keyword.issoftkeyword(name) or hasattr(builtins, name) or name in RESERVED
+
+
+def py(name: str) -> str:
+    """A spec name as a safe Python identifier (names are already [A-Za-z_][A-Za-z0-9_]*)."""
+    if _unsafe(name) or name.startswith("_"):
+        return name + "_"
+    return name
+
+
+class Namespace:
+    """Unique readable names in one scope (after torch.fx's ``_Namespace.create_name``).
+
+    A candidate is made an identifier, suffixed with ``_`` when it would
+    shadow a keyword, builtin or reserved name, then numbered (``x_1``,
+    ``x_2``) while taken.
+    """
+
+    def __init__(self, taken=(), parent: Namespace | None = None):
+        self.parent = parent
+        self.used: set[str] = set(taken)
+        self.counts: dict[str, int] = {}
+
+    def _taken(self, name: str) -> bool:
+        return name in self.used or (self.parent is not None and self.parent._taken(name))
+
+    def reserve(self, name: str) -> str:
+        """Claim ``name`` exactly (a name the code relies on, such as a batch field's local)."""
+        self.used.add(name)
+        return name
+
+    def create_name(self, candidate: str) -> str:
+        name = re.sub(r"[^0-9A-Za-z_]", "_", candidate) or "value"
+        if name[0].isdigit():
+            name = "_" + name
+        if _unsafe(name):
+            name += "_"
+        if self._taken(name):
+            base = re.sub(r"_\d+$", "", name) or name
+            i = self.counts.get(base, 0) + 1
+            while self._taken(f"{base}_{i}"):
+                i += 1
+            self.counts[base] = i
+            name = f"{base}_{i}"
+        self.used.add(name)
+        return name

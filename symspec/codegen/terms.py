@@ -1,0 +1,407 @@
+"""Law terms as tensor expressions, in one of two modes.
+
+``Mode.SOFT``: what the loss compares (log-probabilities, logits, divergences).
+``Mode.DECISION``: what validation compares (argmax classes, ``logit > 0``,
+values within a tolerance).  Dispatch is on the term node's class name
+(``t_Int``, ``t_Name``, ``t_Call``, ...), so a typed term tree with the same
+node names can replace the syntax tree as input.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from ..analysis.domains import BoolDomain, ClassOf, Cyclic, Labels, Range, RealDomain
+from ..syntax.unparse import unparse
+from .core import LawScope, V, int_bounds
+from .draws import distances
+from .expr import BinOp, Const, Index, Name, Unary, call, method, rt, torch_
+
+__all__ = ["Mode", "Terms", "bool_expr", "apply_parts", "invert_parts", "DEFAULT_TOL", "DEFAULT_RTOL"]
+
+DEFAULT_TOL = 1e-5  # absolute tolerance of real/tensor relations when a law gives none
+DEFAULT_RTOL = 1e-4  # relative tolerance (of the right side's magnitude)
+
+
+class Mode(Enum):
+    SOFT = "soft"  # the loss
+    DECISION = "decision"  # validation: the models' decisions
+
+
+def bool_expr(op: str, a, b):
+    """Two per-example bool tensors combined by ``and``, ``or`` or ``=>``."""
+    if op == "=>":
+        return BinOp("|", Unary("~", a), b)
+    return BinOp("&" if op == "and" else "|", a, b)
+
+
+def _eval_int(a: int, op: str, b: int) -> int:
+    return {"+": a + b, "-": a - b, "*": a * b}[op]
+
+
+def _argmax(t: V):
+    e = method(t.e, "argmax", -1)
+    return BinOp("+", e, Const(t.offset)) if t.offset else e
+
+
+def _in_domain(e, lo, hi):
+    return BinOp("&", BinOp(">=", e, lo), BinOp("<", e, hi))
+
+
+class Terms:
+    """Lowers the terms of one law (its scope holds the variables' values and the model calls)."""
+
+    def __init__(self, ls: LawScope, tol: float = DEFAULT_TOL, rtol: float = DEFAULT_RTOL):
+        self.ls = ls
+        self.spec = ls.spec
+        self.tol = tol
+        self.rtol = rtol
+
+    def term(self, e, mode: Mode) -> V:
+        return getattr(self, "t_" + type(e).__name__)(e, mode)
+
+    def soft(self, e) -> V:
+        return self.term(e, Mode.SOFT)
+
+    def decide(self, e) -> V:
+        return self.term(e, Mode.DECISION)
+
+    def fail(self, message: str, node=None):
+        self.ls.fail(message, node)
+
+    def mask(self, cond) -> None:
+        """Examples where ``cond`` fails are left out (loss) or skipped (validation)."""
+        if cond not in self.ls.masks:
+            self.ls.masks.append(cond)
+
+    # ---- atoms
+    def t_Int(self, e, mode) -> V:
+        return V("const", Const(e.value), value=e.value)
+
+    def t_Real(self, e, mode) -> V:
+        return V("real", Const(e.value))
+
+    def t_Name(self, e, mode) -> V:
+        if e.name in self.ls.env:
+            return self.ls.env[e.name]
+        if e.name in self.spec.params:
+            return V("const", Name(self.ls.tables.params[e.name]), value=self.spec.params[e.name])
+        for d in self.spec.domains.values():
+            if isinstance(d, Labels) and e.name in d.labels:
+                i = d.labels.index(e.name)
+                return V("const", Const(i), d, value=i)
+        self.fail(f"'{e.name}' has no value here", e)
+
+    # ---- model calls
+    def _hint(self, e) -> str:
+        """A local's name for a call: the model and the variables of its arguments (``add_ab``)."""
+        from ..syntax import ast
+
+        names = [n.name for n in ast.walk(e) if isinstance(n, ast.Name) and n.name in self.ls.law.variables]
+        names = [n for n in names if n != e.func.name]
+        joined = "".join(names) if all(len(n) == 1 for n in names) else "_".join(names)
+        return f"{e.func.name}_{joined}"[:32] if joined else e.func.name
+
+    def _argument(self, t: V, level: int):
+        if t.kind == "dist":  # a nested call feeds its argmax
+            return _argmax(t), max(level, t.level + 1)
+        if t.kind == "const":
+            return self.ls.full(t.e), level
+        if t.kind == "prob":
+            return method(BinOp(">", t.e, Const(0)), "long"), level
+        if t.unchecked:  # arithmetic on a range: outside the domain the model must not see it
+            lo, hi = int_bounds(t.domain)
+            num = self.ls.tables.number
+            self.mask(_in_domain(t.e, num(lo), num(hi)))
+            top = num(hi)
+            top = BinOp("-", top, Const(1)) if isinstance(top, Name) else Const(hi - 1)
+            return method(t.e, "clamp", num(lo), top), max(level, t.level)
+        return t.e, max(level, t.level)
+
+    def t_Call(self, e, mode) -> V:
+        name = e.func.name
+        if name in self.spec.models:
+            sig = self.spec.models[name]
+            args, level = [], 0
+            for a in e.args:
+                code, level = self._argument(self.term(a, mode), level)
+                args.append(code)
+            out = sig.output
+            r = self.ls.scope.calls.add(name, tuple(args), level, self._hint(e), isinstance(out, ClassOf))
+            raw = Index(Name("calls"), Name(r.handle))
+            if isinstance(out, ClassOf):
+                lo, hi = int_bounds(out.domain)
+                offset = lo if isinstance(out.domain, Range) else 0
+                v = V("dist", Name(r.logprobs), out.domain, offset, hi - lo, level)
+                if mode is Mode.DECISION:  # a call that reads it runs a round later
+                    return V("value", _argmax(v), v.domain, level=level + 1)
+                return v
+            if isinstance(out, BoolDomain):
+                return V("prob", rt("as_logit", raw), level=level)
+            if isinstance(out, RealDomain):
+                return V("real", rt("as_logit", raw), level=level)
+            return V("tensor", raw, out, level=level)
+        if name == "logit":
+            t = self.term(e.args[0], mode)
+            return V("real", t.e, level=t.level)
+        if name == "sigmoid":
+            t = self.term(e.args[0], mode)
+            return V("prob", t.e, level=t.level)
+        if name == "between":
+            dist = distances(self.ls, e.args[0].name)
+            u, w, v = (self.term(a, mode).e for a in e.args[1:])
+            return V("cond", rt("on_shortest_path", dist, u, w, v))
+        self.fail(f"unknown call {name}", e)
+
+    # ---- group actions
+    def t_Act(self, e, mode) -> V:
+        g = self.term(e.element, mode)
+        x = self.term(e.operand, mode)
+        parts = g.domain.get(x.domain)
+        if parts is None:
+            self.fail(f"no sampled action of {unparse(e.element)} on {x.domain}", e)
+        return apply_parts(parts, x, self.ls.tables.number)
+
+    # ---- arithmetic
+    def t_Neg(self, e, mode) -> V:
+        t = self.term(e.operand, mode)
+        if t.kind == "const":
+            if isinstance(t.e, Const):
+                return V("const", Const(-t.value), value=-t.value)
+            return V("const", Unary("-", t.e), value=-t.value)
+        if t.kind == "real":
+            return V("real", Unary("-", t.e), level=t.level)
+        if t.kind == "value" and isinstance(t.domain, Cyclic):
+            return V("value", BinOp("%", Unary("-", t.e), self._n(t.domain)), t.domain, level=t.level)
+        if t.kind == "dist" and isinstance(t.domain, Cyclic):
+            table = rt("scale_table", self._n(t.domain), -1, Name("device"))
+            return V("dist", rt("pushforward", t.e, table), t.domain, 0, t.size, t.level)
+        self.fail(f"negating {t.kind} values", e)
+
+    def _n(self, domain):
+        return self.ls.tables.number(domain.n)
+
+    def t_Not(self, e, mode) -> V:
+        t = self.term(e.operand, mode)
+        if t.kind == "prob":
+            return V("prob", Unary("-", t.e), level=t.level)
+        return V("cond", Unary("~", t.e))
+
+    def t_BinOp(self, e, mode) -> V:
+        a, b = self.term(e.left, mode), self.term(e.right, mode)
+        op = e.op
+        if a.kind == b.kind == "const":
+            value = _eval_int(a.value, op, b.value)
+            return V("const", Const(value), value=value)
+        if "dist" in (a.kind, b.kind):
+            return self._dist_arith(e, op, a, b)
+        level = max(a.level, b.level)
+        if "real" in (a.kind, b.kind):
+            return V("real", BinOp(op, a.e, b.e), level=level)
+        domain = a.domain if a.kind == "value" else b.domain
+        if isinstance(domain, Cyclic):
+            return V("value", BinOp("%", BinOp(op, a.e, b.e), self._n(domain)), domain, level=level)
+        return V("value", BinOp(op, a.e, b.e), domain, level=level, unchecked=domain is not None)
+
+    def _dist_arith(self, e, op, a: V, b: V) -> V:
+        level = max(a.level, b.level)
+        if a.kind == "dist" and b.kind == "dist":
+            if op == "*" or isinstance(a.domain, Cyclic) or isinstance(b.domain, Cyclic):
+                self.fail("sums and differences are compiled for integer-range class outputs only", e)
+            if op == "+":
+                return V("dist", rt("sum_distribution", a.e, b.e), None, a.offset + b.offset, a.size + b.size - 1, level)
+            # X - Y = X + (-Y): -Y takes the values -(offset + size - 1) .. -offset, in reversed class order
+            low = a.offset - (b.offset + b.size - 1)
+            flipped = method(b.e, "flip", -1)
+            return V("dist", rt("sum_distribution", a.e, flipped), None, low, a.size + b.size - 1, level)
+        dist, other = (a, b) if a.kind == "dist" else (b, a)
+        if isinstance(dist.domain, Cyclic):
+            n = self._n(dist.domain)
+            size = dist.domain.n
+            if op == "*":
+                table = rt("scale_table", n, other.e, Name("device"))
+                return V("dist", rt("pushforward", dist.e, table), dist.domain, 0, size, level)
+            if op == "-" and dist is b:
+                self.fail("constant minus a class output", e)
+            shift = other.e if op == "+" else Unary("-", other.e)
+            table = rt("shift_table", n, shift, Name("device"))
+            return V("dist", rt("pushforward", dist.e, table), dist.domain, 0, size, level)
+        if other.kind == "const" and op in ("+", "-"):
+            c = other.value if op == "+" else -other.value
+            return V("dist", dist.e, dist.domain, dist.offset + c, dist.size, level)
+        self.fail("this arithmetic on a class output", e)
+
+    # ---- relations
+    def numeric(self, t: V):
+        if t.kind == "dist":
+            return rt("expectation_logprobs", t.e, t.offset)
+        if t.kind == "prob":
+            return torch_("sigmoid", t.e)
+        if t.kind == "const":
+            return call("float", t.e)
+        if t.kind == "value":
+            return method(t.e, "float")
+        return t.e
+
+    def truth(self, t: V):
+        if t.kind == "prob":
+            return BinOp(">", t.e, Const(0))
+        if t.kind == "cond":
+            return t.e
+        if t.kind in ("value", "const"):
+            return BinOp("!=", t.e, Const(0))
+        self.fail(f"a {t.kind} used as a truth value")
+
+    def relation(self, op: str, a: V, b: V, node, mode: Mode) -> V:
+        plain = ("value", "const", "cond")
+        if a.kind in plain and b.kind in plain:
+            return V("cond", BinOp(op, a.e, b.e))
+        if mode is Mode.DECISION:
+            return self._decided(op, a, b, node)
+        level = max(a.level, b.level)
+        if op == "==":
+            if b.kind == "dist" and a.kind != "dist":
+                a, b = b, a
+            if a.kind == "dist" and b.kind == "dist":
+                if (a.offset, a.size) == (b.offset, b.size):
+                    return V("rel", rt("sym_kl_logprobs", a.e, b.e), level=level)
+                lo = min(a.offset, b.offset)
+                size = max(a.offset + a.size, b.offset + b.size) - lo
+                left = rt("pad_support", a.e, a.offset, lo, size)
+                right = rt("pad_support", b.e, b.offset, lo, size)
+                return V("rel", rt("sym_kl_logprobs", left, right), level=level)
+            if a.kind == "dist":
+                return V("rel", rt("cross_entropy_to", a.e, self._target(a, b)), level=level)
+            if b.kind == "prob" and a.kind != "prob":
+                a, b = b, a
+            if a.kind == "prob" and b.kind == "prob":
+                return V("rel", rt("bernoulli_sym_kl", a.e, b.e), level=level)
+            if a.kind == "prob":
+                return V("rel", rt("bernoulli_cross_entropy", a.e, b.e), level=level)
+            if a.kind == "tensor" or b.kind == "tensor":
+                return V("rel", rt("squared_error", a.e, b.e), level=level)
+            diff = BinOp("-", self.numeric(a), self.numeric(b))
+            return V("rel", method(diff, "pow", 2), level=level)
+        if op in ("<=", "<"):
+            return V("rel", rt("squared_hinge", self.numeric(a), self.numeric(b)), level=level)
+        if op in (">=", ">"):
+            return V("rel", rt("squared_hinge", self.numeric(b), self.numeric(a)), level=level)
+        self.fail(f"'{op}' between model outputs", node)
+
+    def _target(self, dist: V, b: V):
+        """The class index a value stands for in a distribution's support (out-of-support examples masked)."""
+        if b.kind == "const":
+            return Const(b.value - dist.offset) if isinstance(b.e, Const) or dist.offset else b.e
+        target = BinOp("-", b.e, Const(dist.offset)) if dist.offset and b.kind == "value" else b.e
+        if b.unchecked:
+            self.mask(_in_domain(target, Const(0), Const(dist.size)))
+            target = method(target, "clamp", 0, dist.size - 1)
+        return target
+
+    def _decided(self, op: str, a: V, b: V, node) -> V:
+        if "prob" in (a.kind, b.kind):
+            if op not in ("==", "!="):
+                self.fail(f"'{op}' between truth values", node)
+            return V("cond", BinOp(op, self.truth(a), self.truth(b)))
+        x, y = self.numeric(a), self.numeric(b)
+        if op == "==":
+            return V("cond", rt("within_tolerance", x, y, self.tol, self.rtol))
+        if op in ("<=", "<"):
+            return V("cond", rt("at_most", x, y, self.tol))
+        if op in (">=", ">"):
+            return V("cond", rt("at_most", y, x, self.tol))
+        self.fail(f"'{op}' between model outputs", node)
+
+    def t_Compare(self, e, mode) -> V:
+        terms = [self.term(o, mode) for o in e.operands]
+        return self.chain(e, terms, mode)
+
+    def chain(self, e, terms: list, mode: Mode) -> V:
+        links = [self.relation(op, a, b, e, mode) for op, a, b in zip(e.ops, terms, terms[1:])]
+        if all(link.kind == "cond" for link in links):
+            return V("cond", _fold("&", [link.e for link in links]))
+        return V("rel", _fold("+", [link.e for link in links]), level=max(link.level for link in links))
+
+    def t_Logic(self, e, mode) -> V:
+        a, b = self.term(e.left, mode), self.term(e.right, mode)
+        if mode is Mode.DECISION:
+            return V("cond", bool_expr(e.op, self.truth(a), self.truth(b)))
+        level = max(a.level, b.level)
+        if a.kind == "cond" and b.kind == "cond":
+            return V("cond", bool_expr(e.op, a.e, b.e))
+        if e.op == "and" and "rel" in (a.kind, b.kind):
+            return V("rel", BinOp("+", self.asserted(a), self.asserted(b)), level=level)
+        pa, pb = self.probability(a), self.probability(b)
+        if e.op == "=>":
+            return V("rel", rt("implication_penalty", pa, pb), level=level)
+        combined = rt("soft_and", pa, pb) if e.op == "and" else rt("soft_or", pa, pb)
+        return V("prob", rt("logit", combined), level=level)
+
+    def probability(self, t: V):
+        if t.kind == "prob":
+            return torch_("sigmoid", t.e)
+        if t.kind == "cond":
+            return method(t.e, "float")
+        self.fail(f"{t.kind} used as a truth value")
+
+    def asserted(self, t: V):
+        """The loss of a formula asserted true."""
+        if t.kind == "rel":
+            return t.e
+        if t.kind == "prob":
+            return rt("truth_penalty", t.e)
+        self.fail(f"a {t.kind} cannot be asserted")
+
+
+def _fold(op: str, items: list):
+    out = items[0]
+    for x in items[1:]:
+        out = BinOp(op, out, x)
+    return out
+
+
+def apply_parts(parts: list, x: V, number) -> V:
+    """A sampled group element acting on a value, a class output or a tensor."""
+    e = x.e
+    for kind, table, *rest in parts:
+        if kind == "push":
+            if x.kind == "dist":
+                e = rt("pushforward", e, table)
+            elif x.kind == "value":
+                lo = x.domain.lo if isinstance(x.domain, Range) else 0
+                if lo:
+                    e = BinOp("+", rt("act_on_values", BinOp("-", e, number(lo)), table), number(lo))
+                else:
+                    e = rt("act_on_values", e, table)
+            else:
+                e = rt("act_on_positions", e, table, len(x.domain.dims))
+        elif kind == "gather":  # tensors: one gather over the moved trailing dims
+            e = rt("gather_positions", e, table, rest[0])
+        elif kind == "matrix":
+            e = rt("matrix_event_dim", e, table, rest[0])
+        else:
+            for d in rest[0]:
+                e = rt("permute_event_dim", e, table, d)
+    return V(x.kind, e, x.domain, x.offset, x.size, x.level)
+
+
+def invert_parts(parts: list, y: V):
+    """The inverse of a sampled group element acting on ``y`` (a value, a class output or a tensor)."""
+    e = y.e
+    for kind, table, *rest in reversed(parts):
+        if kind == "gather":  # the push rows of g are the gather rows of g^-1
+            e = rt("gather_positions", e, rest[1], rest[0])
+        elif kind == "push" and y.kind == "dist":
+            e = rt("pushforward", e, rt("invert", table))
+        elif kind == "push":
+            lo = y.domain.lo if isinstance(y.domain, Range) else 0
+            if lo:
+                e = BinOp("+", rt("act_on_values", BinOp("-", e, Const(lo)), rt("invert", table)), Const(lo))
+            else:
+                e = rt("act_on_values", e, rt("invert", table))
+        elif kind == "matrix":
+            e = rt("matrix_event_dim", e, method(table, "transpose", -1, -2), rest[0])
+        else:
+            for d in rest[0]:
+                e = rt("permute_event_dim", e, rt("invert", table), d)
+    return e
