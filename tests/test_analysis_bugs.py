@@ -76,8 +76,11 @@ def test_roll_and_matrix_wrong_size_hints_are_valid():
     assert err.hint == "dim 1 has size 4: write roll(dim=1)"
     err = only_error("domain Vec = tensor[3, 2]\ngroup S = SO(3)\naction S on Vec by matrix(dim=-1)\n")
     assert err.hint == "dim -2 has size 3: write matrix(dim=-2)"
-    symspec.loads("domain Vec = tensor[3, 2]\ngroup S = SO(3)\naction S on Vec by matrix(dim=-2)\n"
-                  "model f(x: Vec) -> real\nlaw l: forall g: S. f(g . x) == f(x)\n", "fixed.sym")
+    symspec.loads(
+        "domain Vec = tensor[3, 2]\ngroup S = SO(3)\naction S on Vec by matrix(dim=-2)\n"
+        "model f(x: Vec) -> real\nlaw l: forall g: S. f(g . x) == f(x)\n",
+        "fixed.sym",
+    )
 
 
 def test_automorphisms_permute_on_wrong_size_is_an_error_not_a_crash():
@@ -95,8 +98,7 @@ def test_rot90_not_suggested_for_a_non_square_tensor():
     (err,) = info.value.errors
     assert "rot90(" not in err.hint and "by shift" not in err.hint
     assert err.hint == (
-        "dihedral(4) cannot act on Im = tensor[4, 5]: shift needs the domain cyclic(4); "
-        "rot90 needs two tensor dims of equal size"
+        "dihedral(4) cannot act on Im = tensor[4, 5]: shift needs the domain cyclic(4); rot90 needs two tensor dims of equal size"
     )
 
 
@@ -150,8 +152,7 @@ def test_contradiction_message_does_not_repeat_a_law():
     (err,) = info.value.errors
     assert "c1 and c1" not in err.message
     assert err.message == (
-        "law c1 contradicts law e: e maps (a = 0, b = 0) to itself, where c1 asks for 1 and so e gives 5, "
-        "but c1 asks for 1"
+        "law c1 contradicts law e: e maps (a = 0, b = 0) to itself, where c1 asks for 1 and so e gives 5, but c1 asks for 1"
     )
 
 
@@ -324,3 +325,19 @@ def test_relators_on_a_large_tensor_are_checked_on_the_moved_dims_only():
     )
     assert err.message == "relator r^3 does not hold on T: flip(dim=2) applied 3 times is not the identity"
     assert time.perf_counter() - start < 20  # was minutes and gigabytes: every point of the tensor was tabulated
+
+
+def test_block_on_a_family_hint_names_a_by_transform_valid_on_the_domain():
+    err = only_error("domain T = tensor[3, 4]\ngroup C = cyclic(4)\naction C on T { c -> roll(dim=1) }\n")
+    assert err.hint == "write 'action C on T by roll(dim=1)'"
+    err = only_error("domain T = tensor[3, 4]\ngroup D = dihedral(4)\naction D on T { r -> flip }\n")
+    assert err.hint == (
+        "dihedral(4) cannot act on T = tensor[3, 4]: shift needs the domain cyclic(4); rot90 needs two tensor dims of equal size"
+    )
+
+
+def test_presentation_hints_name_every_generator():
+    err = only_error("domain T = tensor[4, 4]\ngroup D = <r, s | r^4, s^2, (s r)^2>\naction D on T by rot90\n")
+    assert err.hint == "write 'action D on T { r -> ..., s -> ... }'"
+    err = only_error("domain T = tensor[4, 4]\ngroup D = <r, s, t | r^4, s^2, t^2>\naction D on T { r -> flip }\n")
+    assert err.hint == "add 's -> TRANSFORM', 't -> TRANSFORM' to the block"

@@ -12,6 +12,7 @@ and of the output classes, where those are finite.  Every other law is a
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from enum import Enum
@@ -587,9 +588,8 @@ def _range_bijection(e, x: str, domain, law, spec, sym) -> str | None:
     total = int(np.prod([d.size for d in domains], dtype=object)) if domains else 1
     if total * domain.size > 10 * _MAX_ENUMERATED:
         return f"{unparse(e)} moves values of {domain}, which do not wrap"
-    import itertools
-
-    for combo in itertools.product(*[range(d.lo if isinstance(d, Range) else 0, (d.lo if isinstance(d, Range) else 0) + d.size) for d in domains]):
+    lows = [d.lo if isinstance(d, Range) else 0 for d in domains]
+    for combo in itertools.product(*[range(lo, lo + d.size) for lo, d in zip(lows, domains)]):
         try:
             _Evaluator(sym, spec, dict(zip(names, combo)), {}).perm(e, x, domain)
         except NotTransform:

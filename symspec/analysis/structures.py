@@ -540,6 +540,44 @@ def _check_transform_on(ctx: Context, t: TransformDef, domain, domain_name: str,
     return True  # pragma: no cover - every transform is handled above
 
 
+def by_transforms(kind: str, n, domain) -> tuple:
+    """(the `by` transforms, written out, that let a family of size ``n`` act on ``domain``; what each needs)."""
+    dims = tuple(domain.dims) if isinstance(domain, Tensor) else ()
+    rank = len(dims)
+    sized = [i for i, d in enumerate(dims) if d == n]
+    fits, needs = [], []
+    for t in (t for t, families in BY_FAMILIES.items() if kind in families):
+        if t == "permute":
+            if sized:
+                fits.append(f"permute(dims=({sized[0]},))")
+            needs.append(f"permute needs a tensor dim of size {n}")
+        elif t in ("roll", "matrix"):
+            if sized:
+                fits.append(f"roll(dim={sized[0]})" if t == "roll" else f"matrix(dim={sized[-1] - rank})")
+            needs.append(f"{t} needs a tensor dim of size {n}")
+        elif t == "shift":
+            if isinstance(domain, Cyclic) and domain.n == n:
+                fits.append("shift")
+            needs.append(f"shift needs the domain cyclic({n})")
+        elif t == "rot90" and n == 4:
+            pairs = [(i - rank, j - rank) for j in range(rank) for i in range(j) if dims[i] == dims[j]]
+            if pairs:
+                fits.append(f"rot90(dims=({pairs[-1][0]}, {pairs[-1][1]}))")
+            needs.append("rot90 needs two tensor dims of equal size")
+    return fits, needs
+
+
+def _by_hint(ctx: Context, group: GroupDef, domain, group_name: str, domain_name: str) -> str:
+    n = group.arg
+    if group.kind == "automorphisms":
+        graph = ctx.graphs.get(group.arg)
+        n = graph.num_nodes if graph is not None else None
+    fits, needs = by_transforms(group.kind, n, domain)
+    if fits:
+        return f"write 'action {group_name} on {domain_name} by " + "' or 'by ".join(fits) + "'"
+    return f"{group} cannot act on {describe(domain, domain_name)}: " + "; ".join(needs)
+
+
 def _matching_dims_hint(domain: Tensor, size, group_text: str, transform: str, key: str) -> str:
     """A hint naming the dims of ``domain`` of the size a family needs, or saying that none has it."""
     rank = len(domain.dims)
@@ -577,7 +615,7 @@ def resolve_action(ctx: Context, decl: ast.ActionDecl) -> ActionDef | None:
             ctx.reporter.error(
                 f"group '{decl.group.name}' is {group} and has no named generators",
                 decl.group.span,
-                f"use 'action {decl.group.name} on {decl.domain.name} by TRANSFORM'"
+                _by_hint(ctx, group, domain, decl.group.name, decl.domain.name)
                 if group.kind != "product"
                 else "declare actions for each factor of the product",
             )
@@ -613,7 +651,7 @@ def resolve_action(ctx: Context, decl: ast.ActionDecl) -> ActionDef | None:
             ctx.reporter.error(
                 f"the action of {decl.group.name} on {decl.domain.name} gives no transform for {', '.join(repr(g) for g in missing)}",
                 decl.span,
-                f"add '{missing[0]} -> TRANSFORM' to the block",
+                "add " + ", ".join(f"'{g} -> TRANSFORM'" for g in missing) + " to the block",
             )
             return None
         return ActionDef(decl.group.name, decl.domain.name, tuple(maps), None, decl.span) if ok else None
@@ -621,7 +659,9 @@ def resolve_action(ctx: Context, decl: ast.ActionDecl) -> ActionDef | None:
         ctx.reporter.error(
             f"group '{decl.group.name}' is a presentation; give each generator a transform",
             decl.group.span,
-            f"write 'action {decl.group.name} on {decl.domain.name} {{ {group.generators[0]} -> ... }}'",
+            f"write 'action {decl.group.name} on {decl.domain.name} {{ "
+            + ", ".join(f"{g} -> ..." for g in group.generators)
+            + " }'",
         )
         return None
     if group.kind == "product":

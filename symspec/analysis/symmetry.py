@@ -31,7 +31,7 @@ from .groups import (
     word_perm,
 )
 from .scope import Reporter
-from .structures import BY_FAMILIES, ActionDef, GroupDef
+from .structures import ActionDef, GroupDef, by_transforms
 
 __all__ = ["Symmetry", "perm_group"]
 
@@ -406,28 +406,7 @@ class Symmetry:
             return f"a {kind} group acts only through the actions of its factors"
         if kind == "automorphisms":
             n = self.graph(n).num_nodes
-        dims = tuple(domain.dims) if isinstance(domain, Tensor) else ()
-        rank = len(dims)
-        fits, needs = [], []
-        for t in (t for t, families in BY_FAMILIES.items() if kind in families):
-            sized = [i for i, d in enumerate(dims) if d == n]
-            if t == "permute":
-                if sized:
-                    fits.append(f"permute(dims=({sized[0]},))")
-                needs.append(f"permute needs a tensor dim of size {n}")
-            elif t in ("roll", "matrix"):
-                if sized:
-                    fits.append(f"{t}(dim={sized[0]})" if t == "roll" else f"{t}(dim={sized[-1] - rank})")
-                needs.append(f"{t} needs a tensor dim of size {n}")
-            elif t == "shift":
-                if isinstance(domain, Cyclic) and domain.n == n:
-                    fits.append("shift")
-                needs.append(f"shift needs the domain cyclic({n})")
-            elif t == "rot90" and n == 4:
-                pairs = [(i - rank, j - rank) for j in range(rank) for i in range(j) if dims[i] == dims[j]]
-                if pairs:
-                    fits.append(f"rot90(dims=({pairs[-1][0]}, {pairs[-1][1]}))")
-                needs.append("rot90 needs two tensor dims of equal size")
+        fits, needs = by_transforms(kind, n, domain)
         if fits:
             return f"declare one: action {gir.name} on {domain_name} by " + " or by ".join(fits)
         if not needs:
@@ -476,7 +455,8 @@ def _product_order(gir: GroupIR) -> None:
     elif gir.order is not None:
         gir.order_text = str(gir.order)
     else:
-        gir.order_text = " x ".join(f"({f.order_text})" if " " in (f.order_text or "") else (f.order_text or "?") for f in gir.factors)
+        texts = [f.order_text or "?" for f in gir.factors]
+        gir.order_text = " x ".join(f"({t})" if " " in t else t for t in texts)
 
 
 def _normalized(args: tuple, domain) -> tuple:
