@@ -8,8 +8,8 @@ domain's own action in the spec, and compares ``module(g . x)`` with
 are all drawn at random, so that a layer which is equivariant only at its
 initial values (a zero bias outside the invariant subspace) fails.
 
-The spec's analysis is read only through ``spec.ir.layers``,
-``spec.ir.group`` and ``spec.ir.action``.
+The spec's analysis is read only through the frozen lookups
+``spec.ir.group(gdef)`` and ``spec.ir.action(gir, domain)``.
 """
 
 from __future__ import annotations
@@ -116,10 +116,10 @@ def _factors(spec, layer: str) -> list:
     table (every element can be enumerated); otherwise each factor of a
     product is drawn on its own, acting on each end by that end's action.
     """
-    gir, src, dst = spec.ir.layers[layer]
     definition = spec.layers[layer]
+    gir = spec.ir.group(definition.group)
     domains = (definition.source, definition.target)
-    acts = (src, dst)
+    acts = tuple(spec.ir.action(gir, d) for d in domains)
     whole = not gir.continuous and all(
         _rank(d) == 0 or a is None or a.kind == "trivial" or (a.perms and all(isinstance(n, int) for n in d.dims))
         for a, d in zip(acts, domains)

@@ -491,3 +491,30 @@ def test_assert_equivariant_follows_the_device_of_the_inputs():
         assert layer(x).device.type == "cuda"
         symspec.assert_equivariant(layer, spec, name, x, generator=g)
         symspec.assert_equivariant(layer.double(), spec, name, x.double(), generator=g)
+
+
+def test_assert_equivariant_reads_the_analysis_only_through_the_frozen_lookups():
+    """The helper sees a spec whose IR answers only ``group(gdef)`` and ``action(gir, domain)``."""
+
+    class OnlyLookups:
+        def __init__(self, ir):
+            self.group, self.action = ir.group, ir.action
+
+    class Narrowed:
+        def __init__(self, spec):
+            self.layers, self.ir = spec.layers, OnlyLookups(spec.ir)
+
+    cloud = (ROOT / "examples" / "point_cloud.sym").read_text()
+    adjacency = "domain Adj = tensor[N, N]\ndomain Nodes = tensor[N]\nlayer f: Adj -> Nodes under symmetric(N)\n"
+    for source, name, shape, compiled in (
+        (cloud, "mix", (2, 6, 3), True),
+        (cloud, "pool", (2, 6, 3), True),
+        (_points_spec("O(3)"), "f", (2, 5, 3), True),
+        (adjacency, "f", (2, 5, 5), False),  # no compiled layer for it: the row means by hand
+    ):
+        spec = symspec.loads(source, "narrow.sym")
+        narrowed = Narrowed(spec)
+        assert not hasattr(narrowed.ir, "layers") and not hasattr(narrowed.ir, "symmetry")
+        x = torch.randn(3, *shape, dtype=torch.float64)
+        module = symspec.compile(spec).LAYERS[name](2, 3).double() if compiled else (lambda t: t.mean(-1))
+        symspec.assert_equivariant(module, narrowed, name, x, generator=torch.Generator().manual_seed(0))
