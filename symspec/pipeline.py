@@ -13,6 +13,7 @@ from pathlib import Path
 from .analysis.ir import build_ir
 from .analysis.records import Spec
 from .analysis.resolve import Analyzer
+from .analysis.sealed import seal
 from .errors import Diagnostic, ParamError, Span, SpecSyntaxError, UsageError, raise_diagnostics
 from .syntax import ast, parse
 
@@ -40,6 +41,7 @@ def analyze(tree: ast.SpecFile, source: str, params: dict | None = None, *, symm
         if reporter.errors:
             raise_diagnostics(reporter.diagnostics, {tree.file: source})
         spec.warnings = reporter.warnings
+    seal(spec)
     return spec
 
 

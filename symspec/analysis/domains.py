@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from typing import Union
 
 from ..syntax import ast
-from .context import Context
 from ..syntax.unparse import unparse
+from .context import Context
 from .scope import KIND_WORDS, did_you_mean
-
 
 __all__ = [
     "Cyclic",

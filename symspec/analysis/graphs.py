@@ -18,6 +18,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .sealed import Sealed
 from .structures import GraphDef
 
 __all__ = ["GraphIR", "build_graph", "automorphism_generators", "SearchBudgetExceeded", "MAX_DISTANCE_NODES"]
@@ -31,7 +32,7 @@ class SearchBudgetExceeded(Exception):
 
 
 @dataclass
-class GraphIR:
+class GraphIR(Sealed):
     """A built graph: adjacency, labels for display, distances, automorphism generators."""
 
     name: str

@@ -28,8 +28,8 @@ from .domains import (
     resolve_domain,
 )
 from .scope import KIND_WORDS, did_you_mean
-from .terms import Kind, Ref, Term, Ty, typed_tree
 from .structures import GROUP_FAMILIES, GroupDef, resolve_group
+from .terms import Kind, Ref, Term, Ty, typed_tree
 
 if TYPE_CHECKING:  # pragma: no cover
     from .records import ModelSig

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ..errors import Span, UsageError, raise_diagnostics, render_diagnostic
 from ..syntax import ast
 from .scope import Reporter
+from .sealed import Sealed, seal
 from .structures import GroupDef
 
 __all__ = ["Spec", "ModelSig", "LayerDef", "PriorDef"]
@@ -44,7 +45,7 @@ class PriorDef:
 
 
 @dataclass
-class Spec:
+class Spec(Sealed):
     """A parsed and checked spec: every declaration resolved, every law typed."""
 
     name: str
@@ -84,6 +85,7 @@ class Spec:
         spec.ir = build_ir(spec, reporter)
         if reporter.errors:  # pragma: no cover - a subset of a valid spec's laws is valid
             raise_diagnostics(reporter.diagnostics, {self.file: self.source})
+        seal(spec)
         return spec
 
     def render_warnings(self, color: bool = False) -> str:
