@@ -341,3 +341,11 @@ def test_presentation_hints_name_every_generator():
     assert err.hint == "write 'action D on T { r -> ..., s -> ... }'"
     err = only_error("domain T = tensor[4, 4]\ngroup D = <r, s, t | r^4, s^2, t^2>\naction D on T { r -> flip }\n")
     assert err.hint == "add 's -> TRANSFORM', 't -> TRANSFORM' to the block"
+
+
+def test_rot90_on_a_non_square_slice_hint_names_square_dims_or_says_none_exist():
+    err = only_error("domain Im = tensor[4, 5]\ngroup D = <r | r^4>\naction D on Im { r -> rot90(dims=(-2, -1)) }\n")
+    assert "rot90(" not in err.hint and "no two dims of tensor[4, 5] are equal" in err.hint
+    err = only_error("domain Im = tensor[3, 4, 4]\ngroup D = <r | r^4>\naction D on Im { r -> rot90(dims=(0, 1)) }\n")
+    assert err.hint == "dims 1 and 2 have equal sizes: write rot90(dims=(1, 2))"
+    symspec.loads("domain Im = tensor[3, 4, 4]\ngroup D = <r | r^4>\naction D on Im { r -> rot90(dims=(1, 2)) }\n", "ok.sym")

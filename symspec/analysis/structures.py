@@ -488,10 +488,15 @@ def _check_transform_on(ctx: Context, t: TransformDef, domain, domain_name: str,
             ctx.reporter.error(f"{t.name} needs two different dims, got {dims[0]} and {dims[1]}", span)
             return False
         if sizes[0] != sizes[1]:
+            pairs = [(i, j) for j in range(rank) for i in range(j) if domain.dims[i] == domain.dims[j]]
+            if not pairs:
+                hint = f"only square slices can be rotated or transposed onto themselves, and no two dims of {domain} are equal"
+            elif t.name == "rot90":
+                hint = f"dims {pairs[-1][0]} and {pairs[-1][1]} have equal sizes: write rot90(dims=({pairs[-1][0]}, {pairs[-1][1]}))"
+            else:
+                hint = f"dims {pairs[-1][0]} and {pairs[-1][1]} have equal sizes: write transpose({pairs[-1][0]}, {pairs[-1][1]})"
             ctx.reporter.error(
-                f"{t.name} over dims {dims} of {domain} needs equal sizes, got {sizes[0]} and {sizes[1]}",
-                span,
-                "only square slices can be rotated or transposed onto themselves",
+                f"{t.name} over dims {dims} of {domain} needs equal sizes, got {sizes[0]} and {sizes[1]}", span, hint
             )
             return False
         return True
