@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check(args) -> int:
-    from ..pipeline import load, parse_param_overrides
+    from ..pipeline import check, load, parse_param_overrides
 
     overrides = parse_param_overrides(args.param)
     color = _color(sys.stderr)
@@ -81,7 +81,7 @@ def _check(args) -> int:
         if not os.path.isfile(file):
             raise UsageError(f"cannot read '{file}': no such file" if not os.path.exists(file) else f"'{file}' is not a file")
         try:
-            spec = load(file, params=overrides)
+            spec = check(load(file, params=overrides))
         except SpecError as err:
             failed += 1
             print(err.render(color, warnings=not args.quiet), file=sys.stderr)
