@@ -220,11 +220,7 @@ def assert_equivariant(
         y = module(x)
         scale = max(1.0, float(y.abs().max())) if y.numel() else 1.0
         worst = 0.0
-        exhaustive = (
-            len(factors) == 1
-            and factors[0].elements is not None
-            and factors[0].elements[0].shape[0] <= elements
-        )
+        exhaustive = len(factors) == 1 and factors[0].elements is not None and factors[0].elements[0].shape[0] <= elements
         trials = range(factors[0].elements[0].shape[0]) if exhaustive else range(elements)
         for trial in trials:
             gx, gy = x, y

@@ -221,7 +221,9 @@ def test_matrix_layers_compile_commute_and_report_empty_bases():
     assert isinstance(both, rt.DeepSetsLinear) and both.identity.numel() + both.ones.numel() == 2 * 3 * 2
     for name, layer in (("mix", mix), ("both", both)):
         x = torch.randn(3, 2, 4, 3, dtype=torch.float64)
-        assert symspec.assert_equivariant(layer, spec, name, x, randomize=False) < 1e-10 * max(1.0, float(layer(x).detach().abs().max()))
+        assert symspec.assert_equivariant(layer, spec, name, x, randomize=False) < 1e-10 * max(
+            1.0, float(layer(x).detach().abs().max())
+        )
     with pytest.raises(CompileError, match="no nonzero linear map from Cloud to real commutes with SO\\(3\\) except 0"):
         symspec.compile(symspec.loads("domain Cloud = tensor[5, 3]\nlayer bad: Cloud -> real under SO(3)\n"))
 
@@ -298,7 +300,9 @@ def test_product_of_a_finite_permutation_group_and_rotations():
     layer = randomize_(symspec.compile(spec).LAYERS["mix"](2, 2).double(), 0)
     assert isinstance(layer, rt.BasisLinear) and layer.basis.shape[0] == 4  # circulant 4x4 mixing x identity on R^3
     x = torch.randn(3, 2, 4, 3, dtype=torch.float64)
-    assert symspec.assert_equivariant(layer, spec, "mix", x, randomize=False) < 1e-10 * max(1.0, float(layer(x).detach().abs().max()))
+    assert symspec.assert_equivariant(layer, spec, "mix", x, randomize=False) < 1e-10 * max(
+        1.0, float(layer(x).detach().abs().max())
+    )
 
 
 def test_symmetrize_on_finite_inputs_averages_the_group_of_all_the_laws():
@@ -348,7 +352,9 @@ def test_basis_linear_bias_was_free_over_the_whole_output_so2_regression():
         opt.zero_grad()
         (layer(x) - target).pow(2).mean().backward()
         opt.step()
-    assert symspec.assert_equivariant(layer, spec, "f", x, randomize=False) < 1e-10 * max(1.0, float(layer(x).detach().abs().max()))
+    assert symspec.assert_equivariant(layer, spec, "f", x, randomize=False) < 1e-10 * max(
+        1.0, float(layer(x).detach().abs().max())
+    )
     symspec.assert_equivariant(layer, spec, "f", x.float(), randomize=True)  # float32, a fresh random copy
 
 
@@ -482,7 +488,11 @@ def test_assert_equivariant_samples_words_of_large_finite_groups():
 def test_assert_equivariant_follows_the_device_of_the_inputs():
     g = torch.Generator().manual_seed(0)  # a CPU generator: elements are drawn on the CPU and moved
     for source, name, shape in (
-        ("domain V = tensor[4, 3]\ngroup C = cyclic(4)\naction C on V by roll(dim=0)\ngroup E = C x SO(3)\nlayer f: V -> V under E\n", "f", (2, 4, 3)),
+        (
+            "domain V = tensor[4, 3]\ngroup C = cyclic(4)\naction C on V by roll(dim=0)\ngroup E = C x SO(3)\nlayer f: V -> V under E\n",
+            "f",
+            (2, 4, 3),
+        ),
         ("domain Adj = tensor[N, N]\nlayer f: Adj -> Adj under symmetric(N)\n", "f", (2, 5, 5)),
     ):
         spec = symspec.loads(source, "cuda.sym")

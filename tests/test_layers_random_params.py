@@ -97,7 +97,8 @@ def _by_hand(spec, name: str, g: torch.Generator):
                 ops = {k: [(op, dict(a)) for op, a in act.ops[k]] for k in f.generators}
                 table = rt.action_table(ops, shape=tuple(domain.dims))
                 element = rt.random_words(table, 1, 12, generator=torch.Generator().manual_seed(seed))[0]
-                moves.append(lambda t, e=element, r=len(domain.dims): rt.act_on_positions(t, e, r))
+                rank = len(domain.dims)
+                moves.append(lambda t, e=element, r=rank: rt.act_on_positions(t, e, r))
             else:
                 dims = dict(next(iter(act.ops.values()))[0][1])["dims"]
 
