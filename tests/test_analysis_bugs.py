@@ -349,3 +349,10 @@ def test_rot90_on_a_non_square_slice_hint_names_square_dims_or_says_none_exist()
     err = only_error("domain Im = tensor[3, 4, 4]\ngroup D = <r | r^4>\naction D on Im { r -> rot90(dims=(0, 1)) }\n")
     assert err.hint == "dims 1 and 2 have equal sizes: write rot90(dims=(1, 2))"
     symspec.loads("domain Im = tensor[3, 4, 4]\ngroup D = <r | r^4>\naction D on Im { r -> rot90(dims=(1, 2)) }\n", "ok.sym")
+
+
+def test_between_on_a_graph_too_large_for_distances_is_an_error_not_a_crash(capsys):
+    path = SPECS / "invalid" / "between_graph_too_large.sym"
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("error:") == 1

@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import Span
 from ..syntax import ast
 from .domains import Cyclic, Nodes, RealDomain, Tensor, describe
-from .graphs import GraphIR, SearchBudgetExceeded, automorphism_generators, build_graph
+from .graphs import MAX_DISTANCE_NODES, GraphIR, SearchBudgetExceeded, automorphism_generators, build_graph
 from .groups import (
     COSET_CAP,
     MAX_POINTS,
@@ -78,6 +78,7 @@ class Symmetry:
                     g.definition.span,
                     "models of distance assume a connected graph",
                 )
+        self._check_between()
         for name, gdef in self.spec.groups.items():
             self.group(gdef, name)
         for act in self.spec.actions:
@@ -89,6 +90,26 @@ class Symmetry:
         # products were built before their presentation factors had orders: fill theirs in now
         for gir in list(self.groups.values()) + list(self._inline.values()):
             _product_order(gir)
+
+    def _check_between(self) -> None:
+        """between(G, ...) reads G's all-pairs distances, which are kept only for graphs up to MAX_DISTANCE_NODES."""
+        for law in self.spec.laws.values():
+            decl = law.decl
+            for part in (decl.body, decl.guard):
+                for node in ast.walk(part) if part is not None else ():
+                    if not (isinstance(node, ast.Call) and node.func.name == "between" and node.args):
+                        continue
+                    g = node.args[0]
+                    if not isinstance(g, ast.Name) or g.name not in self.spec.graphs:
+                        continue
+                    n = self.graph(g.name).num_nodes
+                    if n > MAX_DISTANCE_NODES:
+                        self.r.error(
+                            f"between({g.name}, ...) needs the distances between all pairs of nodes of '{g.name}', "
+                            f"which has {n} nodes; symspec computes them for graphs of up to {MAX_DISTANCE_NODES} nodes",
+                            node.span,
+                            f"use a smaller graph, or state the law without between (graph '{g.name}' itself is fine)",
+                        )
 
     def group(self, gdef: GroupDef, name: str | None = None) -> GroupIR:
         key = name or gdef.name or str(gdef)
