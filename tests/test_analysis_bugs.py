@@ -356,3 +356,45 @@ def test_between_on_a_graph_too_large_for_distances_is_an_error_not_a_crash(caps
     assert main(["check", str(path)]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.count("error:") == 1
+
+
+# ---- found while fuzzing; the fixes belong to code owned by the lead (lawclass._generators / _acceptance) ----
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="lawclass._generators: a drawn k used as a scaling (k * x) is 'generated' by k = 1, the identity, so the law "
+    "looks implied by any other law",
+)
+def test_law_scaling_by_a_drawn_value_is_not_reported_implied():
+    text = (
+        "domain Z8 = cyclic(8)\nmodel f(x: Z8) -> class(Z8)\n"
+        "law neg: f(-x) == -f(x)\nlaw scaled: forall k: Z8. f(k * x) == f(x) * k\n"
+    )
+    assert symspec.loads(text, "bug.sym").warnings == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="lawclass._generators: for h . (x + 1) the transforms at the group's generators miss the one at h = 1 "
+    "(x -> x + 1), so the law looks implied by a law with only the h = u transform",
+)
+def test_law_with_a_group_acting_after_a_shift_is_not_reported_implied():
+    text = (
+        "domain Z7 = cyclic(7)\ngroup U = <u | u^6>\naction U on Z7 { u -> scale(3) }\n"
+        "model f(x: Z7) -> class(Z7)\nlaw first: f(3 * x + 3) == f(x) * 3\n"
+        "law second: forall h: U. f(h . (x + 1)) == h . f(x)\n"
+    )
+    assert symspec.loads(text, "bug.sym").warnings == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=(ValueError, OverflowError, MemoryError),
+    reason="lawclass._acceptance: np.prod(..., dtype=np.int64) of the drawn variables' domain sizes overflows, so "
+    "the 2e6 cap is skipped and the scan allocates the whole space",
+)
+def test_rejection_acceptance_scan_on_huge_domains_does_not_allocate_them():
+    text = "domain Z = cyclic(10000000000000000000)\nmodel f(a: Z) -> class(Z)\nlaw l: f(a + k) == f(a) when k * 2 != 1\n"
+    spec = symspec.loads(text, "bug.sym")
+    assert spec.ir.laws["l"].variables["k"].acceptance is None
