@@ -148,7 +148,6 @@ def augment(batch, generator=None, model=None):
     return rt.pick_model(AUGMENTERS, model, "augment", "an equivariance law")(batch, generator)
 
 
-
 LAYERS = {}
 
 

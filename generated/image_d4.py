@@ -110,7 +110,6 @@ def _augment_classify(batch, generator):
     return out
 
 
-
 class conv(rt.OrbitLinear):
     """examples/image_d4.sym:28 layer conv: tensor[28, 28] -> tensor[28, 28] under D4"""
 

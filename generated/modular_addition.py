@@ -188,7 +188,6 @@ def _augment_add(batch, generator):
     return out
 
 
-
 LAYERS = {}
 
 

@@ -144,7 +144,6 @@ def _augment_forces(batch, generator):
     return out
 
 
-
 class mix(rt.DeepSetsLinear):
     """examples/point_cloud.sym:27 layer mix: tensor[N, 3] -> tensor[N, 3] under E"""
 

@@ -249,6 +249,13 @@ def _prec(e: Expr) -> int:
     return _ATOM
 
 
+def _short_constant(e: Expr) -> bool:
+    """A number, or a tuple of numbers: table entries packed several to a line."""
+    if isinstance(e, TupleE):
+        return all(isinstance(i, Const) and isinstance(i.value, int | float) for i in e.items)
+    return isinstance(e, Const) and isinstance(e.value, int | float | str | type(None))
+
+
 class Printer:
     """Python text of expression and statement trees (the only place code becomes text)."""
 
@@ -317,7 +324,7 @@ class Printer:
             head = pad + prefix + self.expr(e.func, _ATOM) + "("
             return self._block(head, items, indent, ")" + suffix, fill=False)
         if isinstance(e, ListE | TupleE):
-            fill = bool(e.items) and all(isinstance(i, Const) for i in e.items)
+            fill = bool(e.items) and all(_short_constant(i) for i in e.items)
             open_, close = ("[", "]") if isinstance(e, ListE) else ("(", ")")
             return self._block(pad + prefix + open_, list(e.items), indent, close + suffix, fill=fill)
         if isinstance(e, DictE):
