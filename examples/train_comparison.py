@@ -18,7 +18,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from trainlib import PairMLP, Task, check_frac, common_parser, main_runs  # noqa: E402
+from trainlib import PairMLP, Task, build_task_or_exit, check_frac, common_parser, main_runs  # noqa: E402
 
 import symspec  # noqa: E402
 
@@ -69,7 +69,7 @@ def main(argv=None) -> list:
     parser.add_argument("--frac", type=float, default=0.2, help="fraction of item pairs used for training (default 0.2)")
     args = parser.parse_args(argv)
     check_frac(parser, args.frac)
-    task = build_task(args.m, args.frac, args.seed)
+    task = build_task_or_exit(parser, build_task, args.m, args.frac, args.seed)
     return main_runs(task, args, parser, ["none", "all"], default_max_steps=20_000)
 
 

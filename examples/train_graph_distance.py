@@ -23,7 +23,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from trainlib import PairMLP, Task, check_frac, common_parser, main_runs  # noqa: E402
+from trainlib import PairMLP, Task, build_task_or_exit, check_frac, common_parser, main_runs  # noqa: E402
 
 import symspec  # noqa: E402
 
@@ -80,7 +80,7 @@ def main(argv=None) -> list:
     parser.add_argument("--frac", type=float, default=0.8, help="fraction of vertex pairs used for training (default 0.8)")
     args = parser.parse_args(argv)
     check_frac(parser, args.frac)
-    task = build_task(args.graph, args.frac, args.seed)
+    task = build_task_or_exit(parser, build_task, args.graph, args.frac, args.seed)
     return main_runs(task, args, parser, ["none", "all"], default_max_steps=20_000)
 
 

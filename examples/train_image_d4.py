@@ -49,12 +49,17 @@ def accuracy(model, x, y) -> float:
         return float((model(x).argmax(-1) == y).float().mean())
 
 
-def main() -> None:
+def main(argv=None) -> dict:
+    """Train both networks, printing each one's line as soon as it is trained (flushed: a pipe sees it then)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    if args.steps < 1:
+        ap.error(f"--steps must be positive, got {args.steps}")
+    if args.json is not None and (args.json.is_dir() or not args.json.resolve().parent.is_dir()):
+        ap.error(f"--json {args.json}: cannot write there (a directory, or its folder does not exist)")
     size = 8
     g = torch.Generator().manual_seed(args.seed)
     torch.manual_seed(args.seed)
@@ -78,21 +83,17 @@ def main() -> None:
     width = max(2, n_eq // (size * size + 2 + 1))  # a one-hidden-layer MLP of about the same size
     mlp = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(size * size, width), torch.nn.ReLU(), torch.nn.Linear(width, 2))
     n_mlp = sum(p.numel() for p in mlp.parameters())
-    train(equivariant, x_train, y_train, args.steps, 1e-2)
-    train(mlp, x_train, y_train, args.steps, 1e-2)
-    result = {
-        "config": {"steps": args.steps, "seed": args.seed, "train": 256, "test": 2048, "size": size},
-        "equivariant": {
-            "parameters": n_eq,
-            "train_acc": accuracy(equivariant, x_train, y_train),
-            "test_acc": accuracy(equivariant, x_test, y_test),
-        },
-        "mlp": {"parameters": n_mlp, "train_acc": accuracy(mlp, x_train, y_train), "test_acc": accuracy(mlp, x_test, y_test)},
-    }
-    print(f"equivariant (compiled D4 layers): {n_eq} parameters, test accuracy {result['equivariant']['test_acc']:.3f}")
-    print(f"plain MLP:                        {n_mlp} parameters, test accuracy {result['mlp']['test_acc']:.3f}")
+    result = {"config": {"steps": args.steps, "seed": args.seed, "train": 256, "test": 2048, "size": size}}
+    for key, label, model, n in (
+        ("equivariant", "equivariant (compiled D4 layers):", equivariant, n_eq),
+        ("mlp", "plain MLP:", mlp, n_mlp),
+    ):
+        train(model, x_train, y_train, args.steps, 1e-2)
+        result[key] = {"parameters": n, "train_acc": accuracy(model, x_train, y_train), "test_acc": accuracy(model, x_test, y_test)}
+        print(f"{label:<34}{n} parameters, test accuracy {result[key]['test_acc']:.3f}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
+    return result
 
 
 if __name__ == "__main__":

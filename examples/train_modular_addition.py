@@ -20,7 +20,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from trainlib import PairMLP, Task, check_frac, common_parser, main_runs  # noqa: E402
+from trainlib import PairMLP, Task, build_task_or_exit, check_frac, common_parser, main_runs  # noqa: E402
 
 import symspec  # noqa: E402
 
@@ -86,7 +86,7 @@ def main(argv=None) -> list:
     parser.add_argument("--arch", choices=("mlp", "transformer"), default="mlp", help="model (default mlp)")
     args = parser.parse_args(argv)
     check_frac(parser, args.frac)
-    task = build_task(args.p, args.frac, args.arch, args.seed)
+    task = build_task_or_exit(parser, build_task, args.p, args.frac, args.arch, args.seed)
     return main_runs(task, args, parser, ["none", "commutes", "commutes,shift"], default_max_steps=20_000)
 
 

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 import torch
 
 import symspec
+from symspec.errors import SymspecError
 
-__all__ = ["Task", "PairMLP", "common_parser", "check_frac", "parse_law_sets", "train_one", "main_runs"]
+__all__ = ["Task", "PairMLP", "common_parser", "check_frac", "build_task_or_exit", "parse_law_sets", "train_one", "main_runs"]
 
 THRESHOLDS = ("0.99", "1.0")
 
@@ -60,8 +61,17 @@ class PairMLP(torch.nn.Module):
 
 
 def check_frac(parser: argparse.ArgumentParser, frac: float) -> None:
+    """A usage error (exit 2) unless ``0 < frac < 1``."""
     if not 0 < frac < 1:
         parser.error(f"--frac must be between 0 and 1, got {frac}")
+
+
+def build_task_or_exit(parser: argparse.ArgumentParser, build, *args) -> Task:
+    """``build(*args)``; a spec the options make invalid (``--p 0``) is a usage error (exit 2), not a traceback."""
+    try:
+        return build(*args)
+    except SymspecError as err:
+        parser.error(str(err).splitlines()[0])
 
 
 def common_parser(description: str) -> argparse.ArgumentParser:
@@ -217,32 +227,81 @@ def _fmt_steps(s) -> str:
     return "-" if s is None else str(s)
 
 
+def _row(record: dict, base: dict | None, max_steps: int) -> str:
+    """One run's line of the table; the speed-up needs the baseline's run (``-`` before it has run)."""
+    s1 = record["steps_to_acc"]["1.0"]
+    speed = "-"
+    if base is not None and record is not base and s1 is not None:
+        b1 = base["steps_to_acc"]["1.0"]
+        speed = f"{b1 / s1:.1f}x" if b1 is not None else f">{max_steps / s1:.1f}x"
+    label = ",".join(record["config"]["laws"]) or "none (baseline)"
+    return (
+        f"{label:<28}{_fmt_steps(record['steps_to_acc']['0.99']):>14}{_fmt_steps(s1):>14}"
+        f"{record['final_test_acc']:>11.4f}{record['config']['seconds']:>9.1f}{speed:>10}"
+    )
+
+
+def check_output_paths(parser: argparse.ArgumentParser, args) -> None:
+    """Usage errors, before any training, for ``--json``/``--plot``/``--save`` paths that cannot be written."""
+    for option in ("json", "plot", "save"):
+        path = getattr(args, option, None)
+        if not path:
+            continue
+        folder = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(path):
+            parser.error(f"--{option} {path}: is a directory")
+        if not os.path.isdir(folder):
+            parser.error(f"--{option} {path}: no such directory '{os.path.dirname(path)}'")
+
+
 def main_runs(task: Task, args, parser, default_sets: list, default_max_steps: int) -> list:
-    """Run every law set, print a table with the speed-up over the baseline, write JSON and the plot."""
+    """Run every law set, printing each run's line as it finishes; then the JSON and the plot.
+
+    Lines are flushed, so a pipe (CI log, notebook) sees each run when it
+    ends. A run before the baseline has no speed-up yet; its line is printed
+    again, with it, after the baseline.
+    """
     try:
         device = torch.device(args.device)
     except RuntimeError as err:
         parser.error(f"--device {args.device}: {str(err).splitlines()[0]}")
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: CUDA is not available here")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        parser.error(f"--device {args.device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    for option in ("max_steps", "eval_every"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            parser.error(f"--{option.replace('_', '-')} must be positive, got {value}")
+    for option in ("lr", "weight_decay"):
+        value = getattr(args, option)
+        if value is not None and not value >= 0:
+            parser.error(f"--{option.replace('_', '-')} must be non-negative, got {value}")
+    check_output_paths(parser, args)
+    n_train, n_test = (int(part["target"].shape[0]) for part in (task.train, task.test))
+    if not n_train or not n_test:
+        parser.error(f"--frac {task.config.get('frac')} leaves {n_train} training and {n_test} test examples; both need one")
     sets = parse_law_sets(parser, args.laws or default_sets, task.spec)
     max_steps = args.max_steps or default_max_steps
     progress = not args.no_progress and sys.stderr.isatty() and not os.environ.get("CI")
-    records = [train_one(task, laws, args, max_steps, progress) for laws in sets]
-    base = next((r for r in records if not r["config"]["laws"]), None)
     print(f"{task.name}: {task.config}  seed {args.seed}, max {max_steps} steps")
-    print(f"{'laws':<28}{'steps to 0.99':>14}{'steps to 1.0':>14}{'final acc':>11}{'seconds':>9}{'speed-up':>10}")
-    for r in records:
-        s1 = r["steps_to_acc"]["1.0"]
-        speed = "-"
-        if base is not None and r is not base and s1 is not None:
-            b1 = base["steps_to_acc"]["1.0"]
-            speed = f"{b1 / s1:.1f}x" if b1 is not None else f">{max_steps / s1:.1f}x"
-        label = ",".join(r["config"]["laws"]) or "none (baseline)"
-        print(
-            f"{label:<28}{_fmt_steps(r['steps_to_acc']['0.99']):>14}{_fmt_steps(s1):>14}"
-            f"{r['final_test_acc']:>11.4f}{r['config']['seconds']:>9.1f}{speed:>10}"
-        )
+    print(f"{'laws':<28}{'steps to 0.99':>14}{'steps to 1.0':>14}{'final acc':>11}{'seconds':>9}{'speed-up':>10}", flush=True)
+    records: list = []
+    base = None
+    before_base: list = []  # runs printed before the baseline finished: no speed-up on their line
+    for laws in sets:
+        record = train_one(task, laws, args, max_steps, progress)
+        records.append(record)
+        if not laws and base is None:
+            base = record
+        elif base is None:
+            before_base.append(record)
+        print(_row(record, base, max_steps), flush=True)
+    if before_base and base is not None:
+        print("speed-up over the baseline, which ran after them:")
+        for record in before_base:
+            print(_row(record, base, max_steps))
+        sys.stdout.flush()
     if args.json:
         payload = records[0] if len(records) == 1 else {"runs": records}
         with open(args.json, "w", encoding="utf-8") as f:

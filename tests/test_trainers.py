@@ -74,3 +74,70 @@ def test_unknown_law_is_rejected_with_the_valid_names(name, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "unknown law 'nonsense'" in err and f"valid: none, all, or names among {', '.join(laws)}" in err
+
+
+def test_trainer_prints_each_run_as_it_finishes_when_piped():
+    """stdout a pipe (CI log, notebook): each run's line arrives when that run ends, not all at the end."""
+    import os
+    import subprocess
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # block-buffered, as in CI
+    env["OMP_NUM_THREADS"] = "1"  # tiny matrices: threads only contend on a loaded machine
+    args = [sys.executable, str(ROOT / "examples" / "train_modular_addition.py"), "--p", "7", "--frac", "0.5"]
+    args += ["--laws", "none", "--laws", "all", "--max-steps", "400", "--eval-every", "100000", "--no-progress"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        header = [proc.stdout.readline(), proc.stdout.readline()]
+        assert header[0].startswith("modular_addition: {'p': 7") and header[1].startswith("laws"), header
+        first = proc.stdout.readline()
+        first_at = time.perf_counter()
+        second = proc.stdout.readline()
+        gap = time.perf_counter() - first_at
+        assert first.startswith("none (baseline)") and second.startswith("commutes,shift,assoc"), (first, second)
+        # 400 steps with three laws take seconds; lines written together (buffered to the end) arrive together
+        assert gap > 0.5, f"the second run's line came {gap:.3f} s after the first: both were held back to the end"
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def test_a_baseline_after_other_runs_prints_their_speed_up_after_it(capsys):
+    args = ["--p", "7", "--frac", "0.5", "--max-steps", "4", "--eval-every", "2", "--no-progress"]
+    train_modular_addition.main([*args, "--laws", "commutes", "--laws", "none"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[2:]] == ["commutes", "none", "speed-up", "commutes"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--eval-every", "0"], "--eval-every must be positive, got 0"),
+        (["--max-steps", "0"], "--max-steps must be positive, got 0"),
+        (["--lr", "-1"], "--lr must be non-negative, got -1.0"),
+        (["--json", "no/such/dir/r.json"], "--json no/such/dir/r.json: no such directory 'no/such/dir'"),
+        (["--save", "."], "--save .: is a directory"),
+        (["--p", "0"], "cyclic(n) needs n >= 1, got 0"),
+        (["--p", "2", "--frac", "0.1"], "--frac 0.1 leaves 0 training and 4 test examples; both need one"),
+    ],
+    ids=["eval-every", "max-steps", "lr", "json-dir", "save-dir", "p", "empty-split"],
+)
+def test_trainer_usage_errors_exit_2_before_training(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_modular_addition.main(["--p", "7", "--frac", "0.5", "--laws", "none", *args])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""
+
+
+def test_image_d4_trainer_prints_each_network_and_writes_json(tmp_path, capsys):
+    import train_image_d4
+
+    out = tmp_path / "d4.json"
+    result = train_image_d4.main(["--steps", "2", "--json", str(out)])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["equivariant", "plain"]
+    assert json.loads(out.read_text()) == result and set(result) == {"config", "equivariant", "mlp"}
+    with pytest.raises(SystemExit) as exit_info:
+        train_image_d4.main(["--steps", "0"])
+    assert exit_info.value.code == 2 and "--steps must be positive" in capsys.readouterr().err
