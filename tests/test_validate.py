@@ -396,3 +396,121 @@ def test_metric_laws_equal_brute_force_on_random_distance_tables(data):
     geodesic = report["geodesic"]
     assert (geodesic.cases, geodesic.skipped) == (len(between), nodes**3 - len(between))
     assert geodesic.violations == sum(P[u][v] != P[u][w] + P[w][v] for u, v, w in between)
+
+
+# ---- regressions: JSON on stdout, models a law does not call, usage errors --------------------------------
+
+
+def test_validate_json_stdout_is_json_only(models_dir):
+    """`--json -`: the whole of stdout is one JSON document; the table goes to stderr."""
+    import subprocess
+    import sys
+
+    path, mod = models_dir
+    for factory, code in (("exact", 0), ("build", 1)):
+        proc = subprocess.run(
+            [sys.executable, "-m", "symspec", "validate", MODULAR, "--param", "p=5", "--model", f"{mod}:{factory}", "--json", "-"],
+            capture_output=True,
+            text=True,
+            cwd=path,
+        )
+        assert proc.returncode == code, proc.stderr
+        data = json.loads(proc.stdout)  # fails on any text before or after the JSON
+        assert data["passed"] is (code == 0) and [law["name"] for law in data["laws"]] == ["commutes", "shift", "assoc"]
+        assert "laws hold within tolerance" in proc.stderr and "Traceback" not in proc.stderr
+
+
+TWO_MODELS = """\
+param p = 5
+domain Zp = cyclic(p)
+model add(a: Zp, b: Zp) -> class(Zp)
+model mul(a: Zp, b: Zp) -> class(Zp)
+law commutes: add(a, b) == add(b, a)
+law assoc: add(add(a, b), c) == add(a, add(b, c))
+law mul_commutes: mul(a, b) == mul(b, a)
+law mul_zero: mul(a, 0) == 0
+"""
+
+
+@pytest.fixture
+def two_models(tmp_path):
+    path = tmp_path / "two.sym"
+    path.write_text(TWO_MODELS)
+    return symspec.load(str(path))
+
+
+def _needs_models_field(spec) -> None:
+    """Constraint laws name their models only through the generated ``LAWS[law]["models"]``."""
+    if "models" not in symspec.compile(spec).LAWS["assoc"]:
+        pytest.skip('the code generator does not write LAWS[law]["models"] yet (the models a constraint law calls)')
+
+
+def test_symmetry_loss_demands_only_the_models_its_laws_use(two_models):
+    add = Table(5, lambda a, b: a + b)
+    batch = {"a": torch.arange(5), "b": torch.arange(5).flip(0)}
+    loss = symspec.compile(two_models.select(["commutes"])).SymmetryLoss(add=add)  # no mul: no selected law calls it
+    assert torch.isfinite(loss(batch)) and set(loss.terms) == {"commutes"}
+    with pytest.raises(TypeError, match=r"missing \['mul'\], unknown \[\]; mul is used by law mul_commutes, law mul_zero"):
+        symspec.compile(two_models).SymmetryLoss(add=add)
+    with pytest.raises(TypeError, match=r"missing \['mul'\].*mul is used by law mul_zero$"):
+        symspec.compile(two_models.select(["mul_zero"])).SymmetryLoss(add=add)
+    with pytest.raises(TypeError, match=r"unknown \['sub'\]"):
+        symspec.compile(two_models.select(["commutes"])).SymmetryLoss(add=add, sub=add)
+
+
+def test_symmetry_loss_demands_only_the_models_its_constraint_laws_use(two_models):
+    _needs_models_field(two_models)
+    mod = symspec.compile(two_models.select(["commutes", "assoc"]))
+    assert mod.LAWS["assoc"]["models"] == ("add",)
+    loss = mod.SymmetryLoss(add=Table(5, lambda a, b: a + b))
+    assert torch.isfinite(loss({"a": torch.arange(5), "b": torch.arange(5)})) and set(loss.terms) == {"commutes", "assoc"}
+
+
+def test_validate_laws_demands_only_the_models_those_laws_use(two_models):
+    add = Table(5, lambda a, b: a + b)
+    report = symspec.validate(two_models, add=add, laws=["commutes"])
+    assert report.passed and [law.name for law in report.laws] == ["commutes"] and set(report.tabulated) <= {"add"}
+    with pytest.raises(ModelError, match=r"missing mul \(used by law mul_commutes, law mul_zero\)"):
+        symspec.validate(two_models, add=add)
+    with pytest.raises(ModelError, match=r"missing add \(used by law commutes\)"):
+        symspec.validate(two_models, mul=add, laws=["commutes", "mul_commutes"])
+    _needs_models_field(two_models)
+    report = symspec.validate(two_models, add=add, laws=["commutes", "assoc"])
+    assert report.passed and report["assoc"].cases == 5**3
+
+
+def test_cli_validate_laws_demands_only_the_models_those_laws_use(two_models, models_dir, capsys):
+    _, mod = models_dir
+    spec = two_models.file
+    assert main(["validate", spec, "--model", f"add={mod}:exact", "--laws", "commutes"]) == 0
+    assert main(["validate", spec, "--model", f"{mod}:exact", "--laws", "commutes"]) == 0  # the one model those laws use
+    assert "passed: 1 of 1 laws" in capsys.readouterr().out
+    assert main(["validate", spec, "--model", f"add={mod}:exact"]) == 2
+    assert "no --model for mul (used by law mul_commutes, law mul_zero)" in capsys.readouterr().err
+    assert main(["validate", spec, "--laws", "mul_zero"]) == 2
+    assert "give the model(s) with --model: mul=PKG.MOD:FACTORY" in capsys.readouterr().err
+    args = ["--model", f"add={mod}:exact", "--checkpoint", "mul=x.pt", "--laws", "commutes"]
+    assert main(["validate", spec, *args]) == 2
+    assert "--checkpoint for mul without a --model for it" in capsys.readouterr().err
+    _needs_models_field(two_models)
+    assert main(["validate", spec, "--model", f"add={mod}:exact", "--laws", "commutes,assoc"]) == 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--laws", ","], "--laws ',' names no law; the spec's laws: commutes, shift, assoc"),
+        (["--max-rate", "1.5"], "--max-rate must be between 0 and 1, got 1.5"),
+        (["--json", "no/such/dir/r.json"], "--json no/such/dir/r.json: no such directory 'no/such/dir'"),
+        (["--plot", "no/such/dir/r.png"], "--plot no/such/dir/r.png: no such directory 'no/such/dir'"),
+        (["--json", "."], "--json .: is a directory"),
+        (["--plot", "r.xyz"], "--plot r.xyz: Format 'xyz' is not supported"),
+        (["--seed", str(2**60)], f"seed {2**60}: must be smaller than"),
+    ],
+    ids=["no-laws", "max-rate", "json-dir", "plot-dir", "json-is-dir", "plot-format", "seed"],
+)
+def test_cli_validate_usage_errors_are_messages_exit_2(models_dir, capsys, args, message):
+    _, mod = models_dir
+    assert main(["validate", MODULAR, "--param", "p=5", "--model", f"{mod}:exact", *args]) == 2
+    err = capsys.readouterr().err
+    assert f"symspec: error: {message}" in err and "Traceback" not in err

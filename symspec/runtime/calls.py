@@ -11,9 +11,21 @@ Requests that depend on other outputs (nested calls) go in a later round.
 
 from __future__ import annotations
 
+import types
+
 import torch
 
-__all__ = ["CallBatch", "SymmetryLossBase", "SymmetrizedBase", "pick_model", "symmetrize_finite"]
+__all__ = [
+    "CallBatch",
+    "SymmetryLossBase",
+    "SymmetrizedBase",
+    "generated_table",
+    "law_models",
+    "models_needed",
+    "describe_missing",
+    "pick_model",
+    "symmetrize_finite",
+]
 
 
 class CallBatch:
@@ -50,12 +62,64 @@ class CallBatch:
         return self.outputs[handle]
 
 
+def law_models(meta: dict, models) -> tuple:
+    """The models one law calls, from its ``LAWS`` entry.
+
+    ``meta["models"]`` when the generated module lists them; else the one
+    model of an equivariance law (both sides call it, nothing else); else
+    every model in ``models`` (a constraint's calls are not in the metadata).
+    """
+    named = meta.get("models")
+    if named is not None:
+        return tuple(named)
+    if meta.get("class") == "equivariance" and meta.get("model"):
+        return (meta["model"],)
+    return tuple(models)
+
+
+def models_needed(laws: dict, priors: dict, models, names=None) -> dict:
+    """model -> the laws (and ``prior NAME``s) that call it, over the laws ``names`` (default: all) and every prior."""
+    needed: dict = {}
+    for name in laws if names is None else names:
+        for model in law_models(laws[name], models):
+            needed.setdefault(model, []).append(f"law {name}")
+    for name, prior in priors.items():
+        if prior.get("of") in models:
+            needed.setdefault(prior["of"], []).append(f"prior {name}")
+    return needed
+
+
+def describe_missing(needed: dict, given) -> dict:
+    """Each needed model not in ``given`` -> who uses it (``"law a, prior b"``), sorted by model."""
+    return {m: ", ".join(users) for m, users in sorted(needed.items()) if m not in given}
+
+
+def generated_table(cls: type, name: str) -> dict:
+    """A table of the generated module (``LAWS``, ``PRIORS``) that ``cls`` was compiled in.
+
+    A class attribute of that name wins; otherwise the module namespace of
+    the functions ``cls`` defines (compiled modules are executed in memory
+    and are not in ``sys.modules``); ``{}`` when neither has it.
+    """
+    for klass in cls.__mro__:
+        if name in vars(klass) and vars(klass)[name]:
+            return vars(klass)[name]
+        if klass.__module__.startswith("symspec.runtime"):
+            break
+        for value in vars(klass).values():
+            if isinstance(value, types.FunctionType) and name in value.__globals__:
+                return value.__globals__[name]
+    return {}
+
+
 class SymmetryLossBase(torch.nn.Module):
     """What every compiled ``SymmetryLoss`` shares: its models, tables, options and the weighted sum.
 
     A generated subclass sets ``MODELS`` (model -> parameter names),
     ``WEIGHTS`` (law or prior -> weight) and ``TABLES`` (buffer name -> index
-    table), and writes ``forward``.
+    table), and writes ``forward``. It takes the models its laws and priors
+    call (``LAWS``, ``PRIORS`` of its module); other models of the spec may
+    be left out.
     """
 
     MODELS: dict = {}
@@ -64,10 +128,7 @@ class SymmetryLossBase(torch.nn.Module):
 
     def __init__(self, *, generator=None, fused=None, **models):
         super().__init__()
-        missing = sorted(set(self.MODELS) - set(models))
-        unknown = sorted(set(models) - set(self.MODELS))
-        if missing or unknown:
-            raise TypeError(f"{type(self).__name__} takes the models {sorted(self.MODELS)}; missing {missing}, unknown {unknown}")
+        self._check_models(models)
         self.models = dict(models)
         for index, model in enumerate(self.models.values()):
             if isinstance(model, torch.nn.Module):
@@ -77,6 +138,18 @@ class SymmetryLossBase(torch.nn.Module):
         self.terms: dict = {}
         for name, table in self.TABLES.items():
             self.register_buffer(name, table, persistent=False)
+
+    def _check_models(self, models: dict) -> None:
+        """Raise ``TypeError`` for a model the spec lacks or one that a law or prior needs and is not given."""
+        cls = type(self)
+        needed = models_needed(generated_table(cls, "LAWS"), generated_table(cls, "PRIORS"), self.MODELS)
+        missing = describe_missing(needed, models)
+        unknown = sorted(set(models) - set(self.MODELS))
+        if missing or unknown:
+            raise TypeError(
+                f"{cls.__name__} takes the models {sorted(self.MODELS)}; missing {sorted(missing)}, unknown {unknown}"
+                + "".join(f"; {m} is used by {users}" for m, users in missing.items())
+            )
 
     def total(self, terms: dict) -> torch.Tensor:
         """Keep the terms (detached) and return their weighted sum."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import ModelError
-from .calls import CallBatch, SymmetryLossBase
+from .calls import CallBatch, SymmetryLossBase, generated_table, law_models
 from .descriptors import BoolOutput, ClassOutput, RealOutput
 
 __all__ = ["CheckedCalls", "ValidatorBase", "checked", "check_output", "forward_error", "within_tolerance", "at_most"]
@@ -122,14 +122,29 @@ class ValidatorBase(SymmetryLossBase):
     """What every compiled ``Validator`` shares: models, tables, and ``run(law, ...)``.
 
     A generated subclass sets ``OUTPUTS`` (model -> expected output) and
-    ``CHECKS`` (law -> method name, variables, or why it has no check).
+    ``CHECKS`` (law -> method name, variables, or why it has no check). It
+    takes any of the spec's models; checking a law needs the models it calls.
     """
 
     OUTPUTS: dict = {}
     CHECKS: dict = {}
 
+    def _check_models(self, models: dict) -> None:
+        """Raise ``TypeError`` for a model the spec lacks; which laws can run is decided per law."""
+        unknown = sorted(set(models) - set(self.MODELS))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} takes the models {sorted(self.MODELS)}; unknown {unknown}")
+
+    def law_models(self, law: str) -> tuple:
+        """The models that law ``law`` calls (docs/validation.md, "Models")."""
+        return law_models(generated_table(type(self), "LAWS")[law], self.MODELS)
+
     def run(self, law: str, values: dict, n: int, device, generator=None) -> dict:
+        """Check ``law`` on ``n`` cases: the variables in ``values`` as given, the others drawn."""
         info = self.CHECKS[law]
         if info["error"] is not None:
             raise ValueError(f"law {law} has no check: {info['error']}")
+        missing = [m for m in self.law_models(law) if m not in self.models]
+        if missing:
+            raise ModelError(f"law {law} calls the model(s) {', '.join(missing)}, which were not given")
         return getattr(self, info["method"])(values, n, device, generator)

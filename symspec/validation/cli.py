@@ -12,21 +12,30 @@ from ..errors import ModelError, SpecError, UsageError
 __all__ = ["run_validate", "load_factory", "build_models"]
 
 
-def _split_named(items: list, what: str, models: list) -> dict:
-    """``[NAME=]VALUE`` items as {model: value}; a bare VALUE belongs to the spec's only model."""
+def _split_named(items: list, what: str, models: list, default: str | None = None) -> dict:
+    """``[NAME=]VALUE`` items as {model: value}; a bare VALUE belongs to ``default`` (the one model it can mean)."""
     out = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or ":" in name or "/" in name or os.sep in name:
-            if len(models) != 1:
+            if default is None:
                 raise UsageError(f"the spec has the models {', '.join(models)}: write --{what} NAME={item}")
-            name, value = models[0], item
+            name, value = default, item
         if name not in models:
             raise UsageError(f"--{what} {item}: the spec has no model '{name}'; its models: {', '.join(models)}")
         if name in out:
             raise UsageError(f"--{what} given twice for model '{name}'")
         out[name] = value
     return out
+
+
+def _writable(path: str, option: str) -> None:
+    """A usage error unless ``path`` can be created: its folder exists and it is not a folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path}: is a directory")
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option} {path}: no such directory '{os.path.dirname(path) or '.'}'")
 
 
 def load_factory(ref: str):
@@ -90,29 +99,59 @@ def build_models(refs: dict, checkpoints: dict, params: dict) -> dict:
     return models
 
 
+def _laws(option: str | None, module) -> list | None:
+    """``--laws A,B`` as law names (None: every law); unknown or no names are usage errors."""
+    if option is None:
+        return None
+    names = list(dict.fromkeys(x.strip() for x in option.split(",") if x.strip()))
+    unknown = [n for n in names if n not in module.LAWS]
+    if unknown:
+        raise UsageError(f"unknown law(s) {', '.join(unknown)}; the spec's laws: {', '.join(module.LAWS)}")
+    if not names:
+        raise UsageError(f"--laws {option!r} names no law; the spec's laws: {', '.join(module.LAWS)}")
+    return names
+
+
 def run_validate(args, load_one, color: bool) -> int:
-    from .run import validate
+    """``symspec validate``: the table on stdout (on stderr under ``--json -``, which keeps stdout for the JSON alone)."""
+    from .. import compile as compile_spec
+    from ..runtime.calls import describe_missing
+    from .run import needed_models, validate
 
     try:
         spec = load_one(args.file, args.param)
+        module = compile_spec(spec)
     except SpecError as err:
         print(err.render(color), file=sys.stderr)
         return 2
     names = list(spec.models)
-    if not args.model:
-        raise UsageError(f"give the model(s) with --model: {', '.join(f'{n}=PKG.MOD:FACTORY' for n in names)}")
-    refs = _split_named(args.model, "model", names)
-    missing = [n for n in names if n not in refs]
-    if missing:
-        raise UsageError(f"no --model for {', '.join(missing)}")
+    laws = _laws(args.laws, module)
     for option, value in (("--samples", args.samples), ("--batch-size", args.batch_size), ("--cap", args.cap)):
         if value < 1 and not (option == "--cap" and value == 0):
             raise UsageError(f"{option} must be positive, got {value}")
-    models = build_models(refs, _split_named(args.checkpoint, "checkpoint", names), dict(spec.params))
-    laws = [x.strip() for x in args.laws.split(",") if x.strip()] if args.laws else None
+    if not 0 <= args.max_rate <= 1:
+        raise UsageError(f"--max-rate must be between 0 and 1, got {args.max_rate}")
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        if path and not (option == "--json" and path == "-"):
+            _writable(path, option)
+    checked = [n for n in (laws or module.LAWS) if module.CHECKS[n]["error"] is None]
+    needed = needed_models(module, checked)
+    if not args.model:
+        wanted = [n for n in names if n in needed] or names
+        raise UsageError(f"give the model(s) with --model: {', '.join(f'{n}=PKG.MOD:FACTORY' for n in wanted)}")
+    default = next(iter(needed)) if len(needed) == 1 else names[0] if len(names) == 1 else None
+    refs = _split_named(args.model, "model", names, default)
+    missing = describe_missing(needed, refs)
+    if missing:
+        raise UsageError("no --model for " + "; ".join(f"{m} (used by {users})" for m, users in missing.items()))
+    checkpoints = _split_named(args.checkpoint, "checkpoint", names, default)
+    stray = [m for m in checkpoints if m not in refs]
+    if stray:
+        raise UsageError(f"--checkpoint for {', '.join(stray)} without a --model for it")
+    models = build_models(refs, checkpoints, dict(spec.params))
     try:
         report = validate(
-            spec,
+            module,
             samples=args.samples,
             seed=args.seed,
             device=args.device,
@@ -124,12 +163,26 @@ def run_validate(args, load_one, color: bool) -> int:
         )
     except RuntimeError as err:  # e.g. an unknown device
         raise UsageError(str(err).splitlines()[0]) from None
-    print(report.render())
-    if args.json == "-":
-        print(report.to_json())
-    elif args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            f.write(report.to_json() + "\n")
+    text = report.render()
+    if args.json == "-":  # stdout is the JSON alone (parseable as a whole); the table goes to stderr
+        print(text, file=sys.stderr, flush=True)
+        sys.stdout.write(report.to_json() + "\n")
+        sys.stdout.flush()
+    else:
+        print(text, flush=True)
+    if args.json and args.json != "-":
+        try:
+            with open(args.json, "w", encoding="utf-8") as f:
+                f.write(report.to_json() + "\n")
+        except OSError as err:
+            raise UsageError(f"--json {args.json}: cannot write: {err.strerror or err}") from None
     if args.plot:
-        report.plot(args.plot)
+        try:
+            report.plot(args.plot)
+        except ImportError as err:
+            raise UsageError(f"--plot: {err}") from None
+        except OSError as err:
+            raise UsageError(f"--plot {args.plot}: cannot write: {err.strerror or err}") from None
+        except ValueError as err:  # matplotlib: an unknown image format
+            raise UsageError(f"--plot {args.plot}: {err}") from None
     return 0 if report.passed else 1

@@ -24,6 +24,7 @@ from .tabulate import mixed_radix
 __all__ = ["validate", "needed_models"]
 
 MAGNITUDES_KEPT = 10_000  # violation magnitudes kept per law for the plot
+SEED_LIMIT = 2**43  # seed * 1_000_003 + law index must fit a torch generator's int64 seed
 
 
 def _device_of(models: dict):
@@ -194,13 +195,15 @@ def validate(
         raise UsageError(f"unknown law(s) {', '.join(unknown)}; the spec's laws: {', '.join(module.LAWS)}")
     if laws is not None and not names and module.LAWS:
         raise UsageError(f"no law selected; the spec's laws: {', '.join(module.LAWS)}")
+    if not -SEED_LIMIT < seed < SEED_LIMIT:
+        raise UsageError(f"seed {seed}: must be smaller than {SEED_LIMIT} in magnitude")
     needed = needed_models(module, [n for n in names if module.CHECKS[n]["error"] is None])
     missing = describe_missing(needed, models)
     extra = sorted(set(models) - set(module.MODELS))
     if missing or extra:
         raise ModelError(
             f"spec {module.SPEC} needs the model(s) {', '.join(sorted(needed)) or 'none'} for the laws checked"
-            + (f"; missing {'; '.join(missing)}" if missing else "")
+            + "".join(f"; missing {m} (used by {users})" for m, users in missing.items())
             + (f"; unknown {', '.join(extra)} (the spec's models: {', '.join(module.MODELS)})" if extra else "")
         )
     device = _resolve_device(device) if device is not None else _device_of(models)
