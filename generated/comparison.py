@@ -114,27 +114,28 @@ class SymmetryLoss(rt.SymmetryLossBase):
         gt_ac_1 = calls.add("gt", a, bradley_terry_c)
         gt_bc_1 = calls.add("gt", b, bradley_terry_c)
         calls.run()
+        gt_aa_logit = rt.as_logit(calls[gt_aa])
+        gt_ab_logit = rt.as_logit(calls[gt_ab])
+        gt_ba_logit = rt.as_logit(calls[gt_ba])
+        gt_bc_logit = rt.as_logit(calls[gt_bc])
+        gt_ac_logit = rt.as_logit(calls[gt_ac])
+        gt_ac_1_logit = rt.as_logit(calls[gt_ac_1])
+        gt_bc_1_logit = rt.as_logit(calls[gt_bc_1])
 
         terms = {}
         # examples/comparison.sym:17 not gt(a, a)
-        terms["irreflexive"] = rt.truth_penalty(-rt.as_logit(calls[gt_aa])).mean()
+        terms["irreflexive"] = rt.truth_penalty(-gt_aa_logit).mean()
         # examples/comparison.sym:21 gt(a, b) == not gt(b, a) when a != b
-        terms["antisymmetric"] = rt.masked_mean(
-            rt.bernoulli_sym_kl(rt.as_logit(calls[gt_ab]), -rt.as_logit(calls[gt_ba])), a != b
-        )
+        terms["antisymmetric"] = rt.masked_mean(rt.bernoulli_sym_kl(gt_ab_logit, -gt_ba_logit), a != b)
         # examples/comparison.sym:25 gt(a, b) and gt(b, c) => gt(a, c)
         terms["transitive"] = rt.implication_penalty(
-            torch.sigmoid(
-                rt.logit(
-                    rt.soft_and(torch.sigmoid(rt.as_logit(calls[gt_ab])), torch.sigmoid(rt.as_logit(calls[gt_bc])))
-                ),
-            ),
-            torch.sigmoid(rt.as_logit(calls[gt_ac])),
+            torch.sigmoid(rt.logit(rt.soft_and(torch.sigmoid(gt_ab_logit), torch.sigmoid(gt_bc_logit)))),
+            torch.sigmoid(gt_ac_logit),
         ).mean()
         # examples/comparison.sym:29 gt(a, c) == sigmoid(logit(gt(a, b)) + logit(gt(b, c))) when a > b > c
         terms["bradley_terry"] = rt.masked_mean(
-            rt.bernoulli_sym_kl(rt.as_logit(calls[gt_ac_1]), rt.as_logit(calls[gt_ab]) + rt.as_logit(calls[gt_bc_1])),
-            bradley_terry_c_ok & ((a > b) & (b > bradley_terry_c)),
+            rt.bernoulli_sym_kl(gt_ac_1_logit, gt_ab_logit + gt_bc_1_logit),
+            bradley_terry_c_ok & (a > b) & (b > bradley_terry_c),
         )
         return self.total(terms)
 
@@ -214,10 +215,11 @@ class Validator(rt.ValidatorBase):
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
         gt_aa = calls.add("gt", a, a)
         calls.run()
-        asserted = -rt.as_logit(calls[gt_aa])
+        gt_aa_logit = rt.as_logit(calls[gt_aa])
+        asserted = -gt_aa_logit
         return rt.checked(
             n,
-            loss=rt.truth_penalty(-rt.as_logit(calls[gt_aa])),
+            loss=rt.truth_penalty(-gt_aa_logit),
             holds=asserted > 0,
             mask=None,
             finite=calls.finite(n),
@@ -233,11 +235,13 @@ class Validator(rt.ValidatorBase):
         gt_ab = calls.add("gt", a, b)
         gt_ba = calls.add("gt", b, a)
         calls.run()
-        lhs = rt.as_logit(calls[gt_ab])
-        rhs = -rt.as_logit(calls[gt_ba])
+        gt_ab_logit = rt.as_logit(calls[gt_ab])
+        gt_ba_logit = rt.as_logit(calls[gt_ba])
+        lhs = gt_ab_logit
+        rhs = -gt_ba_logit
         return rt.checked(
             n,
-            loss=rt.bernoulli_sym_kl(rt.as_logit(calls[gt_ab]), -rt.as_logit(calls[gt_ba])),
+            loss=rt.bernoulli_sym_kl(gt_ab_logit, -gt_ba_logit),
             holds=(lhs > 0) == (rhs > 0),
             mask=a != b,
             finite=calls.finite(n),
@@ -258,17 +262,16 @@ class Validator(rt.ValidatorBase):
         gt_bc = calls.add("gt", b, c)
         gt_ac = calls.add("gt", a, c)
         calls.run()
-        lhs = (rt.as_logit(calls[gt_ab]) > 0) & (rt.as_logit(calls[gt_bc]) > 0)
-        rhs = rt.as_logit(calls[gt_ac])
+        gt_ab_logit = rt.as_logit(calls[gt_ab])
+        gt_bc_logit = rt.as_logit(calls[gt_bc])
+        gt_ac_logit = rt.as_logit(calls[gt_ac])
+        lhs = (gt_ab_logit > 0) & (gt_bc_logit > 0)
+        rhs = gt_ac_logit
         return rt.checked(
             n,
             loss=rt.implication_penalty(
-                torch.sigmoid(
-                    rt.logit(
-                        rt.soft_and(torch.sigmoid(rt.as_logit(calls[gt_ab])), torch.sigmoid(rt.as_logit(calls[gt_bc])))
-                    ),
-                ),
-                torch.sigmoid(rt.as_logit(calls[gt_ac])),
+                torch.sigmoid(rt.logit(rt.soft_and(torch.sigmoid(gt_ab_logit), torch.sigmoid(gt_bc_logit)))),
+                torch.sigmoid(gt_ac_logit),
             ),
             holds=~lhs | (rhs > 0),
             mask=None,
@@ -297,13 +300,16 @@ class Validator(rt.ValidatorBase):
         gt_ab = calls.add("gt", a, b)
         gt_bc = calls.add("gt", b, c)
         calls.run()
-        lhs = rt.as_logit(calls[gt_ac])
-        rhs = rt.as_logit(calls[gt_ab]) + rt.as_logit(calls[gt_bc])
+        gt_ac_logit = rt.as_logit(calls[gt_ac])
+        gt_ab_logit = rt.as_logit(calls[gt_ab])
+        gt_bc_logit = rt.as_logit(calls[gt_bc])
+        lhs = gt_ac_logit
+        rhs = gt_ab_logit + gt_bc_logit
         return rt.checked(
             n,
-            loss=rt.bernoulli_sym_kl(rt.as_logit(calls[gt_ac]), rt.as_logit(calls[gt_ab]) + rt.as_logit(calls[gt_bc])),
+            loss=rt.bernoulli_sym_kl(gt_ac_logit, gt_ab_logit + gt_bc_logit),
             holds=(lhs > 0) == (rhs > 0),
-            mask=c_ok & ((a > b) & (b > c)),
+            mask=c_ok & (a > b) & (b > c),
             finite=calls.finite(n),
             values={"a": a, "c": c, "b": b},
             sides={"gt(a, c)": torch.sigmoid(lhs), "sigmoid(logit(gt(a, b)) + logit(gt(b, c)))": torch.sigmoid(rhs)},

@@ -30,6 +30,16 @@ def test_generated_files_are_up_to_date(path, at_root):
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_generated_lines_fit_and_params_are_named(path):
+    text = (ROOT / "generated" / f"{path.stem}.py").read_text(encoding="utf-8")
+    assert all(len(line) <= 120 for line in text.splitlines())
+    assert f"symspec compile examples/{path.name} -o generated/{path.stem}.py" in text
+    spec = symspec.load(path)
+    for name, value in spec.params.items():
+        assert f"\n{name.upper()} = {value}\n" in text  # each parameter once, as a named constant
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_generated_modules_import_only_torch_and_the_runtime(path):
     tree = ast.parse((ROOT / "generated" / f"{path.stem}.py").read_text(encoding="utf-8"))
     imported = set()

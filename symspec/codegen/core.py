@@ -112,7 +112,8 @@ class Request:
     model: str
     args: tuple
     level: int
-    logprobs: str | None = None  # the local holding the log-probabilities of a class output
+    view: str  # "logprobs" (class outputs), "logit" (bool and real outputs) or "output" (tensors)
+    local: str | None = None  # the local holding the output as the terms read it (None: calls[handle])
 
 
 class Calls:
@@ -122,18 +123,23 @@ class Calls:
         self.ns = ns
         self.requests: list[Request] = []
 
-    def add(self, model: str, args: tuple, level: int, hint: str, logprobs: bool) -> Request:
+    def add(self, model: str, args: tuple, level: int, hint: str, view: str) -> Request:
         for r in self.requests:
             if r.model == model and r.args == args:
                 return r
         handle = self.ns.create_name(hint)
-        lp = self.ns.create_name(f"{handle}_lp") if logprobs else None
-        r = Request(handle, model, args, level, lp)
+        suffix = {"logprobs": "lp", "logit": "logit"}.get(view)
+        local = self.ns.create_name(f"{handle}_{suffix}") if suffix else None
+        r = Request(handle, model, args, level, view, local)
         self.requests.append(r)
         return r
 
+    def read(self, r: Request) -> Expr:
+        """How the terms read a request's output."""
+        return Name(r.local) if r.local else output(r)
+
     def stmts(self, batch: Expr) -> list:
-        """``calls = <batch>``, then per round: the requests, ``calls.run()``, the log-probabilities."""
+        """``calls = <batch>``, then per round: the requests, ``calls.run()``, the outputs as the terms read them."""
         out = [Assign((Name("calls"),), batch)]
         calls = Name("calls")
         for level in sorted({r.level for r in self.requests}):
@@ -142,8 +148,10 @@ class Calls:
                 out.append(Assign((Name(r.handle),), method(calls, "add", Const(r.model), *r.args)))
             out.append(ExprStmt(method(calls, "run")))
             for r in round_:
-                if r.logprobs:
-                    out.append(Assign((Name(r.logprobs),), torch_("log_softmax", output(r), -1)))
+                if r.view == "logprobs":
+                    out.append(Assign((Name(r.local),), torch_("log_softmax", output(r), -1)))
+                elif r.view == "logit":
+                    out.append(Assign((Name(r.local),), call(Attr(Name("rt"), "as_logit"), output(r))))
         return out
 
 

@@ -299,7 +299,10 @@ class Printer:
         if isinstance(e, BinOp):
             p = _PREC[e.op]
             left_min = p + 1 if p == 5 else p  # comparisons do not chain here
-            return f"{self.expr(e.left, left_min)} {e.op} {self.expr(e.right, p + 1)}"
+            right = e.right
+            if isinstance(right, BinOp) and right.op == e.op and e.op in ("&", "|"):  # associative on bools
+                return f"{self.expr(e.left, left_min)} {e.op} {self.expr(right, p)}"
+            return f"{self.expr(e.left, left_min)} {e.op} {self.expr(right, p + 1)}"
         if isinstance(e, Unary):
             if e.op == "not":
                 return f"not {self.expr(e.operand, 4)}"

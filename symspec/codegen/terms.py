@@ -15,7 +15,7 @@ from ..analysis.domains import BoolDomain, ClassOf, Cyclic, Labels, Range, RealD
 from ..syntax.unparse import unparse
 from .core import LawScope, V, int_bounds
 from .draws import distances
-from .expr import BinOp, Const, Index, Name, Unary, call, method, rt, torch_
+from .expr import BinOp, Const, Name, Unary, call, method, rt, torch_
 
 __all__ = ["Mode", "Terms", "bool_expr", "apply_parts", "invert_parts", "DEFAULT_TOL", "DEFAULT_RTOL"]
 
@@ -127,20 +127,22 @@ class Terms:
                 code, level = self._argument(self.term(a, mode), level)
                 args.append(code)
             out = sig.output
-            r = self.ls.scope.calls.add(name, tuple(args), level, self._hint(e), isinstance(out, ClassOf))
-            raw = Index(Name("calls"), Name(r.handle))
+            view = "logprobs" if isinstance(out, ClassOf) else ("logit" if isinstance(out, BoolDomain | RealDomain) else "output")
+            calls = self.ls.scope.calls
+            r = calls.add(name, tuple(args), level, self._hint(e), view)
+            read = calls.read(r)
             if isinstance(out, ClassOf):
                 lo, hi = int_bounds(out.domain)
                 offset = lo if isinstance(out.domain, Range) else 0
-                v = V("dist", Name(r.logprobs), out.domain, offset, hi - lo, level)
+                v = V("dist", read, out.domain, offset, hi - lo, level)
                 if mode is Mode.DECISION:  # a call that reads it runs a round later
                     return V("value", _argmax(v), v.domain, level=level + 1)
                 return v
             if isinstance(out, BoolDomain):
-                return V("prob", rt("as_logit", raw), level=level)
+                return V("prob", read, level=level)
             if isinstance(out, RealDomain):
-                return V("real", rt("as_logit", raw), level=level)
-            return V("tensor", raw, out, level=level)
+                return V("real", read, level=level)
+            return V("tensor", read, out, level=level)
         if name == "logit":
             t = self.term(e.args[0], mode)
             return V("real", t.e, level=t.level)
