@@ -271,6 +271,10 @@ def wrong_shape(p):
 
 def explode():
     raise RuntimeError("weights missing")
+
+def chatty(p):
+    print("building the model")  # user code that prints must not break `--json -`
+    return exact(p)
 """
 
 
@@ -407,7 +411,7 @@ def test_validate_json_stdout_is_json_only(models_dir):
     import sys
 
     path, mod = models_dir
-    for factory, code in (("exact", 0), ("build", 1)):
+    for factory, code in (("exact", 0), ("build", 1), ("chatty", 0)):
         proc = subprocess.run(
             [sys.executable, "-m", "symspec", "validate", MODULAR, "--param", "p=5", "--model", f"{mod}:{factory}", "--json", "-"],
             capture_output=True,
@@ -418,6 +422,7 @@ def test_validate_json_stdout_is_json_only(models_dir):
         data = json.loads(proc.stdout)  # fails on any text before or after the JSON
         assert data["passed"] is (code == 0) and [law["name"] for law in data["laws"]] == ["commutes", "shift", "assoc"]
         assert "laws hold within tolerance" in proc.stderr and "Traceback" not in proc.stderr
+        assert ("building the model" in proc.stderr) is (factory == "chatty")
 
 
 TWO_MODELS = """\

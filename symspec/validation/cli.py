@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import os
@@ -148,21 +149,24 @@ def run_validate(args, load_one, color: bool) -> int:
     stray = [m for m in checkpoints if m not in refs]
     if stray:
         raise UsageError(f"--checkpoint for {', '.join(stray)} without a --model for it")
-    models = build_models(refs, checkpoints, dict(spec.params))
-    try:
-        report = validate(
-            module,
-            samples=args.samples,
-            seed=args.seed,
-            device=args.device,
-            batch_size=args.batch_size,
-            cap=args.cap,
-            max_rate=args.max_rate,
-            laws=laws,
-            **models,
-        )
-    except RuntimeError as err:  # e.g. an unknown device
-        raise UsageError(str(err).splitlines()[0]) from None
+    # under --json -, whatever the user's factories and models print goes to stderr: stdout is the JSON alone
+    quiet = contextlib.redirect_stdout(sys.stderr) if args.json == "-" else contextlib.nullcontext()
+    with quiet:
+        models = build_models(refs, checkpoints, dict(spec.params))
+        try:
+            report = validate(
+                module,
+                samples=args.samples,
+                seed=args.seed,
+                device=args.device,
+                batch_size=args.batch_size,
+                cap=args.cap,
+                max_rate=args.max_rate,
+                laws=laws,
+                **models,
+            )
+        except RuntimeError as err:  # e.g. an unknown device
+            raise UsageError(str(err).splitlines()[0]) from None
     text = report.render()
     if args.json == "-":  # stdout is the JSON alone (parseable as a whole); the table goes to stderr
         print(text, file=sys.stderr, flush=True)
