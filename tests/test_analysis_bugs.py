@@ -398,3 +398,18 @@ def test_rejection_acceptance_scan_on_huge_domains_does_not_allocate_them():
     text = "domain Z = cyclic(10000000000000000000)\nmodel f(a: Z) -> class(Z)\nlaw l: f(a + k) == f(a) when k * 2 != 1\n"
     spec = symspec.loads(text, "bug.sym")
     assert spec.ir.laws["l"].variables["k"].acceptance is None
+
+
+def test_huge_shift_and_scale_arguments_act_modulo_the_domain():
+    for transform, order in (("scale(100000000000000000000000003)", 6), ("shift(-100000000000000000000000003)", 7)):
+        text = (
+            f"domain Z = cyclic(7)\ngroup A = <r | r^{order}>\naction A on Z {{ r -> {transform} }}\n"
+            "model f(x: Z) -> class(Z)\nlaw l: forall g: A. f(g . x) == g . f(x)\n"
+        )
+        spec = symspec.loads(text, "bug.sym")
+        assert spec.ir.groups["A"].order == order
+    text = (
+        "domain T = tensor[4, 4]\ngroup A = <r | r^4>\naction A on T { r -> roll(shift=-100000000000000000000000001, dim=1) }\n"
+        "model f(x: T) -> real\nlaw l: forall g: A. f(g . x) == f(x)\n"
+    )
+    assert symspec.loads(text, "bug.sym").ir.groups["A"].order == 4

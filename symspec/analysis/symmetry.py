@@ -481,7 +481,13 @@ def _product_order(gir: GroupIR) -> None:
 
 
 def _normalized(args: tuple, domain) -> tuple:
-    """Transform arguments with negative dims made positive for the domain's rank."""
+    """Transform arguments with negative dims made positive for the domain's rank, shifts and scalings reduced.
+
+    A shift or scaling of cyclic(n) acts modulo n, and a roll modulo its dim's size (when fixed), so each is
+    stored reduced: the tables never see an integer wider than the domain.
+    """
+    if isinstance(domain, Cyclic):
+        return tuple((k, v % domain.n if k in ("k", "u") else v) for k, v in args)
     if not isinstance(domain, Tensor):
         return args
     rank = len(domain.dims)
@@ -492,4 +498,7 @@ def _normalized(args: tuple, domain) -> tuple:
         elif k == "dims":
             v = tuple(d % rank for d in v)
         out.append((k, v))
+    size = domain.dims[dict(out)["dim"]] if "dim" in dict(out) else None
+    if "shift" in dict(out) and isinstance(size, int):
+        out = [(k, v % size if k == "shift" else v) for k, v in out]
     return tuple(out)
