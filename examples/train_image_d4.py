@@ -89,7 +89,11 @@ def main(argv=None) -> dict:
         ("mlp", "plain MLP:", mlp, n_mlp),
     ):
         train(model, x_train, y_train, args.steps, 1e-2)
-        result[key] = {"parameters": n, "train_acc": accuracy(model, x_train, y_train), "test_acc": accuracy(model, x_test, y_test)}
+        result[key] = {
+            "parameters": n,
+            "train_acc": accuracy(model, x_train, y_train),
+            "test_acc": accuracy(model, x_test, y_test),
+        }
         print(f"{label:<34}{n} parameters, test accuracy {result[key]['test_acc']:.3f}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

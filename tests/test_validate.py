@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 
 import networkx as nx
@@ -180,6 +181,19 @@ def test_wrong_output_shape_names_the_model_and_both_shapes():
 
     with pytest.raises(ModelError, match=r"model 'add' returned shape \(49, 6\) for 49 inputs; expected \(49, 7\)"):
         symspec.validate(modular(7), add=Short())
+
+
+def test_validate_bad_numeric_options_are_usage_errors():
+    add = Table(5, lambda a, b: a + b)
+    for kwargs, message in (
+        ({"samples": 0}, "samples must be at least 1, got 0"),
+        ({"batch_size": 0}, "batch_size must be at least 1, got 0"),
+        ({"cap": -1}, "cap must be at least 0, got -1"),
+        ({"max_rate": -0.1}, "max_rate must be between 0 and 1, got -0.1"),
+        ({"seed": 2**62}, f"seed {2**62}: must be smaller than"),
+    ):
+        with pytest.raises(symspec.UsageError, match=re.escape(message)):
+            symspec.validate(modular(5), add=add, **kwargs)
 
 
 def test_missing_and_unknown_models_and_laws_are_usage_errors():
@@ -413,7 +427,19 @@ def test_validate_json_stdout_is_json_only(models_dir):
     path, mod = models_dir
     for factory, code in (("exact", 0), ("build", 1), ("chatty", 0)):
         proc = subprocess.run(
-            [sys.executable, "-m", "symspec", "validate", MODULAR, "--param", "p=5", "--model", f"{mod}:{factory}", "--json", "-"],
+            [
+                sys.executable,
+                "-m",
+                "symspec",
+                "validate",
+                MODULAR,
+                "--param",
+                "p=5",
+                "--model",
+                f"{mod}:{factory}",
+                "--json",
+                "-",
+            ],
             capture_output=True,
             text=True,
             cwd=path,

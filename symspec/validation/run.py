@@ -197,6 +197,11 @@ def validate(
         raise UsageError(f"no law selected; the spec's laws: {', '.join(module.LAWS)}")
     if not -SEED_LIMIT < seed < SEED_LIMIT:
         raise UsageError(f"seed {seed}: must be smaller than {SEED_LIMIT} in magnitude")
+    for option, value, least in (("samples", samples, 1), ("batch_size", batch_size, 1), ("cap", cap, 0)):
+        if value < least:
+            raise UsageError(f"{option} must be at least {least}, got {value}")
+    if not 0 <= max_rate <= 1:
+        raise UsageError(f"max_rate must be between 0 and 1, got {max_rate}")
     needed = needed_models(module, [n for n in names if module.CHECKS[n]["error"] is None])
     missing = describe_missing(needed, models)
     extra = sorted(set(models) - set(module.MODELS))
