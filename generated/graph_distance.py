@@ -270,6 +270,7 @@ def _augment_dist(batch, generator):
     first = rt.field(out, "u", "augment")
     n = first.shape[0]
     device = first.device
+    elements_automorphism_g = rt.cached_to(ELEMENTS_automorphism_g, device)
     # symmetric: dist(u, v) == dist(v, u) (examples/graph_distance.sym:22)
     u, v = out["u"], out["v"]
     symmetric_flip = torch.rand(n, generator=generator, device=device) < 0.5
@@ -277,11 +278,9 @@ def _augment_dist(batch, generator):
     out["v"] = rt.where_examples(symmetric_flip, u, v)
     # automorphism: dist(g . u, g . v) == dist(u, v) (examples/graph_distance.sym:38)
     u, v = out["u"], out["v"]
-    automorphism_g = torch.randint(
-        0, rt.cached_to(ELEMENTS_automorphism_g, device).shape[0], (n,), generator=generator, device=device
-    )
-    out["u"] = rt.act_on_values(u, rt.cached_to(ELEMENTS_automorphism_g, device)[automorphism_g])
-    out["v"] = rt.act_on_values(v, rt.cached_to(ELEMENTS_automorphism_g, device)[automorphism_g])
+    automorphism_g = torch.randint(0, elements_automorphism_g.shape[0], (n,), generator=generator, device=device)
+    out["u"] = rt.act_on_values(u, elements_automorphism_g[automorphism_g])
+    out["v"] = rt.act_on_values(v, elements_automorphism_g[automorphism_g])
     return out
 
 

@@ -101,12 +101,12 @@ def _augment_classify(batch, generator):
     first = rt.field(out, "x", "augment")
     n = first.shape[0]
     device = first.device
+    elements_invariant_g = rt.cached_to(ELEMENTS_invariant_g, device)
+    gather_elements_invariant_g = rt.cached_to(GATHER_ELEMENTS_invariant_g, device)
     # invariant: classify(g . x) == classify(x) (examples/image_d4.sym:24)
     x = out["x"]
-    invariant_g = torch.randint(
-        0, rt.cached_to(ELEMENTS_invariant_g, device).shape[0], (n,), generator=generator, device=device
-    )
-    out["x"] = rt.gather_positions(x, rt.cached_to(GATHER_ELEMENTS_invariant_g, device)[invariant_g], 2)
+    invariant_g = torch.randint(0, elements_invariant_g.shape[0], (n,), generator=generator, device=device)
+    out["x"] = rt.gather_positions(x, gather_elements_invariant_g[invariant_g], 2)
     return out
 
 
@@ -161,9 +161,10 @@ class _Symmetrized_classify(rt.SymmetrizedBase):
         n = x.shape[0]
         device = x.device
         copies = ELEMENTS_invariant_g.shape[0]  # every element of D4
+        gather_elements_invariant_g = rt.cached_to(GATHER_ELEMENTS_invariant_g, device)
         x_all = rt.repeat_examples(x, copies)
         g = torch.arange(copies, device=device).repeat_interleave(n)
-        out = self.model(rt.gather_positions(x_all, rt.cached_to(GATHER_ELEMENTS_invariant_g, device)[g], 2))
+        out = self.model(rt.gather_positions(x_all, gather_elements_invariant_g[g], 2))
         return out.view(copies, n, *out.shape[1:]).mean(0)
 
 

@@ -198,6 +198,7 @@ def lower_augment(spec, tables) -> list:
             Assign((first,), rt("field", out, fields[0], "augment")),
             Assign((Name("n"),), Index(Attr(first, "shape"), Const(0))),
             Assign((Name("device"),), Attr(first, "device")),
+            *scope.table_stmts(blocks),
             *blocks,
             Return(out),
         ]

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from ..analysis.domains import Range
 from ..errors import Diagnostic, SpecError
 from ..syntax import ast
-from .expr import Assign, Attr, Call, Const, Expr, ExprStmt, Index, Name, TupleE, as_expr, call, method, torch_
-from .names import Namespace, literal
+from .expr import Assign, Attr, Call, Const, Expr, ExprStmt, Index, Name, TupleE, as_expr, call, free_names, method, torch_
+from .names import Namespace, comment_text
 
-__all__ = ["CompileError", "V", "ModuleTables", "Calls", "Request", "Scope", "LawScope", "int_bounds", "fail"]
+__all__ = ["comment_text", "CompileError", "V", "ModuleTables", "Calls", "Request", "Scope", "LawScope", "int_bounds", "fail"]
 
 
 class CompileError(SpecError):
@@ -169,11 +169,23 @@ class Scope:
         self.calls = Calls(self.ns)
         self.in_module = in_module  # forward() of a loss module reads tables as self.NAME
         self.n = Name("n")
+        self.bound: dict = {}  # table -> the local holding it on the inputs' device (functions outside the module)
 
     def table(self, name: str) -> Expr:
+        """A precomputed table: a buffer of the loss module, else a local bound once per function."""
         if self.in_module:
             return Attr(Name("self"), name)
-        return call(Attr(Name("rt"), "cached_to"), Name(name), Name("device"))
+        if name not in self.bound:
+            self.bound[name] = Name(self.ns.create_name(name.lower()))
+        return self.bound[name]
+
+    def table_stmts(self, body: list) -> list:
+        """The bindings of the tables ``body`` reads, in a function outside the module (after ``device`` is known)."""
+        cached = Attr(Name("rt"), "cached_to")
+        used = free_names(body)
+        return [
+            Assign((local,), call(cached, Name(name), Name("device"))) for name, local in self.bound.items() if local.id in used
+        ]
 
 
 class LawScope:
@@ -205,14 +217,3 @@ class LawScope:
     def full(self, value) -> Call:
         """A per-example constant: ``torch.full((n,), value, device=device)``."""
         return torch_("full", TupleE((self.n,)), as_expr(value), device=Name("device"))
-
-
-def comment_text(text: str) -> str:
-    """User text (law bodies, file names) as a one-line comment."""
-    return " ".join(str(text).split())
-
-
-def lit(value) -> Expr:
-    """A constant node; strings and containers go through literal() when printed."""
-    literal(value)  # fails early on anything literal() cannot write
-    return Const(value)

@@ -7,7 +7,7 @@ compiles.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..analysis.domains import BoolDomain, ClassOf, RealDomain
 from ..syntax import ast
@@ -40,7 +40,6 @@ class LoweredModule:
     outputs: object  # Expr
     checks: list  # of checks.LoweredCheck
     check_meta: object = None  # Expr of CHECKS
-    notes: dict = field(default_factory=dict)
 
 
 def output_descriptor(out, number):

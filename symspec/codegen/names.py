@@ -13,7 +13,7 @@ import json
 import keyword
 import re
 
-__all__ = ["RESERVED", "literal", "py", "Namespace", "doc_text"]
+__all__ = ["RESERVED", "literal", "py", "Namespace", "doc_text", "comment_text"]
 
 # names the generated module binds or reads itself: no generated local or constant may take them
 RESERVED = frozenset(
@@ -69,6 +69,11 @@ def literal(value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(literal(v) for v in value) + "]"
     raise TypeError(f"no literal for {type(value).__name__}")
+
+
+def comment_text(text: str) -> str:
+    """User text (law bodies, file names) as one line of a ``#`` comment."""
+    return " ".join(str(text).split())
 
 
 def doc_text(text: str) -> str:

@@ -124,7 +124,7 @@ def _group_law(spec, tables, sig, law, ir) -> Symmetrizer | None:
             Assign((copies,), Attr(Name("self"), "samples"), f"random elements of {gir.name}: an approximate average"),
             Assign((Name("m"),), BinOp("*", Name("n"), copies)),
         ]
-    stmts = head + lines + draw.stmts
+    stmts = lines + draw.stmts
     args = [terms.soft(a).e for a in moved.args]
     out = Name("out")
     stmts.append(Assign((out,), call(Attr(Name("self"), "model"), *args)))
@@ -141,6 +141,7 @@ def _group_law(spec, tables, sig, law, ir) -> Symmetrizer | None:
         stmts.append(Assign((out,), y))
     view = method(out, "view", copies, Name("n"), Unary("*", Index(Attr(out, "shape"), Slice(Const(1)))))
     stmts.append(Return(method(view, "mean", 0)))
+    stmts = head + scope.table_stmts(stmts) + stmts
     prologue = [Assign((Name("generator"),), Attr(Name("self"), "generator"))]
     if free_names(stmts) & {"n", "device"}:
         prologue += [
