@@ -12,6 +12,7 @@ Requests that depend on other outputs (nested calls) go in a later round.
 from __future__ import annotations
 
 import types
+from collections.abc import Collection, Iterable
 
 import torch
 
@@ -62,7 +63,7 @@ class CallBatch:
         return self.outputs[handle]
 
 
-def law_models(meta: dict, models) -> tuple:
+def law_models(meta: dict, models: Iterable[str]) -> tuple:
     """The models one law calls, from its ``LAWS`` entry.
 
     ``meta["models"]`` when the generated module lists them; else the one
@@ -77,7 +78,7 @@ def law_models(meta: dict, models) -> tuple:
     return tuple(models)
 
 
-def models_needed(laws: dict, priors: dict, models, names=None) -> dict:
+def models_needed(laws: dict, priors: dict, models: Collection[str], names: Iterable[str] | None = None) -> dict:
     """model -> the laws (and ``prior NAME``s) that call it, over the laws ``names`` (default: all) and every prior."""
     needed: dict = {}
     for name in laws if names is None else names:
@@ -89,7 +90,7 @@ def models_needed(laws: dict, priors: dict, models, names=None) -> dict:
     return needed
 
 
-def describe_missing(needed: dict, given) -> dict:
+def describe_missing(needed: dict, given: Collection[str]) -> dict:
     """Each needed model not in ``given`` -> who uses it (``"law a, prior b"``), sorted by model."""
     return {m: ", ".join(users) for m, users in sorted(needed.items()) if m not in given}
 
