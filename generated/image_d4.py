@@ -42,7 +42,7 @@ WEIGHTS = {
 
 # every element of D4 acting on Image (one row each)
 ELEMENTS_invariant_g = rt.joint_elements(
-    [rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28))]
+    [rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(SIZE, SIZE))]
 )[0]
 
 # their inverses, as gathers
@@ -117,10 +117,10 @@ class conv(rt.OrbitLinear):
         super().__init__(
             c_in,
             c_out,
-            rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28)),
-            rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28)),
-            (28, 28),
-            (28, 28),
+            rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(SIZE, SIZE)),
+            rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(SIZE, SIZE)),
+            (SIZE, SIZE),
+            (SIZE, SIZE),
             bias,
         )
 
@@ -132,9 +132,9 @@ class readout(rt.OrbitLinear):
         super().__init__(
             c_in,
             c_out,
-            rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(28, 28)),
+            rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(SIZE, SIZE)),
             torch.zeros(2, 1, dtype=torch.long),
-            (28, 28),
+            (SIZE, SIZE),
             (),
             bias,
         )
@@ -170,13 +170,13 @@ class _Symmetrized_classify(rt.SymmetrizedBase):
 
 AUGMENTERS = {"classify": _augment_classify}
 SYMMETRIZERS = {"classify": _Symmetrized_classify}
-INPUTS = {"classify": (rt.TensorOf((28, 28)),)}
+INPUTS = {"classify": (rt.TensorOf((SIZE, SIZE)),)}
 OUTPUTS = {"classify": rt.ClassOutput(10)}
 CHECKS = {
     "invariant": {
         "method": "check_invariant",
         "variables": {
-            "x": rt.CheckVariable("batch", rt.TensorOf((28, 28))),
+            "x": rt.CheckVariable("batch", rt.TensorOf((SIZE, SIZE))),
             "g": rt.CheckVariable("group", rt.GroupElements("ELEMENTS_invariant_g")),
         },
         "error": None,

@@ -34,14 +34,14 @@ class LoweredCheck:
     error: str | None = None  # why no check could be compiled
 
 
-def describe_domain(domain, number):
+def describe_domain(domain, tables):
     """A model input domain as a descriptor: ``rt.Values(lo, hi)``, ``rt.TensorOf(dims)`` or ``rt.Real()``."""
     if isinstance(domain, Tensor):
-        return rt("TensorOf", tuple(domain.dims))
+        return rt("TensorOf", tables.dims(domain.dims))
     if isinstance(domain, RealDomain):
         return rt("Real")
     lo, hi = int_bounds(domain)
-    return rt("Values", number(lo), number(hi))
+    return rt("Values", tables.number(lo), tables.number(hi))
 
 
 def _variable(source: str, domain) -> object:
@@ -62,7 +62,7 @@ class _Check:
         self.space: dict = {}
 
     def variables(self) -> None:
-        ls, number = self.ls, self.ls.tables.number
+        ls = self.ls
         order = sorted(self.ir.variables.values(), key=lambda p: p.source != "batch")
         given = Name("values")
         for plan in order:
@@ -70,7 +70,7 @@ class _Check:
                 local = ls.local(plan.name)
                 ls.setup.append(Assign((local,), Index(given, Const(plan.name))))
                 batch_value(ls, plan.name, local)
-                self.space[plan.name] = _variable("batch", describe_domain(self.law.variables[plan.name].domain, number))
+                self.space[plan.name] = _variable("batch", describe_domain(self.law.variables[plan.name].domain, ls.tables))
         for plan in order:
             if plan.source == "batch":
                 continue
@@ -81,7 +81,7 @@ class _Check:
             else:
                 draw = draw_value(ls, plan, self.terms)
                 var_domain = self.law.variables[plan.name].domain
-                domain = describe_domain(var_domain, number)
+                domain = describe_domain(var_domain, ls.tables)
                 finite = not isinstance(var_domain, Tensor | RealDomain)
                 if draw.ok is not None:
                     ls.masks.append(draw.ok)

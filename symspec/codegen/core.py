@@ -72,6 +72,10 @@ class ModuleTables:
             return Name(names[0])
         return Const(value)
 
+    def dims(self, dims) -> Expr:
+        """A tensor shape: each dim a parameter's constant where one sizes it, an int, or a run-time name."""
+        return TupleE(tuple(self.number(d) if isinstance(d, int) else Const(d) for d in dims))
+
     def constant(self, key, hint: str, value: Expr, comment: str | None = None) -> str:
         if key in self.keys:
             return self.keys[key]

@@ -174,9 +174,9 @@ def _ops(act, generators) -> dict:
     return {g: [(op, dict(args)) for op, args in act.ops[g]] for g in generators}
 
 
-def _action_table(ops: dict, domain, lead: int = 0):
+def _action_table(ops: dict, domain, tables, lead: int = 0):
     if isinstance(domain, Tensor):
-        return rt("action_table", as_expr(ops), shape=as_expr(tuple(domain.dims[lead:])))
+        return rt("action_table", as_expr(ops), shape=tables.dims(domain.dims[lead:]))
     return rt("action_table", as_expr(ops), n=domain.size)
 
 
@@ -213,7 +213,7 @@ def _element_tables(ls: LawScope, gir, domains: list, var: str, draw: Draw, part
         lead = _untouched_leading_dims(d, ops)
         if lead:  # the transforms leave the leading dims alone: index only the trailing ones
             ops = {g: [(op, _shift_dims(args, -lead)) for op, args in seq] for g, seq in ops.items()}
-        tables.append(_action_table(ops, d, lead))
+        tables.append(_action_table(ops, d, ls.tables, lead))
         skipped.append(lead)
     joint = rt("joint_elements", as_expr(tables))
     name = draw.local
@@ -242,7 +242,7 @@ def _element_tables(ls: LawScope, gir, domains: list, var: str, draw: Draw, part
 
 def _random_words(ls: LawScope, gir, domains: list, var: str, draw: Draw, parts: dict) -> None:
     """Groups too large for a table of all elements: per example, a random word in the generators."""
-    tables = [_action_table(_ops(ls.spec.ir.action(gir, d), gir.generators), d) for d in domains]
+    tables = [_action_table(_ops(ls.spec.ir.action(gir, d), gir.generators), d, ls.tables) for d in domains]
     buf = ls.tables.buffer(
         ("generators", ls.law.name, var),
         f"GENERATORS_{ls.law.name}_{var}",

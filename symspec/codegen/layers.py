@@ -89,7 +89,7 @@ def basis_size(in_reps: list | None, out_reps: list | None, in_shape: tuple, out
     return p_out * p_in - int((s > BASIS_CUTOFF * scale).sum())
 
 
-def _reps(spec, gir, domain):
+def _reps(spec, tables, gir, domain):
     """(argument expression, data) of a domain's representation under the group, for rt.BasisLinear; None if none."""
     if isinstance(domain, RealDomain):
         return as_expr(None), None
@@ -106,7 +106,7 @@ def _reps(spec, gir, domain):
             values.append((kind, f.definition.arg, act.matrix_dim))
         elif act.perms and f.generators:
             ops = {g: [(op, dict(args)) for op, args in act.ops[g]] for g in f.generators}
-            table = rt("action_table", as_expr(ops), shape=as_expr(tuple(domain.dims)))
+            table = rt("action_table", as_expr(ops), shape=tables.dims(domain.dims))
             exprs.append(TupleE((as_expr("perm"), table)))
             values.append(("perm", [act.perms[g] for g in f.generators]))
         elif not f.generators and act.kind != "matrix":
@@ -120,12 +120,12 @@ def _fail(spec, message: str, span, hint=None):
     raise CompileError([Diagnostic(message, span, hint, kind="compile")], {spec.file: spec.source})
 
 
-def _matrix_layer(spec, name: str, layer, gir):
+def _matrix_layer(spec, tables, name: str, layer, gir):
     """Constructor arguments of an rt.BasisLinear layer (continuous groups on fixed shapes), or None."""
     if not gir.continuous:
         return None
-    src = _reps(spec, gir, layer.source)
-    dst = _reps(spec, gir, layer.target)
+    src = _reps(spec, tables, gir, layer.source)
+    dst = _reps(spec, tables, gir, layer.target)
     if src is None or dst is None or src[1] is None:
         return None
     in_shape = tuple(layer.source.dims)
@@ -138,23 +138,23 @@ def _matrix_layer(spec, name: str, layer, gir):
             layer.span,
             "map to a domain the group acts on (an invariant output needs invariant features first)",
         )
-    return _c(src[0], dst[0], in_shape, out_shape, Name("bias"))
+    return _c(src[0], dst[0], tables.dims(in_shape), tables.dims(out_shape), Name("bias"))
 
 
-def _orbit_layer(spec, layer, gir, src, dst):
+def _orbit_layer(spec, tables, layer, gir, src, dst):
     ops = {g: [(op, dict(args)) for op, args in src.ops[g]] for g in gir.generators}
-    in_table = rt("action_table", as_expr(ops), shape=as_expr(tuple(layer.source.dims)))
+    in_table = rt("action_table", as_expr(ops), shape=tables.dims(layer.source.dims))
     if dst.kind == "trivial":  # every generator fixes the one output point
         out_table = torch_("zeros", len(gir.generators), 1, dtype=Attr(Name("torch"), "long"))
         out_shape = as_expr(())
     else:
         ops = {g: [(op, dict(args)) for op, args in dst.ops[g]] for g in gir.generators}
-        out_table = rt("action_table", as_expr(ops), shape=as_expr(tuple(layer.target.dims)))
-        out_shape = as_expr(tuple(layer.target.dims))
-    return _c(in_table, out_table, tuple(layer.source.dims), out_shape, Name("bias"))
+        out_table = rt("action_table", as_expr(ops), shape=tables.dims(layer.target.dims))
+        out_shape = tables.dims(layer.target.dims)
+    return _c(in_table, out_table, tables.dims(layer.source.dims), out_shape, Name("bias"))
 
 
-def lower_layers(spec) -> list:
+def lower_layers(spec, tables) -> list:
     """Per layer: a :class:`Layer` (class name, runtime base, constructor arguments, comment)."""
     out = []
     for name, layer in spec.layers.items():
@@ -164,7 +164,7 @@ def lower_layers(spec) -> list:
         # symmetric(n) has closed forms (DeepSets, the Bell maps) whose size does not grow with n: prefer them
         closed_form = gir.definition.kind == "symmetric"
         if src is not None and src.perms and (dst.kind == "trivial" or dst.perms) and not gir.continuous and not closed_form:
-            out.append(Layer(cls, "rt.OrbitLinear", _orbit_layer(spec, layer, gir, src, dst), comment, name))
+            out.append(Layer(cls, "rt.OrbitLinear", _orbit_layer(spec, tables, layer, gir, src, dst), comment, name))
             continue
         factors = gir.factors or (gir,)
         perm = [f for f in factors if f.definition.kind == "symmetric"]
@@ -191,7 +191,7 @@ def lower_layers(spec) -> list:
             args = (BinOp("*", Name("c_in"), Const(rest_size)), Name("c_out"), Name("bias"))
             out.append(Layer(cls, "rt.DeepSetsPool", args, comment, name))
             continue
-        basis = _matrix_layer(spec, name, layer, gir)
+        basis = _matrix_layer(spec, tables, name, layer, gir)
         if basis is not None:
             out.append(Layer(cls, "rt.BasisLinear", basis, comment, name))
             continue

@@ -42,14 +42,14 @@ class LoweredModule:
     check_meta: object = None  # Expr of CHECKS
 
 
-def output_descriptor(out, number):
+def output_descriptor(out, tables):
     if isinstance(out, ClassOf):
-        return rt("ClassOutput", number(out.domain.size))
+        return rt("ClassOutput", tables.number(out.domain.size))
     if isinstance(out, BoolDomain):
         return rt("BoolOutput")
     if isinstance(out, RealDomain):
         return rt("RealOutput")
-    return rt("TensorOutput", tuple(out.dims))
+    return rt("TensorOutput", tables.dims(out.dims))
 
 
 def models_called(spec, law) -> tuple:
@@ -84,10 +84,9 @@ def lower_module(spec) -> LoweredModule:
     tables = ModuleTables(spec)
     loss = lower_loss(spec, tables)
     augmenters = lower_augment(spec, tables)
-    layers = lower_layers(spec)
+    layers = lower_layers(spec, tables)
     symmetrizers = lower_symmetrize(spec, tables)
     checks = lower_checks(spec, tables)
-    number = tables.number
     params = [(tables.params[p], v) for p, v in spec.params.items()]
     priors = {
         name: {
@@ -105,9 +104,9 @@ def lower_module(spec) -> LoweredModule:
         ("PRIORS", as_expr(priors)),
     ]
     inputs = DictE(
-        tuple((Const(m), as_expr(tuple(describe_domain(d, number) for _, d in sig.params))) for m, sig in spec.models.items())
+        tuple((Const(m), as_expr(tuple(describe_domain(d, tables) for _, d in sig.params))) for m, sig in spec.models.items())
     )
-    outputs = DictE(tuple((Const(m), output_descriptor(sig.output, number)) for m, sig in spec.models.items()))
+    outputs = DictE(tuple((Const(m), output_descriptor(sig.output, tables)) for m, sig in spec.models.items()))
     check_meta = DictE(
         tuple(
             (
