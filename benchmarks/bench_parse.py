@@ -66,7 +66,7 @@ def main() -> None:
 
     import gc
 
-    from symspec.analysis import loads
+    from symspec.pipeline import loads
     from symspec.pipeline import analyze
     from symspec.syntax import parse
     from symspec.syntax.parser import _parser

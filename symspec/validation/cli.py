@@ -115,7 +115,7 @@ def _laws(option: str | None, module) -> list | None:
 
 def run_validate(args, load_one, color: bool) -> int:
     """``symspec validate``: the table on stdout (on stderr under ``--json -``, which keeps stdout for the JSON alone)."""
-    from .. import compile as compile_spec
+    from ..pipeline import compile as compile_spec
     from ..runtime.calls import describe_missing
     from .run import needed_models, validate
 
