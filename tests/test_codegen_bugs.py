@@ -90,3 +90,15 @@ def test_augmentation_inverts_each_output_transform():
     moved = out["x"] != x
     assert moved.any() and (~moved).any()  # the transform or the identity, per example
     assert torch.equal(out["target"][moved], (3 * (x - y) % 7)[moved])  # 5^-1 = 3 mod 7
+
+
+def test_augmentation_undoes_a_group_action_on_the_moved_call_with_the_inverse_element():
+    spec = symspec.loads(
+        "domain Z = cyclic(5)\ngroup C = cyclic(5)\naction C on Z by shift\n"
+        "model f(a: Z) -> class(Z)\nlaw neg: forall g: C. g . f(g . a) == f(a)\n"
+    )
+    mod = symspec.compile(spec)
+    a = torch.arange(5).repeat(8)
+    out = mod.augment({"a": a, "target": (-a) % 5}, generator=torch.Generator().manual_seed(0))
+    assert (out["a"] != a).any()
+    assert torch.equal(out["target"], (-out["a"]) % 5)  # f(a) = -a satisfies the law; the target follows it
