@@ -411,3 +411,20 @@ def test_user_text_reaches_the_module_only_escaped():
     imported = {a.name for node in pyast.walk(tree) if isinstance(node, pyast.Import) for a in node.names}
     assert imported == {"torch"}, imported
     assert all(len(line) <= 120 for line in source.splitlines())
+
+
+def test_parameter_constants_never_shadow_a_local():
+    spec = symspec.loads(
+        "param p = 5\ndomain Z = cyclic(p)\nmodel f(P: Z, b: Z) -> class(Z)\n"
+        "law s: forall k: Z. f(P + k, b) == f(P, b) + k\n"
+    )
+    source = compile_source(spec)
+    assert "\nP_1 = 5\n" in source and "% P_1" in source  # the batch field P keeps its name
+    mod = compile(spec)
+    P, b = torch.arange(5).repeat(5), torch.arange(5).repeat_interleave(5)
+
+    class Add(torch.nn.Module):
+        def forward(self, P, b):
+            return one_hot_logits((P + b) % 5, 5)
+
+    assert float(mod.SymmetryLoss(f=Add())({"P": P, "b": b})) < 1e-5

@@ -8,7 +8,7 @@ from ..analysis.domains import Range
 from ..errors import Diagnostic, SpecError
 from ..syntax import ast
 from .expr import Assign, Attr, Call, Const, Expr, ExprStmt, Index, Name, TupleE, as_expr, call, free_names, method, torch_
-from .names import Namespace, comment_text
+from .names import Namespace, comment_text, py
 
 __all__ = ["comment_text", "CompileError", "V", "ModuleTables", "Calls", "Request", "Scope", "LawScope", "int_bounds", "fail"]
 
@@ -52,7 +52,12 @@ class ModuleTables:
     """Module-level names: spec parameters, constants and precomputed tables (buffers of the loss module)."""
 
     def __init__(self, spec):
-        self.ns = Namespace()
+        # module names: the generated classes and functions; never the locals of a generated function
+        classes = {py(name) for name in spec.layers}
+        classes |= {f"_augment_{py(m)}" for m in spec.models} | {f"_Symmetrized_{py(m)}" for m in spec.models}
+        locals_ = {py(p) for sig in spec.models.values() for p, _ in sig.params}
+        locals_ |= {py(v) for law in spec.laws.values() for v in law.variables}
+        self.ns = Namespace(classes, avoid=locals_)
         self.params: dict = {}  # param name -> constant name
         self.constants: dict = {}  # name -> (Expr, comment)
         self.buffers: dict = {}  # name -> (Expr, comment)

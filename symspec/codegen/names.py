@@ -100,9 +100,10 @@ class Namespace:
     ``x_2``) while taken.
     """
 
-    def __init__(self, taken=(), parent: Namespace | None = None):
+    def __init__(self, taken=(), parent: Namespace | None = None, avoid=()):
         self.parent = parent
         self.used: set[str] = set(taken)
+        self.avoid = set(avoid)  # never created here, but free for nested scopes (names their locals take)
         self.counts: dict[str, int] = {}
 
     def _taken(self, name: str) -> bool:
@@ -119,10 +120,10 @@ class Namespace:
             name = "_" + name
         if _unsafe(name):
             name += "_"
-        if self._taken(name):
+        if self._taken(name) or name in self.avoid:
             base = re.sub(r"_\d+$", "", name) or name
             i = self.counts.get(base, 0) + 1
-            while self._taken(f"{base}_{i}"):
+            while self._taken(f"{base}_{i}") or f"{base}_{i}" in self.avoid:
                 i += 1
             self.counts[base] = i
             name = f"{base}_{i}"
