@@ -109,18 +109,18 @@ class SymmetryLoss(rt.SymmetryLossBase):
         gt_aa = calls.add("gt", a, a)
         gt_ab = calls.add("gt", a, b)
         gt_ba = calls.add("gt", b, a)
-        gt_bc = calls.add("gt", b, transitive_c)
-        gt_ac = calls.add("gt", a, transitive_c)
-        gt_ac_1 = calls.add("gt", a, bradley_terry_c)
-        gt_bc_1 = calls.add("gt", b, bradley_terry_c)
+        gt_b_transitive_c = calls.add("gt", b, transitive_c)
+        gt_a_transitive_c = calls.add("gt", a, transitive_c)
+        gt_a_bradley_terry_c = calls.add("gt", a, bradley_terry_c)
+        gt_b_bradley_terry_c = calls.add("gt", b, bradley_terry_c)
         calls.run()
         gt_aa_logit = rt.as_logit(calls[gt_aa])
         gt_ab_logit = rt.as_logit(calls[gt_ab])
         gt_ba_logit = rt.as_logit(calls[gt_ba])
-        gt_bc_logit = rt.as_logit(calls[gt_bc])
-        gt_ac_logit = rt.as_logit(calls[gt_ac])
-        gt_ac_1_logit = rt.as_logit(calls[gt_ac_1])
-        gt_bc_1_logit = rt.as_logit(calls[gt_bc_1])
+        gt_b_transitive_c_logit = rt.as_logit(calls[gt_b_transitive_c])
+        gt_a_transitive_c_logit = rt.as_logit(calls[gt_a_transitive_c])
+        gt_a_bradley_terry_c_logit = rt.as_logit(calls[gt_a_bradley_terry_c])
+        gt_b_bradley_terry_c_logit = rt.as_logit(calls[gt_b_bradley_terry_c])
 
         terms = {}
         # examples/comparison.sym:17 not gt(a, a)
@@ -129,12 +129,12 @@ class SymmetryLoss(rt.SymmetryLossBase):
         terms["antisymmetric"] = rt.masked_mean(rt.bernoulli_sym_kl(gt_ab_logit, -gt_ba_logit), a != b)
         # examples/comparison.sym:25 gt(a, b) and gt(b, c) => gt(a, c)
         terms["transitive"] = rt.implication_penalty(
-            torch.sigmoid(rt.logit(rt.soft_and(torch.sigmoid(gt_ab_logit), torch.sigmoid(gt_bc_logit)))),
-            torch.sigmoid(gt_ac_logit),
+            torch.sigmoid(rt.logit(rt.soft_and(torch.sigmoid(gt_ab_logit), torch.sigmoid(gt_b_transitive_c_logit)))),
+            torch.sigmoid(gt_a_transitive_c_logit),
         ).mean()
         # examples/comparison.sym:29 gt(a, c) == sigmoid(logit(gt(a, b)) + logit(gt(b, c))) when a > b > c
         terms["bradley_terry"] = rt.masked_mean(
-            rt.bernoulli_sym_kl(gt_ac_1_logit, gt_ab_logit + gt_bc_1_logit),
+            rt.bernoulli_sym_kl(gt_a_bradley_terry_c_logit, gt_ab_logit + gt_b_bradley_terry_c_logit),
             bradley_terry_c_ok & (a > b) & (b > bradley_terry_c),
         )
         return self.total(terms)

@@ -214,11 +214,11 @@ class SymmetryLoss(rt.SymmetryLossBase):
         dist_uv = calls.add("dist", u, v)
         dist_vu = calls.add("dist", v, u)
         dist_uu = calls.add("dist", u, u)
-        dist_uw = calls.add("dist", u, triangle_w)
-        dist_wv = calls.add("dist", triangle_w, v)
-        dist_uw_1 = calls.add("dist", u, geodesic_w)
-        dist_wv_1 = calls.add("dist", geodesic_w, v)
-        dist_gugv = calls.add(
+        dist_u_triangle_w = calls.add("dist", u, triangle_w)
+        dist_triangle_w_v = calls.add("dist", triangle_w, v)
+        dist_u_geodesic_w = calls.add("dist", u, geodesic_w)
+        dist_geodesic_w_v = calls.add("dist", geodesic_w, v)
+        dist_gu_gv = calls.add(
             "dist",
             rt.act_on_values(u, self.ELEMENTS_automorphism_g[automorphism_g]),
             rt.act_on_values(v, self.ELEMENTS_automorphism_g[automorphism_g]),
@@ -227,11 +227,11 @@ class SymmetryLoss(rt.SymmetryLossBase):
         dist_uv_lp = torch.log_softmax(calls[dist_uv], -1)
         dist_vu_lp = torch.log_softmax(calls[dist_vu], -1)
         dist_uu_lp = torch.log_softmax(calls[dist_uu], -1)
-        dist_uw_lp = torch.log_softmax(calls[dist_uw], -1)
-        dist_wv_lp = torch.log_softmax(calls[dist_wv], -1)
-        dist_uw_1_lp = torch.log_softmax(calls[dist_uw_1], -1)
-        dist_wv_1_lp = torch.log_softmax(calls[dist_wv_1], -1)
-        dist_gugv_lp = torch.log_softmax(calls[dist_gugv], -1)
+        dist_u_triangle_w_lp = torch.log_softmax(calls[dist_u_triangle_w], -1)
+        dist_triangle_w_v_lp = torch.log_softmax(calls[dist_triangle_w_v], -1)
+        dist_u_geodesic_w_lp = torch.log_softmax(calls[dist_u_geodesic_w], -1)
+        dist_geodesic_w_v_lp = torch.log_softmax(calls[dist_geodesic_w_v], -1)
+        dist_gu_gv_lp = torch.log_softmax(calls[dist_gu_gv], -1)
 
         terms = {}
         # examples/graph_distance.sym:22 dist(u, v) == dist(v, u)
@@ -241,18 +241,18 @@ class SymmetryLoss(rt.SymmetryLossBase):
         # examples/graph_distance.sym:29 dist(u, v) <= dist(u, w) + dist(w, v)
         terms["triangle"] = rt.squared_hinge(
             rt.expectation_logprobs(dist_uv_lp, 0),
-            rt.expectation_logprobs(rt.sum_distribution(dist_uw_lp, dist_wv_lp), 0),
+            rt.expectation_logprobs(rt.sum_distribution(dist_u_triangle_w_lp, dist_triangle_w_v_lp), 0),
         ).mean()
         # examples/graph_distance.sym:34 dist(u, v) == dist(u, w) + dist(w, v) when between(G, u, w, v)
         terms["geodesic"] = rt.masked_mean(
             rt.sym_kl_logprobs(
                 rt.pad_support(dist_uv_lp, 0, 0, 25),
-                rt.pad_support(rt.sum_distribution(dist_uw_1_lp, dist_wv_1_lp), 0, 0, 25),
+                rt.pad_support(rt.sum_distribution(dist_u_geodesic_w_lp, dist_geodesic_w_v_lp), 0, 0, 25),
             ),
             rt.on_shortest_path(self.DISTANCES_G, u, geodesic_w, v),
         )
         # examples/graph_distance.sym:38 dist(g . u, g . v) == dist(u, v)
-        terms["automorphism"] = rt.sym_kl_logprobs(dist_gugv_lp, dist_uv_lp).mean()
+        terms["automorphism"] = rt.sym_kl_logprobs(dist_gu_gv_lp, dist_uv_lp).mean()
         return self.total(terms)
 
 
@@ -473,20 +473,20 @@ class Validator(rt.ValidatorBase):
         else:
             g = torch.randint(0, self.ELEMENTS_automorphism_g.shape[0], (n,), generator=generator, device=device)
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        dist_gugv = calls.add(
+        dist_gu_gv = calls.add(
             "dist",
             rt.act_on_values(u, self.ELEMENTS_automorphism_g[g]),
             rt.act_on_values(v, self.ELEMENTS_automorphism_g[g]),
         )
         dist_uv = calls.add("dist", u, v)
         calls.run()
-        dist_gugv_lp = torch.log_softmax(calls[dist_gugv], -1)
+        dist_gu_gv_lp = torch.log_softmax(calls[dist_gu_gv], -1)
         dist_uv_lp = torch.log_softmax(calls[dist_uv], -1)
-        lhs = dist_gugv_lp.argmax(-1)
+        lhs = dist_gu_gv_lp.argmax(-1)
         rhs = dist_uv_lp.argmax(-1)
         return rt.checked(
             n,
-            loss=rt.sym_kl_logprobs(dist_gugv_lp, dist_uv_lp),
+            loss=rt.sym_kl_logprobs(dist_gu_gv_lp, dist_uv_lp),
             holds=lhs == rhs,
             mask=None,
             finite=calls.finite(n),

@@ -134,28 +134,28 @@ class SymmetryLoss(rt.SymmetryLossBase):
         calls = rt.CallBatch(self.models, fused=self.fused)
         add_ab = calls.add("add", a, b)
         add_ba = calls.add("add", b, a)
-        add_akb = calls.add("add", (a + shift_k) % P, b)
-        add_bc = calls.add("add", b, assoc_c)
+        add_a_plus_shift_k_b = calls.add("add", (a + shift_k) % P, b)
+        add_b_assoc_c = calls.add("add", b, assoc_c)
         calls.run()
         add_ab_lp = torch.log_softmax(calls[add_ab], -1)
         add_ba_lp = torch.log_softmax(calls[add_ba], -1)
-        add_akb_lp = torch.log_softmax(calls[add_akb], -1)
-        add_bc_lp = torch.log_softmax(calls[add_bc], -1)
-        add_abc = calls.add("add", add_ab_lp.argmax(-1), assoc_c)
-        add_abc_1 = calls.add("add", a, add_bc_lp.argmax(-1))
+        add_a_plus_shift_k_b_lp = torch.log_softmax(calls[add_a_plus_shift_k_b], -1)
+        add_b_assoc_c_lp = torch.log_softmax(calls[add_b_assoc_c], -1)
+        add_add_ab_assoc_c = calls.add("add", add_ab_lp.argmax(-1), assoc_c)
+        add_a_add_b_assoc_c = calls.add("add", a, add_b_assoc_c_lp.argmax(-1))
         calls.run()
-        add_abc_lp = torch.log_softmax(calls[add_abc], -1)
-        add_abc_1_lp = torch.log_softmax(calls[add_abc_1], -1)
+        add_add_ab_assoc_c_lp = torch.log_softmax(calls[add_add_ab_assoc_c], -1)
+        add_a_add_b_assoc_c_lp = torch.log_softmax(calls[add_a_add_b_assoc_c], -1)
 
         terms = {}
         # examples/modular_addition.sym:23 add(a, b) == add(b, a)
         terms["commutes"] = rt.sym_kl_logprobs(add_ab_lp, add_ba_lp).mean()
         # examples/modular_addition.sym:28 add(a + k, b) == add(a, b) + k
         terms["shift"] = rt.sym_kl_logprobs(
-            add_akb_lp, rt.pushforward(add_ab_lp, rt.shift_table(P, shift_k, device))
+            add_a_plus_shift_k_b_lp, rt.pushforward(add_ab_lp, rt.shift_table(P, shift_k, device))
         ).mean()
         # examples/modular_addition.sym:31 add(add(a, b), c) == add(a, add(b, c))
-        terms["assoc"] = rt.sym_kl_logprobs(add_abc_lp, add_abc_1_lp).mean()
+        terms["assoc"] = rt.sym_kl_logprobs(add_add_ab_assoc_c_lp, add_a_add_b_assoc_c_lp).mean()
         return self.total(terms)
 
 
@@ -285,16 +285,16 @@ class Validator(rt.ValidatorBase):
         else:
             k = rt.uniform_int(0, P, n, generator, device)
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        add_akb = calls.add("add", (a + k) % P, b)
+        add_a_plus_k_b = calls.add("add", (a + k) % P, b)
         add_ab = calls.add("add", a, b)
         calls.run()
-        add_akb_lp = torch.log_softmax(calls[add_akb], -1)
+        add_a_plus_k_b_lp = torch.log_softmax(calls[add_a_plus_k_b], -1)
         add_ab_lp = torch.log_softmax(calls[add_ab], -1)
-        lhs = add_akb_lp.argmax(-1)
+        lhs = add_a_plus_k_b_lp.argmax(-1)
         rhs = (add_ab_lp.argmax(-1) + k) % P
         return rt.checked(
             n,
-            loss=rt.sym_kl_logprobs(add_akb_lp, rt.pushforward(add_ab_lp, rt.shift_table(P, k, device))),
+            loss=rt.sym_kl_logprobs(add_a_plus_k_b_lp, rt.pushforward(add_ab_lp, rt.shift_table(P, k, device))),
             holds=lhs == rhs,
             mask=None,
             finite=calls.finite(n),
@@ -316,16 +316,16 @@ class Validator(rt.ValidatorBase):
         calls.run()
         add_ab_lp = torch.log_softmax(calls[add_ab], -1)
         add_bc_lp = torch.log_softmax(calls[add_bc], -1)
-        add_abc = calls.add("add", add_ab_lp.argmax(-1), c)
-        add_abc_1 = calls.add("add", a, add_bc_lp.argmax(-1))
+        add_add_ab_c = calls.add("add", add_ab_lp.argmax(-1), c)
+        add_a_add_bc = calls.add("add", a, add_bc_lp.argmax(-1))
         calls.run()
-        add_abc_lp = torch.log_softmax(calls[add_abc], -1)
-        add_abc_1_lp = torch.log_softmax(calls[add_abc_1], -1)
-        lhs = add_abc_lp.argmax(-1)
-        rhs = add_abc_1_lp.argmax(-1)
+        add_add_ab_c_lp = torch.log_softmax(calls[add_add_ab_c], -1)
+        add_a_add_bc_lp = torch.log_softmax(calls[add_a_add_bc], -1)
+        lhs = add_add_ab_c_lp.argmax(-1)
+        rhs = add_a_add_bc_lp.argmax(-1)
         return rt.checked(
             n,
-            loss=rt.sym_kl_logprobs(add_abc_lp, add_abc_1_lp),
+            loss=rt.sym_kl_logprobs(add_add_ab_c_lp, add_a_add_bc_lp),
             holds=lhs == rhs,
             mask=None,
             finite=calls.finite(n),

@@ -86,10 +86,10 @@ class SymmetryLoss(rt.SymmetryLossBase):
             "energy", rt.matrix_event_dim(rt.permute_event_dim(x, invariant_g_0, 0), invariant_g_1, 1)
         )
         energy_x = calls.add("energy", x)
-        forces_gx = calls.add(
+        forces_g_equivariant_x = calls.add(
             "forces", rt.matrix_event_dim(rt.permute_event_dim(equivariant_x, equivariant_g_0, 0), equivariant_g_1, 1)
         )
-        forces_x = calls.add("forces", equivariant_x)
+        forces_equivariant_x = calls.add("forces", equivariant_x)
         calls.run()
         energy_gx_logit = rt.as_logit(calls[energy_gx])
         energy_x_logit = rt.as_logit(calls[energy_x])
@@ -99,8 +99,10 @@ class SymmetryLoss(rt.SymmetryLossBase):
         terms["invariant"] = (energy_gx_logit - energy_x_logit).pow(2).mean()
         # examples/point_cloud.sym:23 forces(g . x) == g . forces(x)
         terms["equivariant"] = rt.squared_error(
-            calls[forces_gx],
-            rt.matrix_event_dim(rt.permute_event_dim(calls[forces_x], equivariant_g_0, 0), equivariant_g_1, 1),
+            calls[forces_g_equivariant_x],
+            rt.matrix_event_dim(
+                rt.permute_event_dim(calls[forces_equivariant_x], equivariant_g_0, 0), equivariant_g_1, 1
+            ),
         ).mean()
         # prior examples/point_cloud.sym:31 lipschitz(energy)
         terms["smooth"] = rt.lipschitz_penalty(

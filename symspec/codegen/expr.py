@@ -278,7 +278,7 @@ class Printer:
         if isinstance(e, Attr):
             return f"{self.expr(e.obj, _ATOM)}.{e.name}"
         if isinstance(e, Call):
-            args = [self.expr(a, 1) for a in e.args] + [f"{k}={self.expr(v, 1)}" for k, v in e.kwargs]
+            args = [self.expr(a) for a in e.args] + [f"{k}={self.expr(v)}" for k, v in e.kwargs]
             return f"{self.expr(e.func, _ATOM)}({', '.join(args)})"
         if isinstance(e, Index):
             if isinstance(e.index, TupleE) and e.index.items:
@@ -378,20 +378,20 @@ class Printer:
                 return [head, pad + flat, " " * indent + tail]
             for item in items:
                 if isinstance(item, tuple) and item[0] == "kw":
-                    lines += self.wrap(item[2], inner, f"{item[1]}=", ",", 1)
+                    lines += self.wrap(item[2], inner, f"{item[1]}=", ",")
                 elif isinstance(item, tuple) and item[0] == "kv":
-                    lines += self.wrap(item[2], inner, f"{self.expr(item[1], 1)}: ", ",", 1)
+                    lines += self.wrap(item[2], inner, f"{self.expr(item[1], 1)}: ", ",")
                 else:
-                    lines += self.wrap(item, inner, "", ",", 1)
+                    lines += self.wrap(item, inner, "", ",")
         lines.append(" " * indent + tail)
         return lines
 
     def _item(self, item) -> str:
         if isinstance(item, tuple) and item[0] == "kw":
-            return f"{item[1]}={self.expr(item[2], 1)}"
+            return f"{item[1]}={self.expr(item[2])}"
         if isinstance(item, tuple) and item[0] == "kv":
-            return f"{self.expr(item[1], 1)}: {self.expr(item[2], 1)}"
-        return self.expr(item, 1)
+            return f"{self.expr(item[1], 1)}: {self.expr(item[2])}"
+        return self.expr(item)
 
     def stmts(self, stmts, indent: int) -> list:
         lines = []

@@ -44,8 +44,41 @@ def _argmax(t: V):
     return BinOp("+", e, Const(t.offset)) if t.offset else e
 
 
-def _in_domain(e, lo, hi):
-    return BinOp("&", BinOp(">=", e, lo), BinOp("<", e, hi))
+def _confine(e, image: tuple, bounds: tuple, number):
+    """(mask, placeholder) keeping ``e`` (integers in ``image``) within ``bounds``; (None, e) when it always is.
+
+    The mask says which examples are in bounds; the placeholder is ``e`` clamped into bounds, a value any
+    consumer (a model's embedding, a class index) accepts for the examples the mask drops.
+    """
+    (lo, hi), (want_lo, want_hi) = image, bounds
+    checks, clamp = [], {}
+    if lo < want_lo:
+        checks.append(BinOp(">=", e, number(want_lo)))
+        clamp["min"] = number(want_lo)
+    if hi > want_hi:
+        top = number(want_hi)
+        checks.append(BinOp("<", e, top))
+        clamp["max"] = BinOp("-", top, Const(1)) if isinstance(top, Name) else Const(want_hi - 1)
+    if not checks:
+        return None, e
+    mask = checks[0] if len(checks) == 1 else BinOp("&", checks[0], checks[1])
+    if len(clamp) == 2:
+        return mask, method(e, "clamp", clamp["min"], clamp["max"])
+    return mask, method(e, "clamp", **clamp)
+
+
+def _arith_image(op: str, a: tuple, b: tuple) -> tuple:
+    """The integers ``x op y`` takes for x in range(*a), y in range(*b), as (lo, hi)."""
+    corners = [x * y for x in (a[0], a[1] - 1) for y in (b[0], b[1] - 1)]
+    if op == "+":
+        return a[0] + b[0], a[1] + b[1] - 1
+    if op == "-":
+        return a[0] - (b[1] - 1), a[1] - b[0]
+    return min(corners), max(corners) + 1
+
+
+def _bounds(t: V) -> tuple:
+    return (t.value, t.value + 1) if t.kind == "const" else int_bounds(t.domain)
 
 
 class Terms:
@@ -94,28 +127,22 @@ class Terms:
 
     # ---- model calls
     def _hint(self, e) -> str:
-        """A local's name for a call: the model and the variables of its arguments (``add_ab``)."""
-        from ..syntax import ast
+        """A local's name for a call, from what it is called on (``add_ab``, ``add_a_plus_k_b``, ``energy_gx``)."""
+        local = {var: v.e.id for var, v in self.ls.env.items() if isinstance(v.e, Name)}
+        return _call_hint(e, local)[:40]
 
-        names = [n.name for n in ast.walk(e) if isinstance(n, ast.Name) and n.name in self.ls.law.variables]
-        names = [n for n in names if n != e.func.name]
-        joined = "".join(names) if all(len(n) == 1 for n in names) else "_".join(names)
-        return f"{e.func.name}_{joined}"[:32] if joined else e.func.name
-
-    def _argument(self, t: V, level: int):
+    def _argument(self, t: V, level: int, param_domain):
         if t.kind == "dist":  # a nested call feeds its argmax
             return _argmax(t), max(level, t.level + 1)
         if t.kind == "const":
             return self.ls.full(t.e), level
         if t.kind == "prob":
             return method(BinOp(">", t.e, Const(0)), "long"), level
-        if t.unchecked:  # arithmetic on a range: outside the domain the model must not see it
-            lo, hi = int_bounds(t.domain)
-            num = self.ls.tables.number
-            self.mask(_in_domain(t.e, num(lo), num(hi)))
-            top = num(hi)
-            top = BinOp("-", top, Const(1)) if isinstance(top, Name) else Const(hi - 1)
-            return method(t.e, "clamp", num(lo), top), max(level, t.level)
+        if t.unchecked and hasattr(param_domain, "size"):  # integer arithmetic: a value outside the domain
+            mask, e = _confine(t.e, int_bounds(t.domain), int_bounds(param_domain), self.ls.tables.number)
+            if mask is not None:  # never reaches the model: a placeholder, and the example is masked out
+                self.mask(mask)
+            return e, max(level, t.level)
         return t.e, max(level, t.level)
 
     def t_Call(self, e, mode) -> V:
@@ -123,8 +150,8 @@ class Terms:
         if name in self.spec.models:
             sig = self.spec.models[name]
             args, level = [], 0
-            for a in e.args:
-                code, level = self._argument(self.term(a, mode), level)
+            for a, (_, domain) in zip(e.args, sig.params):
+                code, level = self._argument(self.term(a, mode), level, domain)
                 args.append(code)
             out = sig.output
             view = "logprobs" if isinstance(out, ClassOf) else ("logit" if isinstance(out, BoolDomain | RealDomain) else "output")
@@ -143,6 +170,8 @@ class Terms:
             if isinstance(out, RealDomain):
                 return V("real", read, level=level)
             return V("tensor", read, out, level=level)
+        if name in ("abs", "min", "max"):
+            return self._extremum(name, [self.term(a, mode) for a in e.args])
         if name == "logit":
             t = self.term(e.args[0], mode)
             return V("real", t.e, level=t.level)
@@ -154,6 +183,29 @@ class Terms:
             u, w, v = (self.term(a, mode).e for a in e.args[1:])
             return V("cond", rt("on_shortest_path", dist, u, w, v))
         self.fail(f"unknown call {name}", e)
+
+    def _extremum(self, name: str, args: list) -> V:
+        """abs, min and max of exact integers (a range, no wrap-around) or of reals."""
+        level = max(a.level for a in args)
+        if all(a.kind == "const" for a in args):
+            values = [a.value for a in args]
+            value = abs(values[0]) if name == "abs" else (min if name == "min" else max)(values)
+            return V("const", Const(value), value=value)
+        kind = "real" if any(a.kind == "real" for a in args) else "value"
+        if name == "abs":
+            (a,) = args
+            e = method(a.e, "abs")
+        else:
+            a, b = args
+            if a.kind == "const":
+                a, b = b, a
+            if b.kind == "const":  # one tensor: clamp it
+                e = method(a.e, "clamp", **{"max" if name == "min" else "min": b.e})
+            else:
+                e = torch_("minimum" if name == "min" else "maximum", a.e, b.e)
+        if kind == "real":
+            return V("real", e, level=level)
+        return V("value", e, _image(name, args), level=level, unchecked=True)
 
     # ---- group actions
     def t_Act(self, e, mode) -> V:
@@ -203,7 +255,10 @@ class Terms:
         domain = a.domain if a.kind == "value" else b.domain
         if isinstance(domain, Cyclic):
             return V("value", BinOp("%", BinOp(op, a.e, b.e), self._n(domain)), domain, level=level)
-        return V("value", BinOp(op, a.e, b.e), domain, level=level, unchecked=domain is not None)
+        if domain is None or not hasattr(domain, "size"):
+            return V("value", BinOp(op, a.e, b.e), domain, level=level)
+        image = Range(*_arith_image(op, _bounds(a), _bounds(b)))  # no wrap-around: it may leave the domain
+        return V("value", BinOp(op, a.e, b.e), image, level=level, unchecked=True)
 
     def _dist_arith(self, e, op, a: V, b: V) -> V:
         level = max(a.level, b.level)
@@ -240,7 +295,7 @@ class Terms:
         if t.kind == "prob":
             return torch_("sigmoid", t.e)
         if t.kind == "const":
-            return call("float", t.e)
+            return Const(float(t.value)) if isinstance(t.e, Const) else call("float", t.e)
         if t.kind == "value":
             return method(t.e, "float")
         return t.e
@@ -295,9 +350,11 @@ class Terms:
         if b.kind == "const":
             return Const(b.value - dist.offset) if isinstance(b.e, Const) or dist.offset else b.e
         target = BinOp("-", b.e, Const(dist.offset)) if dist.offset and b.kind == "value" else b.e
-        if b.unchecked:
-            self.mask(_in_domain(target, Const(0), Const(dist.size)))
-            target = method(target, "clamp", 0, dist.size - 1)
+        if b.kind == "value" and b.domain is not None and hasattr(b.domain, "size"):  # a class of the support?
+            lo, hi = int_bounds(b.domain)
+            mask, target = _confine(target, (lo - dist.offset, hi - dist.offset), (0, dist.size), Const)
+            if mask is not None:
+                self.mask(mask)
         return target
 
     def _decided(self, op: str, a: V, b: V, node) -> V:
@@ -353,6 +410,46 @@ class Terms:
         if t.kind == "prob":
             return rt("truth_penalty", t.e)
         self.fail(f"a {t.kind} cannot be asserted")
+
+
+_WORDS = {"+": "plus", "-": "minus", "*": "times"}
+
+
+def _arg_hint(e, local: dict) -> str:
+    """An argument in a local's name: variables by the locals that hold them (``triangle_w``)."""
+    kind = type(e).__name__
+    if kind == "Name":
+        return local.get(e.name, e.name)
+    if kind == "Int":
+        return str(e.value)
+    if kind == "Neg":
+        return "neg_" + _arg_hint(e.operand, local)
+    if kind == "BinOp":
+        return f"{_arg_hint(e.left, local)}_{_WORDS.get(e.op, 'op')}_{_arg_hint(e.right, local)}"
+    if kind == "Act":  # the element by its own name: g . x -> gx
+        element, operand = _arg_hint(e.element, {}), _arg_hint(e.operand, local)
+        return element + operand if len(element) == len(operand) == 1 else f"{element}_{operand}"
+    if kind == "Call":
+        return _call_hint(e, local)
+    return "x"
+
+
+def _call_hint(e, local: dict) -> str:
+    parts = [_arg_hint(a, local) for a in e.args]
+    joined = "".join(parts) if all(len(p) == 1 for p in parts) else "_".join(parts)
+    return f"{e.func.name}_{joined}" if joined else e.func.name
+
+
+def _image(name: str, args: list) -> Range:
+    """The integers abs/min/max of these terms can take (cyclic values count as 0..n-1)."""
+    bounds = [(a.value, a.value + 1) if a.kind == "const" else int_bounds(a.domain) for a in args]
+    if name == "abs":
+        lo, hi = bounds[0]
+        top = max(abs(lo), abs(hi - 1))
+        bottom = 0 if lo <= 0 < hi else min(abs(lo), abs(hi - 1))
+        return Range(bottom, top + 1)
+    pick = min if name == "min" else max
+    return Range(pick(b[0] for b in bounds), pick(b[1] - 1 for b in bounds) + 1)
 
 
 def _fold(op: str, items: list):
