@@ -413,3 +413,18 @@ def test_huge_shift_and_scale_arguments_act_modulo_the_domain():
         "model f(x: T) -> real\nlaw l: forall g: A. f(g . x) == f(x)\n"
     )
     assert symspec.loads(text, "bug.sym").ir.groups["A"].order == 4
+
+
+def test_huge_families_are_neither_tabulated_nor_factorialized():
+    text = (
+        "domain Z = cyclic(100000000000)\ngroup C = cyclic(100000000000)\nmodel f(x: Z) -> class(Z)\n"
+        "law l: forall g: C. f(g . x) == g . f(x)\n"
+    )
+    c = symspec.loads(text, "bug.sym").ir.groups["C"]
+    assert c.generators == ("c",) and c.order == 100000000000 and not c.perms
+    text = (
+        "domain T = tensor[4294967296, 4294967296]\ngroup S = symmetric(4294967296)\nmodel f(x: T) -> real\n"
+        "law l: forall g: S. f(g . x) == f(x)\n"
+    )
+    s = symspec.loads(text, "bug.sym").ir.groups["S"]
+    assert (s.order, s.order_text, s.generators) == (None, "4294967296!", ("t", "c"))

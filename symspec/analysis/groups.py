@@ -53,6 +53,7 @@ __all__ = [
 COSET_CAP = 5_000  # sympy's coset enumeration is pure Python: ~1 s at this cap
 SYMBOLIC_TEST_SIZES = (5, 6)  # symbolic dims are instantiated at these sizes to check relators
 MAX_POINTS = 4_000_000  # finite actions on more points than this stay symbolic
+MAX_FACTORIAL = 1_000  # symmetric(n) and alternating(n) beyond this have their order shown as n! (order None)
 
 
 def word_perm(word: ast.Word, perms: dict, n: int) -> np.ndarray:
@@ -202,10 +203,14 @@ def family_order(kind: str, n) -> tuple:
     if kind == "symmetric":
         if not isinstance(n, int):
             return None, None, f"{n}!"
+        if n > MAX_FACTORIAL:  # exact, but thousands of digits long: shown as the formula
+            return None, False, f"{n}!"
         return math.factorial(n), n <= 2, str(math.factorial(n))
     if kind == "alternating":
         if not isinstance(n, int):
             return None, None, f"{n}!/2"
+        if n > MAX_FACTORIAL:
+            return None, False, f"{n}!/2"
         order = math.factorial(n) // 2 if n >= 2 else 1
         return order, n <= 3, str(order)
     if kind == "SO":
@@ -250,7 +255,7 @@ def instantiate(domain: Tensor, size: int) -> Tensor:
 def points_of(domain) -> int | None:
     if isinstance(domain, Tensor):
         if all(isinstance(d, int) for d in domain.dims):
-            return int(np.prod(domain.dims))
+            return math.prod(domain.dims)  # exact: numpy's int64 product wraps for huge tensors
         return None
     if is_finite_domain(domain):
         return domain.size

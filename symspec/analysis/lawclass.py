@@ -176,7 +176,7 @@ class _Evaluator:
             return inner % domain.n
         if isinstance(domain, Range):
             inner = inner - domain.lo
-        size = domain.size if is_finite_domain(domain) else (int(np.prod(domain.dims)) if isinstance(domain, Tensor) else 0)
+        size = domain.size if is_finite_domain(domain) else (math.prod(domain.dims) if isinstance(domain, Tensor) else 0)
         if inner.size and (inner.min() < 0 or inner.max() >= size):
             raise NotTransform  # a range value moved out of its range
         return inner
@@ -213,7 +213,7 @@ class _Evaluator:
     def perm(self, e, var: str, domain) -> np.ndarray:
         """The push map x -> e(x) on the domain's points; NotTransform unless a bijection."""
         if isinstance(domain, Tensor):
-            n = int(np.prod(domain.dims)) if all(isinstance(d, int) for d in domain.dims) else None
+            n = math.prod(domain.dims) if all(isinstance(d, int) for d in domain.dims) else None
         elif is_finite_domain(domain):
             n = domain.size
         else:
@@ -246,7 +246,7 @@ def _output_perm(ops: list, output, ev: _Evaluator, sym, spec):
     elif isinstance(output, BoolDomain):
         domain, n = output, 2
     elif isinstance(output, Tensor) and all(isinstance(d, int) for d in output.dims):
-        domain, n = output, int(np.prod(output.dims))
+        domain, n = output, math.prod(output.dims)
     else:
         n = None
     if n is None or n > MAX_POINTS:  # not finite, or too many classes to tabulate
@@ -774,6 +774,9 @@ def _guard(e, env: dict, spec, sym):
         dist = graph.distances
         u, v, w = (np.asarray(_guard(a, env, spec, sym)) for a in e.args[1:])
         return (dist[u, v] + dist[v, w] == dist[u, w]) & (dist[u, w] >= 0)
+    if isinstance(e, ast.Call) and e.func.name in ("abs", "min", "max"):
+        args = [np.asarray(_guard(a, env, spec, sym)) for a in e.args]
+        return np.abs(args[0]) if e.func.name == "abs" else (np.minimum if e.func.name == "min" else np.maximum)(*args)
     raise NotTransform
 
 

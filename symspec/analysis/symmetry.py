@@ -122,11 +122,11 @@ class Symmetry:
         if kind in ("cyclic", "dihedral", "symmetric", "alternating"):
             gir.order, gir.abelian, gir.order_text = family_order(kind, n)
             gir.how = "formula"
-            if isinstance(n, int):
+            if isinstance(n, int) and n <= MAX_POINTS:
                 gir.perms = family_generators(kind, n)
                 gir.generators = tuple(gir.perms)
-            else:
-                gir.generators = ("t", "c")  # a transposition and an N-cycle
+            else:  # symbolic, or too large to tabulate: named generators acting through their ops
+                gir.generators = _FAMILY_GENERATORS[kind]
         elif kind in ("SO", "O"):
             gir.order, gir.abelian, gir.order_text = family_order(kind, n)
             gir.continuous = gir.order is None
@@ -433,6 +433,10 @@ class Symmetry:
         if not needs:
             return f"a {kind} group acts only through the actions of its factors"
         return f"{gir.definition} cannot act on {describe(domain, domain_name)}: " + "; ".join(needs)
+
+
+# generators of a family too large (or too symbolic) to tabulate, named as family_generators names them
+_FAMILY_GENERATORS = {"cyclic": ("c",), "dihedral": ("r", "s"), "symmetric": ("t", "c"), "alternating": ("c3", "c")}
 
 
 def _trial_domains(domain: Tensor, op_maps: list) -> list:
