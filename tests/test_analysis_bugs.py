@@ -428,3 +428,12 @@ def test_huge_families_are_neither_tabulated_nor_factorialized():
     )
     s = symspec.loads(text, "bug.sym").ir.groups["S"]
     assert (s.order, s.order_text, s.generators) == (None, "4294967296!", ("t", "c"))
+
+
+def test_hypercube_of_dimension_one_builds():
+    text = (
+        "graph G = hypercube(1)\ndomain V = nodes(G)\nmodel f(u: V, v: V) -> class(V)\n"
+        "law l: forall a: automorphisms(G). f(a . u, a . v) == a . f(u, v)\n"
+    )
+    spec = symspec.loads(text, "bug.sym")
+    assert spec.ir.graphs["G"].labels == [0, 1] and spec.ir.groups == {} and spec.ir.models["f"].orbits == 2

@@ -128,7 +128,8 @@ def build_graph(definition: GraphDef) -> GraphIR:
     index = {node: i for i, node in enumerate(labels)}
     adjacency = [sorted(index[v] for v in g.adj[u]) for u in labels]
     if definition.kind == "hypercube":  # bit tuples, shown as the integers they spell
-        labels = [int("".join(map(str, bits)), 2) for bits in labels]
+        # (networkx numbers the nodes of the 1-cube plainly, not by bit tuples)
+        labels = [int("".join(map(str, bits)), 2) if isinstance(bits, tuple) else int(bits) for bits in labels]
     return GraphIR(definition.name, definition, adjacency, labels)
 
 
