@@ -11,7 +11,7 @@ import math
 
 from ..analysis.domains import ClassOf, Cyclic, RealDomain, Tensor
 from ..syntax.unparse import unparse
-from .core import LawScope, Scope, V, comment_text, fail, int_bounds
+from .core import LawScope, Scope, V, comment_text, fail, formula, int_bounds
 from .draws import draw_group, value_of
 from .expr import (
     Assign,
@@ -131,7 +131,7 @@ class _Target:
 def _block(scope: Scope, spec, law, ir, sig) -> list:
     base, base_ops, moved, moved_ops, params = ir.sides
     decl = law.decl
-    head = Comment(comment_text(f"{law.name}: {unparse(decl.body)}  ({spec.file}:{decl.span.line})"))
+    head = Comment(comment_text(f"{law.name}: {unparse(formula(law)[0])}  ({spec.file}:{decl.span.line})"))
     ls = LawScope(scope, law, ir)
     terms = Terms(ls)
     fields = [p for p, _ in sig.params]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ..analysis.domains import RealDomain, Tensor
 from ..syntax import ast
 from ..syntax.unparse import unparse
-from .core import CompileError, LawScope, Scope, V, comment_text, int_bounds
+from .core import CompileError, LawScope, Scope, V, comment_text, formula, int_bounds
 from .draws import batch_value, draw_group, draw_value
 from .expr import Assign, Attr, BinOp, Const, DictE, If, Index, Name, Return, method, rt, torch_
 from .loss import mask_of
@@ -105,16 +105,17 @@ class _Check:
 
     def lower(self) -> LoweredCheck:
         decl = self.law.decl
-        guard = f" when {unparse(decl.guard)}" if decl.guard else ""
-        comment = comment_text(f"{self.law.name}: {unparse(decl.body)}{guard}  ({self.spec.file}:{decl.span.line})")
+        body, guard = formula(self.law)
+        when = f" when {unparse(guard)}" if guard is not None else ""
+        comment = comment_text(f"{self.law.name}: {unparse(body)}{when}  ({self.spec.file}:{decl.span.line})")
         terms, ls = self.terms, self.ls
         self.variables()
-        if decl.guard is not None:
-            g = terms.soft(decl.guard)
+        if guard is not None:
+            g = terms.soft(guard)
             if g.kind == "cond":
                 terms.mask(g.e)
-        loss = terms.asserted(terms.soft(decl.body))
-        body, sides, side_lines = decl.body, [], []
+        loss = terms.asserted(terms.soft(body))
+        sides, side_lines = [], []
         if isinstance(body, ast.Compare):
             raw = [terms.decide(o) for o in body.operands]
             names = ["lhs", "rhs"] if len(raw) == 2 else [f"side_{i}" for i in range(len(raw))]

@@ -10,7 +10,19 @@ from ..syntax import ast
 from .expr import Assign, Attr, Call, Const, Expr, ExprStmt, Index, Name, TupleE, as_expr, call, free_names, method, torch_
 from .names import Namespace, comment_text, py
 
-__all__ = ["comment_text", "CompileError", "V", "ModuleTables", "Calls", "Request", "Scope", "LawScope", "int_bounds", "fail"]
+__all__ = [
+    "formula",
+    "comment_text",
+    "CompileError",
+    "V",
+    "ModuleTables",
+    "Calls",
+    "Request",
+    "Scope",
+    "LawScope",
+    "int_bounds",
+    "fail",
+]
 
 
 class CompileError(SpecError):
@@ -19,6 +31,14 @@ class CompileError(SpecError):
 
 def fail(spec, message: str, node) -> None:
     raise CompileError([Diagnostic(message, node.span, kind="compile")], {spec.file: spec.source})
+
+
+def formula(law) -> tuple:
+    """(body, guard) of a law: the typed trees analysis keeps (node classes named as the syntax's), else the syntax."""
+    body = getattr(law, "body", None)
+    if body is None:
+        return law.decl.body, law.decl.guard
+    return body, getattr(law, "guard", None)
 
 
 def int_bounds(domain) -> tuple:

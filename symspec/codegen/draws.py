@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ..analysis.domains import RealDomain, Tensor
 from ..analysis.lawclass import conjuncts, names_in
 from ..syntax import ast
-from .core import LawScope, V, int_bounds
+from .core import LawScope, V, formula, int_bounds
 from .expr import (
     Assign,
     Attr,
@@ -63,7 +63,7 @@ def batch_value(ls: LawScope, var: str, e) -> None:
 
 
 def _guard_conjuncts(ls: LawScope, var: str) -> list:
-    return [c for c in conjuncts(ls.law.decl.guard) if var in names_in(c)]
+    return [c for c in conjuncts(formula(ls.law)[1]) if var in names_in(c)]
 
 
 def draw_value(ls: LawScope, plan, terms) -> Draw:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from ..analysis.domains import ClassOf, Cyclic, Range, RealDomain, Tensor
 from ..syntax.unparse import unparse
-from .core import LawScope, ModuleTables, Scope, comment_text
+from .core import LawScope, ModuleTables, Scope, comment_text, formula
 from .draws import batch_value, draw_group, draw_value
 from .expr import (
     Assign,
@@ -40,9 +40,10 @@ class LoweredLaw:
     mask: object = None
 
 
-def law_comment(spec, decl) -> str:
-    text = f"{spec.file}:{decl.span.line}  {unparse(decl.body)}"
-    return comment_text(text + (f" when {unparse(decl.guard)}" if decl.guard else ""))
+def law_comment(spec, law) -> str:
+    body, guard = formula(law)
+    text = f"{spec.file}:{law.decl.span.line}  {unparse(body)}"
+    return comment_text(text + (f" when {unparse(guard)}" if guard is not None else ""))
 
 
 def mask_of(masks: list):
@@ -89,13 +90,13 @@ def lower_law(scope: Scope, law, ir) -> LoweredLaw:
             ls.setup += d.stmts
             if d.ok is not None:
                 ls.masks.append(d.ok)
-    decl = law.decl
-    if decl.guard is not None:
-        guard = terms.soft(decl.guard)
+    body, guard = formula(law)
+    if guard is not None:
+        guard = terms.soft(guard)
         if guard.kind == "cond":
             terms.mask(guard.e)
-    loss = terms.asserted(terms.soft(decl.body))
-    return LoweredLaw(law.name, law_comment(scope.spec, decl), ls.setup, loss, mask_of(ls.masks))
+    loss = terms.asserted(terms.soft(body))
+    return LoweredLaw(law.name, law_comment(scope.spec, law), ls.setup, loss, mask_of(ls.masks))
 
 
 def _prior(spec, tables: ModuleTables, prior) -> tuple:

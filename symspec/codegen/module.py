@@ -13,7 +13,7 @@ from ..analysis.domains import BoolDomain, ClassOf, RealDomain
 from ..syntax import ast
 from .augment import lower_augment
 from .checks import describe_domain, lower_checks
-from .core import ModuleTables
+from .core import ModuleTables, formula
 from .expr import Const, DictE, Name, as_expr, rt
 from .layers import lower_layers
 from .loss import lower_loss
@@ -63,7 +63,7 @@ def models_called(spec, law) -> tuple:
 
 def _law_meta(spec, name, law):
     ir = spec.ir.laws[name]
-    body = law.decl.body
+    body = formula(law)[0]
     relation = body.ops[0] if isinstance(body, ast.Compare) else (body.op if isinstance(body, ast.Logic) else "assert")
     return as_expr(
         {
