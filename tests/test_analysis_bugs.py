@@ -437,3 +437,14 @@ def test_hypercube_of_dimension_one_builds():
     )
     spec = symspec.loads(text, "bug.sym")
     assert spec.ir.graphs["G"].labels == [0, 1] and spec.ir.groups == {} and spec.ir.models["f"].orbits == 2
+
+
+def test_wrong_domain_kind_hints_suggest_transforms_valid_in_their_context():
+    err = only_error("domain T = tensor[4, 4]\ngroup D = dihedral(4)\naction D on T by shift\n")
+    assert err.hint == "write 'action D on T by rot90(dims=(-2, -1))'"
+    err = only_error("domain Z = cyclic(4)\ngroup C = cyclic(4)\naction C on Z by roll(dim=0)\n")
+    assert err.hint == "write 'action C on Z by shift'"
+    err = only_error("domain T = tensor[4, 4]\ngroup E = dihedral(5)\naction E on T by shift\n")
+    assert err.hint == "dihedral(5) cannot act on T = tensor[4, 4]: shift needs the domain cyclic(5)"
+    err = only_error("domain T = tensor[4, 4]\ngroup Q = <q | q^2>\naction Q on T { q -> negate }\n")
+    assert err.hint == "tensor domains use rot90, flip, roll, permute or transpose"  # matrix is not a block transform

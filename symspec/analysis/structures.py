@@ -457,7 +457,9 @@ def _check_transform_on(ctx: Context, t: TransformDef, domain, domain_name: str,
             ctx.reporter.error(
                 f"{t.name} acts on cyclic domains, but {describe(domain, domain_name)} is not cyclic",
                 span,
-                "tensor domains use rot90, flip, roll, permute, transpose or matrix",
+                _by_hint(ctx, group, domain, group.name, domain_name)
+                if group is not None
+                else ("tensor domains use rot90, flip, roll, permute or transpose" if isinstance(domain, Tensor) else None),
             )
             return False
         if group is not None and group.kind in ("cyclic", "dihedral") and isinstance(group.arg, int) and group.arg != domain.n:
@@ -475,7 +477,9 @@ def _check_transform_on(ctx: Context, t: TransformDef, domain, domain_name: str,
         ctx.reporter.error(
             f"{t.name} acts on tensor dims, but {describe(domain, domain_name)} is not a tensor domain",
             span,
-            "cyclic domains use shift, scale or negate" if isinstance(domain, Cyclic) else None,
+            _by_hint(ctx, group, domain, group.name, domain_name)
+            if group is not None
+            else ("cyclic domains use shift, scale or negate" if isinstance(domain, Cyclic) else None),
         )
         return False
     if t.name in ("rot90", "transpose"):
