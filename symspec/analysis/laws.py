@@ -36,7 +36,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Ty", "Kind", "Variable", "LawInfo", "check_law", "check_options", "LAW_OPTIONS", "BUILTINS"]
 
-BUILTINS = ("logit", "sigmoid", "between")
+BUILTINS = ("logit", "sigmoid", "between", "abs", "min", "max")
+ARITHMETIC_BUILTINS = {"abs": 1, "min": 2, "max": 2}  # name -> arity: exact integers or reals in, the same kind out
 LAW_OPTIONS = {"weight": "number", "tol": "number", "rtol": "number", "samples": "count"}
 
 
@@ -77,6 +78,26 @@ def _compatible(a, b) -> bool:
     if a == b:
         return True
     return isinstance(a, Range) and isinstance(b, Range)
+
+
+def _integer_bounds(t: Ty) -> tuple:
+    """(lo, hi) of the integers an exact integer term can take (cyclic values as 0..n-1)."""
+    if t.kind == Kind.CONST:
+        return t.value, t.value + 1
+    d = t.domain
+    return (0, d.n) if isinstance(d, Cyclic) else (d.lo, d.hi)
+
+
+def _integer_image(name: str, types: list) -> Range:
+    """The range of abs/min/max of exact integers (a Range: no wrap-around)."""
+    bounds = [_integer_bounds(t) for t in types]
+    if name == "abs":
+        lo, hi = bounds[0]
+        top = max(abs(lo), abs(hi - 1))
+        bottom = 0 if lo <= 0 < hi else min(abs(lo), abs(hi - 1))
+        return Range(bottom, top + 1)
+    pick = min if name == "min" else max
+    return Range(pick(b[0] for b in bounds), pick(b[1] - 1 for b in bounds) + 1)
 
 
 def _sum_domain(op: str, a, b):
@@ -262,7 +283,7 @@ class _LawChecker:
                     self.type(a)
                 return None
             self.r.error(
-                f"'{name}' is {KIND_WORDS[sym.kind]}, not a model; only models and logit, sigmoid, between can be called",
+                f"'{name}' is {KIND_WORDS[sym.kind]}, not a model; only models and {', '.join(BUILTINS)} can be called",
                 e.func.span,
                 kind="name",
             )
@@ -342,8 +363,45 @@ class _LawChecker:
         self.r.error(f"{what} must be a value of {domain}, but this is {t}", node.span)
         return False
 
+    def _arithmetic_builtin(self, e: ast.Call) -> Ty | None:
+        """abs(x), min(x, y), max(x, y) on exact integers (values of cyclic/range domains, constants) or reals."""
+        name = e.func.name
+        arity = ARITHMETIC_BUILTINS[name]
+        if len(e.args) != arity:
+            usage = f"{name}(x)" if arity == 1 else f"{name}(x, y)"
+            self.r.error(f"{usage} takes {arity} argument{'s' if arity != 1 else ''}, got {len(e.args)}", e.span)
+            for a in e.args:
+                self.type(a)
+            return None
+        types = [self.type(a) for a in e.args]
+        if any(t is None for t in types):
+            return None
+        for t, a in zip(types, e.args):
+            exact = t.kind == Kind.CONST or (t.kind == Kind.VALUE and _is_integer(t.domain))
+            if not (exact or t.kind in (Kind.REAL, Kind.REALCONST)):
+                hint = (
+                    "compare the class output's expectation instead, as in f(a) <= abs(b - c)"
+                    if t.kind == Kind.DIST
+                    else f"{name} works on integer values, constants and reals"
+                )
+                self.r.error(f"{name}(...) needs integers or reals, but this is {t}", a.span, hint)
+                return None
+        kinds = {t.kind for t in types}
+        if kinds <= {Kind.CONST}:
+            values = [t.value for t in types]
+            return Ty(Kind.CONST, value=abs(values[0]) if name == "abs" else (min if name == "min" else max)(values))
+        if kinds & {Kind.REAL, Kind.REALCONST}:
+            if kinds & {Kind.VALUE}:
+                self.r.error(f"cannot mix {types[0]} and {types[-1]} in {name}(...)", e.span, "reals and integer values do not mix")
+                return None
+            soft = any(t.soft for t in types)
+            return Ty(Kind.REAL, soft=soft) if Kind.REAL in kinds else Ty(Kind.REALCONST)
+        return Ty(Kind.VALUE, domain=_integer_image(name, types))
+
     def _builtin(self, e: ast.Call) -> Ty | None:
         name = e.func.name
+        if name in ARITHMETIC_BUILTINS:
+            return self._arithmetic_builtin(e)
         if name == "between":
             if len(e.args) != 4:
                 self.r.error(
