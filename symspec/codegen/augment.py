@@ -11,6 +11,7 @@ import math
 
 from ..analysis.domains import ClassOf, Cyclic, RealDomain, Tensor
 from ..syntax.unparse import unparse
+from .actions import apply_parts, invert_parts
 from .core import LawScope, Scope, V, comment_text, fail, formula, int_bounds
 from .draws import draw_group, value_of
 from .expr import (
@@ -30,7 +31,7 @@ from .expr import (
     torch_,
 )
 from .names import py
-from .terms import Terms, apply_parts, invert_parts
+from .terms import Terms
 
 __all__ = ["lower_augment", "augments"]
 

@@ -13,7 +13,7 @@ import json
 import keyword
 import re
 
-__all__ = ["RESERVED", "literal", "py", "Namespace", "doc_text", "comment_text"]
+__all__ = ["RESERVED", "literal", "py", "Namespace", "doc_text", "comment_text", "call_hint"]
 
 # names the generated module binds or reads itself: no generated local or constant may take them
 RESERVED = frozenset(
@@ -129,3 +129,33 @@ class Namespace:
             name = f"{base}_{i}"
         self.used.add(name)
         return name
+
+
+# ---- names of model-call locals ------------------------------------------------------
+
+_WORDS = {"+": "plus", "-": "minus", "*": "times"}
+
+
+def _arg_hint(e, local: dict) -> str:
+    """An argument in a local's name: variables by the locals that hold them (``triangle_w``)."""
+    kind = type(e).__name__
+    if kind == "Name":
+        return local.get(e.name, e.name)
+    if kind == "Int":
+        return str(e.value)
+    if kind == "Neg":
+        return "neg_" + _arg_hint(e.operand, local)
+    if kind == "BinOp":
+        return f"{_arg_hint(e.left, local)}_{_WORDS.get(e.op, 'op')}_{_arg_hint(e.right, local)}"
+    if kind == "Act":  # the element by its own name: g . x -> gx
+        element, operand = _arg_hint(e.element, {}), _arg_hint(e.operand, local)
+        return element + operand if len(element) == len(operand) == 1 else f"{element}_{operand}"
+    if kind == "Call":
+        return call_hint(e, local)
+    return "x"
+
+
+def call_hint(e, local: dict) -> str:
+    parts = [_arg_hint(a, local) for a in e.args]
+    joined = "".join(parts) if all(len(p) == 1 for p in parts) else "_".join(parts)
+    return f"{e.func.name}_{joined}" if joined else e.func.name

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..analysis.domains import BoolDomain, ClassOf, Range
 from ..analysis.orbits import input_sizes, joint_push
+from .actions import invert_parts
 from .core import LawScope, Scope, V
 from .draws import MAX_TABLE_ORDER, draw_group, value_of
 from .expr import (
@@ -33,7 +34,7 @@ from .expr import (
     rt,
 )
 from .names import py
-from .terms import Terms, invert_parts
+from .terms import Terms
 
 __all__ = ["Symmetrizer", "lower_symmetrize"]
 

@@ -13,11 +13,14 @@ from enum import Enum
 
 from ..analysis.domains import BoolDomain, ClassOf, Cyclic, Labels, Range, RealDomain
 from ..syntax.unparse import unparse
+from .actions import apply_parts
 from .core import LawScope, V, int_bounds
 from .draws import distances
 from .expr import BinOp, Const, Name, Unary, call, method, rt, torch_
+from .names import call_hint
+from .ranges import arith_image, confine, extremum_image, term_bounds
 
-__all__ = ["Mode", "Terms", "bool_expr", "apply_parts", "invert_parts", "DEFAULT_TOL", "DEFAULT_RTOL"]
+__all__ = ["Mode", "Terms", "bool_expr", "DEFAULT_TOL", "DEFAULT_RTOL"]
 
 DEFAULT_TOL = 1e-5  # absolute tolerance of real/tensor relations when a law gives none
 DEFAULT_RTOL = 1e-4  # relative tolerance (of the right side's magnitude)
@@ -42,43 +45,6 @@ def _eval_int(a: int, op: str, b: int) -> int:
 def _argmax(t: V):
     e = method(t.e, "argmax", -1)
     return BinOp("+", e, Const(t.offset)) if t.offset else e
-
-
-def _confine(e, image: tuple, bounds: tuple, number):
-    """(mask, placeholder) keeping ``e`` (integers in ``image``) within ``bounds``; (None, e) when it always is.
-
-    The mask says which examples are in bounds; the placeholder is ``e`` clamped into bounds, a value any
-    consumer (a model's embedding, a class index) accepts for the examples the mask drops.
-    """
-    (lo, hi), (want_lo, want_hi) = image, bounds
-    checks, clamp = [], {}
-    if lo < want_lo:
-        checks.append(BinOp(">=", e, number(want_lo)))
-        clamp["min"] = number(want_lo)
-    if hi > want_hi:
-        top = number(want_hi)
-        checks.append(BinOp("<", e, top))
-        clamp["max"] = BinOp("-", top, Const(1)) if isinstance(top, Name) else Const(want_hi - 1)
-    if not checks:
-        return None, e
-    mask = checks[0] if len(checks) == 1 else BinOp("&", checks[0], checks[1])
-    if len(clamp) == 2:
-        return mask, method(e, "clamp", clamp["min"], clamp["max"])
-    return mask, method(e, "clamp", **clamp)
-
-
-def _arith_image(op: str, a: tuple, b: tuple) -> tuple:
-    """The integers ``x op y`` takes for x in range(*a), y in range(*b), as (lo, hi)."""
-    corners = [x * y for x in (a[0], a[1] - 1) for y in (b[0], b[1] - 1)]
-    if op == "+":
-        return a[0] + b[0], a[1] + b[1] - 1
-    if op == "-":
-        return a[0] - (b[1] - 1), a[1] - b[0]
-    return min(corners), max(corners) + 1
-
-
-def _bounds(t: V) -> tuple:
-    return (t.value, t.value + 1) if t.kind == "const" else int_bounds(t.domain)
 
 
 class Terms:
@@ -129,7 +95,7 @@ class Terms:
     def _hint(self, e) -> str:
         """A local's name for a call, from what it is called on (``add_ab``, ``add_a_plus_k_b``, ``energy_gx``)."""
         local = {var: v.e.id for var, v in self.ls.env.items() if isinstance(v.e, Name)}
-        return _call_hint(e, local)[:40]
+        return call_hint(e, local)[:40]
 
     def _argument(self, t: V, level: int, param_domain):
         if t.kind == "dist":  # a nested call feeds its argmax
@@ -139,7 +105,7 @@ class Terms:
         if t.kind == "prob":
             return method(BinOp(">", t.e, Const(0)), "long"), level
         if t.unchecked and hasattr(param_domain, "size"):  # integer arithmetic: a value outside the domain
-            mask, e = _confine(t.e, int_bounds(t.domain), int_bounds(param_domain), self.ls.tables.number)
+            mask, e = confine(t.e, int_bounds(t.domain), int_bounds(param_domain), self.ls.tables.number)
             if mask is not None:  # never reaches the model: a placeholder, and the example is masked out
                 self.mask(mask)
             return e, max(level, t.level)
@@ -205,7 +171,7 @@ class Terms:
                 e = torch_("minimum" if name == "min" else "maximum", a.e, b.e)
         if kind == "real":
             return V("real", e, level=level)
-        return V("value", e, _image(name, args), level=level, unchecked=True)
+        return V("value", e, extremum_image(name, args), level=level, unchecked=True)
 
     # ---- group actions
     def t_Act(self, e, mode) -> V:
@@ -257,7 +223,7 @@ class Terms:
             return V("value", BinOp("%", BinOp(op, a.e, b.e), self._n(domain)), domain, level=level)
         if domain is None or not hasattr(domain, "size"):
             return V("value", BinOp(op, a.e, b.e), domain, level=level)
-        image = Range(*_arith_image(op, _bounds(a), _bounds(b)))  # no wrap-around: it may leave the domain
+        image = Range(*arith_image(op, term_bounds(a), term_bounds(b)))  # no wrap-around: it may leave the domain
         return V("value", BinOp(op, a.e, b.e), image, level=level, unchecked=True)
 
     def _dist_arith(self, e, op, a: V, b: V) -> V:
@@ -352,7 +318,7 @@ class Terms:
         target = BinOp("-", b.e, Const(dist.offset)) if dist.offset and b.kind == "value" else b.e
         if b.kind == "value" and b.domain is not None and hasattr(b.domain, "size"):  # a class of the support?
             lo, hi = int_bounds(b.domain)
-            mask, target = _confine(target, (lo - dist.offset, hi - dist.offset), (0, dist.size), Const)
+            mask, target = confine(target, (lo - dist.offset, hi - dist.offset), (0, dist.size), Const)
             if mask is not None:
                 self.mask(mask)
         return target
@@ -412,95 +378,8 @@ class Terms:
         self.fail(f"a {t.kind} cannot be asserted")
 
 
-_WORDS = {"+": "plus", "-": "minus", "*": "times"}
-
-
-def _arg_hint(e, local: dict) -> str:
-    """An argument in a local's name: variables by the locals that hold them (``triangle_w``)."""
-    kind = type(e).__name__
-    if kind == "Name":
-        return local.get(e.name, e.name)
-    if kind == "Int":
-        return str(e.value)
-    if kind == "Neg":
-        return "neg_" + _arg_hint(e.operand, local)
-    if kind == "BinOp":
-        return f"{_arg_hint(e.left, local)}_{_WORDS.get(e.op, 'op')}_{_arg_hint(e.right, local)}"
-    if kind == "Act":  # the element by its own name: g . x -> gx
-        element, operand = _arg_hint(e.element, {}), _arg_hint(e.operand, local)
-        return element + operand if len(element) == len(operand) == 1 else f"{element}_{operand}"
-    if kind == "Call":
-        return _call_hint(e, local)
-    return "x"
-
-
-def _call_hint(e, local: dict) -> str:
-    parts = [_arg_hint(a, local) for a in e.args]
-    joined = "".join(parts) if all(len(p) == 1 for p in parts) else "_".join(parts)
-    return f"{e.func.name}_{joined}" if joined else e.func.name
-
-
-def _image(name: str, args: list) -> Range:
-    """The integers abs/min/max of these terms can take (cyclic values count as 0..n-1)."""
-    bounds = [(a.value, a.value + 1) if a.kind == "const" else int_bounds(a.domain) for a in args]
-    if name == "abs":
-        lo, hi = bounds[0]
-        top = max(abs(lo), abs(hi - 1))
-        bottom = 0 if lo <= 0 < hi else min(abs(lo), abs(hi - 1))
-        return Range(bottom, top + 1)
-    pick = min if name == "min" else max
-    return Range(pick(b[0] for b in bounds), pick(b[1] - 1 for b in bounds) + 1)
-
-
 def _fold(op: str, items: list):
     out = items[0]
     for x in items[1:]:
         out = BinOp(op, out, x)
     return out
-
-
-def apply_parts(parts: list, x: V, number) -> V:
-    """A sampled group element acting on a value, a class output or a tensor."""
-    e = x.e
-    for kind, table, *rest in parts:
-        if kind == "push":
-            if x.kind == "dist":
-                e = rt("pushforward", e, table)
-            elif x.kind == "value":
-                lo = x.domain.lo if isinstance(x.domain, Range) else 0
-                if lo:
-                    e = BinOp("+", rt("act_on_values", BinOp("-", e, number(lo)), table), number(lo))
-                else:
-                    e = rt("act_on_values", e, table)
-            else:
-                e = rt("act_on_positions", e, table, len(x.domain.dims))
-        elif kind == "gather":  # tensors: one gather over the moved trailing dims
-            e = rt("gather_positions", e, table, rest[0])
-        elif kind == "matrix":
-            e = rt("matrix_event_dim", e, table, rest[0])
-        else:
-            for d in rest[0]:
-                e = rt("permute_event_dim", e, table, d)
-    return V(x.kind, e, x.domain, x.offset, x.size, x.level)
-
-
-def invert_parts(parts: list, y: V):
-    """The inverse of a sampled group element acting on ``y`` (a value, a class output or a tensor)."""
-    e = y.e
-    for kind, table, *rest in reversed(parts):
-        if kind == "gather":  # the push rows of g are the gather rows of g^-1
-            e = rt("gather_positions", e, rest[1], rest[0])
-        elif kind == "push" and y.kind == "dist":
-            e = rt("pushforward", e, rt("invert", table))
-        elif kind == "push":
-            lo = y.domain.lo if isinstance(y.domain, Range) else 0
-            if lo:
-                e = BinOp("+", rt("act_on_values", BinOp("-", e, Const(lo)), rt("invert", table)), Const(lo))
-            else:
-                e = rt("act_on_values", e, rt("invert", table))
-        elif kind == "matrix":
-            e = rt("matrix_event_dim", e, method(table, "transpose", -1, -2), rest[0])
-        else:
-            for d in rest[0]:
-                e = rt("permute_event_dim", e, rt("invert", table), d)
-    return e
