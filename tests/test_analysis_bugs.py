@@ -448,3 +448,35 @@ def test_wrong_domain_kind_hints_suggest_transforms_valid_in_their_context():
     assert err.hint == "dihedral(5) cannot act on T = tensor[4, 4]: shift needs the domain cyclic(5)"
     err = only_error("domain T = tensor[4, 4]\ngroup Q = <q | q^2>\naction Q on T { q -> negate }\n")
     assert err.hint == "tensor domains use rot90, flip, roll, permute or transpose"  # matrix is not a block transform
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("graph G = cycle(2)\n", "for example cycle(6)"),
+        ("graph G = torus(2, 5)\n", "for example torus(4, 4)"),
+        ("graph G = cycle(3000000)\n", "symspec builds every graph in memory: declare a smaller one"),
+        ("group S = SO(65)\n", "rotations of more than 64 coordinates are not supported: use n <= 64"),
+        ("domain T = tensor[3]\ngroup A = <r | r^3>\naction A on T { r -> permute(perm=(0, 0, 1)) }\n", None),
+        ("domain T = tensor[3, 4]\ngroup A = <r | r^2>\naction A on T { r -> transpose(1, 1) }\n", None),
+        ("domain T = tensor[3, 4]\ngroup A = <r | r^2>\naction A on T { r -> flip(dim=2) }\n", None),
+        ("domain Z = cyclic(0)\n", "cyclic(n) holds 0..n-1, so n is 1 or more"),
+        ("domain S = set(a, a)\n", "list each label once"),
+        ("domain Z = cyclic(5)\ngroup C = cyclic(4)\naction C on Z by shift\n", "cyclic(5) acts by shift on cyclic(5)"),
+    ],
+)
+def test_every_analysis_error_has_a_hint(text, hint):
+    errors = errors_of(text)
+    assert errors and all(e.hint for e in errors), [(e.message, e.hint) for e in errors]
+    if hint is not None:
+        assert errors[0].hint == hint
+
+
+def test_hints_for_perm_transpose_and_dims_are_valid_fixes():
+    err = only_error("domain T = tensor[3]\ngroup A = <r | r^3>\naction A on T { r -> permute(perm=(0, 0, 1)) }\n")
+    assert err.hint == "list each of 0..2 once, as in perm=(1, 2, 0)"
+    symspec.loads("domain T = tensor[3]\ngroup A = <r | r^3>\naction A on T { r -> permute(perm=(1, 2, 0)) }\n", "ok.sym")
+    err = only_error("domain T = tensor[3, 4, 4]\ngroup A = <r | r^2>\naction A on T { r -> transpose(1, 1) }\n")
+    assert err.hint == "write transpose(1, 2)"
+    err = only_error("domain T = tensor[3, 4]\ngroup A = <r | r^2>\naction A on T { r -> flip(dim=2) }\n")
+    assert err.hint == "its dims are 0..1, or -2..-1 from the end"

@@ -159,7 +159,11 @@ def eval_int(ctx: Context, expr, what: str, *, allow_dim: bool = False):
             )
             return None
         if sym is not None:
-            ctx.reporter.error(f"{what} must be an integer, but '{expr.name}' is {KIND_WORDS[sym.kind]}", expr.span)
+            ctx.reporter.error(
+                f"{what} must be an integer, but '{expr.name}' is {KIND_WORDS[sym.kind]}",
+                expr.span,
+                "write an integer, a param, or + - * of them",
+            )
             return None
         ctx.reporter.error(
             f"unknown name '{expr.name}' in {what}",
@@ -178,12 +182,15 @@ def eval_int(ctx: Context, expr, what: str, *, allow_dim: bool = False):
             return None
         return {"+": a + b, "-": a - b, "*": a * b}[expr.op]
     if isinstance(expr, ast.Real):
-        ctx.reporter.error(f"{what} must be an integer, not {expr.text}", expr.span)
+        ctx.reporter.error(
+            f"{what} must be an integer, not {expr.text}", expr.span, "write an integer, a param, or + - * of them"
+        )
         return None
-    ctx.reporter.error(f"{what} must be an integer", expr.span)
+    ctx.reporter.error(f"{what} must be an integer", expr.span, "write an integer, a param, or + - * of them")
     return None
 
 
+_EXAMPLES = {"cyclic": "cyclic(5)", "range": "range(0, 10)", "nodes": "nodes(G)"}
 _DOMAIN_CTORS = ("cyclic", "range", "set", "nodes", "tensor", "real", "bool")
 
 
@@ -191,12 +198,16 @@ def _positional(ctx: Context, call, name: str, lo: int, hi: int | None = None):
     args = call.args
     for a in args:
         if isinstance(a, ast.KwArg):
-            ctx.reporter.error(f"{name}(...) takes no keyword arguments", a.span)
+            ctx.reporter.error(f"{name}(...) takes no keyword arguments", a.span, f"write them by position: {_EXAMPLES[name]}")
             return None
     hi = lo if hi is None else hi
     if not lo <= len(args) <= hi:
         want = str(lo) if lo == hi else f"{lo} to {hi}"
-        ctx.reporter.error(f"{name}(...) takes {want} argument{'s' if hi != 1 else ''}, got {len(args)}", call.span)
+        ctx.reporter.error(
+            f"{name}(...) takes {want} argument{'s' if hi != 1 else ''}, got {len(args)}",
+            call.span,
+            f"for example {_EXAMPLES[name]}",
+        )
         return None
     return args
 
@@ -212,7 +223,12 @@ def resolve_domain(ctx: Context, expr, *, role: str = "a domain"):
         if sym is None and expr.name == "bool":
             return BoolDomain()
         if sym is not None:
-            ctx.reporter.error(f"expected {role}, but '{expr.name}' is {KIND_WORDS[sym.kind]}", expr.span, kind="name")
+            ctx.reporter.error(
+                f"expected {role}, but '{expr.name}' is {KIND_WORDS[sym.kind]}",
+                expr.span,
+                did_you_mean(expr.name, ctx.symbols.names_of("domain"), "name a domain, or write one: cyclic(5), tensor[3]"),
+                kind="name",
+            )
             return None
         ctx.reporter.error(
             f"unknown domain '{expr.name}'",
@@ -234,11 +250,11 @@ def resolve_domain(ctx: Context, expr, *, role: str = "a domain"):
         for d in expr.args:
             v = eval_int(ctx, d, "a tensor dimension", allow_dim=True) if not isinstance(d, ast.KwArg) else None
             if isinstance(d, ast.KwArg):
-                ctx.reporter.error("tensor dimensions are plain integers or names", d.span)
+                ctx.reporter.error("tensor dimensions are plain integers or names", d.span, "write tensor[3, 4] or tensor[N, 3]")
             if v is None:
                 return None
             if isinstance(v, int) and v < 1:
-                ctx.reporter.error(f"a tensor dimension must be positive, got {v}", d.span)
+                ctx.reporter.error(f"a tensor dimension must be positive, got {v}", d.span, "a dimension is a size: 1 or more")
                 return None
             dims.append(v)
         return Tensor(tuple(dims))
@@ -252,7 +268,7 @@ def resolve_domain(ctx: Context, expr, *, role: str = "a domain"):
             if n is None:
                 return None
             if n < 1:
-                ctx.reporter.error(f"cyclic(n) needs n >= 1, got {n}", args[0].span)
+                ctx.reporter.error(f"cyclic(n) needs n >= 1, got {n}", args[0].span, "cyclic(n) holds 0..n-1, so n is 1 or more")
                 return None
             return Cyclic(n)
         if name == "range":
@@ -274,11 +290,11 @@ def resolve_domain(ctx: Context, expr, *, role: str = "a domain"):
                     ctx.reporter.error("set(...) lists labels, which are names", a.span, "write set(red, green, blue)")
                     return None
                 if a.name in labels:
-                    ctx.reporter.error(f"label '{a.name}' appears twice in set(...)", a.span)
+                    ctx.reporter.error(f"label '{a.name}' appears twice in set(...)", a.span, "list each label once")
                     return None
                 labels.append(a.name)
             if not labels:
-                ctx.reporter.error("set(...) needs at least one label", expr.span)
+                ctx.reporter.error("set(...) needs at least one label", expr.span, "write set(red, green, blue)")
                 return None
             return Labels(tuple(labels))
         if name == "nodes":
@@ -287,7 +303,9 @@ def resolve_domain(ctx: Context, expr, *, role: str = "a domain"):
                 return None
             g = args[0]
             if not isinstance(g, ast.Name):
-                ctx.reporter.error("nodes(G) takes the name of a graph", g.span)
+                ctx.reporter.error(
+                    "nodes(G) takes the name of a graph", g.span, "declare 'graph G = cycle(6)' and write nodes(G)"
+                )
                 return None
             graph = ctx.graph_ref(g)
             if graph is None:
@@ -333,7 +351,9 @@ def resolve_output(ctx: Context, expr):
             if n is None:
                 return None
             if n < 1:
-                ctx.reporter.error(f"class(n) needs n >= 1, got {n}", arg.span)
+                ctx.reporter.error(
+                    f"class(n) needs n >= 1, got {n}", arg.span, "class(n) has the classes 0..n-1, so n is 1 or more"
+                )
                 return None
             return ClassOf(Range(0, n))
         domain = resolve_domain(ctx, arg, role="a finite domain")

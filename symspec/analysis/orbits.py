@@ -309,6 +309,7 @@ def _constant_conflicts(spec, sym, sig, eq, images, coords, inputs, laws, law_ir
                     f"law {lb.name} contradicts law {la.name}: at {_input_text(sig, int(both[0]), sizes, spec, sym)} "
                     f"one asks for {_class_text(sig.output, ca, spec, sym)}, the other for {_class_text(sig.output, cb, spec, sym)}",
                     lb.decl.span,
+                    "these laws cannot both hold: correct or remove one of them",
                     notes=[(la.decl.span, f"law {la.name}")],
                 )
     for e in eq:
@@ -340,4 +341,9 @@ def _constant_conflicts(spec, sym, sig, eq, images, coords, inputs, laws, law_ir
                                 f"({_input_text(sig, x, sizes, spec, sym)}) to {there}, "
                                 f"where {la.name} and {e.name} give {moved} but {lb.name} asks for {wanted}"
                             )
-                        reporter.error(message, lb.decl.span, notes=[(e.span, f"law {e.name}")])
+                        reporter.error(
+                            message,
+                            lb.decl.span,
+                            "these laws cannot all hold: correct or remove one of them",
+                            notes=[(e.span, f"law {e.name}")],
+                        )

@@ -112,6 +112,17 @@ GRAPH_CTORS = {
     "petersen": (0, 0),
     "edges": (1, None),
 }
+GRAPH_EXAMPLES = {
+    "grid": "grid(7, 7)",
+    "cylinder": "cylinder(3, 5)",
+    "torus": "torus(4, 4)",
+    "cycle": "cycle(6)",
+    "path": "path(5)",
+    "complete": "complete(4)",
+    "hypercube": "hypercube(3)",
+    "petersen": "petersen()",
+    "edges": "edges(0-1, 1-2, 2-0)",
+}
 GROUP_FAMILIES = ("cyclic", "dihedral", "symmetric", "alternating", "SO", "O", "automorphisms")
 
 # transform -> ordered (parameter, kind, default); kind: int | ints | pair | perm
@@ -165,11 +176,17 @@ def resolve_graph(ctx: Context, decl: ast.GraphDecl) -> GraphDef | None:
     lo, hi = GRAPH_CTORS[kind]
     args = expr.args
     if any(isinstance(a, ast.KwArg) for a in args):
-        ctx.reporter.error(f"{kind}(...) takes no keyword arguments", expr.span)
+        ctx.reporter.error(
+            f"{kind}(...) takes no keyword arguments", expr.span, f"write its sizes by position: {GRAPH_EXAMPLES[kind]}"
+        )
         return None
     if len(args) < lo or (hi is not None and len(args) > hi):
         want = str(lo) if lo == hi else (f"at least {lo}" if hi is None else f"{lo} to {hi}")
-        ctx.reporter.error(f"{kind}(...) takes {want} argument{'s' if hi != 1 else ''}, got {len(args)}", expr.span)
+        ctx.reporter.error(
+            f"{kind}(...) takes {want} argument{'s' if hi != 1 else ''}, got {len(args)}",
+            expr.span,
+            f"for example {GRAPH_EXAMPLES[kind]}",
+        )
         return None
     if kind == "edges":
         return _edges_graph(ctx, name, expr, decl.span)
@@ -184,10 +201,12 @@ def resolve_graph(ctx: Context, decl: ast.GraphDecl) -> GraphDef | None:
         minimum = 1
     for a, v in zip(args, values):
         if v < minimum:
-            ctx.reporter.error(f"{kind}(...) needs arguments >= {minimum}, got {v}", a.span)
+            ctx.reporter.error(
+                f"{kind}(...) needs arguments >= {minimum}, got {v}", a.span, f"for example {GRAPH_EXAMPLES[kind]}"
+            )
             return None
     if kind == "torus" and min(values) < 3 or kind == "cylinder" and values[1] < 3:
-        ctx.reporter.error(f"{kind}(...) needs each wrapped side >= 3", expr.span)
+        ctx.reporter.error(f"{kind}(...) needs each wrapped side >= 3", expr.span, f"for example {GRAPH_EXAMPLES[kind]}")
         return None
     if kind == "hypercube" and values[0] > 21:
         ctx.reporter.error(f"hypercube({values[0]}) has 2^{values[0]} nodes, too many", expr.span)
@@ -201,7 +220,12 @@ def resolve_graph(ctx: Context, decl: ast.GraphDecl) -> GraphDef | None:
     else:
         count = values[0]
     if count > MAX_GRAPH_NODES:
-        ctx.reporter.error(f"{kind}{tuple(values)} has {count} nodes; symspec handles at most {MAX_GRAPH_NODES}", expr.span)
+        written = f"{kind}({', '.join(map(str, values))})"
+        ctx.reporter.error(
+            f"{written} has {count} nodes; symspec handles at most {MAX_GRAPH_NODES}",
+            expr.span,
+            "symspec builds every graph in memory: declare a smaller one",
+        )
         return None
     return GraphDef(name, kind, tuple(values), count, (), decl.span)
 
@@ -218,7 +242,7 @@ def _edges_graph(ctx: Context, name: str, expr: ast.Call, span: Span) -> GraphDe
         if u is None or v is None:
             return None
         if u < 0 or v < 0:
-            ctx.reporter.error("graph nodes are numbered from 0", a.span)
+            ctx.reporter.error("graph nodes are numbered from 0", a.span, "number the nodes 0, 1, 2, ...: edges(0-1, 1-2)")
             return None
         if u == v:
             ctx.reporter.error(f"edge {u}-{v} is a self-loop", a.span, "shortest-path graphs have no self-loops")
@@ -231,7 +255,11 @@ def _edges_graph(ctx: Context, name: str, expr: ast.Call, span: Span) -> GraphDe
         edges.append((u, v))
     count = 1 + max(max(e) for e in edges)
     if count > MAX_GRAPH_NODES:
-        ctx.reporter.error(f"edges(...) names node {count - 1}; symspec handles at most {MAX_GRAPH_NODES} nodes", expr.span)
+        ctx.reporter.error(
+            f"edges(...) names node {count - 1}; symspec handles at most {MAX_GRAPH_NODES} nodes",
+            expr.span,
+            "the nodes of edges(...) are 0 .. the largest named: number them from 0 without gaps",
+        )
         return None
     return GraphDef(name, "edges", (), count, tuple(edges), span)
 
@@ -284,7 +312,9 @@ def _family(ctx: Context, expr: ast.Call, name: str) -> GroupDef | None:
     arg = expr.args[0]
     if kind == "automorphisms":
         if not isinstance(arg, ast.Name):
-            ctx.reporter.error("automorphisms(G) takes the name of a graph", arg.span)
+            ctx.reporter.error(
+                "automorphisms(G) takes the name of a graph", arg.span, "declare 'graph G = cycle(6)' and write automorphisms(G)"
+            )
             return None
         if ctx.graph_ref(arg) is None:
             return None
@@ -299,7 +329,11 @@ def _family(ctx: Context, expr: ast.Call, name: str) -> GroupDef | None:
             ctx.reporter.error(f"{kind}(n) needs n >= {low}, got {n}", arg.span)
             return None
         if kind in ("SO", "O") and n > 64:
-            ctx.reporter.error(f"{kind}({n}) is too large; symspec supports SO(n) and O(n) up to n = 64", arg.span)
+            ctx.reporter.error(
+                f"{kind}({n}) is too large; symspec supports SO(n) and O(n) up to n = 64",
+                arg.span,
+                "rotations of more than 64 coordinates are not supported: use n <= 64",
+            )
             return None
     return GroupDef(name, kind, n, span=expr.span)
 
@@ -319,7 +353,7 @@ def _presentation(ctx: Context, expr: ast.Presentation, name: str) -> GroupDef |
     ok = True
     for g in expr.generators:
         if g.name in gens:
-            ctx.reporter.error(f"generator '{g.name}' is listed twice", g.span)
+            ctx.reporter.error(f"generator '{g.name}' is listed twice", g.span, "list each generator once before '|'")
             ok = False
         gens.append(g.name)
     for rel in expr.relators:
@@ -368,7 +402,7 @@ def _value(ctx: Context, expr, kind: str, what: str):
             return None
         values.append(v)
     if kind == "pair" and len(values) != 2:
-        ctx.reporter.error(f"{what} must name exactly two dims, got {len(values)}", expr.span)
+        ctx.reporter.error(f"{what} must name exactly two dims, got {len(values)}", expr.span, "write dims=(-2, -1)")
         return None
     return tuple(values)
 
@@ -401,7 +435,9 @@ def _transform(ctx: Context, expr, table: dict, context: str) -> TransformDef | 
     positional = [a for a in args if not isinstance(a, ast.KwArg)]
     keywords = [a for a in args if isinstance(a, ast.KwArg)]
     if any(isinstance(a, ast.KwArg) for a in args[: len(positional)]) and positional:
-        ctx.reporter.error("positional arguments must come before keyword arguments", span)
+        ctx.reporter.error(
+            "positional arguments must come before keyword arguments", span, "put the positional ones first: roll(1, dim=0)"
+        )
         return None
     if len(positional) > len(params):
         ctx.reporter.error(
@@ -420,7 +456,7 @@ def _transform(ctx: Context, expr, table: dict, context: str) -> TransformDef | 
             )
             return None
         if pname in given:
-            ctx.reporter.error(f"argument '{pname}' is given twice", kw.span)
+            ctx.reporter.error(f"argument '{pname}' is given twice", kw.span, "give each argument once")
             return None
         given[pname] = (kw.value, dict((p[0], p[1]) for p in params)[pname])
     resolved = []
@@ -444,7 +480,11 @@ def _transform(ctx: Context, expr, table: dict, context: str) -> TransformDef | 
 def _dim_size(ctx: Context, domain: Tensor, dim: int, span: Span, what: str):
     rank = len(domain.dims)
     if not -rank <= dim < rank:
-        ctx.reporter.error(f"{what} {dim} is out of range for {domain}, which has {rank} dim{'s' if rank != 1 else ''}", span)
+        ctx.reporter.error(
+            f"{what} {dim} is out of range for {domain}, which has {rank} dim{'s' if rank != 1 else ''}",
+            span,
+            f"its dims are 0..{rank - 1}, or -{rank}..-1 from the end",
+        )
         return REQUIRED
     return domain.dims[dim]
 
@@ -463,7 +503,11 @@ def _check_transform_on(ctx: Context, t: TransformDef, domain, domain_name: str,
             )
             return False
         if group is not None and group.kind in ("cyclic", "dihedral") and isinstance(group.arg, int) and group.arg != domain.n:
-            ctx.reporter.error(f"{group.kind}({group.arg}) cannot act by shift on {domain}: the sizes differ", span)
+            ctx.reporter.error(
+                f"{group.kind}({group.arg}) cannot act by shift on {domain}: the sizes differ",
+                span,
+                f"{group.kind}({domain.n}) acts by shift on {domain}",
+            )
             return False
         if t.name == "scale" and math.gcd(t.arg("u"), domain.n) != 1:
             ctx.reporter.error(
@@ -489,14 +533,27 @@ def _check_transform_on(ctx: Context, t: TransformDef, domain, domain_name: str,
             return False
         rank = len(domain.dims)
         if dims[0] % rank == dims[1] % rank:
-            ctx.reporter.error(f"{t.name} needs two different dims, got {dims[0]} and {dims[1]}", span)
+            pairs = [(i, j) for j in range(rank) for i in range(j) if domain.dims[i] == domain.dims[j]]
+            ctx.reporter.error(
+                f"{t.name} needs two different dims, got {dims[0]} and {dims[1]}",
+                span,
+                (
+                    f"write {t.name}(dims=({pairs[-1][0]}, {pairs[-1][1]}))"
+                    if t.name == "rot90"
+                    else f"write transpose({pairs[-1][0]}, {pairs[-1][1]})"
+                )
+                if pairs
+                else f"no two dims of {domain} have equal sizes",
+            )
             return False
         if sizes[0] != sizes[1]:
             pairs = [(i, j) for j in range(rank) for i in range(j) if domain.dims[i] == domain.dims[j]]
             if not pairs:
                 hint = f"only square slices can be rotated or transposed onto themselves, and no two dims of {domain} are equal"
             elif t.name == "rot90":
-                hint = f"dims {pairs[-1][0]} and {pairs[-1][1]} have equal sizes: write rot90(dims=({pairs[-1][0]}, {pairs[-1][1]}))"
+                hint = (
+                    f"dims {pairs[-1][0]} and {pairs[-1][1]} have equal sizes: write rot90(dims=({pairs[-1][0]}, {pairs[-1][1]}))"
+                )
             else:
                 hint = f"dims {pairs[-1][0]} and {pairs[-1][1]} have equal sizes: write transpose({pairs[-1][0]}, {pairs[-1][1]})"
             ctx.reporter.error(
@@ -523,10 +580,19 @@ def _check_transform_on(ctx: Context, t: TransformDef, domain, domain_name: str,
                 return False
             perm = t.arg("perm")
             if not isinstance(size, int):
-                ctx.reporter.error(f"permute(perm=...) needs a fixed size, but dim {t.arg('dim')} of {domain} is {size}", span)
+                ctx.reporter.error(
+                    f"permute(perm=...) needs a fixed size, but dim {t.arg('dim')} of {domain} is {size}",
+                    span,
+                    f"declare 'param {size} = ...' to fix its size",
+                )
                 return False
             if sorted(perm) != list(range(size)):
-                ctx.reporter.error(f"perm {perm} is not a permutation of 0..{size - 1}", span)
+                ctx.reporter.error(
+                    f"perm {perm} is not a permutation of 0..{size - 1}",
+                    span,
+                    f"list each of 0..{size - 1} once"
+                    + (f", as in perm=({', '.join(str((i + 1) % size) for i in range(size))})" if size <= 8 else ""),
+                )
                 return False
             return True
         want = group.arg if group is not None else None
@@ -645,7 +711,10 @@ def resolve_action(ctx: Context, decl: ast.ActionDecl) -> ActionDef | None:
                 continue
             if gen in seen:
                 ctx.reporter.error(
-                    f"generator '{gen}' is mapped twice", m.generator.span, notes=[(seen[gen], "first mapped here")]
+                    f"generator '{gen}' is mapped twice",
+                    m.generator.span,
+                    "map each generator once",
+                    notes=[(seen[gen], "first mapped here")],
                 )
                 ok = False
                 continue
