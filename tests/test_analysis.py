@@ -93,7 +93,10 @@ def test_sum_of_class_outputs_is_typed():
 
 
 def test_several_errors_collected_and_sorted():
-    text = "model f(a: Zq) -> class(Zp)\ndomain Zp = cyclic(5)\nlaw l: g(a) == f(a)\nlaw m: f(a) => f(a)\n"
+    text = (
+        "model f(a: Zq) -> class(Zp)\ndomain Zp = cyclic(5)\nlaw l: g(a) == f(a)\nlaw m: f(a) => f(a)\n"
+        "model h(x: Zp) -> real\nlaw n: h(x) == h(Zp)\n"
+    )
     with pytest.raises(SpecError) as info:
         symspec.loads(text, "m.sym")
     lines = [d.span.line for d in info.value.errors]

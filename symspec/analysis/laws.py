@@ -731,6 +731,17 @@ def check_options(ctx: Context, options, allowed: dict) -> dict:
     return out
 
 
+def _silence_untypable(c: _LawChecker, decl: ast.LawDecl, ctx: Context) -> None:
+    """Variables used only inside calls of models whose signature failed (or of unknown names) cannot be typed:
+    that failure is already reported, so saying "cannot tell what 'a' ranges over" would only cascade."""
+    for node in ast.walk(decl.body):
+        if isinstance(node, ast.Call) and node.func.name not in ctx.models and node.func.name not in BUILTINS:
+            for n in ast.walk(node):
+                v = c.vars.get(n.name) if isinstance(n, ast.Name) else None
+                if v is not None and v.domain is None and v.group is None:
+                    c.reported.add(n.name)
+
+
 def check_law(ctx: Context, decl: ast.LawDecl) -> LawInfo:
     c = _LawChecker(ctx, decl)
     for b in decl.binders:
@@ -756,6 +767,7 @@ def check_law(ctx: Context, decl: ast.LawDecl) -> LawInfo:
     c.assign(decl.body, None)
     if decl.guard is not None:
         c.assign(decl.guard, None)
+    _silence_untypable(c, decl, ctx)
     body = c.type(decl.body)
     if body is not None:
         if body.kind not in ("rel", "prob") or not body.soft:
