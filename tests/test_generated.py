@@ -54,7 +54,9 @@ def test_generated_modules_import_only_torch_and_the_runtime(path):
 def test_cli_compile_writes_the_same_text(tmp_path, at_root):
     out = tmp_path / "m.py"
     assert main(["compile", "examples/modular_addition.sym", "-o", str(out)]) == 0
-    assert out.read_text(encoding="utf-8") == compile_source(symspec.load("examples/modular_addition.sym"))
+    text = out.read_text(encoding="utf-8")
+    assert text == compile_source(symspec.load("examples/modular_addition.sym"), str(out))
+    assert f"symspec compile examples/modular_addition.sym -o {out}" in text  # the header's regenerate command
     assert main(["compile", "examples/modular_addition.sym", "--param", "p=7", "-o", str(out)]) == 0
     text = out.read_text(encoding="utf-8")
     assert "\nP = 7\n" in text and 'PARAMS = {"p": P}' in text  # the parameter, as a named constant

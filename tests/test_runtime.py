@@ -183,7 +183,7 @@ def _d4_generators(size: int) -> torch.Tensor:
         f"domain I = tensor[{size}, {size}]\ngroup D = <r, s | r^4, s^2, (s r)^2>\naction D on I {{ r -> rot90(dims=(0, 1)), s -> flip(dim=1) }}\n"
     )
     act = spec.ir.groups["D"].actions["I"]
-    return torch.stack([torch.as_tensor(act.perms[g]) for g in ("r", "s")])
+    return torch.stack([torch.as_tensor(act.perms[g].copy()) for g in ("r", "s")])
 
 
 def test_element_table_of_d4_has_eight_rows_and_matches_torch():
@@ -249,6 +249,7 @@ def test_runtime_exports_every_kernel():
     import symspec.runtime.actions as a
     import symspec.runtime.calls as c
     import symspec.runtime.checks as ch
+    import symspec.runtime.descriptors as de
     import symspec.runtime.distributions as d
     import symspec.runtime.divergences as v
     import symspec.runtime.layers as la
@@ -257,5 +258,6 @@ def test_runtime_exports_every_kernel():
     import symspec.runtime.sampling as s
     import symspec.runtime.tables as t
 
-    names = set().union(*(set(m.__all__) for m in (a, c, ch, d, v, la, lo, p, s, t)))
+    names = set().union(*(set(m.__all__) for m in (a, c, ch, de, d, v, la, lo, p, s, t)))
     assert names == set(rt.__all__) and all(hasattr(rt, n) for n in names)
+    assert len(rt.__all__) == len(set(rt.__all__)), "two submodules export the same name"

@@ -133,7 +133,7 @@ def _compile(args) -> int:
 
     try:
         spec = _load_one(args.file, args.param)
-        source = compile_source(spec)
+        source = compile_source(spec, args.output)
     except SpecError as err:
         print(err.render(_color(sys.stderr)), file=sys.stderr)
         return 1

@@ -1,136 +1,33 @@
 """symspec.runtime: small torch kernels the generated modules import.
 
 Device- and dtype-agnostic (everything follows its inputs), no Python loop
-over examples, randomness from a ``torch.Generator``.
+over examples, randomness from a ``torch.Generator``.  Each submodule lists
+its public names in ``__all__``; this package exports exactly their union.
 """
 
-from .actions import (
-    act_on_positions,
-    act_on_values,
-    compose,
-    concat_actions,
-    element_table,
-    gather_positions,
-    invert,
-    joint_elements,
-    matrix_event_dim,
-    permute_event_dim,
-    random_words,
-)
-from .calls import CallBatch, SymmetrizedBase, SymmetryLossBase, pick_model, symmetrize_finite
-from .checks import CheckedCalls, ValidatorBase, at_most, check_output, checked, forward_error, within_tolerance
-from .descriptors import (  # noqa: F401 - generated modules name them rt.Values, ... (not kernels: not in __all__)
-    BoolOutput,
-    CheckVariable,
-    ClassOutput,
-    GroupElements,
-    Real,
-    RealOutput,
-    Sampled,
-    TensorOf,
-    TensorOutput,
-    Values,
-)
-from .distributions import pushforward, scale_table, shift_table, sum_distribution
-from .divergences import (
-    bernoulli_cross_entropy,
-    bernoulli_sym_kl,
-    cross_entropy_to,
-    expectation,
-    squared_error,
-    squared_hinge,
-    sym_kl_logits,
-    sym_kl_logprobs,
-    truth_penalty,
-)
-from .layers import BasisLinear, DeepSetsLinear, DeepSetsPool, OrbitLinear, PairLinear, equivariant_basis, orbit_labels
-from .logic import implication_penalty, logit, sigmoid, soft_and, soft_not, soft_or
-from .priors import bound_tensor, lipschitz_penalty, nuclear_prior, spectral_entropy
-from .sampling import between_nodes, haar_orthogonal, interval_int, random_permutations, rejection, sample_table_rows, uniform_int
-from .tables import (
-    action_table,
-    as_logit,
-    cached_to,
-    expectation_logprobs,
-    field,
-    graph_distances,
-    masked_mean,
-    on_shortest_path,
-    pad_support,
-    repeat_examples,
-    where_examples,
-)
+from . import actions, calls, checks, descriptors, distributions, divergences, layers, logic, priors, sampling, tables
+from .actions import *  # noqa: F403
+from .calls import *  # noqa: F403
+from .checks import *  # noqa: F403
+from .descriptors import *  # noqa: F403
+from .distributions import *  # noqa: F403
+from .divergences import *  # noqa: F403
+from .layers import *  # noqa: F403
+from .logic import *  # noqa: F403
+from .priors import *  # noqa: F403
+from .sampling import *  # noqa: F403
+from .tables import *  # noqa: F403
 
 __all__ = [
-    "CheckedCalls",
-    "ValidatorBase",
-    "checked",
-    "check_output",
-    "forward_error",
-    "within_tolerance",
-    "at_most",
-    "pick_model",
-    "SymmetrizedBase",
-    "symmetrize_finite",
-    "BasisLinear",
-    "equivariant_basis",
-    "PairLinear",
-    "OrbitLinear",
-    "DeepSetsLinear",
-    "DeepSetsPool",
-    "orbit_labels",
-    "SymmetryLossBase",
-    "concat_actions",
-    "gather_positions",
-    "nuclear_prior",
-    "spectral_entropy",
-    "lipschitz_penalty",
-    "bound_tensor",
-    "repeat_examples",
-    "cached_to",
-    "where_examples",
-    "truth_penalty",
-    "bernoulli_cross_entropy",
-    "on_shortest_path",
-    "joint_elements",
-    "permute_event_dim",
-    "matrix_event_dim",
-    "CallBatch",
-    "action_table",
-    "graph_distances",
-    "field",
-    "masked_mean",
-    "pad_support",
-    "expectation_logprobs",
-    "as_logit",
-    "element_table",
-    "random_words",
-    "act_on_values",
-    "act_on_positions",
-    "compose",
-    "invert",
-    "sym_kl_logprobs",
-    "sym_kl_logits",
-    "bernoulli_sym_kl",
-    "cross_entropy_to",
-    "squared_error",
-    "squared_hinge",
-    "expectation",
-    "pushforward",
-    "shift_table",
-    "scale_table",
-    "sum_distribution",
-    "soft_not",
-    "soft_and",
-    "soft_or",
-    "implication_penalty",
-    "logit",
-    "sigmoid",
-    "uniform_int",
-    "interval_int",
-    "random_permutations",
-    "haar_orthogonal",
-    "sample_table_rows",
-    "between_nodes",
-    "rejection",
+    *actions.__all__,
+    *calls.__all__,
+    *checks.__all__,
+    *descriptors.__all__,
+    *distributions.__all__,
+    *divergences.__all__,
+    *layers.__all__,
+    *logic.__all__,
+    *priors.__all__,
+    *sampling.__all__,
+    *tables.__all__,
 ]
