@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 
@@ -28,6 +29,8 @@ from .sealed import Sealed
 from .structures import GroupDef
 
 __all__ = [
+    "ActionKind",
+    "ActionSource",
     "GroupIR",
     "ActionIR",
     "compose",
@@ -79,6 +82,29 @@ def relator_text(rel: ast.Relator) -> str:
     return word_text(rel.lhs) if rel.rhs is None else f"{word_text(rel.lhs)} = {word_text(rel.rhs)}"
 
 
+class ActionKind(str, Enum):
+    """What an action moves."""
+
+    VALUES = "values"  # the values of a finite domain (push maps on 0..n-1)
+    POSITIONS = "positions"  # the positions of a tensor of fixed shape (push maps on flattened positions)
+    SYMBOLIC = "symbolic"  # positions of a tensor with symbolic dims (ops only; sized at run time)
+    MATRIX = "matrix"  # SO(n) / O(n) by matrix product on a dim
+    TRIVIAL = "trivial"  # nothing moves
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ActionSource(str, Enum):
+    """Where an action comes from."""
+
+    DECLARED = "declared"  # an action statement
+    DEFAULT = "default"  # a built-in default action
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass
 class ActionIR(Sealed):
     """How one group acts on one domain."""
@@ -86,15 +112,17 @@ class ActionIR(Sealed):
     group: str
     domain: str  # the domain's name, or its text when inline
     domain_type: object
-    source: str  # 'declared' or 'default'
-    kind: (
-        str  # 'values' (finite domain), 'positions' (tensor, fixed dims), 'symbolic' (symbolic dims), 'matrix' (SO/O), 'trivial'
-    )
+    source: ActionSource
+    kind: ActionKind
     ops: dict = field(default_factory=dict)  # generator -> tuple of (op, args) applied right to left
     perms: dict = field(default_factory=dict)  # generator -> push map, for finite kinds
     matrix_dim: int | None = None
     span: Span | None = None
     texts: dict = field(default_factory=dict)  # generator -> the transform as the user wrote it
+
+    def __post_init__(self) -> None:
+        self.source = ActionSource(self.source)
+        self.kind = ActionKind(self.kind)
 
     @property
     def points(self) -> int | None:

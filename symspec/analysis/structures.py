@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 from ..errors import Span
 from ..syntax import ast
@@ -38,11 +39,15 @@ class GraphDef:
     """A declared graph: constructor, integer arguments, node count (and edges for edges(...))."""
 
     name: str
-    kind: str
+    kind: GraphKind
     args: tuple
     num_nodes: int
     edges: tuple = ()
     span: Span | None = None
+
+
+GroupKind = Literal["cyclic", "dihedral", "symmetric", "alternating", "SO", "O", "automorphisms", "presentation", "product"]
+GraphKind = Literal["grid", "cycle", "path", "complete", "hypercube", "petersen", "cylinder", "torus", "edges"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ class GroupDef:
     """A declared group: a family with its argument, a presentation, or a direct product."""
 
     name: str
-    kind: str  # cyclic dihedral symmetric alternating SO O automorphisms presentation product
+    kind: GroupKind
     arg: object = None  # int n, a symbolic dim name, or a graph name
     generators: tuple = ()
     relators: tuple = ()
