@@ -12,104 +12,38 @@ and of the output classes, where those are finite.  Every other law is a
 
 from __future__ import annotations
 
-import itertools
-import math
-from dataclasses import dataclass, field
-from enum import Enum
-
 import numpy as np
 
 from ..syntax import ast
 from ..syntax.unparse import unparse
-from .domains import BoolDomain, ClassOf, Cyclic, Labels, Range, RealDomain, Tensor
-from .groups import MAX_POINTS, identity, is_finite_domain, power
-from .sealed import Sealed
+from .augmentability import augmentation
+from .domains import BoolDomain, ClassOf, Cyclic, Tensor
+from .evaluate import Evaluator, invert, output_perm
+from .groups import identity, power
+from .lawir import (
+    LawClass,
+    LawIR,
+    NotTransform,
+    Source,
+    TransformPair,
+    VariablePlan,
+    calls_in,
+    conjuncts,
+    names_in,
+)
+from .plans import cost, plan_variables
 
-__all__ = ["LawClass", "Source", "TransformPair", "VariablePlan", "LawIR", "classify_law", "NotTransform", "conjuncts", "names_in"]
-
-
-class NotTransform(Exception):
-    """The expression is not an invertible transform of one variable."""
-
-
-@dataclass
-class TransformPair(Sealed):
-    """One generator of an equivariance law: where each argument comes from, and the maps."""
-
-    label: str  # e.g. "k = 1" or "g = r"
-    sources: tuple  # argument i of f(T x) is built from argument sources[i] of f(x)
-    arg_perms: tuple  # per argument: push map on its values/positions, or None if not finite
-    out_perm: np.ndarray | None  # push map on the output classes/positions; None if not finite
-    out_identity: bool = False
-
-
-class LawClass(str, Enum):
-    """An equivariance law f(T x) == S f(x), or any other law (a constraint)."""
-
-    EQUIVARIANCE = "equivariance"
-    CONSTRAINT = "constraint"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-class Source(str, Enum):
-    """Where a law variable's value comes from at training time."""
-
-    BATCH = "batch"  # the batch field of that name
-    UNIFORM = "uniform"  # uniform over its finite domain
-    GROUP = "group"  # a group element: uniform (finite) or Haar (continuous)
-    INTERVAL = "interval"  # uniform over the values its interval guards allow (exact)
-    BETWEEN = "between"  # uniform over the vertices on shortest paths (exact)
-    REJECTION = "rejection"  # uniform, rejected unless its guards hold
-
-    def __str__(self) -> str:
-        return self.value
-
-
-@dataclass
-class VariablePlan(Sealed):
-    """How a law variable gets its value at training time."""
-
-    name: str
-    source: Source
-    detail: str
-    domain: object = None
-    acceptance: float | None = None  # for rejection sampling, when it can be computed exactly
-
-    def __post_init__(self) -> None:
-        self.source = Source(self.source)
-
-
-@dataclass
-class LawIR(Sealed):
-    name: str
-    law_class: LawClass
-    reason: str  # why a constraint; what the transform is for an equivariance law
-    model: str | None  # the model an equivariance law constrains
-    variables: dict = field(default_factory=dict)  # name -> VariablePlan
-    forward_passes: int = 0
-    generators: list = field(default_factory=list)  # of TransformPair
-    finite: bool = False  # every generator has finite argument and output maps
-    redundant: bool = False
-    implied_by: tuple = ()
-    line: int = 0
-    span: object = None
-    options: dict = field(default_factory=dict)
-    sides: tuple | None = None  # equivariance: (base call, its output ops, moved call, its output ops, parameters)
-    augment: bool = False  # usable as a data augmentation: (x, target) -> (T x, S target), S from the target alone
-    augment_why: str = ""  # the augmentation when augment (inputs and target), why not otherwise
-
-
-# ---- peeling the two sides -------------------------------------------------------
-
-
-def _calls(e) -> list:
-    out = []
-    for node in ast.walk(e):
-        if isinstance(node, ast.Call):
-            out.append(node)
-    return out
+__all__ = [
+    "LawClass",
+    "Source",
+    "TransformPair",
+    "VariablePlan",
+    "LawIR",
+    "classify_law",
+    "NotTransform",
+    "conjuncts",
+    "names_in",
+]
 
 
 def _peel(e, models: dict):
@@ -145,148 +79,6 @@ def _peel(e, models: dict):
             return None
 
 
-def names_in(e) -> set:
-    return {n.name for n in ast.walk(e) if isinstance(n, ast.Name)}
-
-
-# ---- evaluating transforms on finite domains -----------------------------------------
-
-
-class _Evaluator:
-    """Evaluates one argument expression as a map of its single variable's values."""
-
-    def __init__(self, sym, spec, params: dict, group_of: dict):
-        self.sym = sym
-        self.spec = spec
-        self.params = params  # parameter variable -> int value or group generator name
-        self.group_of = group_of  # group variable -> GroupIR
-
-    def values(self, e, var: str, domain, n_values: np.ndarray):
-        out = self._values(e, var, domain, n_values)
-        if isinstance(domain, Cyclic):  # + - * wrap: every intermediate value is reduced into 0..n-1
-            return out % domain.n
-        if isinstance(out, int) and abs(out) > 2**62:
-            raise NotTransform  # far outside any range this domain holds
-        return out
-
-    def _into(self, inner, domain):
-        """Indices into the domain's points of the values ``inner``; NotTransform if some value lies outside it."""
-        inner = np.asarray(inner)
-        if isinstance(domain, Cyclic):
-            return inner % domain.n
-        if isinstance(domain, Range):
-            inner = inner - domain.lo
-        size = domain.size if is_finite_domain(domain) else (math.prod(domain.dims) if isinstance(domain, Tensor) else 0)
-        if inner.size and (inner.min() < 0 or inner.max() >= size):
-            raise NotTransform  # a range value moved out of its range
-        return inner
-
-    def _values(self, e, var: str, domain, n_values: np.ndarray):
-        if isinstance(e, ast.Name):
-            if e.name == var:
-                return n_values
-            if e.name in self.params and not isinstance(self.params[e.name], str):
-                return self.params[e.name]
-            if e.name in self.spec.params:
-                return self.spec.params[e.name]
-            raise NotTransform
-        if isinstance(e, ast.Int):
-            return e.value
-        if isinstance(e, ast.Neg):
-            return -self.values(e.operand, var, domain, n_values)
-        if isinstance(e, ast.BinOp):
-            a = self.values(e.left, var, domain, n_values)
-            b = self.values(e.right, var, domain, n_values)
-            return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b}[e.op]()
-        if isinstance(e, ast.Act) and isinstance(e.element, ast.Name) and e.element.name in self.group_of:
-            inner = self.values(e.operand, var, domain, n_values)
-            gen = self.params[e.element.name]
-            if gen is None:
-                return inner
-            action = self.sym.action(self.group_of[e.element.name], domain, self.spec.domain_name(domain), e.span)
-            if action is None or gen not in action.perms:
-                raise NotTransform
-            pushed = action.perms[gen][self._into(inner, domain)]
-            return pushed + domain.lo if isinstance(domain, Range) else pushed
-        raise NotTransform
-
-    def perm(self, e, var: str, domain) -> np.ndarray:
-        """The push map x -> e(x) on the domain's points; NotTransform unless a bijection."""
-        if isinstance(domain, Tensor):
-            n = math.prod(domain.dims) if all(isinstance(d, int) for d in domain.dims) else None
-        elif is_finite_domain(domain):
-            n = domain.size
-        else:
-            n = None
-        if n is None or n > MAX_POINTS:
-            raise NotTransform
-        offset = domain.lo if isinstance(domain, Range) else 0  # range values are lo..hi-1, stored as 0..n-1
-        base = identity(n) + offset
-        out = np.asarray(self.values(e, var, domain, base))
-        if out.shape != base.shape:
-            out = np.broadcast_to(out, base.shape).copy()
-        if isinstance(domain, Cyclic):
-            out = out % domain.n
-        elif isinstance(domain, Range):
-            out = out - offset
-            if out.min() < 0 or out.max() >= domain.size:
-                raise NotTransform
-        elif not isinstance(e, (ast.Name, ast.Act)):
-            raise NotTransform  # arithmetic on labels, nodes or positions
-        if len(np.unique(out)) != n:
-            raise NotTransform
-        return out.astype(np.int64)
-
-
-def _output_perm(ops: list, output, ev: _Evaluator, sym, spec):
-    """The push map of output ops (outermost first) on the output's finite points, or None."""
-    if isinstance(output, ClassOf):
-        domain = output.domain
-        n = domain.size
-    elif isinstance(output, BoolDomain):
-        domain, n = output, 2
-    elif isinstance(output, Tensor) and all(isinstance(d, int) for d in output.dims):
-        domain, n = output, math.prod(output.dims)
-    else:
-        n = None
-    if n is None or n > MAX_POINTS:  # not finite, or too many classes to tabulate
-        if ops:
-            raise NotTransform
-        return None
-    out = identity(n)
-    for kind, arg in reversed(ops):  # innermost op first
-        if kind == "not":
-            if not isinstance(output, BoolDomain):
-                raise NotTransform
-            step = 1 - identity(2)
-        elif kind == "act":
-            gen = ev.params.get(arg.name)
-            if gen is None:
-                step = identity(n)
-            else:
-                action = sym.action(ev.group_of[arg.name], domain, spec.domain_name(domain), arg.span)
-                if action is None or gen not in action.perms:
-                    raise NotTransform
-                step = action.perms[gen]
-        elif isinstance(domain, Cyclic):
-            v = identity(n)
-            c = ev.values(arg, "", domain, v) if arg is not None else 0
-            c = np.asarray(c)
-            step = {"+": v + c, "-": v - c, "rsub": c - v, "*": v * c, "neg": -v}[kind] % n
-            if len(np.unique(step)) != n:
-                raise NotTransform
-        else:
-            raise NotTransform
-        out = step[out]
-    return out.astype(np.int64)
-
-
-def _invert(p: np.ndarray) -> np.ndarray:
-    q = np.empty_like(p)
-    q[p] = np.arange(len(p))
-    return q
-
-
 # ---- classification ----------------------------------------------------------------
 
 
@@ -307,8 +99,8 @@ def _generator_values(var: str, law, sym) -> list:
 def classify_law(law, spec, sym) -> LawIR:
     decl = law.decl
     ir = LawIR(law.name, LawClass.CONSTRAINT, "", None, line=decl.span.line, span=decl.span, options=dict(law.options))
-    _plan_variables(ir, law, spec, sym)
-    _cost(ir, law, spec)
+    plan_variables(ir, law, spec, sym)
+    cost(ir, law, spec)
     reason = _equivariance(ir, law, spec, sym)
     if reason is not None:
         ir.reason = reason
@@ -337,7 +129,7 @@ def _equivariance(ir: LawIR, law, spec, sym) -> str | None:
     (ops_l, call_l), (ops_r, call_r) = sides
     if call_l.func.name != call_r.func.name:
         return f"relates two different models ({call_l.func.name}, {call_r.func.name})"
-    if any(_calls(a) for c in (call_l, call_r) for a in c.args):
+    if any(calls_in(a) for c in (call_l, call_r) for a in c.args):
         return "nested calls (the inner prediction feeds the outer call)"
     model = spec.models[call_l.func.name]
 
@@ -382,7 +174,7 @@ def _equivariance(ir: LawIR, law, spec, sym) -> str | None:
     ir.sides = (base, tuple(base_ops), moved, tuple(moved_ops), tuple(sorted(params)))
     ir.reason = _describe(base, moved, base_ops, moved_ops, params, law)
     _generators(ir, law, spec, sym, model, base_vars, sources, moved, base_ops, moved_ops, sorted(params))
-    ir.augment, ir.augment_why = _augmentation(law, spec, sym, model, base, base_ops, moved, moved_ops, sources)
+    ir.augment, ir.augment_why = augmentation(law, spec, sym, model, base, base_ops, moved, moved_ops, sources)
     return None
 
 
@@ -418,7 +210,7 @@ _ENUMERATED_VALUES = 64  # a family not generated by k = 1 is enumerated value b
 
 def _transform(setting: dict, group_of: dict, law, spec, sym, model, base_vars, sources, moved, base_ops, moved_ops):
     """The law's transform at one setting of its parameters: (argument push maps, output push map, finite)."""
-    ev = _Evaluator(sym, spec, setting, group_of)
+    ev = Evaluator(sym, spec, setting, group_of)
     finite = True
     arg_perms = []
     for i, arg in enumerate(moved.args):
@@ -430,13 +222,13 @@ def _transform(setting: dict, group_of: dict, law, spec, sym, model, base_vars, 
             finite = False
         arg_perms.append(perm)
     try:
-        moved_out = _output_perm(moved_ops, model.output, ev, sym, spec)
-        base_out = _output_perm(base_ops, model.output, ev, sym, spec)
+        moved_out = output_perm(moved_ops, model.output, ev, sym, spec)
+        base_out = output_perm(base_ops, model.output, ev, sym, spec)
     except NotTransform:
         moved_out = base_out = None
         finite = False
     if moved_out is not None and base_out is not None:
-        out = _invert(moved_out)[base_out]  # f(Tx) = moved^-1(base(f(x)))
+        out = invert(moved_out)[base_out]  # f(Tx) = moved^-1(base(f(x)))
     else:
         out = None
         finite = finite and not (moved_ops or base_ops) and not _output_finite(model.output)
@@ -528,337 +320,7 @@ def _generators(ir, law, spec, sym, model, base_vars, sources, moved, base_ops, 
     ir.finite = finite and all(all(p is not None for p in g.arg_perms) for g in ir.generators)
 
 
-# ---- augmentation policy ---------------------------------------------------------------
-#
-# An equivariance law M(f(T x)) == B(f(x)) gives the augmentation (x, y) -> (T x, M^-1(B(y))) when T is
-# invertible and every output op (on either side) is one whose effect on a target can be computed from the
-# target alone and undone: negation, not, a shift by a constant or drawn value, a scaling by a unit mod n,
-# a group action.
-
-_MAX_ENUMERATED = 100_000  # values of a factor's variables tried when checking that a scaling is invertible
-
-
-def _augmentation(law, spec, sym, model, base, base_ops, moved, moved_ops, sources) -> tuple:
-    """(augment, why): the augmentation in words, or why the law gives none."""
-    for i, arg in enumerate(moved.args):
-        x = base.args[sources[i]].name
-        why = _invertible(arg, x, model.params[sources[i]][1], law, spec, sym)
-        if why is not None:
-            return False, f"the input transform is not invertible: {why}"
-    output = model.output
-    for kind, arg in list(base_ops) + list(moved_ops):
-        why = _target_op(kind, arg, output, law, spec, sym)
-        if why is not None:
-            return False, why
-    target = "target"
-    for kind, arg in reversed(base_ops):  # innermost first
-        target = _op_text(kind, arg, target, output, invert=False)
-    for kind, arg in moved_ops:  # undo the moved side's ops, outermost first
-        target = _op_text(kind, arg, target, output, invert=True)
-    inputs = f"({', '.join(unparse(a) for a in base.args)}) -> ({', '.join(unparse(a) for a in moved.args)})"
-    return True, f"inputs {inputs}; " + ("target unchanged" if target == "target" else f"target -> {target}")
-
-
-def _op_text(kind: str, arg, t: str, output, invert: bool) -> str:
-    wrapped = t if t.replace("_", "").isalnum() else f"({t})"
-    c = unparse(arg) if arg is not None else ""
-    if kind == "neg":
-        return f"-{wrapped}"
-    if kind == "not":
-        return f"not {wrapped}"
-    if kind == "act":
-        return f"{c}^-1 . {wrapped}" if invert else f"{c} . {wrapped}"
-    if kind == "rsub":
-        return f"{c} - {wrapped}"
-    if kind == "*" and invert:
-        n = output.domain.n
-        try:
-            return f"{wrapped} * {pow(int(c), -1, n)}"  # a literal unit: its inverse mod n
-        except ValueError:
-            return f"{wrapped} * {c}^-1 (mod {n})"
-    if invert:
-        kind = {"+": "-", "-": "+"}[kind]
-    return f"{wrapped} {kind} {c}"
-
-
-def _factor_why(factor, domain, law, spec, sym) -> str | None:
-    """Why scaling values of a cyclic domain by ``factor`` is not invertible for every value it takes, or None."""
-    n = domain.n
-    names = sorted(v for v in names_in(factor) if v in law.variables)
-    what = f"scaling by {unparse(factor)}"
-    if any(law.variables[v].group is not None for v in names):
-        return f"{what} depends on a group element"
-    domains = [law.variables[v].domain for v in names]
-    if not all(isinstance(d, Cyclic | Range) for d in domains):
-        return f"{what} is not an integer scaling"
-    total = int(np.prod([d.size for d in domains], dtype=object)) if domains else 1
-    if total > _MAX_ENUMERATED:
-        return f"cannot tell whether {what} is invertible mod {n} for each of its {total} values"
-    grids = np.meshgrid(*[np.arange(d.size) + (d.lo if isinstance(d, Range) else 0) for d in domains], indexing="ij")
-    env = {v: g.reshape(-1) for v, g in zip(names, grids)}
-    try:
-        values = np.asarray(_Evaluator(sym, spec, env, {}).values(factor, "", domain, np.zeros(0, dtype=np.int64)))
-    except NotTransform:
-        return f"{what} is not an integer scaling"
-    except OverflowError:  # a modulus beyond 64 bits
-        return f"cannot tell whether {what} is invertible mod {n}"
-    values = np.broadcast_to(values, (total,))
-    bad = [i for i, v in enumerate(values.tolist()) if math.gcd(int(v), n) != 1]
-    if not bad:
-        return None
-    if not names:
-        return f"{what} is not invertible mod {n}"
-    at = ", ".join(f"{v} = {int(env[v][bad[0]])}" for v in names)
-    return f"{what} is not invertible mod {n} (at {at})"
-
-
-def _invertible(e, x: str, domain, law, spec, sym) -> str | None:
-    """Why ``e`` (an argument built from variable ``x`` of ``domain``) is not a bijection of the domain, or None."""
-    if isinstance(domain, Range) and not (isinstance(e, ast.Name) and e.name == x):
-        return _range_bijection(e, x, domain, law, spec, sym)
-    while True:
-        if isinstance(e, ast.Name) and e.name == x:
-            return None
-        if isinstance(e, ast.Act):
-            e = e.operand  # a group action is a bijection
-        elif isinstance(e, ast.Not) and isinstance(domain, BoolDomain):
-            e = e.operand
-        elif isinstance(e, ast.Neg) and isinstance(domain, Cyclic | RealDomain | Tensor):
-            e = e.operand
-        elif isinstance(e, ast.BinOp) and isinstance(domain, Cyclic | RealDomain | Tensor):
-            mine, other = (e.left, e.right) if x in names_in(e.left) else (e.right, e.left)
-            if e.op == "*":
-                if isinstance(domain, Cyclic):
-                    why = _factor_why(other, domain, law, spec, sym)
-                    if why is not None:
-                        return why
-                elif not (isinstance(other, ast.Int | ast.Real) and other.value != 0):
-                    return f"scaling by {unparse(other)} is not known to be nonzero"
-            elif e.op not in ("+", "-"):
-                return f"{unparse(e)} is not a shift, scaling, negation or group action"
-            e = mine
-        else:
-            return f"{unparse(e)} is not a shift, scaling, negation or group action of {x} on {domain}"
-
-
-def _range_bijection(e, x: str, domain, law, spec, sym) -> str | None:
-    """Whether ``e`` maps ``range(lo, hi)`` onto itself for every value of its parameters (tried one by one)."""
-    names = sorted(v for v in names_in(e) if v in law.variables and v != x)
-    if any(law.variables[v].group is not None for v in names):
-        return f"{unparse(e)} moves values of {domain}, which do not wrap"
-    domains = [law.variables[v].domain for v in names]
-    if not all(isinstance(d, Cyclic | Range) for d in domains):
-        return f"{unparse(e)} is not a shift, scaling or negation of {x}"
-    total = int(np.prod([d.size for d in domains], dtype=object)) if domains else 1
-    if total * domain.size > 10 * _MAX_ENUMERATED:
-        return f"{unparse(e)} moves values of {domain}, which do not wrap"
-    lows = [d.lo if isinstance(d, Range) else 0 for d in domains]
-    for combo in itertools.product(*[range(lo, lo + d.size) for lo, d in zip(lows, domains)]):
-        try:
-            _Evaluator(sym, spec, dict(zip(names, combo)), {}).perm(e, x, domain)
-        except NotTransform:
-            at = f" (at {', '.join(f'{v} = {c}' for v, c in zip(names, combo))})" if names else ""
-            return f"{unparse(e)} does not map {domain} onto itself{at}: range values do not wrap"
-    return None
-
-
-def _target_op(kind: str, arg, output, law, spec, sym) -> str | None:
-    """Why an output op cannot be applied to (and undone on) a target, or None."""
-    if kind == "act":
-        return None
-    domain = output.domain if isinstance(output, ClassOf) else output
-    if kind == "not":
-        return None if isinstance(domain, BoolDomain) else "not applies only to bool outputs"
-    if isinstance(domain, Cyclic):
-        if kind == "*":
-            why = _factor_why(arg, domain, law, spec, sym)
-            return None if why is None else f"the output transform is not invertible: {why}"
-        return None  # negation and shifts wrap mod n
-    if isinstance(domain, RealDomain | Tensor):
-        if kind in ("neg", "+", "-", "rsub"):
-            return None
-        kind_of = "real" if isinstance(domain, RealDomain) else "a real tensor"
-        return f"the output is {kind_of} and the transform (scaling by {unparse(arg)}) is not an action, a negation or a shift"
-    if isinstance(domain, Range):
-        return f"shifting or scaling a class of {domain} can leave it (range classes do not wrap)"
-    return f"the output transform is not an action on the classes of {domain}"
-
-
 def _output_finite(output) -> bool:
     return isinstance(output, ClassOf | BoolDomain) or (
         isinstance(output, Tensor) and all(isinstance(d, int) for d in output.dims)
     )
-
-
-# ---- variables and cost ----------------------------------------------------------------
-
-
-def conjuncts(e) -> list:
-    if e is None:
-        return []
-    if isinstance(e, ast.Logic) and e.op == "and":
-        return conjuncts(e.left) + conjuncts(e.right)
-    if isinstance(e, ast.Compare) and len(e.ops) > 1:
-        return [ast.Compare(e.span, (a, b), (op,)) for a, b, op in zip(e.operands, e.operands[1:], e.ops)]
-    return [e]
-
-
-def _batchnames_in(law, spec) -> set:
-    """Variables bound to batch fields: a name and domain that some called model takes as a parameter."""
-    out = set()
-    for m in law.models:
-        for pname, domain in spec.models[m].params:
-            v = law.variables.get(pname)
-            if v is not None and v.group is None and v.domain == domain:
-                out.add(pname)
-    return out
-
-
-def _plan_variables(ir: LawIR, law, spec, sym) -> None:
-    batch = _batchnames_in(law, spec)
-    conj = conjuncts(law.guard)
-    masks = [c for c in conj if names_in(c) and names_in(c) <= batch]
-    for name, v in law.variables.items():
-        if name in batch:
-            mine = [unparse(c) for c in masks if name in names_in(c)]
-            where = f"; only examples where {' and '.join(mine)}" if mine else ""
-            ir.variables[name] = VariablePlan(name, "batch", f"the batch field of that name{where}", v.domain)
-            continue
-        if v.group is not None:
-            gir = sym.group(v.group, v.group.name or None)
-            if gir.continuous:
-                detail = (
-                    f"Haar measure on {gir.name}"
-                    if not gir.factors
-                    else "uniform on each finite factor, Haar on each continuous one, of " + gir.name
-                )
-            else:
-                detail = f"uniform over {gir.name} ({gir.order_text} elements)"
-            ir.variables[name] = VariablePlan(name, "group", detail)
-            continue
-        mine = [c for c in conj if name in names_in(c)]
-        if not mine:
-            ir.variables[name] = VariablePlan(name, "uniform", f"uniform over {spec.domain_name(v.domain)}", v.domain)
-            continue
-        between = [c for c in mine if isinstance(c, ast.Call) and c.func.name == "between"]
-        if between and len(mine) == 1:
-            call = between[0]
-            if (
-                isinstance(call.args[2], ast.Name)
-                and call.args[2].name == name
-                and name not in names_in(call.args[1]) | names_in(call.args[3])
-            ):
-                ends = f"{unparse(call.args[1])}-{unparse(call.args[3])}"
-                ir.variables[name] = VariablePlan(
-                    name,
-                    "between",
-                    f"uniform over the vertices on shortest {ends} paths of {unparse(call.args[0])} (exact)",
-                    v.domain,
-                )
-                continue
-        interval = all(
-            isinstance(c, ast.Compare)
-            and c.ops[0] in ("<", "<=", ">", ">=")
-            and any(isinstance(o, ast.Name) and o.name == name for o in c.operands)
-            and all(isinstance(o, ast.Name | ast.Int) for o in c.operands)
-            for c in mine
-        ) and isinstance(v.domain, Range | Cyclic)
-        if interval:
-            bounds = " and ".join(unparse(c) for c in mine)
-            ir.variables[name] = VariablePlan(
-                name, "interval", f"uniform over {spec.domain_name(v.domain)} where {bounds} (exact)", v.domain
-            )
-            continue
-        ir.variables[name] = VariablePlan(
-            name,
-            "rejection",
-            f"uniform over {spec.domain_name(v.domain)}, rejected unless " + " and ".join(unparse(c) for c in mine),
-            v.domain,
-        )
-    _acceptance(ir, law, spec, sym, conj)
-
-
-def _acceptance(ir: LawIR, law, spec, sym, conj) -> None:
-    """Exact acceptance rates of rejection-sampled variables, when their space is small."""
-    rejected = [p for p in ir.variables.values() if p.source == "rejection"]
-    if not rejected:
-        return
-    names = sorted({n for c in conj for n in names_in(c) if n in law.variables})
-    domains = [law.variables[n].domain for n in names]
-    if not all(is_finite_domain(d) for d in domains):
-        return
-    total = math.prod(d.size for d in domains)
-    if total > 2_000_000:
-        return
-    grids = np.meshgrid(*[np.arange(d.size) + (d.lo if isinstance(d, Range) else 0) for d in domains], indexing="ij")
-    env = {n: g.reshape(-1) for n, g in zip(names, grids)}
-    ok = np.ones(total, dtype=bool)
-    try:
-        for c in conj:
-            ok &= np.asarray(_guard(c, env, spec, sym), dtype=bool)
-    except NotTransform:
-        return
-    rate = float(ok.mean())
-    for p in rejected:
-        p.acceptance = rate
-        p.detail += f" (acceptance {rate:.3g})"
-
-
-def _guard(e, env: dict, spec, sym):
-    if isinstance(e, ast.Name):
-        if e.name in env:
-            return env[e.name]
-        if e.name in spec.params:
-            return spec.params[e.name]
-        for d in spec.domains.values():
-            if isinstance(d, Labels) and e.name in d.labels:
-                return d.labels.index(e.name)
-        raise NotTransform
-    if isinstance(e, ast.Int):
-        return e.value
-    if isinstance(e, ast.Neg):
-        return -_guard(e.operand, env, spec, sym)
-    if isinstance(e, ast.BinOp):
-        a, b = _guard(e.left, env, spec, sym), _guard(e.right, env, spec, sym)
-        return {"+": a + b, "-": a - b, "*": a * b}[e.op]
-    if isinstance(e, ast.Not):
-        return ~np.asarray(_guard(e.operand, env, spec, sym), dtype=bool)
-    if isinstance(e, ast.Logic):
-        a = np.asarray(_guard(e.left, env, spec, sym), dtype=bool)
-        b = np.asarray(_guard(e.right, env, spec, sym), dtype=bool)
-        return {"and": a & b, "or": a | b, "=>": ~a | b}[e.op]
-    if isinstance(e, ast.Compare):
-        out = True
-        for a, b, op in zip(e.operands, e.operands[1:], e.ops):
-            x, y = _guard(a, env, spec, sym), _guard(b, env, spec, sym)
-            out = out & {"==": x == y, "!=": x != y, "<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]
-        return out
-    if isinstance(e, ast.Call) and e.func.name == "between":
-        graph = sym.graph(e.args[0].name)
-        dist = graph.distances
-        u, v, w = (np.asarray(_guard(a, env, spec, sym)) for a in e.args[1:])
-        return (dist[u, v] + dist[v, w] == dist[u, w]) & (dist[u, w] >= 0)
-    if isinstance(e, ast.Call) and e.func.name in ("abs", "min", "max"):
-        args = [np.asarray(_guard(a, env, spec, sym)) for a in e.args]
-        return np.abs(args[0]) if e.func.name == "abs" else (np.minimum if e.func.name == "min" else np.maximum)(*args)
-    raise NotTransform
-
-
-def _cost(ir: LawIR, law, spec) -> None:
-    """Forward passes a law adds per example: its calls, less the batch's own forward."""
-    drawn = {n for n, p in ir.variables.items() if p.source != "batch"}
-    samples = int(law.options.get("samples", 1))
-    total = 0
-    batch_call_seen = set()
-    for call in _calls(law.body):
-        if call.func.name not in spec.models:
-            continue
-        sig = spec.models[call.func.name]
-        own = all(isinstance(a, ast.Name) and a.name == p for a, (p, _) in zip(call.args, sig.params)) and all(
-            ir.variables.get(p) is not None and ir.variables[p].source == "batch" for p, _ in sig.params
-        )
-        if own and sig.name not in batch_call_seen:
-            batch_call_seen.add(sig.name)
-            continue
-        total += samples if names_in(call) & drawn else 1
-    ir.forward_passes = total

@@ -1,0 +1,137 @@
+"""How each law variable gets its value at training time, exact acceptance rates, and each law's cost."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..syntax import ast
+from ..syntax.unparse import unparse
+from .domains import Cyclic, Range
+from .evaluate import evaluate_guard
+from .groups import is_finite_domain
+from .lawir import LawIR, NotTransform, VariablePlan, calls_in, conjuncts, names_in
+
+__all__ = ["plan_variables", "cost"]
+
+
+def _batchnames_in(law, spec) -> set:
+    """Variables bound to batch fields: a name and domain that some called model takes as a parameter."""
+    out = set()
+    for m in law.models:
+        for pname, domain in spec.models[m].params:
+            v = law.variables.get(pname)
+            if v is not None and v.group is None and v.domain == domain:
+                out.add(pname)
+    return out
+
+
+def plan_variables(ir: LawIR, law, spec, sym) -> None:
+    batch = _batchnames_in(law, spec)
+    conj = conjuncts(law.guard)
+    masks = [c for c in conj if names_in(c) and names_in(c) <= batch]
+    for name, v in law.variables.items():
+        if name in batch:
+            mine = [unparse(c) for c in masks if name in names_in(c)]
+            where = f"; only examples where {' and '.join(mine)}" if mine else ""
+            ir.variables[name] = VariablePlan(name, "batch", f"the batch field of that name{where}", v.domain)
+            continue
+        if v.group is not None:
+            gir = sym.group(v.group, v.group.name or None)
+            if gir.continuous:
+                detail = (
+                    f"Haar measure on {gir.name}"
+                    if not gir.factors
+                    else "uniform on each finite factor, Haar on each continuous one, of " + gir.name
+                )
+            else:
+                detail = f"uniform over {gir.name} ({gir.order_text} elements)"
+            ir.variables[name] = VariablePlan(name, "group", detail)
+            continue
+        mine = [c for c in conj if name in names_in(c)]
+        if not mine:
+            ir.variables[name] = VariablePlan(name, "uniform", f"uniform over {spec.domain_name(v.domain)}", v.domain)
+            continue
+        between = [c for c in mine if isinstance(c, ast.Call) and c.func.name == "between"]
+        if between and len(mine) == 1:
+            call = between[0]
+            if (
+                isinstance(call.args[2], ast.Name)
+                and call.args[2].name == name
+                and name not in names_in(call.args[1]) | names_in(call.args[3])
+            ):
+                ends = f"{unparse(call.args[1])}-{unparse(call.args[3])}"
+                ir.variables[name] = VariablePlan(
+                    name,
+                    "between",
+                    f"uniform over the vertices on shortest {ends} paths of {unparse(call.args[0])} (exact)",
+                    v.domain,
+                )
+                continue
+        interval = all(
+            isinstance(c, ast.Compare)
+            and c.ops[0] in ("<", "<=", ">", ">=")
+            and any(isinstance(o, ast.Name) and o.name == name for o in c.operands)
+            and all(isinstance(o, ast.Name | ast.Int) for o in c.operands)
+            for c in mine
+        ) and isinstance(v.domain, Range | Cyclic)
+        if interval:
+            bounds = " and ".join(unparse(c) for c in mine)
+            ir.variables[name] = VariablePlan(
+                name, "interval", f"uniform over {spec.domain_name(v.domain)} where {bounds} (exact)", v.domain
+            )
+            continue
+        ir.variables[name] = VariablePlan(
+            name,
+            "rejection",
+            f"uniform over {spec.domain_name(v.domain)}, rejected unless " + " and ".join(unparse(c) for c in mine),
+            v.domain,
+        )
+    _acceptance(ir, law, spec, sym, conj)
+
+
+def _acceptance(ir: LawIR, law, spec, sym, conj) -> None:
+    """Exact acceptance rates of rejection-sampled variables, when their space is small."""
+    rejected = [p for p in ir.variables.values() if p.source == "rejection"]
+    if not rejected:
+        return
+    names = sorted({n for c in conj for n in names_in(c) if n in law.variables})
+    domains = [law.variables[n].domain for n in names]
+    if not all(is_finite_domain(d) for d in domains):
+        return
+    total = math.prod(d.size for d in domains)
+    if total > 2_000_000:
+        return
+    grids = np.meshgrid(*[np.arange(d.size) + (d.lo if isinstance(d, Range) else 0) for d in domains], indexing="ij")
+    env = {n: g.reshape(-1) for n, g in zip(names, grids)}
+    ok = np.ones(total, dtype=bool)
+    try:
+        for c in conj:
+            ok &= np.asarray(evaluate_guard(c, env, spec, sym), dtype=bool)
+    except NotTransform:
+        return
+    rate = float(ok.mean())
+    for p in rejected:
+        p.acceptance = rate
+        p.detail += f" (acceptance {rate:.3g})"
+
+
+def cost(ir: LawIR, law, spec) -> None:
+    """Forward passes a law adds per example: its calls, less the batch's own forward."""
+    drawn = {n for n, p in ir.variables.items() if p.source != "batch"}
+    samples = int(law.options.get("samples", 1))
+    total = 0
+    batch_call_seen = set()
+    for call in calls_in(law.body):
+        if call.func.name not in spec.models:
+            continue
+        sig = spec.models[call.func.name]
+        own = all(isinstance(a, ast.Name) and a.name == p for a, (p, _) in zip(call.args, sig.params)) and all(
+            ir.variables.get(p) is not None and ir.variables[p].source == "batch" for p, _ in sig.params
+        )
+        if own and sig.name not in batch_call_seen:
+            batch_call_seen.add(sig.name)
+            continue
+        total += samples if names_in(call) & drawn else 1
+    ir.forward_passes = total
