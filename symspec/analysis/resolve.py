@@ -11,11 +11,12 @@ from pathlib import Path
 
 from ..errors import ParamError, Span
 from ..syntax import ast
+from .actions import resolve_action
 from .domains import Labels, RealDomain, Tensor, describe, resolve_domain, resolve_output
 from .laws import check_law, check_options
 from .records import LayerDef, ModelSig, PriorDef, Spec
 from .scope import KIND_WORDS, Reporter, SymbolTable, did_you_mean
-from .structures import GraphDef, GroupDef, resolve_action, resolve_graph, resolve_group
+from .structures import GraphDef, GroupDef, resolve_graph, resolve_group
 
 __all__ = ["Analyzer", "PRIOR_KINDS"]
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import Span
 from ..syntax import ast
+from .actions import by_transforms
 from .domains import Cyclic, Nodes, RealDomain, Tensor, describe
 from .graphs import MAX_DISTANCE_NODES, GraphIR, SearchBudgetExceeded, automorphism_generators, build_graph
 from .groups import (
@@ -31,7 +32,7 @@ from .groups import (
     word_perm,
 )
 from .scope import Reporter
-from .structures import ActionDef, GroupDef, by_transforms
+from .structures import ActionDef, GroupDef
 
 __all__ = ["Symmetry", "perm_group"]
 
