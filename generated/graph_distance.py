@@ -96,6 +96,62 @@ EDGES_G = [
     (45, 46), (46, 47), (47, 48),
 ]
 
+# law automorphism, g in Aut: (order 8, every element, one table row each) permuting Node
+SAMPLER_automorphism_g = rt.GroupSampler(
+    "Aut",
+    [
+        {
+            "kind": "finite",
+            "name": "Aut",
+            "order": 8,
+            "on": {
+                "Node": {
+                    "n": 49,
+                    "lo": 0,
+                    "ops": {
+                        "a1": [
+                            (
+                                "relabel",
+                                {
+                                    "perm": (
+                                        42, 43, 44, 45, 46, 47, 48, 35, 36, 37, 38, 39, 40, 41, 28, 29, 30, 31, 32, 33,
+                                        34, 21, 22, 23, 24, 25, 26, 27, 14, 15, 16, 17, 18, 19, 20, 7, 8, 9, 10, 11, 12,
+                                        13, 0, 1, 2, 3, 4, 5, 6,
+                                    ),
+                                },
+                            ),
+                        ],
+                        "a2": [
+                            (
+                                "relabel",
+                                {
+                                    "perm": (
+                                        6, 5, 4, 3, 2, 1, 0, 13, 12, 11, 10, 9, 8, 7, 20, 19, 18, 17, 16, 15, 14, 27,
+                                        26, 25, 24, 23, 22, 21, 34, 33, 32, 31, 30, 29, 28, 41, 40, 39, 38, 37, 36, 35,
+                                        48, 47, 46, 45, 44, 43, 42,
+                                    ),
+                                },
+                            ),
+                        ],
+                        "a3": [
+                            (
+                                "relabel",
+                                {
+                                    "perm": (
+                                        0, 7, 14, 21, 28, 35, 42, 1, 8, 15, 22, 29, 36, 43, 2, 9, 16, 23, 30, 37, 44, 3,
+                                        10, 17, 24, 31, 38, 45, 4, 11, 18, 25, 32, 39, 46, 5, 12, 19, 26, 33, 40, 47, 6,
+                                        13, 20, 27, 34, 41, 48,
+                                    ),
+                                },
+                            ),
+                        ],
+                    },
+                },
+            },
+        },
+    ],
+)
+
 # the generators of symmetric, automorphism as permutations of 111 points: the values of each argument of dist in turn
 # (from points [0, 49]), then its 13 output classes
 JOINT_dist = [
@@ -128,52 +184,8 @@ JOINT_dist = [
 # shortest-path lengths between the nodes of G
 DISTANCES_G = rt.graph_distances(49, EDGES_G)
 
-# every element of Aut acting on Node (one row each)
-ELEMENTS_automorphism_g = rt.joint_elements(
-    [
-        rt.action_table(
-            {
-                "a1": [
-                    (
-                        "relabel",
-                        {
-                            "perm": (
-                                42, 43, 44, 45, 46, 47, 48, 35, 36, 37, 38, 39, 40, 41, 28, 29, 30, 31, 32, 33, 34, 21,
-                                22, 23, 24, 25, 26, 27, 14, 15, 16, 17, 18, 19, 20, 7, 8, 9, 10, 11, 12, 13, 0, 1, 2, 3,
-                                4, 5, 6,
-                            ),
-                        },
-                    ),
-                ],
-                "a2": [
-                    (
-                        "relabel",
-                        {
-                            "perm": (
-                                6, 5, 4, 3, 2, 1, 0, 13, 12, 11, 10, 9, 8, 7, 20, 19, 18, 17, 16, 15, 14, 27, 26, 25,
-                                24, 23, 22, 21, 34, 33, 32, 31, 30, 29, 28, 41, 40, 39, 38, 37, 36, 35, 48, 47, 46, 45,
-                                44, 43, 42,
-                            ),
-                        },
-                    ),
-                ],
-                "a3": [
-                    (
-                        "relabel",
-                        {
-                            "perm": (
-                                0, 7, 14, 21, 28, 35, 42, 1, 8, 15, 22, 29, 36, 43, 2, 9, 16, 23, 30, 37, 44, 3, 10, 17,
-                                24, 31, 38, 45, 4, 11, 18, 25, 32, 39, 46, 5, 12, 19, 26, 33, 40, 47, 6, 13, 20, 27, 34,
-                                41, 48,
-                            ),
-                        },
-                    ),
-                ],
-            },
-            n=49,
-        ),
-    ],
-)[0]
+# every element of Aut by number (validation enumerates them)
+ELEMENTS_automorphism_g = SAMPLER_automorphism_g.every()[0]
 
 
 class SymmetryLoss(rt.SymmetryLossBase):
@@ -206,9 +218,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         geodesic_w = rt.between_nodes(self.DISTANCES_G, u, v, generator)
 
         # automorphism: draws
-        automorphism_g = torch.randint(
-            0, self.ELEMENTS_automorphism_g.shape[0], (n,), generator=generator, device=device
-        )
+        (automorphism_g,) = SAMPLER_automorphism_g.draw(n, generator, device)
 
         calls = rt.CallBatch(self.models, fused=self.fused)
         dist_uv = calls.add("dist", u, v)
@@ -220,8 +230,8 @@ class SymmetryLoss(rt.SymmetryLossBase):
         dist_geodesic_w_v = calls.add("dist", geodesic_w, v)
         dist_gu_gv = calls.add(
             "dist",
-            rt.act_on_values(u, self.ELEMENTS_automorphism_g[automorphism_g]),
-            rt.act_on_values(v, self.ELEMENTS_automorphism_g[automorphism_g]),
+            SAMPLER_automorphism_g.act(automorphism_g, "Node", u),
+            SAMPLER_automorphism_g.act(automorphism_g, "Node", v),
         )
         calls.run()
         dist_uv_lp = torch.log_softmax(calls[dist_uv], -1)
@@ -270,7 +280,6 @@ def _augment_dist(batch, generator):
     first = rt.field(out, "u", "augment")
     n = first.shape[0]
     device = first.device
-    elements_automorphism_g = rt.cached_to(ELEMENTS_automorphism_g, device)
     # symmetric: dist(u, v) == dist(v, u) (examples/graph_distance.sym:22)
     u, v = out["u"], out["v"]
     symmetric_flip = torch.rand(n, generator=generator, device=device) < 0.5
@@ -278,9 +287,9 @@ def _augment_dist(batch, generator):
     out["v"] = rt.where_examples(symmetric_flip, u, v)
     # automorphism: dist(g . u, g . v) == dist(u, v) (examples/graph_distance.sym:38)
     u, v = out["u"], out["v"]
-    automorphism_g = torch.randint(0, elements_automorphism_g.shape[0], (n,), generator=generator, device=device)
-    out["u"] = rt.act_on_values(u, elements_automorphism_g[automorphism_g])
-    out["v"] = rt.act_on_values(v, elements_automorphism_g[automorphism_g])
+    (automorphism_g,) = SAMPLER_automorphism_g.draw(n, generator, device)
+    out["u"] = SAMPLER_automorphism_g.act(automorphism_g, "Node", u)
+    out["v"] = SAMPLER_automorphism_g.act(automorphism_g, "Node", v)
     return out
 
 
@@ -471,12 +480,10 @@ class Validator(rt.ValidatorBase):
         if "g" in values:
             g = values["g"]
         else:
-            g = torch.randint(0, self.ELEMENTS_automorphism_g.shape[0], (n,), generator=generator, device=device)
+            (g,) = SAMPLER_automorphism_g.draw(n, generator, device)
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
         dist_gu_gv = calls.add(
-            "dist",
-            rt.act_on_values(u, self.ELEMENTS_automorphism_g[g]),
-            rt.act_on_values(v, self.ELEMENTS_automorphism_g[g]),
+            "dist", SAMPLER_automorphism_g.act(g, "Node", u), SAMPLER_automorphism_g.act(g, "Node", v)
         )
         dist_uv = calls.add("dist", u, v)
         calls.run()

@@ -40,13 +40,25 @@ WEIGHTS = {
     **{name: prior["weight"] for name, prior in PRIORS.items()},
 }
 
-# every element of D4 acting on Image (one row each)
-ELEMENTS_invariant_g = rt.joint_elements(
-    [rt.action_table({"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}, shape=(SIZE, SIZE))]
-)[0]
+# law invariant, g in D4: (order 8, every element, one table row each) permuting Image
+SAMPLER_invariant_g = rt.GroupSampler(
+    "D4",
+    [
+        {
+            "kind": "finite",
+            "name": "D4",
+            "order": 8,
+            "on": {
+                "Image": {
+                    "shape": (SIZE, SIZE), "ops": {"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]}
+                },
+            },
+        },
+    ],
+)
 
-# their inverses, as gathers
-GATHER_ELEMENTS_invariant_g = rt.invert(ELEMENTS_invariant_g)
+# every element of D4 by number (validation enumerates them)
+ELEMENTS_invariant_g = SAMPLER_invariant_g.every()[0]
 
 
 class SymmetryLoss(rt.SymmetryLossBase):
@@ -63,7 +75,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
 
     MODELS = MODELS
     WEIGHTS = WEIGHTS
-    TABLES = {"ELEMENTS_invariant_g": ELEMENTS_invariant_g, "GATHER_ELEMENTS_invariant_g": GATHER_ELEMENTS_invariant_g}
+    TABLES = {"ELEMENTS_invariant_g": ELEMENTS_invariant_g}
 
     def forward(self, batch, **bound):
         generator = self.generator
@@ -72,10 +84,10 @@ class SymmetryLoss(rt.SymmetryLossBase):
         device = x.device
 
         # invariant: draws
-        invariant_g = torch.randint(0, self.ELEMENTS_invariant_g.shape[0], (n,), generator=generator, device=device)
+        (invariant_g,) = SAMPLER_invariant_g.draw(n, generator, device)
 
         calls = rt.CallBatch(self.models, fused=self.fused)
-        classify_gx = calls.add("classify", rt.gather_positions(x, self.GATHER_ELEMENTS_invariant_g[invariant_g], 2))
+        classify_gx = calls.add("classify", SAMPLER_invariant_g.act(invariant_g, "Image", x))
         classify_x = calls.add("classify", x)
         calls.run()
         classify_gx_lp = torch.log_softmax(calls[classify_gx], -1)
@@ -101,12 +113,10 @@ def _augment_classify(batch, generator):
     first = rt.field(out, "x", "augment")
     n = first.shape[0]
     device = first.device
-    elements_invariant_g = rt.cached_to(ELEMENTS_invariant_g, device)
-    gather_elements_invariant_g = rt.cached_to(GATHER_ELEMENTS_invariant_g, device)
     # invariant: classify(g . x) == classify(x) (examples/image_d4.sym:24)
     x = out["x"]
-    invariant_g = torch.randint(0, elements_invariant_g.shape[0], (n,), generator=generator, device=device)
-    out["x"] = rt.gather_positions(x, gather_elements_invariant_g[invariant_g], 2)
+    (invariant_g,) = SAMPLER_invariant_g.draw(n, generator, device)
+    out["x"] = SAMPLER_invariant_g.act(invariant_g, "Image", x)
     return out
 
 
@@ -161,10 +171,9 @@ class _Symmetrized_classify(rt.SymmetrizedBase):
         n = x.shape[0]
         device = x.device
         copies = ELEMENTS_invariant_g.shape[0]  # every element of D4
-        gather_elements_invariant_g = rt.cached_to(GATHER_ELEMENTS_invariant_g, device)
         x_all = rt.repeat_examples(x, copies)
-        g = torch.arange(copies, device=device).repeat_interleave(n)
-        out = self.model(rt.gather_positions(x_all, gather_elements_invariant_g[g], 2))
+        (g,) = SAMPLER_invariant_g.every(device, repeat=n)
+        out = self.model(SAMPLER_invariant_g.act(g, "Image", x_all))
         return out.view(copies, n, *out.shape[1:]).mean(0)
 
 
@@ -203,9 +212,9 @@ class Validator(rt.ValidatorBase):
         if "g" in values:
             g = values["g"]
         else:
-            g = torch.randint(0, self.ELEMENTS_invariant_g.shape[0], (n,), generator=generator, device=device)
+            (g,) = SAMPLER_invariant_g.draw(n, generator, device)
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        classify_gx = calls.add("classify", rt.gather_positions(x, self.GATHER_ELEMENTS_invariant_g[g], 2))
+        classify_gx = calls.add("classify", SAMPLER_invariant_g.act(g, "Image", x))
         classify_x = calls.add("classify", x)
         calls.run()
         classify_gx_lp = torch.log_softmax(calls[classify_gx], -1)

@@ -48,6 +48,26 @@ WEIGHTS = {
     **{name: prior["weight"] for name, prior in PRIORS.items()},
 }
 
+# law invariant, g in E: P, random permutations of dims [0] of Cloud; then Rot = SO(3), Haar matrices on dim 1 of
+# Cloud
+SAMPLER_invariant_g = rt.GroupSampler(
+    "E",
+    [
+        {"kind": "symmetric", "name": "P", "on": {"Cloud": {"shape": ("N", 3), "permute": (0,)}}},
+        {"kind": "SO", "name": "Rot", "n": 3, "on": {"Cloud": {"shape": ("N", 3), "matrix": 1}}},
+    ],
+)
+
+# law equivariant, g in E: P, random permutations of dims [0] of Cloud; then Rot = SO(3), Haar matrices on dim 1 of
+# Cloud
+SAMPLER_equivariant_g = rt.GroupSampler(
+    "E",
+    [
+        {"kind": "symmetric", "name": "P", "on": {"Cloud": {"shape": ("N", 3), "permute": (0,)}}},
+        {"kind": "SO", "name": "Rot", "n": 3, "on": {"Cloud": {"shape": ("N", 3), "matrix": 1}}},
+    ],
+)
+
 
 class SymmetryLoss(rt.SymmetryLossBase):
     """The weighted sum of the laws' losses and priors: ``loss(batch, **tensors)`` -> scalar.
@@ -72,22 +92,20 @@ class SymmetryLoss(rt.SymmetryLossBase):
         device = x.device
 
         # invariant: draws
-        invariant_g_0 = rt.random_permutations(n, x.shape[1], generator, device)
-        invariant_g_1 = rt.haar_orthogonal(n, 3, True, generator, device, torch.float64)
+        invariant_g_0, invariant_g_1 = SAMPLER_invariant_g.draw(n, generator, device, like={"Cloud": x})
 
         # equivariant: draws
         equivariant_n = n * 2
         equivariant_x = rt.repeat_examples(x, 2)
-        equivariant_g_0 = rt.random_permutations(equivariant_n, equivariant_x.shape[1], generator, device)
-        equivariant_g_1 = rt.haar_orthogonal(equivariant_n, 3, True, generator, device, torch.float64)
+        equivariant_g_0, equivariant_g_1 = SAMPLER_equivariant_g.draw(
+            equivariant_n, generator, device, like={"Cloud": equivariant_x}
+        )
 
         calls = rt.CallBatch(self.models, fused=self.fused)
-        energy_gx = calls.add(
-            "energy", rt.matrix_event_dim(rt.permute_event_dim(x, invariant_g_0, 0), invariant_g_1, 1)
-        )
+        energy_gx = calls.add("energy", SAMPLER_invariant_g.act((invariant_g_0, invariant_g_1), "Cloud", x))
         energy_x = calls.add("energy", x)
         forces_g_equivariant_x = calls.add(
-            "forces", rt.matrix_event_dim(rt.permute_event_dim(equivariant_x, equivariant_g_0, 0), equivariant_g_1, 1)
+            "forces", SAMPLER_equivariant_g.act((equivariant_g_0, equivariant_g_1), "Cloud", equivariant_x)
         )
         forces_equivariant_x = calls.add("forces", equivariant_x)
         calls.run()
@@ -100,9 +118,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         # examples/point_cloud.sym:23 forces(g . x) == g . forces(x)
         terms["equivariant"] = rt.squared_error(
             calls[forces_g_equivariant_x],
-            rt.matrix_event_dim(
-                rt.permute_event_dim(calls[forces_equivariant_x], equivariant_g_0, 0), equivariant_g_1, 1
-            ),
+            SAMPLER_equivariant_g.act((equivariant_g_0, equivariant_g_1), "Cloud", calls[forces_equivariant_x]),
         ).mean()
         # prior examples/point_cloud.sym:31 lipschitz(energy)
         terms["smooth"] = rt.lipschitz_penalty(
@@ -127,9 +143,8 @@ def _augment_energy(batch, generator):
     device = first.device
     # invariant: energy(g . x) == energy(x) (examples/point_cloud.sym:20)
     x = out["x"]
-    invariant_g_0 = rt.random_permutations(n, x.shape[1], generator, device)
-    invariant_g_1 = rt.haar_orthogonal(n, 3, True, generator, device, torch.float64)
-    out["x"] = rt.matrix_event_dim(rt.permute_event_dim(x, invariant_g_0, 0), invariant_g_1, 1)
+    invariant_g_0, invariant_g_1 = SAMPLER_invariant_g.draw(n, generator, device, like={"Cloud": x})
+    out["x"] = SAMPLER_invariant_g.act((invariant_g_0, invariant_g_1), "Cloud", x)
     return out
 
 
@@ -140,11 +155,10 @@ def _augment_forces(batch, generator):
     device = first.device
     # equivariant: forces(g . x) == g . forces(x) (examples/point_cloud.sym:23)
     x = out["x"]
-    equivariant_g_0 = rt.random_permutations(n, x.shape[1], generator, device)
-    equivariant_g_1 = rt.haar_orthogonal(n, 3, True, generator, device, torch.float64)
-    out["x"] = rt.matrix_event_dim(rt.permute_event_dim(x, equivariant_g_0, 0), equivariant_g_1, 1)
+    equivariant_g_0, equivariant_g_1 = SAMPLER_equivariant_g.draw(n, generator, device, like={"Cloud": x})
+    out["x"] = SAMPLER_equivariant_g.act((equivariant_g_0, equivariant_g_1), "Cloud", x)
     if "target" in out:
-        out["target"] = rt.matrix_event_dim(rt.permute_event_dim(out["target"], equivariant_g_0, 0), equivariant_g_1, 1)
+        out["target"] = SAMPLER_equivariant_g.act((equivariant_g_0, equivariant_g_1), "Cloud", out["target"])
     return out
 
 
@@ -185,9 +199,8 @@ class _Symmetrized_energy(rt.SymmetrizedBase):
         copies = self.samples  # random elements of E: an approximate average
         m = n * copies
         x_all = rt.repeat_examples(x, copies)
-        g_0 = rt.random_permutations(m, x_all.shape[1], generator, device)
-        g_1 = rt.haar_orthogonal(m, 3, True, generator, device, torch.float64)
-        out = self.model(rt.matrix_event_dim(rt.permute_event_dim(x_all, g_0, 0), g_1, 1))
+        g_0, g_1 = SAMPLER_invariant_g.draw(m, generator, device, like={"Cloud": x_all})
+        out = self.model(SAMPLER_invariant_g.act((g_0, g_1), "Cloud", x_all))
         return out.view(copies, n, *out.shape[1:]).mean(0)
 
 
@@ -201,10 +214,9 @@ class _Symmetrized_forces(rt.SymmetrizedBase):
         copies = self.samples  # random elements of E: an approximate average
         m = n * copies
         x_all = rt.repeat_examples(x, copies)
-        g_0 = rt.random_permutations(m, x_all.shape[1], generator, device)
-        g_1 = rt.haar_orthogonal(m, 3, True, generator, device, torch.float64)
-        out = self.model(rt.matrix_event_dim(rt.permute_event_dim(x_all, g_0, 0), g_1, 1))
-        out = rt.permute_event_dim(rt.matrix_event_dim(out, g_1.transpose(-1, -2), 1), rt.invert(g_0), 0)
+        g_0, g_1 = SAMPLER_equivariant_g.draw(m, generator, device, like={"Cloud": x_all})
+        out = self.model(SAMPLER_equivariant_g.act((g_0, g_1), "Cloud", x_all))
+        out = SAMPLER_equivariant_g.act_inverse((g_0, g_1), "Cloud", out)
         return out.view(copies, n, *out.shape[1:]).mean(0)
 
 
@@ -246,10 +258,9 @@ class Validator(rt.ValidatorBase):
     def check_invariant(self, values, n, device, generator=None):
         """invariant: energy(g . x) == energy(x) (examples/point_cloud.sym:20)"""
         x = values["x"]
-        g_0 = rt.random_permutations(n, x.shape[1], generator, device)
-        g_1 = rt.haar_orthogonal(n, 3, True, generator, device, torch.float64)
+        g_0, g_1 = SAMPLER_invariant_g.draw(n, generator, device, like={"Cloud": x})
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        energy_gx = calls.add("energy", rt.matrix_event_dim(rt.permute_event_dim(x, g_0, 0), g_1, 1))
+        energy_gx = calls.add("energy", SAMPLER_invariant_g.act((g_0, g_1), "Cloud", x))
         energy_x = calls.add("energy", x)
         calls.run()
         energy_gx_logit = rt.as_logit(calls[energy_gx])
@@ -269,14 +280,13 @@ class Validator(rt.ValidatorBase):
     def check_equivariant(self, values, n, device, generator=None):
         """equivariant: forces(g . x) == g . forces(x) (examples/point_cloud.sym:23)"""
         x = values["x"]
-        g_0 = rt.random_permutations(n, x.shape[1], generator, device)
-        g_1 = rt.haar_orthogonal(n, 3, True, generator, device, torch.float64)
+        g_0, g_1 = SAMPLER_equivariant_g.draw(n, generator, device, like={"Cloud": x})
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
-        forces_gx = calls.add("forces", rt.matrix_event_dim(rt.permute_event_dim(x, g_0, 0), g_1, 1))
+        forces_gx = calls.add("forces", SAMPLER_equivariant_g.act((g_0, g_1), "Cloud", x))
         forces_x = calls.add("forces", x)
         calls.run()
         lhs = calls[forces_gx]
-        rhs = rt.matrix_event_dim(rt.permute_event_dim(calls[forces_x], g_0, 0), g_1, 1)
+        rhs = SAMPLER_equivariant_g.act((g_0, g_1), "Cloud", calls[forces_x])
         return rt.checked(
             n,
             loss=rt.squared_error(lhs, rhs),

@@ -252,12 +252,13 @@ def test_runtime_exports_every_kernel():
     import symspec.runtime.descriptors as de
     import symspec.runtime.distributions as d
     import symspec.runtime.divergences as v
+    import symspec.runtime.groups as gr
     import symspec.runtime.layers as la
     import symspec.runtime.logic as lo
     import symspec.runtime.priors as p
     import symspec.runtime.sampling as s
     import symspec.runtime.tables as t
 
-    names = set().union(*(set(m.__all__) for m in (a, c, ch, de, d, v, la, lo, p, s, t)))
+    names = set().union(*(set(m.__all__) for m in (a, c, ch, de, d, v, gr, la, lo, p, s, t)))
     assert names == set(rt.__all__) and all(hasattr(rt, n) for n in names)
     assert len(rt.__all__) == len(set(rt.__all__)), "two submodules export the same name"

@@ -8,22 +8,19 @@ locals to show per case.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
-from ..analysis.domains import RealDomain, Tensor
+from ..analysis.domains import Range, RealDomain, Tensor
 from ..analysis.lawclass import conjuncts, names_in
 from ..syntax import ast
 from .core import LawScope, V, formula, int_bounds
 from .expr import (
     Assign,
-    Attr,
     BinOp,
     Const,
     Index,
     Lambda,
     Name,
-    Slice,
     TupleE,
     as_expr,
     method,
@@ -31,10 +28,18 @@ from .expr import (
     torch_,
 )
 
-__all__ = ["Draw", "MAX_TABLE_ORDER", "WORD_LENGTH", "value_of", "draw_value", "draw_group", "batch_value"]
+__all__ = [
+    "Draw",
+    "MAX_TABLE_ORDER",
+    "value_of",
+    "draw_value",
+    "draw_group",
+    "batch_value",
+    "group_description",
+    "describe_group",
+]
 
-MAX_TABLE_ORDER = 5000  # larger finite groups are sampled as random words, not from a table of every element
-WORD_LENGTH = 64
+MAX_TABLE_ORDER = 5000  # larger finite groups are sampled as random words (rt.GroupSampler, runtime/groups.py)
 
 
 @dataclass
@@ -165,165 +170,172 @@ def _rejection(ls: LawScope, var: str, v, draw: Draw, terms) -> None:
 # ---- group elements ------------------------------------------------------------------
 
 
-def finite_action(ls: LawScope, gir, domain) -> bool:
-    act = ls.spec.ir.action(gir, domain)
-    return act is not None and bool(act.perms) and not gir.continuous and act.kind in ("values", "positions")
+def _plain(x):
+    return getattr(x, "value", x)
+
+
+def _still(act, domain) -> bool:
+    """The action moves nothing (a real, a trivial action)."""
+    return isinstance(domain, RealDomain) or (act is not None and _plain(act.kind) == "trivial")
+
+
+def _permutes(act) -> bool:
+    return act is not None and bool(act.perms) and _plain(act.kind) in ("values", "positions")
 
 
 def _ops(act, generators) -> dict:
     return {g: [(op, dict(args)) for op, args in act.ops[g]] for g in generators}
 
 
-def _action_table(ops: dict, domain, tables, lead: int = 0):
+def _finite_entry(act, domain, generators, number, dims) -> dict:
     if isinstance(domain, Tensor):
-        return rt("action_table", as_expr(ops), shape=tables.dims(domain.dims[lead:]))
-    return rt("action_table", as_expr(ops), n=domain.size)
+        return {"shape": dims(domain.dims), "ops": _ops(act, generators)}
+    lo = domain.lo if isinstance(domain, Range) else 0
+    return {"n": number(domain.size), "lo": lo, "ops": _ops(act, generators)}
+
+
+def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
+    """The factors of ``rt.GroupSampler`` for group ``gir`` acting on ``domains`` (key -> domain); see runtime/groups.py.
+
+    A finite group permuting the points of every domain it moves is one
+    ``finite`` factor (its generators' ops per domain); otherwise each factor
+    of the product is drawn on its own (``SO``/``O`` matrices, ``symmetric``
+    permutations of symbolic size, a finite factor's ops). ``number`` and
+    ``dims`` turn sizes and shapes into what the caller writes (ints, or the
+    generated module's named constants). Raises ValueError for an action
+    that cannot be sampled.
+    """
+    acts = {k: spec.ir.action(gir, d) for k, d in domains.items()}
+    if not gir.continuous and all(_still(a, d) or _permutes(a) for (k, a), d in zip(acts.items(), domains.values())):
+        on = {
+            k: None if _still(a, d) else _finite_entry(a, d, gir.generators, number, dims)
+            for (k, a), d in zip(acts.items(), domains.values())
+        }
+        return [{"kind": "finite", "name": gir.name, "order": gir.order, "on": on}]
+    out = []
+    for f in gir.factors or (gir,):
+        kind = _plain(f.definition.kind)
+        on = {}
+        for k, d in domains.items():
+            act = spec.ir.action(f, d)
+            if _still(act, d) or (act is not None and not f.generators and not f.continuous):
+                on[k] = None
+            elif act is None:
+                raise ValueError(f"{f.name} has no action on {spec.domain_name(d)}")
+            elif _plain(act.kind) == "matrix" and kind in ("SO", "O"):
+                on[k] = {"shape": dims(d.dims), "matrix": act.matrix_dim}
+            elif _plain(act.kind) == "symbolic" and kind == "symmetric":
+                on[k] = {"shape": dims(d.dims), "permute": tuple(dict(next(iter(act.ops.values()))[0][1])["dims"])}
+            elif not f.continuous and _permutes(act):
+                on[k] = _finite_entry(act, d, f.generators, number, dims)
+            else:
+                raise ValueError(f"sampling {f.name} acting on {spec.domain_name(d)} is not supported")
+        if all(a is None for a in on.values()):
+            continue  # moves none of the domains
+        if kind in ("SO", "O"):
+            out.append({"kind": kind, "name": f.name, "n": f.definition.arg, "on": on})
+        elif kind == "symmetric" and any(a is not None and "permute" in a for a in on.values()):
+            out.append({"kind": "symmetric", "name": f.name, "on": on})
+        else:
+            out.append({"kind": "finite", "name": f.name, "order": f.order, "on": on})
+    return out
+
+
+def describe_group(name: str, factors: list) -> str:
+    """One line for a reader: which group, and how each factor is drawn and acts on which domain."""
+    parts = []
+    for f in factors:
+        on = [(k, a) for k, a in f["on"].items() if a is not None]
+        title = f["name"] if f["name"] != name or len(factors) > 1 else ""
+        if f["kind"] == "finite":
+            order = f.get("order")
+            how = "every element, one table row each" if order and order <= MAX_TABLE_ORDER else "random words"
+            size = f"order {order}, " if order else ""
+            parts.append(f"{title}({size}{how}) permuting {', '.join(k for k, _ in on)}".strip())
+        elif f["kind"] == "symmetric":
+            dims = "; ".join(f"dims {list(a['permute'])} of {k}" for k, a in on)
+            parts.append(f"{title}, random permutations of {dims}" if title else f"random permutations of {dims}")
+        else:
+            dims = "; ".join(f"dim {a['matrix']} of {k}" for k, a in on)
+            parts.append(f"{title} = {f['kind']}({f['n']}), Haar matrices on {dims}".strip())
+    return f"{name}: " + ("; then ".join(parts) or "nothing moves")
+
+
+def _domain_keys(spec, domains: list) -> dict:
+    keys = {}
+    for d in domains:
+        base = key = spec.domain_name(d)
+        i = 1
+        while key in keys:
+            i += 1
+            key = f"{base}_{i}"
+        keys[key] = d
+    return keys
 
 
 def draw_group(ls: LawScope, var: str, every: Name | None = None) -> Draw:
-    """A group element per example (``every``: element ``i`` for copy ``i``, each example copied per element)."""
+    """Elements of the variable's group per example, drawn by the law's ``rt.GroupSampler``.
+
+    ``every``: element ``i`` for copy ``i``, each example copied per element
+    (exact symmetrization). The term's ``V("elem", ...)`` maps each domain to
+    ``(sampler, elements, key)`` for :mod:`.actions`.
+    """
     v = ls.law.variables[var]
     gir = ls.spec.ir.group(v.group)
     uniq = []
     for node, _g, d in ls.law.acts:
         if isinstance(node.element, ast.Name) and node.element.name == var and d not in uniq:
             uniq.append(d)
+    keys = _domain_keys(ls.spec, uniq)
+    tables = ls.tables
+    try:
+        factors = group_description(ls.spec, gir, keys, number=tables.number, dims=tables.dims)
+    except ValueError as why:
+        ls.fail(str(why))
+    hint = f"SAMPLER_{ls.law.name}_{var}"
+    value = rt("GroupSampler", gir.name, as_expr(factors))
+    comment = f"law {ls.law.name}, {var} in {describe_group(gir.name, factors)}"
+    sampler = Name(tables.constant(("sampler", ls.law.name, var), hint, value, comment))
     name = ls.local(var)
     draw = Draw(var, "group", name)
-    parts = {}
-    finite = all(finite_action(ls, gir, d) for d in uniq)
-    if finite and (gir.order or 0) > MAX_TABLE_ORDER:
-        _random_words(ls, gir, uniq, var, draw, parts)
-    elif finite:
-        _element_tables(ls, gir, uniq, var, draw, parts, every)
-    else:
-        for d in uniq:
-            parts[d] = _continuous_parts(ls, gir, d, draw)
-    if not draw.shown:
+    if len(factors) == 1:
+        locals_ = [name]
+        elements = name
         draw.shown = [(var, name)]
-    ls.env[var] = V("elem", name, parts)
+    else:
+        locals_ = [Name(ls.scope.ns.create_name(f"{name.id}_{i}")) for i in range(len(factors))]
+        elements = TupleE(tuple(locals_))
+        draw.shown = [(f"{var}[{i}]", part) for i, part in enumerate(locals_)]
+    enumerated = len(factors) == 1 and factors[0]["kind"] == "finite" and (gir.order or 0) <= MAX_TABLE_ORDER
+    if enumerated and not gir.continuous:
+        comment = f"every element of {gir.name} by number (validation enumerates them)"
+        every_number = Index(method(sampler, "every"), Const(0))
+        draw.elements = tables.buffer(("elements", ls.law.name, var), f"ELEMENTS_{ls.law.name}_{var}", every_number, comment)
+    if every is not None:
+        value = method(sampler, "every", Name("device"), repeat=Name("n"))
+    else:
+        like = _like(ls, factors, keys)
+        kwargs = {"like": as_expr(like)} if like else {}
+        value = method(sampler, "draw", ls.n, Name("generator"), Name("device"), **kwargs)
+    target = (TupleE((name,)),) if len(locals_) == 1 else tuple(locals_)  # (g,) = ... or g_0, g_1 = ...
+    draw.stmts.append(Assign(target, value))
+    ls.env[var] = V("elem", name, {d: (sampler, elements, key) for key, d in keys.items()})
     ls.draws[var] = draw
     return draw
 
 
-def _element_tables(ls: LawScope, gir, domains: list, var: str, draw: Draw, parts: dict, every) -> None:
-    tables, skipped = [], []
-    for d in domains:
-        ops = _ops(ls.spec.ir.action(gir, d), gir.generators)
-        lead = _untouched_leading_dims(d, ops)
-        if lead:  # the transforms leave the leading dims alone: index only the trailing ones
-            ops = {g: [(op, _shift_dims(args, -lead)) for op, args in seq] for g, seq in ops.items()}
-        tables.append(_action_table(ops, d, ls.tables, lead))
-        skipped.append(lead)
-    joint = rt("joint_elements", as_expr(tables))
-    name = draw.local
-    first = None
-    for i, d in enumerate(domains):  # row r of every table is the same group element
-        hint = f"ELEMENTS_{ls.law.name}_{var}" + (f"_{i}" if len(domains) > 1 else "")
-        comment = f"every element of {gir.name} acting on {ls.spec.domain_name(d)} (one row each)"
-        buf = ls.tables.buffer(("elements", ls.law.name, var, i), hint, Index(joint, Const(i)), comment)
-        first = first or buf
-        push = Index(ls.table(buf), name)
-        if isinstance(d, Tensor):
-            gather = ls.tables.buffer(
-                ("gather", ls.law.name, var, i), f"GATHER_{buf}", rt("invert", Name(buf)), "their inverses, as gathers"
-            )
-            parts[d] = [("gather", Index(ls.table(gather), name), len(d.dims) - skipped[i], push)]
-        else:
-            parts[d] = [("push", push)]
-    draw.elements = first
-    if every is not None:
-        value = method(torch_("arange", every, device=Name("device")), "repeat_interleave", Name("n"))
-    else:
-        size = Index(Attr(ls.table(first), "shape"), Const(0))
-        value = torch_("randint", 0, size, TupleE((ls.n,)), generator=Name("generator"), device=Name("device"))
-    draw.stmts.append(Assign((name,), value))
-
-
-def _random_words(ls: LawScope, gir, domains: list, var: str, draw: Draw, parts: dict) -> None:
-    """Groups too large for a table of all elements: per example, a random word in the generators."""
-    tables = [_action_table(_ops(ls.spec.ir.action(gir, d), gir.generators), d, ls.tables) for d in domains]
-    buf = ls.tables.buffer(
-        ("generators", ls.law.name, var),
-        f"GENERATORS_{ls.law.name}_{var}",
-        rt("concat_actions", as_expr(tables)),
-        f"the generators of {gir.name} as push maps",
-    )
-    name = draw.local
-    draw.stmts.append(Assign((name,), rt("random_words", ls.table(buf), ls.n, WORD_LENGTH, Name("generator"))))
-    offset = 0
-    for d in domains:
-        points = d.size if not isinstance(d, Tensor) else math.prod(d.dims)
-        if len(domains) == 1:
-            rows = name
-        else:
-            rows = BinOp("-", Index(name, TupleE((Slice(), Slice(Const(offset), Const(offset + points))))), Const(offset))
-        if isinstance(d, Tensor):
-            parts[d] = [("gather", rt("invert", rows), len(d.dims), rows)]
-        else:
-            parts[d] = [("push", rows)]
-        offset += points
-
-
-def _continuous_parts(ls: LawScope, gir, domain, draw: Draw) -> list:
-    """Factor by factor, how a sampled element acts on a tensor domain with symbolic dims or matrices."""
-    factors = gir.factors or (gir,)
-    parts = []
-    for i, f in enumerate(factors):
-        act = ls.spec.ir.action(f, domain)
-        if len(factors) > 1:
-            part = Name(ls.scope.ns.create_name(f"{draw.local.id}_{i}"))
-            draw.shown.append((f"{draw.var}[{i}]", part))
-        else:
-            part = draw.local
-        if act.kind == "matrix":
-            special = f.definition.kind == "SO"
-            value = rt(
-                "haar_orthogonal",
-                ls.n,
-                f.definition.arg,
-                special,
-                Name("generator"),
-                Name("device"),
-                Attr(Name("torch"), "float64"),
-            )
-            draw.stmts.append(Assign((part,), value))
-            parts.append(("matrix", part, act.matrix_dim))
-        elif act.kind == "symbolic" and f.definition.kind == "symmetric":
-            dims = dict(next(iter(act.ops.values()))[0][1])["dims"]
-            ref = next((val.e for val in ls.env.values() if val.kind == "tensor" and val.domain == domain), None)
-            if ref is None:
-                ls.fail(f"no tensor of {domain} to size a permutation of {f.name}")
-            size = Index(Attr(ref, "shape"), Const(dims[0] + 1))
-            value = rt("random_permutations", ls.n, size, Name("generator"), Name("device"))
-            draw.stmts.append(Assign((part,), value))
-            parts.append(("permute", part, dims))
-        else:
-            ls.fail(f"sampling {f.name} acting on {domain} is not supported")
-    return parts
-
-
-def _untouched_leading_dims(domain, ops: dict) -> int:
-    """How many leading dims of a tensor domain no transform touches."""
-    if not isinstance(domain, Tensor):
-        return 0
-    touched = []
-    for seq in ops.values():
-        for _, args in seq:
-            for k, v in args.items():
-                if k in ("dim", "i", "j"):
-                    touched.append(v)
-                elif k in ("dims",):
-                    touched += list(v)
-    return min(touched) if touched else 0
-
-
-def _shift_dims(args: dict, delta: int) -> dict:
-    out = {}
-    for k, v in args.items():
-        if k in ("dim", "i", "j"):
-            v = v + delta
-        elif k == "dims":
-            v = tuple(d + delta for d in v)
-        out[k] = v
-    return out
+def _like(ls: LawScope, factors: list, keys: dict) -> dict:
+    """Tensors of the domains whose symbolic dims size a symmetric factor's permutations."""
+    like = {}
+    for f in factors:
+        if f["kind"] != "symmetric":
+            continue
+        for key, a in f["on"].items():
+            if a is None or key in like:
+                continue
+            ref = next((val.e for val in ls.env.values() if val.kind == "tensor" and val.domain == keys[key]), None)
+            if ref is not None:
+                like[key] = ref
+        if not any(k in like for k in f["on"]):
+            ls.fail(f"no tensor of {', '.join(f['on'])} to size a permutation of {f['name']}")
+    return like

@@ -5,13 +5,14 @@ over examples, randomness from a ``torch.Generator``.  Each submodule lists
 its public names in ``__all__``; this package exports exactly their union.
 """
 
-from . import actions, calls, checks, descriptors, distributions, divergences, layers, logic, priors, sampling, tables
+from . import actions, calls, checks, descriptors, distributions, divergences, groups, layers, logic, priors, sampling, tables
 from .actions import *  # noqa: F403
 from .calls import *  # noqa: F403
 from .checks import *  # noqa: F403
 from .descriptors import *  # noqa: F403
 from .distributions import *  # noqa: F403
 from .divergences import *  # noqa: F403
+from .groups import *  # noqa: F403
 from .layers import *  # noqa: F403
 from .logic import *  # noqa: F403
 from .priors import *  # noqa: F403
@@ -25,6 +26,7 @@ __all__ = [
     *descriptors.__all__,
     *distributions.__all__,
     *divergences.__all__,
+    *groups.__all__,
     *layers.__all__,
     *logic.__all__,
     *priors.__all__,

@@ -1,0 +1,324 @@
+"""Drawing group elements and acting with them: one :class:`GroupSampler` per group and the domains it moves.
+
+Every user that draws an element of a spec's group and applies it (the
+compiled loss, ``augment``, ``symmetrize``, the Validator's checks and
+``symspec.testing.assert_equivariant``) builds a ``GroupSampler`` once from a
+literal description and calls ``draw``/``every`` and ``act``/``act_inverse``.
+
+The description is a group name and a list of factors, each a dict:
+
+``{"kind": "finite", "name": "D4", "order": 8, "on": {key: action, ...}}``
+    A finite group acting by permuting points. ``action`` is
+    ``{"shape": dims, "ops": {generator: [(op, args), ...]}}`` on the
+    positions of a tensor (``symspec.transforms`` ops, the last acting first;
+    leading dims no op touches may be symbolic names), or
+    ``{"n": size, "lo": low, "ops": {...}}`` on the values ``lo..lo+n-1`` of a
+    finite domain. Every element is enumerated (one table row each) when the
+    order is at most ``max_order`` (5000), else elements are random words.
+``{"kind": "SO" | "O", "name": ..., "n": 3, "on": {key: {"shape": dims, "matrix": dim}}}``
+    Haar-random rotations acting as matrices on event dim ``dim``.
+``{"kind": "symmetric", "name": ..., "on": {key: {"shape": dims, "permute": (dim, ...)}}}``
+    Uniform permutations of symbolic size moving the event dims ``dims``
+    together; the size is read at draw time from a tensor of the domain.
+
+``key`` names a domain (any string); an action of ``None`` is the identity.
+``draw`` returns an :class:`Elements` (a tuple, one tensor per factor):
+element numbers ``[n]`` (rows of the tables) for an enumerated finite factor,
+push maps ``[n, points]`` for random words, ``[n, k, k]`` float64 matrices,
+``[n, size]`` permutations. Tensors act batch first (``x[b]`` gets element
+``b``; an element drawn with ``n = 1`` acts on the whole batch); the event
+dims are the last ``len(shape)`` dims of ``x``, so channel dims between the
+batch and the event dims move together. Everything follows the inputs'
+device and dtype; randomness comes only from the given ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .actions import gather_positions, invert, joint_elements, matrix_event_dim, permute_event_dim, random_words
+from .distributions import pushforward
+from .sampling import haar_orthogonal, random_permutations
+from .tables import action_table
+
+__all__ = ["GroupSampler", "Elements", "MAX_TABLE_ORDER", "WORD_LENGTH"]
+
+MAX_TABLE_ORDER = 5000  # larger finite groups are drawn as random words, not from a table of every element
+WORD_LENGTH = 64
+
+
+class Elements(tuple):
+    """Drawn group elements: one tensor per factor of the sampler, first dim the examples."""
+
+    def __repr__(self) -> str:
+        return f"Elements({', '.join(f'{tuple(t.shape)}' for t in self)})"
+
+
+def _leading_untouched(shape: tuple, ops: dict) -> int:
+    """How many leading dims of a tensor no op touches (they move together, like channels)."""
+    touched = []
+    for seq in ops.values():
+        for _, args in seq:
+            for k, v in dict(args).items():
+                if k in ("dim", "i", "j"):
+                    touched.append(v)
+                elif k == "dims":
+                    touched += list(v)
+    return min(touched) if touched else len(shape)
+
+
+def _shift(args: dict, delta: int) -> dict:
+    out = {}
+    for k, v in dict(args).items():
+        if k in ("dim", "i", "j"):
+            v = v + delta
+        elif k == "dims":
+            v = tuple(d + delta for d in v)
+        out[k] = v
+    return out
+
+
+def _batch(t: torch.Tensor, batch: int) -> torch.Tensor:
+    """Per-example elements fitted to a batch: one element (first dim 1) is shared by every example."""
+    return t.expand(batch, *t.shape[1:]) if t.shape[0] == 1 and batch != 1 else t
+
+
+def _axis(x: torch.Tensor, rank: int, dim: int) -> int:
+    """Event dim ``dim`` of a domain of ``rank`` dims, as the argument of the ``*_event_dim`` kernels (batch excluded)."""
+    return x.dim() - rank + dim - 1
+
+
+class _Finite:
+    """A finite factor: element tables (every element) or generator push maps (random words), per moved domain."""
+
+    def __init__(self, desc: dict, max_order: int):
+        self.name = desc.get("name", "finite")
+        self.keys, tables = [], []
+        self.points, self.lows, self.ranks = {}, {}, {}
+        for key, action in desc["on"].items():
+            if action is None:
+                continue
+            ops = {g: [(op, dict(args)) for op, args in seq] for g, seq in action["ops"].items()}
+            if "shape" in action:
+                shape = tuple(action["shape"])
+                lead = _leading_untouched(shape, ops)
+                ops = {g: [(op, _shift(args, -lead)) for op, args in seq] for g, seq in ops.items()}
+                event = shape[lead:]
+                if not all(isinstance(d, int) for d in event):
+                    raise ValueError(f"{self.name} permutes the symbolic dims of {key} {shape}: no finite table")
+                tables.append(action_table(ops, shape=event))
+                self.ranks[key] = len(event)
+            else:
+                tables.append(action_table(ops, n=action["n"]))
+                self.lows[key] = action.get("lo", 0)
+            self.keys.append(key)
+            self.points[key] = tables[-1].shape[-1]
+        self.rows = self.gathers = self.generators = None
+        self.offsets = {}
+        order = desc.get("order")
+        if not tables or not tables[0].shape[0]:
+            self.order = 1  # moves nothing: the identity
+            return
+        if order is None or order <= max_order:
+            try:
+                rows = joint_elements(tables, max_order=max_order)
+            except ValueError:
+                rows = None
+            if rows is not None:
+                self.rows = dict(zip(self.keys, rows))
+                self.gathers = {k: invert(r) for k, r in self.rows.items() if k in self.ranks}
+                self.order = rows[0].shape[0]
+                return
+        offset = 0
+        for key in self.keys:
+            self.offsets[key] = offset
+            offset += self.points[key]
+        self.generators = torch.cat([t + self.offsets[k] for k, t in zip(self.keys, tables)], dim=-1)
+        self.order = None  # too many to enumerate
+
+    def tensors(self) -> dict:
+        out = {}
+        for k in self.keys:
+            if self.rows is not None:
+                out[("rows", k)] = self.rows[k]
+                if k in self.gathers:
+                    out[("gather", k)] = self.gathers[k]
+        if self.generators is not None:
+            out["generators"] = self.generators
+        return out
+
+    def draw(self, n: int, generator, device, like, word_length: int, on) -> torch.Tensor:
+        if self.generators is not None:
+            return random_words(on["generators"], n, word_length, generator)
+        return torch.randint(0, self.order, (n,), generator=generator, device=device)
+
+    def every(self, device, repeat: int) -> torch.Tensor:
+        if self.order is None:
+            raise ValueError(f"{self.name} has too many elements to enumerate; draw random ones")
+        return torch.arange(self.order, device=device).repeat_interleave(repeat)
+
+    def _push(self, part, key, on) -> torch.Tensor:
+        if self.generators is not None:
+            o = self.offsets[key]
+            return part[:, o : o + self.points[key]] - o
+        return on[("rows", key)][part]
+
+    def act(self, part, key, x, kind, on, inverse: bool) -> torch.Tensor:
+        if key not in self.points:
+            return x
+        part = _batch(part.to(x.device), x.shape[0])
+        if key in self.ranks:  # tensor positions: one gather (the push rows of g are the gather rows of g^-1)
+            if self.generators is not None:
+                push = self._push(part, key, on)
+                index = push if inverse else invert(push)
+            else:
+                index = on[("rows", key)][part] if inverse else on[("gather", key)][part]
+            return gather_positions(x, index, self.ranks[key])
+        push = self._push(part, key, on)
+        if inverse:
+            push = invert(push)
+        if kind == "dist":  # class log-probabilities
+            return pushforward(x, push)
+        lo = self.lows[key]
+        if lo:
+            return push.gather(-1, (x - lo).unsqueeze(-1)).squeeze(-1) + lo
+        return push.gather(-1, x.unsqueeze(-1)).squeeze(-1)
+
+
+class _Matrix:
+    """SO(n) / O(n): Haar matrices on one event dim."""
+
+    def __init__(self, desc: dict):
+        self.name = desc.get("name", f"{desc['kind']}({desc['n']})")
+        self.n = desc["n"]
+        self.special = desc["kind"] == "SO"
+        self.on = {k: (len(a["shape"]), a["matrix"]) for k, a in desc["on"].items() if a is not None}
+        self.order = None
+
+    def draw(self, n, generator, device, like, word_length, on) -> torch.Tensor:
+        return haar_orthogonal(n, self.n, self.special, generator, device, torch.float64)
+
+    def act(self, part, key, x, kind, on, inverse: bool) -> torch.Tensor:
+        if key not in self.on:
+            return x
+        rank, dim = self.on[key]
+        q = _batch(part.to(x.device), x.shape[0])
+        return matrix_event_dim(x, q.transpose(-1, -2) if inverse else q, _axis(x, rank, dim))
+
+
+class _Symmetric:
+    """symmetric(N) with N read at draw time: uniform permutations moving some event dims together."""
+
+    def __init__(self, desc: dict):
+        self.name = desc.get("name", "symmetric")
+        self.on = {k: (tuple(a["shape"]), tuple(a["permute"])) for k, a in desc["on"].items() if a is not None}
+        self.order = None
+
+    def _size(self, like) -> int:
+        for key, (shape, dims) in self.on.items():
+            if isinstance(shape[dims[0]], int):
+                return shape[dims[0]]
+            if like and key in like:
+                t = like[key]
+                return t.shape[t.dim() - len(shape) + dims[0]]
+        raise ValueError(f"drawing {self.name} needs a tensor to size it: like={{{next(iter(self.on), 'key')!r}: x}}")
+
+    def draw(self, n, generator, device, like, word_length, on) -> torch.Tensor:
+        return random_permutations(n, self._size(like), generator, device)
+
+    def act(self, part, key, x, kind, on, inverse: bool) -> torch.Tensor:
+        if key not in self.on:
+            return x
+        shape, dims = self.on[key]
+        perm = _batch(part.to(x.device), x.shape[0])
+        if inverse:
+            perm = invert(perm)
+        for d in dims:
+            x = permute_event_dim(x, perm, _axis(x, len(shape), d))
+        return x
+
+
+_KINDS = {"finite": _Finite, "SO": _Matrix, "O": _Matrix, "symmetric": _Symmetric}
+
+
+class GroupSampler:
+    """A group's elements, drawn and applied the same way by every user (see the module docstring).
+
+    ``GroupSampler(name, factors)``: ``factors`` as described above. ``order``
+    is the number of elements when every element is enumerated (one finite
+    factor of at most ``max_order``), else None.
+    """
+
+    def __init__(self, name: str, factors: list, max_order: int = MAX_TABLE_ORDER, word_length: int = WORD_LENGTH):
+        self.name = name
+        self.word_length = word_length
+        self.factors = []
+        for f in factors:
+            if f["kind"] not in _KINDS:
+                raise ValueError(f"unknown group factor kind {f['kind']!r}; known: {sorted(_KINDS)}")
+            self.factors.append(_Finite(f, max_order) if f["kind"] == "finite" else _KINDS[f["kind"]](f))
+        self._devices: dict = {}
+
+    def __repr__(self) -> str:
+        return f"GroupSampler({self.name!r}, factors={[f.name for f in self.factors]})"
+
+    @property
+    def order(self) -> int | None:
+        if len(self.factors) == 1 and isinstance(self.factors[0], _Finite):
+            return self.factors[0].order
+        return None
+
+    def _on(self, device) -> list:
+        """Each factor's tables on ``device`` (copied once per device)."""
+        key = str(torch.device(device) if device is not None else torch.device("cpu"))
+        found = self._devices.get(key)
+        if found is None:
+            found = self._devices[key] = [
+                {k: t.to(device) for k, t in f.tensors().items()} if isinstance(f, _Finite) else {} for f in self.factors
+            ]
+        return found
+
+    def draw(self, n: int, generator: torch.Generator | None = None, device=None, like: dict | None = None) -> Elements:
+        """``n`` random elements (uniform for enumerated and Haar groups, near-uniform random words otherwise).
+
+        ``like`` maps domain keys to tensors of those domains, to size symbolic permutations.
+        """
+        on = self._on(device)
+        return Elements(f.draw(n, generator, device, like, self.word_length, t) for f, t in zip(self.factors, on))
+
+    def every(self, device=None, repeat: int = 1) -> Elements:
+        """Every element, each ``repeat`` times in a row (``arange(order).repeat_interleave(repeat)``)."""
+        if self.order is None:
+            raise ValueError(f"{self.name}: only one finite group of at most a table's order can be enumerated")
+        return Elements((self.factors[0].every(device, repeat),))
+
+    def _elements(self, g) -> tuple:
+        if isinstance(g, torch.Tensor):  # the elements of a one-factor group, as that factor's tensor
+            g = (g,)
+        if len(g) != len(self.factors):
+            raise ValueError(f"{self.name} has {len(self.factors)} factor(s); got elements of {len(g)}")
+        return g
+
+    def act(self, g, key: str, x: torch.Tensor, kind: str | None = None) -> torch.Tensor:
+        """``g . x`` on domain ``key``: factor by factor, first factor first.
+
+        ``kind``: ``"dist"`` for class log-probabilities over a finite domain
+        (pushforward), else values of the domain or a tensor of it.
+        """
+        on = self._on(x.device)
+        for f, part, t in zip(self.factors, self._elements(g), on):
+            x = f.act(part, key, x, kind, t, inverse=False)
+        return x
+
+    def act_inverse(self, g, key: str, y: torch.Tensor, kind: str | None = None) -> torch.Tensor:
+        """``g^-1 . y`` on domain ``key`` (the inverse of :meth:`act`)."""
+        on = self._on(y.device)
+        for f, part, t in reversed(list(zip(self.factors, self._elements(g), on))):
+            y = f.act(part, key, y, kind, t, inverse=True)
+        return y
+
+    def pick(self, numbers: torch.Tensor) -> Elements:
+        """The enumerated elements numbered ``numbers`` (rows of :meth:`every`)."""
+        if self.order is None:
+            raise ValueError(f"{self.name} is not enumerated")
+        return Elements((numbers,))
