@@ -96,7 +96,7 @@ EDGES_G = [
     (45, 46), (46, 47), (47, 48),
 ]
 
-# law automorphism, g in Aut: (order 8, every element, one table row each) permuting Node
+# law automorphism, g in Aut (order 8): every element as a table row, permuting the values of Node
 SAMPLER_automorphism_g = rt.GroupSampler(
     "Aut",
     [

@@ -40,7 +40,7 @@ WEIGHTS = {
     **{name: prior["weight"] for name, prior in PRIORS.items()},
 }
 
-# law invariant, g in D4: (order 8, every element, one table row each) permuting Image
+# law invariant, g in D4 (order 8): every element as a table row, permuting the positions of Image
 SAMPLER_invariant_g = rt.GroupSampler(
     "D4",
     [

@@ -48,8 +48,8 @@ WEIGHTS = {
     **{name: prior["weight"] for name, prior in PRIORS.items()},
 }
 
-# law invariant, g in E: P, random permutations of dims [0] of Cloud; then Rot = SO(3), Haar matrices on dim 1 of
-# Cloud
+# law invariant, g in E = P x Rot, P: uniform permutations of dims [0] of Cloud; then Rot = SO(3): Haar matrices on
+# dim 1 of Cloud
 SAMPLER_invariant_g = rt.GroupSampler(
     "E",
     [
@@ -58,8 +58,8 @@ SAMPLER_invariant_g = rt.GroupSampler(
     ],
 )
 
-# law equivariant, g in E: P, random permutations of dims [0] of Cloud; then Rot = SO(3), Haar matrices on dim 1 of
-# Cloud
+# law equivariant, g in E = P x Rot, P: uniform permutations of dims [0] of Cloud; then Rot = SO(3): Haar matrices on
+# dim 1 of Cloud
 SAMPLER_equivariant_g = rt.GroupSampler(
     "E",
     [

@@ -249,16 +249,19 @@ def describe_group(name: str, factors: list) -> str:
         title = f["name"] if f["name"] != name or len(factors) > 1 else ""
         if f["kind"] == "finite":
             order = f.get("order")
-            how = "every element, one table row each" if order and order <= MAX_TABLE_ORDER else "random words"
-            size = f"order {order}, " if order else ""
-            parts.append(f"{title}({size}{how}) permuting {', '.join(k for k, _ in on)}".strip())
+            how = "every element as a table row" if order and order <= MAX_TABLE_ORDER else "random words in its generators"
+            moved = ", ".join(("positions of " if "shape" in a else "values of ") + k for k, a in on)
+            size = f" (order {order})" if order else ""
+            parts.append(f"{title}{size}: {how}, permuting the {moved}")
         elif f["kind"] == "symmetric":
             dims = "; ".join(f"dims {list(a['permute'])} of {k}" for k, a in on)
-            parts.append(f"{title}, random permutations of {dims}" if title else f"random permutations of {dims}")
+            parts.append(f"{title}: uniform permutations of {dims}")
         else:
             dims = "; ".join(f"dim {a['matrix']} of {k}" for k, a in on)
-            parts.append(f"{title} = {f['kind']}({f['n']}), Haar matrices on {dims}".strip())
-    return f"{name}: " + ("; then ".join(parts) or "nothing moves")
+            parts.append(f"{title} = {f['kind']}({f['n']}): Haar matrices on {dims}")
+    if len(parts) == 1 and parts[0].startswith((" ", ":")):
+        return name + parts[0]
+    return f"{name} = " + (" x ".join(f["name"] for f in factors) + ", " if len(factors) > 1 else "") + "; then ".join(parts)
 
 
 def _domain_keys(spec, domains: list) -> dict:
