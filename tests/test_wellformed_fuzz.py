@@ -1,0 +1,341 @@
+"""Fuzzing with well-typed specs (tests/wellformed.py): they mostly load, so compilation gets exercised.
+
+1. For every generated text, loading raises SpecError (with diagnostics that
+   render) or ``check`` and ``compile_source`` agree: both succeed, or both
+   raise SpecError with the same first message; nothing else escapes.
+2. When check passes, the module imports and works on tiny models: the loss
+   is a finite scalar that back-propagates, ``augment`` keeps shapes, dtypes
+   and domains, every layer runs, ``validate`` returns a report.
+
+Reproducers of the bugs it found are at the end, marked xfail(strict=True):
+each flips when fixed. ``SYMSPEC_FUZZ_SCALE=20`` runs the fuzzers 20 times longer.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from wellformed import SYMBOLIC, random_batch, specs, tiny_models
+
+import symspec
+from symspec import runtime as rt
+from symspec.analysis.domains import ClassOf, Cyclic, Labels, Nodes
+from symspec.errors import SpecError, UsageError
+from symspec.pipeline import check, compile_source
+
+FUZZ_SCALE = int(os.environ.get("SYMSPEC_FUZZ_SCALE", "1"))
+FUZZ = settings(
+    max_examples=60 * FUZZ_SCALE,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
+RUN = settings(FUZZ, max_examples=30 * FUZZ_SCALE)
+
+
+def _load(text: str):
+    """The loaded spec, or None when loading raised a SpecError that renders."""
+    try:
+        return symspec.loads(text, "wf.sym")
+    except SpecError as err:
+        assert err.diagnostics, "a SpecError carries at least one diagnostic"
+        rendered = err.render()
+        assert "wf.sym:" in rendered and "Traceback" not in rendered
+        return None
+
+
+def _verdicts(spec) -> tuple:
+    """(check's verdict, compile_source's verdict): None on success, else the first error's message."""
+    verdicts = []
+    for step in (check, compile_source):
+        try:
+            step(spec)
+            verdicts.append(None)
+        except SpecError as err:
+            verdicts.append(err.errors[0].message)
+    return tuple(verdicts)
+
+
+@FUZZ
+@given(specs())
+def test_check_agrees_with_compile_on_wellformed_specs(text):
+    spec = _load(text)
+    if spec is None:
+        return
+    try:
+        checked, compiled = _verdicts(spec)
+    except Exception as err:
+        if _known(err):
+            return
+        raise
+    assert checked == compiled, f"check: {checked!r}\ncompile: {compiled!r}"
+
+
+# ---------------------------------------------------------------------------- compiled modules
+
+
+def _in_domain(desc, value) -> bool:
+    if isinstance(desc, rt.Values):
+        return not value.is_floating_point() and bool(((value >= desc.lo) & (value < desc.hi)).all())
+    return value.is_floating_point()
+
+
+def _class_targets(spec) -> dict:
+    """model -> number of classes, for models whose class output holds cyclic values, labels or nodes (target = index)."""
+    out = {}
+    for name, sig in spec.models.items():
+        if isinstance(sig.output, ClassOf) and isinstance(sig.output.domain, (Cyclic, Labels, Nodes)):
+            out[name] = sig.output.domain.size
+    return out
+
+
+def exercise(spec, *, validate_samples: int = 64) -> None:
+    """Everything a user does with a compiled module, on tiny models; raises on the first problem."""
+    mod = symspec.compile(spec)
+    models = tiny_models(mod)
+    gen = torch.Generator().manual_seed(0)
+    batch = random_batch(mod, 8, gen)
+    tensors = {}
+    for prior in mod.PRIORS.values():
+        if prior["kind"] in ("nuclear", "entropy"):
+            tensors[prior["of"]] = torch.randn(5, 4, requires_grad=True)
+    # the loss
+    if models:
+        loss = mod.SymmetryLoss(generator=torch.Generator().manual_seed(1), **models)
+        value = loss(dict(batch), **tensors)
+        assert value.dim() == 0, f"the loss has shape {tuple(value.shape)}"
+        assert math.isfinite(value.item()), f"the loss is {value.item()}: {loss.terms}"
+        if value.requires_grad:
+            value.backward()
+    # augmentation, model by model
+    targets = _class_targets(spec)
+    for name in getattr(mod, "AUGMENTERS", {}):
+        b = dict(batch)
+        if name in targets:
+            b["target"] = torch.randint(0, targets[name], (8,), generator=gen)
+        out = mod.augment(b, generator=torch.Generator().manual_seed(2), model=name)
+        for key, before in b.items():
+            after = out[key]
+            assert after.shape == before.shape and after.dtype == before.dtype, (
+                f"augment({name}) changed {key}: {tuple(before.shape)} {before.dtype} -> {tuple(after.shape)} {after.dtype}"
+            )
+        for pname, desc in zip(mod.MODELS[name], mod.INPUTS[name]):
+            assert _in_domain(desc, out[pname]), f"augment({name}) put {pname} outside {desc}: {out[pname]}"
+        if "target" in b:
+            t = out["target"]
+            assert bool(((t >= 0) & (t < targets[name])).all()), f"augment({name}) target outside 0..{targets[name] - 1}: {t}"
+    # layers
+    for name, cls in mod.LAYERS.items():
+        layer = cls(2, 3)
+        source = spec.layers[name].source
+        dims = getattr(source, "dims", ())
+        x = torch.randn(4, 2, *[d if isinstance(d, int) else SYMBOLIC for d in dims])
+        y = layer(x)
+        assert y.shape[:2] == (4, 3), f"layer {name}: {tuple(x.shape)} -> {tuple(y.shape)}"
+        assert torch.isfinite(y).all()
+    # validation
+    if mod.LAWS and models:
+        report = symspec.validate(spec, samples=validate_samples, seed=0, **models)
+        assert len(report.laws) == len(mod.LAWS)
+
+
+@RUN
+@given(specs())
+def test_compiled_wellformed_specs_run(text):
+    spec = _load(text)
+    if spec is None:
+        return
+    try:
+        check(spec)
+    except SpecError:
+        return
+    try:
+        exercise(spec)
+    except Exception as err:
+        if not _known(err):
+            raise
+
+
+# ---------------------------------------------------------------------------- reproducers of the bugs found
+
+
+def _exercise_text(text: str) -> None:
+    spec = symspec.loads(text, "repro.sym")
+    check(spec)
+    exercise(spec)
+# Each entry: (exception type name, message regex) of a bug reproduced below. The property
+# tests above pass over examples that hit one of these, so that they keep looking for new
+# bugs; the xfail(strict=True) reproducers flip when a bug is fixed (then drop its entry).
+KNOWN = [
+    ("AttributeError", r"'tuple' object has no attribute 'mean'"),
+    ("TypeError", r"unsupported operand type\(s\) for \+: 'Tensor' and 'tuple'"),
+    ("SyntaxError", r"invalid syntax \(<symspec"),
+    ("AttributeError", r"'float' object has no attribute '(device|dim)'"),
+    ("ModelError", r"raised AttributeError: 'float' object has no attribute"),
+    ("IndexError", r"list index out of range"),
+    ("UnboundLocalError", r"cannot access local variable '\w+_logit'"),
+    ("TypeError", r"minimum\(\)|maximum\(\)"),
+    ("AssertionError", r"reached an input of values"),
+    ("ModelError", r"raised AssertionError: \w+: values"),
+    ("RuntimeError", r"The size of tensor a \(\d+\) must match the size of tensor b"),
+    ("RuntimeError", r"The expanded size of the tensor \(\d+\) must match the existing size"),
+    ("TypeError", r"got multiple values for argument 'self'"),
+    ("TypeError", r"'float' object is not subscriptable"),
+    ("RuntimeError", r"index -?\d+ is out of bounds for dimension"),
+    ("IndexError", r"index \d+ is out of bounds for axis 0"),
+    ("ValueError", r"lipschitz\(\.\.\.\) needs a model with an ordered or real input"),
+]
+
+
+def _known(err: BaseException) -> bool:
+    text = str(err).splitlines()[0] if str(err) else ""
+    return any(type(err).__name__ == name and re.search(pattern, text) for name, pattern in KNOWN)
+
+
+def _loss(text: str):
+    """Compile ``text``, run SymmetryLoss on tiny models and a random batch of 8; the loss value."""
+    mod = symspec.compile(check(symspec.loads(text, "repro.sym")))
+    models = tiny_models(mod)
+    batch = random_batch(mod, 8, torch.Generator().manual_seed(0))
+    value = mod.SymmetryLoss(generator=torch.Generator().manual_seed(1), **models)(batch)
+    assert value.dim() == 0 and math.isfinite(value.item())
+    return value
+
+
+# -- the printer wraps a long sum in '( ... ,)': a tuple, not a parenthesized expression
+
+
+@pytest.mark.xfail(strict=True, reason="codegen: a wrapped law term prints as a 1-tuple: AttributeError 'tuple' has no 'mean'", raises=AttributeError)
+def test_repro_relation_and_relation_prints_a_tuple():
+    _loss("domain D = range(3)\nmodel g(a: D) -> class(2)\nlaw l: g(a) == g(a) and g(a) <= g(a)\n")
+
+
+@pytest.mark.xfail(strict=True, reason="codegen: a chained comparison of class outputs prints as a 1-tuple", raises=AttributeError)
+def test_repro_chained_comparison_prints_a_tuple():
+    _loss("domain D = cyclic(3)\nmodel g(a: D) -> class(D)\nlaw l: g(a) <= g(a) <= g(a)\n")
+
+
+# -- check itself raises a non-SpecError
+
+
+@pytest.mark.xfail(strict=True, reason="check: a tensor-output law on a finite input crashes the symmetrizer's joint_push (IndexError)", raises=IndexError)
+def test_repro_check_crashes_on_tensor_output_of_finite_input():
+    text = "domain Z = cyclic(5)\ndomain T = tensor[2]\nmodel f(k: Z) -> T\nlaw l: f(k + 2) == f(k)\n"
+    check(symspec.loads(text, "repro.sym"))  # IndexError: index 5 is out of bounds for axis 0 with size 5 (orbits.joint_push)
+
+
+# -- check passed, compile emitted Python that did not parse (found by this fuzzer; fixed meanwhile: a regression test)
+
+
+def test_unused_presentation_binder_compiles():
+    text = (
+        "domain T = tensor[2]\ngroup H = <w | w^2>\naction H on T { w -> flip(dim=0) }\n"
+        "model f(x: T) -> real\nlaw l: forall g: H. f(x) >= 0\n"
+    )
+    spec = check(symspec.loads(text, "repro.sym"))  # a warning: g is never used
+    symspec.compile(spec)  # was a SyntaxError: law_l_g = torch.randint(0, self.None.shape[0], ...)
+
+
+# -- values that are not batched tensors, or outside their domain, reach a model
+
+
+@pytest.mark.xfail(strict=True, reason="runtime: a constant real argument reaches the model as a Python float", raises=AttributeError)
+def test_repro_constant_real_argument_reaches_model_as_float():
+    _loss("model f(u: real, v: real) -> real\nlaw l: f(u, 0.5) >= 0\n")
+
+
+@pytest.mark.xfail(strict=True, reason="runtime: CallBatch reads .device of a constant real argument (a float)", raises=AttributeError)
+def test_repro_constant_real_first_argument_breaks_call_batch():
+    _loss("model f(u: real) -> bool\nlaw l: f(0.0) == f(u)\n")
+
+
+@pytest.mark.xfail(strict=True, reason="draws: an interval draw for 'a < w' yields w = hi (outside range(2, 7)) and the call is not confined", raises=AssertionError)
+def test_repro_interval_draw_leaves_the_domain():
+    # at a = 6 no w in range(2, 7) exceeds a: the example must be masked, and 7 must never reach f
+    _loss("domain D = range(2, 7)\nmodel f(a: D) -> bool\nlaw l: forall w: D. f(w) => f(a) when a < w\n")
+
+
+@pytest.mark.xfail(strict=True, reason="draws: with [samples k] and a rejection guard, a drawn variable is not repeated (batch 8 vs 16)", raises=RuntimeError)
+def test_repro_samples_with_rejection_mismatch_batch_sizes():
+    # x is drawn (no parameter of that name); w is drawn by rejection; the call f(w, x) mixes n and n * samples rows
+    _loss("domain C = set(red, green)\nmodel f(a: C, b: C) -> real\nlaw l: forall w: C. f(w, x) == f(a, b) when w != red [samples 2]\n")
+
+
+@pytest.mark.xfail(strict=True, reason="codegen: min(w, a) with w drawn on an interval calls torch.minimum(tensor, int)", raises=TypeError)
+def test_repro_min_of_interval_drawn_variable():
+    _loss("domain D = range(0, 4)\nmodel f(a: D) -> real\nlaw l: forall w: D. f(min(w, a)) >= f(a) when w <= 1\n")
+
+
+# -- nested calls of real and tensor outputs
+
+
+@pytest.mark.xfail(strict=True, reason="codegen: a nested call of a real output reads its logit before the call round ran", raises=UnboundLocalError)
+def test_repro_nested_real_call():
+    _loss("model f(u: real) -> real\nlaw l: f(f(u)) == f(u)\n")
+
+
+@pytest.mark.xfail(strict=True, reason="runtime: a nested call of a tensor output reads a call result that was never run (IndexError)", raises=IndexError)
+def test_repro_nested_tensor_call():
+    _loss("domain T = tensor[2]\nmodel h(x: T) -> T\nlaw l: h(h(x)) == h(x)\n")
+
+
+# -- accepted by the analysis, refused later (a SpecError: the contract holds, the language reference does not)
+
+
+@pytest.mark.xfail(strict=True, reason="codegen: a guard relating two drawn variables: \"cannot compile law l yet: 'b' has no value here\"", raises=SpecError)
+def test_repro_guard_between_two_drawn_variables():
+    check(symspec.loads("domain D = range(5)\nmodel f(x: D) -> class(3)\nlaw l: f(a) == f(b) when a < b\n", "repro.sym"))
+
+
+@pytest.mark.xfail(strict=True, reason="analysis: an alias of a presentation group has no action ('group K has no action on T')", raises=SpecError)
+def test_repro_alias_of_presentation_group_has_no_action():
+    text = (
+        "domain T = tensor[2]\ngroup H = <w | w^2>\naction H on T { w -> flip(dim=0) }\ngroup K = H\n"
+        "model f(x: T) -> real\nlaw l: forall g: K. f(g . x) == f(x)\n"
+    )
+    check(symspec.loads(text, "repro.sym"))
+
+
+@pytest.mark.xfail(strict=True, reason="validate(spec, **models): a model named 'device' (a legal spec name) collides with the keyword", raises=UsageError)
+def test_repro_validate_model_named_device():
+    spec = symspec.loads("domain D = range(3)\nmodel device(a: D) -> class(2)\nlaw l: device(a) == 0\n", "repro.sym")
+    models = tiny_models(symspec.compile(spec))
+    symspec.validate(spec, samples=8, seed=0, **models)
+
+
+# -- found by the second campaign
+
+
+@pytest.mark.xfail(strict=True, reason="validate: a violated 'real == constant' law crashes recording its sides (float[i])", raises=TypeError)
+def test_repro_validate_real_equals_constant():
+    spec = symspec.loads("domain D = cyclic(3)\nmodel f(b: D) -> real\nlaw l: f(b) == 1.5\n", "repro.sym")
+    report = symspec.validate(spec, samples=8, seed=0, f=lambda b: torch.zeros(b.shape[0]))
+    assert report.laws[0].violations > 0  # never reached: TypeError 'float' object is not subscriptable
+
+
+@pytest.mark.xfail(strict=True, reason="codegen: 'f(a) * 0' (scaling by a non-unit) gathers with uninitialized indices", raises=RuntimeError)
+def test_repro_scaling_a_class_output_by_zero():
+    # the analysis accepts it; the pushforward table holds garbage (index 94460085519440 out of bounds),
+    # which could as well land in bounds and give a silently wrong loss. It should be a SpecError or a
+    # well-defined pushforward (all mass on class 0).
+    _loss("domain D = cyclic(7)\nmodel f(a: D) -> class(D)\nlaw l: f(a) * 0 == f(a)\n")
+
+
+@pytest.mark.xfail(strict=True, reason="draws: [samples k] with a rejection guard: a class output of n rows vs a target of n*k", raises=RuntimeError)
+def test_repro_samples_with_rejection_cross_entropy():
+    _loss("domain T = tensor[2]\ndomain C = set(red, green)\nmodel f(x: T) -> class(C)\nlaw l: forall c: C. f(x) == c when c != red [samples 2]\n")
+
+
+@pytest.mark.xfail(strict=True, reason="check passes, the loss raises ValueError: lipschitz(f) of a model on labels only", raises=ValueError)
+def test_repro_lipschitz_of_a_model_on_labels():
+    # should be a SpecError at check time (like other unsupported constructs), not a ValueError per step
+    _loss("domain C = set(red)\nmodel f(a: C) -> real\nlaw l: f(a) >= 0\nprior p: lipschitz(f)\n")
+
+
+@pytest.mark.xfail(strict=True, reason="SymmetryLoss(**models): a model named 'self' collides with __init__'s self", raises=TypeError)
+def test_repro_model_named_self():
+    _loss("domain D = range(3)\nmodel self(a: D) -> real\nlaw l: self(a) >= 0\n")
