@@ -193,7 +193,7 @@ class Analyzer:
             self._failed.add(name)
             return None
         if g.name != name:  # an alias: the same group under this name
-            g = GroupDef(name, g.kind, g.arg, g.generators, g.relators, g.factors, g.span)
+            g = GroupDef(name, g.kind, g.arg, g.generators, g.relators, g.factors, g.span, g.alias_of or g.name)
         self.groups[name] = g
         return g
 

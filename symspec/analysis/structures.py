@@ -60,6 +60,7 @@ class GroupDef:
     relators: tuple = ()
     factors: tuple = ()
     span: Span | None = None
+    alias_of: str = ""  # for 'group K = H': H, whose declared actions K shares
 
     @property
     def continuous(self) -> bool:

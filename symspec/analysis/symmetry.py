@@ -326,6 +326,12 @@ class Symmetry:
             if gname == gir.name and dtype == domain and decl.domain in gir.actions:
                 gir.actions[key] = gir.actions[decl.domain]
                 return gir.actions[key]
+            alias_of = gir.definition.alias_of
+            if alias_of and gname == alias_of and dtype == domain and alias_of in self.groups:
+                original = self.groups[alias_of].actions.get(decl.domain)
+                if original is not None:  # 'group K = H' acts as H does
+                    gir.actions[key] = original
+                    return original
         if isinstance(domain, RealDomain):
             act = ActionIR(gir.name, domain_name, domain, "default", "trivial")
             gir.actions[key] = act
