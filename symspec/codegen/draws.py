@@ -259,9 +259,12 @@ def describe_group(name: str, factors: list) -> str:
         else:
             dims = "; ".join(f"dim {a['matrix']} of {k}" for k, a in on)
             parts.append(f"{title} = {f['kind']}({f['n']}): Haar matrices on {dims}")
-    if len(parts) == 1 and parts[0].startswith((" ", ":")):
+    if len(parts) == 1 and parts[0].startswith((" ", ":")):  # the group itself: "D4 (order 8): ..."
         return name + parts[0]
-    return f"{name} = " + (" x ".join(f["name"] for f in factors) + ", " if len(factors) > 1 else "") + "; then ".join(parts)
+    if len(parts) == 1:  # one factor of another name: "G = H (order 2): ..."
+        return f"{name} = {parts[0]}"
+    product = " x ".join(f["name"] for f in factors)
+    return f"{name} = {product}, " + "; then ".join(parts)
 
 
 def _domain_keys(spec, domains: list) -> dict:
