@@ -67,6 +67,7 @@ class LawInfo:
     acts: tuple = ()  # (Act node, GroupDef, domain): every 'g . x' and the domain it acts on
     body: Term | None = None  # the typed law formula (every node with its type); None if it did not type
     guard: Term | None = None  # the typed when-guard
+    relation: str = "assert"  # what the body states: the first op of a top-level comparison, and/or/=>, else "assert"
 
 
 def _is_integer(domain) -> bool:
@@ -808,4 +809,14 @@ def check_law(ctx: Context, decl: ast.LawDecl) -> LawInfo:
         tuple(c.acts),
         c.typed(decl.body),
         c.typed(decl.guard) if decl.guard is not None else None,
+        _relation(decl.body),
     )
+
+
+def _relation(body) -> str:
+    """The relation a law states: the first op of a top-level comparison, the op of a top-level and/or/=>, else assert."""
+    if isinstance(body, ast.Compare):
+        return body.ops[0]
+    if isinstance(body, ast.Logic):
+        return body.op
+    return "assert"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 from ..analysis.domains import ClassOf, Cyclic, RealDomain, Tensor
-from ..syntax.unparse import unparse
 from .actions import apply_parts, invert_parts
 from .core import LawScope, Scope, V, comment_text, fail, formula, int_bounds
 from .draws import draw_group, value_of
@@ -132,7 +131,7 @@ class _Target:
 def _block(scope: Scope, spec, law, ir, sig) -> list:
     base, base_ops, moved, moved_ops, params = ir.sides
     decl = law.decl
-    head = Comment(comment_text(f"{law.name}: {unparse(formula(law)[0])}  ({spec.file}:{decl.span.line})"))
+    head = Comment(comment_text(f"{law.name}: {scope.tables.text(formula(law)[0])}  ({spec.file}:{decl.span.line})"))
     ls = LawScope(scope, law, ir)
     terms = Terms(ls)
     fields = [p for p, _ in sig.params]
@@ -176,15 +175,19 @@ def _block(scope: Scope, spec, law, ir, sig) -> list:
 def lower_augment(spec, tables) -> list:
     """Per model with augmented laws: (model, function name, statements of ``_augment_<model>(batch, generator)``)."""
     result = []
+    by_model: dict = {}  # model -> its augmented laws, in law order (one pass over the laws, not one per model)
+    for law_name, law in spec.laws.items():
+        ir = spec.ir.laws[law_name]
+        if ir.sides is not None and augments(spec, ir):
+            by_model.setdefault(ir.model, []).append((law_name, law, ir))
     for name, sig in spec.models.items():
+        if name not in by_model:
+            continue
         fields = [p for p, _ in sig.params]
         taken = {py(f) for f in fields} | {"out", "first", "n", "device", "batch", "generator"}
         scope = Scope(spec, tables, taken=taken, in_module=False)
         blocks = []
-        for law_name, law in spec.laws.items():
-            ir = spec.ir.laws[law_name]
-            if ir.model != name or ir.sides is None or not augments(spec, ir):
-                continue
+        for law_name, law, ir in by_model[name]:
             try:
                 blocks += _block(scope, spec, law, ir, sig)
             except NotAugmentable as why:

@@ -106,27 +106,31 @@ class _Check:
     def lower(self) -> LoweredCheck:
         decl = self.law.decl
         body, guard = formula(self.law)
-        when = f" when {unparse(guard)}" if guard is not None else ""
-        comment = comment_text(f"{self.law.name}: {unparse(body)}{when}  ({self.spec.file}:{decl.span.line})")
+        text = self.scope.tables.text
+        when = f" when {text(guard)}" if guard is not None else ""
+        comment = comment_text(f"{self.law.name}: {text(body)}{when}  ({self.spec.file}:{decl.span.line})")
         terms, ls = self.terms, self.ls
         self.variables()
         if guard is not None:
             g = terms.soft(guard)
             if g.kind == "cond":
                 terms.mask(g.e)
-        loss = terms.asserted(terms.soft(body))
         sides, side_lines = [], []
         if isinstance(body, ast.Compare):
+            soft = [terms.soft(o) for o in body.operands]  # the loss's sides, lowered once (as t_Compare would)
+            loss = terms.asserted(terms.chain(body, soft, Mode.SOFT))
             raw = [terms.decide(o) for o in body.operands]
             names = ["lhs", "rhs"] if len(raw) == 2 else [f"side_{i}" for i in range(len(raw))]
             bound = [self.side(t, unparse(o), nm, sides, side_lines) for t, o, nm in zip(raw, body.operands, names)]
             holds = terms.chain(body, bound, Mode.DECISION).e
-            loss = self._reuse_sides(body, raw, bound) or loss
+            loss = self._reuse_sides(body, soft, raw, bound) or loss
         elif isinstance(body, ast.Logic):
+            loss = terms.asserted(terms.soft(body))
             a = self.side(terms.decide(body.left), unparse(body.left), "lhs", sides, side_lines)
             b = self.side(terms.decide(body.right), unparse(body.right), "rhs", sides, side_lines)
             holds = bool_expr(body.op, terms.truth(a), terms.truth(b))
         else:
+            loss = terms.asserted(terms.soft(body))
             holds = terms.truth(self.side(terms.decide(body), unparse(body), "asserted", sides, side_lines))
         stmts = list(ls.setup)
         stmts += self.scope.calls.stmts(rt("CheckedCalls", Attr(Name("self"), "models"), Attr(Name("self"), "OUTPUTS")))
@@ -146,12 +150,13 @@ class _Check:
         stmts.append(Return(result))
         return LoweredCheck(self.law.name, py(f"check_{self.law.name}"), comment, stmts, self.space)
 
-    def _reuse_sides(self, body, raw: list, bound: list):
+    def _reuse_sides(self, body, soft: list, raw: list, bound: list):
         """The loss of a comparison reading the sides' locals where a side's decision is its value (reals, tensors).
 
-        Without this, ``g . forces(x)`` would be computed once for the decision and again for the loss.
+        ``soft``: the sides as the loss reads them.  Without this, ``g . forces(x)`` would be computed once for the
+        decision and again for the loss.
         """
-        soft = [self.terms.soft(o) for o in body.operands]
+        soft = list(soft)
         reused = False
         for i, (s, r, t) in enumerate(zip(soft, raw, bound)):
             if s.kind in ("tensor", "real") and s.e == r.e and t.e != r.e:

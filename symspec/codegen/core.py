@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ..analysis.domains import Range
 from ..errors import Diagnostic, SpecError
 from ..syntax import ast
+from ..syntax.unparse import unparse
 from .expr import Assign, Attr, Call, Const, Expr, ExprStmt, Index, Name, TupleE, as_expr, call, free_names, method, torch_
 from .names import Namespace, comment_text, py
 
@@ -83,6 +84,7 @@ class ModuleTables:
         self.buffers: dict = {}  # name -> (Expr, comment)
         self.keys: dict = {}  # what a table holds -> its name
         self.by_value: dict = {}  # a parameter's value -> its constant, for parameters that size domains
+        self._texts: dict = {}  # id(node) -> (node, its text)
         sizing = _sizing_params(spec)
         for name, value in spec.params.items():
             const = self.ns.create_name(name.upper())
@@ -101,21 +103,33 @@ class ModuleTables:
         """A tensor shape: each dim a parameter's constant where one sizes it, an int, or a run-time name."""
         return TupleE(tuple(self.number(d) if isinstance(d, int) else Const(d) for d in dims))
 
-    def constant(self, key, hint: str, value: Expr, comment: str | None = None) -> str:
-        if key in self.keys:
-            return self.keys[key]
+    def constant(self, key, hint: str, value, comment: str | None = None) -> str:
+        """The module constant holding what ``key`` names, made once.
+
+        ``value``: its Expr, or a function building it, called only the first time ``key`` is asked for (big
+        constants, such as a graph's edge list, are then converted to a tree once per module, not once per use).
+        """
+        return self._table(self.constants, key, hint, value, comment)
+
+    def buffer(self, key, hint: str, value, comment: str | None = None) -> str:
+        """A precomputed table (a buffer of the loss module), made once per ``key``; ``value`` as for :meth:`constant`."""
+        return self._table(self.buffers, key, hint, value, comment)
+
+    def _table(self, into: dict, key, hint: str, value, comment) -> str:
+        name = self.keys.get(key)
+        if name is not None:
+            return name
         name = self.ns.create_name(hint)
         self.keys[key] = name
-        self.constants[name] = (value, comment)
+        into[name] = (value() if callable(value) else value, comment)
         return name
 
-    def buffer(self, key, hint: str, value: Expr, comment: str | None = None) -> str:
-        if key in self.keys:
-            return self.keys[key]
-        name = self.ns.create_name(hint)
-        self.keys[key] = name
-        self.buffers[name] = (value, comment)
-        return name
+    def text(self, node) -> str:
+        """``unparse(node)``, once per node (comments of the loss, the checks and augment quote the same laws)."""
+        found = self._texts.get(id(node))
+        if found is None or found[0] is not node:
+            found = self._texts[id(node)] = (node, unparse(node))
+        return found[1]
 
 
 def _sizing_params(spec) -> set:
@@ -151,16 +165,23 @@ class Calls:
     def __init__(self, ns: Namespace):
         self.ns = ns
         self.requests: list[Request] = []
+        self.by_key: dict = {}  # (model, args) -> its Request: one call per distinct model and arguments
 
-    def add(self, model: str, args: tuple, level: int, hint: str, view: str) -> Request:
-        for r in self.requests:
-            if r.model == model and r.args == args:
-                return r
-        handle = self.ns.create_name(hint)
+    def add(self, model: str, args: tuple, level: int, hint, view: str) -> Request:
+        """The request of ``model(*args)``: the earlier one when these arguments were asked for already.
+
+        ``hint`` (a local's name, or a function making one) is only used for a new request.
+        """
+        key = (model, args)  # emitted trees are frozen dataclasses: equal arguments hash equal
+        found = self.by_key.get(key)
+        if found is not None:
+            return found
+        handle = self.ns.create_name(hint() if callable(hint) else hint)
         suffix = {"logprobs": "lp", "logit": "logit"}.get(view)
         local = self.ns.create_name(f"{handle}_{suffix}") if suffix else None
         r = Request(handle, model, args, level, view, local)
         self.requests.append(r)
+        self.by_key[key] = r
         return r
 
     def read(self, r: Request) -> Expr:

@@ -170,15 +170,20 @@ def as_expr(x) -> Expr:
     if isinstance(x, dict):
         return DictE(tuple((as_expr(k), as_expr(v)) for k, v in x.items()))
     if isinstance(x, list):
-        return ListE(tuple(as_expr(v) for v in x))
+        return ListE(_items(x))
     if isinstance(x, tuple):
-        return TupleE(tuple(as_expr(v) for v in x))
+        return TupleE(_items(x))
     return Const(x)
+
+
+def _items(xs) -> tuple:
+    """The elements of a list or tuple as nodes (scalars made constants without a call each: tables are long)."""
+    return tuple(x if isinstance(x, Expr) else (as_expr(x) if isinstance(x, dict | list | tuple) else Const(x)) for x in xs)
 
 
 def call(func, *args, **kwargs) -> Call:
     func = Name(func) if isinstance(func, str) else func
-    return Call(func, tuple(as_expr(a) for a in args), tuple((k, as_expr(v)) for k, v in kwargs.items()))
+    return Call(func, _items(args), tuple((k, v if isinstance(v, Expr) else as_expr(v)) for k, v in kwargs.items()))
 
 
 def rt(fn: str, *args, **kwargs) -> Call:

@@ -40,10 +40,11 @@ class LoweredLaw:
     mask: object = None
 
 
-def law_comment(spec, law) -> str:
+def law_comment(spec, law, tables: ModuleTables | None = None) -> str:
     body, guard = formula(law)
-    text = f"{spec.file}:{law.decl.span.line}  {unparse(body)}"
-    return comment_text(text + (f" when {unparse(guard)}" if guard is not None else ""))
+    text = tables.text if tables is not None else unparse
+    line = f"{spec.file}:{law.decl.span.line}  {text(body)}"
+    return comment_text(line + (f" when {text(guard)}" if guard is not None else ""))
 
 
 def mask_of(masks: list):
@@ -96,7 +97,7 @@ def lower_law(scope: Scope, law, ir) -> LoweredLaw:
         if guard.kind == "cond":
             terms.mask(guard.e)
     loss = terms.asserted(terms.soft(body))
-    return LoweredLaw(law.name, law_comment(scope.spec, law), ls.setup, loss, mask_of(ls.masks))
+    return LoweredLaw(law.name, law_comment(scope.spec, law, scope.tables), ls.setup, loss, mask_of(ls.masks))
 
 
 def _prior(spec, tables: ModuleTables, prior) -> tuple:

@@ -7,13 +7,13 @@ compiles.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 
 from ..analysis.domains import BoolDomain, ClassOf, RealDomain
-from ..syntax import ast
 from .augment import lower_augment
 from .checks import describe_domain, lower_checks
-from .core import ModuleTables, formula
+from .core import ModuleTables
 from .expr import Const, DictE, Name, as_expr, rt
 from .layers import lower_layers
 from .loss import lower_loss
@@ -52,25 +52,15 @@ def output_descriptor(out, tables):
     return rt("TensorOutput", tables.dims(out.dims))
 
 
-def models_called(spec, law) -> tuple:
-    """The models a law calls, in order of first use."""
-    out = []
-    for node in ast.walk(law.decl):
-        if isinstance(node, ast.Call) and node.func.name in spec.models and node.func.name not in out:
-            out.append(node.func.name)
-    return tuple(out)
-
-
 def _law_meta(spec, name, law):
+    """A law's LAWS entry: read from the analysis (LawInfo.relation, LawInfo.models: in order of first use), never re-derived."""
     ir = spec.ir.laws[name]
-    body = formula(law)[0]
-    relation = body.ops[0] if isinstance(body, ast.Compare) else (body.op if isinstance(body, ast.Logic) else "assert")
     return as_expr(
         {
             "class": ir.law_class,
-            "relation": relation,
+            "relation": law.relation,
             "model": ir.model,
-            "models": models_called(spec, law),
+            "models": law.models,
             "weight": float(law.options.get("weight", 1.0)),
             "tol": law.options.get("tol"),
             "rtol": law.options.get("rtol"),
@@ -81,6 +71,20 @@ def _law_meta(spec, name, law):
 
 
 def lower_module(spec) -> LoweredModule:
+    """Every decision of the generated module (raises what compiling would raise)."""
+    # Lowering allocates many small trees that all stay alive in the result, next to the spec's own
+    # (AST, typed trees, IR): the cyclic collector would only re-scan them all, so it pauses meanwhile
+    # (as in pipeline.loads; on the 2,000-line benchmark spec it was two thirds of the lowering's time).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _lower(spec)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _lower(spec) -> LoweredModule:
     tables = ModuleTables(spec)
     loss = lower_loss(spec, tables)
     augmenters = lower_augment(spec, tables)

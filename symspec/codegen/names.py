@@ -9,6 +9,7 @@ go through :func:`py`.
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import keyword
 import re
@@ -81,8 +82,13 @@ def doc_text(text: str) -> str:
     return " ".join(str(text).split()).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
+@functools.lru_cache(maxsize=4096)
 def _unsafe(name: str) -> bool:
     return keyword.iskeyword(name) or keyword.issoftkeyword(name) or hasattr(builtins, name) or name in RESERVED
+
+
+_NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]")
+_NUMBERED = re.compile(r"_\d+$")
 
 
 def py(name: str) -> str:
@@ -115,13 +121,13 @@ class Namespace:
         return name
 
     def create_name(self, candidate: str) -> str:
-        name = re.sub(r"[^0-9A-Za-z_]", "_", candidate) or "value"
+        name = _NOT_IDENTIFIER.sub("_", candidate) or "value"
         if name[0].isdigit():
             name = "_" + name
         if _unsafe(name):
             name += "_"
         if self._taken(name) or name in self.avoid:
-            base = re.sub(r"_\d+$", "", name) or name
+            base = _NUMBERED.sub("", name) or name
             i = self.counts.get(base, 0) + 1
             while self._taken(f"{base}_{i}") or f"{base}_{i}" in self.avoid:
                 i += 1

@@ -48,9 +48,9 @@ class Symmetrizer:
     stmts: list
 
 
-def _finite(spec, tables, sig) -> Symmetrizer | None:
+def _finite(spec, tables, sig, laws: list) -> Symmetrizer | None:
+    """``laws``: the IR of the model's equivariance laws, in law order."""
     sizes = input_sizes(sig)
-    laws = [ir for ir in spec.ir.laws.values() if ir.law_class == "equivariance" and ir.model == sig.name]
     if sizes is None or not laws or not all(ir.finite for ir in laws):
         return None
     output = "class" if isinstance(sig.output, ClassOf) else ("bool" if isinstance(sig.output, BoolDomain) else "real")
@@ -155,18 +155,18 @@ def _group_law(spec, tables, sig, law, ir) -> Symmetrizer | None:
 def lower_symmetrize(spec, tables) -> list:
     """Per model that has one: its :class:`Symmetrizer`."""
     result = []
+    equivariance: dict = {}  # model -> (law, IR) of its equivariance laws, in law order (one pass over the laws)
+    for law_name, law in spec.laws.items():
+        ir = spec.ir.laws[law_name]
+        if ir.law_class == "equivariance":
+            equivariance.setdefault(ir.model, []).append((law, ir))
     for name, sig in spec.models.items():
-        finite = _finite(spec, tables, sig)
+        own = equivariance.get(name, [])
+        finite = _finite(spec, tables, sig, [ir for _, ir in own])
         if finite is not None:
             result.append(finite)
             continue
-        laws = [
-            law
-            for law_name, law in spec.laws.items()
-            if spec.ir.laws[law_name].law_class == "equivariance"
-            and spec.ir.laws[law_name].model == name
-            and spec.ir.laws[law_name].sides
-        ]
+        laws = [law for law, ir in own if ir.sides]
         group_laws = [law for law in laws if any(law.variables[p].group is not None for p in spec.ir.laws[law.name].sides[4])]
         if len(group_laws) != 1:
             continue

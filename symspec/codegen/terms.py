@@ -18,7 +18,7 @@ from .core import LawScope, V, int_bounds
 from .draws import distances
 from .expr import BinOp, Const, Name, Unary, call, method, rt, torch_
 from .names import call_hint
-from .ranges import arith_image, confine, extremum_image, term_bounds
+from .ranges import arith_image, confine, extremum_image, term_bounds, typed_bounds
 
 __all__ = ["Mode", "Terms", "bool_expr", "DEFAULT_TOL", "DEFAULT_RTOL"]
 
@@ -122,7 +122,7 @@ class Terms:
             out = sig.output
             view = "logprobs" if isinstance(out, ClassOf) else ("logit" if isinstance(out, BoolDomain | RealDomain) else "output")
             calls = self.ls.scope.calls
-            r = calls.add(name, tuple(args), level, self._hint(e), view)
+            r = calls.add(name, tuple(args), level, lambda: self._hint(e), view)  # named only when new
             read = calls.read(r)
             if isinstance(out, ClassOf):
                 lo, hi = int_bounds(out.domain)
@@ -137,7 +137,7 @@ class Terms:
                 return V("real", read, level=level)
             return V("tensor", read, out, level=level)
         if name in ("abs", "min", "max"):
-            return self._extremum(name, [self.term(a, mode) for a in e.args])
+            return self._extremum(e, name, [self.term(a, mode) for a in e.args])
         if name == "logit":
             t = self.term(e.args[0], mode)
             return V("real", t.e, level=t.level)
@@ -150,7 +150,7 @@ class Terms:
             return V("cond", rt("on_shortest_path", dist, u, w, v))
         self.fail(f"unknown call {name}", e)
 
-    def _extremum(self, name: str, args: list) -> V:
+    def _extremum(self, e, name: str, args: list) -> V:
         """abs, min and max of exact integers (a range, no wrap-around) or of reals."""
         level = max(a.level for a in args)
         if all(a.kind == "const" for a in args):
@@ -160,18 +160,36 @@ class Terms:
         kind = "real" if any(a.kind == "real" for a in args) else "value"
         if name == "abs":
             (a,) = args
-            e = method(a.e, "abs")
+            code = method(a.e, "abs")
         else:
             a, b = args
             if a.kind == "const":
                 a, b = b, a
             if b.kind == "const":  # one tensor: clamp it
-                e = method(a.e, "clamp", **{"max" if name == "min" else "min": b.e})
+                code = method(a.e, "clamp", **{"max" if name == "min" else "min": b.e})
             else:
-                e = torch_("minimum" if name == "min" else "maximum", a.e, b.e)
+                code = torch_("minimum" if name == "min" else "maximum", a.e, b.e)
         if kind == "real":
-            return V("real", e, level=level)
-        return V("value", e, extremum_image(name, args), level=level, unchecked=True)
+            return V("real", code, level=level)
+        return V("value", code, self._extremum_image(e, name, args), level=level, unchecked=True)
+
+    @staticmethod
+    def _extremum_image(e, name: str, args: list) -> Range:
+        """The integers abs/min/max takes: the analysis's type (``e.ty.domain``, its integer image) when exact.
+
+        The analysis computes it from the arguments' types, which are the integers the compiled arguments take
+        except after arithmetic on range values: the analysis types ``a + 1`` on ``range(0, 10)`` as a value of
+        ``range(0, 10)``, coarser than the 1..10 it takes (no wrap-around), which codegen tracks itself
+        (``t_BinOp``).  Only where an argument's compiled image differs from its type is the image recomputed.
+        """
+        ty = getattr(e, "ty", None)
+        if (
+            ty is not None
+            and isinstance(ty.domain, Range)
+            and all(term_bounds(t) == typed_bounds(getattr(a, "ty", None)) for t, a in zip(args, e.args))
+        ):
+            return ty.domain
+        return extremum_image(name, args)
 
     # ---- group actions
     def t_Act(self, e, mode) -> V:
@@ -223,7 +241,9 @@ class Terms:
             return V("value", BinOp("%", BinOp(op, a.e, b.e), self._n(domain)), domain, level=level)
         if domain is None or not hasattr(domain, "size"):
             return V("value", BinOp(op, a.e, b.e), domain, level=level)
-        image = Range(*arith_image(op, term_bounds(a), term_bounds(b)))  # no wrap-around: it may leave the domain
+        # No wrap-around: it may leave the domain.  The analysis types this node with the operand's domain (the
+        # domain it is checked against, coarser than the integers it takes), so codegen tracks the image here.
+        image = Range(*arith_image(op, term_bounds(a), term_bounds(b)))
         return V("value", BinOp(op, a.e, b.e), image, level=level, unchecked=True)
 
     def _dist_arith(self, e, op, a: V, b: V) -> V:
