@@ -167,6 +167,8 @@ def _exercise_text(text: str) -> None:
     spec = symspec.loads(text, "repro.sym")
     check(spec)
     exercise(spec)
+
+
 # Each entry: (exception type name, message regex) of a bug reproduced below. The property
 # tests above pass over examples that hit one of these, so that they keep looking for new
 # bugs; the xfail(strict=True) reproducers flip when a bug is fixed (then drop its entry).
@@ -209,12 +211,18 @@ def _loss(text: str):
 # -- the printer wraps a long sum in '( ... ,)': a tuple, not a parenthesized expression
 
 
-@pytest.mark.xfail(strict=True, reason="codegen: a wrapped law term prints as a 1-tuple: AttributeError 'tuple' has no 'mean'", raises=AttributeError)
+@pytest.mark.xfail(
+    strict=True,
+    reason="codegen: a wrapped law term prints as a 1-tuple: AttributeError 'tuple' has no 'mean'",
+    raises=AttributeError,
+)
 def test_repro_relation_and_relation_prints_a_tuple():
     _loss("domain D = range(3)\nmodel g(a: D) -> class(2)\nlaw l: g(a) == g(a) and g(a) <= g(a)\n")
 
 
-@pytest.mark.xfail(strict=True, reason="codegen: a chained comparison of class outputs prints as a 1-tuple", raises=AttributeError)
+@pytest.mark.xfail(
+    strict=True, reason="codegen: a chained comparison of class outputs prints as a 1-tuple", raises=AttributeError
+)
 def test_repro_chained_comparison_prints_a_tuple():
     _loss("domain D = cyclic(3)\nmodel g(a: D) -> class(D)\nlaw l: g(a) <= g(a) <= g(a)\n")
 
@@ -222,7 +230,6 @@ def test_repro_chained_comparison_prints_a_tuple():
 # -- check itself raises a non-SpecError
 
 
-@pytest.mark.xfail(strict=True, reason="check: a tensor-output law on a finite input crashes the symmetrizer's joint_push (IndexError)", raises=IndexError)
 def test_repro_check_crashes_on_tensor_output_of_finite_input():
     text = "domain Z = cyclic(5)\ndomain T = tensor[2]\nmodel f(k: Z) -> T\nlaw l: f(k + 2) == f(k)\n"
     check(symspec.loads(text, "repro.sym"))  # IndexError: index 5 is out of bounds for axis 0 with size 5 (orbits.joint_push)
@@ -243,29 +250,45 @@ def test_unused_presentation_binder_compiles():
 # -- values that are not batched tensors, or outside their domain, reach a model
 
 
-@pytest.mark.xfail(strict=True, reason="runtime: a constant real argument reaches the model as a Python float", raises=AttributeError)
+@pytest.mark.xfail(
+    strict=True, reason="runtime: a constant real argument reaches the model as a Python float", raises=AttributeError
+)
 def test_repro_constant_real_argument_reaches_model_as_float():
     _loss("model f(u: real, v: real) -> real\nlaw l: f(u, 0.5) >= 0\n")
 
 
-@pytest.mark.xfail(strict=True, reason="runtime: CallBatch reads .device of a constant real argument (a float)", raises=AttributeError)
+@pytest.mark.xfail(
+    strict=True, reason="runtime: CallBatch reads .device of a constant real argument (a float)", raises=AttributeError
+)
 def test_repro_constant_real_first_argument_breaks_call_batch():
     _loss("model f(u: real) -> bool\nlaw l: f(0.0) == f(u)\n")
 
 
-@pytest.mark.xfail(strict=True, reason="draws: an interval draw for 'a < w' yields w = hi (outside range(2, 7)) and the call is not confined", raises=AssertionError)
+@pytest.mark.xfail(
+    strict=True,
+    reason="draws: an interval draw for 'a < w' yields w = hi (outside range(2, 7)) and the call is not confined",
+    raises=AssertionError,
+)
 def test_repro_interval_draw_leaves_the_domain():
     # at a = 6 no w in range(2, 7) exceeds a: the example must be masked, and 7 must never reach f
     _loss("domain D = range(2, 7)\nmodel f(a: D) -> bool\nlaw l: forall w: D. f(w) => f(a) when a < w\n")
 
 
-@pytest.mark.xfail(strict=True, reason="draws: with [samples k] and a rejection guard, a drawn variable is not repeated (batch 8 vs 16)", raises=RuntimeError)
+@pytest.mark.xfail(
+    strict=True,
+    reason="draws: with [samples k] and a rejection guard, a drawn variable is not repeated (batch 8 vs 16)",
+    raises=RuntimeError,
+)
 def test_repro_samples_with_rejection_mismatch_batch_sizes():
     # x is drawn (no parameter of that name); w is drawn by rejection; the call f(w, x) mixes n and n * samples rows
-    _loss("domain C = set(red, green)\nmodel f(a: C, b: C) -> real\nlaw l: forall w: C. f(w, x) == f(a, b) when w != red [samples 2]\n")
+    _loss(
+        "domain C = set(red, green)\nmodel f(a: C, b: C) -> real\nlaw l: forall w: C. f(w, x) == f(a, b) when w != red [samples 2]\n"
+    )
 
 
-@pytest.mark.xfail(strict=True, reason="codegen: min(w, a) with w drawn on an interval calls torch.minimum(tensor, int)", raises=TypeError)
+@pytest.mark.xfail(
+    strict=True, reason="codegen: min(w, a) with w drawn on an interval calls torch.minimum(tensor, int)", raises=TypeError
+)
 def test_repro_min_of_interval_drawn_variable():
     _loss("domain D = range(0, 4)\nmodel f(a: D) -> real\nlaw l: forall w: D. f(min(w, a)) >= f(a) when w <= 1\n")
 
@@ -273,12 +296,20 @@ def test_repro_min_of_interval_drawn_variable():
 # -- nested calls of real and tensor outputs
 
 
-@pytest.mark.xfail(strict=True, reason="codegen: a nested call of a real output reads its logit before the call round ran", raises=UnboundLocalError)
+@pytest.mark.xfail(
+    strict=True,
+    reason="codegen: a nested call of a real output reads its logit before the call round ran",
+    raises=UnboundLocalError,
+)
 def test_repro_nested_real_call():
     _loss("model f(u: real) -> real\nlaw l: f(f(u)) == f(u)\n")
 
 
-@pytest.mark.xfail(strict=True, reason="runtime: a nested call of a tensor output reads a call result that was never run (IndexError)", raises=IndexError)
+@pytest.mark.xfail(
+    strict=True,
+    reason="runtime: a nested call of a tensor output reads a call result that was never run (IndexError)",
+    raises=IndexError,
+)
 def test_repro_nested_tensor_call():
     _loss("domain T = tensor[2]\nmodel h(x: T) -> T\nlaw l: h(h(x)) == h(x)\n")
 
@@ -286,12 +317,15 @@ def test_repro_nested_tensor_call():
 # -- accepted by the analysis, refused later (a SpecError: the contract holds, the language reference does not)
 
 
-@pytest.mark.xfail(strict=True, reason="codegen: a guard relating two drawn variables: \"cannot compile law l yet: 'b' has no value here\"", raises=SpecError)
+@pytest.mark.xfail(
+    strict=True,
+    reason="codegen: a guard relating two drawn variables: \"cannot compile law l yet: 'b' has no value here\"",
+    raises=SpecError,
+)
 def test_repro_guard_between_two_drawn_variables():
     check(symspec.loads("domain D = range(5)\nmodel f(x: D) -> class(3)\nlaw l: f(a) == f(b) when a < b\n", "repro.sym"))
 
 
-@pytest.mark.xfail(strict=True, reason="analysis: an alias of a presentation group has no action ('group K has no action on T')", raises=SpecError)
 def test_repro_alias_of_presentation_group_has_no_action():
     text = (
         "domain T = tensor[2]\ngroup H = <w | w^2>\naction H on T { w -> flip(dim=0) }\ngroup K = H\n"
@@ -300,7 +334,11 @@ def test_repro_alias_of_presentation_group_has_no_action():
     check(symspec.loads(text, "repro.sym"))
 
 
-@pytest.mark.xfail(strict=True, reason="validate(spec, **models): a model named 'device' (a legal spec name) collides with the keyword", raises=UsageError)
+@pytest.mark.xfail(
+    strict=True,
+    reason="validate(spec, **models): a model named 'device' (a legal spec name) collides with the keyword",
+    raises=UsageError,
+)
 def test_repro_validate_model_named_device():
     spec = symspec.loads("domain D = range(3)\nmodel device(a: D) -> class(2)\nlaw l: device(a) == 0\n", "repro.sym")
     models = tiny_models(symspec.compile(spec))
@@ -310,14 +348,18 @@ def test_repro_validate_model_named_device():
 # -- found by the second campaign
 
 
-@pytest.mark.xfail(strict=True, reason="validate: a violated 'real == constant' law crashes recording its sides (float[i])", raises=TypeError)
+@pytest.mark.xfail(
+    strict=True, reason="validate: a violated 'real == constant' law crashes recording its sides (float[i])", raises=TypeError
+)
 def test_repro_validate_real_equals_constant():
     spec = symspec.loads("domain D = cyclic(3)\nmodel f(b: D) -> real\nlaw l: f(b) == 1.5\n", "repro.sym")
     report = symspec.validate(spec, samples=8, seed=0, f=lambda b: torch.zeros(b.shape[0]))
     assert report.laws[0].violations > 0  # never reached: TypeError 'float' object is not subscriptable
 
 
-@pytest.mark.xfail(strict=True, reason="codegen: 'f(a) * 0' (scaling by a non-unit) gathers with uninitialized indices", raises=RuntimeError)
+@pytest.mark.xfail(
+    strict=True, reason="codegen: 'f(a) * 0' (scaling by a non-unit) gathers with uninitialized indices", raises=RuntimeError
+)
 def test_repro_scaling_a_class_output_by_zero():
     # the analysis accepts it; the pushforward table holds garbage (index 94460085519440 out of bounds),
     # which could as well land in bounds and give a silently wrong loss. It should be a SpecError or a
@@ -325,17 +367,27 @@ def test_repro_scaling_a_class_output_by_zero():
     _loss("domain D = cyclic(7)\nmodel f(a: D) -> class(D)\nlaw l: f(a) * 0 == f(a)\n")
 
 
-@pytest.mark.xfail(strict=True, reason="draws: [samples k] with a rejection guard: a class output of n rows vs a target of n*k", raises=RuntimeError)
+@pytest.mark.xfail(
+    strict=True,
+    reason="draws: [samples k] with a rejection guard: a class output of n rows vs a target of n*k",
+    raises=RuntimeError,
+)
 def test_repro_samples_with_rejection_cross_entropy():
-    _loss("domain T = tensor[2]\ndomain C = set(red, green)\nmodel f(x: T) -> class(C)\nlaw l: forall c: C. f(x) == c when c != red [samples 2]\n")
+    _loss(
+        "domain T = tensor[2]\ndomain C = set(red, green)\nmodel f(x: T) -> class(C)\nlaw l: forall c: C. f(x) == c when c != red [samples 2]\n"
+    )
 
 
-@pytest.mark.xfail(strict=True, reason="check passes, the loss raises ValueError: lipschitz(f) of a model on labels only", raises=ValueError)
+@pytest.mark.xfail(
+    strict=True, reason="check passes, the loss raises ValueError: lipschitz(f) of a model on labels only", raises=ValueError
+)
 def test_repro_lipschitz_of_a_model_on_labels():
     # should be a SpecError at check time (like other unsupported constructs), not a ValueError per step
     _loss("domain C = set(red)\nmodel f(a: C) -> real\nlaw l: f(a) >= 0\nprior p: lipschitz(f)\n")
 
 
-@pytest.mark.xfail(strict=True, reason="SymmetryLoss(**models): a model named 'self' collides with __init__'s self", raises=TypeError)
+@pytest.mark.xfail(
+    strict=True, reason="SymmetryLoss(**models): a model named 'self' collides with __init__'s self", raises=TypeError
+)
 def test_repro_model_named_self():
     _loss("domain D = range(3)\nmodel self(a: D) -> real\nlaw l: self(a) >= 0\n")

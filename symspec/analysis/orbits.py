@@ -97,13 +97,17 @@ def _class_text(output, c: int, spec, sym) -> str:
     return _value_text(domain, c, spec, sym)
 
 
-def joint_push(gen, offsets: list, out_offset: int, total: int) -> list:
-    """A generator as a permutation of (slot, value) points and output points."""
+def joint_push(gen, offsets: list, out_offset: int | None, total: int) -> list:
+    """A generator as a permutation of (slot, value) points and output points.
+
+    ``out_offset`` None: no output points (a real or tensor output, which the
+    caller has checked every generator leaves unchanged).
+    """
     perm = np.arange(total, dtype=np.int64)
     for i, s in enumerate(gen.sources):
         src = np.arange(len(gen.arg_perms[i]))
         perm[offsets[s] + src] = offsets[i] + gen.arg_perms[i]
-    if gen.out_perm is not None:
+    if gen.out_perm is not None and out_offset is not None:
         perm[out_offset + np.arange(len(gen.out_perm))] = out_offset + gen.out_perm
     return [int(x) for x in perm]
 

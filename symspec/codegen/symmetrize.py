@@ -64,7 +64,7 @@ def _finite(spec, tables, sig, laws: list) -> Symmetrizer | None:
     for g in gens:
         if output != "real" and g.out_perm is None:
             return None
-        joint.append(joint_push(g, offsets, sum(sizes), total))
+        joint.append(joint_push(g, offsets, sum(sizes) if out_n else None, total))  # a real or tensor output: no output points
     names = ", ".join(ir.name for ir in laws)
     comment = (
         f"the generators of {names} as permutations of {total} points: the values of each argument "
