@@ -135,7 +135,7 @@ def compile_source(spec, out_hint: str | None = None) -> str:
     return render(lower_module(spec), out_hint)
 
 
-def compile(spec, out_hint: str | None = None):  # noqa: A001 - the public name DESIGN.md gives
+def compile(spec, out_hint: str | None = None):  # noqa: A001 - the public name
     """Render the spec's module and import it in memory."""
     source = compile_source(spec, out_hint)
     module = types.ModuleType(f"symspec_generated_{spec.name}")

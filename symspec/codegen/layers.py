@@ -218,7 +218,7 @@ def lower_layers(spec, tables) -> list:
         _fail(
             spec,
             f"cannot compile layer {name} yet: {gir.name} acting on {layer.source} -> {layer.target} needs "
-            "layers symspec does not build yet (matrix actions, or sizes known only at run time) (issue 5)",
+            "layers symspec does not build yet (matrix actions, or sizes known only at run time)",
             layer.span,
             hint,
         )
