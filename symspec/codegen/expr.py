@@ -178,12 +178,12 @@ def as_expr(x) -> Expr:
 
 def _items(xs) -> tuple:
     """The elements of a list or tuple as nodes (scalars made constants without a call each: tables are long)."""
-    return tuple(x if isinstance(x, Expr) else (as_expr(x) if isinstance(x, dict | list | tuple) else Const(x)) for x in xs)
+    return tuple([x if isinstance(x, Expr) else (as_expr(x) if isinstance(x, dict | list | tuple) else Const(x)) for x in xs])
 
 
 def call(func, *args, **kwargs) -> Call:
     func = Name(func) if isinstance(func, str) else func
-    return Call(func, _items(args), tuple((k, v if isinstance(v, Expr) else as_expr(v)) for k, v in kwargs.items()))
+    return Call(func, _items(args), tuple([(k, v if isinstance(v, Expr) else as_expr(v)) for k, v in kwargs.items()]))
 
 
 def rt(fn: str, *args, **kwargs) -> Call:
@@ -323,8 +323,9 @@ class Printer:
         flat = pad + prefix + self.expr(e, min_prec) + suffix
         if len(flat) <= self.width:
             return [flat]
-        if _prec(e) < min_prec:
-            return self._block(pad + prefix + "(", [e], indent, ")" + suffix, fill=False)
+        if _prec(e) < min_prec and not isinstance(e, BinOp):  # a wrapped BinOp brings its own parentheses (below)
+            # one expression in parentheses: no trailing comma, which would make it a 1-tuple
+            return [pad + prefix + "("] + self.wrap(e, indent + 4) + [pad + ")" + suffix]
         if isinstance(e, Call) and not e.args and not e.kwargs:
             return self.wrap(e.func, indent, prefix, "()" + suffix, _ATOM)
         if isinstance(e, Call):
@@ -334,7 +335,10 @@ class Printer:
         if isinstance(e, ListE | TupleE):
             fill = bool(e.items) and all(_short_constant(i) for i in e.items)
             open_, close = ("[", "]") if isinstance(e, ListE) else ("(", ")")
-            return self._block(pad + prefix + open_, list(e.items), indent, close + suffix, fill=fill)
+            lines = self._block(pad + prefix + open_, list(e.items), indent, close + suffix, fill=fill)
+            if isinstance(e, TupleE) and len(e.items) == 1 and not lines[-2].endswith(","):
+                lines[-2] += ","  # a 1-tuple keeps its comma when its item fits on a line of its own
+            return lines
         if isinstance(e, DictE):
             return self._block(pad + prefix + "{", [("kv", k, v) for k, v in e.items], indent, "}" + suffix, fill=False)
         if isinstance(e, Index):
