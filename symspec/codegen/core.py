@@ -54,8 +54,9 @@ class V:
 
     kind: value const real prob dist tensor cond rel elem.  ``value`` is the
     integer of a constant; ``offset`` and ``size`` say which integers a class
-    distribution's classes stand for; ``level`` is the call round whose outputs
-    the expression reads; ``unchecked`` marks arithmetic on a range value that
+    distribution's classes stand for; ``level`` is the first call round that
+    may read the expression (one after the latest round whose outputs it reads,
+    0 when it reads none); ``unchecked`` marks arithmetic on a range value that
     may leave its domain (checked before a model sees it).
     """
 

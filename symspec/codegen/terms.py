@@ -98,12 +98,13 @@ class Terms:
         return call_hint(e, local)[:40]
 
     def _argument(self, t: V, level: int, param_domain):
+        # t.level: the first round that may read t (a nested call runs in a round after the calls it reads)
         if t.kind == "dist":  # a nested call feeds its argmax
-            return _argmax(t), max(level, t.level + 1)
+            return _argmax(t), max(level, t.level)
         if t.kind == "const":
             return self.ls.full(t.e), level
         if t.kind == "prob":
-            return method(BinOp(">", t.e, Const(0)), "long"), level
+            return method(BinOp(">", t.e, Const(0)), "long"), max(level, t.level)
         if t.unchecked and hasattr(param_domain, "size"):  # integer arithmetic: a value outside the domain
             mask, e = confine(t.e, int_bounds(t.domain), int_bounds(param_domain), self.ls.tables.number)
             if mask is not None:  # never reaches the model: a placeholder, and the example is masked out
@@ -124,18 +125,19 @@ class Terms:
             calls = self.ls.scope.calls
             r = calls.add(name, tuple(args), level, lambda: self._hint(e), view)  # named only when new
             read = calls.read(r)
+            after = r.level + 1  # a call that reads this output runs a round later
             if isinstance(out, ClassOf):
                 lo, hi = int_bounds(out.domain)
                 offset = lo if isinstance(out.domain, Range) else 0
-                v = V("dist", read, out.domain, offset, hi - lo, level)
-                if mode is Mode.DECISION:  # a call that reads it runs a round later
-                    return V("value", _argmax(v), v.domain, level=level + 1)
+                v = V("dist", read, out.domain, offset, hi - lo, after)
+                if mode is Mode.DECISION:
+                    return V("value", _argmax(v), v.domain, level=after)
                 return v
             if isinstance(out, BoolDomain):
-                return V("prob", read, level=level)
+                return V("prob", read, level=after)
             if isinstance(out, RealDomain):
-                return V("real", read, level=level)
-            return V("tensor", read, out, level=level)
+                return V("real", read, level=after)
+            return V("tensor", read, out, level=after)
         if name in ("abs", "min", "max"):
             return self._extremum(e, name, [self.term(a, mode) for a in e.args])
         if name == "logit":
