@@ -91,6 +91,17 @@ _NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]")
 _NUMBERED = re.compile(r"_\d+$")
 
 
+@functools.lru_cache(maxsize=4096)
+def _identifier(candidate: str) -> str:
+    """A candidate name as a safe identifier: other characters as ``_``, no leading digit, ``_`` after unsafe names."""
+    name = _NOT_IDENTIFIER.sub("_", candidate) or "value"
+    if name[0].isdigit():
+        name = "_" + name
+    if _unsafe(name):
+        name += "_"
+    return name
+
+
 def py(name: str) -> str:
     """A spec name as a safe Python identifier (names are already [A-Za-z_][A-Za-z0-9_]*)."""
     if _unsafe(name) or name.startswith("_"):
@@ -121,11 +132,7 @@ class Namespace:
         return name
 
     def create_name(self, candidate: str) -> str:
-        name = _NOT_IDENTIFIER.sub("_", candidate) or "value"
-        if name[0].isdigit():
-            name = "_" + name
-        if _unsafe(name):
-            name += "_"
+        name = _identifier(candidate)
         if self._taken(name) or name in self.avoid:
             base = _NUMBERED.sub("", name) or name
             i = self.counts.get(base, 0) + 1
