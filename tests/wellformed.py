@@ -412,7 +412,7 @@ class Builder:
         if not self.groups:
             return
         a = self.pick(self.groups)
-        if self.coin() and not a.explicit:
+        if self.coin():
             name = self.names.fresh("H", odd_ok=False)
             self.lines.append(f"group {name} = {a.name}")
             self.groups.append(Grp(name, list(a.acts_on), a.finite))
@@ -867,10 +867,16 @@ def tiny_models(module, seed: int = 0) -> dict:
                         else:
                             sizes.setdefault(d, s)
                     flat = arg.reshape(arg.shape[0], -1).to(part.weight.dtype)
-                    stats = torch.stack([flat.mean(1), flat.pow(2).mean(1), flat.abs().mean(1)], 1) if flat.shape[1] else torch.zeros(arg.shape[0], 3)
+                    stats = (
+                        torch.stack([flat.mean(1), flat.pow(2).mean(1), flat.abs().mean(1)], 1)
+                        if flat.shape[1]
+                        else torch.zeros(arg.shape[0], 3)
+                    )
                     h = h + part(stats)
                 else:
-                    assert arg.dim() == 1 or (arg.dim() == 2 and arg.shape[1] == 1), f"{self.name}: real of shape {tuple(arg.shape)}"
+                    assert arg.dim() == 1 or (arg.dim() == 2 and arg.shape[1] == 1), (
+                        f"{self.name}: real of shape {tuple(arg.shape)}"
+                    )
                     h = h + part(arg.reshape(-1, 1).to(part.weight.dtype))
             h = torch.tanh(h)
             out = self.head(h)
