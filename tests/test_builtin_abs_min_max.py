@@ -57,3 +57,28 @@ def test_abs_of_constants_folds_and_types():
         "model f(a: range(0, 10)) -> class(range(0, 10))\nlaw c: f(a) == abs(3 - 5) + max(1, 2) - min(4, 0)\n"
     )
     assert spec.laws["c"].body.operands[1].ty.value == 4
+
+
+def test_max_of_range_arithmetic_keeps_the_domain_mask():
+    """max(a + 1, 0) on range(0, 10) takes 1..10: the value 10 must be masked, never handed to the model."""
+    spec = symspec.loads(
+        "model f(a: range(0, 10)) -> class(range(0, 10))\nmodel g(a: range(0, 10)) -> class(range(0, 10))\n"
+        "law l: g(max(a + 1, 0)) == f(a)\n",
+        "mask.sym",
+    )
+    mod = symspec.compile(spec)
+    seen = []
+
+    class Embedded(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.table = torch.nn.Embedding(10, 10)
+
+        def forward(self, a):
+            seen.append(a.clone())
+            return self.table(a)  # raises on 10
+
+    loss = mod.SymmetryLoss(f=Embedded(), g=Embedded())
+    value = loss({"a": torch.arange(10)})
+    assert torch.isfinite(value)
+    assert all(int(x.max()) <= 9 and int(x.min()) >= 0 for x in seen)
