@@ -126,13 +126,16 @@ def _interval(ls: LawScope, var: str, v, draw: Draw, terms) -> None:
 def distances(ls: LawScope, graph: str):
     """The all-pairs distance table of a declared graph (built at import from its edge list)."""
     g = ls.spec.ir.graphs[graph]
-    edges = [(u, v) for u, nbrs in enumerate(g.adjacency) for v in nbrs if u < v]
     tables = ls.tables
-    const = tables.constant(("edges", graph), f"EDGES_{graph}", as_expr(edges), f"the edges of graph {graph}")
+
+    def edges():
+        return as_expr([(u, v) for u, nbrs in enumerate(g.adjacency) for v in nbrs if u < v])
+
+    const = tables.constant(("edges", graph), f"EDGES_{graph}", edges, f"the edges of graph {graph}")
     buf = tables.buffer(
         ("distances", graph),
         f"DISTANCES_{graph}",
-        rt("graph_distances", g.num_nodes, Name(const)),
+        lambda: rt("graph_distances", g.num_nodes, Name(const)),
         f"shortest-path lengths between the nodes of {graph}",
     )
     return ls.table(buf)
