@@ -102,7 +102,10 @@ class SymmetryLoss(rt.SymmetryLossBase):
 
         # bradley_terry: draws
         bradley_terry_c, bradley_terry_c_ok = rt.interval_int(
-            torch.full((n,), 0, device=device), torch.minimum(torch.full((n,), M - 1, device=device), b - 1), generator
+            torch.full((n,), 0, device=device),
+            torch.minimum(torch.full((n,), M - 1, device=device), b - 1),
+            generator,
+            fallback=0,
         )
 
         calls = rt.CallBatch(self.models, fused=self.fused)
@@ -294,6 +297,7 @@ class Validator(rt.ValidatorBase):
                 torch.full((n,), 0, device=device),
                 torch.minimum(torch.full((n,), M - 1, device=device), b - 1),
                 generator,
+                fallback=0,
             )
         calls = rt.CheckedCalls(self.models, self.OUTPUTS)
         gt_ac = calls.add("gt", a, c)

@@ -270,35 +270,19 @@ def test_unused_presentation_binder_compiles():
 # -- values that are not batched tensors, or outside their domain, reach a model
 
 
-@pytest.mark.xfail(
-    strict=True, reason="runtime: a constant real argument reaches the model as a Python float", raises=AttributeError
-)
 def test_repro_constant_real_argument_reaches_model_as_float():
     _loss("model f(u: real, v: real) -> real\nlaw l: f(u, 0.5) >= 0\n")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="runtime: CallBatch reads .device of a constant real argument (a float)", raises=AttributeError
-)
 def test_repro_constant_real_first_argument_breaks_call_batch():
     _loss("model f(u: real) -> bool\nlaw l: f(0.0) == f(u)\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="draws: an interval draw for 'a < w' yields w = hi (outside range(2, 7)) and the call is not confined",
-    raises=AssertionError,
-)
 def test_repro_interval_draw_leaves_the_domain():
     # at a = 6 no w in range(2, 7) exceeds a: the example must be masked, and 7 must never reach f
     _loss("domain D = range(2, 7)\nmodel f(a: D) -> bool\nlaw l: forall w: D. f(w) => f(a) when a < w\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="draws: with [samples k] and a rejection guard, a drawn variable is not repeated (batch 8 vs 16)",
-    raises=RuntimeError,
-)
 def test_repro_samples_with_rejection_mismatch_batch_sizes():
     # x is drawn (no parameter of that name); w is drawn by rejection; the call f(w, x) mixes n and n * samples rows
     _loss(
@@ -306,9 +290,6 @@ def test_repro_samples_with_rejection_mismatch_batch_sizes():
     )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="codegen: min(w, a) with w drawn on an interval calls torch.minimum(tensor, int)", raises=TypeError
-)
 def test_repro_min_of_interval_drawn_variable():
     _loss("domain D = range(0, 4)\nmodel f(a: D) -> real\nlaw l: forall w: D. f(min(w, a)) >= f(a) when w <= 1\n")
 
@@ -377,11 +358,6 @@ def test_repro_scaling_a_class_output_by_zero():
     _loss("domain D = cyclic(7)\nmodel f(a: D) -> class(D)\nlaw l: f(a) * 0 == f(a)\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="draws: [samples k] with a rejection guard: a class output of n rows vs a target of n*k",
-    raises=RuntimeError,
-)
 def test_repro_samples_with_rejection_cross_entropy():
     _loss(
         "domain T = tensor[2]\ndomain C = set(red, green)\nmodel f(x: T) -> class(C)\nlaw l: forall c: C. f(x) == c when c != red [samples 2]\n"
@@ -406,11 +382,6 @@ def test_repro_model_named_self():
 # -- found by the third campaign
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="draws: [samples k] with a rejection guard on a batch variable: h(v) has n rows, h(w) n*k (squared_hinge)",
-    raises=RuntimeError,
-)
 def test_repro_samples_with_rejection_guard_on_a_batch_variable():
     # the simplest form of the [samples k] + rejection bug: the batch variable v is not repeated k times
     _loss(

@@ -114,13 +114,15 @@ def _interval(ls: LawScope, var: str, v, draw: Draw, terms) -> None:
         else:
             lows.append(other)
     low = ls.full(lows[0])
-    for x in lows[1:]:
-        low = torch_("maximum", low, x)
+    for x in lows[1:]:  # a bound that is a Python number (a constant, a parameter) clamps
+        low = method(low, "clamp", min=x) if terms.is_number(x) else torch_("maximum", low, x)
     high = ls.full(highs[0])
     for x in highs[1:]:
-        high = torch_("minimum", high, x)
+        high = method(high, "clamp", max=x) if terms.is_number(x) else torch_("minimum", high, x)
     draw.ok = Name(ls.scope.ns.create_name(f"{draw.local.id}_ok"))
-    draw.stmts.append(Assign((draw.local, draw.ok), rt("interval_int", low, high, Name("generator"))))
+    # an empty interval (the example is masked out) still draws a value of the domain: the model may only see those
+    value = rt("interval_int", low, high, Name("generator"), fallback=lows[0])
+    draw.stmts.append(Assign((draw.local, draw.ok), value))
 
 
 def distances(ls: LawScope, graph: str):
@@ -166,7 +168,7 @@ def _rejection(ls: LawScope, var: str, v, draw: Draw, terms) -> None:
     propose = Lambda((count,), rt("uniform_int", numbers(lo), numbers(hi), Name(count), Name("generator"), Name("device")))
     draw.ok = Name(ns.create_name(f"{draw.local.id}_ok"))
     rate = Name(ns.create_name(f"{draw.local.id}_rate"))
-    value = rt("rejection", propose, Lambda((candidate, row), accept), Name("n"))
+    value = rt("rejection", propose, Lambda((candidate, row), accept), ls.n)  # n * samples rows with [samples k]
     draw.stmts.append(Assign((draw.local, draw.ok, rate), value))
 
 

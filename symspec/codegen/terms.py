@@ -16,7 +16,7 @@ from ..syntax.unparse import unparse
 from .actions import apply_parts
 from .core import LawScope, V, int_bounds
 from .draws import distances
-from .expr import BinOp, Const, Name, Unary, call, method, rt, torch_
+from .expr import Attr, BinOp, Const, Name, TupleE, Unary, call, free_names, method, rt, torch_
 from .names import call_hint
 from .ranges import arith_image, confine, extremum_image, term_bounds, typed_bounds
 
@@ -103,6 +103,8 @@ class Terms:
             return _argmax(t), max(level, t.level)
         if t.kind == "const":
             return self.ls.full(t.e), level
+        if t.kind in ("real", "prob") and self.is_number(t.e):  # a Python number: a tensor of one per example
+            return self._per_example(t), level
         if t.kind == "prob":
             return method(BinOp(">", t.e, Const(0)), "long"), max(level, t.level)
         if t.unchecked and hasattr(param_domain, "size"):  # integer arithmetic: a value outside the domain
@@ -111,6 +113,22 @@ class Terms:
                 self.mask(mask)
             return e, max(level, t.level)
         return t.e, max(level, t.level)
+
+    def is_number(self, e) -> bool:
+        """Whether an expression is a Python number at run time (it reads no tensor, only spec parameters)."""
+        return free_names(e) <= {"abs", "min", "max", "float", *self.ls.tables.params.values()}  # Python's builtins
+
+    def _per_example(self, t: V):
+        """A real or truth constant as a model argument: one value per example, on the batch's device.
+
+        A real takes the dtype of the law's real or tensor variables (the batch's), else torch's default.
+        """
+        if t.kind == "prob":  # a truth value, as a bool model argument reads it (0 or 1)
+            return method(torch_("full", TupleE((self.ls.n,)), BinOp(">", t.e, Const(0)), device=Name("device")), "long")
+        like = next((v.e for v in self.ls.env.values() if v.kind in ("real", "tensor") and isinstance(v.e, Name)), None)
+        dtype = {"dtype": Attr(like, "dtype")} if like is not None else {}
+        value = t.e if isinstance(t.e, Const) and isinstance(t.e.value, float) else call("float", t.e)
+        return torch_("full", TupleE((self.ls.n,)), value, device=Name("device"), **dtype)
 
     def t_Call(self, e, mode) -> V:
         name = e.func.name
@@ -162,12 +180,14 @@ class Terms:
         kind = "real" if any(a.kind == "real" for a in args) else "value"
         if name == "abs":
             (a,) = args
-            code = method(a.e, "abs")
+            code = call("abs", a.e) if self.is_number(a.e) else method(a.e, "abs")
         else:
             a, b = args
-            if a.kind == "const":
+            if self.is_number(a.e):  # a constant (an integer, a real, a parameter): second
                 a, b = b, a
-            if b.kind == "const":  # one tensor: clamp it
+            if self.is_number(a.e):  # two Python numbers (reals: constants of a real kind)
+                code = call(name, a.e, b.e)
+            elif self.is_number(b.e):  # one tensor: clamp it
                 code = method(a.e, "clamp", **{"max" if name == "min" else "min": b.e})
             else:
                 code = torch_("minimum" if name == "min" else "maximum", a.e, b.e)

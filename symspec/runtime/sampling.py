@@ -24,14 +24,21 @@ def uniform_int(low: int, high: int, size, generator=None, device=None) -> torch
     return torch.randint(low, high, tuple(size) if not isinstance(size, int) else (size,), generator=generator, device=device)
 
 
-def interval_int(low: torch.Tensor, high: torch.Tensor, generator=None) -> tuple:
-    """Per example, an integer uniform on ``low..high`` (inclusive); and a mask of non-empty intervals."""
+def interval_int(low: torch.Tensor, high: torch.Tensor, generator=None, fallback=None) -> tuple:
+    """Per example, an integer uniform on ``low..high`` (inclusive); and a mask of non-empty intervals.
+
+    ``fallback``: the value drawn where the interval is empty (a value of the variable's domain, so that a
+    masked-out example still reaches the models with a valid input); None: ``low``.
+    """
     low = torch.as_tensor(low)
     high = torch.as_tensor(high, device=low.device)
     valid = high >= low
     span = (high - low + 1).clamp_min(1)
     u = torch.rand(span.shape, generator=generator, device=low.device)
-    return low + (u * span).long().clamp_max(span - 1), valid
+    value = low + (u * span).long().clamp_max(span - 1)
+    if fallback is not None:
+        value = torch.where(valid, value, torch.as_tensor(fallback, dtype=value.dtype, device=value.device))
+    return value, valid
 
 
 def random_permutations(batch: int, n: int, generator=None, device=None) -> torch.Tensor:
