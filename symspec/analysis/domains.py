@@ -15,6 +15,7 @@ from .context import Context
 from .scope import KIND_WORDS, did_you_mean
 
 __all__ = [
+    "extremum_range",
     "Cyclic",
     "Range",
     "Labels",
@@ -378,3 +379,14 @@ def resolve_output(ctx: Context, expr):
         )
         return None
     return domain
+
+
+def extremum_range(name: str, bounds: list) -> Range:
+    """The integers abs/min/max take when each argument i ranges over ``range(*bounds[i])`` (no wrap-around)."""
+    if name == "abs":
+        lo, hi = bounds[0]
+        top = max(abs(lo), abs(hi - 1))
+        bottom = 0 if lo <= 0 < hi else min(abs(lo), abs(hi - 1))
+        return Range(bottom, top + 1)
+    pick = min if name == "min" else max
+    return Range(pick(b[0] for b in bounds), pick(b[1] - 1 for b in bounds) + 1)

@@ -97,39 +97,6 @@ def calls_in(e) -> list:
     return out
 
 
-def _peel(e, models: dict):
-    """Split a side into (output ops outermost first, model call) or None."""
-    ops = []
-    while True:
-        if isinstance(e, ast.Call) and e.func.name in models:
-            return ops, e
-        if isinstance(e, ast.Neg):
-            ops.append(("neg", None))
-            e = e.operand
-        elif isinstance(e, ast.Not):
-            ops.append(("not", None))
-            e = e.operand
-        elif isinstance(e, ast.Act):
-            ops.append(("act", e.element))
-            e = e.operand
-        elif isinstance(e, ast.BinOp):
-            left_has = any(isinstance(n, ast.Call) for n in ast.walk(e.left))
-            right_has = any(isinstance(n, ast.Call) for n in ast.walk(e.right))
-            if left_has == right_has:
-                return None
-            if left_has:
-                ops.append((e.op, e.right))
-                e = e.left
-            else:
-                if e.op == "-":
-                    ops.append(("rsub", e.left))
-                else:
-                    ops.append((e.op, e.left))
-                e = e.right
-        else:
-            return None
-
-
 def names_in(e) -> set:
     return {n.name for n in ast.walk(e) if isinstance(n, ast.Name)}
 

@@ -13,6 +13,7 @@ from .domains import (
     INTEGER,
     Cyclic,
     Range,
+    extremum_range,
 )
 from .terms import Kind, Ty
 
@@ -42,14 +43,7 @@ def _integer_bounds(t: Ty) -> tuple:
 
 def _integer_image(name: str, types: list) -> Range:
     """The range of abs/min/max of exact integers (a Range: no wrap-around)."""
-    bounds = [_integer_bounds(t) for t in types]
-    if name == "abs":
-        lo, hi = bounds[0]
-        top = max(abs(lo), abs(hi - 1))
-        bottom = 0 if lo <= 0 < hi else min(abs(lo), abs(hi - 1))
-        return Range(bottom, top + 1)
-    pick = min if name == "min" else max
-    return Range(pick(b[0] for b in bounds), pick(b[1] - 1 for b in bounds) + 1)
+    return extremum_range(name, [_integer_bounds(t) for t in types])
 
 
 def _sum_domain(op: str, a, b):

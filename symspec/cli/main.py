@@ -10,8 +10,8 @@ import argparse
 import os
 import sys
 
-from ..version import __version__
 from ..errors import SpecError, UsageError
+from ..version import __version__
 
 __all__ = ["main", "build_parser"]
 

@@ -7,7 +7,7 @@ examples in bounds and a clamped placeholder for the others (docs/compile.md).
 
 from __future__ import annotations
 
-from ..analysis.domains import Range
+from ..analysis.domains import Range, extremum_range
 from .core import V, int_bounds
 from .expr import BinOp, Const, Name, method
 
@@ -63,11 +63,5 @@ def typed_bounds(ty) -> tuple | None:
 
 def extremum_image(name: str, args: list) -> Range:
     """The integers abs/min/max of these terms can take (cyclic values count as 0..n-1)."""
-    bounds = [(a.value, a.value + 1) if a.kind == "const" else int_bounds(a.domain) for a in args]
-    if name == "abs":
-        lo, hi = bounds[0]
-        top = max(abs(lo), abs(hi - 1))
-        bottom = 0 if lo <= 0 < hi else min(abs(lo), abs(hi - 1))
-        return Range(bottom, top + 1)
-    pick = min if name == "min" else max
-    return Range(pick(b[0] for b in bounds), pick(b[1] - 1 for b in bounds) + 1)
+    return extremum_range(name, [(a.value, a.value + 1) if a.kind == "const" else int_bounds(a.domain) for a in args])
+
