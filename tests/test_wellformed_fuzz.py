@@ -339,18 +339,12 @@ def test_repro_validate_model_named_device():
 # -- found by the second campaign
 
 
-@pytest.mark.xfail(
-    strict=True, reason="validate: a violated 'real == constant' law crashes recording its sides (float[i])", raises=TypeError
-)
 def test_repro_validate_real_equals_constant():
     spec = symspec.loads("domain D = cyclic(3)\nmodel f(b: D) -> real\nlaw l: f(b) == 1.5\n", "repro.sym")
     report = symspec.validate(spec, samples=8, seed=0, f=lambda b: torch.zeros(b.shape[0]))
     assert report.laws[0].violations > 0  # never reached: TypeError 'float' object is not subscriptable
 
 
-@pytest.mark.xfail(
-    strict=True, reason="codegen: 'f(a) * 0' (scaling by a non-unit) gathers with uninitialized indices", raises=RuntimeError
-)
 def test_repro_scaling_a_class_output_by_zero():
     # the analysis accepts it; the pushforward table holds garbage (index 94460085519440 out of bounds),
     # which could as well land in bounds and give a silently wrong loss. It should be a SpecError or a

@@ -96,7 +96,7 @@ class _Check:
 
     def side(self, t: V, label: str, local: str, sides: list, lines: list) -> V:
         """Bind a top-level side's decision to a local (reported with counterexamples)."""
-        if t.kind == "const":
+        if t.kind == "const" or self.terms.is_number(t.e):  # a constant (1.5): nothing per example to report
             return t
         name = Name(self.scope.ns.create_name(local))
         lines.append(Assign((name,), t.e))

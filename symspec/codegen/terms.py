@@ -284,8 +284,8 @@ class Terms:
             n = self._n(dist.domain)
             size = dist.domain.n
             if op == "*":
-                table = rt("scale_table", n, other.e, Name("device"))
-                return V("dist", rt("pushforward", dist.e, table), dist.domain, 0, size, level)
+                table = rt("scale_table", n, other.e, Name("device"))  # merges classes unless the factor is a unit mod n
+                return V("dist", rt("pushforward_map", dist.e, table), dist.domain, 0, size, level)
             if op == "-" and dist is b:
                 self.fail("constant minus a class output", e)
             shift = other.e if op == "+" else Unary("-", other.e)

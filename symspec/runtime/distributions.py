@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["pushforward", "sum_distribution", "shift_table", "scale_table"]
+__all__ = ["pushforward", "pushforward_map", "sum_distribution", "shift_table", "scale_table"]
 
 
 def pushforward(logp: torch.Tensor, push: torch.Tensor) -> torch.Tensor:
@@ -21,6 +21,26 @@ def pushforward(logp: torch.Tensor, push: torch.Tensor) -> torch.Tensor:
     return logp.gather(-1, inverse.expand(logp.shape) if inverse.dim() < logp.dim() else inverse)
 
 
+def pushforward_map(logp: torch.Tensor, push: torch.Tensor) -> torch.Tensor:
+    """Log-probabilities of ``sigma(X)`` for ``X ~ exp(logp)``, ``sigma`` any map of the classes (``x -> u x mod n``).
+
+    Classes mapped to the same class add their probabilities (a log-sum-exp per
+    class, exact where one class lands: a permutation gives ``pushforward``'s
+    values); a class nothing maps to gets ``log(tiny)``, finite, as in
+    ``sum_distribution``.  ``push`` as for :func:`pushforward`.
+    """
+    dtype = torch.float32 if logp.dtype in (torch.float16, torch.bfloat16) else logp.dtype
+    lp = logp.to(dtype)
+    push = push.to(device=logp.device, dtype=torch.long).expand(lp.shape)
+    lowest = torch.full_like(lp, float("-inf"))
+    top = lowest.scatter_reduce(-1, push, lp, "amax")  # per class: the largest log-probability landing on it
+    hit = torch.zeros_like(lp, dtype=torch.bool).scatter(-1, push, True)
+    top = torch.where(hit, top, torch.zeros_like(top))
+    mass = torch.zeros_like(lp).scatter_add(-1, push, (lp - top.gather(-1, push)).exp())
+    tiny = torch.finfo(dtype).tiny
+    return (top + mass.clamp_min(tiny).log()).to(logp.dtype)
+
+
 def shift_table(n: int, k: torch.Tensor | int, device=None) -> torch.Tensor:
     """Push tables of ``x -> x + k (mod n)``; k a scalar or one per example."""
     k = torch.as_tensor(k, device=device, dtype=torch.long)
@@ -29,7 +49,7 @@ def shift_table(n: int, k: torch.Tensor | int, device=None) -> torch.Tensor:
 
 
 def scale_table(n: int, u: torch.Tensor | int, device=None) -> torch.Tensor:
-    """Push tables of ``x -> u x (mod n)``; u must be a unit mod n."""
+    """Push tables of ``x -> u x (mod n)``: a permutation (for ``pushforward``) when u is a unit mod n."""
     u = torch.as_tensor(u, device=device, dtype=torch.long)
     base = torch.arange(n, device=u.device)
     return (base * u.unsqueeze(-1)) % n if u.dim() else (base * u) % n
