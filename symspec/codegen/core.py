@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..analysis.domains import Range
+from ..analysis.terms import Kind
 from ..errors import Diagnostic, SpecError
 from ..syntax import ast
 from ..syntax.unparse import unparse
@@ -16,6 +17,8 @@ __all__ = [
     "comment_text",
     "CompileError",
     "V",
+    "REPRESENTATION",
+    "represents",
     "ModuleTables",
     "Calls",
     "Request",
@@ -52,7 +55,9 @@ def int_bounds(domain) -> tuple:
 class V:
     """A compiled term: the expression and what it holds at run time.
 
-    kind: value const real prob dist tensor cond rel elem.  ``value`` is the
+    kind: the analysis's :class:`~symspec.analysis.terms.Kind` of what the
+    expression holds at run time (:data:`REPRESENTATION` says which kinds a
+    term of each type lowers to in each mode).  ``value`` is the
     integer of a constant; ``offset`` and ``size`` say which integers a class
     distribution's classes stand for; ``level`` is the first call round that
     may read the expression (one after the latest round whose outputs it reads,
@@ -60,7 +65,7 @@ class V:
     may leave its domain (checked before a model sees it).
     """
 
-    kind: str
+    kind: Kind
     e: Expr
     domain: object = None
     offset: int = 0
@@ -68,6 +73,32 @@ class V:
     level: int = 0
     value: int | None = None
     unchecked: bool = False
+
+    def __post_init__(self) -> None:
+        self.kind = Kind(self.kind)
+
+
+# How a term of each analysis type is held at run time, per mode (SOFT: the loss; DECISION: validation).
+# The lowering never types a term: it starts from the typed tree, and only these changes of representation happen.
+REPRESENTATION = {
+    "SOFT": {
+        Kind.LABEL: {Kind.CONST},  # a label is its index
+        Kind.REALCONST: {Kind.REAL},
+        Kind.PROB: {Kind.PROB, Kind.REL},  # an asserted formula (a => b) becomes its penalty
+    },
+    "DECISION": {
+        Kind.LABEL: {Kind.CONST},
+        Kind.REALCONST: {Kind.REAL},
+        Kind.DIST: {Kind.VALUE},  # a class output is decided by its argmax
+        Kind.PROB: {Kind.PROB, Kind.COND},  # a bool output is decided by logit > 0
+        Kind.REL: {Kind.COND},  # a relation is decided: it holds or not
+    },
+}
+
+
+def represents(mode: str, ty_kind: Kind, kind: Kind) -> bool:
+    """Whether a term typed ``ty_kind`` may be held as ``kind`` in ``mode`` (the identity, or a change listed above)."""
+    return kind == ty_kind or kind in REPRESENTATION[mode].get(Kind(ty_kind), set())
 
 
 class ModuleTables:
