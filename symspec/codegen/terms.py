@@ -12,6 +12,7 @@ from __future__ import annotations
 from enum import Enum
 
 from ..analysis.domains import BoolDomain, ClassOf, Cyclic, Labels, Range, RealDomain
+from ..analysis.terms import Ref
 from ..syntax.unparse import unparse
 from .actions import apply_parts
 from .core import LawScope, V, int_bounds
@@ -81,14 +82,19 @@ class Terms:
         return V("real", Const(e.value))
 
     def t_Name(self, e, mode) -> V:
-        if e.name in self.ls.env:
+        """A variable (its draw), a parameter (its named constant) or a label (its index), as the analysis resolved it."""
+        ref = getattr(e, "ref", None)
+        if e.name in self.ls.env and ref in (None, Ref.VARIABLE):
             return self.ls.env[e.name]
-        if e.name in self.spec.params:
+        if ref is Ref.PARAM or (ref is None and e.name in self.spec.params):
             return V("const", Name(self.ls.tables.params[e.name]), value=self.spec.params[e.name])
-        for d in self.spec.domains.values():
-            if isinstance(d, Labels) and e.name in d.labels:
-                i = d.labels.index(e.name)
-                return V("const", Const(i), d, value=i)
+        if ref is Ref.LABEL:
+            return V("const", Const(e.ty.value), e.ty.domain, value=e.ty.value)
+        if ref is None:  # an untyped tree (kept for callers that lower syntax directly)
+            for d in self.spec.domains.values():
+                if isinstance(d, Labels) and e.name in d.labels:
+                    i = d.labels.index(e.name)
+                    return V("const", Const(i), d, value=i)
         self.fail(f"'{e.name}' has no value here", e)
 
     # ---- model calls
