@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import Enum
 
 from ..analysis.domains import BoolDomain, ClassOf, Cyclic, Labels, Range, RealDomain
-from ..analysis.terms import Ref
+from ..analysis.terms import Kind, Ref
 from ..syntax.unparse import unparse
 from .actions import apply_parts
 from .core import LawScope, V, int_bounds
@@ -41,6 +41,15 @@ def bool_expr(op: str, a, b):
 
 def _eval_int(a: int, op: str, b: int) -> int:
     return {"+": a + b, "-": a - b, "*": a * b}[op]
+
+
+def _output_kind(out) -> Kind:
+    """The kind of a model call's output, for syntax trees without types."""
+    if isinstance(out, ClassOf):
+        return Kind.DIST
+    if isinstance(out, BoolDomain):
+        return Kind.PROB
+    return Kind.REAL if isinstance(out, RealDomain) else Kind.TENSOR
 
 
 def _argmax(t: V):
@@ -144,24 +153,23 @@ class Terms:
             for a, (_, domain) in zip(e.args, sig.params):
                 code, level = self._argument(self.term(a, mode), level, domain)
                 args.append(code)
-            out = sig.output
-            view = "logprobs" if isinstance(out, ClassOf) else ("logit" if isinstance(out, BoolDomain | RealDomain) else "output")
+            kind = e.ty.kind if getattr(e, "ty", None) is not None else _output_kind(sig.output)
+            view = {Kind.DIST: "logprobs", Kind.PROB: "logit", Kind.REAL: "logit"}.get(kind, "output")
             calls = self.ls.scope.calls
             r = calls.add(name, tuple(args), level, lambda: self._hint(e), view)  # named only when new
             read = calls.read(r)
             after = r.level + 1  # a call that reads this output runs a round later
-            if isinstance(out, ClassOf):
-                lo, hi = int_bounds(out.domain)
-                offset = lo if isinstance(out.domain, Range) else 0
-                v = V("dist", read, out.domain, offset, hi - lo, after)
+            if kind is Kind.DIST:
+                classes = sig.output.domain
+                lo, hi = int_bounds(classes)
+                offset = lo if isinstance(classes, Range) else 0
+                v = V(Kind.DIST, read, classes, offset, hi - lo, after)
                 if mode is Mode.DECISION:
-                    return V("value", _argmax(v), v.domain, level=after)
+                    return V(Kind.VALUE, _argmax(v), v.domain, level=after)
                 return v
-            if isinstance(out, BoolDomain):
-                return V("prob", read, level=after)
-            if isinstance(out, RealDomain):
-                return V("real", read, level=after)
-            return V("tensor", read, out, level=after)
+            if kind is Kind.TENSOR:
+                return V(Kind.TENSOR, read, sig.output, level=after)
+            return V(kind, read, level=after)  # PROB (a bool output's logit) or REAL
         if name in ("abs", "min", "max"):
             return self._extremum(e, name, [self.term(a, mode) for a in e.args])
         if name == "logit":
