@@ -204,7 +204,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
     WEIGHTS = WEIGHTS
     TABLES = {"DISTANCES_G": DISTANCES_G, "ELEMENTS_automorphism_g": ELEMENTS_automorphism_g}
 
-    def forward(self, batch, **bound):
+    def forward(self, batch, /, **bound):
         generator = self.generator
         u = rt.field(batch, "u", "symmetric")
         v = rt.field(batch, "v", "symmetric")

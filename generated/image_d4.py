@@ -77,7 +77,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
     WEIGHTS = WEIGHTS
     TABLES = {"ELEMENTS_invariant_g": ELEMENTS_invariant_g}
 
-    def forward(self, batch, **bound):
+    def forward(self, batch, /, **bound):
         generator = self.generator
         x = rt.field(batch, "x", "invariant")
         n = x.shape[0]

@@ -118,7 +118,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
     WEIGHTS = WEIGHTS
     TABLES = {}
 
-    def forward(self, batch, **bound):
+    def forward(self, batch, /, **bound):
         generator = self.generator
         a = rt.field(batch, "a", "commutes")
         b = rt.field(batch, "b", "commutes")

@@ -85,7 +85,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
     WEIGHTS = WEIGHTS
     TABLES = {}
 
-    def forward(self, batch, **bound):
+    def forward(self, batch, /, **bound):
         generator = self.generator
         x = rt.field(batch, "x", "invariant")
         n = x.shape[0]

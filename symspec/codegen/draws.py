@@ -303,6 +303,11 @@ def draw_group(ls: LawScope, var: str, every: Name | None = None) -> Draw:
         factors = group_description(ls.spec, gir, keys, number=tables.number, dims=tables.dims)
     except ValueError as why:
         ls.fail(str(why))
+    if not factors:  # the group acts on nothing this law moves (an unused binder): no sampler, nothing to draw
+        draw = Draw(var, "group", ls.local(var))
+        ls.env[var] = V("elem", draw.local, {})
+        ls.draws[var] = draw
+        return draw
     hint = f"SAMPLER_{ls.law.name}_{var}"
     value = rt("GroupSampler", gir.name, as_expr(factors))
     comment = f"law {ls.law.name}, {var} in {describe_group(gir.name, factors)}"

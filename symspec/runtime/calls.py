@@ -127,7 +127,7 @@ class SymmetryLossBase(torch.nn.Module):
     WEIGHTS: dict = {}
     TABLES: dict = {}
 
-    def __init__(self, *, generator=None, fused=None, **models):
+    def __init__(self, /, *, generator=None, fused=None, **models):  # self positional-only: a model may be named self
         super().__init__()
         self._check_models(models)
         self.models = dict(models)

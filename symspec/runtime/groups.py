@@ -164,7 +164,7 @@ class _Finite:
         return on[("rows", key)][part]
 
     def act(self, part, key, x, kind, on, inverse: bool) -> torch.Tensor:
-        if key not in self.points:
+        if key not in self.points or (self.rows is None and self.generators is None):  # not moved, or the trivial group
             return x
         part = _batch(part.to(x.device), x.shape[0])
         if key in self.ranks:  # tensor positions: one gather (the push rows of g are the gather rows of g^-1)
