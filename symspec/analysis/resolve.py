@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import ParamError, Span
 from ..syntax import ast
 from .actions import resolve_action
-from .domains import Labels, RealDomain, Tensor, describe, resolve_domain, resolve_output
+from .domains import Cyclic, Labels, Range, RealDomain, Tensor, describe, resolve_domain, resolve_output
 from .laws import check_law, check_options
 from .records import LayerDef, ModelSig, PriorDef, Spec
 from .scope import KIND_WORDS, Reporter, SymbolTable, did_you_mean
@@ -262,6 +262,15 @@ class Analyzer:
                     target.span,
                     did_you_mean(target.name, self.symbols.names_of("model")),
                     kind="name",
+                )
+                return None
+            sig = self.models.get(target.name)
+            if sig is not None and not any(isinstance(d, Cyclic | Range | RealDomain | Tensor) for _, d in sig.params):
+                self.reporter.error(
+                    f"lipschitz({target.name}) needs an input with neighbours, but every input of {sig.signature()} "
+                    "is a label or a node",
+                    target.span,
+                    "smoothness is measured along cyclic, range, real or tensor inputs; drop this prior",
                 )
                 return None
         elif sym is not None:
