@@ -301,11 +301,6 @@ def test_repro_nested_tensor_call():
 # -- accepted by the analysis, refused later (a SpecError: the contract holds, the language reference does not)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="codegen: a guard relating two drawn variables: \"cannot compile law l yet: 'b' has no value here\"",
-    raises=SpecError,
-)
 def test_repro_guard_between_two_drawn_variables():
     check(symspec.loads("domain D = range(5)\nmodel f(x: D) -> class(3)\nlaw l: f(a) == f(b) when a < b\n", "repro.sym"))
 

@@ -31,6 +31,9 @@ def plan_variables(ir: LawIR, law, spec, sym) -> None:
     batch = _batchnames_in(law, spec)
     conj = conjuncts(law.guard)
     masks = [c for c in conj if names_in(c) and names_in(c) <= batch]
+    # values drawn in variable order after the batch fields and group elements: a conjunct naming a variable
+    # drawn later (a < b, both drawn) belongs to that later draw, which makes it hold (codegen/draws.py)
+    ready = set(batch) | {n for n, v in law.variables.items() if v.group is not None}
     for name, v in law.variables.items():
         if name in batch:
             mine = [unparse(c) for c in masks if name in names_in(c)]
@@ -49,7 +52,8 @@ def plan_variables(ir: LawIR, law, spec, sym) -> None:
                 detail = f"uniform over {gir.name} ({gir.order_text} elements)"
             ir.variables[name] = VariablePlan(name, "group", detail)
             continue
-        mine = [c for c in conj if name in names_in(c)]
+        mine = [c for c in conj if name in names_in(c) and all(n in ready or n == name for n in names_in(c) & set(law.variables))]
+        ready.add(name)
         if not mine:
             ir.variables[name] = VariablePlan(name, "uniform", f"uniform over {spec.domain_name(v.domain)}", v.domain)
             continue

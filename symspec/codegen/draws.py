@@ -67,8 +67,21 @@ def batch_value(ls: LawScope, var: str, e) -> None:
     ls.draws[var] = Draw(var, "batch", e, shown=[(var, e)])
 
 
-def _guard_conjuncts(ls: LawScope, var: str) -> list:
-    return [c for c in conjuncts(formula(ls.law)[1]) if var in names_in(c)]
+def _guard_conjuncts(ls: LawScope, var: str, defer: bool = True) -> list:
+    """The guard's conjuncts on ``var``.
+
+    ``defer``: leave out those naming a variable not drawn yet (``a < b`` with both drawn): the variable drawn
+    last takes them, and its interval or rejection draw makes them hold (or masks the example out).
+    """
+    out = []
+    for c in conjuncts(formula(ls.law)[1]):
+        names = names_in(c)
+        if var not in names:
+            continue
+        if defer and any(n != var and n in ls.law.variables and n not in ls.env for n in names):
+            continue
+        out.append(c)
+    return out
 
 
 def draw_value(ls: LawScope, plan, terms) -> Draw:
@@ -144,7 +157,7 @@ def distances(ls: LawScope, graph: str):
 
 
 def _between(ls: LawScope, var: str, draw: Draw, terms) -> None:
-    (c,) = [c for c in _guard_conjuncts(ls, var) if isinstance(c, ast.Call)]
+    (c,) = [c for c in _guard_conjuncts(ls, var, defer=False) if isinstance(c, ast.Call)]
     dist = distances(ls, c.args[0].name)
     u, v = terms.soft(c.args[1]).e, terms.soft(c.args[3]).e
     draw.stmts.append(Assign((draw.local,), rt("between_nodes", dist, u, v, Name("generator"))))
@@ -165,6 +178,9 @@ def _rejection(ls: LawScope, var: str, v, draw: Draw, terms) -> None:
         accept = t if accept is None else BinOp("&", accept, t)
     ls.env = saved
     numbers = ls.tables.number
+    if accept is None:  # every conjunct on it waits for a variable drawn later (which makes it hold): uniform
+        draw.stmts.append(Assign((draw.local,), rt("uniform_int", numbers(lo), numbers(hi), ls.n, Name("generator"), Name("device"))))
+        return
     propose = Lambda((count,), rt("uniform_int", numbers(lo), numbers(hi), Name(count), Name("generator"), Name("device")))
     draw.ok = Name(ns.create_name(f"{draw.local.id}_ok"))
     rate = Name(ns.create_name(f"{draw.local.id}_rate"))
