@@ -43,7 +43,8 @@ def seal(value) -> None:
             stack.extend(v.keys())
             stack.extend(v.values())
         elif isinstance(v, list | tuple | set | frozenset):
-            stack.extend(v)
+            if v and not isinstance(next(iter(v)), int | float | str):  # IR lists are homogeneous: skip lists of scalars
+                stack.extend(v)
         elif isinstance(v, Sealed):
             stack.extend(val for key, val in vars(v).items() if not key.startswith("_"))
             object.__setattr__(v, "_sealed", True)
