@@ -16,6 +16,7 @@ __all__ = [
     "formula",
     "comment_text",
     "CompileError",
+    "UNSUPPORTED_HINT",
     "V",
     "REPRESENTATION",
     "represents",
@@ -33,8 +34,14 @@ class CompileError(SpecError):
     """A law uses a form the code generator does not compile yet."""
 
 
-def fail(spec, message: str, node) -> None:
-    raise CompileError([Diagnostic(message, node.span, kind="compile")], {spec.file: spec.source})
+UNSUPPORTED_HINT = (
+    "docs/compile.md lists the forms each relation and term compiles to; state this part as its own law in one of "
+    "those forms, or leave it out"
+)
+
+
+def fail(spec, message: str, node, hint: str | None = UNSUPPORTED_HINT) -> None:
+    raise CompileError([Diagnostic(message, node.span, hint, kind="compile")], {spec.file: spec.source})
 
 
 def formula(law) -> tuple:
@@ -290,8 +297,8 @@ class LawScope:
     def local(self, hint: str) -> Name:
         return Name(self.scope.ns.create_name(f"{self.law.name}_{hint}" if self.prefix else hint))
 
-    def fail(self, message: str, node=None) -> None:
-        fail(self.spec, f"cannot compile law {self.law.name} yet: {message}", node or self.law.decl)
+    def fail(self, message: str, node=None, hint: str | None = UNSUPPORTED_HINT) -> None:
+        fail(self.spec, f"cannot compile law {self.law.name} yet: {message}", node or self.law.decl, hint)
 
     def table(self, name: str) -> Expr:
         return self.scope.table(name)

@@ -91,7 +91,10 @@ def draw_value(ls: LawScope, plan, terms) -> Draw:
     draw = Draw(plan.name, plan.source, name, shown=[(plan.name, name)])
     if plan.source == "uniform":
         if isinstance(v.domain, Tensor | RealDomain):
-            ls.fail(f"variable '{plan.name}' ranges over {v.domain}, which cannot be drawn uniformly")
+            ls.fail(
+                f"variable '{plan.name}' ranges over {v.domain}, which cannot be drawn uniformly",
+                hint=f"name it after a parameter of {v.domain} of a model the law calls: it then comes from the batch",
+            )
         lo, hi = int_bounds(v.domain)
         numbers = ls.tables.number
         value = rt("uniform_int", numbers(lo), numbers(hi), ls.n, Name("generator"), Name("device"))
@@ -179,7 +182,9 @@ def _rejection(ls: LawScope, var: str, v, draw: Draw, terms) -> None:
     ls.env = saved
     numbers = ls.tables.number
     if accept is None:  # every conjunct on it waits for a variable drawn later (which makes it hold): uniform
-        draw.stmts.append(Assign((draw.local,), rt("uniform_int", numbers(lo), numbers(hi), ls.n, Name("generator"), Name("device"))))
+        draw.stmts.append(
+            Assign((draw.local,), rt("uniform_int", numbers(lo), numbers(hi), ls.n, Name("generator"), Name("device")))
+        )
         return
     propose = Lambda((count,), rt("uniform_int", numbers(lo), numbers(hi), Name(count), Name("generator"), Name("device")))
     draw.ok = Name(ns.create_name(f"{draw.local.id}_ok"))

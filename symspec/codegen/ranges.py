@@ -64,4 +64,3 @@ def typed_bounds(ty) -> tuple | None:
 def extremum_image(name: str, args: list) -> Range:
     """The integers abs/min/max of these terms can take (cyclic values count as 0..n-1)."""
     return extremum_range(name, [(a.value, a.value + 1) if a.kind == "const" else int_bounds(a.domain) for a in args])
-

@@ -15,7 +15,7 @@ from ..analysis.domains import BoolDomain, ClassOf, Cyclic, Labels, Range, RealD
 from ..analysis.terms import Kind, Ref
 from ..syntax.unparse import unparse
 from .actions import apply_parts
-from .core import LawScope, V, int_bounds
+from .core import UNSUPPORTED_HINT, LawScope, V, int_bounds
 from .draws import distances
 from .expr import Attr, BinOp, Const, Name, TupleE, Unary, call, free_names, method, rt, torch_
 from .names import call_hint
@@ -75,8 +75,8 @@ class Terms:
     def decide(self, e) -> V:
         return self.term(e, Mode.DECISION)
 
-    def fail(self, message: str, node=None):
-        self.ls.fail(message, node)
+    def fail(self, message: str, node=None, hint: str | None = UNSUPPORTED_HINT):
+        self.ls.fail(message, node, hint)
 
     def mask(self, cond) -> None:
         """Examples where ``cond`` fails are left out (loss) or skipped (validation)."""
@@ -286,7 +286,11 @@ class Terms:
         level = max(a.level, b.level)
         if a.kind == "dist" and b.kind == "dist":
             if op == "*" or isinstance(a.domain, Cyclic) or isinstance(b.domain, Cyclic):
-                self.fail("sums and differences are compiled for integer-range class outputs only", e)
+                self.fail(
+                    "sums and differences are compiled for integer-range class outputs only",
+                    e,
+                    "declare the outputs as class(range(lo, hi)) to sum them, or compare each output on its own",
+                )
             if op == "+":
                 return V("dist", rt("sum_distribution", a.e, b.e), None, a.offset + b.offset, a.size + b.size - 1, level)
             # X - Y = X + (-Y): -Y takes the values -(offset + size - 1) .. -offset, in reversed class order
@@ -301,7 +305,9 @@ class Terms:
                 table = rt("scale_table", n, other.e, Name("device"))  # merges classes unless the factor is a unit mod n
                 return V("dist", rt("pushforward_map", dist.e, table), dist.domain, 0, size, level)
             if op == "-" and dist is b:
-                self.fail("constant minus a class output", e)
+                self.fail(
+                    "constant minus a class output", e, "move the constant to the other side: k - f(x) == y is f(x) == k - y"
+                )
             shift = other.e if op == "+" else Unary("-", other.e)
             table = rt("shift_table", n, shift, Name("device"))
             return V("dist", rt("pushforward", dist.e, table), dist.domain, 0, size, level)
