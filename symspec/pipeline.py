@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 
-from .analysis.ir import build_ir
+from .analysis.ir import attach_ir
 from .analysis.records import Spec
 from .analysis.resolve import Analyzer
 from .analysis.sealed import seal
@@ -37,9 +37,7 @@ def analyze(tree: ast.SpecFile, source: str, params: dict | None = None, *, symm
     if reporter.errors:
         raise_diagnostics(reporter.diagnostics, {tree.file: source})
     if symmetry:
-        spec.ir = build_ir(spec, reporter)
-        if reporter.errors:
-            raise_diagnostics(reporter.diagnostics, {tree.file: source})
+        attach_ir(spec, reporter)
         spec.warnings = reporter.warnings
     seal(spec)
     return spec

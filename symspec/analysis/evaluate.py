@@ -11,7 +11,7 @@ from .domains import BoolDomain, ClassOf, Cyclic, Labels, Range, Tensor
 from .groups import MAX_POINTS, identity, is_finite_domain
 from .lawir import NotTransform
 
-__all__ = ["Evaluator", "output_perm", "invert", "evaluate_guard"]
+__all__ = ["Evaluator", "output_perm", "evaluate_guard"]
 
 
 class Evaluator:
@@ -141,12 +141,6 @@ def output_perm(ops: list, output, ev: Evaluator, sym, spec):
             raise NotTransform
         out = step[out]
     return out.astype(np.int64)
-
-
-def invert(p: np.ndarray) -> np.ndarray:
-    q = np.empty_like(p)
-    q[p] = np.arange(len(p))
-    return q
 
 
 def evaluate_guard(e, env: dict, spec, sym):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import raise_diagnostics
 from .domains import RealDomain
 from .groups import ActionIR, GroupIR
 from .lawclass import LawIR, classify_law
@@ -17,7 +18,7 @@ from .scope import Reporter
 from .sealed import Sealed
 from .symmetry import Symmetry
 
-__all__ = ["IR", "build_ir", "explain_json", "explain_text"]
+__all__ = ["IR", "build_ir", "attach_ir", "explain_json", "explain_text"]
 
 
 @dataclass
@@ -64,6 +65,13 @@ def build_ir(spec, reporter: Reporter) -> IR:
         ir.models[name] = analyze_model(spec, sym, sig, ir.laws, spec.laws, reporter)
     _index(ir, sym)
     return ir
+
+
+def attach_ir(spec, reporter: Reporter) -> None:
+    """Run the symmetry analysis on a spec whose names and types hold: ``spec.ir``, or every diagnostic raised."""
+    spec.ir = build_ir(spec, reporter)
+    if reporter.errors:
+        raise_diagnostics(reporter.diagnostics, {spec.file: spec.source})
 
 
 def _index(ir: IR, sym: Symmetry) -> None:

@@ -18,8 +18,8 @@ from ..syntax import ast
 from ..syntax.unparse import unparse
 from .augmentability import augmentation
 from .domains import BoolDomain, ClassOf, Cyclic, Tensor
-from .evaluate import Evaluator, invert, output_perm
-from .groups import identity, power
+from .evaluate import Evaluator, output_perm
+from .groups import identity, inverse, power
 from .lawir import (
     LawClass,
     LawIR,
@@ -227,7 +227,7 @@ def _transform(setting: dict, group_of: dict, law, spec, sym, model, base_vars, 
         moved_out = base_out = None
         finite = False
     if moved_out is not None and base_out is not None:
-        out = invert(moved_out)[base_out]  # f(Tx) = moved^-1(base(f(x)))
+        out = inverse(moved_out)[base_out]  # f(Tx) = moved^-1(base(f(x)))
     else:
         out = None
         finite = finite and not (moved_ops or base_ops) and not _output_finite(model.output)

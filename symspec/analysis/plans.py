@@ -11,7 +11,7 @@ from ..syntax.unparse import unparse
 from .domains import Cyclic, Range
 from .evaluate import evaluate_guard
 from .groups import is_finite_domain
-from .lawir import LawIR, NotTransform, VariablePlan, calls_in, conjuncts, names_in
+from .lawir import LawIR, NotTransform, Source, VariablePlan, calls_in, conjuncts, names_in
 
 __all__ = ["plan_variables", "cost"]
 
@@ -38,7 +38,7 @@ def plan_variables(ir: LawIR, law, spec, sym) -> None:
         if name in batch:
             mine = [unparse(c) for c in masks if name in names_in(c)]
             where = f"; only examples where {' and '.join(mine)}" if mine else ""
-            ir.variables[name] = VariablePlan(name, "batch", f"the batch field of that name{where}", v.domain)
+            ir.variables[name] = VariablePlan(name, Source.BATCH, f"the batch field of that name{where}", v.domain)
             continue
         if v.group is not None:
             gir = sym.group(v.group, v.group.name or None)
@@ -50,12 +50,12 @@ def plan_variables(ir: LawIR, law, spec, sym) -> None:
                 )
             else:
                 detail = f"uniform over {gir.name} ({gir.order_text} elements)"
-            ir.variables[name] = VariablePlan(name, "group", detail)
+            ir.variables[name] = VariablePlan(name, Source.GROUP, detail)
             continue
         mine = [c for c in conj if name in names_in(c) and all(n in ready or n == name for n in names_in(c) & set(law.variables))]
         ready.add(name)
         if not mine:
-            ir.variables[name] = VariablePlan(name, "uniform", f"uniform over {spec.domain_name(v.domain)}", v.domain)
+            ir.variables[name] = VariablePlan(name, Source.UNIFORM, f"uniform over {spec.domain_name(v.domain)}", v.domain)
             continue
         between = [c for c in mine if isinstance(c, ast.Call) and c.func.name == "between"]
         if between and len(mine) == 1:
@@ -68,7 +68,7 @@ def plan_variables(ir: LawIR, law, spec, sym) -> None:
                 ends = f"{unparse(call.args[1])}-{unparse(call.args[3])}"
                 ir.variables[name] = VariablePlan(
                     name,
-                    "between",
+                    Source.BETWEEN,
                     f"uniform over the vertices on shortest {ends} paths of {unparse(call.args[0])} (exact)",
                     v.domain,
                 )
@@ -83,12 +83,12 @@ def plan_variables(ir: LawIR, law, spec, sym) -> None:
         if interval:
             bounds = " and ".join(unparse(c) for c in mine)
             ir.variables[name] = VariablePlan(
-                name, "interval", f"uniform over {spec.domain_name(v.domain)} where {bounds} (exact)", v.domain
+                name, Source.INTERVAL, f"uniform over {spec.domain_name(v.domain)} where {bounds} (exact)", v.domain
             )
             continue
         ir.variables[name] = VariablePlan(
             name,
-            "rejection",
+            Source.REJECTION,
             f"uniform over {spec.domain_name(v.domain)}, rejected unless " + " and ".join(unparse(c) for c in mine),
             v.domain,
         )
@@ -97,7 +97,7 @@ def plan_variables(ir: LawIR, law, spec, sym) -> None:
 
 def _acceptance(ir: LawIR, law, spec, sym, conj) -> None:
     """Exact acceptance rates of rejection-sampled variables, when their space is small."""
-    rejected = [p for p in ir.variables.values() if p.source == "rejection"]
+    rejected = [p for p in ir.variables.values() if p.source is Source.REJECTION]
     if not rejected:
         return
     names = sorted({n for c in conj for n in names_in(c) if n in law.variables})
@@ -123,7 +123,7 @@ def _acceptance(ir: LawIR, law, spec, sym, conj) -> None:
 
 def cost(ir: LawIR, law, spec) -> None:
     """Forward passes a law adds per example: its calls, less the batch's own forward."""
-    drawn = {n for n, p in ir.variables.items() if p.source != "batch"}
+    drawn = {n for n, p in ir.variables.items() if p.source is not Source.BATCH}
     samples = int(law.options.get("samples", 1))
     total = 0
     batch_call_seen = set()
@@ -132,7 +132,7 @@ def cost(ir: LawIR, law, spec) -> None:
             continue
         sig = spec.models[call.func.name]
         own = all(isinstance(a, ast.Name) and a.name == p for a, (p, _) in zip(call.args, sig.params)) and all(
-            ir.variables.get(p) is not None and ir.variables[p].source == "batch" for p, _ in sig.params
+            ir.variables.get(p) is not None and ir.variables[p].source is Source.BATCH for p, _ in sig.params
         )
         if own and sig.name not in batch_call_seen:
             batch_call_seen.add(sig.name)
