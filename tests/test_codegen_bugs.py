@@ -101,3 +101,17 @@ def test_augmentation_undoes_a_group_action_on_the_moved_call_with_the_inverse_e
     out = mod.augment({"a": a, "target": (-a) % 5}, generator=torch.Generator().manual_seed(0))
     assert (out["a"] != a).any()
     assert torch.equal(out["target"], (-out["a"]) % 5)  # f(a) = -a satisfies the law; the target follows it
+
+
+def test_symmetrize_over_symmetric_n_samples_instead_of_enumerating():
+    """symmetric(N) has no known order: symmetrize averages over random permutations (was `None.shape[0]`)."""
+    spec = symspec.loads(
+        "domain Cloud = tensor[N, 3]\ngroup P = symmetric(N)\nmodel forces(x: Cloud) -> Cloud\n"
+        "law e: forall g: P. forces(g . x) == g . forces(x)\n"
+    )
+    mod = symspec.compile(spec)
+    x = torch.randn(4, 5, 3, dtype=torch.float64)
+    weights = torch.randn(3, 3, dtype=torch.float64)
+    sym = mod.symmetrize("forces", lambda t: t @ weights + t.sum(-2, keepdim=True), samples=8)
+    expected = x @ weights + x.sum(-2, keepdim=True)  # already permutation-equivariant: averaging leaves it
+    assert torch.allclose(sym(x), expected, atol=1e-12)

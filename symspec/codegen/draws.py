@@ -29,6 +29,7 @@ from .expr import (
 )
 
 __all__ = [
+    "enumerable",
     "Draw",
     "MAX_TABLE_ORDER",
     "value_of",
@@ -51,6 +52,11 @@ class Draw:
     ok: Name | None = None  # per example: the draw succeeded (interval, rejection)
     elements: str | None = None  # the table of every group element the draw indexes
     shown: list = field(default_factory=list)  # (label, Expr) per case in validation reports
+
+
+def enumerable(gir) -> bool:
+    """Whether every element of a group is listed (a finite group of known order at most MAX_TABLE_ORDER)."""
+    return not gir.continuous and gir.order is not None and gir.order <= MAX_TABLE_ORDER
 
 
 def value_of(domain, e) -> V:
@@ -343,8 +349,7 @@ def draw_group(ls: LawScope, var: str, every: Name | None = None) -> Draw:
         locals_ = [Name(ls.scope.ns.create_name(f"{name.id}_{i}")) for i in range(len(factors))]
         elements = TupleE(tuple(locals_))
         draw.shown = [(f"{var}[{i}]", part) for i, part in enumerate(locals_)]
-    enumerated = len(factors) == 1 and factors[0]["kind"] == "finite" and (gir.order or 0) <= MAX_TABLE_ORDER
-    if enumerated and not gir.continuous:
+    if len(factors) == 1 and factors[0]["kind"] == "finite" and enumerable(gir):
         comment = f"every element of {gir.name} by number (validation enumerates them)"
         every_number = Index(method(sampler, "every"), Const(0))
         draw.elements = tables.buffer(("elements", ls.law.name, var), f"ELEMENTS_{ls.law.name}_{var}", every_number, comment)

@@ -14,7 +14,7 @@ from ..analysis.domains import BoolDomain, ClassOf, Range
 from ..analysis.orbits import input_sizes, joint_push
 from .actions import invert_parts
 from .core import LawScope, Scope, V
-from .draws import MAX_TABLE_ORDER, draw_group, value_of
+from .draws import draw_group, enumerable, value_of
 from .expr import (
     Assign,
     Attr,
@@ -103,7 +103,7 @@ def _group_law(spec, tables, sig, law, ir) -> Symmetrizer | None:
         return None
     var = params[0]
     gir = spec.ir.group(law.variables[var].group)
-    exact = not gir.continuous and (gir.order or 0) <= MAX_TABLE_ORDER
+    exact = enumerable(gir)
     fields = [py(p) for p, _ in sig.params]
     scope = Scope(spec, tables, taken=set(fields) | {"m", "out", "n", "device", "generator"}, in_module=False)
     ls = LawScope(scope, law, ir, prefix=False)
