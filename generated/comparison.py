@@ -87,6 +87,8 @@ class SymmetryLoss(rt.SymmetryLossBase):
     """
 
     MODELS = MODELS
+    LAWS = LAWS
+    PRIORS = PRIORS
     WEIGHTS = WEIGHTS
     TABLES = {}
 
@@ -207,6 +209,8 @@ class Validator(rt.ValidatorBase):
     """
 
     MODELS = MODELS
+    LAWS = LAWS
+    PRIORS = PRIORS
     TABLES = SymmetryLoss.TABLES
     INPUTS = INPUTS
     OUTPUTS = OUTPUTS

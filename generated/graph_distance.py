@@ -201,6 +201,8 @@ class SymmetryLoss(rt.SymmetryLossBase):
     """
 
     MODELS = MODELS
+    LAWS = LAWS
+    PRIORS = PRIORS
     WEIGHTS = WEIGHTS
     TABLES = {"DISTANCES_G": DISTANCES_G, "ELEMENTS_automorphism_g": ELEMENTS_automorphism_g}
 
@@ -366,6 +368,8 @@ class Validator(rt.ValidatorBase):
     """
 
     MODELS = MODELS
+    LAWS = LAWS
+    PRIORS = PRIORS
     TABLES = SymmetryLoss.TABLES
     INPUTS = INPUTS
     OUTPUTS = OUTPUTS

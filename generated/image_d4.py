@@ -74,6 +74,8 @@ class SymmetryLoss(rt.SymmetryLossBase):
     """
 
     MODELS = MODELS
+    LAWS = LAWS
+    PRIORS = PRIORS
     WEIGHTS = WEIGHTS
     TABLES = {"ELEMENTS_invariant_g": ELEMENTS_invariant_g}
 
@@ -201,6 +203,8 @@ class Validator(rt.ValidatorBase):
     """
 
     MODELS = MODELS
+    LAWS = LAWS
+    PRIORS = PRIORS
     TABLES = SymmetryLoss.TABLES
     INPUTS = INPUTS
     OUTPUTS = OUTPUTS

@@ -115,6 +115,8 @@ class SymmetryLoss(rt.SymmetryLossBase):
     """
 
     MODELS = MODELS
+    LAWS = LAWS
+    PRIORS = PRIORS
     WEIGHTS = WEIGHTS
     TABLES = {}
 
@@ -249,6 +251,8 @@ class Validator(rt.ValidatorBase):
     """
 
     MODELS = MODELS
+    LAWS = LAWS
+    PRIORS = PRIORS
     TABLES = SymmetryLoss.TABLES
     INPUTS = INPUTS
     OUTPUTS = OUTPUTS

@@ -82,6 +82,8 @@ class SymmetryLoss(rt.SymmetryLossBase):
     """
 
     MODELS = MODELS
+    LAWS = LAWS
+    PRIORS = PRIORS
     WEIGHTS = WEIGHTS
     TABLES = {}
 
@@ -250,6 +252,8 @@ class Validator(rt.ValidatorBase):
     """
 
     MODELS = MODELS
+    LAWS = LAWS
+    PRIORS = PRIORS
     TABLES = SymmetryLoss.TABLES
     INPUTS = INPUTS
     OUTPUTS = OUTPUTS

@@ -11,7 +11,6 @@ Requests that depend on other outputs (nested calls) go in a later round.
 
 from __future__ import annotations
 
-import types
 from collections.abc import Collection, Iterable
 
 import torch
@@ -20,7 +19,6 @@ __all__ = [
     "CallBatch",
     "SymmetryLossBase",
     "SymmetrizedBase",
-    "generated_table",
     "law_models",
     "models_needed",
     "describe_missing",
@@ -95,24 +93,6 @@ def describe_missing(needed: dict, given: Collection[str]) -> dict:
     return {m: ", ".join(users) for m, users in sorted(needed.items()) if m not in given}
 
 
-def generated_table(cls: type, name: str) -> dict:
-    """A table of the generated module (``LAWS``, ``PRIORS``) that ``cls`` was compiled in.
-
-    A class attribute of that name wins; otherwise the module namespace of
-    the functions ``cls`` defines (compiled modules are executed in memory
-    and are not in ``sys.modules``); ``{}`` when neither has it.
-    """
-    for klass in cls.__mro__:
-        if name in vars(klass) and vars(klass)[name]:
-            return vars(klass)[name]
-        if klass.__module__.startswith("symspec.runtime"):
-            break
-        for value in vars(klass).values():
-            if isinstance(value, types.FunctionType) and name in value.__globals__:
-                return value.__globals__[name]
-    return {}
-
-
 class SymmetryLossBase(torch.nn.Module):
     """What every compiled ``SymmetryLoss`` shares: its models, tables, options and the weighted sum.
 
@@ -124,6 +104,8 @@ class SymmetryLossBase(torch.nn.Module):
     """
 
     MODELS: dict = {}
+    LAWS: dict = {}  # the generated module's LAWS (each law's metadata, "models" among it)
+    PRIORS: dict = {}
     WEIGHTS: dict = {}
     TABLES: dict = {}
 
@@ -142,13 +124,12 @@ class SymmetryLossBase(torch.nn.Module):
 
     def _check_models(self, models: dict) -> None:
         """Raise ``TypeError`` for a model the spec lacks or one that a law or prior needs and is not given."""
-        cls = type(self)
-        needed = models_needed(generated_table(cls, "LAWS"), generated_table(cls, "PRIORS"), self.MODELS)
+        needed = models_needed(self.LAWS, self.PRIORS, self.MODELS)
         missing = describe_missing(needed, models)
         unknown = sorted(set(models) - set(self.MODELS))
         if missing or unknown:
             raise TypeError(
-                f"{cls.__name__} takes the models {sorted(self.MODELS)}; missing {sorted(missing)}, unknown {unknown}"
+                f"{type(self).__name__} takes the models {sorted(self.MODELS)}; missing {sorted(missing)}, unknown {unknown}"
                 + "".join(f"; {m} is used by {users}" for m, users in missing.items())
             )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import ModelError
-from .calls import CallBatch, SymmetryLossBase, generated_table, law_models
+from .calls import CallBatch, SymmetryLossBase, law_models
 from .descriptors import BoolOutput, ClassOutput, RealOutput
 
 __all__ = ["CheckedCalls", "ValidatorBase", "checked", "check_output", "forward_error", "within_tolerance", "at_most"]
@@ -137,7 +137,7 @@ class ValidatorBase(SymmetryLossBase):
 
     def law_models(self, law: str) -> tuple:
         """The models that law ``law`` calls (docs/validation.md, "Models")."""
-        return law_models(generated_table(type(self), "LAWS")[law], self.MODELS)
+        return law_models(self.LAWS[law], self.MODELS)
 
     def run(self, law: str, values: dict, n: int, device, generator=None) -> dict:
         """Check ``law`` on ``n`` cases: the variables in ``values`` as given, the others drawn."""
