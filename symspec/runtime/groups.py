@@ -36,7 +36,16 @@ from __future__ import annotations
 
 import torch
 
-from .actions import gather_positions, invert, joint_elements, matrix_event_dim, permute_event_dim, random_words
+from .actions import (
+    act_on_values,
+    concat_actions,
+    gather_positions,
+    invert,
+    joint_elements,
+    matrix_event_dim,
+    permute_event_dim,
+    random_words,
+)
 from .distributions import pushforward
 from .sampling import haar_orthogonal, random_permutations
 from .tables import action_table
@@ -133,7 +142,7 @@ class _Finite:
         for key in self.keys:
             self.offsets[key] = offset
             offset += self.points[key]
-        self.generators = torch.cat([t + self.offsets[k] for k, t in zip(self.keys, tables)], dim=-1)
+        self.generators = concat_actions(tables)  # in the order of self.keys, as self.offsets says
         self.order = None  # too many to enumerate
 
     def tensors(self) -> dict:
@@ -180,9 +189,7 @@ class _Finite:
         if kind == "dist":  # class log-probabilities
             return pushforward(x, push)
         lo = self.lows[key]
-        if lo:
-            return push.gather(-1, (x - lo).unsqueeze(-1)).squeeze(-1) + lo
-        return push.gather(-1, x.unsqueeze(-1)).squeeze(-1)
+        return act_on_values(x - lo, push) + lo if lo else act_on_values(x, push)
 
 
 class _Matrix:
