@@ -20,7 +20,7 @@ def _args(parts: tuple, x: V) -> list:
     return [elements, key, x.e] + (["dist"] if x.kind == "dist" else [])
 
 
-def apply_parts(parts: tuple, x: V, number=None) -> V:
+def apply_parts(parts: tuple, x: V) -> V:
     """A sampled group element acting on a value, a class output or a tensor."""
     e = method(parts[0], "act", *_args(parts, x))
     return V(x.kind, e, x.domain, x.offset, x.size, x.level)

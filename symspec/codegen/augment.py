@@ -75,7 +75,7 @@ class _Target:
         """One op of a side, applied to the target."""
         if kind == "act":
             g = self.terms.soft(arg)
-            return apply_parts(self._parts(g), self._value(e), self.ls.tables.number).e
+            return apply_parts(self._parts(g), self._value(e)).e
         if kind == "not":
             return BinOp("-", Const(1), e)
         if not self._arithmetic_ok():

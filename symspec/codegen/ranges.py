@@ -11,7 +11,7 @@ from ..analysis.domains import Range, extremum_range
 from .core import V, int_bounds
 from .expr import BinOp, Const, Name, method
 
-__all__ = ["confine", "arith_image", "extremum_image", "term_bounds", "typed_bounds"]
+__all__ = ["confine", "arith_image", "extremum_image", "term_bounds"]
 
 
 def confine(e, image: tuple, bounds: tuple, number):
@@ -50,15 +50,6 @@ def arith_image(op: str, a: tuple, b: tuple) -> tuple:
 def term_bounds(t: V) -> tuple:
     """(lo, hi) of the integers a compiled exact integer term takes."""
     return (t.value, t.value + 1) if t.kind == "const" else int_bounds(t.domain)
-
-
-def typed_bounds(ty) -> tuple | None:
-    """(lo, hi) of the integers the analysis's type of an exact integer term says it takes (None: not one)."""
-    if ty is None:
-        return None
-    if ty.kind == "const":
-        return ty.value, ty.value + 1
-    return int_bounds(ty.domain) if hasattr(ty.domain, "size") else None
 
 
 def extremum_image(name: str, args: list) -> Range:

@@ -19,7 +19,7 @@ from .core import UNSUPPORTED_HINT, LawScope, V, int_bounds
 from .draws import distances
 from .expr import Attr, BinOp, Const, Name, TupleE, Unary, call, free_names, method, rt, torch_
 from .names import call_hint
-from .ranges import arith_image, confine, extremum_image, term_bounds, typed_bounds
+from .ranges import arith_image, confine, extremum_image, term_bounds
 
 __all__ = ["Mode", "Terms", "bool_expr", "DEFAULT_TOL", "DEFAULT_RTOL"]
 
@@ -207,25 +207,7 @@ class Terms:
                 code = torch_("minimum" if name == "min" else "maximum", a.e, b.e)
         if kind == "real":
             return V("real", code, level=level)
-        return V("value", code, self._extremum_image(e, name, args), level=level, unchecked=True)
-
-    @staticmethod
-    def _extremum_image(e, name: str, args: list) -> Range:
-        """The integers abs/min/max takes: the analysis's type (``e.ty.domain``, its integer image) when exact.
-
-        The analysis computes it from the arguments' types, which are the integers the compiled arguments take
-        except after arithmetic on range values: the analysis types ``a + 1`` on ``range(0, 10)`` as a value of
-        ``range(0, 10)``, coarser than the 1..10 it takes (no wrap-around), which codegen tracks itself
-        (``t_BinOp``).  Only where an argument's compiled image differs from its type is the image recomputed.
-        """
-        ty = getattr(e, "ty", None)
-        if (
-            ty is not None
-            and isinstance(ty.domain, Range)
-            and all(term_bounds(t) == typed_bounds(getattr(a, "ty", None)) for t, a in zip(args, e.args))
-        ):
-            return ty.domain
-        return extremum_image(name, args)
+        return V("value", code, extremum_image(name, args), level=level, unchecked=True)
 
     # ---- group actions
     def t_Act(self, e, mode) -> V:
@@ -234,7 +216,7 @@ class Terms:
         parts = g.domain.get(x.domain)
         if parts is None:
             self.fail(f"no sampled action of {unparse(e.element)} on {x.domain}", e)
-        return apply_parts(parts, x, self.ls.tables.number)
+        return apply_parts(parts, x)
 
     # ---- arithmetic
     def t_Neg(self, e, mode) -> V:
