@@ -345,11 +345,25 @@ class BasisLinear(torch.nn.Module):
         self.register_buffer("bias_basis", bias_basis.clone(), persistent=False)
         self.bias = torch.nn.Parameter(torch.zeros(c_out, bias_basis.shape[0])) if bias and bias_basis.shape[0] else None
 
+    def _basis_as(self, name: str, dtype: torch.dtype) -> torch.Tensor:
+        """A basis buffer (kept in float64) in ``dtype``, cast once per buffer and dtype, not on every forward."""
+        table = getattr(self, name)
+        if table.dtype == dtype:
+            return table
+        key = (name, id(table), table.device, dtype)
+        casts = self.__dict__.setdefault("_basis_casts", {})
+        found = casts.get(key)
+        if found is None:
+            if len(casts) > 8:  # buffers moved or replaced: drop old casts (a basis never changes its values)
+                casts.clear()
+            found = casts[key] = table.to(dtype)
+        return found
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.shape[0]
         flat = x.reshape(batch, x.shape[1], -1)
-        w = torch.einsum("oik,kqp->oiqp", self.weight.to(x.dtype), self.basis.to(x.dtype))
+        w = torch.einsum("oik,kqp->oiqp", self.weight.to(x.dtype), self._basis_as("basis", x.dtype))
         y = torch.einsum("bip,oiqp->boq", flat, w)
         if self.bias is not None:
-            y = y + torch.einsum("ok,kq->oq", self.bias.to(y.dtype), self.bias_basis.to(y.dtype))
+            y = y + torch.einsum("ok,kq->oq", self.bias.to(y.dtype), self._basis_as("bias_basis", y.dtype))
         return y.reshape(batch, -1, *self.out_shape)
