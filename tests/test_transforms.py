@@ -266,3 +266,19 @@ def test_analysis_reexports_the_one_vocabulary():
 def test_transforms_does_not_import_torch():
     code = "import sys, symspec.transforms, symspec.analysis.groups; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_value_ops_against_tables_written_by_hand():
+    """Explicit push maps on cyclic(5), independent of any formula in the code (the arithmetic reference above
+    only checks the order of composition)."""
+    cases = [
+        ([("shift", {"k": 2})], [2, 3, 4, 0, 1]),
+        ([("negate", {})], [0, 4, 3, 2, 1]),
+        ([("scale", {"u": 2})], [0, 2, 4, 1, 3]),
+        ([("relabel", {"perm": (1, 0, 2, 4, 3)})], [1, 0, 2, 4, 3]),
+        ([("scale", {"u": 2}), ("shift", {"k": 1})], [2, 4, 1, 3, 0]),  # shift first, then scale: 2(v + 1)
+        ([("shift", {"k": 1}), ("scale", {"u": 2})], [1, 3, 0, 2, 4]),  # scale first, then shift: 2v + 1
+    ]
+    for ops, expected in cases:
+        assert _analysis(ops, Cyclic(5), None).tolist() == expected, ops
+        assert rt.action_table({"g": ops}, n=5)[0].tolist() == expected, ops
