@@ -46,7 +46,10 @@ __all__ = [
     "gather_to_push",
     "op_push",
     "ops_push",
+    "MAX_TABLE_ORDER",
 ]
+
+MAX_TABLE_ORDER = 5000  # a finite group with more elements is drawn as random words, not from a table of all of them
 
 Args = Mapping | Iterable  # a dict, or the analysis's tuple of (name, value) pairs
 Op = tuple  # (name, args)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from ..analysis.domains import Range, RealDomain, Tensor
 from ..analysis.lawclass import conjuncts, names_in
 from ..syntax import ast
+from ..transforms import MAX_TABLE_ORDER
 from .core import LawScope, V, formula, int_bounds
 from .expr import (
     Assign,
@@ -39,8 +40,6 @@ __all__ = [
     "group_description",
     "describe_group",
 ]
-
-MAX_TABLE_ORDER = 5000  # larger finite groups are sampled as random words (rt.GroupSampler, runtime/groups.py)
 
 
 @dataclass

@@ -15,6 +15,8 @@ from collections.abc import Collection, Iterable
 
 import torch
 
+from ..transforms import MAX_TABLE_ORDER
+
 __all__ = [
     "CallBatch",
     "SymmetryLossBase",
@@ -179,7 +181,7 @@ def symmetrize_finite(
 
         gens = torch.tensor(joint, dtype=torch.long)
         try:
-            elements = element_table(gens, max_order=5000)
+            elements = element_table(gens, max_order=MAX_TABLE_ORDER)
             exact = True
         except ValueError:
             elements, exact = gens, False

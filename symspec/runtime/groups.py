@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import torch
 
+from ..transforms import MAX_TABLE_ORDER
 from .actions import (
     act_on_values,
     concat_actions,
@@ -52,7 +53,6 @@ from .tables import action_table
 
 __all__ = ["GroupSampler", "Elements", "MAX_TABLE_ORDER", "WORD_LENGTH"]
 
-MAX_TABLE_ORDER = 5000  # larger finite groups are drawn as random words, not from a table of every element
 WORD_LENGTH = 64
 
 
