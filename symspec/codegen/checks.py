@@ -19,7 +19,7 @@ from .draws import batch_value, draw_group, draw_value
 from .expr import Assign, Attr, BinOp, Const, DictE, If, Index, Name, Return, method, rt, torch_
 from .loss import mask_of
 from .names import py
-from .terms import DEFAULT_RTOL, DEFAULT_TOL, Mode, Terms, bool_expr
+from .terms import DEFAULT_RTOL, DEFAULT_TOL, Mode, Terms, bool_expr, tolerances
 
 __all__ = ["LoweredCheck", "lower_checks", "describe_domain", "DEFAULT_TOL", "DEFAULT_RTOL"]
 
@@ -56,8 +56,7 @@ class _Check:
         scope = Scope(spec, tables, taken={"values", "n", "device", "calls", "generator"})
         self.scope = scope
         self.ls = LawScope(scope, law, ir, samples=1, prefix=False)
-        tol = float(law.options.get("tol", DEFAULT_TOL))
-        rtol = float(law.options.get("rtol", DEFAULT_RTOL if "tol" not in law.options else 0.0))
+        tol, rtol = tolerances(law.options.get("tol"), law.options.get("rtol"))
         self.terms = Terms(self.ls, tol, rtol)
         self.space: dict = {}
 

@@ -21,7 +21,14 @@ from .expr import Attr, BinOp, Const, Name, TupleE, Unary, call, free_names, met
 from .names import call_hint
 from .ranges import arith_image, confine, extremum_image, term_bounds
 
-__all__ = ["Mode", "Terms", "bool_expr", "DEFAULT_TOL", "DEFAULT_RTOL"]
+__all__ = ["Mode", "Terms", "bool_expr", "DEFAULT_TOL", "DEFAULT_RTOL", "tolerances"]
+
+
+def tolerances(tol, rtol) -> tuple:
+    """A law's (tol, rtol) for validation: the defaults when it gives neither, else what it gives (rtol 0 by default)."""
+    if tol is None and rtol is None:
+        return DEFAULT_TOL, DEFAULT_RTOL
+    return (float(tol) if tol is not None else DEFAULT_TOL, float(rtol) if rtol is not None else 0.0)
 
 DEFAULT_TOL = 1e-5  # absolute tolerance of real/tensor relations when a law gives none
 DEFAULT_RTOL = 1e-4  # relative tolerance (of the right side's magnitude)

@@ -15,6 +15,7 @@ import time
 
 import torch
 
+from ..codegen.terms import tolerances
 from ..errors import ModelError, UsageError
 from ..runtime.calls import describe_missing, models_needed
 from ..runtime.descriptors import ClassOutput, GroupElements, Real, TensorOutput, Values
@@ -332,7 +333,7 @@ def _validate_law(
         law.note = f"no check could be compiled: {info['error']}"
         return law
     variables = info["variables"]
-    law.tol, law.rtol = _tolerances(meta)
+    law.tol, law.rtol = tolerances(meta.get("tol"), meta.get("rtol"))
     generator = torch.Generator(device=device)
     generator.manual_seed(seed * 1_000_003 + index)
     law.mode, sizes, total = plan
@@ -369,11 +370,3 @@ def _validate_law(
     return law
 
 
-def _tolerances(meta: dict) -> tuple:
-    from ..codegen.terms import DEFAULT_RTOL, DEFAULT_TOL
-
-    tol = meta.get("tol")
-    rtol = meta.get("rtol")
-    if tol is None and rtol is None:
-        return DEFAULT_TOL, DEFAULT_RTOL
-    return (float(tol) if tol is not None else DEFAULT_TOL, float(rtol) if rtol is not None else 0.0)
