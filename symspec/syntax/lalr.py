@@ -182,8 +182,16 @@ def run(tables: Tables, text: str, builder: AstBuilder):
         if rule.identity:
             kept = kids
         else:
-            kept = []
-            for i, expand, nones in rule.include:
+            include = rule.include
+            if include and include[0][1] and not include[0][2]:
+                # The first kept child is an inlined list (a repetition's left recursion,
+                # ``_items: _items "," item``): it is this reduction's alone, so extend
+                # it in place.  Copying it on every step made long lists quadratic.
+                kept = kids[include[0][0]]
+                include = include[1:]
+            else:
+                kept = _Splice()
+            for i, expand, nones in include:
                 if nones:
                     kept.extend([None] * nones)
                 if expand:
@@ -193,7 +201,7 @@ def run(tables: Tables, text: str, builder: AstBuilder):
             if rule.trailing_nones:
                 kept.extend([None] * rule.trailing_nones)
         if rule.inline:
-            out = _Splice(kept)
+            out = kept if type(kept) is _Splice else _Splice(kept)
         elif rule.expand1 and len(kept) == 1:
             out = kept[0]
         else:
