@@ -96,10 +96,13 @@ def parse_param_overrides(items) -> dict:
         name, value = name.strip(), value.strip()
         if not sep or not name:
             raise ParamError(f"--param expects NAME=INT, got '{item}'")
+        digits = value.lstrip("+-").lstrip("0")
+        if digits.isdigit() and digits.isascii() and len(digits) > 19:  # checked before int(): a 10^6-digit value is slow
+            raise ParamError(f"--param {name} has {len(digits)} digits, beyond the 64-bit integer limit (2^63 - 1)")
         try:
             out[name] = int(value, 10)
         except ValueError:
-            raise ParamError(f"--param {name} must be an integer, got '{value}'") from None
+            raise ParamError(f"--param {name} must be an integer, got '{value[:40]}{'...' if len(value) > 40 else ''}'") from None
     return out
 
 

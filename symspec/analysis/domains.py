@@ -6,6 +6,7 @@ Domains are structural: two domains with the same values are the same type
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Union
 
@@ -27,6 +28,8 @@ __all__ = [
     "ClassOf",
     "Output",
     "eval_int",
+    "INT_LIMIT",
+    "fits_int64",
     "resolve_domain",
     "resolve_output",
     "describe",
@@ -139,11 +142,37 @@ def describe(domain, name: str | None = None) -> str:
     return f"{name} = {domain}" if name and name != str(domain) else str(domain)
 
 
+INT_LIMIT = 2**63 - 1  # every compile-time integer, and every size made of them, is at most this in magnitude (int64)
+
+
+def fits_int64(value: int) -> bool:
+    """Whether ``value`` is a signed 64-bit integer other than -2^63 (so its negation is one too)."""
+    return -INT_LIMIT <= value <= INT_LIMIT
+
+
 def eval_int(ctx: Context, expr, what: str, *, allow_dim: bool = False):
     """Evaluate a compile-time integer (literals, params, + - *); None after an error.
 
-    With ``allow_dim`` a bare symbolic dimension evaluates to its name (a str).
+    With ``allow_dim`` a bare symbolic dimension evaluates to its name (a str).  A value
+    (or any intermediate value) beyond :data:`INT_LIMIT` in magnitude is an error at its span.
     """
+    value = _eval_int(ctx, expr, what, allow_dim)
+    if isinstance(value, int) and not fits_int64(value):
+        ctx.reporter.error(
+            f"{what} '{unparse(expr)}' is {_magnitude(value)}, beyond the 64-bit integer limit (2^63 - 1)",
+            expr.span,
+            "symspec computes with 64-bit integers: use a smaller value",
+        )
+        return None
+    return value
+
+
+def _magnitude(value: int) -> str:
+    """A short rendering of a huge integer: about 2^k."""
+    return f"{'-' if value < 0 else ''}about 2^{abs(value).bit_length() - 1}"
+
+
+def _eval_int(ctx: Context, expr, what: str, allow_dim: bool):
     if isinstance(expr, ast.Int):
         return expr.value
     if isinstance(expr, ast.Name):
@@ -258,6 +287,14 @@ def resolve_domain(ctx: Context, expr, *, role: str = "a domain"):
                 ctx.reporter.error(f"a tensor dimension must be positive, got {v}", d.span, "a dimension is a size: 1 or more")
                 return None
             dims.append(v)
+        fixed = [d for d in dims if isinstance(d, int)]
+        if fixed and math.prod(fixed) > INT_LIMIT:
+            ctx.reporter.error(
+                f"{unparse(expr)} has {_magnitude(math.prod(fixed))} entries, beyond the 64-bit integer limit (2^63 - 1)",
+                expr.span,
+                "use smaller dimensions",
+            )
+            return None
         return Tensor(tuple(dims))
     if isinstance(expr, ast.Call):
         name = expr.func.name
@@ -282,6 +319,13 @@ def resolve_domain(ctx: Context, expr, *, role: str = "a domain"):
             lo, hi = (0, bounds[0]) if len(bounds) == 1 else bounds
             if hi <= lo:
                 ctx.reporter.error(f"range({lo}, {hi}) is empty", expr.span, "range(lo, hi) holds lo..hi-1; hi must exceed lo")
+                return None
+            if hi - lo > INT_LIMIT:
+                ctx.reporter.error(
+                    f"range({lo}, {hi}) has {hi - lo} values, beyond the 64-bit integer limit (2^63 - 1)",
+                    expr.span,
+                    "symspec computes with 64-bit integers: use a narrower range",
+                )
                 return None
             return Range(lo, hi)
         if name == "set":

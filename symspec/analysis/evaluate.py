@@ -11,7 +11,17 @@ from .domains import BoolDomain, ClassOf, Cyclic, Labels, Range, Tensor
 from .groups import MAX_POINTS, identity, is_finite_domain
 from .lawir import NotTransform
 
-__all__ = ["Evaluator", "output_perm", "evaluate_guard"]
+__all__ = ["Evaluator", "output_perm", "evaluate_guard", "is_bijection"]
+
+
+def is_bijection(values: np.ndarray, n: int) -> bool:
+    """Whether ``values`` (``n`` integers in ``0..n-1``) hit every point: linear time (``np.unique`` sorts or hashes)."""
+    values = np.asarray(values)
+    if values.size != n:
+        return False
+    if n and (values.min() < 0 or values.max() >= n):
+        return False
+    return bool(np.bincount(values.ravel(), minlength=n).all())
 
 
 class Evaluator:
@@ -95,7 +105,7 @@ class Evaluator:
                 raise NotTransform
         elif not isinstance(e, (ast.Name, ast.Act)):
             raise NotTransform  # arithmetic on labels, nodes or positions
-        if len(np.unique(out)) != n:
+        if not is_bijection(out, n):
             raise NotTransform
         return out.astype(np.int64)
 
@@ -135,7 +145,7 @@ def output_perm(ops: list, output, ev: Evaluator, sym, spec):
             c = ev.values(arg, "", domain, v) if arg is not None else 0
             c = np.asarray(c)
             step = {"+": v + c, "-": v - c, "rsub": c - v, "*": v * c, "neg": -v}[kind] % n
-            if len(np.unique(step)) != n:
+            if not is_bijection(step, n):
                 raise NotTransform
         else:
             raise NotTransform

@@ -245,7 +245,7 @@ def _is_identity(arg_perms: tuple, out, sources, ops: bool) -> bool:
 def _family_values(n: int) -> list:
     """The values k at which T_k == T_1^k is checked: small primes and n - 1 (T_k is a polynomial expression in k,
     so a scaling k * x or a square k * k already fails at k = 2 or 3)."""
-    return sorted({2, 3, 5, 7, n - 1} & set(range(2, n)))
+    return sorted(k for k in {2, 3, 5, 7, n - 1} if 2 <= k < n)
 
 
 def _generated_by_one(one: tuple, at, n: int, sources) -> bool:

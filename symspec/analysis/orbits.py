@@ -22,9 +22,10 @@ from .domains import BoolDomain, ClassOf, Cyclic, Labels, Nodes, Range
 from .groups import is_finite_domain
 from .sealed import Sealed
 
-__all__ = ["ModelIR", "components", "input_sizes", "transform_images", "MAX_ORBIT_INPUTS", "analyze_model", "joint_push"]
+__all__ = ["ModelIR", "components", "input_sizes", "transform_images", "MAX_ORBIT_INPUTS", "analyze_model", "joint_push", "joint_push_array", "MAX_MEMBERSHIP_POINTS"]
 
 MAX_ORBIT_INPUTS = 8_000_000
+MAX_MEMBERSHIP_POINTS = 600  # redundancy is decided (sympy's Schreier-Sims, pure Python) on at most this many points
 
 
 @dataclass
@@ -98,18 +99,23 @@ def _class_text(output, c: int, spec, sym) -> str:
 
 
 def joint_push(gen, offsets: list, out_offset: int | None, total: int) -> list:
-    """A generator as a permutation of (slot, value) points and output points.
+    """A generator as a permutation of (slot, value) points and output points, as a list of ints.
 
     ``out_offset`` None: no output points (a real or tensor output, which the
     caller has checked every generator leaves unchanged).
     """
+    return joint_push_array(gen, offsets, out_offset, total).tolist()
+
+
+def joint_push_array(gen, offsets: list, out_offset: int | None, total: int) -> np.ndarray:
+    """:func:`joint_push` as an int64 array."""
     perm = np.arange(total, dtype=np.int64)
     for i, s in enumerate(gen.sources):
         src = np.arange(len(gen.arg_perms[i]))
         perm[offsets[s] + src] = offsets[i] + gen.arg_perms[i]
     if gen.out_perm is not None and out_offset is not None:
         perm[out_offset + np.arange(len(gen.out_perm))] = out_offset + gen.out_perm
-    return [int(x) for x in perm]
+    return perm
 
 
 def _constant_laws(spec, sig, laws) -> list:
@@ -246,12 +252,12 @@ def _redundancy(spec, sig, eq: list, reporter) -> None:
     total = out_offset + out_n
     earlier: list = []
     for e in usable:
-        perms = [joint_push(g, [int(o) for o in offsets], out_offset, total) for g in e.generators]
-        if earlier and perms and _same_orbits(total, [p for _, p in earlier], perms):
+        perms = [joint_push_array(g, [int(o) for o in offsets], out_offset, total) for g in e.generators]
+        if earlier and perms and total <= MAX_MEMBERSHIP_POINTS and _same_orbits(total, [p for _, p in earlier], perms):
             from sympy.combinatorics import Permutation, PermutationGroup  # only when the law may be implied
 
-            group = PermutationGroup([Permutation(p) for _, p in earlier])
-            if all(group.contains(Permutation(p)) for p in perms):
+            group = PermutationGroup([Permutation(p.tolist()) for _, p in earlier])
+            if all(group.contains(Permutation(p.tolist())) for p in perms):
                 e.redundant = True
                 e.implied_by = tuple(dict.fromkeys(name for name, _ in earlier))
                 cost = f"{e.forward_passes} forward pass{'es' if e.forward_passes != 1 else ''}"
@@ -272,8 +278,8 @@ def _redundancy(spec, sig, eq: list, reporter) -> None:
 def _same_orbits(total: int, earlier: list, new: list) -> bool:
     """Whether adding ``new`` leaves the orbits of the points unchanged (necessary for being implied)."""
     flat = np.arange(total, dtype=np.int64)
-    before = components(total, [(flat, np.asarray(p)) for p in earlier])
-    after = components(total, [(flat, np.asarray(p)) for p in earlier + new])
+    before = components(total, [(flat, p) for p in earlier])
+    after = components(total, [(flat, p) for p in earlier + new])
     return bool(np.array_equal(before, after))
 
 

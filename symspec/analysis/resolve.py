@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import ParamError, Span
 from ..syntax import ast
 from .actions import resolve_action
-from .domains import Cyclic, Labels, Range, RealDomain, Tensor, describe, resolve_domain, resolve_output
+from .domains import Cyclic, Labels, Range, RealDomain, Tensor, describe, fits_int64, resolve_domain, resolve_output
 from .laws import check_law, check_options
 from .records import LayerDef, ModelSig, PriorDef, Spec
 from .scope import KIND_WORDS, Reporter, SymbolTable, did_you_mean
@@ -102,6 +102,10 @@ class Analyzer:
                 )
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ParamError(f"parameter '{name}' must be an integer, got {value!r}")
+            if not fits_int64(value):
+                raise ParamError(
+                    f"parameter '{name}' is about 2^{abs(value).bit_length() - 1}, beyond the 64-bit integer limit (2^63 - 1)"
+                )
             self.params[name] = value
 
     # ---- on-demand resolution ------------------------------------------------------
