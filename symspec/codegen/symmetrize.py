@@ -36,7 +36,9 @@ from .expr import (
 from .names import py
 from .terms import Terms
 
-__all__ = ["Symmetrizer", "lower_symmetrize"]
+__all__ = ["Symmetrizer", "lower_symmetrize", "MAX_JOINT_ENTRIES"]
+
+MAX_JOINT_ENTRIES = 50_000  # a model on finite inputs is symmetrized exactly when its generators' table has at most this many entries
 
 
 @dataclass
@@ -60,6 +62,8 @@ def _finite(spec, tables, sig, laws: list) -> Symmetrizer | None:
     out_n = next((len(g.out_perm) for g in gens if g.out_perm is not None), 0) if output != "real" else 0
     offsets = [sum(sizes[:i]) for i in range(len(sizes))]
     total = sum(sizes) + out_n
+    if total * len(gens) > MAX_JOINT_ENTRIES:  # the table is written into the module: bounded text and time
+        return None
     joint = []
     for g in gens:
         if output != "real" and g.out_perm is None:
