@@ -23,7 +23,7 @@ from ..version import __version__
 from .core import CompileError
 from .expr import WIDTH, Assign, Attr, Const, DictE, ExprStmt, Name, Printer, call
 from .module import LoweredModule, lower_module
-from .names import doc_text, literal, py
+from .names import comment_text, doc_text, identifier, literal, py, user_text
 
 __all__ = ["compile_source", "compile", "lower_module", "CompileError", "py", "literal", "LoweredModule"]
 
@@ -46,7 +46,7 @@ def _template():
 
 def _comment(text: str, indent: int = 0) -> list:
     pad = " " * indent
-    return [pad + "# " + line for line in textwrap.wrap(text, 116 - indent)]
+    return [pad + "# " + line for line in textwrap.wrap(comment_text(text), 116 - indent)]
 
 
 def _docstring(text: str, indent: int) -> str:
@@ -83,21 +83,21 @@ def render(lowered: LoweredModule, out_hint: str) -> str:
         init = call(Attr(call("super"), "__init__"), *layer.args, **dict(layer.kwargs))
         layers.append(
             types.SimpleNamespace(
-                cls=layer.cls, base=layer.base, doc=_docstring(layer.comment, 4), init=lines([ExprStmt(init)], 8)
+                cls=identifier(layer.cls), base=".".join(identifier(part) for part in layer.base.split(".")), doc=_docstring(layer.comment, 4), init=lines([ExprStmt(init)], 8)
             )
         )
-    augmenters = [types.SimpleNamespace(name=fn, body=lines(stmts, 4)) for _, fn, stmts in lowered.augmenters]
+    augmenters = [types.SimpleNamespace(name=identifier(fn), body=lines(stmts, 4)) for _, fn, stmts in lowered.augmenters]
     symmetrizers = [
         types.SimpleNamespace(
-            cls=s.cls,
+            cls=identifier(s.cls),
             doc=_docstring(f"{s.model} averaged over the group of law(s) {s.laws}.", 4),
-            fields=", ".join(s.fields),
+            fields=", ".join(identifier(f) for f in s.fields),
             body=lines(s.stmts, 8),
         )
         for s in lowered.symmetrizers
     ]
     checks = [
-        types.SimpleNamespace(method=c.method, doc=_docstring(c.comment, 8), body=lines(c.stmts, 8))
+        types.SimpleNamespace(method=identifier(c.method), doc=_docstring(c.comment, 8), body=lines(c.stmts, 8))
         for c in lowered.checks
         if c.error is None
     ]
@@ -107,7 +107,7 @@ def render(lowered: LoweredModule, out_hint: str) -> str:
         file=doc_text(lowered.file),
         version=__version__,
         out_hint=doc_text(out_hint),
-        params="\n".join(f"{name} = {literal(value)}" for name, value in lowered.params),
+        params="\n".join(f"{identifier(name)} = {literal(value)}" for name, value in lowered.params),
         header="\n".join(assign(name, value) for name, value in lowered.header),
         constants=constants,
         tables=_registry("TABLES", [(n, n) for n in lowered.tables]).replace("\n", "\n    "),
@@ -139,7 +139,7 @@ def compile(spec, out_hint: str | None = None):  # noqa: A001 - the public name
     """Render the spec's module and import it in memory."""
     source = compile_source(spec, out_hint)
     module = types.ModuleType(f"symspec_generated_{spec.name}")
-    module.__file__ = f"<symspec {spec.file}>"
+    module.__file__ = f"<symspec {user_text(spec.file)}>"
     exec(compile_builtin(source, module.__file__, "exec"), module.__dict__)  # the text is ours: names are validated
     module.SOURCE = source
     return module

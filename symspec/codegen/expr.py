@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .names import literal
+from .names import comment_text, identifier, literal
 
 __all__ = [
     "Expr",
@@ -113,7 +113,7 @@ class BinOp(Expr):
 
 @dataclass(frozen=True)
 class Unary(Expr):
-    op: str  # '-', '~', 'not'
+    op: str  # '-', '~', 'not', '*' (unpacking)
     operand: Expr
 
 
@@ -242,9 +242,16 @@ _PREC = {
 _ATOM = 16
 
 
+def _binary(op: str) -> int:
+    """An operator's precedence; anything but a known operator is refused (it would be printed verbatim)."""
+    if op not in _PREC:
+        raise ValueError(f"no binary operator {op!r}")
+    return _PREC[op]
+
+
 def _prec(e: Expr) -> int:
     if isinstance(e, BinOp):
-        return _PREC[e.op]
+        return _binary(e.op)
     if isinstance(e, Unary):
         return 4 if e.op == "not" else 12
     if isinstance(e, Lambda):
@@ -277,13 +284,13 @@ class Printer:
 
     def _flat(self, e: Expr) -> str:
         if isinstance(e, Name):
-            return e.id
+            return identifier(e.id)
         if isinstance(e, Const):
             return literal(e.value)
         if isinstance(e, Attr):
-            return f"{self.expr(e.obj, _ATOM)}.{e.name}"
+            return f"{self.expr(e.obj, _ATOM)}.{identifier(e.name)}"
         if isinstance(e, Call):
-            args = [self.expr(a) for a in e.args] + [f"{k}={self.expr(v)}" for k, v in e.kwargs]
+            args = [self.expr(a) for a in e.args] + [f"{identifier(k)}={self.expr(v)}" for k, v in e.kwargs]
             return f"{self.expr(e.func, _ATOM)}({', '.join(args)})"
         if isinstance(e, Index):
             if isinstance(e.index, TupleE) and e.index.items:
@@ -302,7 +309,7 @@ class Printer:
         if isinstance(e, DictE):
             return "{" + ", ".join(f"{self.expr(k, 1)}: {self.expr(v, 1)}" for k, v in e.items) + "}"
         if isinstance(e, BinOp):
-            p = _PREC[e.op]
+            p = _binary(e.op)
             left_min = p + 1 if p == 5 else p  # comparisons do not chain here
             right = e.right
             if isinstance(right, BinOp) and right.op == e.op and e.op in ("&", "|"):  # associative on bools
@@ -311,9 +318,11 @@ class Printer:
         if isinstance(e, Unary):
             if e.op == "not":
                 return f"not {self.expr(e.operand, 4)}"
+            if e.op not in ("-", "~", "*"):  # "*": unpacking in a call
+                raise ValueError(f"no unary operator {e.op!r}")
             return f"{e.op}{self.expr(e.operand, 12)}"
         if isinstance(e, Lambda):
-            return f"lambda {', '.join(e.params)}: {self.expr(e.body, 0)}"
+            return f"lambda {', '.join(identifier(x) for x in e.params)}: {self.expr(e.body, 0)}"
         raise TypeError(f"cannot print {type(e).__name__}")
 
     # ---- wrapped
@@ -350,7 +359,7 @@ class Printer:
             lines = [pad + prefix + "("]
             for i, x in enumerate(operands):
                 lead = "" if i == 0 else ops[i - 1] + " "
-                lines += self.wrap(x, indent + 4, lead, "", _PREC[e.op] + 1)
+                lines += self.wrap(x, indent + 4, lead, "", _binary(e.op) + 1)
             return lines + [pad + ")" + suffix]
         if isinstance(e, Const) and isinstance(e.value, dict | list | tuple):
             return self.wrap(as_expr(e.value), indent, prefix, suffix, min_prec)
@@ -358,10 +367,10 @@ class Printer:
 
     def _chain(self, e: BinOp):
         """A left-nested chain of one operator precedence as operands and operators."""
-        p = _PREC[e.op]
+        p = _binary(e.op)
         if p == 5:
             return [e.left, e.right], [e.op]
-        if isinstance(e.left, BinOp) and _PREC[e.left.op] == p:
+        if isinstance(e.left, BinOp) and _binary(e.left.op) == p:
             operands, ops = self._chain(e.left)
             return operands + [e.right], ops + [e.op]
         return [e.left, e.right], [e.op]
@@ -412,7 +421,7 @@ class Printer:
         pad = " " * indent
         if isinstance(s, Assign):
             targets = ", ".join(self.expr(t, 1) for t in s.targets)
-            comment = f"  # {s.comment}" if s.comment else ""
+            comment = f"  # {comment_text(s.comment)}" if s.comment else ""
             value = s.value
             if isinstance(value, TupleE) and len(value.items) > 1 and len(s.targets) == len(value.items):
                 values = ", ".join(self.expr(i, 1) for i in value.items)  # unpacking: a, b = x, y
@@ -434,7 +443,7 @@ class Printer:
         if isinstance(s, ExprStmt):
             return self.wrap(s.value, indent, "", "")
         if isinstance(s, Comment):
-            return [pad + "# " + s.text]
+            return [pad + "# " + comment_text(s.text)]
         if isinstance(s, Blank):
             return [""]
         raise TypeError(f"cannot print {type(s).__name__}")

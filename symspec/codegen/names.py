@@ -12,9 +12,10 @@ import builtins
 import functools
 import json
 import keyword
+import math
 import re
 
-__all__ = ["RESERVED", "literal", "py", "Namespace", "doc_text", "comment_text", "call_hint"]
+__all__ = ["RESERVED", "user_text", "literal", "py", "identifier", "Namespace", "doc_text", "comment_text", "call_hint"]
 
 # names the generated module binds or reads itself: no generated local or constant may take them
 RESERVED = frozenset(
@@ -56,10 +57,33 @@ RESERVED = frozenset(
 )
 
 
+def user_text(text: object) -> str:
+    """The one escaping function: any text as one printable line (whitespace runs as one space).
+
+    Characters that are not printable (controls, NUL, surrogates from
+    undecodable file names, line and paragraph separators) are written as
+    their Python escape (``\\x00``, ``\\udcff``), so the result holds no line
+    break and encodes as UTF-8.  Comments (:func:`comment_text`) and
+    docstrings (:func:`doc_text`) are written through it; string constants
+    through :func:`literal` (ASCII JSON); identifiers through :func:`py` and
+    :class:`Namespace`, and the printer refuses anything else (:func:`identifier`).
+    """
+    out = []
+    for ch in " ".join(str(text).split()):
+        if ch.isprintable():
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
+
+
 def literal(value) -> str:
-    """Python source for a constant (dicts, lists, tuples, strings, numbers), strings double-quoted."""
+    """Python source for a constant (dicts, lists, tuples, strings, finite numbers), strings double-quoted ASCII."""
     if isinstance(value, str):
-        return json.dumps(value)
+        return json.dumps(value)  # ASCII only: every other character (surrogates too) as a \u escape
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"no literal for the non-finite number {value!r}")
     if isinstance(value, bool) or value is None or isinstance(value, int | float):
         return repr(value)
     if isinstance(value, dict):
@@ -72,14 +96,21 @@ def literal(value) -> str:
     raise TypeError(f"no literal for {type(value).__name__}")
 
 
-def comment_text(text: str) -> str:
-    """User text (law bodies, file names) as one line of a ``#`` comment."""
-    return " ".join(str(text).split())
+def comment_text(text: object) -> str:
+    """User text (law bodies, file names) as the body of one ``#`` comment line."""
+    return user_text(text)
 
 
-def doc_text(text: str) -> str:
-    """User text (file names, law bodies) inside a docstring: one line, no quote or backslash escapes it."""
-    return " ".join(str(text).split()).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+def doc_text(text: object) -> str:
+    """User text inside a triple-quoted docstring: one line in which no quote or backslash ends or escapes it."""
+    return user_text(text).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def identifier(name: str) -> str:
+    """``name`` unchanged when it is a plain identifier; otherwise an error (printer-side guard, never user-facing)."""
+    if not (isinstance(name, str) and name.isidentifier() and name.isascii() and not keyword.iskeyword(name)):
+        raise ValueError(f"not an identifier in generated code: {name!r}")
+    return name
 
 
 @functools.lru_cache(maxsize=4096)
