@@ -13,7 +13,7 @@ import sys
 from ..errors import SpecError, UsageError
 from ..version import __version__
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "write_stdout"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,6 +24,23 @@ class _Parser(argparse.ArgumentParser):
 
 def _color(stream) -> bool:
     return hasattr(stream, "isatty") and stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def write_stdout(text: str) -> None:
+    """``text`` on standard output, flushed; a full disk or closed stream is a usage error, not a traceback."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        _silence_stdout()  # what is still buffered must not fail again at exit
+        raise UsageError(f"cannot write to standard output: {err.strerror or err}") from None
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,7 +113,7 @@ def _check(args) -> int:
             print(f"symspec: {failed} of {files} invalid", file=sys.stderr)
         else:
             extra = f" ({warned} warning{'s' if warned != 1 else ''})" if warned else ""
-            print(f"symspec: {files} ok{extra}")
+            write_stdout(f"symspec: {files} ok{extra}\n")
     return 1 if failed else 0
 
 
@@ -120,9 +137,9 @@ def _explain(args) -> int:
         print(err.render(_color(sys.stderr)), file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(explain_json(spec), indent=2))
+        write_stdout(json.dumps(explain_json(spec), indent=2) + "\n")
     else:
-        print(explain_text(spec))
+        write_stdout(explain_text(spec) + "\n")
         if spec.warnings:
             print(spec.render_warnings(_color(sys.stderr)), file=sys.stderr)
     return 0
@@ -138,7 +155,7 @@ def _compile(args) -> int:
         print(err.render(_color(sys.stderr)), file=sys.stderr)
         return 1
     if args.output is None:
-        sys.stdout.write(source)
+        write_stdout(source)
         return 0
     try:
         with open(args.output, "w", encoding="utf-8") as f:
@@ -151,7 +168,7 @@ def _compile(args) -> int:
 def _validate(args) -> int:
     from ..validation.cli import run_validate
 
-    return run_validate(args, _load_one, _color(sys.stderr))
+    return run_validate(args, _load_one, _color(sys.stderr), write_stdout)
 
 
 def main(argv=None) -> int:
@@ -175,8 +192,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:  # pragma: no cover
         return 130
     except BrokenPipeError:  # the reader stopped early (| head): not an error of ours
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
         return 0
     return 2  # pragma: no cover - argparse rejects unknown commands
 

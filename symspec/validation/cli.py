@@ -50,7 +50,7 @@ def load_factory(ref: str):
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise ModelError(f"--model {ref}: cannot import '{module_name}': {err}") from None
-    except Exception as err:  # the user's module failed while importing
+    except (Exception, SystemExit) as err:  # the user's module failed (or exited) while importing
         raise ModelError(f"--model {ref}: importing '{module_name}' raised {type(err).__name__}: {err}") from None
     factory = module
     for part in attr.split("."):
@@ -76,7 +76,7 @@ def build_models(refs: dict, checkpoints: dict, params: dict) -> dict:
             kwargs = {}
         try:
             model = factory(**kwargs)
-        except Exception as err:
+        except (Exception, SystemExit) as err:  # a factory that calls sys.exit is a broken model, not our exit code
             raise ModelError(f"factory {ref} for model '{name}' raised {type(err).__name__}: {err}") from None
         if not callable(model):
             raise ModelError(f"factory {ref} returned {type(model).__name__}, not a model")
@@ -113,7 +113,7 @@ def _laws(option: str | None, module) -> list | None:
     return names
 
 
-def run_validate(args, load_one, color: bool) -> int:
+def run_validate(args, load_one, color: bool, write_stdout) -> int:
     """``symspec validate``: the table on stdout (on stderr under ``--json -``, which keeps stdout for the JSON alone)."""
     from ..pipeline import compile as compile_spec
     from ..runtime.calls import describe_missing
@@ -163,17 +163,16 @@ def run_validate(args, load_one, color: bool) -> int:
                 cap=args.cap,
                 max_rate=args.max_rate,
                 laws=laws,
-                **models,
+                models=models,
             )
         except RuntimeError as err:  # e.g. an unknown device
             raise UsageError(str(err).splitlines()[0]) from None
     text = report.render()
     if args.json == "-":  # stdout is the JSON alone (parseable as a whole); the table goes to stderr
         print(text, file=sys.stderr, flush=True)
-        sys.stdout.write(report.to_json() + "\n")
-        sys.stdout.flush()
+        write_stdout(report.to_json() + "\n")
     else:
-        print(text, flush=True)
+        write_stdout(text + "\n")
     if args.json and args.json != "-":
         try:
             with open(args.json, "w", encoding="utf-8") as f:
