@@ -137,3 +137,48 @@ def test_a_closed_pipe_is_not_a_traceback():
         cwd=ROOT,
     )
     assert "Traceback" not in proc.stderr and proc.stdout.startswith("spec graph_distance")
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("command", [["compile", MODULAR], ["explain", MODULAR], ["check", MODULAR]])
+def test_a_full_disk_on_stdout_is_a_message_exit_2(command):
+    """Standard output on /dev/full: one error line, exit 2, no traceback (not even at interpreter exit)."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "symspec", *command], stdout=full, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    assert proc.stderr == "symspec: error: cannot write to standard output: No space left on device\n"
+
+
+FACTORIES = """
+import sys
+import torch
+
+def exits(p):
+    sys.exit(3)
+
+def table(p):
+    return lambda a, b: torch.zeros(a.shape[0], p)
+"""
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--model", "{mod}:exits"], "factory {mod}:exits for model 'add' raised SystemExit: 3"),
+        (["--model", "{mod}:table", "--max-rate", "nan"], "--max-rate must be between 0 and 1, got nan"),
+        (["--model", "{mod}:table", "--max-rate", "-1"], "--max-rate must be between 0 and 1, got -1.0"),
+        (["--model", "{mod}:table", "--plot", "."], "--plot .: is a directory"),
+        (["--model", "{mod}:table", "--json", "/dev/full"], "--json /dev/full: cannot write: No space left on device"),
+    ],
+    ids=["factory-exits", "max-rate-nan", "max-rate-negative", "plot-dir", "json-full"],
+)
+def test_validate_hostile_options_exit_2(tmp_path, monkeypatch, capsys, extra, message):
+    mod = f"factories_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{mod}.py").write_text(FACTORIES)
+    monkeypatch.chdir(tmp_path)
+    if "/dev/full" in extra and not __import__("os").path.exists("/dev/full"):
+        pytest.skip("needs /dev/full")
+    args = ["validate", MODULAR, "--param", "p=5", "--samples", "20", *[a.format(mod=mod) for a in extra]]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"symspec: error: {message.format(mod=mod)}" in err and "Traceback" not in err
