@@ -9,7 +9,10 @@ caret under the span, then the hint and any notes.
 
 from __future__ import annotations
 
+import re
+from array import array
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import NamedTuple
 
 __all__ = [
@@ -25,6 +28,9 @@ __all__ = [
     "SpecTypeError",
     "render_diagnostic",
     "raise_diagnostics",
+    "source_line",
+    "MAX_RENDERED",
+    "MAX_SHOWN_LINE",
 ]
 
 
@@ -79,6 +85,10 @@ class ParamError(UsageError):
     """A parameter override names no declared ``param`` or is not an integer."""
 
 
+MAX_RENDERED = 100
+"""How many diagnostics a report prints; the rest are counted (``SpecError.diagnostics`` has them all)."""
+
+
 class SpecError(SymspecError):
     """A spec is invalid; ``diagnostics`` holds every problem found, sorted."""
 
@@ -92,9 +102,16 @@ class SpecError(SymspecError):
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.severity == "error"]
 
-    def render(self, color: bool = False, warnings: bool = True) -> str:
+    def render(self, color: bool = False, warnings: bool = True, limit: int | None = MAX_RENDERED) -> str:
+        """The report: the first ``limit`` diagnostics in source order (None: all), then how many more."""
         shown = [d for d in self.diagnostics if warnings or d.severity == "error"]
-        return "\n".join(render_diagnostic(d, self.sources, color) for d in shown)
+        rest = shown[limit:] if limit is not None else []
+        out = [render_diagnostic(d, self.sources, color) for d in shown[: len(shown) - len(rest)]]
+        if rest:
+            errors = sum(d.severity == "error" for d in rest)
+            counts = [f"{n} more {word}{'s' if n != 1 else ''}" for n, word in ((errors, "error"), (len(rest) - errors, "warning")) if n]
+            out.append(f"... and {' and '.join(counts)} (not shown; the first {limit} are)")
+        return "\n".join(out)
 
 
 class SpecSyntaxError(SpecError):
@@ -113,22 +130,66 @@ _COLORS = {"error": "\033[1;31m", "warning": "\033[1;35m", "note": "\033[1;36m"}
 _RESET = "\033[0m"
 
 
+@lru_cache(maxsize=4)
+def _line_starts(text: str) -> array:
+    """Offsets where each line of ``text`` starts; only ``\n`` ends a line (``\r\n`` too).
+
+    A source is split once, however many diagnostics point into it
+    (re-splitting it for each made 8,000 diagnostics take seconds).  A
+    leading byte-order mark is not part of line 1.
+    """
+    starts = array("q", [1 if text.startswith("\ufeff") else 0])
+    starts.extend(m.end() for m in _NEWLINE.finditer(text))
+    return starts
+
+
+_NEWLINE = re.compile("\n")
+MAX_SHOWN_LINE = 160
+"""The most characters of a source line a snippet shows; a longer line is cut around the span."""
+
+
+def source_line(text: str, line: int) -> str | None:
+    """Line ``line`` (from 1) of ``text``, without its line break; None past the end.
+
+    Lines are counted the way the lexer counts them: only ``\n`` breaks a line
+    (form feeds, ``\x1c``-``\x1e``, U+0085, U+2028 and U+2029 do not, unlike
+    :meth:`str.splitlines`), and a ``\r`` before it is dropped.
+    """
+    starts = _line_starts(text)
+    if not 1 <= line <= len(starts):
+        return None
+    end = starts[line] - 1 if line < len(starts) else len(text)
+    shown = text[starts[line - 1] : end]
+    return shown[:-1] if shown.endswith("\r") else shown
+
+
+def _printable(text: str) -> str:
+    """``text`` with each tab, control or invisible character as one space, so the caret lines up."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else " " for c in text)
+
+
 def _snippet(span: Span, sources: dict[str, str], color: str) -> list[str]:
     text = sources.get(span.file)
     if text is None:
         return []
-    lines = text.splitlines()
-    if not 1 <= span.line <= len(lines) + 1:
+    line = source_line(text, span.line)
+    if line is None:
         return []
-    line = lines[span.line - 1] if span.line <= len(lines) else ""
-    line = line.replace("\t", " ")
-    number = str(span.line)
-    gutter = " " * len(number)
     start = max(span.column - 1, 0)
     if span.end_line == span.line:
         width = max(span.end_column - span.column, 1)
     else:
         width = max(len(line) - start, 1)
+    if len(line) > MAX_SHOWN_LINE:  # a long line: show a window around the span
+        first = max(0, min(start - MAX_SHOWN_LINE // 4, len(line) - MAX_SHOWN_LINE))
+        last = first + MAX_SHOWN_LINE
+        width = max(1, min(width, last - start))
+        head = "..." if first > 0 else ""
+        line = head + line[first:last] + ("..." if last < len(line) else "")
+        start = start - first + len(head)
+    line = _printable(line)
+    number = str(span.line)
+    gutter = " " * len(number)
     marks = "^" * width
     if color:
         marks = f"{color}{marks}{_RESET}"

@@ -39,3 +39,122 @@ def test_long_lists_are_built_in_linear_time(monkeypatch):
     tree = parse(f"graph F = edges({edges})\n")
     assert len(tree.statements[0].ctor.args) == n
     assert _CountingSplice.copied < 10 * n, _CountingSplice.copied
+
+
+# ---- rendering many diagnostics ------------------------------------------------------
+
+
+def _unknown_domains(n: int) -> str:
+    return "domain Zp = cyclic(5)\n" + "".join(f"model m{i}(a: Zq{i}) -> class(Zp)\n" for i in range(n))
+
+
+def test_a_source_is_split_into_lines_once_however_many_diagnostics():
+    """Each diagnostic re-split the whole file when rendered (8,000 errors took 14 s to render)."""
+    from symspec import errors
+
+    with pytest.raises(SpecError) as info:
+        symspec.loads(_unknown_domains(300), "many.sym")
+    errors._line_starts.cache_clear()
+    rendered = info.value.render(limit=None)
+    assert rendered.count("error: unknown domain") == 300
+    assert errors._line_starts.cache_info().misses == 1
+
+
+def test_a_report_shows_the_first_hundred_diagnostics_and_counts_the_rest():
+    with pytest.raises(SpecError) as info:
+        symspec.loads(_unknown_domains(130), "many.sym")
+    err = info.value
+    assert len(err.diagnostics) == 130
+    text = str(err)
+    assert text.count("error: unknown domain") == 100
+    assert "many.sym:101:14: error: unknown domain 'Zq99'" in text
+    assert "Zq100'" not in text
+    assert text.endswith("... and 30 more errors (not shown; the first 100 are)")
+    assert err.render(limit=None).count("error: unknown domain") == 130
+
+
+def test_a_long_line_is_shown_as_a_window_around_the_span():
+    edges = ", ".join(f"{i}-{i + 1}" for i in range(20000))
+    with pytest.raises(SpecError) as info:
+        symspec.loads(f"graph F = edges({edges}, 5-$)\n", "long.sym")
+    diag = info.value.diagnostics[0]
+    rendered = info.value.render().split("\n")
+    assert rendered[0] == f"long.sym:1:{diag.span.column}: error: unexpected character '$'"
+    shown, caret = rendered[1], rendered[2]
+    assert len(shown) < 200 and shown.startswith(" 1 | ...") and "5-$)" in shown
+    assert shown[caret.index("^")] == "$"
+
+
+# ---- source positions --------------------------------------------------------------
+
+# Characters str.splitlines() breaks lines at, but the lexer does not: a line is
+# ended by "\n" only ("\r\n" included).
+_NOT_LINE_BREAKS = ["\x0c", "\x0b", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize("ch", _NOT_LINE_BREAKS, ids=lambda c: f"U+{ord(c):04X}")
+def test_positions_and_snippets_after_characters_that_splitlines_breaks_at(ch):
+    text = f"# a {ch} comment {ch}{ch}\ndomain Zp = cyclic(5)\r\nmodel f(a: Zp) -> class(Zq)\n"
+    with pytest.raises(SpecError) as info:
+        symspec.loads(text, "s.sym")
+    (diag,) = info.value.errors
+    assert (diag.span.line, diag.span.column) == (3, 25)
+    lines = info.value.render().split("\n")
+    assert lines[0] == "s.sym:3:25: error: unknown domain 'Zq'"
+    assert lines[1] == " 3 | model f(a: Zp) -> class(Zq)"
+    assert lines[2] == "   |                         ^^"
+
+
+@pytest.mark.parametrize("ch", _NOT_LINE_BREAKS, ids=lambda c: f"U+{ord(c):04X}")
+def test_the_offending_line_is_shown_with_the_character_as_a_space(ch):
+    """A form feed outside a comment is blank space; the others are syntax errors at their column."""
+    text = f"domain Zp = cyclic(5)\ndomain A ={ch} cyclic(3)\nmodel f(a: Zp) -> class(Zq)\n"
+    with pytest.raises(SpecError) as info:
+        symspec.loads(text, "s.sym")
+    diag = info.value.errors[0]
+    lines = info.value.render(warnings=False).split("\n")
+    if ch == "\x0c":
+        assert (diag.span.line, diag.span.column) == (3, 25)
+    else:
+        assert (diag.span.line, diag.span.column) == (2, 11)
+        assert diag.message == f"unexpected character U+{ord(ch):04X}"
+        assert lines[1] == " 2 | domain A =  cyclic(3)"
+        assert lines[2] == "   |           ^"
+
+
+def test_lexer_lines_count_newlines_only():
+    tree = parse("# \u2028 \x0c \x85\r\ndomain\x0cA = cyclic(3)\n\n\x0cdomain B = cyclic(4)\n", "p.sym")
+    a, b = tree.statements
+    assert (a.span.line, a.span.column, a.name.span.column) == (2, 1, 8)
+    assert (b.span.line, b.span.column) == (4, 2)
+
+
+def test_source_line_counts_newlines_only():
+    from symspec.errors import source_line
+
+    text = "a\x0cb\r\nc\u2028d\n\ne"
+    assert [source_line(text, i) for i in range(1, 6)] == ["a\x0cb", "c\u2028d", "", "e", None]
+    assert source_line("x\n", 2) == "" and source_line("x\n", 3) is None
+
+
+# ---- a UTF-8 byte-order mark -----------------------------------------------------------
+
+_SPEC = "domain Zp = cyclic(5)\nmodel f(a: Zp) -> class(Zp)\nlaw l: f(a) == f(a)\n"
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.sym"
+    path.write_bytes(b"\xef\xbb\xbf" + _SPEC.encode())
+    assert set(symspec.load(path).laws) == {"l"}
+    assert set(symspec.loads("\ufeff" + _SPEC).laws) == {"l"}
+    assert parse("\ufeff" + _SPEC) == parse(_SPEC)
+
+
+def test_positions_on_line_one_count_from_after_the_byte_order_mark(tmp_path):
+    path = tmp_path / "bom.sym"
+    path.write_bytes(b"\xef\xbb\xbfdomain Zp = cyclc(5)\n")
+    with pytest.raises(SpecError) as info:
+        symspec.load(path)
+    lines = str(info.value).split("\n")
+    assert lines[0] == f"{path}:1:13: error: unknown domain constructor 'cyclc'"
+    assert lines[1:3] == [" 1 | domain Zp = cyclc(5)", "   |             ^^^^^"]

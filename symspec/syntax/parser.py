@@ -303,7 +303,8 @@ def parse(text: str, file: str = "<string>", *, engine: str = "fast") -> ast.Spe
         raise ValueError(f"engine must be 'fast' or 'lark', not {engine!r}")
     lark, joiner = _parser()
     diagnostics: list[Diagnostic] = []
-    current = text if text.endswith("\n") else text + "\n"
+    body = text[1:] if text.startswith("\ufeff") else text  # a UTF-8 byte-order mark: not part of line 1
+    current = body if body.endswith("\n") else body + "\n"
     result = None
     while True:
         try:
