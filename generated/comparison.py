@@ -133,9 +133,8 @@ class SymmetryLoss(rt.SymmetryLossBase):
         # examples/comparison.sym:21 gt(a, b) == not gt(b, a) when a != b
         terms["antisymmetric"] = rt.masked_mean(rt.bernoulli_sym_kl(gt_ab_logit, -gt_ba_logit), a != b)
         # examples/comparison.sym:25 gt(a, b) and gt(b, c) => gt(a, c)
-        terms["transitive"] = rt.implication_penalty(
-            torch.sigmoid(rt.logit(rt.soft_and(torch.sigmoid(gt_ab_logit), torch.sigmoid(gt_b_transitive_c_logit)))),
-            torch.sigmoid(gt_a_transitive_c_logit),
+        terms["transitive"] = rt.implication_logits(
+            rt.and_logits(gt_ab_logit, gt_b_transitive_c_logit), gt_a_transitive_c_logit
         ).mean()
         # examples/comparison.sym:29 gt(a, c) == sigmoid(logit(gt(a, b)) + logit(gt(b, c))) when a > b > c
         terms["bradley_terry"] = rt.masked_mean(
@@ -276,10 +275,7 @@ class Validator(rt.ValidatorBase):
         rhs = gt_ac_logit
         return rt.checked(
             n,
-            loss=rt.implication_penalty(
-                torch.sigmoid(rt.logit(rt.soft_and(torch.sigmoid(gt_ab_logit), torch.sigmoid(gt_bc_logit)))),
-                torch.sigmoid(gt_ac_logit),
-            ),
+            loss=rt.implication_logits(rt.and_logits(gt_ab_logit, gt_bc_logit), gt_ac_logit),
             holds=~lhs | (rhs > 0),
             mask=None,
             finite=calls.finite(n),

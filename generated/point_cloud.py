@@ -116,7 +116,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
 
         terms = {}
         # examples/point_cloud.sym:20 energy(g . x) == energy(x)
-        terms["invariant"] = (energy_gx_logit - energy_x_logit).pow(2).mean()
+        terms["invariant"] = rt.squared_difference(energy_gx_logit, energy_x_logit).mean()
         # examples/point_cloud.sym:23 forces(g . x) == g . forces(x)
         terms["equivariant"] = rt.squared_error(
             calls[forces_g_equivariant_x],
@@ -273,7 +273,7 @@ class Validator(rt.ValidatorBase):
         rhs = energy_x_logit
         return rt.checked(
             n,
-            loss=(lhs - rhs).pow(2),
+            loss=rt.squared_difference(lhs, rhs),
             holds=rt.within_tolerance(lhs, rhs, 0.0001, 0.0),
             mask=None,
             finite=calls.finite(n),

@@ -298,15 +298,14 @@ def test_repro_alias_of_presentation_group_has_no_action():
     check(symspec.loads(text, "repro.sym"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="validate(spec, **models): a model named 'device' (a legal spec name) collides with the keyword",
-    raises=UsageError,
-)
 def test_repro_validate_model_named_device():
+    # a model named like a keyword of validate is passed in models={...}; by keyword it is a clear usage error
     spec = symspec.loads("domain D = range(3)\nmodel device(a: D) -> class(2)\nlaw l: device(a) == 0\n", "repro.sym")
     models = tiny_models(symspec.compile(spec))
-    symspec.validate(spec, samples=8, seed=0, **models)
+    report = symspec.validate(spec, samples=8, seed=0, models=models)
+    assert report["l"].cases > 0
+    with pytest.raises(UsageError, match=r"model 'device' clashes with validate's keyword device=: .*models=\{'device': \.\.\.\}"):
+        symspec.validate(spec, samples=8, seed=0, **models)
 
 
 # -- found by the second campaign

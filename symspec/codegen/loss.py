@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from ..analysis.domains import ClassOf, Cyclic, Range, RealDomain, Tensor
 from ..syntax.unparse import unparse
-from .core import LawScope, ModuleTables, Scope, comment_text, formula
+from .core import LawScope, ModuleTables, Scope, comment_text, fail, formula
 from .draws import batch_value, draw_group, draw_value
 from .expr import (
     Assign,
@@ -57,13 +57,38 @@ def mask_of(masks: list):
 
 
 def batch_fields(spec) -> list:
-    """(variable, first law using it) of every batch variable, in law order."""
+    """(variable, first law using it) of every batch variable, in law order.
+
+    A batch field is one tensor of the batch, read by every law that names
+    it: two laws reading it over different domains is a CompileError at the
+    second law's variable (one of them would train on values outside its domain).
+    """
     out = []
+    first: dict = {}  # variable -> (law, domain)
     for name, ir in spec.ir.laws.items():
         for var, plan in ir.variables.items():
-            if plan.source == "batch" and all(v != var for v, _ in out):
+            if plan.source != "batch":
+                continue
+            if var not in first:
+                first[var] = (name, plan.domain)
                 out.append((var, name))
+                continue
+            law, domain = first[var]
+            if domain != plan.domain:
+                _clash(spec, var, law, domain, name, plan.domain)
     return out
+
+
+def _clash(spec, var: str, law: str, domain, other: str, other_domain) -> None:
+    where = spec.laws[other].variables.get(var)
+    node = where if where is not None and getattr(where, "span", None) is not None else spec.laws[other].decl
+    fail(
+        spec,
+        f"law {other} reads the batch field '{var}' as {spec.domain_name(other_domain)}, but law {law} reads it as "
+        f"{spec.domain_name(domain)}: one batch field has one domain",
+        node,
+        "rename the variable in one of the laws (its model's parameter name) so that each domain has its own batch field",
+    )
 
 
 def lower_law(scope: Scope, law, ir) -> LoweredLaw:
@@ -137,8 +162,8 @@ def lower_loss(spec, tables: ModuleTables) -> list:
     priors = [_prior(spec, tables, p) for p in spec.priors.values()]
     terms = Name("terms")
     body = [Assign((Name("generator"),), Attr(Name("self"), "generator"))]
-    if not fields:
-        body.insert(0, Comment("this spec states no law on a batch: the loss is zero (plus its priors)"))
+    if not laws:
+        body.insert(0, Comment("this spec states no law: the loss is zero (plus its priors)"))
         body.append(Assign((terms,), DictE(())))
         for name, code, comment in priors:
             body += [Comment(f"prior {comment}"), Assign((Index(terms, Const(name)),), code)]
@@ -147,9 +172,12 @@ def lower_loss(spec, tables: ModuleTables) -> list:
         return body
     for var, law in fields:
         body.append(Assign((Name(py(var)),), rt("field", Name("batch"), var, law)))
-    first = Name(py(fields[0][0]))
-    body.append(Assign((Name("n"),), Index(Attr(first, "shape"), Const(0))))
-    body.append(Assign((Name("device"),), Attr(first, "device")))
+    if fields:
+        first = Name(py(fields[0][0]))
+        body.append(Assign((Name("n"),), Index(Attr(first, "shape"), Const(0))))
+        body.append(Assign((Name("device"),), Attr(first, "device")))
+    else:  # no law reads a batch field: every variable is drawn, as many cases as the batch has (docs/training.md)
+        body.append(Assign((Name("n"), Name("device")), rt("draw_size", Name("batch"), Attr(Name("self"), "models"))))
     for law in laws:
         if law.setup:
             body += [Blank(), Comment(f"{law.name}: draws"), *law.setup]

@@ -30,6 +30,7 @@ def tolerances(tol, rtol) -> tuple:
         return DEFAULT_TOL, DEFAULT_RTOL
     return (float(tol) if tol is not None else DEFAULT_TOL, float(rtol) if rtol is not None else 0.0)
 
+
 DEFAULT_TOL = 1e-5  # absolute tolerance of real/tensor relations when a law gives none
 DEFAULT_RTOL = 1e-4  # relative tolerance (of the right side's magnitude)
 
@@ -354,8 +355,7 @@ class Terms:
                 return V("rel", rt("bernoulli_cross_entropy", a.e, b.e), level=level)
             if a.kind == "tensor" or b.kind == "tensor":
                 return V("rel", rt("squared_error", a.e, b.e), level=level)
-            diff = BinOp("-", self.numeric(a), self.numeric(b))
-            return V("rel", method(diff, "pow", 2), level=level)
+            return V("rel", rt("squared_difference", self.numeric(a), self.numeric(b)), level=level)
         if op in ("<=", "<"):
             return V("rel", rt("squared_hinge", self.numeric(a), self.numeric(b)), level=level)
         if op in (">=", ">"):
@@ -407,6 +407,9 @@ class Terms:
             return V("cond", bool_expr(e.op, a.e, b.e))
         if e.op == "and" and "rel" in (a.kind, b.kind):
             return V("rel", BinOp("+", self.asserted(a), self.asserted(b)), level=level)
+        if a.kind == b.kind == "prob":  # two logits: combined in log space (finite in half precision)
+            fn = {"=>": "implication_logits", "and": "and_logits", "or": "or_logits"}[e.op]
+            return V("rel" if e.op == "=>" else "prob", rt(fn, a.e, b.e), level=level)
         pa, pb = self.probability(a), self.probability(b)
         if e.op == "=>":
             return V("rel", rt("implication_penalty", pa, pb), level=level)

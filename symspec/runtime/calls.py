@@ -11,7 +11,7 @@ Requests that depend on other outputs (nested calls) go in a later round.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 
 import torch
 
@@ -20,6 +20,8 @@ from ..transforms import MAX_TABLE_ORDER
 __all__ = [
     "CallBatch",
     "SymmetryLossBase",
+    "gather_models",
+    "draw_size",
     "SymmetrizedBase",
     "law_models",
     "models_needed",
@@ -95,6 +97,39 @@ def describe_missing(needed: dict, given: Collection[str]) -> dict:
     return {m: ", ".join(users) for m, users in sorted(needed.items()) if m not in given}
 
 
+def gather_models(owner: str, spec_models, models, named: dict, options: dict) -> dict:
+    """The models passed as one mapping (``models={...}``) or by keyword (``name=model``), as a dict.
+
+    A model named like one of ``owner``'s keywords (``options``: keyword ->
+    (value given, its default), and ``models`` itself) cannot be passed by
+    keyword: that is a ``TypeError`` telling the caller to use ``models={...}``.
+    """
+    if models is not None and not isinstance(models, Mapping):
+        if "models" in spec_models:
+            raise TypeError(
+                f"the model 'models' clashes with {owner}'s keyword models=: pass the models as {owner}(models={{'models': ...}})"
+            )
+        raise TypeError(f"{owner}: models= takes a mapping of model name -> model, got {type(models).__name__}")
+    if models is not None:
+        if named:
+            raise TypeError(
+                f"{owner}: pass the models either as models={{...}} or by keyword, not both (by keyword: {', '.join(named)})"
+            )
+        models = dict(models)
+        stray = [m for m in models if not isinstance(m, str)]
+        if stray:
+            raise TypeError(f"{owner}: models= maps model names (strings) to models; got the key(s) {stray!r}")
+        return models
+    clashes = [k for k, (value, default) in options.items() if k in spec_models and value is not default]
+    if clashes:
+        name = clashes[0]
+        raise TypeError(
+            f"the model '{name}' clashes with {owner}'s keyword {name}=: pass the models as "
+            f"{owner}(models={{'{name}': ...}}) (a model named like a keyword of {owner} cannot be passed by keyword)"
+        )
+    return dict(named)
+
+
 class SymmetryLossBase(torch.nn.Module):
     """What every compiled ``SymmetryLoss`` shares: its models, tables, options and the weighted sum.
 
@@ -111,8 +146,11 @@ class SymmetryLossBase(torch.nn.Module):
     WEIGHTS: dict = {}
     TABLES: dict = {}
 
-    def __init__(self, /, *, generator=None, fused=None, **models):  # self positional-only: a model may be named self
+    def __init__(self, /, models=None, *, generator=None, fused=None, **named):  # self positional-only: a model may be named self
         super().__init__()
+        models = gather_models(
+            type(self).__name__, self.MODELS, models, named, {"generator": (generator, None), "fused": (fused, None)}
+        )
         self._check_models(models)
         self.models = dict(models)
         for index, model in enumerate(self.models.values()):
@@ -130,15 +168,41 @@ class SymmetryLossBase(torch.nn.Module):
         missing = describe_missing(needed, models)
         unknown = sorted(set(models) - set(self.MODELS))
         if missing or unknown:
+            keywords = [m for m in missing if m in ("models", "generator", "fused")]
             raise TypeError(
                 f"{type(self).__name__} takes the models {sorted(self.MODELS)}; missing {sorted(missing)}, unknown {unknown}"
                 + "".join(f"; {m} is used by {users}" for m, users in missing.items())
+                + (f"; pass {', '.join(keywords)} in models={{...}} (named like a keyword)" if keywords else "")
             )
 
     def total(self, terms: dict) -> torch.Tensor:
         """Keep the terms (detached) and return their weighted sum."""
         self.terms = {name: value.detach() for name, value in terms.items()}
         return sum(self.WEIGHTS[name] * value for name, value in terms.items())
+
+
+def draw_size(batch, models: dict) -> tuple:
+    """(cases, device) of a loss step whose laws read no batch field: every variable is drawn.
+
+    ``batch`` is the number of cases (an int), or a mapping whose first tensor
+    gives them (its length and device: the training batch, whatever its
+    fields). The device is else the first model parameter's, else the CPU.
+    """
+    if isinstance(batch, Mapping):
+        for value in batch.values():
+            if isinstance(value, torch.Tensor) and value.dim() > 0:
+                return value.shape[0], value.device
+        raise ValueError(
+            "this spec's laws read no batch field, so the loss draws every variable: pass loss(N) with the number "
+            f"of cases to draw, or a batch holding a tensor (its length is used); the batch has: {', '.join(map(str, batch)) or 'nothing'}"
+        )
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise TypeError(f"loss(batch): a mapping of batch fields or a number of cases (at least 1), got {batch!r}")
+    for model in models.values():
+        if isinstance(model, torch.nn.Module):
+            for t in (*model.parameters(), *model.buffers()):
+                return batch, t.device
+    return batch, torch.device("cpu")
 
 
 _ELEMENT_CACHE: dict = {}

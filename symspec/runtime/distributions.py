@@ -9,36 +9,34 @@ __all__ = ["pushforward", "pushforward_map", "sum_distribution", "shift_table", 
 
 
 def pushforward(logp: torch.Tensor, push: torch.Tensor) -> torch.Tensor:
-    """Log-probabilities of ``sigma(X)`` for ``X ~ exp(logp)``, ``sigma`` a permutation of the classes.
+    """Log-probabilities of ``sigma(X)`` for ``X ~ exp(logp)``, ``sigma`` any map of the classes.
 
-    ``push`` maps class i to ``push[..., i]``: one permutation ``[n]`` for the
-    whole batch, or one per example ``[batch, n]``.  One gather with the
-    inverse table: ``q[push[i]] = p[i]``.
-    """
-    push = push.to(device=logp.device, dtype=torch.long)
-    inverse = torch.empty_like(push)
-    inverse.scatter_(-1, push, torch.arange(push.shape[-1], device=push.device).expand_as(push))
-    return logp.gather(-1, inverse.expand(logp.shape) if inverse.dim() < logp.dim() else inverse)
-
-
-def pushforward_map(logp: torch.Tensor, push: torch.Tensor) -> torch.Tensor:
-    """Log-probabilities of ``sigma(X)`` for ``X ~ exp(logp)``, ``sigma`` any map of the classes (``x -> u x mod n``).
-
-    Classes mapped to the same class add their probabilities (a log-sum-exp per
-    class, exact where one class lands: a permutation gives ``pushforward``'s
-    values); a class nothing maps to gets ``log(tiny)``, finite, as in
-    ``sum_distribution``.  ``push`` as for :func:`pushforward`.
+    ``push`` maps class i to ``push[..., i]``: one map ``[n]`` for the whole
+    batch, or one per example ``[batch, n]``. The probability of class j is
+    the sum of the probabilities of its preimage (a log-sum-exp per class:
+    exact, and a permutation's values where one class lands); a class that
+    nothing maps to (``x -> 2x`` on ``cyclic(4)`` misses 1 and 3) has
+    probability 0, log-probability ``-inf``. Half precision is summed in
+    float32 and returned in the input's dtype.
     """
     dtype = torch.float32 if logp.dtype in (torch.float16, torch.bfloat16) else logp.dtype
     lp = logp.to(dtype)
-    push = push.to(device=logp.device, dtype=torch.long).expand(lp.shape)
-    lowest = torch.full_like(lp, float("-inf"))
-    top = lowest.scatter_reduce(-1, push, lp, "amax")  # per class: the largest log-probability landing on it
-    hit = torch.zeros_like(lp, dtype=torch.bool).scatter(-1, push, True)
-    top = torch.where(hit, top, torch.zeros_like(top))
+    push = push.to(device=logp.device, dtype=torch.long)
+    if push.dim() > lp.dim() or push.shape[-1] != lp.shape[-1]:
+        raise ValueError(f"pushforward: a map of shape {tuple(push.shape)} for log-probabilities of shape {tuple(lp.shape)}")
+    push = push.expand(lp.shape)
+    with torch.no_grad():  # the shift only keeps exp() in range: the log-sum-exp does not depend on it
+        top = torch.full_like(lp, float("-inf")).scatter_reduce(-1, push, lp, "amax")
+        top = torch.where(top.isfinite(), top, torch.zeros_like(top))
     mass = torch.zeros_like(lp).scatter_add(-1, push, (lp - top.gather(-1, push)).exp())
     tiny = torch.finfo(dtype).tiny
-    return (top + mass.clamp_min(tiny).log()).to(logp.dtype)
+    out = torch.where(mass > 0, top + mass.clamp_min(tiny).log(), torch.full_like(lp, float("-inf")))
+    return out.to(logp.dtype)
+
+
+def pushforward_map(logp: torch.Tensor, push: torch.Tensor) -> torch.Tensor:
+    """:func:`pushforward` (kept as the name compiled modules of ``x -> u x mod n`` use)."""
+    return pushforward(logp, push)
 
 
 def shift_table(n: int, k: torch.Tensor | int, device=None) -> torch.Tensor:

@@ -9,6 +9,8 @@ divergence of 7e4 would overflow fp16, and small terms would vanish.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -18,6 +20,7 @@ __all__ = [
     "bernoulli_sym_kl",
     "cross_entropy_to",
     "squared_error",
+    "squared_difference",
     "squared_hinge",
     "expectation",
     "truth_penalty",
@@ -31,13 +34,22 @@ def _promote(*xs: torch.Tensor) -> tuple:
     return tuple(x.to(dtype) for x in xs)
 
 
+def _floor_zero(logp: torch.Tensor) -> torch.Tensor:
+    """``log 0`` (a masked class: a -inf logit) as ``log tiny``, finite; every other log-probability unchanged."""
+    floor = math.log(torch.finfo(logp.dtype).tiny)
+    return torch.where(logp == float("-inf"), torch.full_like(logp, floor), logp)
+
+
 def sym_kl_logprobs(logp: torch.Tensor, logq: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """``(KL(p||q) + KL(q||p)) / 2 = sum (p - q)(log p - log q) / 2`` from log-probabilities.
 
-    Finite whenever both inputs are finite; classes where both probabilities
-    underflow to zero contribute nothing.
+    Classes of probability zero (``log p = -inf``: a masked class, or one no
+    class maps to) count as probability ``tiny``: a class zero on both sides
+    contributes nothing, one zero on one side a finite term. Finite, with
+    finite gradients, whenever no input is NaN or ``+inf``.
     """
     logp, logq = _promote(logp, logq)
+    logp, logq = _floor_zero(logp), _floor_zero(logq)
     return 0.5 * ((logp.exp() - logq.exp()) * (logp - logq)).sum(dim)
 
 
@@ -48,9 +60,13 @@ def sym_kl_logits(a: torch.Tensor, b: torch.Tensor, dim: int = -1) -> torch.Tens
 
 
 def bernoulli_sym_kl(logit_p: torch.Tensor, logit_q: torch.Tensor) -> torch.Tensor:
-    """Symmetric KL between Bernoulli(sigmoid(p)) and Bernoulli(sigmoid(q)): ``(p - q)(logit_p - logit_q) / 2``."""
+    """Symmetric KL between Bernoulli(sigmoid(p)) and Bernoulli(sigmoid(q)): ``(p - q)(logit_p - logit_q) / 2``.
+
+    Two equal infinite logits (the same certain answer) agree: 0, not NaN.
+    """
     logit_p, logit_q = _promote(logit_p, logit_q)
-    return 0.5 * (torch.sigmoid(logit_p) - torch.sigmoid(logit_q)) * (logit_p - logit_q)
+    diff = torch.where(logit_p == logit_q, torch.zeros_like(logit_p), logit_p - logit_q)
+    return 0.5 * (torch.sigmoid(logit_p) - torch.sigmoid(logit_q)) * diff
 
 
 def cross_entropy_to(logits: torch.Tensor, target: torch.Tensor, dim: int = -1) -> torch.Tensor:
@@ -68,9 +84,19 @@ def squared_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return diff.pow(2).mean(-1)
 
 
+def _fp32(x):
+    """A half-precision tensor as float32; anything else (other tensors, Python numbers) unchanged."""
+    return x.float() if isinstance(x, torch.Tensor) and x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+def squared_difference(a, b):
+    """``(a - b)^2`` elementwise (half precision computed in float32: a difference of 256 squared overflows fp16)."""
+    return (_fp32(a) - _fp32(b)) ** 2
+
+
 def squared_hinge(lhs: torch.Tensor, rhs: torch.Tensor, strict_margin: float = 0.0) -> torch.Tensor:
     """Penalty for violating ``lhs <= rhs`` (``lhs < rhs`` with a margin): ``relu(lhs - rhs + margin)^2``."""
-    return torch.relu(lhs - rhs + strict_margin).pow(2)
+    return torch.relu(_fp32(lhs) - _fp32(rhs) + strict_margin).pow(2)
 
 
 def expectation(logits: torch.Tensor, values: torch.Tensor, dim: int = -1) -> torch.Tensor:

@@ -1,10 +1,33 @@
-"""Product t-norm soft logic on probabilities, and logit/sigmoid."""
+"""Product t-norm soft logic on probabilities and on logits, and logit/sigmoid.
+
+Half-precision inputs (fp16, bf16) are computed and returned in float32, as
+the divergences are: ``1 - 1e-6`` rounds to 1 in half precision, and a logit
+of a probability that rounded to 1 is infinite (its gradient NaN). On two
+logits, ``and_logits`` / ``or_logits`` never leave log space, so they are
+finite, with finite gradients, for every finite input.
+"""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-__all__ = ["soft_not", "soft_and", "soft_or", "implication_penalty", "logit", "sigmoid"]
+__all__ = [
+    "soft_not",
+    "soft_and",
+    "soft_or",
+    "and_logits",
+    "or_logits",
+    "implication_penalty",
+    "implication_logits",
+    "logit",
+    "sigmoid",
+]
+
+
+def _fp32(*xs: torch.Tensor) -> tuple:
+    """Half-precision tensors as float32; others unchanged."""
+    return tuple(x.float() if x.dtype in (torch.float16, torch.bfloat16) else x for x in xs)
 
 
 def soft_not(p: torch.Tensor) -> torch.Tensor:
@@ -19,12 +42,37 @@ def soft_or(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return p + q - p * q
 
 
+def and_logits(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The logit of ``sigmoid(a) * sigmoid(b)``, in log space.
+
+    ``log(pa pb) - log(1 - pa pb)`` with ``1 - pa pb = (1 - pa) + pa (1 - pb)``:
+    every log-sigmoid is finite for finite logits, so is the result.
+    """
+    a, b = _fp32(a, b)
+    la, lb, na, nb = F.logsigmoid(a), F.logsigmoid(b), F.logsigmoid(-a), F.logsigmoid(-b)
+    return la + lb - torch.logaddexp(na, la + nb)
+
+
+def or_logits(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The logit of ``pa + pb - pa pb`` (``not (not a and not b)``), in log space."""
+    return -and_logits(-a, -b)
+
+
 def implication_penalty(premise: torch.Tensor, conclusion: torch.Tensor) -> torch.Tensor:
-    """``a => b`` penalizes ``a * (1 - b)``: zero when the premise is false or the conclusion true."""
+    """``a => b`` penalizes ``a * (1 - b)`` (probabilities): zero when the premise is false or the conclusion true."""
+    premise, conclusion = _fp32(premise, conclusion)
     return premise * (1 - conclusion)
 
 
+def implication_logits(premise: torch.Tensor, conclusion: torch.Tensor) -> torch.Tensor:
+    """:func:`implication_penalty` of two logits: ``sigmoid(premise) * sigmoid(-conclusion)``, from log-sigmoids."""
+    premise, conclusion = _fp32(premise, conclusion)
+    return torch.exp(F.logsigmoid(premise) + F.logsigmoid(-conclusion))
+
+
 def logit(p: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """``log(p / (1 - p))`` of ``p`` clamped to ``[eps, 1 - eps]`` (half precision computed in float32)."""
+    (p,) = _fp32(p)
     p = p.clamp(eps, 1 - eps)
     return torch.log(p) - torch.log1p(-p)
 

@@ -64,11 +64,15 @@ def lipschitz_penalty(model, args: tuple, kinds: tuple, class_output: bool, eps:
             step = x
         shape = (-1,) + (1,) * (x.dim() - 1)
         moved.append(torch.where(pick.view(shape), step, x))
-    before, after = model(*args), model(*moved)
+    before, after = _fp32(model(*args)), _fp32(model(*moved))  # a half-precision change squared over eps^2 overflows
     if class_output:
         before, after = torch.log_softmax(before, -1), torch.log_softmax(after, -1)
-    diff = (after - before).reshape(n, -1)
+    diff = torch.where(before == after, torch.zeros_like(before), after - before).reshape(n, -1)  # -inf on both: no change
     return diff.pow(2).sum(-1).mean() / scale**2
+
+
+def _fp32(x: torch.Tensor) -> torch.Tensor:
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def bound_tensor(bound: dict, name: str, prior: str) -> torch.Tensor:

@@ -9,15 +9,18 @@ loss makes them), runs them in batches on the model's device, and sums up.
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 import os
 import sys
 import time
+from collections.abc import Iterable, Mapping
 
 import torch
 
 from ..codegen.terms import tolerances
 from ..errors import ModelError, UsageError
-from ..runtime.calls import describe_missing, models_needed
+from ..runtime.calls import describe_missing, gather_models, models_needed
 from ..runtime.descriptors import ClassOutput, GroupElements, Real, TensorOutput, Values
 from .report import LawReport, Report, wilson_interval
 from .tabulate import mixed_radix
@@ -83,7 +86,7 @@ class _Law:
         scored = torch.where(bad, loss.nan_to_num(nan=float("inf"), posinf=float("inf")), torch.full_like(loss, -1.0))
         k = min(self.keep, counts[2])
         top, idx = scored.topk(k)
-        floor = self.worst[-1][0] if len(self.worst) >= self.keep else -math.inf
+        floor = self.worst[-1][0] if self.worst and len(self.worst) >= self.keep else -math.inf
         for value, i in zip(top.tolist(), idx.tolist()):
             if value <= floor and len(self.worst) >= self.keep:
                 break
@@ -153,6 +156,7 @@ def _space(validator, variables: dict, only_batch: bool = False):
 
 def validate(
     spec,
+    /,
     *,
     samples: int = 10_000,
     seed: int = 0,
@@ -167,7 +171,8 @@ def validate(
     params: dict | None = None,
     progress: bool | None = None,
     tabulate: bool | None = None,
-    **models,
+    models: dict | None = None,
+    **named,
 ) -> Report:
     """Check every law of ``spec`` on ``models``; see docs/validation.md.
 
@@ -184,25 +189,19 @@ def validate(
     with fewer inputs than some law has cases is evaluated once on every
     input and read by indexing (``tabulate=None``; True forces it where
     possible, False never): the same outputs for a deterministic model.
-    ``models`` are the ones the checked laws call (``laws``: names, default
-    all); the spec's other models may be left out.
+    ``models`` (a mapping, name -> model; or by keyword, ``add=model``,
+    for names unlike this function's keywords) are the ones the checked
+    laws call (``laws``: names, default all); the spec's other models may
+    be left out.
     """
-    module = _module(spec, params)
+    module = _module(spec, params if params is None or isinstance(params, Mapping) else None)
+    models = _gather(module, models, named, locals())  # first: a model named like an option is not that option
+    samples, seed, batch_size, cap, examples = _check_options(samples, seed, batch_size, cap, max_rate, examples)
+    if params is not None and not isinstance(params, Mapping):
+        raise UsageError(f"params must be a mapping of parameter name -> integer, got {type(params).__name__}")
     inputs = dict(inputs or {})
     dims = {"N": 8, **(dims or {})}
-    names = list(module.LAWS) if laws is None else list(dict.fromkeys([laws] if isinstance(laws, str) else laws))
-    unknown = [n for n in names if n not in module.LAWS]
-    if unknown:
-        raise UsageError(f"unknown law(s) {', '.join(unknown)}; the spec's laws: {', '.join(module.LAWS)}")
-    if laws is not None and not names and module.LAWS:
-        raise UsageError(f"no law selected; the spec's laws: {', '.join(module.LAWS)}")
-    if not -SEED_LIMIT < seed < SEED_LIMIT:
-        raise UsageError(f"seed {seed}: must be smaller than {SEED_LIMIT} in magnitude")
-    for option, value, least in (("samples", samples, 1), ("batch_size", batch_size, 1), ("cap", cap, 0)):
-        if value < least:
-            raise UsageError(f"{option} must be at least {least}, got {value}")
-    if not 0 <= max_rate <= 1:
-        raise UsageError(f"max_rate must be between 0 and 1, got {max_rate}")
+    names = _law_names(module, laws)
     needed = needed_models(module, [n for n in names if module.CHECKS[n]["error"] is None])
     missing = describe_missing(needed, models)
     extra = sorted(set(models) - set(module.MODELS))
@@ -214,7 +213,7 @@ def validate(
         )
     device = _resolve_device(device) if device is not None else _device_of(models)
     dtype = next((p.dtype for m in models.values() if isinstance(m, torch.nn.Module) for p in m.parameters()), torch.float32)
-    validator = module.Validator(**models).to(device)
+    validator = module.Validator(models=models).to(device)
     modes = {name: m.training for name, m in models.items() if isinstance(m, torch.nn.Module)}
     for name in modes:
         models[name].eval()
@@ -253,6 +252,75 @@ def validate(
         for name, training in modes.items():
             models[name].train(training)
     return report
+
+
+_KEYWORDS = (
+    "samples", "seed", "device", "batch_size", "cap", "max_rate", "laws", "inputs", "dims", "examples", "params",
+    "progress", "tabulate", "models",
+)  # fmt: skip
+
+
+def _integer(option: str, value, least: int) -> int:
+    """``value`` as an int (anything with ``__index__`` but a bool), at least ``least``, else a UsageError."""
+    try:
+        number = operator.index(value) if not isinstance(value, bool) else None
+    except TypeError:
+        number = None
+    if number is None:
+        raise UsageError(f"{option} must be an integer, got {value!r}")
+    if number < least:
+        raise UsageError(f"{option} must be at least {least}, got {number}")
+    return number
+
+
+def _check_options(samples, seed, batch_size, cap, max_rate, examples) -> tuple:
+    """Every option of :func:`validate` as the CLI checks it (a UsageError that names it and what it got).
+
+    Returns (samples, seed, batch_size, cap, examples) as Python ints.
+    """
+    seed = _integer("seed", seed, -SEED_LIMIT)
+    if abs(seed) >= SEED_LIMIT:
+        raise UsageError(f"seed {seed}: must be smaller than {SEED_LIMIT} in magnitude")
+    if isinstance(max_rate, bool) or not isinstance(max_rate, numbers.Real) or not 0 <= max_rate <= 1:
+        raise UsageError(f"max_rate must be between 0 and 1, got {max_rate!r}")
+    return (
+        _integer("samples", samples, 1),
+        seed,
+        _integer("batch_size", batch_size, 1),
+        _integer("cap", cap, 0),
+        _integer("examples", examples, 0),
+    )
+
+
+def _law_names(module, laws) -> list:
+    """The laws to check: all (``None``), one name (a string), or a collection of names."""
+    if laws is None:
+        names = list(module.LAWS)
+    elif isinstance(laws, str):
+        names = [laws]
+    elif isinstance(laws, bytes) or not isinstance(laws, Iterable):
+        raise UsageError(f"laws must be a law name or a list of law names, got {laws!r}")
+    else:
+        names = list(dict.fromkeys(laws))
+    bad = [n for n in names if not isinstance(n, str)]
+    if bad:
+        raise UsageError(f"laws must be law names (strings), got {bad[0]!r}")
+    unknown = [n for n in names if n not in module.LAWS]
+    if unknown:
+        raise UsageError(f"unknown law(s) {', '.join(unknown)}; the spec's laws: {', '.join(module.LAWS) or 'none'}")
+    if not names:
+        raise UsageError(f"no law selected; the spec's laws: {', '.join(module.LAWS) or 'none'}")
+    return names
+
+
+def _gather(module, models, named: dict, given: dict) -> dict:
+    """The models, from ``models={...}`` or keywords; a model named like a keyword of validate must use the mapping."""
+    defaults = validate.__kwdefaults__
+    options = {k: (given[k], defaults[k]) for k in _KEYWORDS if k != "models"}  # spec is positional-only: no clash
+    try:
+        return gather_models("validate", module.MODELS, models, named, options)
+    except TypeError as err:
+        raise UsageError(str(err)) from None
 
 
 def needed_models(module, names) -> dict:
@@ -357,7 +425,7 @@ def _validate_law(
     law.rate = acc.violations / acc.cases if acc.cases else 0.0
     exact = law.mode == "exhaustive"
     law.interval = (law.rate, law.rate) if exact else wilson_interval(acc.violations, acc.cases)
-    law.passed = law.rate <= max_rate
+    law.passed = bool(acc.cases) and law.rate <= max_rate  # nothing checked is not a pass
     law.worst = acc.worst[0][0] if acc.worst else None
     finite_cases = acc.cases - acc.nonfinite
     law.divergence = acc.loss_sum / finite_cases if finite_cases else None
@@ -366,7 +434,5 @@ def _validate_law(
     if acc.nonfinite:
         law.note = f"{acc.nonfinite} case(s) had non-finite (nan/inf) model outputs; they count as violations"
     elif not acc.cases:
-        law.note = "no case satisfied the guard: nothing was checked"
+        law.note = "no case satisfied the guard: nothing was checked, which is not a pass"
     return law
-
-
