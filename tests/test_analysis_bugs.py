@@ -290,7 +290,7 @@ def test_redundancy_check_with_a_law_over_a_trivial_group_does_not_crash():
 
 def test_huge_cyclic_domain_is_analyzed_without_tabulating_it():
     text = (
-        "domain Z = cyclic(100000000000000000000000)\n"
+        "domain Z = cyclic(1000000000000000000)\n"  # 10^18: values beyond int64 are errors (issue 12)
         "model f(x: Z) -> class(Z)\n"
         "law shift: forall k: Z. f(x + k) == f(x) + k\n"
         "law triple: f(3 * x) == f(x) * 3\n"
@@ -370,13 +370,13 @@ def test_law_with_a_group_acting_after_a_shift_is_not_reported_implied():
 
 
 def test_rejection_acceptance_scan_on_huge_domains_does_not_allocate_them():
-    text = "domain Z = cyclic(10000000000000000000)\nmodel f(a: Z) -> class(Z)\nlaw l: f(a + k) == f(a) when k * 2 != 1\n"
+    text = "domain Z = cyclic(1000000000000000000)\nmodel f(a: Z) -> class(Z)\nlaw l: f(a + k) == f(a) when k * 2 != 1\n"
     spec = symspec.loads(text, "bug.sym")
     assert spec.ir.laws["l"].variables["k"].acceptance is None
 
 
 def test_huge_shift_and_scale_arguments_act_modulo_the_domain():
-    for transform, order in (("scale(100000000000000000000000003)", 6), ("shift(-100000000000000000000000003)", 7)):
+    for transform, order in (("scale(9000000000000000003)", 6), ("shift(-8999999999999999996)", 7)):
         text = (
             f"domain Z = cyclic(7)\ngroup A = <r | r^{order}>\naction A on Z {{ r -> {transform} }}\n"
             "model f(x: Z) -> class(Z)\nlaw l: forall g: A. f(g . x) == g . f(x)\n"
@@ -384,7 +384,7 @@ def test_huge_shift_and_scale_arguments_act_modulo_the_domain():
         spec = symspec.loads(text, "bug.sym")
         assert spec.ir.groups["A"].order == order
     text = (
-        "domain T = tensor[4, 4]\ngroup A = <r | r^4>\naction A on T { r -> roll(shift=-100000000000000000000000001, dim=1) }\n"
+        "domain T = tensor[4, 4]\ngroup A = <r | r^4>\naction A on T { r -> roll(shift=-8999999999999999997, dim=1) }\n"
         "model f(x: T) -> real\nlaw l: forall g: A. f(g . x) == f(x)\n"
     )
     assert symspec.loads(text, "bug.sym").ir.groups["A"].order == 4
@@ -398,7 +398,7 @@ def test_huge_families_are_neither_tabulated_nor_factorialized():
     c = symspec.loads(text, "bug.sym").ir.groups["C"]
     assert c.generators == ("c",) and c.order == 100000000000 and not c.perms
     text = (
-        "domain T = tensor[4294967296, 4294967296]\ngroup S = symmetric(4294967296)\nmodel f(x: T) -> real\n"
+        "domain T = tensor[4294967296, 4]\ngroup S = symmetric(4294967296)\nmodel f(x: T) -> real\n"
         "law l: forall g: S. f(g . x) == f(x)\n"
     )
     s = symspec.loads(text, "bug.sym").ir.groups["S"]

@@ -12,6 +12,7 @@ individualization-refinement search; the group is never enumerated.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,7 +22,15 @@ import numpy as np
 from .sealed import Sealed
 from .structures import GraphDef
 
-__all__ = ["GraphIR", "build_graph", "automorphism_generators", "SearchBudgetExceeded", "MAX_DISTANCE_NODES"]
+__all__ = [
+    "GraphIR",
+    "build_graph",
+    "automorphism_generators",
+    "closed_form_order",
+    "SearchBudgetExceeded",
+    "MAX_DISTANCE_NODES",
+    "SEARCH_BUDGET",
+]
 
 MAX_DISTANCE_NODES = 4096
 SEARCH_BUDGET = 20_000
@@ -190,6 +199,35 @@ def _closed_form(graph: GraphIR):
     return None
 
 
+def closed_form_order(definition: GraphDef, max_factorial: int) -> tuple | None:
+    """(order, abelian, text) of Aut(graph) for the constructors whose group is known, without building it.
+
+    ``cycle(n)``: dihedral, 2n; ``path(n)``: 2 (n >= 2); ``complete(n)``: n!; ``grid(...)``: per side length s >= 2
+    that m sides share, the m-dimensional hyperoctahedral group 2^m m!; ``hypercube(d)``: 2^d d!.  A factorial of
+    more than ``max_factorial`` is shown as a formula (order None).  None for the constructors found by search.
+    """
+    kind, args = definition.kind, list(definition.args)
+    if kind == "cycle":
+        return 2 * args[0], False, str(2 * args[0])
+    if kind == "path":
+        order = 2 if args[0] >= 2 else 1
+        return order, True, str(order)
+    if kind == "complete":
+        n = args[0]
+        if n > max_factorial:
+            return None, False, f"{n}!"
+        return math.factorial(n), n <= 2, str(math.factorial(n))
+    if kind in ("grid", "hypercube"):
+        sides = [2] * args[0] if kind == "hypercube" else [a for a in args if a >= 2]
+        shares = {s: sides.count(s) for s in set(sides)}
+        if any(m > max_factorial for m in shares.values()):
+            text = " * ".join(f"2^{m} * {m}!" for m in shares.values())
+            return None, False, text
+        order = math.prod(2**m * math.factorial(m) for m in shares.values())
+        return order, all(m <= 1 for m in shares.values()), str(order)
+    return None
+
+
 def automorphism_generators(graph: GraphIR, budget: int = SEARCH_BUDGET) -> list:
     """Generators of Aut(graph) as push permutations; cached on the graph."""
     if graph.automorphisms_by:
@@ -220,7 +258,7 @@ class _Search:
         """Refine two colourings in lockstep; None if they stop being compatible."""
         adj = self.adj
         while True:
-            self.steps += 1
+            self.steps += 1 + self.n // 4  # one refinement round costs time linear in the nodes: bounded in work, not rounds
             if self.steps > self.budget:
                 raise SearchBudgetExceeded
             sl = [(left[v], tuple(sorted(left[u] for u in adj[v]))) for v in range(self.n)]

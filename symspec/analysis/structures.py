@@ -23,6 +23,9 @@ __all__ = [
     "TransformDef",
     "ActionDef",
     "resolve_graph",
+    "graph_edge_count",
+    "MAX_GRAPH_NODES",
+    "MAX_GRAPH_EDGES",
     "resolve_group",
     "GRAPH_CTORS",
     "GROUP_FAMILIES",
@@ -30,7 +33,27 @@ __all__ = [
     "BY_TRANSFORMS",
 ]
 
-MAX_GRAPH_NODES = 2_000_000
+MAX_GRAPH_NODES = 200_000  # every graph is built in memory (networkx): bounded in nodes ...
+MAX_GRAPH_EDGES = 200_000  # ... and in edges (complete(10000) has 49,995,000)
+
+
+def graph_edge_count(kind: str, values: list) -> int:
+    """The number of edges of a constructor graph, from its arguments alone (nothing built)."""
+    if kind in ("grid", "cylinder", "torus"):
+        wrap = {"grid": [False] * len(values), "cylinder": [False, True], "torus": [True, True]}[kind]
+        total = math.prod(values)
+        return sum((total if wrapped else total // v * (v - 1)) for v, wrapped in zip(values, wrap))
+    if kind == "cycle":
+        return values[0]
+    if kind == "path":
+        return values[0] - 1
+    if kind == "complete":
+        return values[0] * (values[0] - 1) // 2
+    if kind == "hypercube":
+        return values[0] * 2 ** (values[0] - 1)
+    if kind == "petersen":
+        return 15
+    raise ValueError(f"no edge count for {kind}")
 
 
 @dataclass(frozen=True)
@@ -214,7 +237,11 @@ def resolve_graph(ctx: Context, decl: ast.GraphDecl) -> GraphDef | None:
         ctx.reporter.error(f"{kind}(...) needs each wrapped side >= 3", expr.span, f"for example {GRAPH_EXAMPLES[kind]}")
         return None
     if kind == "hypercube" and values[0] > 21:
-        ctx.reporter.error(f"hypercube({values[0]}) has 2^{values[0]} nodes, too many", expr.span)
+        ctx.reporter.error(
+            f"hypercube({values[0]}) has 2^{values[0]} nodes, too many: symspec handles at most {MAX_GRAPH_NODES}",
+            expr.span,
+            "symspec builds every graph in memory: declare a smaller one",
+        )
         return None
     if kind in ("grid", "cylinder", "torus"):
         count = math.prod(values)
@@ -224,10 +251,18 @@ def resolve_graph(ctx: Context, decl: ast.GraphDecl) -> GraphDef | None:
         count = 10
     else:
         count = values[0]
+    written = f"{kind}({', '.join(map(str, values))})"
     if count > MAX_GRAPH_NODES:
-        written = f"{kind}({', '.join(map(str, values))})"
         ctx.reporter.error(
             f"{written} has {count} nodes; symspec handles at most {MAX_GRAPH_NODES}",
+            expr.span,
+            "symspec builds every graph in memory: declare a smaller one",
+        )
+        return None
+    edges = graph_edge_count(kind, values)
+    if edges > MAX_GRAPH_EDGES:
+        ctx.reporter.error(
+            f"{written} has {edges} edges; symspec handles at most {MAX_GRAPH_EDGES}",
             expr.span,
             "symspec builds every graph in memory: declare a smaller one",
         )
@@ -258,6 +293,13 @@ def _edges_graph(ctx: Context, name: str, expr: ast.Call, span: Span) -> GraphDe
             continue
         seen.add(key)
         edges.append((u, v))
+    if len(edges) > MAX_GRAPH_EDGES:
+        ctx.reporter.error(
+            f"edges(...) lists {len(edges)} edges; symspec handles at most {MAX_GRAPH_EDGES}",
+            expr.span,
+            "symspec builds every graph in memory: declare a smaller one",
+        )
+        return None
     count = 1 + max(max(e) for e in edges)
     if count > MAX_GRAPH_NODES:
         ctx.reporter.error(

@@ -15,9 +15,19 @@ from ..errors import Span
 from ..syntax import ast
 from .actions import by_transforms
 from .domains import Cyclic, Nodes, RealDomain, Tensor, describe
-from .graphs import MAX_DISTANCE_NODES, GraphIR, SearchBudgetExceeded, automorphism_generators, build_graph
+from .graphs import (
+    MAX_DISTANCE_NODES,
+    SEARCH_BUDGET,
+    GraphIR,
+    SearchBudgetExceeded,
+    automorphism_generators,
+    build_graph,
+    closed_form_order,
+)
 from .groups import (
     COSET_CAP,
+    MAX_FACTORIAL,
+    MAX_SCHREIER_SIMS_POINTS,
     MAX_POINTS,
     SYMBOLIC_TEST_SIZES,
     ActionIR,
@@ -44,7 +54,7 @@ def perm_group(perms):
     perms = [p for p in perms]
     if not perms:
         return None
-    return PermutationGroup([Permutation([int(x) for x in p]) for p in perms])
+    return PermutationGroup([Permutation(np.asarray(p).tolist()) for p in perms])
 
 
 class Symmetry:
@@ -140,18 +150,31 @@ class Symmetry:
                 perms = automorphism_generators(graph)
             except SearchBudgetExceeded:
                 self.r.error(
-                    f"could not find the automorphisms of graph '{n}' within the search bound",
+                    f"could not find the automorphisms of graph '{n}' ({graph.num_nodes} nodes) within the search bound "
+                    f"({SEARCH_BUDGET} steps, a refinement round over n nodes costing 1 + n/4)",
                     gdef.span,
                     "declare the symmetry group explicitly (a presentation with an action, or a family)",
                 )
                 perms = []
             gir.perms = {f"a{i + 1}": p for i, p in enumerate(perms)}
             gir.generators = tuple(gir.perms)
-            pg = perm_group(gir.perms.values())
-            gir.order = int(pg.order()) if pg is not None else 1
-            gir.abelian = bool(pg.is_abelian) if pg is not None else True
-            gir.order_text = str(gir.order)
-            gir.how = f"Schreier-Sims on {len(perms)} generators ({graph.automorphisms_by})"
+            known = closed_form_order(graph.definition, MAX_FACTORIAL)
+            if known is not None:
+                gir.order, gir.abelian, gir.order_text = known
+                gir.how = f"formula ({len(perms)} generators, closed form)"
+            elif perms and graph.num_nodes > MAX_SCHREIER_SIMS_POINTS:
+                self.r.error(
+                    f"cannot find the order of automorphisms({n}): graph '{n}' has {graph.num_nodes} nodes, and symspec "
+                    f"runs Schreier-Sims on at most {MAX_SCHREIER_SIMS_POINTS}",
+                    gdef.span,
+                    "declare the symmetry group explicitly (a presentation with an action, or a family)",
+                )
+            else:
+                pg = perm_group(gir.perms.values())
+                gir.order = int(pg.order()) if pg is not None else 1
+                gir.abelian = bool(pg.is_abelian) if pg is not None else True
+                gir.order_text = str(gir.order)
+                gir.how = f"Schreier-Sims on {len(perms)} generators ({graph.automorphisms_by})"
         elif kind == "presentation":
             gir.generators = gdef.generators
         elif kind == "product":
