@@ -122,8 +122,10 @@ def test_relators_checked_on_symbolic_dims_at_test_sizes():
 def test_infinite_presentations_are_errors_not_hangs():
     with pytest.raises(SpecError, match="is infinite"):
         symspec.loads("group G = <a, b | a^2>\n")
-    with pytest.raises(SpecError, match="coset enumeration stopped"):
+    with pytest.raises(SpecError, match="is infinite: its abelianization is infinite"):
         symspec.loads("group G = <a, b | a^2 b^3, b a b^-1 a^-1>\n")
+    with pytest.raises(SpecError, match="coset enumeration stopped"):  # the (3, 3, 3) triangle group: infinite, Z3 x Z3 abelianized
+        symspec.loads("group G = <a, b | a^3, b^3, (a b)^3>\n")
 
 
 def test_missing_action_names_group_and_domain_and_suggests_a_block():

@@ -51,14 +51,14 @@ __all__ = [
     "SYMBOLIC_TEST_SIZES",
     "COSET_CAP",
     "MAX_FACTORIAL",
-    "MAX_SCHREIER_SIMS_POINTS",
+    "MAX_SCHREIER_SIMS_WORK",
     "MAX_POINTS",
 ]
 
 COSET_CAP = 5_000  # sympy's coset enumeration is pure Python: ~1 s at this cap
 SYMBOLIC_TEST_SIZES = (5, 6)  # symbolic dims are instantiated at these sizes to check relators
 MAX_POINTS = 4_000_000  # finite actions on more points than this stay symbolic
-MAX_SCHREIER_SIMS_POINTS = 5_000  # sympy's Schreier-Sims (pure Python) finds orders of permutation groups on at most this many points
+MAX_SCHREIER_SIMS_WORK = 3_000_000  # sympy's Schreier-Sims (pure Python) runs when (largest orbit) x (points) is at most this
 MAX_FACTORIAL = 1_000  # symmetric(n) and alternating(n) beyond this have their order shown as n! (order None)
 
 

@@ -27,7 +27,7 @@ from .graphs import (
 from .groups import (
     COSET_CAP,
     MAX_FACTORIAL,
-    MAX_SCHREIER_SIMS_POINTS,
+    MAX_SCHREIER_SIMS_WORK,
     MAX_POINTS,
     SYMBOLIC_TEST_SIZES,
     ActionIR,
@@ -41,10 +41,12 @@ from .groups import (
     relator_text,
     word_perm,
 )
+from .orbits import components
+from .presentations import PresentationInfinite, PresentationTooLarge, presentation_order
 from .scope import Reporter
 from .structures import ActionDef, GroupDef
 
-__all__ = ["Symmetry", "perm_group"]
+__all__ = ["Symmetry", "perm_group", "schreier_sims_fits"]
 
 
 def perm_group(perms):
@@ -55,6 +57,15 @@ def perm_group(perms):
     if not perms:
         return None
     return PermutationGroup([Permutation(np.asarray(p).tolist()) for p in perms])
+
+
+def schreier_sims_fits(perms: list) -> bool:
+    """Whether sympy's Schreier-Sims on these push maps stays small: its transversals hold up to (largest orbit) x
+    (points) entries, bounded by MAX_SCHREIER_SIMS_WORK (computed by union-find, nothing enumerated)."""
+    n = len(perms[0])
+    flat = np.arange(n, dtype=np.int64)
+    roots = components(n, [(flat, np.asarray(p, dtype=np.int64)) for p in perms])
+    return int(np.bincount(roots).max()) * n <= MAX_SCHREIER_SIMS_WORK
 
 
 class Symmetry:
@@ -162,10 +173,10 @@ class Symmetry:
             if known is not None:
                 gir.order, gir.abelian, gir.order_text = known
                 gir.how = f"formula ({len(perms)} generators, closed form)"
-            elif perms and graph.num_nodes > MAX_SCHREIER_SIMS_POINTS:
+            elif perms and not schreier_sims_fits(perms):
                 self.r.error(
-                    f"cannot find the order of automorphisms({n}): graph '{n}' has {graph.num_nodes} nodes, and symspec "
-                    f"runs Schreier-Sims on at most {MAX_SCHREIER_SIMS_POINTS}",
+                    f"cannot find the order of automorphisms({n}): graph '{n}' has {graph.num_nodes} nodes, too many "
+                    f"for Schreier-Sims (largest orbit times points at most {MAX_SCHREIER_SIMS_WORK})",
                     gdef.span,
                     "declare the symmetry group explicitly (a presentation with an action, or a family)",
                 )
@@ -189,6 +200,7 @@ class Symmetry:
 
     def _presentation_order(self, gir: GroupIR) -> None:
         finite = [a for a in gir.actions.values() if a.perms]
+        perms = []
         if finite:
             offset = 0
             joint = {g: [] for g in gir.generators}
@@ -197,6 +209,7 @@ class Symmetry:
                     joint[g].append(a.perms[g] + offset)
                 offset += a.points
             perms = [np.concatenate(joint[g]) for g in gir.generators]
+        if perms and schreier_sims_fits(perms):
             pg = perm_group(perms)
             gir.order = int(pg.order())
             gir.abelian = bool(pg.is_abelian)
@@ -204,41 +217,18 @@ class Symmetry:
             where = ", ".join(a.domain for a in finite)
             gir.how = f"Schreier-Sims on its action on {where}"
             return
-        relators = gir.definition.relators
-        if len(relators) < len(gir.generators):
+        try:
+            gir.order, gir.abelian, gir.how = presentation_order(gir.generators, gir.definition.relators, COSET_CAP)
+            gir.order_text = str(gir.order)
+        except PresentationInfinite as why:
             self.r.error(
-                f"group '{gir.name}' is infinite: {len(gir.generators)} generators and only {len(relators)} relator"
-                f"{'s' if len(relators) != 1 else ''} (its abelianization alone is infinite)",
+                f"group '{gir.name}' is infinite: {why}",
                 gir.definition.span,
                 "add a relator per generator, such as its order (r^4)",
             )
-            return
-        from sympy.combinatorics.fp_groups import FpGroup
-        from sympy.combinatorics.free_groups import free_group
-
-        free, *letters = free_group(",".join(gir.generators))
-        table = dict(zip(gir.generators, letters))
-
-        def word(w: ast.Word):
-            out = free.identity
-            for p in w.powers:
-                base = word(p.base) if isinstance(p.base, ast.Word) else table[p.base.name]
-                out = out * base**p.exponent
-            return out
-
-        rels = [word(r.lhs) * (word(r.rhs) ** -1 if r.rhs is not None else free.identity) for r in gir.definition.relators]
-        fp = FpGroup(free, rels)
-        try:
-            fp.coset_enumeration([], max_cosets=COSET_CAP)
-            perm, _ = fp._to_perm_group()
-            gir.order = int(perm.order())
-            gir.abelian = bool(perm.is_abelian)
-            gir.order_text = str(gir.order)
-            gir.how = "Todd-Coxeter on the presentation"
-        except (ValueError, RecursionError):
+        except PresentationTooLarge as why:
             self.r.error(
-                f"cannot find the order of group '{gir.name}': coset enumeration stopped at {COSET_CAP} cosets "
-                "(the group is infinite or too large to enumerate)",
+                f"cannot find the order of group '{gir.name}': {why}; the group is infinite or too large to enumerate",
                 gir.definition.span,
                 "give it an action on a finite domain (its permutation group gives the order), or check the relators",
             )
