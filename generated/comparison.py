@@ -77,13 +77,16 @@ WEIGHTS = {
 class SymmetryLoss(rt.SymmetryLossBase):
     """The weighted sum of the laws' losses and priors: ``loss(batch, **tensors)`` -> scalar.
 
-    Models are passed by name (gt=...); ``loss.terms`` holds each
-    law's value from the last call. ``fused=True`` runs every model call of
-    a step in one batched forward per model and call round, ``fused=False``
-    one by one; the default fuses on accelerators and not on the CPU.
-    Random draws use ``generator`` (a ``torch.Generator`` on the batch's
-    device) when given. Priors on tensors take them by keyword:
-    ``loss(batch, embed=model.embed.weight)``.
+    Models are passed as a mapping (``models={"name": model}``: any name) or
+    by keyword (gt=...); ``loss.terms`` holds each law's value
+    from the last call. A model output of the wrong shape, or NaN outputs
+    that make the loss NaN, raise a ``ModelError`` naming the model.
+    ``fused=True`` runs every model call of a step in one batched forward
+    per model and call round, ``fused=False`` one by one; the default fuses
+    on accelerators and not on the CPU. Random draws use ``generator`` (a
+    ``torch.Generator`` on the batch's device) when given. Priors on
+    tensors take them by keyword: ``loss(batch, embed=model.embed.weight)``.
+    A spec whose laws read no batch field takes ``loss(N)``: N cases drawn.
     """
 
     MODELS = MODELS
@@ -110,7 +113,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
             fallback=0,
         )
 
-        calls = rt.CallBatch(self.models, fused=self.fused)
+        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS)
         gt_aa = calls.add("gt", a, a)
         gt_ab = calls.add("gt", a, b)
         gt_ba = calls.add("gt", b, a)
@@ -141,7 +144,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
             rt.bernoulli_sym_kl(gt_a_bradley_terry_c_logit, gt_ab_logit + gt_b_bradley_terry_c_logit),
             bradley_terry_c_ok & (a > b) & (b > bradley_terry_c),
         )
-        return self.total(terms)
+        return self.total(terms, calls)
 
 
 def augment(batch, generator=None, model=None):

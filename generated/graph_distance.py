@@ -191,13 +191,16 @@ ELEMENTS_automorphism_g = SAMPLER_automorphism_g.every()[0]
 class SymmetryLoss(rt.SymmetryLossBase):
     """The weighted sum of the laws' losses and priors: ``loss(batch, **tensors)`` -> scalar.
 
-    Models are passed by name (dist=...); ``loss.terms`` holds each
-    law's value from the last call. ``fused=True`` runs every model call of
-    a step in one batched forward per model and call round, ``fused=False``
-    one by one; the default fuses on accelerators and not on the CPU.
-    Random draws use ``generator`` (a ``torch.Generator`` on the batch's
-    device) when given. Priors on tensors take them by keyword:
-    ``loss(batch, embed=model.embed.weight)``.
+    Models are passed as a mapping (``models={"name": model}``: any name) or
+    by keyword (dist=...); ``loss.terms`` holds each law's value
+    from the last call. A model output of the wrong shape, or NaN outputs
+    that make the loss NaN, raise a ``ModelError`` naming the model.
+    ``fused=True`` runs every model call of a step in one batched forward
+    per model and call round, ``fused=False`` one by one; the default fuses
+    on accelerators and not on the CPU. Random draws use ``generator`` (a
+    ``torch.Generator`` on the batch's device) when given. Priors on
+    tensors take them by keyword: ``loss(batch, embed=model.embed.weight)``.
+    A spec whose laws read no batch field takes ``loss(N)``: N cases drawn.
     """
 
     MODELS = MODELS
@@ -222,7 +225,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         # automorphism: draws
         (automorphism_g,) = SAMPLER_automorphism_g.draw(n, generator, device)
 
-        calls = rt.CallBatch(self.models, fused=self.fused)
+        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS)
         dist_uv = calls.add("dist", u, v)
         dist_vu = calls.add("dist", v, u)
         dist_uu = calls.add("dist", u, u)
@@ -265,7 +268,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         )
         # examples/graph_distance.sym:38 dist(g . u, g . v) == dist(u, v)
         terms["automorphism"] = rt.sym_kl_logprobs(dist_gu_gv_lp, dist_uv_lp).mean()
-        return self.total(terms)
+        return self.total(terms, calls)
 
 
 def augment(batch, generator=None, model=None):

@@ -64,13 +64,16 @@ ELEMENTS_invariant_g = SAMPLER_invariant_g.every()[0]
 class SymmetryLoss(rt.SymmetryLossBase):
     """The weighted sum of the laws' losses and priors: ``loss(batch, **tensors)`` -> scalar.
 
-    Models are passed by name (classify=...); ``loss.terms`` holds each
-    law's value from the last call. ``fused=True`` runs every model call of
-    a step in one batched forward per model and call round, ``fused=False``
-    one by one; the default fuses on accelerators and not on the CPU.
-    Random draws use ``generator`` (a ``torch.Generator`` on the batch's
-    device) when given. Priors on tensors take them by keyword:
-    ``loss(batch, embed=model.embed.weight)``.
+    Models are passed as a mapping (``models={"name": model}``: any name) or
+    by keyword (classify=...); ``loss.terms`` holds each law's value
+    from the last call. A model output of the wrong shape, or NaN outputs
+    that make the loss NaN, raise a ``ModelError`` naming the model.
+    ``fused=True`` runs every model call of a step in one batched forward
+    per model and call round, ``fused=False`` one by one; the default fuses
+    on accelerators and not on the CPU. Random draws use ``generator`` (a
+    ``torch.Generator`` on the batch's device) when given. Priors on
+    tensors take them by keyword: ``loss(batch, embed=model.embed.weight)``.
+    A spec whose laws read no batch field takes ``loss(N)``: N cases drawn.
     """
 
     MODELS = MODELS
@@ -88,7 +91,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         # invariant: draws
         (invariant_g,) = SAMPLER_invariant_g.draw(n, generator, device)
 
-        calls = rt.CallBatch(self.models, fused=self.fused)
+        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS)
         classify_gx = calls.add("classify", SAMPLER_invariant_g.act(invariant_g, "Image", x))
         classify_x = calls.add("classify", x)
         calls.run()
@@ -98,7 +101,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         terms = {}
         # examples/image_d4.sym:24 classify(g . x) == classify(x)
         terms["invariant"] = rt.sym_kl_logprobs(classify_gx_lp, classify_x_lp).mean()
-        return self.total(terms)
+        return self.total(terms, calls)
 
 
 def augment(batch, generator=None, model=None):

@@ -105,13 +105,16 @@ JOINT_add = [
 class SymmetryLoss(rt.SymmetryLossBase):
     """The weighted sum of the laws' losses and priors: ``loss(batch, **tensors)`` -> scalar.
 
-    Models are passed by name (add=...); ``loss.terms`` holds each
-    law's value from the last call. ``fused=True`` runs every model call of
-    a step in one batched forward per model and call round, ``fused=False``
-    one by one; the default fuses on accelerators and not on the CPU.
-    Random draws use ``generator`` (a ``torch.Generator`` on the batch's
-    device) when given. Priors on tensors take them by keyword:
-    ``loss(batch, embed=model.embed.weight)``.
+    Models are passed as a mapping (``models={"name": model}``: any name) or
+    by keyword (add=...); ``loss.terms`` holds each law's value
+    from the last call. A model output of the wrong shape, or NaN outputs
+    that make the loss NaN, raise a ``ModelError`` naming the model.
+    ``fused=True`` runs every model call of a step in one batched forward
+    per model and call round, ``fused=False`` one by one; the default fuses
+    on accelerators and not on the CPU. Random draws use ``generator`` (a
+    ``torch.Generator`` on the batch's device) when given. Priors on
+    tensors take them by keyword: ``loss(batch, embed=model.embed.weight)``.
+    A spec whose laws read no batch field takes ``loss(N)``: N cases drawn.
     """
 
     MODELS = MODELS
@@ -133,7 +136,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         # assoc: draws
         assoc_c = rt.uniform_int(0, P, n, generator, device)
 
-        calls = rt.CallBatch(self.models, fused=self.fused)
+        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS)
         add_ab = calls.add("add", a, b)
         add_ba = calls.add("add", b, a)
         add_a_plus_shift_k_b = calls.add("add", (a + shift_k) % P, b)
@@ -158,7 +161,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         ).mean()
         # examples/modular_addition.sym:31 add(add(a, b), c) == add(a, add(b, c))
         terms["assoc"] = rt.sym_kl_logprobs(add_add_ab_assoc_c_lp, add_a_add_b_assoc_c_lp).mean()
-        return self.total(terms)
+        return self.total(terms, calls)
 
 
 def augment(batch, generator=None, model=None):

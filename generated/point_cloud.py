@@ -72,13 +72,16 @@ SAMPLER_equivariant_g = rt.GroupSampler(
 class SymmetryLoss(rt.SymmetryLossBase):
     """The weighted sum of the laws' losses and priors: ``loss(batch, **tensors)`` -> scalar.
 
-    Models are passed by name (energy=..., forces=...); ``loss.terms`` holds each
-    law's value from the last call. ``fused=True`` runs every model call of
-    a step in one batched forward per model and call round, ``fused=False``
-    one by one; the default fuses on accelerators and not on the CPU.
-    Random draws use ``generator`` (a ``torch.Generator`` on the batch's
-    device) when given. Priors on tensors take them by keyword:
-    ``loss(batch, embed=model.embed.weight)``.
+    Models are passed as a mapping (``models={"name": model}``: any name) or
+    by keyword (energy=..., forces=...); ``loss.terms`` holds each law's value
+    from the last call. A model output of the wrong shape, or NaN outputs
+    that make the loss NaN, raise a ``ModelError`` naming the model.
+    ``fused=True`` runs every model call of a step in one batched forward
+    per model and call round, ``fused=False`` one by one; the default fuses
+    on accelerators and not on the CPU. Random draws use ``generator`` (a
+    ``torch.Generator`` on the batch's device) when given. Priors on
+    tensors take them by keyword: ``loss(batch, embed=model.embed.weight)``.
+    A spec whose laws read no batch field takes ``loss(N)``: N cases drawn.
     """
 
     MODELS = MODELS
@@ -103,7 +106,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
             equivariant_n, generator, device, like={"Cloud": equivariant_x}
         )
 
-        calls = rt.CallBatch(self.models, fused=self.fused)
+        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS)
         energy_gx = calls.add("energy", SAMPLER_invariant_g.act((invariant_g_0, invariant_g_1), "Cloud", x))
         energy_x = calls.add("energy", x)
         forces_g_equivariant_x = calls.add(
@@ -126,7 +129,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         terms["smooth"] = rt.lipschitz_penalty(
             self.models["energy"], (rt.field(batch, "x", "smooth"),), (("real",),), False, generator=generator
         )
-        return self.total(terms)
+        return self.total(terms, calls)
 
 
 def augment(batch, generator=None, model=None):

@@ -160,3 +160,43 @@ def test_lipschitz_prior_does_not_overflow_half_precision(dtype):
     prior = real.SymmetryLoss(h=lambda x: (x * w).sum(-1))
     prior({"x": torch.randn(8, 3).to(dtype)}).backward()
     assert torch.isfinite(prior.terms["p"]) and torch.isfinite(w.grad.float()).all()
+
+
+# ---- model outputs in the training loss: the errors validate gives
+
+
+def test_wrong_shape_in_the_training_loss_is_a_model_error_naming_the_model():
+    from symspec.errors import ModelError
+
+    spec, mod = _module(
+        "model f(a: D, b: D) -> class(D)\nmodel g(a: D, b: D) -> bool\nlaw l: f(a, b) == f(b, a)\nlaw m: g(a, b)\n"
+    )
+    good_g = lambda a, b: torch.zeros(a.shape[0])  # noqa: E731
+    batch = {"a": torch.arange(N), "b": torch.arange(N)}
+    for fused in (False, True):
+        with pytest.raises(ModelError, match=rf"model 'f' returned shape \(\d+, 4\) for \d+ inputs; expected \(\d+, {N}\)"):
+            mod.SymmetryLoss(f=lambda a, b: torch.zeros(a.shape[0], 4), g=good_g, fused=fused)(batch)
+    with pytest.raises(ModelError, match=r"model 'g' returned shape \(5, 2\) for 5 inputs; expected \(5,\) or \(5, 1\)"):
+        mod.SymmetryLoss(f=lambda a, b: torch.zeros(a.shape[0], N), g=lambda a, b: torch.zeros(a.shape[0], 2))(batch)
+    with pytest.raises(ModelError, match="model 'g' returned list; expected a tensor"):
+        mod.SymmetryLoss(f=lambda a, b: torch.zeros(a.shape[0], N), g=lambda a, b: [0.0] * a.shape[0])(batch)
+
+
+def test_nan_outputs_in_the_training_loss_are_a_model_error_naming_the_model():
+    from symspec.errors import ModelError
+
+    spec, mod = _module("model f(a: D, b: D) -> class(D)\nlaw l: f(a, b) == f(b, a)\n")
+
+    def f(a, b):
+        out = torch.zeros(a.shape[0], N)
+        out[a == 2] = float("nan")
+        return out
+
+    with pytest.raises(
+        ModelError, match=r"model 'f' returned NaN for 2 of its 10 inputs in this step \(the loss is NaN: terms l\)"
+    ):
+        mod.SymmetryLoss(f=f)({"a": torch.arange(N), "b": torch.arange(N).flip(0)})
+    masked = torch.zeros(N)
+    masked[1] = float("-inf")  # -inf (a masked class) is no error: the loss stays finite
+    value = mod.SymmetryLoss(f=lambda a, b: torch.randn(a.shape[0], N) + masked)({"a": torch.arange(N), "b": torch.arange(N)})
+    assert torch.isfinite(value)

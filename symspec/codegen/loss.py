@@ -182,7 +182,7 @@ def lower_loss(spec, tables: ModuleTables) -> list:
         if law.setup:
             body += [Blank(), Comment(f"{law.name}: draws"), *law.setup]
     body.append(Blank())
-    batch = rt("CallBatch", Attr(Name("self"), "models"), fused=Attr(Name("self"), "fused"))
+    batch = rt("CallBatch", Attr(Name("self"), "models"), fused=Attr(Name("self"), "fused"), outputs=Name("OUTPUTS"))
     body += scope.calls.stmts(batch)
     body += [Blank(), Assign((terms,), DictE(()))]
     for law in laws:
@@ -194,5 +194,5 @@ def lower_loss(spec, tables: ModuleTables) -> list:
         body.append(Assign((Index(terms, Const(law.name)),), value))
     for name, code, comment in priors:
         body += [Comment(f"prior {comment}"), Assign((Index(terms, Const(name)),), code)]
-    body.append(Return(method(Name("self"), "total", terms)))
+    body.append(Return(method(Name("self"), "total", terms, Name("calls"))))
     return body

@@ -32,11 +32,21 @@ __all__ = [
 
 
 class CallBatch:
-    def __init__(self, models: dict, fused: bool | None = None):
+    """The model calls of one step: ``add`` requests, ``run`` evaluates them, ``batch[handle]`` reads an output.
+
+    With ``outputs`` (model -> output descriptor, the module's ``OUTPUTS``)
+    every output's type and shape is checked as validation checks it: a
+    :class:`~symspec.errors.ModelError` naming the model, the shape expected
+    and the shape got.
+    """
+
+    def __init__(self, models: dict, fused: bool | None = None, outputs: dict | None = None):
         self.models = models
         self.fused = fused  # None: fuse on accelerators, not on the CPU (measured: benchmarks/bench_loss.py)
+        self.kinds = outputs
         self.pending: list = []  # (handle, model, args)
         self.outputs: list = []
+        self.called: dict = {}  # handle -> model
 
     def add(self, model: str, *args: torch.Tensor) -> int:
         handle = len(self.outputs) + len(self.pending)
@@ -54,12 +64,34 @@ class CallBatch:
             fused = self.fused if self.fused is not None else items[0][1][0].device.type != "cpu"
             if not fused or len(items) == 1:
                 for handle, args in items:
-                    self.outputs[handle] = fn(*args)
+                    self.outputs[handle] = self._checked(model, fn(*args), args)
+                    self.called[handle] = model
                 continue
             sizes = [args[0].shape[0] for _, args in items]
             joined = [torch.cat([args[i] for _, args in items]) for i in range(len(items[0][1]))]
-            for (handle, _), out in zip(items, torch.split(fn(*joined), sizes)):
+            for (handle, _), out in zip(items, torch.split(self._checked(model, fn(*joined), joined), sizes)):
                 self.outputs[handle] = out
+                self.called[handle] = model
+
+    def _checked(self, model: str, out, args):
+        if self.kinds is not None:
+            from .checks import check_output  # checks builds on this module
+
+            check_output(model, out, self.kinds[model], args[0].shape[0] if args else 0)
+        return out
+
+    def nan_outputs(self) -> dict:
+        """Model -> (inputs with a NaN output, inputs) over this step's calls, for the models that returned NaN."""
+        out: dict = {}
+        for handle, model in self.called.items():
+            o = self.outputs[handle]
+            if not isinstance(o, torch.Tensor) or not o.is_floating_point() or o.dim() == 0:
+                continue
+            bad = int(o.reshape(o.shape[0], -1).isnan().any(1).sum())
+            if bad:
+                seen = out.get(model, (0, 0))
+                out[model] = (seen[0] + bad, seen[1] + o.shape[0])
+        return out
 
     def __getitem__(self, handle: int) -> torch.Tensor:
         return self.outputs[handle]
@@ -175,10 +207,24 @@ class SymmetryLossBase(torch.nn.Module):
                 + (f"; pass {', '.join(keywords)} in models={{...}} (named like a keyword)" if keywords else "")
             )
 
-    def total(self, terms: dict) -> torch.Tensor:
-        """Keep the terms (detached) and return their weighted sum."""
+    def total(self, terms: dict, calls: CallBatch | None = None) -> torch.Tensor:
+        """Keep the terms (detached) and return their weighted sum.
+
+        A NaN sum whose cause is a NaN model output (``calls``: the step's
+        model calls) is a :class:`~symspec.errors.ModelError` naming the model.
+        """
         self.terms = {name: value.detach() for name, value in terms.items()}
-        return sum(self.WEIGHTS[name] * value for name, value in terms.items())
+        out = sum(self.WEIGHTS[name] * value for name, value in terms.items())
+        if calls is not None and isinstance(out, torch.Tensor) and bool(torch.isnan(out)):
+            bad = calls.nan_outputs()
+            if bad:
+                from ..errors import ModelError
+
+                raise ModelError(
+                    "; ".join(f"model '{m}' returned NaN for {k} of its {n} inputs in this step" for m, (k, n) in bad.items())
+                    + f" (the loss is NaN: terms {', '.join(t for t, v in self.terms.items() if bool(torch.isnan(v)))})"
+                )
+        return out
 
 
 def draw_size(batch, models: dict) -> tuple:
