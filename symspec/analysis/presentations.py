@@ -23,6 +23,7 @@ __all__ = [
     "PresentationTooLarge",
     "PresentationInfinite",
     "relator_letters",
+    "exponent_sums",
     "abelian_invariants",
     "commuting_pairs",
     "presentation_order",
@@ -72,11 +73,37 @@ def _reduce(word: list) -> list:
     return out[i : j + 1]
 
 
-def relator_letters(generators: tuple, relators) -> list:
-    """Each relator (``lhs`` or ``lhs = rhs``) as a reduced list of letters; PresentationTooLarge past the letter cap."""
+def _sums(word, index: dict, k: int) -> list:
+    """The exponent sum of each generator in a word, without writing its powers out."""
+    out = [0] * k
+    for p in word.powers:
+        if hasattr(p.base, "powers"):
+            inner = _sums(p.base, index, k)
+        else:
+            inner = [0] * k
+            inner[index[p.base.name]] = 1
+        out = [a + p.exponent * b for a, b in zip(out, inner)]
+    return out
+
+
+def exponent_sums(generators: tuple, relators) -> list:
+    """Each relator's exponent-sum vector (``lhs = rhs`` as ``lhs rhs^-1``)."""
+    index = {g: i for i, g in enumerate(generators)}
+    k = len(generators)
+    out = []
+    for r in relators:
+        v = _sums(r.lhs, index, k)
+        if r.rhs is not None:
+            v = [a - b for a, b in zip(v, _sums(r.rhs, index, k))]
+        out.append(v)
+    return out
+
+
+def relator_letters(generators: tuple, relators, limit: int = MAX_RELATOR_LETTERS) -> list:
+    """Each relator (``lhs`` or ``lhs = rhs``) as a reduced list of letters; PresentationTooLarge past ``limit`` letters."""
     total = sum(_length(r.lhs) + (_length(r.rhs) if r.rhs is not None else 0) for r in relators)
-    if total > MAX_RELATOR_LETTERS:
-        raise PresentationTooLarge(f"its relators have {total} letters written out (the limit is {MAX_RELATOR_LETTERS})")
+    if total > limit:
+        raise PresentationTooLarge(f"its relators have {total} letters written out (the limit is {limit})")
     index = {g: i for i, g in enumerate(generators)}
     out = []
     for r in relators:
@@ -89,16 +116,9 @@ def relator_letters(generators: tuple, relators) -> list:
     return out
 
 
-def abelian_invariants(k: int, relators: list) -> list:
-    """The invariant factors of ``Z^k / <exponent-sum vectors>`` (0 for each free Z), by Smith normal form."""
-    rows = []
-    for word in relators:
-        v = [0] * k
-        for x in word:
-            v[x >> 1] += -1 if x & 1 else 1
-        if any(v):
-            rows.append(v)
-    m = [r[:] for r in rows]
+def abelian_invariants(k: int, sums: list) -> list:
+    """The diagonal of a Smith form of ``Z^k / <exponent-sum vectors>`` (0 for each free Z): its product is the order."""
+    m = [list(v) for v in sums if any(v)]
     invariants = []
     col0 = 0
     while col0 < k:
@@ -156,8 +176,7 @@ def presentation_order(generators: tuple, relators, max_cosets: int) -> tuple:
     Raises PresentationInfinite, or PresentationTooLarge with the bound it would pass.
     """
     k = len(generators)
-    words = relator_letters(generators, relators)
-    invariants = abelian_invariants(k, words)
+    invariants = abelian_invariants(k, exponent_sums(generators, relators))
     if 0 in invariants:
         free = invariants.count(0)
         raise PresentationInfinite(
@@ -165,11 +184,12 @@ def presentation_order(generators: tuple, relators, max_cosets: int) -> tuple:
             f"have rank {k - free} < {k} generators)"
         )
     ab_order = math.prod(invariants)
-    if commuting_pairs(k, words):
+    short = [r for r in relators if _length(r.lhs) + (_length(r.rhs) if r.rhs is not None else 0) <= 4]
+    if commuting_pairs(k, relator_letters(generators, short)):
         return ab_order, True, "Smith normal form (its generators commute)"
     if ab_order > max_cosets:
         raise PresentationTooLarge(f"its abelianization alone has {ab_order} elements (the limit is {max_cosets})")
-    order, abelian = _todd_coxeter(k, words, max_cosets)
+    order, abelian = _todd_coxeter(k, relator_letters(generators, relators), max_cosets)
     return order, abelian, "Todd-Coxeter on the presentation"
 
 
