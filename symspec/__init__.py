@@ -20,7 +20,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'symspec' has no attribute {name!r}")
 
 
-def validate(spec, **kwargs):
+def validate(spec, /, **kwargs):
     """Check a spec's laws on trained models and return a report (imports torch; docs/validation.md)."""
     from .validation import validate as _validate
 

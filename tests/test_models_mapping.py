@@ -79,6 +79,13 @@ def test_keyword_form_still_works_for_other_names():
     assert mod.SymmetryLoss(batch=_exact, generator=torch.Generator())({"a": torch.arange(5), "b": torch.arange(5)}) < 1e-6
 
 
+def test_a_model_named_spec_works_by_keyword_too():
+    # spec is positional-only (symspec.validate and symspec.validation.validate): no clash
+    spec, _ = _spec("spec")
+    assert symspec.validate(spec, spec=_exact, samples=16).passed
+    assert validate(spec, spec=_exact, samples=16).passed
+
+
 def test_mapping_and_keywords_together_or_a_non_mapping_are_errors():
     spec, mod = _spec("f")
     with pytest.raises(TypeError, match="either as models=.* or by keyword, not both"):
