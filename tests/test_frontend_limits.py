@@ -158,3 +158,68 @@ def test_positions_on_line_one_count_from_after_the_byte_order_mark(tmp_path):
     lines = str(info.value).split("\n")
     assert lines[0] == f"{path}:1:13: error: unknown domain constructor 'cyclc'"
     assert lines[1:3] == [" 1 | domain Zp = cyclc(5)", "   |             ^^^^^"]
+
+
+# ---- literals that do not fit ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "literal",
+    ["9223372036854775808", "18446744073709551616", "1267650600228229401496703205376", "00009223372036854775808"],
+)
+def test_integer_literals_beyond_int64_are_errors_at_their_span(literal):
+    text = f"domain Zp = cyclic(5)\nparam p = {literal}\nparam q = -{literal}\n"
+    with pytest.raises(SpecError) as info:
+        symspec.loads(text, "i.sym")
+    first, second = info.value.errors
+    assert (first.span.line, first.span.column, first.span.end_column) == (2, 11, 11 + len(literal))
+    assert (second.span.line, second.span.column) == (3, 12)
+    assert first.message == f"integer literal {literal} is too large (limit 2^63 - 1)"
+    assert first.hint == "integers in a spec fit in 64 bits: at most 9223372036854775807"
+
+
+@pytest.mark.parametrize("where", ["param p = {}", "domain D = cyclic({})", "group G = <r | r^{}>", "law l: f(a + {}) == f(a)"])
+def test_an_integer_literal_over_4300_digits_is_an_error_with_its_digits_abbreviated(where):
+    """Python refuses int() of over 4,300 digits: a ValueError escaped from the parser."""
+    literal = "7" * 5000
+    with pytest.raises(SpecError) as info:
+        symspec.loads(where.format(literal) + "\n", "i.sym")
+    (diag,) = [d for d in info.value.errors if "literal" in d.message]
+    assert diag.message == f"integer literal {'7' * 20}...{'7' * 10} (5000 digits) is too large (limit 2^63 - 1)"
+    assert diag.span.end_column - diag.span.column == 5000
+    assert len(str(info.value)) < 2000
+
+
+def test_the_largest_integer_literals_are_accepted():
+    tree = parse("param p = 9223372036854775807\nparam q = -9223372036854775807\nparam r = 000000000000000000000000042\n")
+    assert [s.value for s in tree.statements] == [2**63 - 1, -(2**63 - 1), 42]
+
+
+@pytest.mark.parametrize("literal", ["1e400", "1e99999999999999999999", "1" * 400 + ".0", "179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792.0"])
+def test_a_real_literal_that_overflows_to_infinity_is_an_error_at_its_span(literal):
+    text = f"domain Zp = cyclic(5)\nmodel f(a: Zp) -> class(Zp)\nlaw l: f(a) == f(a) [weight {literal}]\nlaw m: f(a) == f(a) [tol -{literal}]\n"
+    with pytest.raises(SpecError) as info:
+        symspec.loads(text, "r.sym")
+    first, second = info.value.errors
+    assert (first.span.line, first.span.column, first.span.end_column) == (3, 29, 29 + len(literal))
+    assert (second.span.line, second.span.column) == (4, 27)
+    assert first.message.startswith("number ") and first.message.endswith(" is too large: it is infinite as a 64-bit float")
+
+
+def test_tiny_and_largest_finite_reals_are_accepted():
+    law = parse("law l: f(a) == f(a) [tol 1e-400, weight 1.7976931348623157e308]\n").statements[0]
+    assert [o.value.value for o in law.options] == [0.0, 1.7976931348623157e308]
+
+
+def test_literal_errors_are_reported_with_syntax_errors():
+    text = "law l: f(a) == f(a)(\nparam p = 99999999999999999999\n"
+    with pytest.raises(SpecError) as info:
+        parse(text, "m.sym")
+    assert [(d.span.line, d.span.column) for d in info.value.diagnostics] == [(1, 20), (2, 11)]
+
+
+@pytest.mark.parametrize("engine", ["fast", "lark"])
+def test_both_engines_reject_the_same_literals(engine):
+    with pytest.raises(SpecError) as info:
+        parse("param p = 9223372036854775808\nlaw l: f(a) == f(a) [weight 2e308]\n", "e.sym", engine=engine)
+    assert [(d.span.line, d.span.column) for d in info.value.diagnostics] == [(1, 11), (2, 29)]

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from ..errors import Span
+import math
+import sys
+
+from ..errors import Diagnostic, Span
 from . import ast
 
-__all__ = ["AstBuilder", "Args"]
+__all__ = ["AstBuilder", "Args", "MAX_INT_LITERAL", "literal_text"]
+
+MAX_INT_LITERAL = 2**63 - 1
+"""The largest integer literal: every integer of a spec fits in a signed 64-bit integer."""
+_MAX_INT_DIGITS = len(str(MAX_INT_LITERAL))
+_SHOWN_DIGITS = 40
+
+
+def literal_text(text: str, unit: str = "characters") -> str:
+    """A literal as messages quote it: whole when short, else its ends and its length in ``unit``."""
+    if len(text) <= _SHOWN_DIGITS:
+        return text
+    return f"{text[:20]}...{text[-10:]} ({len(text)} {unit})"
 
 
 class Args(list):
@@ -21,6 +36,40 @@ class AstBuilder:
 
     def __init__(self, file: str):
         self.file = file
+        self.diagnostics: list[Diagnostic] = []  # literals that do not fit, found while building
+
+    def _int(self, tok) -> int:
+        """The value of an INT token; one over 2^63 - 1 is an error at its span (the value is then 0)."""
+        text = str(tok)
+        digits = text.lstrip("0") or "0"
+        if len(digits) <= _MAX_INT_DIGITS:  # never int() of a long string: Python refuses over 4,300 digits
+            value = int(digits)
+            if value <= MAX_INT_LITERAL:
+                return value
+        self.diagnostics.append(
+            Diagnostic(
+                f"integer literal {literal_text(text, 'digits')} is too large (limit 2^63 - 1)",
+                self._tokspan(tok),
+                f"integers in a spec fit in 64 bits: at most {MAX_INT_LITERAL}",
+                kind="syntax",
+            )
+        )
+        return 0
+
+    def _real(self, tok) -> float:
+        """The value of a REAL token; one that overflows to infinity is an error at its span (the value is then 0)."""
+        value = float(tok)
+        if math.isfinite(value):
+            return value
+        self.diagnostics.append(
+            Diagnostic(
+                f"number {literal_text(str(tok))} is too large: it is infinite as a 64-bit float",
+                self._tokspan(tok),
+                f"numbers in a spec are finite: at most {sys.float_info.max:.6g}",
+                kind="syntax",
+            )
+        )
+        return 0.0
 
     def _ident(self, tok) -> ast.Ident:
         return ast.Ident(Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column), str(tok))
@@ -112,7 +161,7 @@ class AstBuilder:
         return ast.Word(span, tuple(c))
 
     def identity_word(self, span, c):
-        value = int(c[0])
+        value = self._int(c[0])
         powers = () if value == 1 else (ast.Int(self._tokspan(c[0]), value),)
         return ast.Word(span, powers)
 
@@ -149,16 +198,16 @@ class AstBuilder:
         return ast.Tuple(span, tuple(a for a in c if a is not None))
 
     def int(self, span, c):
-        return ast.Int(span, int(c[0]))
+        return ast.Int(span, self._int(c[0]))
 
     def neg_int(self, span, c):
-        return ast.Int(span, -int(c[0]))
+        return ast.Int(span, -self._int(c[0]))
 
     def real(self, span, c):
-        return ast.Real(span, float(c[0]), str(c[0]))
+        return ast.Real(span, self._real(c[0]), str(c[0]))
 
     def neg_real(self, span, c):
-        return ast.Real(span, -float(c[0]), "-" + str(c[0]))
+        return ast.Real(span, -self._real(c[0]), "-" + str(c[0]))
 
     def _binary(node, op):  # noqa: N805 - a factory used in the class body
         def method(self, span, c):

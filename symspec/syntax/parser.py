@@ -271,24 +271,26 @@ def _blank(text: str, first: int, last: int) -> str:
     return "\n".join(lines)
 
 
-def _parse_once(text: str, file: str, engine: str) -> ast.SpecFile:
-    """Parse valid text; raise lark's UnexpectedInput for invalid text."""
+def _parse_once(text: str, file: str, engine: str) -> tuple[ast.SpecFile, list[Diagnostic]]:
+    """Parse valid text, with the literals that do not fit; raise lark's UnexpectedInput for invalid text."""
     result = None
     if engine == "fast":
+        builder = AstBuilder(file)
         try:
-            result = lalr.run(_tables(), text, AstBuilder(file))
+            result = lalr.run(_tables(), text, builder)
         except lalr.Rejected:
             pass  # let lark find and describe the error
     if result is None:
         lark, _ = _parser()
         tree = lark.parse(text)
+        builder = AstBuilder(file)
         try:
-            result = _ToAst(AstBuilder(file)).transform(tree)
+            result = _ToAst(builder).transform(tree)
         except VisitError as err:  # pragma: no cover - a bug in the builder
             raise err.orig_exc from None
-    lines = text.split("\n")
-    whole = Span(file, 1, 1, len(lines), len(lines[-1]) + 1)  # the file's span is the whole text
-    return ast.SpecFile(whole, file, result.statements)
+    lines = text.count("\n") + 1
+    whole = Span(file, 1, 1, lines, len(text) - text.rfind("\n"))  # the file's span is the whole text
+    return ast.SpecFile(whole, file, result.statements), builder.diagnostics
 
 
 def parse(text: str, file: str = "<string>", *, engine: str = "fast") -> ast.SpecFile:
@@ -308,7 +310,8 @@ def parse(text: str, file: str = "<string>", *, engine: str = "fast") -> ast.Spe
     result = None
     while True:
         try:
-            result = _parse_once(current, file, engine)
+            result, literals = _parse_once(current, file, engine)
+            diagnostics += literals  # integer and real literals that do not fit
             break
         except UnexpectedInput as err:
             diag, first, last = _syntax_diagnostic(err, current, file, lark, joiner)
