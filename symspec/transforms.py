@@ -47,9 +47,11 @@ __all__ = [
     "op_push",
     "ops_push",
     "MAX_TABLE_ORDER",
+    "MAX_LITERAL_ENTRIES",
 ]
 
 MAX_TABLE_ORDER = 5000  # a finite group with more elements is drawn as random words, not from a table of all of them
+MAX_LITERAL_ENTRIES = 50_000  # integers of permutation tables the code generator writes into one module (one group, one model)
 
 Args = Mapping | Iterable  # a dict, or the analysis's tuple of (name, value) pairs
 Op = tuple  # (name, args)

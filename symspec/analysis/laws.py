@@ -26,8 +26,9 @@ if TYPE_CHECKING:  # pragma: no cover
     pass
 from .typecheck import BUILTINS, LawChecker, Variable
 
-__all__ = ["Ty", "Kind", "Variable", "LawInfo", "check_law", "check_options", "LAW_OPTIONS", "BUILTINS"]
+__all__ = ["Ty", "Kind", "Variable", "LawInfo", "check_law", "check_options", "LAW_OPTIONS", "BUILTINS", "MAX_SAMPLES"]
 
+MAX_SAMPLES = 1000  # [samples k]: each example is repeated k times per batch for the law's drawn variables
 LAW_OPTIONS = {"weight": "number", "tol": "number", "rtol": "number", "samples": "count"}
 
 
@@ -97,6 +98,13 @@ def check_options(ctx: Context, options, allowed: dict) -> dict:
         if allowed[name] == "count":
             if not isinstance(value, int) or value < 1:
                 ctx.reporter.error(f"option '{name}' must be a positive integer, got {getattr(v, 'text', value)}", v.span)
+                continue
+            if value > MAX_SAMPLES:
+                ctx.reporter.error(
+                    f"option '{name}' is {value}, more than the limit of {MAX_SAMPLES}",
+                    v.span,
+                    f"each example is repeated '{name}' times in every batch: use at most {MAX_SAMPLES}",
+                )
                 continue
         elif value < 0:
             ctx.reporter.error(f"option '{name}' must be non-negative, got {getattr(v, 'text', value)}", v.span)

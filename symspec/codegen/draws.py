@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ..analysis.domains import Range, RealDomain, Tensor
 from ..analysis.lawclass import conjuncts, names_in
 from ..syntax import ast
-from ..transforms import MAX_TABLE_ORDER
+from ..transforms import MAX_LITERAL_ENTRIES, MAX_TABLE_ORDER
 from .core import LawScope, V, formula, int_bounds
 from .expr import (
     Assign,
@@ -225,6 +225,45 @@ def _finite_entry(act, domain, generators, number, dims) -> dict:
     return {"n": number(domain.size), "lo": lo, "ops": _ops(act, generators)}
 
 
+def _literal_size(acts: list) -> int:
+    """How many integers the ops' permutation tables (``relabel``, ``permute``, ``permute_dims`` perms) hold."""
+    total = 0
+    for act in acts:
+        for seq in act.ops.values():
+            for _op, args in seq:
+                perm = dict(args).get("perm")
+                total += len(perm) if perm is not None else 0
+    return total
+
+
+def _uniform_symmetric(spec, gir, domains: dict, dims) -> dict | None:
+    """``symmetric(n)`` permuting tensor dims, drawn as uniform permutations (no table), or None."""
+    if gir.continuous or _plain(gir.definition.kind) != "symmetric":
+        return None
+    on = {}
+    for k, d in domains.items():
+        act = spec.ir.action(gir, d)
+        if _still(act, d):
+            on[k] = None
+            continue
+        seqs = list(act.ops.values()) if act is not None else []
+        if not seqs or not isinstance(d, Tensor) or any(len(q) != 1 or q[0][0] != "permute_dims" for q in seqs):
+            return None
+        on[k] = {"shape": dims(d.dims), "permute": tuple(dict(seqs[0][0][1])["dims"])}
+    return {"kind": "symmetric", "name": gir.name, "on": on}
+
+
+def _check_literal_size(gir, acts: list) -> None:
+    """ValueError when the ops' permutation tables would write more than MAX_LITERAL_ENTRIES integers into the module."""
+    total = _literal_size(acts)
+    if total > MAX_LITERAL_ENTRIES:
+        on = ", ".join(sorted({a.domain for a in acts}))
+        raise ValueError(
+            f"{gir.name} acts on {on} through permutation tables of {total} entries, too large to tabulate "
+            f"(limit {MAX_LITERAL_ENTRIES})"
+        )
+
+
 def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
     """The factors of ``rt.GroupSampler`` for group ``gir`` acting on ``domains`` (key -> domain); see runtime/groups.py.
 
@@ -237,6 +276,11 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
     that cannot be sampled.
     """
     acts = {k: spec.ir.action(gir, d) for k, d in domains.items()}
+    if _literal_size([a for a in acts.values() if a is not None]) > MAX_LITERAL_ENTRIES:
+        uniform = _uniform_symmetric(spec, gir, domains, dims)  # symmetric(n) needs no table: uniform permutations
+        if uniform is not None:
+            return [uniform]
+        _check_literal_size(gir, [a for a in acts.values() if a is not None])
     if not gir.continuous and all(_still(a, d) or _permutes(a) for (k, a), d in zip(acts.items(), domains.values())):
         on = {
             k: None if _still(a, d) else _finite_entry(a, d, gir.generators, number, dims)
@@ -258,7 +302,12 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
             elif _plain(act.kind) == "symbolic" and kind == "symmetric":
                 on[k] = {"shape": dims(d.dims), "permute": tuple(dict(next(iter(act.ops.values()))[0][1])["dims"])}
             elif not f.continuous and _permutes(act):
-                on[k] = _finite_entry(act, d, f.generators, number, dims)
+                uniform = _uniform_symmetric(spec, f, {k: d}, dims) if _literal_size([act]) > MAX_LITERAL_ENTRIES else None
+                if uniform is not None:
+                    on[k] = uniform["on"][k]
+                else:
+                    _check_literal_size(f, [act])
+                    on[k] = _finite_entry(act, d, f.generators, number, dims)
             else:
                 raise ValueError(f"sampling {f.name} acting on {spec.domain_name(d)} is not supported")
         if all(a is None for a in on.values()):

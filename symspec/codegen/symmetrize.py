@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..analysis.domains import BoolDomain, ClassOf, Range
 from ..analysis.orbits import input_sizes, joint_push
+from ..transforms import MAX_LITERAL_ENTRIES
 from .actions import invert_parts
 from .core import LawScope, Scope, V
 from .draws import draw_group, enumerable, value_of
@@ -36,9 +37,7 @@ from .expr import (
 from .names import py
 from .terms import Terms
 
-__all__ = ["Symmetrizer", "lower_symmetrize", "MAX_JOINT_ENTRIES"]
-
-MAX_JOINT_ENTRIES = 50_000  # a model on finite inputs is symmetrized exactly when its generators' table has at most this many entries
+__all__ = ["Symmetrizer", "lower_symmetrize"]
 
 
 @dataclass
@@ -62,7 +61,7 @@ def _finite(spec, tables, sig, laws: list) -> Symmetrizer | None:
     out_n = next((len(g.out_perm) for g in gens if g.out_perm is not None), 0) if output != "real" else 0
     offsets = [sum(sizes[:i]) for i in range(len(sizes))]
     total = sum(sizes) + out_n
-    if total * len(gens) > MAX_JOINT_ENTRIES:  # the table is written into the module: bounded text and time
+    if total * len(gens) > MAX_LITERAL_ENTRIES:  # the table is written into the module: bounded text and time
         return None
     joint = []
     for g in gens:
