@@ -378,6 +378,8 @@ def draw_group(ls: LawScope, var: str, every: Name | None = None) -> Draw:
         factors = group_description(ls.spec, gir, keys, number=tables.number, dims=tables.dims)
     except ValueError as why:
         ls.fail(str(why))
+    if not factors and keys:  # a trivial group (symmetric(1)) on the law's domains: one identity element
+        factors = [{"kind": "finite", "name": gir.name, "order": 1, "on": {k: None for k in keys}}]
     if not factors:  # the group acts on nothing this law moves (an unused binder): no sampler, nothing to draw
         draw = Draw(var, "group", ls.local(var))
         ls.env[var] = V("elem", draw.local, {})
