@@ -117,7 +117,7 @@ def test_cli_validate_passes_models_as_a_mapping(tmp_path, monkeypatch):
     # symspec validate FILE --model device=...: the CLI hands validate its models in models={...}
     from symspec.cli import main
 
-    (tmp_path / "factories.py").write_text(
+    (tmp_path / "factories_device.py").write_text(
         "import torch\ndef build():\n    return lambda a, b: torch.nn.functional.one_hot((a + b) % 5, 5).float() * 20\n",
         encoding="utf-8",
     )
@@ -127,4 +127,4 @@ def test_cli_validate_passes_models_as_a_mapping(tmp_path, monkeypatch):
     )
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert main(["validate", str(spec), "--model", "device=factories:build", "--samples", "16"]) == 0
+    assert main(["validate", str(spec), "--model", "device=factories_device:build", "--samples", "16"]) == 0

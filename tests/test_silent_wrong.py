@@ -249,6 +249,23 @@ def test_nothing_checked_is_not_a_pass():
     assert not symspec.validation.report.Report("s", "f", 0, "cpu", 1, 1).passed  # no law: no pass
 
 
+def test_a_spec_without_laws_is_a_usage_error_not_a_pass(tmp_path, capsys):
+    text = "domain D = cyclic(7)\nmodel f(x: D, y: D) -> class(D)\n"
+    with pytest.raises(UsageError, match="spec none states no law: there is nothing to validate"):
+        symspec.validate(symspec.loads(text, "none.sym"), f=_commutative)
+    (tmp_path / "factories_no_law.py").write_text("import torch\ndef build():\n    return lambda x, y: torch.zeros(x.shape[0], 7)\n")
+    path = tmp_path / "none.sym"
+    path.write_text(text, encoding="utf-8")
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert main(["validate", str(path), "--model", "f=factories_no_law:build"]) == 2
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert "states no law" in capsys.readouterr().err
+
+
 def test_validate_with_examples_zero_keeps_no_counterexample():
     report = symspec.validate(symspec.loads(DRAWN, "drawn.sym"), f=_noncommutative, examples=0)
     assert report["l"].violations > 0 and report["l"].examples == [] and not report.passed

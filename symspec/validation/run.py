@@ -294,6 +294,8 @@ def _check_options(samples, seed, batch_size, cap, max_rate, examples) -> tuple:
 
 def _law_names(module, laws) -> list:
     """The laws to check: all (``None``), one name (a string), or a collection of names."""
+    if not module.LAWS:
+        raise UsageError(f"spec {module.SPEC} states no law: there is nothing to validate")
     if laws is None:
         names = list(module.LAWS)
     elif isinstance(laws, str):
@@ -307,9 +309,9 @@ def _law_names(module, laws) -> list:
         raise UsageError(f"laws must be law names (strings), got {bad[0]!r}")
     unknown = [n for n in names if n not in module.LAWS]
     if unknown:
-        raise UsageError(f"unknown law(s) {', '.join(unknown)}; the spec's laws: {', '.join(module.LAWS) or 'none'}")
+        raise UsageError(f"unknown law(s) {', '.join(unknown)}; the spec's laws: {', '.join(module.LAWS)}")
     if not names:
-        raise UsageError(f"no law selected; the spec's laws: {', '.join(module.LAWS) or 'none'}")
+        raise UsageError(f"no law selected; the spec's laws: {', '.join(module.LAWS)}")
     return names
 
 
