@@ -253,7 +253,9 @@ def test_a_spec_without_laws_is_a_usage_error_not_a_pass(tmp_path, capsys):
     text = "domain D = cyclic(7)\nmodel f(x: D, y: D) -> class(D)\n"
     with pytest.raises(UsageError, match="spec none states no law: there is nothing to validate"):
         symspec.validate(symspec.loads(text, "none.sym"), f=_commutative)
-    (tmp_path / "factories_no_law.py").write_text("import torch\ndef build():\n    return lambda x, y: torch.zeros(x.shape[0], 7)\n")
+    (tmp_path / "factories_no_law.py").write_text(
+        "import torch\ndef build():\n    return lambda x, y: torch.zeros(x.shape[0], 7)\n"
+    )
     path = tmp_path / "none.sym"
     path.write_text(text, encoding="utf-8")
     import sys
