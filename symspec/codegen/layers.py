@@ -18,9 +18,10 @@ from .core import CompileError, comment_text
 from .expr import Attr, BinOp, Const, Name, TupleE, as_expr, rt, torch_
 from .names import py
 
-__all__ = ["Layer", "lower_layers", "basis_size"]
+__all__ = ["Layer", "lower_layers", "basis_size", "MAX_BASIS_UNKNOWNS"]
 
 BASIS_CUTOFF = 1e-9  # as symspec.runtime.layers.equivariant_basis
+MAX_BASIS_UNKNOWNS = 1600  # input positions x output positions of a BasisLinear layer (dense SVD in float64)
 
 
 @dataclass
@@ -130,6 +131,15 @@ def _matrix_layer(spec, tables, name: str, layer, gir):
         return None
     in_shape = tuple(layer.source.dims)
     out_shape = tuple(layer.target.dims) if isinstance(layer.target, Tensor) else ()
+    unknowns = math.prod(in_shape) * math.prod(out_shape)
+    if unknowns > MAX_BASIS_UNKNOWNS:
+        _fail(
+            spec,
+            f"layer {name} maps {math.prod(in_shape)} input positions to {math.prod(out_shape)} output positions: its "
+            f"equivariant basis (an SVD over {unknowns} unknowns) is too large to compute (limit {MAX_BASIS_UNKNOWNS})",
+            layer.span,
+            "use smaller fixed dims, or a symbolic dim (tensor[N, 3]) with a permutation group",
+        )
     if basis_size(src[1], dst[1], in_shape, out_shape) == 0:
         _fail(
             spec,
