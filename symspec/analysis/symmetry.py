@@ -59,6 +59,9 @@ def perm_group(perms):
     return PermutationGroup([Permutation(np.asarray(p).tolist()) for p in perms])
 
 
+MAX_FAMILY_POINTS = 1_000_000  # a family of larger degree keeps named generators acting through their ops (no push maps)
+
+
 def schreier_sims_fits(perms: list) -> bool:
     """Whether sympy's Schreier-Sims on these push maps stays small: its transversals hold up to (largest orbit) x
     (points) entries, bounded by MAX_SCHREIER_SIMS_WORK (computed by union-find, nothing enumerated)."""
@@ -144,7 +147,7 @@ class Symmetry:
         if kind in ("cyclic", "dihedral", "symmetric", "alternating"):
             gir.order, gir.abelian, gir.order_text = family_order(kind, n)
             gir.how = "formula"
-            if isinstance(n, int) and n <= MAX_POINTS:
+            if isinstance(n, int) and n <= MAX_FAMILY_POINTS:
                 gir.perms = family_generators(kind, n)
                 gir.generators = tuple(gir.perms)
             else:  # symbolic, or too large to tabulate: named generators acting through their ops
