@@ -200,3 +200,34 @@ def test_nan_outputs_in_the_training_loss_are_a_model_error_naming_the_model():
     masked[1] = float("-inf")  # -inf (a masked class) is no error: the loss stays finite
     value = mod.SymmetryLoss(f=lambda a, b: torch.randn(a.shape[0], N) + masked)({"a": torch.arange(N), "b": torch.arange(N)})
     assert torch.isfinite(value)
+
+
+def test_validate_counts_masked_classes_and_certain_bools_as_finite_but_not_nan():
+    text = (
+        "model f(a: D, b: D) -> class(D)\nmodel g(a: D, b: D) -> bool\n"
+        "law l: f(a, b) == f(b, a)\nlaw m: g(a, b) == not g(b, a) when a != b\n"
+    )
+    spec, mod = _module(text)
+    masked = torch.zeros(N)
+    masked[N - 1] = float("-inf")  # the last class is never answered
+
+    def f(a, b):
+        return torch.nn.functional.one_hot((a + b) % (N - 1), N).float() * 5 + masked
+
+    def g(a, b):  # certain answers: +-inf logits
+        return torch.where(a > b, float("inf"), float("-inf"))
+
+    report = symspec.validate(spec, f=f, g=g)
+    assert report.passed and report["l"].nonfinite == 0 and report["m"].nonfinite == 0
+    assert report["l"].divergence == 0.0 and report["m"].divergence == 0.0
+
+    def f_nan(a, b):
+        out = f(a, b)
+        out[a == 0] = float("nan")
+        return out
+
+    def f_all_masked(a, b):
+        return torch.full((a.shape[0], N), float("-inf"))
+
+    assert symspec.validate(spec, f=f_nan, laws="l")["l"].nonfinite == 2 * N - 1
+    assert symspec.validate(spec, f=f_all_masked, laws="l")["l"].nonfinite == N * N

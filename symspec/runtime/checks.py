@@ -106,16 +106,26 @@ class CheckedCalls(CallBatch):
             check_output(model, self.outputs[handle], self.expected[model], args[0].shape[0] if args else 0)
 
     def finite(self, n: int) -> torch.Tensor:
-        """Per case: every model output of the case is finite."""
-        outs = [o for o in self.outputs if o is not None]
-        if not outs:
-            return torch.ones(n, dtype=torch.bool)
+        """Per case: every model output of the case is finite.
+
+        A class output may hold ``-inf`` logits (masked classes: probability
+        0) as long as one class is finite; a bool output's logit may be
+        ``+-inf`` (a certain answer). NaN never counts as finite.
+        """
         ok = None
-        for o in outs:  # a row is finite iff its min and max are (one reduction pass; NaN propagates)
-            low, high = torch.aminmax(o.reshape(n, -1), dim=1)
-            row = low.isfinite() & high.isfinite()
+        for handle, o in enumerate(self.outputs):
+            if o is None:
+                continue
+            kind = self.expected.get(self.called.get(handle))
+            low, high = torch.aminmax(o.reshape(n, -1), dim=1)  # one reduction pass; NaN propagates
+            if isinstance(kind, ClassOutput):
+                row = ~low.isnan() & high.isfinite()
+            elif isinstance(kind, BoolOutput):
+                row = ~low.isnan() & ~high.isnan()
+            else:
+                row = low.isfinite() & high.isfinite()
             ok = row if ok is None else ok & row
-        return ok
+        return torch.ones(n, dtype=torch.bool) if ok is None else ok
 
 
 class ValidatorBase(SymmetryLossBase):
