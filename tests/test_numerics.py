@@ -196,6 +196,9 @@ def test_nan_outputs_in_the_training_loss_are_a_model_error_naming_the_model():
         ModelError, match=r"model 'f' returned NaN for 2 of its 10 inputs in this step \(the loss is NaN: terms l\)"
     ):
         mod.SymmetryLoss(f=f)({"a": torch.arange(N), "b": torch.arange(N).flip(0)})
+    unchecked = mod.SymmetryLoss(f=f)
+    unchecked.check_nan = False  # opted out: the NaN loss is returned
+    assert torch.isnan(unchecked({"a": torch.arange(N), "b": torch.arange(N).flip(0)}))
     masked = torch.zeros(N)
     masked[1] = float("-inf")  # -inf (a masked class) is no error: the loss stays finite
     value = mod.SymmetryLoss(f=lambda a, b: torch.randn(a.shape[0], N) + masked)({"a": torch.arange(N), "b": torch.arange(N)})

@@ -177,6 +177,7 @@ class SymmetryLossBase(torch.nn.Module):
     PRIORS: dict = {}
     WEIGHTS: dict = {}
     TABLES: dict = {}
+    check_nan = True  # a NaN loss is checked for (one host sync per step; False: skip it, the loss may be NaN)
 
     def __init__(self, /, models=None, *, generator=None, fused=None, **named):  # self positional-only: a model may be named self
         super().__init__()
@@ -215,7 +216,7 @@ class SymmetryLossBase(torch.nn.Module):
         """
         self.terms = {name: value.detach() for name, value in terms.items()}
         out = sum(self.WEIGHTS[name] * value for name, value in terms.items())
-        if calls is not None and isinstance(out, torch.Tensor) and bool(torch.isnan(out)):
+        if self.check_nan and calls is not None and isinstance(out, torch.Tensor) and bool(torch.isnan(out)):
             bad = calls.nan_outputs()
             if bad:
                 from ..errors import ModelError
