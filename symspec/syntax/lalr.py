@@ -24,7 +24,13 @@ __all__ = ["Rejected", "Tables", "compile_tables", "run"]
 
 
 class Rejected(Exception):
-    """The input is not in the language; lark will say why."""
+    """The input is not in the language; lark will say why.
+
+    ``statement`` is the (line, offset) where the top-level statement being
+    parsed starts: everything before it parsed, so lark need only parse from there.
+    """
+
+    statement: tuple[int, int] = (1, 0)
 
 
 class Tok(str):
@@ -144,6 +150,15 @@ _CLOSERS = frozenset(_OPENERS.values())
 
 def run(tables: Tables, text: str, builder: AstBuilder):
     """Parse ``text`` (ending in a newline) into the AST; raise Rejected if it is not valid."""
+    statement = [1, 0]
+    try:
+        return _run(tables, text, builder, statement)
+    except Rejected as err:
+        err.statement = (statement[0], statement[1])
+        raise
+
+
+def _run(tables: Tables, text: str, builder: AstBuilder, statement: list):
     table = tables.table
     rules = tables.rules
     words = tables.words
@@ -245,6 +260,9 @@ def run(tables: Tables, text: str, builder: AstBuilder):
                 feed("_NL", None, None)
             line += value.count("\n")
             line_start = start + value.rfind("\n") + 1
+            if not brackets:
+                statement[0] = line
+                statement[1] = line_start
             continue
         col = start - line_start + 1
         pos = (line, col, line, col + len(value))

@@ -166,16 +166,15 @@ def _end_of(tok: Token) -> tuple[int, int]:
     return tok.end_line, tok.end_column
 
 
-def _first_on_line(tok: Token, lines: list[str]) -> bool:
+def _first_on_line(tok: Token, lines: _Lines) -> bool:
     line = lines[tok.line - 1] if 0 < tok.line <= len(lines) else ""
     return not line[: tok.column - 1].strip()
 
 
 def _syntax_diagnostic(
-    err: UnexpectedInput, text: str, file: str, lark: Lark, joiner: _LineJoiner
+    err: UnexpectedInput, text: str, file: str, lark: Lark, joiner: _LineJoiner, lines: _Lines
 ) -> tuple[Diagnostic, int, int]:
-    """The diagnostic for one lark error, and the lines to blank before parsing again."""
-    lines = text.split("\n")
+    """The diagnostic for one lark error, and the lines of the statement in error to skip."""
     if isinstance(err, UnexpectedCharacters):
         ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
         span = Span(file, err.line, err.column, err.line, err.column + 1)
@@ -222,9 +221,9 @@ def _syntax_diagnostic(
 
     if at_end:
         last = len(lines)
-        while last > 1 and not lines[last - 1].strip():
+        while last > 1 and lines.blank_in_source(last):
             last -= 1
-        line = lines[last - 1] if lines else ""
+        line = lines.all[last - 1]
         span = Span(file, last, len(line) + 1, last, len(line) + 2)
         found = "end of file"
     else:
@@ -248,15 +247,15 @@ def _syntax_diagnostic(
     return diag, first, _next_statement(lines, tok.line) - 1
 
 
-def _statement_start(lines: list[str], line: int) -> int:
-    for i in range(min(line, len(lines)), 0, -1):
+def _statement_start(lines: _Lines, line: int) -> int:
+    for i in range(min(line, len(lines)), lines.done, -1):
         words = lines[i - 1].split(None, 1)
         if words and words[0] in STATEMENT_KEYWORDS:
             return i
     return line
 
 
-def _next_statement(lines: list[str], line: int) -> int:
+def _next_statement(lines: _Lines, line: int) -> int:
     for i in range(line + 1, len(lines) + 1):
         words = lines[i - 1].split(None, 1)
         if words and words[0] in STATEMENT_KEYWORDS:
@@ -264,24 +263,27 @@ def _next_statement(lines: list[str], line: int) -> int:
     return len(lines) + 1
 
 
-def _blank(text: str, first: int, last: int) -> str:
-    lines = text.split("\n")
-    for i in range(first - 1, min(last, len(lines))):
-        lines[i] = " " * len(lines[i])
-    return "\n".join(lines)
-
-
 def _parse_once(text: str, file: str, engine: str) -> tuple[ast.SpecFile, list[Diagnostic]]:
     """Parse valid text, with the literals that do not fit; raise lark's UnexpectedInput for invalid text."""
     result = None
+    lark, _ = _parser()
     if engine == "fast":
         builder = AstBuilder(file)
         try:
             result = lalr.run(_tables(), text, builder)
-        except lalr.Rejected:
-            pass  # let lark find and describe the error
+        except lalr.Rejected as rejected:
+            # Let lark find and describe the error, parsing only from the statement in
+            # error (earlier lines as empty lines: the same positions); parsing the whole
+            # prefix again made recovery from many errors slow.
+            line, offset = rejected.statement
+            window = "\n" * (line - 1) + text[offset:]
+            try:
+                lark.parse(window)
+            except UnexpectedInput as err:
+                err.symspec_text = window
+                raise
+            # lark accepts what the fast engine rejected (a bug): the whole text decides
     if result is None:
-        lark, _ = _parser()
         tree = lark.parse(text)
         builder = AstBuilder(file)
         try:
@@ -306,28 +308,91 @@ def parse(text: str, file: str = "<string>", *, engine: str = "fast") -> ast.Spe
     lark, joiner = _parser()
     diagnostics: list[Diagnostic] = []
     body = text[1:] if text.startswith("\ufeff") else text  # a UTF-8 byte-order mark: not part of line 1
-    current = body if body.endswith("\n") else body + "\n"
+    body = body if body.endswith("\n") else body + "\n"
+    current = body
     result = None
+    lines: _Lines | None = None
     while True:
         try:
             result, literals = _parse_once(current, file, engine)
             diagnostics += literals  # integer and real literals that do not fit
             break
         except UnexpectedInput as err:
-            diag, first, last = _syntax_diagnostic(err, current, file, lark, joiner)
+            if lines is None:
+                lines = _Lines(body)
+            parsed = getattr(err, "symspec_text", current)  # the text lark parsed
+            diag, first, last = _syntax_diagnostic(err, parsed, file, lark, joiner, lines)
             diagnostics.append(diag)
-            if len(diagnostics) >= _MAX_SYNTAX_ERRORS:
+            if len(diagnostics) >= _MAX_SYNTAX_ERRORS or last <= lines.done:
                 break
-            blanked = _blank(current, first, last)
-            if blanked == current:
-                break
-            current = blanked
+            # Parse again after the statement in error.  What came before it parsed, and
+            # no AST is built once there is an error, so the next parse starts after it
+            # (lines kept as empty lines for the positions): recovery stays linear in the
+            # file's length however many errors it has, not one full parse per error.
+            diagnostics += _literal_diagnostics(lines, lines.done + 1, first - 1, file)
+            lines.drop(first, last)
+            current = "\n" * last + body[lines.offset(last + 1) :]
         except LarkError as err:  # pragma: no cover - lark internals; still never a traceback
             diagnostics.append(Diagnostic(f"could not parse: {err}", Span(file, 1, 1, 1, 2), kind="syntax"))
             break
     if diagnostics:
         raise SpecSyntaxError(_dedupe(diagnostics), {file: text})
     return result
+
+
+class _Lines:
+    """The lines of the text being parsed (split once) and the part already reported.
+
+    Lines ``1 .. done`` are parsed already (valid statements, or statements in
+    error, listed in ``dropped``); later parses see them as empty lines.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.all = text.split("\n")
+        self.starts = [0]
+        for line in self.all:
+            self.starts.append(self.starts[-1] + len(line) + 1)
+        self.done = 0
+        self.dropped: list[tuple[int, int]] = []
+
+    def __len__(self) -> int:
+        return len(self.all)
+
+    def __getitem__(self, index: int) -> str:
+        """Line ``index + 1`` as the current parse sees it (a list's indexing)."""
+        return "" if index < self.done else self.all[index]
+
+    def offset(self, line: int) -> int:
+        return self.starts[line - 1] if line <= len(self.all) else self.starts[-1]
+
+    def drop(self, first: int, last: int) -> None:
+        self.dropped.append((first, last))
+        self.done = last
+
+    def blank_in_source(self, line: int) -> bool:
+        """Line ``line`` is blank or was blanked as part of a statement in error (not just parsed)."""
+        if not self.all[line - 1].strip():
+            return True
+        return any(first <= line <= last for first, last in self.dropped)
+
+
+def _literal_diagnostics(lines: _Lines, first: int, last: int, file: str) -> list[Diagnostic]:
+    """Literals that do not fit in lines ``first .. last``, which parsed: lexed again, as the parser would."""
+    if first > last:
+        return []
+    builder = AstBuilder(file)
+    text = "\n".join(lines.all[first - 1 : last])
+    line, line_start = first, 0
+    for m in lalr._SCAN.finditer(text):
+        kind = m.lastgroup
+        if kind == "nl":
+            value = m.group()
+            line += value.count("\n")
+            line_start = m.start() + value.rfind("\n") + 1
+        elif kind == "INT" or kind == "REAL":
+            tok = lalr.Tok(m.group(), kind, line, m.start() - line_start + 1)
+            (builder._int if kind == "INT" else builder._real)(tok)
+    return builder.diagnostics
 
 
 def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
