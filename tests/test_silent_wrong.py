@@ -194,6 +194,16 @@ def test_a_batch_field_read_over_two_domains_is_a_check_time_error(tmp_path, cap
     assert f"{path}:4:11: error: law l2 reads the batch field 'x'" in err and "Traceback" not in err
 
 
+def test_a_lipschitz_prior_reading_a_batch_field_over_another_domain_is_an_error():
+    # the prior steps f's input x (cyclic(3)) on the batch's x, which law l fills from cyclic(50)
+    text = "model f(x: cyclic(3)) -> real\nmodel g(x: cyclic(50)) -> real\nlaw l: g(x) >= 0\nprior p: lipschitz(f)\n"
+    with pytest.raises(CompileError) as info:
+        symspec.compile(symspec.loads(text, "prior.sym"))
+    (diag,) = info.value.errors
+    assert (diag.span.line, diag.span.column) == (4, 1)
+    assert "prior p (on f) reads the batch field 'x' as cyclic(3), but law l reads it as cyclic(50)" in diag.message
+
+
 def test_the_same_batch_field_over_one_domain_is_fine():
     text = "domain D = cyclic(5)\nmodel f(x: D) -> real\nmodel g(x: D) -> real\nlaw l1: f(x) >= 0\nlaw l2: g(x) >= f(x)\n"
     mod = symspec.compile(symspec.loads(text, "one.sym"))

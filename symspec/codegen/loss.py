@@ -60,34 +60,42 @@ def batch_fields(spec) -> list:
     """(variable, first law using it) of every batch variable, in law order.
 
     A batch field is one tensor of the batch, read by every law that names
-    it: two laws reading it over different domains is a CompileError at the
-    second law's variable (one of them would train on values outside its domain).
+    it and by every ``lipschitz`` prior whose model has a parameter of that
+    name: two readers over different domains is a CompileError at the second
+    (one of them would train on values outside its domain).
     """
     out = []
-    first: dict = {}  # variable -> (law, domain)
+    first: dict = {}  # variable -> (who reads it first, domain)
     for name, ir in spec.ir.laws.items():
         for var, plan in ir.variables.items():
             if plan.source != "batch":
                 continue
             if var not in first:
-                first[var] = (name, plan.domain)
+                first[var] = (f"law {name}", plan.domain)
                 out.append((var, name))
                 continue
-            law, domain = first[var]
-            if domain != plan.domain:
-                _clash(spec, var, law, domain, name, plan.domain)
+            if first[var][1] != plan.domain:
+                where = spec.laws[name].variables.get(var)
+                node = where if getattr(where, "span", None) is not None else spec.laws[name].decl
+                _clash(spec, var, first[var], f"law {name}", plan.domain, node)
+    for name, prior in spec.priors.items():
+        if prior.kind != "lipschitz":
+            continue
+        for var, domain in spec.models[prior.target].params:
+            first.setdefault(var, (f"prior {name}", domain))
+            if first[var][1] != domain:
+                _clash(spec, var, first[var], f"prior {name} (on {prior.target})", domain, prior)
     return out
 
 
-def _clash(spec, var: str, law: str, domain, other: str, other_domain) -> None:
-    where = spec.laws[other].variables.get(var)
-    node = where if where is not None and getattr(where, "span", None) is not None else spec.laws[other].decl
+def _clash(spec, var: str, first: tuple, reader: str, domain, node) -> None:
+    who, seen = first
     fail(
         spec,
-        f"law {other} reads the batch field '{var}' as {spec.domain_name(other_domain)}, but law {law} reads it as "
-        f"{spec.domain_name(domain)}: one batch field has one domain",
+        f"{reader} reads the batch field '{var}' as {spec.domain_name(domain)}, but {who} reads it as "
+        f"{spec.domain_name(seen)}: one batch field has one domain",
         node,
-        "rename the variable in one of the laws (its model's parameter name) so that each domain has its own batch field",
+        "name the models' parameters apart (the batch field is the parameter's name) so that each domain has its own field",
     )
 
 
