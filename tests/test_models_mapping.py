@@ -14,9 +14,10 @@ import torch
 
 import symspec
 from symspec.errors import UsageError
+from symspec.runtime import SymmetryLossBase
 from symspec.validation.run import validate
 
-LOSS_KEYWORDS = ("generator", "fused", "models")
+LOSS_KEYWORDS = tuple(p for p in inspect.signature(SymmetryLossBase.__init__).parameters if p not in ("self", "named"))
 VALIDATE_KEYWORDS = tuple(p for p in inspect.signature(validate).parameters if p not in ("spec", "named"))
 OTHER_NAMES = ("self", "batch", "spec", "bound", "n", "device", "terms", "calls", "torch", "rt", "named")
 
@@ -49,6 +50,11 @@ def test_any_model_name_works_through_the_mapping(name):
     assert symspec.validate(spec, models={name: _exact}, samples=64).passed
     report = symspec.validate(spec, models={name: _broken}, samples=64)
     assert not report.passed and report["l"].violations > 0
+
+
+def test_the_keyword_lists_are_what_the_signatures_say():
+    assert set(LOSS_KEYWORDS) == {"models", "generator", "fused"}
+    assert {"samples", "seed", "device", "laws", "inputs", "dims", "models"} <= set(VALIDATE_KEYWORDS)
 
 
 @pytest.mark.parametrize("name", LOSS_KEYWORDS)
