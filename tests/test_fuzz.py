@@ -1,8 +1,10 @@
 """Fuzzing: no input text makes symspec raise anything but SpecError.
 
-Three sources, a few thousand cases in all: strings generated from the
-grammar itself (hypothesis.extra.lark), random text, and token-level
-mutations (delete, duplicate, swap, truncate) of the valid corpus.
+Five sources, a few thousand cases in all: strings generated from the
+grammar itself (hypothesis.extra.lark), random text, token-level mutations
+(delete, duplicate, swap, truncate) of the valid corpus, splices of two
+corpus specs cut at token boundaries, and corpus specs whose integers are
+replaced by huge, negative or zero values.
 """
 
 from __future__ import annotations
@@ -112,3 +114,58 @@ def test_compiling_mutated_specs_never_crashes(text):
         compile_source(spec)
     except SpecError as err:
         assert err.diagnostics
+
+
+@st.composite
+def spliced(draw):
+    """The start of one corpus spec glued to the end of another, cut at token boundaries."""
+    first = TOKEN.findall(draw(st.sampled_from(CORPUS)))
+    second = TOKEN.findall(draw(st.sampled_from(CORPUS)))
+    head = first[: draw(st.integers(0, len(first)))]
+    start = draw(st.integers(0, len(second)))
+    tail = second[start : start + draw(st.integers(0, len(second)))]
+    if draw(st.booleans()):  # a third piece: the rest of the first spec
+        tail += first[len(head) + draw(st.integers(0, max(0, len(first) - len(head)))) :]
+    return "".join(head + tail)
+
+
+@FUZZ
+@given(spliced())
+def test_spliced_corpus_specs(text):
+    survives(text)
+
+
+_INT_TOKEN = re.compile(r"\d+")
+HUGE = [
+    str(2**63),
+    str(2**63 - 1),
+    str(2**64),
+    str(2**100),
+    str(2**31),
+    str(10**30),
+    "9" * 4301,
+    "1" + "0" * 5000,
+    "0",
+    "00",
+    "1e400",
+    "-" + str(2**63 - 1),
+    "-" + str(2**100),
+    "-1",
+]
+
+
+@st.composite
+def huge_integers(draw):
+    """A corpus spec with some of its integer tokens replaced by huge, negative or zero values."""
+    tokens = TOKEN.findall(draw(st.sampled_from(CORPUS)))
+    ints = [i for i, t in enumerate(tokens) if _INT_TOKEN.fullmatch(t)]
+    if ints:
+        for i in draw(st.lists(st.sampled_from(ints), min_size=1, max_size=3, unique=True)):
+            tokens[i] = draw(st.sampled_from(HUGE))
+    return "".join(tokens)
+
+
+@FUZZ
+@given(huge_integers())
+def test_corpus_specs_with_huge_integers(text):
+    survives(text)
