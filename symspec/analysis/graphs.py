@@ -196,14 +196,47 @@ def _closed_form(graph: GraphIR):
     if kind == "hypercube":
         d = args[0]
         return _lattice_symmetries([2] * d)
+    if kind in ("cylinder", "torus") and _wrapped_known(kind, args):
+        return _wrapped_symmetries(kind, list(args))
     return None
+
+
+def _wrapped_known(kind: str, args) -> bool:
+    """Whether a cylinder's or torus's group is the product of its sides' groups (no side of 4: C4 = K2 x K2)."""
+    return 4 not in args[1:] if kind == "cylinder" else 4 not in args
+
+
+def _wrapped_symmetries(kind: str, sizes: list) -> list:
+    """Generators of Aut(P_a x C_b) = Aut(P_a) x D_b and Aut(C_a x C_b) = D_a x D_b (wreathed by the swap when a = b),
+    the sides' groups being prime factors of the Cartesian product (no side of 4)."""
+    a, b = sizes
+    grid = np.arange(a * b).reshape(a, b)
+    gathers = []
+    cyclic_axes = [1] if kind == "cylinder" else [0, 1]
+    for axis, size in enumerate(sizes):
+        if axis in cyclic_axes:
+            idx = np.arange(size)
+            gathers.append(np.take(grid, (idx - 1) % size, axis=axis))  # rotation
+            gathers.append(np.take(grid, (-idx) % size, axis=axis))  # reflection
+        elif size >= 2:
+            gathers.append(np.flip(grid, axis=axis))
+    if kind == "torus" and a == b:
+        gathers.append(grid.T)
+    out = []
+    for g in gathers:
+        gather = np.ascontiguousarray(g).reshape(-1)
+        push = np.empty(a * b, dtype=np.int64)
+        push[gather] = np.arange(a * b)
+        out.append(push)
+    return out
 
 
 def closed_form_order(definition: GraphDef, max_factorial: int) -> tuple | None:
     """(order, abelian, text) of Aut(graph) for the constructors whose group is known, without building it.
 
     ``cycle(n)``: dihedral, 2n; ``path(n)``: 2 (n >= 2); ``complete(n)``: n!; ``grid(...)``: per side length s >= 2
-    that m sides share, the m-dimensional hyperoctahedral group 2^m m!; ``hypercube(d)``: 2^d d!.  A factorial of
+    that m sides share, the m-dimensional hyperoctahedral group 2^m m!; ``hypercube(d)``: 2^d d!; with no side of 4,
+    ``cylinder(a, b)``: Z2 x D_b (4b; 2b when a = 1) and ``torus(a, b)``: D_a x D_b (4ab; doubled when a = b).  A factorial of
     more than ``max_factorial`` is shown as a formula (order None).  None for the constructors found by search.
     """
     kind, args = definition.kind, list(definition.args)
@@ -217,6 +250,13 @@ def closed_form_order(definition: GraphDef, max_factorial: int) -> tuple | None:
         if n > max_factorial:
             return None, False, f"{n}!"
         return math.factorial(n), n <= 2, str(math.factorial(n))
+    if kind in ("cylinder", "torus") and _wrapped_known(kind, args):
+        a, b = args
+        if kind == "cylinder":
+            order = (2 if a >= 2 else 1) * 2 * b
+            return order, False, str(order)
+        order = 4 * a * b * (2 if a == b else 1)
+        return order, False, str(order)
     if kind in ("grid", "hypercube"):
         sides = [2] * args[0] if kind == "hypercube" else [a for a in args if a >= 2]
         shares = {s: sides.count(s) for s in set(sides)}
