@@ -157,7 +157,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         terms["commutes"] = rt.sym_kl_logprobs(add_ab_lp, add_ba_lp).mean()
         # examples/modular_addition.sym:28 add(a + k, b) == add(a, b) + k
         terms["shift"] = rt.sym_kl_logprobs(
-            add_a_plus_shift_k_b_lp, rt.pushforward(add_ab_lp, rt.shift_table(P, shift_k, device))
+            add_a_plus_shift_k_b_lp, rt.pushforward_permutation(add_ab_lp, rt.shift_table(P, -shift_k, device))
         ).mean()
         # examples/modular_addition.sym:31 add(add(a, b), c) == add(a, add(b, c))
         terms["assoc"] = rt.sym_kl_logprobs(add_add_ab_assoc_c_lp, add_a_add_b_assoc_c_lp).mean()
@@ -301,7 +301,9 @@ class Validator(rt.ValidatorBase):
         rhs = (add_ab_lp.argmax(-1) + k) % P
         return rt.checked(
             n,
-            loss=rt.sym_kl_logprobs(add_a_plus_k_b_lp, rt.pushforward(add_ab_lp, rt.shift_table(P, k, device))),
+            loss=rt.sym_kl_logprobs(
+                add_a_plus_k_b_lp, rt.pushforward_permutation(add_ab_lp, rt.shift_table(P, -k, device))
+            ),
             holds=lhs == rhs,
             mask=None,
             finite=calls.finite(n),

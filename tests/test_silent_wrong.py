@@ -122,6 +122,20 @@ def test_pushforward_of_any_map_sums_the_preimage(n, rows, per_row, data):
     assert torch.equal(rt.pushforward_map(logp, push), got)
 
 
+@settings(max_examples=100, deadline=None)
+@given(n=st.integers(1, 12), shifts=st.lists(st.integers(-30, 30), min_size=1, max_size=5))
+def test_shifts_and_negation_by_their_inverse_tables_are_the_pushforward(n, shifts):
+    # the compiled loss gathers x -> x + k through shift_table(n, -k) and x -> -x through itself
+    logp = torch.log_softmax(torch.randn(len(shifts), n, dtype=torch.float64), -1)
+    k = torch.tensor(shifts)
+    got = rt.pushforward_permutation(logp, rt.shift_table(n, -k))
+    assert torch.allclose(got, _brute(logp, rt.shift_table(n, k)), atol=1e-12)
+    neg = rt.pushforward_permutation(logp, rt.scale_table(n, -1))
+    assert torch.allclose(neg, _brute(logp, rt.scale_table(n, -1)), atol=1e-12)
+    one = rt.pushforward_permutation(logp, rt.shift_table(n, -shifts[0]))  # one table for the whole batch
+    assert torch.allclose(one, _brute(logp, rt.shift_table(n, shifts[0])), atol=1e-12)
+
+
 def test_pushforward_is_deterministic_and_has_finite_gradients_for_a_non_injective_map():
     # was: torch.empty_like + scatter_: uninitialized memory read for x -> 2x on cyclic(4) (random IndexErrors)
     logits = torch.randn(64, 4, dtype=torch.float64, requires_grad=True)
@@ -143,6 +157,7 @@ def test_pushforward_is_deterministic_and_has_finite_gradients_for_a_non_injecti
         "domain D = cyclic(4)\nmodel f(a: D) -> class(D)\nlaw l: f(a) * 2 == f(a)\n",
         "domain D = cyclic(7)\nmodel f(a: D) -> class(D)\nlaw l: forall k: D. f(a) * k == f(a * k)\n",
         "domain D = cyclic(7)\nmodel f(a: D) -> class(D)\nlaw l: -f(a) == f(-a)\n",
+        "domain D = cyclic(7)\nmodel f(a: D) -> class(D)\nlaw l: forall k: D. f(a) - k == f(a - k)\n",
     ],
 )
 def test_compiled_laws_with_non_injective_maps_are_deterministic(text):
@@ -154,6 +169,18 @@ def test_compiled_laws_with_non_injective_maps_are_deterministic(text):
         loss = mod.SymmetryLoss(f=lambda a: table[a], generator=torch.Generator().manual_seed(3))
         values.append(float(loss({"a": torch.arange(n)})))
     assert math.isfinite(values[0]) and values == [values[0]] * 3
+
+
+@pytest.mark.parametrize(
+    "law", ["forall k: D. f(a) + k == f(a + k)", "forall k: D. f(a) - k == f(a - k)", "-f(a) == f(-a)", "f(a) * 3 == f(a * 3)"]
+)
+def test_an_exactly_equivariant_model_has_zero_loss_and_a_broken_one_not(law):
+    mod = symspec.compile(symspec.loads(f"domain D = cyclic(7)\nmodel f(a: D) -> class(D)\nlaw l: {law}\n", "eq.sym"))
+    batch = {"a": torch.arange(7).repeat(4)}
+    exact = mod.SymmetryLoss(f=lambda a: torch.nn.functional.one_hot(a % 7, 7).float() * 30)
+    assert float(exact(batch)) < 1e-6
+    broken = mod.SymmetryLoss(f=lambda a: torch.nn.functional.one_hot((a * a) % 7, 7).float() * 30)
+    assert float(broken(batch)) > 1
 
 
 def test_nested_calls_corpus_spec_trains_deterministically():

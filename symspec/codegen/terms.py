@@ -237,9 +237,9 @@ class Terms:
             return V("real", Unary("-", t.e), level=t.level)
         if t.kind == "value" and isinstance(t.domain, Cyclic):
             return V("value", BinOp("%", Unary("-", t.e), self._n(t.domain)), t.domain, level=t.level)
-        if t.kind == "dist" and isinstance(t.domain, Cyclic):
+        if t.kind == "dist" and isinstance(t.domain, Cyclic):  # x -> -x is its own inverse
             table = rt("scale_table", self._n(t.domain), -1, Name("device"))
-            return V("dist", rt("pushforward", t.e, table), t.domain, 0, t.size, t.level)
+            return V("dist", rt("pushforward_permutation", t.e, table), t.domain, 0, t.size, t.level)
         self.fail(f"negating {t.kind} values", e)
 
     def _n(self, domain):
@@ -293,14 +293,14 @@ class Terms:
             size = dist.domain.n
             if op == "*":
                 table = rt("scale_table", n, other.e, Name("device"))  # merges classes unless the factor is a unit mod n
-                return V("dist", rt("pushforward_map", dist.e, table), dist.domain, 0, size, level)
+                return V("dist", rt("pushforward", dist.e, table), dist.domain, 0, size, level)
             if op == "-" and dist is b:
                 self.fail(
                     "constant minus a class output", e, "move the constant to the other side: k - f(x) == y is f(x) == k - y"
                 )
-            shift = other.e if op == "+" else Unary("-", other.e)
-            table = rt("shift_table", n, shift, Name("device"))
-            return V("dist", rt("pushforward", dist.e, table), dist.domain, 0, size, level)
+            back = Unary("-", other.e) if op == "+" else other.e  # x -> x + s is undone by x -> x - s
+            table = rt("shift_table", n, back, Name("device"))
+            return V("dist", rt("pushforward_permutation", dist.e, table), dist.domain, 0, size, level)
         if other.kind == "const" and op in ("+", "-"):
             c = other.value if op == "+" else -other.value
             return V("dist", dist.e, dist.domain, dist.offset + c, dist.size, level)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["pushforward", "pushforward_map", "sum_distribution", "shift_table", "scale_table"]
+__all__ = ["pushforward", "pushforward_permutation", "pushforward_map", "sum_distribution", "shift_table", "scale_table"]
 
 
 def pushforward(logp: torch.Tensor, push: torch.Tensor) -> torch.Tensor:
@@ -32,6 +32,18 @@ def pushforward(logp: torch.Tensor, push: torch.Tensor) -> torch.Tensor:
     tiny = torch.finfo(dtype).tiny
     out = torch.where(mass > 0, top + mass.clamp_min(tiny).log(), torch.full_like(lp, float("-inf")))
     return out.to(logp.dtype)
+
+
+def pushforward_permutation(logp: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
+    """Log-probabilities of ``sigma(X)`` for a permutation ``sigma`` given by its inverse table: one gather.
+
+    Class j of the result is class ``inverse[..., j]`` of ``logp`` (``[n]`` for
+    the whole batch or ``[batch, n]``). The compiled loss passes tables that
+    are inverses by construction (``x -> x + k`` by ``shift_table(n, -k)``,
+    ``x -> -x`` by itself); any other map goes through :func:`pushforward`.
+    """
+    inverse = inverse.to(device=logp.device, dtype=torch.long)
+    return logp.gather(-1, inverse.expand(logp.shape) if inverse.dim() < logp.dim() else inverse)
 
 
 def pushforward_map(logp: torch.Tensor, push: torch.Tensor) -> torch.Tensor:
