@@ -58,9 +58,10 @@ Op = tuple  # (name, args)
 
 # v: the values 0..n-1 -> where each goes
 _VALUE: dict[str, Callable[[np.ndarray, int, dict], np.ndarray]] = {
-    "shift": lambda v, n, a: (v + a.get("k", 1)) % n,
+    # k and u reduced mod n first: v + k and v * u stay within int64 for any k, u (a huge k would wrap around)
+    "shift": lambda v, n, a: (v + a.get("k", 1) % n) % n,
     "negate": lambda v, n, a: (-v) % n,
-    "scale": lambda v, n, a: (v * a["u"]) % n,
+    "scale": lambda v, n, a: (v * (a["u"] % n)) % n,
     "relabel": lambda v, n, a: np.array(a["perm"], dtype=np.int64),
 }
 
@@ -68,7 +69,7 @@ _VALUE: dict[str, Callable[[np.ndarray, int, dict], np.ndarray]] = {
 _GATHER: dict[str, Callable[[np.ndarray, dict], np.ndarray]] = {
     "rot90": lambda idx, a: np.rot90(idx, 1, axes=tuple(a["dims"])),
     "flip": lambda idx, a: np.flip(idx, axis=a["dim"]),
-    "roll": lambda idx, a: np.roll(idx, a.get("shift", 1), axis=a["dim"]),
+    "roll": lambda idx, a: np.roll(idx, a.get("shift", 1) % idx.shape[a["dim"]], axis=a["dim"]),
     "permute": lambda idx, a: np.take(idx, np.asarray(a["perm"], dtype=np.int64), axis=a["dim"]),
     "transpose": lambda idx, a: np.swapaxes(idx, a["i"], a["j"]),
 }

@@ -408,3 +408,12 @@ def test_symmetric_group_past_the_table_cap_draws_uniform_permutations():
     spec = symspec.loads("group S = symmetric(30000)\ndomain T = tensor[30000]\nmodel f(v: T) -> real\nlaw l: forall g: S. f(g . v) == f(v)\n")
     text = compile_source(symspec.check(spec))
     assert "'kind': 'symmetric'" in text or '"kind": "symmetric"' in text
+
+
+def test_value_and_roll_ops_reduce_huge_arguments_before_arithmetic():
+    from symspec.transforms import op_push
+
+    big = 2**63 - 2  # v + big would wrap around in int64 without the reduction (then not a permutation)
+    assert op_push("shift", {"k": big}, n=7).tolist() == [(v + big) % 7 for v in range(7)]
+    assert op_push("scale", {"u": big}, n=7).tolist() == [(v * big) % 7 for v in range(7)]
+    assert op_push("roll", {"dim": 0, "shift": big}, shape=(7,)).tolist() == [(v + big) % 7 for v in range(7)]
