@@ -94,10 +94,16 @@ REPRODUCERS = {
     ),
     "guards_over_range_1e18": (
         "param t = 1000000000\ndomain R = range(0, t * t)\nmodel f(a: R) -> real\n"
-        "law l: forall c: R. f(a) >= f(c) when a > c and c != 3\nlaw m: forall c: R. f(a) >= f(c) when c * c == a\n"
+        "law l: forall c: R. f(a) >= f(c) when a > c and c != 3\nlaw m: forall c: R. f(a) >= f(c) when c * 9 == a\n"
         "law n: f(a) == f(a + 999999999999999999) when a < 3\n",
         None,
         None,
+    ),
+    "guard_square_beyond_int64": (  # c * c reaches 10^36: the generated code would wrap around silently
+        "param t = 1000000000\ndomain R = range(0, t * t)\nmodel f(a: R) -> real\n"
+        "law m: forall c: R. f(a) >= f(c) when c * c == a\n",
+        None,
+        "'c * c' can reach about 2^119, beyond the 64-bit integer limit (2^63 - 1)",
     ),
     "tensor_entries_2_64": (
         "param t = 4294967296\ndomain T = tensor[t, t]\nmodel f(x: T) -> real\nlaw l: f(x) == f(x)\n",
@@ -123,11 +129,20 @@ REPRODUCERS = {
         None,
     ),
     "huge_shift_in_law": (
-        "domain Z = cyclic(9223372036854775807)\nmodel f(a: Z) -> class(2)\n"
-        "law l: forall k: Z. f(a + k * 9223372036854775806) == f(a)\n"
-        "law m: f(a * 4611686018427387904) == f(a - 9223372036854775806)\n",
+        "domain Z = cyclic(7)\nmodel f(a: Z) -> class(2)\n"
+        "law m: f(a * 1537228672809129301) == f(a - 9223372036854775801)\n",
         None,
         None,
+    ),
+    "shift_beyond_int64_in_law": (  # a + 9223372036854775806 wrapped around in the generated code's int64
+        "domain Z = cyclic(7)\nmodel f(a: Z) -> class(Z)\nlaw l: f(a + 9223372036854775806) == f(a) + 9223372036854775806\n",
+        None,
+        "'a + 9223372036854775806' can reach about 2^63, beyond the 64-bit integer limit (2^63 - 1)",
+    ),
+    "product_beyond_int64_in_law": (
+        "domain Z = cyclic(4000000000)\nmodel f(a: Z) -> class(2)\nlaw l: forall k: Z. f(a * k) == f(a)\n",
+        None,
+        "'a * k' can reach about 2^63",
     ),
     "complete_10000": (_automorphisms("complete(10000)"), None, "has 49995000 edges; symspec handles at most 200000"),
     "grid_1414_1414": (_automorphisms("grid(1414, 1414)"), None, "symspec handles at most 200000"),

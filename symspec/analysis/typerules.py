@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from ..errors import Span
 from ..syntax import ast
+from ..syntax.unparse import unparse
 from .domains import (
+    INT_LIMIT,
     INTEGER,
     Cyclic,
     Range,
     extremum_range,
+    fits_int64,
 )
 from .terms import Kind, Ty
 
@@ -59,6 +62,21 @@ def _sum_domain(op: str, a, b):
     return Range(lo_a - hi_b + 1, hi_a - lo_b)
 
 
+def _fits_at_run_time(op: str, a: Ty, b: Ty) -> tuple:
+    """(fits, the largest magnitude) of ``a op b`` on 64-bit integers, where the generated code computes it before
+    any reduction (cyclic values as 0..n-1, range values, constants, class outputs' supports)."""
+    (la, ha), (lb, hb) = (_integer_bounds(t) for t in (a, b))
+    xs, ys = (la, ha - 1), (lb, hb - 1)
+    if op == "*":
+        corners = [x * y for x in xs for y in ys]
+    elif op == "+":
+        corners = [x + y for x in xs for y in ys]
+    else:
+        corners = [x - y for x in xs for y in ys]
+    worst = max(abs(c) for c in corners)
+    return worst <= INT_LIMIT, worst
+
+
 class ArithmeticRules:
     """t_Neg, t_BinOp and abs/min/max of the law type checker."""
 
@@ -99,6 +117,14 @@ class ArithmeticRules:
             return Ty(Kind.REAL, soft=soft) if Kind.REAL in kinds else Ty(Kind.REALCONST)
         return Ty(Kind.VALUE, domain=_integer_image(name, types))
 
+    def _too_wide(self, e, worst: int) -> None:
+        self.r.error(
+            f"'{unparse(e)}' can reach about 2^{worst.bit_length() - 1}, beyond the 64-bit integer limit (2^63 - 1)",
+            e.span,
+            "the generated code computes with 64-bit integers: use smaller constants (a shift or scaling of cyclic(n) "
+            "acts modulo n) or a smaller domain",
+        )
+
     def t_Neg(self, e: ast.Neg) -> Ty | None:
         t = self.type(e.operand)
         if t is None:
@@ -122,7 +148,18 @@ class ArithmeticRules:
         op = e.op
         kinds = {a.kind, b.kind}
         if kinds <= {"const"}:
-            return Ty("const", value={"+": a.value + b.value, "-": a.value - b.value, "*": a.value * b.value}[op])
+            value = {"+": a.value + b.value, "-": a.value - b.value, "*": a.value * b.value}[op]
+            if not fits_int64(value):
+                self._too_wide(e, abs(value))
+                return None
+            return Ty("const", value=value)
+        if kinds <= {"value", "const", "dist"} and all(
+            t.kind == "const" or isinstance(t.domain, Cyclic | Range) for t in (a, b)
+        ):
+            fits, worst = _fits_at_run_time(op, a, b)
+            if not fits:
+                self._too_wide(e, worst)
+                return None
         if kinds <= {"real", "realconst", "const"}:
             return Ty("real", soft=a.soft or b.soft) if "real" in kinds else Ty("realconst")
         bad = next((t for t in (a, b) if t.kind in ("prob", "cond", "rel", "label", "elem", "tensor")), None)
