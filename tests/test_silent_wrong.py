@@ -261,6 +261,11 @@ def test_the_same_batch_field_over_one_domain_is_fine():
         ({"laws": 3}, "laws must be a law name or a list of law names, got 3"),
         ({"laws": [None]}, "laws must be law names (strings), got None"),
         ({"params": 3}, "params must be a mapping"),
+        ({"inputs": [1]}, "inputs must be a mapping, got list"),
+        ({"inputs": {"x": torch.zeros(0, 3)}}, "inputs['x'] must be a tensor with at least one row"),
+        ({"inputs": {"x": 3}}, "inputs['x'] must be a tensor with at least one row"),
+        ({"dims": {"N": 0}}, "dims['N'] must be at least 1, got 0"),
+        ({"dims": "N"}, "dims must be a mapping, got str"),
     ],
 )
 def test_validate_options_are_usage_errors(options, message):

@@ -199,8 +199,14 @@ def validate(
     samples, seed, batch_size, cap, examples = _check_options(samples, seed, batch_size, cap, max_rate, examples)
     if params is not None and not isinstance(params, Mapping):
         raise UsageError(f"params must be a mapping of parameter name -> integer, got {type(params).__name__}")
+    for option, value in (("inputs", inputs), ("dims", dims)):
+        if value is not None and not isinstance(value, Mapping):
+            raise UsageError(f"{option} must be a mapping, got {type(value).__name__}")
     inputs = dict(inputs or {})
-    dims = {"N": 8, **(dims or {})}
+    bad = [k for k, v in inputs.items() if not isinstance(v, torch.Tensor) or v.dim() == 0 or v.shape[0] == 0]
+    if bad:
+        raise UsageError(f"inputs['{bad[0]}'] must be a tensor with at least one row (one input per row)")
+    dims = {"N": 8, **{k: _integer(f"dims['{k}']", v, 1) for k, v in (dims or {}).items()}}
     names = _law_names(module, laws)
     needed = needed_models(module, [n for n in names if module.CHECKS[n]["error"] is None])
     missing = describe_missing(needed, models)
