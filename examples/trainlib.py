@@ -151,7 +151,7 @@ def train_one(task: Task, laws: list, args, max_steps: int, progress: bool = Tru
         module = symspec.compile(task.spec.select(laws))
         generator = torch.Generator(device=device)
         generator.manual_seed(args.seed)
-        law_loss = module.SymmetryLoss(generator=generator, **{name: model for name in module.MODELS})
+        law_loss = module.SymmetryLoss({name: model for name in module.MODELS}, generator=generator)
     fields = {k: v for k, v in train.items() if k != "target"}
     label = ",".join(laws) or "none"
     steps = {t: None for t in THRESHOLDS}
