@@ -105,7 +105,7 @@ def exercise(spec, *, validate_samples: int = 64) -> None:
             tensors[prior["of"]] = torch.randn(5, 4, requires_grad=True)
     # the loss
     if models:
-        loss = mod.SymmetryLoss(generator=torch.Generator().manual_seed(1), **models)
+        loss = mod.SymmetryLoss(models, generator=torch.Generator().manual_seed(1))
         value = loss(dict(batch), **tensors)
         assert value.dim() == 0, f"the loss has shape {tuple(value.shape)}"
         assert math.isfinite(value.item()), f"the loss is {value.item()}: {loss.terms}"
@@ -139,7 +139,7 @@ def exercise(spec, *, validate_samples: int = 64) -> None:
         assert torch.isfinite(y).all()
     # validation
     if mod.LAWS and models:
-        report = symspec.validate(spec, samples=validate_samples, seed=0, **models)
+        report = symspec.validate(spec, samples=validate_samples, seed=0, models=models)
         assert len(report.laws) == len(mod.LAWS)
 
 
@@ -186,7 +186,7 @@ def _loss(text: str):
     mod = symspec.compile(check(symspec.loads(text, "repro.sym")))
     models = tiny_models(mod)
     batch = random_batch(mod, 8, torch.Generator().manual_seed(0))
-    value = mod.SymmetryLoss(generator=torch.Generator().manual_seed(1), **models)(batch)
+    value = mod.SymmetryLoss(models, generator=torch.Generator().manual_seed(1))(batch)
     assert value.dim() == 0 and math.isfinite(value.item())
     return value
 
@@ -353,5 +353,5 @@ def test_repro_samples_with_rejection_guard_on_a_batch_variable():
 def test_repro_prior_tensor_named_batch():
     text = "domain D = range(3)\nmodel f(a: D) -> real\nlaw l: f(a) >= 0\nprior p: entropy(batch)\n"
     mod = symspec.compile(check(symspec.loads(text, "repro.sym")))
-    loss = mod.SymmetryLoss(**tiny_models(mod))
+    loss = mod.SymmetryLoss(tiny_models(mod))
     loss({"a": torch.tensor([0, 1, 2])}, batch=torch.randn(5, 4))
