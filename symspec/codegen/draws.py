@@ -14,6 +14,8 @@ from ..analysis.domains import Range, RealDomain, Tensor
 from ..analysis.lawclass import conjuncts, names_in
 from ..syntax import ast
 from ..transforms import MAX_LITERAL_ENTRIES, MAX_TABLE_ORDER
+
+MAX_WORD_POINTS = 65_536  # values of a domain moved by a group drawn as random words (each element: a table of them)
 from .core import LawScope, V, formula, int_bounds
 from .expr import (
     Assign,
@@ -33,6 +35,7 @@ __all__ = [
     "enumerable",
     "Draw",
     "MAX_TABLE_ORDER",
+    "MAX_WORD_POINTS",
     "value_of",
     "draw_value",
     "draw_group",
@@ -218,6 +221,19 @@ def _ops(act, generators) -> dict:
     return {g: [(op, dict(args)) for op, args in act.ops[g]] for g in generators}
 
 
+def _check_word_points(gir, act, domain) -> None:
+    """ValueError when a group too large to list acts on the values of a domain so large that each drawn element
+    (a push map over every value, one per example) would dwarf the example itself."""
+    if isinstance(domain, Tensor) or (gir.order is not None and gir.order <= MAX_TABLE_ORDER):
+        return
+    if domain.size > MAX_WORD_POINTS:
+        raise ValueError(
+            f"{gir.name} acting on {act.domain} ({domain.size} values) is too large to tabulate (limit {MAX_WORD_POINTS} "
+            f"values for a group of more than {MAX_TABLE_ORDER} elements: each drawn element is a table of every value); "
+            f"draw the shift as a value instead: forall k: {act.domain}. ... a + k ..."
+        )
+
+
 def _finite_entry(act, domain, generators, number, dims) -> dict:
     if isinstance(domain, Tensor):
         return {"shape": dims(domain.dims), "ops": _ops(act, generators)}
@@ -282,6 +298,9 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
             return [uniform]
         _check_literal_size(gir, [a for a in acts.values() if a is not None])
     if not gir.continuous and all(_still(a, d) or _permutes(a) for (k, a), d in zip(acts.items(), domains.values())):
+        for a, d in zip(acts.values(), domains.values()):
+            if not _still(a, d):
+                _check_word_points(gir, a, d)
         on = {
             k: None if _still(a, d) else _finite_entry(a, d, gir.generators, number, dims)
             for (k, a), d in zip(acts.items(), domains.values())
@@ -307,6 +326,7 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
                     on[k] = uniform["on"][k]
                 else:
                     _check_literal_size(f, [act])
+                    _check_word_points(f, act, d)
                     on[k] = _finite_entry(act, d, f.generators, number, dims)
             else:
                 raise ValueError(f"sampling {f.name} acting on {spec.domain_name(d)} is not supported")

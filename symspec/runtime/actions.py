@@ -17,6 +17,7 @@ import torch
 __all__ = [
     "element_table",
     "random_words",
+    "MAX_WORD_ENTRIES",
     "act_on_values",
     "act_on_positions",
     "compose",
@@ -68,6 +69,9 @@ def element_table(generators: torch.Tensor, max_order: int = 100_000) -> torch.T
     return torch.cat(table)
 
 
+MAX_WORD_ENTRIES = 1 << 22  # entries of the pool of random walks built at once (32 MB of int64)
+
+
 def random_words(generators: torch.Tensor, batch: int, length: int, generator=None, pool: int = 1024) -> torch.Tensor:
     """``batch`` random group elements: products of ``length`` steps, each a generator, an inverse or the identity.
 
@@ -77,12 +81,13 @@ def random_words(generators: torch.Tensor, batch: int, length: int, generator=No
     long words.  At most ``pool`` words are built per call and the examples
     draw uniformly among them, so that a batch of 10^4 examples of a group on
     128 points costs 1024 walks, not 10^4 (each example's element is still
-    near-uniform; examples of one call may share one).
+    near-uniform; examples of one call may share one).  The pool also holds at
+    most MAX_WORD_ENTRIES entries (fewer walks on many points).
     """
     n = generators.shape[-1]
     device = generators.device
     both = torch.cat([generators, invert(generators), torch.arange(n, device=device).unsqueeze(0)])
-    words = min(batch, pool)
+    words = max(1, min(batch, pool, MAX_WORD_ENTRIES // max(n, 1)))  # the walks hold words x n entries at once
     out = torch.arange(n, device=device).expand(words, n).clone()
     for _ in range(length):  # a loop over word length, not over examples
         pick = torch.randint(0, both.shape[0], (words,), generator=generator, device=device)
