@@ -22,9 +22,21 @@ from .domains import BoolDomain, ClassOf, Cyclic, Labels, Nodes, Range
 from .groups import is_finite_domain
 from .sealed import Sealed
 
-__all__ = ["ModelIR", "components", "input_sizes", "transform_images", "MAX_ORBIT_INPUTS", "analyze_model", "joint_push", "joint_push_array", "MAX_MEMBERSHIP_POINTS"]
+__all__ = [
+    "ModelIR",
+    "components",
+    "input_sizes",
+    "transform_images",
+    "MAX_ORBIT_INPUTS",
+    "MAX_ORBIT_ENTRIES",
+    "MAX_MEMBERSHIP_POINTS",
+    "analyze_model",
+    "joint_push",
+    "joint_push_array",
+]
 
-MAX_ORBIT_INPUTS = 8_000_000
+MAX_ORBIT_INPUTS = 2_000_000  # union-find over every input in numpy: about a second and 250 MB at this size
+MAX_ORBIT_ENTRIES = 24_000_000  # int64 arrays over the inputs held at once: an image per generator, coordinates, work
 MAX_MEMBERSHIP_POINTS = 600  # redundancy is decided (sympy's Schreier-Sims, pure Python) on at most this many points
 
 
@@ -189,8 +201,12 @@ def analyze_model(spec, sym, sig, law_irs: dict, laws: dict, reporter) -> ModelI
         model.summary = f"the inputs of {sig.name} are not a finite set"
         _redundancy(spec, sig, eq, reporter)
         return model
-    if inputs > MAX_ORBIT_INPUTS:
-        model.summary = f"{inputs} inputs of {sig.name}: too many to count orbits (the limit is {MAX_ORBIT_INPUTS})"
+    generators = sum(len(e.generators) for e in finite_eq)
+    if inputs > MAX_ORBIT_INPUTS or inputs * (generators + len(sizes) + 3) > MAX_ORBIT_ENTRIES:
+        model.summary = (
+            f"{inputs} inputs of {sig.name}: too many to count orbits (the limit is {MAX_ORBIT_INPUTS} inputs, "
+            f"and inputs x (generators + arguments + 3) at most {MAX_ORBIT_ENTRIES})"
+        )
         _redundancy(spec, sig, eq, reporter)
         return model
     coords = list(np.unravel_index(np.arange(inputs, dtype=np.int64), sizes))

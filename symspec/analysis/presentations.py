@@ -299,7 +299,5 @@ def _todd_coxeter(k: int, relators: list, max_cosets: int) -> tuple:
     alive = [c for c in range(len(table)) if parent[c] == c]
     number = {c: i for i, c in enumerate(alive)}
     perms = [[number[rep(table[c][2 * g])] for c in alive] for g in range(k)]
-    abelian = all(
-        all(p[q[i]] == q[p[i]] for i in range(len(alive))) for a, p in enumerate(perms) for q in perms[a + 1 :]
-    )
+    abelian = all(all(p[q[i]] == q[p[i]] for i in range(len(alive))) for a, p in enumerate(perms) for q in perms[a + 1 :])
     return len(alive), abelian

@@ -27,8 +27,8 @@ from .graphs import (
 from .groups import (
     COSET_CAP,
     MAX_FACTORIAL,
-    MAX_SCHREIER_SIMS_WORK,
     MAX_POINTS,
+    MAX_SCHREIER_SIMS_WORK,
     SYMBOLIC_TEST_SIZES,
     ActionIR,
     GroupIR,

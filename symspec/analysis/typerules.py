@@ -153,9 +153,7 @@ class ArithmeticRules:
                 self._too_wide(e, abs(value))
                 return None
             return Ty("const", value=value)
-        if kinds <= {"value", "const", "dist"} and all(
-            t.kind == "const" or isinstance(t.domain, Cyclic | Range) for t in (a, b)
-        ):
+        if kinds <= {"value", "const", "dist"} and all(t.kind == "const" or isinstance(t.domain, Cyclic | Range) for t in (a, b)):
             fits, worst = _fits_at_run_time(op, a, b)
             if not fits:
                 self._too_wide(e, worst)

@@ -14,8 +14,6 @@ from ..analysis.domains import Range, RealDomain, Tensor
 from ..analysis.lawclass import conjuncts, names_in
 from ..syntax import ast
 from ..transforms import MAX_LITERAL_ENTRIES, MAX_TABLE_ORDER
-
-MAX_WORD_POINTS = 65_536  # values of a domain moved by a group drawn as random words (each element: a table of them)
 from .core import LawScope, V, formula, int_bounds
 from .expr import (
     Assign,
@@ -43,6 +41,8 @@ __all__ = [
     "group_description",
     "describe_group",
 ]
+
+MAX_WORD_POINTS = 65_536  # values of a domain moved by a group drawn as random words (each element: a table of them)
 
 
 @dataclass
