@@ -272,7 +272,7 @@ def _cli_kind(stats: Stats, count: int, args, rng: random.Random, texts: list) -
             text = rng.choice([mutate_tokens, huge_ints, odd_unicode])(rng, rng.choice(texts))
             name = f"{i}_{rng.choice(ODD_NAMES)}"
             path = os.path.join(tmp, name)
-            with open(path, "w", encoding="utf-8", errors="surrogateescape") as f:
+            with open(path, "w", encoding="utf-8", errors="surrogatepass") as f:  # lone surrogates: bytes that are not UTF-8
                 f.write(text)
             _run_one(stats, "cli", text, args, lambda _t: run_cli((path, path + ".py")))
             os.unlink(path)
