@@ -65,6 +65,12 @@ REPRODUCERS = {
     ),
     "orbits_of_2_million_inputs": (MODULAR, {"p": 1414}, None),
     "orbits_of_8_million_inputs": (MODULAR, {"p": 2828}, None),  # 6.8 s and 920 MB before: union-find on 8 * 10^6
+    "thirty_laws_on_cyclic_1e6": (  # 31 s and a MemoryError before: every law's push maps kept, each over 10^6 values
+        "param p = 1000000\ndomain Z = cyclic(p)\nmodel f(a: Z, b: Z) -> class(Z)\n"
+        + "".join(f"law s{i}: forall k: Z. f(a + k, b) == f(a, b) + k\n" for i in range(30)),
+        None,
+        "more than the limit of 9000000",
+    ),
     "redundancy_on_3000_points": (  # sympy's membership test took 27 s at p = 1000
         "param p = 1000\ndomain Z = cyclic(p)\nmodel f(a: Z, b: Z) -> class(Z)\n"
         "law s1: forall k: Z. f(a + k, b) == f(a, b) + k\nlaw s2: forall k: Z. f(a, b + k) == f(a, b) + k\n"

@@ -18,7 +18,7 @@ from .scope import Reporter
 from .sealed import Sealed
 from .symmetry import Symmetry
 
-__all__ = ["IR", "build_ir", "attach_ir", "explain_json", "explain_text"]
+__all__ = ["IR", "build_ir", "attach_ir", "explain_json", "explain_text", "MAX_LAW_TABLE_ENTRIES"]
 
 
 @dataclass
@@ -42,6 +42,9 @@ class IR(Sealed):
         return self.actions.get((gir.name, domain))
 
 
+MAX_LAW_TABLE_ENTRIES = 9_000_000  # push-map entries of all laws' generators together (about 72 MB, a few seconds)
+
+
 def build_ir(spec, reporter: Reporter) -> IR:
     sym = Symmetry(spec, reporter)
     sym.build()
@@ -59,8 +62,18 @@ def build_ir(spec, reporter: Reporter) -> IR:
         ir.layers[layer.name] = (gir, *ends)
     if reporter.errors:
         return ir
+    entries = 0
     for name, law in spec.laws.items():
         ir.laws[name] = classify_law(law, spec, sym)
+        entries += sum(len(p) for g in ir.laws[name].generators for p in (*g.arg_perms, g.out_perm) if p is not None)
+        if entries > MAX_LAW_TABLE_ENTRIES:
+            reporter.error(
+                f"the laws up to {name} tabulate their transforms in {entries} entries, more than the limit of "
+                f"{MAX_LAW_TABLE_ENTRIES} (each generator of a law on finite domains is a push map over every value)",
+                law.decl.span,
+                "use fewer laws on these large domains, or smaller domains",
+            )
+            return ir
     for name, sig in spec.models.items():
         ir.models[name] = analyze_model(spec, sym, sig, ir.laws, spec.laws, reporter)
     _index(ir, sym)

@@ -266,10 +266,12 @@ def _redundancy(spec, sig, eq: list, reporter) -> None:
     out_n = next((len(g.out_perm) for e in usable for g in e.generators if g.out_perm is not None), 0)
     out_offset = int(sum(sizes))
     total = out_offset + out_n
+    if total > MAX_MEMBERSHIP_POINTS:  # not decided: sympy's membership test is not bounded on more points
+        return
     earlier: list = []
     for e in usable:
         perms = [joint_push_array(g, [int(o) for o in offsets], out_offset, total) for g in e.generators]
-        if earlier and perms and total <= MAX_MEMBERSHIP_POINTS and _same_orbits(total, [p for _, p in earlier], perms):
+        if earlier and perms and _same_orbits(total, [p for _, p in earlier], perms):
             from sympy.combinatorics import Permutation, PermutationGroup  # only when the law may be implied
 
             group = PermutationGroup([Permutation(p.tolist()) for _, p in earlier])
