@@ -284,3 +284,39 @@ def test_an_unknown_name_does_not_scan_every_declared_symbol(monkeypatch):
         symspec.loads(_unknown_domains(300), "many.sym")
     assert len(info.value.errors) == 300
     assert CountingValues.scans < 10, CountingValues.scans
+
+
+def test_asking_for_the_errors_so_far_does_not_scan_every_diagnostic():
+    """The analysis asks after each law; the list of errors was rebuilt from all diagnostics each time."""
+    from symspec.analysis.scope import Reporter
+
+    class CountingList(list):
+        scans = 0
+
+        def __iter__(self):
+            type(self).scans += 1
+            return super().__iter__()
+
+    reporter = Reporter()
+    reporter.diagnostics = CountingList()
+    for i in range(50):
+        reporter.error(f"e{i}", None)
+        reporter.warning(f"w{i}", None)
+        assert len(reporter.errors) == i + 1
+    assert [d.message for d in reporter.errors] == [f"e{i}" for i in range(50)]
+    assert CountingList.scans == 0
+
+
+def test_fuzzy_suggestions_stop_past_a_thousand_candidates(monkeypatch):
+    """Each unknown name was compared with every candidate: 2,000 unknown calls among 2,000 models took 37 s."""
+    import difflib
+
+    from symspec.analysis import scope
+
+    calls = []
+    real = difflib.get_close_matches
+    monkeypatch.setattr(difflib, "get_close_matches", lambda *a, **k: calls.append(a) or real(*a, **k))
+    many = [f"model{i}" for i in range(scope.MAX_FUZZY_CANDIDATES + 1)]
+    assert scope.suggest("MODEL7", many) == "model7"  # a match ignoring case is still offered
+    assert scope.suggest("modle7", many) is None and calls == []
+    assert scope.suggest("modle7", many[:50]) == "model7" and len(calls) == 1

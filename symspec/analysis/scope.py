@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..errors import Diagnostic, Span
 
@@ -25,12 +26,25 @@ def _edits(a: str, b: str) -> int:
     return prev[-1]
 
 
+MAX_FUZZY_CANDIDATES = 1000
+"""Past this many candidates a suggestion is only a match ignoring case: fuzzy matching
+costs time per candidate for every unknown name, quadratic in a large file."""
+
+
+@lru_cache(maxsize=8)
+def _pool(candidates: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
+    """The sorted candidates and a lower-case index, built once per set of candidates."""
+    pool = sorted(set(candidates))
+    return pool, {c.lower(): c for c in pool}
+
+
 def suggest(word: str, candidates) -> str | None:
     """The closest candidate to ``word``, if one is close enough."""
-    pool = sorted(set(candidates))
-    lowered = {c.lower(): c for c in pool}
+    pool, lowered = _pool(tuple(candidates))
     if word.lower() in lowered and lowered[word.lower()] != word:
         return lowered[word.lower()]
+    if len(pool) > MAX_FUZZY_CANDIDATES:
+        return None
     close = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
     if close:
         return close[0]
@@ -49,16 +63,20 @@ class Reporter:
 
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
+        self._errors: list[Diagnostic] = []
 
     def error(self, message: str, span: Span | None, hint: str | None = None, *, kind: str = "type", notes=()) -> None:
-        self.diagnostics.append(Diagnostic(message, span, hint, "error", kind, tuple(notes)))
+        diag = Diagnostic(message, span, hint, "error", kind, tuple(notes))
+        self.diagnostics.append(diag)
+        self._errors.append(diag)
 
     def warning(self, message: str, span: Span | None, hint: str | None = None, *, notes=()) -> None:
         self.diagnostics.append(Diagnostic(message, span, hint, "warning", "warning", tuple(notes)))
 
     @property
     def errors(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity == "error"]
+        """The errors so far, in order (kept apart: the analysis asks after each law)."""
+        return list(self._errors)
 
     @property
     def warnings(self) -> list[Diagnostic]:
