@@ -19,7 +19,7 @@ from ..syntax.unparse import unparse
 from .augmentability import augmentation
 from .domains import BoolDomain, ClassOf, Cyclic, Tensor
 from .evaluate import Evaluator, output_perm
-from .groups import identity, inverse, power
+from .groups import compose, identity, inverse
 from .lawir import (
     LawClass,
     LawIR,
@@ -249,18 +249,32 @@ def _family_values(n: int) -> list:
 
 
 def _generated_by_one(one: tuple, at, n: int, sources) -> bool:
-    """Whether a cyclic parameter's transforms are the powers of its transform at k = 1 (a shift family)."""
+    """Whether a cyclic parameter's transforms are the powers of its transform at k = 1 (a shift family).
+
+    Checked at the values of :func:`_family_values`: T_k == T_1^k for the small ones (the powers built one step
+    at a time), and T_1 T_(n-1) == T_0 (= T_n) for k = n - 1, so no power is raised to a large exponent.
+    """
     arg_perms, out, _finite = one
     if list(sources) != list(range(len(sources))) or any(p is None for p in arg_perms):
         return False
-    for k in _family_values(n):
-        perms_k, out_k, finite_k = at(k)
-        if not finite_k or any(p is None for p in perms_k):
+    ones = [*arg_perms, out]
+    current = list(ones)  # T_1^k, per argument and the output (None where there is no output map)
+    k = 1
+    for target in _family_values(n):
+        perms_k, out_k, finite_k = at(target)
+        if not finite_k or any(p is None for p in perms_k) or (out is None) != (out_k is None):
             return False
-        for p1, pk in zip(arg_perms, perms_k):
-            if not np.array_equal(power(p1, k), pk):
+        got = [*perms_k, out_k]
+        if target > 7:  # k = n - 1: T_1 T_(n-1) must be T_0
+            perms_0, out_0, _ = at(0)
+            zero = [*perms_0, out_0]
+            if any(p is not None and (z is None or not np.array_equal(compose(p, g), z)) for p, g, z in zip(ones, got, zero)):
                 return False
-        if (out is None) != (out_k is None) or (out is not None and not np.array_equal(power(out, k), out_k)):
+            continue
+        while k < target:
+            current = [None if c is None else compose(c, p) for c, p in zip(current, ones)]
+            k += 1
+        if any(c is not None and not np.array_equal(c, g) for c, g in zip(current, got)):
             return False
     return True
 
@@ -286,8 +300,13 @@ def _generators(ir, law, spec, sym, model, base_vars, sources, moved, base_ops, 
         choices.append((p, values))
     ops = bool(moved_ops or base_ops)
 
-    def at(setting: dict):
-        return _transform(setting, group_of, law, spec, sym, model, base_vars, sources, moved, base_ops, moved_ops)
+    seen: dict = {}
+
+    def at(setting: dict):  # each setting evaluated once (each costs time linear in the domains' sizes)
+        key = tuple(sorted(setting.items(), key=lambda kv: kv[0]))
+        if key not in seen:
+            seen[key] = _transform(setting, group_of, law, spec, sym, model, base_vars, sources, moved, base_ops, moved_ops)
+        return seen[key]
 
     base = {q: (None if q in group_of else 0) for q, _ in choices}
     settings = []
