@@ -116,6 +116,7 @@ def odd_unicode(rng: random.Random, text: str) -> str:
 class Stats:
     def __init__(self) -> None:
         self.cases: dict[str, int] = {}
+        self.kind_seconds: dict[str, float] = {}
         self.errors: dict[str, dict] = {}  # signature -> {"count", "kind", "example", "trace"}
         self.slowest: dict = {"seconds": 0.0}
         self.slow: list = []
@@ -124,6 +125,8 @@ class Stats:
     def merge(self, other: dict) -> None:
         for k, v in other["cases"].items():
             self.cases[k] = self.cases.get(k, 0) + v
+        for k, v in other["kind_seconds"].items():
+            self.kind_seconds[k] = self.kind_seconds.get(k, 0.0) + v
         for sig, e in other["errors"].items():
             if sig in self.errors:
                 self.errors[sig]["count"] += e["count"]
@@ -135,7 +138,7 @@ class Stats:
         self.seconds += other["seconds"]
 
     def as_dict(self) -> dict:
-        return {"cases": self.cases, "errors": self.errors, "slowest": self.slowest, "slow": self.slow, "seconds": self.seconds}
+        return {"cases": self.cases, "kind_seconds": self.kind_seconds, "errors": self.errors, "slowest": self.slowest, "slow": self.slow, "seconds": self.seconds}
 
 
 class _Alarm(Exception):
@@ -174,6 +177,7 @@ def _run_one(stats: Stats, kind: str, text, args, action) -> None:
     finally:
         signal.alarm(0)
     took = time.perf_counter() - start
+    stats.kind_seconds[kind] = stats.kind_seconds.get(kind, 0.0) + took
     if took > stats.slowest["seconds"]:
         stats.slowest = {"seconds": took, "kind": kind, "example": repr(text)[:2000]}
     if took > args.slow:
@@ -313,7 +317,8 @@ def main(argv=None) -> int:
     summary["exceptions"] = sum(e["count"] for e in total.errors.values())
     print(f"{summary['total_cases']} cases in {summary['wall_seconds']:.0f} s (jobs={args.jobs})")
     for kind in kinds:
-        print(f"  {kind:20s} {total.cases.get(kind, 0):7d}")
+        n, seconds = total.cases.get(kind, 0), total.kind_seconds.get(kind, 0.0)
+        print(f"  {kind:20s} {n:7d} cases  {1000 * seconds / max(n, 1):7.1f} ms/case")
     print(f"non-SpecError exceptions: {summary['exceptions']} ({len(total.errors)} signatures)")
     for sig, e in sorted(total.errors.items(), key=lambda kv: -kv[1]["count"]):
         print(f"  {e['count']:6d}  {sig}  [{e['kind']}]  e.g. {e['example'][:160]}")
