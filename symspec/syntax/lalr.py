@@ -18,6 +18,7 @@ from lark import Lark
 from lark.parsers.lalr_analysis import Shift
 
 from ..errors import Span
+from . import ast
 from .build import AstBuilder
 
 __all__ = ["Rejected", "Tables", "compile_tables", "run"]
@@ -61,6 +62,12 @@ _SCAN = re.compile(
     """,
     re.X,
 )
+
+# One edge of a long list, ``u-v,`` and what follows it up to the next item (blanks,
+# comments and, inside brackets, line breaks).  Literals of at most 18 digits always
+# fit in 64 bits, so no literal diagnostic can arise.  Groups: u, '-', v, ',', after.
+_EDGE = re.compile(r"([0-9]{1,18})[ \t\f]*(-)[ \t\f]*([0-9]{1,18})[ \t\f]*(,)((?:[ \t\f]+|\#[^\n]*|\r?\n)*)")
+_RUN_TRIES = 4  # fast-path attempts that may fail in one parser state before it is not tried there again
 
 
 @dataclass
@@ -146,6 +153,30 @@ def compile_tables(lark: Lark) -> Tables:
 
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = frozenset(_OPENERS.values())
+
+
+def _edge(file: str, line: int, cu: int, eu: int, u: int, cv: int, ev: int, v: int) -> ast.BinOp:
+    """The node the parser builds for the edge ``u-v`` on ``line`` (columns as spans count them)."""
+    return ast.BinOp(Span(file, line, cu, line, ev), "-", ast.Int(Span(file, line, cu, line, eu), u), ast.Int(Span(file, line, cv, line, ev), v))
+
+
+def _grown_list(states, values, poss, before_states, before_values, before_poss, sizes) -> int | None:
+    """The stack slot whose list alone grew by one item, all else as before but the top position; else None."""
+    if states != before_states or len(values) != len(before_values) or len(poss) != len(before_poss):
+        return None
+    grown = None
+    for i in range(len(values) - 1):
+        if values[i] is not before_values[i]:
+            return None
+        if sizes[i] >= 0 and len(values[i]) != sizes[i]:
+            if len(values[i]) != sizes[i] + 1 or grown is not None or before_poss[i] is None:
+                return None
+            grown = i
+        elif poss[i] != before_poss[i]:
+            return None
+    if values[-1] is not None or before_values[-1] is not None:
+        return None
+    return grown
 
 
 def run(tables: Tables, text: str, builder: AstBuilder):
@@ -244,55 +275,142 @@ def _run(tables: Tables, text: str, builder: AstBuilder, statement: list):
             else:
                 reduce(rule)
 
-    for m in _SCAN.finditer(text):
-        start = m.start()
-        if start != scanned:
-            raise Rejected  # a character no token matches
-        scanned = m.end()
-        kind = m.lastgroup
-        if kind == "ws" or kind == "comment":
-            continue
-        value = m.group()
-        if kind == "nl":
-            if brackets and brackets[-1] != "{":
-                pass
+    tries: dict = {}  # parser state -> fast-path attempts that failed there
+    minus, comma = ops["-"], ops[","]
+
+    def edge_run(item, line: int, line_start: int) -> tuple[int, int, int]:
+        """Parse the list items ``u-v,`` from ``item`` on; return where to resume, and the line then.
+
+        The first item goes through the parser.  When all it did was append one
+        ``BinOp('-', Int, Int)`` to a list below the top of the stack and leave every
+        state as it was (a repetition's loop: ``_items: _items "," item``), then each
+        following item, the same tokens in the same states, does the same: those are
+        appended directly, with the spans the parser would give them.
+        """
+        before_states = states[:]
+        before_values = values[:]
+        before_poss = poss[:]
+        sizes = [len(v) if type(v) is _Splice else -1 for v in values]
+        reported = len(builder.diagnostics)
+        u, v = item.group(1, 3)
+        cu = item.start() - line_start + 1
+        cm = item.start(2) - line_start + 1
+        cv = item.start(3) - line_start + 1
+        cc = item.start(4) - line_start + 1
+        feed("INT", Tok(u, "INT", line, cu), (line, cu, line, cu + len(u)))
+        feed(minus, None, (line, cm, line, cm + 1))
+        feed("INT", Tok(v, "INT", line, cv), (line, cv, line, cv + len(v)))
+        feed(comma, None, (line, cc, line, cc + 1))
+        end = item.end()
+        after = item.group(5)
+        item_line, ev = line, cv + len(v)
+        if "\n" in after:
+            line += after.count("\n")
+            line_start = item.start(5) + after.rfind("\n") + 1
+        grown = _grown_list(states, values, poss, before_states, before_values, before_poss, sizes)
+        if grown is None or len(builder.diagnostics) != reported or poss[-1] != (item_line, cc, item_line, cc + 1):
+            tries[before_states[-1]] = tries.get(before_states[-1], 0) + 1
+            return end, line, line_start
+        items = values[grown]
+        first = before_poss[grown]
+        expected = poss[grown] == (first[0], first[1], item_line, ev) and items[-1] == _edge(
+            file, item_line, cu, cu + len(u), int(u), cv, ev, int(v)
+        )
+        if not expected:
+            tries[before_states[-1]] = tries.get(before_states[-1], 0) + 1
+            return end, line, line_start
+        # the same step for every following item, without the parser
+        append = items.append
+        match = _EDGE.match
+        new, setattr_, tnew = object.__new__, object.__setattr__, tuple.__new__
+        BinOp, Int = ast.BinOp, ast.Int
+        while True:
+            item = match(text, end)
+            if item is None:
+                break
+            u, v = item.group(1, 3)
+            cu = item.start() - line_start + 1
+            cv = item.start(3) - line_start + 1
+            eu, ev = cu + len(u), cv + len(v)
+            left = new(Int)
+            setattr_(left, "span", tnew(Span, (file, line, cu, line, eu)))
+            setattr_(left, "value", int(u))
+            right = new(Int)
+            setattr_(right, "span", tnew(Span, (file, line, cv, line, ev)))
+            setattr_(right, "value", int(v))
+            node = new(BinOp)
+            setattr_(node, "span", tnew(Span, (file, line, cu, line, ev)))
+            setattr_(node, "op", "-")
+            setattr_(node, "left", left)
+            setattr_(node, "right", right)
+            append(node)
+            item_line, cc = line, item.start(4) - line_start + 1
+            end = item.end()
+            after = item.group(5)
+            if after and "\n" in after:
+                line += after.count("\n")
+                line_start = item.start(5) + after.rfind("\n") + 1
+        poss[grown] = (first[0], first[1], item_line, ev)
+        poss[-1] = (item_line, cc, item_line, cc + 1)
+        return end, line, line_start
+
+    resume = 0
+    while resume is not None:
+        scanned, resume = resume, None
+        for m in _SCAN.finditer(text, scanned):
+            start = m.start()
+            if start != scanned:
+                raise Rejected  # a character no token matches
+            scanned = m.end()
+            kind = m.lastgroup
+            if kind == "ws" or kind == "comment":
+                continue
+            value = m.group()
+            if kind == "nl":
+                if brackets and brackets[-1] != "{":
+                    pass
+                else:
+                    feed("_NL", None, None)
+                line += value.count("\n")
+                line_start = start + value.rfind("\n") + 1
+                if not brackets:
+                    statement[0] = line
+                    statement[1] = line_start
+                continue
+            col = start - line_start + 1
+            pos = (line, col, line, col + len(value))
+            if kind == "word":
+                typ = words.get(value)
+                if typ is None or typ not in table[states[-1]]:
+                    typ = "NAME"
+                token = Tok(value, typ, line, col) if typ == "NAME" else None
+            elif kind == "op":
+                if value in _OPENERS:
+                    brackets.append(value)
+                elif value in _CLOSERS:
+                    if not brackets or _OPENERS[brackets[-1]] != value:
+                        raise Rejected
+                    brackets.pop()
+                typ = ops.get(value, "COMPARE")
+                if typ == "LESSTHAN" or typ == "MORETHAN":
+                    if typ not in table[states[-1]]:
+                        typ = "COMPARE"
+                token = Tok(value, typ, line, col) if typ == "COMPARE" else None
             else:
-                feed("_NL", None, None)
-            line += value.count("\n")
-            line_start = start + value.rfind("\n") + 1
-            if not brackets:
-                statement[0] = line
-                statement[1] = line_start
-            continue
-        col = start - line_start + 1
-        pos = (line, col, line, col + len(value))
-        if kind == "word":
-            typ = words.get(value)
-            if typ is None or typ not in table[states[-1]]:
-                typ = "NAME"
-            token = Tok(value, typ, line, col) if typ == "NAME" else None
-        elif kind == "op":
-            if value in _OPENERS:
-                brackets.append(value)
-            elif value in _CLOSERS:
-                if not brackets or _OPENERS[brackets[-1]] != value:
-                    raise Rejected
-                brackets.pop()
-            typ = ops.get(value, "COMPARE")
-            if typ == "LESSTHAN" or typ == "MORETHAN":
-                if typ not in table[states[-1]]:
-                    typ = "COMPARE"
-            token = Tok(value, typ, line, col) if typ == "COMPARE" else None
-        else:
-            typ = kind
-            token = Tok(value, typ, line, col)
-        code = table[states[-1]].get(typ)
-        if code is not None and code >= 0:  # a plain shift, inlined
-            states.append(code)
-            values.append(token)
-            poss.append(pos)
-        else:
-            feed(typ, token, pos)
+                typ = kind
+                if kind == "INT" and brackets and brackets[-1] != "{" and tries.get(states[-1], 0) < _RUN_TRIES:
+                    item = _EDGE.match(text, start)
+                    if item is not None:
+                        resume, line, line_start = edge_run(item, line, line_start)
+                        break
+                token = Tok(value, typ, line, col)
+            code = table[states[-1]].get(typ)
+            if code is not None and code >= 0:  # a plain shift, inlined
+                states.append(code)
+                values.append(token)
+                poss.append(pos)
+            else:
+                feed(typ, token, pos)
     if scanned != len(text):
         raise Rejected
     while True:  # end of input: reduce down to the start symbol
