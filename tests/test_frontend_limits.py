@@ -41,6 +41,57 @@ def test_long_lists_are_built_in_linear_time(monkeypatch):
     assert _CountingSplice.copied < 10 * n, _CountingSplice.copied
 
 
+def _edge_lines(n: int, per_line: int = 12, bad: tuple[int, str] | None = None) -> tuple[str, tuple[int, int]]:
+    """``graph F = edges(...)`` with n edges, ``per_line`` a line; edge ``bad[0]`` (from 0) written ``bad[1]``.
+
+    Also returns the line and column of that edge.
+    """
+    items = [f"{i}-{i + 1}" for i in range(n)]
+    where = (0, 0)
+    if bad is not None:
+        items[bad[0]] = bad[1]
+        line, k = divmod(bad[0], per_line)
+        where = (2 + line, 5 + sum(len(x) + 2 for x in items[line * per_line : bad[0]]))
+    rows = [", ".join(items[i : i + per_line]) for i in range(0, n, per_line)]
+    return "graph F = edges(\n    " + ",\n    ".join(rows) + ")\n", where
+
+
+def test_long_edge_lists_skip_the_parser_loop_and_build_the_same_ast(monkeypatch):
+    """A run of edges u-v is appended without the shift-reduce loop once one item showed the pattern."""
+    from symspec.syntax.build import AstBuilder
+
+    calls = []
+    original = AstBuilder.sub
+    monkeypatch.setattr(AstBuilder, "sub", lambda self, span, c: calls.append(1) or original(self, span, c))
+    text, _ = _edge_lines(10000)
+    tree = parse(text, "e.sym")
+    assert len(tree.statements[0].ctor.args) == 10000
+    assert len(calls) < 10, len(calls)
+    monkeypatch.undo()
+    assert tree == parse(text, "e.sym", engine="lark")  # every node and span
+
+
+@pytest.mark.parametrize(
+    ("bad", "offset", "message"),
+    [
+        ("7-7", 0, "edge 7-7 is a self-loop"),
+        ("3-12345678901234567890", 2, "integer literal 12345678901234567890 is too large (limit 2^63 - 1)"),
+        ("3-$", 2, "unexpected character '$'"),
+        ("3-x", 2, "unknown name 'x' in an edge's node"),
+    ],
+)
+def test_an_error_deep_in_a_long_edge_list_is_reported_at_its_line_and_column(bad, offset, message):
+    """Edge 123,456 of 130,000 (12 a line): the error points at that edge, not at the list."""
+    index = 123_455
+    text, (line, column) = _edge_lines(130_000, bad=(index, bad))
+    with pytest.raises(SpecError) as info:
+        symspec.loads(text, "big.sym")
+    diag = info.value.errors[0]
+    assert diag.message == message
+    assert (diag.span.line, diag.span.column) == (line, column + offset)
+    assert text.split("\n")[line - 1][column - 1 :].startswith(bad)
+
+
 # ---- rendering many diagnostics ------------------------------------------------------
 
 
@@ -320,3 +371,28 @@ def test_fuzzy_suggestions_stop_past_a_thousand_candidates(monkeypatch):
     assert scope.suggest("MODEL7", many) == "model7"  # a match ignoring case is still offered
     assert scope.suggest("modle7", many) is None and calls == []
     assert scope.suggest("modle7", many[:50]) == "model7" and len(calls) == 1
+
+
+# ---- graphs from long edge lists ----------------------------------------------------------
+
+
+def test_an_edge_list_graph_has_the_adjacency_networkx_gives_it():
+    """edges(...) is built without networkx (3 s and 1 KB an edge at 150,000 edges): same nodes and neighbours."""
+    import random
+
+    import networkx as nx
+
+    from symspec.analysis.graphs import build_graph
+    from symspec.analysis.structures import GraphDef
+
+    rnd = random.Random(5)
+    edges = {tuple(sorted(rnd.sample(range(300), 2))) for _ in range(900)}
+    edges = tuple((v, u) if rnd.random() < 0.5 else (u, v) for u, v in sorted(edges))
+    definition = GraphDef("G", "edges", (), 302, edges, None)  # nodes 300 and 301: isolated
+    built = build_graph(definition)
+    g = nx.Graph()
+    g.add_nodes_from(range(302))
+    g.add_edges_from(edges)
+    assert built.labels == sorted(g.nodes)
+    assert built.adjacency == [sorted(g.adj[u]) for u in sorted(g.nodes)]
+    assert built.num_edges == len(edges)

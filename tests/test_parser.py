@@ -171,6 +171,42 @@ def test_fast_engine_agrees_with_lark_on_generated_text(text):
     assert _outcome(text, "fast") == _outcome(text, "lark")
 
 
+# Long runs of edges u-v take a shortcut past the parser loop; lists mixing them with
+# other items, line breaks, comments, CRLF and errors must still parse as lark does.
+_EDGE_ITEMS = ["1-2", "30 - 4", "5 -6", "07-008", "12345678901234567890-1", "3", "x", "x-1", "1.5-2", "2-1e3", "-4-5",
+               "1-2-3", "(1-2)", "f(1-2, 3-4, 5-6)", "$", "", "9-"]
+_EDGE_SEPS = [", ", ",", " ,", ",\n  ", ", # note\n", ",\r\n", ",\t", ",\n\n", ",\f", ", \r", "\n, "]
+_EDGE_CONTEXTS = [
+    "graph F = edges({})\n",
+    "domain D = tensor[{}]\n",
+    "law l: f({}) == g(a)\n",
+    "action G on D {{\n  r -> shift({})\n}}\n",
+    "prior p: smooth({}) [weight 1]\n",
+    "graph F = edges({}\nlaw x: f(a) == f(a)\n",
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(__import__("hypothesis").strategies.data())
+def test_fast_engine_agrees_with_lark_on_runs_of_edges(data):
+    st = __import__("hypothesis").strategies
+    n = data.draw(st.integers(0, 40))
+    items = [data.draw(st.sampled_from(_EDGE_ITEMS[:5]) if data.draw(st.integers(0, 5)) else st.sampled_from(_EDGE_ITEMS)) for _ in range(n)]
+    seps = [data.draw(st.sampled_from(_EDGE_SEPS[:2]) if data.draw(st.integers(0, 4)) else st.sampled_from(_EDGE_SEPS)) for _ in range(n)]
+    inner = "".join(i + s for i, s in zip(items, seps))
+    if data.draw(st.booleans()):
+        inner = inner + "7-8"
+    text = data.draw(st.sampled_from(_EDGE_CONTEXTS)).format(inner)
+    assert _outcome(text, "fast") == _outcome(text, "lark")
+
+
+@pytest.mark.parametrize("sep", [", ", ",\n    ", ", # comment\n", ",\r\n\t"])
+def test_fast_engine_builds_the_same_ast_as_lark_for_long_edge_lists(sep):
+    edges = sep.join(f"{i}-{(7 * i) % 1000}" for i in range(1, 3000))
+    text = f"graph F = edges({edges}{sep})\nlaw l: f(1-2, 3-4, 5-6, 7-8, 9-10) == f(a)\n"
+    assert parse(text, "e.sym", engine="fast") == parse(text, "e.sym", engine="lark")
+
+
 def test_unknown_engine_is_rejected():
     with pytest.raises(ValueError):
         parse("", engine="yacc")

@@ -1,4 +1,4 @@
-"""The AST of a .sym file: frozen dataclasses, every node with a source span.
+"""The AST of a .sym file: frozen dataclasses with slots, every node with a source span.
 
 Constructor expressions (``cyclic(p)``, ``tensor[N, 3]``, ``rot90(dims=(-2,
 -1))``, ``class(Zp)``) stay generic here (:class:`Call`, :class:`Index`,
@@ -57,12 +57,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Node:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ident(Node):
     """A name as written, where it is written."""
 
@@ -72,25 +72,25 @@ class Ident(Node):
 # ---- expressions --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Int(Node):
     value: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Real(Node):
     value: float
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Name(Node):
     """A reference to something declared, a variable, or a bare constructor."""
 
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Call(Node):
     """``func(args)``: a model call, builtin, or constructor."""
 
@@ -98,7 +98,7 @@ class Call(Node):
     args: tuple
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Index(Node):
     """``func[args]``, as in ``tensor[N, 3]``."""
 
@@ -106,35 +106,35 @@ class Index(Node):
     args: tuple
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KwArg(Node):
     name: Ident
     value: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tuple(Node):
     items: tuple
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BinOp(Node):
     op: str  # '+', '-', '*'
     left: Expr
     right: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Neg(Node):
     operand: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Not(Node):
     operand: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Act(Node):
     """``element . operand``: a group element acting on a value or output."""
 
@@ -142,7 +142,7 @@ class Act(Node):
     operand: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Compare(Node):
     """``a OP b [OP c ...]``; a chain means the conjunction of its links."""
 
@@ -150,7 +150,7 @@ class Compare(Node):
     ops: tuple  # of str: '==', '!=', '<', '<=', '>', '>='
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Logic(Node):
     op: str  # 'and', 'or', '=>'
     left: Expr
@@ -163,7 +163,7 @@ Expr = Union[Int, Real, Name, Call, Index, KwArg, Tuple, BinOp, Neg, Not, Act, C
 # ---- groups -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Power(Node):
     """``base ^ exponent`` in a relator; base is a generator or a bracketed word."""
 
@@ -171,14 +171,14 @@ class Power(Node):
     exponent: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Word(Node):
     """A product of powers; the empty word (written ``1``) is the identity."""
 
     powers: tuple
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Relator(Node):
     """``lhs`` (meaning lhs = 1) or the equation ``lhs = rhs``."""
 
@@ -186,13 +186,13 @@ class Relator(Node):
     rhs: Word | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Presentation(Node):
     generators: tuple  # of Ident
     relators: tuple  # of Relator
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GroupProduct(Node):
     """``A x B x ...``, the direct product."""
 
@@ -202,43 +202,43 @@ class GroupProduct(Node):
 # ---- statements ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SpecDecl(Node):
     name: Ident
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ParamDecl(Node):
     name: Ident
     value: int
     value_span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DomainDecl(Node):
     name: Ident
     type: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GraphDecl(Node):
     name: Ident
     ctor: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GroupDecl(Node):
     name: Ident
     expr: object  # Name | Call | Presentation | GroupProduct
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GenMap(Node):
     generator: Ident
     transform: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ActionDecl(Node):
     """``action G on D { gen -> t ... }`` (``maps``) or ``action G on D by t`` (``by``)."""
 
@@ -248,32 +248,32 @@ class ActionDecl(Node):
     by: Expr | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ModelParam(Node):
     name: Ident
     type: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ModelDecl(Node):
     name: Ident
     params: tuple
     output: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Binder(Node):
     var: Ident
     type: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Option(Node):
     name: Ident
     value: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LawDecl(Node):
     name: Ident
     binders: tuple
@@ -282,7 +282,7 @@ class LawDecl(Node):
     options: tuple
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LayerDecl(Node):
     name: Ident
     source: Expr
@@ -290,7 +290,7 @@ class LayerDecl(Node):
     group: object
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PriorDecl(Node):
     name: Ident
     kind: Ident
@@ -312,7 +312,7 @@ Statement = Union[
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SpecFile(Node):
     """A whole parsed file."""
 
