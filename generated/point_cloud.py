@@ -127,7 +127,11 @@ class SymmetryLoss(rt.SymmetryLossBase):
         ).mean()
         # prior examples/point_cloud.sym:31 lipschitz(energy)
         terms["smooth"] = rt.lipschitz_penalty(
-            self.models["energy"], (rt.field(batch, "x", "smooth"),), (("real",),), False, generator=generator
+            self.models["energy"],
+            (rt.prior_input(batch, "x", "smooth", "energy", ("x",)),),
+            (("real",),),
+            False,
+            generator=generator,
         )
         return self.total(terms, calls)
 

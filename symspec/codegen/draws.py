@@ -8,7 +8,10 @@ locals to show per case.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from ..analysis.domains import Range, RealDomain, Tensor
 from ..analysis.lawclass import conjuncts, names_in
@@ -34,6 +37,9 @@ __all__ = [
     "Draw",
     "MAX_TABLE_ORDER",
     "MAX_WORD_POINTS",
+    "MAX_ARITHMETIC_ORDER",
+    "ARITHMETIC",
+    "arithmetic_description",
     "value_of",
     "draw_value",
     "draw_group",
@@ -43,6 +49,9 @@ __all__ = [
 ]
 
 MAX_WORD_POINTS = 65_536  # values of a domain moved by a group drawn as random words (each element: a table of them)
+MAX_ARITHMETIC_ORDER = 1 << 62  # an element drawn by number is an int64 in [0, order)
+MAX_ARITHMETIC_SIZE = 3_037_000_499  # (k mod n) * b stays within int64 for values of at most this many
+ARITHMETIC = True  # draw groups acting by x -> +-x + b as numbers, acting by arithmetic (False: tables; for tests)
 
 
 @dataclass
@@ -280,6 +289,97 @@ def _check_literal_size(gir, acts: list) -> None:
         )
 
 
+def _steps(gir) -> list | None:
+    """The elements of ``gir`` as ``g_1^k_1 ... g_r^k_r`` (each ``k_i`` in ``[0, m_i)``, every element once).
+
+    ``[(generator, m_i), ...]`` for a group with one generator (cyclic of its
+    order), ``dihedral(n)`` (``r^k s^e``) and direct products of those; None
+    for any other group.
+    """
+    if gir.continuous or not isinstance(gir.order, int) or not 1 <= gir.order <= MAX_ARITHMETIC_ORDER:
+        return None
+    if gir.factors:
+        steps = []
+        for f in gir.factors:
+            part = _steps(f)
+            if part is None:
+                return None
+            steps += part
+        if len(steps) != len(gir.generators) or math.prod(m for _, m in steps) != gir.order:
+            return None
+        return [(g, m) for g, (_, m) in zip(gir.generators, steps)]  # the product names its factors' generators
+    if not gir.generators:
+        return [] if gir.order == 1 else None
+    if len(gir.generators) == 1:
+        return [(gir.generators[0], gir.order)]
+    if _plain(gir.definition.kind) == "dihedral" and tuple(gir.generators) == ("r", "s") and gir.order % 2 == 0:
+        return [("r", gir.order // 2), ("s", 2)]
+    return None
+
+
+def _affine(ops, n: int) -> tuple | None:
+    """``(a, b)`` with a = 1 or -1 when the ops (applied right to left) map v to ``a v + b (mod n)``, else None."""
+    a, b = 1, 0
+    for name, args in reversed(tuple(ops)):
+        args = dict(args)
+        if name == "shift":
+            step = (1, args.get("k", 1) % n)
+        elif name == "negate":
+            step = (-1, 0)
+        elif name == "scale" and args["u"] % n in (1 % n, (n - 1) % n):
+            step = (1 if args["u"] % n == 1 % n else -1, 0)
+        elif name == "relabel" and len(args["perm"]) == n:
+            perm = np.asarray(args["perm"], dtype=np.int64)
+            idx = np.arange(n, dtype=np.int64)
+            first = int(perm[0])
+            if np.array_equal(perm, (idx + first) % n):
+                step = (1, first)
+            elif np.array_equal(perm, (first - idx) % n):
+                step = (-1, first)
+            else:
+                return None
+        else:
+            return None
+        a, b = step[0] * a, (step[0] * b + step[1]) % n
+    return (1, b) if n <= 2 else (a, b)  # -v == v mod 1 and 2
+
+
+def arithmetic_description(spec, gir, domains: dict, number=int) -> dict | None:
+    """An ``arithmetic`` factor of ``rt.GroupSampler`` for ``gir`` acting on ``domains``, or None.
+
+    When the group's elements have a normal form (:func:`_steps`) and each
+    generator maps every moved domain's values by ``v -> +-v + b (mod n)``, an
+    element is drawn as one number in ``[0, order)`` (uniform over the group)
+    and acts by arithmetic: no table of elements, no push map per element.
+    """
+    steps = _steps(gir)
+    if steps is None or not ARITHMETIC:
+        return None
+    on = {}
+    for key, d in domains.items():
+        act = spec.ir.action(gir, d)
+        if _still(act, d):
+            on[key] = None
+            continue
+        if act is None or isinstance(d, Tensor) or _plain(act.kind) not in ("values", "symbolic"):
+            return None
+        if not isinstance(getattr(d, "size", None), int) or not 1 <= d.size <= MAX_ARITHMETIC_SIZE:
+            return None
+        maps = []
+        for g, _m in steps:
+            if g not in act.ops:
+                return None
+            m = _affine(act.ops[g], d.size)
+            if m is None:
+                return None
+            maps.append(m)
+        lo = d.lo if isinstance(d, Range) else 0
+        on[key] = {"n": number(d.size), "lo": lo, "maps": maps}
+    if all(a is None for a in on.values()):
+        return None
+    return {"kind": "arithmetic", "name": gir.name, "order": gir.order, "steps": [m for _g, m in steps], "on": on}
+
+
 def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
     """The factors of ``rt.GroupSampler`` for group ``gir`` acting on ``domains`` (key -> domain); see runtime/groups.py.
 
@@ -289,8 +389,13 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
     permutations of symbolic size, a finite factor's ops). ``number`` and
     ``dims`` turn sizes and shapes into what the caller writes (ints, or the
     generated module's named constants). Raises ValueError for an action
-    that cannot be sampled.
+    that cannot be sampled. A group acting on values by ``v -> +-v + b`` whose
+    elements have a normal form is one ``arithmetic`` factor (drawn as numbers,
+    acting by arithmetic: :func:`arithmetic_description`), whatever its order.
     """
+    arithmetic = arithmetic_description(spec, gir, domains, number)
+    if arithmetic is not None:
+        return [arithmetic]
     acts = {k: spec.ir.action(gir, d) for k, d in domains.items()}
     if _literal_size([a for a in acts.values() if a is not None]) > MAX_LITERAL_ENTRIES:
         uniform = _uniform_symmetric(spec, gir, domains, dims)  # symmetric(n) needs no table: uniform permutations
@@ -309,6 +414,10 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
     out = []
     for f in gir.factors or (gir,):
         kind = _plain(f.definition.kind)
+        arithmetic = arithmetic_description(spec, f, domains, number) if f is not gir else None
+        if arithmetic is not None:
+            out.append(arithmetic)
+            continue
         on = {}
         for k, d in domains.items():
             act = spec.ir.action(f, d)
@@ -353,6 +462,10 @@ def describe_group(name: str, factors: list) -> str:
             moved = ", ".join(("positions of " if "shape" in a else "values of ") + k for k, a in on)
             size = f" (order {order})" if order else ""
             parts.append(f"{title}{size}: {how}, permuting the {moved}")
+        elif f["kind"] == "arithmetic":
+            moved = ", ".join(f"values of {k}" for k, _a in on)
+            how = "shifting" if all(m[0] == 1 for _k, a in on for m in a["maps"]) else "reflecting and shifting"
+            parts.append(f"{title} (order {f['order']}): a uniform number per element, by arithmetic {how} the {moved}")
         elif f["kind"] == "symmetric":
             dims = "; ".join(f"dims {list(a['permute'])} of {k}" for k, a in on)
             parts.append(f"{title}: uniform permutations of {dims}")
@@ -419,7 +532,7 @@ def draw_group(ls: LawScope, var: str, every: Name | None = None) -> Draw:
         locals_ = [Name(ls.scope.ns.create_name(f"{name.id}_{i}")) for i in range(len(factors))]
         elements = TupleE(tuple(locals_))
         draw.shown = [(f"{var}[{i}]", part) for i, part in enumerate(locals_)]
-    if len(factors) == 1 and factors[0]["kind"] == "finite" and enumerable(gir):
+    if len(factors) == 1 and factors[0]["kind"] in ("finite", "arithmetic") and enumerable(gir):
         comment = f"every element of {gir.name} by number (validation enumerates them)"
         every_number = Index(method(sampler, "every"), Const(0))
         draw.elements = tables.buffer(("elements", ls.law.name, var), f"ELEMENTS_{ls.law.name}_{var}", every_number, comment)

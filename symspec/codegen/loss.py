@@ -150,7 +150,8 @@ def _prior(spec, tables: ModuleTables, prior) -> tuple:
             kinds.append(("real",))
         else:
             kinds.append(("fixed",))
-    args = TupleE(tuple(rt("field", Name("batch"), p, prior.name) for p, _ in sig.params))
+    inputs = tuple(p for p, _ in sig.params)
+    args = TupleE(tuple(rt("prior_input", Name("batch"), p, prior.name, sig.name, inputs) for p in inputs))
     code = rt(
         "lipschitz_penalty",
         Index(Attr(Name("self"), "models"), Const(sig.name)),

@@ -36,8 +36,15 @@ def compose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def invert(p: torch.Tensor) -> torch.Tensor:
-    """The inverse of (a batch of) push maps over the last dim: ``symspec.transforms.inverse`` on device."""
-    out = torch.empty_like(p)
+    """The inverse of (a batch of) push maps over the last dim: ``symspec.transforms.inverse`` on device.
+
+    For permutations (every caller's maps are, by construction). Any other
+    map leaves -1 at the points nothing lands on, never uninitialized memory:
+    indexing with the result then fails (the general pushforward of
+    ``symspec.runtime.distributions`` handles maps that are not permutations).
+    One fill and one scatter, no sort and no host sync.
+    """
+    out = torch.full_like(p, -1)
     out.scatter_(-1, p, torch.arange(p.shape[-1], device=p.device).expand_as(p))
     return out
 

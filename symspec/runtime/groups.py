@@ -15,6 +15,15 @@ The description is a group name and a list of factors, each a dict:
     ``{"n": size, "lo": low, "ops": {...}}`` on the values ``lo..lo+n-1`` of a
     finite domain. Every element is enumerated (one table row each) when the
     order is at most ``max_order`` (5000), else elements are random words.
+``{"kind": "arithmetic", "name": "C", "order": 1000000, "steps": [m_1, ...], "on": {key: action, ...}}``
+    A finite group whose every element is ``g_1^k_1 ... g_r^k_r`` for one
+    ``k_i`` in ``[0, m_i)`` each (the product of the ``m_i`` is the order), and
+    whose generators act on the values ``lo..lo+n-1`` of finite domains by
+    ``v -> a v + b (mod n)`` with ``a`` = 1 or -1: ``action`` is
+    ``{"n": n, "lo": lo, "maps": [(a_1, b_1), ...]}``, one map per ``g_i``.
+    An element is one number ``k_1 + m_1 (k_2 + m_2 (...))`` drawn uniformly
+    in ``[0, order)`` (uniform over the group) and acts by arithmetic: no
+    table of elements, whatever the order.
 ``{"kind": "SO" | "O", "name": ..., "n": 3, "on": {key: {"shape": dims, "matrix": dim}}}``
     Haar-random rotations acting as matrices on event dim ``dim``.
 ``{"kind": "symmetric", "name": ..., "on": {key: {"shape": dims, "permute": (dim, ...)}}}``
@@ -23,7 +32,8 @@ The description is a group name and a list of factors, each a dict:
 
 ``key`` names a domain (any string); an action of ``None`` is the identity.
 ``draw`` returns an :class:`Elements` (a tuple, one tensor per factor):
-element numbers ``[n]`` (rows of the tables) for an enumerated finite factor,
+element numbers ``[n]`` (rows of the tables) for an enumerated finite factor
+and for an arithmetic one,
 push maps ``[n, points]`` for random words, ``[n, k, k]`` float64 matrices,
 ``[n, size]`` permutations. Tensors act batch first (``x[b]`` gets element
 ``b``; an element drawn with ``n = 1`` acts on the whole batch); the event
@@ -33,6 +43,8 @@ device and dtype; randomness comes only from the given ``torch.Generator``.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -47,7 +59,7 @@ from .actions import (
     permute_event_dim,
     random_words,
 )
-from .distributions import pushforward
+from .distributions import pushforward_permutation
 from .sampling import haar_orthogonal, random_permutations
 from .tables import action_table
 
@@ -184,12 +196,76 @@ class _Finite:
                 index = on[("rows", key)][part] if inverse else on[("gather", key)][part]
             return gather_positions(x, index, self.ranks[key])
         push = self._push(part, key, on)
+        if kind == "dist":  # class log-probabilities: a permutation's pushforward is one gather by its inverse
+            return pushforward_permutation(x, push if inverse else invert(push))
         if inverse:
             push = invert(push)
-        if kind == "dist":  # class log-probabilities
-            return pushforward(x, push)
         lo = self.lows[key]
         return act_on_values(x - lo, push) + lo if lo else act_on_values(x, push)
+
+
+class _Arithmetic:
+    """A finite group drawn as element numbers and acting on values by ``v -> a v + b (mod n)``, a = 1 or -1."""
+
+    def __init__(self, desc: dict, max_order: int):
+        self.name = desc.get("name", "arithmetic")
+        self.steps = [int(m) for m in desc["steps"]]
+        self.full_order = int(desc["order"])
+        if self.full_order < 1 or math.prod(self.steps) != self.full_order:
+            raise ValueError(f"{self.name}: steps {self.steps} do not multiply to the order {self.full_order}")
+        self.on = {}
+        for key, action in desc["on"].items():
+            if action is None:
+                continue
+            maps = [(int(a), int(b)) for a, b in action["maps"]]
+            if len(maps) != len(self.steps) or any(a not in (1, -1) for a, _ in maps):
+                raise ValueError(f"{self.name} on {key}: one map (a, b) with a = 1 or -1 per step; got {maps}")
+            self.on[key] = (int(action["n"]), int(action.get("lo", 0)), maps)
+        self.order = self.full_order if self.full_order <= max_order else None  # enumerated up to max_order
+
+    def draw(self, n: int, generator, device, like, word_length: int, on) -> torch.Tensor:
+        return torch.randint(0, self.full_order, (n,), generator=generator, device=device)
+
+    def every(self, device, repeat: int) -> torch.Tensor:
+        if self.order is None:
+            raise ValueError(f"{self.name} has too many elements to enumerate; draw random ones")
+        return torch.arange(self.order, device=device).repeat_interleave(repeat)
+
+    def affine(self, part: torch.Tensor, key: str) -> tuple:
+        """``(a, b)`` per element: element ``part[i]`` maps v to ``a[i] v + b[i] (mod n)`` on domain ``key``."""
+        size, _lo, maps = self.on[key]
+        rest = part.to(torch.long)
+        digits = []
+        for m in self.steps:
+            digits.append(rest % m)
+            rest = rest // m
+        a = torch.ones_like(rest)
+        b = torch.zeros_like(rest)
+        for (ga, gb), k in zip(reversed(maps), reversed(digits)):  # g_r^k_r acts first
+            if ga == 1:  # g^k: v -> v + k b
+                sa, sb = 1, (k % size) * gb % size
+            else:  # an involution: g^k is g for odd k, else the identity
+                odd = k % 2
+                sa, sb = 1 - 2 * odd, odd * gb
+            a, b = sa * a, (sa * b + sb) % size
+        return a, b
+
+    def act(self, part, key, x, kind, on, inverse: bool) -> torch.Tensor:
+        if key not in self.on:
+            return x
+        size, lo, _maps = self.on[key]
+        a, b = self.affine(_batch(part.to(x.device), x.shape[0]), key)
+        if kind == "dist":  # class j of the result is class sigma^-1(j) (sigma for the inverse): one gather
+            classes = torch.arange(size, device=x.device)
+            a, b = a.unsqueeze(-1), b.unsqueeze(-1)
+            index = (a * classes + b) % size if inverse else (a * (classes - b)) % size
+            index = index.view(index.shape[0], *([1] * (x.dim() - 2)), size).expand(x.shape)
+            return x.gather(-1, index)
+        shape = (-1,) + (1,) * (x.dim() - 1)
+        a, b = a.view(shape), b.view(shape)
+        v = x - lo if lo else x
+        out = (a * (v - b)) % size if inverse else (a * v + b) % size  # a = +-1 is its own inverse
+        return out + lo if lo else out
 
 
 class _Matrix:
@@ -245,7 +321,8 @@ class _Symmetric:
         return x
 
 
-_KINDS = {"finite": _Finite, "SO": _Matrix, "O": _Matrix, "symmetric": _Symmetric}
+_KINDS = {"finite": _Finite, "arithmetic": _Arithmetic, "SO": _Matrix, "O": _Matrix, "symmetric": _Symmetric}
+_COUNTED = (_Finite, _Arithmetic)  # factors drawn as element numbers (enumerable up to max_order)
 
 
 class GroupSampler:
@@ -263,7 +340,8 @@ class GroupSampler:
         for f in factors:
             if f["kind"] not in _KINDS:
                 raise ValueError(f"unknown group factor kind {f['kind']!r}; known: {sorted(_KINDS)}")
-            self.factors.append(_Finite(f, max_order) if f["kind"] == "finite" else _KINDS[f["kind"]](f))
+            cls = _KINDS[f["kind"]]
+            self.factors.append(cls(f, max_order) if cls in _COUNTED else cls(f))
         self._devices: dict = {}
 
     def __repr__(self) -> str:
@@ -271,7 +349,7 @@ class GroupSampler:
 
     @property
     def order(self) -> int | None:
-        if len(self.factors) == 1 and isinstance(self.factors[0], _Finite):
+        if len(self.factors) == 1 and isinstance(self.factors[0], _COUNTED):
             return self.factors[0].order
         return None
 

@@ -14,10 +14,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import torch
 
-__all__ = ["nuclear_prior", "spectral_entropy", "lipschitz_penalty", "bound_tensor"]
+__all__ = ["nuclear_prior", "spectral_entropy", "lipschitz_penalty", "bound_tensor", "prior_input"]
 
 
 def _matrix(w: torch.Tensor) -> torch.Tensor:
@@ -81,3 +82,20 @@ def bound_tensor(bound: dict, name: str, prior: str) -> torch.Tensor:
         return bound[name]
     except KeyError:
         raise TypeError(f"prior {prior} needs the tensor {name}: call loss(batch, {name}=...)") from None
+
+
+def prior_input(batch, name: str, prior: str, model: str, inputs: tuple) -> torch.Tensor:
+    """``batch[name]``, an input of ``model`` that the Lipschitz prior ``prior`` evaluates it on.
+
+    TypeError when ``batch`` is not a mapping (``loss(N)``: nothing to
+    evaluate the model on), KeyError when it lacks the field; both name the
+    prior and every input it needs.
+    """
+    needs = f"prior {prior} (lipschitz({model})) evaluates {model} on the batch's fields {', '.join(map(repr, inputs))}"
+    if not isinstance(batch, Mapping):
+        got = repr(batch) if isinstance(batch, int | float | str) else type(batch).__name__
+        raise TypeError(f"{needs}: pass loss(batch) with a mapping holding them, not loss({got})")
+    try:
+        return batch[name]
+    except KeyError:
+        raise KeyError(f"{needs}; the batch has: {', '.join(map(str, batch)) or 'nothing'}") from None
