@@ -105,14 +105,15 @@ def power(p: np.ndarray, k: int) -> np.ndarray:
     """``p`` composed with itself ``k`` times (``k < 0``: the inverse's), by repeated squaring."""
     if k < 0:
         p, k = inverse(p), -k
-    out = identity(p.shape[-1])
+    out = None
     base = p
     while k:
         if k & 1:
-            out = compose(out, base)
-        base = compose(base, base)
+            out = base.copy() if out is None else compose(out, base)
         k >>= 1
-    return out
+        if k:  # no squaring past the last bit
+            base = compose(base, base)
+    return identity(p.shape[-1]) if out is None else out
 
 
 def gather_to_push(gathered: np.ndarray) -> np.ndarray:

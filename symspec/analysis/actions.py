@@ -222,9 +222,18 @@ def _check_transform_on(ctx: Context, t: TransformDef, domain, domain_name: str,
                     f"declare 'param {size} = ...' to fix its size",
                 )
                 return False
+            if len(perm) != size:  # before anything sized by the dim: its size may be 2^31
+                ctx.reporter.error(
+                    f"perm {_perm_text(perm)} has {len(perm)} entr{'y' if len(perm) == 1 else 'ies'}, "
+                    f"but dim {t.arg('dim')} of {domain} has size {size}",
+                    span,
+                    f"list each of 0..{size - 1} once"
+                    + (f", as in perm=({', '.join(str((i + 1) % size) for i in range(size))})" if size <= 8 else ""),
+                )
+                return False
             if sorted(perm) != list(range(size)):
                 ctx.reporter.error(
-                    f"perm {perm} is not a permutation of 0..{size - 1}",
+                    f"perm {_perm_text(perm)} is not a permutation of 0..{size - 1}",
                     span,
                     f"list each of 0..{size - 1} once"
                     + (f", as in perm=({', '.join(str((i + 1) % size) for i in range(size))})" if size <= 8 else ""),
@@ -249,6 +258,13 @@ def _check_transform_on(ctx: Context, t: TransformDef, domain, domain_name: str,
                 return False
         return True
     return True  # pragma: no cover - every transform is handled above
+
+
+def _perm_text(perm: tuple) -> str:
+    """``perm`` as written, its middle elided past 12 entries (a message repeats it, never a page of it)."""
+    if len(perm) <= 12:
+        return str(perm)
+    return "(" + ", ".join(map(str, perm[:5])) + ", ..., " + ", ".join(map(str, perm[-3:])) + ")"
 
 
 def by_transforms(kind: str, n, domain) -> tuple:

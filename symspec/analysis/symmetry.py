@@ -46,29 +46,53 @@ from .presentations import PresentationInfinite, PresentationTooLarge, presentat
 from .scope import Reporter
 from .structures import ActionDef, GroupDef
 
-__all__ = ["Symmetry", "perm_group", "schreier_sims_fits"]
+__all__ = ["Symmetry", "perm_group", "schreier_sims_fits", "MAX_ACTION_ENTRIES", "MAX_CHECK_WORK", "relators_work", "word_work"]
 
 
 def perm_group(perms):
     """A sympy PermutationGroup from push maps (sympy imported on demand)."""
     from sympy.combinatorics import Permutation, PermutationGroup
 
-    perms = [p for p in perms]
-    if not perms:
+    unique: dict = {}
+    for p in perms:  # equal generators once (50 flips of one dim are one generator)
+        a = np.asarray(p, dtype=np.int64)
+        unique.setdefault(a.tobytes(), a)
+    if not unique:
         return None
-    return PermutationGroup([Permutation(np.asarray(p).tolist()) for p in perms])
+    # _af_new: the arrays are permutations already (push maps), so sympy's element-by-element validation is skipped
+    return PermutationGroup([Permutation._af_new(a.tolist()) for a in unique.values()])
 
 
 MAX_FAMILY_POINTS = 1_000_000  # a family of larger degree keeps named generators acting through their ops (no push maps)
+MAX_ACTION_ENTRIES = 12_000_000  # push-map entries (generators x points) of all actions together: 96 MB of int64
+MAX_CHECK_WORK = 40_000_000  # entries composed to check relators and commuting factors on push maps (a second or so)
+
+
+def word_work(word: ast.Word) -> int:
+    """How many push-map compositions ``word_perm`` makes for ``word`` (a power k costs about 2 log2 k)."""
+    total = 0
+    for factor in word.powers:
+        inner = word_work(factor.base) if isinstance(factor.base, ast.Word) else 0
+        total += inner + 2 * max(1, abs(factor.exponent).bit_length()) + 1
+    return total
+
+
+def relators_work(relators: tuple) -> int:
+    """Compositions to evaluate every relator once (both sides)."""
+    return sum(word_work(r.lhs) + (word_work(r.rhs) if r.rhs is not None else 1) for r in relators)
 
 
 def schreier_sims_fits(perms: list) -> bool:
     """Whether sympy's Schreier-Sims on these push maps stays small: its transversals hold up to (largest orbit) x
-    (points) entries, bounded by MAX_SCHREIER_SIMS_WORK (computed by union-find, nothing enumerated)."""
+    (points) entries and its generators (distinct ones) x (points), together bounded by MAX_SCHREIER_SIMS_WORK
+    (the orbit computed by union-find, nothing enumerated)."""
     n = len(perms[0])
+    distinct = len({np.asarray(p, dtype=np.int64).tobytes() for p in perms})
+    if distinct * n > MAX_SCHREIER_SIMS_WORK:
+        return False
     flat = np.arange(n, dtype=np.int64)
     roots = components(n, [(flat, np.asarray(p, dtype=np.int64)) for p in perms])
-    return int(np.bincount(roots).max()) * n <= MAX_SCHREIER_SIMS_WORK
+    return (int(np.bincount(roots).max()) + distinct) * n <= MAX_SCHREIER_SIMS_WORK
 
 
 class Symmetry:
@@ -81,6 +105,9 @@ class Symmetry:
         self.groups: dict[str, GroupIR] = {}
         self._declared: dict = {}  # (group name, domain type) -> ActionDef
         self._inline: dict[str, GroupIR] = {}
+        self._entries = 0  # push-map entries of every action built so far (MAX_ACTION_ENTRIES)
+        self._check_work = 0  # entries composed checking relators and commuting factors (MAX_CHECK_WORK)
+        self._relators_checked: set = set()  # (group, points checked on, ops) already checked
 
     @property
     def inline_groups(self) -> dict:
@@ -237,14 +264,40 @@ class Symmetry:
             )
 
     # ---- actions -------------------------------------------------------------------
-    def _finish(self, act: ActionIR, domain) -> ActionIR:
-        """Compute push maps where the domain is finite and small enough."""
+    def _finish(self, act: ActionIR, domain, span: Span | None = None) -> ActionIR | None:
+        """Compute push maps where the domain is finite and small enough; None (an error at the action, or at
+        ``span`` for a default action) when they would take all actions' push maps past MAX_ACTION_ENTRIES."""
         if act.kind in ("values", "positions"):
             shape = finite_shape(domain)
             points = points_of(domain)
             if points is not None and points <= MAX_POINTS:
+                entries = points * len(act.ops)
+                if self._entries + entries > MAX_ACTION_ENTRIES:
+                    earlier = f" (with the earlier actions' {self._entries})" if self._entries else ""
+                    self.r.error(
+                        f"the action of {act.group} on {act.domain} needs push maps of {entries} entries "
+                        f"({len(act.ops)} generator{'s' if len(act.ops) != 1 else ''} x {points} points){earlier}, "
+                        f"more than the limit of {MAX_ACTION_ENTRIES} for all actions together",
+                        act.span or span,
+                        "act on a smaller domain, or with fewer generators",
+                    )
+                    return None
+                self._entries += entries
                 act.perms = {g: ops_perm(ops, domain, shape) for g, ops in act.ops.items()}
         return act
+
+    def _afford_check(self, work: int, what: str, span: Span | None) -> bool:
+        """Whether ``work`` more composed entries fit MAX_CHECK_WORK; an error at ``span`` naming ``what`` if not."""
+        if self._check_work + work <= MAX_CHECK_WORK:
+            self._check_work += work
+            return True
+        self.r.error(
+            f"checking {what} would compose push maps of {work} entries in all, more than the limit of "
+            f"{MAX_CHECK_WORK}" + (f" (with the earlier checks' {self._check_work})" if self._check_work else ""),
+            span,
+            "act on a smaller domain, or give the group fewer or shorter relators",
+        )
+        return False
 
     def _declared_action(self, a: ActionDef) -> ActionIR | None:
         gir = self.groups[a.group]
@@ -259,7 +312,8 @@ class Symmetry:
             if built is None:
                 return None
             act.kind, act.ops, act.matrix_dim = built
-        self._finish(act, domain)
+        if self._finish(act, domain) is None:
+            return None
         gir.actions[a.domain] = act
         if gir.definition.kind == "presentation":
             self._check_relators(gir, act, a)
@@ -298,15 +352,27 @@ class Symmetry:
 
     def _check_relators(self, gir: GroupIR, act: ActionIR, decl: ActionDef) -> None:
         domain = act.domain_type
+        relators = gir.definition.relators
+        ops = tuple(sorted(act.ops.items()))
         if act.perms:
-            trials = [(act.perms, "")]
+            key = (gir.name, (domain,), ops)
+            sizes, build = [act.points], [(act.perms, "")]
         elif isinstance(domain, Tensor):
-            trials = []
-            for inst, note in _trial_domains(domain, [act.ops]):
-                shape = finite_shape(inst)
-                trials.append(({g: ops_perm(ops, inst, shape) for g, ops in act.ops.items()}, note))
+            instances = _trial_domains(domain, [act.ops])
+            key = (gir.name, tuple(inst for inst, _ in instances), ops)
+            sizes, build = [points_of(inst) for inst, _ in instances], None
         else:
             return
+        if key in self._relators_checked:  # the same transforms on the same points: checked already
+            return
+        self._relators_checked.add(key)
+        # building each trial's push maps, then evaluating both sides of every relator, all before any of it
+        work = sum(sizes) * ((len(act.ops) if build is None else 0) + relators_work(relators))
+        if not self._afford_check(work, f"the relators of {gir.name} on {act.domain}", decl.span):
+            return
+        trials = build or [
+            ({g: ops_perm(ops, inst, finite_shape(inst)) for g, ops in act.ops.items()}, note) for inst, note in instances
+        ]
         for perms, note in trials:
             n = len(next(iter(perms.values())))
             for rel in gir.definition.relators:
@@ -382,17 +448,29 @@ class Symmetry:
             gir.actions[key] = None
             return None
         kind, ops, dim = built
-        act = self._finish(ActionIR(gir.name, domain_name, domain, "default", kind, ops, matrix_dim=dim), domain)
+        act = self._finish(ActionIR(gir.name, domain_name, domain, "default", kind, ops, matrix_dim=dim), domain, span)
         gir.actions[key] = act
         return act
 
     def _check_commuting(self, gir: GroupIR, parts: list, domain, domain_name: str, span: Span | None) -> None:
         """Warn when two factors of a direct product act on one domain by transforms that do not commute."""
+        pairs = sum(len(a.ops) * len(b.ops) for i, a in enumerate(parts) for b in parts[i + 1 :])
+        generators = sum(len(p.ops) for p in parts)
         trials = []
         if all(p.perms or not p.ops for p in parts):
-            trials.append(([p.perms for p in parts], ""))
+            points = next((p.points for p in parts if p.perms), 0)
+            work = 2 * pairs * points
         elif isinstance(domain, Tensor) and all(p.kind in ("positions", "symbolic", "trivial") for p in parts):
-            for inst, note in _trial_domains(domain, [p.ops for p in parts]):  # as for relators
+            instances = _trial_domains(domain, [p.ops for p in parts])  # as for relators
+            work = sum(points_of(inst) for inst, _ in instances) * (generators + 2 * pairs)
+        else:
+            return
+        if not self._afford_check(work, f"that the factors of {gir.name} commute on {domain_name}", gir.definition.span or span):
+            return
+        if all(p.perms or not p.ops for p in parts):
+            trials.append(([p.perms for p in parts], ""))
+        else:
+            for inst, note in instances:
                 shape = finite_shape(inst)
                 try:
                     perms = [{g: ops_perm(ops, inst, shape) for g, ops in p.ops.items()} for p in parts]
