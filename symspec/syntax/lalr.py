@@ -67,6 +67,7 @@ _SCAN = re.compile(
 # comments and, inside brackets, line breaks).  Literals of at most 18 digits always
 # fit in 64 bits, so no literal diagnostic can arise.  Groups: u, '-', v, ',', after.
 _EDGE = re.compile(r"([0-9]{1,18})[ \t\f]*(-)[ \t\f]*([0-9]{1,18})[ \t\f]*(,)((?:[ \t\f]+|\#[^\n]*|\r?\n)*)")
+_SHARED_NUMBERS = 1 << 18  # distinct edge literals whose int objects are shared (bounds that table)
 _RUN_TRIES = 4  # fast-path attempts that may fail in one parser state before it is not tried there again
 
 
@@ -276,6 +277,7 @@ def _run(tables: Tables, text: str, builder: AstBuilder, statement: list):
                 reduce(rule)
 
     tries: dict = {}  # parser state -> fast-path attempts that failed there
+    numbers: dict = {}  # node number as written -> its int, one object for each (a graph names each node many times)
     minus, comma = ops["-"], ops[","]
 
     def edge_run(item, line: int, line_start: int) -> tuple[int, int, int]:
@@ -334,10 +336,20 @@ def _run(tables: Tables, text: str, builder: AstBuilder, statement: list):
             eu, ev = cu + len(u), cv + len(v)
             left = new(Int)
             setattr_(left, "span", tnew(Span, (file, line, cu, line, eu)))
-            setattr_(left, "value", int(u))
+            value = numbers.get(u)
+            if value is None:
+                value = int(u)
+                if len(numbers) < _SHARED_NUMBERS:
+                    numbers[u] = value
+            setattr_(left, "value", value)
             right = new(Int)
             setattr_(right, "span", tnew(Span, (file, line, cv, line, ev)))
-            setattr_(right, "value", int(v))
+            value = numbers.get(v)
+            if value is None:
+                value = int(v)
+                if len(numbers) < _SHARED_NUMBERS:
+                    numbers[v] = value
+            setattr_(right, "value", value)
             node = new(BinOp)
             setattr_(node, "span", tnew(Span, (file, line, cu, line, ev)))
             setattr_(node, "op", "-")
