@@ -60,6 +60,17 @@ law p: forall g: G. f(g . a, g . b) == g . f(a, b)
 """
 
 
+SCALES = """group U = <u | u^2>
+action U on Z { u -> scale(5) }
+domain P = cyclic(13)
+group M = <m | m^4>
+action M on P { m -> scale(5) }
+model k(a: P) -> class(P)
+law u: forall g: U. f(g . a, b) == g . f(a, b)
+law m: forall g: M. k(g . a) == g . k(a)
+"""
+
+
 class Logits(torch.nn.Module):
     """A deterministic model of two (or one) finite inputs with ``classes`` class logits."""
 
@@ -258,15 +269,40 @@ def test_every_element_is_drawn(law, order):
     assert len(images) == order  # every element of the group, not only of a subgroup or coset
 
 
-def test_table_path_still_used_for_other_actions():
-    spec = symspec.loads(
-        "domain Z = cyclic(12)\ngroup U = <u | u^2>\naction U on Z { u -> scale(5) }\n"
-        "model f(a: Z) -> class(Z)\nlaw u: forall g: U. f(g . a) == g . f(a)\n",
-        "u.sym",
-    )
-    law = spec.laws["u"]
-    (factor,) = group_description(spec, spec.ir.group(law.variables["g"].group), {"Z": law.acts[0][2]})
-    assert factor["kind"] == "finite"  # v -> 5v is not +-v + b: every element as a table row
+def test_unit_scales_are_arithmetic_and_other_groups_keep_tables(monkeypatch):
+    spec = symspec.loads(DIHEDRAL + SCALES, "scales.sym")
+    for law, order in (("u", 2), ("m", 4)):
+        sampler, table = _sampler(spec, law), _table_sampler(spec, law, monkeypatch)
+        assert type(sampler.factors[0]).__name__ == "_Arithmetic" and sampler.order == table.order == order
+        mine = _perms(sampler, "Z", 12) if law == "u" else _perms(sampler, "P", 13)
+        theirs = _perms(table, "Z", 12) if law == "u" else _perms(table, "P", 13)
+        assert mine == theirs  # one generator: element k is g^k both ways
+        (every,) = sampler.every()
+        key = "Z" if law == "u" else "P"
+        values = torch.arange(len(mine[0])).repeat(order)
+        numbers = every.repeat_interleave(len(mine[0]))
+        assert torch.equal(sampler.act_inverse(numbers, key, sampler.act(numbers, key, values)), values)
+    graphs = symspec.load(ROOT / "examples" / "graph_distance.sym")
+    law = graphs.laws["automorphism"]
+    (factor,) = group_description(graphs, graphs.ir.group(law.variables["g"].group), {"Node": law.acts[0][2]})
+    assert factor["kind"] == "finite"  # a graph's automorphisms: every element as a table row
+
+
+def test_scale_on_65537_values_compiles_without_tables():
+    source = "domain Z = cyclic(65537)\ngroup U = <u | u^65536>\naction U on Z { u -> scale(3) }\n"
+    source += "model f(x: Z) -> class(Z)\nlaw l: forall g: U. f(g . x) == g . f(x)\n"
+    spec = symspec.loads(source, "scale.sym")
+    assert '"kind": "arithmetic"' in compile_source(spec)
+    sampler = _sampler(spec, "l")
+    k = torch.tensor([0, 1, 2, 16, 65535, 32768])
+    v = torch.ones_like(k)
+    assert sampler.act(k, "Z", v).tolist() == [pow(3, int(e), 65537) for e in k]
+    assert torch.equal(sampler.act_inverse(k, "Z", sampler.act(k, "Z", v * 5)), v * 5)
+    logp = torch.log_softmax(torch.randn(6, 65537, dtype=torch.float64), -1)
+    moved = sampler.act(k, "Z", logp, "dist")
+    for i, e in enumerate(k.tolist()):
+        assert float(moved[i, pow(3, e, 65537) * 7 % 65537]) == float(logp[i, 7])
+    assert torch.equal(sampler.act_inverse(k, "Z", moved, "dist"), logp)
 
 
 # ---- runtime pieces ---------------------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ __all__ = [
 MAX_WORD_POINTS = 65_536  # values of a domain moved by a group drawn as random words (each element: a table of them)
 MAX_ARITHMETIC_ORDER = 1 << 62  # an element drawn by number is an int64 in [0, order)
 MAX_ARITHMETIC_SIZE = 3_037_000_499  # (k mod n) * b stays within int64 for values of at most this many
-ARITHMETIC = True  # draw groups acting by x -> +-x + b as numbers, acting by arithmetic (False: tables; for tests)
+ARITHMETIC = True  # draw groups acting by v -> a v + b as numbers, acting by arithmetic (False: tables; for tests)
 
 
 @dataclass
@@ -239,7 +239,8 @@ def _check_word_points(gir, act, domain) -> None:
         raise ValueError(
             f"{gir.name} acting on {act.domain} ({domain.size} values) is too large to tabulate (limit {MAX_WORD_POINTS} "
             f"values for a group of more than {MAX_TABLE_ORDER} elements: each drawn element is a table of every value); "
-            f"draw the shift as a value instead: forall k: {act.domain}. ... a + k ..."
+            f"groups of one generator, dihedral(n) and their products acting by v -> a v + b are drawn by arithmetic "
+            f"instead, or draw the shift as a value: forall k: {act.domain}. ... a + k ..."
         )
 
 
@@ -318,37 +319,40 @@ def _steps(gir) -> list | None:
 
 
 def _affine(ops, n: int) -> tuple | None:
-    """``(a, b)`` with a = 1 or -1 when the ops (applied right to left) map v to ``a v + b (mod n)``, else None."""
+    """``(a, b)`` when the ops (applied right to left) map v to ``a v + b (mod n)`` with ``a`` a unit mod n, else None.
+
+    ``a`` is written in ``[1, n)``, except -1 for ``n - 1`` (a reflection).
+    """
+    if n == 1:
+        return (1, 0)
     a, b = 1, 0
     for name, args in reversed(tuple(ops)):
         args = dict(args)
         if name == "shift":
             step = (1, args.get("k", 1) % n)
         elif name == "negate":
-            step = (-1, 0)
-        elif name == "scale" and args["u"] % n in (1 % n, (n - 1) % n):
-            step = (1 if args["u"] % n == 1 % n else -1, 0)
+            step = (n - 1, 0)
+        elif name == "scale":
+            step = (args["u"] % n, 0)
         elif name == "relabel" and len(args["perm"]) == n:
             perm = np.asarray(args["perm"], dtype=np.int64)
-            idx = np.arange(n, dtype=np.int64)
-            first = int(perm[0])
-            if np.array_equal(perm, (idx + first) % n):
-                step = (1, first)
-            elif np.array_equal(perm, (first - idx) % n):
-                step = (-1, first)
-            else:
+            first, slope = int(perm[0]), int(perm[1] - perm[0]) % n
+            if not np.array_equal(perm, (np.arange(n, dtype=np.int64) * slope + first) % n):
                 return None
+            step = (slope, first)
         else:
             return None
-        a, b = step[0] * a, (step[0] * b + step[1]) % n
-    return (1, b) if n <= 2 else (a, b)  # -v == v mod 1 and 2
+        if math.gcd(step[0], n) != 1:  # v -> u v with u not a unit is no permutation
+            return None
+        a, b = step[0] * a % n, (step[0] * b + step[1]) % n
+    return (-1 if a == n - 1 and n > 2 else a, b)
 
 
 def arithmetic_description(spec, gir, domains: dict, number=int) -> dict | None:
     """An ``arithmetic`` factor of ``rt.GroupSampler`` for ``gir`` acting on ``domains``, or None.
 
     When the group's elements have a normal form (:func:`_steps`) and each
-    generator maps every moved domain's values by ``v -> +-v + b (mod n)``, an
+    generator maps every moved domain's values by ``v -> a v + b (mod n)``, an
     element is drawn as one number in ``[0, order)`` (uniform over the group)
     and acts by arithmetic: no table of elements, no push map per element.
     """
@@ -389,7 +393,7 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
     permutations of symbolic size, a finite factor's ops). ``number`` and
     ``dims`` turn sizes and shapes into what the caller writes (ints, or the
     generated module's named constants). Raises ValueError for an action
-    that cannot be sampled. A group acting on values by ``v -> +-v + b`` whose
+    that cannot be sampled. A group acting on values by ``v -> a v + b`` whose
     elements have a normal form is one ``arithmetic`` factor (drawn as numbers,
     acting by arithmetic: :func:`arithmetic_description`), whatever its order.
     """
@@ -464,7 +468,8 @@ def describe_group(name: str, factors: list) -> str:
             parts.append(f"{title}{size}: {how}, permuting the {moved}")
         elif f["kind"] == "arithmetic":
             moved = ", ".join(f"values of {k}" for k, _a in on)
-            how = "shifting" if all(m[0] == 1 for _k, a in on for m in a["maps"]) else "reflecting and shifting"
+            kinds = {m[0] for _k, a in on for m in a["maps"]}
+            how = "shifting" if kinds == {1} else "reflecting and shifting" if kinds <= {1, -1} else "v -> a v + b on"
             parts.append(f"{title} (order {f['order']}): a uniform number per element, by arithmetic {how} the {moved}")
         elif f["kind"] == "symmetric":
             dims = "; ".join(f"dims {list(a['permute'])} of {k}" for k, a in on)

@@ -19,8 +19,9 @@ The description is a group name and a list of factors, each a dict:
     A finite group whose every element is ``g_1^k_1 ... g_r^k_r`` for one
     ``k_i`` in ``[0, m_i)`` each (the product of the ``m_i`` is the order), and
     whose generators act on the values ``lo..lo+n-1`` of finite domains by
-    ``v -> a v + b (mod n)`` with ``a`` = 1 or -1: ``action`` is
-    ``{"n": n, "lo": lo, "maps": [(a_1, b_1), ...]}``, one map per ``g_i``.
+    ``v -> a v + b (mod n)`` with ``a`` a unit mod n (1 for a shift, -1 for a
+    reflection): ``action`` is ``{"n": n, "lo": lo, "maps": [(a_1, b_1), ...]}``,
+    one map per ``g_i``.
     An element is one number ``k_1 + m_1 (k_2 + m_2 (...))`` drawn uniformly
     in ``[0, order)`` (uniform over the group) and acts by arithmetic: no
     table of elements, whatever the order.
@@ -205,7 +206,7 @@ class _Finite:
 
 
 class _Arithmetic:
-    """A finite group drawn as element numbers and acting on values by ``v -> a v + b (mod n)``, a = 1 or -1."""
+    """A finite group drawn as element numbers and acting on values by ``v -> a v + b (mod n)``, a a unit mod n."""
 
     def __init__(self, desc: dict, max_order: int):
         self.name = desc.get("name", "arithmetic")
@@ -217,10 +218,15 @@ class _Arithmetic:
         for key, action in desc["on"].items():
             if action is None:
                 continue
-            maps = [(int(a), int(b)) for a, b in action["maps"]]
-            if len(maps) != len(self.steps) or any(a not in (1, -1) for a, _ in maps):
-                raise ValueError(f"{self.name} on {key}: one map (a, b) with a = 1 or -1 per step; got {maps}")
-            self.on[key] = (int(action["n"]), int(action.get("lo", 0)), maps)
+            size, lo = int(action["n"]), int(action.get("lo", 0))
+            maps = [(int(a) % size, int(b) % size) for a, b in action["maps"]]
+            if len(maps) != len(self.steps) or any(math.gcd(a, size) != 1 for a, _ in maps):
+                raise ValueError(f"{self.name} on {key}: one map (a, b) with a a unit mod {size} per step; got {maps}")
+            inverses = []
+            for a, b in maps:  # v -> a^-1 (v - b)
+                ai = pow(a, -1, size)
+                inverses.append((ai, -ai * b % size))
+            self.on[key] = (size, lo, maps, inverses)
         self.order = self.full_order if self.full_order <= max_order else None  # enumerated up to max_order
 
     def draw(self, n: int, generator, device, like, word_length: int, on) -> torch.Tensor:
@@ -231,40 +237,50 @@ class _Arithmetic:
             raise ValueError(f"{self.name} has too many elements to enumerate; draw random ones")
         return torch.arange(self.order, device=device).repeat_interleave(repeat)
 
-    def affine(self, part: torch.Tensor, key: str) -> tuple:
-        """``(a, b)`` per element: element ``part[i]`` maps v to ``a[i] v + b[i] (mod n)`` on domain ``key``."""
-        size, _lo, maps = self.on[key]
+    @staticmethod
+    def _power(a: int, b: int, k: torch.Tensor, size: int, bound: int) -> tuple:
+        """``(v -> a v + b)^k`` per example as ``(A, B)`` tensors, ``0 <= k < bound``."""
+        if a == 1:  # v -> v + k b
+            return torch.ones_like(k), (k % size) * b % size
+        if a == size - 1:  # an involution: itself for odd k, else the identity
+            odd = k % 2
+            return 1 + odd * (size - 2), odd * b
+        out_a, out_b = torch.ones_like(k), torch.zeros_like(k)
+        for bit in range(max(1, (bound - 1).bit_length())):  # repeated squaring; powers of one map commute
+            take = ((k >> bit) & 1).bool()
+            out_a, out_b = torch.where(take, out_a * a % size, out_a), torch.where(take, (out_b * a + b) % size, out_b)
+            a, b = a * a % size, (a * b + b) % size
+        return out_a, out_b
+
+    def affine(self, part: torch.Tensor, key: str, inverse: bool = False) -> tuple:
+        """``(A, B)`` per element (its inverse's with ``inverse``): v -> ``A v + B (mod n)`` on domain ``key``."""
+        size, _lo, maps, inverses = self.on[key]
         rest = part.to(torch.long)
         digits = []
         for m in self.steps:
             digits.append(rest % m)
             rest = rest // m
-        a = torch.ones_like(rest)
-        b = torch.zeros_like(rest)
-        for (ga, gb), k in zip(reversed(maps), reversed(digits)):  # g_r^k_r acts first
-            if ga == 1:  # g^k: v -> v + k b
-                sa, sb = 1, (k % size) * gb % size
-            else:  # an involution: g^k is g for odd k, else the identity
-                odd = k % 2
-                sa, sb = 1 - 2 * odd, odd * gb
-            a, b = sa * a, (sa * b + sb) % size
+        a, b = torch.ones_like(rest), torch.zeros_like(rest)
+        # the element g_1^k_1 ... g_r^k_r: g_r^k_r acts first; its inverse g_r^-k_r ... g_1^-k_1: g_1^-k_1 first
+        order = zip(inverses, digits, self.steps) if inverse else reversed(list(zip(maps, digits, self.steps)))
+        for (ga, gb), k, m in order:
+            sa, sb = self._power(ga, gb, k, size, m)
+            a, b = sa * a % size, (sa * b + sb) % size
         return a, b
 
     def act(self, part, key, x, kind, on, inverse: bool) -> torch.Tensor:
         if key not in self.on:
             return x
-        size, lo, _maps = self.on[key]
-        a, b = self.affine(_batch(part.to(x.device), x.shape[0]), key)
-        if kind == "dist":  # class j of the result is class sigma^-1(j) (sigma for the inverse): one gather
-            classes = torch.arange(size, device=x.device)
-            a, b = a.unsqueeze(-1), b.unsqueeze(-1)
-            index = (a * classes + b) % size if inverse else (a * (classes - b)) % size
+        size, lo, _maps, _inverses = self.on[key]
+        part = _batch(part.to(x.device), x.shape[0])
+        if kind == "dist":  # class j of the result is class sigma^-1(j) of x: one gather
+            a, b = self.affine(part, key, inverse=not inverse)
+            index = (a.unsqueeze(-1) * torch.arange(size, device=x.device) + b.unsqueeze(-1)) % size
             index = index.view(index.shape[0], *([1] * (x.dim() - 2)), size).expand(x.shape)
             return x.gather(-1, index)
+        a, b = self.affine(part, key, inverse=inverse)
         shape = (-1,) + (1,) * (x.dim() - 1)
-        a, b = a.view(shape), b.view(shape)
-        v = x - lo if lo else x
-        out = (a * (v - b)) % size if inverse else (a * v + b) % size  # a = +-1 is its own inverse
+        out = (a.view(shape) * (x - lo if lo else x) + b.view(shape)) % size
         return out + lo if lo else out
 
 
