@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..analysis.domains import Range, RealDomain, Tensor
+from ..analysis.domains import Cyclic, Range, RealDomain, Tensor
 from ..analysis.lawclass import conjuncts, names_in
 from ..syntax import ast
 from ..transforms import MAX_LITERAL_ENTRIES, MAX_TABLE_ORDER
@@ -365,7 +365,7 @@ def arithmetic_description(spec, gir, domains: dict, number=int) -> dict | None:
         if _still(act, d):
             on[key] = None
             continue
-        if act is None or isinstance(d, Tensor) or _plain(act.kind) not in ("values", "symbolic"):
+        if act is None or not isinstance(d, Cyclic | Range) or _plain(act.kind) not in ("values", "symbolic"):
             return None
         if not isinstance(getattr(d, "size", None), int) or not 1 <= d.size <= MAX_ARITHMETIC_SIZE:
             return None
