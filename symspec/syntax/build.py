@@ -14,6 +14,7 @@ MAX_INT_LITERAL = 2**63 - 1
 """The largest integer literal: every integer of a spec fits in a signed 64-bit integer."""
 _MAX_INT_DIGITS = len(str(MAX_INT_LITERAL))
 _SHOWN_DIGITS = 40
+_tuple_new = tuple.__new__  # Span(...) without the named tuple's Python-level __new__
 
 
 def literal_text(text: str, unit: str = "characters") -> str:
@@ -72,10 +73,10 @@ class AstBuilder:
         return 0.0
 
     def _ident(self, tok) -> ast.Ident:
-        return ast.Ident(Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column), str(tok))
+        return ast.Ident(_tuple_new(Span, (self.file, tok.line, tok.column, tok.end_line, tok.end_column)), str(tok))
 
     def _tokspan(self, tok) -> Span:
-        return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
+        return _tuple_new(Span, (self.file, tok.line, tok.column, tok.end_line, tok.end_column))
 
     # statements
     def start(self, span, children):

@@ -201,6 +201,7 @@ def _run(tables: Tables, text: str, builder: AstBuilder, statement: list):
     poss: list = []  # (line, col, end_line, end_col) per symbol, None when empty
     brackets: list = []
     line, line_start = 1, 0
+    tnew = tuple.__new__  # Span(...) without the named tuple's Python-level __new__
 
     def reduce(rule: _Rule) -> None:
         if rule.passthrough:
@@ -252,7 +253,7 @@ def _run(tables: Tables, text: str, builder: AstBuilder, statement: list):
         elif rule.expand1 and len(kept) == 1:
             out = kept[0]
         else:
-            out = getattr(builder, rule.name)(Span(file, *span_pos) if span_pos is not None else None, kept)
+            out = getattr(builder, rule.name)(tnew(Span, (file, *span_pos)) if span_pos is not None else None, kept)
         states.append(table[states[-1]][rule.origin])
         values.append(out)
         poss.append(span_pos)
@@ -324,7 +325,7 @@ def _run(tables: Tables, text: str, builder: AstBuilder, statement: list):
         # the same step for every following item, without the parser
         append = items.append
         match = _EDGE.match
-        new, setattr_, tnew = object.__new__, object.__setattr__, tuple.__new__
+        new, setattr_ = object.__new__, object.__setattr__
         BinOp, Int = ast.BinOp, ast.Int
         while True:
             item = match(text, end)
