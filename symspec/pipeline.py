@@ -34,7 +34,7 @@ def analyze(tree: ast.SpecFile, source: str, params: dict | None = None, *, symm
     except RecursionError:
         reporter.error("the spec nests too deeply to analyze", Span(tree.file, 1, 1, 1, 2))
         spec = None
-    if reporter.errors:
+    if reporter.has_errors:
         raise_diagnostics(reporter.diagnostics, {tree.file: source})
     if symmetry:
         attach_ir(spec, reporter)

@@ -25,6 +25,9 @@ class Context(Protocol):
     models: dict  # model name -> ModelSig
     graphs: dict  # graph name -> GraphDef (resolved so far)
 
+    def callables(self):
+        """The models and builtins as ``scope.Candidates`` (suggestions for an unknown call)."""
+
     def domain_of(self, name: str):
         """The resolved domain declared as ``name`` (None if it failed)."""
 

@@ -13,7 +13,7 @@ from ..errors import raise_diagnostics
 from .domains import RealDomain
 from .groups import ActionIR, GroupIR
 from .lawclass import LawIR, classify_law
-from .orbits import analyze_model
+from .orbits import analyze_model, laws_by_model
 from .scope import Reporter
 from .sealed import Sealed
 from .symmetry import Symmetry
@@ -60,7 +60,7 @@ def build_ir(spec, reporter: Reporter) -> IR:
             name = "real" if isinstance(domain, RealDomain) else spec.domain_name(domain)
             ends.append(sym.action(gir, domain, name, layer.span))
         ir.layers[layer.name] = (gir, *ends)
-    if reporter.errors:
+    if reporter.has_errors:
         return ir
     entries = 0
     for name, law in spec.laws.items():
@@ -74,8 +74,9 @@ def build_ir(spec, reporter: Reporter) -> IR:
                 "use fewer laws on these large domains, or smaller domains",
             )
             return ir
+    index = laws_by_model(ir.laws, spec.laws)
     for name, sig in spec.models.items():
-        ir.models[name] = analyze_model(spec, sym, sig, ir.laws, spec.laws, reporter)
+        ir.models[name] = analyze_model(spec, sym, sig, ir.laws, spec.laws, reporter, index)
     _index(ir, sym)
     return ir
 
@@ -83,7 +84,7 @@ def build_ir(spec, reporter: Reporter) -> IR:
 def attach_ir(spec, reporter: Reporter) -> None:
     """Run the symmetry analysis on a spec whose names and types hold: ``spec.ir``, or every diagnostic raised."""
     spec.ir = build_ir(spec, reporter)
-    if reporter.errors:
+    if reporter.has_errors:
         raise_diagnostics(reporter.diagnostics, {spec.file: spec.source})
 
 

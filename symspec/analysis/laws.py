@@ -149,7 +149,7 @@ def check_law(ctx: Context, decl: ast.LawDecl) -> LawInfo:
     c.assign(decl.body, None)
     if decl.guard is not None:
         c.assign(decl.guard, None)
-    if ctx.reporter.errors:  # only a failed model signature (an earlier error) leaves variables untypable
+    if ctx.reporter.has_errors:  # only a failed model signature (an earlier error) leaves variables untypable
         _silence_untypable(c, decl, ctx)
     body = c.type(decl.body)
     if body is not None:

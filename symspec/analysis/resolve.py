@@ -15,8 +15,9 @@ from .actions import resolve_action
 from .domains import Cyclic, Labels, Range, RealDomain, Tensor, describe, fits_int64, resolve_domain, resolve_output
 from .laws import check_law, check_options
 from .records import LayerDef, ModelSig, PriorDef, Spec
-from .scope import KIND_WORDS, Reporter, SymbolTable, did_you_mean
+from .scope import KIND_WORDS, Candidates, Reporter, SymbolTable, did_you_mean
 from .structures import GraphDef, GroupDef, resolve_graph, resolve_group
+from .typecheck import BUILTINS
 
 __all__ = ["Analyzer", "PRIOR_KINDS"]
 
@@ -40,8 +41,16 @@ class Analyzer:
         self.labels: dict[str, Labels] = {}
         self._resolving: list[str] = []
         self._failed: set[str] = set()
+        self._callables: tuple = (-1, None)  # (models counted, Candidates) for suggestions after unknown calls
         self._declare_all()
         self._apply_overrides(overrides or {})
+
+    def callables(self) -> Candidates:
+        """The models declared so far and the builtins, indexed once for suggestions (many unknown calls among
+        many models stay linear)."""
+        if self._callables[0] != len(self.models):
+            self._callables = (len(self.models), Candidates([*self.models, *BUILTINS]))
+        return self._callables[1]
 
     # ---- declarations ------------------------------------------------------------
     def _declare_all(self) -> None:

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from ..errors import Diagnostic, Span
 
-__all__ = ["Reporter", "Symbol", "SymbolTable", "suggest", "did_you_mean"]
+__all__ = ["Reporter", "Symbol", "SymbolTable", "Candidates", "suggest", "did_you_mean"]
 
 
 def _edits(a: str, b: str) -> int:
@@ -31,6 +31,17 @@ MAX_FUZZY_CANDIDATES = 1000
 costs time per candidate for every unknown name, quadratic in a large file."""
 
 
+class Candidates:
+    """A fixed set of names to suggest from, sorted and indexed by lower case once: pass one where many unknown
+    names are looked up among the same names (building and hashing the list for each was quadratic)."""
+
+    __slots__ = ("pool", "lowered")
+
+    def __init__(self, names) -> None:
+        self.pool = sorted(set(names))
+        self.lowered = {c.lower(): c for c in self.pool}
+
+
 @lru_cache(maxsize=8)
 def _pool(candidates: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
     """The sorted candidates and a lower-case index, built once per set of candidates."""
@@ -40,7 +51,10 @@ def _pool(candidates: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
 
 def suggest(word: str, candidates) -> str | None:
     """The closest candidate to ``word``, if one is close enough."""
-    pool, lowered = _pool(tuple(candidates))
+    if isinstance(candidates, Candidates):
+        pool, lowered = candidates.pool, candidates.lowered
+    else:
+        pool, lowered = _pool(tuple(candidates))
     if word.lower() in lowered and lowered[word.lower()] != word:
         return lowered[word.lower()]
     if len(pool) > MAX_FUZZY_CANDIDATES:
@@ -72,6 +86,11 @@ class Reporter:
 
     def warning(self, message: str, span: Span | None, hint: str | None = None, *, notes=()) -> None:
         self.diagnostics.append(Diagnostic(message, span, hint, "warning", "warning", tuple(notes)))
+
+    @property
+    def has_errors(self) -> bool:
+        """Whether any error was reported (no copy: asked after each law)."""
+        return bool(self._errors)
 
     @property
     def errors(self) -> list[Diagnostic]:

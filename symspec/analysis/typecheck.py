@@ -227,7 +227,7 @@ class LawChecker(ArithmeticRules, RelationRules):
             self.r.error(
                 f"unknown model or function '{name}'",
                 e.func.span,
-                did_you_mean(name, list(self.ctx.models) + list(BUILTINS), "declare it with 'model NAME(x: D, ...) -> TYPE'"),
+                did_you_mean(name, self.ctx.callables(), "declare it with 'model NAME(x: D, ...) -> TYPE'"),
                 kind="name",
             )
         for a in e.args:  # its arguments cannot be typed: say nothing more about them

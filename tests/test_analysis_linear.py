@@ -1,0 +1,83 @@
+"""The analysis stays linear in the number of models and laws: work is counted, not timed.
+
+A spec of many independent blocks (a domain, a model, a law) once made the analysis scan every law for each
+model (orbits, constant conflicts) and build the list of every model for each unknown call's suggestion.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import symspec
+from symspec.analysis import ir as ir_module
+from symspec.analysis import typecheck
+from symspec.errors import SpecError
+
+BLOCKS = 300
+
+
+def _blocks(n: int, call: str = "f") -> str:
+    return "".join(
+        f"domain D{i} = cyclic(7)\nmodel f{i}(a: D{i}, b: D{i}) -> class(D{i})\nlaw c{i}: {call}{i}(a, b) == f{i}(b, a)\n"
+        for i in range(n)
+    )
+
+
+class _CountingLaws(dict):
+    """The laws mapping, counting every law handed out by iteration."""
+
+    handed_out = 0
+
+    def _count(self, it):
+        for x in it:
+            _CountingLaws.handed_out += 1
+            yield x
+
+    def __iter__(self):
+        return self._count(super().__iter__())
+
+    def keys(self):
+        return self._count(super().keys())
+
+    def values(self):
+        return self._count(super().values())
+
+    def items(self):
+        return self._count(super().items())
+
+
+def test_each_model_is_analyzed_without_scanning_every_law(monkeypatch):
+    original = ir_module.analyze_model
+
+    def counting(spec, sym, sig, law_irs, laws, reporter, *rest):
+        return original(spec, sym, sig, law_irs, _CountingLaws(laws), reporter, *rest)
+
+    monkeypatch.setattr(ir_module, "analyze_model", counting)
+    _CountingLaws.handed_out = 0
+    spec = symspec.loads(_blocks(BLOCKS))
+    assert len(spec.ir.models) == BLOCKS
+    assert all(m.orbits == 28 for m in spec.ir.models.values())  # 49 pairs, swapped: 7 fixed + 21 pairs
+    assert _CountingLaws.handed_out <= 2 * BLOCKS  # was 2 x BLOCKS^2: every law, for every model, twice
+
+
+def test_unknown_calls_suggest_from_models_indexed_once(monkeypatch):
+    materialized = []
+    original = typecheck.did_you_mean
+
+    def counting(word, candidates, otherwise=None):
+        materialized.append(len(candidates) if isinstance(candidates, list | tuple) else 0)
+        return original(word, candidates, otherwise)
+
+    monkeypatch.setattr(typecheck, "did_you_mean", counting)
+    with pytest.raises(SpecError) as info:
+        symspec.loads(_blocks(BLOCKS, call="g"))
+    assert sum(1 for e in info.value.errors if "unknown model or function 'g" in e.message) == BLOCKS
+    assert len(materialized) == BLOCKS
+    assert sum(materialized) <= BLOCKS + len(typecheck.BUILTINS)  # was BLOCKS x (BLOCKS + builtins): a list per call
+
+
+def test_suggestions_for_unknown_calls_still_name_the_closest_model():
+    with pytest.raises(SpecError) as info:
+        symspec.loads("domain D = cyclic(3)\nmodel score(a: D) -> real\nlaw l: scroe(a) == score(a)\nlaw m: abss(a) == 1\n")
+    hints = [e.hint for e in info.value.errors]
+    assert hints == ["did you mean 'score'?", "did you mean 'abs'?"]
