@@ -68,6 +68,7 @@ _SCAN = re.compile(
 # fit in 64 bits, so no literal diagnostic can arise.  Groups: u, '-', v, ',', after.
 _EDGE = re.compile(r"([0-9]{1,18})[ \t\f]*(-)[ \t\f]*([0-9]{1,18})[ \t\f]*(,)((?:[ \t\f]+|\#[^\n]*|\r?\n)*)")
 _SHARED_NUMBERS = 1 << 18  # distinct edge literals whose int objects are shared (bounds that table)
+_RUN_DEPTH = 64  # the fast path copies the parser's stack once a run: tried only where that stack is shallow
 _RUN_TRIES = 4  # fast-path attempts that may fail in one parser state before it is not tried there again
 
 
@@ -411,7 +412,13 @@ def _run(tables: Tables, text: str, builder: AstBuilder, statement: list):
                 token = Tok(value, typ, line, col) if typ == "COMPARE" else None
             else:
                 typ = kind
-                if kind == "INT" and brackets and brackets[-1] != "{" and tries.get(states[-1], 0) < _RUN_TRIES:
+                if (
+                    kind == "INT"
+                    and brackets
+                    and brackets[-1] != "{"
+                    and len(states) < _RUN_DEPTH
+                    and tries.get(states[-1], 0) < _RUN_TRIES
+                ):
                     item = _EDGE.match(text, start)
                     if item is not None:
                         resume, line, line_start = edge_run(item, line, line_start)
