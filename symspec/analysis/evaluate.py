@@ -36,7 +36,7 @@ class Evaluator:
     def values(self, e, var: str, domain, n_values: np.ndarray):
         out = self._values(e, var, domain, n_values)
         if isinstance(domain, Cyclic):  # + - * wrap: every intermediate value is reduced into 0..n-1
-            return out % domain.n
+            return out if out is n_values else out % domain.n  # the variable's own values are in 0..n-1 already
         if isinstance(out, int) and abs(out) > 2**62:
             raise NotTransform  # far outside any range this domain holds
         return out
@@ -98,7 +98,7 @@ class Evaluator:
         if out.shape != base.shape:
             out = np.broadcast_to(out, base.shape).copy()
         if isinstance(domain, Cyclic):
-            out = out % domain.n
+            pass  # values() reduced every value into 0..n-1
         elif isinstance(domain, Range):
             out = out - offset
             if out.min() < 0 or out.max() >= domain.size:
@@ -144,8 +144,14 @@ def output_perm(ops: list, output, ev: Evaluator, sym, spec):
             v = identity(n)
             c = ev.values(arg, "", domain, v) if arg is not None else 0
             c = np.asarray(c)
-            step = {"+": v + c, "-": v - c, "rsub": c - v, "*": v * c, "neg": -v}[kind] % n
-            if not is_bijection(step, n):
+            # only the op asked for is computed (each is a table over every class: 10^6 entries on cyclic(10^6))
+            step = {"+": np.add, "-": np.subtract, "rsub": lambda a, b: b - a, "*": np.multiply}.get(kind, None)
+            step = (-v if step is None else step(v, c)) % n
+            # a shift or negation of cyclic(n) is always a bijection, a scaling by a constant u when gcd(u, n) = 1
+            if c.ndim == 0:
+                if kind == "*" and math.gcd(int(c) % n, n) != 1:
+                    raise NotTransform
+            elif not is_bijection(step, n):
                 raise NotTransform
         else:
             raise NotTransform
