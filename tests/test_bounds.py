@@ -232,6 +232,17 @@ REPRODUCERS = {
         None,
         None,
     ),
+    "two_hundred_groups_symmetric_1e6": (  # a MemoryError before: each group's own tables, 16 MB apiece
+        "".join(f"group G{i} = symmetric(1000000)\n" for i in range(200)),
+        None,
+        None,
+    ),
+    "a_hundred_dihedral_degrees_near_1e6": (  # distinct degrees: tables until the limit, then named generators
+        "domain T = tensor[1000000]\nmodel f(x: T) -> real\n"
+        + "".join(f"law l{i}: forall g: dihedral({1000000 - i}). f(x) == f(x)\n" for i in range(100)),
+        None,
+        None,
+    ),
 }
 
 _CHILD = r"""

@@ -64,6 +64,7 @@ def perm_group(perms):
 
 
 MAX_FAMILY_POINTS = 1_000_000  # a family of larger degree keeps named generators acting through their ops (no push maps)
+SMALL_FAMILY = 1000  # families of at most this degree are always tabulated (shared per degree: 8*10^6 entries at most)
 MAX_ACTION_ENTRIES = 12_000_000  # push-map entries (generators x points) of all actions together: 96 MB of int64
 MAX_CHECK_WORK = 40_000_000  # entries composed to check relators and commuting factors on push maps (a second or so)
 
@@ -108,6 +109,7 @@ class Symmetry:
         self._entries = 0  # push-map entries of every action built so far (MAX_ACTION_ENTRIES)
         self._check_work = 0  # entries composed checking relators and commuting factors (MAX_CHECK_WORK)
         self._relators_checked: set = set()  # (group, points checked on, ops) already checked
+        self._families: dict = {}  # (family, degree) -> its generators' push maps, shared by its groups
 
     @property
     def inline_groups(self) -> dict:
@@ -174,8 +176,9 @@ class Symmetry:
         if kind in ("cyclic", "dihedral", "symmetric", "alternating"):
             gir.order, gir.abelian, gir.order_text = family_order(kind, n)
             gir.how = "formula"
-            if isinstance(n, int) and n <= MAX_FAMILY_POINTS:
-                gir.perms = family_generators(kind, n)
+            perms = self._family_tables(kind, n)
+            if perms is not None:
+                gir.perms = dict(perms)  # the arrays shared, read-only once sealed
                 gir.generators = tuple(gir.perms)
             else:  # symbolic, or too large to tabulate: named generators acting through their ops
                 gir.generators = _FAMILY_GENERATORS[kind]
@@ -227,6 +230,21 @@ class Symmetry:
             _product_order(gir)
             gir.how = "product of its factors"
         return gir
+
+    def _family_tables(self, kind: str, n) -> dict | None:
+        """The generators' push maps of ``kind(n)``, shared by every group of that family and degree; None when
+        symbolic, past MAX_FAMILY_POINTS, or (degree over SMALL_FAMILY) past MAX_ACTION_ENTRIES with the tables
+        and actions built so far (200 groups symmetric(10^6) held 3.2 GB of tables)."""
+        if not isinstance(n, int) or n > MAX_FAMILY_POINTS:
+            return None
+        key = (kind, n)
+        if key not in self._families:
+            entries = n * len(_FAMILY_GENERATORS[kind])
+            if n > SMALL_FAMILY and self._entries + entries > MAX_ACTION_ENTRIES:
+                return None
+            self._families[key] = family_generators(kind, n)
+            self._entries += sum(len(p) for p in self._families[key].values())
+        return self._families[key]
 
     def _presentation_order(self, gir: GroupIR) -> None:
         finite = [a for a in gir.actions.values() if a.perms]
