@@ -243,6 +243,28 @@ REPRODUCERS = {
         None,
         None,
     ),
+    "shift_law_on_40_arguments_of_cyclic_1e6": (  # a MemoryError before: 7 settings x 40 push maps of 10^6 held
+        "domain Z = cyclic(1000000)\nmodel f("
+        + ", ".join(f"a{i}: Z" for i in range(40))
+        + ") -> class(Z)\nlaw l: forall k: Z. f("
+        + ", ".join(f"a{i} + k" for i in range(40))
+        + ") == f("
+        + ", ".join(f"a{i}" for i in range(40))
+        + ") + k\n",
+        None,
+        "more than the limit of 30000000",
+    ),
+    "argument_swap_on_500_arguments_of_cyclic_1e6": (  # one setting alone: 500 push maps of 10^6 (4 GB)
+        "domain Z = cyclic(1000000)\nmodel f("
+        + ", ".join(f"a{i}: Z" for i in range(500))
+        + ") -> class(Z)\nlaw l: f("
+        + ", ".join(f"a{i}" for i in reversed(range(500)))
+        + ") == f("
+        + ", ".join(f"a{i}" for i in range(500))
+        + ")\n",
+        None,
+        "more than the limit of 30000000",
+    ),
 }
 
 _CHILD = r"""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from ..errors import raise_diagnostics
 from .domains import RealDomain
 from .groups import ActionIR, GroupIR
-from .lawclass import LawIR, classify_law
+from .lawclass import MAX_LAW_EVAL_ENTRIES, LawIR, LawTooLarge, classify_law
 from .orbits import analyze_model, laws_by_model
 from .scope import Reporter
 from .sealed import Sealed
@@ -64,7 +64,17 @@ def build_ir(spec, reporter: Reporter) -> IR:
         return ir
     entries = 0
     for name, law in spec.laws.items():
-        ir.laws[name] = classify_law(law, spec, sym)
+        try:
+            ir.laws[name] = classify_law(law, spec, sym)
+        except LawTooLarge as why:
+            reporter.error(
+                f"law {name} needs its transforms tabulated in {why.entries} entries at once, more than the limit of "
+                f"{MAX_LAW_EVAL_ENTRIES} (a push map over every value of each argument and of the output, per value "
+                "of its parameters tried)",
+                law.decl.span,
+                "give the model fewer arguments on these large domains, or use smaller domains",
+            )
+            return ir
         entries += sum(len(p) for g in ir.laws[name].generators for p in (*g.arg_perms, g.out_perm) if p is not None)
         if entries > MAX_LAW_TABLE_ENTRIES:
             reporter.error(

@@ -19,7 +19,7 @@ from ..syntax.unparse import unparse
 from .augmentability import augmentation
 from .domains import BoolDomain, ClassOf, Cyclic, Tensor
 from .evaluate import Evaluator, output_perm
-from .groups import compose, identity, inverse
+from .groups import MAX_POINTS, compose, identity, inverse, points_of
 from .lawir import (
     LawClass,
     LawIR,
@@ -40,10 +40,34 @@ __all__ = [
     "VariablePlan",
     "LawIR",
     "classify_law",
+    "LawTooLarge",
+    "MAX_LAW_EVAL_ENTRIES",
     "NotTransform",
     "conjuncts",
     "names_in",
 ]
+
+
+MAX_LAW_EVAL_ENTRIES = 30_000_000  # push-map entries one law's classification holds at once (240 MB of int64)
+
+
+class LawTooLarge(Exception):
+    """Classifying a law would hold more push-map entries than MAX_LAW_EVAL_ENTRIES (``entries``: how many)."""
+
+    def __init__(self, entries: int) -> None:
+        super().__init__(entries)
+        self.entries = entries
+
+
+def _setting_entries(model, sources: list) -> int:
+    """Push-map entries of one setting of a law's transform: a map per moved argument on a domain of at most
+    MAX_POINTS points (larger ones are not tabulated), and one on the output's points."""
+    total = 0
+    for domain in [model.params[src][1] for src in sources] + [model.output]:
+        d = domain.domain if isinstance(domain, ClassOf) else domain
+        n = 2 if isinstance(d, BoolDomain) else points_of(d)
+        total += n if n is not None and n <= MAX_POINTS else 0
+    return total
 
 
 def _peel(e, models: dict):
@@ -301,10 +325,15 @@ def _generators(ir, law, spec, sym, model, base_vars, sources, moved, base_ops, 
     ops = bool(moved_ops or base_ops)
 
     seen: dict = {}
+    per_setting = _setting_entries(model, sources)
 
     def at(setting: dict):  # each setting evaluated once (each costs time linear in the domains' sizes)
         key = tuple(sorted(setting.items(), key=lambda kv: kv[0]))
         if key not in seen:
+            # counted before evaluating: 40 arguments on cyclic(10^6) at 7 settings held 2.2 GB
+            held = (len(seen) + 1) * per_setting  # the settings kept and this one (the cap leaves room for T_1^k)
+            if held > MAX_LAW_EVAL_ENTRIES:
+                raise LawTooLarge(held)
             seen[key] = _transform(setting, group_of, law, spec, sym, model, base_vars, sources, moved, base_ops, moved_ops)
         return seen[key]
 
