@@ -81,3 +81,15 @@ def test_suggestions_for_unknown_calls_still_name_the_closest_model():
         symspec.loads("domain D = cyclic(3)\nmodel score(a: D) -> real\nlaw l: scroe(a) == score(a)\nlaw m: abss(a) == 1\n")
     hints = [e.hint for e in info.value.errors]
     assert hints == ["did you mean 'score'?", "did you mean 'abs'?"]
+
+
+def test_orbits_are_counted_within_one_budget_for_all_models(monkeypatch):
+    from symspec.analysis import orbits
+
+    per_model = 49 * (1 + 2 + 3)  # inputs x (generators + arguments + 3) of each block
+    monkeypatch.setattr(orbits, "MAX_ORBIT_TOTAL", 10 * per_model)
+    spec = symspec.loads(_blocks(30))
+    counted = [m for m in spec.ir.models.values() if m.orbits is not None]
+    assert len(counted) == 10
+    skipped = spec.ir.models["f10"]
+    assert skipped.orbits is None and "orbits not counted" in skipped.summary and str(10 * per_model) in skipped.summary

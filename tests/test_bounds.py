@@ -265,6 +265,12 @@ REPRODUCERS = {
         None,
         "more than the limit of 30000000",
     ),
+    "forty_models_of_1e6_inputs": (  # 0.13 s of union-find per model, unbounded in the number of models before
+        "domain Z = cyclic(1000)\n"
+        + "".join(f"model f{i}(a: Z, b: Z) -> class(Z)\nlaw l{i}: f{i}(a, b) == f{i}(b, a)\n" for i in range(40)),
+        None,
+        None,
+    ),
 }
 
 _CHILD = r"""

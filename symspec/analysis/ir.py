@@ -13,7 +13,7 @@ from ..errors import raise_diagnostics
 from .domains import RealDomain
 from .groups import ActionIR, GroupIR
 from .lawclass import MAX_LAW_EVAL_ENTRIES, LawIR, LawTooLarge, classify_law
-from .orbits import analyze_model, laws_by_model
+from .orbits import OrbitBudget, analyze_model, laws_by_model
 from .scope import Reporter
 from .sealed import Sealed
 from .symmetry import Symmetry
@@ -85,8 +85,9 @@ def build_ir(spec, reporter: Reporter) -> IR:
             )
             return ir
     index = laws_by_model(ir.laws, spec.laws)
+    budget = OrbitBudget()
     for name, sig in spec.models.items():
-        ir.models[name] = analyze_model(spec, sym, sig, ir.laws, spec.laws, reporter, index)
+        ir.models[name] = analyze_model(spec, sym, sig, ir.laws, spec.laws, reporter, index, budget)
     _index(ir, sym)
     return ir
 

@@ -29,6 +29,8 @@ __all__ = [
     "transform_images",
     "MAX_ORBIT_INPUTS",
     "MAX_ORBIT_ENTRIES",
+    "MAX_ORBIT_TOTAL",
+    "OrbitBudget",
     "MAX_MEMBERSHIP_POINTS",
     "analyze_model",
     "laws_by_model",
@@ -38,6 +40,7 @@ __all__ = [
 
 MAX_ORBIT_INPUTS = 2_000_000  # union-find over every input in numpy: about a second and 250 MB at this size
 MAX_ORBIT_ENTRIES = 24_000_000  # int64 arrays over the inputs held at once: an image per generator, coordinates, work
+MAX_ORBIT_TOTAL = 48_000_000  # the same work over all models together: a few seconds (600 models of 10^6 inputs took 80 s)
 MAX_MEMBERSHIP_POINTS = 600  # redundancy is decided (sympy's Schreier-Sims, pure Python) on at most this many points
 
 
@@ -192,6 +195,13 @@ def _mask(conds, coords: list, n: int) -> np.ndarray:
     return mask
 
 
+class OrbitBudget:
+    """The orbit-counting work left for the models not yet analyzed (starts at MAX_ORBIT_TOTAL)."""
+
+    def __init__(self, left: int | None = None) -> None:
+        self.left = MAX_ORBIT_TOTAL if left is None else left
+
+
 def laws_by_model(law_irs: dict, laws: dict) -> tuple:
     """(model -> its equivariance laws' IRs, model -> the laws calling it), each in declaration order, built once
     for all models (scanning every law for each model was quadratic: 8,000 models x 8,000 laws)."""
@@ -206,8 +216,11 @@ def laws_by_model(law_irs: dict, laws: dict) -> tuple:
     return equivariance, calling
 
 
-def analyze_model(spec, sym, sig, law_irs: dict, laws: dict, reporter, index: tuple | None = None) -> ModelIR:
-    """Orbits, redundancy and contradictions of one model's laws; ``index`` is ``laws_by_model(law_irs, laws)``."""
+def analyze_model(
+    spec, sym, sig, law_irs: dict, laws: dict, reporter, index: tuple | None = None, budget: OrbitBudget | None = None
+) -> ModelIR:
+    """Orbits, redundancy and contradictions of one model's laws; ``index`` is ``laws_by_model(law_irs, laws)``,
+    ``budget`` the orbit-counting work left to the spec's models (this model's is taken from it)."""
     equivariance, calling = index if index is not None else laws_by_model(law_irs, laws)
     eq = equivariance.get(sig.name, [])
     sizes = input_sizes(sig)
@@ -226,6 +239,16 @@ def analyze_model(spec, sym, sig, law_irs: dict, laws: dict, reporter, index: tu
         )
         _redundancy(spec, sig, eq, reporter)
         return model
+    work = inputs * (generators + len(sizes) + 3)
+    if budget is not None and work > budget.left:
+        model.summary = (
+            f"{inputs} inputs of {sig.name}: orbits not counted (the models' orbit counts together are limited to "
+            f"{MAX_ORBIT_TOTAL} entries of inputs x (generators + arguments + 3), spent by the models before it)"
+        )
+        _redundancy(spec, sig, eq, reporter)
+        return model
+    if budget is not None:
+        budget.left -= work
     coords = list(np.unravel_index(np.arange(inputs, dtype=np.int64), sizes))
     images = {id(g): transform_images(sizes, coords, g) for e in finite_eq for g in e.generators}
     flat = np.arange(inputs, dtype=np.int64)
