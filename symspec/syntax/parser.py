@@ -273,10 +273,10 @@ def _parse_once(text: str, file: str, engine: str) -> tuple[ast.SpecFile, list[D
             result = lalr.run(_tables(), text, builder)
         except lalr.Rejected as rejected:
             # Let lark find and describe the error, parsing only from the statement in
-            # error (earlier lines as empty lines: the same positions); parsing the whole
-            # prefix again made recovery from many errors slow.
-            line, offset = rejected.statement
-            window = "\n" * (line - 1) + text[offset:]
+            # error (earlier lines as empty lines: the same positions), and without the
+            # lines of edges the fast engine took whole; parsing the whole prefix again made
+            # recovery from many errors slow, and lark took 19 s over 130,000 edges.
+            window = rejected.window(text)
             try:
                 lark.parse(window)
             except UnexpectedInput as err:
