@@ -93,3 +93,16 @@ def test_orbits_are_counted_within_one_budget_for_all_models(monkeypatch):
     assert len(counted) == 10
     skipped = spec.ir.models["f10"]
     assert skipped.orbits is None and "orbits not counted" in skipped.summary and str(10 * per_model) in skipped.summary
+
+
+def test_the_laws_transforms_are_evaluated_within_one_budget(monkeypatch):
+    from symspec.analysis import lawclass
+
+    monkeypatch.setattr(lawclass, "MAX_LAW_WORK", 10 * 1000)  # ten laws' worth of push maps on cyclic(1000)
+    text = "domain Z = cyclic(1000)\nmodel f(a: Z) -> real\n" + "".join(f"law l{i}: f(a + 1) == f(a)\n" for i in range(30))
+    with pytest.raises(SpecError) as info:
+        symspec.loads(text)
+    (err,) = info.value.errors
+    assert err.span.line == 13  # law l10, the eleventh
+    assert err.message.startswith("the laws up to l10 evaluate their transforms over 11000 entries, more than the limit of 10000")
+    assert len(symspec.loads(text[: text.index("law l10")]).ir.laws) == 10  # ten laws fit the budget

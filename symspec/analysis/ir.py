@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from ..errors import raise_diagnostics
 from .domains import RealDomain
 from .groups import ActionIR, GroupIR
-from .lawclass import MAX_LAW_EVAL_ENTRIES, LawIR, LawTooLarge, classify_law
+from .lawclass import MAX_LAW_EVAL_ENTRIES, MAX_LAW_WORK, LawBudget, LawIR, LawTooLarge, classify_law
 from .orbits import OrbitBudget, analyze_model, laws_by_model
 from .scope import Reporter
 from .sealed import Sealed
@@ -63,17 +63,26 @@ def build_ir(spec, reporter: Reporter) -> IR:
     if reporter.has_errors:
         return ir
     entries = 0
+    budget = LawBudget()
     for name, law in spec.laws.items():
         try:
-            ir.laws[name] = classify_law(law, spec, sym)
+            ir.laws[name] = classify_law(law, spec, sym, budget)
         except LawTooLarge as why:
-            reporter.error(
-                f"law {name} needs its transforms tabulated in {why.entries} entries at once, more than the limit of "
-                f"{MAX_LAW_EVAL_ENTRIES} (a push map over every value of each argument and of the output, per value "
-                "of its parameters tried)",
-                law.decl.span,
-                "give the model fewer arguments on these large domains, or use smaller domains",
-            )
+            if why.total:
+                message = (
+                    f"the laws up to {name} evaluate their transforms over {why.entries} entries, more than the limit "
+                    f"of {MAX_LAW_WORK} for all laws together (a push map over every value of each argument and of "
+                    "the output, per value of a law's parameters tried)"
+                )
+                hint = "use fewer laws on these large domains, or smaller domains"
+            else:
+                message = (
+                    f"law {name} needs its transforms tabulated in {why.entries} entries at once, more than the limit "
+                    f"of {MAX_LAW_EVAL_ENTRIES} (a push map over every value of each argument and of the output, per "
+                    "value of its parameters tried)"
+                )
+                hint = "give the model fewer arguments on these large domains, or use smaller domains"
+            reporter.error(message, law.decl.span, hint)
             return ir
         entries += sum(len(p) for g in ir.laws[name].generators for p in (*g.arg_perms, g.out_perm) if p is not None)
         if entries > MAX_LAW_TABLE_ENTRIES:

@@ -41,6 +41,8 @@ __all__ = [
     "LawIR",
     "classify_law",
     "LawTooLarge",
+    "LawBudget",
+    "MAX_LAW_WORK",
     "MAX_LAW_EVAL_ENTRIES",
     "NotTransform",
     "conjuncts",
@@ -51,12 +53,25 @@ __all__ = [
 MAX_LAW_EVAL_ENTRIES = 30_000_000  # push-map entries one law's classification holds at once (240 MB of int64)
 
 
-class LawTooLarge(Exception):
-    """Classifying a law would hold more push-map entries than MAX_LAW_EVAL_ENTRIES (``entries``: how many)."""
+MAX_LAW_WORK = 100_000_000  # push-map entries evaluated classifying all laws together (a second or two)
 
-    def __init__(self, entries: int) -> None:
+
+class LawTooLarge(Exception):
+    """Classifying a law would hold more push-map entries than MAX_LAW_EVAL_ENTRIES at once (``total`` False), or
+    take the entries evaluated for all laws past MAX_LAW_WORK (``total`` True); ``entries``: how many."""
+
+    def __init__(self, entries: int, total: bool = False) -> None:
         super().__init__(entries)
         self.entries = entries
+        self.total = total
+
+
+class LawBudget:
+    """Push-map entries all laws' classifications may still evaluate (starts at MAX_LAW_WORK)."""
+
+    def __init__(self, left: int | None = None) -> None:
+        self.start = MAX_LAW_WORK if left is None else left
+        self.left = self.start
 
 
 def _setting_entries(model, sources: list) -> int:
@@ -120,19 +135,20 @@ def _generator_values(var: str, law, sym) -> list:
     return None
 
 
-def classify_law(law, spec, sym) -> LawIR:
+def classify_law(law, spec, sym, budget: LawBudget | None = None) -> LawIR:
+    """The law's class and transforms; ``budget`` (shared by a spec's laws) pays for the transforms evaluated."""
     decl = law.decl
     ir = LawIR(law.name, LawClass.CONSTRAINT, "", None, line=decl.span.line, span=decl.span, options=dict(law.options))
     plan_variables(ir, law, spec, sym)
     cost(ir, law, spec)
-    reason = _equivariance(ir, law, spec, sym)
+    reason = _equivariance(ir, law, spec, sym, budget)
     if reason is not None:
         ir.reason = reason
         ir.augment_why = reason if law.guard is not None else f"a constraint law: {reason}"
     return ir
 
 
-def _equivariance(ir: LawIR, law, spec, sym) -> str | None:
+def _equivariance(ir: LawIR, law, spec, sym, budget: LawBudget | None = None) -> str | None:
     """Fill in the equivariance structure; return the reason if the law is a constraint."""
     body = law.body
     if law.guard is not None:
@@ -197,7 +213,7 @@ def _equivariance(ir: LawIR, law, spec, sym) -> str | None:
     ir.model = model.name
     ir.sides = (base, tuple(base_ops), moved, tuple(moved_ops), tuple(sorted(params)))
     ir.reason = _describe(base, moved, base_ops, moved_ops, params, law)
-    _generators(ir, law, spec, sym, model, base_vars, sources, moved, base_ops, moved_ops, sorted(params))
+    _generators(ir, law, spec, sym, model, base_vars, sources, moved, base_ops, moved_ops, sorted(params), budget)
     ir.augment, ir.augment_why = augmentation(law, spec, sym, model, base, base_ops, moved, moved_ops, sources)
     return None
 
@@ -303,7 +319,7 @@ def _generated_by_one(one: tuple, at, n: int, sources) -> bool:
     return True
 
 
-def _generators(ir, law, spec, sym, model, base_vars, sources, moved, base_ops, moved_ops, params) -> None:
+def _generators(ir, law, spec, sym, model, base_vars, sources, moved, base_ops, moved_ops, params, budget=None) -> None:
     """The law's transforms at generating values of its parameters (group generators; k = 1 for a shift family).
 
     A parameter whose transforms are not the powers of its k = 1 transform (a scaling k * x) contributes its
@@ -334,6 +350,10 @@ def _generators(ir, law, spec, sym, model, base_vars, sources, moved, base_ops, 
             held = (len(seen) + 1) * per_setting  # the settings kept and this one (the cap leaves room for T_1^k)
             if held > MAX_LAW_EVAL_ENTRIES:
                 raise LawTooLarge(held)
+            if budget is not None:
+                if per_setting > budget.left:
+                    raise LawTooLarge(budget.start - budget.left + per_setting, total=True)
+                budget.left -= per_setting
             seen[key] = _transform(setting, group_of, law, spec, sym, model, base_vars, sources, moved, base_ops, moved_ops)
         return seen[key]
 
