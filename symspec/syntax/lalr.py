@@ -32,23 +32,22 @@ class Rejected(Exception):
     """
 
     statement: tuple[int, int] = (1, 0)
-    line: int = 1  # where the parser stopped
-    runs: tuple = ()  # (first line, its offset, last line, its offset): lines of edges the shortcut took whole
+    runs: tuple = ()  # (start, end) offsets of complete edges the shortcut took, all of one list's loop
 
     def window(self, text: str) -> str:
-        """The text from the statement in error on, earlier lines empty; lines of edges it took whole, empty too.
+        """The text from the statement in error on (earlier lines empty), with the runs of edges blanked.
 
-        Those lines leave the parser where it was (a list's loop), so lark parses the
-        statement as it would the whole, and says the same, without its thousands of edges.
+        A run's edges leave the parser where it was (a list's loop), so lark parses
+        the statement as it would the whole and says the same, at the same line and
+        column, without re-reading thousands of edges.
         """
         line, offset = self.statement
         parts = ["\n" * (line - 1)]
         at = offset
-        for first, first_offset, last, last_offset in self.runs:
-            if first_offset < at or last > self.line or last <= first:
-                continue
-            parts += [text[at:first_offset], "\n" * (last - first)]
-            at = last_offset
+        for start, end in self.runs:
+            if start >= at:
+                parts += [text[at:start], "\n".join(" " * len(piece) for piece in text[start:end].split("\n"))]
+                at = end
         parts.append(text[at:])
         return "".join(parts)
 
@@ -202,13 +201,12 @@ def _grown_list(states, values, poss, before_states, before_values, before_poss,
 
 def run(tables: Tables, text: str, builder: AstBuilder):
     """Parse ``text`` (ending in a newline) into the AST; raise Rejected if it is not valid."""
-    statement = [1, 0, 1, []]  # statement line and offset, the line reached, runs of edges taken whole
+    statement = [1, 0, []]  # statement line and offset, runs of edges taken whole
     try:
         return _run(tables, text, builder, statement)
     except Rejected as err:
         err.statement = (statement[0], statement[1])
-        err.line = statement[2]
-        err.runs = tuple(run for run in statement[3] if run[1] >= statement[1])
+        err.runs = tuple(run for run in statement[2] if run[0] >= statement[1])
         raise
 
 
@@ -345,8 +343,7 @@ def _run(tables: Tables, text: str, builder: AstBuilder, statement: list):
             tries[before_states[-1]] = tries.get(before_states[-1], 0) + 1
             return end, line, line_start
         # the same step for every following item, without the parser
-        covered = (line, line_start) if line_start > item.start() else None  # the first line taken whole
-        item_line_start = line_start
+        run_start = last_start = end
         append = items.append
         match = _EDGE.match
         new, setattr_ = object.__new__, object.__setattr__
@@ -381,90 +378,83 @@ def _run(tables: Tables, text: str, builder: AstBuilder, statement: list):
             setattr_(node, "left", left)
             setattr_(node, "right", right)
             append(node)
-            item_line, item_line_start, cc = line, line_start, item.start(4) - line_start + 1
+            item_line, cc, last_start = line, item.start(4) - line_start + 1, item.start()
             end = item.end()
             after = item.group(5)
             if after and "\n" in after:
                 line += after.count("\n")
                 line_start = item.start(5) + after.rfind("\n") + 1
-                if covered is None:
-                    covered = (line, line_start)
-        if covered is not None and covered[0] < item_line:  # lines covered[0] .. item_line - 1: edges only
-            statement[3].append((covered[0], covered[1], item_line, item_line_start))
+        if last_start > run_start:  # complete edges before the last one: lark may skip them
+            statement[2].append((run_start, last_start))
         poss[grown] = (first[0], first[1], item_line, ev)
         poss[-1] = (item_line, cc, item_line, cc + 1)
         return end, line, line_start
 
-    try:
-        resume = 0
-        while resume is not None:
-            scanned, resume = resume, None
-            for m in _SCAN.finditer(text, scanned):
-                start = m.start()
-                if start != scanned:
-                    raise Rejected  # a character no token matches
-                scanned = m.end()
-                kind = m.lastgroup
-                if kind == "ws" or kind == "comment":
-                    continue
-                value = m.group()
-                if kind == "nl":
-                    if brackets and brackets[-1] != "{":
-                        pass
-                    else:
-                        feed("_NL", None, None)
-                    line += value.count("\n")
-                    line_start = start + value.rfind("\n") + 1
-                    if not brackets:
-                        statement[0] = line
-                        statement[1] = line_start
-                    continue
-                col = start - line_start + 1
-                pos = (line, col, line, col + len(value))
-                if kind == "word":
-                    typ = words.get(value)
-                    if typ is None or typ not in table[states[-1]]:
-                        typ = "NAME"
-                    token = Tok(value, typ, line, col) if typ == "NAME" else None
-                elif kind == "op":
-                    if value in _OPENERS:
-                        brackets.append(value)
-                    elif value in _CLOSERS:
-                        if not brackets or _OPENERS[brackets[-1]] != value:
-                            raise Rejected
-                        brackets.pop()
-                    typ = ops.get(value, "COMPARE")
-                    if typ == "LESSTHAN" or typ == "MORETHAN":
-                        if typ not in table[states[-1]]:
-                            typ = "COMPARE"
-                    token = Tok(value, typ, line, col) if typ == "COMPARE" else None
+    resume = 0
+    while resume is not None:
+        scanned, resume = resume, None
+        for m in _SCAN.finditer(text, scanned):
+            start = m.start()
+            if start != scanned:
+                raise Rejected  # a character no token matches
+            scanned = m.end()
+            kind = m.lastgroup
+            if kind == "ws" or kind == "comment":
+                continue
+            value = m.group()
+            if kind == "nl":
+                if brackets and brackets[-1] != "{":
+                    pass
                 else:
-                    typ = kind
-                    if (
-                        kind == "INT"
-                        and brackets
-                        and brackets[-1] != "{"
-                        and len(states) < _RUN_DEPTH
-                        and tries.get(states[-1], 0) < _RUN_TRIES
-                    ):
-                        item = _EDGE.match(text, start)
-                        if item is not None:
-                            resume, line, line_start = edge_run(item, line, line_start)
-                            break
-                    token = Tok(value, typ, line, col)
-                code = table[states[-1]].get(typ)
-                if code is not None and code >= 0:  # a plain shift, inlined
-                    states.append(code)
-                    values.append(token)
-                    poss.append(pos)
-                else:
-                    feed(typ, token, pos)
-        if scanned != len(text):
-            raise Rejected
-    except Rejected:
-        statement[2] = line
-        raise
-    statement[2] = line
+                    feed("_NL", None, None)
+                line += value.count("\n")
+                line_start = start + value.rfind("\n") + 1
+                if not brackets:
+                    statement[0] = line
+                    statement[1] = line_start
+                continue
+            col = start - line_start + 1
+            pos = (line, col, line, col + len(value))
+            if kind == "word":
+                typ = words.get(value)
+                if typ is None or typ not in table[states[-1]]:
+                    typ = "NAME"
+                token = Tok(value, typ, line, col) if typ == "NAME" else None
+            elif kind == "op":
+                if value in _OPENERS:
+                    brackets.append(value)
+                elif value in _CLOSERS:
+                    if not brackets or _OPENERS[brackets[-1]] != value:
+                        raise Rejected
+                    brackets.pop()
+                typ = ops.get(value, "COMPARE")
+                if typ == "LESSTHAN" or typ == "MORETHAN":
+                    if typ not in table[states[-1]]:
+                        typ = "COMPARE"
+                token = Tok(value, typ, line, col) if typ == "COMPARE" else None
+            else:
+                typ = kind
+                if (
+                    kind == "INT"
+                    and brackets
+                    and brackets[-1] != "{"
+                    and len(states) < _RUN_DEPTH
+                    and tries.get(states[-1], 0) < _RUN_TRIES
+                ):
+                    item = _EDGE.match(text, start)
+                    if item is not None:
+                        resume, line, line_start = edge_run(item, line, line_start)
+                        break
+                token = Tok(value, typ, line, col)
+            code = table[states[-1]].get(typ)
+            if code is not None and code >= 0:  # a plain shift, inlined
+                states.append(code)
+                values.append(token)
+                poss.append(pos)
+            else:
+                feed(typ, token, pos)
+    if scanned != len(text):
+        raise Rejected
     while True:  # end of input: reduce down to the start symbol
         code = table[states[-1]].get("$END")
         if code is None or code >= 0:
