@@ -106,3 +106,16 @@ def test_the_laws_transforms_are_evaluated_within_one_budget(monkeypatch):
     assert err.span.line == 13  # law l10, the eleventh
     assert err.message.startswith("the laws up to l10 evaluate their transforms over 11000 entries, more than the limit of 10000")
     assert len(symspec.loads(text[: text.index("law l10")]).ir.laws) == 10  # ten laws fit the budget
+
+
+def test_exact_acceptance_rates_are_computed_within_one_budget(monkeypatch):
+    from symspec.analysis import lawclass
+
+    monkeypatch.setattr(lawclass, "MAX_ACCEPTANCE_TOTAL", 3 * 49)  # three laws' guards on cyclic(7) x cyclic(7)
+    text = "domain Z = cyclic(7)\nmodel f(a: Z) -> real\n" + "".join(
+        f"law l{i}: forall c: Z, d: Z. f(c) >= f(d) when c * d == {i}\n" for i in range(5)
+    )
+    laws = symspec.loads(text).ir.laws
+    rates = [laws[f"l{i}"].variables["d"].acceptance for i in range(5)]
+    assert rates[:3] == [13 / 49, 1 / 49, 2 / 49] and rates[3:] == [None, None]  # c * d taken as integers
+    assert "acceptance not computed: the limit of 147 guard evaluations for all laws is spent" in laws["l3"].variables["d"].detail

@@ -31,7 +31,7 @@ from .lawir import (
     conjuncts,
     names_in,
 )
-from .plans import cost, plan_variables
+from .plans import MAX_ACCEPTANCE_TOTAL, cost, plan_variables
 
 __all__ = [
     "LawClass",
@@ -72,6 +72,8 @@ class LawBudget:
     def __init__(self, left: int | None = None) -> None:
         self.start = MAX_LAW_WORK if left is None else left
         self.left = self.start
+        self.acceptance_start = MAX_ACCEPTANCE_TOTAL  # guard evaluations for exact acceptance rates (plans.py)
+        self.acceptance_left = self.acceptance_start
 
 
 def _setting_entries(model, sources: list) -> int:
@@ -139,7 +141,7 @@ def classify_law(law, spec, sym, budget: LawBudget | None = None) -> LawIR:
     """The law's class and transforms; ``budget`` (shared by a spec's laws) pays for the transforms evaluated."""
     decl = law.decl
     ir = LawIR(law.name, LawClass.CONSTRAINT, "", None, line=decl.span.line, span=decl.span, options=dict(law.options))
-    plan_variables(ir, law, spec, sym)
+    plan_variables(ir, law, spec, sym, budget)
     cost(ir, law, spec)
     reason = _equivariance(ir, law, spec, sym, budget)
     if reason is not None:

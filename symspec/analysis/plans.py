@@ -13,7 +13,10 @@ from .evaluate import evaluate_guard
 from .groups import is_finite_domain
 from .lawir import LawIR, NotTransform, Source, VariablePlan, calls_in, conjuncts, names_in
 
-__all__ = ["plan_variables", "cost"]
+__all__ = ["plan_variables", "cost", "MAX_ACCEPTANCE_VALUES", "MAX_ACCEPTANCE_TOTAL"]
+
+MAX_ACCEPTANCE_VALUES = 2_000_000  # one law's exact acceptance rate: its guard evaluated on every combination of values
+MAX_ACCEPTANCE_TOTAL = 20_000_000  # the same for all laws together (100 laws of 2*10^6 combinations took 5.5 s)
 
 
 def _batchnames_in(law, spec) -> set:
@@ -27,7 +30,7 @@ def _batchnames_in(law, spec) -> set:
     return out
 
 
-def plan_variables(ir: LawIR, law, spec, sym) -> None:
+def plan_variables(ir: LawIR, law, spec, sym, budget=None) -> None:
     batch = _batchnames_in(law, spec)
     conj = conjuncts(law.guard)
     masks = [c for c in conj if names_in(c) and names_in(c) <= batch]
@@ -92,11 +95,12 @@ def plan_variables(ir: LawIR, law, spec, sym) -> None:
             f"uniform over {spec.domain_name(v.domain)}, rejected unless " + " and ".join(unparse(c) for c in mine),
             v.domain,
         )
-    _acceptance(ir, law, spec, sym, conj)
+    _acceptance(ir, law, spec, sym, conj, budget)
 
 
-def _acceptance(ir: LawIR, law, spec, sym, conj) -> None:
-    """Exact acceptance rates of rejection-sampled variables, when their space is small."""
+def _acceptance(ir: LawIR, law, spec, sym, conj, budget=None) -> None:
+    """Exact acceptance rates of rejection-sampled variables, when their space is small (MAX_ACCEPTANCE_VALUES) and
+    ``budget.acceptance_left`` (shared by the spec's laws, from MAX_ACCEPTANCE_TOTAL) still covers it."""
     rejected = [p for p in ir.variables.values() if p.source is Source.REJECTION]
     if not rejected:
         return
@@ -105,8 +109,16 @@ def _acceptance(ir: LawIR, law, spec, sym, conj) -> None:
     if not all(is_finite_domain(d) for d in domains):
         return
     total = math.prod(d.size for d in domains)
-    if total > 2_000_000:
+    if total > MAX_ACCEPTANCE_VALUES:
         return
+    if budget is not None:
+        if total > budget.acceptance_left:
+            for p in rejected:
+                p.detail += (
+                    f" (acceptance not computed: the limit of {budget.acceptance_start} guard evaluations for all laws is spent)"
+                )
+            return
+        budget.acceptance_left -= total
     grids = np.meshgrid(*[np.arange(d.size) + (d.lo if isinstance(d, Range) else 0) for d in domains], indexing="ij")
     env = {n: g.reshape(-1) for n, g in zip(names, grids)}
     ok = np.ones(total, dtype=bool)
