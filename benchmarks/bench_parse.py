@@ -119,7 +119,11 @@ def edges_main(megabytes: float) -> None:
     edges = len(re.findall(r"[0-9]-[0-9]", text))
     print(f"spec: {len(text) / 1e6:.1f} MB, {edges} edges in 10 graphs; CPU seconds, one run each in its own process")
     print(f"{'what':44s} {'CPU s':>8s} {'s/MB':>6s} {'x tokenize':>10s} {'max RSS MB':>10s}")
-    names = {"tokenize": "tokenize with the lexer's regex (baseline)", "parse": "symspec parse (text -> AST)", "check": "symspec.loads + check (all of it)"}
+    names = {
+        "tokenize": "tokenize with the lexer's regex (baseline)",
+        "parse": "symspec parse (text -> AST)",
+        "check": "symspec.loads + check (all of it)",
+    }
     for step, seconds, rss in rows:
         print(f"{names[step]:44s} {seconds:8.2f} {seconds / (len(text) / 1e6):6.2f} {seconds / base:10.2f} {rss:10.0f}")
 
@@ -145,8 +149,7 @@ def main() -> None:
 
     import gc
 
-    from symspec.pipeline import loads
-    from symspec.pipeline import analyze
+    from symspec.pipeline import analyze, loads
     from symspec.syntax import parse
     from symspec.syntax.parser import _parser
 

@@ -106,7 +106,10 @@ def flip_bytes(rng: random.Random, data: bytes) -> bytes:
 
 def odd_unicode(rng: random.Random, text: str) -> str:
     if rng.random() < 0.4:  # random text drawn from all of Unicode (surrogates included)
-        return "".join(chr(rng.randrange(0x110000)) if rng.random() < 0.3 else rng.choice("law x(a)=\n0123") for _ in range(rng.randint(0, 300)))
+        return "".join(
+            chr(rng.randrange(0x110000)) if rng.random() < 0.3 else rng.choice("law x(a)=\n0123")
+            for _ in range(rng.randint(0, 300))
+        )
     chars = list(text)
     for _ in range(rng.randint(1, 5)):
         chars.insert(rng.randint(0, len(chars)), rng.choice(ODD))
@@ -138,7 +141,14 @@ class Stats:
         self.seconds += other["seconds"]
 
     def as_dict(self) -> dict:
-        return {"cases": self.cases, "kind_seconds": self.kind_seconds, "errors": self.errors, "slowest": self.slowest, "slow": self.slow, "seconds": self.seconds}
+        return {
+            "cases": self.cases,
+            "kind_seconds": self.kind_seconds,
+            "errors": self.errors,
+            "slowest": self.slowest,
+            "slow": self.slow,
+            "seconds": self.seconds,
+        }
 
 
 class _Alarm(Exception):
@@ -278,7 +288,7 @@ def _cli_kind(stats: Stats, count: int, args, rng: random.Random, texts: list) -
             path = os.path.join(tmp, name)
             with open(path, "w", encoding="utf-8", errors="surrogatepass") as f:  # lone surrogates: bytes that are not UTF-8
                 f.write(text)
-            _run_one(stats, "cli", text, args, lambda _t: run_cli((path, path + ".py")))
+            _run_one(stats, "cli", text, args, lambda _t, path=path: run_cli((path, path + ".py")))
             os.unlink(path)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path + ".py")

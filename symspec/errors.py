@@ -109,7 +109,9 @@ class SpecError(SymspecError):
         out = [render_diagnostic(d, self.sources, color) for d in shown[: len(shown) - len(rest)]]
         if rest:
             errors = sum(d.severity == "error" for d in rest)
-            counts = [f"{n} more {word}{'s' if n != 1 else ''}" for n, word in ((errors, "error"), (len(rest) - errors, "warning")) if n]
+            counts = [
+                f"{n} more {word}{'s' if n != 1 else ''}" for n, word in ((errors, "error"), (len(rest) - errors, "warning")) if n
+            ]
             out.append(f"... and {' and '.join(counts)} (not shown; the first {limit} are)")
         return "\n".join(out)
 

@@ -117,6 +117,7 @@ def test_presentation_action_hint_lists_every_generator():
 
 # ---- 2: error cascades ------------------------------------------------------------------------
 
+
 def test_param_zero_gives_only_the_real_error():
     err = only_error(EXAMPLE.read_text(encoding="utf-8"), {"p": 0})
     assert err.message == "cyclic(n) needs n >= 1, got 0"

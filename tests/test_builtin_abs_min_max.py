@@ -53,9 +53,7 @@ def test_abs_in_a_guard_gets_an_exact_acceptance_rate():
 
 
 def test_abs_of_constants_folds_and_types():
-    spec = symspec.loads(
-        "model f(a: range(0, 10)) -> class(range(0, 10))\nlaw c: f(a) == abs(3 - 5) + max(1, 2) - min(4, 0)\n"
-    )
+    spec = symspec.loads("model f(a: range(0, 10)) -> class(range(0, 10))\nlaw c: f(a) == abs(3 - 5) + max(1, 2) - min(4, 0)\n")
     assert spec.laws["c"].body.operands[1].ty.value == 4
 
 

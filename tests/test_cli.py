@@ -144,7 +144,9 @@ def test_a_closed_pipe_is_not_a_traceback():
 def test_a_full_disk_on_stdout_is_a_message_exit_2(command):
     """Standard output on /dev/full: one error line, exit 2, no traceback (not even at interpreter exit)."""
     with open("/dev/full", "w") as full:
-        proc = subprocess.run([sys.executable, "-m", "symspec", *command], stdout=full, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        proc = subprocess.run(
+            [sys.executable, "-m", "symspec", *command], stdout=full, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        )
     assert proc.returncode == 2
     assert proc.stderr == "symspec: error: cannot write to standard output: No space left on device\n"
 

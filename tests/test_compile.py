@@ -415,8 +415,7 @@ def test_user_text_reaches_the_module_only_escaped():
 
 def test_parameter_constants_never_shadow_a_local():
     spec = symspec.loads(
-        "param p = 5\ndomain Z = cyclic(p)\nmodel f(P: Z, b: Z) -> class(Z)\n"
-        "law s: forall k: Z. f(P + k, b) == f(P, b) + k\n"
+        "param p = 5\ndomain Z = cyclic(p)\nmodel f(P: Z, b: Z) -> class(Z)\nlaw s: forall k: Z. f(P + k, b) == f(P, b) + k\n"
     )
     source = compile_source(spec)
     assert "\nP_1 = 5\n" in source and "% P_1" in source  # the batch field P keeps its name

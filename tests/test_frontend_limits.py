@@ -8,8 +8,7 @@ import pytest
 
 import symspec
 from symspec.errors import SpecError
-from symspec.syntax import ast, lalr, parse
-
+from symspec.syntax import lalr, parse
 
 # ---- linear time -------------------------------------------------------------------
 
@@ -266,7 +265,15 @@ def test_the_largest_integer_literals_are_accepted():
     assert [s.value for s in tree.statements] == [2**63 - 1, -(2**63 - 1), 42]
 
 
-@pytest.mark.parametrize("literal", ["1e400", "1e99999999999999999999", "1" * 400 + ".0", "179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792.0"])
+@pytest.mark.parametrize(
+    "literal",
+    [
+        "1e400",
+        "1e99999999999999999999",
+        "1" * 400 + ".0",
+        "179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792.0",
+    ],
+)
 def test_a_real_literal_that_overflows_to_infinity_is_an_error_at_its_span(literal):
     text = f"domain Zp = cyclic(5)\nmodel f(a: Zp) -> class(Zp)\nlaw l: f(a) == f(a) [weight {literal}]\nlaw m: f(a) == f(a) [tol -{literal}]\n"
     with pytest.raises(SpecError) as info:

@@ -124,7 +124,9 @@ def test_infinite_presentations_are_errors_not_hangs():
         symspec.loads("group G = <a, b | a^2>\n")
     with pytest.raises(SpecError, match="is infinite: its abelianization is infinite"):
         symspec.loads("group G = <a, b | a^2 b^3, b a b^-1 a^-1>\n")
-    with pytest.raises(SpecError, match="coset enumeration stopped"):  # the (3, 3, 3) triangle group: infinite, Z3 x Z3 abelianized
+    with pytest.raises(
+        SpecError, match="coset enumeration stopped"
+    ):  # the (3, 3, 3) triangle group: infinite, Z3 x Z3 abelianized
         symspec.loads("group G = <a, b | a^3, b^3, (a b)^3>\n")
 
 

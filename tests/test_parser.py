@@ -173,8 +173,25 @@ def test_fast_engine_agrees_with_lark_on_generated_text(text):
 
 # Long runs of edges u-v take a shortcut past the parser loop; lists mixing them with
 # other items, line breaks, comments, CRLF and errors must still parse as lark does.
-_EDGE_ITEMS = ["1-2", "30 - 4", "5 -6", "07-008", "12345678901234567890-1", "3", "x", "x-1", "1.5-2", "2-1e3", "-4-5",
-               "1-2-3", "(1-2)", "f(1-2, 3-4, 5-6)", "$", "", "9-"]
+_EDGE_ITEMS = [
+    "1-2",
+    "30 - 4",
+    "5 -6",
+    "07-008",
+    "12345678901234567890-1",
+    "3",
+    "x",
+    "x-1",
+    "1.5-2",
+    "2-1e3",
+    "-4-5",
+    "1-2-3",
+    "(1-2)",
+    "f(1-2, 3-4, 5-6)",
+    "$",
+    "",
+    "9-",
+]
 _EDGE_SEPS = [", ", ",", " ,", ",\n  ", ", # note\n", ",\r\n", ",\t", ",\n\n", ",\f", ", \r", "\n, "]
 _EDGE_CONTEXTS = [
     "graph F = edges({})\n",
@@ -191,8 +208,14 @@ _EDGE_CONTEXTS = [
 def test_fast_engine_agrees_with_lark_on_runs_of_edges(data):
     st = __import__("hypothesis").strategies
     n = data.draw(st.integers(0, 40))
-    items = [data.draw(st.sampled_from(_EDGE_ITEMS[:5]) if data.draw(st.integers(0, 5)) else st.sampled_from(_EDGE_ITEMS)) for _ in range(n)]
-    seps = [data.draw(st.sampled_from(_EDGE_SEPS[:2]) if data.draw(st.integers(0, 4)) else st.sampled_from(_EDGE_SEPS)) for _ in range(n)]
+    items = [
+        data.draw(st.sampled_from(_EDGE_ITEMS[:5]) if data.draw(st.integers(0, 5)) else st.sampled_from(_EDGE_ITEMS))
+        for _ in range(n)
+    ]
+    seps = [
+        data.draw(st.sampled_from(_EDGE_SEPS[:2]) if data.draw(st.integers(0, 4)) else st.sampled_from(_EDGE_SEPS))
+        for _ in range(n)
+    ]
     inner = "".join(i + s for i, s in zip(items, seps))
     if data.draw(st.booleans()):
         inner = inner + "7-8"
@@ -208,7 +231,9 @@ def test_fast_engine_builds_the_same_ast_as_lark_for_long_edge_lists(sep):
 
 
 @pytest.mark.parametrize("rows", [",\n    ", ", ", ",\r\n  # c\n"], ids=["lines", "one line", "crlf and comments"])
-@pytest.mark.parametrize("layout", ["{items}, {bad}", "{items},\n    {bad}", "{items},\n\n{bad}", "{items}, # c\n  # d\n{bad}", "{items}\n{bad}"])
+@pytest.mark.parametrize(
+    "layout", ["{items}, {bad}", "{items},\n    {bad}", "{items},\n\n{bad}", "{items}, # c\n  # d\n{bad}", "{items}\n{bad}"]
+)
 @pytest.mark.parametrize("bad", ["3-$", "3 4", "-", ",", "]", "law x: f(a)", "3-4\nlaw", "7-8)\n)", "1-2, 3-4 5-6", "x-"])
 def test_errors_after_long_edge_runs_are_described_as_lark_does_from_a_short_window(monkeypatch, rows, layout, bad):
     """Lark describes the error; the edges before it are blanked in what it parses (19 s at 130,000 edges)."""

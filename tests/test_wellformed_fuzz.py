@@ -304,7 +304,9 @@ def test_repro_validate_model_named_device():
     models = tiny_models(symspec.compile(spec))
     report = symspec.validate(spec, samples=8, seed=0, models=models)
     assert report["l"].cases > 0
-    with pytest.raises(UsageError, match=r"model 'device' clashes with validate's keyword device=: .*models=\{'device': \.\.\.\}"):
+    with pytest.raises(
+        UsageError, match=r"model 'device' clashes with validate's keyword device=: .*models=\{'device': \.\.\.\}"
+    ):
         symspec.validate(spec, samples=8, seed=0, **models)
 
 

@@ -83,7 +83,10 @@ def render(lowered: LoweredModule, out_hint: str) -> str:
         init = call(Attr(call("super"), "__init__"), *layer.args, **dict(layer.kwargs))
         layers.append(
             types.SimpleNamespace(
-                cls=identifier(layer.cls), base=".".join(identifier(part) for part in layer.base.split(".")), doc=_docstring(layer.comment, 4), init=lines([ExprStmt(init)], 8)
+                cls=identifier(layer.cls),
+                base=".".join(identifier(part) for part in layer.base.split(".")),
+                doc=_docstring(layer.comment, 4),
+                init=lines([ExprStmt(init)], 8),
             )
         )
     augmenters = [types.SimpleNamespace(name=identifier(fn), body=lines(stmts, 4)) for _, fn, stmts in lowered.augmenters]

@@ -15,7 +15,9 @@ from collections.abc import Collection, Iterable, Mapping
 
 import torch
 
+from ..errors import ModelError
 from ..transforms import MAX_TABLE_ORDER
+from .descriptors import BoolOutput, ClassOutput, RealOutput
 
 __all__ = [
     "CallBatch",
@@ -28,6 +30,7 @@ __all__ = [
     "describe_missing",
     "pick_model",
     "symmetrize_finite",
+    "check_output",
 ]
 
 
@@ -75,8 +78,6 @@ class CallBatch:
 
     def _checked(self, model: str, out, args):
         if self.kinds is not None:
-            from .checks import check_output  # checks builds on this module
-
             check_output(model, out, self.kinds[model], args[0].shape[0] if args else 0)
         return out
 
@@ -219,8 +220,6 @@ class SymmetryLossBase(torch.nn.Module):
         if self.check_nan and calls is not None and isinstance(out, torch.Tensor) and bool(torch.isnan(out)):
             bad = calls.nan_outputs()
             if bad:
-                from ..errors import ModelError
-
                 raise ModelError(
                     "; ".join(f"model '{m}' returned NaN for {k} of its {n} inputs in this step" for m, (k, n) in bad.items())
                     + f" (the loss is NaN: terms {', '.join(t for t, v in self.terms.items() if bool(torch.isnan(v)))})"
@@ -342,3 +341,39 @@ def pick_model(table: dict, model, what: str, needs: str):
     if model not in table:
         raise ValueError(f"{what} takes a model with {needs} ({sorted(table) or 'none in this spec'}), got {model!r}")
     return table[model]
+
+
+# ---- what a model must return (the training loss and validation check the same way) ----------------
+
+
+def _expected_shape(kind, n: int) -> tuple | None:
+    if isinstance(kind, ClassOutput):
+        return (n, kind.size)
+    if isinstance(kind, BoolOutput | RealOutput):
+        return None  # [n] or [n, 1]
+    return (n, *kind.dims)
+
+
+def _shape_ok(got: tuple, kind, n: int) -> bool:
+    if isinstance(kind, BoolOutput | RealOutput):
+        return got in ((n,), (n, 1))
+    want = _expected_shape(kind, n)
+    return len(got) == len(want) and all(isinstance(w, str) or g == w for g, w in zip(got, want))
+
+
+def _describe(kind, n: int) -> str:
+    if isinstance(kind, ClassOutput):
+        return f"({n}, {kind.size}): one logit per class"
+    if isinstance(kind, BoolOutput):
+        return f"({n},) or ({n}, 1): one logit per case"
+    if isinstance(kind, RealOutput):
+        return f"({n},) or ({n}, 1): one value per case"
+    return f"({n}, {', '.join(map(str, kind.dims))})"
+
+
+def check_output(model: str, out, kind, n: int) -> None:
+    """Raise :class:`ModelError` unless ``out`` is what ``model`` must return for ``n`` inputs."""
+    if not isinstance(out, torch.Tensor):
+        raise ModelError(f"model '{model}' returned {type(out).__name__}; expected a tensor")
+    if not _shape_ok(tuple(out.shape), kind, n):
+        raise ModelError(f"model '{model}' returned shape {tuple(out.shape)} for {n} inputs; expected {_describe(kind, n)}")

@@ -11,10 +11,10 @@ from __future__ import annotations
 import torch
 
 from ..errors import ModelError
-from .calls import CallBatch, SymmetryLossBase, law_models
-from .descriptors import BoolOutput, ClassOutput, RealOutput
+from .calls import CallBatch, SymmetryLossBase, check_output, law_models
+from .descriptors import BoolOutput, ClassOutput
 
-__all__ = ["CheckedCalls", "ValidatorBase", "checked", "check_output", "forward_error", "within_tolerance", "at_most"]
+__all__ = ["CheckedCalls", "ValidatorBase", "checked", "forward_error", "within_tolerance", "at_most"]
 
 
 def _per_case(x, n: int, device, dtype=None) -> torch.Tensor:
@@ -49,39 +49,6 @@ def checked(n: int, *, loss, holds, mask, finite, values: dict, sides: dict) -> 
     holds = _per_case(holds, n, device, torch.bool) & finite
     mask = torch.ones(n, dtype=torch.bool, device=device) if mask is None else _per_case(mask, n, device, torch.bool)
     return {"loss": loss, "holds": holds, "mask": mask, "finite": finite, "values": values, "sides": sides}
-
-
-def _expected_shape(kind, n: int) -> tuple | None:
-    if isinstance(kind, ClassOutput):
-        return (n, kind.size)
-    if isinstance(kind, BoolOutput | RealOutput):
-        return None  # [n] or [n, 1]
-    return (n, *kind.dims)
-
-
-def _shape_ok(got: tuple, kind, n: int) -> bool:
-    if isinstance(kind, BoolOutput | RealOutput):
-        return got in ((n,), (n, 1))
-    want = _expected_shape(kind, n)
-    return len(got) == len(want) and all(isinstance(w, str) or g == w for g, w in zip(got, want))
-
-
-def _describe(kind, n: int) -> str:
-    if isinstance(kind, ClassOutput):
-        return f"({n}, {kind.size}): one logit per class"
-    if isinstance(kind, BoolOutput):
-        return f"({n},) or ({n}, 1): one logit per case"
-    if isinstance(kind, RealOutput):
-        return f"({n},) or ({n}, 1): one value per case"
-    return f"({n}, {', '.join(map(str, kind.dims))})"
-
-
-def check_output(model: str, out, kind, n: int) -> None:
-    """Raise :class:`ModelError` unless ``out`` is what ``model`` must return for ``n`` inputs."""
-    if not isinstance(out, torch.Tensor):
-        raise ModelError(f"model '{model}' returned {type(out).__name__}; expected a tensor")
-    if not _shape_ok(tuple(out.shape), kind, n):
-        raise ModelError(f"model '{model}' returned shape {tuple(out.shape)} for {n} inputs; expected {_describe(kind, n)}")
 
 
 def forward_error(models, err: Exception) -> ModelError:

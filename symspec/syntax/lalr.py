@@ -177,7 +177,12 @@ _CLOSERS = frozenset(_OPENERS.values())
 
 def _edge(file: str, line: int, cu: int, eu: int, u: int, cv: int, ev: int, v: int) -> ast.BinOp:
     """The node the parser builds for the edge ``u-v`` on ``line`` (columns as spans count them)."""
-    return ast.BinOp(Span(file, line, cu, line, ev), "-", ast.Int(Span(file, line, cu, line, eu), u), ast.Int(Span(file, line, cv, line, ev), v))
+    return ast.BinOp(
+        Span(file, line, cu, line, ev),
+        "-",
+        ast.Int(Span(file, line, cu, line, eu), u),
+        ast.Int(Span(file, line, cv, line, ev), v),
+    )
 
 
 def _grown_list(states, values, poss, before_states, before_values, before_poss, sizes) -> int | None:

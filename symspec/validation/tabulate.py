@@ -14,7 +14,8 @@ import time
 
 import torch
 
-from ..runtime.checks import check_output, forward_error
+from ..runtime.calls import check_output
+from ..runtime.checks import forward_error
 from ..runtime.descriptors import Values
 
 __all__ = ["Tabulated", "table_size", "mixed_radix"]
