@@ -2,7 +2,7 @@
 
 The size-and-time test runs each of the audit's reproducers in its own subprocess under a 1 GB address-space
 limit (``RLIMIT_AS``), through the torch-free path (load, check, the generated module's text), several at a time,
-and asserts each answered in under 5 s.  The other tests pin the pieces: int64 bounds on computed integers, edge
+and asserts each answered in under 5 s of CPU time (and 30 s of wall time, however loaded the machine).  The other tests pin the pieces: int64 bounds on computed integers, edge
 counts and automorphism orders by formula, the bounded coset enumeration against sympy, the literal caps.
 """
 
@@ -298,7 +298,7 @@ import symspec
 from symspec.codegen import compile_source
 from symspec.errors import SpecError, UsageError
 for case in batch["cases"]:
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         spec = symspec.loads(case["source"], case["name"] + ".sym", case["params"])
         symspec.check(spec)
@@ -310,6 +310,7 @@ for case in batch["cases"]:
         result = {"error": "MemoryError", "kind": "MemoryError"}
     spec = None
     result["seconds"] = time.perf_counter() - start
+    result["cpu_seconds"] = time.process_time() - cpu
     result["torch"] = "torch" in sys.modules
     result["name"] = case["name"]
     print(json.dumps(result), flush=True)
@@ -359,7 +360,10 @@ def test_reproducer_is_answered_in_seconds_under_1_gb(name, answers):
         assert got["kind"] in ("SpecError", "SpecTypeError", "SpecNameError", "ParamError", "CompileError") or (
             "Spec" in got["kind"]
         ), got["kind"]
-    assert got["seconds"] < TIME_LIMIT, f"{name} took {got['seconds']:.1f} s"
+    # the work is timed in CPU seconds (a loaded machine stretches wall time; several batches share the cores);
+    # wall time only has to rule out a hang or a wait
+    assert got["cpu_seconds"] < TIME_LIMIT, f"{name} took {got['cpu_seconds']:.1f} s of CPU"
+    assert got["seconds"] < 6 * TIME_LIMIT, f"{name} took {got['seconds']:.1f} s of wall time"
 
 
 # ---- integers beyond int64 -----------------------------------------------------------------------

@@ -104,13 +104,12 @@ def _laws(option: str | None, module) -> list | None:
     """``--laws A,B`` as law names (None: every law); unknown or no names are usage errors."""
     if option is None:
         return None
-    names = list(dict.fromkeys(x.strip() for x in option.split(",") if x.strip()))
-    unknown = [n for n in names if n not in module.LAWS]
-    if unknown:
-        raise UsageError(f"unknown law(s) {', '.join(unknown)}; the spec's laws: {', '.join(module.LAWS)}")
+    from .run import select_laws
+
+    names = [x.strip() for x in option.split(",") if x.strip()]
     if not names:
         raise UsageError(f"--laws {option!r} names no law; the spec's laws: {', '.join(module.LAWS)}")
-    return names
+    return select_laws(module, names)
 
 
 def run_validate(args, load_one, color: bool, write_stdout) -> int:

@@ -25,7 +25,7 @@ from ..runtime.descriptors import ClassOutput, GroupElements, Real, TensorOutput
 from .report import LawReport, Report, wilson_interval
 from .tabulate import mixed_radix
 
-__all__ = ["validate", "needed_models"]
+__all__ = ["validate", "needed_models", "select_laws"]
 
 MAGNITUDES_KEPT = 10_000  # violation magnitudes kept per law for the plot
 SEED_LIMIT = 2**43  # seed * 1_000_003 + law index must fit a torch generator's int64 seed
@@ -207,7 +207,7 @@ def validate(
     if bad:
         raise UsageError(f"inputs['{bad[0]}'] must be a tensor with at least one row (one input per row)")
     dims = {"N": 8, **{k: _integer(f"dims['{k}']", v, 1) for k, v in (dims or {}).items()}}
-    names = _law_names(module, laws)
+    names = select_laws(module, laws)
     needed = needed_models(module, [n for n in names if module.CHECKS[n]["error"] is None])
     missing = describe_missing(needed, models)
     extra = sorted(set(models) - set(module.MODELS))
@@ -298,7 +298,7 @@ def _check_options(samples, seed, batch_size, cap, max_rate, examples) -> tuple:
     )
 
 
-def _law_names(module, laws) -> list:
+def select_laws(module, laws) -> list:
     """The laws to check: all (``None``), one name (a string), or a collection of names."""
     if not module.LAWS:
         raise UsageError(f"spec {module.SPEC} states no law: there is nothing to validate")
