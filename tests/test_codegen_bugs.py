@@ -115,3 +115,35 @@ def test_symmetrize_over_symmetric_n_samples_instead_of_enumerating():
     sym = mod.symmetrize("forces", lambda t: t @ weights + t.sum(-2, keepdim=True), samples=8)
     expected = x @ weights + x.sum(-2, keepdim=True)  # already permutation-equivariant: averaging leaves it
     assert torch.allclose(sym(x), expected, atol=1e-12)
+
+
+TWO_BETWEENS = """\
+graph G = grid(3, 3)
+domain V = nodes(G)
+model f(a: V, b: V) -> real
+law l: forall m: V, z: V. f(a, m) == f(m, z) when between(G, a, m, b) and between(G, a, m, z)
+"""
+
+
+def test_a_variable_in_two_between_guards_is_drawn_by_the_one_whose_ends_are_known():
+    """Found by the deep fuzz: two between(...) conjuncts on m made the lowering unpack two calls (ValueError)."""
+    import networkx as nx
+
+    spec = symspec.loads(TWO_BETWEENS, "two_betweens.sym")
+    symspec.check(spec)
+    seen = []
+
+    def f(a, b):
+        seen.append((a.clone(), b.clone()))
+        return (a * 10 + b).float()
+
+    loss = symspec.compile(spec).SymmetryLoss(models={"f": f}, generator=torch.Generator().manual_seed(0))
+    a = torch.arange(9).repeat(8)
+    b = torch.arange(9).repeat_interleave(8)
+    value = loss({"a": a, "b": b})
+    assert torch.isfinite(value)
+    dist = dict(nx.all_pairs_shortest_path_length(nx.grid_2d_graph(3, 3)))
+    node = [(i, j) for i in range(3) for j in range(3)]
+    first_a, first_m = seen[0]  # f(a, m): m lies on a shortest a-b path, for every example
+    for ai, mi, bi in zip(first_a.tolist(), first_m.tolist(), b.tolist()):
+        assert dist[node[ai]][node[mi]] + dist[node[mi]][node[bi]] == dist[node[ai]][node[bi]]

@@ -177,7 +177,16 @@ def distances(ls: LawScope, graph: str):
 
 
 def _between(ls: LawScope, var: str, draw: Draw, terms) -> None:
-    (c,) = [c for c in _guard_conjuncts(ls, var, defer=False) if isinstance(c, ast.Call)]
+    # the conjunct the plan chose: between(G, u, var, v) with both ends known (the guard may hold other between(...)
+    # conjuncts on var, with an end drawn later: that end's own draw enforces them)
+    calls = [
+        c
+        for c in _guard_conjuncts(ls, var)
+        if isinstance(c, ast.Call) and c.func.name == "between" and isinstance(c.args[2], ast.Name) and c.args[2].name == var
+    ]
+    if len(calls) != 1:
+        ls.fail(f"variable '{var}' is drawn between two nodes, but the guard does not give one between(G, u, {var}, v)")
+    c = calls[0]
     dist = distances(ls, c.args[0].name)
     u, v = terms.soft(c.args[1]).e, terms.soft(c.args[3]).e
     draw.stmts.append(Assign((draw.local,), rt("between_nodes", dist, u, v, Name("generator"))))
