@@ -282,6 +282,12 @@ REPRODUCERS = {
         None,
         "more than the limit of 100000000 for all laws together",
     ),
+    "flip_on_4_41e6_positions": (  # said "sampling S acting on R is not supported", naming no limit
+        "domain R = tensor[2100, 2100]\ngroup S = <w | w^2>\naction S on R { w -> flip(dim=0) }\n"
+        "model f(x: R) -> real\nlaw c: forall g: S. f(g . x) == f(x)\n",
+        None,
+        "(4,410,000 positions) is not tabulated: actions on more than 4,000,000 positions are not",
+    ),
     "a_hundred_rejection_laws_over_2e6_values": (  # 5.5 s before: each law's guard on every pair of values
         "domain Z = cyclic(1414)\nmodel f(a: Z) -> real\n"
         + "".join(f"law l{i}: forall c: Z, d: Z. f(c) >= f(d) when c * d == {i}\n" for i in range(100)),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..analysis.domains import Cyclic, Range, RealDomain, Tensor
+from ..analysis.groups import MAX_POINTS
 from ..analysis.lawclass import conjuncts, names_in
 from ..syntax import ast
 from ..transforms import MAX_LITERAL_ENTRIES, MAX_TABLE_ORDER
@@ -450,6 +451,12 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
                     _check_literal_size(f, [act])
                     _check_word_points(f, act, d)
                     on[k] = _finite_entry(act, d, f.generators, number, dims)
+            elif isinstance(d, Tensor) and _positions(d) > MAX_POINTS:
+                raise ValueError(
+                    f"{f.name} acting on {spec.domain_name(d)} ({_positions(d):,} positions) is not tabulated: actions on"
+                    f" more than {MAX_POINTS:,} positions are not, and only symmetric(n), SO(n) and O(n) are drawn"
+                    " without a table"
+                )
             else:
                 raise ValueError(f"sampling {f.name} acting on {spec.domain_name(d)} is not supported")
         if all(a is None for a in on.values()):
@@ -461,6 +468,11 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
         else:
             out.append({"kind": "finite", "name": f.name, "order": f.order, "on": on})
     return out
+
+
+def _positions(d: Tensor) -> int:
+    """Entries of a tensor domain with fixed dims (0 when a dim is symbolic)."""
+    return math.prod(x for x in d.dims) if all(isinstance(x, int) for x in d.dims) else 0
 
 
 def describe_group(name: str, factors: list) -> str:
