@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "fp32",
     "sym_kl_logprobs",
     "sym_kl_logits",
     "bernoulli_sym_kl",
@@ -79,24 +80,25 @@ def cross_entropy_to(logits: torch.Tensor, target: torch.Tensor, dim: int = -1) 
 
 def squared_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Mean squared difference per example (over every dim but the first)."""
-    diff = (a - b).float() if a.dtype in (torch.float16, torch.bfloat16) else a - b
+    diff = fp32(a - b)
     diff = diff.reshape(diff.shape[0], -1) if diff.dim() > 1 else diff.unsqueeze(-1)
     return diff.pow(2).mean(-1)
 
 
-def _fp32(x):
-    """A half-precision tensor as float32; anything else (other tensors, Python numbers) unchanged."""
+def fp32(x):
+    """A half-precision tensor as float32; anything else (other tensors, Python numbers) unchanged (one rule for the
+    runtime: divergences, soft logic and priors compute half precision in float32)."""
     return x.float() if isinstance(x, torch.Tensor) and x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def squared_difference(a, b):
     """``(a - b)^2`` elementwise (half precision computed in float32: a difference of 256 squared overflows fp16)."""
-    return (_fp32(a) - _fp32(b)) ** 2
+    return (fp32(a) - fp32(b)) ** 2
 
 
 def squared_hinge(lhs: torch.Tensor, rhs: torch.Tensor, strict_margin: float = 0.0) -> torch.Tensor:
     """Penalty for violating ``lhs <= rhs`` (``lhs < rhs`` with a margin): ``relu(lhs - rhs + margin)^2``."""
-    return torch.relu(_fp32(lhs) - _fp32(rhs) + strict_margin).pow(2)
+    return torch.relu(fp32(lhs) - fp32(rhs) + strict_margin).pow(2)
 
 
 def expectation(logits: torch.Tensor, values: torch.Tensor, dim: int = -1) -> torch.Tensor:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .divergences import fp32
+
 __all__ = [
     "soft_not",
     "soft_and",
@@ -23,11 +25,6 @@ __all__ = [
     "logit",
     "sigmoid",
 ]
-
-
-def _fp32(*xs: torch.Tensor) -> tuple:
-    """Half-precision tensors as float32; others unchanged."""
-    return tuple(x.float() if x.dtype in (torch.float16, torch.bfloat16) else x for x in xs)
 
 
 def soft_not(p: torch.Tensor) -> torch.Tensor:
@@ -48,7 +45,7 @@ def and_logits(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     ``log(pa pb) - log(1 - pa pb)`` with ``1 - pa pb = (1 - pa) + pa (1 - pb)``:
     every log-sigmoid is finite for finite logits, so is the result.
     """
-    a, b = _fp32(a, b)
+    a, b = fp32(a), fp32(b)
     la, lb, na, nb = F.logsigmoid(a), F.logsigmoid(b), F.logsigmoid(-a), F.logsigmoid(-b)
     return la + lb - torch.logaddexp(na, la + nb)
 
@@ -60,19 +57,19 @@ def or_logits(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def implication_penalty(premise: torch.Tensor, conclusion: torch.Tensor) -> torch.Tensor:
     """``a => b`` penalizes ``a * (1 - b)`` (probabilities): zero when the premise is false or the conclusion true."""
-    premise, conclusion = _fp32(premise, conclusion)
+    premise, conclusion = fp32(premise), fp32(conclusion)
     return premise * (1 - conclusion)
 
 
 def implication_logits(premise: torch.Tensor, conclusion: torch.Tensor) -> torch.Tensor:
     """:func:`implication_penalty` of two logits: ``sigmoid(premise) * sigmoid(-conclusion)``, from log-sigmoids."""
-    premise, conclusion = _fp32(premise, conclusion)
+    premise, conclusion = fp32(premise), fp32(conclusion)
     return torch.exp(F.logsigmoid(premise) + F.logsigmoid(-conclusion))
 
 
 def logit(p: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """``log(p / (1 - p))`` of ``p`` clamped to ``[eps, 1 - eps]`` (half precision computed in float32)."""
-    (p,) = _fp32(p)
+    p = fp32(p)
     p = p.clamp(eps, 1 - eps)
     return torch.log(p) - torch.log1p(-p)
 

@@ -18,11 +18,13 @@ from collections.abc import Mapping
 
 import torch
 
+from .divergences import fp32
+
 __all__ = ["nuclear_prior", "spectral_entropy", "lipschitz_penalty", "bound_tensor", "prior_input"]
 
 
 def _matrix(w: torch.Tensor) -> torch.Tensor:
-    w = w.float() if w.dtype in (torch.float16, torch.bfloat16) else w
+    w = fp32(w)
     return w.reshape(w.shape[0], -1) if w.dim() != 2 else w
 
 
@@ -65,15 +67,11 @@ def lipschitz_penalty(model, args: tuple, kinds: tuple, class_output: bool, eps:
             step = x
         shape = (-1,) + (1,) * (x.dim() - 1)
         moved.append(torch.where(pick.view(shape), step, x))
-    before, after = _fp32(model(*args)), _fp32(model(*moved))  # a half-precision change squared over eps^2 overflows
+    before, after = fp32(model(*args)), fp32(model(*moved))  # a half-precision change squared over eps^2 overflows
     if class_output:
         before, after = torch.log_softmax(before, -1), torch.log_softmax(after, -1)
     diff = torch.where(before == after, torch.zeros_like(before), after - before).reshape(n, -1)  # -inf on both: no change
     return diff.pow(2).sum(-1).mean() / scale**2
-
-
-def _fp32(x: torch.Tensor) -> torch.Tensor:
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def bound_tensor(bound: dict, name: str, prior: str) -> torch.Tensor:
