@@ -353,6 +353,19 @@ def _run(tables: Tables, text: str, builder: AstBuilder, statement: list):
         match = _EDGE.match
         new, setattr_ = object.__new__, object.__setattr__
         BinOp, Int = ast.BinOp, ast.Int
+
+        def leaf(digits: str, column: int) -> ast.Int:
+            """An ``Int`` node for a node number (one shared int object per distinct number, up to a cap)."""
+            node = new(Int)
+            setattr_(node, "span", tnew(Span, (file, line, column, line, column + len(digits))))
+            value = numbers.get(digits)
+            if value is None:
+                value = int(digits)
+                if len(numbers) < _SHARED_NUMBERS:
+                    numbers[digits] = value
+            setattr_(node, "value", value)
+            return node
+
         while True:
             item = match(text, end)
             if item is None:
@@ -360,23 +373,8 @@ def _run(tables: Tables, text: str, builder: AstBuilder, statement: list):
             u, v = item.group(1, 3)
             cu = item.start() - line_start + 1
             cv = item.start(3) - line_start + 1
-            eu, ev = cu + len(u), cv + len(v)
-            left = new(Int)
-            setattr_(left, "span", tnew(Span, (file, line, cu, line, eu)))
-            value = numbers.get(u)
-            if value is None:
-                value = int(u)
-                if len(numbers) < _SHARED_NUMBERS:
-                    numbers[u] = value
-            setattr_(left, "value", value)
-            right = new(Int)
-            setattr_(right, "span", tnew(Span, (file, line, cv, line, ev)))
-            value = numbers.get(v)
-            if value is None:
-                value = int(v)
-                if len(numbers) < _SHARED_NUMBERS:
-                    numbers[v] = value
-            setattr_(right, "value", value)
+            left, right = leaf(u, cu), leaf(v, cv)
+            ev = cv + len(v)
             node = new(BinOp)
             setattr_(node, "span", tnew(Span, (file, line, cu, line, ev)))
             setattr_(node, "op", "-")
