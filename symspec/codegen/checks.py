@@ -16,7 +16,7 @@ from ..syntax import ast
 from ..syntax.unparse import unparse
 from .core import CompileError, LawScope, Scope, V, comment_text, formula, int_bounds
 from .draws import batch_value, draw_group, draw_value
-from .expr import Assign, Attr, BinOp, Const, DictE, If, Index, Name, Return, method, rt, torch_
+from .expr import Assign, Attr, BinOp, Const, DictE, If, Index, Name, Return, TupleE, method, rt, torch_
 from .loss import mask_of
 from .names import py
 from .terms import DEFAULT_RTOL, DEFAULT_TOL, Mode, Terms, bool_expr, tolerances
@@ -115,6 +115,7 @@ class _Check:
             if g.kind == "cond":
                 terms.mask(g.e)
         sides, side_lines = [], []
+        residual = None
         if isinstance(body, ast.Compare):
             soft = [terms.soft(o) for o in body.operands]  # the loss's sides, lowered once (as t_Compare would)
             loss = terms.asserted(terms.chain(body, soft, Mode.SOFT))
@@ -123,6 +124,7 @@ class _Check:
             bound = [self.side(t, unparse(o), nm, sides, side_lines) for t, o, nm in zip(raw, body.operands, names)]
             holds = terms.chain(body, bound, Mode.DECISION).e
             loss = self._reuse_sides(body, soft, raw, bound) or loss
+            residual = self._residual(body, raw, bound)
         elif isinstance(body, ast.Logic):
             loss = terms.asserted(terms.soft(body))
             a = self.side(terms.decide(body.left), unparse(body.left), "lhs", sides, side_lines)
@@ -145,9 +147,20 @@ class _Check:
             finite=method(Name("calls"), "finite", Name("n")),
             values=DictE(tuple((Const(label), e) for label, e in shown)),
             sides=DictE(tuple((Const(label), e) for label, e in sides)),
+            **({"residual": residual} if residual is not None else {}),
         )
         stmts.append(Return(result))
         return LoweredCheck(self.law.name, py(f"check_{self.law.name}"), comment, stmts, self.space)
+
+    def _residual(self, body, raw: list, bound: list):
+        """``rt.residuals(n, ops, *sides)`` for a chain relating reals or tensors (docs/validation.md), else None."""
+        if not all(op in ("==", "<=", "<", ">=", ">") for op in body.ops):
+            return None
+        if not all(t.kind in ("real", "tensor", "const") for t in raw):
+            return None
+        if not any(t.kind in ("real", "tensor") and not self.terms.is_number(t.e) for t in raw):
+            return None  # constants only: nothing per case
+        return rt("residuals", Name("n"), TupleE(tuple(Const(op) for op in body.ops)), *(self.terms.numeric(t) for t in bound))
 
     def _reuse_sides(self, body, soft: list, raw: list, bound: list):
         """The loss of a comparison reading the sides' locals where a side's decision is its value (reals, tensors).

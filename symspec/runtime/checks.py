@@ -14,7 +14,10 @@ from ..errors import ModelError
 from .calls import CallBatch, SymmetryLossBase, check_output, law_models
 from .descriptors import BoolOutput, ClassOutput
 
-__all__ = ["CheckedCalls", "ValidatorBase", "checked", "forward_error", "within_tolerance", "at_most"]
+__all__ = ["CheckedCalls", "ValidatorBase", "checked", "forward_error", "within_tolerance", "at_most", "residuals", "TINY"]
+
+TINY = torch.finfo(torch.float64).tiny
+"""The floor of the relative residual's denominator (2.2e-308): two zero sides have relative residual 0."""
 
 
 def _per_case(x, n: int, device, dtype=None) -> torch.Tensor:
@@ -39,8 +42,44 @@ def at_most(a, b, tol: float) -> torch.Tensor:
     return ok.reshape(ok.shape[0], -1).all(1) if ok.dim() > 1 else ok
 
 
-def checked(n: int, *, loss, holds, mask, finite, values: dict, sides: dict) -> dict:
-    """One check's result, every entry with ``n`` cases; non-finite outputs count as violations."""
+def residuals(n: int, ops: tuple, *sides) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per case, how far a chain of real/tensor relations is from holding: (absolute, relative), float64.
+
+    Per link ``l OP r`` and per entry: ``|l - r|`` for ``==``, ``max(l - r, 0)`` for ``<=``/``<``,
+    ``max(r - l, 0)`` for ``>=``/``>``.  A case's absolute residual is the largest over the entries
+    of its tensors (and over the links of a chain); its relative residual divides each link's by
+    ``max(max|l|, max|r|, TINY)`` over the same entries.  A NaN residual (a NaN or two equal
+    infinities) is ``inf``: the case is as far off as can be.
+    """
+    absolute = relative = None
+    for op, a, b in zip(ops, sides, sides[1:]):
+        device = a.device if isinstance(a, torch.Tensor) else b.device if isinstance(b, torch.Tensor) else None
+        a = torch.as_tensor(a, device=device).to(torch.float64)
+        b = torch.as_tensor(b, device=device).to(torch.float64)
+        if a.dim() == 0 and b.dim() == 0:
+            a = a.expand(n)
+        a, b = torch.broadcast_tensors(a, b)  # a number against a tensor: the number at every entry
+        if op == "==":
+            diff = (a - b).abs()
+        elif op in ("<=", "<"):
+            diff = (a - b).clamp_min(0)
+        else:
+            diff = (b - a).clamp_min(0)
+        diff = diff.nan_to_num(nan=float("inf")).reshape(n, -1)
+        scale = torch.maximum(a.abs(), b.abs()).nan_to_num(nan=float("inf")).reshape(n, -1)
+        link = diff.amax(1) if diff.shape[1] else diff.new_zeros(n)
+        size = scale.amax(1).clamp_min(TINY) if scale.shape[1] else diff.new_full((n,), TINY)
+        rel = (link / size).nan_to_num(nan=1.0)  # inf / inf: off by as much as the sides are large
+        absolute = link if absolute is None else torch.maximum(absolute, link)
+        relative = rel if relative is None else torch.maximum(relative, rel)
+    return absolute, relative
+
+
+def checked(n: int, *, loss, holds, mask, finite, values: dict, sides: dict, residual=None) -> dict:
+    """One check's result, every entry with ``n`` cases; non-finite outputs count as violations.
+
+    ``residual``: :func:`residuals`' (absolute, relative) per case for a law relating reals or tensors.
+    """
     device = finite.device
     loss = _per_case(loss, n, device).detach()
     if loss.dim() > 1:
@@ -48,7 +87,10 @@ def checked(n: int, *, loss, holds, mask, finite, values: dict, sides: dict) -> 
     loss = torch.where(finite, loss, torch.full_like(loss, float("inf")))
     holds = _per_case(holds, n, device, torch.bool) & finite
     mask = torch.ones(n, dtype=torch.bool, device=device) if mask is None else _per_case(mask, n, device, torch.bool)
-    return {"loss": loss, "holds": holds, "mask": mask, "finite": finite, "values": values, "sides": sides}
+    out = {"loss": loss, "holds": holds, "mask": mask, "finite": finite, "values": values, "sides": sides}
+    if residual is not None:
+        out["residual"] = residual
+    return out
 
 
 def forward_error(models, err: Exception) -> ModelError:

@@ -48,6 +48,8 @@ class LawReport:
     magnitudes: list = field(default_factory=list)
     seconds: float = 0.0
     note: str | None = None
+    residual: dict | None = None  # real/tensor laws: {"abs": {p50, p90, p99, max}, "rel": {...}, "cases", "sample"}
+    dims: dict = field(default_factory=dict)  # the sizes the symbolic dims of drawn tensors were given
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -91,6 +93,14 @@ class Report:
     tabulated: dict = field(default_factory=dict)  # model -> {"inputs", "seconds"}: evaluated once on every input
 
     @property
+    def dims(self) -> dict:
+        """The sizes given to symbolic dims when tensors were drawn, over all laws (``{"N": 8}``)."""
+        out: dict = {}
+        for law in self.laws:
+            out.update(law.dims)
+        return dict(sorted(out.items()))
+
+    @property
     def passed(self) -> bool:
         return any(law.mode != "not checked" for law in self.laws) and all(law.passed for law in self.laws)  # 0 checked: no pass
 
@@ -109,6 +119,7 @@ class Report:
             "samples": self.samples,
             "cap": self.cap,
             "passed": self.passed,
+            "dims": self.dims,
             "tabulated": self.tabulated,
             "laws": [law.to_dict() for law in self.laws],
         }
@@ -141,9 +152,12 @@ class Report:
         lines = [f"symspec validate {self.file}  (spec {self.spec}, seed {self.seed}, {self.device})"]
         for model, t in self.tabulated.items():
             lines.append(f"{model}: evaluated once on each of its {t['inputs']} inputs ({t['seconds']:.2f} s), then indexed")
+        if self.dims:
+            lines.append("tensors drawn with symbolic dims " + ", ".join(f"{k}={v}" for k, v in self.dims.items()))
         lines.append("")
         for r in [header, *rows]:
             lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        lines += self._residual_lines()
         for law in self.laws:
             if law.note:
                 lines.append(f"note: {law.name}: {law.note}")
@@ -163,6 +177,23 @@ class Report:
         return "\n".join(lines)
 
     __str__ = render
+
+    def _residual_lines(self) -> list:
+        """The residual quantiles of the laws relating reals or tensors, as a second table."""
+        laws = [law for law in self.laws if law.residual is not None]
+        if not laws:
+            return []
+        header = ["law", "cases", "|lhs-rhs| p50", "p90", "p99", "max", "relative p50", "p90", "p99", "max"]
+        rows = []
+        for law in laws:
+            r = law.residual
+            cases = str(r["cases"]) + (f" (sample {r['sample']})" if r["sample"] < r["cases"] else "")
+            rows.append([law.name, cases] + [_fmt(float(r[k][q])) for k in ("abs", "rel") for q in ("p50", "p90", "p99", "max")])
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        lines = ["", "residuals per case (the largest over a tensor's entries; relative: divided by max(|lhs|, |rhs|))"]
+        for r in [header, *rows]:
+            lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        return lines
 
     def plot(self, path: str) -> str:
         """Violation rate per law with its interval, and the distribution of violation magnitudes (matplotlib)."""

@@ -28,6 +28,8 @@ from .tabulate import mixed_radix
 __all__ = ["validate", "needed_models", "select_laws"]
 
 MAGNITUDES_KEPT = 10_000  # violation magnitudes kept per law for the plot
+RESIDUALS_KEPT = 1_000_000  # residuals kept per law for the quantiles (a uniform sample beyond)
+QUANTILES = (0.5, 0.9, 0.99)
 SEED_LIMIT = 2**43  # seed * 1_000_003 + law index must fit a torch generator's int64 seed
 
 
@@ -61,18 +63,83 @@ def _progress(total: int, enabled: bool | None, desc: str):
     return tqdm(total=total, desc=desc, unit="case", unit_scale=True, leave=False, file=sys.stderr)
 
 
+class _Residuals:
+    """The residuals of a law's checked cases: exact maxima, and a bounded uniform sample for the quantiles.
+
+    Every case gets a random key (from its own generator: the law's draws are unchanged); the
+    ``keep`` cases with the smallest keys are a uniform sample without replacement of all the
+    cases seen (bottom-k sampling), pruned in one vectorized step whenever twice as many are held.
+    With at most ``keep`` cases, every case is kept and the quantiles are exact.
+    """
+
+    def __init__(self, keep: int, device, seed: int):
+        self.keep = keep
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(seed)
+        self.device = device
+        self.parts: list = []  # (keys, absolute, relative)
+        self.held = 0
+        self.cases = 0
+        self.threshold = math.inf  # keys above it can never be among the kept
+        self.max_abs = torch.zeros((), dtype=torch.float64, device=device)
+        self.max_rel = torch.zeros((), dtype=torch.float64, device=device)
+
+    def add(self, absolute: torch.Tensor, relative: torch.Tensor, n: int) -> None:
+        if not n:
+            return
+        self.cases += n
+        self.max_abs = torch.maximum(self.max_abs, absolute.max())
+        self.max_rel = torch.maximum(self.max_rel, relative.max())
+        keys = torch.rand(n, generator=self.generator, device=self.device, dtype=torch.float64)
+        if self.threshold < math.inf:
+            low = keys < self.threshold
+            keys, absolute, relative = keys[low], absolute[low], relative[low]
+        self.parts.append((keys, absolute, relative))
+        self.held += int(keys.shape[0])
+        if self.held > 2 * self.keep:
+            self._prune()
+
+    def _prune(self) -> None:
+        keys, absolute, relative = (torch.cat(t) for t in zip(*self.parts))
+        if keys.shape[0] > self.keep:
+            kept = keys.topk(self.keep, largest=False).indices
+            keys, absolute, relative = keys[kept], absolute[kept], relative[kept]
+            self.threshold = float(keys.max())
+        self.parts = [(keys, absolute, relative)]
+        self.held = int(keys.shape[0])
+
+    def summary(self) -> dict | None:
+        """``{"abs": {...}, "rel": {...}, "cases", "sample"}``: quantiles p50/p90/p99 and max, or None with no case."""
+        if not self.cases:
+            return None
+        self._prune()
+        _, absolute, relative = self.parts[0]
+        q = torch.tensor(QUANTILES, dtype=torch.float64, device=absolute.device)
+        out = {"cases": self.cases, "sample": int(absolute.shape[0])}
+        for key, values, top in (("abs", absolute, self.max_abs), ("rel", relative, self.max_rel)):
+            quantiles = torch.quantile(values, q, interpolation="higher").tolist()
+            out[key] = {**{f"p{round(p * 100)}": v for p, v in zip(QUANTILES, quantiles)}, "max": float(top)}
+        return out
+
+
 class _Law:
     """Running sums of one law's check over its batches."""
 
-    def __init__(self, keep: int):
+    def __init__(self, keep: int, residuals: _Residuals | None = None):
         self.keep = keep
         self.cases = self.skipped = self.violations = self.nonfinite = 0
         self.loss_sum = 0.0
         self.worst: list = []  # (loss, example)
         self.magnitudes: list = []
+        self.residuals = residuals
+        self.has_residual = False
 
     def add(self, out: dict) -> None:
         mask, holds, finite, loss = out["mask"], out["holds"], out["finite"], out["loss"]
+        if self.residuals is not None and "residual" in out:  # a law relating reals or tensors
+            self.has_residual = True
+            absolute, relative = out["residual"]
+            self.residuals.add(absolute[mask], relative[mask], int(mask.sum()))
         bad = mask & ~holds
         counts = torch.stack([mask.sum(), (~mask).sum(), bad.sum(), (mask & ~finite).sum()]).tolist()
         self.cases += counts[0]
@@ -112,8 +179,11 @@ def _enumerate(variables: dict, sizes: dict, start: int, stop: int, device) -> d
     return dict(zip(sizes, mixed_radix(index, list(sizes.values()), lows)))
 
 
-def _draw(variables: dict, m: int, generator, device, inputs: dict, dims: dict, dtype) -> dict:
-    """Monte Carlo cases: the batch variables drawn (uniform values, rows of ``inputs``, or standard normals)."""
+def _draw(variables: dict, m: int, generator, device, inputs: dict, dims: dict, dtype, drawn: dict | None = None) -> dict:
+    """Monte Carlo cases: the batch variables drawn (uniform values, rows of ``inputs``, or standard normals).
+
+    ``drawn`` collects the sizes given to the symbolic dims of the tensors drawn (``{"N": 8}``).
+    """
     values = {}
     for var, desc in variables.items():
         if desc.source != "batch":
@@ -133,6 +203,8 @@ def _draw(variables: dict, m: int, generator, device, inputs: dict, dims: dict, 
                 if isinstance(d, str):
                     if d not in dims:
                         raise UsageError(f"input '{var}' has the symbolic dim {d}: give its size with dims={{'{d}': ...}}")
+                    if drawn is not None:
+                        drawn[d] = dims[d]
                     d = dims[d]
                 shape.append(d)
             values[var] = torch.randn(m, *shape, generator=generator, device=device, dtype=dtype)
@@ -414,7 +486,8 @@ def _validate_law(
     generator.manual_seed(seed * 1_000_003 + index)
     law.mode, sizes, total = plan
     enumerated = law.mode != "monte carlo"
-    acc = _Law(examples)
+    acc = _Law(examples, _Residuals(RESIDUALS_KEPT, device, seed * 1_000_003 + index + 500_000))
+    drawn: dict = {}
     bar = _progress(total, progress, name)
     started = time.perf_counter()
     for start in range(0, total, batch_size):
@@ -422,7 +495,7 @@ def _validate_law(
         if enumerated:
             values = _enumerate(variables, sizes, start, stop, device)
         else:
-            values = _draw(variables, stop - start, generator, device, inputs, dims, dtype)
+            values = _draw(variables, stop - start, generator, device, inputs, dims, dtype, drawn)
         acc.add(validator.run(name, values, stop - start, device, generator))
         if bar is not None:
             bar.update(stop - start)
@@ -439,6 +512,9 @@ def _validate_law(
     law.divergence = acc.loss_sum / finite_cases if finite_cases else None
     law.examples = [ex for _, ex in acc.worst]
     law.magnitudes = acc.magnitudes
+    law.dims = dict(sorted(drawn.items()))
+    if acc.has_residual:
+        law.residual = acc.residuals.summary()
     if acc.nonfinite:
         law.note = f"{acc.nonfinite} case(s) had non-finite (nan/inf) model outputs; they count as violations"
     elif not acc.cases:
