@@ -6,14 +6,17 @@ import math
 
 from ..errors import Span
 from ..syntax import ast
+from .composed import COMPOSED_TRANSFORMS, check_relabel, composed_transform
 from .context import Context
 from .domains import Cyclic, Tensor, describe, eval_int
+from .physics import check_noncompact_transform, noncompact_hint
 from .scope import did_you_mean
 from .structures import (
     BLOCK_TRANSFORMS,
     BY_FAMILIES,
     BY_TRANSFORMS,
     CYCLIC_TRANSFORMS,
+    NONCOMPACT_FAMILIES,
     REQUIRED,
     ActionDef,
     GroupDef,
@@ -44,6 +47,8 @@ def _value(ctx: Context, expr, kind: str, what: str):
 
 
 def _transform(ctx: Context, expr, table: dict, context: str) -> TransformDef | None:
+    if table is BLOCK_TRANSFORMS and isinstance(expr, ast.Call) and expr.func.name in COMPOSED_TRANSFORMS:
+        return composed_transform(ctx, expr, lambda e: _transform(ctx, e, table, context))  # compose(...), relabel(...)
     if isinstance(expr, ast.Name):
         call_name, args, span = expr.name, (), expr.span
         name_span = expr.span
@@ -73,6 +78,11 @@ def _transform(ctx: Context, expr, table: dict, context: str) -> TransformDef | 
     if any(isinstance(a, ast.KwArg) for a in args[: len(positional)]) and positional:
         ctx.reporter.error(
             "positional arguments must come before keyword arguments", span, "put the positional ones first: roll(1, dim=0)"
+        )
+        return None
+    if not params and args:
+        ctx.reporter.error(
+            f"{call_name} takes no arguments, got {len(args)}", span, f"write '{call_name}' alone, without brackets"
         )
         return None
     if len(positional) > len(params):
@@ -110,6 +120,14 @@ def _transform(ctx: Context, expr, table: dict, context: str) -> TransformDef | 
             return None
         else:
             resolved.append((pname, default))
+    if call_name == "matrix":  # one dim (dim=-1) or several at once (dims=(-2, -1)): exactly one of them kept
+        if "dim" in given and "dims" in given:
+            ctx.reporter.error(
+                "matrix takes dim or dims, not both", span, "write matrix(dim=-1) for one dim, matrix(dims=(-2, -1)) for several"
+            )
+            return None
+        keep = "dims" if "dims" in given else "dim"
+        resolved = [(k, v) for k, v in resolved if k == keep]
     return TransformDef(call_name, tuple(resolved), span)
 
 
@@ -127,6 +145,12 @@ def _dim_size(ctx: Context, domain: Tensor, dim: int, span: Span, what: str):
 
 def _check_transform_on(ctx: Context, t: TransformDef, domain, domain_name: str, group: GroupDef | None) -> bool:
     """Check that transform ``t`` can act on ``domain``; for `by` forms, also fit the family group."""
+    if group is not None and group.kind in NONCOMPACT_FAMILIES:
+        return check_noncompact_transform(ctx, t, domain, domain_name, group)
+    if t.name == "compose":  # each part on the domain (analysis/composed.py)
+        return all(_check_transform_on(ctx, p, domain, domain_name, group) for p in t.arg("parts"))
+    if t.name == "relabel":
+        return check_relabel(ctx, t, domain, domain_name)
     span = t.span
     if t.name in CYCLIC_TRANSFORMS:
         if not isinstance(domain, Cyclic):
@@ -197,6 +221,8 @@ def _check_transform_on(ctx: Context, t: TransformDef, domain, domain_name: str,
             )
             return False
         return True
+    if t.name == "matrix" and "dims" in dict(t.args):
+        return _check_matrix_dims(ctx, t, domain, group)
     if t.name in ("flip", "roll", "matrix"):
         size = _dim_size(ctx, domain, t.arg("dim"), span, "dim")
         if size is REQUIRED:
@@ -260,6 +286,51 @@ def _check_transform_on(ctx: Context, t: TransformDef, domain, domain_name: str,
     return True  # pragma: no cover - every transform is handled above
 
 
+def _check_matrix_dims(ctx: Context, t: TransformDef, domain: Tensor, group: GroupDef | None) -> bool:
+    """``matrix(dims=...)``: at least one dim, each once, each of the matrix group's size."""
+    span, dims = t.span, t.arg("dims")
+    rank = len(domain.dims)
+    n = group.arg if group is not None else None
+    fits = [i - rank for i, d in enumerate(domain.dims) if d == n]
+    example = "(" + ", ".join(map(str, fits[-2:] or [-2, -1])) + ("," if len(fits) == 1 else "") + ")"
+    if not dims:
+        ctx.reporter.error("matrix(dims=()) lists no dims", span, f"list the dims the matrix acts on: matrix(dims={example})")
+        return False
+    seen: dict = {}
+    for d in dims:
+        size = _dim_size(ctx, domain, d, span, "dim")
+        if size is REQUIRED:
+            return False
+        if d % rank in seen:
+            same = "" if seen[d % rank] == d else f" (as {seen[d % rank]} and {d})"
+            ctx.reporter.error(
+                f"matrix(dims={_value_text(dims)}) lists dim {d % rank} of {domain} twice{same}",
+                span,
+                f"list each dim once: matrix(dims={example})",
+            )
+            return False
+        seen[d % rank] = d
+        if n is not None and size != n:
+            ctx.reporter.error(
+                f"{group.kind}({n}) cannot act on dim {d} of {domain}, which has size {size}",
+                span,
+                f"matrix(dims=...) applies the same {n} x {n} matrix on every listed dim, so each needs size {n}: "
+                + (
+                    f"write matrix(dims={example})"
+                    if len(fits) > 1
+                    else f"only dim {fits[0]} has size {n}: write matrix(dim={fits[0]})"
+                    if fits
+                    else f"no dim of {domain} has size {n}"
+                ),
+            )
+            return False
+    return True
+
+
+def _value_text(v: tuple) -> str:
+    return "(" + ", ".join(map(str, v)) + ("," if len(v) == 1 else "") + ")"
+
+
 def _perm_text(perm: tuple) -> str:
     """``perm`` as written, its middle elided past 12 entries (a message repeats it, never a page of it)."""
     if len(perm) <= 12:
@@ -295,6 +366,8 @@ def by_transforms(kind: str, n, domain) -> tuple:
 
 
 def _by_hint(ctx: Context, group: GroupDef, domain, group_name: str, domain_name: str) -> str:
+    if group.kind in NONCOMPACT_FAMILIES:
+        return noncompact_hint(group, domain, group_name, domain_name)
     n = group.arg
     if group.kind == "automorphisms":
         graph = ctx.graphs.get(group.arg)
@@ -319,6 +392,12 @@ def _matching_dims_hint(domain: Tensor, size, group_text: str, transform: str, k
         pick = dims[-1] - rank if transform == "matrix" else dims[0]
         return f"dim {pick} has size {size}: write {transform}(dim={pick})"
     return "dims " + ", ".join(map(str, dims)) + f" have size {size}: write {transform}(dim={dims[0]}), for one"
+
+
+def _is_identity(expr) -> bool:
+    """``by identity`` (with or without arguments, which are an error): valid for any group and any domain."""
+    name = expr.name if isinstance(expr, ast.Name) else expr.func.name if isinstance(expr, ast.Call) else None
+    return name == "identity"
 
 
 def resolve_action(ctx: Context, decl: ast.ActionDecl) -> ActionDef | None:
@@ -385,6 +464,9 @@ def resolve_action(ctx: Context, decl: ast.ActionDecl) -> ActionDef | None:
             )
             return None
         return ActionDef(decl.group.name, decl.domain.name, tuple(maps), None, decl.span) if ok else None
+    if _is_identity(decl.by):
+        t = _transform(ctx, decl.by, BY_TRANSFORMS, "for a family group")
+        return ActionDef(decl.group.name, decl.domain.name, (), t, decl.span) if t is not None else None
     if group.kind == "presentation":
         ctx.reporter.error(
             f"group '{decl.group.name}' is a presentation; give each generator a transform",
@@ -409,7 +491,7 @@ def resolve_action(ctx: Context, decl: ast.ActionDecl) -> ActionDef | None:
         ctx.reporter.error(
             f"{group} cannot act by {t.name}",
             t.span,
-            f"{t.name} expresses the action of " + " or ".join(f"{f}(n)" for f in families)
+            f"{t.name} expresses the action of " + " or ".join({"SO1": "SO(1, n)", "O1": "O(1, n)"}.get(f, f"{f}(n)") for f in families)
             if t.name != "rot90"
             else "rot90 expresses the action of dihedral(4) on square images",
         )

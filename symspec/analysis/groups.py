@@ -91,8 +91,9 @@ class ActionKind(str, Enum):
     VALUES = "values"  # the values of a finite domain (push maps on 0..n-1)
     POSITIONS = "positions"  # the positions of a tensor of fixed shape (push maps on flattened positions)
     SYMBOLIC = "symbolic"  # positions of a tensor with symbolic dims (ops only; sized at run time)
-    MATRIX = "matrix"  # SO(n) / O(n) by matrix product on a dim
+    MATRIX = "matrix"  # SO(n) / O(n) by matrix product on a dim (or the same matrix on several dims)
     TRIVIAL = "trivial"  # nothing moves
+    AFFINE = "affine"  # translations(n), E(n), SE(n): x -> R x + t on a dim (R = 1 for translations)
 
     def __str__(self) -> str:
         return self.value
@@ -119,9 +120,10 @@ class ActionIR(Sealed):
     kind: ActionKind
     ops: dict = field(default_factory=dict)  # generator -> tuple of (op, args) applied right to left
     perms: dict = field(default_factory=dict)  # generator -> push map, for finite kinds
-    matrix_dim: int | None = None
+    matrix_dim: int | tuple | None = None  # the dim a matrix acts on, or a tuple of dims it acts on at once (R M R^T)
     span: Span | None = None
     texts: dict = field(default_factory=dict)  # generator -> the transform as the user wrote it
+    parts: tuple = ()  # a direct product's: each factor's action, in factor order (a trivial one where it has none)
 
     def __post_init__(self) -> None:
         self.source = ActionSource(self.source)

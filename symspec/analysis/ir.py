@@ -212,10 +212,16 @@ def explain_text(spec) -> str:
             dim = f", a Lie group of dimension {g.lie_dimension}" if g.continuous else ""
             out.append(f"  {n}: order {g.order_text}, {abel}{dim}  [{g.how}]")
             for dom, a in g.actions.items():
-                if a is None or a.kind == "trivial":
+                if a is None or (a.kind == "trivial" and a.source == "default"):  # a real: nothing to say
                     continue
                 gens = "; ".join(f"{gen} -> {a.describe(gen)}" for gen in a.ops) or (
-                    "matrices on dim " + str(a.matrix_dim) if a.kind == "matrix" else "trivially"
+                    ("matrices on dims " if isinstance(a.matrix_dim, tuple) else "matrices on dim ") + str(a.matrix_dim)
+                    if a.kind == "matrix"
+                    else (
+                        ("x -> x + t" if g.definition.kind == "translations" else "x -> R x + t") + f" along dim {a.matrix_dim}"
+                        if a.kind == "affine"
+                        else "trivially"
+                    )
                 )
                 out.append(f"    on {dom} ({a.source}, {a.kind}): {gens}")
     if ir.models:

@@ -9,15 +9,18 @@ section of docs/language.md; the typed tree (``terms.py``) keeps them.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..syntax import ast
+from .constants import constant_elements
 from .context import Context
 from .domains import (
     eval_int,
     resolve_domain,
 )
+from .physics import check_scale_option
 from .scope import KIND_WORDS, did_you_mean
 from .structures import GROUP_FAMILIES, resolve_group
 from .terms import Kind, Term, Ty
@@ -29,7 +32,7 @@ from .typecheck import BUILTINS, LawChecker, Variable
 __all__ = ["Ty", "Kind", "Variable", "LawInfo", "check_law", "check_options", "LAW_OPTIONS", "BUILTINS", "MAX_SAMPLES"]
 
 MAX_SAMPLES = 1000  # [samples k]: each example is repeated k times per batch for the law's drawn variables
-LAW_OPTIONS = {"weight": "number", "tol": "number", "rtol": "number", "samples": "count"}
+LAW_OPTIONS = {"weight": "number", "tol": "number", "rtol": "number", "samples": "count", "scale": "number"}
 
 
 @dataclass
@@ -125,7 +128,12 @@ def _silence_untypable(c: LawChecker, decl: ast.LawDecl, ctx: Context) -> None:
 
 
 def check_law(ctx: Context, decl: ast.LawDecl) -> LawInfo:
+    body, elements = constant_elements(ctx, decl.body)  # 'D4.r . x': a group element fixed at generator r
+    if body is not decl.body:
+        decl = dataclasses.replace(decl, body=body)
     c = LawChecker(ctx, decl)
+    for name, (gdef, generator, span) in elements.items():
+        c.vars[name] = Variable(name, group=gdef, span=span, bound=True, first_use=span, used=True, element=generator)
     for b in decl.binders:
         name = b.var.name
         sym = ctx.symbols.values.get(name)
@@ -181,6 +189,7 @@ def check_law(ctx: Context, decl: ast.LawDecl) -> LawInfo:
         if v.bound and not v.used and v.name not in c.reported:
             ctx.reporter.warning(f"variable '{v.name}' is bound but never used", v.span)
     options = check_options(ctx, decl.options, LAW_OPTIONS)
+    check_scale_option(ctx, decl, c.vars, options)  # [scale s]: only on a law over a non-compact group
     return LawInfo(
         decl.name.name,
         decl,

@@ -8,10 +8,11 @@ import numpy as np
 
 from ..syntax import ast
 from ..syntax.unparse import unparse
-from .domains import Cyclic, Range
+from .domains import Cyclic, Range, RealDomain, Tensor
 from .evaluate import evaluate_guard
 from .groups import is_finite_domain
 from .lawir import LawIR, NotTransform, Source, VariablePlan, calls_in, conjuncts, names_in
+from .physics import sampling_text
 
 __all__ = ["plan_variables", "cost", "MAX_ACCEPTANCE_VALUES", "MAX_ACCEPTANCE_TOTAL"]
 
@@ -43,9 +44,14 @@ def plan_variables(ir: LawIR, law, spec, sym, budget=None) -> None:
             where = f"; only examples where {' and '.join(mine)}" if mine else ""
             ir.variables[name] = VariablePlan(name, Source.BATCH, f"the batch field of that name{where}", v.domain)
             continue
+        if v.group is not None and getattr(v, "element", ""):  # 'D4.r' (analysis/constants.py)
+            ir.variables[name] = VariablePlan(name, Source.GROUP, f"the constant element {name} (generator {v.element})")
+            continue
         if v.group is not None:
             gir = sym.group(v.group, v.group.name or None)
-            if gir.continuous:
+            if gir.definition.noncompact:
+                detail = sampling_text(gir.definition, law.options.get("scale", 1))
+            elif gir.continuous:
                 detail = (
                     f"Haar measure on {gir.name}"
                     if not gir.factors
@@ -57,6 +63,10 @@ def plan_variables(ir: LawIR, law, spec, sym, budget=None) -> None:
             continue
         mine = [c for c in conj if name in names_in(c) and all(n in ready or n == name for n in names_in(c) & set(law.variables))]
         ready.add(name)
+        if not mine and (isinstance(v.domain, Tensor) or (isinstance(v.domain, RealDomain) and not v.domain.bounded)):
+            what = "each entry standard normal" if isinstance(v.domain, Tensor) else "standard normal"
+            ir.variables[name] = VariablePlan(name, Source.NORMAL, f"{what} ({spec.domain_name(v.domain)})", v.domain)
+            continue
         if not mine:
             ir.variables[name] = VariablePlan(name, Source.UNIFORM, f"uniform over {spec.domain_name(v.domain)}", v.domain)
             continue

@@ -31,6 +31,8 @@ __all__ = [
     "GROUP_FAMILIES",
     "BLOCK_TRANSFORMS",
     "BY_TRANSFORMS",
+    "NONCOMPACT_FAMILIES",
+    "MAX_MATRIX_SIZE",
 ]
 
 MAX_GRAPH_NODES = 200_000  # every graph is built in memory (networkx): bounded in nodes ...
@@ -68,7 +70,22 @@ class GraphDef:
     span: Span | None = None
 
 
-GroupKind = Literal["cyclic", "dihedral", "symmetric", "alternating", "SO", "O", "automorphisms", "presentation", "product"]
+GroupKind = Literal[
+    "cyclic",
+    "dihedral",
+    "symmetric",
+    "alternating",
+    "SO",
+    "O",
+    "SO1",  # SO(1, n): the restricted Lorentz group (docs/language.md, Non-compact groups)
+    "O1",  # O(1, n): the full Lorentz group
+    "translations",
+    "E",
+    "SE",
+    "automorphisms",
+    "presentation",
+    "product",
+]
 GraphKind = Literal["grid", "cycle", "path", "complete", "hypercube", "petersen", "cylinder", "torus", "edges"]
 
 
@@ -87,9 +104,21 @@ class GroupDef:
 
     @property
     def continuous(self) -> bool:
-        return self.kind in ("SO", "O") or any(f.continuous for f in self.factors)
+        return self.kind in ("SO", "O", *NONCOMPACT_FAMILIES) or any(f.continuous for f in self.factors)
+
+    @property
+    def noncompact(self) -> bool:
+        """A Lorentz group, translations(n), E(n) or SE(n) (or a product with one): no Haar measure to draw from."""
+        return self.kind in NONCOMPACT_FAMILIES or any(f.noncompact for f in self.factors)
+
+    @property
+    def vector_size(self):
+        """The size of the dim a family acts on by default: n, or n + 1 for SO(1, n) and O(1, n)."""
+        return self.arg + 1 if self.kind in ("SO1", "O1") else self.arg
 
     def __str__(self) -> str:
+        if self.kind in ("SO1", "O1"):
+            return f"{self.kind[:-1]}(1, {self.arg})"
         if self.kind == "presentation":
             return f"<{', '.join(self.generators)} | ...>"
         if self.kind == "product":
@@ -151,7 +180,9 @@ GRAPH_EXAMPLES = {
     "petersen": "petersen()",
     "edges": "edges(0-1, 1-2, 2-0)",
 }
-GROUP_FAMILIES = ("cyclic", "dihedral", "symmetric", "alternating", "SO", "O", "automorphisms")
+GROUP_FAMILIES = ("cyclic", "dihedral", "symmetric", "alternating", "SO", "O", "translations", "E", "SE", "automorphisms")
+NONCOMPACT_FAMILIES = ("SO1", "O1", "translations", "E", "SE")
+MAX_MATRIX_SIZE = 64  # SO(n), O(n), E(n), SE(n), translations(n) up to n = 64; SO(1, n) and O(1, n) up to n = 63
 
 # transform -> ordered (parameter, kind, default); kind: int | ints | pair | perm
 BLOCK_TRANSFORMS = {
@@ -167,17 +198,23 @@ BLOCK_TRANSFORMS = {
 BY_TRANSFORMS = {
     "permute": (("dims", "ints", (0,)),),
     "roll": (("dim", "int", 0),),
-    "matrix": (("dim", "int", -1),),
+    "matrix": (("dim", "int", -1), ("dims", "ints", ())),  # dims=(-2, -1): the same matrix on each listed dim
     "shift": (),
     "rot90": (("dims", "pair", (-2, -1)),),
+    "identity": (),  # any group, any domain: nothing moves
+    "translate": (("dim", "int", -1),),  # translations(n): x -> x + t along a dim of size n
+    "rigid": (("dim", "int", -1),),  # E(n), SE(n): x -> R x + t along a dim of size n
 }
 # which families each `by` transform can express
 BY_FAMILIES = {
     "permute": ("symmetric", "alternating", "automorphisms"),
     "roll": ("cyclic",),
-    "matrix": ("SO", "O"),
+    "matrix": ("SO", "O", "SO1", "O1", "E", "SE"),  # E(n), SE(n) by matrix: R x alone (directions)
     "shift": ("cyclic", "dihedral"),
     "rot90": ("dihedral",),
+    "identity": (),  # every group (checked apart in actions.py)
+    "translate": ("translations",),
+    "rigid": ("E", "SE"),
 }
 CYCLIC_TRANSFORMS = ("negate", "shift", "scale")
 
@@ -317,7 +354,8 @@ def _edges_graph(ctx: Context, name: str, expr: ast.Call, span: Span) -> GraphDe
 def resolve_group(ctx: Context, expr, name: str) -> GroupDef | None:
     """Resolve a group expression (reference, family, presentation, product)."""
     if isinstance(expr, ast.Name):
-        if expr.name in GROUP_FAMILIES or expr.name == "petersen":
+        # a declared name wins over a family's (group E = P x Rot; the family is E(n))
+        if (expr.name in GROUP_FAMILIES or expr.name == "petersen") and ctx.symbols.lookup(expr.name) is None:
             ctx.reporter.error(f"{expr.name} needs an argument", expr.span, f"write {expr.name}(n)")
             return None
         target = ctx.group_ref(expr)
@@ -353,10 +391,14 @@ def _family(ctx: Context, expr: ast.Call, name: str) -> GroupDef | None:
             ),
         )
         return None
+    if kind in ("SO", "O") and len(expr.args) == 2:
+        return _lorentz(ctx, expr, name)
     if len(expr.args) != 1 or isinstance(expr.args[0], ast.KwArg):
         ctx.reporter.error(f"{kind}(...) takes one argument, got {len(expr.args)}", expr.span)
         return None
     arg = expr.args[0]
+    if kind in NONCOMPACT_FAMILIES:
+        return _noncompact(ctx, expr, name)
     if kind == "automorphisms":
         if not isinstance(arg, ast.Name):
             ctx.reporter.error(
@@ -383,6 +425,55 @@ def _family(ctx: Context, expr: ast.Call, name: str) -> GroupDef | None:
             )
             return None
     return GroupDef(name, kind, n, span=expr.span)
+
+
+def _noncompact(ctx: Context, expr: ast.Call, name: str) -> GroupDef | None:
+    """``translations(n)``, ``E(n)``, ``SE(n)``: 1 <= n <= MAX_MATRIX_SIZE (a fixed integer)."""
+    kind, arg = expr.func.name, expr.args[0]
+    n = eval_int(ctx, arg, f"the size of {kind}(n)")
+    if n is None:
+        return None
+    if not 1 <= n <= MAX_MATRIX_SIZE:
+        ctx.reporter.error(
+            f"{kind}(n) needs 1 <= n <= {MAX_MATRIX_SIZE}, got {n}",
+            arg.span,
+            f"n is the number of coordinates moved: {kind}(3) acts on tensor[..., 3]",
+        )
+        return None
+    return GroupDef(name, kind, n, span=expr.span)
+
+
+def _lorentz(ctx: Context, expr: ast.Call, name: str) -> GroupDef | None:
+    """``SO(1, n)`` / ``O(1, n)``: one time coordinate, first, and n space coordinates (metric diag(+1, -1, ..., -1))."""
+    kind = expr.func.name
+    if any(isinstance(a, ast.KwArg) for a in expr.args):
+        ctx.reporter.error(f"{kind}(p, q) takes no keyword arguments", expr.span, f"write {kind}(1, 3)")
+        return None
+    p = eval_int(ctx, expr.args[0], f"the signature of {kind}(p, q)")
+    q = eval_int(ctx, expr.args[1], f"the signature of {kind}(p, q)")
+    if p is None or q is None:
+        return None
+    if p != 1:
+        hint = (
+            f"symspec puts time first: write {kind}(1, {p}) (metric diag(+1, -1, ..., -1))"
+            if q == 1 and p >= 1
+            else f"write {kind}(1, n): one time coordinate and n space coordinates, such as {kind}(1, 3)"
+        )
+        ctx.reporter.error(
+            f"{kind}({p}, {q}) is not supported: symspec's indefinite orthogonal groups are the Lorentz groups "
+            f"{kind}(1, n), with one time coordinate",
+            expr.span,
+            hint,
+        )
+        return None
+    if not 1 <= q <= MAX_MATRIX_SIZE - 1:
+        ctx.reporter.error(
+            f"{kind}(1, n) needs 1 <= n <= {MAX_MATRIX_SIZE - 1}, got {q}",
+            expr.args[1].span,
+            f"n is the number of space coordinates: {kind}(1, 3) acts on tensor[..., 4]",
+        )
+        return None
+    return GroupDef(name, kind + "1", q, span=expr.span)
 
 
 def _word_generators(word: ast.Word):

@@ -14,7 +14,8 @@ import numpy as np
 from ..errors import Span
 from ..syntax import ast
 from .actions import by_transforms
-from .domains import Cyclic, Nodes, RealDomain, Tensor, describe
+from .composed import COMPOSED_TRANSFORMS, op_sequence, transform_text
+from .domains import Cyclic, Labels, Nodes, RealDomain, Tensor, describe
 from .graphs import (
     MAX_DISTANCE_NODES,
     SEARCH_BUDGET,
@@ -42,9 +43,10 @@ from .groups import (
     word_perm,
 )
 from .orbits import components
+from .physics import noncompact_abelian, noncompact_default, noncompact_dimension, noncompact_hint, noncompact_ops
 from .presentations import PresentationInfinite, PresentationTooLarge, presentation_order
 from .scope import Reporter
-from .structures import ActionDef, GroupDef
+from .structures import NONCOMPACT_FAMILIES, ActionDef, GroupDef
 
 __all__ = ["Symmetry", "perm_group", "schreier_sims_fits", "MAX_ACTION_ENTRIES", "MAX_CHECK_WORK", "relators_work", "word_work"]
 
@@ -110,6 +112,7 @@ class Symmetry:
         self._check_work = 0  # entries composed checking relators and commuting factors (MAX_CHECK_WORK)
         self._relators_checked: set = set()  # (group, points checked on, ops) already checked
         self._families: dict = {}  # (family, degree) -> its generators' push maps, shared by its groups
+        self._implied: dict = {}  # (factor name, domain) -> its trivial action inside a product (no action of its own)
 
     @property
     def inline_groups(self) -> dict:
@@ -188,6 +191,11 @@ class Symmetry:
             gir.lie_dimension = n * (n - 1) // 2
             gir.generators = ("reflection",) if kind == "O" else ()
             gir.how = "formula"
+        elif kind in NONCOMPACT_FAMILIES:  # Lorentz groups, translations, rigid motions: infinite, not compact
+            gir.order, gir.abelian, gir.order_text = None, noncompact_abelian(kind, n), "infinite"
+            gir.continuous = True
+            gir.lie_dimension = noncompact_dimension(kind, n)
+            gir.how = "formula"
         elif kind == "automorphisms":
             graph = self.graph(n)
             try:
@@ -247,7 +255,7 @@ class Symmetry:
         return self._families[key]
 
     def _presentation_order(self, gir: GroupIR) -> None:
-        finite = [a for a in gir.actions.values() if a.perms]
+        finite = [a for a in gir.actions.values() if a.perms and a.kind != "trivial"]
         perms = []
         if finite:
             offset = 0
@@ -285,7 +293,7 @@ class Symmetry:
     def _finish(self, act: ActionIR, domain, span: Span | None = None) -> ActionIR | None:
         """Compute push maps where the domain is finite and small enough; None (an error at the action, or at
         ``span`` for a default action) when they would take all actions' push maps past MAX_ACTION_ENTRIES."""
-        if act.kind in ("values", "positions"):
+        if act.kind in ("values", "positions") or (act.kind == "trivial" and act.ops and points_of(domain) is not None):
             shape = finite_shape(domain)
             points = points_of(domain)
             if points is not None and points <= MAX_POINTS:
@@ -323,8 +331,10 @@ class Symmetry:
         kind = "values" if is_finite_domain(domain) else ("positions" if points_of(domain) is not None else "symbolic")
         act = ActionIR(a.group, a.domain, domain, "declared", kind, span=a.span)
         if a.maps:
-            act.ops = {g: ((t.name, _normalized(t.args, domain)),) for g, t in a.maps}
-            act.texts = {g: str(t) for g, t in a.maps}
+            act.ops = {g: op_sequence(t, domain, _normalized) for g, t in a.maps}  # compose(...): several ops
+            act.texts = {g: transform_text(t) if t.name in COMPOSED_TRANSFORMS else str(t) for g, t in a.maps}
+        elif a.by.name == "identity":  # any group: every generator acts as the identity
+            act.kind, act.ops = "trivial", {g: () for g in gir.generators}
         else:
             built = self._family_ops(gir, a.by.name, dict(a.by.args), domain)
             if built is None:
@@ -340,6 +350,8 @@ class Symmetry:
     def _family_ops(self, gir: GroupIR, transform: str, args: dict, domain):
         """(kind, ops per generator, matrix dim) of a family acting by ``transform``."""
         kind = gir.definition.kind
+        if kind in NONCOMPACT_FAMILIES:
+            return noncompact_ops(transform, args, domain)
         finite = "values" if is_finite_domain(domain) else ("positions" if points_of(domain) is not None else "symbolic")
         rank = len(domain.dims) if isinstance(domain, Tensor) else 0
         if transform == "permute":
@@ -360,6 +372,10 @@ class Symmetry:
             dims = tuple(d % rank for d in args.get("dims", (-2, -1)))
             return finite, {"r": (("rot90", (("dims", dims),)),), "s": (("flip", (("dim", dims[1]),)),)}, None
         if transform == "matrix":
+            if args.get("dims"):  # the same matrix on each listed dim: R M R^T on two
+                dims = tuple(d % rank for d in args["dims"])
+                ops = {"reflection": (("reflect", (("dims", dims),)),)} if kind == "O" else {}
+                return "matrix", ops, dims
             dim = args.get("dim", -1) % rank
             ops = {"reflection": (("reflect", (("dim", dim),)),)} if kind == "O" else {}
             return "matrix", ops, dim
@@ -437,12 +453,16 @@ class Symmetry:
             gir.actions[key] = act
             return act
         if gir.definition.kind == "product":
-            parts = [self.action(f, domain, domain_name, span) for f in gir.factors]
+            parts = [self._factor_action(f, domain, domain_name, span) for f in gir.factors]
             if any(p is None for p in parts):
                 return None
-            kinds = {p.kind for p in parts}
-            kind = "matrix" if "matrix" in kinds else ("symbolic" if "symbolic" in kinds else parts[0].kind)
-            act = ActionIR(gir.name, domain_name, domain, "default", kind)
+            if not any(self._acts_on(f, domain) for f in gir.factors):
+                self._no_factor_acts(gir, domain, domain_name, span)
+                gir.actions[key] = None
+                return None
+            kinds = {p.kind for p in parts if p.kind != "trivial"}
+            kind = "matrix" if "matrix" in kinds else ("symbolic" if "symbolic" in kinds else next(iter(kinds), "trivial"))
+            act = ActionIR(gir.name, domain_name, domain, "default", kind, parts=tuple(parts))
             for f, p in zip(gir.factors, parts):
                 for g, ops in p.ops.items():
                     act.ops[f"{f.name}.{g}"] = ops
@@ -469,6 +489,41 @@ class Symmetry:
         act = self._finish(ActionIR(gir.name, domain_name, domain, "default", kind, ops, matrix_dim=dim), domain, span)
         gir.actions[key] = act
         return act
+
+    def _factor_action(self, f: GroupIR, domain, domain_name: str, span: Span | None) -> ActionIR | None:
+        """A product factor's action: declared, default, or (neither) the identity; not cached on the factor, which
+        used alone on the domain is still an error."""
+        if self._acts_on(f, domain):
+            return self.action(f, domain, domain_name, span)
+        key = (f.name, domain)
+        if key not in self._implied:
+            act = ActionIR(f.name, domain_name, domain, "default", "trivial", {g: () for g in f.generators})
+            self._implied[key] = self._finish(act, domain, span)
+        return self._implied[key]
+
+    def _acts_on(self, gir: GroupIR, domain) -> bool:
+        """Whether ``gir`` has an action of its own on ``domain``: declared, default, or (a product) a factor's."""
+        if self._declared_for(gir, domain):
+            return True
+        if gir.definition.kind == "product":
+            return any(self._acts_on(f, domain) for f in gir.factors)
+        return self._default(gir, domain) is not None
+
+    def _declared_for(self, gir: GroupIR, domain) -> bool:
+        """Whether an action statement covers ``gir`` (or the group it aliases) on ``domain``."""
+        names = {gir.name, gir.definition.alias_of} - {""}
+        return any(gname in names and dtype == domain for gname, dtype in self._declared)
+
+    def _no_factor_acts(self, gir: GroupIR, domain, domain_name: str, span: Span | None) -> None:
+        """The error for a product none of whose factors acts on the domain (a law there would test nothing)."""
+        names = ", ".join(f.name for f in gir.factors)
+        self.r.error(
+            f"group '{gir.name}' has no action on {domain_name}: none of its factors ({names}) acts on it",
+            span,
+            f"declare how one factor acts, or 'action {gir.name} on {domain_name} by identity' if it leaves "
+            f"{domain_name} unchanged",
+            notes=[(gir.definition.span, f"'{gir.name}' is declared here")] if gir.definition.span else (),
+        )
 
     def _check_commuting(self, gir: GroupIR, parts: list, domain, domain_name: str, span: Span | None) -> None:
         """Warn when two factors of a direct product act on one domain by transforms that do not commute."""
@@ -517,6 +572,8 @@ class Symmetry:
 
     def _default(self, gir: GroupIR, domain):
         kind, n = gir.definition.kind, gir.definition.arg
+        if kind in NONCOMPACT_FAMILIES:
+            return noncompact_default(gir.definition, domain)
         if kind == "cyclic" and isinstance(domain, Cyclic) and domain.n == n:
             return self._family_ops(gir, "shift", {}, domain)
         if isinstance(domain, Tensor):
@@ -532,6 +589,8 @@ class Symmetry:
                 return self._family_ops(gir, "matrix", {"dim": -1}, domain)
             if kind == "dihedral" and n == 4 and len(dims) >= 2 and dims[-1] == dims[-2]:
                 return self._family_ops(gir, "rot90", {"dims": (-2, -1)}, domain)
+        if kind in ("symmetric", "alternating") and isinstance(domain, Labels) and domain.size == n and gir.perms:
+            return self._family_ops(gir, "relabel", {}, domain)  # permuting the labels of a set of n labels
         if kind == "automorphisms" and isinstance(domain, Nodes) and domain.graph == n:
             return self._family_ops(gir, "relabel", {}, domain)
         return None
@@ -539,6 +598,8 @@ class Symmetry:
     def _action_hint(self, gir: GroupIR, domain, domain_name: str) -> str:
         """The action statement to write, with a transform that is valid on this domain, or why none is."""
         kind, n = gir.definition.kind, gir.definition.arg
+        if kind in NONCOMPACT_FAMILIES:
+            return noncompact_hint(gir.definition, domain, gir.name, domain_name)
         if kind == "presentation":
             maps = ", ".join(f"{g} -> ..." for g in gir.generators) or "..."
             return f"declare one: action {gir.name} on {domain_name} {{ {maps} }}"

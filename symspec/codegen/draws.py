@@ -18,9 +18,11 @@ from ..analysis.groups import MAX_POINTS
 from ..analysis.lawclass import conjuncts, names_in
 from ..syntax import ast
 from ..transforms import MAX_LITERAL_ENTRIES, MAX_TABLE_ORDER
+from .constants import constant_description
 from .core import LawScope, V, formula, int_bounds
 from .expr import (
     Assign,
+    Attr,
     BinOp,
     Const,
     Index,
@@ -31,6 +33,15 @@ from .expr import (
     method,
     rt,
     torch_,
+)
+from .physics import (
+    PHYSICS_FACTORS,
+    canonical_like,
+    canonicalizes,
+    describe_physics,
+    physics_entry,
+    physics_factor,
+    with_scale,
 )
 
 __all__ = [
@@ -43,6 +54,7 @@ __all__ = [
     "arithmetic_description",
     "value_of",
     "draw_value",
+    "real_draw",
     "draw_group",
     "batch_value",
     "group_description",
@@ -107,12 +119,9 @@ def draw_value(ls: LawScope, plan, terms) -> Draw:
     v = ls.law.variables[plan.name]
     name = ls.local(plan.name)
     draw = Draw(plan.name, plan.source, name, shown=[(plan.name, name)])
-    if plan.source == "uniform":
-        if isinstance(v.domain, Tensor | RealDomain):
-            ls.fail(
-                f"variable '{plan.name}' ranges over {v.domain}, which cannot be drawn uniformly",
-                hint=f"name it after a parameter of {v.domain} of a model the law calls: it then comes from the batch",
-            )
+    if plan.source in ("uniform", "normal") and isinstance(v.domain, Tensor | RealDomain):
+        draw.stmts.append(Assign((name,), real_draw(ls, plan.name, v.domain)))
+    elif plan.source == "uniform":
         lo, hi = int_bounds(v.domain)
         numbers = ls.tables.number
         value = rt("uniform_int", numbers(lo), numbers(hi), ls.n, Name("generator"), Name("device"))
@@ -126,6 +135,46 @@ def draw_value(ls: LawScope, plan, terms) -> Draw:
     ls.env[plan.name] = value_of(v.domain, name)
     ls.draws[plan.name] = draw
     return draw
+
+
+def _like_dtype(ls: LawScope) -> dict:
+    """``dtype=`` of the law's real or tensor values already bound (the batch's), or nothing (torch's default)."""
+    like = next((val.e for val in ls.env.values() if val.kind in ("real", "tensor") and isinstance(val.e, Name)), None)
+    return {"dtype": Attr(like, "dtype")} if like is not None else {}
+
+
+def _shape(ls: LawScope, var: str, domain: Tensor) -> TupleE:
+    """The shape of a drawn tensor: fixed dims as they are, a symbolic dim read from a bound tensor having it."""
+    dims = []
+    for d in domain.dims:
+        if isinstance(d, int):
+            dims.append(ls.tables.number(d))
+            continue
+        found = next(
+            (
+                Index(Attr(val.e, "shape"), Const(1 + val.domain.dims.index(d)))
+                for val in ls.env.values()
+                if val.kind == "tensor" and isinstance(val.domain, Tensor) and d in val.domain.dims and isinstance(val.e, Name)
+            ),
+            None,
+        )
+        if found is None:
+            ls.fail(
+                f"variable '{var}' ranges over {domain}, but no tensor of the law's batch has the dim {d} to size it",
+                hint=f"give {var} fixed dims, or name it after a model parameter of {domain}: it then comes from the batch",
+            )
+        dims.append(found)
+    return TupleE(tuple(dims))
+
+
+def real_draw(ls: LawScope, var: str, domain):
+    """A drawn real or tensor variable, one per example: ``real`` and every tensor entry standard normal,
+    ``real(lo, hi)`` uniform on [lo, hi); the module's generator, the batch's device and dtype."""
+    dtype = _like_dtype(ls)
+    if isinstance(domain, RealDomain) and domain.bounded:
+        return rt("uniform_real", float(domain.lo), float(domain.hi), ls.n, Name("generator"), Name("device"), **dtype)
+    shape = _shape(ls, var, domain) if isinstance(domain, Tensor) else TupleE(())
+    return rt("normal_values", ls.n, shape, Name("generator"), Name("device"), **dtype)
 
 
 def _interval(ls: LawScope, var: str, v, draw: Draw, terms) -> None:
@@ -358,20 +407,43 @@ def _affine(ops, n: int) -> tuple | None:
     return (-1 if a == n - 1 and n > 2 else a, b)
 
 
-def arithmetic_description(spec, gir, domains: dict, number=int) -> dict | None:
+def factor_actions(spec, gir, domains: dict) -> list:
+    """Per factor of ``gir`` (``gir`` itself when not a product): key -> its action on each domain.
+
+    A product's action keeps its factors' (``ActionIR.parts``): a factor with
+    no action of its own on a domain acts there as the identity (a trivial
+    action); a product declared ``by identity`` leaves every factor trivial.
+    """
+    factors = gir.factors or (gir,)
+    out = [{} for _ in factors]
+    for key, d in domains.items():
+        whole = spec.ir.action(gir, d) if gir.factors else None
+        for i, f in enumerate(factors):
+            if whole is not None and whole.parts:
+                out[i][key] = whole.parts[i]
+            elif whole is not None and _plain(whole.kind) == "trivial":
+                out[i][key] = whole
+            else:
+                out[i][key] = spec.ir.action(f, d)
+    return out
+
+
+def arithmetic_description(spec, gir, domains: dict, number=int, acts: dict | None = None) -> dict | None:
     """An ``arithmetic`` factor of ``rt.GroupSampler`` for ``gir`` acting on ``domains``, or None.
 
     When the group's elements have a normal form (:func:`_steps`) and each
     generator maps every moved domain's values by ``v -> a v + b (mod n)``, an
     element is drawn as one number in ``[0, order)`` (uniform over the group)
     and acts by arithmetic: no table of elements, no push map per element.
+    ``acts``: the group's action per key when it is a product's factor
+    (:func:`factor_actions`), else looked up.
     """
     steps = _steps(gir)
     if steps is None or not ARITHMETIC:
         return None
     on = {}
     for key, d in domains.items():
-        act = spec.ir.action(gir, d)
+        act = acts[key] if acts is not None else spec.ir.action(gir, d)
         if _still(act, d):
             on[key] = None
             continue
@@ -426,19 +498,21 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
         }
         return [{"kind": "finite", "name": gir.name, "order": gir.order, "on": on}]
     out = []
-    for f in gir.factors or (gir,):
+    for f, f_acts in zip(gir.factors or (gir,), factor_actions(spec, gir, domains)):
         kind = _plain(f.definition.kind)
-        arithmetic = arithmetic_description(spec, f, domains, number) if f is not gir else None
+        arithmetic = arithmetic_description(spec, f, domains, number, f_acts) if f is not gir else None
         if arithmetic is not None:
             out.append(arithmetic)
             continue
         on = {}
         for k, d in domains.items():
-            act = spec.ir.action(f, d)
+            act = f_acts[k]
             if _still(act, d) or (act is not None and not f.generators and not f.continuous):
                 on[k] = None
             elif act is None:
                 raise ValueError(f"{f.name} has no action on {spec.domain_name(d)}")
+            elif kind in PHYSICS_FACTORS and _plain(act.kind) in ("matrix", "affine"):
+                on[k] = physics_entry(kind, act, d, dims)
             elif _plain(act.kind) == "matrix" and kind in ("SO", "O"):
                 on[k] = {"shape": dims(d.dims), "matrix": act.matrix_dim}
             elif _plain(act.kind) == "symbolic" and kind == "symmetric":
@@ -461,7 +535,9 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
                 raise ValueError(f"sampling {f.name} acting on {spec.domain_name(d)} is not supported")
         if all(a is None for a in on.values()):
             continue  # moves none of the domains
-        if kind in ("SO", "O"):
+        if kind in PHYSICS_FACTORS:
+            out.append(physics_factor(f, on))
+        elif kind in ("SO", "O"):
             out.append({"kind": kind, "name": f.name, "n": f.definition.arg, "on": on})
         elif kind == "symmetric" and any(a is not None and "permute" in a for a in on.values()):
             out.append({"kind": "symmetric", "name": f.name, "on": on})
@@ -487,16 +563,24 @@ def describe_group(name: str, factors: list) -> str:
             moved = ", ".join(("positions of " if "shape" in a else "values of ") + k for k, a in on)
             size = f" (order {order})" if order else ""
             parts.append(f"{title}{size}: {how}, permuting the {moved}")
+        elif f["kind"] == "constant":
+            moved = ", ".join(("positions of " if "shape" in a else "values of ") + k for k, a in on)
+            parts.append(f": the constant element {f['name']}, permuting the {moved}")
         elif f["kind"] == "arithmetic":
             moved = ", ".join(f"values of {k}" for k, _a in on)
             kinds = {m[0] for _k, a in on for m in a["maps"]}
             how = "shifting" if kinds == {1} else "reflecting and shifting" if kinds <= {1, -1} else "v -> a v + b on"
             parts.append(f"{title} (order {f['order']}): a uniform number per element, by arithmetic {how} the {moved}")
+        elif f["kind"] in PHYSICS_FACTORS:
+            parts.append(describe_physics(f, title))
         elif f["kind"] == "symmetric":
             dims = "; ".join(f"dims {list(a['permute'])} of {k}" for k, a in on)
             parts.append(f"{title}: uniform permutations of {dims}")
         else:
-            dims = "; ".join(f"dim {a['matrix']} of {k}" for k, a in on)
+            dims = "; ".join(
+                (f"dims {tuple(a['matrix'])} of {k}" if isinstance(a["matrix"], tuple | list) else f"dim {a['matrix']} of {k}")
+                for k, a in on
+            )
             parts.append(f"{title} = {f['kind']}({f['n']}): Haar matrices on {dims}")
     if len(parts) == 1 and parts[0].startswith((" ", ":")):  # the group itself: "D4 (order 8): ..."
         return name + parts[0]
@@ -518,11 +602,12 @@ def _domain_keys(spec, domains: list) -> dict:
     return keys
 
 
-def draw_group(ls: LawScope, var: str, every: Name | None = None) -> Draw:
+def draw_group(ls: LawScope, var: str, every: Name | None = None, canonical: bool = False) -> Draw:
     """Elements of the variable's group per example, drawn by the law's ``rt.GroupSampler``.
 
     ``every``: element ``i`` for copy ``i``, each example copied per element
-    (exact symmetrization). The term's ``V("elem", ...)`` maps each domain to
+    (exact symmetrization). ``canonical``: a translating group's elements center
+    the inputs (``SAMPLER.canonical``; exact in the translations). The term's ``V("elem", ...)`` maps each domain to
     ``(sampler, elements, key)`` for :mod:`.actions`.
     """
     v = ls.law.variables[var]
@@ -534,7 +619,11 @@ def draw_group(ls: LawScope, var: str, every: Name | None = None) -> Draw:
     keys = _domain_keys(ls.spec, uniq)
     tables = ls.tables
     try:
-        factors = group_description(ls.spec, gir, keys, number=tables.number, dims=tables.dims)
+        if v.element:  # a constant element 'D4.r' (analysis/constants.py): a sampler of that one element
+            factors = constant_description(ls.spec, gir, v.element, var, keys, number=tables.number, dims=tables.dims)
+        else:
+            factors = group_description(ls.spec, gir, keys, number=tables.number, dims=tables.dims)
+        factors = with_scale(factors, ls.law.options.get("scale", 1.0))  # [scale s]: non-compact factors only
     except ValueError as why:
         ls.fail(str(why))
     if not factors and keys:  # a trivial group (symmetric(1)) on the law's domains: one identity element
@@ -558,12 +647,15 @@ def draw_group(ls: LawScope, var: str, every: Name | None = None) -> Draw:
         locals_ = [Name(ls.scope.ns.create_name(f"{name.id}_{i}")) for i in range(len(factors))]
         elements = TupleE(tuple(locals_))
         draw.shown = [(f"{var}[{i}]", part) for i, part in enumerate(locals_)]
-    if len(factors) == 1 and factors[0]["kind"] in ("finite", "arithmetic") and enumerable(gir):
+    if len(factors) == 1 and factors[0]["kind"] in ("finite", "arithmetic", "constant") and (v.element or enumerable(gir)):
         comment = f"every element of {gir.name} by number (validation enumerates them)"
         every_number = Index(method(sampler, "every"), Const(0))
         draw.elements = tables.buffer(("elements", ls.law.name, var), f"ELEMENTS_{ls.law.name}_{var}", every_number, comment)
     if every is not None:
         value = method(sampler, "every", Name("device"), repeat=Name("n"))
+    elif canonical and canonicalizes(factors):  # symmetrize: the translations that center the inputs (runtime/physics.py)
+        like = canonical_like(ls.env, factors, keys)
+        value = method(sampler, "canonical", ls.n, Name("generator"), Name("device"), like=as_expr(like))
     else:
         like = _like(ls, factors, keys)
         kwargs = {"like": as_expr(like)} if like else {}

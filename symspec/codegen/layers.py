@@ -51,21 +51,29 @@ def _rep_matrices(reps: list, shape: tuple) -> list:
                 mats.append(("group", m))
             continue
         kind, n, dim = rep
-        before, after = math.prod(shape[:dim]), math.prod(shape[dim + 1 :])
+        dims = tuple(dim) if isinstance(dim, tuple | list) else (dim,)
 
-        def lift(a, before=before, after=after):
-            return np.kron(np.kron(np.eye(before), a), np.eye(after))
+        def lift(a, d):
+            return np.kron(np.kron(np.eye(math.prod(shape[:d])), a), np.eye(math.prod(shape[d + 1 :])))
 
         for i in range(n):
             for j in range(i + 1, n):
                 a = np.zeros((n, n))
                 a[i, j], a[j, i] = -1.0, 1.0
-                mats.append(("lie", lift(a)))
+                mats.append(("lie", sum(lift(a, d) for d in dims)))  # the same rotation on every dim: a sum of generators
         if kind == "o":
             reflect = np.eye(n)
             reflect[0, 0] = -1.0
-            mats.append(("group", lift(reflect)))
+            mats.append(("group", _product(lift(reflect, d) for d in dims)))  # ... and of group elements, a product
     return mats
+
+
+def _product(mats):
+    """The product of commuting matrices (each acting on its own dim)."""
+    out = None
+    for m in mats:
+        out = m if out is None else out @ m
+    return out
 
 
 def basis_size(in_reps: list | None, out_reps: list | None, in_shape: tuple, out_shape: tuple) -> int:
@@ -97,8 +105,10 @@ def _reps(spec, tables, gir, domain):
     if not isinstance(domain, Tensor) or not all(isinstance(d, int) for d in domain.dims):
         return None
     exprs, values = [], []
-    for f in gir.factors or (gir,):
-        act = spec.ir.action(f, domain)
+    whole = spec.ir.action(gir, domain) if gir.factors else None
+    for i, f in enumerate(gir.factors or (gir,)):
+        # a product's factor acts through its part (the identity where it has no action of its own)
+        act = whole.parts[i] if whole is not None and whole.parts else spec.ir.action(f, domain)
         if act is None:
             return None
         if act.kind == "matrix":
@@ -123,7 +133,7 @@ def _fail(spec, message: str, span, hint=None):
 
 def _matrix_layer(spec, tables, name: str, layer, gir):
     """Constructor arguments of an rt.BasisLinear layer (continuous groups on fixed shapes), or None."""
-    if not gir.continuous:
+    if not gir.continuous or gir.definition.noncompact:  # Lorentz groups, translations, rigid motions: not yet
         return None
     src = _reps(spec, tables, gir, layer.source)
     dst = _reps(spec, tables, gir, layer.target)

@@ -35,6 +35,7 @@ from .expr import (
     rt,
 )
 from .names import py
+from .physics import has_lorentz, only_translations
 from .terms import Terms
 
 __all__ = ["Symmetrizer", "lower_symmetrize"]
@@ -102,10 +103,14 @@ def _group_law(spec, tables, sig, law, ir) -> Symmetrizer | None:
     base, base_ops, moved, moved_ops, params = ir.sides
     if moved_ops or len(params) != 1 or law.variables[params[0]].group is None:
         return None
+    if getattr(law.variables[params[0]], "element", ""):  # 'D4.r . x': one element, not a group to average over
+        return None
     if any(kind != "act" for kind, _ in base_ops):
         return None
     var = params[0]
     gir = spec.ir.group(law.variables[var].group)
+    if has_lorentz(gir):  # a non-compact group without a translation to center: no invariant average to take
+        return None
     exact = enumerable(gir)
     fields = [py(p) for p, _ in sig.params]
     scope = Scope(spec, tables, taken=set(fields) | {"m", "out", "n", "device", "generator"}, in_module=False)
@@ -119,10 +124,15 @@ def _group_law(spec, tables, sig, law, ir) -> Symmetrizer | None:
         local = ls.local(f"{a.name}_all")
         lines.append(Assign((local,), rt("repeat_examples", Name(fields[j]), copies)))
         ls.env[a.name] = value_of(sig.params[j][1], local)
-    draw = draw_group(ls, var, every=copies if exact else None)
+    draw = draw_group(ls, var, every=copies if exact else None, canonical=gir.definition.noncompact)
     if exact:
         size = Index(Attr(Name(draw.elements), "shape"), Const(0))
         head = [Assign((copies,), size, f"every element of {gir.name}")]
+    elif only_translations(gir):
+        head = [
+            Assign((copies,), Const(1), f"the translation that centers the inputs: exact for {gir.name}"),
+            Assign((Name("m"),), Name("n")),
+        ]
     else:
         head = [
             Assign((copies,), Attr(Name("self"), "samples"), f"random elements of {gir.name}: an approximate average"),

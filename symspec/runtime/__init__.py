@@ -5,8 +5,24 @@ over examples, randomness from a ``torch.Generator``.  Each submodule lists
 its public names in ``__all__``; this package exports exactly their union.
 """
 
-from . import actions, calls, checks, descriptors, distributions, divergences, groups, layers, logic, priors, sampling, tables
+from . import (
+    actions,
+    arith,
+    calls,
+    checks,
+    descriptors,
+    distributions,
+    divergences,
+    groups,
+    layers,
+    logic,
+    physics,
+    priors,
+    sampling,
+    tables,
+)
 from .actions import *  # noqa: F403
+from .arith import *  # noqa: F403
 from .calls import *  # noqa: F403
 from .checks import *  # noqa: F403
 from .descriptors import *  # noqa: F403
@@ -15,12 +31,14 @@ from .divergences import *  # noqa: F403
 from .groups import *  # noqa: F403
 from .layers import *  # noqa: F403
 from .logic import *  # noqa: F403
+from .physics import *  # noqa: F403
 from .priors import *  # noqa: F403
 from .sampling import *  # noqa: F403
 from .tables import *  # noqa: F403
 
 __all__ = [
     *actions.__all__,
+    *arith.__all__,
     *calls.__all__,
     *checks.__all__,
     *descriptors.__all__,
@@ -29,6 +47,7 @@ __all__ = [
     *groups.__all__,
     *layers.__all__,
     *logic.__all__,
+    *physics.__all__,
     *priors.__all__,
     *sampling.__all__,
     *tables.__all__,

@@ -26,7 +26,8 @@ The description is a group name and a list of factors, each a dict:
     in ``[0, order)`` (uniform over the group) and acts by arithmetic: no
     table of elements, whatever the order.
 ``{"kind": "SO" | "O", "name": ..., "n": 3, "on": {key: {"shape": dims, "matrix": dim}}}``
-    Haar-random rotations acting as matrices on event dim ``dim``.
+    Haar-random rotations acting as matrices on event dim ``dim``; ``dim`` a
+    tuple of dims applies the same matrix on each (``R M R^T`` on two dims).
 ``{"kind": "symmetric", "name": ..., "on": {key: {"shape": dims, "permute": (dim, ...)}}}``
     Uniform permutations of symbolic size moving the event dims ``dims``
     together; the size is read at draw time from a tensor of the domain.
@@ -61,6 +62,7 @@ from .actions import (
     random_words,
 )
 from .distributions import pushforward_permutation
+from .physics import PHYSICS_KINDS
 from .sampling import haar_orthogonal, random_permutations
 from .tables import action_table
 
@@ -285,7 +287,7 @@ class _Arithmetic:
 
 
 class _Matrix:
-    """SO(n) / O(n): Haar matrices on one event dim."""
+    """SO(n) / O(n): Haar matrices on one event dim, or the same matrix on each of several (a tensor representation)."""
 
     def __init__(self, desc: dict):
         self.name = desc.get("name", f"{desc['kind']}({desc['n']})")
@@ -302,7 +304,10 @@ class _Matrix:
             return x
         rank, dim = self.on[key]
         q = _batch(part.to(x.device), x.shape[0])
-        return matrix_event_dim(x, q.transpose(-1, -2) if inverse else q, _axis(x, rank, dim))
+        q = q.transpose(-1, -2) if inverse else q  # orthogonal: the inverse is the transpose, on every dim alike
+        for d in dim if isinstance(dim, (tuple, list)) else (dim,):
+            x = matrix_event_dim(x, q, _axis(x, rank, d))
+        return x
 
 
 class _Symmetric:
@@ -337,8 +342,72 @@ class _Symmetric:
         return x
 
 
-_KINDS = {"finite": _Finite, "arithmetic": _Arithmetic, "SO": _Matrix, "O": _Matrix, "symmetric": _Symmetric}
-_COUNTED = (_Finite, _Arithmetic)  # factors drawn as element numbers (enumerable up to max_order)
+class _Constant:
+    """One fixed element (a named generator in a law, ``D4.r``): its push map per moved domain; every draw is it.
+
+    ``{"kind": "constant", "name": "D4.r", "on": {key: action, ...}}`` with ``action`` as for ``finite`` but
+    ``"ops"`` the element's op sequence ``[(op, args), ...]`` (the last acting first). Elements are the number 0.
+    """
+
+    def __init__(self, desc: dict, max_order: int):
+        self.name = desc.get("name", "constant")
+        self.push, self.lows, self.ranks = {}, {}, {}
+        for key, action in desc["on"].items():
+            if action is None:
+                continue
+            ops = {"g": [(op, dict(args)) for op, args in action["ops"]]}
+            if "shape" in action:
+                shape = tuple(action["shape"])
+                lead = _leading_untouched(shape, ops)
+                ops = {"g": [(op, _shift(args, -lead)) for op, args in ops["g"]]}
+                event = shape[lead:]
+                if not all(isinstance(d, int) for d in event):
+                    raise ValueError(f"{self.name} moves the symbolic dims of {key} {shape}: no finite table")
+                self.push[key] = action_table(ops, shape=event)[0]
+                self.ranks[key] = len(event)
+            else:
+                self.push[key] = action_table(ops, n=action["n"])[0]
+                self.lows[key] = action.get("lo", 0)
+        self.order = 1
+
+    def tensors(self) -> dict:
+        out = {}
+        for k, p in self.push.items():
+            out[("push", k)] = p
+            out[("pull", k)] = invert(p.unsqueeze(0))[0]
+        return out
+
+    def draw(self, n: int, generator, device, like, word_length: int, on) -> torch.Tensor:
+        return torch.zeros(n, dtype=torch.long, device=device)
+
+    def every(self, device, repeat: int) -> torch.Tensor:
+        return torch.zeros(repeat, dtype=torch.long, device=device)
+
+    def act(self, part, key, x, kind, on, inverse: bool) -> torch.Tensor:
+        if key not in self.push:
+            return x
+        batch = x.shape[0]
+        push, pull = on[("push", key)], on[("pull", key)]
+        if key in self.ranks:  # gather rows: the pull map of g is the gather of g, its push map the gather of g^-1
+            index = push if inverse else pull
+            return gather_positions(x, index.unsqueeze(0).expand(batch, -1), self.ranks[key])
+        if kind == "dist":
+            return pushforward_permutation(x, push if inverse else pull)
+        table = pull if inverse else push
+        lo = self.lows[key]
+        return act_on_values(x - lo, table) + lo if lo else act_on_values(x, table)
+
+
+_KINDS = {
+    "finite": _Finite,
+    "arithmetic": _Arithmetic,
+    "SO": _Matrix,
+    "O": _Matrix,
+    "symmetric": _Symmetric,
+    "constant": _Constant,
+}
+_KINDS.update(PHYSICS_KINDS)  # non-compact groups: SO1, O1, translations, E, SE (runtime/physics.py)
+_COUNTED = (_Finite, _Arithmetic, _Constant)  # factors drawn as element numbers (enumerable up to max_order)
 
 
 class GroupSampler:
@@ -375,7 +444,8 @@ class GroupSampler:
         found = self._devices.get(key)
         if found is None:
             found = self._devices[key] = [
-                {k: t.to(device) for k, t in f.tensors().items()} if isinstance(f, _Finite) else {} for f in self.factors
+                {k: t.to(device) for k, t in f.tensors().items()} if isinstance(f, _Finite | _Constant) else {}
+                for f in self.factors
             ]
         return found
 
@@ -386,6 +456,17 @@ class GroupSampler:
         """
         on = self._on(device)
         return Elements(f.draw(n, generator, device, like, self.word_length, t) for f, t in zip(self.factors, on))
+
+    def canonical(self, n: int, generator: torch.Generator | None = None, device=None, like: dict | None = None) -> Elements:
+        """Like :meth:`draw`, but each translating factor (runtime/physics.py) gives, per example, the element that
+        moves its tensor in ``like`` to a canonical position (centroid at 0); every other part is drawn as usual."""
+        on = self._on(device)
+        return Elements(
+            f.canonical(n, generator, device, like)
+            if hasattr(f, "canonical")
+            else f.draw(n, generator, device, like, self.word_length, t)
+            for f, t in zip(self.factors, on)
+        )
 
     def every(self, device=None, repeat: int = 1) -> Elements:
         """Every element, each ``repeat`` times in a row (``arange(order).repeat_interleave(repeat)``)."""

@@ -1,0 +1,161 @@
+"""Non-compact groups in the analysis: Lorentz groups, translations, rigid motions (docs/language.md, Non-compact groups).
+
+``SO(1, n)`` and ``O(1, n)`` (kinds ``SO1``/``O1``, ``arg`` = n space coordinates) act by matrix product on a
+dim of size n + 1 (time first); ``translations(n)`` by adding one vector along a dim of size n; ``E(n)`` and
+``SE(n)`` by ``x -> R x + t`` along a dim of size n (or, ``by matrix``, by ``R x`` alone). The action kinds
+are ``matrix`` and ``affine`` (``symspec.analysis.groups.ActionKind``); the runtime side is
+``symspec.runtime.physics``.
+"""
+
+from __future__ import annotations
+
+from .context import Context
+from .domains import Tensor, describe
+from .structures import BY_FAMILIES, GroupDef, TransformDef
+
+__all__ = [
+    "noncompact_abelian",
+    "noncompact_dimension",
+    "noncompact_default",
+    "noncompact_ops",
+    "noncompact_hint",
+    "check_noncompact_transform",
+    "default_transform",
+    "check_scale_option",
+    "sampling_text",
+]
+
+
+def noncompact_abelian(kind: str, n: int) -> bool:
+    """Whether the group is abelian: translations, SO(1, 1) (boosts of a line) and SE(1) (translations of a line)."""
+    return kind == "translations" or (n == 1 and kind in ("SO1", "SE"))
+
+
+def noncompact_dimension(kind: str, n: int) -> int:
+    """The dimension of the Lie group: n for translations(n), n (n + 1) / 2 for the others."""
+    return n if kind == "translations" else n * (n + 1) // 2
+
+
+def default_transform(kind: str) -> str:
+    """The `by` transform a family acts by when no action is declared."""
+    return {"SO1": "matrix", "O1": "matrix", "translations": "translate"}.get(kind, "rigid")
+
+
+def noncompact_ops(transform: str, args: dict, domain) -> tuple:
+    """(action kind, ops, dim) of a non-compact family acting by ``transform`` (checked) on a tensor domain."""
+    rank = len(domain.dims)
+    dim = args.get("dim", -1) % rank
+    return ("matrix" if transform == "matrix" else "affine"), {}, dim
+
+
+def noncompact_default(gdef: GroupDef, domain) -> tuple | None:
+    """The default action on a tensor whose last dim has the family's size (n + 1 for Lorentz groups), else None."""
+    if isinstance(domain, Tensor) and domain.dims and domain.dims[-1] == gdef.vector_size:
+        return noncompact_ops(default_transform(gdef.kind), {"dim": -1}, domain)
+    return None
+
+
+def _fits(gdef: GroupDef, domain) -> list:
+    """``by`` transforms, written out, that let ``gdef`` act on ``domain`` (a dim of its size)."""
+    if not isinstance(domain, Tensor):
+        return []
+    rank = len(domain.dims)
+    sized = [i - rank for i, d in enumerate(domain.dims) if d == gdef.vector_size]
+    if not sized:
+        return []
+    names = [t for t, families in BY_FAMILIES.items() if gdef.kind in families]
+    return [f"{t}(dim={sized[-1]})" for t in sorted(names, key=lambda t: t != default_transform(gdef.kind))]
+
+
+def noncompact_hint(gdef: GroupDef, domain, group_name: str, domain_name: str) -> str:
+    """The hint of an error where ``gdef`` has no action on ``domain``: the statement to write, or what it needs."""
+    fits = _fits(gdef, domain)
+    if fits:
+        return f"declare one: action {group_name} on {domain_name} by " + " or by ".join(fits)
+    size = gdef.vector_size
+    what = f"the {size} coordinates of a point (time first, then {gdef.arg} of space)" if gdef.kind in ("SO1", "O1") else ""
+    return (
+        f"{gdef} acts on a tensor dim of size {size}{': ' + what if what else ''}; "
+        f"{describe(domain, domain_name)} has none: use tensor[..., {size}]"
+    )
+
+
+def check_noncompact_transform(ctx: Context, t: TransformDef, domain, domain_name: str, group: GroupDef) -> bool:
+    """Check ``action G on D by t`` for a non-compact family G: a tensor dim that exists and has the family's size."""
+    if not isinstance(domain, Tensor):
+        ctx.reporter.error(
+            f"{t.name} acts on tensor dims, but {describe(domain, domain_name)} is not a tensor domain",
+            t.span,
+            f"{group} acts on tensors: declare a domain such as tensor[N, {group.vector_size}]",
+        )
+        return False
+    if dict(t.args).get("dims"):
+        ctx.reporter.error(
+            f"{group} acts on one dim, but {t} names several",
+            t.span,
+            f"write {t.name}(dim=-1): {group} moves the {group.vector_size} coordinates of one dim",
+        )
+        return False
+    dim = t.arg("dim")
+    rank = len(domain.dims)
+    if not -rank <= dim < rank:
+        ctx.reporter.error(
+            f"dim {dim} is out of range for {domain}, which has {rank} dim{'s' if rank != 1 else ''}",
+            t.span,
+            f"its dims are 0..{rank - 1}, or -{rank}..-1 from the end",
+        )
+        return False
+    size = domain.dims[dim]
+    if size != group.vector_size:
+        sized = [i - rank for i, d in enumerate(domain.dims) if d == group.vector_size]
+        ctx.reporter.error(
+            f"{group} cannot act on dim {dim} of {domain}, which has size {size}: it moves {group.vector_size} coordinates",
+            t.span,
+            f"dim {sized[-1]} has size {group.vector_size}: write {t.name}(dim={sized[-1]})"
+            if sized
+            else f"no dim of {domain} has size {group.vector_size}, so {group} cannot act on it",
+        )
+        return False
+    return True
+
+
+def check_scale_option(ctx: Context, decl, variables: dict, options: dict) -> None:
+    """``[scale s]`` sets the spread of a non-compact group's draws: an error on a law that binds none."""
+    if "scale" not in options:
+        return
+    if any(v.group is not None and v.group.noncompact for v in variables.values()):
+        return
+    span = next(o.span for o in decl.options if o.name.name == "scale")
+    ctx.reporter.error(
+        f"option 'scale' sets how far a non-compact group's elements reach, but law {decl.name.name} binds no non-compact group",
+        span,
+        "use it on a law over SO(1, n), O(1, n), translations(n), E(n) or SE(n); a finite or compact group is drawn "
+        "uniformly, with no scale",
+    )
+
+
+def _part_text(f: GroupDef, scale) -> str:
+    if f.kind in ("SO1", "O1"):
+        text = (
+            f"a boost of rapidity |N(0, {scale}^2)| in a uniform direction times a Haar rotation of SO({f.arg})"
+            if f.kind == "SO1"
+            else f"a boost of rapidity |N(0, {scale}^2)| in a uniform direction times a Haar element of O({f.arg}), "
+            "times time reversal with probability 1/2"
+        )
+    elif f.kind == "translations":
+        text = f"a translation with N(0, {scale}^2) coordinates"
+    elif f.kind in ("E", "SE"):
+        rot = "SO" if f.kind == "SE" else "O"
+        text = f"a Haar element of {rot}({f.arg}) and a translation with N(0, {scale}^2) coordinates"
+    elif f.continuous:
+        text = f"Haar measure on {f}"
+    else:
+        text = f"uniform over {f}"
+    return text
+
+
+def sampling_text(gdef: GroupDef, scale) -> str:
+    """How elements of a group with a non-compact factor are drawn (no Haar measure: validation covers this law)."""
+    parts = gdef.factors or (gdef,)
+    body = "; ".join((f"{f.name or f}: " if len(parts) > 1 else "") + _part_text(f, scale) for f in parts)
+    return body + " (a non-compact group has no uniform distribution: validation covers this one only)"
