@@ -46,7 +46,7 @@ def _silence_stdout() -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="symspec",
-        description="A compiler for task symmetries: check, explain, compile and validate .sym specs.",
+        description="A compiler for task symmetries: check, explain, compile, validate and format .sym specs.",
     )
     parser.add_argument("--version", action="version", version=f"symspec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("file", metavar="FILE", help="the .sym file to compile")
     comp.add_argument("-o", "--output", metavar="OUT.py", help="where to write the module (default: standard output)")
     comp.add_argument("--param", action="append", default=[], metavar="NAME=INT", help="override a 'param' (repeatable)")
+    fmt = sub.add_parser("fmt", help="rewrite .sym files in the canonical layout, comments kept")
+    fmt.add_argument("files", nargs="+", metavar="FILE", help=".sym files to format ('-': standard input to output)")
+    fmt.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
+    fmt.add_argument("--diff", action="store_true", help="print the changes as a unified diff instead of writing them")
     val = sub.add_parser("validate", help="measure trained models against a spec's laws; exit 1 if any law fails")
     val.add_argument("file", metavar="FILE", help="the .sym file")
     val.add_argument(
@@ -165,6 +169,12 @@ def _compile(args) -> int:
     return 0
 
 
+def _fmt(args) -> int:
+    from .fmt import run_fmt
+
+    return run_fmt(args, _color(sys.stderr), write_stdout)
+
+
 def _validate(args) -> int:
     from ..validation.cli import run_validate
 
@@ -186,6 +196,8 @@ def main(argv=None) -> int:
             return _compile(args)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "fmt":
+            return _fmt(args)
     except UsageError as err:
         print(f"symspec: error: {err}", file=sys.stderr)
         return 2

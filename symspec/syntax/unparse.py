@@ -1,6 +1,8 @@
-"""AST back to .sym text, with the brackets precedence needs (for messages and explain)."""
+"""AST back to .sym text, with the brackets precedence needs (for messages, explain and fmt)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from . import ast
 
@@ -24,13 +26,19 @@ def _level(e) -> int:
     return _LEVEL["atom"]
 
 
-def _wrap(e, at_least: int) -> str:
-    text = unparse(e)
+def _wrap(e, at_least: int, number) -> str:
+    text = unparse(e, number)
     return f"({text})" if _level(e) < at_least else text
 
 
-def unparse(e) -> str:
-    """The .sym text of an expression node."""
+def unparse(e, number: Callable | None = None) -> str:
+    """The .sym text of an expression node.
+
+    ``number``: how a number node (:class:`ast.Int`, :class:`ast.Real`) is spelled
+    (``fmt`` keeps the source's spelling); by default its value (a real: its text).
+    """
+    if number is not None and isinstance(e, ast.Int | ast.Real):
+        return number(e)
     if isinstance(e, ast.Name):
         return e.name
     if isinstance(e, ast.Ident):
@@ -41,28 +49,28 @@ def unparse(e) -> str:
         return e.text
     if isinstance(e, ast.Call | ast.Index):
         open_, close = ("(", ")") if isinstance(e, ast.Call) else ("[", "]")
-        return e.func.name + open_ + ", ".join(unparse(a) for a in e.args) + close
+        return e.func.name + open_ + ", ".join(unparse(a, number) for a in e.args) + close
     if isinstance(e, ast.KwArg):
-        return f"{e.name.name}={unparse(e.value)}"
+        return f"{e.name.name}={unparse(e.value, number)}"
     if isinstance(e, ast.Tuple):
-        return "(" + ", ".join(unparse(i) for i in e.items) + ("," if len(e.items) == 1 else "") + ")"
+        return "(" + ", ".join(unparse(i, number) for i in e.items) + ("," if len(e.items) == 1 else "") + ")"
     if isinstance(e, ast.Neg):
-        return "-" + _wrap(e.operand, _LEVEL["unary"])
+        return "-" + _wrap(e.operand, _LEVEL["unary"], number)
     if isinstance(e, ast.Not):
-        return "not " + _wrap(e.operand, _LEVEL["unary"])
+        return "not " + _wrap(e.operand, _LEVEL["unary"], number)
     if isinstance(e, ast.Act):
-        return f"{_wrap(e.element, _LEVEL['atom'])} . {_wrap(e.operand, _LEVEL['.'])}"
+        return f"{_wrap(e.element, _LEVEL['atom'], number)} . {_wrap(e.operand, _LEVEL['.'], number)}"
     if isinstance(e, ast.BinOp):
         level = _LEVEL[e.op]
-        return f"{_wrap(e.left, level)} {e.op} {_wrap(e.right, level + 1)}"
+        return f"{_wrap(e.left, level, number)} {e.op} {_wrap(e.right, level + 1, number)}"
     if isinstance(e, ast.Logic):
         level = _LEVEL[e.op]
         if e.op == "=>":  # right-associative
-            return f"{_wrap(e.left, level + 1)} => {_wrap(e.right, level)}"
-        return f"{_wrap(e.left, level)} {e.op} {_wrap(e.right, level + 1)}"
+            return f"{_wrap(e.left, level + 1, number)} => {_wrap(e.right, level, number)}"
+        return f"{_wrap(e.left, level, number)} {e.op} {_wrap(e.right, level + 1, number)}"
     if isinstance(e, ast.Compare):
-        parts = [_wrap(e.operands[0], _LEVEL["+"])]
+        parts = [_wrap(e.operands[0], _LEVEL["+"], number)]
         for op, o in zip(e.ops, e.operands[1:]):
-            parts.append(f"{op} {_wrap(o, _LEVEL['+'])}")
+            parts.append(f"{op} {_wrap(o, _LEVEL['+'], number)}")
         return " ".join(parts)
     raise TypeError(f"cannot unparse {type(e).__name__}")
