@@ -106,8 +106,21 @@ class Tensor:
 
 @dataclass(frozen=True)
 class RealDomain:
+    """A real number; ``real(lo, hi)`` (both bounds given) is the interval [lo, hi), drawn uniformly in a law."""
+
+    lo: float | None = None
+    hi: float | None = None
+
+    @property
+    def bounded(self) -> bool:
+        return self.lo is not None
+
     def __str__(self) -> str:
-        return "real"
+        return "real" if self.lo is None else f"real({_number_text(self.lo)}, {_number_text(self.hi)})"
+
+
+def _number_text(x) -> str:
+    return repr(x) if isinstance(x, float) else str(x)
 
 
 @dataclass(frozen=True)
@@ -356,6 +369,8 @@ def resolve_domain(ctx: Context, expr, *, role: str = "a domain"):
             if graph is None:
                 return None
             return Nodes(g.name, graph.num_nodes)
+        if name == "real" and expr.args:
+            return _real_interval(ctx, expr)
         if name in ("real", "bool", "tensor"):
             ctx.reporter.error(f"'{name}' takes no arguments here", expr.span, "write real, bool or tensor[d1, ...]")
             return None
@@ -374,6 +389,45 @@ def resolve_domain(ctx: Context, expr, *, role: str = "a domain"):
         f"expected {role}", expr.span, "domains are cyclic(n), range(lo, hi), set(...), nodes(G), tensor[...], real, bool"
     )
     return None
+
+
+def _real_bound(ctx: Context, expr):
+    """A bound of ``real(lo, hi)``: a number (integer or real literal, a param, or its negation); None after an error."""
+    if isinstance(expr, ast.Neg):
+        v = _real_bound(ctx, expr.operand)
+        return None if v is None else -v
+    if isinstance(expr, ast.Real):
+        return expr.value
+    if isinstance(expr, ast.Int | ast.Name | ast.BinOp):
+        return eval_int(ctx, expr, "a bound of real(lo, hi)")
+    ctx.reporter.error(
+        f"a bound of real(lo, hi) must be a number, not '{unparse(expr)}'", expr.span, "write real(0, 1) or real(-0.5, 2.5)"
+    )
+    return None
+
+
+def _real_interval(ctx: Context, expr):
+    """``real(lo, hi)``: the interval [lo, hi) of reals (finite bounds, lo < hi); None after an error."""
+    args = expr.args
+    if len(args) != 2 or any(isinstance(a, ast.KwArg) for a in args):
+        ctx.reporter.error(
+            f"real(lo, hi) takes 2 bounds by position, got {unparse(expr)}", expr.span, "write real for any real, or real(0, 1)"
+        )
+        return None
+    lo, hi = (_real_bound(ctx, a) for a in args)
+    if lo is None or hi is None:
+        return None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        ctx.reporter.error(f"{unparse(expr)} needs finite bounds", expr.span, "write real for an unbounded real")
+        return None
+    if not lo < hi:
+        ctx.reporter.error(
+            f"{unparse(expr)} is empty: its lower bound must be less than its upper bound",
+            expr.span,
+            "real(lo, hi) holds the reals from lo up to hi: write real(1, 2)",
+        )
+        return None
+    return RealDomain(lo, hi)
 
 
 def resolve_output(ctx: Context, expr):

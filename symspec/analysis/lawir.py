@@ -47,6 +47,7 @@ class Source(str, Enum):
     INTERVAL = "interval"  # uniform over the values its interval guards allow (exact)
     BETWEEN = "between"  # uniform over the vertices on shortest paths (exact)
     REJECTION = "rejection"  # uniform, rejected unless its guards hold
+    NORMAL = "normal"  # a real or every entry of a tensor: standard normal (real(lo, hi) is UNIFORM on [lo, hi))
 
     def __str__(self) -> str:
         return self.value

@@ -26,6 +26,11 @@ from .typerules import ARITHMETIC_BUILTINS, ArithmeticRules, RelationRules, comp
 
 __all__ = ["LawChecker", "Variable", "BUILTINS"]
 
+_EVENT_HINT = (
+    "a comparison is a truth value there only as 'class output == value' (its probability), as in "
+    "cmp(i, j) == lt => cmp(j, i) == gt; state any other relation as its own law"
+)
+
 BUILTINS = ("logit", "sigmoid", "between", *ARITHMETIC_BUILTINS)
 
 
@@ -40,6 +45,7 @@ class Variable:
     bound: bool = False  # by forall
     first_use: Span | None = None
     used: bool = False
+    element: str = ""  # a constant group element 'G.r' (analysis/constants.py): the generator it is fixed at
 
 
 class LawChecker(ArithmeticRules, RelationRules):
@@ -117,6 +123,10 @@ class LawChecker(ArithmeticRules, RelationRules):
                     self.assign(a, None)
         elif isinstance(e, ast.BinOp):
             d = expected if expected is not None else (self.peek(e.left) or self.peek(e.right))
+            if isinstance(d, Tensor):  # tensor arithmetic broadcasts: a variable with a domain already keeps it
+                self.assign(e.left, None if self._has_domain(e.left) else d)
+                self.assign(e.right, None if self._has_domain(e.right) else d)
+                return
             self.assign(e.left, d)
             self.assign(e.right, d)
         elif isinstance(e, ast.Compare):
@@ -133,6 +143,15 @@ class LawChecker(ArithmeticRules, RelationRules):
         elif isinstance(e, ast.Logic):
             self.assign(e.left, None)
             self.assign(e.right, None)
+
+    def _has_domain(self, e) -> bool:
+        """``e`` is a variable (possibly negated) whose domain is known already (a binder, an earlier use)."""
+        while isinstance(e, ast.Neg):
+            e = e.operand
+        if not (isinstance(e, ast.Name) and self.is_var(e.name)):
+            return False
+        v = self.vars.get(e.name)
+        return v is not None and (v.domain is not None or v.group is not None)
 
     # ---- pass 2: types -----------------------------------------------------------
 
@@ -184,6 +203,10 @@ class LawChecker(ArithmeticRules, RelationRules):
             hint = None
             if sym.kind == "group":
                 hint = f"act with an element: 'forall g: {name}. ... g . x'"
+                gdef = self.ctx.group_ref(e)
+                gens = gdef.generators if gdef is not None and gdef.kind == "presentation" else ()
+                if gens:  # a presentation: its generators are constant elements (analysis/constants.py)
+                    hint += f", or with a generator: '{name}.{gens[0]} . x'"
             elif sym.kind == "model":
                 hint = f"call it: {name}(...)"
             self.r.error(f"'{name}' is {KIND_WORDS[sym.kind]}, not a value", e.span, hint, kind="name")
@@ -363,9 +386,43 @@ class LawChecker(ArithmeticRules, RelationRules):
         t = self.type(e.operand)
         if t is None:
             return None
+        t = self._event(e.operand) or t
         if t.kind in ("prob", "cond"):
             return t
-        self.r.error(f"'not' needs a bool output or a condition, but this is {t}", e.operand.span)
+        self.r.error(
+            f"'not' needs a bool output or a condition, but this is {t}",
+            e.operand.span,
+            _EVENT_HINT if t.kind == "rel" else None,
+        )
+        return None
+
+    def _event(self, node) -> Ty | None:
+        """A formula as a truth value inside ``=>``, ``or``, ``not``: a bool output or condition as it is; a
+        comparison ``class output == value`` (a constant, a label, a value) as its probability (PROB), and an ``and``
+        of such formulas as their product t-norm (PROB).  None when ``node`` is none of these (its type stays)."""
+        t = self.types.get(id(node))
+        if t is None:
+            return None
+        if t.kind in ("prob", "cond"):
+            return t
+        if t.kind != "rel":
+            return None
+        if isinstance(node, ast.Compare) and node.ops == ("==",):
+            a, b = (self.types.get(id(o)) for o in node.operands)
+            if a is not None and b is not None and {a.kind, b.kind} & {"dist"}:
+                other = b if a.kind == "dist" else a
+                if other.kind in ("const", "label", "value"):
+                    ty = Ty("prob", soft=True)
+                    self.types[id(node)] = ty
+                    return ty
+            return None
+        if isinstance(node, ast.Logic) and node.op == "and":
+            left, right = self._event(node.left), self._event(node.right)
+            if left is None or right is None:
+                return None
+            ty = Ty("prob", soft=True)
+            self.types[id(node)] = ty
+            return ty
         return None
 
     def t_Logic(self, e: ast.Logic) -> Ty | None:
@@ -375,11 +432,14 @@ class LawChecker(ArithmeticRules, RelationRules):
             return None
         if e.op == "and" and {a.kind, b.kind} <= {"rel", "prob"} and "rel" in {a.kind, b.kind}:
             return Ty("rel", soft=True)
+        if e.op != "and":  # inside '=>' and 'or', 'class output == value' is its probability
+            a = self._event(e.left) or a
+            b = self._event(e.right) or b
         for t, node in ((a, e.left), (b, e.right)):
             if t.kind not in ("prob", "cond"):
                 hint = "'=>' relates bool outputs, as in gt(a, b) and gt(b, c) => gt(a, c)" if e.op == "=>" else None
                 if t.kind == "rel" and e.op != "and":
-                    hint = f"'{e.op}' cannot combine relations; state each as its own law"
+                    hint = f"'{e.op}' cannot combine relations; {_EVENT_HINT}"
                 self.r.error(f"'{e.op}' needs bool operands, but this is {t}", node.span, hint)
                 return None
         soft = a.soft or b.soft

@@ -15,12 +15,14 @@ from .domains import (
     INTEGER,
     Cyclic,
     Range,
+    RealDomain,
+    Tensor,
     extremum_range,
     fits_int64,
 )
 from .terms import Kind, Ty
 
-__all__ = ["ArithmeticRules", "RelationRules", "ARITHMETIC_BUILTINS", "is_integer", "compatible"]
+__all__ = ["ArithmeticRules", "RelationRules", "ARITHMETIC_BUILTINS", "is_integer", "compatible", "broadcast_dims"]
 
 ARITHMETIC_BUILTINS = {"abs": 1, "min": 2, "max": 2}  # name -> arity: exact integers or reals in, the same kind out
 
@@ -33,7 +35,28 @@ def compatible(a, b) -> bool:
     """Domains hold the same kind of values for comparing distributions/values."""
     if a == b:
         return True
+    if isinstance(a, RealDomain) and isinstance(b, RealDomain):  # real(lo, hi) is a real: bounds only say how to draw
+        return True
     return isinstance(a, Range) and isinstance(b, Range)
+
+
+def broadcast_dims(a: tuple, b: tuple) -> tuple | None:
+    """The dims of ``x op y`` for tensors of dims ``a`` and ``b`` under torch broadcasting, or None if they clash.
+
+    Dims are aligned from the last; each pair is equal (the same integer, or the same symbolic name) or one of them
+    is 1.  A symbolic dim matches only itself or 1: ``N`` against ``3`` is a clash (known only at run time).
+    """
+    out = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        x = a[-i] if i <= len(a) else 1
+        y = b[-i] if i <= len(b) else 1
+        if x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        else:
+            return None
+    return tuple(reversed(out))
 
 
 def _integer_bounds(t: Ty) -> tuple:
@@ -131,13 +154,13 @@ class ArithmeticRules:
             return None
         if t.kind == "const":
             return Ty("const", value=-t.value)
-        if t.kind in ("realconst", "real"):
+        if t.kind in ("realconst", "real", "tensor"):
             return t
         if t.kind in ("value", "dist") and isinstance(t.domain, Cyclic):
             return t
         if t.kind == "dist" and isinstance(t.domain, Range):
             return Ty("dist", domain=Range(-t.domain.hi + 1, -t.domain.lo + 1), soft=True)
-        self.r.error(f"cannot negate {t}", e.span, "negation works on cyclic values, integer class outputs and reals")
+        self.r.error(f"cannot negate {t}", e.span, "negation works on cyclic values, integer class outputs, reals and tensors")
         return None
 
     def t_BinOp(self, e: ast.BinOp) -> Ty | None:
@@ -158,6 +181,8 @@ class ArithmeticRules:
             if not fits:
                 self._too_wide(e, worst)
                 return None
+        if "tensor" in kinds:
+            return self._tensor_arith(e, op, a, b)
         if kinds <= {"real", "realconst", "const"}:
             return Ty("real", soft=a.soft or b.soft) if "real" in kinds else Ty("realconst")
         bad = next((t for t in (a, b) if t.kind in ("prob", "cond", "rel", "label", "elem", "tensor")), None)
@@ -183,6 +208,32 @@ class ArithmeticRules:
             self.r.error(f"cannot combine a value of {da} with a value of {db}", e.span)
             return None
         return Ty("value", domain=da or db)
+
+    def _tensor_arith(self, e, op: str, a: Ty, b: Ty) -> Ty | None:
+        """``+ - *`` with a tensor: tensors broadcast (torch's rule, aligned from the last dim) with tensors, reals
+        and constants; the result is a tensor of the broadcast shape, soft when either side is."""
+        for t in (a, b):
+            if t.kind not in ("tensor", "real", "realconst", "const"):
+                hint = {
+                    "dist": "a class output is not a number: compare it on its own, or use a real or tensor output",
+                    "prob": "use logit(...) for a real",
+                    "elem": "a group element acts with '.', as in g . x",
+                }.get(t.kind, "arithmetic on tensors takes tensors, reals and constants")
+                self.r.error(f"'{op}' cannot combine {a} with {b}", e.span, hint)
+                return None
+        dims = a.domain.dims if a.kind == "tensor" else ()
+        if b.kind == "tensor":
+            got = broadcast_dims(dims, b.domain.dims)
+            if got is None:
+                self.r.error(
+                    f"cannot broadcast {a.domain} with {b.domain} in '{op}'",
+                    e.span,
+                    "shapes broadcast as in torch, aligned from the last dim: each pair of dims is equal or one is 1 "
+                    "(a symbolic dim matches only itself or 1)",
+                )
+                return None
+            dims = got
+        return Ty("tensor", domain=Tensor(dims), soft=a.soft or b.soft)
 
     def _dist_arith(self, e, op: str, a: Ty, b: Ty) -> Ty | None:
         if op == "*":

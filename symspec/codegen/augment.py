@@ -12,7 +12,7 @@ import math
 from ..analysis.domains import ClassOf, Cyclic, RealDomain, Tensor
 from .actions import apply_parts, invert_parts
 from .core import LawScope, Scope, V, comment_text, fail, formula, int_bounds
-from .draws import draw_group, value_of
+from .draws import draw_group, real_draw, value_of
 from .expr import (
     Assign,
     Attr,
@@ -82,7 +82,7 @@ class _Target:
             raise NotAugmentable(f"an output transform on {self.domain}")
         if kind == "neg":
             return self._wrap(Unary("-", e))
-        other = self.terms.soft(arg).e
+        other = self._aligned(self.terms.soft(arg).e)
         if kind == "rsub":
             return self._wrap(BinOp("-", other, e))
         return self._wrap(BinOp(kind, e, other))
@@ -98,9 +98,9 @@ class _Target:
             raise NotAugmentable(f"an output transform on {self.domain}")
         other = self.terms.soft(arg)
         if kind == "+":
-            return self._wrap(BinOp("-", e, other.e))
+            return self._wrap(BinOp("-", e, self._aligned(other.e)))
         if kind == "-":
-            return self._wrap(BinOp("+", e, other.e))
+            return self._wrap(BinOp("+", e, self._aligned(other.e)))
         # scaling: by the inverse unit modulo n, or dividing a real
         if other.kind != "const" or other.value == 0:
             raise NotAugmentable("scaling by a value not known when compiling")
@@ -109,6 +109,12 @@ class _Target:
         if math.gcd(other.value, self.domain.n) != 1:
             raise NotAugmentable(f"scaling by {other.value}, which has no inverse modulo {self.domain.n}")
         return self._wrap(BinOp("*", e, Const(pow(other.value, -1, self.domain.n))))
+
+    def _aligned(self, e):
+        """A shift of a tensor target (a real per example, or a tensor of fewer dims) broadcast per example."""
+        if isinstance(self.domain, Tensor) and not self.terms.is_number(e):
+            return rt("align_batch", e, len(self.domain.dims))
+        return e
 
     def _parts(self, g: V) -> list:
         parts = g.domain.get(self.domain) if g.kind == "elem" else None
@@ -146,6 +152,10 @@ def _block(scope: Scope, spec, law, ir, sig) -> list:
         v = law.variables[p]
         if plan.source == "group":
             ls.setup += draw_group(ls, p).stmts
+        elif isinstance(v.domain, RealDomain | Tensor):  # a real or tensor shift: drawn as the loss draws it
+            name = ls.local(p)
+            ls.setup.append(Assign((name,), real_draw(ls, p, v.domain)))
+            ls.env[p] = value_of(v.domain, name)
         else:
             lo, hi = int_bounds(v.domain)
             name = ls.local(p)

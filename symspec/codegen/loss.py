@@ -119,7 +119,7 @@ def lower_law(scope: Scope, law, ir) -> LoweredLaw:
         elif plan.source == "group":
             ls.setup += draw_group(ls, plan.name).stmts
     for plan in order:
-        if plan.source in ("uniform", "interval", "between", "rejection"):
+        if plan.source in ("uniform", "normal", "interval", "between", "rejection"):
             d = draw_value(ls, plan, terms)
             ls.setup += d.stmts
             if d.ok is not None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from enum import Enum
 
-from ..analysis.domains import BoolDomain, ClassOf, Cyclic, Labels, Range, RealDomain
+from ..analysis.domains import BoolDomain, ClassOf, Cyclic, Labels, Range, RealDomain, Tensor
 from ..analysis.terms import Kind, Ref
+from ..analysis.typerules import broadcast_dims
 from ..syntax.unparse import unparse
 from .actions import apply_parts
 from .core import UNSUPPORTED_HINT, LawScope, V, int_bounds
@@ -235,11 +236,19 @@ class Terms:
             return V("const", Unary("-", t.e), value=-t.value)
         if t.kind == "real":
             return V("real", Unary("-", t.e), level=t.level)
+        if t.kind == "tensor":
+            return V("tensor", Unary("-", t.e), t.domain, level=t.level)
         if t.kind == "value" and isinstance(t.domain, Cyclic):
             return V("value", BinOp("%", Unary("-", t.e), self._n(t.domain)), t.domain, level=t.level)
         if t.kind == "dist" and isinstance(t.domain, Cyclic):  # x -> -x is its own inverse
             table = rt("scale_table", self._n(t.domain), -1, Name("device"))
             return V("dist", rt("pushforward_permutation", t.e, table), t.domain, 0, t.size, t.level)
+        if t.kind == "dist":  # integers offset..offset+size-1: -X takes -(offset+size-1)..-offset, classes reversed
+            low = -(t.offset + t.size - 1)
+            return V("dist", method(t.e, "flip", -1), Range(low, low + t.size), low, t.size, t.level)
+        if t.kind == "value" and t.domain is not None and hasattr(t.domain, "size"):  # a range value (an argmax)
+            lo, hi = term_bounds(t)
+            return V("value", Unary("-", t.e), Range(-hi + 1, -lo + 1), level=t.level, unchecked=True)
         self.fail(f"negating {t.kind} values", e)
 
     def _n(self, domain):
@@ -260,6 +269,8 @@ class Terms:
         if "dist" in (a.kind, b.kind):
             return self._dist_arith(e, op, a, b)
         level = max(a.level, b.level)
+        if "tensor" in (a.kind, b.kind):
+            return self._tensor_arith(e, op, a, b, level)
         if "real" in (a.kind, b.kind):
             return V("real", BinOp(op, a.e, b.e), level=level)
         domain = a.domain if a.kind == "value" else b.domain
@@ -271,6 +282,26 @@ class Terms:
         # domain it is checked against, coarser than the integers it takes), so codegen tracks the image here.
         image = Range(*arith_image(op, term_bounds(a), term_bounds(b)))
         return V("value", BinOp(op, a.e, b.e), image, level=level, unchecked=True)
+
+    def _tensor_arith(self, e, op, a: V, b: V, level: int) -> V:
+        """``+ - *`` with a tensor: each operand's dims aligned after the batch dim (``rt.align_batch``), so that a
+        real (one per example) or a tensor of fewer dims broadcasts per example as the analysis typed it."""
+        ty = getattr(e, "ty", None)
+        if ty is not None and isinstance(ty.domain, Tensor):
+            domain = ty.domain
+        else:  # an untyped tree: the operands' broadcast
+            dims = [t.domain.dims for t in (a, b) if t.kind == "tensor"]
+            domain = Tensor(dims[0] if len(dims) == 1 else broadcast_dims(*dims))
+        rank = len(domain.dims)
+
+        def aligned(t: V):
+            if t.kind == "const":
+                return self.numeric(t)
+            if self.is_number(t.e) or (t.kind == "tensor" and len(t.domain.dims) == rank):
+                return t.e
+            return rt("align_batch", t.e, rank)
+
+        return V("tensor", BinOp(op, aligned(a), aligned(b)), domain, level=level)
 
     def _dist_arith(self, e, op, a: V, b: V) -> V:
         level = max(a.level, b.level)
@@ -301,6 +332,9 @@ class Terms:
             back = Unary("-", other.e) if op == "+" else other.e  # x -> x + s is undone by x -> x - s
             table = rt("shift_table", n, back, Name("device"))
             return V("dist", rt("pushforward_permutation", dist.e, table), dist.domain, 0, size, level)
+        if other.kind == "const" and op == "-" and dist is b:  # k - X = k + (-X): classes reversed, then shifted
+            low = other.value - (dist.offset + dist.size - 1)
+            return V("dist", method(dist.e, "flip", -1), Range(low, low + dist.size), low, dist.size, level)
         if other.kind == "const" and op in ("+", "-"):
             c = other.value if op == "+" else -other.value
             return V("dist", dist.e, dist.domain, dist.offset + c, dist.size, level)
@@ -390,7 +424,17 @@ class Terms:
 
     def t_Compare(self, e, mode) -> V:
         terms = [self.term(o, mode) for o in e.operands]
+        ty = getattr(e, "ty", None)
+        if mode is Mode.SOFT and ty is not None and ty.kind == Kind.PROB:  # 'class output == value' as a truth value
+            return self._event(e, *terms)
         return self.chain(e, terms, mode)
+
+    def _event(self, e, a: V, b: V) -> V:
+        """The logit of ``P(X == v)`` for a class output X and a value v (a constant, a label, a value)."""
+        dist, other = (a, b) if a.kind == "dist" else (b, a)
+        if dist.kind != "dist" or other.kind not in ("const", "value"):
+            self.fail("this comparison as a truth value", e)
+        return V("prob", rt("class_event_logit", dist.e, self._target(dist, other)), level=max(a.level, b.level))
 
     def chain(self, e, terms: list, mode: Mode) -> V:
         links = [self.relation(op, a, b, e, mode) for op, a, b in zip(e.ops, terms, terms[1:])]

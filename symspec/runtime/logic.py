@@ -22,6 +22,7 @@ __all__ = [
     "or_logits",
     "implication_penalty",
     "implication_logits",
+    "class_event_logit",
     "logit",
     "sigmoid",
 ]
@@ -65,6 +66,19 @@ def implication_logits(premise: torch.Tensor, conclusion: torch.Tensor) -> torch
     """:func:`implication_penalty` of two logits: ``sigmoid(premise) * sigmoid(-conclusion)``, from log-sigmoids."""
     premise, conclusion = fp32(premise), fp32(conclusion)
     return torch.exp(F.logsigmoid(premise) + F.logsigmoid(-conclusion))
+
+
+def class_event_logit(logprobs: torch.Tensor, target) -> torch.Tensor:
+    """The logit of ``P(X == target)`` for ``X ~ exp(logprobs)`` over the last dim: ``log p_t - log(sum_{k != t} p_k)``.
+
+    ``target``: a class index (an int) or one per example.  Computed from log-probabilities in log space (no
+    ``log(1 - p)`` of a rounded probability); a class of probability 1 gives ``+inf``, one of probability 0 ``-inf``.
+    """
+    lp = fp32(logprobs)
+    index = torch.as_tensor(target, device=lp.device, dtype=torch.long).expand(lp.shape[:-1]).unsqueeze(-1)
+    hit = lp.gather(-1, index).squeeze(-1)
+    rest = lp.scatter(-1, index, float("-inf")).logsumexp(-1)
+    return hit - rest
 
 
 def logit(p: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:

@@ -10,6 +10,8 @@ import torch
 
 __all__ = [
     "uniform_int",
+    "uniform_real",
+    "normal_values",
     "interval_int",
     "random_permutations",
     "haar_orthogonal",
@@ -22,6 +24,17 @@ __all__ = [
 def uniform_int(low: int, high: int, size, generator=None, device=None) -> torch.Tensor:
     """Integers uniform on low..high-1."""
     return torch.randint(low, high, tuple(size) if not isinstance(size, int) else (size,), generator=generator, device=device)
+
+
+def uniform_real(low: float, high: float, size: int, generator=None, device=None, dtype=None) -> torch.Tensor:
+    """``size`` reals uniform on [low, high) (a law variable over ``real(lo, hi)``)."""
+    u = torch.rand(size, generator=generator, device=device, dtype=dtype)
+    return low + (high - low) * u
+
+
+def normal_values(size: int, shape=(), generator=None, device=None, dtype=None) -> torch.Tensor:
+    """``size`` standard normal reals (``shape == ()``) or tensors of ``shape`` (a law variable over real or a tensor)."""
+    return torch.randn(size, *[int(d) for d in shape], generator=generator, device=device, dtype=dtype)
 
 
 def interval_int(low: torch.Tensor, high: torch.Tensor, generator=None, fallback=None) -> tuple:
