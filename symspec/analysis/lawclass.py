@@ -127,6 +127,8 @@ def _generator_values(var: str, law, sym) -> list:
     """Values of a parameter variable that generate what it ranges over: [(label, value)]."""
     v = law.variables[var]
     if v.group is not None:
+        if getattr(v, "element", ""):  # a constant element 'D4.r': its one generator, never drawn
+            return [(var, v.element)]
         gir = sym.group(v.group, v.group.name or None)
         if gir.continuous:
             return None
@@ -235,11 +237,17 @@ def _describe(base, moved, base_ops, moved_ops, params, law) -> str:
     output = out(moved_ops) + (" / " if moved_ops and base_ops else "") + out(base_ops)
     over = ""
     if params:
-        over = " for all " + ", ".join(
-            f"{p} in {law.variables[p].group.name or law.variables[p].group}"
-            if law.variables[p].group is not None
-            else f"{p} in {law.variables[p].domain}"
-            for p in sorted(params)
+        drawn = [p for p in sorted(params) if not getattr(law.variables[p], "element", "")]  # constants: not 'for all'
+        over = (
+            " for all "
+            + ", ".join(
+                f"{p} in {law.variables[p].group.name or law.variables[p].group}"
+                if law.variables[p].group is not None
+                else f"{p} in {law.variables[p].domain}"
+                for p in drawn
+            )
+            if drawn
+            else ""
         )
     if not base_ops and not moved_ops:
         return f"invariance under {inputs}{over}"
@@ -359,16 +367,20 @@ def _generators(ir, law, spec, sym, model, base_vars, sources, moved, base_ops, 
             seen[key] = _transform(setting, group_of, law, spec, sym, model, base_vars, sources, moved, base_ops, moved_ops)
         return seen[key]
 
-    base = {q: (None if q in group_of else 0) for q, _ in choices}
+    # constant elements ('D4.r', analysis/constants.py) keep their generator in every setting; the others start at e / 0
+    fixed = {q: law.variables[q].element for q, _ in choices if getattr(law.variables[q], "element", "")}
+    base = {q: fixed.get(q, None if q in group_of else 0) for q, _ in choices}
     settings = []
     if not choices:
         settings.append(("the transform" if sources == list(range(len(sources))) else "the argument permutation", {}))
     else:
         at_identity = at(base)
         if not _is_identity(at_identity[0], at_identity[1], sources, ops):
-            shown = ", ".join(f"{q} = {'e' if q in group_of else 0}" for q, _ in choices)
+            shown = ", ".join(q if q in fixed else f"{q} = {'e' if q in group_of else 0}" for q, _ in choices)
             settings.append((shown, dict(base)))
     for p, values in choices:
+        if p in fixed:
+            continue
         if p not in group_of and values:
             n = law.variables[p].domain.n
             one = at({**base, p: 1})

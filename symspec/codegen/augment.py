@@ -167,12 +167,13 @@ def _block(scope: Scope, spec, law, ir, sig) -> list:
     target = _Target(ls, terms, sig).moved(base_ops, moved_ops)
     stmts += ls.setup
     has_target = BinOp("in", Const("target"), out)
-    if params:
+    # constant elements only ('D4.r . x'): like no parameter, the transform or the identity (a coin per example)
+    if params and not all(getattr(law.variables[p], "element", "") for p in params):
         stmts += [Assign((Index(out, Const(f)),), e) for f, e in zip(fields, new)]
         if target is not None:
             stmts.append(If(has_target, (Assign((TARGET,), target),)))
         return stmts
-    # no parameter: the transform and the identity, each with probability 1/2 (for involutions such as swaps)
+    # no parameter (or only constant elements): the transform and the identity, each with probability 1/2
     flip = ls.local("flip")
     coin = BinOp("<", torch_("rand", Name("n"), generator=Name("generator"), device=Name("device")), Const(0.5))
     stmts.append(Assign((flip,), coin))

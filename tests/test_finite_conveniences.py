@@ -1,0 +1,188 @@
+"""Finite-group conveniences (issue 13, item 6): constant group elements (``D4.r . x``), composed action
+entries (``compose(...)``), label permutations on ``set`` domains (``relabel(a=b, ...)``) and ``units(n)``.
+
+For each: the spec compiles, an exact model passes ``validate`` with ~0 loss, a broken one fails.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from conftest import ROOT
+
+import symspec
+from symspec.transforms import ops_push
+
+VALID = ROOT / "tests" / "specs" / "valid"
+
+
+def _one_hot(t: torch.Tensor, n: int) -> torch.Tensor:
+    return torch.nn.functional.one_hot(t, n).double() * 40.0
+
+
+def _terms(mod, batch, **models) -> dict:
+    loss = mod.SymmetryLoss(**models)
+    loss(batch)
+    return {k: v.item() for k, v in loss.terms.items()}
+
+
+# ---- constant group elements ---------------------------------------------------------------------------
+
+
+class RotOnly(torch.nn.Module):
+    """Equivariant under rot90 (a stencil averaged over the four rotations), not under flips."""
+
+    def __init__(self, broken: bool = False):
+        super().__init__()
+        self.broken = broken
+
+    def forward(self, x):
+        def h(z):  # an L-shaped triple of pixels: chiral, so its average over rotations is not flip-equivariant
+            return z * torch.roll(z, 1, -1) * torch.roll(z, (1, 1), (-2, -1)) + z
+
+        y = sum(torch.rot90(h(torch.rot90(x, k, (-2, -1))), -k, (-2, -1)) for k in range(4))
+        return y + x[..., :1, :] if self.broken else y
+
+
+class ShiftBy3(torch.nn.Module):
+    def __init__(self, broken: bool = False):
+        super().__init__()
+        self.broken = broken
+
+    def forward(self, a):
+        return _one_hot((2 * a) % 8 if self.broken else (a + 5) % 8, 8)
+
+
+def _constant_spec():
+    return symspec.load(VALID / "finite_constant_element.sym").select(["rot", "step"])
+
+
+def test_a_named_generator_is_a_constant_element_never_drawn():
+    spec = symspec.load(VALID / "finite_constant_element.sym")
+    law = spec.laws["rot"]
+    assert law.variables["D4.r"].element == "r" and law.variables["D4.r"].group.name == "D4"
+    ir = spec.ir.laws["rot"]
+    assert ir.law_class == "equivariance"
+    assert [g.label for g in ir.generators] == ["D4.r"]  # the one fixed transform, not D4's generators
+    assert "constant element D4.r" in ir.variables["D4.r"].detail
+    word = spec.ir.laws["word"]  # D4.r . D4.s . x: one transform, r after s
+    assert len(word.generators) == 1
+    r = ops_push([("rot90", {"dims": (0, 1)})], shape=(4, 4))
+    s = ops_push([("flip", {"dim": 1})], shape=(4, 4))
+    assert np.array_equal(word.generators[0].arg_perms[0], r[s])
+
+
+def test_constant_element_loss_and_validation():
+    spec = _constant_spec()
+    mod = symspec.compile(spec)
+    x = torch.randn(16, 4, 4, dtype=torch.float64)
+    batch = {"x": x, "a": torch.arange(8).repeat(2)}
+    good = _terms(mod, batch, f=RotOnly(), g=ShiftBy3())
+    assert good["rot"] < 1e-12 and good["step"] < 1e-6
+    bad = _terms(mod, batch, f=RotOnly(broken=True), g=ShiftBy3(broken=True))
+    assert bad["rot"] > 1e-3 and bad["step"] > 1.0
+    report = symspec.validate(spec, f=RotOnly(), g=ShiftBy3(), seed=0)
+    assert report.passed, report.render()
+    assert report["step"].cases == 8  # exhaustive: every value of Z8 with the one element
+    failed = symspec.validate(spec, f=RotOnly(broken=True), g=ShiftBy3(broken=True), seed=0)
+    assert not failed["rot"].passed and not failed["step"].passed
+
+
+def test_a_rotation_only_model_passes_r_and_fails_s():
+    spec = symspec.loads(
+        "domain Image = tensor[4, 4]\ngroup D4 = <r, s | r^4, s^2, (s r)^2>\n"
+        "action D4 on Image {\n  r -> rot90(dims=(-2, -1))\n  s -> flip(dim=-1)\n}\n"
+        "model f(x: Image) -> Image\nlaw rot: f(D4.r . x) == D4.r . f(x)\nlaw mirror: f(D4.s . x) == D4.s . f(x)\n",
+        "rs.sym",
+    )
+    report = symspec.validate(spec, f=RotOnly(), seed=0)
+    assert report["rot"].passed and not report["mirror"].passed
+
+
+def test_constant_element_augment_applies_it_or_not():
+    mod = symspec.compile(_constant_spec())
+    batch = {"a": torch.arange(8).repeat(8), "target": torch.arange(8).repeat(8)}
+    out = mod.augment(batch, generator=torch.Generator().manual_seed(0), model="g")
+    moved = out["a"] != batch["a"]
+    assert torch.equal(out["a"][moved], (batch["a"][moved] + 3) % 8)  # C.c: the shift by 3, on about half
+    assert 0 < int(moved.sum()) < 64
+    assert torch.equal(out["target"], (batch["target"] + 3 * moved.long()) % 8)
+
+
+def test_constant_element_symmetrize():
+    """On finite inputs the constant's transform generates the averaging group (<C.c> = every shift); on a
+    tensor model, one constant element is no group to average over: no symmetrizer from that law."""
+    spec = _constant_spec()
+    mod = symspec.compile(spec)
+    assert "f" not in mod.SYMMETRIZERS
+    noisy = torch.nn.Embedding(8, 8).double()  # random logits: the average over the shifts has no ties
+    fixed = mod.symmetrize("g", noisy)
+    report = symspec.validate(spec.select(["step"]), g=fixed, seed=0)
+    assert report.passed, report.render()
+    assert not symspec.validate(spec.select(["step"]), g=noisy, seed=0).passed
+
+
+# ---- composed action entries ---------------------------------------------------------------------------
+
+
+class Affine(torch.nn.Module):
+    """x + xy + y = (x + 1)(y + 1) - 1 mod 7 (exact), or x + y + 2xy (broken)."""
+
+    def __init__(self, broken: bool = False):
+        super().__init__()
+        self.broken = broken
+
+    def forward(self, a, b):
+        return _one_hot((a + b + 2 * a * b) % 7 if self.broken else (a + a * b + b) % 7, 7)
+
+
+def test_compose_is_right_to_left_like_ops():
+    spec = symspec.load(VALID / "finite_composed_action.sym")
+    act = spec.ir.groups["U"].actions["Zp"]
+    assert [op for op, _ in act.ops["u"]] == ["shift", "scale", "shift"]
+    assert act.perms["u"].tolist() == [(3 * (x + 1) - 1) % 7 for x in range(7)]
+    assert act.describe("u") == "compose(shift(k=-1), scale(u=3), shift(k=1))"
+
+
+def test_conjugated_scaling_makes_x_plus_xy_plus_y_equivariant():
+    spec = symspec.load(VALID / "finite_composed_action.sym")
+    mod = symspec.compile(spec)
+    batch = {"a": torch.arange(7).repeat(7), "b": torch.arange(7).repeat_interleave(7)}
+    good = _terms(mod, batch, f=Affine())
+    assert max(good.values()) < 1e-6
+    assert min(_terms(mod, batch, f=Affine(broken=True)).values()) > 1.0
+    report = symspec.validate(spec, f=Affine(), seed=0)
+    assert report.passed, report.render()
+    assert report["conj"].cases == 49 * 6  # exhaustive: every (a, b) and every element of U
+    failed = symspec.validate(spec, f=Affine(broken=True), seed=0)
+    assert not failed["conj"].passed and not failed["conj_const"].passed
+
+
+# ---- label permutations ----------------------------------------------------------------------------------
+
+
+class Third(torch.nn.Module):
+    """The third colour of two different ones (their own colour when equal); broken: the smaller index."""
+
+    def __init__(self, broken: bool = False):
+        super().__init__()
+        self.broken = broken
+
+    def forward(self, a, b):
+        other = torch.minimum(a, b) if self.broken else 3 - a - b
+        return _one_hot(torch.where(a == b, a, other), 3)
+
+
+def test_relabel_by_name_and_symmetric_default_on_a_set():
+    spec = symspec.load(VALID / "finite_label_permutation.sym")
+    color = spec.ir.groups["S"].actions["Color"]
+    assert color.perms["s"].tolist() == [1, 2, 0] and color.perms["t"].tolist() == [1, 0, 2]
+    assert str(spec.ir.groups["S3"].actions["Color"].source) == "default"
+    mod = symspec.compile(spec)
+    batch = {"a": torch.arange(3).repeat(3), "b": torch.arange(3).repeat_interleave(3)}
+    assert max(_terms(mod, batch, third=Third()).values()) < 1e-6
+    assert min(_terms(mod, batch, third=Third(broken=True)).values()) > 1.0
+    report = symspec.validate(spec, third=Third(), seed=0)
+    assert report.passed, report.render()
+    failed = symspec.validate(spec, third=Third(broken=True), seed=0)
+    assert not any(failed[law].passed for law in ("named", "default", "swap"))
