@@ -654,7 +654,7 @@ def draw_group(ls: LawScope, var: str, every: Name | None = None, canonical: boo
     if every is not None:
         value = method(sampler, "every", Name("device"), repeat=Name("n"))
     elif canonical and canonicalizes(factors):  # symmetrize: the translations that center the inputs (runtime/physics.py)
-        like = canonical_like(ls.env, factors, keys)
+        like = {**_like(ls, factors, keys), **canonical_like(ls.env, factors, keys)}
         value = method(sampler, "canonical", ls.n, Name("generator"), Name("device"), like=as_expr(like))
     else:
         like = _like(ls, factors, keys)
