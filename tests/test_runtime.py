@@ -255,10 +255,11 @@ def test_runtime_exports_every_kernel():
     import symspec.runtime.groups as gr
     import symspec.runtime.layers as la
     import symspec.runtime.logic as lo
+    import symspec.runtime.physics as ph
     import symspec.runtime.priors as p
     import symspec.runtime.sampling as s
     import symspec.runtime.tables as t
 
-    names = set().union(*(set(m.__all__) for m in (a, c, ch, de, d, v, gr, la, lo, p, s, t)))
+    names = set().union(*(set(m.__all__) for m in (a, c, ch, de, d, v, gr, la, lo, ph, p, s, t)))
     assert names == set(rt.__all__) and all(hasattr(rt, n) for n in names)
     assert len(rt.__all__) == len(set(rt.__all__)), "two submodules export the same name"
