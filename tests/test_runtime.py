@@ -247,6 +247,7 @@ def test_element_table_refuses_huge_groups():
 
 def test_runtime_exports_every_kernel():
     import symspec.runtime.actions as a
+    import symspec.runtime.arith as ar
     import symspec.runtime.calls as c
     import symspec.runtime.checks as ch
     import symspec.runtime.descriptors as de
@@ -260,6 +261,6 @@ def test_runtime_exports_every_kernel():
     import symspec.runtime.sampling as s
     import symspec.runtime.tables as t
 
-    names = set().union(*(set(m.__all__) for m in (a, c, ch, de, d, v, gr, la, lo, ph, p, s, t)))
+    names = set().union(*(set(m.__all__) for m in (a, ar, c, ch, de, d, v, gr, la, lo, ph, p, s, t)))
     assert names == set(rt.__all__) and all(hasattr(rt, n) for n in names)
     assert len(rt.__all__) == len(set(rt.__all__)), "two submodules export the same name"
