@@ -282,3 +282,22 @@ def test_e1_and_so11_act_and_invert():
         x = torch.randn(5, 7, size, dtype=torch.float64)
         g = s.draw(5, torch.Generator().manual_seed(0))
         assert torch.allclose(s.act_inverse(g, "D", s.act(g, "D", x)), x, atol=1e-9)
+
+
+def test_identity_action_and_scale_from_a_param():
+    source = (
+        "param k = 4\ngroup T = translations(3)\ndomain C = tensor[N, 3]\ndomain Q = tensor[N, 4]\n"
+        "action T on Q by identity\nmodel f(x: C, q: Q) -> real\n"
+        "law l: forall g: T. f(g . x, g . q) == f(x, q) [tol 1e-4, scale k]\n"
+    )
+    spec = symspec.loads(source, "id.sym")
+    assert "N(0, 4^2)" in spec.ir.laws["l"].variables["g"].detail
+    mod = symspec.compile(spec)
+    x, q = torch.zeros(3000, 1, 3), torch.randn(3000, 2, 4)
+    out = mod.augment({"x": x, "q": q}, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out["q"], q) and 3.6 < out["x"].std().item() < 4.4
+
+    def model(x, q):
+        return pair_distances(x) + q.sum((-1, -2))
+
+    assert symspec.validate(spec, f=model, dims={"N": 4}, samples=300, seed=0).passed
