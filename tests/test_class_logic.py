@@ -168,3 +168,39 @@ def test_check_errors(law, message):
     with pytest.raises(SpecError) as err:
         symspec.loads(text, "bad.sym")
     assert message in str(err.value)
+
+
+def test_events_with_values_conditions_and_shifted_outputs():
+    """An event against a drawn value, an 'and' with a condition inside '=>', 'or' of a shifted output's event."""
+    text = (
+        "domain Z = cyclic(5)\ndomain Rel = set(lt, eq, gt)\n"
+        "model add(a: Z, b: Z) -> class(Z)\nmodel cmp(i: Z, j: Z) -> class(Rel)\n"
+        "law value: forall v: Z. add(a, b) == v => add(b, a) == v\n"
+        "law cond: cmp(i, j) == eq and i != j => cmp(j, i) == eq\n"
+        "law shifted: add(a, b) + 1 == 0 or not (add(a, b) == 1)\n"
+    )
+    spec = symspec.loads(text, "events.sym")
+    assert spec.laws["cond"].body.left.ty.kind == Kind.PROB
+
+    class Add(torch.nn.Module):
+        def forward(self, a, b):
+            return torch.nn.functional.one_hot((a + b) % 5, 5).double() * 40.0
+
+    class Eq(torch.nn.Module):
+        def forward(self, i, j):
+            return torch.nn.functional.one_hot(torch.sign(i - j) + 1, 3).double() * 40.0
+
+    good = symspec.validate(spec, add=Add(), cmp=Eq(), seed=0)
+    assert good["value"].passed and good["cond"].passed and not good["shifted"].passed  # a + b == 1 happens
+
+    class Skew(torch.nn.Module):
+        def forward(self, a, b):
+            return torch.nn.functional.one_hot((2 * a + b) % 5, 5).double() * 40.0
+
+    bad = symspec.validate(spec, add=Skew(), cmp=Eq(), seed=0)
+    assert not bad["value"].passed
+    loss = symspec.compile(spec).SymmetryLoss(add=Add(), cmp=Eq())
+    a, b = (x.reshape(-1) for x in torch.meshgrid(torch.arange(5), torch.arange(5), indexing="ij"))
+    loss({"a": a, "b": b, "i": a, "j": b})
+    assert loss.terms["value"].item() < 1e-9
+    assert loss.terms["cond"].item() < 1e-5  # a condition in soft logic: the logit of a probability clamped to 1 - 1e-6

@@ -432,7 +432,7 @@ class LawChecker(ArithmeticRules, RelationRules):
             return None
         if e.op == "and" and {a.kind, b.kind} <= {"rel", "prob"} and "rel" in {a.kind, b.kind}:
             return Ty("rel", soft=True)
-        if e.op != "and":  # inside '=>' and 'or', 'class output == value' is its probability
+        if e.op != "and" or "cond" in (a.kind, b.kind):  # inside '=>', 'or' (and with a condition): its probability
             a = self._event(e.left) or a
             b = self._event(e.right) or b
         for t, node in ((a, e.left), (b, e.right)):
