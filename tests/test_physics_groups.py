@@ -231,9 +231,12 @@ def test_family_errors(source, message):
     assert message in info.value.render()
 
 
-def test_non_compact_layers_are_refused():
-    with pytest.raises(symspec.SpecError, match="cannot compile layer"):
-        symspec.compile(symspec.loads("layer l: tensor[4] -> real under SO(1, 3)", "l.sym"))
+@pytest.mark.parametrize("group", ["SO(1, 3)", "O(1, 3)", "translations(4)", "E(4)", "SE(4)"])
+def test_non_compact_layers_are_refused(group):
+    with pytest.raises(symspec.SpecError) as info:
+        symspec.compile(symspec.loads(f"layer l: tensor[4] -> real under {group}", "l.sym"))
+    text = info.value.render()
+    assert "cannot compile layer l yet" in text and f"{group} is not compact: no layers under it yet" in text
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")

@@ -235,6 +235,8 @@ def lower_layers(spec, tables) -> list:
             and not all(isinstance(d, int) for d in layer.source.dims[1:])
         ):
             hint = "symmetric(N) acts on dim 0 by default; for pair tensors declare 'action G on D by permute(dims=(0, 1))'"
+        if gir.definition.noncompact:  # Lorentz groups, translations, rigid motions (docs/language.md, Non-compact groups)
+            hint = f"{gir.name} is not compact: no layers under it yet; train with its laws' loss and augment instead"
         _fail(
             spec,
             f"cannot compile layer {name} yet: {gir.name} acting on {layer.source} -> {layer.target} needs "
