@@ -75,6 +75,7 @@ GroupKind = Literal[
     "dihedral",
     "symmetric",
     "alternating",
+    "units",  # units(n): the multiplicative group of Z/nZ (analysis/units.py)
     "SO",
     "O",
     "SO1",  # SO(1, n): the restricted Lorentz group (docs/language.md, Non-compact groups)
@@ -180,7 +181,10 @@ GRAPH_EXAMPLES = {
     "petersen": "petersen()",
     "edges": "edges(0-1, 1-2, 2-0)",
 }
-GROUP_FAMILIES = ("cyclic", "dihedral", "symmetric", "alternating", "SO", "O", "translations", "E", "SE", "automorphisms")
+GROUP_FAMILIES = (
+    *("cyclic", "dihedral", "symmetric", "alternating", "units"),
+    *("SO", "O", "translations", "E", "SE", "automorphisms"),
+)
 NONCOMPACT_FAMILIES = ("SO1", "O1", "translations", "E", "SE")
 MAX_MATRIX_SIZE = 64  # SO(n), O(n), E(n), SE(n), translations(n) up to n = 64; SO(1, n) and O(1, n) up to n = 63
 
@@ -202,6 +206,7 @@ BY_TRANSFORMS = {
     "shift": (),
     "rot90": (("dims", "pair", (-2, -1)),),
     "identity": (),  # any group, any domain: nothing moves
+    "scale": (),  # units(n) on cyclic(n): v -> u v (analysis/units.py)
     "translate": (("dim", "int", -1),),  # translations(n): x -> x + t along a dim of size n
     "rigid": (("dim", "int", -1),),  # E(n), SE(n): x -> R x + t along a dim of size n
 }
@@ -213,6 +218,7 @@ BY_FAMILIES = {
     "shift": ("cyclic", "dihedral"),
     "rot90": ("dihedral",),
     "identity": (),  # every group (checked apart in actions.py)
+    "scale": ("units",),
     "translate": ("translations",),
     "rigid": ("E", "SE"),
 }
@@ -387,7 +393,9 @@ def _family(ctx: Context, expr: ast.Call, name: str) -> GroupDef | None:
             f"unknown group family '{kind}'",
             expr.func.span,
             did_you_mean(
-                kind, GROUP_FAMILIES, "groups are " + ", ".join(f"{g}(n)" for g in GROUP_FAMILIES[:-1]) + ", automorphisms(G)"
+                kind,
+                GROUP_FAMILIES,
+                "groups are " + ", ".join(f"{g}(n)" for g in GROUP_FAMILIES[:-1]) + ", SO(1, n), O(1, n), automorphisms(G)",
             ),
         )
         return None
@@ -408,6 +416,12 @@ def _family(ctx: Context, expr: ast.Call, name: str) -> GroupDef | None:
         if ctx.graph_ref(arg) is None:
             return None
         return GroupDef(name, kind, arg.name, span=expr.span)
+    if kind == "units":  # the units of Z/nZ (analysis/units.py): a fixed n in 1..1,000,000
+        n = eval_int(ctx, arg, "the modulus of units(n)")
+        if n is not None and not 1 <= n <= 1_000_000:
+            ctx.reporter.error(f"units(n) needs 1 <= n <= 1000000, got {n}", arg.span, "use a smaller modulus")
+            return None
+        return None if n is None else GroupDef(name, kind, n, span=expr.span)
     allow_dim = kind in ("symmetric", "alternating")
     n = eval_int(ctx, arg, f"the size of {kind}(n)", allow_dim=allow_dim)
     if n is None:
