@@ -32,6 +32,11 @@ The description is a group name and a list of factors, each a dict:
     Uniform permutations of symbolic size moving the event dims ``dims``
     together; the size is read at draw time from a tensor of the domain.
 
+``{"kind": "SO1" | "O1" | "translations" | "E" | "SE", ...}``
+    Non-compact groups (Lorentz, translations, rigid motions), drawn from
+    normals of scale ``"scale"``: see ``symspec/runtime/physics.py``.
+    :meth:`GroupSampler.canonical` gives their translations from the inputs.
+
 ``key`` names a domain (any string); an action of ``None`` is the identity.
 ``draw`` returns an :class:`Elements` (a tuple, one tensor per factor):
 element numbers ``[n]`` (rows of the tables) for an enumerated finite factor
