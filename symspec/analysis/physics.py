@@ -22,6 +22,7 @@ __all__ = [
     "check_noncompact_transform",
     "default_transform",
     "check_scale_option",
+    "MAX_LORENTZ_SCALE",
     "sampling_text",
 ]
 
@@ -119,11 +120,24 @@ def check_noncompact_transform(ctx: Context, t: TransformDef, domain, domain_nam
     return True
 
 
+MAX_LORENTZ_SCALE = 5  # rapidities |N(0, s^2)| reach about 5 s; energies grow by e^r (float32 overflows near r = 44)
+
+
 def check_scale_option(ctx: Context, decl, variables: dict, options: dict) -> None:
     """``[scale s]`` sets the spread of a non-compact group's draws: an error on a law that binds none."""
     if "scale" not in options:
         return
-    if any(v.group is not None and v.group.noncompact for v in variables.values()):
+    groups = [v.group for v in variables.values() if v.group is not None and v.group.noncompact]
+    if groups:
+        lorentz = next((f for g in groups for f in (g.factors or (g,)) if f.kind in ("SO1", "O1")), None)
+        if lorentz is not None and options["scale"] > MAX_LORENTZ_SCALE:
+            span = next(o.value.span for o in decl.options if o.name.name == "scale")
+            ctx.reporter.error(
+                f"option 'scale' is {options['scale']}, more than the limit of {MAX_LORENTZ_SCALE} for a law over {lorentz}",
+                span,
+                f"a boost of rapidity r scales energies by up to e^r, and rapidities of scale s reach about 5 s: use a "
+                f"scale of at most {MAX_LORENTZ_SCALE}",
+            )
         return
     span = next(o.span for o in decl.options if o.name.name == "scale")
     ctx.reporter.error(
