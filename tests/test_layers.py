@@ -402,8 +402,10 @@ def _points_spec(group: str, extra: str = "") -> str:
             "F x O(3)",
             "group F = <s | s^2>\naction F on Pts { s -> flip(dim=0) }\naction F on Vec { s -> permute(perm=(0, 1, 2), dim=0) }\n",
         ),
+        # the same with no action of F on Vec: inside the product, F leaves Vec unchanged
+        _points_spec("F x O(3)", "group F = <s | s^2>\naction F on Pts { s -> flip(dim=0) }\n"),
     ],
-    ids=["O3", "SO3", "finite-x-O3"],
+    ids=["O3", "SO3", "finite-x-O3", "finite-x-O3-implied-identity"],
 )
 def test_assert_equivariant_on_tensor_5x3_to_tensor_3_under_o3_raised_index_error_regression(source):
     spec = symspec.loads(source, "pts.sym")
@@ -434,10 +436,20 @@ def test_assert_equivariant_on_tensor_5x3_to_tensor_3_under_o3_raised_index_erro
         symspec.assert_equivariant(MeanPoint(1.0), spec, "f", x, generator=g)
 
 
-def test_symmetric_5_x_o3_on_tensor_5x3_to_tensor_3_needs_an_action_on_the_target():
-    """The other form of the report: symmetric(5) has no action on tensor[3], so the spec is rejected before any layer."""
-    with pytest.raises(symspec.errors.SpecTypeError, match="group 'symmetric\\(5\\)' has no action on Vec"):
-        symspec.loads(_points_spec("symmetric(5) x O(3)"), "pts.sym")
+def test_symmetric_5_x_o3_on_tensor_5x3_to_tensor_3_acts_trivially_on_the_target_through_the_permutations():
+    """Inside a product, symmetric(5) (no action on tensor[3]) leaves Vec unchanged: the layer is the sum of the points
+    (its one equivariant map); symmetric(5) alone still has no action on Vec."""
+    spec = symspec.loads(_points_spec("symmetric(5) x O(3)"), "pts.sym")
+    layer = symspec.compile(spec).LAYERS["f"](2, 3).double()
+    assert isinstance(layer, rt.BasisLinear) and layer.basis.shape[0] == 1
+    x = torch.randn(4, 2, 5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(1)
+    symspec.assert_equivariant(layer, spec, "f", x, generator=g)
+    symspec.assert_equivariant(layer.float(), spec, "f", x.float(), generator=g)
+    with pytest.raises(AssertionError, match="layer f is not equivariant"):
+        symspec.assert_equivariant(lambda t: t[:, :, 0], spec, "f", x, generator=g)  # the first point only
+    with pytest.raises(symspec.errors.SpecTypeError, match="group 'E' has no action on Vec"):
+        symspec.loads(_points_spec("symmetric(5)"), "pts.sym")
 
 
 def test_assert_equivariant_acts_on_each_end_by_its_own_action():

@@ -226,7 +226,9 @@ def _representation(reps: list, shape: tuple, dtype=torch.float64) -> list:
     ``reps``: ``("perm", push_table [g, P])`` for permutation factors (one
     ``"group"`` matrix per generator), or ``("so" | "o", n, dim)`` for rotations
     acting on a dim of size n (a ``"lie"`` matrix per Lie algebra generator,
-    and for O(n) a ``"group"`` reflection).
+    and for O(n) a ``"group"`` reflection); ``dim`` a tuple of dims is the same
+    rotation on each (``R M R^T``): Lie generators summed over the dims, group
+    elements multiplied.
     """
     points = math.prod(shape) if shape else 1
     mats = []
@@ -238,20 +240,24 @@ def _representation(reps: list, shape: tuple, dtype=torch.float64) -> list:
                 mats.append(("group", m))
             continue
         kind, n, dim = rep
-        before, after = math.prod(shape[:dim]), math.prod(shape[dim + 1 :])
+        dims = tuple(dim) if isinstance(dim, tuple | list) else (dim,)
 
-        def lift(a, before=before, after=after):
+        def lift(a, d):
+            before, after = math.prod(shape[:d]), math.prod(shape[d + 1 :])
             return torch.kron(torch.kron(torch.eye(before, dtype=dtype), a), torch.eye(after, dtype=dtype))
 
         for i in range(n):
             for j in range(i + 1, n):
                 a = torch.zeros(n, n, dtype=dtype)
                 a[i, j], a[j, i] = -1.0, 1.0
-                mats.append(("lie", lift(a)))
+                mats.append(("lie", sum(lift(a, d) for d in dims)))
         if kind == "o":
             reflect = torch.eye(n, dtype=dtype)
             reflect[0, 0] = -1.0
-            mats.append(("group", lift(reflect)))
+            group = torch.eye(points, dtype=dtype)
+            for d in dims:  # the lifts act on different dims: they commute
+                group = group @ lift(reflect, d)
+            mats.append(("group", group))
     return mats
 
 
