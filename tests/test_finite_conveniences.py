@@ -186,3 +186,83 @@ def test_relabel_by_name_and_symmetric_default_on_a_set():
     assert report.passed, report.render()
     failed = symspec.validate(spec, third=Third(broken=True), seed=0)
     assert not any(failed[law].passed for law in ("named", "default", "swap"))
+
+
+# ---- units(n) -------------------------------------------------------------------------------------------------
+
+
+class Mul(torch.nn.Module):
+    """a * b mod 7 (exact), or a + b (broken)."""
+
+    def __init__(self, broken: bool = False):
+        super().__init__()
+        self.broken = broken
+
+    def forward(self, a, b):
+        return _one_hot((a + b) % 7 if self.broken else (a * b) % 7, 7)
+
+
+class Cube(torch.nn.Module):
+    """x^3 mod 8 (u^3 = u for the units of Z/8Z), or x^2 (broken: u^2 = 1)."""
+
+    def __init__(self, broken: bool = False):
+        super().__init__()
+        self.broken = broken
+
+    def forward(self, a):
+        return _one_hot((a**2) % 8 if self.broken else (a**3) % 8, 8)
+
+
+def test_units_as_a_group_and_a_domain():
+    from symspec.analysis.units import totient, unit_generators, unit_values
+
+    assert unit_values(8).tolist() == [1, 3, 5, 7] and totient(8) == 4 and unit_generators(8) == (3, 5)
+    assert unit_generators(7) == (3,) and unit_generators(15) == (2, 7) and unit_generators(2) == ()
+    for n in (9, 12, 20, 21, 97, 100):  # the generators generate every unit
+        seen, frontier = {1}, [1]
+        while frontier:
+            x = frontier.pop()
+            for g in unit_generators(n):
+                if x * g % n not in seen:
+                    seen.add(x * g % n)
+                    frontier.append(x * g % n)
+        assert sorted(seen) == unit_values(n).tolist()
+    spec = symspec.load(VALID / "finite_units.sym")
+    u = spec.ir.groups["U"]
+    assert u.order == 6 and u.generators == ("u3",)
+    assert u.actions["Zp"].perms["u3"].tolist() == [3 * x % 7 for x in range(7)]  # by scale, by default
+    assert spec.ir.groups["V"].actions["Zp"].perms["u3"].tolist() == [(3 * (x + 1) - 1) % 7 for x in range(7)]
+    scale = spec.ir.laws["scale"]
+    assert scale.law_class == "equivariance" and [g.label for g in scale.generators] == ["u = 3"]
+    assert "units of Z/7Z" in scale.variables["u"].detail
+
+
+def test_units_laws_on_multiplication_mod_p():
+    spec = symspec.load(VALID / "finite_units.sym")
+    mod = symspec.compile(spec)
+    batch = {"a": torch.arange(7).repeat(7), "b": torch.arange(7).repeat_interleave(7)}
+    assert max(_terms(mod, batch, mul=Mul(), f=Affine()).values()) < 1e-6
+    assert min(_terms(mod, batch, mul=Mul(broken=True), f=Affine(broken=True)).values()) > 1.0
+    report = symspec.validate(spec, mul=Mul(), f=Affine(), seed=0)
+    assert report.passed, report.render()
+    assert report["scale"].cases == 49 * 6  # exhaustive over the 6 units, never 0
+    failed = symspec.validate(spec, mul=Mul(broken=True), f=Affine(broken=True), seed=0)
+    assert not any(failed[law].passed for law in ("scale", "scale_group", "conj"))
+    out = mod.augment({**batch, "target": batch["a"] * batch["b"] % 7}, generator=torch.Generator().manual_seed(0), model="mul")
+    assert torch.equal(out["target"], out["a"] * out["b"] % 7)  # inputs and target moved by one unit per example
+
+
+def test_units_of_a_composite_modulus_draw_only_units():
+    """u^3 = u only for the units of Z/8Z: a law over units(8) holds for x^3, the same law over cyclic(8) would not."""
+    spec = symspec.load(VALID / "finite_units_composite.sym")
+    mod = symspec.compile(spec)
+    batch = {"a": torch.arange(8).repeat(20)}
+    assert max(_terms(mod, batch, cube=Cube()).values()) < 1e-6
+    report = symspec.validate(spec, cube=Cube(), seed=0)
+    assert report.passed, report.render()
+    assert report["scale"].cases == 8 * 4
+    assert not symspec.validate(spec, cube=Cube(broken=True), seed=0)["scale"].passed
+    over_all = symspec.loads(
+        "domain Z8 = cyclic(8)\nmodel cube(a: Z8) -> class(Z8)\nlaw scale: forall u: Z8. cube(a * u) == cube(a) * u\n", "all.sym"
+    )
+    assert not symspec.validate(over_all, cube=Cube(), seed=0).passed

@@ -22,6 +22,7 @@ from .structures import (
     GroupDef,
     TransformDef,
 )
+from .units import check_units_transform, units_by_compose
 
 __all__ = ["resolve_action", "by_transforms"]
 
@@ -147,6 +148,10 @@ def _check_transform_on(ctx: Context, t: TransformDef, domain, domain_name: str,
     """Check that transform ``t`` can act on ``domain``; for `by` forms, also fit the family group."""
     if group is not None and group.kind in NONCOMPACT_FAMILIES:
         return check_noncompact_transform(ctx, t, domain, domain_name, group)
+    if group is not None and group.kind == "units":  # scale, or compose(...) around a bare scale (analysis/units.py)
+        return check_units_transform(
+            ctx, t, domain, domain_name, group, lambda p: _check_transform_on(ctx, p, domain, domain_name, None)
+        )
     if t.name == "compose":  # each part on the domain (analysis/composed.py)
         return all(_check_transform_on(ctx, p, domain, domain_name, group) for p in t.arg("parts"))
     if t.name == "relabel":
@@ -483,6 +488,10 @@ def resolve_action(ctx: Context, decl: ast.ActionDecl) -> ActionDef | None:
             "declare an action for each factor instead",
         )
         return None
+    if group.kind == "units" and isinstance(decl.by, ast.Call) and decl.by.func.name == "compose":
+        t = units_by_compose(ctx, decl.by, lambda e: _transform(ctx, e, BLOCK_TRANSFORMS, "in compose(...)"))
+        ok = t is not None and _check_transform_on(ctx, t, domain, decl.domain.name, group)
+        return ActionDef(decl.group.name, decl.domain.name, (), t, decl.span) if ok else None
     t = _transform(ctx, decl.by, BY_TRANSFORMS, "for a family group")
     if t is None:
         return None

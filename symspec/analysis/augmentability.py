@@ -9,9 +9,10 @@ import numpy as np
 
 from ..syntax import ast
 from ..syntax.unparse import unparse
-from .domains import BoolDomain, ClassOf, Cyclic, Range, RealDomain, Tensor
+from .domains import BoolDomain, ClassOf, Cyclic, Range, RealDomain, Tensor, Units
 from .evaluate import Evaluator
 from .lawir import NotTransform, names_in
+from .units import totient, unit_values
 
 __all__ = ["augmentation"]
 
@@ -79,10 +80,15 @@ def _factor_why(factor, domain, law, spec, sym) -> str | None:
     domains = [law.variables[v].domain for v in names]
     if not all(isinstance(d, Cyclic | Range) for d in domains):
         return f"{what} is not an integer scaling"
-    total = int(np.prod([d.size for d in domains], dtype=object)) if domains else 1
+    # a units(n) variable takes only the units (analysis/units.py)
+    sizes = [totient(d.n) if isinstance(d, Units) else d.size for d in domains]
+    total = int(np.prod(sizes, dtype=object)) if domains else 1
     if total > _MAX_ENUMERATED:
         return f"cannot tell whether {what} is invertible mod {n} for each of its {total} values"
-    grids = np.meshgrid(*[np.arange(d.size) + (d.lo if isinstance(d, Range) else 0) for d in domains], indexing="ij")
+    axes = [
+        unit_values(d.n) if isinstance(d, Units) else np.arange(d.size) + (d.lo if isinstance(d, Range) else 0) for d in domains
+    ]
+    grids = np.meshgrid(*axes, indexing="ij")
     env = {v: g.reshape(-1) for v, g in zip(names, grids)}
     try:
         values = np.asarray(Evaluator(sym, spec, env, {}).values(factor, "", domain, np.zeros(0, dtype=np.int64)))

@@ -18,6 +18,7 @@ from .scope import KIND_WORDS, did_you_mean
 __all__ = [
     "extremum_range",
     "Cyclic",
+    "Units",
     "Range",
     "Labels",
     "Nodes",
@@ -48,6 +49,20 @@ class Cyclic:
 
     def __str__(self) -> str:
         return f"cyclic({self.n})"
+
+
+@dataclass(frozen=True, eq=False)
+class Units(Cyclic):
+    """units(n): the values of cyclic(n) coprime to n (analysis/units.py); equal to cyclic(n) as a type."""
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Cyclic) and other.n == self.n
+
+    def __hash__(self) -> int:
+        return hash(Cyclic(self.n))
+
+    def __str__(self) -> str:
+        return f"units({self.n})"
 
 
 @dataclass(frozen=True)
@@ -234,7 +249,7 @@ def _eval_int(ctx: Context, expr, what: str, allow_dim: bool):
 
 
 _EXAMPLES = {"cyclic": "cyclic(5)", "range": "range(0, 10)", "nodes": "nodes(G)"}
-_DOMAIN_CTORS = ("cyclic", "range", "set", "nodes", "tensor", "real", "bool")
+_DOMAIN_CTORS = ("cyclic", "units", "range", "set", "nodes", "tensor", "real", "bool")
 
 
 def _positional(ctx: Context, call, name: str, lo: int, hi: int | None = None):
@@ -322,6 +337,16 @@ def resolve_domain(ctx: Context, expr, *, role: str = "a domain"):
                 ctx.reporter.error(f"cyclic(n) needs n >= 1, got {n}", args[0].span, "cyclic(n) holds 0..n-1, so n is 1 or more")
                 return None
             return Cyclic(n)
+        if name == "units":  # the units of Z/nZ (analysis/units.py): n in 1..1,000,000
+            args = _positional(ctx, expr, "units", 1)
+            n = eval_int(ctx, args[0], "the modulus of units(n)") if args is not None else None
+            if n is None:
+                return None
+            if not 1 <= n <= 1_000_000:
+                hint = "units(n) holds the units of Z/nZ, so n is 1 or more" if n < 1 else "use a smaller modulus"
+                ctx.reporter.error(f"units(n) needs 1 <= n <= 1000000, got {n}", args[0].span, hint)
+                return None
+            return Units(n)
         if name == "range":
             args = _positional(ctx, expr, "range", 1, 2)
             if args is None:
@@ -457,6 +482,11 @@ def resolve_output(ctx: Context, expr):
             return ClassOf(Range(0, n))
         domain = resolve_domain(ctx, arg, role="a finite domain")
         if domain is None:
+            return None
+        if isinstance(domain, Units):  # units(n) is a domain of law variables (analysis/units.py)
+            ctx.reporter.error(
+                f"a model returns classes of cyclic({domain.n}), not {domain}", arg.span, f"write class(cyclic({domain.n}))"
+            )
             return None
         if not isinstance(domain, FINITE):
             ctx.reporter.error(

@@ -58,7 +58,7 @@ def _binder_target(ctx: Context, b: ast.Binder):
         sym = ctx.symbols.values.get(t.name)
         if sym is not None and sym.kind == "group":
             return None, ctx.group_ref(t)
-    if isinstance(t, ast.Call) and t.func.name in GROUP_FAMILIES and t.func.name != "cyclic":
+    if isinstance(t, ast.Call) and t.func.name in GROUP_FAMILIES and t.func.name not in ("cyclic", "units"):
         return None, resolve_group(ctx, t, "")
     if isinstance(t, ast.Name) and ctx.symbols.values.get(t.name) is None and t.name not in ("real", "bool"):
         ctx.reporter.error(

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..syntax import ast
 from ..syntax.unparse import unparse
-from .domains import Cyclic, Range, RealDomain, Tensor
+from .domains import Cyclic, Range, RealDomain, Tensor, Units
 from .evaluate import evaluate_guard
 from .groups import is_finite_domain
 from .lawir import LawIR, NotTransform, Source, VariablePlan, calls_in, conjuncts, names_in
@@ -68,7 +68,8 @@ def plan_variables(ir: LawIR, law, spec, sym, budget=None) -> None:
             ir.variables[name] = VariablePlan(name, Source.NORMAL, f"{what} ({spec.domain_name(v.domain)})", v.domain)
             continue
         if not mine:
-            ir.variables[name] = VariablePlan(name, Source.UNIFORM, f"uniform over {spec.domain_name(v.domain)}", v.domain)
+            over = spec.domain_name(v.domain) if not isinstance(v.domain, Units) else f"the units of Z/{v.domain.n}Z"
+            ir.variables[name] = VariablePlan(name, Source.UNIFORM, f"uniform over {over}", v.domain)
             continue
         between = [c for c in mine if isinstance(c, ast.Call) and c.func.name == "between"]
         if between and len(mine) == 1:

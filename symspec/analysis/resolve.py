@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import ParamError, Span
 from ..syntax import ast
 from .actions import resolve_action
-from .domains import Cyclic, Labels, Range, RealDomain, Tensor, describe, fits_int64, resolve_domain, resolve_output
+from .domains import Cyclic, Labels, Range, RealDomain, Tensor, Units, describe, fits_int64, resolve_domain, resolve_output
 from .laws import check_law, check_options
 from .records import LayerDef, ModelSig, PriorDef, Spec
 from .scope import KIND_WORDS, Candidates, Reporter, SymbolTable, did_you_mean
@@ -222,6 +222,12 @@ class Analyzer:
             seen[p.name.name] = p.name.span
             d = resolve_domain(self, p.type, role="an input domain")
             if d is None:
+                ok = False
+                continue
+            if isinstance(d, Units):  # units(n) is a domain of law variables (analysis/units.py)
+                self.reporter.error(
+                    f"a model takes values of cyclic({d.n}), not {d}", p.type.span, f"write '{p.name.name}: cyclic({d.n})'"
+                )
                 ok = False
                 continue
             params.append((p.name.name, d))

@@ -419,7 +419,8 @@ def _family(ctx: Context, expr: ast.Call, name: str) -> GroupDef | None:
     if kind == "units":  # the units of Z/nZ (analysis/units.py): a fixed n in 1..1,000,000
         n = eval_int(ctx, arg, "the modulus of units(n)")
         if n is not None and not 1 <= n <= 1_000_000:
-            ctx.reporter.error(f"units(n) needs 1 <= n <= 1000000, got {n}", arg.span, "use a smaller modulus")
+            hint = "units(n) holds the units of Z/nZ, so n is 1 or more" if n < 1 else "use a smaller modulus"
+            ctx.reporter.error(f"units(n) needs 1 <= n <= 1000000, got {n}", arg.span, hint)
             return None
         return None if n is None else GroupDef(name, kind, n, span=expr.span)
     allow_dim = kind in ("symmetric", "alternating")

@@ -47,6 +47,7 @@ from .physics import noncompact_abelian, noncompact_default, noncompact_dimensio
 from .presentations import PresentationInfinite, PresentationTooLarge, presentation_order
 from .scope import Reporter
 from .structures import NONCOMPACT_FAMILIES, ActionDef, GroupDef
+from .units import units_ir, units_ops
 
 __all__ = ["Symmetry", "perm_group", "schreier_sims_fits", "MAX_ACTION_ENTRIES", "MAX_CHECK_WORK", "relators_work", "word_work"]
 
@@ -185,6 +186,8 @@ class Symmetry:
                 gir.generators = tuple(gir.perms)
             else:  # symbolic, or too large to tabulate: named generators acting through their ops
                 gir.generators = _FAMILY_GENERATORS[kind]
+        elif kind == "units":  # the units of Z/nZ (analysis/units.py): generators u<k>, order phi(n)
+            units_ir(gir)
         elif kind in ("SO", "O"):
             gir.order, gir.abelian, gir.order_text = family_order(kind, n)
             gir.continuous = gir.order is None
@@ -350,6 +353,8 @@ class Symmetry:
     def _family_ops(self, gir: GroupIR, transform: str, args: dict, domain):
         """(kind, ops per generator, matrix dim) of a family acting by ``transform``."""
         kind = gir.definition.kind
+        if kind == "units":  # scale, or compose(..., scale, ...) (analysis/units.py)
+            return units_ops(gir, transform, args, domain, _normalized)
         if kind in NONCOMPACT_FAMILIES:
             return noncompact_ops(transform, args, domain)
         finite = "values" if is_finite_domain(domain) else ("positions" if points_of(domain) is not None else "symbolic")
@@ -576,6 +581,8 @@ class Symmetry:
             return noncompact_default(gir.definition, domain)
         if kind == "cyclic" and isinstance(domain, Cyclic) and domain.n == n:
             return self._family_ops(gir, "shift", {}, domain)
+        if kind == "units" and isinstance(domain, Cyclic) and domain.n == n:  # v -> u v
+            return self._family_ops(gir, "scale", {}, domain)
         if isinstance(domain, Tensor):
             dims = domain.dims
             if kind in ("symmetric", "alternating") and dims[0] == n:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 
-from ..analysis.domains import ClassOf, Cyclic, RealDomain, Tensor
+from ..analysis.domains import ClassOf, Cyclic, RealDomain, Tensor, Units
 from .actions import apply_parts, invert_parts
 from .core import LawScope, Scope, V, comment_text, fail, formula, int_bounds
-from .draws import draw_group, real_draw, value_of
+from .draws import draw_group, draw_value, real_draw, value_of
 from .expr import (
     Assign,
     Attr,
@@ -152,6 +152,8 @@ def _block(scope: Scope, spec, law, ir, sig) -> list:
         v = law.variables[p]
         if plan.source == "group":
             ls.setup += draw_group(ls, p).stmts
+        elif isinstance(v.domain, Units):  # a unit, as the loss draws it (codegen/units.py)
+            ls.setup += draw_value(ls, plan, terms).stmts
         elif isinstance(v.domain, RealDomain | Tensor):  # a real or tensor shift: drawn as the loss draws it
             name = ls.local(p)
             ls.setup.append(Assign((name,), real_draw(ls, p, v.domain)))

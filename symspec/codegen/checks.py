@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..analysis.domains import RealDomain, Tensor
+from ..analysis.domains import RealDomain, Tensor, Units
 from ..syntax import ast
 from ..syntax.unparse import unparse
 from .core import CompileError, LawScope, Scope, V, comment_text, formula, int_bounds
@@ -20,6 +20,7 @@ from .expr import Assign, Attr, BinOp, Const, DictE, If, Index, Name, Return, Tu
 from .loss import mask_of
 from .names import py
 from .terms import DEFAULT_RTOL, DEFAULT_TOL, Mode, Terms, bool_expr, tolerances
+from .units import units_count
 
 __all__ = ["LoweredCheck", "lower_checks", "describe_domain", "DEFAULT_TOL", "DEFAULT_RTOL"]
 
@@ -40,6 +41,8 @@ def describe_domain(domain, tables):
         return rt("TensorOf", tables.dims(domain.dims))
     if isinstance(domain, RealDomain):
         return rt("Real")
+    if isinstance(domain, Units):  # a law variable over units(n): the indices of its table (codegen/units.py)
+        return rt("Values", 0, tables.number(units_count(domain)))
     lo, hi = int_bounds(domain)
     return rt("Values", tables.number(lo), tables.number(hi))
 

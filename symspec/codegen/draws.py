@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..analysis.domains import Cyclic, Range, RealDomain, Tensor
+from ..analysis.domains import Cyclic, Range, RealDomain, Tensor, Units
 from ..analysis.groups import MAX_POINTS
 from ..analysis.lawclass import conjuncts, names_in
 from ..syntax import ast
@@ -43,6 +43,7 @@ from .physics import (
     physics_factor,
     with_scale,
 )
+from .units import units_draw
 
 __all__ = [
     "enumerable",
@@ -133,6 +134,8 @@ def draw_value(ls: LawScope, plan, terms) -> Draw:
     else:
         _rejection(ls, plan.name, v, draw, terms)
     ls.env[plan.name] = value_of(v.domain, name)
+    if isinstance(v.domain, Units):  # an index into the table of the units, read as its unit (codegen/units.py)
+        units_draw(ls, plan, draw, value_of)
     ls.draws[plan.name] = draw
     return draw
 
