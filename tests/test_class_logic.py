@@ -204,3 +204,11 @@ def test_events_with_values_conditions_and_shifted_outputs():
     loss({"a": a, "b": b, "i": a, "j": b})
     assert loss.terms["value"].item() < 1e-9
     assert loss.terms["cond"].item() < 1e-5  # a condition in soft logic: the logit of a probability clamped to 1 - 1e-6
+
+
+def test_the_attribute_comparison_example_passes_for_the_true_comparison():
+    spec = symspec.load(ROOT / "examples" / "attribute_comparison.sym")
+    good = symspec.validate(spec, cmp=TrueComparison(), samples=20_000, seed=0)
+    assert good.passed, good.render()
+    bad = symspec.validate(spec, cmp=RandomComparison(), samples=20_000, seed=0)
+    assert not any(report.passed for report in bad.laws)
