@@ -145,6 +145,20 @@ def test_line_endings_bom_and_empty_files():
     assert _round_trips("# only\n\n\n# comments") == "# only\n\n# comments\n"
 
 
+def test_empty_action_blocks_keep_their_comments():
+    assert _round_trips("action A on B {  # open\n}  # close\n") == "action A on B {  # open\n}  # close\n"
+    assert _round_trips("action A on B {\n\n # in\n\n}\n") == "action A on B {\n  # in\n}\n"
+    assert _round_trips("action A on B {} # c\n") == "action A on B {}  # c\n"
+
+
+def test_deep_nesting_is_refused_not_a_traceback():
+    deep = "law l: f(a) == " + "f(" * 3000 + "a" + ")" * 3000 + "\n"
+    with pytest.raises(SpecError, match="nests too deeply"):
+        format_source(deep, "deep.sym")
+    nested = "law l: f(a) == " + "f(" * 200 + "a" + ")" * 200 + "\n"  # as deep as check accepts: formatted
+    assert _round_trips(nested) == nested
+
+
 def test_a_syntax_error_is_refused_with_its_position():
     with pytest.raises(SpecSyntaxError) as err:
         format_source("spec a\nlaw l: f(a == \n", "bad.sym")

@@ -97,15 +97,40 @@ def decode(data: bytes, file: str) -> str:
         raise SpecSyntaxError([diag], {file: data.decode("utf-8", "replace")}) from None
 
 
+_KEY_FIELDS: dict = {}  # node type -> the fields its key holds
+
+
+def _key_fields(kind: type) -> tuple:
+    names = _KEY_FIELDS.get(kind)
+    if names is None:
+        names = _KEY_FIELDS[kind] = tuple(f.name for f in fields(kind) if f.name not in ("span", "value_span", "file"))
+    return names
+
+
 def ast_key(node):
-    """``node`` as nested tuples without spans (and without the file name): equal keys, equal meaning."""
-    if isinstance(node, tuple):
-        return tuple(ast_key(n) for n in node)
-    if isinstance(node, ast.Node):
-        return (type(node).__name__,) + tuple(
-            (f.name, ast_key(getattr(node, f.name))) for f in fields(node) if f.name not in ("span", "value_span", "file")
-        )
-    return node
+    """``node`` as nested tuples without spans (and without the file name): equal keys, equal meaning.
+
+    Built without recursion (a post-order walk), so any tree the parser builds has a key.
+    """
+    done: list = []
+    stack: list = [(node, None)]
+    while stack:
+        current, names = stack.pop()
+        if names is not None:  # every child is done: fold them
+            count = len(names) if isinstance(current, ast.Node) else len(current)
+            values = done[len(done) - count :]
+            del done[len(done) - count :]
+            done.append((type(current).__name__, *zip(names, values)) if isinstance(current, ast.Node) else tuple(values))
+        elif isinstance(current, ast.Node):
+            names = _key_fields(type(current))
+            stack.append((current, names))
+            stack.extend((getattr(current, n), None) for n in reversed(names))
+        elif isinstance(current, tuple):
+            stack.append((current, ()))
+            stack.extend((c, None) for c in reversed(current))
+        else:
+            done.append(current)
+    return done[0]
 
 
 def comments(body: str) -> list[tuple[int, int, str, bool]]:
@@ -242,39 +267,50 @@ class _Printer:
 
 
 class _Layout:
-    """Statements and comments placed line by line."""
+    """Statements and comments placed line by line (linear in the file's length)."""
 
     def __init__(self, body: str, printer: _Printer):
         self.lines = body.split("\n")
         self.printer = printer
-        self.comments = comments(body)
+        self.comments = {line: (text, alone) for line, _col, text, alone in comments(body)}  # one per line at most
         self.out: list[str] = []
 
     @staticmethod
     def _eol(text: str, comment: str | None) -> str:
         return f"{text}  {comment}" if comment is not None else text
 
-    def block(self, items: list, first: int, last: int, indent: str, placed: set) -> None:
-        """Print ``items`` (nodes with spans) and the comments on lines ``first..last`` not ``placed`` elsewhere."""
-        events = [(i.span.line, i.span.end_line, i, None) for i in items]
-        for line, _col, text, _alone in self.comments:
-            if first <= line <= last and line not in placed and not any(a <= line <= b for a, b, _i, _t in events[: len(items)]):
-                events.append((line, line, None, text))
+    def _within(self, a: int, b: int) -> list:
+        """(line, text, alone) of the comments on lines a..b."""
+        if b - a + 1 > len(self.comments):
+            return sorted((line, t, alone) for line, (t, alone) in self.comments.items() if a <= line <= b)
+        return [(line, *self.comments[line]) for line in range(a, b + 1) if line in self.comments]
+
+    def _print(self, events: list, indent: str, item) -> None:
+        """Events (first line, last line, node or None, comment text) in line order, one blank line kept between."""
         events.sort(key=lambda e: (e[0], e[2] is not None))
         previous = None
-        for start, end, item, text in events:
+        for start, end, node, text in events:
             if previous is not None and start > previous + 1:
                 self.out.append("")
             previous = end
-            if item is None:
+            if node is None:
                 self.out.append(indent + text)
             else:
-                self.item(item, indent)
+                item(node)
+
+    def block(self, items: list, indent: str) -> None:
+        """The file's statements, and the comments between them."""
+        covered = set()
+        for i in items:
+            covered.update(range(i.span.line, i.span.end_line + 1))
+        events = [(i.span.line, i.span.end_line, i, None) for i in items]
+        events += [(line, line, None, t) for line, (t, _alone) in self.comments.items() if line not in covered]
+        self._print(events, indent, lambda node: self.item(node, indent))
 
     def item(self, node, indent: str) -> None:
         a, b = node.span.line, node.span.end_line
         text = self.printer.statement(node)
-        mine = [(line, t, alone) for line, _col, t, alone in self.comments if a <= line <= b]
+        mine = self._within(a, b)
         trailing = next((t for line, t, _alone in mine if line == b), None)
         if not isinstance(node, ast.ActionDecl) or node.maps is None:
             self.out += [indent + t for line, t, _alone in mine if line != b]  # inside the statement: above it
@@ -282,6 +318,12 @@ class _Layout:
             return
         # an action block: entries one per line, each with the comments of its lines
         entries = list(node.maps)
+        ends_at: dict = {}  # line -> the last entry ending on it
+        inside: dict = {}  # line -> the first entry spanning it
+        for e in entries:
+            ends_at[e.span.end_line] = e
+            for line in range(e.span.line, e.span.end_line + 1):
+                inside.setdefault(line, e)
         on_open = None
         hoisted: dict = {id(e): [] for e in entries}
         ending: dict = {}
@@ -289,37 +331,28 @@ class _Layout:
         for line, t, alone in mine:
             if line == b:
                 continue
-            ends_here = [e for e in entries if e.span.end_line == line]
-            inside = [e for e in entries if e.span.line <= line <= e.span.end_line]
-            if not alone and ends_here:
-                ending[id(ends_here[-1])] = t
+            if not alone and line in ends_at:
+                ending[id(ends_at[line])] = t
             elif not alone and line == a:
                 on_open = t
-            elif inside:
-                hoisted[id(inside[0])].append(t)
+            elif line in inside:
+                hoisted[id(inside[line])].append(t)
             else:
                 continue  # a comment of the block's own lines, printed in order among the entries
             placed.add(line)
-        if not entries and len(placed) == 1 and not any(a < line < b for line, _t, _alone in mine):
+        if not entries and on_open is None and not any(a < line < b for line, _t, _alone in mine):
             self.out.append(indent + self._eol(text[:-1] + "{}", trailing))
             return
         self.out.append(indent + self._eol(text, on_open))
         inner = indent + "  "
+
+        def entry(e) -> None:
+            self.out.extend(inner + h for h in hoisted[id(e)])
+            self.out.append(inner + self._eol(self.printer.statement(e), ending.get(id(e))))
+
         events = [(e.span.line, e.span.end_line, e, None) for e in entries]
-        for line, t, _alone in mine:
-            if line not in placed:
-                events.append((line, line, None, t))
-        events.sort(key=lambda e: (e[0], e[2] is not None))
-        previous = None
-        for start, end, entry, t in events:
-            if previous is not None and start > previous + 1:
-                self.out.append("")
-            previous = end
-            if entry is None:
-                self.out.append(inner + t)
-                continue
-            self.out += [inner + h for h in hoisted[id(entry)]]
-            self.out.append(inner + self._eol(self.printer.statement(entry), ending.get(id(entry))))
+        events += [(line, line, None, t) for line, t, _alone in mine if line not in placed]
+        self._print(events, inner, entry)
         self.out.append(indent + self._eol("}", trailing))
 
 
@@ -330,12 +363,22 @@ def format_source(text: str, file: str = "<string>") -> str:
     """
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     body = text[len(bom) :]
-    tree = parse(text, file)
     sources = {file: text}
+    try:
+        tree = parse(text, file)
+    except RecursionError:
+        raise SpecSyntaxError(
+            [Diagnostic("the spec nests too deeply to parse", Span(file, 1, 1, 1, 2), kind="syntax")], sources
+        ) from None
     _check_known(tree, sources)
     newline = "\r\n" if body.split("\n", 1)[0].endswith("\r") else "\n"  # the first line's ending
     layout = _Layout(body, _Printer(body))
-    layout.block(list(tree.statements), 1, len(layout.lines), "", set())
+    try:
+        layout.block(list(tree.statements), "")
+    except RecursionError:  # printing an expression recurses once per level of nesting
+        raise _refuse(
+            "the spec nests too deeply to format", Span(file, 1, 1, 1, 2), sources, "fmt leaves the file unchanged"
+        ) from None
     out = [line.rstrip(_BLANK) for line in layout.out]
     result = bom + newline.join(out) + newline if out else bom
     _verify(text, result, tree, file, sources)
@@ -347,7 +390,7 @@ def _verify(text: str, result: str, tree: ast.SpecFile, file: str, sources: dict
     hint = "fmt leaves the file unchanged; please report this file"
     try:
         again = parse(result, file)
-    except SpecError:
+    except (SpecError, RecursionError):
         raise _refuse("fmt would print text that does not parse", tree.span, sources, hint) from None
     if ast_key(again) != ast_key(tree):
         raise _refuse("fmt would change the meaning of the file", tree.span, sources, hint)
