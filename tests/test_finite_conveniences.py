@@ -122,6 +122,25 @@ def test_constant_element_symmetrize():
     assert not symspec.validate(spec.select(["step"]), g=noisy, seed=0).passed
 
 
+def test_constant_elements_of_finite_families():
+    """C.c (cyclic(8): the shift by 1) and U.u3 (units(8): the scaling by 3), as explain names them."""
+    spec = symspec.load(VALID / "finite_constant_family.sym")
+    assert [g.label for g in spec.ir.laws["scaled"].generators] == ["U.u3"]
+
+    class Identity(torch.nn.Module):
+        def __init__(self, broken: bool = False):
+            super().__init__()
+            self.broken = broken
+
+        def forward(self, a):
+            return _one_hot((a + 1) % 8 if self.broken else a, 8)
+
+    report = symspec.validate(spec, g=Identity(), seed=0)
+    assert report.passed, report.render()
+    failed = symspec.validate(spec, g=Identity(broken=True), seed=0)
+    assert failed["step"].passed and not failed["scaled"].passed  # a + 1 commutes with shifts, not with scaling
+
+
 # ---- composed action entries ---------------------------------------------------------------------------
 
 

@@ -2,9 +2,9 @@
 
 The grammar reads ``D4.r . x`` as ``D4 . (r . x)`` (``.`` is right-associative), so no new syntax is needed:
 before a law is typed, every ``G . (g . X)`` where ``G`` names a declared group with named generators (a
-presentation, or an alias of one) and ``g`` is one of them is rewritten to ``G.g . X``, where ``G.g`` is a law
-variable of group ``G`` fixed at the generator ``g`` (``Variable.element``).  A law variable's name is a plain
-identifier, so the dotted name never clashes with one.  Downstream the variable is a group element like any
+presentation, a finite family as ``symspec explain`` names its generators, or an alias) and ``g`` is one of them
+is rewritten to ``G.g . X``, where ``G.g`` is a law variable of group ``G`` fixed at the generator ``g``
+(``Variable.element``).  A law variable's name is a plain identifier, so the dotted name never clashes with one.  Downstream the variable is a group element like any
 other, except that it is never drawn: the law's only transform is the generator's (``lawclass``), and the
 generated code acts with that one element (``codegen/constants.py``).  A word is written as successive
 actions: ``D4.r . D4.s . x`` is ``r`` after ``s``.
@@ -18,13 +18,35 @@ from ..errors import Span
 from ..syntax import ast
 from .context import Context
 from .scope import did_you_mean
+from .units import unit_generators
 
-__all__ = ["constant_elements", "element_name"]
+__all__ = ["constant_elements", "element_name", "named_generators"]
 
 
 def element_name(group: str, generator: str) -> str:
     """The law variable that stands for generator ``generator`` of group ``group``: ``"D4.r"``."""
     return f"{group}.{generator}"
+
+
+def named_generators(gdef) -> tuple:
+    """The generators a constant may name: a presentation's, or a finite family's as the group analysis names them
+    (``cyclic(n)``: c; ``dihedral(n)``: r, s; ``symmetric(n)``: t, c; ``alternating(n)``: c3, c; ``units(n)``: u<k>)."""
+    kind, n = gdef.kind, gdef.arg
+    if kind == "presentation":
+        return tuple(gdef.generators)
+    if not isinstance(n, int):
+        return ()
+    if kind == "units":
+        return tuple(f"u{k}" for k in unit_generators(n))
+    if kind == "cyclic":
+        return ("c",) if n > 1 else ()
+    if kind == "dihedral":
+        return ("r", "s") if n > 1 else ("s",)
+    if kind == "symmetric":
+        return ("t", "c") if n > 2 else ("t",) if n == 2 else ()
+    if kind == "alternating":
+        return ("c3", "c") if n > 3 else ("c3",) if n == 3 else ()
+    return ()
 
 
 def _group_named(ctx: Context, e) -> str | None:
@@ -51,14 +73,14 @@ def constant_elements(ctx: Context, body) -> tuple:
                 gen = inner.element
                 if gdef is None:
                     return go(inner.operand)
-                generators = tuple(gdef.generators) if gdef.kind == "presentation" else ()
+                generators = named_generators(gdef)
                 if gen.name not in generators:
                     if not generators:
                         ctx.reporter.error(
                             f"group '{group}' is {gdef} and has no named generators to use as constants",
                             gen.span,
-                            "constants name the generators of a presentation declared with an action block "
-                            f"('group G = <r | r^4>'); or draw elements with 'forall g: {group}.'",
+                            "constants name the generators of a presentation or of a finite family "
+                            f"(cyclic, dihedral, symmetric, alternating, units); or draw elements with 'forall g: {group}.'",
                             kind="name",
                         )
                     else:

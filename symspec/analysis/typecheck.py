@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import Span
 from ..syntax import ast
+from .constants import named_generators
 from .context import Context
 from .domains import (
     BoolDomain,
@@ -204,8 +205,8 @@ class LawChecker(ArithmeticRules, RelationRules):
             if sym.kind == "group":
                 hint = f"act with an element: 'forall g: {name}. ... g . x'"
                 gdef = self.ctx.group_ref(e)
-                gens = gdef.generators if gdef is not None and gdef.kind == "presentation" else ()
-                if gens:  # a presentation: its generators are constant elements (analysis/constants.py)
+                gens = named_generators(gdef) if gdef is not None else ()
+                if gens:  # its generators are constant elements (analysis/constants.py)
                     hint += f", or with a generator: '{name}.{gens[0]} . x'"
             elif sym.kind == "model":
                 hint = f"call it: {name}(...)"
