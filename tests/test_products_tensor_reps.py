@@ -365,3 +365,50 @@ def test_a_tensor_representation_is_only_declared_on_a_shape_it_fits():
         with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")) as info:
             symspec.loads("group R = O(3)\n" + text + "\n", "bad.sym")
         assert info.value.diagnostics[0].span.line == 3 and info.value.diagnostics[0].hint
+
+
+TRIVIAL_ENDS = """
+group D4 = <r, s | r^4, s^2, (s r)^2>
+domain Img = tensor[4, 4]
+domain Labels = tensor[3]
+action D4 on Img {
+  r -> rot90(dims=(-2, -1))
+  s -> flip(dim=-1)
+}
+action D4 on Labels by identity
+domain A = tensor[4]
+domain B = tensor[4, 3, 3]
+group C = cyclic(4)
+group S = SO(3)
+action C on A by roll(dim=0)
+action C on B by roll(dim=0)
+action S on B by matrix(dims=(-2, -1))
+group Q = C x S
+group Q2 = C x O(3)
+layer labels: Img -> Labels under D4
+layer ab: A -> B under Q
+layer ba: B -> A under Q
+layer aa: A -> A under Q2
+"""
+
+# an end a group leaves unchanged keeps its shape (an OrbitLinear to tensor[3], not to a point), and a rotation
+# factor with no action on an end still lists its generators there (acting as zero / the identity)
+TRIVIAL_CASES = [
+    ("labels", (4, 4), (3,), rt.OrbitLinear, None),
+    ("ab", (4,), (4, 3, 3), rt.BasisLinear, 4),  # circulant (x) delta_ij
+    ("ba", (4, 3, 3), (4,), rt.BasisLinear, 4),  # circulant (x) the trace
+    ("aa", (4,), (4,), rt.BasisLinear, 4),  # circulants: O(3) leaves A unchanged
+]
+
+
+@pytest.mark.parametrize("name, shape, out, cls, size", TRIVIAL_CASES, ids=[c[0] for c in TRIVIAL_CASES])
+@pytest.mark.parametrize("dtype, rel", [(torch.float64, 1e-10), (torch.float32, 1e-4)], ids=["fp64", "fp32"])
+def test_layers_with_an_end_a_factor_leaves_unchanged(name, shape, out, cls, size, dtype, rel):
+    spec = symspec.loads(TRIVIAL_ENDS, "ends.sym")
+    layer = symspec.compile(spec).LAYERS[name](2, 3).to(dtype)
+    assert isinstance(layer, cls)
+    if size is not None:
+        assert layer.basis.shape[0] == size
+    x = torch.randn(4, 2, *shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).to(dtype)
+    assert tuple(layer(x).shape) == (4, 3, *out)
+    symspec.assert_equivariant(layer, spec, name, x, generator=torch.Generator().manual_seed(1), atol=rel)

@@ -60,19 +60,20 @@ def _rep_matrices(reps: list, shape: tuple) -> list:
             for j in range(i + 1, n):
                 a = np.zeros((n, n))
                 a[i, j], a[j, i] = -1.0, 1.0
-                mats.append(("lie", sum(lift(a, d) for d in dims)))  # the same rotation on every dim: a sum of generators
+                # the same rotation on every dim: a sum of generators (zero on no dim) ...
+                mats.append(("lie", sum((lift(a, d) for d in dims), np.zeros((points, points)))))
         if kind == "o":
             reflect = np.eye(n)
             reflect[0, 0] = -1.0
-            mats.append(("group", _product(lift(reflect, d) for d in dims)))  # ... and of group elements, a product
+            mats.append(("group", _product((lift(reflect, d) for d in dims), points)))  # ... and of group elements, a product
     return mats
 
 
-def _product(mats):
-    """The product of commuting matrices (each acting on its own dim)."""
-    out = None
+def _product(mats, points: int):
+    """The product of commuting matrices (each acting on its own dim); the identity for none."""
+    out = np.eye(points)
     for m in mats:
-        out = m if out is None else out @ m
+        out = out @ m
     return out
 
 
@@ -111,10 +112,12 @@ def _reps(spec, tables, gir, domain):
         act = whole.parts[i] if whole is not None and whole.parts else spec.ir.action(f, domain)
         if act is None:
             return None
-        if act.kind == "matrix":
+        if act.kind == "matrix" or (act.kind == "trivial" and f.definition.kind in ("SO", "O")):
+            # a rotation group leaving this end unchanged acts on no dim: its generators still listed (zero, identity)
             kind = "so" if f.definition.kind == "SO" else "o"
-            exprs.append(as_expr((kind, f.definition.arg, act.matrix_dim)))
-            values.append((kind, f.definition.arg, act.matrix_dim))
+            dim = act.matrix_dim if act.kind == "matrix" else ()
+            exprs.append(as_expr((kind, f.definition.arg, dim)))
+            values.append((kind, f.definition.arg, dim))
         elif act.perms and f.generators:
             ops = {g: [(op, dict(args)) for op, args in act.ops[g]] for g in f.generators}
             table = rt("action_table", as_expr(ops), shape=tables.dims(domain.dims))
@@ -164,7 +167,7 @@ def _matrix_layer(spec, tables, name: str, layer, gir):
 def _orbit_layer(spec, tables, layer, gir, src, dst):
     ops = {g: [(op, dict(args)) for op, args in src.ops[g]] for g in gir.generators}
     in_table = rt("action_table", as_expr(ops), shape=tables.dims(layer.source.dims))
-    if dst.kind == "trivial":  # every generator fixes the one output point
+    if isinstance(layer.target, RealDomain):  # every generator fixes the one output point
         out_table = torch_("zeros", len(gir.generators), 1, dtype=Attr(Name("torch"), "long"))
         out_shape = as_expr(())
     else:
@@ -183,7 +186,8 @@ def lower_layers(spec, tables) -> list:
         cls = py(name)
         # symmetric(n) has closed forms (DeepSets, the Bell maps) whose size does not grow with n: prefer them
         closed_form = gir.definition.kind == "symmetric"
-        if src is not None and src.perms and (dst.kind == "trivial" or dst.perms) and not gir.continuous and not closed_form:
+        fixed_end = isinstance(layer.target, RealDomain) or (dst is not None and dst.perms)  # a table for the output
+        if src is not None and src.perms and fixed_end and not gir.continuous and not closed_form:
             out.append(Layer(cls, "rt.OrbitLinear", _orbit_layer(spec, tables, layer, gir, src, dst), comment, name))
             continue
         factors = gir.factors or (gir,)

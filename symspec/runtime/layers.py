@@ -228,7 +228,8 @@ def _representation(reps: list, shape: tuple, dtype=torch.float64) -> list:
     acting on a dim of size n (a ``"lie"`` matrix per Lie algebra generator,
     and for O(n) a ``"group"`` reflection); ``dim`` a tuple of dims is the same
     rotation on each (``R M R^T``): Lie generators summed over the dims, group
-    elements multiplied.
+    elements multiplied (``()``: a rotation group that leaves the tensor
+    unchanged, its generators zero and the identity).
     """
     points = math.prod(shape) if shape else 1
     mats = []
@@ -250,7 +251,7 @@ def _representation(reps: list, shape: tuple, dtype=torch.float64) -> list:
             for j in range(i + 1, n):
                 a = torch.zeros(n, n, dtype=dtype)
                 a[i, j], a[j, i] = -1.0, 1.0
-                mats.append(("lie", sum(lift(a, d) for d in dims)))
+                mats.append(("lie", sum((lift(a, d) for d in dims), torch.zeros(points, points, dtype=dtype))))
         if kind == "o":
             reflect = torch.eye(n, dtype=dtype)
             reflect[0, 0] = -1.0
