@@ -156,6 +156,15 @@ def test_json_and_text_have_the_residuals_and_the_drawn_sizes(spec, tmp_path, ca
     assert code == 1
     assert out["dims"] == {"N": 8}  # the default size of a symbolic dim
     assert out["laws"][0]["residual"]["abs"]["p50"] == 0.5
+    sys.path.insert(0, str(tmp_path))
+    try:
+        base = ["validate", str(tmp_path / "res.sym"), "--model", "energy=resmodels:build", "--laws", "zero", "--samples", "50"]
+        code = main([*base, "--dim", "N=3", "--json", "-"])
+        assert json.loads(capsys.readouterr().out)["dims"] == {"N": 3}
+        assert main([*base, "--dim", "N=0"]) == 2
+        assert "--dim expects NAME=SIZE" in capsys.readouterr().err
+    finally:
+        sys.path.remove(str(tmp_path))
 
 
 def test_class_laws_have_no_residuals():

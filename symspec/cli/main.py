@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--batch-size", type=int, default=8192, metavar="B", help="cases per batch (default 8192)")
     val.add_argument("--max-rate", type=float, default=0.0, metavar="R", help="violation rate a law may have (default 0)")
     val.add_argument("--laws", default=None, metavar="NAME[,NAME...]", help="check only these laws")
+    val.add_argument(
+        "--dim", action="append", default=[], metavar="NAME=SIZE", help="size of a symbolic dim of drawn tensors (default N=8)"
+    )
     val.add_argument("--json", default=None, metavar="OUT", help="write the report as JSON ('-': standard output)")
     val.add_argument("--plot", default=None, metavar="OUT.png", help="plot rates and violation magnitudes (matplotlib)")
     val.add_argument("--param", action="append", default=[], metavar="NAME=INT", help="override a 'param' (repeatable)")

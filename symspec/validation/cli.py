@@ -112,6 +112,18 @@ def _laws(option: str | None, module) -> list | None:
     return select_laws(module, names)
 
 
+def _dims(items) -> dict:
+    """``--dim NAME=INT`` items as {name: size}: the sizes of symbolic dims of drawn tensors."""
+    out: dict = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name.isidentifier() or not value.isdigit() or len(value) > 18 or int(value) < 1:
+            raise UsageError(f"--dim expects NAME=SIZE with a size of at least 1, got '{item}'")
+        out[name] = int(value)
+    return out
+
+
 def run_validate(args, load_one, color: bool, write_stdout) -> int:
     """``symspec validate``: the table on stdout (on stderr under ``--json -``, which keeps stdout for the JSON alone)."""
     from ..pipeline import compile as compile_spec
@@ -126,6 +138,7 @@ def run_validate(args, load_one, color: bool, write_stdout) -> int:
         return 2
     names = list(spec.models)
     laws = _laws(args.laws, module)
+    dims = _dims(getattr(args, "dim", None))
     for option, value in (("--samples", args.samples), ("--batch-size", args.batch_size), ("--cap", args.cap)):
         if value < 1 and not (option == "--cap" and value == 0):
             raise UsageError(f"{option} must be positive, got {value}")
@@ -163,6 +176,7 @@ def run_validate(args, load_one, color: bool, write_stdout) -> int:
                 max_rate=args.max_rate,
                 laws=laws,
                 models=models,
+                dims=dims,
             )
         except RuntimeError as err:  # e.g. an unknown device
             raise UsageError(str(err).splitlines()[0]) from None
