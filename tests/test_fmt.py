@@ -199,6 +199,21 @@ def test_fmt_round_trips_grammar_generated_text(text):
     _round_trips(text, "g.sym")
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(CORPUS), st.data())
+def test_comments_anywhere_in_corpus_specs_are_kept(path, data):
+    # every line end of a valid file may take a comment, and every line break a full-line comment
+    lines = _text(path).split("\n")
+    out = []
+    for i, line in enumerate(lines):
+        if i and data.draw(st.booleans(), label=f"own line before {i + 1}"):
+            out.append(data.draw(st.sampled_from(["# own", "  # indented own", "\t# tab"])) + f" {i}")
+        if data.draw(st.booleans(), label=f"end of line {i + 1}"):
+            line = line.removesuffix("\r") + f" # end {i}" + ("\r" if line.endswith("\r") else "")
+        out.append(line)
+    _round_trips("\n".join(out), path.name)
+
+
 def test_fmt_round_trips_wellformed_specs():
     from wellformed import specs
 
