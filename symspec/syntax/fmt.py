@@ -29,7 +29,7 @@ from . import ast
 from .parser import parse
 from .unparse import unparse
 
-__all__ = ["FormatError", "format_source", "ast_key", "comments", "decode"]
+__all__ = ["FormatError", "format_source", "ast_key", "comments", "decode", "KNOWN_FIELDS"]
 
 _BLANK = " \t\f\r"
 _INT = re.compile(r"(-?)\s*([0-9]+)\s*$")
