@@ -412,3 +412,31 @@ def test_layers_with_an_end_a_factor_leaves_unchanged(name, shape, out, cls, siz
     x = torch.randn(4, 2, *shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).to(dtype)
     assert tuple(layer(x).shape) == (4, 3, *out)
     symspec.assert_equivariant(layer, spec, name, x, generator=torch.Generator().manual_seed(1), atol=rel)
+
+
+LARGE = """
+group C = cyclic(2)
+domain P = tensor[30000, 2]
+domain V = tensor[2]
+action C on P by roll(dim=1)
+action C on V by roll(dim=0)
+group E = symmetric(30000) x C
+group F = symmetric(30000) x O(2)
+model h(x: P) -> P
+model moment(x: P) -> V
+law eq: forall g: E. h(g . x) == g . h(x)
+law mom: forall g: F. moment(g . x) == g . moment(x)
+"""
+
+
+def test_a_product_too_large_to_tabulate_together_is_drawn_factor_by_factor():
+    """symmetric(30000) x ...: the factors' tables exceed the literal limit together (they were an error); the
+    permutations are drawn uniformly on their own, the other factor by its table or as matrices."""
+    spec = symspec.loads(LARGE, "large.sym")
+    mod = symspec.compile(spec)
+    x = torch.randn(3, 30000, 2, dtype=torch.float64)
+    exact = _terms(mod, x, h=lambda t: t * t.norm(dim=-1, keepdim=True), moment=moment_exact)
+    assert exact["eq"] < 1e-20 and exact["mom"] < 1e-20, exact
+    assert _terms(mod, x, h=lambda t: t + t[:, :1], moment=moment_broken)["eq"] > 1e-2  # not permutation-equivariant
+    broken = _terms(mod, x, h=lambda t: t * torch.tensor([1.0, 2.0], dtype=t.dtype), moment=moment_broken)
+    assert broken["eq"] > 1e-2 and broken["mom"] > 1e-2, broken  # not equivariant under the roll; the first row

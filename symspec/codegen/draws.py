@@ -486,12 +486,14 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
     if arithmetic is not None:
         return [arithmetic]
     acts = {k: spec.ir.action(gir, d) for k, d in domains.items()}
-    if _literal_size([a for a in acts.values() if a is not None]) > MAX_LITERAL_ENTRIES:
+    # a product's tables too large together: each factor drawn on its own below (and checked there)
+    too_large = _literal_size([a for a in acts.values() if a is not None]) > MAX_LITERAL_ENTRIES
+    if too_large and not gir.factors:
         uniform = _uniform_symmetric(spec, gir, domains, dims)  # symmetric(n) needs no table: uniform permutations
         if uniform is not None:
             return [uniform]
         _check_literal_size(gir, [a for a in acts.values() if a is not None])
-    if not gir.continuous and all(_still(a, d) or _permutes(a) for (k, a), d in zip(acts.items(), domains.values())):
+    if not too_large and not gir.continuous and all(_still(a, d) or _permutes(a) for (k, a), d in zip(acts.items(), domains.values())):
         for a, d in zip(acts.values(), domains.values()):
             if not _still(a, d):
                 _check_word_points(gir, a, d)
