@@ -65,6 +65,8 @@ def _transform(ctx: Context, expr, table: dict, context: str) -> TransformDef | 
             hint = (
                 f"'{call_name}' maps one generator; give a presentation's generators transforms in an action block"
                 if table is BY_TRANSFORMS
+                else "'identity' is for a whole group that leaves the domain unchanged: write 'action G on D by identity'"
+                if call_name == "identity"
                 else f"'{call_name}' describes a whole family group; use 'action G on D by {call_name}(...)'"
             )
         else:
