@@ -285,3 +285,15 @@ def test_units_of_a_composite_modulus_draw_only_units():
         "domain Z8 = cyclic(8)\nmodel cube(a: Z8) -> class(Z8)\nlaw scale: forall u: Z8. cube(a * u) == cube(a) * u\n", "all.sym"
     )
     assert not symspec.validate(over_all, cube=Cube(), seed=0).passed
+
+
+def test_scaling_by_a_unit_variable_is_augmentable_at_any_size():
+    """A units(p) variable is invertible by definition: no enumeration of its 999,982 values to decide it."""
+    spec = symspec.loads(
+        "param p = 999983\ndomain Zp = cyclic(p)\nmodel mul(a: Zp, b: Zp) -> class(Zp)\n"
+        "law scale: forall u: units(p). mul(a, b * u) == mul(a, b) * u\n",
+        "big_units.sym",
+    )
+    ir = spec.ir.laws["scale"]
+    assert ir.augment, ir.augment_why
+    assert [g.label for g in ir.generators] == ["u = 5"]  # 5 is the least primitive root mod 999983

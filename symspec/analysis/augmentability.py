@@ -75,6 +75,10 @@ def _factor_why(factor, domain, law, spec, sym) -> str | None:
     n = domain.n
     names = sorted(v for v in names_in(factor) if v in law.variables)
     what = f"scaling by {unparse(factor)}"
+    if isinstance(factor, ast.Name) and factor.name in law.variables:
+        d = law.variables[factor.name].domain
+        if isinstance(d, Units) and d.n % n == 0:  # a unit mod a multiple of n is a unit mod n (analysis/units.py)
+            return None
     if any(law.variables[v].group is not None for v in names):
         return f"{what} depends on a group element"
     domains = [law.variables[v].domain for v in names]
