@@ -167,6 +167,14 @@ def test_json_and_text_have_the_residuals_and_the_drawn_sizes(spec, tmp_path, ca
         sys.path.remove(str(tmp_path))
 
 
+def test_the_plot_has_a_residual_panel(spec, tmp_path):
+    pytest.importorskip("matplotlib")
+    report = symspec.validate(spec, models={"energy": _half, "forces": lambda x: x * 0}, samples=100, laws=["zero", "flat"])
+    assert report["flat"].residual["abs"]["max"] == 0  # drawn at the floor of the log axis
+    path = report.plot(str(tmp_path / "r.png"))
+    assert (tmp_path / "r.png").stat().st_size > 0 and path.endswith("r.png")
+
+
 def test_class_laws_have_no_residuals():
     p = 5
     report = symspec.validate(symspec.loads(CLASSES), add=lambda a, b: 10 * torch.nn.functional.one_hot((a + b) % p, p).float())

@@ -195,8 +195,30 @@ class Report:
             lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
         return lines
 
+    @staticmethod
+    def _plot_residuals(ax, laws: list) -> None:
+        """|lhs - rhs| percentiles p50/p90/p99 and max per law with residuals, on a log axis."""
+        keys = ("p50", "p90", "p99", "max")
+        width = 0.8 / len(keys)
+        shown = [float(law.residual["abs"][k]) for law in laws for k in keys]
+        positive = [v for v in shown if 0 < v < math.inf]
+        floor = min(positive, default=1.0) / 10  # bars rise from one decade below the smallest positive residual
+        top = 10 * max(positive, default=1.0)  # an infinite residual: a bar above every finite one
+        for j, key in enumerate(keys):
+            values = [float(law.residual["abs"][key]) for law in laws]
+            heights = [(top if v == math.inf else v) - floor if v > 0 else 0.0 for v in values]
+            ax.bar([i + (j - 1.5) * width for i in range(len(laws))], heights, width, bottom=floor, label=key)
+        ax.set_xticks(range(len(laws)), [law.name for law in laws], rotation=30)
+        ax.set_yscale("log")  # a residual of 0 has no bar
+        ax.set_ylabel("|lhs - rhs| per case (largest entry; 0: no bar)")
+        ax.set_title("residuals of real/tensor laws")
+        ax.legend()
+
     def plot(self, path: str) -> str:
-        """Violation rate per law with its interval, and the distribution of violation magnitudes (matplotlib)."""
+        """Violation rate per law with its interval, the distribution of violation magnitudes, and residual percentiles.
+
+        The third panel (matplotlib) is drawn only when some law relates reals or tensors.
+        """
         try:
             import matplotlib
 
@@ -204,7 +226,9 @@ class Report:
             import matplotlib.pyplot as plt
         except ImportError:  # pragma: no cover - the optional extra
             raise ImportError("Report.plot needs matplotlib: pip install 'symspec[plot]'") from None
-        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+        residual = [law for law in self.laws if law.residual is not None]
+        fig, axes = plt.subplots(1, 3 if residual else 2, figsize=(16 if residual else 11, 4))
+        left, right = axes[0], axes[1]
         names = [law.name for law in self.laws]
         rates = [law.rate for law in self.laws]
         lows = [law.rate - law.interval[0] for law in self.laws]
@@ -227,6 +251,8 @@ class Report:
             right.legend()
         else:
             right.text(0.5, 0.5, "no violations", ha="center", va="center", transform=right.transAxes)
+        if residual:
+            self._plot_residuals(axes[2], residual)
         fig.tight_layout()
         fig.savefig(path, dpi=100)
         plt.close(fig)
