@@ -210,3 +210,15 @@ def test_the_type_checker_broadcasts_tensor_arithmetic(a, b):
     else:
         with pytest.raises(SpecError, match="cannot compare"):
             symspec.loads(text, "bad.sym")
+
+
+def test_a_bounded_real_input_is_drawn_from_its_interval_in_validation():
+    """A model input over real(0, 1) is validated on [0, 1) (it was drawn standard normal: x * x <= 1 then failed)."""
+    spec = symspec.loads("model sq(x: real(0, 1)) -> real\nlaw unit: sq(x) <= 1.0\n", "bounded.sym")
+
+    class Square(torch.nn.Module):
+        def forward(self, x):
+            return x * x
+
+    report = symspec.validate(spec, sq=Square(), seed=0)
+    assert report.passed, report.render()

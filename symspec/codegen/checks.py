@@ -40,7 +40,7 @@ def describe_domain(domain, tables):
     if isinstance(domain, Tensor):
         return rt("TensorOf", tables.dims(domain.dims))
     if isinstance(domain, RealDomain):
-        return rt("Real")
+        return rt("Real", float(domain.lo), float(domain.hi)) if domain.bounded else rt("Real")
     if isinstance(domain, Units):  # a law variable over units(n): the indices of its table (codegen/units.py)
         return rt("Values", 0, tables.number(units_count(domain)))
     lo, hi = int_bounds(domain)

@@ -47,7 +47,10 @@ class TensorOf(NamedTuple):
 
 
 class Real(NamedTuple):
-    """One real number per example."""
+    """One real number per example; in ``[lo, hi)`` when both are given (a ``real(lo, hi)`` input)."""
+
+    lo: float | None = None
+    hi: float | None = None
 
 
 class ClassOutput(NamedTuple):

@@ -195,6 +195,9 @@ def _draw(variables: dict, m: int, generator, device, inputs: dict, dims: dict, 
             values[var] = data.to(device)[rows]
         elif isinstance(domain, Values):
             values[var] = torch.randint(domain.lo, domain.hi, (m,), generator=generator, device=device)
+        elif isinstance(domain, Real) and domain.lo is not None:  # real(lo, hi): uniform, as a law variable
+            u = torch.rand(m, generator=generator, device=device, dtype=dtype)
+            values[var] = domain.lo + (domain.hi - domain.lo) * u
         elif isinstance(domain, Real):
             values[var] = torch.randn(m, generator=generator, device=device, dtype=dtype)
         else:
