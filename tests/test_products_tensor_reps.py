@@ -440,3 +440,38 @@ def test_a_product_too_large_to_tabulate_together_is_drawn_factor_by_factor():
     assert _terms(mod, x, h=lambda t: t + t[:, :1], moment=moment_broken)["eq"] > 1e-2  # not permutation-equivariant
     broken = _terms(mod, x, h=lambda t: t * torch.tensor([1.0, 2.0], dtype=t.dtype), moment=moment_broken)
     assert broken["eq"] > 1e-2 and broken["mom"] > 1e-2, broken  # not equivariant under the roll; the first row
+
+
+STRESS = """
+group R = O(3)
+group E = symmetric(N) x R
+domain Pts = tensor[N, 3]
+domain Stress = tensor[N, 3, 3]
+action R on Stress by matrix(dims=(-2, -1))
+model stress(x: Pts) -> Stress
+law eq: forall g: E. stress(g . x) == g . stress(x) [tol 1e-4]
+"""
+
+
+def stress_exact(x):  # x_n x_n^T plus |x|^2 I: permutation- and rotation-equivariant per point
+    eye = torch.eye(3, dtype=x.dtype)
+    return torch.einsum("bni,bnj->bnij", x, x) + x.pow(2).sum((-2, -1))[:, None, None, None] * eye
+
+
+def stress_broken(x):  # each point's outer product with a fixed direction
+    return torch.einsum("bni,j->bnij", x, torch.tensor([1.0, 0.0, 0.0], dtype=x.dtype))
+
+
+@pytest.mark.parametrize("dtype, small, rel", DTYPES, ids=["fp64", "fp32"])
+def test_a_tensor_representation_per_point_in_a_product_with_symmetric_n(dtype, small, rel):
+    spec = symspec.loads(STRESS, "stress.sym")
+    mod = symspec.compile(spec)
+    x = torch.randn(8, 6, 3, dtype=torch.float64).to(dtype)
+    assert _terms(mod, x, stress=stress_exact)["eq"] < small
+    assert _terms(mod, x, stress=stress_broken)["eq"] > 1e-2
+    assert symspec.validate(spec, stress=stress_exact, samples=100, dims={"N": 4}).passed
+    assert not symspec.validate(spec, stress=stress_broken, samples=100, dims={"N": 4}).passed
+    out = mod.augment({"x": x, "target": stress_exact(x)}, generator=torch.Generator().manual_seed(2), model="stress")
+    assert torch.allclose(stress_exact(out["x"]), out["target"], rtol=rel, atol=rel * 10)
+    sym = mod.symmetrize("stress", stress_exact, samples=4, generator=torch.Generator().manual_seed(3))
+    assert torch.allclose(sym(x), stress_exact(x), rtol=rel, atol=rel * 10)
