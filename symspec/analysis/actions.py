@@ -8,7 +8,7 @@ from ..errors import Span
 from ..syntax import ast
 from .composed import COMPOSED_TRANSFORMS, check_relabel, composed_transform
 from .context import Context
-from .domains import Cyclic, Tensor, describe, eval_int
+from .domains import Cyclic, Labels, Tensor, describe, eval_int
 from .physics import check_noncompact_transform, noncompact_hint
 from .scope import did_you_mean
 from .structures import (
@@ -166,7 +166,11 @@ def _check_transform_on(ctx: Context, t: TransformDef, domain, domain_name: str,
                 span,
                 _by_hint(ctx, group, domain, group.name, domain_name)
                 if group is not None
-                else ("tensor domains use rot90, flip, roll, permute or transpose" if isinstance(domain, Tensor) else None),
+                else (
+                    "tensor domains use rot90, flip, roll, permute or transpose"
+                    if isinstance(domain, Tensor)
+                    else _set_hint(domain)
+                ),
             )
             return False
         if group is not None and group.kind in ("cyclic", "dihedral") and isinstance(group.arg, int) and group.arg != domain.n:
@@ -190,7 +194,7 @@ def _check_transform_on(ctx: Context, t: TransformDef, domain, domain_name: str,
             span,
             _by_hint(ctx, group, domain, group.name, domain_name)
             if group is not None
-            else ("cyclic domains use shift, scale or negate" if isinstance(domain, Cyclic) else None),
+            else ("cyclic domains use shift, scale or negate" if isinstance(domain, Cyclic) else _set_hint(domain)),
         )
         return False
     if t.name in ("rot90", "transpose"):
@@ -336,6 +340,14 @@ def _check_matrix_dims(ctx: Context, t: TransformDef, domain: Tensor, group: Gro
 
 def _value_text(v: tuple) -> str:
     return "(" + ", ".join(map(str, v)) + ("," if len(v) == 1 else "") + ")"
+
+
+def _set_hint(domain) -> str | None:
+    """For a set(...) domain: its transform (analysis/composed.py)."""
+    if not isinstance(domain, Labels):
+        return None
+    a, b = (domain.labels + domain.labels)[:2]
+    return f"set domains permute their labels by name: relabel({a}={b}, {b}={a})"
 
 
 def _perm_text(perm: tuple) -> str:

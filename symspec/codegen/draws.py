@@ -647,7 +647,7 @@ def draw_group(ls: LawScope, var: str, every: Name | None = None, canonical: boo
     if len(factors) == 1:
         locals_ = [name]
         elements = name
-        draw.shown = [(var, name)]
+        draw.shown = [] if v.element else [(var, name)]  # a constant element is the same in every case: not shown
     else:
         locals_ = [Name(ls.scope.ns.create_name(f"{name.id}_{i}")) for i in range(len(factors))]
         elements = TupleE(tuple(locals_))
