@@ -212,3 +212,42 @@ def test_the_attribute_comparison_example_passes_for_the_true_comparison():
     assert good.passed, good.render()
     bad = symspec.validate(spec, cmp=RandomComparison(), samples=20_000, seed=0)
     assert not any(report.passed for report in bad.laws)
+
+
+@pytest.mark.parametrize(("side", "support"), [("f(x) + k", (-1, 4)), ("f(x) - k", (-3, 2)), ("k - f(x)", (-1, 4))])
+def test_a_range_output_shifted_by_a_value(side, support):
+    """X + k, X - k and k - X for a range output X over range(-1, 2) and k a value of range(0, 3), one per example:
+    the loss compares g with the exact distribution of the shifted X (its support widened to every sum)."""
+    lo, hi = support
+    text = (
+        f"model f(x: cyclic(4)) -> class(range(-1, 2))\nmodel g(x: cyclic(4), k: range(0, 3)) -> class(range({lo}, {hi}))\n"
+        f"law s: g(x, k) == {side}\n"
+    )
+    mod = symspec.compile(symspec.loads(text, "shift.sym"))
+    logits = torch.randn(4, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    op = {"f(x) + k": lambda v, k: v + k, "f(x) - k": lambda v, k: v - k, "k - f(x)": lambda v, k: k - v}[side]
+
+    class F(torch.nn.Module):
+        def forward(self, x):
+            return logits[x]
+
+    class G(torch.nn.Module):  # the exact law of op(X, k); broken: of op(X, 0) whatever k is
+        def __init__(self, broken: bool = False):
+            super().__init__()
+            self.broken = broken
+
+        def forward(self, x, k):
+            k = torch.zeros_like(k) if self.broken else k
+            p = logits[x].softmax(-1)
+            out = torch.zeros(len(x), hi - lo, dtype=torch.float64)
+            for c, v in enumerate((-1, 0, 1)):
+                out[torch.arange(len(x)), op(v, k) - lo] += p[:, c]
+            return out.clamp_min(1e-300).log()
+
+    x, k = (t.reshape(-1) for t in torch.meshgrid(torch.arange(4), torch.arange(3), indexing="ij"))
+    loss = mod.SymmetryLoss(f=F(), g=G())
+    loss({"x": x, "k": k})
+    assert loss.terms["s"].item() < 1e-9
+    broken = mod.SymmetryLoss(f=F(), g=G(broken=True))
+    broken({"x": x, "k": k})
+    assert broken.terms["s"].item() > 0.1

@@ -338,7 +338,24 @@ class Terms:
         if other.kind == "const" and op in ("+", "-"):
             c = other.value if op == "+" else -other.value
             return V("dist", dist.e, dist.domain, dist.offset + c, dist.size, level)
+        if other.kind == "value" and op in ("+", "-") and isinstance(other.domain, Range):
+            return self._shift_by_value(op, dist, other, dist is b, level)
         self.fail("this arithmetic on a class output", e)
+
+    def _shift_by_value(self, op, dist: V, k: V, reversed_: bool, level: int) -> V:
+        """``X + k``, ``X - k``, ``k - X`` for an integer class output X and a range value k, one per example: the
+        support widens to every sum (``rt.shift_support`` places each example's classes at its own shift)."""
+        logp, offset = dist.e, dist.offset
+        if reversed_ and op == "-":  # k - X = k + (-X)
+            logp, offset, op = method(logp, "flip", -1), -(dist.offset + dist.size - 1), "+"
+        lo, hi = term_bounds(k)
+        if op == "+":
+            low, shift = lo, BinOp("-", k.e, Const(lo)) if lo else k.e
+        else:  # -k takes -(hi - 1) .. -lo
+            low, shift = -(hi - 1), BinOp("-", Const(hi - 1), k.e)
+        size = dist.size + (hi - lo) - 1
+        start = offset + low
+        return V("dist", rt("shift_support", logp, shift, size), Range(start, start + size), start, size, level)
 
     # ---- relations
     def numeric(self, t: V):

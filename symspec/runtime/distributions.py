@@ -5,7 +5,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["pushforward", "pushforward_permutation", "pushforward_map", "sum_distribution", "shift_table", "scale_table"]
+__all__ = [
+    "pushforward",
+    "pushforward_permutation",
+    "pushforward_map",
+    "sum_distribution",
+    "shift_support",
+    "shift_table",
+    "scale_table",
+]
 
 
 def pushforward(logp: torch.Tensor, push: torch.Tensor) -> torch.Tensor:
@@ -49,6 +57,18 @@ def pushforward_permutation(logp: torch.Tensor, inverse: torch.Tensor) -> torch.
 def pushforward_map(logp: torch.Tensor, push: torch.Tensor) -> torch.Tensor:
     """:func:`pushforward` (kept as the name compiled modules of ``x -> u x mod n`` use)."""
     return pushforward(logp, push)
+
+
+def shift_support(logp: torch.Tensor, shift, size: int) -> torch.Tensor:
+    """Log-probabilities of ``X + s`` on ``size`` classes: class ``j`` of the result is class ``j - s`` of ``logp``
+    (``-inf`` where that is no class); ``s`` an int or one per example, each in ``0 .. size - n``."""
+    n = logp.shape[-1]
+    shift = torch.as_tensor(shift, device=logp.device, dtype=torch.long)
+    j = torch.arange(size, device=logp.device)
+    src = j - shift.unsqueeze(-1) if shift.dim() else j - shift
+    ok = (src >= 0) & (src < n)
+    src = src.clamp(0, n - 1).expand(*logp.shape[:-1], size)
+    return torch.where(ok, logp.gather(-1, src), torch.full_like(src, float("-inf"), dtype=logp.dtype))
 
 
 def shift_table(n: int, k: torch.Tensor | int, device=None) -> torch.Tensor:
