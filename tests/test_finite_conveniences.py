@@ -7,6 +7,7 @@ For each: the spec compiles, an exact model passes ``validate`` with ~0 loss, a 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from conftest import ROOT
 
@@ -297,3 +298,12 @@ def test_scaling_by_a_unit_variable_is_augmentable_at_any_size():
     ir = spec.ir.laws["scale"]
     assert ir.augment, ir.augment_why
     assert [g.label for g in ir.generators] == ["u = 5"]  # 5 is the least primitive root mod 999983
+
+
+def test_a_guarded_units_variable_is_a_check_error_not_a_wrong_draw():
+    text = (
+        "param p = 7\ndomain Zp = cyclic(p)\nmodel mul(a: Zp, b: Zp) -> class(Zp)\n"
+        "law scale: forall u: units(p). mul(a, b * u) == mul(a, b) * u when u > 2\n"
+    )
+    with pytest.raises(symspec.SpecError, match="variable 'u' over units\\(7\\) is restricted by a guard"):
+        symspec.compile(symspec.loads(text, "guarded.sym"))

@@ -20,7 +20,11 @@ def units_draw(ls, plan, draw, value_of) -> None:
     index, which validation sets when it enumerates; the law and the report read the unit)."""
     v = ls.law.variables[plan.name]
     if plan.source != "uniform":
-        ls.fail(f"variable '{plan.name}' over {v.domain} is restricted by a guard; a units(n) variable is drawn unrestricted")
+        ls.fail(
+            f"variable '{plan.name}' over {v.domain} is restricted by a guard; a units(n) variable is drawn unrestricted",
+            hint=f"state the law for every unit, or draw '{plan.name}' from cyclic({v.domain.n}) with a guard such as "
+            f"'when {plan.name} != 0'",
+        )
     n = v.domain.n
     numbers = ls.tables.number
     table = ls.table(ls.tables.buffer(("units", n), f"UNITS_{n}", rt("unit_values", numbers(n)), f"the units of Z/{n}Z"))
