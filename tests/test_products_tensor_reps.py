@@ -475,3 +475,26 @@ def test_a_tensor_representation_per_point_in_a_product_with_symmetric_n(dtype, 
     assert torch.allclose(stress_exact(out["x"]), out["target"], rtol=rel, atol=rel * 10)
     sym = mod.symmetrize("stress", stress_exact, samples=4, generator=torch.Generator().manual_seed(3))
     assert torch.allclose(sym(x), stress_exact(x), rtol=rel, atol=rel * 10)
+
+
+def test_by_identity_on_a_large_tensor_costs_one_push_map_and_no_relator_check():
+    """2.25 million positions: the identity is one push map shared by both generators (not one each), and its
+    relators are not composed (they hold: it was an error past the relator-check budget)."""
+    spec = symspec.loads(
+        "group D4 = <r, s | r^4, s^2, (s r)^2>\ndomain Big = tensor[1500, 1500]\ndomain Img = tensor[4, 4]\n"
+        "action D4 on Img {\n  r -> rot90(dims=(-2, -1))\n  s -> flip(dim=-1)\n}\naction D4 on Big by identity\n"
+        "model f(x: Img, y: Big) -> real\nlaw inv: forall g: D4. f(g . x, g . y) == f(x, y)\n",
+        "big.sym",
+    )
+    act = spec.ir.action(spec.ir.group(spec.groups["D4"]), spec.domains["Big"])
+    assert act.kind == "trivial" and act.perms["r"] is act.perms["s"] and len(act.perms["r"]) == 1500 * 1500
+    mod = symspec.compile(spec)
+    x, y = torch.randn(2, 4, 4, dtype=torch.float64), torch.randn(2, 1500, 1500, dtype=torch.float64)
+    assert _terms_xy(mod, x, y, f=lambda a, b: a.sum((-2, -1)) + b[:, 0, 0])["inv"] < 1e-20
+    assert _terms_xy(mod, x, y, f=lambda a, b: a[:, 0, 0] + b[:, 0, 0])["inv"] > 1e-2
+
+
+def _terms_xy(mod, x, y, **models):
+    loss = mod.SymmetryLoss(**models, generator=torch.Generator().manual_seed(0))
+    loss({"x": x, "y": y})
+    return {k: float(v) for k, v in loss.terms.items()}

@@ -36,6 +36,7 @@ from .groups import (
     family_generators,
     family_order,
     finite_shape,
+    identity,
     is_finite_domain,
     ops_perm,
     points_of,
@@ -300,7 +301,8 @@ class Symmetry:
             shape = finite_shape(domain)
             points = points_of(domain)
             if points is not None and points <= MAX_POINTS:
-                entries = points * len(act.ops)
+                trivial = act.kind == "trivial"  # every generator the identity: one push map shared by all
+                entries = points * (1 if trivial else len(act.ops))
                 if self._entries + entries > MAX_ACTION_ENTRIES:
                     earlier = f" (with the earlier actions' {self._entries})" if self._entries else ""
                     self.r.error(
@@ -312,7 +314,11 @@ class Symmetry:
                     )
                     return None
                 self._entries += entries
-                act.perms = {g: ops_perm(ops, domain, shape) for g, ops in act.ops.items()}
+                if trivial:
+                    same = identity(points)
+                    act.perms = dict.fromkeys(act.ops, same)
+                else:
+                    act.perms = {g: ops_perm(ops, domain, shape) for g, ops in act.ops.items()}
         return act
 
     def _afford_check(self, work: int, what: str, span: Span | None) -> bool:
@@ -346,7 +352,7 @@ class Symmetry:
         if self._finish(act, domain) is None:
             return None
         gir.actions[a.domain] = act
-        if gir.definition.kind == "presentation":
+        if gir.definition.kind == "presentation" and act.kind != "trivial":  # the identity satisfies every relator
             self._check_relators(gir, act, a)
         return act
 
