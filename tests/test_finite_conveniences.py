@@ -307,3 +307,14 @@ def test_a_guarded_units_variable_is_a_check_error_not_a_wrong_draw():
     )
     with pytest.raises(symspec.SpecError, match="variable 'u' over units\\(7\\) is restricted by a guard"):
         symspec.compile(symspec.loads(text, "guarded.sym"))
+
+
+def test_a_units_variable_named_like_a_model_parameter_is_drawn_not_read_from_the_batch():
+    """The batch's u may be any value of cyclic(7); a law over units(7) must see units only."""
+    spec = symspec.loads(
+        "param p = 7\ndomain Zp = cyclic(p)\nmodel f(u: Zp) -> class(Zp)\nlaw l: forall u: units(p). f(u * 2) == f(u) * 2\n",
+        "named_u.sym",
+    )
+    assert str(spec.ir.laws["l"].variables["u"].source) == "uniform"
+    report = symspec.validate(spec, f=lambda u: _one_hot(u, 7), seed=0)
+    assert report.passed and report["l"].cases == 6

@@ -26,7 +26,7 @@ def _batchnames_in(law, spec) -> set:
     for m in law.models:
         for pname, domain in spec.models[m].params:
             v = law.variables.get(pname)
-            if v is not None and v.group is None and v.domain == domain:
+            if v is not None and v.group is None and v.domain == domain and not isinstance(v.domain, Units):  # units: drawn
                 out.add(pname)
     return out
 
