@@ -68,7 +68,7 @@ class Spec(Sealed):
     def domain_name(self, domain) -> str:
         """The declared name of a domain type, or its constructor text."""
         for name, d in self.domains.items():
-            if d == domain:
+            if d == domain and type(d) is type(domain):  # units(n) equals cyclic(n) as a type, but is not its name
                 return name
         return str(domain)
 
