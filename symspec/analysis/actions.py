@@ -61,7 +61,7 @@ def _transform(ctx: Context, expr, table: dict, context: str) -> TransformDef | 
         return None
     if call_name not in table:
         other = BLOCK_TRANSFORMS if table is BY_TRANSFORMS else BY_TRANSFORMS
-        if call_name in other:
+        if call_name in other or (call_name in COMPOSED_TRANSFORMS and table is BY_TRANSFORMS):  # composed.py
             hint = (
                 f"'{call_name}' maps one generator; give a presentation's generators transforms in an action block"
                 if table is BY_TRANSFORMS
