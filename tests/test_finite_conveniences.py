@@ -318,3 +318,25 @@ def test_a_units_variable_named_like_a_model_parameter_is_drawn_not_read_from_th
     assert str(spec.ir.laws["l"].variables["u"].source) == "uniform"
     report = symspec.validate(spec, f=lambda u: _one_hot(u, 7), seed=0)
     assert report.passed and report["l"].cases == 6
+
+
+@pytest.mark.parametrize("arithmetic", [True, False])
+def test_composed_ops_act_right_to_left_in_every_sampler(monkeypatch, arithmetic):
+    """The conjugated scaling drawn by arithmetic (v -> a v + b) and from element tables acts as the analysis says."""
+    from symspec.codegen import draws
+
+    monkeypatch.setattr(draws, "ARITHMETIC", arithmetic)
+    spec = symspec.load(VALID / "finite_composed_action.sym").select(["conj"])
+    mod = symspec.compile(spec)
+    sampler = next(v for k, v in vars(mod).items() if k.startswith("SAMPLER_"))
+    assert sampler.factors[0].__class__.__name__ == ("_Arithmetic" if arithmetic else "_Finite")
+    g = sampler.every()
+    x = torch.arange(7).repeat(len(g[0]))
+    pushed = sampler.act(g.__class__((g[0].repeat_interleave(7),)), "Zp", x)
+    perms = spec.ir.groups["U"].actions["Zp"].perms["u"]
+    one = [(3 * (v + 1) - 1) % 7 for v in range(7)]
+    assert perms.tolist() == one
+    images = {tuple(pushed[i * 7 : (i + 1) * 7].tolist()) for i in range(len(g[0]))}
+    assert tuple(one) in images and len(images) == 6  # the six powers of u, u itself among them
+    batch = {"a": torch.arange(7).repeat(7), "b": torch.arange(7).repeat_interleave(7)}
+    assert max(_terms(mod, batch, f=Affine()).values()) < 1e-6
