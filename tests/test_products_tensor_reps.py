@@ -498,3 +498,15 @@ def _terms_xy(mod, x, y, **models):
     loss = mod.SymmetryLoss(**models, generator=torch.Generator().manual_seed(0))
     loss({"x": x, "y": y})
     return {k: float(v) for k, v in loss.terms.items()}
+
+
+def test_a_factor_acting_trivially_is_left_out_of_the_commuting_check():
+    """The identity commutes with everything: symmetric(1900) x K on 3.6 million positions, K acting trivially, is
+    not composed pair by pair (2 x 6 pairs x 3.6 million passed the check budget: an error)."""
+    spec = symspec.loads(
+        "group K = <a, b, c | a^2, b^2, c^2, a b = b a, a c = c a, b c = c b>\ngroup E = symmetric(1900) x K\n"
+        "domain Big = tensor[1900, 1900]\nlayer l: Big -> real under E\n",
+        "big.sym",
+    )
+    act = spec.ir.layers["l"][1]
+    assert [p.kind for p in act.parts] == ["positions", "trivial"] and spec.warnings == []

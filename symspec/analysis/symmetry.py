@@ -538,6 +538,10 @@ class Symmetry:
 
     def _check_commuting(self, gir: GroupIR, parts: list, domain, domain_name: str, span: Span | None) -> None:
         """Warn when two factors of a direct product act on one domain by transforms that do not commute."""
+        keep = [i for i, p in enumerate(parts) if p.kind != "trivial"]  # the identity commutes with everything
+        factors, parts = [gir.factors[i] for i in keep], [parts[i] for i in keep]
+        if len(parts) < 2:
+            return
         pairs = sum(len(a.ops) * len(b.ops) for i, a in enumerate(parts) for b in parts[i + 1 :])
         generators = sum(len(p.ops) for p in parts)
         trials = []
@@ -568,7 +572,7 @@ class Symmetry:
                         for h, ph in perms[j].items():
                             if len(pg) != len(ph) or np.array_equal(pg[ph], ph[pg]):
                                 continue
-                            a, b = gir.factors[i], gir.factors[j]
+                            a, b = factors[i], factors[j]
                             self.r.warning(
                                 f"the factors {a.name} and {b.name} of '{gir.name}' do not commute on {domain_name}{note}: "
                                 f"generator {g} of {a.name} ({parts[i].describe(g)}) and generator {h} of {b.name} "
