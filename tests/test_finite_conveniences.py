@@ -340,3 +340,19 @@ def test_composed_ops_act_right_to_left_in_every_sampler(monkeypatch, arithmetic
     assert tuple(one) in images and len(images) == 6  # the six powers of u, u itself among them
     batch = {"a": torch.arange(7).repeat(7), "b": torch.arange(7).repeat_interleave(7)}
     assert max(_terms(mod, batch, f=Affine()).values()) < 1e-6
+
+
+def test_units_groups_are_drawn_by_arithmetic_at_any_size():
+    """units(n) is abelian: every element is u_1^e_1 ... u_r^e_r (relative orders), drawn as one number."""
+    from symspec.analysis.units import totient, unit_chain
+
+    assert unit_chain(8) == ((3, 2), (5, 2)) and unit_chain(7) == ((3, 6),)
+    for n in (8, 100, 720720, 1000000):
+        assert np.prod([m for _k, m in unit_chain(n)]) == totient(n)
+    spec = symspec.load(VALID / "finite_units_composite.sym").select(["by_group"])
+    mod = symspec.compile(spec)
+    sampler = next(v for k, v in vars(mod).items() if k.startswith("SAMPLER_"))
+    assert sampler.factors[0].__class__.__name__ == "_Arithmetic" and sampler.factors[0].steps == [2, 2]
+    report = symspec.validate(spec, cube=Cube(), seed=0)
+    assert report.passed and report["by_group"].cases == 8 * 4  # every element of units(8), enumerated
+    assert not symspec.validate(spec, cube=Cube(broken=True), seed=0).passed

@@ -14,6 +14,7 @@ as values of ``cyclic(n)`` (so ``b * u`` and ``f(a) * u`` read naturally); ``Uni
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -30,6 +31,7 @@ __all__ = [
     "totient",
     "unit_values",
     "unit_generators",
+    "unit_chain",
     "units_ir",
     "units_ops",
     "check_units_transform",
@@ -72,8 +74,14 @@ def _primes(m: int) -> list:
     return out + ([m] if m > 1 else [])
 
 
-def unit_generators(n: int) -> tuple:
-    """Units that generate the units of Z/nZ: a primitive root when there is one, else a greedy set."""
+@functools.lru_cache(maxsize=64)
+def unit_chain(n: int) -> tuple:
+    """``((k_1, m_1), ..., (k_r, m_r))``: generators of the units of Z/nZ with their relative orders.
+
+    A primitive root when there is one (``m_1`` = phi(n)), else units added in increasing order, each with the
+    number of cosets it adds to the subgroup generated so far, so that every unit is
+    ``k_1^e_1 ... k_r^e_r`` for exactly one choice of ``0 <= e_i < m_i`` (the group is abelian).
+    """
     if n <= 2:
         return ()
     phi = totient(n)
@@ -81,25 +89,30 @@ def unit_generators(n: int) -> tuple:
     units = unit_values(n)
     for k in units[:200].tolist():  # a primitive root, if any, is small
         if all(pow(k, phi // q, n) != 1 for q in factors):
-            return (k,)
+            return ((k, phi),)
     member = np.zeros(n, dtype=bool)
     member[1] = True
     group = np.ones(1, dtype=np.int64)
-    gens = []
+    chain = []
     for k in units.tolist():
         if member[k]:
             continue
-        gens.append(k)
         cosets, power = [group], k
         while not member[power]:  # the subgroup generated with k: the cosets power * group until power is in it
             coset = group * power % n
             member[coset] = True
             cosets.append(coset)
             power = power * k % n
+        chain.append((k, len(cosets)))
         group = np.concatenate(cosets)
         if len(group) == phi:
             break
-    return tuple(gens)
+    return tuple(chain)
+
+
+def unit_generators(n: int) -> tuple:
+    """Units that generate the units of Z/nZ (:func:`unit_chain`'s)."""
+    return tuple(k for k, _m in unit_chain(n))
 
 
 def units_ir(gir) -> None:
@@ -166,6 +179,7 @@ def check_units_transform(ctx: Context, t: TransformDef, domain, domain_name: st
 
 def units_by_compose(ctx: Context, expr: ast.Call, block: Callable) -> TransformDef | None:
     """``compose(...)`` in ``action U on Z by compose(...)`` for ``units(n)``: a bare ``scale`` is the element's."""
+
     def part(e):
         if isinstance(e, ast.Name) and e.name == "scale":
             return TransformDef("scale", (), e.span)

@@ -16,6 +16,7 @@ import numpy as np
 from ..analysis.domains import Cyclic, Range, RealDomain, Tensor, Units
 from ..analysis.groups import MAX_POINTS
 from ..analysis.lawclass import conjuncts, names_in
+from ..analysis.units import unit_chain
 from ..syntax import ast
 from ..transforms import MAX_LITERAL_ENTRIES, MAX_TABLE_ORDER
 from .constants import constant_description
@@ -356,8 +357,9 @@ def _steps(gir) -> list | None:
     """The elements of ``gir`` as ``g_1^k_1 ... g_r^k_r`` (each ``k_i`` in ``[0, m_i)``, every element once).
 
     ``[(generator, m_i), ...]`` for a group with one generator (cyclic of its
-    order), ``dihedral(n)`` (``r^k s^e``) and direct products of those; None
-    for any other group.
+    order), ``dihedral(n)`` (``r^k s^e``), ``units(n)`` (its generators with
+    their relative orders, ``analysis/units.py``) and direct products of those;
+    None for any other group.
     """
     if gir.continuous or not isinstance(gir.order, int) or not 1 <= gir.order <= MAX_ARITHMETIC_ORDER:
         return None
@@ -371,6 +373,8 @@ def _steps(gir) -> list | None:
         if len(steps) != len(gir.generators) or math.prod(m for _, m in steps) != gir.order:
             return None
         return [(g, m) for g, (_, m) in zip(gir.generators, steps)]  # the product names its factors' generators
+    if _plain(gir.definition.kind) == "units":  # abelian: u_1^e_1 ... u_r^e_r, e_i below its relative order
+        return [(f"u{k}", m) for k, m in unit_chain(gir.definition.arg)]
     if not gir.generators:
         return [] if gir.order == 1 else None
     if len(gir.generators) == 1:
