@@ -88,6 +88,13 @@ def _transform(ctx: Context, expr, table: dict, context: str) -> TransformDef | 
             f"{call_name} takes no arguments, got {len(args)}", span, f"write '{call_name}' alone, without brackets"
         )
         return None
+    if call_name == "matrix" and positional and isinstance(positional[0], ast.Tuple):  # matrix((-2, -1))
+        ctx.reporter.error(
+            "matrix takes one dim by position; several dims are named with dims=",
+            positional[0].span,
+            f"write matrix(dims={_tuple_text(positional[0])})",
+        )
+        return None
     if len(positional) > len(params):
         ctx.reporter.error(
             f"{call_name} takes at most {len(params)} argument{'s' if len(params) != 1 else ''}, got {len(positional)}", span
@@ -132,6 +139,19 @@ def _transform(ctx: Context, expr, table: dict, context: str) -> TransformDef | 
         keep = "dims" if "dims" in given else "dim"
         resolved = [(k, v) for k, v in resolved if k == keep]
     return TransformDef(call_name, tuple(resolved), span)
+
+
+def _tuple_text(node: ast.Tuple) -> str:
+    """A tuple of integer literals as written (``(-2, -1)``); ``(-2, -1)`` for anything else."""
+    values = []
+    for it in node.items:
+        if isinstance(it, ast.Int):
+            values.append(str(it.value))
+        elif isinstance(it, ast.Neg) and isinstance(it.operand, ast.Int):
+            values.append(str(-it.operand.value))
+        else:
+            return "(-2, -1)"
+    return "(" + ", ".join(values) + ("," if len(values) == 1 else "") + ")"
 
 
 def _dim_size(ctx: Context, domain: Tensor, dim: int, span: Span, what: str):
