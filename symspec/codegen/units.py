@@ -1,5 +1,5 @@
 """Law variables over ``units(n)`` (analysis/units.py): drawn, and enumerated by validation, as an index into the
-module's table of the units of Z/nZ (``rt.unit_values(n)``); the law reads the unit ``UNITS[index]``."""
+module's table of the units of Z/nZ (``rt.unit_values(n)``, runtime/sampling.py); the law reads the unit ``UNITS[index]``."""
 
 from __future__ import annotations
 

@@ -20,7 +20,6 @@ from . import (
     priors,
     sampling,
     tables,
-    units,
 )
 from .actions import *  # noqa: F403
 from .arith import *  # noqa: F403
@@ -36,7 +35,6 @@ from .physics import *  # noqa: F403
 from .priors import *  # noqa: F403
 from .sampling import *  # noqa: F403
 from .tables import *  # noqa: F403
-from .units import *  # noqa: F403
 
 __all__ = [
     *actions.__all__,
@@ -53,5 +51,4 @@ __all__ = [
     *priors.__all__,
     *sampling.__all__,
     *tables.__all__,
-    *units.__all__,
 ]

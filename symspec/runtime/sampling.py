@@ -18,6 +18,7 @@ __all__ = [
     "sample_table_rows",
     "between_nodes",
     "rejection",
+    "unit_values",
 ]
 
 
@@ -110,3 +111,12 @@ def rejection(propose, accept, batch: int, max_rounds: int = 64) -> tuple:
         values[missing[good]] = fresh[good]
         ok[missing[good]] = True
     return values, ok, accepted / max(tried, 1)
+
+
+def unit_values(n: int) -> torch.Tensor:
+    """The units of Z/nZ (1..n-1 coprime to n, increasing; ``[0]`` for n = 1): the table a law variable over
+    ``units(n)`` is drawn from, or enumerated over, by index."""
+    if n == 1:
+        return torch.zeros(1, dtype=torch.long)
+    values = torch.arange(1, n, dtype=torch.long)
+    return values[torch.gcd(values, torch.tensor(n, dtype=torch.long)) == 1]
