@@ -510,3 +510,20 @@ def test_a_factor_acting_trivially_is_left_out_of_the_commuting_check():
     )
     act = spec.ir.layers["l"][1]
     assert [p.kind for p in act.parts] == ["positions", "trivial"] and spec.warnings == []
+
+
+def test_a_factors_default_action_is_built_once(monkeypatch):
+    """Probing whether a product's factor acts on a domain and then building its action ask for its default once
+    (a permutation of 10^6 points written out as ops takes about a second each time)."""
+    from symspec.analysis.symmetry import Symmetry
+
+    calls = []
+    original = Symmetry._default
+
+    def counting(self, gir, domain):
+        calls.append((gir.name, domain))
+        return original(self, gir, domain)
+
+    monkeypatch.setattr(Symmetry, "_default", counting)
+    symspec.loads(MOMENT, "moment.sym")
+    assert calls and len(calls) == len(set(calls)), calls

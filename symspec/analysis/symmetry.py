@@ -115,6 +115,7 @@ class Symmetry:
         self._relators_checked: set = set()  # (group, points checked on, ops) already checked
         self._families: dict = {}  # (family, degree) -> its generators' push maps, shared by its groups
         self._implied: dict = {}  # (factor name, domain) -> its trivial action inside a product (no action of its own)
+        self._defaults: dict = {}  # (group name, domain) -> its default action's (kind, ops, dim), or None
 
     @property
     def inline_groups(self) -> dict:
@@ -485,7 +486,7 @@ class Symmetry:
             gir.actions[key] = act
             self._check_commuting(gir, parts, domain, domain_name, span)
             return act
-        built = self._default(gir, domain)
+        built = self._default_once(gir, domain)
         if built is None:
             hint = self._action_hint(gir, domain, domain_name)
             self.r.error(
@@ -518,7 +519,15 @@ class Symmetry:
             return True
         if gir.definition.kind == "product":
             return any(self._acts_on(f, domain) for f in gir.factors)
-        return self._default(gir, domain) is not None
+        return self._default_once(gir, domain) is not None
+
+    def _default_once(self, gir: GroupIR, domain):
+        """``_default``, built once per (group, domain): probing a product's factors and then building their actions
+        asks twice (a permutation of 10^6 points written out as ops takes a second)."""
+        key = (gir.name, domain)
+        if key not in self._defaults:
+            self._defaults[key] = self._default(gir, domain)
+        return self._defaults[key]
 
     def _declared_for(self, gir: GroupIR, domain) -> bool:
         """Whether an action statement covers ``gir`` (or the group it aliases) on ``domain``."""
