@@ -464,14 +464,19 @@ class GroupSampler:
 
     def canonical(self, n: int, generator: torch.Generator | None = None, device=None, like: dict | None = None) -> Elements:
         """Like :meth:`draw`, but each translating factor (runtime/physics.py) gives, per example, the element that
-        moves its tensor in ``like`` to a canonical position (centroid at 0); every other part is drawn as usual."""
+        moves its tensor in ``like`` to a canonical position (centroid at 0); every other part is drawn as usual.
+        A factor sees ``like`` as the factors before it moved it (it acts after them: ``SO(3) x translations(3)``
+        centers the rotated tensor)."""
         on = self._on(device)
-        return Elements(
-            f.canonical(n, generator, device, like)
-            if hasattr(f, "canonical")
-            else f.draw(n, generator, device, like, self.word_length, t)
-            for f, t in zip(self.factors, on)
-        )
+        parts = []
+        for i, (f, t) in enumerate(zip(self.factors, on)):
+            if hasattr(f, "canonical"):
+                parts.append(f.canonical(n, generator, device, like))
+            else:
+                parts.append(f.draw(n, generator, device, like, self.word_length, t))
+            if like and any(hasattr(later, "canonical") for later in self.factors[i + 1 :]):
+                like = {k: f.act(parts[-1], k, x, None, t, inverse=False) for k, x in like.items()}
+        return Elements(parts)
 
     def every(self, device=None, repeat: int = 1) -> Elements:
         """Every element, each ``repeat`` times in a row (``arange(order).repeat_interleave(repeat)``)."""

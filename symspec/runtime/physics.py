@@ -26,7 +26,10 @@ Draws are float64 on the requested device, cast to the input's dtype when
 acting; randomness comes only from the given ``torch.Generator``.
 ``canonical`` returns, per example, an element that moves a given tensor to a
 canonical position (its centroid to the origin; the rotation still drawn at
-random): ``symmetrize`` averages over it exactly in the translations.
+random): ``symmetrize`` averages over it exactly in the translations. With no
+tensor the factor translates (only an output moves), the translation is 0, the
+mean of the draws. Acting on a tensor of an integer dtype is a ``TypeError``
+(the element would be rounded to integers).
 """
 
 from __future__ import annotations
@@ -151,6 +154,7 @@ class Lorentz(_Physics):
     def act(self, part, key, x, kind, on, inverse: bool) -> torch.Tensor:
         if key not in self.on:
             return x
+        _real(self, key, x)
         rank, dim, _ = self.on[key]
         m = _batch(part.to(x.device), x.shape[0])
         return matrix_event_dim(x, lorentz_inverse(m) if inverse else m, _axis(x, rank, dim))
@@ -163,14 +167,21 @@ class Translations(_Physics):
         return torch.randn(n, self.n, generator=generator, device=device, dtype=torch.float64) * self.scale
 
     def canonical(self, n, generator, device, like) -> torch.Tensor:
-        """Per example, minus the centroid of the first moved tensor in ``like``: it moves that tensor's mean to 0."""
-        key, x = _first_like(self, like)
+        """Per example, minus the centroid of the first moved tensor in ``like``: it moves that tensor's mean to 0.
+
+        With no such tensor (only an output is translated) the zero translation, the mean of the draws.
+        """
+        found = _first_like(self, like)
+        if found is None:
+            return torch.zeros(n, self.n, device=device, dtype=torch.float64)
+        key, x = found
         rank, dim, _ = self.on[key]
         return -_centroids(x, rank, dim).to(device)
 
     def act(self, part, key, x, kind, on, inverse: bool) -> torch.Tensor:
         if key not in self.on:
             return x
+        _real(self, key, x)
         rank, dim, _ = self.on[key]
         t = _batch(part.to(x.device), x.shape[0])
         return translate_event_dim(x, -t if inverse else t, _axis(x, rank, dim))
@@ -192,16 +203,23 @@ class RigidMotions(_Physics):
         return torch.cat([r, t.unsqueeze(-1)], dim=-1)
 
     def canonical(self, n, generator, device, like) -> torch.Tensor:
-        """A random rotation about the centroid of the first moved tensor in ``like``, which it moves to 0."""
-        key, x = _first_like(self, like)
-        rank, dim, _ = self.on[key]
+        """A random rotation about the centroid of the first moved tensor in ``like``, which it moves to 0.
+
+        With no such tensor (only an output is translated) a random rotation and the zero translation.
+        """
+        found = _first_like(self, like)
         r = self._rotations(n, generator, device)
+        if found is None:
+            return torch.cat([r, torch.zeros(n, self.n, 1, device=device, dtype=torch.float64)], dim=-1)
+        key, x = found
+        rank, dim, _ = self.on[key]
         t = -(r @ _centroids(x, rank, dim).to(device).unsqueeze(-1))
         return torch.cat([r, t], dim=-1)
 
     def act(self, part, key, x, kind, on, inverse: bool) -> torch.Tensor:
         if key not in self.on:
             return x
+        _real(self, key, x)
         rank, dim, translate = self.on[key]
         g = _batch(part.to(x.device), x.shape[0])
         r, t = g[..., :-1], g[..., -1]
@@ -214,11 +232,21 @@ class RigidMotions(_Physics):
         return translate_event_dim(x, t, axis) if translate else x
 
 
-def _first_like(factor: _Physics, like: dict | None) -> tuple:
+def _first_like(factor: _Physics, like: dict | None) -> tuple | None:
+    """The first tensor in ``like`` that the factor translates, as ``(key, tensor)``; None when there is none."""
     for key, (_rank, _dim, translate) in factor.on.items():
         if like and key in like and translate:
             return key, like[key]
-    raise ValueError(f"canonicalizing {factor.name} needs a tensor it moves: like={{{next(iter(factor.on), 'key')!r}: x}}")
+    return None
+
+
+def _real(factor: _Physics, key: str, x: torch.Tensor) -> None:
+    """Refuse a tensor that cannot hold the moved coordinates: in an integer dtype the element would be truncated."""
+    if not (x.is_floating_point() or x.is_complex()):
+        raise TypeError(
+            f"{factor.name} moves real coordinates, but the {key} tensor it acts on is {x.dtype}: the element would "
+            f"be rounded to integers; pass floating-point tensors (x.float() or x.double())"
+        )
 
 
 PHYSICS_KINDS = {"SO1": Lorentz, "O1": Lorentz, "translations": Translations, "E": RigidMotions, "SE": RigidMotions}

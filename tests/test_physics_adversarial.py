@@ -1,0 +1,74 @@
+"""Non-compact groups under adversarial use: regressions for silent wrong answers and crashes found in review."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import symspec
+
+CLOUD = """
+spec adversarial
+domain Cloud = tensor[N, 3]
+domain Point = tensor[3]
+"""
+
+
+def _first_squared(x: torch.Tensor) -> torch.Tensor:
+    """Not invariant under anything: the squared norm of the first point."""
+    return (x[..., 0, :] ** 2).sum(-1)
+
+
+@pytest.mark.parametrize("group", ["SO(3) x translations(3)", "O(3) x translations(3)", "SO(3) x E(3)"])
+def test_symmetrize_centers_after_the_factors_before_the_translation(group):
+    """A rotation factor before the translating one: the centering translation is computed on the rotated input, so
+    the symmetrized model is exactly invariant under translations (it centered the unrotated input: not invariant)."""
+    src = CLOUD + f"group P = {group}\nmodel e(x: Cloud) -> real\nlaw l: forall g: P. e(g . x) == e(x)\n"
+    mod = symspec.compile(symspec.loads(src))
+    x = torch.randn(6, 5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    t = 3 * torch.randn(6, 1, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    sym = mod.symmetrize("e", _first_squared, samples=8)
+    sym.generator = torch.Generator().manual_seed(2)
+    a = sym(x)
+    sym.generator = torch.Generator().manual_seed(2)
+    b = sym(x + t)
+    assert torch.allclose(a, b, atol=1e-10), (a, b)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_symmetrize_when_only_the_output_translates(dtype):
+    """An input the group only rotates (by matrix) and an output it translates: symmetrize averages over the
+    translations' distribution, whose mean is 0, instead of failing for want of an input to center."""
+    src = CLOUD + (
+        "domain Vels = tensor[N, 3]\ngroup SR = SE(3)\naction SR on Vels by matrix(dim=-1)\n"
+        "model v(y: Vels) -> Point\nlaw l: forall g: SR. v(g . y) == g . v(y)\n"
+    )
+    mod = symspec.compile(symspec.loads(src))
+    y = torch.randn(4, 5, 3, dtype=dtype)
+    sym = mod.symmetrize("v", lambda y: y.mean(-2), samples=3, generator=torch.Generator().manual_seed(0))
+    out = sym(y)
+    assert out.dtype == dtype and out.shape == (4, 3)
+    assert torch.allclose(out, y.mean(-2), atol=1e-5)  # the mean is rotation-equivariant: unchanged
+
+
+@pytest.mark.parametrize(
+    ("group", "domain"),
+    [("translations(3)", "tensor[N, 3]"), ("E(3)", "tensor[N, 3]"), ("SE(3)", "tensor[3]"), ("SO(1, 3)", "tensor[N, 4]")],
+)
+def test_integer_tensors_are_refused_not_truncated(group, domain):
+    """An integer batch field: adding N(0, 1) translations (or multiplying by rotations) in its dtype truncates the
+    element to integers, a silent wrong answer; the sampler says what it needs instead."""
+    src = f"spec ints\ndomain D = {domain}\nmodel e(x: D) -> real\nlaw l: forall g: {group}. e(g . x) == e(x)\n"
+    mod = symspec.compile(symspec.loads(src))
+    shape = (8, *[5 if d.strip() == "N" else int(d) for d in domain[7:-1].split(",")])
+    x = torch.randint(-5, 5, shape)
+    sampler = mod.SAMPLER_l_g
+    g = sampler.draw(8, torch.Generator().manual_seed(0))
+    key = next(iter(sampler.factors[0].on))
+    with pytest.raises(TypeError, match=r"floating-point"):
+        sampler.act(g, key, x)
+    with pytest.raises(TypeError, match=r"floating-point"):
+        sampler.act_inverse(g, key, x)
+    loss = mod.SymmetryLoss(e=lambda x: x.double().sum(tuple(range(1, x.dim()))))
+    with pytest.raises(TypeError, match=r"int64"):
+        loss({"x": x})
