@@ -72,3 +72,40 @@ def test_integer_tensors_are_refused_not_truncated(group, domain):
     loss = mod.SymmetryLoss(e=lambda x: x.double().sum(tuple(range(1, x.dim()))))
     with pytest.raises(TypeError, match=r"int64"):
         loss({"x": x})
+
+
+POINT_AND_VELOCITY = CLOUD + """domain Vel = tensor[3]
+group G = SE(3)
+action G on Vel by matrix(dim=-1)
+model c(x: Cloud) -> Point
+model v(x: Cloud) -> Vel
+model f(p: Point) -> real
+law velocity: forall g: G. v(g . x) == g . v(x)
+"""
+
+
+def test_a_second_action_on_another_name_of_the_same_type_is_an_error():
+    """Point and Vel are one type: declaring 'by rigid' on Point after 'by matrix' on Vel was accepted, explain showed
+    Point translating, and the loss and validation rotated Point without translating (the exact centroid failed)."""
+    src = POINT_AND_VELOCITY + "action G on Point by rigid(dim=-1)\n"
+    with pytest.raises(symspec.SpecError) as info:
+        symspec.loads(src)
+    (err,) = info.value.errors
+    assert err.message == (
+        "G already has an action on Point: Point and Vel are one type, tensor[3], and a group acts on a type one way"
+    )
+    assert (err.span.line, err.span.column) == (12, 1)
+
+
+@pytest.mark.parametrize(
+    ("law", "column"),
+    [("law center: forall g: G. c(g . x) == g . c(x)", 38), ("law moved: forall g: G. f(g . p) == f(p)", 27)],
+)
+def test_a_declared_action_reaching_another_name_warns(law, column):
+    """The matrix action declared on Vel also moves values written as Point (one type): a silent rotation without
+    translation of a centroid; the checker now says so at the action, naming both domains."""
+    spec = symspec.loads(POINT_AND_VELOCITY + law + "\n")
+    (warning,) = [w for w in spec.warnings if "by the action declared on Vel" in w.message]
+    assert warning.message.startswith("G moves Point here by the action declared on Vel (matrix(dim=-1): R x, without")
+    assert (warning.span.line, warning.span.column) == (12, column)
+    assert not [w for w in symspec.loads(POINT_AND_VELOCITY).warnings if "declared on" in w.message]

@@ -14,6 +14,7 @@ from .domains import RealDomain
 from .groups import ActionIR, GroupIR
 from .lawclass import MAX_LAW_EVAL_ENTRIES, MAX_LAW_WORK, LawBudget, LawIR, LawTooLarge, classify_law
 from .orbits import OrbitBudget, analyze_model, laws_by_model
+from .physics import spelled_action_warnings
 from .scope import Reporter
 from .sealed import Sealed
 from .symmetry import Symmetry
@@ -53,6 +54,7 @@ def build_ir(spec, reporter: Reporter) -> IR:
         for node, gdef, domain in law.acts:
             gir = sym.group(gdef, gdef.name or None)
             sym.action(gir, domain, spec.domain_name(domain), node.span)
+    spelled_action_warnings(spec, reporter)  # E(n)/SE(n) on a name that shares its type with a declared action's
     for layer in spec.layers.values():
         gir = sym.group(layer.group, layer.group.name or None)
         ends = []

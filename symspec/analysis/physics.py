@@ -9,6 +9,7 @@ are ``matrix`` and ``affine`` (``symspec.analysis.groups.ActionKind``); the runt
 
 from __future__ import annotations
 
+from ..syntax import ast
 from .context import Context
 from .domains import Tensor, describe
 from .structures import BY_FAMILIES, GroupDef, TransformDef
@@ -24,6 +25,7 @@ __all__ = [
     "check_scale_option",
     "MAX_LORENTZ_SCALE",
     "sampling_text",
+    "spelled_action_warnings",
 ]
 
 
@@ -173,3 +175,60 @@ def sampling_text(gdef: GroupDef, scale) -> str:
     parts = gdef.factors or (gdef,)
     body = "; ".join((f"{f.name or f}: " if len(parts) > 1 else "") + _part_text(f, scale) for f in parts)
     return body + " (a non-compact group has no uniform distribution: validation covers this one only)"
+
+
+def _spellings(spec) -> dict:
+    """Per model, the domain names its parameters and output are written with (None where written otherwise)."""
+    out = {}
+    for st in spec.ast.statements:
+        if isinstance(st, ast.ModelDecl):
+            params = tuple(p.type.name if isinstance(p.type, ast.Name) else None for p in st.params)
+            out[st.name.name] = (params, st.output.name if isinstance(st.output, ast.Name) else None)
+    return out
+
+
+def _spelled(operand, body, spellings: dict) -> str | None:
+    """The domain name the acted value is written with: a model's output, or the parameter a variable is passed as."""
+    if isinstance(operand, ast.Call) and operand.func.name in spellings:
+        return spellings[operand.func.name][1]
+    if not isinstance(operand, ast.Name):
+        return None
+    for node in ast.walk(body):
+        if isinstance(node, ast.Call) and node.func.name in spellings:
+            for i, arg in enumerate(node.args):
+                inner = arg.operand if isinstance(arg, ast.Act) else arg
+                if isinstance(inner, ast.Name) and inner.name == operand.name and i < len(spellings[node.func.name][0]):
+                    return spellings[node.func.name][0][i]
+    return None
+
+
+def spelled_action_warnings(spec, reporter) -> None:
+    """Warn where E(n)/SE(n) moves a value written with one domain name by the action declared on another name of
+    the same type (domains are structural): ``action G on Vel by matrix(dim=-1)`` also makes ``g . c(x)`` with
+    ``c: ... -> Point`` (Point = Vel = tensor[3]) rotate without translating."""
+    declared = {}
+    for a in spec.actions:
+        group = spec.groups.get(a.group)
+        if a.by is not None and group is not None and group.kind in ("E", "SE"):
+            declared.setdefault(a.group, []).append(a)
+    if not declared:
+        return
+    spellings = _spellings(spec)
+    for law in spec.laws.values():
+        for node, gdef, domain in law.acts:
+            for g in (gdef, *gdef.factors):
+                for a in declared.get(g.name, ()):
+                    if spec.domains.get(a.domain) != domain:
+                        continue
+                    written = _spelled(node.operand, law.decl.body, spellings)
+                    if written is None or written == a.domain or written not in spec.domains:
+                        continue
+                    what = "R x, without translating" if a.by.name == "matrix" else "x -> R x + t"
+                    reporter.warning(
+                        f"{g.name} moves {written} here by the action declared on {a.domain} ({a.by}: {what}): "
+                        f"{written} and {a.domain} are one type, {domain}, and a group acts on a type one way",
+                        node.span,
+                        f"for values of {written} that should move otherwise, bind another group (group {g.name}2 = "
+                        f"{g}) with its own action; if {written} moves like {a.domain}, write {a.domain} for it",
+                        notes=[(a.span, f"the action of {g.name} on {a.domain} is declared here")] if a.span else (),
+                    )

@@ -302,6 +302,17 @@ class Analyzer:
         options = check_options(self, decl.options, PRIOR_OPTIONS)
         return PriorDef(decl.name.name, kind, target.name, tuple(options.items()), decl.span)
 
+    def _same_type_action(self, st: ast.ActionDecl, seen: dict) -> str | None:
+        """Another domain name of the same type that ``st``'s group already has an action on, if any."""
+        dtype = self.domains.get(st.domain.name)
+        if dtype is None:
+            return None
+        for group, other in seen:
+            d = self.domains.get(other)
+            if group == st.group.name and other != st.domain.name and d == dtype and type(d) is type(dtype):
+                return other
+        return None
+
     def run(self, file: str, source: str) -> Spec:
         name = self.spec_decl.name.name if self.spec_decl else Path(file).stem
         spec = Spec(name=name, file=file, source=source, ast=self.tree)
@@ -328,6 +339,17 @@ class Analyzer:
                         st.span,
                         notes=[(seen_actions[key], "first declared here")],
                         kind="name",
+                    )
+                    continue
+                twin = self._same_type_action(st, seen_actions)
+                if twin is not None:  # domains are structural: one action of a group per type, whatever its name
+                    self.reporter.error(
+                        f"{st.group.name} already has an action on {st.domain.name}: {st.domain.name} and {twin} are "
+                        f"one type, {self.domains[twin]}, and a group acts on a type one way",
+                        st.span,
+                        f"the action declared on {twin} moves {st.domain.name} too; for values meant to move "
+                        f"differently, bind another group (group {st.group.name}2 = ...) and declare its action",
+                        notes=[(seen_actions[(st.group.name, twin)], "first declared here")],
                     )
                     continue
                 seen_actions[key] = st.span
