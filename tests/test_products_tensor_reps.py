@@ -527,3 +527,12 @@ def test_a_factors_default_action_is_built_once(monkeypatch):
     monkeypatch.setattr(Symmetry, "_default", counting)
     symspec.loads(MOMENT, "moment.sym")
     assert calls and len(calls) == len(set(calls)), calls
+
+
+def test_a_layer_whose_permutation_factor_leaves_its_input_unchanged_is_an_error_not_a_crash():
+    """SO(3) x symmetric(5) from tensor[3] (symmetric(5) acts trivially there) to tensor[N, 3, 3]: no layer symspec
+    builds fits; check says so at the layer (it raised AttributeError reading the factor's missing action)."""
+    source = "group E = SO(3) x symmetric(5)\ndomain V = tensor[3]\ndomain S = tensor[N, 3, 3]\nlayer ly: V -> S under E\n"
+    with pytest.raises(SpecError, match="cannot compile layer ly yet") as info:
+        symspec.check(symspec.loads(source, "ly.sym"))
+    assert info.value.diagnostics[0].span.line == 4

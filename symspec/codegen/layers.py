@@ -130,6 +130,21 @@ def _reps(spec, tables, gir, domain):
     return as_expr(exprs), values
 
 
+def _factor_action(spec, gir, f, domain):
+    """Factor ``f``'s action on ``domain`` (a product's part: the identity where it has no action of its own)."""
+    whole = spec.ir.action(gir, domain) if gir.factors else None
+    if whole is not None and whole.parts:
+        return whole.parts[list(gir.factors).index(f)]
+    return spec.ir.action(f, domain)
+
+
+def _permutes_dim_0(act) -> bool:
+    """Whether ``act`` permutes dim 0 (and no other) with every generator."""
+    if act is None or act.kind == "trivial":
+        return False
+    return all(seq and dict(seq[0][1]).get("dims") == (0,) for seq in act.ops.values())
+
+
 def _fail(spec, message: str, span, hint=None):
     raise CompileError([Diagnostic(message, span, hint, kind="compile")], {spec.file: spec.source})
 
@@ -199,7 +214,7 @@ def lower_layers(spec, tables) -> list:
             and all(isinstance(d, int) for d in layer.source.dims[1:])
             and all(f.definition.kind in ("SO", "O") and f.definition.arg >= 3 for f in rest)
             and src is not None
-            and all(dict(ops[0][1]).get("dims") == (0,) for g, ops in spec.ir.action(perm[0], layer.source).ops.items())
+            and _permutes_dim_0(_factor_action(spec, gir, perm[0], layer.source))
         )
         if first_dim_perm and isinstance(layer.target, Tensor) and layer.target == layer.source:
             # symmetric(N) on dim 0 (x rotations acting on a vector dim, whose commutant is the scalars)
@@ -227,7 +242,7 @@ def lower_layers(spec, tables) -> list:
             and len(layer.source.dims) == 2
             and layer.source.dims[0] == layer.source.dims[1]
             and src is not None
-            and all(dict(ops[0][1]).get("dims") == (0, 1) for ops in src.ops.values())
+            and all(ops and dict(ops[0][1]).get("dims") == (0, 1) for ops in src.ops.values())
         )
         if pair:  # symmetric(N) permuting both dims of tensor[N, N]: the Bell-number basis
             out.append(Layer(cls, "rt.PairLinear", _c(Name("bias")), comment, name))
