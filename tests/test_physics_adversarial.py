@@ -109,3 +109,16 @@ def test_a_declared_action_reaching_another_name_warns(law, column):
     assert warning.message.startswith("G moves Point here by the action declared on Vel (matrix(dim=-1): R x, without")
     assert (warning.span.line, warning.span.column) == (12, column)
     assert not [w for w in symspec.loads(POINT_AND_VELOCITY).warnings if "declared on" in w.message]
+
+
+def test_generated_comment_says_which_domains_only_rotate():
+    """The sampler's comment listed a direction acted on by matrix among the 'translations of' domains."""
+    from symspec.pipeline import compile_source
+
+    src = POINT_AND_VELOCITY.replace("group G = SE(3)", "group G = SE(3)\ngroup M = SE(3)") + (
+        "law center: forall g: M. c(g . x) == g . c(x)\n"
+    )
+    text = compile_source(symspec.loads(src))
+    assert "translations of dim 1 of Cloud; dim 0 of Point (rotated only)\n" in text  # law velocity, group G
+    assert "translations of dim 1 of Cloud; dim 0 of Point\n" in text  # law center, group M: Point translates
+    assert compile_source(symspec.loads(src)) == text

@@ -47,7 +47,11 @@ def canonicalizes(factors: list) -> bool:
 
 def describe_physics(f: dict, title: str) -> str:
     """One line for a reader: how a non-compact factor is drawn and what it moves."""
-    dims = "; ".join(f"dim {a['dim']} of {k}" for k, a in f["on"].items() if a is not None)
+    dims = "; ".join(
+        f"dim {a['dim']} of {k}" + (" (rotated only)" if a.get("translate") is False else "")
+        for k, a in f["on"].items()
+        if a is not None
+    )
     s, n = f"{float(f.get('scale', 1.0)):g}", f["n"]
     if f["kind"] in ("SO1", "O1"):
         group = f"{f['kind'][:-1]}(1, {n})"
