@@ -134,7 +134,7 @@ def _factor_action(spec, gir, f, domain):
     """Factor ``f``'s action on ``domain`` (a product's part: the identity where it has no action of its own)."""
     whole = spec.ir.action(gir, domain) if gir.factors else None
     if whole is not None and whole.parts:
-        return whole.parts[list(gir.factors).index(f)]
+        return whole.parts[next(i for i, g in enumerate(gir.factors) if g is f)]
     return spec.ir.action(f, domain)
 
 
