@@ -113,11 +113,25 @@ def test_constant_element_augment_applies_it_or_not():
 
 
 def test_constant_element_symmetrize():
-    """On finite inputs the constant's transform generates the averaging group (<C.c> = every shift); on a
-    tensor model, one constant element is no group to average over: no symmetrizer from that law."""
+    """symmetrize averages over the powers of the constant (the group it generates): <D4.r> = the four
+    rotations on Image, <C.c> = the eight shifts of Z8 (there through the finite-input symmetrizer)."""
     spec = _constant_spec()
     mod = symspec.compile(spec)
-    assert "f" not in mod.SYMMETRIZERS
+    assert {"f", "g"} <= set(mod.SYMMETRIZERS)
+    torch.manual_seed(0)
+    weight = torch.randn(16, 16, dtype=torch.float64)
+
+    def dense(x):  # a linear map of the 16 pixels with no symmetry
+        return (x.reshape(-1, 16) @ weight.to(x.dtype)).reshape(x.shape)
+
+    rotated = mod.symmetrize("f", dense)
+    x = torch.randn(8, 4, 4, dtype=torch.float64)
+    assert torch.allclose(rotated(torch.rot90(x, 1, (-2, -1))), torch.rot90(rotated(x), 1, (-2, -1)))
+    assert not torch.allclose(dense(torch.rot90(x, 1, (-2, -1))), torch.rot90(dense(x), 1, (-2, -1)))
+    expected = sum(torch.rot90(dense(torch.rot90(x, k, (-2, -1))), -k, (-2, -1)) for k in range(4)) / 4
+    assert torch.allclose(rotated(x), expected)  # the exact average over the four rotations
+    report = symspec.validate(spec.select(["rot"]), f=rotated, seed=0)
+    assert report.passed, report.render()
     noisy = torch.nn.Embedding(8, 8).double()  # random logits: the average over the shifts has no ties
     fixed = mod.symmetrize("g", noisy)
     report = symspec.validate(spec.select(["step"]), g=fixed, seed=0)

@@ -6,9 +6,16 @@ that generator: its op sequence per domain the law moves, as ``runtime/groups.py
 
 from __future__ import annotations
 
-from ..analysis.domains import Range, RealDomain, Tensor
+import math
 
-__all__ = ["constant_description"]
+import numpy as np
+
+from ..analysis.domains import Range, RealDomain, Tensor
+from ..transforms import MAX_TABLE_ORDER
+
+__all__ = ["constant_description", "element_order", "MAX_ORDER_POINTS"]
+
+MAX_ORDER_POINTS = 100_000  # an element's order is read from its cycles on at most this many points per domain
 
 
 def _touched(ops) -> list:
@@ -22,11 +29,49 @@ def _touched(ops) -> list:
     return dims
 
 
-def constant_description(spec, gir, generator: str, name: str, domains: dict, number=int, dims=tuple) -> list:
+def _cycles_lcm(perm: np.ndarray) -> int:
+    """The order of a permutation: the lcm of its cycle lengths."""
+    seen = np.zeros(len(perm), dtype=bool)
+    order = 1
+    for start in range(len(perm)):
+        if seen[start]:
+            continue
+        length, j = 0, start
+        while not seen[j]:
+            seen[j] = True
+            j = int(perm[j])
+            length += 1
+        order = math.lcm(order, length)
+    return order
+
+
+def element_order(spec, gir, generator: str, domains) -> int | None:
+    """The order of generator ``generator`` of ``gir`` acting on ``domains`` together (the lcm over the domains of
+    its cycle lengths), or None when one of them has no push map of at most MAX_ORDER_POINTS points, or the order
+    passes MAX_TABLE_ORDER (its powers are then not listed)."""
+    order = 1
+    for d in domains:
+        act = spec.ir.action(gir, d)
+        kind = getattr(getattr(act, "kind", None), "value", getattr(act, "kind", None))
+        if isinstance(d, RealDomain) or kind == "trivial":
+            continue
+        perm = act.perms.get(generator) if act is not None else None
+        if perm is None or len(perm) > MAX_ORDER_POINTS:
+            return None
+        order = math.lcm(order, _cycles_lcm(np.asarray(perm)))
+        if order > MAX_TABLE_ORDER:
+            return None
+    return order
+
+
+def constant_description(
+    spec, gir, generator: str, name: str, domains: dict, number=int, dims=tuple, powers: int | None = None
+) -> list:
     """The one ``constant`` factor of generator ``generator`` of ``gir`` acting on ``domains`` (key -> domain).
 
-    Raises ValueError where the generator does not permute points of fixed number (a matrix action, or a
-    tensor whose moved dims are symbolic).
+    ``powers``: the element's order; then the factor is instead the ``finite`` group of its powers (every one
+    listed: what ``symmetrize`` averages over).  Raises ValueError where the generator does not permute points of
+    fixed number (a matrix action, or a tensor whose moved dims are symbolic).
     """
     on = {}
     for key, d in domains.items():
@@ -49,4 +94,7 @@ def constant_description(spec, gir, generator: str, name: str, domains: dict, nu
             on[key] = {"shape": dims(d.dims), "ops": ops}
         else:
             on[key] = {"n": number(d.size), "lo": d.lo if isinstance(d, Range) else 0, "ops": ops}
+    if powers is not None:
+        on = {k: None if a is None else {**a, "ops": {generator: a["ops"]}} for k, a in on.items()}
+        return [{"kind": "finite", "name": f"<{name}>", "order": powers, "on": on}]
     return [{"kind": "constant", "name": name, "on": on}]

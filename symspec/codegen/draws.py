@@ -19,7 +19,7 @@ from ..analysis.lawclass import conjuncts, names_in
 from ..analysis.units import unit_chain
 from ..syntax import ast
 from ..transforms import MAX_LITERAL_ENTRIES, MAX_TABLE_ORDER
-from .constants import constant_description
+from .constants import constant_description, element_order
 from .core import LawScope, V, formula, int_bounds
 from .expr import (
     Assign,
@@ -629,7 +629,11 @@ def draw_group(ls: LawScope, var: str, every: Name | None = None, canonical: boo
     tables = ls.tables
     try:
         if v.element:  # a constant element 'D4.r' (analysis/constants.py): a sampler of that one element
-            factors = constant_description(ls.spec, gir, v.element, var, keys, number=tables.number, dims=tables.dims)
+            # (symmetrize, with every: of its powers, the group it generates)
+            powers = element_order(ls.spec, gir, v.element, keys.values()) if every is not None else None
+            factors = constant_description(
+                ls.spec, gir, v.element, var, keys, number=tables.number, dims=tables.dims, powers=powers
+            )
         else:
             factors = group_description(ls.spec, gir, keys, number=tables.number, dims=tables.dims)
         factors = with_scale(factors, ls.law.options.get("scale", 1.0))  # [scale s]: non-compact factors only
@@ -642,10 +646,11 @@ def draw_group(ls: LawScope, var: str, every: Name | None = None, canonical: boo
         ls.env[var] = V("elem", draw.local, {})
         ls.draws[var] = draw
         return draw
-    hint = f"SAMPLER_{ls.law.name}_{var}"
+    part = "_powers" if v.element and every is not None else ""  # symmetrize's group of the constant's powers
+    hint = f"SAMPLER_{ls.law.name}_{var}{part}"
     value = rt("GroupSampler", gir.name, as_expr(factors))
     comment = f"law {ls.law.name}, {var} in {describe_group(gir.name, factors)}"
-    sampler = Name(tables.constant(("sampler", ls.law.name, var), hint, value, comment))
+    sampler = Name(tables.constant(("sampler", ls.law.name, var + part), hint, value, comment))
     name = ls.local(var)
     draw = Draw(var, "group", name)
     if len(factors) == 1:
@@ -659,7 +664,9 @@ def draw_group(ls: LawScope, var: str, every: Name | None = None, canonical: boo
     if len(factors) == 1 and factors[0]["kind"] in ("finite", "arithmetic", "constant") and (v.element or enumerable(gir)):
         comment = f"every element of {gir.name} by number (validation enumerates them)"
         every_number = Index(method(sampler, "every"), Const(0))
-        draw.elements = tables.buffer(("elements", ls.law.name, var), f"ELEMENTS_{ls.law.name}_{var}", every_number, comment)
+        draw.elements = tables.buffer(
+            ("elements", ls.law.name, var + part), f"ELEMENTS_{ls.law.name}_{var}{part}", every_number, comment
+        )
     if every is not None:
         value = method(sampler, "every", Name("device"), repeat=Name("n"))
     elif canonical and canonicalizes(factors):  # symmetrize: the translations that center the inputs (runtime/physics.py)

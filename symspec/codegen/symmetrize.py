@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 from ..analysis.domains import BoolDomain, ClassOf, Range
 from ..analysis.orbits import input_sizes, joint_push
+from ..syntax import ast
 from ..transforms import MAX_LITERAL_ENTRIES
 from .actions import invert_parts
+from .constants import element_order
 from .core import LawScope, Scope, V
 from .draws import draw_group, enumerable, value_of
 from .expr import (
@@ -103,15 +105,18 @@ def _group_law(spec, tables, sig, law, ir) -> Symmetrizer | None:
     base, base_ops, moved, moved_ops, params = ir.sides
     if moved_ops or len(params) != 1 or law.variables[params[0]].group is None:
         return None
-    if getattr(law.variables[params[0]], "element", ""):  # 'D4.r . x': one element, not a group to average over
-        return None
+    element = getattr(law.variables[params[0]], "element", "")
+    if element:  # 'D4.r . x': the average over the powers of D4.r (the group it generates), when they are listed
+        domains = [d for node, _g, d in law.acts if isinstance(node.element, ast.Name) and node.element.name == params[0]]
+        if element_order(spec, spec.ir.group(law.variables[params[0]].group), element, domains) is None:
+            return None
     if any(kind != "act" for kind, _ in base_ops):
         return None
     var = params[0]
     gir = spec.ir.group(law.variables[var].group)
     if has_lorentz(gir):  # a non-compact group without a translation to center: no invariant average to take
         return None
-    exact = enumerable(gir)
+    exact = enumerable(gir) or bool(element)
     fields = [py(p) for p, _ in sig.params]
     scope = Scope(spec, tables, taken=set(fields) | {"m", "out", "n", "device", "generator"}, in_module=False)
     ls = LawScope(scope, law, ir, prefix=False)
@@ -127,7 +132,7 @@ def _group_law(spec, tables, sig, law, ir) -> Symmetrizer | None:
     draw = draw_group(ls, var, every=copies if exact else None, canonical=gir.definition.noncompact)
     if exact:
         size = Index(Attr(Name(draw.elements), "shape"), Const(0))
-        head = [Assign((copies,), size, f"every element of {gir.name}")]
+        head = [Assign((copies,), size, f"every power of {var}" if element else f"every element of {gir.name}")]
     elif only_translations(gir):
         head = [
             Assign((copies,), Const(1), f"the translation that centers the inputs: exact for {gir.name}"),
