@@ -122,3 +122,14 @@ def test_generated_comment_says_which_domains_only_rotate():
     assert "translations of dim 1 of Cloud; dim 0 of Point (rotated only)\n" in text  # law velocity, group G
     assert "translations of dim 1 of Cloud; dim 0 of Point\n" in text  # law center, group M: Point translates
     assert compile_source(symspec.loads(src)) == text
+
+
+@pytest.mark.parametrize(("group", "shape"), [("E(3)", (16, 3)), ("translations(3)", (16, 3)), ("SE(3)", (16, 5, 4))])
+def test_a_batch_without_the_domains_shape_is_refused(group, shape):
+    """A batch of tensor[N, 3] given as [batch, 3] was acted on as if each example were one point (the batch dim taken
+    for N): a silent wrong law; a moved dim of the wrong size failed inside einsum. Both now name the domain."""
+    src = CLOUD + f"model e(x: Cloud) -> real\nlaw l: forall g: {group}. e(g . x) == e(x)\n"
+    mod = symspec.compile(symspec.loads(src))
+    loss = mod.SymmetryLoss(e=lambda x: x.sum(-1))
+    with pytest.raises(ValueError, match=r"a batch of Cloud is \[batch, N, 3\]; got a tensor of shape \["):
+        loss({"x": torch.randn(*shape)})

@@ -29,7 +29,8 @@ canonical position (its centroid to the origin; the rotation still drawn at
 random): ``symmetrize`` averages over it exactly in the translations. With no
 tensor the factor translates (only an output moves), the translation is 0, the
 mean of the draws. Acting on a tensor of an integer dtype is a ``TypeError``
-(the element would be rounded to integers).
+(the element would be rounded to integers); on one without the domain's rank
+after the batch dim, or with the moved dim of another size, a ``ValueError``.
 """
 
 from __future__ import annotations
@@ -135,7 +136,20 @@ class _Physics:
         if not self.scale >= 0:
             raise ValueError(f"{self.name}: scale must be a non-negative number, got {desc.get('scale')!r}")
         self.on = {k: (len(a["shape"]), a["dim"], a.get("translate", True)) for k, a in desc["on"].items() if a is not None}
+        self.shapes = {k: tuple(a["shape"]) for k, a in desc["on"].items() if a is not None}
+        self.size = self.n + 1 if desc["kind"] in ("SO1", "O1") else self.n  # the coordinates of the moved dim
         self.order = None
+
+    def _check(self, key: str, x: torch.Tensor) -> None:
+        """Refuse an integer tensor, or one without the domain's rank (after the batch dim) or the moved dim's size."""
+        _real(self, key, x)
+        rank, dim, _ = self.on[key]
+        if x.dim() < rank + 1 or x.shape[_axis(x, rank, dim) + 1] != self.size:
+            shape = ", ".join(map(str, self.shapes[key]))
+            raise ValueError(
+                f"{self.name} acts on dim {dim} of {key} = tensor[{shape}] ({self.size} coordinates), so a batch of "
+                f"{key} is [batch, {shape}]; got a tensor of shape {list(x.shape)}"
+            )
 
     def canonical(self, n, generator, device, like) -> torch.Tensor:
         return self.draw(n, generator, device, like, 0, {})
@@ -154,7 +168,7 @@ class Lorentz(_Physics):
     def act(self, part, key, x, kind, on, inverse: bool) -> torch.Tensor:
         if key not in self.on:
             return x
-        _real(self, key, x)
+        self._check(key, x)
         rank, dim, _ = self.on[key]
         m = _batch(part.to(x.device), x.shape[0])
         return matrix_event_dim(x, lorentz_inverse(m) if inverse else m, _axis(x, rank, dim))
@@ -181,7 +195,7 @@ class Translations(_Physics):
     def act(self, part, key, x, kind, on, inverse: bool) -> torch.Tensor:
         if key not in self.on:
             return x
-        _real(self, key, x)
+        self._check(key, x)
         rank, dim, _ = self.on[key]
         t = _batch(part.to(x.device), x.shape[0])
         return translate_event_dim(x, -t if inverse else t, _axis(x, rank, dim))
@@ -219,7 +233,7 @@ class RigidMotions(_Physics):
     def act(self, part, key, x, kind, on, inverse: bool) -> torch.Tensor:
         if key not in self.on:
             return x
-        _real(self, key, x)
+        self._check(key, x)
         rank, dim, translate = self.on[key]
         g = _batch(part.to(x.device), x.shape[0])
         r, t = g[..., :-1], g[..., -1]
