@@ -316,13 +316,19 @@ def test_scaling_by_a_unit_variable_is_augmentable_at_any_size():
     assert [g.label for g in ir.generators] == ["u = 5"]  # 5 is the least primitive root mod 999983
 
 
-def test_a_guarded_units_variable_is_a_check_error_not_a_wrong_draw():
+def test_a_guarded_units_variable_is_drawn_by_rejection_among_the_units():
     text = (
         "param p = 7\ndomain Zp = cyclic(p)\nmodel mul(a: Zp, b: Zp) -> class(Zp)\n"
         "law scale: forall u: units(p). mul(a, b * u) == mul(a, b) * u when u > 2\n"
     )
-    with pytest.raises(symspec.SpecError, match="variable 'u' over units\\(7\\) is restricted by a guard"):
-        symspec.compile(symspec.loads(text, "guarded.sym"))
+    spec = symspec.loads(text, "guarded.sym")
+    plan = spec.ir.laws["scale"].variables["u"]
+    assert str(plan.source) == "rejection" and plan.acceptance == pytest.approx(4 / 6)  # 3, 4, 5, 6 of the six units
+    report = symspec.validate(spec, mul=Mul(), seed=0)
+    assert report.passed and (report["scale"].cases, report["scale"].skipped) == (49 * 4, 49 * 2)
+    assert not symspec.validate(spec, mul=Mul(broken=True), seed=0).passed
+    batch = {"a": torch.arange(7).repeat(7), "b": torch.arange(7).repeat_interleave(7)}
+    assert _terms(symspec.compile(spec), batch, mul=Mul())["scale"] < 1e-6
 
 
 def test_a_units_variable_named_like_a_model_parameter_is_drawn_not_read_from_the_batch():

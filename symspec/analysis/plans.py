@@ -13,6 +13,7 @@ from .evaluate import evaluate_guard
 from .groups import is_finite_domain
 from .lawir import LawIR, NotTransform, Source, VariablePlan, calls_in, conjuncts, names_in
 from .physics import sampling_text
+from .units import totient, unit_values
 
 __all__ = ["plan_variables", "cost", "MAX_ACCEPTANCE_VALUES", "MAX_ACCEPTANCE_TOTAL"]
 
@@ -68,8 +69,7 @@ def plan_variables(ir: LawIR, law, spec, sym, budget=None) -> None:
             ir.variables[name] = VariablePlan(name, Source.NORMAL, f"{what} ({spec.domain_name(v.domain)})", v.domain)
             continue
         if not mine:
-            over = spec.domain_name(v.domain) if not isinstance(v.domain, Units) else f"the units of Z/{v.domain.n}Z"
-            ir.variables[name] = VariablePlan(name, Source.UNIFORM, f"uniform over {over}", v.domain)
+            ir.variables[name] = VariablePlan(name, Source.UNIFORM, f"uniform over {over_text(spec, v.domain)}", v.domain)
             continue
         between = [c for c in mine if isinstance(c, ast.Call) and c.func.name == "between"]
         if between and len(mine) == 1:
@@ -94,6 +94,7 @@ def plan_variables(ir: LawIR, law, spec, sym, budget=None) -> None:
             and all(isinstance(o, ast.Name | ast.Int) for o in c.operands)
             for c in mine
         ) and isinstance(v.domain, Range | Cyclic)
+        interval = interval and not isinstance(v.domain, Units)  # the units of Z/nZ are no interval: rejection
         if interval:
             bounds = " and ".join(unparse(c) for c in mine)
             ir.variables[name] = VariablePlan(
@@ -103,10 +104,15 @@ def plan_variables(ir: LawIR, law, spec, sym, budget=None) -> None:
         ir.variables[name] = VariablePlan(
             name,
             Source.REJECTION,
-            f"uniform over {spec.domain_name(v.domain)}, rejected unless " + " and ".join(unparse(c) for c in mine),
+            f"uniform over {over_text(spec, v.domain)}, rejected unless " + " and ".join(unparse(c) for c in mine),
             v.domain,
         )
     _acceptance(ir, law, spec, sym, conj, budget)
+
+
+def over_text(spec, domain) -> str:
+    """What a uniform draw ranges over, as a plan says it."""
+    return f"the units of Z/{domain.n}Z" if isinstance(domain, Units) else spec.domain_name(domain)
 
 
 def _acceptance(ir: LawIR, law, spec, sym, conj, budget=None) -> None:
@@ -119,7 +125,8 @@ def _acceptance(ir: LawIR, law, spec, sym, conj, budget=None) -> None:
     domains = [law.variables[n].domain for n in names]
     if not all(is_finite_domain(d) for d in domains):
         return
-    total = math.prod(d.size for d in domains)
+    sizes = [totient(d.n) if isinstance(d, Units) else d.size for d in domains]  # units(n): its phi(n) units
+    total = math.prod(sizes)
     if total > MAX_ACCEPTANCE_VALUES:
         return
     if budget is not None:
@@ -130,7 +137,10 @@ def _acceptance(ir: LawIR, law, spec, sym, conj, budget=None) -> None:
                 )
             return
         budget.acceptance_left -= total
-    grids = np.meshgrid(*[np.arange(d.size) + (d.lo if isinstance(d, Range) else 0) for d in domains], indexing="ij")
+    axes = [
+        unit_values(d.n) if isinstance(d, Units) else np.arange(d.size) + (d.lo if isinstance(d, Range) else 0) for d in domains
+    ]
+    grids = np.meshgrid(*axes, indexing="ij")
     env = {n: g.reshape(-1) for n, g in zip(names, grids)}
     ok = np.ones(total, dtype=bool)
     try:

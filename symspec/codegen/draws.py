@@ -44,7 +44,7 @@ from .physics import (
     physics_factor,
     with_scale,
 )
-from .units import units_draw
+from .units import units_count, units_draw, units_value
 
 __all__ = [
     "enumerable",
@@ -247,14 +247,15 @@ def _between(ls: LawScope, var: str, draw: Draw, terms) -> None:
 
 
 def _rejection(ls: LawScope, var: str, v, draw: Draw, terms) -> None:
-    lo, hi = int_bounds(v.domain)
+    lo, hi = int_bounds(v.domain) if not isinstance(v.domain, Units) else (0, units_count(v.domain))  # units: indices
     ns = ls.scope.ns
     count, candidate, row = (ns.create_name(h) for h in ("count", "candidate", "row"))
     saved = dict(ls.env)
     for k, val in list(ls.env.items()):
         if val.kind in ("value", "real", "tensor"):
             ls.env[k] = V(val.kind, Index(val.e, Name(row)), val.domain)
-    ls.env[var] = value_of(v.domain, Name(candidate))
+    proposed = units_value(ls, v.domain, Name(candidate)) if isinstance(v.domain, Units) else Name(candidate)
+    ls.env[var] = value_of(v.domain, proposed)
     accept = None
     for c in _guard_conjuncts(ls, var):
         t = terms.soft(c).e

@@ -7,7 +7,7 @@ from ..analysis.domains import Units
 from ..analysis.units import totient
 from .expr import Assign, Index, Name, rt
 
-__all__ = ["units_count", "units_draw"]
+__all__ = ["units_count", "units_draw", "units_value"]
 
 
 def units_count(domain: Units) -> int:
@@ -15,21 +15,23 @@ def units_count(domain: Units) -> int:
     return totient(domain.n)
 
 
+def units_value(ls, domain: Units, index):
+    """The unit at ``index`` of the module's table of the units of Z/nZ."""
+    n = domain.n
+    table = ls.tables.buffer(("units", n), f"UNITS_{n}", rt("unit_values", ls.tables.number(n)), f"the units of Z/{n}Z")
+    return Index(ls.table(table), index)
+
+
 def units_draw(ls, plan, draw, value_of) -> None:
-    """Turn a uniform draw of a ``units(n)`` variable into a uniform index and its unit (the draw's local holds the
-    index, which validation sets when it enumerates; the law and the report read the unit)."""
+    """A ``units(n)`` variable's draw holds an index into the table of the units (validation sets it when it
+    enumerates); the law and the report read the unit.  Uniform: an index uniform in ``[0, phi(n))``; rejection
+    (a guard): indices proposed the same way (``draws._rejection``)."""
     v = ls.law.variables[plan.name]
-    if plan.source != "uniform":
-        ls.fail(
-            f"variable '{plan.name}' over {v.domain} is restricted by a guard; a units(n) variable is drawn unrestricted",
-            hint=f"state the law for every unit, or draw '{plan.name}' from cyclic({v.domain.n}) with a guard such as "
-            f"'when {plan.name} != 0'",
-        )
-    n = v.domain.n
-    numbers = ls.tables.number
-    table = ls.table(ls.tables.buffer(("units", n), f"UNITS_{n}", rt("unit_values", numbers(n)), f"the units of Z/{n}Z"))
-    index = rt("uniform_int", 0, numbers(units_count(v.domain)), ls.n, Name("generator"), Name("device"))
-    draw.stmts[:] = [Assign((draw.local,), index)]
-    unit = Index(table, draw.local)
+    if plan.source not in ("uniform", "rejection"):
+        ls.fail(f"variable '{plan.name}' over {v.domain} is drawn {plan.source}; a units(n) variable is drawn uniformly")
+    if plan.source == "uniform":
+        index = rt("uniform_int", 0, ls.tables.number(units_count(v.domain)), ls.n, Name("generator"), Name("device"))
+        draw.stmts[:] = [Assign((draw.local,), index)]
+    unit = units_value(ls, v.domain, draw.local)
     draw.shown = [(plan.name, unit)]
     ls.env[plan.name] = value_of(v.domain, unit)
