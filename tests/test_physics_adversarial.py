@@ -133,3 +133,30 @@ def test_a_batch_without_the_domains_shape_is_refused(group, shape):
     loss = mod.SymmetryLoss(e=lambda x: x.sum(-1))
     with pytest.raises(ValueError, match=r"a batch of Cloud is \[batch, N, 3\]; got a tensor of shape \["):
         loss({"x": torch.randn(*shape)})
+
+
+@pytest.mark.parametrize("kind", ["SO1", "O1", "E", "SE"])
+def test_large_draws_run_the_qr_a_chunk_at_a_time(kind, monkeypatch):
+    """SO(1, 63) validated with the default batch of 8192 peaked at 1.8 GB (QR temporaries and the boost and rotation
+    matrices of the whole batch); the rotations are now drawn HAAR_CHUNK at a time, B R written in place."""
+    import symspec.runtime.physics as physics
+
+    sizes = []
+    real = physics.haar_orthogonal
+
+    def spy(batch, n, *args):
+        sizes.append(batch)
+        return real(batch, n, *args)
+
+    n = 4 if kind in ("SO1", "O1") else 5
+    desc = {"kind": kind, "name": kind, "n": n, "scale": 1.0, "on": {"X": {"shape": ("N", n + (kind in ("SO1", "O1"))), "dim": 1}}}
+    factor = physics.PHYSICS_KINDS[kind](desc)
+    whole = factor.draw(1500, torch.Generator().manual_seed(3), None, None, 0, {})
+    monkeypatch.setattr(physics, "haar_orthogonal", spy)
+    monkeypatch.setattr(physics, "HAAR_CHUNK", 512)
+    chunked = factor.draw(1500, torch.Generator().manual_seed(3), None, None, 0, {})
+    assert sizes == [512, 512, 476]
+    assert torch.allclose(whole, chunked, atol=1e-14, rtol=0)
+    if kind in ("SO1", "O1"):  # Lambda^T eta Lambda = eta, with B R built in place
+        eta = physics.minkowski_metric(n)
+        assert (chunked.transpose(-1, -2) @ eta @ chunked - eta).abs().max() < 1e-10

@@ -83,17 +83,36 @@ def lorentz_boosts(rapidity: torch.Tensor, direction: torch.Tensor) -> torch.Ten
     return out
 
 
+HAAR_CHUNK = 512  # rotations drawn per QR: bounds its temporaries (O(n) of 64 x 64 float64 at most 16 MB each)
+
+
+def _haar_into(out: torch.Tensor, special: bool, generator, device) -> torch.Tensor:
+    """Fill ``out`` (``[batch, n, n]``, float64, may be a view) with Haar matrices of SO(n)/O(n), a chunk at a time."""
+    batch, n = out.shape[0], out.shape[-1]
+    for i in range(0, batch, HAAR_CHUNK):
+        out[i : i + HAAR_CHUNK] = haar_orthogonal(min(HAAR_CHUNK, batch - i), n, special, generator, device, torch.float64)
+    return out
+
+
 def random_lorentz(batch: int, n: int, full: bool = False, scale: float = 1.0, generator=None, device=None) -> torch.Tensor:
-    """``batch`` Lorentz matrices of ``1 + n`` coordinates, float64 (see the module docstring for the law)."""
+    """``batch`` Lorentz matrices of ``1 + n`` coordinates, float64 (see the module docstring for the law).
+
+    ``B R`` is written in place: with ``R = diag(1, Q)`` and ``B`` the boost along ``u``, ``B R`` has time column
+    ``(cosh r, sinh r u)``, time row ``(cosh r, sinh r u^T Q)`` and space block ``Q + (cosh r - 1) u (u^T Q)``.
+    """
     rapidity = torch.randn(batch, generator=generator, device=device, dtype=torch.float64).abs() * float(scale)
-    boost = lorentz_boosts(rapidity, _directions(batch, n, generator, device))
-    rot = torch.zeros(batch, n + 1, n + 1, dtype=torch.float64, device=device)
-    rot[:, 0, 0] = 1.0
-    rot[:, 1:, 1:] = haar_orthogonal(batch, n, not full, generator, device, torch.float64)
-    out = boost @ rot
+    u = _directions(batch, n, generator, device)
+    out = torch.empty(batch, n + 1, n + 1, dtype=torch.float64, device=device)
+    space = _haar_into(out[:, 1:, 1:], not full, generator, device)
+    ch, sh = torch.cosh(rapidity), torch.sinh(rapidity)
+    u_q = torch.bmm(u.unsqueeze(1), space)  # u^T Q, [batch, 1, n]
+    out[:, 0, 0] = ch
+    out[:, 1:, 0] = sh.unsqueeze(-1) * u
+    out[:, 0, 1:] = sh.unsqueeze(-1) * u_q[:, 0]
+    space.baddbmm_((ch - 1).view(-1, 1, 1) * u.unsqueeze(-1), u_q)
     if full:  # time reversal with probability 1/2: negate the time column
         flip = torch.randint(0, 2, (batch,), generator=generator, device=device).to(torch.float64)
-        out[:, :, 0] = out[:, :, 0] * (1 - 2 * flip).unsqueeze(-1)
+        out[:, :, 0] *= (1 - 2 * flip).unsqueeze(-1)
     return out
 
 
@@ -209,12 +228,13 @@ class RigidMotions(_Physics):
         self.special = desc["kind"] == "SE"
 
     def _rotations(self, n, generator, device) -> torch.Tensor:
-        return haar_orthogonal(n, self.n, self.special, generator, device, torch.float64)
+        return _haar_into(torch.empty(n, self.n, self.n, dtype=torch.float64, device=device), self.special, generator, device)
 
     def draw(self, n, generator, device, like, word_length, on) -> torch.Tensor:
-        r = self._rotations(n, generator, device)
-        t = torch.randn(n, self.n, generator=generator, device=device, dtype=torch.float64) * self.scale
-        return torch.cat([r, t.unsqueeze(-1)], dim=-1)
+        out = torch.empty(n, self.n, self.n + 1, dtype=torch.float64, device=device)
+        _haar_into(out[..., :-1], self.special, generator, device)
+        out[..., -1] = torch.randn(n, self.n, generator=generator, device=device, dtype=torch.float64) * self.scale
+        return out
 
     def canonical(self, n, generator, device, like) -> torch.Tensor:
         """A random rotation about the centroid of the first moved tensor in ``like``, which it moves to 0.
