@@ -402,6 +402,13 @@ def _family(ctx: Context, expr: ast.Call, name: str) -> GroupDef | None:
     if kind in ("SO", "O") and len(expr.args) == 2:
         return _lorentz(ctx, expr, name)
     if len(expr.args) != 1 or isinstance(expr.args[0], ast.KwArg):
+        if kind in ("SO", "O"):  # SO(n), or SO(1, n): the Lorentz group
+            ctx.reporter.error(
+                f"{kind}(...) takes one argument, {kind}(n), or two, {kind}(1, n) (Lorentz), got {len(expr.args)}",
+                expr.span,
+                f"write {kind}(3) for rotations of 3 coordinates, or {kind}(1, 3) for Lorentz transformations of (t, x, y, z)",
+            )
+            return None
         ctx.reporter.error(f"{kind}(...) takes one argument, got {len(expr.args)}", expr.span)
         return None
     arg = expr.args[0]
