@@ -286,6 +286,7 @@ class Validator(rt.ValidatorBase):
             finite=calls.finite(n),
             values={"g[0]": g_0, "g[1]": g_1, "x": x},
             sides={"energy(g . x)": lhs, "energy(x)": rhs},
+            residual=rt.residuals(n, ("==",), lhs, rhs),
         )
 
     def check_equivariant(self, values, n, device, generator=None):
@@ -306,4 +307,5 @@ class Validator(rt.ValidatorBase):
             finite=calls.finite(n),
             values={"g[0]": g_0, "g[1]": g_1, "x": x},
             sides={"forces(g . x)": lhs, "g . forces(x)": rhs},
+            residual=rt.residuals(n, ("==",), lhs, rhs),
         )
