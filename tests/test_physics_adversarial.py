@@ -160,3 +160,16 @@ def test_large_draws_run_the_qr_a_chunk_at_a_time(kind, monkeypatch):
     if kind in ("SO1", "O1"):  # Lambda^T eta Lambda = eta, with B R built in place
         eta = physics.minkowski_metric(n)
         assert (chunked.transpose(-1, -2) @ eta @ chunked - eta).abs().max() < 1e-10
+
+
+def test_explain_lists_the_continuous_factors_of_a_product():
+    """symmetric(N) x E(3): explain listed the permutation generators on Cloud and on Point but not E(3) at all (it
+    has no named generators), so a reader could not see that the points translate."""
+    from symspec.analysis.ir import explain_text
+
+    src = CLOUD + (
+        "group PE = symmetric(N) x E(3)\nmodel c(x: Cloud) -> Point\nlaw l: forall g: PE. c(g . x) == g . c(x)\n"
+    )
+    text = explain_text(symspec.loads(src))
+    assert "symmetric(N).c -> permute_dims(generator=c, dims=(0,)); E(3): x -> R x + t along dim 1\n" in text
+    assert "symmetric(N).c -> identity; E(3): x -> R x + t along dim 0\n" in text

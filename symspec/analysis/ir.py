@@ -103,6 +103,16 @@ def build_ir(spec, reporter: Reporter) -> IR:
     return ir
 
 
+def _continuous_part(ir: IR, part: ActionIR) -> str:
+    """A product factor's action by matrices (SO(n), Lorentz) or rigid motions, for explain: ``Rot: matrices on dim 1``."""
+    if part.kind == "matrix":
+        dims = "dims " if isinstance(part.matrix_dim, tuple) else "dim "
+        return f"{part.group}: matrices on {dims}{part.matrix_dim}"
+    factor = ir.all_groups.get(part.group)
+    move = "x -> x + t" if factor is not None and factor.definition.kind == "translations" else "x -> R x + t"
+    return f"{part.group}: {move} along dim {part.matrix_dim}"
+
+
 def attach_ir(spec, reporter: Reporter) -> None:
     """Run the symmetry analysis on a spec whose names and types hold: ``spec.ir``, or every diagnostic raised."""
     spec.ir = build_ir(spec, reporter)
@@ -225,6 +235,8 @@ def explain_text(spec) -> str:
                         else "trivially"
                     )
                 )
+                if a.ops and a.parts:  # a product: factors acting by matrices or x -> R x + t name no generators
+                    gens = "; ".join([gens, *(_continuous_part(ir, p) for p in a.parts if not p.ops and p.kind in ("matrix", "affine"))])
                 out.append(f"    on {dom} ({a.source}, {a.kind}): {gens}")
     if ir.models:
         out.append("\nmodels")
