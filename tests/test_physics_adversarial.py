@@ -173,3 +173,12 @@ def test_explain_lists_the_continuous_factors_of_a_product():
     text = explain_text(symspec.loads(src))
     assert "symmetric(N).c -> permute_dims(generator=c, dims=(0,)); E(3): x -> R x + t along dim 1\n" in text
     assert "symmetric(N).c -> identity; E(3): x -> R x + t along dim 0\n" in text
+
+
+@pytest.mark.parametrize("group", ["translations(3)", "E(3)", "symmetric(N) x SE(3)"])
+def test_symmetrize_an_empty_batch(group):
+    """Centering an empty batch reshaped 0 elements with -1 (a RuntimeError); it now returns an empty output."""
+    src = CLOUD + f"group G = {group}\nmodel e(x: Cloud) -> real\nlaw l: forall g: G. e(g . x) == e(x)\n"
+    mod = symspec.compile(symspec.loads(src))
+    sym = mod.symmetrize("e", lambda x: x.sum((-1, -2)), samples=2)
+    assert sym(torch.randn(0, 5, 3)).shape == (0,)

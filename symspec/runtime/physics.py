@@ -35,6 +35,8 @@ after the batch dim, or with the moved dim of another size, a ``ValueError``.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .actions import matrix_event_dim
@@ -142,7 +144,7 @@ def _axis(x: torch.Tensor, rank: int, dim: int) -> int:
 def _centroids(x: torch.Tensor, rank: int, dim: int) -> torch.Tensor:
     """Per example, the mean of ``x`` over every entry but the vector dim: ``[batch, size]`` in float64."""
     moved = x.movedim(_axis(x, rank, dim) + 1, -1)
-    return moved.reshape(moved.shape[0], -1, moved.shape[-1]).to(torch.float64).mean(1)
+    return moved.reshape(moved.shape[0], math.prod(moved.shape[1:-1]), moved.shape[-1]).to(torch.float64).mean(1)
 
 
 class _Physics:
