@@ -182,3 +182,10 @@ def test_symmetrize_an_empty_batch(group):
     mod = symspec.compile(symspec.loads(src))
     sym = mod.symmetrize("e", lambda x: x.sum((-1, -2)), samples=2)
     assert sym(torch.randn(0, 5, 3)).shape == (0,)
+
+
+@pytest.mark.parametrize("group", ["symmetric(N) x G", "G"])
+def test_the_warning_follows_products_and_aliases(group):
+    """Through a product factor or an alias ('group K = G' acts as G), Point is still rotated only."""
+    spec = symspec.loads(POINT_AND_VELOCITY + f"group K = {group}\nlaw a: forall g: K. c(g . x) == g . c(x)\n")
+    assert [w for w in spec.warnings if "moves Point here by the action declared on Vel" in w.message]

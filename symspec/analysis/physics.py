@@ -217,7 +217,7 @@ def spelled_action_warnings(spec, reporter) -> None:
     for law in spec.laws.values():
         for node, gdef, domain in law.acts:
             for g in (gdef, *gdef.factors):
-                for a in declared.get(g.name, ()):
+                for a in (*declared.get(g.name, ()), *declared.get(g.alias_of, ())):  # 'group K = G' acts as G
                     if spec.domains.get(a.domain) != domain:
                         continue
                     written = _spelled(node.operand, law.decl.body, spellings)
