@@ -86,7 +86,7 @@ def constant_description(
         if isinstance(d, Tensor):
             touched = _touched(ops)
             lead = min(touched) if touched else len(d.dims)
-            if not all(isinstance(x, int) for x in d.dims[lead:]) or any(op == "permute_dims" for op, _ in ops):
+            if not all(isinstance(x, int) for x in d.dims[lead:]) or any(op == "permute_dims" and "perm" not in args for op, args in ops):
                 raise ValueError(
                     f"the constant element {name} moves dims of {spec.domain_name(d)} of symbolic size; "
                     "a constant element needs the dims it moves fixed"
