@@ -189,3 +189,11 @@ def test_the_warning_follows_products_and_aliases(group):
     """Through a product factor or an alias ('group K = G' acts as G), Point is still rotated only."""
     spec = symspec.loads(POINT_AND_VELOCITY + f"group K = {group}\nlaw a: forall g: K. c(g . x) == g . c(x)\n")
     assert [w for w in spec.warnings if "moves Point here by the action declared on Vel" in w.message]
+
+
+def test_the_same_action_written_on_two_names_of_a_type_is_allowed():
+    """Writing the same transform again on another name of the type is the same action: no error."""
+    law = "law center: forall g: G. c(g . x) == g . c(x)\n"
+    spec = symspec.loads(POINT_AND_VELOCITY + "action G on Point by matrix(dim=-1)\n" + law)
+    assert [a.domain for a in spec.actions] == ["Vel", "Point"]
+    assert not [w for w in spec.warnings if "declared on" in w.message]  # said on purpose for Point: no warning

@@ -217,12 +217,13 @@ def spelled_action_warnings(spec, reporter) -> None:
     for law in spec.laws.values():
         for node, gdef, domain in law.acts:
             for g in (gdef, *gdef.factors):
-                for a in (*declared.get(g.name, ()), *declared.get(g.alias_of, ())):  # 'group K = G' acts as G
+                mine = (*declared.get(g.name, ()), *declared.get(g.alias_of, ()))  # 'group K = G' acts as G
+                for a in mine:
                     if spec.domains.get(a.domain) != domain:
                         continue
                     written = _spelled(node.operand, law.decl.body, spellings)
-                    if written is None or written == a.domain or written not in spec.domains:
-                        continue
+                    if written is None or written not in spec.domains or any(b.domain == written for b in mine):
+                        continue  # as declared for that name (the same action, written again, is allowed)
                     what = "R x, without translating" if a.by.name == "matrix" else "x -> R x + t"
                     reporter.warning(
                         f"{g.name} moves {written} here by the action declared on {a.domain} ({a.by}: {what}): "

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import ParamError, Span
 from ..syntax import ast
+from ..syntax.unparse import unparse
 from .actions import resolve_action
 from .domains import Cyclic, Labels, Range, RealDomain, Tensor, Units, describe, fits_int64, resolve_domain, resolve_output
 from .laws import check_law, check_options
@@ -303,14 +304,21 @@ class Analyzer:
         return PriorDef(decl.name.name, kind, target.name, tuple(options.items()), decl.span)
 
     def _same_type_action(self, st: ast.ActionDecl, seen: dict) -> str | None:
-        """Another domain name of the same type that ``st``'s group already has an action on, if any."""
+        """Another domain name of the same type that ``st``'s group already has another action on, if any (the same
+        transforms written again are the same action: allowed)."""
         dtype = self.domains.get(st.domain.name)
         if dtype is None:
             return None
         for group, other in seen:
             d = self.domains.get(other)
             if group == st.group.name and other != st.domain.name and d == dtype and type(d) is type(dtype):
-                return other
+                first = next(
+                    t
+                    for t in self.tree.statements
+                    if isinstance(t, ast.ActionDecl) and t.group.name == group and t.domain.name == other
+                )
+                if _action_text(first) != _action_text(st):
+                    return other
         return None
 
     def run(self, file: str, source: str) -> Spec:
@@ -384,3 +392,10 @@ class Analyzer:
         spec.dims = tuple(self.symbols.dims)
         spec.warnings = self.reporter.warnings
         return spec
+
+
+def _action_text(st: ast.ActionDecl) -> tuple:
+    """What an action declaration says, without its positions: its ``by`` transform, or its generator maps."""
+    if st.by is not None:
+        return (unparse(st.by),)
+    return tuple((m.generator.name, unparse(m.transform)) for m in st.maps or ())
