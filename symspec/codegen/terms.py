@@ -413,15 +413,18 @@ class Terms:
             return V("rel", rt("squared_hinge", self.numeric(b), self.numeric(a)), level=level)
         self.fail(f"'{op}' between model outputs", node)
 
-    def _target(self, dist: V, b: V):
-        """The class index a value stands for in a distribution's support (out-of-support examples masked)."""
+    def _target(self, dist: V, b: V, inside: list | None = None):
+        """The class index a value stands for in a distribution's support (out-of-support examples masked, or,
+        with ``inside`` given, the in-support condition appended to it instead)."""
         if b.kind == "const":
             return Const(b.value - dist.offset) if isinstance(b.e, Const) or dist.offset else b.e
         target = BinOp("-", b.e, Const(dist.offset)) if dist.offset and b.kind == "value" else b.e
         if b.kind == "value" and b.domain is not None and hasattr(b.domain, "size"):  # a class of the support?
             lo, hi = int_bounds(b.domain)
             mask, target = confine(target, (lo - dist.offset, hi - dist.offset), (0, dist.size), Const)
-            if mask is not None:
+            if mask is not None and inside is not None:
+                inside.append(mask)
+            elif mask is not None:
                 self.mask(mask)
         return target
 
@@ -451,7 +454,10 @@ class Terms:
         dist, other = (a, b) if a.kind == "dist" else (b, a)
         if dist.kind != "dist" or other.kind not in ("const", "value"):
             self.fail("this comparison as a truth value", e)
-        return V("prob", rt("class_event_logit", dist.e, self._target(dist, other)), level=max(a.level, b.level))
+        inside: list = []  # a value outside the support is an event of probability 0, not a dropped example
+        target = self._target(dist, other, inside)
+        logit = rt("class_event_logit", dist.e, target, *inside)
+        return V("prob", logit, level=max(a.level, b.level))
 
     def chain(self, e, terms: list, mode: Mode) -> V:
         links = [self.relation(op, a, b, e, mode) for op, a, b in zip(e.ops, terms, terms[1:])]

@@ -68,17 +68,22 @@ def implication_logits(premise: torch.Tensor, conclusion: torch.Tensor) -> torch
     return torch.exp(F.logsigmoid(premise) + F.logsigmoid(-conclusion))
 
 
-def class_event_logit(logprobs: torch.Tensor, target) -> torch.Tensor:
+def class_event_logit(logprobs: torch.Tensor, target, inside=None) -> torch.Tensor:
     """The logit of ``P(X == target)`` for ``X ~ exp(logprobs)`` over the last dim: ``log p_t - log(sum_{k != t} p_k)``.
 
     ``target``: a class index (an int) or one per example.  Computed from log-probabilities in log space (no
     ``log(1 - p)`` of a rounded probability); a class of probability 1 gives ``+inf``, one of probability 0 ``-inf``.
+    ``inside``: per example, whether the value is a class of the support at all; where it is not, the event has
+    probability 0 (logit ``-inf``; ``target`` there is any valid placeholder index).
     """
     lp = fp32(logprobs)
     index = torch.as_tensor(target, device=lp.device, dtype=torch.long).expand(lp.shape[:-1]).unsqueeze(-1)
     hit = lp.gather(-1, index).squeeze(-1)
     rest = lp.scatter(-1, index, float("-inf")).logsumexp(-1)
-    return hit - rest
+    out = hit - rest
+    if inside is None:
+        return out
+    return out.masked_fill(~torch.as_tensor(inside, device=out.device), float("-inf"))
 
 
 def logit(p: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:

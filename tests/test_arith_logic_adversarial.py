@@ -1,0 +1,60 @@
+"""Adversarial review of arithmetic on reals/tensors and logic over class outputs (issue 13, items 4 and 5):
+regressions for silent wrong answers found by trying the features as an adversary."""
+
+from __future__ import annotations
+
+import torch
+
+import symspec
+
+# A value outside a class output's support, compared with it inside '=>', 'or', 'not'.
+OUT_OF_SUPPORT = """
+spec event_out_of_support
+domain I = range(0, 5)
+model f(i: I) -> bool
+model g(i: I) -> class(range(0, 3))
+law imp: f(i) => g(i) == i
+law neg: not (g(i) == i)
+"""
+
+
+class AlwaysTrue(torch.nn.Module):
+    def forward(self, i):
+        return torch.full(i.shape, 5.0, dtype=torch.float64)
+
+
+class Identity3(torch.nn.Module):
+    """g(i) = i with certainty for i < 3 (a class of range(0, 3)); 0 for the others."""
+
+    def forward(self, i):
+        return torch.nn.functional.one_hot(torch.where(i < 3, i, 0), 3).double() * 40.0
+
+
+def test_an_event_outside_the_support_is_false_not_dropped():
+    """'g(i) == i' with i = 3, 4 outside g's classes is false (probability 0): 'f(i) => g(i) == i' then needs f(i)
+    false, and 'not (g(i) == i)' holds.  The examples were masked out of the loss and skipped by validation, so an
+    always-true f had zero loss and passed."""
+    spec = symspec.loads(OUT_OF_SUPPORT)
+    mod = symspec.compile(spec)
+    i = torch.arange(5).repeat(20)
+    loss = mod.SymmetryLoss(f=AlwaysTrue(), g=Identity3())
+    loss({"i": i})
+    # 2 of every 5 examples violate the implication with P(f) = sigmoid(5): the mean penalty is 0.4 sigmoid(5)
+    assert abs(loss.terms["imp"].item() - 0.4 * torch.sigmoid(torch.tensor(5.0)).item()) < 1e-4
+    # not (g(i) == i): false for i < 3 (penalty softplus(40 - log 2) each), true for i = 3, 4 (penalty 0)
+    assert abs(loss.terms["neg"].item() - 0.6 * (40.0 - torch.log(torch.tensor(2.0)).item())) < 1e-3
+    report = symspec.validate(spec, f=AlwaysTrue(), g=Identity3(), seed=0)
+    assert not report["imp"].passed
+
+
+def test_an_event_outside_the_support_has_finite_gradients():
+    spec = symspec.loads(OUT_OF_SUPPORT)
+    mod = symspec.compile(spec)
+    logits = torch.zeros(5, 3, requires_grad=True)
+    bias = torch.zeros(5, requires_grad=True)
+    g = lambda i: logits[i]  # noqa: E731
+    f = lambda i: bias[i]  # noqa: E731
+    loss = mod.SymmetryLoss(f=f, g=g)
+    loss({"i": torch.arange(5)}).backward()
+    assert torch.isfinite(logits.grad).all() and torch.isfinite(bias.grad).all()
+    assert bias.grad[3] > 0 and bias.grad[4] > 0  # f(3), f(4) pushed toward false
