@@ -151,6 +151,58 @@ def test_empty_action_blocks_keep_their_comments():
     assert _round_trips("action A on B {} # c\n") == "action A on B {}  # c\n"
 
 
+def test_a_constant_group_element_keeps_its_tight_dot():
+    # `D4.r . x` parses as D4 . (r . x); fmt prints `A.B . X` where the source wrote that first `.` tight
+    assert _round_trips("law l: f(D4.r . x) == D4.r.f(x)\n") == "law l: f(D4.r . x) == D4.r . f(x)\n"
+    assert _round_trips("law w: f(D4.r.D4.s.x)==D4.r . D4.s . f(x)\n") == "law w: f(D4.r . D4.s . x) == D4.r . D4.s . f(x)\n"
+    assert _round_trips("law n: -D4.r.x == x and not U.u3 . y\n") == "law n: -D4.r . x == x and not U.u3 . y\n"
+    assert _round_trips("law p: f(D4.r . (a + b)) == D4.r.s.x\n") == "law p: f(D4.r . (a + b)) == D4.r . s . x\n"
+    # a space (or a tab, a bracket, a line break) on either side of the `.`: an action of g on (h . x), spaced
+    assert _round_trips("law s: g . h . x == g .h.x\n") == "law s: g . h . x == g . h . x\n"
+    assert _round_trips("law t: f(D4\t.r . x) == D4.\tr . (D4).r.x\n") == "law t: f(D4 . r . x) == D4 . r . D4 . r . x\n"
+    assert _round_trips("law u: D4.(r . x) == (D4.r) . x\n") == "law u: D4 . r . x == (D4 . r) . x\n"
+    assert _round_trips("law v: f(D4.r . x) == D4.r . f(x)\r\n") == "law v: f(D4.r . x) == D4.r . f(x)\r\n"
+
+
+def test_comments_in_every_position():
+    # inside a multi-line call, inside options, after options, in a composed entry, with tabs and form feeds
+    text = (
+        "law l: f(a,  # c1\n  b) == f(b, # c2\n a)  # end\n"
+        "law o: f(a) == f(a) [weight 0.5,  # w\n tol 1e-3]\t# after\n"
+        "action U on Zp {\n u -> compose(shift(-1),  # a\n\tscale(3), # b\n shift(1))  # u\n}\n"
+        "\t# tab own\n\f# form feed\n"
+        "law q: f(a) == f(a)  ##  double # hash"
+    )
+    assert _round_trips(text) == (
+        "# c1\n# c2\nlaw l: f(a, b) == f(b, a)  # end\n"
+        "# w\nlaw o: f(a) == f(a) [weight 0.5, tol 1e-3]  # after\n"
+        "action U on Zp {\n  # a\n  # b\n  u -> compose(shift(-1), scale(3), shift(1))  # u\n}\n"
+        "# tab own\n# form feed\n"
+        "law q: f(a) == f(a)  ##  double # hash\n"
+    )
+    # CRLF with a byte-order mark and a last line without its newline
+    assert _round_trips("\ufeffspec a\r\naction G on D {  # o\r\n r -> flip(dim=0)}\r\n# last") == (
+        "\ufeffspec a\r\naction G on D {  # o\r\n  r -> flip(dim=0)\r\n}\r\n# last\r\n"
+    )
+
+
+def test_the_new_language_forms_layout():
+    text = (
+        "group E=symmetric(N)x O(3)\ngroup L = SO(1,3)\naction E on Mat by matrix(dims=(-2,-1))\n"
+        "action E on D by identity\naction S on Lab by relabel(2,0,1)\n"
+        "law u: forall u:units(p). mul(a,b*u)==mul(a,b)*u\n"
+        "law r: forall t:real(-1.5,2), k:real. f(x+t)==f(x) and f(k*x)==k*f(x)\n"
+        "law t: cmp(i,a,j)==lt and cmp(j,a,k)==lt=>cmp(i,a,k)==lt\nlaw n: cmp(i,a,j)==-cmp(j,a,i)\n"
+    )
+    assert _round_trips(text) == (
+        "group E = symmetric(N) x O(3)\ngroup L = SO(1, 3)\naction E on Mat by matrix(dims=(-2, -1))\n"
+        "action E on D by identity\naction S on Lab by relabel(2, 0, 1)\n"
+        "law u: forall u: units(p). mul(a, b * u) == mul(a, b) * u\n"
+        "law r: forall t: real(-1.5, 2), k: real. f(x + t) == f(x) and f(k * x) == k * f(x)\n"
+        "law t: cmp(i, a, j) == lt and cmp(j, a, k) == lt => cmp(i, a, k) == lt\nlaw n: cmp(i, a, j) == -cmp(j, a, i)\n"
+    )
+
+
 def test_deep_nesting_is_refused_not_a_traceback():
     deep = "law l: f(a) == " + "f(" * 3000 + "a" + ")" * 3000 + "\n"
     with pytest.raises(SpecError, match="nests too deeply"):

@@ -150,9 +150,12 @@ def _refuse(message: str, span, sources: dict, hint: str) -> FormatError:
 def _check_known(tree: ast.SpecFile, sources: dict) -> None:
     """Refuse any node or field fmt does not print (new syntax must be taught to fmt, never dropped)."""
     hint = "fmt leaves the file unchanged; teach symspec/syntax/fmt.py the new syntax"
+    seen: dict = {}  # node type -> its fields (the span aside)
     for node in ast.walk(tree):
         kind = type(node)
-        names = tuple(f.name for f in fields(node) if f.name != "span")
+        names = seen.get(kind)
+        if names is None:
+            names = seen[kind] = tuple(f.name for f in fields(node) if f.name != "span")
         if kind not in KNOWN_FIELDS:
             raise _refuse(f"fmt cannot print {kind.__name__} nodes", node.span, sources, hint)
         if names != KNOWN_FIELDS[kind]:
@@ -194,7 +197,13 @@ class _Printer:
             return self.presentation(e)
         if isinstance(e, ast.GroupProduct):
             return " x ".join(f"({self.expr(f)})" if isinstance(f, ast.GroupProduct) else self.expr(f) for f in e.factors)
-        return unparse(e, self.number)
+        return unparse(e, self.number, self.tight)
+
+    def tight(self, act: ast.Act) -> bool:
+        """``A.B . X``: the source wrote ``A.B`` with nothing around the ``.`` (a constant group element)."""
+        a, b = act.element.span, act.operand.element.span
+        end = self.offsets[a.end_line - 1] + a.end_column - 1
+        return a.end_line == b.line and b.column == a.end_column + 1 and self.body[end : end + 1] == "."
 
     def graph(self, e) -> str:
         """A graph constructor; the edges of ``edges(0-1, 1-2)`` keep their tight dash (a subtraction elsewhere)."""
