@@ -186,6 +186,14 @@ def test_comments_in_every_position():
     )
 
 
+def test_a_comment_inside_an_entry_spanning_lines_goes_above_that_entry():
+    # the end of r's line is inside s (and the `{` line inside r): it was kept after r (or after the `{`)
+    text = "action G on D { r -> flip(  # in r\n dim=0), s -> flip(  # in s\n dim=1), t -> a  # t\n}\n"
+    assert _round_trips(text) == (
+        "action G on D {\n  # in r\n  r -> flip(dim=0)\n  # in s\n  s -> flip(dim=1)\n  t -> a  # t\n}\n"
+    )
+
+
 def test_the_new_language_forms_layout():
     text = (
         "group E=symmetric(N)x O(3)\ngroup L = SO(1,3)\naction E on Mat by matrix(dims=(-2,-1))\n"

@@ -329,10 +329,13 @@ class _Layout:
         entries = list(node.maps)
         ends_at: dict = {}  # line -> the last entry ending on it
         inside: dict = {}  # line -> the first entry spanning it
+        going_on: dict = {}  # line -> the entry that goes on past it
         for e in entries:
             ends_at[e.span.end_line] = e
             for line in range(e.span.line, e.span.end_line + 1):
                 inside.setdefault(line, e)
+                if line < e.span.end_line:
+                    going_on[line] = e
         on_open = None
         hoisted: dict = {id(e): [] for e in entries}
         ending: dict = {}
@@ -340,7 +343,9 @@ class _Layout:
         for line, t, alone in mine:
             if line == b:
                 continue
-            if not alone and line in ends_at:
+            if line in going_on:  # inside an entry that spans lines: above it
+                hoisted[id(going_on[line])].append(t)
+            elif not alone and line in ends_at:
                 ending[id(ends_at[line])] = t
             elif not alone and line == a:
                 on_open = t
