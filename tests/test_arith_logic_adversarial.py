@@ -58,3 +58,31 @@ def test_an_event_outside_the_support_has_finite_gradients():
     loss({"i": torch.arange(5)}).backward()
     assert torch.isfinite(logits.grad).all() and torch.isfinite(bias.grad).all()
     assert bias.grad[3] > 0 and bias.grad[4] > 0  # f(3), f(4) pushed toward false
+
+
+class Recorder(torch.nn.Module):
+    """A class(cyclic(5)) output through an embedding of the 5 values (an index outside 0..4 raises)."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(5, 5)
+        self.seen: list = []
+
+    def forward(self, i):
+        self.seen.append(i.clone())
+        return self.embed(i)
+
+
+def test_a_constant_argument_on_a_cyclic_domain_wraps():
+    """'f(7)' and 'f(-1)' on cyclic(5) pass the check (constants wrap on cyclic domains) but reached the model as 7
+    and -1: an embedding raised, a table indexed with -1 read another row by Python's negative indexing."""
+    spec = symspec.loads(
+        "spec wrap\nparam p = -6\nmodel f(i: cyclic(5)) -> class(cyclic(5))\n"
+        "law a: f(7) == 2\nlaw b: f(-1) == 4\nlaw c: f(p) == f(3)\n"
+    )
+    mod = symspec.compile(spec)
+    rec = Recorder()
+    loss = mod.SymmetryLoss(f=rec)
+    loss(4)
+    seen = sorted({int(v) for x in rec.seen for v in x})
+    assert seen == [2, 3, 4]  # 7 -> 2, -1 -> 4, -6 -> 4, and 3

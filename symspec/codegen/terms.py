@@ -126,6 +126,10 @@ class Terms:
         if t.kind == "dist":  # a nested call feeds its argmax
             return _argmax(t), max(level, t.level)
         if t.kind == "const":
+            if isinstance(param_domain, Cyclic) and isinstance(t.value, int) and not 0 <= t.value < param_domain.n:
+                # f(-1), f(7) on cyclic(5): the constant wraps, as cyclic arithmetic does (the model sees 4, 2)
+                wrapped = Const(t.value % param_domain.n) if isinstance(t.e, Const) else BinOp("%", t.e, self._n(param_domain))
+                return self.ls.full(wrapped), level
             return self.ls.full(t.e), level
         if t.kind in ("real", "prob") and self.is_number(t.e):  # a Python number: a tensor of one per example
             return self._per_example(t), level
