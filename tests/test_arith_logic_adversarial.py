@@ -3,9 +3,11 @@ regressions for silent wrong answers found by trying the features as an adversar
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 import symspec
+from symspec.errors import SpecError
 
 # A value outside a class output's support, compared with it inside '=>', 'or', 'not'.
 OUT_OF_SUPPORT = """
@@ -86,3 +88,13 @@ def test_a_constant_argument_on_a_cyclic_domain_wraps():
     loss(4)
     seen = sorted({int(v) for x in rec.seen for v in x})
     assert seen == [2, 3, 4]  # 7 -> 2, -1 -> 4, -6 -> 4, and 3
+
+
+def test_a_real_variable_in_a_guard_says_how_to_bound_it():
+    """'when k > 0' on a drawn real: the hint said 'a law needs at least one model call on a side of its relation'."""
+    src = "spec g\nmodel e(x: tensor[N, 3]) -> real\nlaw s: forall k: real. e(k * x) == k * e(x) when k > 0\n"
+    with pytest.raises(SpecError) as info:
+        symspec.loads(src, file="g.sym")
+    text = str(info.value)
+    assert "g.sym:3:50: error: cannot compare a real value here" in text
+    assert "real(0.5, 2)" in text and "model call" not in text

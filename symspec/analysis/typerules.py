@@ -356,7 +356,13 @@ class RelationRules:
         values = ("value", "const", "label", "cond")
         if a.kind not in values or b.kind not in values:
             bad = a if a.kind not in values else b
-            self.r.error(f"cannot compare {bad} here", span, "a law needs at least one model call on a side of its relation")
+            hint = "a law needs at least one model call on a side of its relation"
+            if bad.kind in ("real", "realconst", "tensor"):  # e.g. 'when k > 0' on a drawn real
+                hint = (
+                    "guards and exact comparisons take integers, labels and truth values; a real variable is drawn "
+                    "from its domain: bound it there, as in 'forall k: real(0.5, 2).'"
+                )
+            self.r.error(f"cannot compare {bad} here", span, hint)
             return False
         da = a.domain if a.kind in ("value", "label") else None
         db = b.domain if b.kind in ("value", "label") else None
