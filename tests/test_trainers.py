@@ -10,6 +10,7 @@ from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "examples"))
 
+import train_attribute_comparison  # noqa: E402
 import train_comparison  # noqa: E402
 import train_graph_distance  # noqa: E402
 import train_modular_addition  # noqa: E402
@@ -27,6 +28,20 @@ TINY = {
         ["symmetric", "zero", "triangle", "geodesic", "automorphism"],
     ),
     "comparison": (train_comparison, ["--m", "8"], ["irreflexive", "antisymmetric", "transitive", "bradley_terry"]),
+    "attribute-comparison": (
+        train_attribute_comparison,
+        ["--m", "2"],
+        [
+            "reflexive",
+            "antisymmetric_lt",
+            "antisymmetric_gt",
+            "symmetric_eq",
+            "transitive_lt",
+            "transitive_gt",
+            "transitive_eq",
+            "mixed_eq_lt",
+        ],
+    ),
 }
 
 
@@ -141,3 +156,37 @@ def test_image_d4_trainer_prints_each_network_and_writes_json(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         train_image_d4.main(["--steps", "0"])
     assert exit_info.value.code == 2 and "--steps must be positive" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_attribute_comparison_implied_fraction_by_satisfiability(seed):
+    """A test triple is implied when exactly one of lt, eq, gt keeps the training answers satisfiable by some
+    preorder (a set of <=/< constraints is satisfiable iff no strict edge lies inside a strongly connected
+    component); a different computation from the trainer's reachability."""
+    import networkx as nx
+
+    task = train_attribute_comparison.build_task(3, 0.2, seed)
+    train, test = task.train, task.test
+
+    def satisfiable(rows) -> bool:
+        g = nx.DiGraph()
+        strict = []
+        for i, j, r in rows:  # edge u -> v: u <= v
+            if r == 1:
+                g.add_edges_from([(i, j), (j, i)])
+            else:
+                u, v = (i, j) if r == 0 else (j, i)
+                g.add_edge(u, v)
+                strict.append((u, v))
+        component = {n: k for k, c in enumerate(nx.strongly_connected_components(g)) for n in c}
+        return all(component[u] != component[v] for u, v in strict)
+
+    known = 0
+    for a in range(3):
+        seen = train["a"] == a
+        rows = list(zip(train["i"][seen].tolist(), train["j"][seen].tolist(), train["target"][seen].tolist()))
+        wanted = test["a"] == a
+        for i, j in zip(test["i"][wanted].tolist(), test["j"][wanted].tolist()):
+            possible = [r for r in range(3) if (i != j or r == 1) and satisfiable([*rows, (i, j, r)])]
+            known += len(possible) == 1
+    assert task.config["implied_by_train"] == round(known / len(test["i"]), 4)
