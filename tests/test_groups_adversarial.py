@@ -3,7 +3,6 @@ items 1, 2 and 6): each test reproduces a silent wrong answer or a wrong error f
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 import symspec
@@ -36,3 +35,40 @@ def test_a_constant_element_of_symmetric_n_of_fixed_size():
     assert terms["lt"] < 1e-20 and terms["lc"] > 1e-2, terms
     report = symspec.validate(spec, f=_swap01, seed=0)
     assert report["lt"].passed and not report["lc"].passed
+
+
+ROLLED = """
+group C3 = cyclic(3)
+group E = symmetric(N) x C3
+domain PN = tensor[N, 3]
+domain V = tensor[3]
+action C3 on PN by roll(dim=1)
+action C3 on V by roll(dim=0)
+model f(x: PN) -> V
+model h(x: PN) -> PN
+law l: forall g: E. f(g . x) == g . f(x)
+law lone: forall g: C3. h(g . x) == g . h(x)
+"""
+
+
+def test_a_finite_factor_on_the_fixed_dim_of_a_tensor_with_a_symbolic_dim():
+    """symmetric(N) x cyclic(3) on tensor[N, 3], cyclic(3) rolling the coordinates (a fixed dim after the symbolic
+    one): 'sampling C3 acting on PN is not supported' at check; now drawn like tensor[5, 3], per leading index."""
+    spec = symspec.check(symspec.loads(ROLLED, "rolled.sym"))
+    mod = symspec.compile(spec)
+    x = torch.randn(32, 6, 3, dtype=torch.float64)
+
+    def good(t):
+        return t.sum(-2) ** 2
+
+    def bad(t):
+        return t.sum(-2).cumsum(-1)
+
+    assert max(_terms(mod, {"x": x}, f=good, h=lambda t: t**3).values()) < 1e-20
+    broken = _terms(mod, {"x": x}, f=bad, h=lambda t: t.cumsum(-1))
+    assert min(broken.values()) > 1e-2, broken
+    assert symspec.validate(spec, f=good, h=lambda t: t**3, samples=100, dims={"N": 5}).passed
+    report = symspec.validate(spec, f=bad, h=lambda t: t.cumsum(-1), samples=100, dims={"N": 5})
+    assert not report["l"].passed and not report["lone"].passed
+    out = mod.augment({"x": x, "target": good(x)}, generator=torch.Generator().manual_seed(0), model="f")
+    assert torch.allclose(good(out["x"]), out["target"]) and not torch.equal(out["x"], x)

@@ -535,6 +535,13 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
                     _check_literal_size(f, [act])
                     _check_word_points(f, act, d)
                     on[k] = _finite_entry(act, d, f.generators, number, dims)
+            elif not f.continuous and _plain(act.kind) == "symbolic" and _fixed_event(act, d) is not None:
+                if _fixed_event(act, d) > MAX_POINTS:
+                    raise ValueError(
+                        f"{f.name} acting on {spec.domain_name(d)} ({_fixed_event(act, d):,} positions moved together) is "
+                        f"not tabulated: actions on more than {MAX_POINTS:,} positions are not"
+                    )
+                on[k] = _finite_entry(act, d, f.generators, number, dims)  # ops on fixed trailing dims, per leading index
             elif isinstance(d, Tensor) and _positions(d) > MAX_POINTS:
                 raise ValueError(
                     f"{f.name} acting on {spec.domain_name(d)} ({_positions(d):,} positions) is not tabulated: actions on"
@@ -554,6 +561,26 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
         else:
             out.append({"kind": "finite", "name": f.name, "order": f.order, "on": on})
     return out
+
+
+def _fixed_event(act, d) -> int | None:
+    """Positions of the dims a tensor action's ops move together (from the first dim an op names to the last), when
+    those are all fixed and only dims before them are symbolic (they move like channels, ``tensor[N, 3]`` rolled on
+    dim 1); else None."""
+    if not isinstance(d, Tensor) or not act.ops:
+        return None
+    touched = []
+    for seq in act.ops.values():
+        for op, args in seq:
+            args = dict(args)
+            if op == "permute_dims" and "perm" not in args:
+                return None  # symmetric(N)'s own points: no table
+            touched += [v for k, v in args.items() if k in ("dim", "i", "j")]
+            touched += list(args.get("dims", ()))
+    event = d.dims[min(touched) :] if touched else ()
+    if not event or not all(isinstance(x, int) for x in event):
+        return None
+    return math.prod(event)
 
 
 def _positions(d: Tensor) -> int:
