@@ -98,3 +98,55 @@ def test_a_real_variable_in_a_guard_says_how_to_bound_it():
     text = str(info.value)
     assert "g.sym:3:50: error: cannot compare a real value here" in text
     assert "real(0.5, 2)" in text and "model call" not in text
+
+
+NESTED = """
+spec nested_implications
+domain I = range(0, 5)
+model p(i: I) -> bool
+model q(i: I) -> bool
+model r(i: I) -> bool
+model cmp(i: I) -> class(range(0, 3))
+law not_imp: not (p(i) => q(i)) => r(i)
+law imp_imp: (p(i) => q(i)) => r(i)
+law right: cmp(i) == 0 => (cmp(i) == 1 => r(i))
+law top_and: p(i) and (p(i) => q(i))
+"""
+
+
+class Table(torch.nn.Module):
+    def __init__(self, values):
+        super().__init__()
+        self.values = torch.tensor(values, dtype=torch.float64)
+
+    def forward(self, i):
+        return self.values[i]
+
+
+def test_an_implication_inside_not_or_another_implication_is_its_truth_value():
+    """'not (a => b) => c' passed the check and compiled to '~' of the implication's penalty (a float tensor: a
+    TypeError at run time); '(a => b) => c' and 'a => (b => c)' were check errors.  Inside not/and/or/=> an
+    implication is the probability of '(not a) or b'; at the top, and under a top-level 'and', its penalty."""
+    spec = symspec.loads(NESTED)
+    mod = symspec.compile(spec)
+    lp, lq, lr = [0.3, -1.0, 2.0, 0.0, 1.5], [1.0, 0.5, -2.0, 0.2, -0.7], [-0.4, 0.9, 0.1, -1.2, 0.6]
+    cl = [[0.1, 0.5, -0.3], [1.0, 0.0, 0.0], [-1.0, 2.0, 0.5], [0.3, 0.3, 0.3], [2.0, -1.0, 0.0]]
+    loss = mod.SymmetryLoss(p=Table(lp), q=Table(lq), r=Table(lr), cmp=Table(cl))
+    i = torch.arange(5)
+    loss({"i": i})
+    P, Q, R = (torch.sigmoid(torch.tensor(v, dtype=torch.float64)) for v in (lp, lq, lr))
+    C = torch.softmax(torch.tensor(cl, dtype=torch.float64), -1)
+    imp = 1 - P * (1 - Q)
+    expected = {
+        "not_imp": ((1 - imp) * (1 - R)).mean(),
+        "imp_imp": (imp * (1 - R)).mean(),
+        "right": (C[:, 0] * C[:, 1] * (1 - R)).mean(),
+        "top_and": (-torch.log(P) + P * (1 - Q)).mean(),
+    }
+    for law, value in expected.items():
+        assert abs(loss.terms[law].item() - value.item()) < 1e-6, law
+    truth = lambda v: torch.tensor(v) > 0  # noqa: E731
+    report = symspec.validate(spec, p=Table(lp), q=Table(lq), r=Table(lr), cmp=Table(cl), seed=0)
+    p_, q_, r_ = truth(lp), truth(lq), truth(lr)
+    assert report["not_imp"].passed == bool(((p_ & ~q_) <= r_).all())
+    assert report["imp_imp"].passed == bool(((~p_ | q_) <= r_).all())

@@ -259,10 +259,28 @@ class Terms:
         return self.ls.tables.number(domain.n)
 
     def t_Not(self, e, mode) -> V:
-        t = self.term(e.operand, mode)
+        t = self._operand(e.operand, mode)
         if t.kind == "prob":
             return V("prob", Unary("-", t.e), level=t.level)
+        if t.kind != "cond":
+            self.fail(f"'not' of a {t.kind}", e)
         return V("cond", Unary("~", t.e))
+
+    def _operand(self, node, mode) -> V:
+        """An operand of ``not``, ``and``, ``or``, ``=>`` as a truth value.  An implication there is one too, the
+        probability of ``(not a) or b`` (``1 - P(a) (1 - P(b))``), not the penalty it is as a whole law."""
+        if mode is not Mode.SOFT or type(node).__name__ != "Logic":
+            return self.term(node, mode)
+        if node.op != "=>":
+            return self.t_Logic(node, mode, truth=True)
+        a, b = self._operand(node.left, mode), self._operand(node.right, mode)
+        if a.kind == b.kind == "cond":
+            return V("cond", bool_expr("=>", a.e, b.e))
+        level = max(a.level, b.level)
+        if a.kind == b.kind == "prob":
+            return V("prob", rt("or_logits", Unary("-", a.e), b.e), level=level)
+        combined = rt("soft_or", rt("soft_not", self.probability(a)), self.probability(b))
+        return V("prob", rt("logit", combined), level=level)
 
     def t_BinOp(self, e, mode) -> V:
         a, b = self.term(e.left, mode), self.term(e.right, mode)
@@ -469,8 +487,10 @@ class Terms:
             return V("cond", _fold("&", [link.e for link in links]))
         return V("rel", _fold("+", [link.e for link in links]), level=max(link.level for link in links))
 
-    def t_Logic(self, e, mode) -> V:
-        a, b = self.term(e.left, mode), self.term(e.right, mode)
+    def t_Logic(self, e, mode, truth: bool = False) -> V:
+        # truth: an operand of not/and/or/=> itself; an 'and' at the top of a law keeps each operand's own loss
+        operand = self._operand if e.op != "and" or truth else self.term
+        a, b = operand(e.left, mode), operand(e.right, mode)
         if mode is Mode.DECISION:
             return V("cond", bool_expr(e.op, self.truth(a), self.truth(b)))
         level = max(a.level, b.level)
