@@ -308,11 +308,27 @@ class _Matrix:
         if key not in self.on:
             return x
         rank, dim = self.on[key]
+        dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+        self._check(key, x, rank, dims)
         q = _batch(part.to(x.device), x.shape[0])
         q = q.transpose(-1, -2) if inverse else q  # orthogonal: the inverse is the transpose, on every dim alike
-        for d in dim if isinstance(dim, (tuple, list)) else (dim,):
+        for d in dims:
             x = matrix_event_dim(x, q, _axis(x, rank, d))
         return x
+
+    def _check(self, key: str, x: torch.Tensor, rank: int, dims: tuple) -> None:
+        """Refuse an integer tensor (the rotation would be truncated) or one without the domain's rank or moved sizes."""
+        if not (x.is_floating_point() or x.is_complex()):
+            raise TypeError(
+                f"{self.name} rotates real coordinates, but the {key} tensor it acts on is {x.dtype}: the rotation "
+                f"would be rounded to integers; pass floating-point tensors (x.float() or x.double())"
+            )
+        if x.dim() < rank + 1 or any(x.shape[_axis(x, rank, d) + 1] != self.n for d in dims):
+            raise ValueError(
+                f"{self.name} acts on dim(s) {list(dims)} of {key}, a rank-{rank} tensor domain with {self.n} "
+                f"coordinates there, so a batch of {key} has {rank + 1} dims (batch first) and size {self.n} on those; "
+                f"got a tensor of shape {list(x.shape)}"
+            )
 
 
 class _Symmetric:
