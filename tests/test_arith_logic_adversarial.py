@@ -150,3 +150,22 @@ def test_an_implication_inside_not_or_another_implication_is_its_truth_value():
     p_, q_, r_ = truth(lp), truth(lq), truth(lr)
     assert report["not_imp"].passed == bool(((p_ & ~q_) <= r_).all())
     assert report["imp_imp"].passed == bool(((~p_ | q_) <= r_).all())
+
+
+def test_reals_drawn_for_an_integer_batch_field_are_floating():
+    """A real or tensor variable is drawn in the batch's dtype; an integer batch field (positions given as int64)
+    made torch.randn raise NotImplementedError ('normal_kernel_cpu' not implemented for 'Long')."""
+    mod = symspec.compile(
+        symspec.loads(
+            "spec ints\nmodel sorter(s: tensor[N]) -> tensor[N]\n"
+            "law shift: forall c: real. sorter(s + c) == sorter(s) + c\n"
+            "law lift: forall c: real(1, 2). sorter(s - c) == sorter(s) - c\n"
+        )
+    )
+    s = torch.randint(0, 9, (16, 5))
+    exact = mod.SymmetryLoss(sorter=lambda s: torch.sort(s, -1).values)
+    exact({"s": s})
+    assert exact.terms["shift"].item() < 1e-10 and exact.terms["lift"].item() < 1e-10
+    broken = mod.SymmetryLoss(sorter=lambda s: torch.sort(s, -1).values ** 2)
+    broken({"s": s})
+    assert broken.terms["shift"].item() > 0.1 and broken.terms["lift"].item() > 0.1

@@ -27,15 +27,22 @@ def uniform_int(low: int, high: int, size, generator=None, device=None) -> torch
     return torch.randint(low, high, tuple(size) if not isinstance(size, int) else (size,), generator=generator, device=device)
 
 
+def _real_dtype(dtype):
+    """The dtype of drawn reals: the batch's when it is a floating dtype, else torch's default (an integer batch
+    field cannot hold a real draw)."""
+    return dtype if dtype is None or dtype.is_floating_point else None
+
+
 def uniform_real(low: float, high: float, size: int, generator=None, device=None, dtype=None) -> torch.Tensor:
     """``size`` reals uniform on [low, high) (a law variable over ``real(lo, hi)``)."""
-    u = torch.rand(size, generator=generator, device=device, dtype=dtype)
+    u = torch.rand(size, generator=generator, device=device, dtype=_real_dtype(dtype))
     return low + (high - low) * u
 
 
 def normal_values(size: int, shape=(), generator=None, device=None, dtype=None) -> torch.Tensor:
     """``size`` standard normal reals (``shape == ()``) or tensors of ``shape`` (a law variable over real or a tensor)."""
-    return torch.randn(size, *[int(d) for d in shape], generator=generator, device=device, dtype=dtype)
+    shape = [int(d) for d in shape]
+    return torch.randn(size, *shape, generator=generator, device=device, dtype=_real_dtype(dtype))
 
 
 def interval_int(low: torch.Tensor, high: torch.Tensor, generator=None, fallback=None) -> tuple:
