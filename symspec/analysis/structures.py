@@ -374,7 +374,9 @@ def resolve_group(ctx: Context, expr, name: str) -> GroupDef | None:
             g = resolve_group(ctx, f, "")
             if g is None:
                 return None
-            factors.append(g)
+            # (A x B) x C is A x B x C: a product factor contributes its own factors (a product takes no action of
+            # its own, so nothing is lost, and every backend sees leaf factors only)
+            factors.extend(g.factors if g.kind == "product" else (g,))
         return GroupDef(name, "product", None, (), (), tuple(factors), expr.span)
     if isinstance(expr, ast.Presentation):
         return _presentation(ctx, expr, name)
