@@ -3,9 +3,11 @@ items 1, 2 and 6): each test reproduces a silent wrong answer or a wrong error f
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 import symspec
+from symspec.errors import SpecError
 
 
 def _terms(mod, batch, **models) -> dict:
@@ -72,3 +74,29 @@ def test_a_finite_factor_on_the_fixed_dim_of_a_tensor_with_a_symbolic_dim():
     assert not report["l"].passed and not report["lone"].passed
     out = mod.augment({"x": x, "target": good(x)}, generator=torch.Generator().manual_seed(0), model="f")
     assert torch.allclose(good(out["x"]), out["target"]) and not torch.equal(out["x"], x)
+
+
+@pytest.mark.parametrize(
+    "compose, ok",
+    [
+        ("compose(shift(-1), scale, shift(1))", True),  # conjugated scaling: an action
+        ("compose(shift(-3), scale, scale, shift(3))", True),  # u^2, conjugated
+        ("compose(scale, negate)", False),  # v -> -u v: by 3 twice is 9 v, by 9 is -9 v
+        ("compose(shift(1), scale)", False),  # v -> u v + 1: the unit 1 moves v
+    ],
+)
+@pytest.mark.parametrize("n", [7, 8, 15])
+def test_a_composition_around_scale_must_be_an_action_of_the_units(compose, ok, n):
+    """compose(scale, negate) and compose(shift(1), scale) passed check: the law was tested under the transforms'
+    words (not a group action of units(n): its table of phi(n) elements was not closed), silently."""
+    text = (
+        f"param p = {n}\ndomain Zp = cyclic(p)\ngroup U = units(p)\naction U on Zp by {compose}\n"
+        "model f(a: Zp, b: Zp) -> class(Zp)\nlaw conj: forall u: U. f(u . a, b) == u . f(a, b)\n"
+    )
+    if ok:
+        symspec.check(symspec.loads(text, "units.sym"))
+        return
+    with pytest.raises(SpecError, match=r"is not an action of units\(\d+\): acting by") as info:
+        symspec.loads(text, "units.sym")
+    d = info.value.diagnostics[0]
+    assert (d.span.line, d.span.column) == (4, 19) and "compose(shift(-k), scale, shift(k))" in d.hint

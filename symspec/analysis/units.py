@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..syntax import ast
-from .composed import composed_transform
+from .composed import composed_transform, transform_text
 from .context import Context
 from .domains import Cyclic, Units, describe
 from .structures import GroupDef, TransformDef
@@ -174,7 +174,60 @@ def check_units_transform(ctx: Context, t: TransformDef, domain, domain_name: st
             "write compose(shift(-1), scale, shift(1)): v -> u (v + 1) - 1",
         )
         return False
-    return all(part(p) for p in parts if not (p.name == "scale" and not p.args))
+    if not all(part(p) for p in parts if not (p.name == "scale" and not p.args)):
+        return False
+    return _check_homomorphism(ctx, t, group, parts)
+
+
+def _affine_all(parts, n: int) -> tuple | None:
+    """``(A, B)``: the composition maps v to ``A[u] v + B[u] (mod n)`` when the bare ``scale`` is u, for every residue
+    u (arrays of n); None when a part is not affine (no such part acts on cyclic(n) today)."""
+    u = np.arange(n, dtype=np.int64)
+    a, b = np.ones(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    for p in reversed(parts):  # the last part acts first
+        args = dict(p.args)
+        if p.name == "scale" and not p.args:
+            step_a, step_b = u, 0
+        elif p.name == "scale":
+            step_a, step_b = args["u"] % n, 0
+        elif p.name == "shift":
+            step_a, step_b = 1, args.get("k", 1) % n
+        elif p.name == "negate":
+            step_a, step_b = n - 1, 0
+        else:
+            return None
+        a, b = step_a * a % n, (step_a * b + step_b) % n
+    return a, b
+
+
+def _check_homomorphism(ctx: Context, t: TransformDef, group: GroupDef, parts) -> bool:
+    """A composition around ``scale`` is an action only when acting by u, then by g, is acting by g u: checked for
+    each generator g and every unit u (``compose(scale, negate)``, v -> -u v, is not: by 3 twice is v -> 9 v,
+    by 9 is v -> -9 v)."""
+    n = group.arg
+    if n <= 2:
+        return True
+    maps = _affine_all(parts, n)
+    if maps is None:
+        return True
+    a, b = maps
+    units = unit_values(n)
+    for g in unit_generators(n):
+        gu = g * units % n
+        bad = (a[g] * a[units] % n != a[gu]) | ((a[g] * b[units] + b[g]) % n != b[gu])
+        if bad.any():
+            u = int(units[np.argmax(bad)])
+            v = next(v for v in range(n) if (a[g] * (a[u] * v + b[u]) + b[g]) % n != (a[g * u % n] * v + b[g * u % n]) % n)
+            twice = int((a[g] * (a[u] * v + b[u]) + b[g]) % n)
+            once = int((a[g * u % n] * v + b[g * u % n]) % n)
+            ctx.reporter.error(
+                f"{transform_text(t)} is not an action of {group}: acting by {u}, then by {g}, sends {v} to {twice}, "
+                f"but acting by {g * u % n} = {g} * {u} sends it to {once}",
+                t.span,
+                "a scaling conjugated by a shift acts: compose(shift(-k), scale, shift(k)) is v -> u (v + k) - k",
+            )
+            return False
+    return True
 
 
 def units_by_compose(ctx: Context, expr: ast.Call, block: Callable) -> TransformDef | None:
