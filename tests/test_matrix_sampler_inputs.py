@@ -45,3 +45,10 @@ def test_tensor_representation_checks_every_listed_dim(mod):
     out = mod.SAMPLER_rep_g.act(g, "M", m)
     back = mod.SAMPLER_rep_g.act_inverse(g, "M", out)
     assert out.dtype == torch.float64 and torch.allclose(back, m, atol=1e-12)
+
+
+def test_an_empty_batch_gives_nan_like_torch_means_not_a_crash(mod):
+    """The mean over no examples is NaN, as torch's mean losses give; the NaN check must not crash on it."""
+    loss = mod.SymmetryLoss(models={"f": lambda x: x.norm(dim=-1).sum(-1), "h": lambda m: m.pow(2).sum((-1, -2))})
+    out = loss({"x": torch.randn(0, 5, 3), "m": torch.randn(0, 3, 3)})
+    assert torch.isnan(out)

@@ -86,7 +86,7 @@ class CallBatch:
         out: dict = {}
         for handle, model in self.called.items():
             o = self.outputs[handle]
-            if not isinstance(o, torch.Tensor) or not o.is_floating_point() or o.dim() == 0:
+            if not isinstance(o, torch.Tensor) or not o.is_floating_point() or o.dim() == 0 or o.numel() == 0:
                 continue
             bad = int(o.reshape(o.shape[0], -1).isnan().any(1).sum())
             if bad:
