@@ -240,7 +240,12 @@ def symmetrize(name, model, samples=16, generator=None):
     Exact for finite groups (every element, one batched forward); ``samples``
     random elements per input for continuous ones (approximate).
     """
-    kind = rt.pick_model(SYMMETRIZERS, name, "symmetrize", "one group law, or equivariance laws on finite inputs")
+    kind = rt.pick_model(
+        SYMMETRIZERS,
+        name,
+        "symmetrize",
+        "one group law (not of a Lorentz group: no invariant average), or equivariance laws on finite inputs",
+    )
     return kind(model, samples, generator)
 
 
