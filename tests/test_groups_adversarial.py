@@ -100,3 +100,19 @@ def test_a_composition_around_scale_must_be_an_action_of_the_units(compose, ok, 
         symspec.loads(text, "units.sym")
     d = info.value.diagnostics[0]
     assert (d.span.line, d.span.column) == (4, 19) and "compose(shift(-k), scale, shift(k))" in d.hint
+
+
+def test_the_sampler_comment_of_an_element_that_moves_nothing_says_so():
+    """The generated comment read 'the constant element D4.r, permuting the' (cut off) where D4 acts trivially."""
+    from symspec.pipeline import compile_source
+
+    spec = symspec.loads(
+        "group D4 = <r, s | r^4, s^2, (s r)^2>\ndomain Z5 = cyclic(5)\naction D4 on Z5 by identity\n"
+        "model t(a: Z5) -> class(Z5)\nlaw fx: t(D4.r . a) == D4.r . t(a)\n"
+        "group S = symmetric(1)\ndomain P = tensor[1, 3]\nmodel f(x: P) -> P\nlaw l: forall g: S. f(g . x) == g . f(x)\n",
+        "still.sym",
+    )
+    comments = [line for line in compile_source(spec).splitlines() if line.startswith("# law ")]
+    assert "# law fx, D4.r in D4: the constant element D4.r, leaving Z5 unchanged" in comments, comments
+    assert any(c.startswith("# law l, g in S (order 1)") and c.endswith("leaving P unchanged") for c in comments), comments
+    assert not any(c.rstrip().endswith("the") for c in comments)

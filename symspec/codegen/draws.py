@@ -599,10 +599,12 @@ def describe_group(name: str, factors: list) -> str:
             how = "every element as a table row" if order and order <= MAX_TABLE_ORDER else "random words in its generators"
             moved = ", ".join(("positions of " if "shape" in a else "values of ") + k for k, a in on)
             size = f" (order {order})" if order else ""
-            parts.append(f"{title}{size}: {how}, permuting the {moved}")
+            moves = f"permuting the {moved}" if on else f"leaving {', '.join(f['on'])} unchanged"
+            parts.append(f"{title}{size}: {how}, {moves}")
         elif f["kind"] == "constant":
             moved = ", ".join(("positions of " if "shape" in a else "values of ") + k for k, a in on)
-            parts.append(f": the constant element {f['name']}, permuting the {moved}")
+            moves = f"permuting the {moved}" if on else f"leaving {', '.join(f['on'])} unchanged"
+            parts.append(f": the constant element {f['name']}, {moves}")
         elif f["kind"] == "arithmetic":
             moved = ", ".join(f"values of {k}" for k, _a in on)
             kinds = {m[0] for _k, a in on for m in a["maps"]}
