@@ -169,3 +169,15 @@ def test_reals_drawn_for_an_integer_batch_field_are_floating():
     broken = mod.SymmetryLoss(sorter=lambda s: torch.sort(s, -1).values ** 2)
     broken({"s": s})
     assert broken.terms["shift"].item() > 0.1 and broken.terms["lift"].item() > 0.1
+
+
+def test_not_equal_on_a_class_output_hints_at_the_negated_event():
+    src = (
+        "spec ne\ndomain Rel = set(lt, eq, gt)\nmodel cmp(i: cyclic(4), j: cyclic(4)) -> class(Rel)\n"
+        "law ne: cmp(i, j) != lt => cmp(j, i) == gt\n"
+    )
+    with pytest.raises(SpecError) as info:
+        symspec.loads(src, file="ne.sym")
+    text = str(info.value)
+    assert "ne.sym:4:9: error: '!=' between model outputs gives no loss" in text
+    assert "not (cmp(i, j) == lt)" in text

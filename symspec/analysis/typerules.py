@@ -298,9 +298,10 @@ class RelationRules:
         if not (a.soft or b.soft):
             return self._exact_link(op, a, b, span)
         if op == "!=":
-            self.r.error(
-                "'!=' between model outputs gives no loss", span, "state what must hold (==, <=, ...), or use != in a when guard"
-            )
+            hint = "state what must hold (==, <=, ...), or use != in a when guard"
+            if {a.kind, b.kind} & {"dist"} and {a.kind, b.kind} & {"const", "label", "value"}:
+                hint = f"the event that a class output is not a value is written 'not ({unparse(na)} == {unparse(nb)})'"
+            self.r.error("'!=' between model outputs gives no loss", span, hint)
             return False
         if op == "==":
             if self._eq_ok(a, b) or self._eq_ok(b, a):
