@@ -181,3 +181,21 @@ def test_not_equal_on_a_class_output_hints_at_the_negated_event():
     text = str(info.value)
     assert "ne.sym:4:9: error: '!=' between model outputs gives no loss" in text
     assert "not (cmp(i, j) == lt)" in text
+
+
+def test_real_interval_bounds_take_real_arithmetic():
+    """'real(0, 0.5 * m)' was an error 'a bound of real(lo, hi) must be an integer, not 0.5' (real(0, 0.5) is
+    accepted); + - * of numbers and params is computed in floats, and an infinite result is still an error."""
+    spec = symspec.loads(
+        "spec rb\nparam m = 4\nmodel f(x: tensor[N]) -> tensor[N]\n"
+        "law s: forall k: real(-0.5 * m, 2.5 - m). f(k * x) == k * f(x)\n"
+    )
+    domain = spec.laws["s"].variables["k"].domain
+    assert (domain.lo, domain.hi) == (-2.0, -1.5)
+    mod = symspec.compile(spec)
+    loss = mod.SymmetryLoss(f=lambda x: x * x, generator=torch.Generator().manual_seed(0))
+    loss({"x": torch.ones(64, 3)})
+    # f(k x) - k f(x) = k^2 - k per entry for x = 1, k uniform on [-2, -1.5): between 3.75 and 6
+    assert 3.75**2 <= loss.terms["s"].item() <= 6.0**2
+    with pytest.raises(SpecError, match="needs finite bounds"):
+        symspec.loads("spec rb\nmodel f(x: tensor[N]) -> tensor[N]\nlaw s: forall k: real(0, 1e300 * 1e300). f(k * x) == f(x)\n")

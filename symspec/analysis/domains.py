@@ -423,12 +423,26 @@ def _real_bound(ctx: Context, expr):
         return None if v is None else -v
     if isinstance(expr, ast.Real):
         return expr.value
+    if isinstance(expr, ast.BinOp) and _mentions_real(expr):  # real(0, 0.5 * m): + - * on floats
+        left, right = _real_bound(ctx, expr.left), _real_bound(ctx, expr.right)
+        if left is None or right is None:
+            return None
+        return {"+": left + right, "-": left - right, "*": left * right}[expr.op]
     if isinstance(expr, ast.Int | ast.Name | ast.BinOp):
         return eval_int(ctx, expr, "a bound of real(lo, hi)")
     ctx.reporter.error(
         f"a bound of real(lo, hi) must be a number, not '{unparse(expr)}'", expr.span, "write real(0, 1) or real(-0.5, 2.5)"
     )
     return None
+
+
+def _mentions_real(expr) -> bool:
+    """Whether an arithmetic bound has a real literal in it (it is then computed in floats)."""
+    if isinstance(expr, ast.Real):
+        return True
+    if isinstance(expr, ast.BinOp):
+        return _mentions_real(expr.left) or _mentions_real(expr.right)
+    return isinstance(expr, ast.Neg) and _mentions_real(expr.operand)
 
 
 def _real_interval(ctx: Context, expr):
