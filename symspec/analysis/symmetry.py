@@ -468,6 +468,7 @@ class Symmetry:
             parts = [self._factor_action(f, domain, domain_name, span) for f in gir.factors]
             if any(p is None for p in parts):
                 return None
+            parts = self._points_not_coordinates(gir, parts, domain, span)
             if not any(self._acts_on(f, domain) for f in gir.factors):
                 self._no_factor_acts(gir, domain, domain_name, span)
                 gir.actions[key] = None
@@ -501,6 +502,39 @@ class Symmetry:
         act = self._finish(ActionIR(gir.name, domain_name, domain, "default", kind, ops, matrix_dim=dim), domain, span)
         gir.actions[key] = act
         return act
+
+    def _points_not_coordinates(self, gir: GroupIR, parts: list, domain, span: Span | None) -> list:
+        """In a product, a permutation factor's default action leaves alone the dims a matrix factor moves.
+
+        ``symmetric(3) x SO(3)`` on ``tensor[3, 3]`` permutes the 3 points (dim 0), not the coordinates too (the
+        default alone permutes every leading dim of size 3, as for an adjacency tensor); on ``tensor[3]``, the
+        coordinates, the permutation factor acts trivially.  Not cached on the factor, which alone keeps its default.
+        """
+        if not isinstance(domain, Tensor):
+            return parts
+        rank = len(domain.dims)
+        claimed = set()
+        for p in parts:
+            if p.kind in ("matrix", "affine") and p.matrix_dim is not None:
+                dims = p.matrix_dim if isinstance(p.matrix_dim, tuple) else (p.matrix_dim,)
+                claimed |= {d % rank for d in dims}
+        if not claimed:
+            return parts
+        out = list(parts)
+        for i, (f, p) in enumerate(zip(gir.factors, parts)):
+            if p.source != "default" or f.definition.kind not in ("symmetric", "alternating") or p.kind == "trivial":
+                continue
+            moved = {dict(op[1]).get("dims") for ops in p.ops.values() for op in ops if op[0] == "permute_dims"}
+            if len(moved) != 1 or not set(next(iter(moved))) & claimed:
+                continue
+            kept = tuple(d for d in next(iter(moved)) if d not in claimed)
+            if kept:
+                kind, ops, dim = self._family_ops(f, "permute", {"dims": kept}, domain)
+                act = ActionIR(f.name, p.domain, domain, "default", kind, ops, matrix_dim=dim)
+            else:
+                act = ActionIR(f.name, p.domain, domain, "default", "trivial", {g: () for g in f.generators})
+            out[i] = self._finish(act, domain, span) or p
+        return out
 
     def _factor_action(self, f: GroupIR, domain, domain_name: str, span: Span | None) -> ActionIR | None:
         """A product factor's action: declared, default, or (neither) the identity; not cached on the factor, which
