@@ -116,3 +116,20 @@ def test_the_sampler_comment_of_an_element_that_moves_nothing_says_so():
     assert "# law fx, D4.r in D4: the constant element D4.r, leaving Z5 unchanged" in comments, comments
     assert any(c.startswith("# law l, g in S (order 1)") and c.endswith("leaving P unchanged") for c in comments), comments
     assert not any(c.rstrip().endswith("the") for c in comments)
+
+
+def test_a_layer_under_a_product_declared_to_act_by_identity():
+    """'action E on W by identity' for E = symmetric(4) x O(3): every linear map commutes with E on W; the layer was
+    'cannot compile layer l yet' (each factor's own action on W was looked up, and symmetric(4) has none)."""
+    spec = symspec.loads(
+        "group E = symmetric(4) x O(3)\ndomain W = tensor[5]\ndomain B = tensor[4, 4, 3]\n"
+        "action E on W by identity\naction E on B by identity\nlayer ww: W -> W under E\nlayer br: B -> real under E\n",
+        "ident_layer.sym",
+    )
+    mod = symspec.compile(symspec.check(spec))
+    ww, br = mod.LAYERS["ww"](2, 3).double(), mod.LAYERS["br"](2, 3).double()
+    assert ww.basis.shape[0] == 25 and br.basis.shape[0] == 48  # every linear map
+    x = torch.randn(4, 2, 5, dtype=torch.float64)
+    assert symspec.assert_equivariant(ww, spec, "ww", x, generator=torch.Generator().manual_seed(0)) == 0.0
+    y = torch.randn(4, 2, 4, 4, 3, dtype=torch.float64)
+    assert symspec.assert_equivariant(br, spec, "br", y, generator=torch.Generator().manual_seed(0)) == 0.0

@@ -110,6 +110,13 @@ def _reps(spec, tables, gir, domain):
     for i, f in enumerate(gir.factors or (gir,)):
         # a product's factor acts through its part (the identity where it has no action of its own)
         act = whole.parts[i] if whole is not None and whole.parts else spec.ir.action(f, domain)
+        if whole is not None and not whole.parts and whole.kind == "trivial":  # the product declared 'by identity'
+            act = whole
+            if f.generators and f.definition.kind not in ("SO", "O"):  # each generator the identity permutation
+                table = rt("action_table", as_expr({g: [] for g in f.generators}), shape=tables.dims(domain.dims))
+                exprs.append(TupleE((as_expr("perm"), table)))
+                values.append(("perm", [np.arange(math.prod(domain.dims))] * len(f.generators)))
+                continue
         if act is None:
             return None
         if act.kind == "matrix" or (act.kind == "trivial" and f.definition.kind in ("SO", "O")):
