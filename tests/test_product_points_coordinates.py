@@ -62,3 +62,33 @@ def test_the_permutation_alone_keeps_its_adjacency_default():
     # rows and columns permuted alike: the diagonal's entries stay on the diagonal
     assert torch.equal(moved.diagonal(dim1=-2, dim2=-1).sort(-1).values, a.diagonal(dim1=-2, dim2=-1).sort(-1).values)
     assert not torch.equal(moved, a)
+
+
+IDLE = """
+domain C = tensor[3, N]
+model f(x: C) -> real
+group R = SO(3)
+action R on C by matrix(dim=0)
+group G = symmetric(N) x R
+law inv: forall g: G. f(g . x) == f(x)
+"""
+
+
+def test_a_factor_that_moves_nothing_in_a_law_is_warned_about():
+    """symmetric(N) has no default on tensor[3, N] (its points are on dim 1): it silently acted as the identity."""
+    spec = symspec.loads(IDLE, "idle.sym")
+    (warning,) = [w for w in spec.warnings if "moves nothing" in w.message]
+    assert (warning.span.line, warning.span.column) == (7, 25)
+    assert warning.message == (
+        "factor symmetric(N) of G moves nothing in law inv: it has no action on C, so it acts there as the identity"
+    )
+
+
+def test_a_factor_idle_on_an_output_only_is_not_warned_about():
+    text = """
+group E = symmetric(N) x O(3)
+domain Cloud = tensor[N, 3]
+model moment(x: Cloud) -> tensor[3]
+law eq: forall g: E. moment(g . x) == g . moment(x)
+"""
+    assert symspec.loads(text, "moment.sym").warnings == []

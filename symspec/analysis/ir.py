@@ -46,6 +46,33 @@ class IR(Sealed):
 MAX_LAW_TABLE_ENTRIES = 9_000_000  # push-map entries of all laws' generators together (about 72 MB, a few seconds)
 
 
+def _idle_factor_warnings(spec, sym: Symmetry, reporter: Reporter) -> None:
+    """Warn where a product's factor acts on none of the values a law moves with it: it has no action on any of
+    them and so acts as the identity there, which is right for an output it leaves alone (``moment: ... ->
+    tensor[3]``) but, on every value of the law, almost always a missing action (``symmetric(N)`` on ``tensor[3,
+    N]``, whose points are not on dim 0)."""
+    for law in spec.laws.values():
+        seen: dict = {}
+        for node, gdef, domain in law.acts:
+            if gdef.kind == "product":
+                seen.setdefault(id(gdef), (gdef, node, []))[2].append(domain)
+        for gdef, node, domains in seen.values():
+            gir = sym.group(gdef, gdef.name or None)
+            acts = [sym.action(gir, d, spec.domain_name(d), None) for d in dict.fromkeys(domains)]
+            if any(a is None or len(a.parts) != len(gir.factors) for a in acts):
+                continue
+            for i, f in enumerate(gir.factors):
+                if all(a.parts[i].kind == "trivial" and a.parts[i].source == "default" for a in acts):
+                    names = ", ".join(spec.domain_name(d) for d in dict.fromkeys(domains))
+                    reporter.warning(
+                        f"factor {f.name} of {gir.name} moves nothing in law {law.name}: it has no action on {names}, "
+                        f"so it acts there as the identity",
+                        node.span,
+                        f"declare how {f.name} acts (e.g. 'group S = {f.name}' and 'action S on ... by permute(dims=(1,))'"
+                        f"), or leave it out of the product",
+                    )
+
+
 def build_ir(spec, reporter: Reporter) -> IR:
     sym = Symmetry(spec, reporter)
     sym.build()
@@ -55,6 +82,7 @@ def build_ir(spec, reporter: Reporter) -> IR:
             gir = sym.group(gdef, gdef.name or None)
             sym.action(gir, domain, spec.domain_name(domain), node.span)
     spelled_action_warnings(spec, reporter)  # E(n)/SE(n) on a name that shares its type with a declared action's
+    _idle_factor_warnings(spec, sym, reporter)
     for layer in spec.layers.values():
         gir = sym.group(layer.group, layer.group.name or None)
         ends = []
