@@ -24,6 +24,7 @@ __all__ = [
     "default_transform",
     "check_scale_option",
     "MAX_LORENTZ_SCALE",
+    "MAX_TRANSLATION_SCALE",
     "sampling_text",
     "spelled_action_warnings",
 ]
@@ -123,6 +124,7 @@ def check_noncompact_transform(ctx: Context, t: TransformDef, domain, domain_nam
 
 
 MAX_LORENTZ_SCALE = 5  # rapidities |N(0, s^2)| reach about 5 s; energies grow by e^r (float32 overflows near r = 44)
+MAX_TRANSLATION_SCALE = 1e6  # translations N(0, s^2): beyond this, float32 inputs lose every digit of a unit-scale x
 
 
 def check_scale_option(ctx: Context, decl, variables: dict, options: dict) -> None:
@@ -139,6 +141,15 @@ def check_scale_option(ctx: Context, decl, variables: dict, options: dict) -> No
                 span,
                 f"a boost of rapidity r scales energies by up to e^r, and rapidities of scale s reach about 5 s: use a "
                 f"scale of at most {MAX_LORENTZ_SCALE}",
+            )
+        elif options["scale"] > MAX_TRANSLATION_SCALE:
+            span = next(o.value.span for o in decl.options if o.name.name == "scale")
+            ctx.reporter.error(
+                f"option 'scale' is {options['scale']}, more than the limit of {MAX_TRANSLATION_SCALE:g} for a law over "
+                f"{groups[0].name or groups[0]}",
+                span,
+                f"translations are drawn N(0, s^2); past {MAX_TRANSLATION_SCALE:g}, x + t in float32 keeps none of x's "
+                f"digits (and near 1e38 overflows): use a scale of at most {MAX_TRANSLATION_SCALE:g}",
             )
         return
     span = next(o.span for o in decl.options if o.name.name == "scale")
