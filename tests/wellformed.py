@@ -752,6 +752,495 @@ class Law:
         return f"law {name}: {head}{body}" + (f" when {guard}" if guard else "") + self.options()
 
 
+# ---------------------------------------------------------------------------- the language of issue 13
+
+
+def _order_mod(u: int, n: int) -> int:
+    """The multiplicative order of the unit u modulo n (1 for n = 1)."""
+    if n == 1:
+        return 1
+    k, x = 1, u % n
+    while x != 1 % n:
+        x, k = x * u % n, k + 1
+    return k
+
+
+class NewForms:
+    """Self-contained blocks of the forms added by issue 13, each with fresh names, each well typed on its own:
+    ``by identity``, products whose factors act on different domains, ``matrix(dims=...)``, arithmetic on reals
+    and tensors (``real(lo, hi)`` variables), logic over class outputs, ``-f(x)`` and shifts on range class outputs,
+    constant elements ``G.r . x``, ``units(n)`` (domain and group), ``compose(...)`` entries, ``relabel(...)``,
+    and the physics groups (translations, E(n), SE(n), Lorentz).  Every block checks and compiles."""
+
+    KINDS = [
+        "identity", "product", "matrix", "arith", "classlogic", "rangeneg", "constant", "units", "compose",
+        "relabel", "physics", "mixed",
+    ]  # fmt: skip
+
+    def __init__(self, b: Builder):
+        self.b = b
+
+    def add(self, kind: str | None = None) -> str:
+        kind = kind or self.b.pick(self.KINDS)
+        getattr(self, kind)()
+        return kind
+
+    # ---- helpers
+    def fresh(self, prefix: str) -> str:
+        return self.b.names.fresh(prefix)
+
+    def decl(self, prefix: str) -> str:
+        return self.b.names.fresh(prefix, odd_ok=False)
+
+    def line(self, text: str) -> None:
+        self.b.lines.append(text)
+
+    def domain(self, text: str, prefix: str = "D") -> str:
+        """A declared domain, or (sometimes) the constructor written inline where it is used."""
+        if self.b.coin(4) == 0 and "[" not in text:
+            return text
+        name = self.decl(prefix)
+        self.line(f"domain {name} = {text}")
+        return name
+
+    def model(self, params: list, out: str) -> str:
+        name = self.fresh("f")
+        self.line(f"model {name}(" + ", ".join(f"{p}: {d}" for p, d in params) + f") -> {out}")
+        return name
+
+    def law(self, body: str, binders: list = (), guard: str | None = None, opts: str = "") -> None:
+        b = self.b
+        head = f"forall {', '.join(b.draw(st.permutations(list(binders))))}. " if binders else ""
+        tail = f" when {guard}" if guard else ""
+        self.line(f"law {self.fresh('law_')}: {head}{body}{tail}{opts}")
+
+    def tol(self) -> str:
+        return self.b.pick(["", " [tol 1e-4]", " [tol 1e-3, rtol 1e-3]", " [weight 0.5, tol 1e-4]", " [samples 2, tol 1e-4]"])
+
+    def labels(self, k: int) -> list:
+        return [self.decl("lab") for _ in range(k)]
+
+    def size(self) -> str | int:
+        return self.b.pick(["N", 4, 5])
+
+    # ---- blocks
+    def identity(self):
+        b = self.b
+        g = self.decl("H")
+        fam = b.pick(["pres", "cyclic", "SO", "dihedral", "product"])
+        gtext = {
+            "pres": f"<a | a^{b.i(1, 4)}>",
+            "cyclic": f"cyclic({b.i(2, 5)})",
+            "SO": f"{b.pick(['SO', 'O'])}(3)",
+            "dihedral": f"dihedral({b.pick([3, 5])})",
+            "product": f"cyclic({b.i(2, 3)}) x O(3)",
+        }[fam]
+        self.line(f"group {g} = {gtext}")
+        kind = b.pick(["cyclic", "tensor", "labels"])
+        x = self.fresh("x")
+        d = self.decl("D")  # an action names a declared domain
+        if kind == "cyclic":
+            self.line(f"domain {d} = cyclic({b.i(6, 8)})")  # never the cyclic group's size (acting by addition)
+            out = b.pick([f"class({d})", "real", "bool"])
+        elif kind == "labels":
+            self.line(f"domain {d} = set({', '.join(self.labels(b.i(2, 3)))})")
+            out = b.pick([f"class({d})", "real"])
+        else:
+            d_text = b.pick(["2", "4", "2, 2", "N, 2"])
+            self.line(f"domain {d} = tensor[{d_text}]")
+            out = b.pick([d, "real"])
+        self.line(f"action {g} on {d} by identity")
+        if kind == "tensor" and fam in ("pres", "cyclic", "dihedral") and "N" not in d_text and b.coin(3) == 0:
+            self.line(f"layer {self.fresh('L')}: {d} -> {b.pick([d, 'real'])} under {g}")
+        f = self.model([(x, d)], out)
+        e = self.fresh("g")
+        if out in (d, f"class({d})") and b.coin():
+            self.law(f"{f}({e} . {x}) == {e} . {f}({x})", [f"{e}: {g}"], opts=self.tol())
+        else:
+            self.law(f"{f}({e} . {x}) == {f}({x})", [f"{e}: {g}"], opts=self.tol())
+
+    def product(self):
+        b = self.b
+        n, dim = self.size(), b.pick([2, 3])
+        rot = f"{b.pick(['O', 'SO'])}({dim})"
+        e = self.decl("E")
+        if b.coin():
+            r = self.decl("R")
+            self.line(f"group {r} = {rot}")
+            rot = r
+        if b.coin():
+            p = self.decl("P")
+            self.line(f"group {p} = symmetric({n})")
+            self.line(f"group {e} = {p} x {rot}")
+        else:
+            self.line(f"group {e} = {b.pick([f'symmetric({n}) x {rot}', f'{rot} x symmetric({n})'])}")
+        pts = self.domain(f"tensor[{n}, {dim}]", "Pts")
+        x, g = self.fresh("x"), self.fresh("g")
+        forms = b.draw(st.lists(st.sampled_from(["inv", "moment", "stress", "pairs"]), min_size=1, max_size=3, unique=True))
+        if "stress" in forms and rot.startswith(("O(", "SO(")):
+            forms.remove("stress")  # the matrix action is declared on the named factor
+        for form in forms or ["inv"]:
+            if form == "inv":
+                f = self.model([(x, pts)], "real")
+                self.law(f"{f}({g} . {x}) == {f}({x})", [f"{g}: {e}"], opts=self.tol())
+            elif form == "moment":
+                f = self.model([(x, pts)], self.domain(f"tensor[{dim}]", "V"))
+                self.law(f"{f}({g} . {x}) == {g} . {f}({x})", [f"{g}: {e}"], opts=self.tol())
+            elif form == "pairs":
+                f = self.model([(x, pts)], self.domain(f"tensor[{n}, {n}]", "Pair"))
+                self.law(f"{f}({g} . {x}) == {g} . {f}({x})", [f"{g}: {e}"], opts=self.tol())
+            elif form == "stress":
+                s = self.decl("S")
+                self.line(f"domain {s} = tensor[{n}, {dim}, {dim}]")
+                self.line(f"action {rot} on {s} by matrix(dims=(-2, -1))")
+                f = self.model([(x, pts)], s)
+                self.law(f"{f}({g} . {x}) == {g} . {f}({x})", [f"{g}: {e}"], opts=self.tol())
+
+    def matrix(self):
+        b = self.b
+        dim = b.pick([2, 3])
+        r = self.decl("R")
+        fam = b.pick(["O", "SO"])
+        self.line(f"group {r} = {fam}({dim})")
+        shape = b.pick(["mat", "mat", "batched", "order3", "positive"])
+        m = self.decl("M")
+        shape_text, dims = {
+            "mat": (f"{dim}, {dim}", "(-2, -1)"),
+            "batched": (f"N, {dim}, {dim}", "(-2, -1)"),
+            "order3": (f"{dim}, {dim}, {dim}", "(-3, -2, -1)"),
+            "positive": (f"{dim}, {dim}", "(0, 1)"),
+        }[shape]
+        self.line(f"domain {m} = tensor[{shape_text}]")
+        self.line(f"action {r} on {m} by matrix(dims={dims})")
+        x, y, g = self.fresh("x"), self.fresh("y"), self.fresh("g")
+        pts = self.domain(f"tensor[N, {dim}]", "Pts")
+        f = self.model([(x, pts)], m)
+        self.law(f"{f}({g} . {x}) == {g} . {f}({x})", [f"{g}: {r}"], opts=self.tol())
+        if b.coin():
+            out = b.pick(["real", m])
+            h = self.model([(y, m)], out)
+            rhs = f"{g} . {h}({y})" if out == m else f"{h}({y})"
+            self.law(f"{h}({g} . {y}) == {rhs}", [f"{g}: {r}"], opts=self.tol())
+        if shape != "batched" and b.coin(3) == 0:
+            # an odd-order tensor has no invariant under -I (in O(n), and in SO(2)): only SO(3)'s det
+            target = b.pick([m, "real"]) if shape != "order3" or (fam, dim) == ("SO", 3) else m
+            self.line(f"layer {self.fresh('L')}: {m} -> {target} under {r}")
+
+    def real_bounds(self) -> str:
+        b = self.b
+        lo = b.pick(["-1", "0", "0.5", "-2.5", "1"])
+        hi = b.pick(["2", "3.5", "10"])
+        if b.params and b.coin(4) == 0:
+            hi = b.pick(sorted(b.params)) if float(lo) < 1 else hi
+        return f"real({lo}, {hi})"
+
+    def arith(self):
+        b = self.b
+        for _ in range(b.i(1, 3)):
+            form = b.pick(["sorter", "energy", "total", "realmodel"])
+            if form == "sorter":
+                n = b.pick(["N", 3])
+                s = self.fresh("s")
+                d = self.domain(f"tensor[{n}]")
+                f = self.model([(s, d)], d)
+                c = self.fresh("c")
+                what = b.pick(["shift", "shiftb", "const", "param", "scale"])
+                if what == "shift":
+                    self.law(f"{f}({s} + {c}) == {f}({s}) + {c}", [f"{c}: real"], opts=self.tol())
+                elif what == "shiftb":
+                    self.law(f"{f}({s} - {c}) == {f}({s}) - {c}", [f"{c}: {self.real_bounds()}"])
+                elif what == "scale":
+                    self.law(f"{f}({c} * {s}) == {c} * {f}({s})", [f"{c}: {self.real_bounds()}"], opts=self.tol())
+                elif what == "param" and b.params:
+                    p = b.pick(sorted(b.params))
+                    self.law(f"{f}({s} + {p}) == {p} + {f}({s})")
+                else:
+                    self.law(f"{f}(2 * {s} - 1.5) == 2 * {f}({s}) - 1.5", opts=self.tol())
+            elif form == "energy":
+                dim = b.pick([2, 3])
+                x = self.fresh("x")
+                d = self.domain(f"tensor[{b.pick(['N', 4])}, {dim}]")
+                f = self.model([(x, d)], "real")
+                t = self.fresh("t")
+                what = b.pick(["translate", "scale", "neg", "translate_real"])
+                if what == "translate":
+                    self.law(f"{f}({x} + {t}) == {f}({x})", [f"{t}: tensor[{dim}]"], opts=self.tol())
+                elif what == "translate_real":
+                    self.law(f"{f}({x} - {t}) == {f}({x})", [f"{t}: {b.pick(['real', self.real_bounds()])}"])
+                elif what == "scale":
+                    self.law(f"{f}({t} * {x}) == {t} * {f}({x})", [f"{t}: {self.real_bounds()}"], opts=self.tol())
+                else:
+                    self.law(f"{f}(-{x}) == {f}({x})")
+            elif form == "total":
+                k, dim = b.i(2, 4), b.pick([2, 3])
+                v, u = self.fresh("v"), self.fresh("u")
+                d = self.domain(f"tensor[{k}, {dim}]")
+                f = self.model([(v, d)], self.domain(f"tensor[{dim}]"))
+                if b.coin():
+                    self.law(f"{f}({v} - {u}) == {f}({v}) - {k} * {u}", [f"{u}: tensor[{dim}]"], opts=self.tol())
+                else:
+                    self.law(f"{f}(-{v}) == -{f}({v})")
+            else:
+                u, t = self.fresh("u"), self.fresh("t")
+                f = self.model([(u, b.pick(["real", self.real_bounds()]))], "real")
+                if b.coin():
+                    self.law(f"{f}({u} + {t}) == {f}({u}) + {t}", [f"{t}: {self.real_bounds()}"])
+                else:
+                    self.law(f"{f}(2 * {u}) >= 2 * {f}({u}) - 1")
+
+    def classlogic(self):
+        b = self.b
+        m = b.i(2, 6)
+        e = self.domain(b.pick([f"range(0, {m})", f"cyclic({m})"]))
+        if b.coin():
+            labs = self.labels(3)
+            rel = self.decl("Rel")  # declared: the labels of an inline set are not constants (a bug, see the report)
+            self.line(f"domain {rel} = set({', '.join(labs)})")
+            lt, eq, gt = labs
+        else:
+            k = b.i(2, 4)
+            rel = str(k)
+            lt, eq, gt = "0", str(k // 2), str(k - 1)
+        i, j, k_ = self.fresh("i"), self.fresh("j"), self.fresh("k")
+        params = [(i, e), (j, e)]
+        extra = ""
+        if b.coin():
+            a = self.fresh("a")
+            params.insert(1, (a, self.domain(f"cyclic({b.i(2, 3)})")))
+            extra = f"{a}, "
+        f = self.model(params, f"class({rel})")
+
+        def c(u, v):
+            return f"{f}({u}, {extra}{v})"
+
+        for _ in range(b.i(1, 3)):
+            form = b.pick(["refl", "trans", "anti", "total", "or", "and_or", "value", "guarded"])
+            if form == "refl":
+                self.law(f"{c(i, i)} == {eq}")
+            elif form == "trans":
+                x = b.pick([lt, eq, gt])
+                self.law(f"{c(i, j)} == {x} and {c(j, k_)} == {x} => {c(i, k_)} == {x}", opts=self.tol())
+            elif form == "anti":
+                self.law(f"{c(i, j)} == {lt} => {c(j, i)} == {gt}", guard=f"{i} != {j}" if b.coin() else None)
+            elif form == "total":
+                self.law(f"not ({c(i, j)} == {lt}) or not ({c(i, j)} == {gt})")
+            elif form == "value" and rel[0].isalpha():
+                v = self.fresh("v")
+                guard = f"{v} != {lt}" if b.coin() else None
+                self.law(f"{c(i, j)} == {v} => {c(j, i)} == {v}", [f"{v}: {rel}"], guard=guard, opts=self.tol())
+            elif form == "guarded":
+                op = b.pick(["<", "!=", "<="]) if e.startswith("range") or b.coin() else "!="
+                self.law(f"{c(i, j)} == {lt} and {c(j, k_)} == {lt} => {c(i, k_)} == {lt}", guard=f"{i} {op} {k_}")
+            elif form == "or":
+                self.law(f"{c(i, j)} == {lt} or {c(i, j)} == {eq} or {c(i, j)} == {gt}")
+            else:
+                self.law(f"({c(i, j)} == {lt} or {c(j, i)} == {lt}) => not ({c(i, i)} == {gt})")
+
+    def rangeneg(self):
+        b = self.b
+        r = b.i(1, 2)
+        n = b.i(2, 5)
+        i, j = self.fresh("i"), self.fresh("j")
+        d = self.domain(f"cyclic({n})")
+        f = self.model([(i, d), (j, d)], f"class(range(-{r}, {r + 1}))")
+        form = b.pick(["neg", "shift", "both"])
+        if form in ("neg", "both"):
+            self.law(f"{f}({i}, {j}) == -{f}({j}, {i})")
+        if form in ("shift", "both"):
+            k = b.i(0, 2)
+            self.law(f"{f}({i}, {j}) + {k} == {k} - {f}({j}, {i})")
+        lo = b.i(-3, -1)
+        hi = lo + b.i(2, 4)
+        x, y = self.fresh("x"), self.fresh("y")
+        jd = self.domain(f"range({lo}, {hi})")
+        g = self.model([(x, jd), (y, jd)], f"class(range({lo}, {hi}))")
+        what = b.pick(["const", "event", "neg"])
+        if what == "const":
+            self.law(f"{g}({x}, {lo}) == {lo}", guard=f"{x} > {lo}" if b.coin() else None)
+        elif what == "event":
+            self.law(f"{g}({x}, {y}) == {lo} => {g}({y}, {x}) == {hi - 1}")
+        else:
+            self.law(f"{g}({x}, {y}) + {hi - 1} == {hi - 1} - {g}({y}, {x})")
+
+    def constant(self):
+        b = self.b
+        kind = b.pick(["d4", "shift", "cyclic", "dihedral", "symmetric", "units"])
+        a, x = self.fresh("a"), self.fresh("x")
+        if kind == "d4":
+            s = b.pick([2, 3, 4])
+            g = self.decl("D4_")
+            img = self.decl("Img")
+            self.line(f"domain {img} = tensor[{b.pick(['', 'N, '])}{s}, {s}]")
+            self.line(f"group {g} = <r, s | r^4, s^2, (s r)^2>")
+            self.line(f"action {g} on {img} {{ r -> rot90(dims=(-2, -1)), s -> flip(dim=-1) }}")
+            f = self.model([(x, img)], b.pick([img, "real"]))
+            word = b.pick([f"{g}.r", f"{g}.s", f"{g}.r . {g}.s", f"{g}.s . {g}.r . {g}.r"])
+            rhs = f"{word} . {f}({x})" if b.lines[-1].endswith(img) else f"{f}({x})"
+            self.law(f"{f}({word} . {x}) == {rhs}", opts=self.tol())
+            return
+        n = b.i(2, 8)
+        z = self.decl("Z")
+        self.line(f"domain {z} = cyclic({n})")
+        g = self.decl("C")
+        if kind == "shift":
+            k = b.i(1, n - 1)
+            self.line(f"group {g} = <c | c^{n // math.gcd(n, k)}>")
+            self.line(f"action {g} on {z} {{ c -> shift({k}) }}")
+            gens = ["c"]
+        elif kind == "cyclic":
+            self.line(f"group {g} = cyclic({n})")
+            gens = ["c"]
+        elif kind == "dihedral":
+            self.line(f"group {g} = dihedral({n})")
+            self.line(f"action {g} on {z} by shift")
+            gens = ["r", "s"]
+        elif kind == "units":
+            from symspec.analysis.units import unit_generators
+
+            self.line(f"group {g} = units({n})")
+            gens = [f"u{k}" for k in unit_generators(n)]
+        else:
+            labs = self.labels(b.i(2, 4))
+            self.b.lines[-1] = f"domain {z} = set({', '.join(labs)})"
+            self.line(f"group {g} = symmetric({len(labs)})")
+            gens = ["t", "c"] if len(labs) > 2 else ["t"]
+        if not gens:
+            return
+        f = self.model([(a, z)], b.pick([f"class({z})", "real"]))
+        word = " . ".join(f"{g}.{b.pick(gens)}" for _ in range(b.i(1, 2)))
+        rhs = f"{word} . {f}({a})" if b.lines[-1].endswith(f"class({z})") else f"{f}({a})"
+        self.law(f"{f}({word} . {a}) == {rhs}")
+
+    def units(self):
+        b = self.b
+        n = b.pick([2, 3, 5, 7, 8, 9, 10, 12])
+        p = None
+        if b.coin(3) == 0:
+            p = self.decl("p")
+            b.params[p] = n
+            self.line(f"param {p} = {n}")
+        nt = p or str(n)
+        z = self.decl("Zp")
+        self.line(f"domain {z} = cyclic({nt})")
+        a, c = self.fresh("a"), self.fresh("b")
+        f = self.model([(a, z), (c, z)], f"class({z})")
+        u = self.fresh("u")
+        guard = f"{u} > 1" if b.coin(4) == 0 and n > 3 else None
+        self.law(f"{f}({a}, {c} * {u}) == {f}({a}, {c}) * {u}", [f"{u}: units({nt})"], guard=guard)
+        if b.coin():
+            g, e = self.decl("U"), self.fresh("g")
+            self.line(f"group {g} = units({nt})")
+            self.law(f"{f}({a}, {e} . {c}) == {e} . {f}({a}, {c})", [f"{e}: {g}"])
+
+    def compose(self):
+        b = self.b
+        n = b.pick([5, 7, 8, 9])
+        z = self.decl("Zp")
+        self.line(f"domain {z} = cyclic({n})")
+        g = self.decl("U")
+        k = b.i(1, 2)
+        if b.coin():
+            unit = b.pick([v for v in range(2, n) if math.gcd(v, n) == 1])
+            self.line(f"group {g} = <u | u^{_order_mod(unit, n)}>")
+            self.line(f"action {g} on {z} {{ u -> compose(shift(-{k}), scale({unit}), shift({k})) }}")
+        else:
+            self.line(f"group {g} = units({n})")
+            self.line(f"action {g} on {z} by compose(shift(-{k}), scale, shift({k}))")
+        a, c, e = self.fresh("a"), self.fresh("b"), self.fresh("g")
+        f = self.model([(a, z), (c, z)], f"class({z})")
+        self.law(f"{f}({e} . {a}, {c}) == {e} . {f}({a}, {c})", [f"{e}: {g}"])
+        if b.coin():
+            t = self.decl("T")
+            m = b.i(2, 4)
+            self.line(f"domain {t} = tensor[2, {m}]")
+            w = self.decl("W")
+            self.line(f"group {w} = <w | w^{2 * m // math.gcd(2, m)}>")
+            self.line(f"action {w} on {t} {{ w -> compose(flip(dim=0), roll(1, dim=-1)) }}")
+            x = self.fresh("x")
+            h = self.model([(x, t)], "real")
+            self.law(f"{h}({w}.w . {x}) == {h}({x})", opts=self.tol())
+
+    def relabel(self):
+        b = self.b
+        k = b.i(2, 4)
+        labs = self.labels(k)
+        c = self.decl("Color")
+        self.line(f"domain {c} = set({', '.join(labs)})")
+        g = self.decl("S")
+        kind = b.pick(["cycle", "swap", "family"])
+        if kind == "cycle":
+            self.line(f"group {g} = <s | s^{k}>")
+            cyc = ", ".join(f"{labs[i]}={labs[(i + 1) % k]}" for i in range(k))
+            self.line(f"action {g} on {c} {{ s -> relabel({cyc}) }}")
+            gen = "s"
+        elif kind == "swap":
+            self.line(f"group {g} = <t | t^2>")
+            self.line(f"action {g} on {c} {{ t -> relabel({labs[0]}={labs[1]}, {labs[1]}={labs[0]}) }}")
+            gen = "t"
+        else:
+            fam = b.pick(["symmetric", "alternating"]) if k >= 3 else "symmetric"
+            self.line(f"group {g} = {fam}({k})")
+            gen = "t" if fam == "symmetric" else "c3"
+        a, d, e = self.fresh("a"), self.fresh("b"), self.fresh("g")
+        f = self.model([(a, c), (d, c)], f"class({c})")
+        self.law(f"{f}({e} . {a}, {e} . {d}) == {e} . {f}({a}, {d})", [f"{e}: {g}"])
+        if b.coin():
+            self.law(f"{f}({g}.{gen} . {a}, {d}) == {f}({a}, {g}.{gen} . {d})")
+
+    def mixed(self):
+        """Forms of issue 13 used together: group actions inside arithmetic, constants next to drawn elements."""
+        b = self.b
+        n, dim = self.size(), b.pick([2, 3])
+        e = self.decl("E")
+        self.line(f"group {e} = {b.pick([f'symmetric({n}) x O({dim})', f'SO({dim})', f'E({dim})', f'translations({dim})'])}")
+        pts = self.decl("Pts")
+        self.line(f"domain {pts} = tensor[{n}, {dim}]")
+        x, g, t, k = self.fresh("x"), self.fresh("g"), self.fresh("t"), self.fresh("k")
+        f = self.model([(x, pts)], "real")
+        form = b.pick(["act_plus", "scale_act", "act_of_sum", "two"])
+        if form == "act_plus":
+            self.law(f"{f}({g} . {x} + {t}) == {f}({x})", [f"{g}: {e}", f"{t}: tensor[{dim}]"], opts=self.tol())
+        elif form == "scale_act":
+            self.law(f"{f}({k} * ({g} . {x})) == {k} * {f}({x})", [f"{g}: {e}", f"{k}: {self.real_bounds()}"])
+        elif form == "act_of_sum":
+            self.law(f"{f}({g} . ({x} - {t})) == {f}({x})", [f"{g}: {e}", f"{t}: real"], opts=self.tol())
+        else:
+            h = self.fresh("h")
+            self.law(f"{f}({g} . {h} . {x}) == {f}({h} . {x})", [f"{g}: {e}", f"{h}: {e}"], opts=self.tol())
+
+    def physics(self):
+        b = self.b
+        kind = b.pick(["translations", "E", "SE", "lorentz"])
+        g, e, x = self.decl("G"), self.fresh("g"), self.fresh("x")
+        if kind == "lorentz":
+            self.line(f"group {g} = {b.pick(['SO', 'O'])}(1, 3)")
+            d = self.domain("tensor[N, 4]")
+            f = self.model([(x, d)], "real")
+            self.law(f"{f}({e} . {x}) == {f}({x})", [f"{e}: {g}"], opts=" [tol 1e-2, rtol 1e-3, scale 0.5]")
+            return
+        dim = b.pick([2, 3])
+        self.line(f"group {g} = {'translations' if kind == 'translations' else kind}({dim})")
+        d = self.domain(f"tensor[{b.pick(['N', 4])}, {dim}]")
+        if b.coin():
+            f = self.model([(x, d)], "real")
+            self.law(f"{f}({e} . {x}) == {f}({x})", [f"{e}: {g}"], opts=" [tol 1e-4]")
+        else:
+            f = self.model([(x, d)], self.domain(f"tensor[{dim}]"))
+            self.law(f"{f}({e} . {x}) == {e} . {f}({x})", [f"{e}: {g}"], opts=" [tol 1e-4]")
+
+
+@st.composite
+def new_language_specs(draw) -> str:
+    """A .sym text of one to three blocks of issue 13's forms (``NewForms``): it must check, compile and run."""
+    b = Builder(draw)
+    if draw(st.booleans()):
+        b.param()
+    forms = NewForms(b)
+    for _ in range(draw(st.integers(1, 3))):
+        forms.add()
+    return "\n".join(b.lines) + "\n"
+
+
 # ---------------------------------------------------------------------------- the strategy
 
 
@@ -778,6 +1267,10 @@ def specs(draw) -> str:
         for _ in range(draw(st.integers(1, 4))):
             name = b.names.fresh("law_", odd_ok=True)
             b.lines.append(Law(b).text(name))
+    if draw(st.integers(0, 2)) == 0:  # the forms of issue 13, in self-contained blocks
+        forms = NewForms(b)
+        for _ in range(draw(st.integers(1, 2))):
+            forms.add()
     # layers: tensor domains under a group acting on them, or symmetric(N)
     tensors = [d for d in b.domains if d.kind == "tensor"]
     for _ in range(draw(st.integers(0, 2))):
