@@ -133,3 +133,29 @@ def test_a_layer_under_a_product_declared_to_act_by_identity():
     assert symspec.assert_equivariant(ww, spec, "ww", x, generator=torch.Generator().manual_seed(0)) == 0.0
     y = torch.randn(4, 2, 4, 4, 3, dtype=torch.float64)
     assert symspec.assert_equivariant(br, spec, "br", y, generator=torch.Generator().manual_seed(0)) == 0.0
+
+
+@pytest.mark.parametrize(
+    "group, domain, warns",
+    [
+        ("O(3) x O(3)", "tensor[3, 3]", True),  # both rotate the last dim
+        ("O(2) x SO(2)", "tensor[2]", True),
+        ("C3 x SO(3)", "tensor[3, 3]", True),  # a roll of the coordinates and rotations of them
+        ("SO(2) x SO(2)", "tensor[2]", False),  # abelian: they commute
+        ("symmetric(3) x SO(3)", "tensor[3, 3]", False),  # points and coordinates
+        ("C3 x SO(3)", "tensor[3, 4, 3]", False),  # the roll on dim 0, rotations on the last
+    ],
+)
+def test_a_rotation_factor_sharing_a_dim_with_another_factor_warns(group, domain, warns):
+    """O(3) x O(3) on tensor[3, 3] passed check without the warning symmetric(3) x symmetric(3) gets (the product
+    is not direct there: explain called it a Lie group of dimension 6)."""
+    roll = "-1" if domain == "tensor[3, 3]" else "0"
+    rolled = f"group C3 = cyclic(3)\naction C3 on M by roll(dim={roll})\n" if "C3" in group else ""
+    spec = symspec.loads(
+        f"group E = {group}\ndomain M = {domain}\n{rolled}model f(m: M) -> M\nlaw eq: forall g: E. f(g . m) == g . f(m)\n",
+        "overlap.sym",
+    )
+    messages = [d.message for d in spec.warnings if "do not commute" in d.message]
+    assert bool(messages) == warns, messages
+    if warns:
+        assert messages[0].startswith("the factors ") and "so 'E' does not act on M as a direct product" in messages[0]

@@ -585,6 +585,8 @@ class Symmetry:
         factors, parts = [gir.factors[i] for i in keep], [parts[i] for i in keep]
         if len(parts) < 2:
             return
+        if any(p.kind == "matrix" for p in parts):
+            self._matrix_overlap(gir, factors, parts, domain, domain_name, span)
         pairs = sum(len(a.ops) * len(b.ops) for i, a in enumerate(parts) for b in parts[i + 1 :])
         generators = sum(len(p.ops) for p in parts)
         trials = []
@@ -627,6 +629,53 @@ class Symmetry:
                                 notes=[(span, f"{gir.name} acts on {domain_name} here")] if span and gir.definition.span else (),
                             )
                             return
+
+    def _matrix_overlap(self, gir: GroupIR, factors: list, parts: list, domain, domain_name: str, span: Span | None) -> None:
+        """Warn when a rotation factor (SO(n)/O(n) by matrix) and another factor move the same dim of a tensor: they
+        do not commute there (O(3) x O(3) both on the last dim; a roll of the coordinates and SO(3)), except two
+        SO(2) and O(1)/SO(1), which are scalars."""
+        if not isinstance(domain, Tensor):
+            return
+        rank = len(domain.dims)
+
+        def moved(f: GroupIR, p) -> set | None:
+            if p.kind == "matrix" and f.definition.kind in ("SO", "O") and p.matrix_dim is not None:
+                return {d % rank for d in (p.matrix_dim if isinstance(p.matrix_dim, tuple) else (p.matrix_dim,))}
+            if p.kind not in ("positions", "symbolic"):
+                return None  # non-compact factors: their products (E(n), SO(3) x translations(3)) are by design
+            out = set()
+            for seq in p.ops.values():
+                for _op, args in seq:
+                    for k, v in dict(args).items():
+                        if k in ("dim", "i", "j"):
+                            out.add(v % rank)
+                        elif k == "dims":
+                            out |= {d % rank for d in v}
+            return out
+
+        def scalar_or_abelian(f: GroupIR) -> bool:
+            return f.definition.kind in ("SO", "O") and (f.definition.arg == 1 or (f.definition.kind, f.definition.arg) == ("SO", 2))
+
+        dims = [moved(f, p) for f, p in zip(factors, parts)]
+        for i in range(len(parts)):
+            for j in range(i + 1, len(parts)):
+                if dims[i] is None or dims[j] is None or "matrix" not in (parts[i].kind, parts[j].kind):
+                    continue
+                shared = sorted(dims[i] & dims[j])
+                a, b = factors[i], factors[j]
+                matrices = parts[i].kind == parts[j].kind == "matrix"
+                if not shared or (matrices and scalar_or_abelian(a) and scalar_or_abelian(b)):
+                    continue
+                if any(scalar_or_abelian(f) and p.kind == "matrix" and f.definition.arg == 1 for f, p in ((a, parts[i]), (b, parts[j]))):
+                    continue
+                self.r.warning(
+                    f"the factors {a.name} and {b.name} of '{gir.name}' do not commute on {domain_name}: both move dim "
+                    f"{shared[0]} of {domain}, so '{gir.name}' does not act on {domain_name} as a direct product",
+                    gir.definition.span or span,
+                    "make the factors act on different dims (action ... by matrix(dim=...)), or use one of them",
+                    notes=[(span, f"{gir.name} acts on {domain_name} here")] if span and gir.definition.span else (),
+                )
+                return
 
     def _default(self, gir: GroupIR, domain):
         kind, n = gir.definition.kind, gir.definition.arg
