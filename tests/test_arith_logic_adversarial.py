@@ -199,3 +199,39 @@ def test_real_interval_bounds_take_real_arithmetic():
     assert 3.75**2 <= loss.terms["s"].item() <= 6.0**2
     with pytest.raises(SpecError, match="needs finite bounds"):
         symspec.loads("spec rb\nmodel f(x: tensor[N]) -> tensor[N]\nlaw s: forall k: real(0, 1e300 * 1e300). f(k * x) == f(x)\n")
+
+
+SHIFTED = """
+spec shifted
+domain R = range(0, 3)
+model f(a: R) -> class(3)
+model p(a: R) -> bool
+law l: f(a) + a == 0
+law neg: -(f(a) + a) == -1
+law e: p(a) => f(a) + a == 0
+"""
+
+
+def test_a_value_a_shifted_example_cannot_hold_is_masked_or_false():
+    """'f(a) + a == 0': the union support 0..4 holds 0, but an example with a > 0 cannot: its cross-entropy was
+    -log 0 = inf (the whole loss inf).  Such an example is masked, as a value outside a class output's support is,
+    and skipped by validation; inside '=>' the event is false (probability 0)."""
+    spec = symspec.loads(SHIFTED)
+    mod = symspec.compile(spec)
+    logits = torch.tensor([[0.5, -1.0, 2.0], [1.0, 0.0, 0.0], [0.0, 3.0, -2.0]], dtype=torch.float64)
+    f = lambda a: logits[a]  # noqa: E731
+    p = lambda a: torch.full(a.shape, 3.0, dtype=torch.float64)  # noqa: E731
+    loss = mod.SymmetryLoss(f=f, p=p)
+    a = torch.tensor([0, 1, 2, 0, 1])
+    loss({"a": a})
+    lp = logits.log_softmax(-1)
+    assert abs(loss.terms["l"].item() - (-lp[0, 0]).item()) < 1e-9  # only a = 0 can reach 0
+    # -(f(a) + a) == -1: f(a) + a == 1, reachable at a = 0 (class 1) and a = 1 (class 0)
+    expected = -(lp[0, 1] + lp[1, 0] + lp[0, 1] + lp[1, 0]) / 4
+    assert abs(loss.terms["neg"].item() - expected.item()) < 1e-9
+    # p(a) => f(a) + a == 0: penalty P(p) (1 - P(f(a) + a = 0)), the event false where a > 0
+    P = torch.sigmoid(torch.tensor(3.0, dtype=torch.float64))
+    pen = torch.stack([P * (1 - lp[0, 0].exp()), P, P, P * (1 - lp[0, 0].exp()), P]).mean()
+    assert abs(loss.terms["e"].item() - pen.item()) < 1e-9
+    report = symspec.validate(spec, f=f, p=p, seed=0)
+    assert report["l"].skipped > 0 and report["e"].skipped == 0

@@ -69,7 +69,8 @@ class V:
     distribution's classes stand for; ``level`` is the first call round that
     may read the expression (one after the latest round whose outputs it reads,
     0 when it reads none); ``unchecked`` marks arithmetic on a range value that
-    may leave its domain (checked before a model sees it).
+    may leave its domain (checked before a model sees it); ``reach`` marks a class
+    distribution shifted by a value per example (the classes each example holds).
     """
 
     kind: Kind
@@ -80,6 +81,7 @@ class V:
     level: int = 0
     value: int | None = None
     unchecked: bool = False
+    reach: tuple | None = None  # a dist shifted per example: (first class index, class count) each example holds
 
     def __post_init__(self) -> None:
         self.kind = Kind(self.kind)

@@ -249,7 +249,8 @@ class Terms:
             return V("dist", rt("pushforward_permutation", t.e, table), t.domain, 0, t.size, t.level)
         if t.kind == "dist":  # integers offset..offset+size-1: -X takes -(offset+size-1)..-offset, classes reversed
             low = -(t.offset + t.size - 1)
-            return V("dist", method(t.e, "flip", -1), Range(low, low + t.size), low, t.size, t.level)
+            reach = _flipped_reach(t)
+            return V("dist", method(t.e, "flip", -1), Range(low, low + t.size), low, t.size, t.level, reach=reach)
         if t.kind == "value" and t.domain is not None and hasattr(t.domain, "size"):  # a range value (an argmax)
             lo, hi = term_bounds(t)
             return V("value", Unary("-", t.e), Range(-hi + 1, -lo + 1), level=t.level, unchecked=True)
@@ -356,10 +357,11 @@ class Terms:
             return V("dist", rt("pushforward_permutation", dist.e, table), dist.domain, 0, size, level)
         if other.kind == "const" and op == "-" and dist is b:  # k - X = k + (-X): classes reversed, then shifted
             low = other.value - (dist.offset + dist.size - 1)
-            return V("dist", method(dist.e, "flip", -1), Range(low, low + dist.size), low, dist.size, level)
+            reach = _flipped_reach(dist)
+            return V("dist", method(dist.e, "flip", -1), Range(low, low + dist.size), low, dist.size, level, reach=reach)
         if other.kind == "const" and op in ("+", "-"):
             c = other.value if op == "+" else -other.value
-            return V("dist", dist.e, dist.domain, dist.offset + c, dist.size, level)
+            return V("dist", dist.e, dist.domain, dist.offset + c, dist.size, level, reach=dist.reach)
         if other.kind == "value" and op in ("+", "-") and isinstance(other.domain, Range):
             return self._shift_by_value(op, dist, other, dist is b, level)
         self.fail("this arithmetic on a class output", e)
@@ -377,7 +379,8 @@ class Terms:
             low, shift = -(hi - 1), BinOp("-", Const(hi - 1), k.e)
         size = dist.size + (hi - lo) - 1
         start = offset + low
-        return V("dist", rt("shift_support", logp, shift, size), Range(start, start + size), start, size, level)
+        out = rt("shift_support", logp, shift, size)
+        return V("dist", out, Range(start, start + size), start, size, level, reach=(shift, dist.size))
 
     # ---- relations
     def numeric(self, t: V):
@@ -439,8 +442,9 @@ class Terms:
         """The class index a value stands for in a distribution's support (out-of-support examples masked, or,
         with ``inside`` given, the in-support condition appended to it instead)."""
         if b.kind == "const":
-            return Const(b.value - dist.offset) if isinstance(b.e, Const) or dist.offset else b.e
-        target = BinOp("-", b.e, Const(dist.offset)) if dist.offset and b.kind == "value" else b.e
+            target = Const(b.value - dist.offset) if isinstance(b.e, Const) or dist.offset else b.e
+        else:
+            target = BinOp("-", b.e, Const(dist.offset)) if dist.offset and b.kind == "value" else b.e
         if b.kind == "value" and b.domain is not None and hasattr(b.domain, "size"):  # a class of the support?
             lo, hi = int_bounds(b.domain)
             mask, target = confine(target, (lo - dist.offset, hi - dist.offset), (0, dist.size), Const)
@@ -448,6 +452,13 @@ class Terms:
                 inside.append(mask)
             elif mask is not None:
                 self.mask(mask)
+        if dist.reach is not None:  # shifted per example: a class of the union support this example cannot hold
+            first, count = dist.reach
+            reach = BinOp("&", BinOp(">=", target, first), BinOp("<", target, BinOp("+", first, Const(count))))
+            if inside is not None:
+                inside.append(reach)
+            else:
+                self.mask(reach)
         return target
 
     def _decided(self, op: str, a: V, b: V, node) -> V:
@@ -521,6 +532,14 @@ class Terms:
         if t.kind == "prob":
             return rt("truth_penalty", t.e)
         self.fail(f"a {t.kind} cannot be asserted")
+
+
+def _flipped_reach(t: V) -> tuple | None:
+    """The classes each example holds after the classes of a per-example shifted ``t`` are reversed."""
+    if t.reach is None:
+        return None
+    first, count = t.reach
+    return BinOp("-", Const(t.size - count), first), count
 
 
 def _fold(op: str, items: list):

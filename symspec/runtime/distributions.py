@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -61,14 +63,16 @@ def pushforward_map(logp: torch.Tensor, push: torch.Tensor) -> torch.Tensor:
 
 def shift_support(logp: torch.Tensor, shift, size: int) -> torch.Tensor:
     """Log-probabilities of ``X + s`` on ``size`` classes: class ``j`` of the result is class ``j - s`` of ``logp``
-    (``-inf`` where that is no class); ``s`` an int or one per example, each in ``0 .. size - n``."""
+    (log tiny where that is no class: finite, as ``pad_support`` pads, so that a cross-entropy to a value this
+    example's shift cannot reach is large but finite); ``s`` an int or one per example, each in ``0 .. size - n``."""
     n = logp.shape[-1]
     shift = torch.as_tensor(shift, device=logp.device, dtype=torch.long)
     j = torch.arange(size, device=logp.device)
     src = j - shift.unsqueeze(-1) if shift.dim() else j - shift
     ok = (src >= 0) & (src < n)
     src = src.clamp(0, n - 1).expand(*logp.shape[:-1], size)
-    return torch.where(ok, logp.gather(-1, src), torch.full_like(src, float("-inf"), dtype=logp.dtype))
+    floor = math.log(torch.finfo(logp.dtype).tiny)
+    return torch.where(ok, logp.gather(-1, src), torch.full_like(src, floor, dtype=logp.dtype))
 
 
 def shift_table(n: int, k: torch.Tensor | int, device=None) -> torch.Tensor:
