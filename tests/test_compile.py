@@ -306,7 +306,8 @@ def test_laws_metadata_and_samples_option():
 def test_large_finite_groups_are_sampled_as_random_words():
     text = "domain Seq = tensor[9, 2]\ngroup S = symmetric(9)\nmodel f(x: Seq) -> real\nlaw inv: forall g: S. f(g . x) == f(x)\n"
     mod = compile(symspec.loads(text, "s9.sym"))
-    assert "rt.GroupSampler" in mod.SOURCE and "random words" in mod.SOURCE  # 9! = 362880 elements: no table of them
+    # 9! = 362880 elements: no table of them; symmetric(n) is drawn as uniform permutations (random words were not uniform)
+    assert "rt.GroupSampler" in mod.SOURCE and "uniform permutations" in mod.SOURCE and "random words" not in mod.SOURCE
     x = torch.randn(64, 9, 2, dtype=torch.float64)
     sorted_rows = lambda c: torch.sort(c[..., 0], -1).values.sum(-1)  # noqa: E731 - permutation invariant
     loss = mod.SymmetryLoss(f=sorted_rows, generator=torch.Generator().manual_seed(0))

@@ -326,15 +326,21 @@ def _literal_size(acts: list) -> int:
     return total
 
 
-def _uniform_symmetric(spec, gir, domains: dict, dims) -> dict | None:
-    """``symmetric(n)`` permuting tensor dims, drawn as uniform permutations (no table), or None."""
+def _uniform_symmetric(spec, gir, domains: dict, dims, acts: dict | None = None, number=int) -> dict | None:
+    """``symmetric(n)`` permuting tensor dims, or the n labels of a finite domain by its default action, drawn as
+    uniform permutations (no table), or None. ``acts``: its action per key when it is a product's factor."""
     if gir.continuous or _plain(gir.definition.kind) != "symmetric":
         return None
     on = {}
     for k, d in domains.items():
-        act = spec.ir.action(gir, d)
+        act = acts[k] if acts is not None else spec.ir.action(gir, d)
         if _still(act, d):
             on[k] = None
+            continue
+        if not isinstance(d, Tensor) and act is not None and _plain(act.kind) == "values" and act.perms:
+            if getattr(d, "size", None) != gir.definition.arg or len(act.perms) != len(gir.generators):
+                return None
+            on[k] = {"values": number(d.size), "lo": d.lo if isinstance(d, Range) else 0}  # every permutation of n
             continue
         seqs = list(act.ops.values()) if act is not None else []
         if not seqs or not isinstance(d, Tensor) or any(len(q) != 1 or q[0][0] != "permute_dims" for q in seqs):
@@ -498,7 +504,15 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
         if uniform is not None:
             return [uniform]
         _check_literal_size(gir, [a for a in acts.values() if a is not None])
-    if not too_large and not gir.continuous and all(_still(a, d) or _permutes(a) for (k, a), d in zip(acts.items(), domains.values())):
+    # symmetric(n) with more elements than a table lists: uniform permutations (random words of a transposition and an
+    # n-cycle are far from uniform: 64 steps move a point of symmetric(50) a few places), each factor on its own
+    uniform = any(_plain(f.definition.kind) == "symmetric" and not enumerable(f) for f in gir.factors or (gir,))
+    if (
+        not too_large
+        and not uniform
+        and not gir.continuous
+        and all(_still(a, d) or _permutes(a) for (k, a), d in zip(acts.items(), domains.values()))
+    ):
         for a, d in zip(acts.values(), domains.values()):
             if not _still(a, d):
                 _check_word_points(gir, a, d)
@@ -514,6 +528,12 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
         if arithmetic is not None:
             out.append(arithmetic)
             continue
+        if kind == "symmetric" and not enumerable(f):
+            whole = _uniform_symmetric(spec, f, domains, dims, f_acts, number)
+            if whole is not None:
+                if any(a is not None for a in whole["on"].values()):
+                    out.append(whole)
+                continue
         on = {}
         for k, d in domains.items():
             act = f_acts[k]
@@ -613,7 +633,7 @@ def describe_group(name: str, factors: list) -> str:
         elif f["kind"] in PHYSICS_FACTORS:
             parts.append(describe_physics(f, title))
         elif f["kind"] == "symmetric":
-            dims = "; ".join(f"dims {list(a['permute'])} of {k}" for k, a in on)
+            dims = "; ".join(f"the values of {k}" if "values" in a else f"dims {list(a['permute'])} of {k}" for k, a in on)
             parts.append(f"{title}: uniform permutations of {dims}")
         else:
             dims = "; ".join(
@@ -725,6 +745,7 @@ def _like(ls: LawScope, factors: list, keys: dict) -> dict:
             ref = next((val.e for val in ls.env.values() if val.kind == "tensor" and val.domain == keys[key]), None)
             if ref is not None:
                 like[key] = ref
-        if not any(k in like for k in f["on"]):
+        sized = any(a is not None and "values" in a for a in f["on"].values())  # n labels: no tensor needed
+        if not sized and not any(k in like for k in f["on"]):
             ls.fail(f"no tensor of {', '.join(f['on'])} to size a permutation of {f['name']}")
     return like

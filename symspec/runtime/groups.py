@@ -31,6 +31,8 @@ The description is a group name and a list of factors, each a dict:
 ``{"kind": "symmetric", "name": ..., "on": {key: {"shape": dims, "permute": (dim, ...)}}}``
     Uniform permutations of symbolic size moving the event dims ``dims``
     together; the size is read at draw time from a tensor of the domain.
+    ``{"values": n, "lo": lo}`` for a key permutes the n values of a finite
+    domain instead (value ``lo + i`` goes to ``lo + perm[i]``).
 
 ``{"kind": "SO1" | "O1" | "translations" | "E" | "SE", ...}``
     Non-compact groups (Lorentz, translations, rigid motions), drawn from
@@ -336,10 +338,14 @@ class _Symmetric:
 
     def __init__(self, desc: dict):
         self.name = desc.get("name", "symmetric")
-        self.on = {k: (tuple(a["shape"]), tuple(a["permute"])) for k, a in desc["on"].items() if a is not None}
+        entries = {k: a for k, a in desc["on"].items() if a is not None}
+        self.on = {k: (tuple(a["shape"]), tuple(a["permute"])) for k, a in entries.items() if "values" not in a}
+        self.values = {k: (a["values"], a.get("lo", 0)) for k, a in entries.items() if "values" in a}  # n labels
         self.order = None
 
     def _size(self, like) -> int:
+        for n, _lo in self.values.values():
+            return n
         for key, (shape, dims) in self.on.items():
             if isinstance(shape[dims[0]], int):
                 return shape[dims[0]]
@@ -352,6 +358,13 @@ class _Symmetric:
         return random_permutations(n, self._size(like), generator, device)
 
     def act(self, part, key, x, kind, on, inverse: bool) -> torch.Tensor:
+        if key in self.values:  # the values of a finite domain: value v goes to push[v], as a finite factor's
+            push = _batch(part.to(x.device), x.shape[0])
+            if kind == "dist":
+                return pushforward_permutation(x, push if inverse else invert(push))
+            push = invert(push) if inverse else push
+            lo = self.values[key][1]
+            return act_on_values(x - lo, push) + lo if lo else act_on_values(x, push)
         if key not in self.on:
             return x
         shape, dims = self.on[key]
