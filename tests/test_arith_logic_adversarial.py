@@ -235,3 +235,14 @@ def test_a_value_a_shifted_example_cannot_hold_is_masked_or_false():
     assert abs(loss.terms["e"].item() - pen.item()) < 1e-9
     report = symspec.validate(spec, f=f, p=p, seed=0)
     assert report["l"].skipped > 0 and report["e"].skipped == 0
+
+
+def test_a_cyclic_value_compared_with_a_constant_outside_it_is_an_error():
+    """'when i == -1' on cyclic(5) passed the check and never held (the law covered no example, silently), while
+    'f(-1)' wraps to 4; 'i != 7' always held."""
+    for guard, col, message in (("i == -1", 28, "never holds"), ("i != 7", 28, "always holds")):
+        src = f"spec g\nmodel f(i: cyclic(5)) -> class(cyclic(5))\nlaw a: f(i) == 0 when {guard}\n"
+        with pytest.raises(SpecError) as info:
+            symspec.loads(src, file="g.sym")
+        assert f"g.sym:3:{col}: error:" in str(info.value) and message in str(info.value)
+    symspec.loads("spec g\nmodel f(i: cyclic(5)) -> class(cyclic(5))\nlaw a: f(i) == 0 when i + 1 == 0\n")

@@ -296,6 +296,17 @@ class RelationRules:
                 self.r.error(f"cannot compare {t}", node.span)
                 return False
         if not (a.soft or b.soft):
+            for (t, node), (c, cnode) in (((a, na), (b, nb)), ((b, nb), (a, na))):
+                d = t.domain
+                if op in ("==", "!=") and t.kind == "value" and isinstance(d, Cyclic) and c.kind == Kind.CONST:
+                    if isinstance(c.value, int) and not 0 <= c.value < d.n:  # 'j == -1' on cyclic(5): never (4 is)
+                        self.r.error(
+                            f"{c.value} is outside {d}, the values of '{unparse(node)}': "
+                            f"'{unparse(na)} {op} {unparse(nb)}' {'never holds' if op == '==' else 'always holds'}",
+                            cnode.span,
+                            f"{d} holds 0 .. {d.n - 1}: write {c.value % d.n} ({c.value} mod {d.n})",
+                        )
+                        return False
             return self._exact_link(op, a, b, span)
         if op == "!=":
             hint = "state what must hold (==, <=, ...), or use != in a when guard"
