@@ -17,6 +17,7 @@ model f(i: I) -> bool
 model g(i: I) -> class(range(0, 3))
 law imp: f(i) => g(i) == i
 law neg: not (g(i) == i)
+law asserted: not (not (g(i) == i))
 """
 
 
@@ -45,6 +46,8 @@ def test_an_event_outside_the_support_is_false_not_dropped():
     assert abs(loss.terms["imp"].item() - 0.4 * torch.sigmoid(torch.tensor(5.0)).item()) < 1e-4
     # not (g(i) == i): false for i < 3 (penalty softplus(40 - log 2) each), true for i = 3, 4 (penalty 0)
     assert abs(loss.terms["neg"].item() - 0.6 * (40.0 - torch.log(torch.tensor(2.0)).item())) < 1e-3
+    # asserting an event that cannot hold costs a large finite loss (log tiny), not inf
+    assert 100.0 < loss.terms["asserted"].item() < 1000.0
     report = symspec.validate(spec, f=AlwaysTrue(), g=Identity3(), seed=0)
     assert not report["imp"].passed
 

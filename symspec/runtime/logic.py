@@ -9,6 +9,8 @@ finite, with finite gradients, for every finite input.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -74,7 +76,8 @@ def class_event_logit(logprobs: torch.Tensor, target, inside=None) -> torch.Tens
     ``target``: a class index (an int) or one per example.  Computed from log-probabilities in log space (no
     ``log(1 - p)`` of a rounded probability); a class of probability 1 gives ``+inf``, one of probability 0 ``-inf``.
     ``inside``: per example, whether the value is a class of the support at all; where it is not, the event has
-    probability 0 (logit ``-inf``; ``target`` there is any valid placeholder index).
+    probability ~0: logit log(tiny), finite as ``pad_support``'s padded classes are, so that asserting such an event
+    costs a large finite loss, not inf (``target`` there is any valid placeholder index).
     """
     lp = fp32(logprobs)
     index = torch.as_tensor(target, device=lp.device, dtype=torch.long).expand(lp.shape[:-1]).unsqueeze(-1)
@@ -83,7 +86,8 @@ def class_event_logit(logprobs: torch.Tensor, target, inside=None) -> torch.Tens
     out = hit - rest
     if inside is None:
         return out
-    return out.masked_fill(~torch.as_tensor(inside, device=out.device), float("-inf"))
+    floor = math.log(torch.finfo(out.dtype).tiny)
+    return out.masked_fill(~torch.as_tensor(inside, device=out.device), floor)
 
 
 def logit(p: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
