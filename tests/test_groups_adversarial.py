@@ -196,3 +196,37 @@ def test_symmetric_n_past_the_table_limit_is_drawn_uniformly():
     report = symspec.validate(sets, m=smaller, samples=2000, seed=0)
     assert report["l"].rate > 0.35, report.render()  # about 0.49 under uniform permutations (was 0.07)
     assert symspec.validate(sets, m=lambda a, b: torch.nn.functional.one_hot(a, 50).double() * 30, samples=500).passed
+
+
+def test_alternating_n_past_the_table_limit_is_drawn_as_uniform_even_permutations():
+    """alternating(50) by random words: point 0 reached 32 of 50 positions (counts 0 to 1723, 400 expected); now
+    uniform even permutations, moving a tensor's points and a set's labels alike."""
+    from symspec import runtime as rt
+    from symspec.codegen.draws import group_description
+
+    labels = ", ".join(f"l{i}" for i in range(50))
+    spec = symspec.loads(
+        f"group S = alternating(50)\ndomain P = tensor[50]\ndomain C = set({labels})\nmodel f(x: P, a: C) -> real\n"
+        "law l: forall g: S. f(g . x, g . a) == f(x, a)\n",
+        "alt.sym",
+    )
+    gir = spec.ir.group(spec.groups["S"])
+    sampler = rt.GroupSampler("S", group_description(spec, gir, {"P": spec.domains["P"], "C": spec.domains["C"]}))
+    g = sampler.draw(20000, torch.Generator().manual_seed(0))
+    moved = sampler.act(g, "P", torch.arange(50.0).expand(20000, 50))
+    landed = torch.bincount((moved == 0).double().argmax(-1), minlength=50)
+    assert int(landed.min()) > 250 and int(landed.max()) < 550, landed
+    push = g[0][:2000]  # even: n minus the number of cycles is even
+    seen = torch.zeros_like(push, dtype=torch.bool)
+    cycles = torch.zeros(push.shape[0], dtype=torch.long)
+    for start in range(50):  # count cycles by walking each unseen start
+        new = ~seen[:, start]
+        cycles += new.long()
+        j = torch.full((push.shape[0],), start)
+        for _ in range(50):
+            seen[torch.arange(push.shape[0]), j] |= new
+            j = push[torch.arange(push.shape[0]), j]
+    assert bool(((50 - cycles) % 2 == 0).all())
+    a = torch.randint(0, 50, (20000,), generator=torch.Generator().manual_seed(1))
+    onehot = torch.nn.functional.one_hot(a, 50).double()
+    assert torch.equal(sampler.act(g, "P", onehot).argmax(-1), sampler.act(g, "C", a))  # label a goes where point a goes

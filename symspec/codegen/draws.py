@@ -329,7 +329,7 @@ def _literal_size(acts: list) -> int:
 def _uniform_symmetric(spec, gir, domains: dict, dims, acts: dict | None = None, number=int) -> dict | None:
     """``symmetric(n)`` permuting tensor dims, or the n labels of a finite domain by its default action, drawn as
     uniform permutations (no table), or None. ``acts``: its action per key when it is a product's factor."""
-    if gir.continuous or _plain(gir.definition.kind) != "symmetric":
+    if gir.continuous or _plain(gir.definition.kind) not in ("symmetric", "alternating"):
         return None
     on = {}
     for k, d in domains.items():
@@ -346,7 +346,8 @@ def _uniform_symmetric(spec, gir, domains: dict, dims, acts: dict | None = None,
         if not seqs or not isinstance(d, Tensor) or any(len(q) != 1 or q[0][0] != "permute_dims" for q in seqs):
             return None
         on[k] = {"shape": dims(d.dims), "permute": tuple(dict(seqs[0][0][1])["dims"])}
-    return {"kind": "symmetric", "name": gir.name, "on": on}
+    even = {"even": True} if _plain(gir.definition.kind) == "alternating" else {}  # uniform even permutations
+    return {"kind": "symmetric", "name": gir.name, **even, "on": on}
 
 
 def _check_literal_size(gir, acts: list) -> None:
@@ -506,7 +507,7 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
         _check_literal_size(gir, [a for a in acts.values() if a is not None])
     # symmetric(n) with more elements than a table lists: uniform permutations (random words of a transposition and an
     # n-cycle are far from uniform: 64 steps move a point of symmetric(50) a few places), each factor on its own
-    uniform = any(_plain(f.definition.kind) == "symmetric" and not enumerable(f) for f in gir.factors or (gir,))
+    uniform = any(_plain(f.definition.kind) in ("symmetric", "alternating") and not enumerable(f) for f in gir.factors or (gir,))
     if (
         not too_large
         and not uniform
@@ -528,7 +529,7 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
         if arithmetic is not None:
             out.append(arithmetic)
             continue
-        if kind == "symmetric" and not enumerable(f):
+        if kind in ("symmetric", "alternating") and not enumerable(f):
             whole = _uniform_symmetric(spec, f, domains, dims, f_acts, number)
             if whole is not None:
                 if any(a is not None for a in whole["on"].values()):
@@ -634,7 +635,7 @@ def describe_group(name: str, factors: list) -> str:
             parts.append(describe_physics(f, title))
         elif f["kind"] == "symmetric":
             dims = "; ".join(f"the values of {k}" if "values" in a else f"dims {list(a['permute'])} of {k}" for k, a in on)
-            parts.append(f"{title}: uniform permutations of {dims}")
+            parts.append(f"{title}: uniform {'even ' if f.get('even') else ''}permutations of {dims}")
         else:
             dims = "; ".join(
                 (f"dims {tuple(a['matrix'])} of {k}" if isinstance(a["matrix"], tuple | list) else f"dim {a['matrix']} of {k}")

@@ -333,6 +333,24 @@ class _Matrix:
             )
 
 
+def _even(perm: torch.Tensor) -> torch.Tensor:
+    """Uniform permutations made uniform even ones: an odd one has its first two entries swapped (times a
+    transposition, a bijection between the odd and the even). The parity is n minus the number of cycles, each cycle
+    found by its least point (pointer doubling: log2 n gathers)."""
+    batch, n = perm.shape
+    if n < 2:
+        return perm
+    index = torch.arange(n, device=perm.device).expand(batch, n)
+    least, step = index.clone(), perm
+    for _ in range(max(1, (n - 1).bit_length())):
+        least = torch.minimum(least, least.gather(1, step))
+        step = step.gather(1, step)
+    odd = (n - (least == index).sum(1)) % 2 == 1
+    out = perm.clone()
+    out[odd, 0], out[odd, 1] = perm[odd, 1], perm[odd, 0]
+    return out
+
+
 class _Symmetric:
     """symmetric(N) with N read at draw time: uniform permutations moving some event dims together."""
 
@@ -341,6 +359,7 @@ class _Symmetric:
         entries = {k: a for k, a in desc["on"].items() if a is not None}
         self.on = {k: (tuple(a["shape"]), tuple(a["permute"])) for k, a in entries.items() if "values" not in a}
         self.values = {k: (a["values"], a.get("lo", 0)) for k, a in entries.items() if "values" in a}  # n labels
+        self.even = bool(desc.get("even", False))  # alternating(n): uniform even permutations
         self.order = None
 
     def _size(self, like) -> int:
@@ -355,7 +374,8 @@ class _Symmetric:
         raise ValueError(f"drawing {self.name} needs a tensor to size it: like={{{next(iter(self.on), 'key')!r}: x}}")
 
     def draw(self, n, generator, device, like, word_length, on) -> torch.Tensor:
-        return random_permutations(n, self._size(like), generator, device)
+        perm = random_permutations(n, self._size(like), generator, device)
+        return _even(perm) if self.even else perm
 
     def act(self, part, key, x, kind, on, inverse: bool) -> torch.Tensor:
         if key in self.values:  # the values of a finite domain: value v goes to push[v], as a finite factor's
