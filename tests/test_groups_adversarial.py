@@ -230,3 +230,16 @@ def test_alternating_n_past_the_table_limit_is_drawn_as_uniform_even_permutation
     a = torch.randint(0, 50, (20000,), generator=torch.Generator().manual_seed(1))
     onehot = torch.nn.functional.one_hot(a, 50).double()
     assert torch.equal(sampler.act(g, "P", onehot).argmax(-1), sampler.act(g, "C", a))  # label a goes where point a goes
+
+
+def test_symmetrize_over_a_trivial_group_is_the_model_itself():
+    """C.c . C.c on cyclic(2) is the identity: the group of its powers is trivial (no generator); symmetrize raised
+    a RuntimeError building an element table from no generators."""
+    spec = symspec.loads(
+        "domain Z = cyclic(2)\ngroup C = cyclic(2)\nmodel f(a: Z) -> class(Z)\nlaw l: f(C.c . C.c . a) == C.c . C.c . f(a)\n",
+        "trivial.sym",
+    )
+    model = torch.nn.Embedding(2, 2).double()
+    a = torch.tensor([0, 1, 1])
+    with torch.no_grad():
+        assert torch.allclose(symspec.compile(spec).symmetrize("f", model)(a), model(a))

@@ -285,6 +285,8 @@ def symmetrize_finite(
     else ``samples`` random words (approximate). ``output``: "class",
     "bool" or "real".
     """
+    if not len(joint):  # no generator (a constant element whose powers are the identity; cyclic(1)): the trivial group
+        return model(*args)
     key = (id(joint), len(joint))
     if key not in _ELEMENT_CACHE:
         from .actions import element_table
