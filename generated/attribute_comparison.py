@@ -110,6 +110,39 @@ LAWS = {
         "samples": 1,
         "span": "examples/attribute_comparison.sym:34:1",
     },
+    "mixed_lt_eq": {
+        "class": "constraint",
+        "relation": "=>",
+        "model": None,
+        "models": ("cmp",),
+        "weight": 1.0,
+        "tol": None,
+        "rtol": None,
+        "samples": 1,
+        "span": "examples/attribute_comparison.sym:35:1",
+    },
+    "mixed_eq_gt": {
+        "class": "constraint",
+        "relation": "=>",
+        "model": None,
+        "models": ("cmp",),
+        "weight": 1.0,
+        "tol": None,
+        "rtol": None,
+        "samples": 1,
+        "span": "examples/attribute_comparison.sym:36:1",
+    },
+    "mixed_gt_eq": {
+        "class": "constraint",
+        "relation": "=>",
+        "model": None,
+        "models": ("cmp",),
+        "weight": 1.0,
+        "tol": None,
+        "rtol": None,
+        "samples": 1,
+        "span": "examples/attribute_comparison.sym:37:1",
+    },
 }
 PRIORS = {}
 WEIGHTS = {
@@ -159,6 +192,15 @@ class SymmetryLoss(rt.SymmetryLossBase):
         # mixed_eq_lt: draws
         mixed_eq_lt_k = rt.uniform_int(0, 27, n, generator, device)
 
+        # mixed_lt_eq: draws
+        mixed_lt_eq_k = rt.uniform_int(0, 27, n, generator, device)
+
+        # mixed_eq_gt: draws
+        mixed_eq_gt_k = rt.uniform_int(0, 27, n, generator, device)
+
+        # mixed_gt_eq: draws
+        mixed_gt_eq_k = rt.uniform_int(0, 27, n, generator, device)
+
         calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS)
         cmp_iai = calls.add("cmp", i, a, i)
         cmp_iaj = calls.add("cmp", i, a, j)
@@ -171,6 +213,12 @@ class SymmetryLoss(rt.SymmetryLossBase):
         cmp_i_a_transitive_eq_k = calls.add("cmp", i, a, transitive_eq_k)
         cmp_j_a_mixed_eq_lt_k = calls.add("cmp", j, a, mixed_eq_lt_k)
         cmp_i_a_mixed_eq_lt_k = calls.add("cmp", i, a, mixed_eq_lt_k)
+        cmp_j_a_mixed_lt_eq_k = calls.add("cmp", j, a, mixed_lt_eq_k)
+        cmp_i_a_mixed_lt_eq_k = calls.add("cmp", i, a, mixed_lt_eq_k)
+        cmp_j_a_mixed_eq_gt_k = calls.add("cmp", j, a, mixed_eq_gt_k)
+        cmp_i_a_mixed_eq_gt_k = calls.add("cmp", i, a, mixed_eq_gt_k)
+        cmp_j_a_mixed_gt_eq_k = calls.add("cmp", j, a, mixed_gt_eq_k)
+        cmp_i_a_mixed_gt_eq_k = calls.add("cmp", i, a, mixed_gt_eq_k)
         calls.run()
         cmp_iai_lp = torch.log_softmax(calls[cmp_iai], -1)
         cmp_iaj_lp = torch.log_softmax(calls[cmp_iaj], -1)
@@ -183,6 +231,12 @@ class SymmetryLoss(rt.SymmetryLossBase):
         cmp_i_a_transitive_eq_k_lp = torch.log_softmax(calls[cmp_i_a_transitive_eq_k], -1)
         cmp_j_a_mixed_eq_lt_k_lp = torch.log_softmax(calls[cmp_j_a_mixed_eq_lt_k], -1)
         cmp_i_a_mixed_eq_lt_k_lp = torch.log_softmax(calls[cmp_i_a_mixed_eq_lt_k], -1)
+        cmp_j_a_mixed_lt_eq_k_lp = torch.log_softmax(calls[cmp_j_a_mixed_lt_eq_k], -1)
+        cmp_i_a_mixed_lt_eq_k_lp = torch.log_softmax(calls[cmp_i_a_mixed_lt_eq_k], -1)
+        cmp_j_a_mixed_eq_gt_k_lp = torch.log_softmax(calls[cmp_j_a_mixed_eq_gt_k], -1)
+        cmp_i_a_mixed_eq_gt_k_lp = torch.log_softmax(calls[cmp_i_a_mixed_eq_gt_k], -1)
+        cmp_j_a_mixed_gt_eq_k_lp = torch.log_softmax(calls[cmp_j_a_mixed_gt_eq_k], -1)
+        cmp_i_a_mixed_gt_eq_k_lp = torch.log_softmax(calls[cmp_i_a_mixed_gt_eq_k], -1)
 
         terms = {}
         # examples/attribute_comparison.sym:22 cmp(i, a, i) == eq
@@ -218,6 +272,21 @@ class SymmetryLoss(rt.SymmetryLossBase):
         terms["mixed_eq_lt"] = rt.implication_logits(
             rt.and_logits(rt.class_event_logit(cmp_iaj_lp, 1), rt.class_event_logit(cmp_j_a_mixed_eq_lt_k_lp, 0)),
             rt.class_event_logit(cmp_i_a_mixed_eq_lt_k_lp, 0),
+        ).mean()
+        # examples/attribute_comparison.sym:35 cmp(i, a, j) == lt and cmp(j, a, k) == eq => cmp(i, a, k) == lt
+        terms["mixed_lt_eq"] = rt.implication_logits(
+            rt.and_logits(rt.class_event_logit(cmp_iaj_lp, 0), rt.class_event_logit(cmp_j_a_mixed_lt_eq_k_lp, 1)),
+            rt.class_event_logit(cmp_i_a_mixed_lt_eq_k_lp, 0),
+        ).mean()
+        # examples/attribute_comparison.sym:36 cmp(i, a, j) == eq and cmp(j, a, k) == gt => cmp(i, a, k) == gt
+        terms["mixed_eq_gt"] = rt.implication_logits(
+            rt.and_logits(rt.class_event_logit(cmp_iaj_lp, 1), rt.class_event_logit(cmp_j_a_mixed_eq_gt_k_lp, 2)),
+            rt.class_event_logit(cmp_i_a_mixed_eq_gt_k_lp, 2),
+        ).mean()
+        # examples/attribute_comparison.sym:37 cmp(i, a, j) == gt and cmp(j, a, k) == eq => cmp(i, a, k) == gt
+        terms["mixed_gt_eq"] = rt.implication_logits(
+            rt.and_logits(rt.class_event_logit(cmp_iaj_lp, 2), rt.class_event_logit(cmp_j_a_mixed_gt_eq_k_lp, 1)),
+            rt.class_event_logit(cmp_i_a_mixed_gt_eq_k_lp, 2),
         ).mean()
         return self.total(terms, calls)
 
@@ -320,6 +389,36 @@ CHECKS = {
     },
     "mixed_eq_lt": {
         "method": "check_mixed_eq_lt",
+        "variables": {
+            "i": rt.CheckVariable("batch", rt.Values(0, 27)),
+            "a": rt.CheckVariable("batch", rt.Values(0, M)),
+            "j": rt.CheckVariable("batch", rt.Values(0, 27)),
+            "k": rt.CheckVariable("uniform", rt.Values(0, 27)),
+        },
+        "error": None,
+    },
+    "mixed_lt_eq": {
+        "method": "check_mixed_lt_eq",
+        "variables": {
+            "i": rt.CheckVariable("batch", rt.Values(0, 27)),
+            "a": rt.CheckVariable("batch", rt.Values(0, M)),
+            "j": rt.CheckVariable("batch", rt.Values(0, 27)),
+            "k": rt.CheckVariable("uniform", rt.Values(0, 27)),
+        },
+        "error": None,
+    },
+    "mixed_eq_gt": {
+        "method": "check_mixed_eq_gt",
+        "variables": {
+            "i": rt.CheckVariable("batch", rt.Values(0, 27)),
+            "a": rt.CheckVariable("batch", rt.Values(0, M)),
+            "j": rt.CheckVariable("batch", rt.Values(0, 27)),
+            "k": rt.CheckVariable("uniform", rt.Values(0, 27)),
+        },
+        "error": None,
+    },
+    "mixed_gt_eq": {
+        "method": "check_mixed_gt_eq",
         "variables": {
             "i": rt.CheckVariable("batch", rt.Values(0, 27)),
             "a": rt.CheckVariable("batch", rt.Values(0, M)),
@@ -568,4 +667,106 @@ class Validator(rt.ValidatorBase):
             finite=calls.finite(n),
             values={"i": i, "a": a, "j": j, "k": k},
             sides={"cmp(i, a, j) == eq and cmp(j, a, k) == lt": lhs, "cmp(i, a, k) == lt": rhs},
+        )
+
+    def check_mixed_lt_eq(self, values, n, device, generator=None):
+        """mixed_lt_eq: cmp(i, a, j) == lt and cmp(j, a, k) == eq => cmp(i, a, k) == lt
+        (examples/attribute_comparison.sym:35)
+        """
+        i = values["i"]
+        a = values["a"]
+        j = values["j"]
+        if "k" in values:
+            k = values["k"]
+        else:
+            k = rt.uniform_int(0, 27, n, generator, device)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        cmp_iaj = calls.add("cmp", i, a, j)
+        cmp_jak = calls.add("cmp", j, a, k)
+        cmp_iak = calls.add("cmp", i, a, k)
+        calls.run()
+        cmp_iaj_lp = torch.log_softmax(calls[cmp_iaj], -1)
+        cmp_jak_lp = torch.log_softmax(calls[cmp_jak], -1)
+        cmp_iak_lp = torch.log_softmax(calls[cmp_iak], -1)
+        lhs = (cmp_iaj_lp.argmax(-1) == 0) & (cmp_jak_lp.argmax(-1) == 1)
+        rhs = cmp_iak_lp.argmax(-1) == 0
+        return rt.checked(
+            n,
+            loss=rt.implication_logits(
+                rt.and_logits(rt.class_event_logit(cmp_iaj_lp, 0), rt.class_event_logit(cmp_jak_lp, 1)),
+                rt.class_event_logit(cmp_iak_lp, 0),
+            ),
+            holds=~lhs | rhs,
+            mask=None,
+            finite=calls.finite(n),
+            values={"i": i, "a": a, "j": j, "k": k},
+            sides={"cmp(i, a, j) == lt and cmp(j, a, k) == eq": lhs, "cmp(i, a, k) == lt": rhs},
+        )
+
+    def check_mixed_eq_gt(self, values, n, device, generator=None):
+        """mixed_eq_gt: cmp(i, a, j) == eq and cmp(j, a, k) == gt => cmp(i, a, k) == gt
+        (examples/attribute_comparison.sym:36)
+        """
+        i = values["i"]
+        a = values["a"]
+        j = values["j"]
+        if "k" in values:
+            k = values["k"]
+        else:
+            k = rt.uniform_int(0, 27, n, generator, device)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        cmp_iaj = calls.add("cmp", i, a, j)
+        cmp_jak = calls.add("cmp", j, a, k)
+        cmp_iak = calls.add("cmp", i, a, k)
+        calls.run()
+        cmp_iaj_lp = torch.log_softmax(calls[cmp_iaj], -1)
+        cmp_jak_lp = torch.log_softmax(calls[cmp_jak], -1)
+        cmp_iak_lp = torch.log_softmax(calls[cmp_iak], -1)
+        lhs = (cmp_iaj_lp.argmax(-1) == 1) & (cmp_jak_lp.argmax(-1) == 2)
+        rhs = cmp_iak_lp.argmax(-1) == 2
+        return rt.checked(
+            n,
+            loss=rt.implication_logits(
+                rt.and_logits(rt.class_event_logit(cmp_iaj_lp, 1), rt.class_event_logit(cmp_jak_lp, 2)),
+                rt.class_event_logit(cmp_iak_lp, 2),
+            ),
+            holds=~lhs | rhs,
+            mask=None,
+            finite=calls.finite(n),
+            values={"i": i, "a": a, "j": j, "k": k},
+            sides={"cmp(i, a, j) == eq and cmp(j, a, k) == gt": lhs, "cmp(i, a, k) == gt": rhs},
+        )
+
+    def check_mixed_gt_eq(self, values, n, device, generator=None):
+        """mixed_gt_eq: cmp(i, a, j) == gt and cmp(j, a, k) == eq => cmp(i, a, k) == gt
+        (examples/attribute_comparison.sym:37)
+        """
+        i = values["i"]
+        a = values["a"]
+        j = values["j"]
+        if "k" in values:
+            k = values["k"]
+        else:
+            k = rt.uniform_int(0, 27, n, generator, device)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        cmp_iaj = calls.add("cmp", i, a, j)
+        cmp_jak = calls.add("cmp", j, a, k)
+        cmp_iak = calls.add("cmp", i, a, k)
+        calls.run()
+        cmp_iaj_lp = torch.log_softmax(calls[cmp_iaj], -1)
+        cmp_jak_lp = torch.log_softmax(calls[cmp_jak], -1)
+        cmp_iak_lp = torch.log_softmax(calls[cmp_iak], -1)
+        lhs = (cmp_iaj_lp.argmax(-1) == 2) & (cmp_jak_lp.argmax(-1) == 1)
+        rhs = cmp_iak_lp.argmax(-1) == 2
+        return rt.checked(
+            n,
+            loss=rt.implication_logits(
+                rt.and_logits(rt.class_event_logit(cmp_iaj_lp, 2), rt.class_event_logit(cmp_jak_lp, 1)),
+                rt.class_event_logit(cmp_iak_lp, 2),
+            ),
+            holds=~lhs | rhs,
+            mask=None,
+            finite=calls.finite(n),
+            values={"i": i, "a": a, "j": j, "k": k},
+            sides={"cmp(i, a, j) == gt and cmp(j, a, k) == eq": lhs, "cmp(i, a, k) == gt": rhs},
         )

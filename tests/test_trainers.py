@@ -40,6 +40,9 @@ TINY = {
             "transitive_gt",
             "transitive_eq",
             "mixed_eq_lt",
+            "mixed_lt_eq",
+            "mixed_eq_gt",
+            "mixed_gt_eq",
         ],
     ),
 }
