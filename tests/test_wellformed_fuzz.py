@@ -230,10 +230,7 @@ def _exercise_text(text: str) -> None:
 # property tests pass over examples that hit one, so that they keep looking for new bugs; drop an
 # entry when its bug is fixed (its reproducer then runs as a plain test). None is open now: every
 # exception the property tests meet fails them.
-KNOWN: list = [
-    ("RuntimeError", r"cannot reshape tensor of 0 elements into shape \[-1, 0\]"),  # test_repro_symmetrize_trivial_*
-    ("AssertionError", r"the loss is inf: "),  # test_repro_range_output_shifted_by_a_value_equals_a_constant
-]
+KNOWN: list = []
 
 
 def _known(err: BaseException) -> bool:

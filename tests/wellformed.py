@@ -854,6 +854,8 @@ class NewForms:
             self.line(f"layer {self.fresh('L')}: {d} -> {b.pick([d, 'real'])} under {g}")
         f = self.model([(x, d)], out)
         e = self.fresh("g")
+        if fam == "pres" and b.coin(3) == 0:  # a constant element that acts as the identity
+            self.law(f"{f}({g}.a . {x}) == {f}({x})", opts=self.tol())
         if out in (d, f"class({d})") and b.coin():
             self.law(f"{f}({e} . {x}) == {e} . {f}({x})", [f"{e}: {g}"], opts=self.tol())
         else:
@@ -1054,8 +1056,12 @@ class NewForms:
         x, y = self.fresh("x"), self.fresh("y")
         jd = self.domain(f"range({lo}, {hi})")
         g = self.model([(x, jd), (y, jd)], f"class(range({lo}, {hi}))")
-        what = b.pick(["const", "event", "neg"])
-        if what == "const":
+        what = b.pick(["const", "event", "neg", "neglogic", "negor"])
+        if what == "neglogic":
+            self.law(f"-{g}({x}, {y}) == {-lo} => {g}({y}, {x}) == {lo}")
+        elif what == "negor":
+            self.law(f"not ({g}({x}, {y}) == {lo}) or {g}({y}, {x}) == {lo}", guard=f"{x} != {y}" if b.coin() else None)
+        elif what == "const":
             self.law(f"{g}({x}, {lo}) == {lo}", guard=f"{x} > {lo}" if b.coin() else None)
         elif what == "event":
             self.law(f"{g}({x}, {y}) == {lo} => {g}({y}, {x}) == {hi - 1}")
@@ -1073,8 +1079,13 @@ class NewForms:
             self.line(f"domain {img} = tensor[{b.pick(['', 'N, '])}{s}, {s}]")
             self.line(f"group {g} = <r, s | r^4, s^2, (s r)^2>")
             self.line(f"action {g} on {img} {{ r -> rot90(dims=(-2, -1)), s -> flip(dim=-1) }}")
-            f = self.model([(x, img)], b.pick([img, "real"]))
             word = b.pick([f"{g}.r", f"{g}.s", f"{g}.r . {g}.s", f"{g}.s . {g}.r . {g}.r"])
+            if b.coin(3) == 0:  # the same constant on two arguments, next to a drawn element
+                y, h = self.fresh("y"), self.fresh("h")
+                f = self.model([(x, img), (y, img)], "real")
+                self.law(f"{f}({word} . {x}, {word} . {y}) == {f}({h} . {x}, {h} . {y})", [f"{h}: {g}"], opts=self.tol())
+                return
+            f = self.model([(x, img)], b.pick([img, "real"]))
             rhs = f"{word} . {f}({x})" if b.lines[-1].endswith(img) else f"{f}({x})"
             self.law(f"{f}({word} . {x}) == {rhs}", opts=self.tol())
             return
@@ -1127,6 +1138,8 @@ class NewForms:
         u = self.fresh("u")
         guard = f"{u} > 1" if b.coin(4) == 0 and n > 3 else None
         self.law(f"{f}({a}, {c} * {u}) == {f}({a}, {c}) * {u}", [f"{u}: units({nt})"], guard=guard)
+        if b.coin(3) == 0:  # a unit is a value of cyclic(n): an argument, and a factor of an output
+            self.law(f"{f}({u}, {c}) == {f}({c}, {u})", [f"{u}: units({nt})"], opts=self.tol())
         if b.coin():
             g, e = self.decl("U"), self.fresh("g")
             self.line(f"group {g} = units({nt})")
@@ -1139,7 +1152,10 @@ class NewForms:
         self.line(f"domain {z} = cyclic({n})")
         g = self.decl("U")
         k = b.i(1, 2)
-        if b.coin():
+        if b.coin(4) == 0:  # x -> -(x + k), an involution
+            self.line(f"group {g} = <u | u^2>")
+            self.line(f"action {g} on {z} {{ u -> compose(negate, shift({k})) }}")
+        elif b.coin():
             unit = b.pick([v for v in range(2, n) if math.gcd(v, n) == 1])
             self.line(f"group {g} = <u | u^{_order_mod(unit, n)}>")
             self.line(f"action {g} on {z} {{ u -> compose(shift(-{k}), scale({unit}), shift({k})) }}")
@@ -1159,6 +1175,8 @@ class NewForms:
             x = self.fresh("x")
             h = self.model([(x, t)], "real")
             self.law(f"{h}({w}.w . {x}) == {h}({x})", opts=self.tol())
+            if b.coin():
+                self.line(f"layer {self.fresh('L')}: {t} -> {b.pick([t, 'real'])} under {w}")
 
     def relabel(self):
         b = self.b
@@ -1197,16 +1215,21 @@ class NewForms:
         self.line(f"domain {pts} = tensor[{n}, {dim}]")
         x, g, t, k = self.fresh("x"), self.fresh("g"), self.fresh("t"), self.fresh("k")
         f = self.model([(x, pts)], "real")
-        form = b.pick(["act_plus", "scale_act", "act_of_sum", "two"])
+        form = b.pick(["act_plus", "scale_act", "act_of_sum", "two", "out_plus"])
         if form == "act_plus":
             self.law(f"{f}({g} . {x} + {t}) == {f}({x})", [f"{g}: {e}", f"{t}: tensor[{dim}]"], opts=self.tol())
         elif form == "scale_act":
             self.law(f"{f}({k} * ({g} . {x})) == {k} * {f}({x})", [f"{g}: {e}", f"{k}: {self.real_bounds()}"])
         elif form == "act_of_sum":
             self.law(f"{f}({g} . ({x} - {t})) == {f}({x})", [f"{g}: {e}", f"{t}: real"], opts=self.tol())
-        else:
+        elif form == "two":
             h = self.fresh("h")
             self.law(f"{f}({g} . {h} . {x}) == {f}({h} . {x})", [f"{g}: {e}", f"{h}: {e}"], opts=self.tol())
+        else:
+            v = self.decl("V")
+            self.line(f"domain {v} = tensor[{dim}]")
+            m = self.model([(x, pts)], v)
+            self.law(f"{m}({g} . {x}) + {t} == {g} . {m}({x}) + {t}", [f"{g}: {e}", f"{t}: {v}"], opts=self.tol())
 
     def physics(self):
         b = self.b
