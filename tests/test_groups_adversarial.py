@@ -243,3 +243,23 @@ def test_symmetrize_over_a_trivial_group_is_the_model_itself():
     a = torch.tensor([0, 1, 1])
     with torch.no_grad():
         assert torch.allclose(symspec.compile(spec).symmetrize("f", model)(a), model(a))
+
+
+def test_symmetrize_a_constant_element_on_the_fixed_dims_of_a_tensor_with_a_symbolic_dim():
+    """h(C3.c . y) == C3.c . h(y) on tensor[N, 3] (the roll on the fixed dim): the element's order was not read (no
+    push map over the symbolic tensor), so no symmetrizer was built; now the exact average over its 3 powers."""
+    spec = symspec.loads(
+        "group C3 = cyclic(3)\ndomain PN = tensor[N, 3]\naction C3 on PN by roll(dim=1)\nmodel h(y: PN) -> PN\n"
+        "law c: h(C3.c . y) == C3.c . h(y)\n",
+        "const_sym.sym",
+    )
+    mod = symspec.compile(symspec.check(spec))
+
+    def bad(t):
+        return t.cumsum(-1)
+
+    sym = mod.symmetrize("h", bad)
+    y = torch.randn(4, 7, 3, dtype=torch.float64)
+    expected = sum(torch.roll(bad(torch.roll(y, k, -1)), -k, -1) for k in range(3)) / 3
+    assert torch.allclose(sym(y), expected)
+    assert symspec.validate(spec, h=sym, samples=200, dims={"N": 5}).passed

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..analysis.domains import Range, RealDomain, Tensor
-from ..transforms import MAX_TABLE_ORDER
+from ..transforms import MAX_TABLE_ORDER, ops_push
 
 __all__ = ["constant_description", "element_order", "MAX_ORDER_POINTS"]
 
@@ -56,12 +56,32 @@ def element_order(spec, gir, generator: str, domains) -> int | None:
         if isinstance(d, RealDomain) or kind == "trivial":
             continue
         perm = act.perms.get(generator) if act is not None else None
+        if perm is None and act is not None and isinstance(d, Tensor) and generator in act.ops:
+            perm = _event_push(act.ops[generator], d)  # tensor[N, 3] rolled on dim 1: its cycles on the fixed dims
         if perm is None or len(perm) > MAX_ORDER_POINTS:
             return None
         order = math.lcm(order, _cycles_lcm(np.asarray(perm)))
         if order > MAX_TABLE_ORDER:
             return None
     return order
+
+
+def _event_push(ops, d: Tensor):
+    """The push map of ``ops`` on the dims they move of a tensor whose earlier dims may be symbolic (they move
+    together, like channels), when those moved dims are fixed and at most MAX_ORDER_POINTS; else None."""
+    ops = [(op, dict(args)) for op, args in ops]
+    touched = _touched(ops)
+    if not touched or any(op == "permute_dims" and "perm" not in args for op, args in ops):
+        return None
+    lead = min(touched)
+    event = d.dims[lead:]
+    if not all(isinstance(x, int) for x in event) or math.prod(event) > MAX_ORDER_POINTS:
+        return None
+    shifted = []
+    for op, args in ops:
+        moved = {k: (v - lead if k in ("dim", "i", "j") else tuple(x - lead for x in v) if k == "dims" else v) for k, v in args.items()}
+        shifted.append((op, moved))
+    return ops_push(shifted, shape=tuple(event))
 
 
 def constant_description(
