@@ -12,7 +12,12 @@ formulas, ``and`` of relations), guards (order chains, !=, labels, between,
 abs/min/max, not/or) and ``[weight, tol, rtol, samples]`` options; then
 layers and priors.  Names are drawn from pools that include Python keywords,
 builtins and the generated module's own local names (``n``, ``device``,
-``calls``, ``terms``...) to exercise name mangling.
+``calls``, ``terms``...) to exercise name mangling.  A third of the specs
+also get one or two blocks of ``NewForms`` (the forms of issue 13: ``by
+identity``, mixed products, ``matrix(dims=...)``, real/tensor arithmetic,
+logic over class outputs, range negation, constant elements, ``units(n)``,
+``compose``, ``relabel``, physics groups); ``new_language_specs()`` draws
+specs of those blocks only, each of which checks and compiles.
 
 ``tiny_models(module)`` builds a small ``nn.Module`` per model of a compiled
 module from its ``INPUTS`` / ``OUTPUTS`` descriptors; a model raises
