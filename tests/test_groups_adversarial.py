@@ -263,3 +263,29 @@ def test_symmetrize_a_constant_element_on_the_fixed_dims_of_a_tensor_with_a_symb
     expected = sum(torch.roll(bad(torch.roll(y, k, -1)), -k, -1) for k in range(3)) / 3
     assert torch.allclose(sym(y), expected)
     assert symspec.validate(spec, h=sym, samples=200, dims={"N": 5}).passed
+
+
+def test_a_large_cyclic_group_on_tensor_positions_is_drawn_uniformly():
+    """cyclic(10000) rolling tensor[10000] was drawn as random words of 64 shifts by one: 37 distinct shifts (about
+    +-20) in 5000 draws, so a model invariant to small shifts only passed; now k uniform in [0, 10000), the power
+    of the generator's map by repeated squaring (also dihedral, units and products of them: a normal form)."""
+    from symspec import runtime as rt
+    from symspec.codegen.draws import group_description
+
+    spec = symspec.loads(
+        "group C = cyclic(10000)\ndomain P = tensor[10000]\naction C on P by roll(dim=0)\nmodel f(x: P) -> real\n"
+        "law l: forall g: C. f(g . x) == f(x)\n",
+        "big_roll.sym",
+    )
+    gir = spec.ir.group(spec.groups["C"])
+    sampler = rt.GroupSampler("C", group_description(spec, gir, {"P": spec.domains["P"]}))
+    rng = torch.Generator().manual_seed(0)
+    x = torch.arange(10000.0).expand(400, 10000)
+    shifts = set()
+    for _ in range(5):
+        g = sampler.draw(400, rng)
+        moved = sampler.act(g, "P", x)
+        assert torch.equal(sampler.act_inverse(g, "P", moved), x)
+        assert torch.equal(moved, torch.stack([torch.roll(x[0], int(s)) for s in (moved == 0).double().argmax(-1)]))
+        shifts |= set((moved == 0).double().argmax(-1).tolist())
+    assert len(shifts) > 1000, len(shifts)  # about 1800 expected of 10000

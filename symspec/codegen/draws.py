@@ -521,7 +521,7 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
             k: None if _still(a, d) else _finite_entry(a, d, gir.generators, number, dims)
             for (k, a), d in zip(acts.items(), domains.values())
         }
-        return [{"kind": "finite", "name": gir.name, "order": gir.order, "on": on}]
+        return [{"kind": "finite", "name": gir.name, "order": gir.order, **_normal_form(gir), "on": on}]
     out = []
     for f, f_acts in zip(gir.factors or (gir,), factor_actions(spec, gir, domains)):
         kind = _plain(f.definition.kind)
@@ -580,8 +580,20 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
         elif kind == "symmetric" and any(a is not None and "permute" in a for a in on.values()):
             out.append({"kind": "symmetric", "name": f.name, "on": on})
         else:
-            out.append({"kind": "finite", "name": f.name, "order": f.order, "on": on})
+            out.append({"kind": "finite", "name": f.name, "order": f.order, **_normal_form(f), "on": on})
     return out
+
+
+def _normal_form(gir) -> dict:
+    """``{"steps": [m_1, ...]}`` for a group too large to list whose elements have a normal form (:func:`_steps`:
+    cyclic, dihedral, units and their products), so its elements are drawn uniformly (random words of 64 steps in
+    a shift by one reach shifts of about +-20 of cyclic(10000)); else nothing."""
+    if enumerable(gir):
+        return {}
+    steps = _steps(gir)
+    if steps is None or [g for g, _m in steps] != list(gir.generators):
+        return {}
+    return {"steps": [m for _g, m in steps]}
 
 
 def _fixed_event(act, d) -> int | None:

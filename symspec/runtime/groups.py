@@ -59,6 +59,7 @@ import torch
 
 from ..transforms import MAX_TABLE_ORDER
 from .actions import (
+    MAX_WORD_ENTRIES,
     act_on_values,
     concat_actions,
     gather_positions,
@@ -119,6 +120,28 @@ def _axis(x: torch.Tensor, rank: int, dim: int) -> int:
     return x.dim() - rank + dim - 1
 
 
+def _normal_form_words(gens: torch.Tensor, steps: list, batch: int, generator=None, pool: int = 1024) -> torch.Tensor:
+    """``batch`` uniform elements ``g_1^k_1 ... g_r^k_r`` (``k_i`` uniform below its relative order ``steps[i]``: every
+    element once, so uniform over the group), as push maps; each power by repeated squaring of the generator's map.
+    At most ``pool`` (and MAX_WORD_ENTRIES entries) are built per call, the examples draw among them."""
+    points = gens.shape[-1]
+    words = max(1, min(batch, pool, MAX_WORD_ENTRIES // max(points, 1)))
+    identity = torch.arange(points, device=gens.device).expand(words, points)
+    out = identity
+    for g, m in zip(gens, steps):
+        k = torch.randint(0, int(m), (words,), generator=generator).to(gens.device)
+        power, base, bit = identity, g, 0
+        while (1 << bit) < int(m):
+            use = ((k >> bit) & 1).bool().unsqueeze(-1)
+            power = torch.where(use, base[power], power)  # base after power (powers of one map commute)
+            base = base[base]
+            bit += 1
+        out = power.gather(-1, out)  # g_i^k_i after the earlier factors
+    if words < batch:
+        out = out[torch.randint(0, words, (batch,), generator=generator).to(gens.device)]
+    return out
+
+
 class _Finite:
     """A finite factor: element tables (every element) or generator push maps (random words), per moved domain."""
 
@@ -146,6 +169,7 @@ class _Finite:
             self.points[key] = tables[-1].shape[-1]
         self.rows = self.gathers = self.generators = None
         self.offsets = {}
+        self.steps = desc.get("steps")  # relative orders of the generators: every element g_1^k_1 ... g_r^k_r once
         order = desc.get("order")
         if not tables or not tables[0].shape[0]:
             self.order = 1  # moves nothing: the identity
@@ -179,6 +203,8 @@ class _Finite:
         return out
 
     def draw(self, n: int, generator, device, like, word_length: int, on) -> torch.Tensor:
+        if self.generators is not None and self.steps is not None:
+            return _normal_form_words(on["generators"], self.steps, n, generator)
         if self.generators is not None:
             return random_words(on["generators"], n, word_length, generator)
         return torch.randint(0, self.order, (n,), generator=generator, device=device)
