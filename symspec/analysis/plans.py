@@ -8,6 +8,7 @@ import numpy as np
 
 from ..syntax import ast
 from ..syntax.unparse import unparse
+from ..transforms import MAX_TABLE_ORDER
 from .domains import Cyclic, Range, RealDomain, Tensor, Units
 from .evaluate import evaluate_guard
 from .groups import is_finite_domain
@@ -57,6 +58,11 @@ def plan_variables(ir: LawIR, law, spec, sym, budget=None) -> None:
                     f"Haar measure on {gir.name}"
                     if not gir.factors
                     else "uniform on each finite factor, Haar on each continuous one, of " + gir.name
+                )
+            elif _words(gir):
+                detail = (
+                    f"random words of its generators over {gir.name} ({gir.order_text} elements; approximately "
+                    f"uniform: past {MAX_TABLE_ORDER} elements no table of them is built)"
                 )
             else:
                 detail = f"uniform over {gir.name} ({gir.order_text} elements)"
@@ -108,6 +114,16 @@ def plan_variables(ir: LawIR, law, spec, sym, budget=None) -> None:
             v.domain,
         )
     _acceptance(ir, law, spec, sym, conj, budget)
+
+
+_NORMAL_FORMS = ("symmetric", "alternating", "cyclic", "dihedral", "units")  # drawn uniformly at any order
+
+
+def _words(gir) -> bool:
+    """Whether a finite group is drawn as random words (more than MAX_TABLE_ORDER elements and no normal form)."""
+    if not isinstance(gir.order, int) or gir.order <= MAX_TABLE_ORDER:
+        return False
+    return not all(f.definition.kind in _NORMAL_FORMS for f in (gir.factors or (gir,)))
 
 
 def over_text(spec, domain) -> str:
