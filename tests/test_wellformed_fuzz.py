@@ -169,8 +169,12 @@ def test_compiled_wellformed_specs_run(text):
 def exercise_more(spec, text: str) -> None:
     """:func:`exercise`, then ``symmetrize`` on every model that has a symmetrizer and ``assert_equivariant`` on every
     layer: the backends the forms of issue 13 must reach besides the loss, augment and validate."""
+    import json
+
+    from symspec.analysis.ir import explain_json, explain_text
     from symspec.testing import assert_equivariant
 
+    assert explain_text(spec) and json.dumps(explain_json(spec))  # explain, as text and as JSON
     exercise(spec)
     mod = symspec.compile(spec)
     models = tiny_models(mod)
@@ -181,6 +185,8 @@ def exercise_more(spec, text: str) -> None:
         plain, out = models[name](*args), wrapped(*args)
         assert out.shape == plain.shape, f"symmetrize({name}): {tuple(plain.shape)} -> {tuple(out.shape)}\n{text}"
         assert torch.isfinite(out).all(), f"symmetrize({name}) is not finite\n{text}"
+    if mod.LAWS and models:  # the report renders (residual quantiles of real and tensor laws)
+        assert symspec.validate(spec, samples=16, seed=1, models=models).render()
     for name, cls in mod.LAYERS.items():
         dims = getattr(spec.layers[name].source, "dims", ())
         x = torch.randn(3, 2, *[d if isinstance(d, int) else SYMBOLIC for d in dims], dtype=torch.float64)
