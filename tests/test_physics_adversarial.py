@@ -74,7 +74,9 @@ def test_integer_tensors_are_refused_not_truncated(group, domain):
         loss({"x": x})
 
 
-POINT_AND_VELOCITY = CLOUD + """domain Vel = tensor[3]
+POINT_AND_VELOCITY = (
+    CLOUD
+    + """domain Vel = tensor[3]
 group G = SE(3)
 action G on Vel by matrix(dim=-1)
 model c(x: Cloud) -> Point
@@ -82,6 +84,7 @@ model v(x: Cloud) -> Vel
 model f(p: Point) -> real
 law velocity: forall g: G. v(g . x) == g . v(x)
 """
+)
 
 
 def test_a_second_action_on_another_name_of_the_same_type_is_an_error():
@@ -149,7 +152,13 @@ def test_large_draws_run_the_qr_a_chunk_at_a_time(kind, monkeypatch):
         return real(batch, n, *args)
 
     n = 4 if kind in ("SO1", "O1") else 5
-    desc = {"kind": kind, "name": kind, "n": n, "scale": 1.0, "on": {"X": {"shape": ("N", n + (kind in ("SO1", "O1"))), "dim": 1}}}
+    desc = {
+        "kind": kind,
+        "name": kind,
+        "n": n,
+        "scale": 1.0,
+        "on": {"X": {"shape": ("N", n + (kind in ("SO1", "O1"))), "dim": 1}},
+    }
     factor = physics.PHYSICS_KINDS[kind](desc)
     whole = factor.draw(1500, torch.Generator().manual_seed(3), None, None, 0, {})
     monkeypatch.setattr(physics, "haar_orthogonal", spy)
@@ -167,9 +176,7 @@ def test_explain_lists_the_continuous_factors_of_a_product():
     has no named generators), so a reader could not see that the points translate."""
     from symspec.analysis.ir import explain_text
 
-    src = CLOUD + (
-        "group PE = symmetric(N) x E(3)\nmodel c(x: Cloud) -> Point\nlaw l: forall g: PE. c(g . x) == g . c(x)\n"
-    )
+    src = CLOUD + ("group PE = symmetric(N) x E(3)\nmodel c(x: Cloud) -> Point\nlaw l: forall g: PE. c(g . x) == g . c(x)\n")
     text = explain_text(symspec.loads(src))
     assert "symmetric(N).c -> permute_dims(generator=c, dims=(0,)); E(3): x -> R x + t along dim 1\n" in text
     assert "symmetric(N).c -> identity; E(3): x -> R x + t along dim 0\n" in text

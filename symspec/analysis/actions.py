@@ -534,7 +534,8 @@ def resolve_action(ctx: Context, decl: ast.ActionDecl) -> ActionDef | None:
         ctx.reporter.error(
             f"{group} cannot act by {t.name}",
             t.span,
-            f"{t.name} expresses the action of " + " or ".join({"SO1": "SO(1, n)", "O1": "O(1, n)"}.get(f, f"{f}(n)") for f in families)
+            f"{t.name} expresses the action of "
+            + " or ".join({"SO1": "SO(1, n)", "O1": "O(1, n)"}.get(f, f"{f}(n)") for f in families)
             if t.name != "rot90"
             else "rot90 expresses the action of dihedral(4) on square images",
         )

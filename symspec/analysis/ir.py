@@ -264,7 +264,9 @@ def explain_text(spec) -> str:
                     )
                 )
                 if a.ops and a.parts:  # a product: factors acting by matrices or x -> R x + t name no generators
-                    gens = "; ".join([gens, *(_continuous_part(ir, p) for p in a.parts if not p.ops and p.kind in ("matrix", "affine"))])
+                    gens = "; ".join(
+                        [gens, *(_continuous_part(ir, p) for p in a.parts if not p.ops and p.kind in ("matrix", "affine"))]
+                    )
                 out.append(f"    on {dom} ({a.source}, {a.kind}): {gens}")
     if ir.models:
         out.append("\nmodels")

@@ -654,7 +654,9 @@ class Symmetry:
             return out
 
         def scalar_or_abelian(f: GroupIR) -> bool:
-            return f.definition.kind in ("SO", "O") and (f.definition.arg == 1 or (f.definition.kind, f.definition.arg) == ("SO", 2))
+            return f.definition.kind in ("SO", "O") and (
+                f.definition.arg == 1 or (f.definition.kind, f.definition.arg) == ("SO", 2)
+            )
 
         dims = [moved(f, p) for f, p in zip(factors, parts)]
         for i in range(len(parts)):
@@ -666,7 +668,10 @@ class Symmetry:
                 matrices = parts[i].kind == parts[j].kind == "matrix"
                 if not shared or (matrices and scalar_or_abelian(a) and scalar_or_abelian(b)):
                     continue
-                if any(scalar_or_abelian(f) and p.kind == "matrix" and f.definition.arg == 1 for f, p in ((a, parts[i]), (b, parts[j]))):
+                if any(
+                    scalar_or_abelian(f) and p.kind == "matrix" and f.definition.arg == 1
+                    for f, p in ((a, parts[i]), (b, parts[j]))
+                ):
                     continue
                 self.r.warning(
                     f"the factors {a.name} and {b.name} of '{gir.name}' do not commute on {domain_name}: both move dim "

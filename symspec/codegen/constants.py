@@ -79,7 +79,9 @@ def _event_push(ops, d: Tensor):
         return None
     shifted = []
     for op, args in ops:
-        moved = {k: (v - lead if k in ("dim", "i", "j") else tuple(x - lead for x in v) if k == "dims" else v) for k, v in args.items()}
+        moved = {
+            k: (v - lead if k in ("dim", "i", "j") else tuple(x - lead for x in v) if k == "dims" else v) for k, v in args.items()
+        }
         shifted.append((op, moved))
     return ops_push(shifted, shape=tuple(event))
 
@@ -106,7 +108,9 @@ def constant_description(
         if isinstance(d, Tensor):
             touched = _touched(ops)
             lead = min(touched) if touched else len(d.dims)
-            if not all(isinstance(x, int) for x in d.dims[lead:]) or any(op == "permute_dims" and "perm" not in args for op, args in ops):
+            if not all(isinstance(x, int) for x in d.dims[lead:]) or any(
+                op == "permute_dims" and "perm" not in args for op, args in ops
+            ):
                 raise ValueError(
                     f"the constant element {name} moves dims of {spec.domain_name(d)} of symbolic size; "
                     "a constant element needs the dims it moves fixed"
