@@ -11,8 +11,7 @@
    ``assert_equivariant`` on every layer. ``SYMSPEC_NEW_FORMS_EXAMPLES`` sets
    how many (default 40).
 
-Reproducers of the bugs it found are at the end, marked xfail(strict=True):
-each flips when fixed. ``SYMSPEC_FUZZ_SCALE=20`` runs the fuzzers 20 times longer.
+Reproducers of the bugs it found (all fixed) are at the end. ``SYMSPEC_FUZZ_SCALE=20`` runs the fuzzers 20 times longer.
 """
 
 from __future__ import annotations
@@ -451,7 +450,6 @@ def test_repro_range_output_shifted_by_a_value_equals_a_constant():
     _loss("domain R = range(0, 3)\nmodel f(a: R) -> class(3)\nlaw l: f(a) + a == 0\n")
 
 
-@pytest.mark.xfail(strict=True, reason="labels are registered for declared set domains only (analysis/resolve.py)")
 def test_repro_labels_of_an_inline_set_are_constants():
     # 'b1' is the label of set(a1, b1) whether the set is declared or inline; inline, it was a law variable drawn
     # uniformly over the set (explain: 'b1: uniform over set(a1, b1)'), a silently different law
@@ -460,6 +458,5 @@ def test_repro_labels_of_an_inline_set_are_constants():
     assert torch.allclose(declared, inline)
 
 
-@pytest.mark.xfail(strict=True, raises=SpecError, reason="labels are registered for declared set domains only")
 def test_repro_a_guard_compares_with_a_label_of_an_inline_set():
     check(symspec.loads("model f(i: cyclic(3), v: set(a1, b1)) -> real\nlaw l: f(i, v) >= 0 when v != a1\n", "r.sym"))

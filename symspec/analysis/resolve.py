@@ -13,7 +13,19 @@ from ..errors import ParamError, Span
 from ..syntax import ast
 from ..syntax.unparse import unparse
 from .actions import resolve_action
-from .domains import Cyclic, Labels, Range, RealDomain, Tensor, Units, describe, fits_int64, resolve_domain, resolve_output
+from .domains import (
+    ClassOf,
+    Cyclic,
+    Labels,
+    Range,
+    RealDomain,
+    Tensor,
+    Units,
+    describe,
+    fits_int64,
+    resolve_domain,
+    resolve_output,
+)
 from .laws import check_law, check_options
 from .records import LayerDef, ModelSig, PriorDef, Spec
 from .scope import KIND_WORDS, Candidates, Reporter, SymbolTable, did_you_mean
@@ -238,6 +250,11 @@ class Analyzer:
         out = resolve_output(self, decl.output)
         if out is None or not ok:
             return
+        # the labels of an inline set(...) are constants in laws, as those of a declared set are
+        for d in [d for _, d in params] + [out.domain if isinstance(out, ClassOf) else out]:
+            if isinstance(d, Labels):
+                for label in d.labels:
+                    self.labels.setdefault(label, d)
         self.models[decl.name.name] = ModelSig(decl.name.name, tuple(params), out, decl.span)
 
     def _layer(self, decl: ast.LayerDecl):
