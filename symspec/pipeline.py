@@ -16,6 +16,7 @@ from .analysis.resolve import Analyzer
 from .analysis.sealed import seal
 from .errors import Diagnostic, ParamError, Span, SpecSyntaxError, UsageError, raise_diagnostics
 from .syntax import ast, parse
+from .syntax.parser import decode
 
 __all__ = ["analyze", "loads", "load", "check", "compile_source", "compile", "parse_param_overrides"]
 
@@ -61,23 +62,6 @@ def loads(text: str, file: str = "<string>", params: dict | None = None) -> Spec
             gc.enable()
 
 
-def _decode(data: bytes, file: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        before = data[: err.start]
-        line = before.count(b"\n") + 1
-        col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
-        text = data.decode("utf-8", "replace")
-        diag = Diagnostic(
-            f"the file is not UTF-8: byte 0x{data[err.start]:02x} cannot be decoded",
-            Span(file, line, col, line, col + 1),
-            "save the file as UTF-8",
-            kind="syntax",
-        )
-        raise SpecSyntaxError([diag], {file: text}) from None
-
-
 def load(path, params: dict | None = None) -> Spec:
     """Read, parse and check a .sym file; ``params`` overrides its ``param`` values."""
     file = str(path)
@@ -85,7 +69,7 @@ def load(path, params: dict | None = None) -> Spec:
         data = Path(path).read_bytes()
     except OSError as err:
         raise UsageError(f"cannot read '{file}': {err.strerror or err}") from None
-    return loads(_decode(data, file), file, params)
+    return loads(decode(data, file), file, params)
 
 
 def parse_param_overrides(items) -> dict:

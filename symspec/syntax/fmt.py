@@ -26,7 +26,7 @@ from dataclasses import fields
 
 from ..errors import Diagnostic, Span, SpecError, SpecSyntaxError
 from . import ast
-from .parser import parse
+from .parser import decode, parse
 from .unparse import unparse
 
 __all__ = ["FormatError", "format_source", "ast_key", "comments", "decode", "KNOWN_FIELDS"]
@@ -78,23 +78,6 @@ _COMPARE = {"==", "!=", "<", "<=", ">", ">="}
 
 class FormatError(SpecError):
     """fmt refuses a file: it holds syntax fmt does not know, or printing it would change its meaning."""
-
-
-def decode(data: bytes, file: str) -> str:
-    """The text of a .sym file's bytes; not UTF-8 is a syntax error at the first bad byte (as ``check`` says)."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        before = data[: err.start]
-        line = before.count(b"\n") + 1
-        col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
-        diag = Diagnostic(
-            f"the file is not UTF-8: byte 0x{data[err.start]:02x} cannot be decoded",
-            Span(file, line, col, line, col + 1),
-            "save the file as UTF-8",
-            kind="syntax",
-        )
-        raise SpecSyntaxError([diag], {file: data.decode("utf-8", "replace")}) from None
 
 
 _KEY_FIELDS: dict = {}  # node type -> the fields its key holds

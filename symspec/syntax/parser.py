@@ -21,7 +21,7 @@ from ..errors import Diagnostic, Span, SpecSyntaxError
 from . import ast, lalr
 from .build import AstBuilder
 
-__all__ = ["parse", "grammar_text", "STATEMENT_KEYWORDS"]
+__all__ = ["parse", "decode", "grammar_text", "STATEMENT_KEYWORDS"]
 
 STATEMENT_KEYWORDS = ("spec", "param", "domain", "graph", "group", "action", "model", "law", "layer", "prior")
 _MAX_SYNTAX_ERRORS = 50
@@ -404,3 +404,20 @@ def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
             seen.add(key)
             out.append(d)
     return out
+
+
+def decode(data: bytes, file: str) -> str:
+    """The text of a .sym file's bytes; not UTF-8 is a syntax error at the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        before = data[: err.start]
+        line = before.count(b"\n") + 1
+        col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+        diag = Diagnostic(
+            f"the file is not UTF-8: byte 0x{data[err.start]:02x} cannot be decoded",
+            Span(file, line, col, line, col + 1),
+            "save the file as UTF-8",
+            kind="syntax",
+        )
+        raise SpecSyntaxError([diag], {file: data.decode("utf-8", "replace")}) from None
