@@ -48,6 +48,14 @@ def _value(ctx: Context, expr, kind: str, what: str):
 
 
 def _transform(ctx: Context, expr, table: dict, context: str) -> TransformDef | None:
+    if table is BLOCK_TRANSFORMS and isinstance(expr, ast.Name) and expr.name == "identity":
+        return TransformDef("compose", (("parts", ()),), expr.span)  # 'r -> identity': the empty composition
+    if table is BLOCK_TRANSFORMS and isinstance(expr, ast.Call) and expr.func.name == "identity":
+        n = len(expr.args)
+        ctx.reporter.error(
+            f"identity takes no arguments, got {n}", expr.span, "write 'identity' alone: the generator leaves the domain as it is"
+        )
+        return None
     if table is BLOCK_TRANSFORMS and isinstance(expr, ast.Call) and expr.func.name in COMPOSED_TRANSFORMS:
         return composed_transform(ctx, expr, lambda e: _transform(ctx, e, table, context))  # compose(...), relabel(...)
     if isinstance(expr, ast.Name):
@@ -65,8 +73,6 @@ def _transform(ctx: Context, expr, table: dict, context: str) -> TransformDef | 
             hint = (
                 f"'{call_name}' maps one generator; give a presentation's generators transforms in an action block"
                 if table is BY_TRANSFORMS
-                else "'identity' is for a whole group that leaves the domain unchanged: write 'action G on D by identity'"
-                if call_name == "identity"
                 else f"'{call_name}' describes a whole family group; use 'action G on D by {call_name}(...)'"
             )
         else:

@@ -124,6 +124,8 @@ def op_sequence(t: TransformDef, domain, normalized: Callable) -> tuple:
 
 def transform_text(t: TransformDef) -> str:
     """A composed transform as written: ``compose(shift(k=-1), scale(u=3), shift(k=1))``, ``relabel(red=green)``."""
+    if t.name == "compose" and not t.arg("parts"):
+        return "identity"  # 'r -> identity' in an action block
     if t.name == "compose":
         return (
             "compose(" + ", ".join(transform_text(p) if p.name in COMPOSED_TRANSFORMS else str(p) for p in t.arg("parts")) + ")"
