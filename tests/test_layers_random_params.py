@@ -18,6 +18,7 @@ from symspec import runtime as rt
 from symspec.analysis.domains import RealDomain
 
 POINTS = "domain Pts = tensor[5, 3]\ndomain Vec = tensor[3]\n"
+GRAPH = "domain Adj = tensor[N, N]\ndomain Nodes = tensor[N]\ngroup P = symmetric(N)\naction P on Adj by permute(dims=(0, 1))\n"
 FLIP = "group F = <s | s^2>\naction F on Pts { s -> flip(dim=0) }\naction F on Vec { s -> permute(perm=(0, 1, 2), dim=0) }\n"
 
 # (case id, spec source or example, layer, expected class, input shape [c_in, *shape])
@@ -42,6 +43,9 @@ CASES = [
     ),
     ("deepsets-pool", ("point_cloud", None), "pool", rt.DeepSetsPool, (2, 6, 3)),
     ("pair", "domain Adj = tensor[N, N]\nlayer f: Adj -> Adj under symmetric(N)\n", "f", rt.PairLinear, (2, 5, 5)),
+    ("pair-pool", GRAPH + "layer f: Adj -> real under P\n", "f", rt.PairPool, (2, 5, 5)),
+    ("pair-to-nodes", GRAPH + "layer f: Adj -> Nodes under P\n", "f", rt.PairToNodes, (2, 5, 5)),
+    ("nodes-to-pair", GRAPH + "layer f: Nodes -> Adj under P\n", "f", rt.NodesToPair, (2, 5)),
     ("basis-so2", "domain V = tensor[2]\nlayer f: V -> V under SO(2)\n", "f", rt.BasisLinear, (2, 2)),
     ("basis-so3", "domain V = tensor[4, 3]\nlayer f: V -> V under SO(3)\n", "f", rt.BasisLinear, (2, 4, 3)),
     ("basis-o3", POINTS + "layer f: Pts -> Pts under O(3)\n", "f", rt.BasisLinear, (2, 5, 3)),

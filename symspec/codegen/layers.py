@@ -199,6 +199,35 @@ def _orbit_layer(spec, tables, layer, gir, src, dst):
     return _c(in_table, out_table, tables.dims(layer.source.dims), out_shape, Name("bias"))
 
 
+def _graph_end(domain, act):
+    """``"pair"`` (tensor[N, N], both dims permuted), ``"nodes"`` (tensor[N], dim 0 permuted), ``"real"``, or None."""
+    if isinstance(domain, RealDomain):
+        return "real", None
+    if not isinstance(domain, Tensor) or act is None or act.kind == "trivial" or not act.ops:
+        return None, None
+    dims = {dict(ops[0][1]).get("dims") if len(ops) == 1 and ops[0][0] == "permute_dims" else None for ops in act.ops.values()}
+    if len(domain.dims) == 2 and domain.dims[0] == domain.dims[1] and dims == {(0, 1)}:
+        return "pair", domain.dims[0]
+    if len(domain.dims) == 1 and dims == {(0,)}:
+        return "nodes", domain.dims[0]
+    return None, None
+
+
+_GRAPH_LAYERS = {
+    ("pair", "real"): "rt.PairPool",
+    ("pair", "nodes"): "rt.PairToNodes",
+    ("nodes", "pair"): "rt.NodesToPair",
+}
+
+
+def _graph_layer(layer, src, dst) -> str | None:
+    """The runtime class of a graph layer under symmetric(N) (pair <-> nodes, pair -> real), or None."""
+    (a, n_in), (b, n_out) = _graph_end(layer.source, src), _graph_end(layer.target, dst)
+    if (a, b) not in _GRAPH_LAYERS or (n_out is not None and n_in != n_out):
+        return None
+    return _GRAPH_LAYERS[(a, b)]
+
+
 def lower_layers(spec, tables) -> list:
     """Per layer: a :class:`Layer` (class name, runtime base, constructor arguments, comment)."""
     out = []
@@ -253,6 +282,10 @@ def lower_layers(spec, tables) -> list:
         )
         if pair:  # symmetric(N) permuting both dims of tensor[N, N]: the Bell-number basis
             out.append(Layer(cls, "rt.PairLinear", _c(Name("bias")), comment, name))
+            continue
+        graph = _graph_layer(layer, src, dst) if len(perm) == 1 and not rest else None
+        if graph is not None:  # symmetric(N) between tensor[N, N], tensor[N] and real: Maron et al.'s bases
+            out.append(Layer(cls, graph, _c(Name("bias")), comment, name))
             continue
         hint = None
         if (

@@ -21,6 +21,9 @@ __all__ = [
     "DeepSetsLinear",
     "DeepSetsPool",
     "PairLinear",
+    "PairPool",
+    "PairToNodes",
+    "NodesToPair",
     "BasisLinear",
     "equivariant_basis",
     "invariant_basis",
@@ -215,6 +218,95 @@ class PairLinear(torch.nn.Module):
         if self.bias is not None:
             n = x.shape[-1]
             eye = torch.eye(n, dtype=y.dtype, device=y.device)
+            b = self.bias.to(y.dtype)
+            y = y + b[:, 0].view(1, -1, 1, 1) * eye + b[:, 1].view(1, -1, 1, 1)
+        return y
+
+
+def _pair_to_real_basis(x: torch.Tensor) -> torch.Tensor:
+    """The 2 invariant linear maps of ``[..., N, N]`` under permuting both dims: total mean, trace mean. ``[..., 2]``."""
+    return torch.stack([x.mean((-2, -1)), torch.diagonal(x, dim1=-2, dim2=-1).mean(-1)], dim=-1)
+
+
+def _pair_to_nodes_basis(x: torch.Tensor) -> torch.Tensor:
+    """The 5 equivariant linear maps ``[..., N, N] -> [..., N]``: diagonal, row mean, column mean, total and trace means
+    broadcast (Maron et al. 2019; means, so the scale does not grow with N). Returns ``[..., 5, N]``."""
+    n = x.shape[-1]
+    diag = torch.diagonal(x, dim1=-2, dim2=-1)
+    total = x.mean((-2, -1))[..., None].expand(*x.shape[:-2], n)
+    trace = diag.mean(-1, keepdim=True).expand_as(diag)
+    return torch.stack([diag, x.mean(-1), x.mean(-2), total, trace], dim=-2)
+
+
+def _nodes_to_pair_basis(x: torch.Tensor) -> torch.Tensor:
+    """The 5 equivariant linear maps ``[..., N] -> [..., N, N]``: x_i on the diagonal, x_i along rows (y_ij = x_i),
+    along columns (y_ij = x_j), the mean of x on the diagonal and everywhere. Returns ``[..., 5, N, N]``."""
+    n = x.shape[-1]
+    eye = torch.eye(n, dtype=x.dtype, device=x.device)
+    mean = x.mean(-1)[..., None, None]
+    rows = x.unsqueeze(-1).expand(*x.shape, n)
+    cols = x.unsqueeze(-2).expand(*x.shape[:-1], n, n)
+    return torch.stack([x.unsqueeze(-1) * eye, rows, cols, mean * eye, mean.expand_as(rows)], dim=-3)
+
+
+class _GraphLinear(torch.nn.Module):
+    """Shared parts of the graph layers: weights ``[c_out, c_in, n_maps]``, N(0, 1/(n_maps c_in)); ``n_bias`` biases
+    per output channel (the output's invariant vectors)."""
+
+    n_maps = 0
+    n_bias = 1
+
+    def __init__(self, c_in: int, c_out: int, bias: bool = True):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(c_out, c_in, self.n_maps) / math.sqrt(self.n_maps * c_in))
+        self.bias = torch.nn.Parameter(torch.zeros(c_out, self.n_bias)) if bias else None
+
+
+class PairPool(_GraphLinear):
+    """Invariant ``[batch, c_in, N, N] -> [batch, c_out]`` under permuting both dims, for any N.
+
+    2 weights per channel pair (total mean, trace mean), 1 bias per output channel.
+    """
+
+    n_maps = 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.einsum("bik,oik->bo", _pair_to_real_basis(x), self.weight.to(x.dtype))
+        if self.bias is not None:
+            y = y + self.bias[:, 0].to(y.dtype)
+        return y
+
+
+class PairToNodes(_GraphLinear):
+    """Equivariant ``[batch, c_in, N, N] -> [batch, c_out, N]`` under permuting both input dims and the output dim.
+
+    5 weights per channel pair (diagonal, row mean, column mean, broadcast total and trace means), 1 bias per output
+    channel.
+    """
+
+    n_maps = 5
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.einsum("bikn,oik->bon", _pair_to_nodes_basis(x), self.weight.to(x.dtype))
+        if self.bias is not None:
+            y = y + self.bias[:, 0].to(y.dtype).view(1, -1, 1)
+        return y
+
+
+class NodesToPair(_GraphLinear):
+    """Equivariant ``[batch, c_in, N] -> [batch, c_out, N, N]`` under permuting the input dim and both output dims.
+
+    5 weights per channel pair (x on the diagonal, along rows, along columns, its mean on the diagonal and
+    everywhere), 2 biases per output channel (on the diagonal, everywhere) as :class:`PairLinear`.
+    """
+
+    n_maps = 5
+    n_bias = 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.einsum("bikpq,oik->bopq", _nodes_to_pair_basis(x), self.weight.to(x.dtype))
+        if self.bias is not None:
+            eye = torch.eye(x.shape[-1], dtype=y.dtype, device=y.device)
             b = self.bias.to(y.dtype)
             y = y + b[:, 0].view(1, -1, 1, 1) * eye + b[:, 1].view(1, -1, 1, 1)
         return y
