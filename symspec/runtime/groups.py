@@ -70,7 +70,7 @@ from .actions import (
     random_words,
 )
 from .distributions import pushforward_permutation
-from .physics import PHYSICS_KINDS
+from .physics import PHYSICS_KINDS, refuse_integer
 from .sampling import haar_orthogonal, random_permutations
 from .tables import action_table
 
@@ -346,11 +346,7 @@ class _Matrix:
 
     def _check(self, key: str, x: torch.Tensor, rank: int, dims: tuple) -> None:
         """Refuse an integer tensor (the rotation would be truncated) or one without the domain's rank or moved sizes."""
-        if not (x.is_floating_point() or x.is_complex()):
-            raise TypeError(
-                f"{self.name} rotates real coordinates, but the {key} tensor it acts on is {x.dtype}: the rotation "
-                f"would be rounded to integers; pass floating-point tensors (x.float() or x.double())"
-            )
+        refuse_integer(self, key, x)
         if x.dim() < rank + 1 or any(x.shape[_axis(x, rank, d) + 1] != self.n for d in dims):
             raise ValueError(
                 f"{self.name} acts on dim(s) {list(dims)} of {key}, a rank-{rank} tensor domain with {self.n} "

@@ -163,7 +163,7 @@ class _Physics:
 
     def _check(self, key: str, x: torch.Tensor) -> None:
         """Refuse an integer tensor, or one without the domain's rank (after the batch dim) or the moved dim's size."""
-        _real(self, key, x)
+        refuse_integer(self, key, x)
         rank, dim, _ = self.on[key]
         if x.dim() < rank + 1 or x.shape[_axis(x, rank, dim) + 1] != self.size:
             shape = ", ".join(map(str, self.shapes[key]))
@@ -276,7 +276,7 @@ def _first_like(factor: _Physics, like: dict | None) -> tuple | None:
     return None
 
 
-def _real(factor: _Physics, key: str, x: torch.Tensor) -> None:
+def refuse_integer(factor, key: str, x: torch.Tensor) -> None:
     """Refuse a tensor that cannot hold the moved coordinates: in an integer dtype the element would be truncated."""
     if not (x.is_floating_point() or x.is_complex()):
         raise TypeError(
