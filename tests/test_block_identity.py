@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 import symspec
@@ -31,9 +32,6 @@ def test_block_identity_validates_and_explains():
 
 def test_block_identity_relators_are_checked():
     bad = SPEC.replace("s r s^-1 r^-1", "(s r)^2")  # with s the identity, (s r)^2 = r^2 is not
-    try:
+    with pytest.raises(symspec.SpecError) as err:
         symspec.loads(bad, "blk.sym")
-    except symspec.SpecError as err:
-        assert "relator (s r)^2 does not hold on Img: with r -> rot90(dims=(-2, -1)), s -> identity" in err.render()
-    else:
-        raise AssertionError("the relator should fail")
+    assert "relator (s r)^2 does not hold on Img: with r -> rot90(dims=(-2, -1)), s -> identity" in err.value.render()

@@ -58,12 +58,13 @@ def _idle_factor_warnings(spec, sym: Symmetry, reporter: Reporter) -> None:
                 seen.setdefault(id(gdef), (gdef, node, []))[2].append(domain)
         for gdef, node, domains in seen.values():
             gir = sym.group(gdef, gdef.name or None)
-            acts = [sym.action(gir, d, spec.domain_name(d), None) for d in dict.fromkeys(domains)]
+            domains = list(dict.fromkeys(domains))
+            acts = [sym.action(gir, d, spec.domain_name(d), None) for d in domains]
             if any(a is None or len(a.parts) != len(gir.factors) for a in acts):
                 continue
             for i, f in enumerate(gir.factors):
                 if all(a.parts[i].kind == "trivial" and a.parts[i].source == "default" for a in acts):
-                    names = ", ".join(spec.domain_name(d) for d in dict.fromkeys(domains))
+                    names = ", ".join(spec.domain_name(d) for d in domains)
                     reporter.warning(
                         f"factor {f.name} of {gir.name} moves nothing in law {law.name}: it has no action on {names}, "
                         f"so it acts there as the identity",
