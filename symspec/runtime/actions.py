@@ -177,3 +177,13 @@ def gather_positions(x: torch.Tensor, gather: torch.Tensor, event_dims: int) -> 
     flat = x.reshape(shape[0], -1, int(torch.tensor(shape[x.dim() - event_dims :]).prod()))
     index = gather.view(gather.shape[0], 1, gather.shape[-1]).expand(flat.shape)
     return flat.gather(-1, index).reshape(shape)
+
+
+def batch_elements(t: torch.Tensor, batch: int) -> torch.Tensor:
+    """Per-example elements fitted to a batch: one element (first dim 1) is shared by every example."""
+    return t.expand(batch, *t.shape[1:]) if t.shape[0] == 1 and batch != 1 else t
+
+
+def event_axis(x: torch.Tensor, rank: int, dim: int) -> int:
+    """Event dim ``dim`` of a domain of ``rank`` dims, as the argument of the ``*_event_dim`` kernels (batch excluded)."""
+    return x.dim() - rank + dim - 1

@@ -69,6 +69,8 @@ from .actions import (
     permute_event_dim,
     random_words,
 )
+from .actions import batch_elements as _batch
+from .actions import event_axis as _axis
 from .distributions import pushforward_permutation
 from .physics import PHYSICS_KINDS, refuse_integer
 from .sampling import haar_orthogonal, random_permutations
@@ -108,16 +110,6 @@ def _shift(args: dict, delta: int) -> dict:
             v = tuple(d + delta for d in v)
         out[k] = v
     return out
-
-
-def _batch(t: torch.Tensor, batch: int) -> torch.Tensor:
-    """Per-example elements fitted to a batch: one element (first dim 1) is shared by every example."""
-    return t.expand(batch, *t.shape[1:]) if t.shape[0] == 1 and batch != 1 else t
-
-
-def _axis(x: torch.Tensor, rank: int, dim: int) -> int:
-    """Event dim ``dim`` of a domain of ``rank`` dims, as the argument of the ``*_event_dim`` kernels (batch excluded)."""
-    return x.dim() - rank + dim - 1
 
 
 def _normal_form_words(gens: torch.Tensor, steps: list, batch: int, generator=None, pool: int = 1024) -> torch.Tensor:

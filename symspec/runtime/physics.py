@@ -39,12 +39,13 @@ import math
 
 import torch
 
+from .actions import batch_elements as _batch
+from .actions import event_axis as _axis
 from .actions import matrix_event_dim
 from .sampling import haar_orthogonal
 
 __all__ = [
     "minkowski_metric",
-    "lorentz_boosts",
     "random_lorentz",
     "lorentz_inverse",
     "translate_event_dim",
@@ -67,22 +68,6 @@ def _directions(batch: int, n: int, generator, device) -> torch.Tensor:
     fallback = torch.zeros_like(v)
     fallback[:, 0] = 1.0
     return torch.where(norm > 0, v / norm.clamp_min(1e-300), fallback)
-
-
-def lorentz_boosts(rapidity: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
-    """Boost matrices ``[batch, n+1, n+1]``: rapidity ``[batch]`` along unit ``direction`` ``[batch, n]``.
-
-    ``B00 = cosh r``, ``B0i = Bi0 = sinh r u_i``, ``Bij = delta_ij + (cosh r - 1) u_i u_j``.
-    """
-    batch, n = direction.shape
-    ch, sh = torch.cosh(rapidity), torch.sinh(rapidity)
-    out = torch.zeros(batch, n + 1, n + 1, dtype=direction.dtype, device=direction.device)
-    out[:, 0, 0] = ch
-    out[:, 0, 1:] = sh.unsqueeze(-1) * direction
-    out[:, 1:, 0] = sh.unsqueeze(-1) * direction
-    eye = torch.eye(n, dtype=direction.dtype, device=direction.device)
-    out[:, 1:, 1:] = eye + (ch - 1).view(-1, 1, 1) * direction.unsqueeze(-1) * direction.unsqueeze(-2)
-    return out
 
 
 HAAR_CHUNK = 512  # rotations drawn per QR: bounds its temporaries (O(n) of 64 x 64 float64 at most 16 MB each)
@@ -131,14 +116,6 @@ def translate_event_dim(x: torch.Tensor, t: torch.Tensor, dim: int) -> torch.Ten
     moved = x.movedim(dim + 1, -1)
     shift = t.to(x.dtype).view(t.shape[0], *([1] * (moved.dim() - 2)), t.shape[-1])
     return (moved + shift).movedim(-1, dim + 1)
-
-
-def _batch(t: torch.Tensor, batch: int) -> torch.Tensor:
-    return t.expand(batch, *t.shape[1:]) if t.shape[0] == 1 and batch != 1 else t
-
-
-def _axis(x: torch.Tensor, rank: int, dim: int) -> int:
-    return x.dim() - rank + dim - 1
 
 
 def _centroids(x: torch.Tensor, rank: int, dim: int) -> torch.Tensor:
