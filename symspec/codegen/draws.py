@@ -563,6 +563,8 @@ def group_description(spec, gir, domains: dict, number=int, dims=tuple) -> list:
                         f"not tabulated: actions on more than {MAX_POINTS:,} positions are not"
                     )
                 on[k] = _finite_entry(act, d, f.generators, number, dims)  # ops on fixed trailing dims, per leading index
+            elif not f.continuous and _plain(act.kind) == "symbolic" and _symbolic_event(act, d, f):
+                on[k] = _finite_entry(act, d, f.generators, number, dims)  # tables per run-time size (runtime/groups.py)
             elif isinstance(d, Tensor) and _positions(d) > MAX_POINTS:
                 raise ValueError(
                     f"{f.name} acting on {spec.domain_name(d)} ({_positions(d):,} positions) is not tabulated: actions on"
@@ -614,6 +616,18 @@ def _fixed_event(act, d) -> int | None:
     if not event or not all(isinstance(x, int) for x in event):
         return None
     return math.prod(event)
+
+
+def _symbolic_event(act, d, gir) -> bool:
+    """Whether a listable finite group moves symbolic dims of ``d`` by ops alone (rot90, flip, transpose, roll on
+    ``tensor[H, W]``): its elements are enumerated on a probe size and tabulated per size at run time."""
+    if not isinstance(d, Tensor) or not act.ops or gir.order is None or gir.order > MAX_TABLE_ORDER:
+        return False
+    for seq in act.ops.values():
+        for op, args in seq:
+            if op == "permute_dims" and "perm" not in dict(args):
+                return False  # symmetric(N)'s own points: drawn as permutations
+    return True
 
 
 def _positions(d: Tensor) -> int:

@@ -15,6 +15,11 @@ The description is a group name and a list of factors, each a dict:
     ``{"n": size, "lo": low, "ops": {...}}`` on the values ``lo..lo+n-1`` of a
     finite domain. Every element is enumerated (one table row each) when the
     order is at most ``max_order`` (5000), else elements are random words.
+    Event dims the ops move may be symbolic (``("H", "H")``: rot90, flip,
+    roll on an image of any size) when the order is at most ``max_order``:
+    the elements are enumerated with each symbolic dim at ``PROBE_SIZE``, and
+    each size met at run time gets its own element tables (rows in the same
+    order, built once per size and device).
 ``{"kind": "arithmetic", "name": "C", "order": 1000000, "steps": [m_1, ...], "on": {key: action, ...}}``
     A finite group whose every element is ``g_1^k_1 ... g_r^k_r`` for one
     ``k_i`` in ``[0, m_i)`` each (the product of the ``m_i`` is the order), and
@@ -79,6 +84,7 @@ from .tables import action_table
 __all__ = ["GroupSampler", "Elements", "MAX_TABLE_ORDER", "WORD_LENGTH"]
 
 WORD_LENGTH = 64
+PROBE_SIZE = 5  # a symbolic dim's size while the elements of a finite group moving it are enumerated
 
 
 class Elements(tuple):
@@ -141,6 +147,8 @@ class _Finite:
         self.name = desc.get("name", "finite")
         self.keys, tables = [], []
         self.points, self.lows, self.ranks = {}, {}, {}
+        self.symbolic, self.sized = {}, {}  # key -> (ops, event shape with names); (key, sizes) -> (rows, gathers)
+        order = desc.get("order")
         for key, action in desc["on"].items():
             if action is None:
                 continue
@@ -151,7 +159,14 @@ class _Finite:
                 ops = {g: [(op, _shift(args, -lead)) for op, args in seq] for g, seq in ops.items()}
                 event = shape[lead:]
                 if not all(isinstance(d, int) for d in event):
-                    raise ValueError(f"{self.name} permutes the symbolic dims of {key} {shape}: no finite table")
+                    # sizes known only at run time: elements enumerated on a probe grid, tables built per size (act)
+                    if order is None or order > max_order:
+                        raise ValueError(
+                            f"{self.name} ({'of unknown order' if order is None else f'{order} elements'}) moves the "
+                            f"symbolic dims of {key} {shape}: only groups of at most {max_order} elements are drawn there"
+                        )
+                    self.symbolic[key] = (ops, event)
+                    event = tuple(PROBE_SIZE if not isinstance(d, int) else d for d in event)
                 tables.append(action_table(ops, shape=event))
                 self.ranks[key] = len(event)
             else:
@@ -162,7 +177,7 @@ class _Finite:
         self.rows = self.gathers = self.generators = None
         self.offsets = {}
         self.steps = desc.get("steps")  # relative orders of the generators: every element g_1^k_1 ... g_r^k_r once
-        order = desc.get("order")
+        self.tables = tables
         if not tables or not tables[0].shape[0]:
             self.order = 1  # moves nothing: the identity
             return
@@ -171,6 +186,11 @@ class _Finite:
                 rows = joint_elements(tables, max_order=max_order)
             except ValueError:
                 rows = None
+            if rows is not None and self.symbolic and order is not None and rows[0].shape[0] != order:
+                raise ValueError(
+                    f"{self.name} has {order} elements but acts on a {PROBE_SIZE}-point probe of "
+                    f"{', '.join(self.symbolic)} as only {rows[0].shape[0]}: its elements cannot be told apart there"
+                )
             if rows is not None:
                 self.rows = dict(zip(self.keys, rows))
                 self.gathers = {k: invert(r) for k, r in self.rows.items() if k in self.ranks}
@@ -206,6 +226,23 @@ class _Finite:
             raise ValueError(f"{self.name} has too many elements to enumerate; draw random ones")
         return torch.arange(self.order, device=device).repeat_interleave(repeat)
 
+    def _sized(self, key: str, sizes: tuple, device) -> tuple:
+        """Element tables (push rows, gather rows) of ``key`` at the run-time ``sizes``, rows aligned with the probe's."""
+        cached = self.sized.get((key, sizes, device))
+        if cached is not None:
+            return cached
+        ops, event = self.symbolic[key]
+        bound = {}
+        for name, size in zip(event, sizes):
+            if isinstance(name, int) and name != size:
+                raise ValueError(f"{self.name} acts on {key} of shape {event}, but a tensor has {sizes} there")
+            if not isinstance(name, int) and bound.setdefault(name, size) != size:
+                raise ValueError(f"{self.name}: dim {name} of {key} is {bound[name]} and {size} in one tensor {sizes}")
+        # the same generators on the probes and on this size: the joint action has the probe's elements, in its order
+        rows = joint_elements([*self.tables, action_table(ops, shape=sizes)], max_order=self.order)[-1].to(device)
+        self.sized[(key, sizes, device)] = (rows, invert(rows))
+        return self.sized[(key, sizes, device)]
+
     def _push(self, part, key, on) -> torch.Tensor:
         if self.generators is not None:
             o = self.offsets[key]
@@ -216,6 +253,9 @@ class _Finite:
         if key not in self.points or (self.rows is None and self.generators is None):  # not moved, or the trivial group
             return x
         part = _batch(part.to(x.device), x.shape[0])
+        if key in self.symbolic:  # sizes bound now: this size's element tables (built once per size and device)
+            rows, gathers = self._sized(key, tuple(x.shape[x.dim() - self.ranks[key] :]), x.device)
+            return gather_positions(x, rows[part] if inverse else gathers[part], self.ranks[key])
         if key in self.ranks:  # tensor positions: one gather (the push rows of g are the gather rows of g^-1)
             if self.generators is not None:
                 push = self._push(part, key, on)
