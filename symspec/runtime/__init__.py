@@ -10,6 +10,7 @@ from . import (
     arith,
     calls,
     checks,
+    conv,
     descriptors,
     distributions,
     divergences,
@@ -19,12 +20,14 @@ from . import (
     physics,
     priors,
     sampling,
+    steerable,
     tables,
 )
 from .actions import *  # noqa: F403
 from .arith import *  # noqa: F403
 from .calls import *  # noqa: F403
 from .checks import *  # noqa: F403
+from .conv import *  # noqa: F403
 from .descriptors import *  # noqa: F403
 from .distributions import *  # noqa: F403
 from .divergences import *  # noqa: F403
@@ -34,6 +37,7 @@ from .logic import *  # noqa: F403
 from .physics import *  # noqa: F403
 from .priors import *  # noqa: F403
 from .sampling import *  # noqa: F403
+from .steerable import *  # noqa: F403
 from .tables import *  # noqa: F403
 
 __all__ = [
@@ -41,6 +45,7 @@ __all__ = [
     *arith.__all__,
     *calls.__all__,
     *checks.__all__,
+    *conv.__all__,
     *descriptors.__all__,
     *distributions.__all__,
     *divergences.__all__,
@@ -50,5 +55,6 @@ __all__ = [
     *physics.__all__,
     *priors.__all__,
     *sampling.__all__,
+    *steerable.__all__,
     *tables.__all__,
 ]
