@@ -14,9 +14,11 @@ import numpy as np
 
 from ..analysis.domains import RealDomain, Tensor
 from ..errors import Diagnostic
+from .conv_layers import conv_layer
 from .core import CompileError, comment_text
 from .expr import Attr, BinOp, Const, Name, TupleE, as_expr, rt, torch_
 from .names import py
+from .steerable_layers import steerable_layer
 
 __all__ = ["Layer", "lower_layers", "basis_size", "MAX_BASIS_UNKNOWNS"]
 
@@ -235,6 +237,10 @@ def lower_layers(spec, tables) -> list:
         gir, src, dst = spec.ir.layers[name]
         comment = comment_text(f"{spec.file}:{layer.span.line}  layer {name}: {layer.source} -> {layer.target} under {gir.name}")
         cls = py(name)
+        conv = conv_layer(spec, tables, name, layer, gir, src, dst, cls, comment)  # layers with a kernel option
+        if conv is not None:
+            out.append(conv)
+            continue
         # symmetric(n) has closed forms (DeepSets, the Bell maps) whose size does not grow with n: prefer them
         closed_form = gir.definition.kind == "symmetric"
         fixed_end = isinstance(layer.target, RealDomain) or (dst is not None and dst.perms)  # a table for the output
@@ -265,6 +271,10 @@ def lower_layers(spec, tables) -> list:
             rest_size = math.prod(d for d in layer.source.dims[1:] if isinstance(d, int))
             args = (BinOp("*", Name("c_in"), Const(rest_size)), Name("c_out"), Name("bias"))
             out.append(Layer(cls, "rt.DeepSetsPool", args, comment, name))
+            continue
+        steerable = steerable_layer(spec, tables, name, layer, gir, src, dst, cls, comment)
+        if steerable is not None:
+            out.append(steerable)
             continue
         basis = _matrix_layer(spec, tables, name, layer, gir)
         if basis is not None:
