@@ -17,6 +17,10 @@ def __getattr__(name):
         from .testing import assert_equivariant
 
         return assert_equivariant
+    if name == "audit":  # imports torch: only on demand; the package is callable (docs/model-symmetries.md)
+        import importlib
+
+        return importlib.import_module(".audit", __name__)
     raise AttributeError(f"module 'symspec' has no attribute {name!r}")
 
 
@@ -35,6 +39,7 @@ __all__ = [
     "check",
     "validate",
     "assert_equivariant",
+    "audit",
     "parse",
     "Spec",
     "SymspecError",
