@@ -201,33 +201,129 @@ def _orbit_layer(spec, tables, layer, gir, src, dst):
     return _c(in_table, out_table, tables.dims(layer.source.dims), out_shape, Name("bias"))
 
 
-def _graph_end(domain, act):
-    """``"pair"`` (tensor[N, N], both dims permuted), ``"nodes"`` (tensor[N], dim 0 permuted), ``"real"``, or None."""
-    if isinstance(domain, RealDomain):
-        return "real", None
-    if not isinstance(domain, Tensor) or act is None or act.kind == "trivial" or not act.ops:
-        return None, None
+@dataclass(frozen=True)
+class _GraphEnd:
+    """One end of a graph layer under symmetric(n): its kind and the fixed feature dims after the node dims."""
+
+    kind: str  # "pair" (tensor[n, n, *F]: dims 0 and 1 permuted), "nodes" (tensor[n, *F]: dim 0), "real"
+    features: tuple = ()
+
+
+def _moved_dims(act, domain: Tensor, n):
+    """The dims every generator of ``act`` permutes together (one ``permute_dims`` each), or None.
+
+    symmetric(1) has no generators: nothing moves, and its default is read off the shape as the analysis builds it
+    (the leading dims of size 1, at most two: any linear map commutes with the trivial group).
+    """
+    if not act.ops:
+        lead = 0
+        while lead < min(len(domain.dims), 2) and domain.dims[lead] == n:
+            lead += 1
+        return tuple(range(lead)) if lead and n == 1 else None
     dims = {dict(ops[0][1]).get("dims") if len(ops) == 1 and ops[0][0] == "permute_dims" else None for ops in act.ops.values()}
-    if len(domain.dims) == 2 and domain.dims[0] == domain.dims[1] and dims == {(0, 1)}:
-        return "pair", domain.dims[0]
-    if len(domain.dims) == 1 and dims == {(0,)}:
-        return "nodes", domain.dims[0]
-    return None, None
+    return next(iter(dims)) if len(dims) == 1 else None
+
+
+def _graph_end(spec, name: str, layer, gir, domain, act) -> _GraphEnd | None:
+    """``domain`` as an end of a graph layer under symmetric(n), None if it is none; a compile error for the shapes
+    the graph layers refuse (symbolic feature dims, third-order tensors, a feature dim of size n under a default
+    action)."""
+    if isinstance(domain, RealDomain):
+        return _GraphEnd("real")
+    if not isinstance(domain, Tensor) or act is None or act.kind == "trivial":
+        return None
+    n = gir.definition.arg
+    moved = _moved_dims(act, domain, n)
+    if moved is None:
+        return None
+    named = spec.domain_name(domain)
+    text = named if named == str(domain) else f"{named} ({domain})"
+    default = act.source == "default"
+    if moved not in ((0,), (0, 1)):
+        if default and moved == tuple(range(len(moved))) and len(moved) > 2:
+            _fail(
+                spec,
+                f"cannot compile layer {name} yet: symmetric({n})'s default action permutes dims {moved} of {text} "
+                "together, and graph layers take at most two node dims (pair tensors)",
+                layer.span,
+                f"to keep dims {tuple(range(2, len(domain.dims)))} as features, declare "
+                + _declare_action(spec, gir, domain, (0, 1)),
+            )
+        return None
+    kind = "pair" if len(moved) == 2 else "nodes"
+    features = tuple(domain.dims[len(moved) :])
+    for i, f in enumerate(features, start=len(moved)):
+        if f == n and not isinstance(f, int):
+            _fail(
+                spec,
+                f"cannot compile layer {name} yet: dim {i} of {text} has size {n} like the nodes, but symmetric({n})'s "
+                f"action permutes only dims {moved}; graph layers take the node dims first, then fixed feature dims",
+                layer.span,
+                f"put the node dims first (tensor[{n}, {n}, ...]: its default action permutes both)",
+            )
+        if not isinstance(f, int):
+            _fail(
+                spec,
+                f"cannot compile layer {name} yet: dim {i} of {text} has the symbolic size {f}; a graph layer's "
+                f"feature dims (those after the node dims, which symmetric({n}) does not permute) must be fixed",
+                layer.span,
+                f"give the feature dims fixed sizes (tensor[{n}, {n}, 4])",
+            )
+        if default and f == n and n != 1:  # (symmetric(1) moves nothing: either reading is exact)
+            _fail(
+                spec,
+                f"layer {name}: dim {i} of {text} has size {n} like the nodes, but symmetric({n})'s default action "
+                f"permutes only dims {moved} (the leading dims of size {n}); it would be a feature dim",
+                layer.span,
+                f"to keep it a feature dim, say so: {_declare_action(spec, gir, domain, moved)}",
+            )
+    return _GraphEnd(kind, features)
+
+
+def _declare_action(spec, gir, domain, dims: tuple) -> str:
+    """The statements that declare symmetric(n) permuting ``dims`` of ``domain`` (naming the group and the domain
+    first when the layer writes them inline)."""
+    named_group = gir.name.isidentifier()
+    group = gir.name if named_group else "P"
+    domain_name = spec.domain_name(domain)
+    named = domain_name.isidentifier()
+    where = domain_name if named else "D"
+    steps = [] if named else [f"'domain D = {domain}'"]
+    if not named_group:
+        steps.append(f"'group P = symmetric({gir.definition.arg})'")
+    steps.append(f"'action {group} on {where} by permute(dims={dims})'")
+    if not (named_group and named):
+        steps[-1] += f" and use {group} and {where} in the layer"
+    return ", ".join(steps)
 
 
 _GRAPH_LAYERS = {
+    ("pair", "pair"): "rt.PairLinear",
     ("pair", "real"): "rt.PairPool",
     ("pair", "nodes"): "rt.PairToNodes",
     ("nodes", "pair"): "rt.NodesToPair",
 }
 
 
-def _graph_layer(layer, src, dst) -> str | None:
-    """The runtime class of a graph layer under symmetric(N) (pair <-> nodes, pair -> real), or None."""
-    (a, n_in), (b, n_out) = _graph_end(layer.source, src), _graph_end(layer.target, dst)
-    if (a, b) not in _GRAPH_LAYERS or (n_out is not None and n_in != n_out):
+def _graph_layer(spec, name: str, layer, gir, src, dst, cls: str, comment: str) -> Layer | None:
+    """The layer under symmetric(n) alone between pair tensors, node tensors (each with fixed trailing feature dims)
+    and ``real``: Maron et al.'s bases (DeepSets for nodes to nodes and nodes to real); None for other shapes."""
+    a = _graph_end(spec, name, layer, gir, layer.source, src)
+    b = _graph_end(spec, name, layer, gir, layer.target, dst) if a is not None else None
+    if a is None or b is None or a.kind == "real":
         return None
-    return _GRAPH_LAYERS[(a, b)]
+    size_in = math.prod(a.features)
+    note = f" (feature dims {a.features} -> {b.features})" if a.features or b.features else ""
+    if (a.kind, b.kind) == ("nodes", "nodes"):
+        kwargs = (("rest_as_features", Const(True)), ("rest_size", Const(size_in)))
+        if a.features != b.features:
+            kwargs += (("out_features", as_expr(b.features)),)
+        return Layer(cls, "rt.DeepSetsLinear", _c(Name("bias")), comment + " (other dims as features)", name, kwargs)
+    if (a.kind, b.kind) == ("nodes", "real"):
+        args = (BinOp("*", Name("c_in"), Const(size_in)), Name("c_out"), Name("bias"))
+        return Layer(cls, "rt.DeepSetsPool", args, comment + note, name)
+    kwargs = tuple((k, as_expr(f)) for k, f in (("in_features", a.features), ("out_features", b.features)) if f)
+    return Layer(cls, _GRAPH_LAYERS[(a.kind, b.kind)], _c(Name("bias")), comment + note, name, kwargs)
 
 
 def lower_layers(spec, tables) -> list:
@@ -247,6 +343,11 @@ def lower_layers(spec, tables) -> list:
         if src is not None and src.perms and fixed_end and not gir.continuous and not closed_form:
             out.append(Layer(cls, "rt.OrbitLinear", _orbit_layer(spec, tables, layer, gir, src, dst), comment, name))
             continue
+        if closed_form and not gir.factors:  # symmetric(n) alone: the graph layers (nodes, pairs, features, real)
+            graph = _graph_layer(spec, name, layer, gir, src, dst, cls, comment)
+            if graph is not None:
+                out.append(graph)
+                continue
         factors = gir.factors or (gir,)
         perm = [f for f in factors if f.definition.kind == "symmetric"]
         rest = [f for f in factors if f.definition.kind not in ("symmetric",)]
@@ -279,23 +380,6 @@ def lower_layers(spec, tables) -> list:
         basis = _matrix_layer(spec, tables, name, layer, gir)
         if basis is not None:
             out.append(Layer(cls, "rt.BasisLinear", basis, comment, name))
-            continue
-        pair = (
-            len(perm) == 1
-            and not rest
-            and isinstance(layer.source, Tensor)
-            and layer.source == layer.target
-            and len(layer.source.dims) == 2
-            and layer.source.dims[0] == layer.source.dims[1]
-            and src is not None
-            and all(ops and dict(ops[0][1]).get("dims") == (0, 1) for ops in src.ops.values())
-        )
-        if pair:  # symmetric(N) permuting both dims of tensor[N, N]: the Bell-number basis
-            out.append(Layer(cls, "rt.PairLinear", _c(Name("bias")), comment, name))
-            continue
-        graph = _graph_layer(layer, src, dst) if len(perm) == 1 and not rest else None
-        if graph is not None:  # symmetric(N) between tensor[N, N], tensor[N] and real: Maron et al.'s bases
-            out.append(Layer(cls, graph, _c(Name("bias")), comment, name))
             continue
         hint = None
         if (

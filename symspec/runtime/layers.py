@@ -107,20 +107,32 @@ class OrbitLinear(torch.nn.Module):
 
 
 class DeepSetsLinear(torch.nn.Module):
-    """Permutation-equivariant ``[batch, c_in, N, *rest] -> [batch, c_out, N, *rest]`` for any N.
+    """Permutation-equivariant ``[batch, c_in, N, *rest] -> [batch, c_out, N, *rest_out]`` for any N.
 
     ``y_n = A x_n + B mean_m x_m + c`` per channel pair: the identity and
     all-ones terms, the closed form of the equivariant maps of symmetric(N)
     on the first dim.  With ``rest_as_features`` the other dims are features
-    mixed freely (nothing acts on them); otherwise each of their coordinates
-    is mapped alike (the maps that commute with rotations acting there).
+    mixed freely (nothing acts on them; ``rest_size`` positions in,
+    ``out_features`` the output's feature shape, by default the input's);
+    otherwise each of their coordinates is mapped alike (the maps that
+    commute with rotations acting there).
     """
 
-    def __init__(self, c_in: int, c_out: int, bias: bool = True, rest_as_features: bool = False, rest_size: int = 1):
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        bias: bool = True,
+        rest_as_features: bool = False,
+        rest_size: int = 1,
+        out_features: tuple | None = None,
+    ):
         super().__init__()
         self.rest_as_features = rest_as_features
         self.c_out = c_out
-        k_in, k_out = (c_in * rest_size, c_out * rest_size) if rest_as_features else (c_in, c_out)
+        self.out_features = None if out_features is None else tuple(out_features)
+        out_size = rest_size if self.out_features is None else math.prod(self.out_features)
+        k_in, k_out = (c_in * rest_size, c_out * out_size) if rest_as_features else (c_in, c_out)
         self.identity = torch.nn.Parameter(torch.randn(k_out, k_in) / math.sqrt(2 * k_in))
         self.ones = torch.nn.Parameter(torch.randn(k_out, k_in) / math.sqrt(2 * k_in))
         # a bias is invariant under permutations; under rotations only zero is
@@ -137,7 +149,8 @@ class DeepSetsLinear(torch.nn.Module):
         if self.bias is not None:
             y = y + self.bias.to(y.dtype).view(1, -1, *([1] * (y.dim() - 2)))
         if self.rest_as_features:
-            y = y.reshape(shape[0], self.c_out, *shape[3:], shape[2]).movedim(-1, 2)
+            rest = shape[3:] if self.out_features is None else self.out_features
+            y = y.reshape(shape[0], self.c_out, *rest, shape[2]).movedim(-1, 2)
         return y
 
 
@@ -160,7 +173,8 @@ class DeepSetsPool(torch.nn.Module):
 def _pair_basis(x: torch.Tensor) -> torch.Tensor:
     """The 15 linear maps of ``[..., N, N]`` that commute with permuting both last dims (Maron et al. 2019).
 
-    Aggregates are means, so the scale does not grow with N. Returns ``[..., 15, N, N]``.
+    Aggregates are means, so the scale does not grow with N. Returns ``[..., 15, N, N]``. The reference the
+    layers' fused forward passes follow (map k is weight index k of :class:`PairLinear`).
     """
     n = x.shape[-1]
     eye = torch.eye(n, dtype=x.dtype, device=x.device)
@@ -200,29 +214,6 @@ def _pair_basis(x: torch.Tensor) -> torch.Tensor:
     return torch.stack(maps, dim=-3)
 
 
-class PairLinear(torch.nn.Module):
-    """Equivariant ``[batch, c_in, N, N] -> [batch, c_out, N, N]`` under permuting both dims, for any N.
-
-    15 weights per channel pair (the Bell number B(4)), 2 biases per output
-    channel (on the diagonal, everywhere).
-    """
-
-    def __init__(self, c_in: int, c_out: int, bias: bool = True):
-        super().__init__()
-        self.weight = torch.nn.Parameter(torch.randn(c_out, c_in, 15) / math.sqrt(15 * c_in))
-        self.bias = torch.nn.Parameter(torch.zeros(c_out, 2)) if bias else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        basis = _pair_basis(x)  # [b, c_in, 15, N, N]
-        y = torch.einsum("bikpq,oik->bopq", basis, self.weight.to(x.dtype))
-        if self.bias is not None:
-            n = x.shape[-1]
-            eye = torch.eye(n, dtype=y.dtype, device=y.device)
-            b = self.bias.to(y.dtype)
-            y = y + b[:, 0].view(1, -1, 1, 1) * eye + b[:, 1].view(1, -1, 1, 1)
-        return y
-
-
 def _pair_to_real_basis(x: torch.Tensor) -> torch.Tensor:
     """The 2 invariant linear maps of ``[..., N, N]`` under permuting both dims: total mean, trace mean. ``[..., 2]``."""
     return torch.stack([x.mean((-2, -1)), torch.diagonal(x, dim1=-2, dim2=-1).mean(-1)], dim=-1)
@@ -240,7 +231,8 @@ def _pair_to_nodes_basis(x: torch.Tensor) -> torch.Tensor:
 
 def _nodes_to_pair_basis(x: torch.Tensor) -> torch.Tensor:
     """The 5 equivariant linear maps ``[..., N] -> [..., N, N]``: x_i on the diagonal, x_i along rows (y_ij = x_i),
-    along columns (y_ij = x_j), the mean of x on the diagonal and everywhere. Returns ``[..., 5, N, N]``."""
+    along columns (y_ij = x_j), the mean of x on the diagonal and everywhere. Returns ``[..., 5, N, N]``. The
+    reference of :class:`NodesToPair`'s fused forward pass."""
     n = x.shape[-1]
     eye = torch.eye(n, dtype=x.dtype, device=x.device)
     mean = x.mean(-1)[..., None, None]
@@ -249,67 +241,154 @@ def _nodes_to_pair_basis(x: torch.Tensor) -> torch.Tensor:
     return torch.stack([x.unsqueeze(-1) * eye, rows, cols, mean * eye, mean.expand_as(rows)], dim=-3)
 
 
+def _assemble_pair(full, diag, rows, cols, everywhere) -> torch.Tensor:
+    """``[b, o, N, N]``: ``full`` (or zero) plus ``diag`` on the diagonal, ``rows`` broadcast along rows
+    (``y_ij += rows_i``), ``cols`` along columns (``y_ij += cols_j``), ``everywhere`` (``[b, o]``) at every entry."""
+    y = rows.unsqueeze(-1) + cols.unsqueeze(-2) + everywhere[..., None, None]
+    if full is not None:
+        y = y + full
+    return y + torch.diag_embed(diag)
+
+
 class _GraphLinear(torch.nn.Module):
-    """Shared parts of the graph layers: weights ``[c_out, c_in, n_maps]``, N(0, 1/(n_maps c_in)); ``n_bias`` biases
-    per output channel (the output's invariant vectors)."""
+    """Shared parts of the graph layers under symmetric(N), with fixed feature dims after the node dims.
+
+    The input ``[batch, c_in, *nodes, *in_features]`` is read as ``c_in x prod(in_features)`` channels and the
+    output written as ``c_out x prod(out_features)`` (channel-major): each of the ``n_maps`` basis maps gets a full
+    weight between those channels, ``[k_out, k_in, n_maps]``, N(0, 1/(n_maps k_in)); ``n_bias`` biases per output
+    channel and feature position (the output's invariant vectors). Nothing acts on the features, so this spans
+    every equivariant linear map (the basis of the node dims tensored with all feature-to-feature maps).
+    """
 
     n_maps = 0
     n_bias = 1
+    in_rank = 2  # node dims of the input (pair: 2, nodes: 1)
+    out_rank = 2  # of the output (0: real)
 
-    def __init__(self, c_in: int, c_out: int, bias: bool = True):
+    def __init__(self, c_in: int, c_out: int, bias: bool = True, in_features: tuple = (), out_features: tuple = ()):
         super().__init__()
-        self.weight = torch.nn.Parameter(torch.randn(c_out, c_in, self.n_maps) / math.sqrt(self.n_maps * c_in))
-        self.bias = torch.nn.Parameter(torch.zeros(c_out, self.n_bias)) if bias else None
+        self.in_features, self.out_features = tuple(in_features), tuple(out_features)
+        self.c_out = c_out
+        k_in, k_out = c_in * math.prod(self.in_features), c_out * math.prod(self.out_features)
+        self.weight = torch.nn.Parameter(torch.randn(k_out, k_in, self.n_maps) / math.sqrt(self.n_maps * k_in))
+        self.bias = torch.nn.Parameter(torch.zeros(k_out, self.n_bias)) if bias else None
+
+    def _fold(self, x: torch.Tensor) -> torch.Tensor:
+        """``[b, c, *nodes, *features] -> [b, c * features, *nodes]``."""
+        if not self.in_features:
+            return x
+        rank, dims = self.in_rank, x.dim()
+        x = x.movedim(tuple(range(2, 2 + rank)), tuple(range(dims - rank, dims)))
+        return x.reshape(x.shape[0], -1, *x.shape[dims - rank :])
+
+    def _unfold(self, y: torch.Tensor) -> torch.Tensor:
+        """``[b, c_out * features, *nodes] -> [b, c_out, *nodes, *features]``."""
+        if not self.out_features:
+            return y
+        rank = self.out_rank
+        y = y.reshape(y.shape[0], self.c_out, *self.out_features, *y.shape[2:])
+        return y.movedim(tuple(range(y.dim() - rank, y.dim())), tuple(range(2, 2 + rank)))
+
+    def _mix(self, parts: torch.Tensor, maps: list, pattern: str) -> torch.Tensor:
+        """``einsum(pattern, parts, weight[..., maps])`` in the input's dtype."""
+        return torch.einsum(pattern, parts, self.weight[..., maps].to(parts.dtype))
+
+    def _bias(self, k: int, like: torch.Tensor) -> torch.Tensor | float:
+        """Bias ``k`` of every output channel, ``[k_out]`` in ``like``'s dtype (0.0 without biases)."""
+        return 0.0 if self.bias is None else self.bias[:, k].to(like.dtype)
+
+
+# the weight indices of PairLinear's maps (as _pair_basis lists them), grouped by what the fused forward computes:
+# per output part (diagonal, broadcast along rows, along columns), the vector inputs (diagonal, row means, column means)
+_PAIR_VECTOR_MAPS = [[2, 3, 4], [11, 7, 9], [12, 8, 10]]
+# per output part (diagonal, everywhere), the scalar inputs (total mean, trace mean)
+_PAIR_SCALAR_MAPS = [[5, 6], [13, 14]]
+
+
+class PairLinear(_GraphLinear):
+    """Equivariant ``[batch, c_in, N, N, *F_in] -> [batch, c_out, N, N, *F_out]`` under permuting both node dims, any N.
+
+    15 weights per channel and feature pair (the Bell number B(4)), 2 biases per output channel and feature (on the
+    diagonal, everywhere). The forward pass never forms the 15 maps: two channel mixes on the N x N entries
+    (identity, transpose), one on the node vectors (diagonal, row and column means) and one on the scalars.
+    """
+
+    n_maps = 15
+    n_bias = 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._fold(x)
+        diag = torch.diagonal(x, dim1=-2, dim2=-1)
+        vectors = torch.stack([diag, x.mean(-1), x.mean(-2)], dim=2)  # [b, k, 3, N]
+        scalars = torch.stack([x.mean((-2, -1)), diag.mean(-1)], dim=2)  # [b, k, 2]
+        w = self.weight.to(x.dtype)
+        full = torch.einsum("bipq,oi->bopq", x, w[..., 0]) + torch.einsum("biqp,oi->bopq", x, w[..., 1])
+        vec = torch.einsum("bikn,oijk->bjon", vectors, w[..., _PAIR_VECTOR_MAPS])  # [b, 3, o, N]
+        sca = torch.einsum("bik,oijk->bjo", scalars, w[..., _PAIR_SCALAR_MAPS])  # [b, 2, o]
+        diag_out = vec[:, 0] + (sca[:, 0] + self._bias(0, x))[..., None]
+        y = _assemble_pair(full, diag_out, vec[:, 1], vec[:, 2], sca[:, 1] + self._bias(1, x))
+        return self._unfold(y)
 
 
 class PairPool(_GraphLinear):
-    """Invariant ``[batch, c_in, N, N] -> [batch, c_out]`` under permuting both dims, for any N.
+    """Invariant ``[batch, c_in, N, N, *F_in] -> [batch, c_out]`` under permuting both node dims, for any N.
 
-    2 weights per channel pair (total mean, trace mean), 1 bias per output channel.
+    2 weights per channel and feature pair (total mean, trace mean), 1 bias per output channel.
     """
 
     n_maps = 2
+    out_rank = 0
+
+    def __init__(self, c_in: int, c_out: int, bias: bool = True, in_features: tuple = (), out_features: tuple = ()):
+        if out_features:
+            raise ValueError("PairPool has an invariant output: no output features")
+        super().__init__(c_in, c_out, bias, in_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.einsum("bik,oik->bo", _pair_to_real_basis(x), self.weight.to(x.dtype))
-        if self.bias is not None:
-            y = y + self.bias[:, 0].to(y.dtype)
-        return y
+        x = self._fold(x)
+        return self._mix(_pair_to_real_basis(x), [0, 1], "bik,oik->bo") + self._bias(0, x)
 
 
 class PairToNodes(_GraphLinear):
-    """Equivariant ``[batch, c_in, N, N] -> [batch, c_out, N]`` under permuting both input dims and the output dim.
+    """Equivariant ``[batch, c_in, N, N, *F_in] -> [batch, c_out, N, *F_out]`` under permuting the node dims.
 
-    5 weights per channel pair (diagonal, row mean, column mean, broadcast total and trace means), 1 bias per output
-    channel.
+    5 weights per channel and feature pair (diagonal, row mean, column mean, broadcast total and trace means), 1 bias
+    per output channel and feature.
     """
 
     n_maps = 5
+    out_rank = 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.einsum("bikn,oik->bon", _pair_to_nodes_basis(x), self.weight.to(x.dtype))
-        if self.bias is not None:
-            y = y + self.bias[:, 0].to(y.dtype).view(1, -1, 1)
-        return y
+        x = self._fold(x)
+        diag = torch.diagonal(x, dim1=-2, dim2=-1)
+        vectors = torch.stack([diag, x.mean(-1), x.mean(-2)], dim=2)  # [b, k, 3, N]
+        scalars = torch.stack([x.mean((-2, -1)), diag.mean(-1)], dim=2)  # [b, k, 2]
+        y = (
+            self._mix(vectors, [0, 1, 2], "bikn,oik->bon")
+            + (self._mix(scalars, [3, 4], "bik,oik->bo") + self._bias(0, x))[..., None]
+        )
+        return self._unfold(y)
 
 
 class NodesToPair(_GraphLinear):
-    """Equivariant ``[batch, c_in, N] -> [batch, c_out, N, N]`` under permuting the input dim and both output dims.
+    """Equivariant ``[batch, c_in, N, *F_in] -> [batch, c_out, N, N, *F_out]`` under permuting the node dims.
 
-    5 weights per channel pair (x on the diagonal, along rows, along columns, its mean on the diagonal and
-    everywhere), 2 biases per output channel (on the diagonal, everywhere) as :class:`PairLinear`.
+    5 weights per channel and feature pair (x on the diagonal, along rows, along columns, its mean on the diagonal
+    and everywhere), 2 biases per output channel and feature (on the diagonal, everywhere) as :class:`PairLinear`.
     """
 
     n_maps = 5
     n_bias = 2
+    in_rank = 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.einsum("bikpq,oik->bopq", _nodes_to_pair_basis(x), self.weight.to(x.dtype))
-        if self.bias is not None:
-            eye = torch.eye(x.shape[-1], dtype=y.dtype, device=y.device)
-            b = self.bias.to(y.dtype)
-            y = y + b[:, 0].view(1, -1, 1, 1) * eye + b[:, 1].view(1, -1, 1, 1)
-        return y
+        x = self._fold(x)
+        mean = x.mean(-1)  # [b, k]
+        diag = self._mix(x, [0], "bin,oik->bon") + (self._mix(mean, [3], "bi,oik->bo") + self._bias(0, x))[..., None]
+        everywhere = self._mix(mean, [4], "bi,oik->bo") + self._bias(1, x)
+        y = _assemble_pair(None, diag, self._mix(x, [1], "bin,oik->bon"), self._mix(x, [2], "bin,oik->bon"), everywhere)
+        return self._unfold(y)
 
 
 def _representation(reps: list, shape: tuple, dtype=torch.float64) -> list:
