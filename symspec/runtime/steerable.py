@@ -1,5 +1,302 @@
-"""Steerable layers for matrix groups (O(n), SO(n)) with symbolic point counts, and equivariant nonlinearities."""
+"""Steerable layers for matrix groups (O(n), SO(n)) with symbolic point counts, and equivariant nonlinearities.
+
+A layer's group is ``symmetric(N) x O(n)`` (or ``SO(n)``, or the rotation
+group alone): the permutations move the point dims, the rotations the
+coordinate dims, so every equivariant linear map factors as
+
+    W = sum_{p, r} theta[o, i, p, r] P_p (x) R_r
+
+with ``P_p`` the closed-form maps of symmetric(N) between the point parts
+(identity and mean for nodes to nodes, mean for nodes to real, broadcast for
+real to nodes, the Bell / Maron maps for pair tensors), which work for any N,
+and ``R_r`` a basis of the maps between the representations of the rotation
+group on the fixed dims (the null space of the stacked constraints, by SVD in
+float64, solved once per representation and cached). Fixed dims nothing acts
+on are features (part of the fixed representation, mixed freely); symbolic
+dims nothing acts on are mapped point by point with shared weights.
+"""
 
 from __future__ import annotations
 
-__all__: list = []
+import math
+
+import torch
+
+from .layers import equivariant_basis, invariant_basis
+
+__all__ = [
+    "MAX_STEERABLE_UNKNOWNS",
+    "POINT_MAPS",
+    "point_map_count",
+    "rotation_basis",
+    "rotation_invariants",
+    "SteerableLinear",
+    "NormGate",
+    "rep_norm",
+    "gated",
+]
+
+MAX_STEERABLE_UNKNOWNS = 1600  # fixed input positions x fixed output positions (one dense SVD in float64)
+
+# (input point dims, output point dims) -> number of symmetric(N)-equivariant maps between them (Maron et al. 2019)
+POINT_MAPS = {(0, 0): 1, (1, 0): 1, (0, 1): 1, (1, 1): 2, (2, 0): 2, (0, 2): 2, (2, 1): 5, (1, 2): 5, (2, 2): 15}
+_POINT_INVARIANTS = {0: 1, 1: 1, 2: 2}  # invariant vectors of the point part: the constant; pairs: the diagonal too
+
+_ROTATION_CACHE: dict = {}
+
+
+def point_map_count(p_in: int, p_out: int) -> int:
+    """How many linear maps between ``p_in`` and ``p_out`` point dims commute with symmetric(N) (N >= p_in + p_out)."""
+    return POINT_MAPS[(p_in, p_out)]
+
+
+def rotation_basis(kind: str, n: int, in_shape: tuple, in_dims: tuple, out_shape: tuple, out_dims: tuple) -> torch.Tensor:
+    """Basis ``[k, P_out, P_in]`` (float64, cached) of the maps between two representations of SO(n) / O(n).
+
+    ``kind`` ``"so"`` or ``"o"``; ``in_shape`` the fixed dims of the input,
+    ``in_dims`` those of them (positions in ``in_shape``) the same matrix acts
+    on (``R M R^T`` for two); the other fixed dims are left unchanged. The
+    null space of the stacked constraints over the Lie algebra generators and,
+    for O(n), one reflection (``symspec.runtime.layers.equivariant_basis``).
+    """
+    key = ("hom", kind, n, tuple(in_shape), tuple(in_dims), tuple(out_shape), tuple(out_dims))
+    if key not in _ROTATION_CACHE:
+        _ROTATION_CACHE[key] = equivariant_basis(
+            [(kind, n, tuple(in_dims))], [(kind, n, tuple(out_dims))], tuple(in_shape), tuple(out_shape)
+        )
+    return _ROTATION_CACHE[key]
+
+
+def rotation_invariants(kind: str, n: int, shape: tuple, dims: tuple) -> torch.Tensor:
+    """Basis ``[k, P]`` (float64, cached) of the vectors of a fixed representation left unchanged by SO(n) / O(n)."""
+    key = ("inv", kind, n, tuple(shape), tuple(dims))
+    if key not in _ROTATION_CACHE:
+        _ROTATION_CACHE[key] = invariant_basis([(kind, n, tuple(dims))], tuple(shape))
+    return _ROTATION_CACHE[key]
+
+
+def _diag(x: torch.Tensor) -> torch.Tensor:
+    return torch.diagonal(x, dim1=-2, dim2=-1)
+
+
+def _on_diag(v: torch.Tensor) -> torch.Tensor:
+    """``[..., N] -> [..., N, N]`` with v on the diagonal."""
+    return torch.diag_embed(v)
+
+
+def _point_maps(x: torch.Tensor, p_in: int, p_out: int) -> list:
+    """The symmetric(N)-equivariant maps of the last ``p_in`` dims of ``x`` to ``p_out`` dims, each broadcastable.
+
+    A size-1 trailing dim stands for a broadcast along the points. Means, not
+    sums, so the scale does not grow with N. The order is fixed: it indexes the
+    weights.
+    """
+    if p_in == 0:
+        if p_out == 0:
+            return [x]
+        if p_out == 1:
+            return [x[..., None]]
+        return [x[..., None, None], x[..., None, None]]  # on the diagonal (masked by the caller), everywhere
+    if p_in == 1:
+        mean = x.mean(-1, keepdim=True)
+        if p_out == 0:
+            return [mean[..., 0]]
+        if p_out == 1:
+            return [x, mean]
+        # x_i on the diagonal, along rows (y_ij = x_i), along columns (y_ij = x_j), the mean on the diagonal, everywhere
+        return [_on_diag(x), x[..., :, None], x[..., None, :], mean[..., None], mean[..., None]]
+    diag = _diag(x)
+    rows, cols = x.mean(-1), x.mean(-2)  # mean over j of x_ij (indexed by i), mean over i (indexed by j)
+    total, trace = x.mean((-2, -1)), diag.mean(-1)
+    if p_out == 0:
+        return [total, trace]
+    if p_out == 1:
+        return [diag, rows, cols, total[..., None], trace[..., None]]
+    return [
+        x,
+        x.transpose(-1, -2),
+        _on_diag(diag),
+        _on_diag(rows),
+        _on_diag(cols),
+        total[..., None, None],  # on the diagonal
+        trace[..., None, None],  # on the diagonal
+        rows[..., :, None],
+        rows[..., None, :],
+        cols[..., :, None],
+        cols[..., None, :],
+        diag[..., :, None],
+        diag[..., None, :],
+        total[..., None, None],
+        trace[..., None, None],
+    ]
+
+
+_DIAGONAL_MAPS = {(0, 2): (0,), (1, 2): (3,), (2, 2): (5, 6)}  # broadcast maps that live on the diagonal only
+
+
+class _Layout:
+    """Where an end's dims go: ``fixed`` (fixed dims: rotated ones and features), ``batch`` (symbolic dims nothing
+    acts on), ``points`` (dims symmetric(N) permutes), as event positions; ``perm`` orders ``[b, c, *event]`` as
+    ``[b, c, *fixed, *batch, *points]``."""
+
+    def __init__(self, end: dict):
+        shape = tuple(end["shape"])
+        self.rank = len(shape)
+        self.points = tuple(d % self.rank for d in end.get("points", ())) if self.rank else ()
+        coords = tuple(d % self.rank for d in end.get("coords", ())) if self.rank else ()
+        self.fixed = tuple(d for d in range(self.rank) if d not in self.points and isinstance(shape[d], int))
+        self.batch = tuple(d for d in range(self.rank) if d not in self.points and not isinstance(shape[d], int))
+        self.fixed_shape = tuple(shape[d] for d in self.fixed)
+        self.coords = tuple(self.fixed.index(d) for d in coords)  # positions among the fixed dims
+        self.point_size = next((shape[d] for d in self.points if isinstance(shape[d], int)), None)
+        order = (*self.fixed, *self.batch, *self.points)
+        self.perm = (0, 1, *(2 + d for d in order))
+        self.inverse = tuple(sorted(range(len(self.perm)), key=lambda i: self.perm[i]))
+        self.identity = self.perm == tuple(range(len(self.perm)))
+
+
+class SteerableLinear(torch.nn.Module):
+    """``[batch, c_in, *shape(D1)] -> [batch, c_out, *shape(D2)]`` commuting with symmetric(N) x SO(n) / O(n).
+
+    ``group``: ``("so" | "o", n)``. ``source`` / ``target``: dicts with
+    ``shape`` (the event shape; a str for a symbolic size), ``points`` (the
+    dims symmetric(N) permutes, 0 to 2 of them; none without a permutation
+    factor) and ``coords`` (the dims the rotation acts on, the same matrix on
+    each). Weights ``[c_out, c_in, point maps, rotation maps]``; the kernel
+    ``weight (x) rotation basis`` is built once per forward (reused while the
+    weights do not change and no gradient to them is needed), then one einsum
+    per point map. The bias lives in the invariant subspace: the point
+    invariants (constant; diagonal and constant for pairs) times the
+    rotation-invariant vectors of the output (none for a vector under SO(n)).
+    """
+
+    def __init__(self, c_in: int, c_out: int, group: tuple, source: dict, target: dict, bias: bool = True):
+        super().__init__()
+        kind, n = group
+        self.src, self.dst = _Layout(source), _Layout(target)
+        if len(self.src.batch) != len(self.dst.batch):
+            raise ValueError("symbolic dims nothing acts on are mapped point by point: both ends need the same ones")
+        p_in, p_out = len(self.src.points), len(self.dst.points)
+        if (p_in, p_out) not in POINT_MAPS:
+            raise ValueError(f"no point maps from {p_in} to {p_out} permuted dims (at most 2 each)")
+        if p_in == 0 and p_out and self.dst.point_size is None:
+            raise ValueError("the output's number of points is not known from the input: give it a fixed size")
+        self.p_in, self.p_out = p_in, p_out
+        unknowns = math.prod(self.src.fixed_shape) * math.prod(self.dst.fixed_shape)
+        if unknowns > MAX_STEERABLE_UNKNOWNS:
+            raise ValueError(f"{unknowns} unknowns in the rotation basis: over the limit {MAX_STEERABLE_UNKNOWNS}")
+        basis = rotation_basis(kind, n, self.src.fixed_shape, self.src.coords, self.dst.fixed_shape, self.dst.coords)
+        if basis.shape[0] == 0:
+            raise ValueError("no nonzero linear map commutes with the group here")
+        invariants = rotation_invariants(kind, n, self.dst.fixed_shape, self.dst.coords)
+        self.register_buffer("basis", basis.clone(), persistent=False)  # [k, P_out, P_in]
+        self.register_buffer("bias_basis", invariants.clone(), persistent=False)  # [k, P_out]
+        self.c_in, self.c_out = c_in, c_out
+        maps = POINT_MAPS[(p_in, p_out)]
+        p_fixed_out = math.prod(self.dst.fixed_shape)
+        std = math.sqrt(p_fixed_out / (c_in * maps * basis.shape[0]))  # basis elements have Frobenius norm 1
+        self.weight = torch.nn.Parameter(torch.randn(c_out, c_in, maps, basis.shape[0]) * std)
+        n_bias = _POINT_INVARIANTS[p_out] * invariants.shape[0]
+        self.bias = (
+            torch.nn.Parameter(torch.zeros(c_out, _POINT_INVARIANTS[p_out], invariants.shape[0])) if bias and n_bias else None
+        )
+        self.out_rep_dims = tuple(self.dst.fixed[d] for d in self.dst.coords)  # event dims the rotation acts on
+        fin = "".join(chr(ord("A") + i) for i in range(len(self.src.fixed)))
+        fout = "".join(chr(ord("N") + i) for i in range(len(self.dst.fixed)))
+        self._equation = f"bi{fin}...,oi{fout}{fin}->bo{fout}..."
+        self._cache: tuple | None = None
+
+    def extra_repr(self) -> str:
+        return f"c_in={self.c_in}, c_out={self.c_out}, point_maps={self.weight.shape[2]}, rotation_maps={self.weight.shape[3]}"
+
+    def _basis_as(self, name: str, dtype: torch.dtype) -> torch.Tensor:
+        table = getattr(self, name)
+        return table if table.dtype == dtype else table.to(dtype)
+
+    def kernel(self, dtype: torch.dtype) -> torch.Tensor:
+        """``[c_out, c_in, point maps, *fixed_out, *fixed_in]``: the weights contracted with the rotation basis."""
+        w = self.weight
+        if not (torch.is_grad_enabled() and w.requires_grad):  # no graph needed: reuse while the weights are unchanged
+            key = (w._version, w.data_ptr(), w.device, dtype)
+            if self._cache is not None and self._cache[0] == key:
+                return self._cache[1]
+        k = torch.einsum("oimr,rqp->oimqp", w.to(dtype), self._basis_as("basis", dtype))
+        k = k.reshape(*k.shape[:3], *self.dst.fixed_shape, *self.src.fixed_shape)
+        if not (torch.is_grad_enabled() and w.requires_grad):
+            self._cache = (key, k)
+        return k
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        src, dst = self.src, self.dst
+        xc = x if src.identity else x.permute(src.perm)
+        kernel = self.kernel(x.dtype)
+        maps = _point_maps(xc, self.p_in, self.p_out)
+        y = None
+        diagonal = _DIAGONAL_MAPS.get((self.p_in, self.p_out), ())
+        n = xc.shape[-1] if self.p_in else dst.point_size
+        for m, term in enumerate(maps):
+            if m in diagonal:  # a broadcast mean that lives on the diagonal only
+                term = term * torch.eye(n, dtype=x.dtype, device=x.device)
+            part = torch.einsum(self._equation, term, kernel[:, :, m])
+            y = part if y is None else y + part
+        if self.bias is not None:
+            b = torch.einsum("opr,rq->oqp", self.bias.to(y.dtype), self._basis_as("bias_basis", y.dtype))
+            b = b.reshape(self.c_out, *dst.fixed_shape, *([1] * len(dst.batch)), b.shape[-1])  # last: point invariants
+            if self.p_out == 0:
+                y = y + b[..., 0]
+            elif self.p_out == 1:
+                y = y + b
+            else:
+                eye = torch.eye(y.shape[-1], dtype=y.dtype, device=y.device)
+                y = y + b[..., 0, None, None] * eye + b[..., 1, None, None]
+        if self.p_out:
+            size = n
+            y = y.expand(*y.shape[: y.dim() - self.p_out], *([size] * self.p_out))
+        return y if dst.identity else y.permute(dst.inverse)
+
+
+def rep_norm(x: torch.Tensor, rep_dims: tuple, eps: float = 0.0) -> torch.Tensor:
+    """``sqrt(sum of x^2 over the event dims rep_dims + eps)``: invariant under any orthogonal action on them.
+
+    ``x`` is ``[batch, c, *event]``; ``rep_dims`` are event positions (0 is
+    the first dim after the channel); they are removed from the result.
+    """
+    dims = tuple(2 + (d % (x.dim() - 2)) for d in rep_dims)
+    sq = (x * x).sum(dims) if dims else x * x
+    return torch.sqrt(sq + eps)
+
+
+def gated(x: torch.Tensor, gates: torch.Tensor, rep_dims: tuple) -> torch.Tensor:
+    """``x * sigmoid(gates)``, each gate ``[batch, c, *event without rep_dims]`` scaling a whole representation.
+
+    ``gates`` must be invariant (scalar channels: a layer to a domain the
+    rotation does not act on, or ``rep_norm``); the product is then
+    equivariant.
+    """
+    g = torch.sigmoid(gates)
+    for d in sorted(2 + (d % (x.dim() - 2)) for d in rep_dims):
+        g = g.unsqueeze(d)
+    return x * g
+
+
+class NormGate(torch.nn.Module):
+    """Norm-gated nonlinearity ``x * sigmoid(|x| + b)``, equivariant under orthogonal actions on ``rep_dims``.
+
+    ``|x|`` is the Euclidean norm over the event dims ``rep_dims`` (the dims
+    the rotation acts on: a whole vector, a whole ``3 x 3`` tensor), per
+    channel and per point, so it is invariant; ``b`` is a learnable bias per
+    channel (init 0). With ``rep_dims`` empty (scalar features) it is
+    ``x * sigmoid(|x| + b)`` per entry. ``eps`` inside the square root keeps
+    the gradient finite at ``x = 0``.
+    """
+
+    def __init__(self, channels: int, rep_dims: tuple = (-1,), eps: float = 1e-12):
+        super().__init__()
+        self.rep_dims = tuple(rep_dims)
+        self.eps = eps
+        self.bias = torch.nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        norm = rep_norm(x, self.rep_dims, self.eps)
+        b = self.bias.to(x.dtype).view(1, -1, *([1] * (norm.dim() - 2)))
+        return gated(x, norm + b, self.rep_dims)
