@@ -33,6 +33,12 @@ class LayerDef:
     target: object
     group: GroupDef
     span: Span
+    options: tuple = ()  # checked (name, value) pairs: kernel, padding, stride, grid (a convolutional layer)
+    option_spans: tuple = ()  # (name, Span) of each option, for errors found when lowering
+
+    def option(self, name: str, default=None):
+        """The value of option ``name`` (``default`` when not given)."""
+        return dict(self.options).get(name, default)
 
 
 @dataclass(frozen=True)

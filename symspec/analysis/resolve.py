@@ -22,6 +22,7 @@ from .domains import (
     Tensor,
     Units,
     describe,
+    eval_int,
     fits_int64,
     resolve_domain,
     resolve_output,
@@ -36,6 +37,32 @@ __all__ = ["Analyzer", "PRIOR_KINDS"]
 
 PRIOR_KINDS = ("nuclear", "entropy", "lipschitz")
 PRIOR_OPTIONS = {"weight": "number"}
+LAYER_OPTIONS = ("kernel", "padding", "stride", "grid")  # a convolutional layer (docs/language.md, Layer options)
+LAYER_PADDINGS = ("zeros", "circular")
+MAX_KERNEL = 31  # kernel offsets per grid dim (the tied kernel is a table of fiber x offsets)
+MAX_GRID_DIMS = 3  # conv1d, conv2d, conv3d
+
+
+def _layer_int_problem(name: str, value) -> tuple[str, str] | None:
+    """(message with ``{text}``, hint) when ``value`` is no valid integer for layer option ``name``; None when it is."""
+    if not isinstance(value, int) or value < 1:
+        hints = {
+            "kernel": "the kernel's width in grid points: an odd number, e.g. 3",
+            "stride": "stride 1 keeps every grid point",
+        }
+        return f"option '{name}' must be a positive integer, got {{text}}", hints.get(
+            name, "the number of trailing grid dims: 1, 2 or 3"
+        )
+    if name == "kernel" and value % 2 == 0:
+        return (
+            "option 'kernel' must be odd, got {text}",
+            "an odd kernel has a centre, about which the group's rotations and reflections act: use 1, 3, 5, ...",
+        )
+    if name == "kernel" and value > MAX_KERNEL:
+        return f"option 'kernel' is {{text}}, more than the limit of {MAX_KERNEL}", "use a smaller kernel"
+    if name == "grid" and value > MAX_GRID_DIMS:
+        return "option 'grid' is {text}: a convolution has 1, 2 or 3 grid dims", "conv1d, conv2d and conv3d exist"
+    return None
 
 
 class Analyzer:
@@ -270,9 +297,60 @@ class Analyzer:
                 d = None
             ends.append(d)
         group = resolve_group(self, decl.group, "")
-        if None in ends or group is None:
+        options = self._layer_options(decl)
+        if None in ends or group is None or options is None:
             return None
-        return LayerDef(decl.name.name, ends[0], ends[1], group, decl.span)
+        spans = tuple((o.name.name, o.span) for o in decl.options)
+        return LayerDef(decl.name.name, ends[0], ends[1], group, decl.span, tuple(options.items()), spans)
+
+    def _layer_options(self, decl: ast.LayerDecl) -> dict | None:
+        """``[kernel k, padding zeros|circular, stride s, grid d]`` checked; None after an error (each one reported)."""
+        out: dict = {}
+        seen: dict = {}
+        ok = True
+        for opt in decl.options:
+            name, v = opt.name.name, opt.value
+            if name not in LAYER_OPTIONS:
+                hint = did_you_mean(name, LAYER_OPTIONS, "layer options are: " + ", ".join(LAYER_OPTIONS))
+                self.reporter.error(f"unknown layer option '{name}'", opt.name.span, hint)
+                ok = False
+                continue
+            if name in seen:
+                self.reporter.error(f"option '{name}' is given twice", opt.span, notes=[(seen[name], "first given here")])
+                ok = False
+                continue
+            seen[name] = opt.span
+            if name == "padding":
+                if not isinstance(v, ast.Name) or v.name not in LAYER_PADDINGS:
+                    self.reporter.error(
+                        f"option 'padding' is zeros or circular, got {unparse(v)}",
+                        v.span,
+                        did_you_mean(unparse(v), LAYER_PADDINGS, "padding zeros (the default) or padding circular"),
+                    )
+                    ok = False
+                    continue
+                out[name] = v.name
+                continue
+            value = eval_int(self, v, f"option '{name}'") if isinstance(v, ast.Name) else v.value
+            if value is None:
+                ok = False
+                continue
+            problem = _layer_int_problem(name, value)
+            if problem is not None:
+                text = f"{v.name} = {value}" if isinstance(v, ast.Name) else getattr(v, "text", value)
+                self.reporter.error(problem[0].format(text=text), v.span, problem[1])
+                ok = False
+                continue
+            out[name] = value
+        if ok and out and "kernel" not in out:
+            first = next(iter(out))
+            self.reporter.error(
+                f"option '{first}' needs a kernel: only a convolutional layer takes it",
+                seen[first],
+                "add [kernel k] (k odd, e.g. 3) for a convolutional layer, or drop the option",
+            )
+            ok = False
+        return out if ok else None
 
     def _prior(self, decl: ast.PriorDecl):
         kind = decl.kind.name

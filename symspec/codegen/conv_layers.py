@@ -1,10 +1,224 @@
-"""Lowering of convolutional layers (``layer L: D1 -> D2 under G [kernel k]``)."""
+"""Lowering of convolutional layers (``layer L: D1 -> D2 under G [kernel k]``) to ``rt.GroupConv``.
+
+Which dims are the grid (docs/compile.md, Convolutional layers): ``[grid d]``
+when given; else the trailing dims from the first symbolic one (``tensor[4, H,
+W]``: grid ``H x W``, fiber ``4``); else, all sizes fixed, the trailing dims
+from the first one a generator rotates or transposes. Every generator must act
+on the grid by rotations/reflections about its centre (``rot90``, ``flip``,
+``transpose``: the same on both ends) and translations (``roll``: circular
+padding only), on the fiber dims by any permutation; anything else is an
+error at the layer. Numpy only (no torch): ``symspec check`` runs this.
+"""
 
 from __future__ import annotations
 
-__all__ = ["conv_layer"]
+import numpy as np
+
+from ..analysis.domains import RealDomain
+from ..errors import Diagnostic
+from ..transforms import ops_push
+from .core import CompileError
+from .expr import Name, as_expr
+
+__all__ = ["conv_layer", "grid_rank"]
+
+_POINT = ("rot90", "flip", "transpose")
+_CONV_OPS = ("rot90", "flip", "transpose", "roll", "permute", "permute_dims")
+
+
+def _fail(spec, message: str, span, hint: str | None = None):
+    raise CompileError([Diagnostic(message, span, hint, kind="compile")], {spec.file: spec.source})
+
+
+def _dims_of(name: str, args: dict, rank: int) -> tuple:
+    """The dims (0..rank-1) that op ``name`` moves (as ``symspec.runtime.conv``)."""
+    if name == "rot90" or name == "permute_dims":
+        dims = args["dims"]
+    elif name == "transpose":
+        dims = (args["i"], args["j"])
+    else:
+        dims = (args["dim"],)
+    return tuple(int(d) % rank for d in dims)
+
+
+def grid_rank(layer, ops_in: dict, ops_out: dict) -> int | None:
+    """How many trailing dims of both ends are the grid (the rule above); None when the rule cannot tell."""
+    given = layer.option("grid")
+    if given is not None:
+        return given
+    ends = [(layer.source, ops_in), (layer.target, ops_out)]
+    symbolic = [
+        len(d.dims) - next(i for i, n in enumerate(d.dims) if not isinstance(n, int))
+        for d, _ in ends
+        if not all(isinstance(n, int) for n in d.dims)
+    ]
+    if symbolic:
+        return max(symbolic)
+    moved = []
+    for domain, ops in ends:
+        rank = len(domain.dims)
+        firsts = [min(_dims_of(n, dict(a), rank)) for seq in ops.values() for n, a in seq if n in ("rot90", "transpose")]
+        if firsts:
+            moved.append(rank - min(firsts))
+    return max(moved) if moved else None
+
+
+def _ops(act, generators) -> dict:
+    """Each generator's ops ``[(name, args)]`` (the identity where the action is trivial)."""
+    return {g: [(n, dict(a)) for n, a in (act.ops.get(g, ()) if act is not None else ())] for g in generators}
+
+
+def _check_ops(spec, name, layer, end: str, domain, ops: dict, grid: int, padding: str, kernel: int) -> np.ndarray:
+    """Each generator's push map on the kernel's offsets (``[g, k^grid]``); a compile error for an op no conv commutes with."""
+    rank = len(domain.dims)
+    first = rank - grid
+    box = (kernel,) * grid
+    pushes = []
+    for g, seq in ops.items():
+        point = []
+        for op, args in seq:
+            dims = _dims_of(op, args, rank) if op in _CONV_OPS else ()
+            if op not in _CONV_OPS:
+                _fail(
+                    spec,
+                    f"layer {name}: generator {g} acts on {end} {domain} by {op}, not a permutation of positions",
+                    layer.span,
+                )
+            on_grid = [d >= first for d in dims]
+            if not any(on_grid):
+                continue  # a permutation of the fiber dims: any is fine
+            if not all(on_grid):
+                _fail(
+                    spec,
+                    f"layer {name}: generator {g} acts by {op} on dims {dims} of {end} {domain}, mixing its fiber dims "
+                    f"(the first {first}) with its grid dims (the last {grid})",
+                    layer.span,
+                    "a convolution needs the group to act on the grid and on the fiber separately; give [grid d] if "
+                    "the grid dims were not guessed right",
+                )
+            if op == "roll":
+                if padding != "circular":
+                    _fail(
+                        spec,
+                        f"layer {name}: generator {g} translates the grid of {end} {domain} (roll on dim {dims[0]}), and a "
+                        "convolution with zero padding commutes with translations only away from the border",
+                        layer.span,
+                        "add 'padding circular' to the layer's options (exact on a torus), or drop the roll from the group: "
+                        "a convolution is translation-equivariant anyway",
+                    )
+                continue  # a translation: absorbed by the circular convolution
+            if op not in _POINT:
+                _fail(
+                    spec,
+                    f"layer {name}: generator {g} acts by {op} on grid dims {dims} of {end} {domain}, which is not a "
+                    "rotation or reflection about the grid's centre",
+                    layer.span,
+                    "on the grid, a generator may rot90, flip, transpose or roll; permute only fiber dims",
+                )
+            grid_args = dict(args)
+            for key in ("dims", "dim", "i", "j"):  # the op renumbered onto the grid alone
+                if key in grid_args:
+                    v = grid_args[key]
+                    grid_args[key] = tuple(int(d) % rank - first for d in v) if isinstance(v, tuple) else int(v) % rank - first
+            point.append((op, grid_args))
+        pushes.append(ops_push(point, shape=box))
+    return np.stack(pushes) if pushes else np.zeros((0, kernel**grid), dtype=np.int64)
 
 
 def conv_layer(spec, tables, name: str, layer, gir, src, dst, cls: str, comment: str):
     """The :class:`~symspec.codegen.layers.Layer` of a layer with a ``kernel`` option, or None for any other layer."""
-    return None
+    from .layers import Layer  # layers.py imports this module
+
+    kernel = layer.option("kernel")
+    if kernel is None:
+        return None
+    if isinstance(layer.target, RealDomain) or isinstance(layer.source, RealDomain):
+        _fail(
+            spec,
+            f"layer {name} has a kernel, but {'its output' if isinstance(layer.target, RealDomain) else 'its input'} is real, "
+            "which has no grid",
+            layer.span,
+            "pool to real with a layer without [kernel k] (the mean over the grid, then a map tied by the fiber's orbits)",
+        )
+    if gir.continuous or gir.definition.kind == "symmetric" or not gir.generators:
+        _fail(
+            spec,
+            f"layer {name}: a convolutional layer needs a finite group acting by rotations, reflections and translations "
+            f"of the grid and permutations of the fiber, not {gir.name}",
+            layer.span,
+            "declare the point group as a presentation, e.g. <r, s | r^4, s^2, (s r)^2>, with an action on each domain",
+        )
+    ops_in, ops_out = _ops(src, gir.generators), _ops(dst, gir.generators)
+    grid = grid_rank(layer, ops_in, ops_out)
+    if grid is None:
+        _fail(
+            spec,
+            f"layer {name}: cannot tell which dims of {layer.source} are the grid (no symbolic size, no rotation)",
+            layer.span,
+            "give the number of trailing grid dims: [kernel 3, grid 2]",
+        )
+    for end, domain in (("input", layer.source), ("output", layer.target)):
+        if len(domain.dims) < grid:
+            _fail(spec, f"layer {name}: its {end} {domain} has fewer than {grid} grid dims", layer.span, "give [grid d]")
+        fiber = domain.dims[: len(domain.dims) - grid]
+        if not all(isinstance(d, int) for d in fiber):
+            _fail(
+                spec,
+                f"layer {name}: the fiber dims {tuple(fiber)} of its {end} {domain} must have fixed sizes (the grid is "
+                f"the last {grid} dims)",
+                layer.span,
+                "symbolic sizes are for grid dims: write the fiber's size, e.g. tensor[4, H, W]",
+            )
+    g_in, g_out = layer.source.dims[-grid:], layer.target.dims[-grid:]
+    if tuple(g_in) != tuple(g_out):
+        _fail(
+            spec,
+            f"layer {name}: the grid of its input ({', '.join(map(str, g_in))}) and of its output "
+            f"({', '.join(map(str, g_out))}) differ",
+            layer.span,
+            "a convolution keeps the grid: declare both ends on the same grid sizes",
+        )
+    padding = layer.option("padding", "zeros")
+    stride = layer.option("stride", 1)
+    if stride != 1:
+        span = dict(layer.option_spans).get("stride", layer.span)
+        _fail(
+            spec,
+            f"layer {name}: stride {stride} is not supported: a strided convolution's output grid differs from its "
+            "input's, and it commutes with translations by multiples of the stride only",
+            span,
+            "use stride 1 and pool (e.g. torch.nn.functional.avg_pool2d with an odd grid size) between layers",
+        )
+    if padding == "circular":
+        small = [n for n in g_in if isinstance(n, int) and n < kernel // 2]
+        if small:
+            _fail(spec, f"layer {name}: circular padding of {kernel // 2} needs grid sizes >= {kernel // 2}", layer.span)
+    a_in = _check_ops(spec, name, layer, "input", layer.source, ops_in, grid, padding, kernel)
+    a_out = _check_ops(spec, name, layer, "output", layer.target, ops_out, grid, padding, kernel)
+    for g, p, q in zip(gir.generators, a_in, a_out):
+        if not np.array_equal(p, q):
+            _fail(
+                spec,
+                f"layer {name}: generator {g} rotates or reflects the grid of {layer.source} and of {layer.target} "
+                "differently, so no convolution commutes with it",
+                layer.span,
+                "give the generator the same rot90/flip/transpose on the grid of both domains",
+            )
+    in_fiber = tuple(layer.source.dims[: len(layer.source.dims) - grid])
+    out_fiber = tuple(layer.target.dims[: len(layer.target.dims) - grid])
+    args = (
+        Name("c_in"),
+        Name("c_out"),
+        as_expr(ops_in),
+        as_expr(ops_out),
+        tables.dims(in_fiber),
+        tables.dims(out_fiber),
+    )
+    kwargs = (
+        ("kernel", as_expr(kernel)),
+        ("grid", as_expr(grid)),
+        ("padding", as_expr(padding)),
+        ("bias", Name("bias")),
+    )
+    note = f" (convolution: kernel {kernel}, {grid} grid dims, padding {padding})"
+    return Layer(cls, "rt.GroupConv", args, comment + note, name, kwargs)

@@ -288,6 +288,7 @@ class LayerDecl(Node):
     source: Expr
     target: Expr
     group: object
+    options: tuple = ()  # [kernel k, padding circular, ...]: Option nodes
 
 
 @dataclass(frozen=True, slots=True)

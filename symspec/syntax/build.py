@@ -138,7 +138,7 @@ class AstBuilder:
         return ast.Option(span, self._ident(c[0]), c[1])
 
     def layer_decl(self, span, c):
-        return ast.LayerDecl(span, self._ident(c[0]), c[1], c[2], c[3])
+        return ast.LayerDecl(span, self._ident(c[0]), c[1], c[2], c[3], c[4] or ())
 
     def prior_decl(self, span, c):
         args = tuple(c[2]) if c[2] is not None else ()

@@ -68,7 +68,7 @@ KNOWN_FIELDS: dict[type, tuple[str, ...]] = {
     ast.Binder: ("var", "type"),
     ast.Option: ("name", "value"),
     ast.LawDecl: ("name", "binders", "body", "guard", "options"),
-    ast.LayerDecl: ("name", "source", "target", "group"),
+    ast.LayerDecl: ("name", "source", "target", "group", "options"),
     ast.PriorDecl: ("name", "kind", "args", "options"),
     ast.SpecFile: ("file", "statements"),
 }
@@ -251,7 +251,7 @@ class _Printer:
             guard = f" when {self.expr(s.guard)}" if s.guard is not None else ""
             return f"law {s.name.name}: {binders}{self.expr(s.body)}{guard}{self.options(s.options)}"
         if isinstance(s, ast.LayerDecl):
-            return f"layer {s.name.name}: {self.expr(s.source)} -> {self.expr(s.target)} under {self.expr(s.group)}"
+            return f"layer {s.name.name}: {self.expr(s.source)} -> {self.expr(s.target)} under {self.expr(s.group)}{self.options(s.options)}"
         if isinstance(s, ast.PriorDecl):
             args = ", ".join(self.expr(a) for a in s.args)
             return f"prior {s.name.name}: {s.kind.name}({args}){self.options(s.options)}"
