@@ -21,6 +21,10 @@ def __getattr__(name):
         import importlib
 
         return importlib.import_module(".audit", __name__)
+    if name in ("nn", "optim"):  # import torch: only on demand (docs/model-symmetries.md)
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'symspec' has no attribute {name!r}")
 
 
@@ -40,6 +44,8 @@ __all__ = [
     "validate",
     "assert_equivariant",
     "audit",
+    "nn",
+    "optim",
     "parse",
     "Spec",
     "SymspecError",
