@@ -1,0 +1,238 @@
+"""Energy Conserving Descent (ECD): a unit velocity ``p`` per parameter, the loss as the energy denominator.
+
+The update (docs/model-symmetries.md, section "ECD"), with ``g = grad F + wd * theta``,
+``V = F + wd |theta|^2 / 2 - F0``, ``dt = lr / sqrt(eta)`` and ``D`` the number of parameters:
+
+- first step: ``p = -g / |g|``;
+- later steps: ``p <- p - (eta dt / 2) (D / (D - 1)) (g - p (p.g)) / V``, renormalized to ``|p| = 1``;
+- then ``theta <- theta + dt p`` and, if ``nu > 0``, the bounce ``p <- (p + nu' z) / |p + nu' z|``
+  with ``nu' = nu / sqrt(D)`` and ``z`` standard normal;
+- nothing moves while ``V <= 0``.
+
+Every dot product and norm is global (over all parameters of all groups), computed with
+``torch._foreach_*`` reductions, one kernel per bucket of same-device, same-dtype tensors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..errors import UsageError
+
+__all__ = ["ECD"]
+
+_GLOBAL_KEYS = ("eta", "F0", "nu")
+
+
+class ECD(torch.optim.Optimizer):
+    """Energy Conserving Descent; state is one velocity tensor per parameter (2N memory with the parameters).
+
+    ``lr`` and ``weight_decay`` may differ between parameter groups; ``eta``, ``F0`` and ``nu`` are
+    properties of the one global trajectory and must be equal in every group.  ``generator`` draws
+    the bounce noise (``nu > 0``).  Under ``torch.distributed`` the loss and the global scalars are
+    averaged over ranks once per step (``distributed=None``: whenever a process group is initialized).
+    ``step`` needs a closure that returns the loss.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        lr: float = 1.0,
+        eta: float = 100.0,
+        F0: float = 2.0,
+        nu: float = 0.0,
+        weight_decay: float = 0.0,
+        *,
+        generator: torch.Generator | None = None,
+        distributed: bool | None = None,
+        process_group: Any = None,
+    ) -> None:
+        for name, value, low in (("lr", lr, 0.0), ("eta", eta, 0.0)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > low):
+                raise UsageError(f"ECD: {name} must be a finite number > 0, got {value!r}")
+        for name, value in (("nu", nu), ("weight_decay", weight_decay)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise UsageError(f"ECD: {name} must be a finite number >= 0, got {value!r}")
+        if not (isinstance(F0, (int, float)) and math.isfinite(F0)):
+            raise UsageError(f"ECD: F0 must be a finite number, got {F0!r}")
+        defaults = dict(lr=float(lr), eta=float(eta), F0=float(F0), nu=float(nu), weight_decay=float(weight_decay))
+        super().__init__(params, defaults)
+        self.generator = generator
+        self.distributed = distributed
+        self.process_group = process_group
+
+    # ------------------------------------------------------------------ helpers
+
+    def _globals(self) -> tuple[float, float, float]:
+        first = self.param_groups[0]
+        for group in self.param_groups[1:]:
+            for key in _GLOBAL_KEYS:
+                if group[key] != first[key]:
+                    raise UsageError(
+                        f"ECD: {key} must be the same in every parameter group "
+                        f"(got {first[key]!r} and {group[key]!r}); only lr and weight_decay may differ"
+                    )
+        return first["eta"], first["F0"], first["nu"]
+
+    def _world(self) -> int:
+        """Ranks to average over (1: no reduction)."""
+        use = self.distributed
+        if use is None:
+            use = torch.distributed.is_available() and torch.distributed.is_initialized()
+        if not use:
+            return 1
+        return torch.distributed.get_world_size(self.process_group)
+
+    # ------------------------------------------------------------------ step
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+        """One ECD step; ``closure`` (required) recomputes the loss and its gradients and returns the loss."""
+        if closure is None:
+            raise UsageError(
+                "ECD.step needs a closure returning the loss: the loss value is the energy denominator V = F - F0 "
+                "(def closure(): opt.zero_grad(); loss = f(); loss.backward(); return loss)"
+            )
+        with torch.enable_grad():
+            loss = closure()
+        if loss is None:
+            raise UsageError("ECD.step: the closure returned None; it must return the loss")
+        eta, F0, nu = self._globals()
+
+        # Participating tensors, bucketed by (device, dtype) and group (lr and wd are per group).
+        buckets: list[dict[str, Any]] = []
+        home: torch.device | None = None
+        D = 0
+        fresh = True
+        for group in self.param_groups:
+            by_kind: dict[tuple[torch.device, torch.dtype], dict[str, Any]] = {}
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                if param.grad.is_sparse:
+                    raise UsageError("ECD does not support sparse gradients")
+                home = home or param.device
+                D += param.numel()
+                kind = by_kind.setdefault((param.device, param.dtype), dict(group=group, params=[], grads=[], vels=[], new=[]))
+                kind["params"].append(param)
+                kind["grads"].append(param.grad)
+                vel = self.state[param].get("velocity")
+                if vel is not None:
+                    fresh = False
+                kind["vels"].append(vel)
+            buckets.extend(by_kind.values())
+        if home is None:
+            return loss
+        if D < 2:
+            raise UsageError(f"ECD needs at least 2 parameters with gradients (D / (D - 1)), got D = {D}")
+
+        f64 = dict(device=home, dtype=torch.float64)
+        F = torch.as_tensor(loss.detach() if isinstance(loss, Tensor) else loss).to(**f64).reshape(())
+        wd_sq = torch.zeros((), **f64)  # sum over groups of wd |theta|^2
+        gg = torch.zeros((), **f64)
+        for b in buckets:
+            wd = b["group"]["weight_decay"]
+            acc = torch.float64 if b["params"][0].dtype == torch.float64 else torch.float32
+            if wd:
+                b["grads"] = torch._foreach_add(b["grads"], b["params"], alpha=wd)
+                wd_sq += wd * _total(torch._foreach_powsum(b["params"], 2, dtype=acc), home)
+            b["acc"] = acc
+            gg += _total(torch._foreach_powsum(b["grads"], 2, dtype=acc), home)
+        inv_g = torch.where(gg > 0, gg.rsqrt(), torch.zeros((), **f64))
+
+        # p.g by polarization, |p + g/|g||^2 = |p|^2 + 2 p.g/|g| + 1, well conditioned for any |g|.
+        pp = torch.zeros((), **f64)
+        su = torch.zeros((), **f64)
+        if not fresh:
+            for b in buckets:
+                for i, (param, vel) in enumerate(zip(b["params"], b["vels"])):
+                    if vel is None:  # a tensor that joined after the first step starts at rest
+                        b["vels"][i] = self.state[param]["velocity"] = torch.zeros_like(param)
+                u = torch._foreach_mul(b["grads"], _on(inv_g, b))
+                torch._foreach_add_(u, b["vels"])
+                su += _total(torch._foreach_powsum(u, 2, dtype=b["acc"]), home)
+                pp += _total(torch._foreach_powsum(b["vels"], 2, dtype=b["acc"]), home)
+                del u
+
+        world = self._world()
+        if world > 1:
+            packed = torch.stack([F, wd_sq, gg, pp, su])
+            torch.distributed.all_reduce(packed, group=self.process_group)
+            F, wd_sq, gg, pp, su = (packed / world).unbind()
+            inv_g = torch.where(gg > 0, gg.rsqrt(), torch.zeros((), **f64))
+
+        V = F + wd_sq / 2 - F0
+        moving = V > 0
+        one = torch.ones((), **f64)
+
+        if fresh:
+            # The one host synchronization: the first step waits until V > 0 and g != 0.
+            if not bool(moving & (gg > 0)):
+                return loss
+            for b in buckets:
+                vels = torch._foreach_mul(b["grads"], -_on(inv_g, b))
+                for param, vel in zip(b["params"], vels):
+                    self.state[param]["velocity"] = vel
+                b["vels"] = vels
+        else:
+            gg_hat = gg * inv_g * inv_g
+            pg = (su - pp - gg_hat) / 2 / inv_g.where(gg > 0, one)
+            norm2 = torch.zeros((), **f64)
+            for b in buckets:
+                dt = b["group"]["lr"] / math.sqrt(eta)
+                c = torch.where(moving, (eta * dt / 2) * (D / (D - 1)) / V, torch.zeros((), **f64))
+                step = torch._foreach_mul(b["grads"], _on(-c, b))
+                torch._foreach_mul_(b["vels"], _on(1 + c * pg, b))
+                torch._foreach_add_(b["vels"], step)
+                del step
+                norm2 += _total(torch._foreach_powsum(b["vels"], 2, dtype=b["acc"]), home)
+            scale = torch.where(moving, norm2.rsqrt(), one)
+            for b in buckets:
+                torch._foreach_mul_(b["vels"], _on(scale, b))
+
+        gate = moving.to(torch.float64)
+        for b in buckets:
+            dt = b["group"]["lr"] / math.sqrt(eta)
+            move = torch._foreach_mul(b["vels"], _on(dt * gate, b))
+            torch._foreach_add_(b["params"], move)
+            del move
+
+        if nu > 0:
+            self._bounce(buckets, nu / math.sqrt(D), moving, home)
+        return loss
+
+    def _bounce(self, buckets: list[dict[str, Any]], nu_d: float, moving: Tensor, home: torch.device) -> None:
+        """``p <- (p + nu' z) / |p + nu' z|``; the noise is drawn on every step, applied only while V > 0."""
+        f64 = dict(device=home, dtype=torch.float64)
+        amp = torch.where(moving, torch.full((), nu_d, **f64), torch.zeros((), **f64))
+        norm2 = torch.zeros((), **f64)
+        for b in buckets:
+            params = b["params"]
+            numels = [p.numel() for p in params]
+            gen = self.generator
+            device = gen.device if gen is not None else params[0].device
+            flat = torch.randn(sum(numels), generator=gen, device=device, dtype=params[0].dtype)
+            flat = flat.to(params[0].device)
+            zs = [z.view_as(p) for z, p in zip(flat.split(numels), params)]
+            torch._foreach_mul_(zs, _on(amp, b))
+            torch._foreach_add_(b["vels"], zs)
+            norm2 += _total(torch._foreach_powsum(b["vels"], 2, dtype=b["acc"]), home)
+        scale = norm2.rsqrt()
+        for b in buckets:
+            torch._foreach_mul_(b["vels"], _on(scale, b))
+
+
+def _total(parts: Iterable[Tensor], device: torch.device) -> Tensor:
+    """Sum of per-tensor reductions as one float64 scalar on ``device``."""
+    return torch.stack(list(parts)).to(device=device, dtype=torch.float64).sum()
+
+
+def _on(scalar: Tensor, bucket: dict[str, Any]) -> Tensor:
+    """A global scalar on the bucket's device, in its dtype."""
+    first = bucket["params"][0]
+    return scalar.to(device=first.device, dtype=first.dtype)
