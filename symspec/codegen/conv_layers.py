@@ -18,7 +18,7 @@ from ..analysis.domains import RealDomain
 from ..errors import Diagnostic
 from ..transforms import ops_push
 from .core import CompileError
-from .expr import Name, as_expr
+from .expr import Name, as_expr, rt
 
 __all__ = ["conv_layer", "grid_rank"]
 
@@ -131,7 +131,7 @@ def conv_layer(spec, tables, name: str, layer, gir, src, dst, cls: str, comment:
 
     kernel = layer.option("kernel")
     if kernel is None:
-        return None
+        return _grid_pool(spec, tables, name, layer, gir, src, cls, comment)
     if isinstance(layer.target, RealDomain) or isinstance(layer.source, RealDomain):
         _fail(
             spec,
@@ -222,3 +222,49 @@ def conv_layer(spec, tables, name: str, layer, gir, src, dst, cls: str, comment:
     )
     note = f" (convolution: kernel {kernel}, {grid} grid dims, padding {padding})"
     return Layer(cls, "rt.GroupConv", args, comment + note, name, kwargs)
+
+
+def _grid_pool(spec, tables, name: str, layer, gir, src, cls: str, comment: str):
+    """An ``rt.GridPool`` for ``tensor[*fiber, *grid] -> real`` with symbolic grid sizes under a point group; else None.
+
+    Fixed sizes keep the exact orbit layer; symbolic ones had no layer: the
+    mean over the grid, then a map tied by the fiber's orbits.
+    """
+    from .layers import Layer  # layers.py imports this module
+
+    source = layer.source
+    if (
+        not isinstance(layer.target, RealDomain)
+        or all(isinstance(d, int) for d in source.dims)
+        or gir.continuous
+        or gir.definition.kind == "symmetric"
+        or not gir.generators
+        or src is None
+        or not src.ops
+    ):
+        return None
+    ops = _ops(src, gir.generators)
+    if any(op not in _CONV_OPS for seq in ops.values() for op, _ in seq):
+        return None
+    grid = len(source.dims) - next(i for i, n in enumerate(source.dims) if not isinstance(n, int))
+    _check_ops(spec, name, layer, "input", source, ops, grid, "circular", 1)  # the mean is translation-invariant
+    rank, fiber = len(source.dims), tuple(source.dims[: len(source.dims) - grid])
+    fiber_ops = {}
+    for g, seq in ops.items():
+        kept = []
+        for op, args in seq:
+            if max(_dims_of(op, args, rank)) < len(fiber):  # a fiber op, renumbered onto the fiber alone
+                kept.append(
+                    (
+                        op,
+                        {
+                            k: tuple(int(d) % rank for d in v) if k == "dims" else int(v) % rank if k in ("dim", "i", "j") else v
+                            for k, v in args.items()
+                        },
+                    )
+                )
+        fiber_ops[g] = kept
+    table = rt("action_table", as_expr(fiber_ops), shape=tables.dims(fiber))
+    args = (Name("c_in"), Name("c_out"), table, tables.dims(fiber), as_expr(grid))
+    note = f" (mean over the {grid} grid dims, then the fiber's orbits)"
+    return Layer(cls, "rt.GridPool", args, comment + note, name, (("bias", Name("bias")),))
