@@ -1,0 +1,371 @@
+"""Find a model's continuous parameter symmetries from its structure (module walk, then ``torch.fx`` where it traces).
+
+Attention: ``nn.MultiheadAttention`` (fused or separate q/k/v weights, kdim/vdim, with or without bias), the
+attention inside ``nn.TransformerEncoderLayer``/``DecoderLayer``, and custom attention that follows the protocol of
+``docs/model-symmetries.md`` (``c_attn``/``c_proj`` or ``q_proj``/``k_proj``/``v_proj``/``out_proj`` Linears and an
+``n_head``-like attribute).  MLPs and norms: ``Linear -> ReLU/LeakyReLU/PReLU -> [Dropout] -> Linear`` and
+``LayerNorm``/``RMSNorm`` read only by Linear maps, from the Transformer layers' known forward or the fx graph.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+from .symmetries import BiasCoordinates, Cols, DiagonalScaling, PairSymmetry, Rows, ScaleEntry, SoftmaxShift, ValueBias
+
+__all__ = ["Found", "find_symmetries", "HEAD_ATTRIBUTES", "softmax_shift"]
+
+HEAD_ATTRIBUTES = ("n_head", "num_heads", "n_heads", "nhead", "num_attention_heads")
+_RELU_MODULES = (nn.ReLU, nn.LeakyReLU, nn.PReLU)
+_RELU_FUNCTIONS = (F.relu, torch.relu, F.leaky_relu, torch.relu_)
+_PASS_MODULES = (nn.Dropout, nn.Identity)
+_NORMS = (nn.LayerNorm,) + ((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ())
+_ATTENTION_NAME = re.compile(r"attn|attention", re.IGNORECASE)
+
+
+@dataclass
+class Found:
+    """What the structural search found: symmetry claims, attention modules (for spectra) and notes."""
+
+    symmetries: list = field(default_factory=list)
+    attention: list = field(default_factory=list)  # (module name, QK PairSymmetry, VO PairSymmetry)
+    notes: list = field(default_factory=list)
+
+
+class _Names:
+    """Canonical parameter names (``named_parameters`` order) and how many modules hold each parameter."""
+
+    def __init__(self, model: nn.Module):
+        self.of = {id(p): n for n, p in model.named_parameters()}
+        self.holders: dict = {}
+        for _, m in model.named_modules(remove_duplicate=False):
+            for p in m._parameters.values():
+                if p is not None:
+                    self.holders[id(p)] = self.holders.get(id(p), 0) + 1
+
+    def __call__(self, p) -> str | None:
+        return None if p is None else self.of.get(id(p))
+
+    def tied(self, p) -> bool:
+        return p is not None and self.holders.get(id(p), 0) > 1
+
+
+def _heads(m: nn.Module) -> int | None:
+    for a in HEAD_ATTRIBUTES:
+        v = getattr(m, a, None)
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            return v
+    return None
+
+
+def _broken(m: nn.Module) -> dict:
+    b = getattr(m, "_symspec_broken", None)
+    return b if isinstance(b, dict) else {}
+
+
+def _attention_symmetries(found: Found, name: str, m: nn.Module, names: _Names, q: Rows, k: Rows, v: Rows, o: nn.Linear, h: int):
+    """QK, VO, key bias and value bias of one attention module, given its per-head row layouts."""
+    broken = _broken(m)
+    ow = names(o.weight)
+    qk = PairSymmetry(
+        "attention_qk", name, h * q.d * q.d, x=q, y=Rows(k.weight, k.start, h, k.d), broken=bool(broken.get("query"))
+    )
+    vo = PairSymmetry("attention_vo", name, h * v.d * v.d, x=v, y=Cols(ow, 0, h, v.d), broken=bool(broken.get("value")))
+    if qk.broken:
+        qk.note = "broken by a fixed query bias"
+    if vo.broken:
+        vo.note = "broken by a fixed value bias"
+    found.symmetries += [qk, vo]
+    found.attention.append((name, qk, vo))
+    if k.bias is not None:
+        found.symmetries.append(BiasCoordinates("key_bias", name, h * k.d, name=k.bias, start=k.bias_start, size=h * k.d))
+    if v.bias is not None and o.bias is not None:
+        found.symmetries.append(
+            ValueBias(
+                "value_bias", name, h * v.d, bias=v.bias, start=v.bias_start, size=h * v.d, out_weight=ow, out_bias=names(o.bias)
+            )
+        )
+
+
+def _mha(found: Found, name: str, m: nn.MultiheadAttention, names: _Names) -> None:
+    if m.bias_k is not None or m.bias_v is not None:
+        found.notes.append(f"{name}: add_bias_kv (learned extra key/value) is not handled; its symmetries are not counted")
+        return
+    e, h = m.embed_dim, m.num_heads
+    d = e // h
+    bias = names(m.in_proj_bias)
+    if m._qkv_same_embed_dim:
+        w = names(m.in_proj_weight)
+        q, k, v = (Rows(w, i * e, h, d, bias, i * e if bias else 0) for i in range(3))
+    else:
+        q, k, v = (
+            Rows(names(p), 0, h, d, bias, i * e if bias else 0)
+            for i, p in enumerate((m.q_proj_weight, m.k_proj_weight, m.v_proj_weight))
+        )
+    _attention_symmetries(found, name, m, names, q, k, v, m.out_proj, h)
+
+
+def _protocol(found: Found, name: str, m: nn.Module, names: _Names) -> bool:
+    """Custom attention by the documented protocol; False when the module does not follow it."""
+    h = _heads(m)
+    lin = {a: getattr(m, a, None) for a in ("c_attn", "c_proj", "q_proj", "k_proj", "v_proj", "out_proj", "o_proj")}
+    lin = {a: x for a, x in lin.items() if isinstance(x, nn.Linear)}
+    if h is None or not lin:
+        return False
+    if "c_attn" in lin and "c_proj" in lin:
+        ca = lin["c_attn"]
+        if ca.out_features % 3 or (ca.out_features // 3) % h:
+            found.notes.append(f"{name}: c_attn has {ca.out_features} outputs, not 3 x a multiple of {h} heads; not counted")
+            return True
+        e = ca.out_features // 3
+        w, b = names(ca.weight), names(ca.bias)
+        q, k, v = (Rows(w, i * e, h, e // h, b, i * e if b else 0) for i in range(3))
+        _attention_symmetries(found, name, m, names, q, k, v, lin["c_proj"], h)
+        return True
+    out = lin.get("out_proj") or lin.get("o_proj") or lin.get("c_proj")
+    if all(a in lin for a in ("q_proj", "k_proj", "v_proj")) and out is not None:
+        qp, kp, vp = lin["q_proj"], lin["k_proj"], lin["v_proj"]
+        if qp.out_features != kp.out_features or qp.out_features % h or vp.out_features % h:
+            found.notes.append(
+                f"{name}: q/k/v projections of {qp.out_features}/{kp.out_features}/{vp.out_features} outputs "
+                f"do not split into {h} equal heads (grouped-query attention?); not counted"
+            )
+            return True
+        q, k, v = (Rows(names(p.weight), 0, h, p.out_features // h, names(p.bias), 0) for p in (qp, kp, vp))
+        _attention_symmetries(found, name, m, names, q, k, v, out, h)
+        return True
+    return False
+
+
+def _relu_like(act) -> bool:
+    return isinstance(act, _RELU_MODULES) or act in _RELU_FUNCTIONS
+
+
+def _unit_scaling(kind: str, module: str, first: nn.Linear, second: nn.Linear, names: _Names, source: str) -> DiagonalScaling:
+    entries = [ScaleEntry(names(first.weight), 0, 1.0)]
+    if first.bias is not None:
+        entries.append(ScaleEntry(names(first.bias), 0, 1.0))
+    entries.append(ScaleEntry(names(second.weight), 1, -1.0))
+    return DiagonalScaling(kind, module, first.out_features, entries=tuple(entries), units=first.out_features, source=source)
+
+
+def _norm_scaling(module: str, norm: nn.Module, consumers: list, names: _Names, source: str) -> DiagonalScaling | None:
+    """``consumers``: (weight parameter, (row start, stop) or None) of every Linear map reading the norm's output."""
+    if getattr(norm, "weight", None) is None or len(tuple(norm.normalized_shape)) != 1:
+        return None
+    units = norm.normalized_shape[0]
+    entries = [ScaleEntry(names(norm.weight), 0, 1.0)]
+    if getattr(norm, "bias", None) is not None:
+        entries.append(ScaleEntry(names(norm.bias), 0, 1.0))
+    entries += [ScaleEntry(names(w), 1, -1.0, 0, rows) for w, rows in consumers]
+    return DiagonalScaling("norm_scale", module, units, entries=tuple(entries), units=units, source=source)
+
+
+def _mha_consumers(m: nn.MultiheadAttention, which: tuple) -> list:
+    """The Linear maps of ``m`` reading its query/key/value inputs (``which``: indices 0, 1, 2)."""
+    e = m.embed_dim
+    if m._qkv_same_embed_dim:
+        return [(m.in_proj_weight, (i * e, (i + 1) * e)) for i in which]
+    return [((m.q_proj_weight, m.k_proj_weight, m.v_proj_weight)[i], None) for i in which]
+
+
+def _protocol_consumers(m: nn.Module) -> list:
+    if isinstance(getattr(m, "c_attn", None), nn.Linear):
+        return [(m.c_attn.weight, None)]
+    return [(getattr(m, a).weight, None) for a in ("q_proj", "k_proj", "v_proj")]
+
+
+def _transformer_layer(found: Found, name: str, layer: nn.Module, names: _Names) -> None:
+    """MLP rescaling and norm scales of ``nn.TransformerEncoderLayer``/``DecoderLayer`` (their forward is known)."""
+    act = layer.activation
+    if _relu_like(act) or getattr(layer, "activation_relu_or_gelu", 0) == 1:
+        found.symmetries.append(
+            _unit_scaling("relu_rescaling", f"{name}.linear1", layer.linear1, layer.linear2, names, "structure")
+        )
+    if not layer.norm_first:
+        return  # post-norm: each norm's output is also the residual stream
+    decoder = isinstance(layer, nn.TransformerDecoderLayer)
+    plan = [("norm1", _mha_consumers(layer.self_attn, (0, 1, 2)))]
+    if decoder:
+        plan += [("norm2", _mha_consumers(layer.multihead_attn, (0,))), ("norm3", [(layer.linear1.weight, None)])]
+    else:
+        plan += [("norm2", [(layer.linear1.weight, None)])]
+    for norm_name, consumers in plan:
+        s = _norm_scaling(f"{name}.{norm_name}", getattr(layer, norm_name), consumers, names, "structure")
+        if s is not None:
+            found.symmetries.append(s)
+
+
+class _Tracer(fx.Tracer):
+    def __init__(self, leaves: set):
+        super().__init__()
+        self.leaves = leaves
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return id(m) in self.leaves or super().is_leaf_module(m, qualname)
+
+
+def _through(node: fx.Node, mods: dict) -> list:
+    """The users of ``node``'s value, looking through Dropout/Identity modules (each with that value as input)."""
+    out = []
+    for u in node.users:
+        if u.op == "call_module" and isinstance(mods.get(u.target), _PASS_MODULES):
+            out += _through(u, mods)
+        else:
+            out.append(u)
+    return out
+
+
+def _graph_patterns(found: Found, prefix: str, gm: fx.GraphModule, model_mods: dict, names: _Names, protocol: set) -> None:
+    mods = dict(gm.named_modules())
+
+    def full(t: str) -> str:
+        return f"{prefix}.{t}" if prefix else t
+
+    def is_linear(u: fx.Node, v: fx.Node) -> bool:
+        return (
+            u.op == "call_module" and isinstance(mods.get(u.target), nn.Linear) and len(u.args) == 1 and not u.kwargs
+        ) and _reaches(u.args[0], v, mods)
+
+    for node in gm.graph.nodes:
+        if node.op != "call_module":
+            continue
+        m = mods.get(node.target)
+        if isinstance(m, nn.Linear):
+            users = _through(node, mods)
+            if len(users) != 1:
+                continue
+            act = users[0]
+            is_act = (
+                (act.op == "call_module" and isinstance(mods.get(act.target), _RELU_MODULES))
+                or (act.op == "call_function" and act.target in _RELU_FUNCTIONS)
+                or (act.op == "call_method" and act.target == "relu")
+            )
+            if not is_act or not act.args or not _reaches(act.args[0], node, mods):
+                continue
+            nxt = _through(act, mods)
+            if len(nxt) == 1 and is_linear(nxt[0], act):
+                second = mods[nxt[0].target]
+                if not (names.tied(m.weight) or names.tied(second.weight)):
+                    found.symmetries.append(_unit_scaling("relu_rescaling", full(node.target), m, second, names, "fx"))
+        elif isinstance(m, _NORMS):
+            users = _through(node, mods)
+            consumers = []
+            for u in users:
+                um = mods.get(u.target) if u.op == "call_module" else None
+                if isinstance(um, nn.Linear) and len(u.args) == 1 and not u.kwargs:
+                    consumers.append((um.weight, None))
+                elif isinstance(um, nn.MultiheadAttention):
+                    which = tuple(i for i, a in enumerate(u.args[:3]) if a is not None and _reaches(a, node, mods))
+                    consumers += _mha_consumers(um, which)
+                elif um is not None and id(um) in protocol and len(u.args) == 1 and not u.kwargs:
+                    consumers += _protocol_consumers(um)
+                else:
+                    consumers = None
+                    break
+            if consumers and not any(names.tied(w) for w, _ in consumers):
+                s = _norm_scaling(full(node.target), m, consumers, names, "fx")
+                if s is not None:
+                    found.symmetries.append(s)
+
+
+def _reaches(arg, node: fx.Node, mods: dict) -> bool:
+    """``arg`` is ``node``'s value (possibly through Dropout/Identity)."""
+    while (
+        isinstance(arg, fx.Node)
+        and arg is not node
+        and arg.op == "call_module"
+        and isinstance(mods.get(arg.target), _PASS_MODULES)
+    ):
+        arg = arg.args[0]
+    return arg is node
+
+
+def _trace(found: Found, prefix: str, m: nn.Module, leaves: set, model_mods: dict, names: _Names, protocol: set) -> None:
+    if id(m) in leaves or not list(m.children()):
+        return  # handled by the module walk, or nothing inside to search
+    if isinstance(m, (nn.ModuleList, nn.ModuleDict)):
+        for child_name, child in m.named_children():
+            _trace(found, f"{prefix}.{child_name}" if prefix else child_name, child, leaves, model_mods, names, protocol)
+        return
+    try:
+        graph = _Tracer(leaves).trace(m)
+        gm = fx.GraphModule(m, graph)
+    except Exception as err:  # noqa: BLE001 - any tracing failure: search the children instead, and say so
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        found.notes.append(f"{prefix or '(model)'}: torch.fx could not trace it ({first[:120]}); its children were searched")
+        for child_name, child in m.named_children():
+            _trace(found, f"{prefix}.{child_name}" if prefix else child_name, child, leaves, model_mods, names, protocol)
+        return
+    _graph_patterns(found, prefix, gm, model_mods, names, protocol)
+
+
+def find_symmetries(model: nn.Module) -> Found:
+    """Every symmetry claim the structure supports (unverified), attention modules and notes."""
+    found = Found()
+    names = _Names(model)
+    leaves: set = set()
+    protocol: set = set()
+    identified: list = []
+    for name, m in model.named_modules():
+        if isinstance(m, nn.MultiheadAttention):
+            _mha(found, name, m, names)
+            leaves.add(id(m))
+            identified.append(name)
+        elif _protocol(found, name, m, names):
+            leaves.add(id(m))
+            protocol.add(id(m))
+            identified.append(name)
+    for name, m in model.named_modules():
+        if isinstance(m, (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)):
+            _transformer_layer(found, name, m, names)
+            leaves.add(id(m))
+    for name, m in model.named_modules():
+        if (
+            _ATTENTION_NAME.search(type(m).__name__)
+            and not isinstance(m, (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerDecoderLayer))
+            and not any(i == name or i.startswith(name + ".") or name.startswith(i + ".") for i in identified)
+        ):
+            found.notes.append(
+                f"{name} ({type(m).__name__}): looks like attention but its projections were not identified "
+                f"(protocol: c_attn/c_proj or q_proj/k_proj/v_proj/out_proj Linears and an {HEAD_ATTRIBUTES[0]} attribute); "
+                "its symmetries are not counted"
+            )
+    _trace(found, "", model, leaves, dict(model.named_modules()), names, protocol)
+    return found
+
+
+def softmax_shift(model: nn.Module, example_inputs: tuple) -> tuple[SoftmaxShift | None, str | None]:
+    """The Linear whose output is the model's output (logits), as a softmax-shift claim; else a note why not."""
+    names = _Names(model)
+    outputs: dict = {}
+    hooks = [
+        m.register_forward_hook(lambda mod, inp, out, n=n: outputs.__setitem__(n, out))
+        for n, m in model.named_modules()
+        if isinstance(m, nn.Linear)
+    ]
+    try:
+        with torch.no_grad():
+            out = model(*example_inputs)
+    finally:
+        for hk in hooks:
+            hk.remove()
+    if isinstance(out, (tuple, list)):
+        out = out[0] if out and isinstance(out[0], torch.Tensor) else None
+    for n, o in outputs.items():
+        if o is out:
+            lin = model.get_submodule(n)
+            tied = names.tied(lin.weight)
+            if lin.bias is None and tied:
+                return None, f"{n}: the output Linear has no bias and a tied weight: no softmax shift"
+            s = SoftmaxShift("softmax_shift", n, 0, weight=names(lin.weight), bias=names(lin.bias), with_weight=not tied)
+            s.dim = (lin.in_features if not tied else 0) + (1 if lin.bias is not None else 0)
+            if tied:
+                s.note = "weight tied: only the bias shift"
+            return s, None
+    return None, "no Linear produces the model's output directly: no softmax shift counted"

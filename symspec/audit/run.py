@@ -1,0 +1,74 @@
+"""``audit(model, example_inputs)``: find, verify and count a model's parameter symmetries."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .find import find_symmetries, softmax_shift
+from .invariants import embeddings, head_spectra
+from .rank import MAX_ENTRIES, RANK_RTOL, functional_rank, jacobian
+from .report import AuditReport
+from .verify import DEFAULT_TOL, Probe
+
+__all__ = ["audit"]
+
+
+def audit(
+    model: nn.Module,
+    example_inputs,
+    *,
+    softmax_output: bool = False,
+    tol: float = DEFAULT_TOL,
+    dtype: torch.dtype = torch.float64,
+    rank: bool = True,
+    max_rank_entries: int = MAX_ENTRIES,
+    rank_rtol: float = RANK_RTOL,
+    seed: int = 0,
+) -> AuditReport:
+    """Audit ``model`` on ``example_inputs`` (a tensor or a tuple of positional inputs).
+
+    ``softmax_output``: the output is logits read through a softmax (classifier, language model): outputs are
+    compared after ``log_softmax(-1)`` and the output Linear's shift is counted.  Every claim is verified on a
+    ``dtype`` copy of the model in eval mode; the model itself is not changed.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"audit needs a torch.nn.Module, got {type(model).__name__}")
+    inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
+    found = find_symmetries(model)
+    notes = list(found.notes)
+    if softmax_output:
+        was = model.training
+        model.eval()
+        try:
+            shift, why = softmax_shift(model, inputs)
+        finally:
+            model.train(was)
+        if shift is not None:
+            found.symmetries.append(shift)
+        if why:
+            notes.append(why)
+    probe = Probe(model, inputs, dtype=dtype, softmax_output=softmax_output)
+    generator = torch.Generator().manual_seed(seed)
+    jac_info = jacobian(probe, max_entries=max_rank_entries)  # small models: one Jacobian serves every check
+    for s in found.symmetries:
+        probe.check(s, generator, tol)
+    symmetries = [s for s in found.symmetries if not (s.source == "order" and s.verified is False)]
+    rank_value, info = (None, dict(jac_info, reason="disabled (rank=False)"))
+    if rank:
+        rank_value, info = functional_rank(probe, max_entries=max_rank_entries, rtol=rank_rtol)
+    spectra = []
+    for name, qk, vo in found.attention:
+        spectra.append({"module": name, "kind": "W_Q^T W_K", "heads": head_spectra(qk, probe.params)})
+        spectra.append({"module": name, "kind": "W_O W_V", "heads": head_spectra(vo, probe.params)})
+    return AuditReport(
+        parameters=sum(p.numel() for p in model.parameters()),
+        symmetries=symmetries,
+        functional_rank=rank_value,
+        rank_info=info,
+        notes=notes,
+        spectra=spectra,
+        effective_dimension=embeddings(model),
+        tol=tol,
+        dtype=str(dtype).removeprefix("torch."),
+    )
