@@ -121,7 +121,7 @@ class ECD(torch.optim.Optimizer):
                 kind = by_kind.setdefault((param.device, param.dtype), dict(group=group, params=[], grads=[], vels=[], new=[]))
                 kind["params"].append(param)
                 kind["grads"].append(param.grad)
-                vel = self.state[param].get("velocity")
+                vel = self.state.get(param, {}).get("velocity")
                 if vel is not None:
                     fresh = False
                 kind["vels"].append(vel)
