@@ -286,3 +286,46 @@ def test_ddp_two_ranks_match_one_process_on_the_mean_loss(tmp_path):
         opt.step(closure)
     for a, b in zip(ranks[0], model.parameters()):
         torch.testing.assert_close(a, b.detach(), rtol=0, atol=1e-13)
+
+
+def test_facade_is_lazy_and_reexports_quotient():
+    import subprocess
+
+    code = (
+        "import sys, symspec\n"
+        "assert 'torch' not in sys.modules\n"
+        "opt = symspec.optim\n"
+        "assert 'torch' in sys.modules and not any(m.startswith('symspec.audit') for m in sys.modules)\n"
+        "from symspec.audit.quotient import QuotientOptimizer\n"
+        "assert opt.Quotient is QuotientOptimizer and symspec.nn.break_attention\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_ecd_on_the_quotient():
+    """Quotient(ECD): every update is orthogonal to the attention symmetry tangents, the loss still falls."""
+    from symspec.audit.quotient import project
+    from symspec.optim import Quotient
+
+    torch.manual_seed(0)
+    model = nn.MultiheadAttention(8, 2, batch_first=True).to(D64)
+    x, y = torch.randn(4, 5, 8, dtype=D64), torch.randn(4, 5, 8, dtype=D64)
+    opt = Quotient(ECD(model.parameters(), lr=0.3, eta=100.0, F0=0.0), model, mode="update")
+    assert opt.symmetries, "the audit finds the QK and VO symmetries"
+
+    def closure():
+        opt.zero_grad()
+        loss = ((model(x, x, x)[0] - y) ** 2).mean()
+        loss.backward()
+        return loss
+
+    losses = []
+    for _ in range(10):
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        losses.append(opt.step(closure).item())
+        delta = {n: p.detach() - before[n] for n, p in model.named_parameters()}
+        projected, _ = project(before, delta, opt.symmetries)
+        for n in delta:  # already in the complement: projecting again changes nothing
+            torch.testing.assert_close(projected[n], delta[n], rtol=0, atol=1e-10)
+    assert closure().item() < losses[0]
