@@ -779,7 +779,7 @@ class NewForms:
 
     KINDS = [
         "identity", "product", "matrix", "arith", "classlogic", "rangeneg", "constant", "units", "compose",
-        "relabel", "physics", "mixed",
+        "relabel", "physics", "mixed", "conv",
     ]  # fmt: skip
 
     def __init__(self, b: Builder):
@@ -1182,6 +1182,48 @@ class NewForms:
             self.law(f"{h}({w}.w . {x}) == {h}({x})", opts=self.tol())
             if b.coin():
                 self.line(f"layer {self.fresh('L')}: {t} -> {b.pick([t, 'real'])} under {w}")
+
+    def conv(self):
+        """Convolutional layers (``[kernel k, padding p, grid d]``): p4, p4m or a 1D mirror, regular fibers, lifting,
+        projection, pooling to real; a law too when the grid's size is fixed (symbolic sizes have no sampler yet)."""
+        b = self.b
+        fam = b.pick(["p4", "p4m", "mirror"])
+        n = b.pick(["N", 5, 6])
+        grid = "{n}" if fam == "mirror" else "{n}, {n}"
+        fiber = {"p4": 4, "p4m": 8, "mirror": 2}[fam]
+        plain = self.domain(f"tensor[{grid.format(n=n)}]", "Img")
+        feat = self.domain(f"tensor[{fiber}, {grid.format(n=n)}]", "Feat")
+        g = self.decl("P")
+        if fam == "p4":
+            self.line(f"group {g} = <r | r^4>")
+            self.line(f"action {g} on {plain} {{ r -> rot90(dims=(0, 1)) }}")
+            self.line(f"action {g} on {feat} {{ r -> compose(roll(dim=0), rot90(dims=(1, 2))) }}")
+        elif fam == "p4m":
+            self.line(f"group {g} = <r, s | r^4, s^2, (s r)^2>")
+            self.line(f"action {g} on {plain} {{ r -> rot90(dims=(0, 1)), s -> flip(dim=1) }}")
+            self.line(
+                f"action {g} on {feat} {{ r -> compose(permute(perm=(3, 0, 1, 2, 7, 4, 5, 6), dim=0), rot90(dims=(1, 2))), "
+                "s -> compose(permute(perm=(4, 7, 6, 5, 0, 3, 2, 1), dim=0), flip(dim=2)) }"
+            )
+        else:
+            self.line(f"group {g} = <s | s^2>")
+            self.line(f"action {g} on {plain} {{ s -> flip(dim=0) }}")
+            self.line(f"action {g} on {feat} {{ s -> compose(flip(dim=0), flip(dim=1)) }}")
+        for _ in range(b.i(1, 3)):
+            src, dst = b.pick([(plain, feat), (feat, feat), (feat, plain), (plain, plain)])
+            opts = [f"kernel {b.pick([1, 3, 5])}"]
+            if b.coin():
+                opts.append(f"padding {b.pick(['zeros', 'circular'])}")
+            if b.coin(3) == 0 or (fam == "mirror" and n != "N"):  # fixed sizes and no rotation: the grid must be given
+                opts.append(f"grid {1 if fam == 'mirror' else 2}")
+            opts = b.draw(st.permutations(opts))
+            self.line(f"layer {self.fresh('L')}: {src} -> {dst} under {g} [{', '.join(opts)}]")
+        if n == "N" and b.coin():
+            self.line(f"layer {self.fresh('L')}: {feat} -> real under {g}")
+        if n != "N":
+            x, e = self.fresh("x"), self.fresh("g")
+            f = self.model([(x, feat)], "real")
+            self.law(f"{f}({e} . {x}) == {f}({x})", [f"{e}: {g}"], opts=self.tol())
 
     def relabel(self):
         b = self.b
