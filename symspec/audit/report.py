@@ -116,5 +116,11 @@ class AuditReport:
             lines += ["", "notes:"] + [f"  - {n}" for n in notes]
         return "\n".join(lines)
 
+    def plot(self, path: str) -> str:
+        """Per-head invariant spectra to an image (matplotlib); returns ``path``."""
+        from .plot import plot_spectra
+
+        return plot_spectra(self, path)
+
     def __str__(self) -> str:
         return self.render()

@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--json", default=None, metavar="OUT", help="write the report as JSON ('-': standard output)")
     val.add_argument("--plot", default=None, metavar="OUT.png", help="plot rates and violation magnitudes (matplotlib)")
     val.add_argument("--param", action="append", default=[], metavar="NAME=INT", help="override a 'param' (repeatable)")
+    from .audit import add_audit_parser  # the audit command (imports torch only when run)
+
+    add_audit_parser(sub)
     return parser
 
 
@@ -201,6 +204,10 @@ def main(argv=None) -> int:
             return _validate(args)
         if args.command == "fmt":
             return _fmt(args)
+        if args.command == "audit":
+            from .audit import run_audit
+
+            return run_audit(args, write_stdout)
     except UsageError as err:
         print(f"symspec: error: {err}", file=sys.stderr)
         return 2
