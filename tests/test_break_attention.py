@@ -325,3 +325,17 @@ def test_patched_attention_trains():
     layer(torch.randn(2, 3, 8)).square().sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
     assert not layer.self_attn.break_query.requires_grad
+
+
+def test_modules_patterns_select_the_attention_to_break():
+    torch.manual_seed(10)
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0), 3, enable_nested_tensor=False)
+    assert break_attention(enc, modules=["layers.0.*", "layers.2.*"]) == ["layers.0.self_attn", "layers.2.self_attn"]
+    assert type(enc.layers[1].self_attn) is nn.MultiheadAttention
+    assert not hasattr(enc.layers[1].self_attn, "_symspec_broken")
+    with pytest.raises(
+        UsageError, match=r"no attention found in TransformerEncoder among the modules matching \['decoder\.\*'\]"
+    ):
+        break_attention(enc, modules="decoder.*")
+    with pytest.raises(UsageError, match="modules= takes"):
+        break_attention(enc, modules=[])

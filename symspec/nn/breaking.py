@@ -14,6 +14,8 @@ both (docs/model-symmetries.md, section "Breaking symmetries").  Two kinds of mo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from fnmatch import fnmatchcase
 from typing import Any
 
 import torch
@@ -23,7 +25,7 @@ from torch import Tensor, nn
 from ..errors import UsageError
 from .biases import SLOTS, check_option, current_bias, install_buffers, resample
 
-__all__ = ["break_attention", "DEFAULT_QUERY", "DEFAULT_VALUE", "BrokenMultiheadAttention"]
+__all__ = ["break_attention", "DEFAULT_QUERY", "DEFAULT_VALUE", "HEAD_ATTRIBUTES", "BrokenMultiheadAttention"]
 
 DEFAULT_QUERY = (0.5, (0.05, 0.15))
 """b_Q: mean 0.5, std linspace(0.05, 0.15, d_head)."""
@@ -31,6 +33,8 @@ DEFAULT_VALUE = (0.5, 0.05)
 """b_V: mean 0.5, std 0.05."""
 
 _FUSED_NAMES = ("c_attn", "qkv_proj")
+HEAD_ATTRIBUTES = ("n_head", "num_heads", "n_heads", "nhead", "num_attention_heads")
+"""Attributes read for the number of heads, in this order (the same as ``symspec audit``)."""
 _SPLIT_NAMES = ("q_proj", "k_proj", "v_proj")
 
 
@@ -137,7 +141,7 @@ class _AddBias:
 
 
 def _heads(module: nn.Module) -> int | None:
-    for name in ("n_head", "num_heads"):
+    for name in HEAD_ATTRIBUTES:
         n = getattr(module, name, None)
         if isinstance(n, int) and not isinstance(n, bool) and n > 0:
             return n
@@ -225,6 +229,7 @@ def break_attention(
     query: Any = DEFAULT_QUERY,
     value: Any = DEFAULT_VALUE,
     generator: torch.Generator | None = None,
+    modules: str | Sequence[str] | None = None,
 ) -> list[str]:
     """Add fixed query/value biases to every attention of ``model``; returns the patched modules' names.
 
@@ -232,7 +237,9 @@ def break_attention(
     d_head)``), or None to leave that projection alone.  The biases are buffers of shape
     ``(n_head, d_head)`` (one draw per layer, copied to every head), redrawn on every training
     forward from ``generator`` (None: torch's global generator on the module's device), held at
-    the mean in eval.  Patched modules carry ``_symspec_broken = {"query": bool, "value": bool}``.
+    the mean in eval.  ``modules``: glob patterns (``fnmatch``, case-sensitive) on the qualified
+    module names; only matching attention is patched (None: all).  Patched modules carry
+    ``_symspec_broken = {"query": bool, "value": bool}``.
     """
     if not isinstance(model, nn.Module):
         raise UsageError(f"break_attention takes an nn.Module, got {type(model).__name__}")
@@ -241,8 +248,13 @@ def break_attention(
         raise UsageError("break_attention: query and value are both None; nothing to break")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise UsageError(f"break_attention: generator must be a torch.Generator or None, got {type(generator).__name__}")
+    patterns = [modules] if isinstance(modules, str) else modules
+    if patterns is not None and not (patterns and all(isinstance(p, str) for p in patterns)):
+        raise UsageError(f"break_attention: modules= takes a glob pattern or a list of them, got {modules!r}")
     names = []
     for name, module in model.named_modules():
+        if patterns is not None and not any(fnmatchcase(name, p) for p in patterns):
+            continue
         if isinstance(module, nn.MultiheadAttention):
             n_head = module.num_heads
             d_head = module.head_dim
@@ -261,10 +273,12 @@ def break_attention(
             module._symspec_break_handles.append(proj.register_forward_hook(_AddBias(module, slots)))
         names.append(name)
     if not names:
+        where = "" if patterns is None else f" among the modules matching {list(patterns)!r}"
         raise UsageError(
-            f"break_attention: no attention found in {type(model).__name__}; looked for nn.MultiheadAttention "
-            "(also inside nn.TransformerEncoderLayer/DecoderLayer) and modules with an integer n_head or num_heads "
-            "and either q_proj, k_proj, v_proj or a fused c_attn/qkv_proj (docs/model-symmetries.md)"
+            f"break_attention: no attention found in {type(model).__name__}{where}; looked for nn.MultiheadAttention "
+            f"(also inside nn.TransformerEncoderLayer/DecoderLayer) and modules with an integer head count "
+            f"({'/'.join(HEAD_ATTRIBUTES)}) and either q_proj, k_proj, v_proj or a fused c_attn/qkv_proj "
+            "(docs/model-symmetries.md)"
         )
     for module in model.modules():
         if isinstance(module, nn.TransformerEncoder):
