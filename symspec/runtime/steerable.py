@@ -226,19 +226,23 @@ class SteerableLinear(torch.nn.Module):
             self._cache = (key, k)
         return k
 
+    def _dense(self, terms: list, dtype: torch.dtype) -> torch.Tensor:
+        """``[b, c_out, *fixed_out, *batch, *points]``: each point map's term through the whole kernel."""
+        kernel = self.kernel(dtype)
+        y = None
+        for m, term in enumerate(terms):
+            part = torch.einsum(self._equation, term, kernel[:, :, m])
+            y = part if y is None else y + part
+        return y
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         src, dst = self.src, self.dst
         xc = x if src.identity else x.permute(src.perm)
-        kernel = self.kernel(x.dtype)
         maps = _point_maps(xc, self.p_in, self.p_out)
-        y = None
         diagonal = _DIAGONAL_MAPS.get((self.p_in, self.p_out), ())
         n = xc.shape[-1] if self.p_in else dst.point_size
-        for m, term in enumerate(maps):
-            if m in diagonal:  # a broadcast mean that lives on the diagonal only
-                term = term * torch.eye(n, dtype=x.dtype, device=x.device)
-            part = torch.einsum(self._equation, term, kernel[:, :, m])
-            y = part if y is None else y + part
+        terms = [t * torch.eye(n, dtype=x.dtype, device=x.device) if m in diagonal else t for m, t in enumerate(maps)]
+        y = self._dense(terms, x.dtype)
         if self.bias is not None:
             b = torch.einsum("opr,rq->oqp", self.bias.to(y.dtype), self._basis_as("bias_basis", y.dtype))
             b = b.reshape(self.c_out, *dst.fixed_shape, *([1] * len(dst.batch)), b.shape[-1])  # last: point invariants
