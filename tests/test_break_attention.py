@@ -339,3 +339,17 @@ def test_modules_patterns_select_the_attention_to_break():
         break_attention(enc, modules="decoder.*")
     with pytest.raises(UsageError, match="modules= takes"):
         break_attention(enc, modules=[])
+
+
+def test_apply_breaks_is_what_a_compiled_break_statement_calls():
+    from symspec.nn import apply_breaks
+
+    torch.manual_seed(11)
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0), 2, enable_nested_tensor=False)
+    breaks = ({"query": (0.5, (0.05, 0.15)), "value": None}, {"query": None, "value": (0.2, 0.0), "modules": "layers.1.*"})
+    assert apply_breaks(enc, breaks, generator=_gen()) == ["layers.0.self_attn", "layers.1.self_attn"]
+    assert enc.layers[0].self_attn._symspec_broken == {"query": True, "value": False}
+    assert enc.layers[1].self_attn._symspec_broken == {"query": False, "value": True}
+    assert len(enc.layers[1].self_attn._forward_pre_hooks) == 1
+    with pytest.raises(UsageError, match="unknown option"):
+        apply_breaks(enc, [{"key": (0.3, 0.1)}])

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from ..errors import UsageError
 from .biases import SLOTS, check_option, current_bias, install_buffers, resample
 
-__all__ = ["break_attention", "DEFAULT_QUERY", "DEFAULT_VALUE", "HEAD_ATTRIBUTES", "BrokenMultiheadAttention"]
+__all__ = ["break_attention", "apply_breaks", "DEFAULT_QUERY", "DEFAULT_VALUE", "HEAD_ATTRIBUTES", "BrokenMultiheadAttention"]
 
 DEFAULT_QUERY = (0.5, (0.05, 0.15))
 """b_Q: mean 0.5, std linspace(0.05, 0.15, d_head)."""
@@ -284,4 +284,25 @@ def break_attention(
         if isinstance(module, nn.TransformerEncoder):
             # its nested-tensor fast path hands nested tensors to the layers, which the slow path refuses
             module.use_nested_tensor = False
+    return names
+
+
+_BREAK_KEYS = frozenset({"query", "value", "modules"})
+
+
+def apply_breaks(model: nn.Module, breaks: Sequence[dict[str, Any]], generator: torch.Generator | None = None) -> list[str]:
+    """``break_attention(model, **entry, generator=generator)`` for every entry, in order; the patched names, each once.
+
+    The call a compiled ``break`` statement makes (``mod.break_symmetries``): each entry holds
+    ``query``, ``value`` and ``modules`` (missing keys take ``break_attention``'s defaults).  A later
+    entry that matches the same attention replaces the earlier one's options.
+    """
+    names: list[str] = []
+    for entry in breaks:
+        unknown = set(entry) - _BREAK_KEYS
+        if unknown:
+            raise UsageError(f"apply_breaks: unknown option(s) {sorted(unknown)}; expected some of {sorted(_BREAK_KEYS)}")
+        for name in break_attention(model, generator=generator, **entry):
+            if name not in names:
+                names.append(name)
     return names
