@@ -353,3 +353,24 @@ def test_apply_breaks_is_what_a_compiled_break_statement_calls():
     assert len(enc.layers[1].self_attn._forward_pre_hooks) == 1
     with pytest.raises(UsageError, match="unknown option"):
         apply_breaks(enc, [{"key": (0.3, 0.1)}])
+
+
+def test_audit_reports_the_broken_dimensions():
+    import symspec
+
+    torch.manual_seed(12)
+    enc = nn.TransformerEncoder(
+        nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True), 1, enable_nested_tensor=False
+    )
+    x = torch.randn(2, 5, 8)
+
+    def attention(report):
+        d = report.to_dict()
+        return d["redundant"], {s["kind"]: (s["dim"], s.get("broken")) for s in d["symmetries"] if "attention" in s["kind"]}
+
+    before = attention(symspec.audit(enc, x))
+    assert before[1] == {"attention_qk": (32, False), "attention_vo": (32, False)}
+    break_attention(enc, value=None)
+    after = attention(symspec.audit(enc, x))
+    assert after[1] == {"attention_qk": (32, True), "attention_vo": (32, False)}
+    assert after[0] == before[0] - 32
