@@ -374,3 +374,17 @@ def test_audit_reports_the_broken_dimensions():
     after = attention(symspec.audit(enc, x))
     assert after[1] == {"attention_qk": (32, True), "attention_vo": (32, False)}
     assert after[0] == before[0] - 32
+
+
+def test_transformer_decoder_layer_breaks_self_and_cross_attention():
+    torch.manual_seed(13)
+    layer = nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    plain = copy.deepcopy(layer).eval()
+    assert break_attention(layer, generator=_gen()) == ["self_attn", "multihead_attn"]
+    tgt, memory = torch.randn(2, 4, 8), torch.randn(2, 6, 8)
+    layer.eval()
+    with torch.no_grad():
+        for name in ("self_attn", "multihead_attn"):
+            a = getattr(layer, name)
+            getattr(plain, name).in_proj_bias += torch.cat([_flat_mean(a, "query"), torch.zeros(8), _flat_mean(a, "value")])
+        torch.testing.assert_close(layer(tgt, memory), plain(tgt, memory), atol=1e-5, rtol=1e-5)

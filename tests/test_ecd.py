@@ -329,3 +329,34 @@ def test_ecd_on_the_quotient():
         for n in delta:  # already in the complement: projecting again changes nothing
             torch.testing.assert_close(projected[n], delta[n], rtol=0, atol=1e-10)
     assert closure().item() < losses[0]
+
+
+def test_mixed_dtypes_share_one_global_velocity():
+    """Tensors of different dtypes land in different foreach buckets; the products stay global."""
+    torch.manual_seed(1)
+    a = nn.Parameter(torch.randn(5, dtype=D64))
+    b = nn.Parameter(torch.randn(3, dtype=torch.float32))
+    target_a, target_b = torch.randn(5, dtype=D64), torch.randn(3, dtype=torch.float32)
+    opt = ECD([a, b], lr=0.3, eta=4.0, F0=-1.0)
+
+    def loss_of(ta, tb):
+        return ((ta - target_a) ** 2).sum() + ((tb.double() - target_b.double()) ** 4).sum()
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_of(a, b)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    theta = torch.cat([a.detach(), b.detach().double()])
+    p = torch.cat([opt.state[a]["velocity"], opt.state[b]["velocity"].double()])
+    ta, tb = a.detach().clone().requires_grad_(), b.detach().double().clone().requires_grad_()
+    F = loss_of(ta, tb)
+    g = torch.cat(torch.autograd.grad(F, [ta, tb]))
+    p_new = p - (4.0 * 0.15 / 2) * (8 / 7) * (g - p * p.dot(g)) / (F.detach() + 1.0)
+    p_new = p_new / p_new.norm()
+    opt.step(closure)
+    got = torch.cat([a.detach(), b.detach().double()])
+    torch.testing.assert_close(got, theta + 0.15 * p_new, rtol=0, atol=1e-6)
+    assert opt.state[b]["velocity"].dtype == torch.float32
