@@ -118,7 +118,7 @@ class ECD(torch.optim.Optimizer):
                     raise UsageError("ECD does not support sparse gradients")
                 home = home or param.device
                 D += param.numel()
-                kind = by_kind.setdefault((param.device, param.dtype), dict(group=group, params=[], grads=[], vels=[], new=[]))
+                kind = by_kind.setdefault((param.device, param.dtype), dict(group=group, params=[], grads=[], vels=[]))
                 kind["params"].append(param)
                 kind["grads"].append(param.grad)
                 vel = self.state.get(param, {}).get("velocity")
@@ -222,7 +222,7 @@ class ECD(torch.optim.Optimizer):
             torch._foreach_mul_(zs, _on(amp, b))
             torch._foreach_add_(b["vels"], zs)
             norm2 += _total(torch._foreach_powsum(b["vels"], 2, dtype=b["acc"]), home)
-        scale = norm2.rsqrt()
+        scale = torch.where(moving, norm2.rsqrt(), torch.ones((), **f64))
         for b in buckets:
             torch._foreach_mul_(b["vels"], _on(scale, b))
 
