@@ -113,21 +113,24 @@ def _mha(found: Found, name: str, m: nn.MultiheadAttention, names: _Names) -> No
 def _protocol(found: Found, name: str, m: nn.Module, names: _Names) -> bool:
     """Custom attention by the documented protocol; False when the module does not follow it."""
     h = _heads(m)
-    lin = {a: getattr(m, a, None) for a in ("c_attn", "c_proj", "q_proj", "k_proj", "v_proj", "out_proj", "o_proj")}
+    lin = {a: getattr(m, a, None) for a in ("c_attn", "qkv_proj", "c_proj", "q_proj", "k_proj", "v_proj", "out_proj", "o_proj")}
     lin = {a: x for a, x in lin.items() if isinstance(x, nn.Linear)}
     if h is None or not lin:
         return False
-    if "c_attn" in lin and "c_proj" in lin:
-        ca = lin["c_attn"]
+    fused = lin.get("c_attn") or lin.get("qkv_proj")
+    out = lin.get("c_proj") or lin.get("out_proj") or lin.get("o_proj")
+    if fused is not None and out is not None:
+        ca = fused
         if ca.out_features % 3 or (ca.out_features // 3) % h:
-            found.notes.append(f"{name}: c_attn has {ca.out_features} outputs, not 3 x a multiple of {h} heads; not counted")
+            found.notes.append(
+                f"{name}: the fused projection has {ca.out_features} outputs, not 3 x a multiple of {h} heads; not counted"
+            )
             return True
         e = ca.out_features // 3
         w, b = names(ca.weight), names(ca.bias)
         q, k, v = (Rows(w, i * e, h, e // h, b, i * e if b else 0) for i in range(3))
-        _attention_symmetries(found, name, m, names, q, k, v, lin["c_proj"], h)
+        _attention_symmetries(found, name, m, names, q, k, v, out, h)
         return True
-    out = lin.get("out_proj") or lin.get("o_proj") or lin.get("c_proj")
     if all(a in lin for a in ("q_proj", "k_proj", "v_proj")) and out is not None:
         qp, kp, vp = lin["q_proj"], lin["k_proj"], lin["v_proj"]
         if qp.out_features != kp.out_features or qp.out_features % h or vp.out_features % h:
@@ -175,8 +178,9 @@ def _mha_consumers(m: nn.MultiheadAttention, which: tuple) -> list:
 
 
 def _protocol_consumers(m: nn.Module) -> list:
-    if isinstance(getattr(m, "c_attn", None), nn.Linear):
-        return [(m.c_attn.weight, None)]
+    for a in ("c_attn", "qkv_proj"):
+        if isinstance(getattr(m, a, None), nn.Linear):
+            return [(getattr(m, a).weight, None)]
     return [(getattr(m, a).weight, None) for a in ("q_proj", "k_proj", "v_proj")]
 
 
@@ -333,7 +337,7 @@ def find_symmetries(model: nn.Module) -> Found:
         ):
             found.notes.append(
                 f"{name} ({type(m).__name__}): looks like attention but its projections were not identified "
-                f"(protocol: c_attn/c_proj or q_proj/k_proj/v_proj/out_proj Linears and an {HEAD_ATTRIBUTES[0]} attribute); "
+                f"(protocol: c_attn or qkv_proj with c_proj/out_proj/o_proj, or q_proj/k_proj/v_proj with one of those, as Linears and an {HEAD_ATTRIBUTES[0]} attribute); "
                 "its symmetries are not counted"
             )
     _trace(found, "", model, leaves, dict(model.named_modules()), names, protocol)

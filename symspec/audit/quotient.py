@@ -112,11 +112,13 @@ def canonicalize(model: nn.Module, report=None, *, symmetries: list | None = Non
 class QuotientOptimizer:
     """Wrap ``optimizer`` so each step ignores the model's symmetry directions.
 
-    ``mode="gradient"``: gradients are projected before the inner step (with a closure, right after the closure
-    computed them); the update of plain SGD is then orthogonal to every tangent, an adaptive optimizer's is not
-    exactly (its per-coordinate scaling).  ``mode="update"``: the inner step runs as usual, then the parameter change
-    is projected (tangents at the parameters before the step): orthogonal for any optimizer; one extra copy of the
-    parameters.  ``canonicalize=True``: ``canonicalize`` after each step.  Learning-rate schedulers take
+    ``mode="update"`` (default): the inner step runs as usual, then the parameter change is projected (tangents at
+    the parameters before the step): orthogonal to every tangent for any optimizer; one extra copy of the
+    parameters.  ``mode="gradient"``: gradients are projected before the inner step (with a closure, right after
+    the closure computed them).  The gradient of a loss the symmetries leave invariant is already orthogonal to
+    every tangent, so this changes only what breaks the invariance (a penalty in the loss); the components along
+    the orbits come from the optimizer (Adam's per-coordinate scaling, momentum, weight decay applied in the
+    step), which only ``mode="update"`` removes.  ``canonicalize=True``: ``canonicalize`` after each step.  Learning-rate schedulers take
     ``wrapper.optimizer``.
     """
 
@@ -126,7 +128,7 @@ class QuotientOptimizer:
         model: nn.Module,
         report=None,
         *,
-        mode: str = "gradient",
+        mode: str = "update",
         canonicalize: bool = False,
         tol: float | None = None,
     ):

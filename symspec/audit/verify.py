@@ -1,7 +1,7 @@
 """Numerical verification of symmetry claims: the model's output along a symmetry tangent against a random direction.
 
-For each claim, a random Lie-algebra coefficient ``c`` gives the tangent ``t = L c``; a Gaussian direction ``r`` on
-the same parameters is scaled to the same norm.  With ``J`` the Jacobian of the outputs (forward-mode AD, exact
+For each claim, a random Lie-algebra coefficient ``c`` gives the tangent ``t = L c``; a Gaussian direction ``r`` over
+all parameters is scaled to the same norm (not over the claim's parameters alone: a key bias moves nothing at all).  With ``J`` the Jacobian of the outputs (forward-mode AD, exact
 derivatives; the Jacobian itself when it is small, in float64 by default) on the given batch, the claim's error is ``|J t| / |J r|`` and it is
 verified when the error is below ``tol`` (default 1e-6 in float64: rounding gives about 1e-14, a direction that is not
 a symmetry about 1).
@@ -100,7 +100,9 @@ class Probe:
             sym.verified, sym.error = None, None
             sym.note = (sym.note + "; " if sym.note else "") + "zero tangent at these parameters (not tested)"
             return
-        r = {n: torch.randn(self.params[n].shape, generator=generator, dtype=torch.float64).to(self.params[n]) for n in t}
+        r = {  # the reference: a random direction over every parameter, of the same norm
+            n: torch.randn(p.shape, generator=generator, dtype=torch.float64).to(p) for n, p in self.params.items()
+        }
         rnorm = torch.sqrt(sum(v.square().sum() for v in r.values()))
         r = {n: v * (norm / rnorm) for n, v in r.items()}
         along, random = self.directional(t).norm(), self.directional(r).norm()
