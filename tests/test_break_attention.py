@@ -388,3 +388,25 @@ def test_transformer_decoder_layer_breaks_self_and_cross_attention():
             a = getattr(layer, name)
             getattr(plain, name).in_proj_bias += torch.cat([_flat_mean(a, "query"), torch.zeros(8), _flat_mean(a, "value")])
         torch.testing.assert_close(layer(tgt, memory), plain(tgt, memory), atol=1e-5, rtol=1e-5)
+
+
+class _TaggedMHA(nn.MultiheadAttention):
+    """A subclass keeping MultiheadAttention's forward."""
+
+    tag = "kept"
+
+
+class _OwnForwardMHA(nn.MultiheadAttention):
+    def forward(self, *args, **kwargs):
+        return super().forward(*args, **kwargs)
+
+
+def test_multihead_attention_subclasses():
+    torch.manual_seed(14)
+    m = _TaggedMHA(8, 2, batch_first=True).to(D64)
+    break_attention(m, generator=_gen())
+    assert isinstance(m, _TaggedMHA) and m.tag == "kept" and type(m).__name__ == "Broken_TaggedMHA"
+    x = torch.randn(2, 3, 8, dtype=D64)
+    torch.testing.assert_close(m(x, x, x)[0], _mha_by_hand(m, x, x, x, _flat_bias(m, "query"), _flat_bias(m, "value")))
+    with pytest.raises(UsageError, match="_OwnForwardMHA subclasses nn.MultiheadAttention with its own forward"):
+        break_attention(_OwnForwardMHA(8, 2))
