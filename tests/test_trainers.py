@@ -152,13 +152,21 @@ def test_image_d4_trainer_prints_each_network_and_writes_json(tmp_path, capsys):
     import train_image_d4
 
     out = tmp_path / "d4.json"
-    result = train_image_d4.main(["--steps", "2", "--json", str(out)])
+    tiny = ["--steps", "2", "--size", "10", "--train", "32", "--test", "16", "--fields", "2"]
+    result = train_image_d4.main([*tiny, "--seeds", "3", "4", "--json", str(out)])
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == ["equivariant", "plain"]
-    assert json.loads(out.read_text()) == result and set(result) == {"config", "equivariant", "mlp"}
-    with pytest.raises(SystemExit) as exit_info:
-        train_image_d4.main(["--steps", "0"])
-    assert exit_info.value.code == 2 and "--steps must be positive" in capsys.readouterr().err
+    models = ["p4", "p4m", "cnn", "cnn_aug"]
+    assert [line.split()[:3] for line in lines[:8]] == [[m, "seed", s] for s in ("3", "4") for m in models]
+    assert len(lines) == 8 + 1 + 4 and lines[8].startswith("rotated-test accuracy over seeds [3, 4]")
+    assert json.loads(out.read_text()) == result and set(result) == {"config", "models"}
+    assert list(result["models"]) == models
+    for entry in result["models"].values():
+        assert set(entry["runs"]) == {"3", "4"} and entry["parameters"] > 0
+        assert 0.0 <= entry["rotated_mean"] <= 1.0 and entry["rotated_std"] >= 0.0
+    for bad, message in ((["--steps", "0"], "--steps must be positive"), (["--size", "11"], "--size must be even")):
+        with pytest.raises(SystemExit) as exit_info:
+            train_image_d4.main(bad)
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
