@@ -77,6 +77,17 @@ P4_TORUS = (
     "layer conv: Feat -> Feat under P [kernel 3, padding circular]\n"
     "layer dense: Feat -> Feat under P\n"
 )
+# stride s keeps every s-th grid point, corners included: 9 -> 5 with stride 2, 7 -> 3 with stride 3
+STRIDE = (
+    "domain Feat = tensor[8, H, H]\ndomain Small = tensor[8, M, M]\ndomain F9 = tensor[8, 9, 9]\n"
+    "domain F5 = tensor[8, 5, 5]\ndomain Img = tensor[7, 7]\ndomain Reg = tensor[8, 3, 3]\n"
+    "group D4 = <r, s | r^4, s^2, (s r)^2>\n"
+    + "".join(REGULAR_D4.replace("Feat", d) for d in ("Feat", "Small", "F9", "F5", "Reg"))
+    + "action D4 on Img {\n  r -> rot90(dims=(0, 1))\n  s -> flip(dim=1)\n}\n"
+    "layer down: Feat -> Small under D4 [kernel 3, stride 2]\n"
+    "layer down_fixed: F9 -> F5 under D4 [kernel 3, stride 2, padding circular]\n"
+    "layer lift: Img -> Reg under D4 [stride 3, kernel 5]\n"
+)
 
 # (id, source, layer, runtime class, input shape [c_in, *shape])
 CASES = [
@@ -97,6 +108,9 @@ CASES = [
     ("3d-lift", THREE_D, "lift", rt.GroupConv, (1, 5, 5, 5)),
     ("3d-conv", THREE_D, "conv", rt.GroupConv, (2, 2, 4, 4, 4)),
     ("p4-torus-translations", P4_TORUS, "conv", rt.GroupConv, (2, 4, 5, 5)),
+    ("p4m-stride-2-symbolic", STRIDE, "down", rt.GroupConv, (2, 8, 9, 9)),
+    ("p4m-stride-2-fixed-circular", STRIDE, "down_fixed", rt.GroupConv, (2, 8, 9, 9)),
+    ("p4-stride-3-lift", STRIDE, "lift", rt.GroupConv, (2, 7, 7)),
 ]
 
 
@@ -300,7 +314,22 @@ ERRORS = [
         "domain F = tensor[S, S]\ngroup C = <r | r^4>\naction C on F { r -> rot90(dims=(0, 1)) }\n"
         "layer f: F -> F under C [kernel 3, stride 2]\n",
         (4, 36),
-        "layer f: stride 2 is not supported",
+        "layer f: with stride 2, the grid of its input (S, S) and of its output (S, S) must both be fixed, or both "
+        "symbolic with different names",
+    ),
+    (
+        "domain F = tensor[8, 8]\ndomain G = tensor[4, 4]\ngroup C = <r | r^4>\naction C on F { r -> rot90(dims=(0, 1)) }\n"
+        "action C on G { r -> rot90(dims=(0, 1)) }\nlayer f: F -> G under C [kernel 3, stride 2]\n",
+        (6, 36),
+        "layer f: with stride 2, the grid of its input (8, 8) and of its output (4, 4) must have sizes m = (n - 1) / 2 + 1",
+    ),
+    (
+        "domain F = tensor[5]\ndomain G = tensor[3]\ngroup T = <t | t^5>\naction T on F { t -> roll(dim=0) }\n"
+        "action T on G { t -> roll(dim=0, shift=3) }\n"
+        "layer f: F -> G under T [kernel 3, stride 2, padding circular, grid 1]\n",
+        (6, 36),
+        "layer f: generator t translates the grid of input tensor[5] (roll on dim 0), and a convolution with stride 2 "
+        "commutes only with translations by multiples of 2",
     ),
     (
         "domain F = tensor[S, S]\ngroup C = <r | r^4>\naction C on F { r -> rot90(dims=(0, 1)) }\n"
@@ -335,4 +364,11 @@ def test_conv_layer_errors_name_the_layer(source, where, message):
     diag = info.value.diagnostics[0]
     assert (diag.span.file, diag.span.line, diag.span.column) == ("conv_bad.sym", *where), str(info.value)
     assert message in diag.message
-    assert diag.hint or "stride" not in message
+    assert diag.hint
+
+
+def test_a_stride_that_does_not_keep_the_corners_is_refused_at_run_time():
+    _, layer = _layer(STRIDE, "down", 1)
+    assert layer(torch.randn(1, 1, 8, 9, 9)).shape == (1, 3, 8, 5, 5)
+    with pytest.raises(ValueError, match="stride 2 needs every grid size n with n - 1 divisible by 2"):
+        layer(torch.randn(1, 1, 8, 8, 8))

@@ -1184,8 +1184,8 @@ class NewForms:
                 self.line(f"layer {self.fresh('L')}: {t} -> {b.pick([t, 'real'])} under {w}")
 
     def conv(self):
-        """Convolutional layers (``[kernel k, padding p, grid d]``): p4, p4m or a 1D mirror, regular fibers, lifting,
-        projection, pooling to real; a law too when the grid's size is fixed (symbolic sizes have no sampler yet)."""
+        """Convolutional layers (``[kernel k, padding p, grid d, stride 2]``): p4, p4m or a 1D mirror, regular fibers,
+        lifting, projection, pooling to real, a strided layer (5 -> 3); a law too when the grid's size is fixed (symbolic sizes have no sampler yet)."""
         b = self.b
         fam = b.pick(["p4", "p4m", "mirror"])
         n = b.pick(["N", 5, 6])
@@ -1194,21 +1194,22 @@ class NewForms:
         plain = self.domain(f"tensor[{grid.format(n=n)}]", "Img")
         feat = self.domain(f"tensor[{fiber}, {grid.format(n=n)}]", "Feat")
         g = self.decl("P")
-        if fam == "p4":
-            self.line(f"group {g} = <r | r^4>")
-            self.line(f"action {g} on {plain} {{ r -> rot90(dims=(0, 1)) }}")
-            self.line(f"action {g} on {feat} {{ r -> compose(roll(dim=0), rot90(dims=(1, 2))) }}")
-        elif fam == "p4m":
-            self.line(f"group {g} = <r, s | r^4, s^2, (s r)^2>")
-            self.line(f"action {g} on {plain} {{ r -> rot90(dims=(0, 1)), s -> flip(dim=1) }}")
-            self.line(
-                f"action {g} on {feat} {{ r -> compose(permute(perm=(3, 0, 1, 2, 7, 4, 5, 6), dim=0), rot90(dims=(1, 2))), "
-                "s -> compose(permute(perm=(4, 7, 6, 5, 0, 3, 2, 1), dim=0), flip(dim=2)) }"
-            )
-        else:
-            self.line(f"group {g} = <s | s^2>")
-            self.line(f"action {g} on {plain} {{ s -> flip(dim=0) }}")
-            self.line(f"action {g} on {feat} {{ s -> compose(flip(dim=0), flip(dim=1)) }}")
+        self.line(f"group {g} = " + {"p4": "<r | r^4>", "p4m": "<r, s | r^4, s^2, (s r)^2>", "mirror": "<s | s^2>"}[fam])
+        regular = {  # each generator's entry on the plain grid and on the regular fiber
+            "p4": [("r -> rot90(dims=(0, 1))", "r -> compose(roll(dim=0), rot90(dims=(1, 2)))")],
+            "p4m": [
+                ("r -> rot90(dims=(0, 1))", "r -> compose(permute(perm=(3, 0, 1, 2, 7, 4, 5, 6), dim=0), rot90(dims=(1, 2)))"),
+                ("s -> flip(dim=1)", "s -> compose(permute(perm=(4, 7, 6, 5, 0, 3, 2, 1), dim=0), flip(dim=2))"),
+            ],
+            "mirror": [("s -> flip(dim=0)", "s -> compose(flip(dim=0), flip(dim=1))")],
+        }[fam]
+        self.line(f"action {g} on {plain} {{ {', '.join(p for p, _ in regular)} }}")
+        self.line(f"action {g} on {feat} {{ {', '.join(r for _, r in regular)} }}")
+        if n == 5 and b.coin():  # stride 2 keeps every other point, corners included: 5 -> 3
+            small = self.domain(f"tensor[{fiber}, {grid.format(n=3)}]", "Small")
+            self.line(f"action {g} on {small} {{ {', '.join(r for _, r in regular)} }}")
+            grid_opt = ", grid 1" if fam == "mirror" else ""
+            self.line(f"layer {self.fresh('L')}: {feat} -> {small} under {g} [kernel {b.pick([1, 3])}, stride 2{grid_opt}]")
         for _ in range(b.i(1, 3)):
             src, dst = b.pick([(plain, feat), (feat, feat), (feat, plain), (plain, plain)])
             opts = [f"kernel {b.pick([1, 3, 5])}"]

@@ -1,4 +1,4 @@
-"""Lowering of convolutional layers (``layer L: D1 -> D2 under G [kernel k]``) to ``rt.GroupConv``.
+"""Lowering of convolutional layers (``layer L: D1 -> D2 under G [kernel k]``) to ``rt.GroupConv`` (``rt.GridPool``).
 
 Which dims are the grid (docs/compile.md, Convolutional layers): ``[grid d]``
 when given; else the trailing dims from the first symbolic one (``tensor[4, H,
@@ -6,8 +6,9 @@ W]``: grid ``H x W``, fiber ``4``); else, all sizes fixed, the trailing dims
 from the first one a generator rotates or transposes. Every generator must act
 on the grid by rotations/reflections about its centre (``rot90``, ``flip``,
 ``transpose``: the same on both ends) and translations (``roll``: circular
-padding only), on the fiber dims by any permutation; anything else is an
-error at the layer. Numpy only (no torch): ``symspec check`` runs this.
+padding, stride 1 only), on the fiber dims by any permutation; anything
+else is an error at the layer. A stride s keeps every s-th grid point,
+corners included (n points -> (n - 1) / s + 1, s dividing n - 1). Numpy only (no torch): ``symspec check`` runs this.
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ def _ops(act, generators) -> dict:
     return {g: [(n, dict(a)) for n, a in (act.ops.get(g, ()) if act is not None else ())] for g in generators}
 
 
-def _check_ops(spec, name, layer, end: str, domain, ops: dict, grid: int, padding: str, kernel: int) -> np.ndarray:
+def _check_ops(
+    spec, name, layer, end: str, domain, ops: dict, grid: int, padding: str, kernel: int, stride: int = 1
+) -> np.ndarray:
     """Each generator's push map on the kernel's offsets (``[g, k^grid]``); a compile error for an op no conv commutes with."""
     rank = len(domain.dims)
     first = rank - grid
@@ -97,6 +100,14 @@ def _check_ops(spec, name, layer, end: str, domain, ops: dict, grid: int, paddin
                     "the grid dims were not guessed right",
                 )
             if op == "roll":
+                if stride != 1:
+                    _fail(
+                        spec,
+                        f"layer {name}: generator {g} translates the grid of {end} {domain} (roll on dim {dims[0]}), and "
+                        f"a convolution with stride {stride} commutes only with translations by multiples of {stride}",
+                        dict(layer.option_spans).get("stride", layer.span),
+                        "drop the stride (downsample by pooling), or drop the roll from the group",
+                    )
                 if padding != "circular":
                     _fail(
                         spec,
@@ -123,6 +134,40 @@ def _check_ops(spec, name, layer, end: str, domain, ops: dict, grid: int, paddin
             point.append((op, grid_args))
         pushes.append(ops_push(point, shape=box))
     return np.stack(pushes) if pushes else np.zeros((0, kernel**grid), dtype=np.int64)
+
+
+def _check_grids(spec, name: str, layer, g_in: tuple, g_out: tuple, stride: int) -> None:
+    """Both ends on the same grid (stride 1), or the output on every ``stride``-th point of the input's grid, corners
+    included: ``m = (n - 1) / stride + 1`` with ``stride`` dividing ``n - 1`` (checked at run time for symbolic sizes)."""
+    shown = f"the grid of its input ({', '.join(map(str, g_in))}) and of its output ({', '.join(map(str, g_out))})"
+    if stride == 1:
+        if g_in != g_out:
+            _fail(
+                spec,
+                f"layer {name}: {shown} differ",
+                layer.span,
+                "a convolution keeps the grid: declare both ends on the same grid sizes",
+            )
+        return
+    span = dict(layer.option_spans).get("stride", layer.span)
+    for n, m in zip(g_in, g_out):
+        if isinstance(n, int) and isinstance(m, int):
+            if (n - 1) % stride or m != (n - 1) // stride + 1:
+                _fail(
+                    spec,
+                    f"layer {name}: with stride {stride}, {shown} must have sizes m = (n - 1) / {stride} + 1 with "
+                    f"{stride} dividing n - 1, so that rotations and reflections about the centre keep the sampled points",
+                    span,
+                    f"e.g. an input grid of {4 * stride + 1} and an output grid of 5",
+                )
+        elif isinstance(n, int) or isinstance(m, int) or n == m:
+            _fail(
+                spec,
+                f"layer {name}: with stride {stride}, {shown} must both be fixed, or both symbolic with different names "
+                "(the output's grid is smaller)",
+                span,
+                "declare the output on its own sizes, e.g. tensor[4, H, H] -> tensor[4, M, M]",
+            )
 
 
 def conv_layer(spec, tables, name: str, layer, gir, src, dst, cls: str, comment: str):
@@ -170,31 +215,15 @@ def conv_layer(spec, tables, name: str, layer, gir, src, dst, cls: str, comment:
                 "symbolic sizes are for grid dims: write the fiber's size, e.g. tensor[4, H, W]",
             )
     g_in, g_out = layer.source.dims[-grid:], layer.target.dims[-grid:]
-    if tuple(g_in) != tuple(g_out):
-        _fail(
-            spec,
-            f"layer {name}: the grid of its input ({', '.join(map(str, g_in))}) and of its output "
-            f"({', '.join(map(str, g_out))}) differ",
-            layer.span,
-            "a convolution keeps the grid: declare both ends on the same grid sizes",
-        )
     padding = layer.option("padding", "zeros")
     stride = layer.option("stride", 1)
-    if stride != 1:
-        span = dict(layer.option_spans).get("stride", layer.span)
-        _fail(
-            spec,
-            f"layer {name}: stride {stride} is not supported: a strided convolution's output grid differs from its "
-            "input's, and it commutes with translations by multiples of the stride only",
-            span,
-            "use stride 1 and pool (e.g. torch.nn.functional.avg_pool2d with an odd grid size) between layers",
-        )
+    _check_grids(spec, name, layer, tuple(g_in), tuple(g_out), stride)
     if padding == "circular":
         small = [n for n in g_in if isinstance(n, int) and n < kernel // 2]
         if small:
             _fail(spec, f"layer {name}: circular padding of {kernel // 2} needs grid sizes >= {kernel // 2}", layer.span)
-    a_in = _check_ops(spec, name, layer, "input", layer.source, ops_in, grid, padding, kernel)
-    a_out = _check_ops(spec, name, layer, "output", layer.target, ops_out, grid, padding, kernel)
+    a_in = _check_ops(spec, name, layer, "input", layer.source, ops_in, grid, padding, kernel, stride)
+    a_out = _check_ops(spec, name, layer, "output", layer.target, ops_out, grid, padding, kernel, stride)
     for g, p, q in zip(gir.generators, a_in, a_out):
         if not np.array_equal(p, q):
             _fail(
@@ -218,9 +247,10 @@ def conv_layer(spec, tables, name: str, layer, gir, src, dst, cls: str, comment:
         ("kernel", as_expr(kernel)),
         ("grid", as_expr(grid)),
         ("padding", as_expr(padding)),
+        ("stride", as_expr(stride)),
         ("bias", Name("bias")),
     )
-    note = f" (convolution: kernel {kernel}, {grid} grid dims, padding {padding})"
+    note = f" (convolution: kernel {kernel}, {grid} grid dims, padding {padding}, stride {stride})"
     return Layer(cls, "rt.GroupConv", args, comment + note, name, kwargs)
 
 

@@ -115,7 +115,10 @@ class GroupConv(torch.nn.Module):
     The group's generators are given by their ops on the input (``in_ops``)
     and output (``out_ops``) domains; ``grid`` trailing dims are convolved
     with a ``kernel``-wide window ("same" size: ``kernel // 2`` on each side,
-    zeros or circular). Weights ``[c_out, c_in, orbits]`` are tied by the
+    zeros or circular). With ``stride`` s the output keeps every s-th grid
+    point, corners included: each input grid size n needs s to divide n - 1
+    (then rotations and reflections about the centre keep the sampled points),
+    and the output's is (n - 1) / s + 1. Weights ``[c_out, c_in, orbits]`` are tied by the
     orbits of (output fiber, input fiber, kernel offset); bias ``[c_out,
     orbits]`` by the output fiber's orbits. Init N(0, 1/fan_in), fan_in =
     ``c_in * F_in * kernel^grid``; biases 0.
@@ -133,8 +136,12 @@ class GroupConv(torch.nn.Module):
         grid: int,
         padding: str = "zeros",
         bias: bool = True,
+        stride: int = 1,
     ):
         super().__init__()
+        if stride < 1:
+            raise ValueError(f"the stride must be positive, got {stride}")
+        self.stride = stride
         if grid not in _CONV:
             raise ValueError(f"a convolution has 1, 2 or 3 grid dims, got {grid}")
         if kernel < 1 or kernel % 2 == 0:
@@ -190,8 +197,13 @@ class GroupConv(torch.nn.Module):
                 raise ValueError(f"circular padding of {pad} needs every grid dim >= {pad}, got {tuple(grid_shape)}")
             flat = F.pad(flat, (pad,) * (2 * self.grid), mode="circular")
             pad = 0
-        y = _CONV[self.grid](flat, w, b, padding=pad)
-        return y.reshape(batch, self.c_out, *self.out_fiber, *grid_shape)
+        if self.stride != 1 and any((n - 1) % self.stride for n in grid_shape):
+            raise ValueError(
+                f"stride {self.stride} needs every grid size n with n - 1 divisible by {self.stride} (the corners are "
+                f"kept, so rotations about the centre keep the sampled points), got {tuple(grid_shape)}"
+            )
+        y = _CONV[self.grid](flat, w, b, stride=self.stride, padding=pad)
+        return y.reshape(batch, self.c_out, *self.out_fiber, *y.shape[2:])
 
 
 class GridPool(torch.nn.Module):
