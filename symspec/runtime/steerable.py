@@ -203,7 +203,7 @@ class SteerableLinear(torch.nn.Module):
         self.out_rep_dims = tuple(self.dst.fixed[d] for d in self.dst.coords)  # event dims the rotation acts on
         fin = "".join(chr(ord("A") + i) for i in range(len(self.src.fixed)))
         fout = "".join(chr(ord("N") + i) for i in range(len(self.dst.fixed)))
-        self._equation = f"bi{fin}...,oi{fout}{fin}->bo{fout}..."
+        self._equation = f"bik{fin}...,oik{fout}{fin}->bo{fout}..."  # k: the point maps of one broadcast shape
         self._cache: tuple | None = None
 
     def extra_repr(self) -> str:
@@ -229,9 +229,14 @@ class SteerableLinear(torch.nn.Module):
     def _dense(self, terms: list, dtype: torch.dtype) -> torch.Tensor:
         """``[b, c_out, *fixed_out, *batch, *points]``: each point map's term through the whole kernel."""
         kernel = self.kernel(dtype)
-        y = None
+        groups: dict = {}  # terms of one shape (full, broadcast along rows, ...) go through one einsum
         for m, term in enumerate(terms):
-            part = torch.einsum(self._equation, term, kernel[:, :, m])
+            groups.setdefault(tuple(term.shape), []).append(m)
+        y = None
+        for idx in groups.values():
+            stacked = terms[idx[0]][:, :, None] if len(idx) == 1 else torch.stack([terms[m] for m in idx], 2)
+            k = kernel[:, :, idx[0] : idx[0] + 1] if len(idx) == 1 else kernel[:, :, idx]
+            part = torch.einsum(self._equation, stacked, k)
             y = part if y is None else y + part
         return y
 
