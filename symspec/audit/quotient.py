@@ -92,8 +92,8 @@ def project_out(model: nn.Module, report=None, *, symmetries: list | None = None
 
 @torch.no_grad()
 def canonicalize(model: nn.Module, report=None, *, symmetries: list | None = None) -> int:
-    """Move the parameters along the symmetry orbits to canonical points (balanced ReLU units and norm scales,
-    balanced SVD form of ``W_Q^T W_K`` and ``W_O W_V`` per head); the function is unchanged.  Returns how many
+    """Move the parameters along the symmetry orbits to canonical points (balanced ReLU-family units, balanced SVD
+    form of ``W_Q^T W_K`` and ``W_O W_V`` per head; norm scales left alone); the function is unchanged.  Returns how many
     symmetries were applied."""
     syms = symmetries if symmetries is not None else symmetries_of(model, report)
     named = dict(model.named_parameters())

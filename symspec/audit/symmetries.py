@@ -286,7 +286,12 @@ class DiagonalScaling(Symmetry):
         return torch.where(d > _PINV_RTOL * d.max().clamp_min(torch.finfo(d.dtype).tiny), c / d, torch.zeros_like(c))
 
     def canonicalize(self, params: dict) -> dict | None:
-        """Balance: incoming and outgoing norms of each unit made equal (``s_i = (|out_i| / |in_i|)^1/2``)."""
+        """Balance: incoming and outgoing norms of each unit made equal (``s_i = (|out_i| / |in_i|)^1/2``).
+
+        Norm scales are left alone (None): their balance would undo the QK/VO and unit balances on the same weights.
+        """
+        if self.kind == "norm_scale":
+            return None
         inc = sum(self._reduce(e, params[e.name][self._slice(e, params[e.name])].square()) for e in self.entries if e.sign > 0)
         outg = sum(self._reduce(e, params[e.name][self._slice(e, params[e.name])].square()) for e in self.entries if e.sign < 0)
         ok = (inc > 0) & (outg > 0)
