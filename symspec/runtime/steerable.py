@@ -79,59 +79,51 @@ def _diag(x: torch.Tensor) -> torch.Tensor:
     return torch.diagonal(x, dim1=-2, dim2=-1)
 
 
-def _on_diag(v: torch.Tensor) -> torch.Tensor:
-    """``[..., N] -> [..., N, N]`` with v on the diagonal."""
-    return torch.diag_embed(v)
-
-
 def _point_maps(x: torch.Tensor, p_in: int, p_out: int) -> list:
-    """The symmetric(N)-equivariant maps of the last ``p_in`` dims of ``x`` to ``p_out`` dims, each broadcastable.
+    """The symmetric(N)-equivariant maps of the last ``p_in`` dims of ``x`` to ``p_out`` dims: ``(term, on_diagonal)``.
 
-    A size-1 trailing dim stands for a broadcast along the points. Means, not
-    sums, so the scale does not grow with N. The order is fixed: it indexes the
-    weights.
+    A size-1 trailing dim stands for a broadcast along the points. A term
+    ``on_diagonal`` (pair outputs only) has one trailing dim fewer: it is
+    placed on the diagonal of the pair after the weights are applied (so no
+    N x N tensor of zeros goes through them). Means, not sums, so the scale
+    does not grow with N. The order is fixed: it indexes the weights.
     """
     if p_in == 0:
-        if p_out == 0:
-            return [x]
-        if p_out == 1:
-            return [x[..., None]]
-        return [x[..., None, None], x[..., None, None]]  # on the diagonal (masked by the caller), everywhere
+        if p_out < 2:
+            return [(x[(...,) + (None,) * p_out], False)]
+        return [(x[..., None], True), (x[..., None, None], False)]  # on the diagonal, everywhere
     if p_in == 1:
         mean = x.mean(-1, keepdim=True)
         if p_out == 0:
-            return [mean[..., 0]]
+            return [(mean[..., 0], False)]
         if p_out == 1:
-            return [x, mean]
+            return [(x, False), (mean, False)]
         # x_i on the diagonal, along rows (y_ij = x_i), along columns (y_ij = x_j), the mean on the diagonal, everywhere
-        return [_on_diag(x), x[..., :, None], x[..., None, :], mean[..., None], mean[..., None]]
+        return [(x, True), (x[..., :, None], False), (x[..., None, :], False), (mean, True), (mean[..., None], False)]
     diag = _diag(x)
     rows, cols = x.mean(-1), x.mean(-2)  # mean over j of x_ij (indexed by i), mean over i (indexed by j)
     total, trace = x.mean((-2, -1)), diag.mean(-1)
     if p_out == 0:
-        return [total, trace]
+        return [(total, False), (trace, False)]
     if p_out == 1:
-        return [diag, rows, cols, total[..., None], trace[..., None]]
+        return [(diag, False), (rows, False), (cols, False), (total[..., None], False), (trace[..., None], False)]
     return [
-        x,
-        x.transpose(-1, -2),
-        _on_diag(diag),
-        _on_diag(rows),
-        _on_diag(cols),
-        total[..., None, None],  # on the diagonal
-        trace[..., None, None],  # on the diagonal
-        rows[..., :, None],
-        rows[..., None, :],
-        cols[..., :, None],
-        cols[..., None, :],
-        diag[..., :, None],
-        diag[..., None, :],
-        total[..., None, None],
-        trace[..., None, None],
+        (x, False),
+        (x.transpose(-1, -2), False),
+        (diag, True),
+        (rows, True),
+        (cols, True),
+        (total[..., None], True),
+        (trace[..., None], True),
+        (rows[..., :, None], False),
+        (rows[..., None, :], False),
+        (cols[..., :, None], False),
+        (cols[..., None, :], False),
+        (diag[..., :, None], False),
+        (diag[..., None, :], False),
+        (total[..., None, None], False),
+        (trace[..., None, None], False),
     ]
-
-
-_DIAGONAL_MAPS = {(0, 2): (0,), (1, 2): (3,), (2, 2): (5, 6)}  # broadcast maps that live on the diagonal only
 
 
 class _Layout:
@@ -226,28 +218,34 @@ class SteerableLinear(torch.nn.Module):
             self._cache = (key, k)
         return k
 
-    def _dense(self, terms: list, dtype: torch.dtype) -> torch.Tensor:
-        """``[b, c_out, *fixed_out, *batch, *points]``: each point map's term through the whole kernel."""
+    def _contract(self, terms: list, dtype: torch.dtype, n: int) -> torch.Tensor:
+        """``[b, c_out, *fixed_out, *batch, *points]`` (broadcastable): the terms through the kernel, one einsum per
+        (placement, shape) group of terms; the diagonal ones summed, then placed on the pair's diagonal."""
         kernel = self.kernel(dtype)
-        groups: dict = {}  # terms of one shape (full, broadcast along rows, ...) go through one einsum
-        for m, term in enumerate(terms):
-            groups.setdefault(tuple(term.shape), []).append(m)
-        y = None
-        for idx in groups.values():
-            stacked = terms[idx[0]][:, :, None] if len(idx) == 1 else torch.stack([terms[m] for m in idx], 2)
-            k = kernel[:, :, idx[0] : idx[0] + 1] if len(idx) == 1 else kernel[:, :, idx]
+        groups: dict = {}
+        for m, (term, on_diag) in enumerate(terms):
+            groups.setdefault((on_diag, tuple(term.shape)), []).append(m)
+        y, diag = None, None
+        for (on_diag, _), idx in groups.items():
+            if len(idx) == 1:
+                stacked, k = terms[idx[0]][0][:, :, None], kernel[:, :, idx[0] : idx[0] + 1]
+            else:
+                stacked, k = torch.stack([terms[m][0] for m in idx], 2), kernel[:, :, idx]
             part = torch.einsum(self._equation, stacked, k)
-            y = part if y is None else y + part
+            if on_diag:
+                diag = part if diag is None else diag + part
+            else:
+                y = part if y is None else y + part
+        if diag is not None:
+            diag = torch.diag_embed(diag.expand(*diag.shape[:-1], n))
+            y = diag if y is None else y + diag
         return y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         src, dst = self.src, self.dst
         xc = x if src.identity else x.permute(src.perm)
-        maps = _point_maps(xc, self.p_in, self.p_out)
-        diagonal = _DIAGONAL_MAPS.get((self.p_in, self.p_out), ())
         n = xc.shape[-1] if self.p_in else dst.point_size
-        terms = [t * torch.eye(n, dtype=x.dtype, device=x.device) if m in diagonal else t for m, t in enumerate(maps)]
-        y = self._dense(terms, x.dtype)
+        y = self._contract(_point_maps(xc, self.p_in, self.p_out), x.dtype, n)
         if self.bias is not None:
             b = torch.einsum("opr,rq->oqp", self.bias.to(y.dtype), self._basis_as("bias_basis", y.dtype))
             b = b.reshape(self.c_out, *dst.fixed_shape, *([1] * len(dst.batch)), b.shape[-1])  # last: point invariants
@@ -256,11 +254,10 @@ class SteerableLinear(torch.nn.Module):
             elif self.p_out == 1:
                 y = y + b
             else:
-                eye = torch.eye(y.shape[-1], dtype=y.dtype, device=y.device)
+                eye = torch.eye(n, dtype=y.dtype, device=y.device)
                 y = y + b[..., 0, None, None] * eye + b[..., 1, None, None]
         if self.p_out:
-            size = n
-            y = y.expand(*y.shape[: y.dim() - self.p_out], *([size] * self.p_out))
+            y = y.expand(*y.shape[: y.dim() - self.p_out], *([n] * self.p_out))
         return y if dst.identity else y.permute(dst.inverse)
 
 
