@@ -5,7 +5,11 @@ Build time of the layer for symmetric(n) acting on tensor[n, n] -> tensor[n, n]
 a dense SVD null-space solve of the same constraints (what EMLP does; run in
 the same process for the sizes where it finishes quickly). Forward time of a
 compiled layer vs an nn.Linear of the same shape. Goal: n = 64 second order
-under 50 ms.
+under 50 ms. Second-order S_N graph layers with feature dims (symbolic N, run
+at N = 12: pair -> pair and pair -> nodes, nodes -> pair), forward + backward
+against an nn.Linear of the same shape, ratio in the same run, with torch's
+default threads and with one (many small products suffer most when the cores
+are shared).
 
     python benchmarks/bench_layers.py
 """
@@ -42,6 +46,53 @@ def dense_null_space(n: int) -> int:
     )
     basis = rt.equivariant_basis([("perm", gens)], [("perm", gens)], (n, n), (n, n))
     return basis.shape[0]
+
+
+GRAPH_SPEC = """
+domain Edges = tensor[N, N, 4]
+domain Nodes = tensor[N, 8]
+group P = symmetric(N)
+layer edges: Edges -> Edges under P
+layer to_nodes: Edges -> Nodes under P
+layer to_edges: Nodes -> Edges under P
+"""
+
+
+def graph_rows(n: int = 12, batch: int = 32, channels: int = 4, threads: int | None = None) -> list:
+    """Forward + backward of the graph layers with features vs an nn.Linear of the same shape (ratio, same run), with
+    ``threads`` torch threads (None: torch's default)."""
+    default = torch.get_num_threads()
+    torch.set_num_threads(threads or default)
+    try:
+        return _graph_rows(n, batch, channels)
+    finally:
+        torch.set_num_threads(default)
+
+
+def _graph_rows(n: int, batch: int, channels: int) -> list:
+    layers = symspec.compile(symspec.loads(GRAPH_SPEC, "graph.sym")).LAYERS
+    shapes = {"edges": (n, n, 4), "to_nodes": (n, 8)}
+    cases = [("edges", "edges"), ("to_nodes", "edges"), ("to_edges", "to_nodes")]  # (layer, the end it reads)
+    rows = []
+    for name, reads in cases:
+        layer = layers[name](channels, channels)
+        x = torch.randn(batch, channels, *shapes[reads], requires_grad=True)
+        out = layer(x).detach()
+        dense = torch.nn.Linear(x[0].numel(), out[0].numel())
+        flat = x.detach().reshape(batch, -1).requires_grad_()
+
+        def step(module, inp):
+            module(inp).sum().backward()
+
+        fns = {"graph": lambda m=layer, i=x: step(m, i), "dense": lambda m=dense, i=flat: step(m, i)}
+        t = interleaved_medians(fns, 9)
+        kind = type(layer).__mro__[1].__name__
+        what = (
+            f"fwd+bwd {kind} {tuple(x.shape[2:])}->{tuple(out.shape[2:])} {channels} ch, b {batch}, {torch.get_num_threads()} thr"
+        )
+        note = f"nn.Linear {x[0].numel()} -> {out[0].numel()}: {t['dense'] * 1000:.1f} ms (ratio {t['graph'] / t['dense']:.2f})"
+        rows.append((what, t["graph"] * 1000, note))
+    return rows
 
 
 def main() -> None:
@@ -102,6 +153,7 @@ def main() -> None:
             f"nn.Linear same shape: {t['dense'] * 1000:.1f} ms",
         )
     )
+    rows += graph_rows() + graph_rows(threads=1)
     print(f"{'what':72s} {'ms':>9s}")
     for name, ms, note in rows:
         print(f"{name:72s} {ms:9.2f}  {note}")
