@@ -13,6 +13,10 @@ group on small fixed N.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -424,3 +428,31 @@ def test_layers_symspec_cannot_build_are_errors_at_the_layer(layer, message, hin
     rendered = info.value.render()
     assert f"bad.sym:10:1: error: {message}" in rendered, rendered
     assert hint in rendered
+
+
+# ---- the example -----------------------------------------------------------------------------------------
+
+
+def test_point_cloud_example_runs_and_reports(tmp_path):
+    out = tmp_path / "pc.json"
+    args = ["--steps", "3", "--seeds", "0", "--train", "32", "--test", "32", "--channels", "2", "--threads", "1"]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "train_point_cloud.py"), *args, "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert set(result["models"]) == {"steerable", "mlp", "mlp_aug"}
+    for entry in result["models"].values():
+        run = entry["runs"]["0"]
+        assert run["rotated"] >= 0 and run["canonical"] >= 0
+    assert "steerable seed 0" in proc.stdout
+
+
+def test_compiled_layers_say_which_output_dims_the_rotation_acts_on(compiled):
+    _, mod = compiled
+    assert mod.LAYERS["cloud_pair"](1, 1).out_rep_dims == (2,)
+    assert mod.LAYERS["cloud_pts"](1, 1).out_rep_dims == (1, 2)
+    assert mod.LAYERS["pts_real"](1, 1).out_rep_dims == ()
