@@ -267,7 +267,7 @@ def _graph_end(spec, name: str, layer, gir, domain, act) -> _GraphEnd | None:
                 f"cannot compile layer {name} yet: dim {i} of {text} has the symbolic size {f}; a graph layer's "
                 f"feature dims (those after the node dims, which symmetric({n}) does not permute) must be fixed",
                 layer.span,
-                f"give the feature dims fixed sizes (tensor[{n}, {n}, 4])",
+                f"give the feature dims fixed sizes (tensor[{n}, {n}, {5 if n == 4 else 4}])",  # not n's size
             )
         if default and f == n and n != 1:  # (symmetric(1) moves nothing: either reading is exact)
             _fail(
