@@ -63,6 +63,12 @@ ONE_D = (
     "layer conv: Seq -> Seq under M [kernel 5, padding circular]\n"
     "layer lift: Line -> Seq under M [kernel 3]\n"
 )
+# every size fixed and no rotation: [grid 1] says which dim is the grid
+ONE_D_FIXED = (
+    "domain Seq = tensor[2, 6]\ngroup M = <s | s^2>\n"
+    "action M on Seq { s -> compose(permute(perm=(1, 0), dim=0), flip(dim=1)) }\n"
+    "layer conv: Seq -> Seq under M [kernel 3, grid 1]\n"
+)
 THREE_D = (
     "domain Vol = tensor[S, S, S]\ndomain Feat = tensor[2, S, S, S]\ngroup G = <r, s | r^4, s^2, r s = s r>\n"
     "action G on Vol {\n  r -> rot90(dims=(1, 2))\n  s -> flip(dim=0)\n}\n"
@@ -108,6 +114,7 @@ CASES = [
     ("3d-lift", THREE_D, "lift", rt.GroupConv, (1, 5, 5, 5)),
     ("3d-conv", THREE_D, "conv", rt.GroupConv, (2, 2, 4, 4, 4)),
     ("p4-torus-translations", P4_TORUS, "conv", rt.GroupConv, (2, 4, 5, 5)),
+    ("1d-fixed-size-grid-option", ONE_D_FIXED, "conv", rt.GroupConv, (2, 2, 6)),
     ("p4m-stride-2-symbolic", STRIDE, "down", rt.GroupConv, (2, 8, 9, 9)),
     ("p4m-stride-2-fixed-circular", STRIDE, "down_fixed", rt.GroupConv, (2, 8, 9, 9)),
     ("p4-stride-3-lift", STRIDE, "lift", rt.GroupConv, (2, 7, 7)),
@@ -372,3 +379,14 @@ def test_a_stride_that_does_not_keep_the_corners_is_refused_at_run_time():
     assert layer(torch.randn(1, 1, 8, 9, 9)).shape == (1, 3, 8, 5, 5)
     with pytest.raises(ValueError, match="stride 2 needs every grid size n with n - 1 divisible by 2"):
         layer(torch.randn(1, 1, 8, 8, 8))
+
+
+def test_runtime_refuses_actions_no_convolution_commutes_with():
+    mixing = {"r": [("rot90", {"dims": (0, 1)})]}  # rotates a fiber dim onto a grid dim
+    with pytest.raises(ValueError, match="mixes fiber and grid dims"):
+        rt.GroupConv(1, 1, mixing, mixing, (4,), (4,), kernel=3, grid=2)
+    moving = {"t": [("roll", {"dim": 1})]}
+    with pytest.raises(ValueError, match="only a circular convolution commutes with"):
+        rt.GroupConv(1, 1, moving, moving, (4,), (4,), kernel=3, grid=2)
+    layer = rt.GroupConv(1, 1, moving, moving, (4,), (4,), kernel=3, grid=2, padding="circular")
+    assert layer.num_orbits == 4 * 4 * 9  # translations tie nothing: any kernel commutes with them
