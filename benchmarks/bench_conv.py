@@ -13,12 +13,16 @@ zero padding 1. Timed in one run, interleaved (``_timing.interleaved_medians``):
   (goal: symspec faster). escnn's kernel basis is its own (band-limited
   steerable filters), so its parameter count differs; the table shows both.
 
+Both equivariant layers run one ``F.conv2d`` of the expanded kernel, as
+``nn.Conv2d`` does; what differs is the expansion (symspec: one gather;
+escnn: a basis contraction), timed alone too (forward + backward).
+
 Build time: constructing a D4 ``[kernel 3]`` layer on 64 x 64 (image to image,
 and 8-dim fiber to 8-dim fiber), goal < 50 ms, against constructing today's
 global orbit layer ``layer x: Image -> Image under D4`` (no kernel) on 64 x 64
 (``--global-size`` 32 to spare the seconds and the memory), measured once.
 
-    python benchmarks/bench_conv.py [--device cpu|cuda] [--repeat 15] [--global-size 64] [--json OUT]
+    python benchmarks/bench_conv.py [--device cpu|cuda] [--repeat 15] [--threads N] [--global-size 64] [--json OUT]
 
 escnn (optional; its row is skipped with a message when it is missing) needs
 ``py3nj``, which needs a Fortran compiler; 2D groups work without it::
@@ -28,15 +32,19 @@ escnn (optional; its row is skipped with a message when it is missing) needs
 
 (``pip install lie-learn`` instead of ``lie-learn-escience`` pins numpy < 2.)
 If ``import escnn`` then fails with "numpy.core.multiarray failed to import",
-lie_learn's Cython extensions were built against numpy 1: rebuild them in
-place against the installed numpy (``pip install cython``, then
-``cythonize -i -3 .../site-packages/lie_learn/**/*.pyx`` with language level 2
-for its Python 2 files). Check that ``torch.__version__`` did not change.
+lie_learn's Cython extensions were built against numpy 1; rebuild them in
+place against the installed numpy (Python 2 syntax), then check that
+``torch.__version__`` did not change::
+
+    pip install cython
+    cd "$(python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")"
+    CFLAGS="-I$(python -c 'import numpy; print(numpy.get_include())')" cythonize -2 -f -i $(find lie_learn -name '*.pyx')
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -84,14 +92,23 @@ layer x: Image -> Image under D4
 BATCH, FIELDS, SIZE = 64, 8, 32
 
 
-def escnn_conv(group: str):
-    """escnn ``R2Conv`` on 8 regular fields, 3x3, padding 1; None (and a message) when escnn is not installed."""
+@functools.cache
+def escnn_modules():
+    """(escnn.gspaces, escnn.nn), or None after one message when escnn (or a dependency) cannot be imported."""
     try:
         from escnn import gspaces
         from escnn import nn as enn
-    except ImportError as err:  # escnn or one of its dependencies
+    except ImportError as err:
         print(f"escnn is not installed ({err}); its rows are skipped (see this script's docstring to install it)")
         return None
+    return gspaces, enn
+
+
+def escnn_conv(group: str):
+    """(escnn ``R2Conv`` on 8 regular fields, 3x3, padding 1, its field type, build seconds), or None without escnn."""
+    if escnn_modules() is None:
+        return None
+    gspaces, enn = escnn_modules()
     space = gspaces.rot2dOnR2(4) if group == "p4" else gspaces.flipRot2dOnR2(4)
     field = enn.FieldType(space, FIELDS * [space.regular_repr])
     t = time.perf_counter()
@@ -110,6 +127,19 @@ def fwd_bwd(call, module, x, gy):
         module.zero_grad(set_to_none=True)
         x.grad = None
         call(x).backward(gy)
+
+    return step
+
+
+def expand_step(expand, module):
+    """forward + backward of the kernel expansion alone (``expand() -> (weight, bias)``), against fixed gradients."""
+    w, b = expand()
+    gw, gb = torch.randn_like(w), torch.randn_like(b)
+
+    def step():
+        module.zero_grad(set_to_none=True)
+        w, b = expand()
+        torch.autograd.backward((w, b), (gw, gb))
 
     return step
 
@@ -137,12 +167,15 @@ def time_group(name: str, fiber: int, device: torch.device, repeat: int, sync) -
     train = {"symspec": fwd_bwd(layer, layer, x5, gy5), "nn.Conv2d": fwd_bwd(dense, dense, x4, gy4)}
     escnn = escnn_conv(name)
     if escnn is not None:
-        from escnn import nn as enn
-
+        enn = escnn_modules()[1]
         conv, field, build = escnn
         conv = conv.to(device)
         train["escnn"] = fwd_bwd(lambda x: conv(enn.GeometricTensor(x, field)).tensor, conv, x4, gy4)
     t_train = interleaved_medians(train, repeat, sync=sync)
+    expand = {"symspec": expand_step(lambda: layer.expanded(), layer)}
+    if escnn is not None:
+        expand["escnn"] = expand_step(conv.expand_parameters, conv)
+    t_expand = interleaved_medians(expand, repeat, sync=sync)
     xe5, xe4 = x5.detach(), x4.detach()
     layer.eval(), dense.eval()
     evals = {"symspec": lambda: layer(xe5), "nn.Conv2d": lambda: dense(xe4)}
@@ -156,6 +189,7 @@ def time_group(name: str, fiber: int, device: torch.device, repeat: int, sync) -
         "parameters": {"symspec": count(layer), "nn.Conv2d": count(dense)},
         "train_ms": {k: v * 1000 for k, v in t_train.items()},
         "eval_ms": {k: v * 1000 for k, v in t_eval.items()},
+        "expand_ms": {k: v * 1000 for k, v in t_expand.items()},
     }
     if escnn is not None:
         out["parameters"]["escnn"] = count(conv)
@@ -186,8 +220,13 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--global-size", type=int, default=64, choices=(16, 32, 64), help="image side of the global orbit layer")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--json", type=Path, default=None, help="write the figures as JSON")
     args = ap.parse_args()
+    if args.threads is not None:
+        if args.threads < 1:
+            ap.error(f"--threads must be positive, got {args.threads}")
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else None
     result = {"device": str(device), "threads": torch.get_num_threads(), "repeat": args.repeat}
@@ -208,6 +247,8 @@ def main() -> None:
                 f"  symspec / escnn: train {r['symspec_vs_escnn']['train_ms']:.2f}x, eval {r['symspec_vs_escnn']['eval_ms']:.2f}x;"
                 f" escnn R2Conv build {r['escnn_build_ms']:.1f} ms"
             )
+        expand = ", ".join(f"{who} {ms:.3f} ms" for who, ms in r["expand_ms"].items())
+        print(f"  kernel expansion alone, forward + backward: {expand}")
     b = build_times(args.repeat, args.global_size)
     result["build"] = b
     print("build (constructing the layer, 8 -> 8 channels; goal < 50 ms):")
