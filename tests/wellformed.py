@@ -1185,7 +1185,7 @@ class NewForms:
 
     def conv(self):
         """Convolutional layers (``[kernel k, padding p, grid d, stride 2]``): p4, p4m or a 1D mirror, regular fibers,
-        lifting, projection, pooling to real, a strided layer (5 -> 3); a law too when the grid's size is fixed (symbolic sizes have no sampler yet)."""
+        lifting, projection, pooling to real, a strided layer (5 -> 3); often an invariance law on the same domain."""
         b = self.b
         fam = b.pick(["p4", "p4m", "mirror"])
         n = b.pick(["N", 5, 6])
@@ -1221,7 +1221,7 @@ class NewForms:
             self.line(f"layer {self.fresh('L')}: {src} -> {dst} under {g} [{', '.join(opts)}]")
         if n == "N" and b.coin():
             self.line(f"layer {self.fresh('L')}: {feat} -> real under {g}")
-        if n != "N":
+        if b.coin(3) != 0:
             x, e = self.fresh("x"), self.fresh("g")
             f = self.model([(x, feat)], "real")
             self.law(f"{f}({e} . {x}) == {f}({x})", [f"{e}: {g}"], opts=self.tol())
