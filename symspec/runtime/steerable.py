@@ -157,7 +157,8 @@ class SteerableLinear(torch.nn.Module):
     each). Weights ``[c_out, c_in, point maps, rotation maps]``; the kernel
     ``weight (x) rotation basis`` is built once per forward (reused while the
     weights do not change and no gradient to them is needed), then one einsum
-    per point map. The bias lives in the invariant subspace: the point
+    per group of point maps of the same broadcast shape (maps onto a pair's
+    diagonal go through the weights as vectors, then are placed). The bias lives in the invariant subspace: the point
     invariants (constant; diagonal and constant for pairs) times the
     rotation-invariant vectors of the output (none for a vector under SO(n)).
     """
