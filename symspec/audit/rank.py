@@ -1,6 +1,6 @@
 """Functional dimension: the rank of the Jacobian of a model's outputs with respect to its parameters on a batch.
 
-Computed in float64 (``torch.func.jacfwd`` when parameters are fewer than outputs, else ``jacrev``) when the Jacobian
+Computed in float64 (``torch.func.jacrev``) when the Jacobian
 has at most ``max_entries`` entries (default 2e7: 160 MB); rank = number of singular values above ``rtol`` (1e-9)
 times the largest.  ``parameters - rank`` bounds the redundancy found by the audit from above on that batch.
 """
@@ -8,7 +8,7 @@ times the largest.  ``parameters - rank`` bounds the redundancy found by the aud
 from __future__ import annotations
 
 import torch
-from torch.func import jacfwd, jacrev
+from torch.func import jacrev
 
 from .verify import Probe, differentiable_attention
 
@@ -35,7 +35,7 @@ def jacobian(probe: Probe, *, max_entries: int = MAX_ENTRIES) -> dict:
         return probe.outputs({n: p.reshape(s) for n, p, s in zip(names, torch.split(v, sizes), shapes)})
 
     with differentiable_attention():
-        probe.jacobian = (jacfwd if flat.numel() <= n_out else jacrev)(f)(flat).reshape(n_out, -1)
+        probe.jacobian = jacrev(f)(flat).reshape(n_out, -1)
     return info
 
 

@@ -1,7 +1,8 @@
 """Numerical verification of symmetry claims: the model's output along a symmetry tangent against a random direction.
 
 For each claim, a random Lie-algebra coefficient ``c`` gives the tangent ``t = L c``; a Gaussian direction ``r`` over
-all parameters is scaled to the same norm (not over the claim's parameters alone: a key bias moves nothing at all).  With ``J`` the Jacobian of the outputs (forward-mode AD, exact
+all parameters is scaled to the same norm (not over the claim's parameters alone: a key bias moves nothing at all);
+one ``r`` serves every claim of a probe (``|J r|`` is linear in the norm).  With ``J`` the Jacobian of the outputs (two reverse passes, exact
 derivatives; the Jacobian itself when it is small, in float64 by default) on the given batch, the claim's error is ``|J t| / |J r|`` and it is
 verified when the error is below ``tol`` (default 1e-6 in float64: rounding gives about 1e-14, a direction that is not
 a symmetry about 1).
@@ -13,7 +14,6 @@ import contextlib
 import copy
 
 import torch
-import torch.autograd.forward_ad as fwAD
 from torch import nn
 from torch.func import functional_call
 
@@ -72,6 +72,8 @@ class Probe:
         self.softmax_output = softmax_output
         self.params = {n: p.detach() for n, p in self.model.named_parameters()}
         self.jacobian: torch.Tensor | None = None  # (outputs, parameters), set by rank.jacobian when small enough
+        self._reference: torch.Tensor | None = None
+        self._lin = None  # (u, J^T u with its graph, parameter names), built on the first J t without a Jacobian
 
     def flat(self, tangent: dict) -> torch.Tensor:
         """A tangent on some parameters as one vector in ``named_parameters`` order (zeros elsewhere)."""
@@ -87,10 +89,40 @@ class Probe:
         """``J t`` for a tangent given on some parameters (zeros elsewhere)."""
         if self.jacobian is not None:
             return self.jacobian @ self.flat(tangent)
-        with differentiable_attention(), fwAD.dual_level():
-            duals = {n: fwAD.make_dual(p, tangent[n]) if n in tangent else p for n, p in self.params.items()}
-            d = fwAD.unpack_dual(self.outputs(duals)).tangent
-        return torch.zeros(0) if d is None else d
+        lin = self._linearize()
+        if lin is None:
+            return torch.zeros(self.outputs(self.params).shape, dtype=next(iter(self.params.values())).dtype)
+        u, grads, names = lin
+        vecs = [tangent[n] if n in tangent else torch.zeros_like(self.params[n]) for n in names]
+        with differentiable_attention(), torch.enable_grad():
+            (d,) = torch.autograd.grad(grads, u, vecs, retain_graph=True, allow_unused=True)
+        return torch.zeros_like(u) if d is None else d.detach()
+
+    def _linearize(self):
+        """Once per probe: the outputs and ``g(u) = J^T u`` with its graph (``u`` a dummy), so that each ``J t`` is one
+        reverse pass, ``d <g(u), t> / du`` (exact like forward mode, without forward-mode AD's one-off load of torch's
+        JVP decompositions, which takes seconds)."""
+        if self._lin is None:
+            with differentiable_attention(), torch.enable_grad():
+                params = {n: p.detach().requires_grad_(True) for n, p in self.params.items()}
+                out = self.outputs(params)
+                if not out.requires_grad:
+                    self._lin = False
+                    return None
+                u = torch.zeros_like(out, requires_grad=True)
+                names = list(params)
+                grads = torch.autograd.grad(out, [params[n] for n in names], u, create_graph=True, allow_unused=True)
+                kept = [(n, g) for n, g in zip(names, grads) if g is not None and g.requires_grad]
+                self._lin = (u, [g for _, g in kept], [n for n, _ in kept]) if kept else False
+        return self._lin or None
+
+    def reference(self, generator: torch.Generator) -> torch.Tensor:
+        """``|J r|`` for one Gaussian direction ``r`` over every parameter, of unit norm (drawn once per probe)."""
+        if self._reference is None:
+            r = {n: torch.randn(p.shape, generator=generator, dtype=torch.float64).to(p) for n, p in self.params.items()}
+            rnorm = torch.sqrt(sum(v.square().sum() for v in r.values()))
+            self._reference = self.directional({n: v / rnorm for n, v in r.items()}).norm()
+        return self._reference
 
     def check(self, sym, generator: torch.Generator, tol: float = DEFAULT_TOL) -> None:
         """Set ``sym.verified`` and ``sym.error`` (``verified`` None, with a note, when the test cannot decide)."""
@@ -100,17 +132,10 @@ class Probe:
             sym.verified, sym.error = None, None
             sym.note = (sym.note + "; " if sym.note else "") + "zero tangent at these parameters (not tested)"
             return
-        r = {  # the reference: a random direction over every parameter, of the same norm
-            n: torch.randn(p.shape, generator=generator, dtype=torch.float64).to(p) for n, p in self.params.items()
-        }
-        rnorm = torch.sqrt(sum(v.square().sum() for v in r.values()))
-        r = {n: v * (norm / rnorm) for n, v in r.items()}
-        along, random = self.directional(t).norm(), self.directional(r).norm()
+        along, random = self.directional(t).norm(), norm * self.reference(generator)
         if random == 0:
             sym.verified, sym.error = None, None
-            sym.note = (
-                sym.note + "; " if sym.note else ""
-            ) + "these parameters do not move the outputs on this batch (not tested)"
+            sym.note = (sym.note + "; " if sym.note else "") + "no parameter moves the outputs on this batch (not tested)"
             return
         sym.error = float(along / random)
         sym.verified = sym.error < tol
