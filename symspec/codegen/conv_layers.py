@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..analysis.domains import RealDomain
+from ..analysis.domains import RealDomain, Tensor
 from ..errors import Diagnostic
 from ..transforms import ops_push
 from .core import CompileError
@@ -264,7 +264,7 @@ def _grid_pool(spec, tables, name: str, layer, gir, src, cls: str, comment: str)
 
     source = layer.source
     if (
-        not isinstance(layer.target, RealDomain)
+        not isinstance(source, Tensor)
         or all(isinstance(d, int) for d in source.dims)
         or gir.continuous
         or gir.definition.kind == "symmetric"
@@ -277,6 +277,16 @@ def _grid_pool(spec, tables, name: str, layer, gir, src, cls: str, comment: str)
     if any(op not in _CONV_OPS for seq in ops.values() for op, _ in seq):
         return None
     grid = len(source.dims) - next(i for i, n in enumerate(source.dims) if not isinstance(n, int))
+    if isinstance(layer.target, Tensor):  # a global map between symbolic grids: no layer has a size-free basis
+        _fail(
+            spec,
+            f"layer {name}: a global equivariant map from {source} to {layer.target} needs fixed sizes, but the grid of "
+            f"{source} is symbolic",
+            layer.span,
+            "make it local: add [kernel 3] (a group convolution on any grid size), or fix the sizes",
+        )
+    if not isinstance(layer.target, RealDomain):
+        return None
     _check_ops(spec, name, layer, "input", source, ops, grid, "circular", 1)  # the mean is translation-invariant
     rank, fiber = len(source.dims), tuple(source.dims[: len(source.dims) - grid])
     fiber_ops = {}
