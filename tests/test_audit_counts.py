@@ -169,3 +169,45 @@ def test_module_walk_sees_a_causal_attention_alone():
     torch.manual_seed(0)
     report = symspec.audit(CausalSelfAttention(8, 4), torch.randn(2, 5, 8), rank=False)
     assert _counts(report)["attention_qk"] == 4 * 4
+
+
+def test_norms_count_only_when_read_by_linear_maps_alone():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rms = nn.RMSNorm(6)
+            self.a = nn.Linear(6, 5)
+            self.b = nn.Linear(6, 5)
+            self.ln = nn.LayerNorm(5)
+            self.c = nn.Linear(5, 5)
+
+        def forward(self, x):
+            h = self.rms(x)
+            y = self.a(h) + self.b(h)  # rms read by two Linear maps: one scale per feature
+            z = self.ln(y)
+            return self.c(z) + z  # ln also feeds the residual: no symmetry
+
+    torch.manual_seed(0)
+    report = symspec.audit(Net(), torch.randn(7, 6))
+    assert [(s.kind, s.module, s.dim) for s in report.symmetries] == [("norm_scale", "rms", 6)]
+    assert report.symmetries[0].verified is True
+    assert report.parameters - report.functional_rank >= report.redundant
+
+
+def test_shared_module_and_tied_linear():
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 4))
+
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mlp = mlp
+
+        def forward(self, x):
+            return self.mlp(self.mlp(x))  # one module used twice: the rescaling still holds
+
+    report = symspec.audit(Twice(), torch.randn(5, 4), rank=False)
+    assert [(s.kind, s.dim, s.verified) for s in report.symmetries] == [("relu_rescaling", 6, True)]
+    tied = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))
+    tied[2].weight = tied[0].weight  # the same weight in both maps: no rescaling claimed
+    assert symspec.audit(tied, torch.randn(5, 4), rank=False).symmetries == []

@@ -43,7 +43,7 @@ class _Names:
     def __init__(self, model: nn.Module):
         self.of = {id(p): n for n, p in model.named_parameters()}
         self.holders: dict = {}
-        for _, m in model.named_modules(remove_duplicate=False):
+        for m in model.modules():  # distinct modules: one module used twice shares nothing with another
             for p in m._parameters.values():
                 if p is not None:
                     self.holders[id(p)] = self.holders.get(id(p), 0) + 1
@@ -341,6 +341,13 @@ def find_symmetries(model: nn.Module) -> Found:
                 "its symmetries are not counted"
             )
     _trace(found, "", model, leaves, dict(model.named_modules()), names, protocol)
+    seen: set = set()  # a module called twice appears twice in the graph: one claim
+    unique = []
+    for s in found.symmetries:
+        if (s.kind, s.module) not in seen:
+            seen.add((s.kind, s.module))
+            unique.append(s)
+    found.symmetries = unique
     return found
 
 
