@@ -235,14 +235,14 @@ def test_train_image_d4_example_runs_and_reports(tmp_path):
 
     out = tmp_path / "r.json"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "train_image_d4.py"), "--steps", "20", "--json", str(out)],
+        [sys.executable, str(ROOT / "examples" / "train_image_d4.py"), "--steps", "20", "--seeds", "0", "--size", "12", "--json", str(out)],
         capture_output=True,
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(out.read_text())
-    assert set(result) == {"config", "equivariant", "mlp"}
-    assert 0.0 <= result["equivariant"]["test_acc"] <= 1.0 and result["equivariant"]["parameters"] > 0
+    assert set(result) == {"config", "models"} and set(result["models"]) == {"p4", "p4m", "cnn", "cnn_aug"}
+    assert 0.0 <= result["models"]["p4m"]["rotated_mean"] <= 1.0 and result["models"]["p4m"]["parameters"] > 0
 
 
 from hypothesis import given, settings  # noqa: E402
