@@ -116,6 +116,25 @@ def test_a_declared_action_makes_a_dim_of_the_node_size_a_feature_that_no_elemen
     symspec.assert_equivariant(cube, spec, "cube", x, generator=g)
 
 
+def test_a_square_fixed_tensor_is_a_pair_by_default_and_nodes_with_features_when_declared():
+    """tensor[4, 4] under symmetric(4): the default permutes both dims (a pair tensor); declaring permute(dims=(0,))
+    makes it 4 nodes with 4 features, and the layer then commutes with permuting dim 0 only."""
+    head = "domain D = tensor[4, 4]\ngroup P = symmetric(4)\n"
+    pair = symspec.compile(symspec.loads(head + "layer f: D -> D under P\n")).LAYERS["f"](1, 1)
+    assert isinstance(pair, rt.PairLinear)
+    spec = symspec.loads(head + "action P on D by permute(dims=(0,))\nlayer f: D -> D under P\n")
+    nodes = symspec.compile(spec).LAYERS["f"](1, 1).double()
+    assert isinstance(nodes, rt.DeepSetsLinear) and nodes.identity.shape == (4, 4)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 1, 4, 4, generator=g, dtype=torch.float64)
+    symspec.assert_equivariant(nodes, spec, "f", x, generator=g)
+    with torch.no_grad():
+        random = randomized_copy(nodes, g)
+        perm = torch.tensor([2, 0, 3, 1])
+        assert torch.allclose(random(x[:, :, perm]), random(x)[:, :, perm], atol=1e-10)
+        assert float((random(x[:, :, perm][:, :, :, perm]) - random(x)[:, :, perm][:, :, :, perm]).abs().max()) > 1e-3
+
+
 def test_the_valid_features_spec_builds_each_kind_with_its_feature_dims():
     layers = symspec.compile(symspec.load(ROOT / "tests" / "specs" / "valid" / "graph_features.sym")).LAYERS
     expected = {
