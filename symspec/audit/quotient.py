@@ -13,7 +13,6 @@ import torch
 from torch import nn
 
 from .find import find_symmetries
-from .symmetries import add_into
 
 __all__ = ["project", "project_out", "canonicalize", "QuotientOptimizer", "symmetries_of"]
 
@@ -43,8 +42,7 @@ def project(params: dict, vec: dict, syms: list, *, tol: float | None = None, ma
     def lift(c: list) -> dict:
         out: dict = {}
         for s, cs in zip(syms, c):
-            for n, t in s.apply(params, cs).items():
-                add_into(out, n, t)
+            s.apply(params, cs, out)
         return out
 
     b = [s.adjoint(params, vec) for s in syms]

@@ -28,6 +28,7 @@ __all__ = [
     "ValueBias",
     "SoftmaxShift",
     "add_into",
+    "add_at",
 ]
 
 Params = dict  # name -> torch.Tensor
@@ -36,6 +37,13 @@ Params = dict  # name -> torch.Tensor
 def add_into(out: dict, name: str, value: torch.Tensor) -> None:
     """``out[name] += value`` (creating it)."""
     out[name] = value if name not in out else out[name] + value
+
+
+def add_at(out: dict, name: str, like: torch.Tensor, index, value: torch.Tensor) -> None:
+    """``out[name][index] += value``, ``out[name]`` created as zeros like ``like`` (no full-size temporaries)."""
+    if name not in out:
+        out[name] = like.new_zeros(like.shape)
+    out[name][index] += value
 
 
 def _grad(grads: dict, params: dict, name: str) -> torch.Tensor:
@@ -69,15 +77,11 @@ class Rows:
     def put(self, out: dict, params: dict, t: torch.Tensor) -> None:
         n = self.heads * self.d
         w = params[self.weight]
-        full = w.new_zeros(w.shape)
         cols = w.shape[1]
-        full[self.start : self.start + n] = t[..., :cols].reshape(n, cols)
-        add_into(out, self.weight, full)
+        add_at(out, self.weight, w, slice(self.start, self.start + n), t[..., :cols].reshape(n, cols))
         if self.bias is not None:
             b = params[self.bias]
-            fb = b.new_zeros(b.shape)
-            fb[self.bias_start : self.bias_start + n] = t[..., cols].reshape(n)
-            add_into(out, self.bias, fb)
+            add_at(out, self.bias, b, slice(self.bias_start, self.bias_start + n), t[..., cols].reshape(n))
 
 
 @dataclass(frozen=True)
@@ -99,9 +103,8 @@ class Cols:
 
     def put(self, out: dict, params: dict, t: torch.Tensor) -> None:
         w = params[self.weight]
-        full = w.new_zeros(w.shape)
-        full[:, self.start : self.start + self.heads * self.d] = t.permute(2, 0, 1).reshape(w.shape[0], -1)
-        add_into(out, self.weight, full)
+        cols = (slice(None), slice(self.start, self.start + self.heads * self.d))
+        add_at(out, self.weight, w, cols, t.permute(2, 0, 1).reshape(w.shape[0], -1))
 
 
 @dataclass
@@ -121,7 +124,8 @@ class Symmetry:
     def names(self) -> tuple:
         raise NotImplementedError
 
-    def apply(self, params: dict, c: torch.Tensor) -> dict:
+    def apply(self, params: dict, c: torch.Tensor, out: dict | None = None) -> dict:
+        """The tangent of ``c``, added into ``out`` (name -> full-shape tensor; a new dict when None) and returned."""
         raise NotImplementedError
 
     def adjoint(self, params: dict, grads: dict) -> torch.Tensor:
@@ -169,8 +173,8 @@ class PairSymmetry(Symmetry):
     def coef_shape(self, params: dict) -> tuple:
         return (self.x.heads, self.x.d, self.x.d)
 
-    def apply(self, params: dict, c: torch.Tensor) -> dict:
-        out: dict = {}
+    def apply(self, params: dict, c: torch.Tensor, out: dict | None = None) -> dict:
+        out = {} if out is None else out
         self.x.put(out, params, c @ self.x.get(params, params))
         self.y.put(out, params, -c.transpose(-1, -2) @ self.y.get(params, params))
         return out
@@ -250,14 +254,12 @@ class DiagonalScaling(Symmetry):
             idx[1 - e.axis] = slice(*e.other)
         return tuple(idx)
 
-    def apply(self, params: dict, c: torch.Tensor) -> dict:
-        out: dict = {}
+    def apply(self, params: dict, c: torch.Tensor, out: dict | None = None) -> dict:
+        out = {} if out is None else out
         for e in self.entries:
             p = params[e.name]
-            full = p.new_zeros(p.shape)
             idx = self._slice(e, p)
-            full[idx] = e.sign * p[idx] * self._shape(e, c, p.ndim)
-            add_into(out, e.name, full)
+            add_at(out, e.name, p, idx, e.sign * p[idx] * self._shape(e, c, p.ndim))
         return out
 
     def _reduce(self, e: ScaleEntry, t: torch.Tensor) -> torch.Tensor:
@@ -322,11 +324,10 @@ class BiasCoordinates(Symmetry):
     def coef_shape(self, params: dict) -> tuple:
         return (self.size,)
 
-    def apply(self, params: dict, c: torch.Tensor) -> dict:
-        p = params[self.name]
-        full = p.new_zeros(p.shape)
-        full[self.start : self.start + self.size] = c
-        return {self.name: full}
+    def apply(self, params: dict, c: torch.Tensor, out: dict | None = None) -> dict:
+        out = {} if out is None else out
+        add_at(out, self.name, params[self.name], slice(self.start, self.start + self.size), c)
+        return out
 
     def adjoint(self, params: dict, grads: dict) -> torch.Tensor:
         return _grad(grads, params, self.name)[self.start : self.start + self.size]
@@ -352,11 +353,11 @@ class ValueBias(Symmetry):
     def coef_shape(self, params: dict) -> tuple:
         return (self.size,)
 
-    def apply(self, params: dict, c: torch.Tensor) -> dict:
-        b = params[self.bias]
-        full = b.new_zeros(b.shape)
-        full[self.start : self.start + self.size] = c
-        return {self.bias: full, self.out_bias: -(params[self.out_weight] @ c)}
+    def apply(self, params: dict, c: torch.Tensor, out: dict | None = None) -> dict:
+        out = {} if out is None else out
+        add_at(out, self.bias, params[self.bias], slice(self.start, self.start + self.size), c)
+        add_at(out, self.out_bias, params[self.out_bias], slice(None), -(params[self.out_weight] @ c))
+        return out
 
     def adjoint(self, params: dict, grads: dict) -> torch.Tensor:
         gb = _grad(grads, params, self.bias)[self.start : self.start + self.size]
@@ -386,15 +387,15 @@ class SoftmaxShift(Symmetry):
     def coef_shape(self, params: dict) -> tuple:
         return ((params[self.weight].shape[1] if self.with_weight else 0) + (1 if self.bias else 0),)
 
-    def apply(self, params: dict, c: torch.Tensor) -> dict:
+    def apply(self, params: dict, c: torch.Tensor, out: dict | None = None) -> dict:
         w = params[self.weight]
-        out: dict = {}
+        out = {} if out is None else out
         k = 0
         if self.with_weight:
             k = w.shape[1]
-            out[self.weight] = c[:k].expand(w.shape[0], k).clone()
+            add_at(out, self.weight, w, slice(None), c[:k].expand(w.shape[0], k))
         if self.bias:
-            out[self.bias] = c[k].expand(w.shape[0]).clone()
+            add_at(out, self.bias, params[self.bias], slice(None), c[k].expand(w.shape[0]))
         return out
 
     def adjoint(self, params: dict, grads: dict) -> torch.Tensor:
