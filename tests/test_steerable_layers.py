@@ -456,3 +456,59 @@ def test_compiled_layers_say_which_output_dims_the_rotation_acts_on(compiled):
     assert mod.LAYERS["cloud_pair"](1, 1).out_rep_dims == (2,)
     assert mod.LAYERS["cloud_pts"](1, 1).out_rep_dims == (1, 2)
     assert mod.LAYERS["pts_real"](1, 1).out_rep_dims == ()
+
+
+# ---- other n: SO(2), O(2), SO(4), O(4) -------------------------------------------------------------------
+
+
+def _orthogonal_n(g: torch.Generator, n: int, det: int) -> torch.Tensor:
+    q, r = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))
+    q = q * torch.sign(torch.diagonal(r))
+    if torch.det(q) * det < 0:
+        q[:, 0] = -q[:, 0]
+    return q
+
+
+def _rotate_dims(t: torch.Tensor, dims: tuple, perm: torch.Tensor | None, rot: torch.Tensor) -> torch.Tensor:
+    """Permute event dim 0 of ``[b, c, *event]`` by ``perm`` (None: not at all), then ``rot`` on each of ``dims``."""
+    if perm is not None:
+        t = t.index_select(2, perm)
+    for d in dims:
+        t = torch.movedim(torch.tensordot(t, rot, dims=([2 + d], [1])), -1, 2 + d)
+    return t
+
+
+@pytest.mark.parametrize("kind, n", [("SO", 2), ("O", 2), ("SO", 4), ("O", 4)])
+def test_layers_for_other_n_commute_and_have_the_haar_counts(kind, n):
+    """symmetric(N) x (S)O(n): tensor[N, n] -> tensor[N, n] (DeepSets takes vectors for n >= 3; n = 2 comes here),
+    tensor[N, n, n] -> real, and the rotation group alone point by point; counts against the character integrals
+    for n = 2; tensor[N, n] -> tensor[N, n, n] has no nonzero map for these (-I is in each group, or SO(2))."""
+    head = (
+        f"domain C = tensor[N, {n}]\ndomain M = tensor[N, {n}, {n}]\ngroup P = symmetric(N)\ngroup R = {kind}({n})\n"
+        "group E = P x R\naction R on M by matrix(dims=(-2, -1))\n"
+    )
+    text = head + "layer cc: C -> C under E\nlayer mr: M -> real under E\nlayer each: C -> C under R\n"
+    spec = symspec.loads(text, "n.sym")
+    mod = symspec.compile(spec)
+    with pytest.raises(CompileError, match="no nonzero linear map from C to M commutes with E"):
+        symspec.compile(symspec.loads(head + "layer cm: C -> M under E\n", "n.sym"))
+    g = torch.Generator().manual_seed(n)
+    cases = {"cc": ((1,), (1,)), "mr": ((1, 2), ()), "each": ((1,), (1,))}
+    for name, (cin, cout) in cases.items():
+        if isinstance(mod.LAYERS[name](1, 1), rt.DeepSetsLinear):  # vectors for n >= 3: the existing closed form
+            continue
+        layer = _random(mod.LAYERS[name](2, 3).double(), n)
+        assert isinstance(layer, rt.SteerableLinear)
+        if n == 2:
+            assert layer.weight.shape[3] == haar_dim(kind, 2, len(cin) + len(cout))
+        for points in (1, 5, 30):
+            x = torch.randn(2, 2, points, *([n] * len(cin)), generator=g, dtype=torch.float64)
+            y = layer(x)
+            scale = max(1.0, float(y.abs().max()))
+            for det in (1, -1) if kind == "O" else (1,):
+                perm = torch.randperm(points, generator=g) if name != "each" else None
+                rot = _orthogonal_n(g, n, det)
+                gx = _rotate_dims(x, cin, perm, rot)
+                gy = _rotate_dims(y, cout, perm if cout else None, rot)
+                err = float((layer(gx) - gy).abs().max())
+                assert err <= 1e-10 * scale, f"{kind}({n}) {name} N={points}: {err:.3g}"
