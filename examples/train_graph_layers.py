@@ -25,7 +25,7 @@ error ``max |f(g . a) - g . f(a)|`` over one random relabelling per graph.
 One line per model and seed as soon as it is trained (flushed), then a
 summary (mean ± sample standard deviation over the seeds).
 
-    python examples/train_graph_layers.py [--steps 1500] [--seeds 0 1 2] [--nodes 12] [--threads 1] [--json OUT]
+    python examples/train_graph_layers.py [--steps 3000] [--rounds 3] [--seeds 0 1 2] [--nodes 12] [--threads 1] [--json OUT]
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class MessagePassing(torch.nn.Module):
     features are the layers' trailing feature dims). Input ``[batch, N, N]``, output ``[batch, N]``; any N.
     """
 
-    def __init__(self, layers: dict, rounds: int = 2):
+    def __init__(self, layers: dict, rounds: int = 3):
         super().__init__()
         self.embed = layers["embed"](1, 1)
         self.message = torch.nn.ModuleList(layers["message"](1, 1) for _ in range(rounds))
@@ -136,7 +136,7 @@ def evaluate(model, a, y, generator: torch.Generator) -> dict:
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--nodes", type=int, default=12, help="nodes per graph")
     ap.add_argument("--train", type=int, default=1024, help="training graphs")
@@ -144,7 +144,7 @@ def parse_args(argv):
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--hidden", type=int, default=16, help="features per node of the message-passing network")
-    ap.add_argument("--rounds", type=int, default=2, help="message-passing rounds")
+    ap.add_argument("--rounds", type=int, default=3, help="message-passing rounds")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (small models: one avoids contention)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
