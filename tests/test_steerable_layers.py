@@ -305,7 +305,8 @@ def test_norm_gate_commutes_with_permutations_and_rotations(domain, rep_dims):
         x = torch.randn(2, 4, *SHAPES[domain](n), generator=g, dtype=torch.float64)
         for det in (1, -1):
             perm, rot = torch.randperm(n, generator=g), _orthogonal(g, det)
-            err = (gate(_act(x, domain, perm, rot, False)) - _act(gate(x), domain, perm, rot, False)).abs().max()
+            with torch.no_grad():
+                err = (gate(_act(x, domain, perm, rot, False)) - _act(gate(x), domain, perm, rot, False)).abs().max()
             assert float(err) < 1e-12
     assert not torch.allclose(gate(x), x)  # not the identity
     norms = rt.rep_norm(x, rep_dims)
