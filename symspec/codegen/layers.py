@@ -313,7 +313,6 @@ def _graph_layer(spec, name: str, layer, gir, src, dst, cls: str, comment: str) 
     if a is None or b is None or a.kind == "real":
         return None
     size_in = math.prod(a.features)
-    note = f" (feature dims {a.features} -> {b.features})" if a.features or b.features else ""
     if (a.kind, b.kind) == ("nodes", "nodes"):
         kwargs = (("rest_as_features", Const(True)), ("rest_size", Const(size_in)))
         if a.features != b.features:
@@ -321,9 +320,9 @@ def _graph_layer(spec, name: str, layer, gir, src, dst, cls: str, comment: str) 
         return Layer(cls, "rt.DeepSetsLinear", _c(Name("bias")), comment + " (other dims as features)", name, kwargs)
     if (a.kind, b.kind) == ("nodes", "real"):
         args = (BinOp("*", Name("c_in"), Const(size_in)), Name("c_out"), Name("bias"))
-        return Layer(cls, "rt.DeepSetsPool", args, comment + note, name)
+        return Layer(cls, "rt.DeepSetsPool", args, comment, name)
     kwargs = tuple((k, as_expr(f)) for k, f in (("in_features", a.features), ("out_features", b.features)) if f)
-    return Layer(cls, _GRAPH_LAYERS[(a.kind, b.kind)], _c(Name("bias")), comment + note, name, kwargs)
+    return Layer(cls, _GRAPH_LAYERS[(a.kind, b.kind)], _c(Name("bias")), comment, name, kwargs)
 
 
 def lower_layers(spec, tables) -> list:
