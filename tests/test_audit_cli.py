@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from conftest import ROOT
 
 from symspec.cli import main
@@ -18,6 +19,10 @@ MOD = "test_audit_models"
 @pytest.fixture(autouse=True)
 def _importable(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "tests"))
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: one thread avoids the contention of a shared machine
+    yield
+    torch.set_num_threads(before)
 
 
 def test_json_to_stdout_has_the_keys(capsys):

@@ -11,6 +11,15 @@ import symspec
 from symspec.audit import find_symmetries
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one thread avoids the contention of a shared machine (restored afterwards)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _counts(report) -> dict:
     return report.by_kind()
 

@@ -14,6 +14,15 @@ from symspec.audit.symmetries import BiasCoordinates, DiagonalScaling, PairSymme
 from symspec.audit.verify import Probe
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one thread avoids the contention of a shared machine (restored afterwards)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _probe(model, *inputs):
     return Probe(model, inputs), torch.Generator().manual_seed(0)
 

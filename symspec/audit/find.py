@@ -225,7 +225,7 @@ def _through(node: fx.Node, mods: dict) -> list:
     return out
 
 
-def _graph_patterns(found: Found, prefix: str, gm: fx.GraphModule, model_mods: dict, names: _Names, protocol: set) -> None:
+def _graph_patterns(found: Found, prefix: str, gm: fx.GraphModule, names: _Names, protocol: set) -> None:
     mods = dict(gm.named_modules())
 
     def full(t: str) -> str:
@@ -290,12 +290,12 @@ def _reaches(arg, node: fx.Node, mods: dict) -> bool:
     return arg is node
 
 
-def _trace(found: Found, prefix: str, m: nn.Module, leaves: set, model_mods: dict, names: _Names, protocol: set) -> None:
+def _trace(found: Found, prefix: str, m: nn.Module, leaves: set, names: _Names, protocol: set) -> None:
     if id(m) in leaves or not list(m.children()):
         return  # handled by the module walk, or nothing inside to search
     if isinstance(m, (nn.ModuleList, nn.ModuleDict)):
         for child_name, child in m.named_children():
-            _trace(found, f"{prefix}.{child_name}" if prefix else child_name, child, leaves, model_mods, names, protocol)
+            _trace(found, f"{prefix}.{child_name}" if prefix else child_name, child, leaves, names, protocol)
         return
     try:
         graph = _Tracer(leaves).trace(m)
@@ -304,9 +304,9 @@ def _trace(found: Found, prefix: str, m: nn.Module, leaves: set, model_mods: dic
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         found.notes.append(f"{prefix or '(model)'}: torch.fx could not trace it ({first[:120]}); its children were searched")
         for child_name, child in m.named_children():
-            _trace(found, f"{prefix}.{child_name}" if prefix else child_name, child, leaves, model_mods, names, protocol)
+            _trace(found, f"{prefix}.{child_name}" if prefix else child_name, child, leaves, names, protocol)
         return
-    _graph_patterns(found, prefix, gm, model_mods, names, protocol)
+    _graph_patterns(found, prefix, gm, names, protocol)
 
 
 def find_symmetries(model: nn.Module) -> Found:
@@ -340,7 +340,7 @@ def find_symmetries(model: nn.Module) -> Found:
                 f"(protocol: c_attn or qkv_proj with c_proj/out_proj/o_proj, or q_proj/k_proj/v_proj with one of those, as Linears and an {HEAD_ATTRIBUTES[0]} attribute); "
                 "its symmetries are not counted"
             )
-    _trace(found, "", model, leaves, dict(model.named_modules()), names, protocol)
+    _trace(found, "", model, leaves, names, protocol)
     seen: set = set()  # a module called twice appears twice in the graph: one claim
     unique = []
     for s in found.symmetries:
@@ -374,7 +374,9 @@ def softmax_shift(model: nn.Module, example_inputs: tuple) -> tuple[SoftmaxShift
             tied = names.tied(lin.weight)
             if lin.bias is None and tied:
                 return None, f"{n}: the output Linear has no bias and a tied weight: no softmax shift"
-            s = SoftmaxShift("softmax_shift", n, 0, weight=names(lin.weight), bias=names(lin.bias), with_weight=not tied)
+            s = SoftmaxShift(
+                "softmax_shift", n, 0, source="output", weight=names(lin.weight), bias=names(lin.bias), with_weight=not tied
+            )
             s.dim = (lin.in_features if not tied else 0) + (1 if lin.bias is not None else 0)
             if tied:
                 s.note = "weight tied: only the bias shift"

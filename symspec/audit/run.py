@@ -50,10 +50,10 @@ def audit(
             notes.append(why)
     probe = Probe(model, inputs, dtype=dtype, softmax_output=softmax_output)
     generator = torch.Generator().manual_seed(seed)
-    jac_info = jacobian(probe, max_entries=max_rank_entries)  # small models: one Jacobian serves every check
+    # with the rank asked for, its Jacobian (when small enough) also serves every check as a product
+    jac_info = jacobian(probe, max_entries=max_rank_entries) if rank else {}
     for s in found.symmetries:
         probe.check(s, generator, tol)
-    symmetries = [s for s in found.symmetries if not (s.source == "order" and s.verified is False)]
     rank_value, info = (None, dict(jac_info, reason="disabled (rank=False)"))
     if rank:
         rank_value, info = functional_rank(probe, max_entries=max_rank_entries, rtol=rank_rtol)
@@ -63,7 +63,7 @@ def audit(
         spectra.append({"module": name, "kind": "W_O W_V", "heads": head_spectra(vo, probe.params)})
     return AuditReport(
         parameters=sum(p.numel() for p in model.parameters()),
-        symmetries=symmetries,
+        symmetries=found.symmetries,
         functional_rank=rank_value,
         rank_info=info,
         notes=notes,

@@ -31,8 +31,6 @@ __all__ = [
     "add_at",
 ]
 
-Params = dict  # name -> torch.Tensor
-
 
 def add_into(out: dict, name: str, value: torch.Tensor) -> None:
     """``out[name] += value`` (creating it)."""
@@ -116,7 +114,7 @@ class Symmetry:
     dim: int
     note: str = ""
     broken: bool = False
-    source: str = "structure"  # structure | fx | order (a guess kept only if verified)
+    source: str = "structure"  # structure (module walk, known forwards) | fx (traced graph) | output (forward hooks)
     verified: bool | None = None
     error: float | None = None
 
