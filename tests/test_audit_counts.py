@@ -220,3 +220,14 @@ def test_shared_module_and_tied_linear():
     tied = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))
     tied[2].weight = tied[0].weight  # the same weight in both maps: no rescaling claimed
     assert symspec.audit(tied, torch.randn(5, 4), rank=False).symmetries == []
+
+
+def test_rotary_attention_keeps_only_vo_and_says_why():
+    class RotaryAttention(CausalSelfAttention):
+        def __init__(self):
+            super().__init__(8, 2)
+            self.rotary_emb = nn.Identity()  # stands for a RoPE module: the audit must not claim QK
+
+    found = find_symmetries(RotaryAttention())
+    assert {s.kind for s in found.symmetries} == {"attention_vo", "value_bias"}
+    assert any("rotary" in n and "rotary_emb" in n for n in found.notes)

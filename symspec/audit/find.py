@@ -63,6 +63,17 @@ def _heads(m: nn.Module) -> int | None:
     return None
 
 
+_ROPE = re.compile(r"rope|rotary", re.IGNORECASE)
+
+
+def _rope(m: nn.Module) -> str | None:
+    """The name of an attribute or child that suggests rotary position embeddings (a truthy one), else None."""
+    for key, value in list(vars(m).items()) + list(m.named_children()):
+        if _ROPE.search(key) and not key.startswith("_") and value is not None and value is not False:
+            return key
+    return None
+
+
 def _broken(m: nn.Module) -> dict:
     b = getattr(m, "_symspec_broken", None)
     return b if isinstance(b, dict) else {}
@@ -80,9 +91,17 @@ def _attention_symmetries(found: Found, name: str, m: nn.Module, names: _Names, 
         qk.note = "broken by a fixed query bias"
     if vo.broken:
         vo.note = "broken by a fixed value bias"
-    found.symmetries += [qk, vo]
     found.attention.append((name, qk, vo))
-    if k.bias is not None:
+    rope = _rope(m)
+    if rope:
+        found.notes.append(
+            f"{name}: rotary position embedding detected (attribute '{rope}'): its QK symmetry shrinks to the rotations "
+            "commuting with RoPE and the key bias no longer cancels; neither is counted"
+        )
+        found.symmetries.append(vo)
+    else:
+        found.symmetries += [qk, vo]
+    if k.bias is not None and not rope:
         found.symmetries.append(BiasCoordinates("key_bias", name, h * k.d, name=k.bias, start=k.bias_start, size=h * k.d))
     if v.bias is not None and o.bias is not None:
         found.symmetries.append(
