@@ -197,7 +197,7 @@ class SteerableLinear(torch.nn.Module):
         fin = "".join(chr(ord("A") + i) for i in range(len(self.src.fixed)))
         fout = "".join(chr(ord("N") + i) for i in range(len(self.dst.fixed)))
         self._equation = f"bik{fin}...,oik{fout}{fin}->bo{fout}..."  # k: the point maps of one broadcast shape
-        self._cache: tuple | None = None
+        self._cache: dict = {}  # slot -> (key, tensor): the kernel and bias vector while they can be reused
 
     def extra_repr(self) -> str:
         return f"c_in={self.c_in}, c_out={self.c_out}, point_maps={self.weight.shape[2]}, rotation_maps={self.weight.shape[3]}"
@@ -206,18 +206,34 @@ class SteerableLinear(torch.nn.Module):
         table = getattr(self, name)
         return table if table.dtype == dtype else table.to(dtype)
 
+    def _reuse(self, slot: str, p: torch.Tensor, dtype: torch.dtype, build) -> torch.Tensor:
+        """``build()``, reused while no gradient to ``p`` is needed and its storage and version are unchanged."""
+        frozen = not (torch.is_grad_enabled() and p.requires_grad)
+        key = (p._version, p.data_ptr(), p.device, dtype)
+        if frozen and slot in self._cache and self._cache[slot][0] == key:
+            return self._cache[slot][1]
+        out = build()
+        if frozen:
+            self._cache[slot] = (key, out)
+        return out
+
     def kernel(self, dtype: torch.dtype) -> torch.Tensor:
         """``[c_out, c_in, point maps, *fixed_out, *fixed_in]``: the weights contracted with the rotation basis."""
-        w = self.weight
-        if not (torch.is_grad_enabled() and w.requires_grad):  # no graph needed: reuse while the weights are unchanged
-            key = (w._version, w.data_ptr(), w.device, dtype)
-            if self._cache is not None and self._cache[0] == key:
-                return self._cache[1]
-        k = torch.einsum("oimr,rqp->oimqp", w.to(dtype), self._basis_as("basis", dtype))
-        k = k.reshape(*k.shape[:3], *self.dst.fixed_shape, *self.src.fixed_shape)
-        if not (torch.is_grad_enabled() and w.requires_grad):
-            self._cache = (key, k)
-        return k
+
+        def build():
+            k = torch.einsum("oimr,rqp->oimqp", self.weight.to(dtype), self._basis_as("basis", dtype))
+            return k.reshape(*k.shape[:3], *self.dst.fixed_shape, *self.src.fixed_shape)
+
+        return self._reuse("kernel", self.weight, dtype, build)
+
+    def bias_vector(self, dtype: torch.dtype) -> torch.Tensor:
+        """``[c_out, *fixed_out, (1,) * symbolic dims, point invariants]``: the bias in the invariant subspace."""
+
+        def build():
+            b = torch.einsum("opr,rq->oqp", self.bias.to(dtype), self._basis_as("bias_basis", dtype))
+            return b.reshape(self.c_out, *self.dst.fixed_shape, *([1] * len(self.dst.batch)), b.shape[-1])
+
+        return self._reuse("bias", self.bias, dtype, build)
 
     def _contract(self, terms: list, dtype: torch.dtype, n: int) -> torch.Tensor:
         """``[b, c_out, *fixed_out, *batch, *points]`` (broadcastable): the terms through the kernel, one einsum per
@@ -248,8 +264,7 @@ class SteerableLinear(torch.nn.Module):
         n = xc.shape[-1] if self.p_in else dst.point_size
         y = self._contract(_point_maps(xc, self.p_in, self.p_out), x.dtype, n)
         if self.bias is not None:
-            b = torch.einsum("opr,rq->oqp", self.bias.to(y.dtype), self._basis_as("bias_basis", y.dtype))
-            b = b.reshape(self.c_out, *dst.fixed_shape, *([1] * len(dst.batch)), b.shape[-1])  # last: point invariants
+            b = self.bias_vector(y.dtype)  # last dim: the point invariants
             if self.p_out == 0:
                 y = y + b[..., 0]
             elif self.p_out == 1:
