@@ -82,3 +82,16 @@ def test_parse_input_forms():
     assert parse_input("4,16") == ("float32", (4, 16), None)
     assert parse_input("double:2,3") == ("float64", (2, 3), None)
     assert parse_input("long:4,16:100") == ("int64", (4, 16), 100)
+
+
+def test_facade_is_lazy_and_callable():
+    code = (
+        "import sys, symspec; assert 'torch' not in sys.modules; import torch; "
+        "m = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2)); "
+        "r = symspec.audit(m, torch.randn(9, 3)); import symspec.audit as a; "
+        "assert a(m, torch.randn(9, 3)).redundant == r.redundant == 4; "
+        "print(r.to_dict()['by_module'])"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "{'0': 4}"

@@ -45,6 +45,12 @@ class AuditReport:
             out[s.kind] = out.get(s.kind, 0) + s.dim
         return out
 
+    def by_module(self) -> dict:
+        out: dict = {}
+        for s in self.counted:
+            out[s.module] = out.get(s.module, 0) + s.dim
+        return out
+
     def to_dict(self) -> dict:
         null = None if self.functional_rank is None else self.parameters - self.functional_rank
         return {
@@ -67,6 +73,7 @@ class AuditReport:
             "null_dimension": null,
             "broken": self.broken,
             "by_kind": self.by_kind(),
+            "by_module": self.by_module(),
             "rank": self.rank_info,
             "tolerance": self.tol,
             "dtype": self.dtype,
