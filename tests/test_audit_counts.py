@@ -231,3 +231,16 @@ def test_rotary_attention_keeps_only_vo_and_says_why():
     found = find_symmetries(RotaryAttention())
     assert {s.kind for s in found.symmetries} == {"attention_vo", "value_bias"}
     assert any("rotary" in n and "rotary_emb" in n for n in found.notes)
+
+
+def test_gpt2_sized_transformer_encoder_count_from_structure_alone():
+    with torch.device("meta"):
+        model = nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(768, 12, 3072, batch_first=True, norm_first=True), 12, enable_nested_tensor=False
+        )
+    found = find_symmetries(model)
+    kinds: dict = {}
+    for s in found.symmetries:
+        kinds[s.kind] = kinds.get(s.kind, 0) + s.dim
+    assert kinds["attention_qk"] + kinds["attention_vo"] == 12 * 12 * (64**2 + 64**2) == 1_179_648
+    assert kinds["relu_rescaling"] == 12 * 3072 and kinds["norm_scale"] == 12 * 2 * 768
