@@ -28,7 +28,7 @@ Three networks, the same steps, batches and data:
 One flushed line per model and seed, then a summary (mean and sample
 standard deviation over the seeds).
 
-    python examples/train_point_cloud.py [--steps 1500] [--seeds 0 1 2] [--points 8] [--threads 1] [--json OUT]
+    python examples/train_point_cloud.py [--steps 2000] [--channels 12] [--seeds 0 1 2] [--points 8] [--threads 1] [--json OUT]
 """
 
 from __future__ import annotations
@@ -133,14 +133,14 @@ def relative_error(model, x: torch.Tensor, y: torch.Tensor) -> float:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--points", type=int, default=8)
     parser.add_argument("--train", type=int, default=1024)
     parser.add_argument("--test", type=int, default=1024)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--channels", type=int, default=8)
+    parser.add_argument("--channels", type=int, default=12)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args(argv)
