@@ -244,3 +244,24 @@ def test_gpt2_sized_transformer_encoder_count_from_structure_alone():
         kinds[s.kind] = kinds.get(s.kind, 0) + s.dim
     assert kinds["attention_qk"] + kinds["attention_vo"] == 12 * 12 * (64**2 + 64**2) == 1_179_648
     assert kinds["relu_rescaling"] == 12 * 3072 and kinds["norm_scale"] == 12 * 2 * 768
+
+
+def test_maps_called_on_other_inputs_too_are_not_claimed():
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln, self.ln2 = nn.LayerNorm(8), nn.LayerNorm(8)
+            self.mha = nn.MultiheadAttention(8, 2, batch_first=True)
+            self.l1, self.l2 = nn.Linear(8, 6), nn.Linear(6, 8)
+
+        def forward(self, x, mem):
+            a = self.mha(self.ln(x), mem, mem, need_weights=False)[0]  # ln read as the query only ...
+            g = self.ln2(x)
+            b = self.mha(query=g, key=g, value=g, need_weights=False)[0]  # ... but the same projection reads ln2
+            c = self.l2(torch.relu(self.l1(x))) + self.l2(x[..., :6])  # l2 also reads something else
+            return x + a + b + c
+
+    torch.manual_seed(0)
+    report = symspec.audit(Shared(), (torch.randn(3, 4, 8), torch.randn(3, 5, 8)), rank=False)
+    assert {s.kind for s in report.symmetries} == {"attention_qk", "attention_vo", "key_bias", "value_bias"}
+    assert all(s.verified for s in report.symmetries)

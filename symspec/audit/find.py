@@ -250,6 +250,12 @@ def _graph_patterns(found: Found, prefix: str, gm: fx.GraphModule, names: _Names
     def full(t: str) -> str:
         return f"{prefix}.{t}" if prefix else t
 
+    calls: dict = {}  # how many times each module is called in this graph
+    for n in gm.graph.nodes:
+        if n.op == "call_module":
+            calls[n.target] = calls.get(n.target, 0) + 1
+    pairs: dict = {}  # (first, second) Linear targets -> matched calls of the ReLU pattern
+
     def is_linear(u: fx.Node, v: fx.Node) -> bool:
         return (
             u.op == "call_module" and isinstance(mods.get(u.target), nn.Linear) and len(u.args) == 1 and not u.kwargs
@@ -273,9 +279,8 @@ def _graph_patterns(found: Found, prefix: str, gm: fx.GraphModule, names: _Names
                 continue
             nxt = _through(act, mods)
             if len(nxt) == 1 and is_linear(nxt[0], act):
-                second = mods[nxt[0].target]
-                if not (names.tied(m.weight) or names.tied(second.weight)):
-                    found.symmetries.append(_unit_scaling("relu_rescaling", full(node.target), m, second, names, "fx"))
+                key = (node.target, nxt[0].target)
+                pairs[key] = pairs.get(key, 0) + 1
         elif isinstance(m, _NORMS):
             users = _through(node, mods)
             consumers = []
@@ -283,18 +288,34 @@ def _graph_patterns(found: Found, prefix: str, gm: fx.GraphModule, names: _Names
                 um = mods.get(u.target) if u.op == "call_module" else None
                 if isinstance(um, nn.Linear) and len(u.args) == 1 and not u.kwargs:
                     consumers.append((um.weight, None))
-                elif isinstance(um, nn.MultiheadAttention):
+                elif isinstance(um, nn.MultiheadAttention) and not any(_reaches(a, node, mods) for a in u.kwargs.values()):
                     which = tuple(i for i, a in enumerate(u.args[:3]) if a is not None and _reaches(a, node, mods))
+                    if not which or any(_reaches(a, node, mods) for a in u.args[3:]):
+                        consumers = None
+                        break
                     consumers += _mha_consumers(um, which)
                 elif um is not None and id(um) in protocol and len(u.args) == 1 and not u.kwargs:
                     consumers += _protocol_consumers(um)
                 else:
                     consumers = None
                     break
+            # a consumer called elsewhere too (or a norm called twice) would see the rescaled weights on other inputs
+            readers = [u.target for u in users]
+            if consumers and (calls[node.target] > 1 or any(calls[t] > 1 for t in readers)):
+                consumers = None
             if consumers and not any(names.tied(w) for w, _ in consumers):
                 s = _norm_scaling(full(node.target), m, consumers, names, "fx")
                 if s is not None:
                     found.symmetries.append(s)
+    _claim_pairs(found, pairs, calls, mods, full, names)
+
+
+def _claim_pairs(found: Found, pairs: dict, calls: dict, mods: dict, full, names: _Names) -> None:
+    """ReLU claims for Linear pairs whose every call is part of the pattern (a shared MLP called twice counts once)."""
+    for (a, b), n in pairs.items():
+        first, second = mods[a], mods[b]
+        if n == calls[a] == calls[b] and not (names.tied(first.weight) or names.tied(second.weight)):
+            found.symmetries.append(_unit_scaling("relu_rescaling", full(a), first, second, names, "fx"))
 
 
 def _reaches(arg, node: fx.Node, mods: dict) -> bool:
