@@ -321,7 +321,7 @@ LAYER_CASES = [
     ("t3", (3, 3, 3), rt.BasisLinear, 1),  # the Levi-Civita symbol
     ("t3v", (3, 3, 3), rt.BasisLinear, 3),  # the three contractions
     ("pv", (4, 3), rt.BasisLinear, 1),  # the sum of the points (symmetric(4) leaves V unchanged)
-    ("cloud", (5, 3, 3), rt.DeepSetsLinear, None),
+    ("cloud", (5, 3, 3), rt.SteerableLinear, None),  # symmetric(N) x the 3 maps of End(V⊗V) per point map
 ]
 
 
@@ -533,6 +533,6 @@ def test_a_layer_whose_permutation_factor_leaves_its_input_unchanged_is_an_error
     """SO(3) x symmetric(5) from tensor[3] (symmetric(5) acts trivially there) to tensor[N, 3, 3]: no layer symspec
     builds fits; check says so at the layer (it raised AttributeError reading the factor's missing action)."""
     source = "group E = SO(3) x symmetric(5)\ndomain V = tensor[3]\ndomain S = tensor[N, 3, 3]\nlayer ly: V -> S under E\n"
-    with pytest.raises(SpecError, match="cannot compile layer ly yet") as info:
+    with pytest.raises(SpecError, match="layer ly: E does not act on the dim of size N") as info:
         symspec.check(symspec.loads(source, "ly.sym"))
     assert info.value.diagnostics[0].span.line == 4

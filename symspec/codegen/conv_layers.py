@@ -20,6 +20,7 @@ from ..errors import Diagnostic
 from ..transforms import ops_push
 from .core import CompileError
 from .expr import Name, as_expr, rt
+from .layer_basis import Layer
 
 __all__ = ["conv_layer", "grid_rank"]
 
@@ -172,8 +173,6 @@ def _check_grids(spec, name: str, layer, g_in: tuple, g_out: tuple, stride: int)
 
 def conv_layer(spec, tables, name: str, layer, gir, src, dst, cls: str, comment: str):
     """The :class:`~symspec.codegen.layers.Layer` of a layer with a ``kernel`` option, or None for any other layer."""
-    from .layers import Layer  # layers.py imports this module
-
     kernel = layer.option("kernel")
     if kernel is None:
         return _grid_pool(spec, tables, name, layer, gir, src, cls, comment)
@@ -260,8 +259,6 @@ def _grid_pool(spec, tables, name: str, layer, gir, src, cls: str, comment: str)
     Fixed sizes keep the exact orbit layer; symbolic ones had no layer: the
     mean over the grid, then a map tied by the fiber's orbits.
     """
-    from .layers import Layer  # layers.py imports this module
-
     source = layer.source
     if (
         not isinstance(source, Tensor)

@@ -17,6 +17,7 @@ from ..analysis.domains import RealDomain, Tensor
 from ..errors import Diagnostic
 from .core import CompileError
 from .expr import Name, as_expr
+from .layer_basis import MAX_BASIS_UNKNOWNS, Layer, basis_size
 
 __all__ = ["steerable_layer", "MAX_STEERABLE_UNKNOWNS"]
 
@@ -80,8 +81,6 @@ def _end(spec, gir, perm, rot, domain) -> dict | None:
 
 def steerable_layer(spec, tables, name: str, layer, gir, src, dst, cls: str, comment: str):
     """The :class:`~symspec.codegen.layers.Layer` of a steerable layer, or None when another kind builds this layer."""
-    from .layers import MAX_BASIS_UNKNOWNS, Layer, basis_size  # layers imports this module
-
     factors = gir.factors or (gir,)
     rots = [f for f in factors if f.definition.kind in ("SO", "O")]
     perms = [f for f in factors if f.definition.kind == "symmetric"]
