@@ -155,7 +155,100 @@ class readout(rt.OrbitLinear):
         )
 
 
-LAYERS = {"conv": conv, "readout": readout}
+class lift4(rt.GroupConv):
+    """examples/image_d4.sym:55 layer lift4: tensor[28, 28] -> tensor[4, 28, 28] under C4 (convolution: kernel 3, 2 grid
+    dims, padding zeros, stride 1)
+    """
+
+    def __init__(self, c_in, c_out, bias=True):
+        super().__init__(
+            c_in,
+            c_out,
+            {"r": [("rot90", {"dims": (0, 1)})]},
+            {"r": [("roll", {"shift": 1, "dim": 0}), ("rot90", {"dims": (1, 2)})]},
+            (),
+            (4,),
+            kernel=3,
+            grid=2,
+            padding="zeros",
+            stride=1,
+            bias=bias,
+        )
+
+
+class conv4(rt.GroupConv):
+    """examples/image_d4.sym:56 layer conv4: tensor[4, 28, 28] -> tensor[4, 28, 28] under C4 (convolution: kernel 3, 2
+    grid dims, padding zeros, stride 1)
+    """
+
+    def __init__(self, c_in, c_out, bias=True):
+        super().__init__(
+            c_in,
+            c_out,
+            {"r": [("roll", {"shift": 1, "dim": 0}), ("rot90", {"dims": (1, 2)})]},
+            {"r": [("roll", {"shift": 1, "dim": 0}), ("rot90", {"dims": (1, 2)})]},
+            (4,),
+            (4,),
+            kernel=3,
+            grid=2,
+            padding="zeros",
+            stride=1,
+            bias=bias,
+        )
+
+
+class lift8(rt.GroupConv):
+    """examples/image_d4.sym:58 layer lift8: tensor[28, 28] -> tensor[8, 28, 28] under D4 (convolution: kernel 3, 2 grid
+    dims, padding zeros, stride 1)
+    """
+
+    def __init__(self, c_in, c_out, bias=True):
+        super().__init__(
+            c_in,
+            c_out,
+            {"r": [("rot90", {"dims": (0, 1)})], "s": [("flip", {"dim": 1})]},
+            {
+                "r": [("permute", {"perm": (3, 0, 1, 2, 7, 4, 5, 6), "dim": 0}), ("rot90", {"dims": (1, 2)})],
+                "s": [("permute", {"perm": (4, 7, 6, 5, 0, 3, 2, 1), "dim": 0}), ("flip", {"dim": 2})],
+            },
+            (),
+            (8,),
+            kernel=3,
+            grid=2,
+            padding="zeros",
+            stride=1,
+            bias=bias,
+        )
+
+
+class conv8(rt.GroupConv):
+    """examples/image_d4.sym:59 layer conv8: tensor[8, 28, 28] -> tensor[8, 28, 28] under D4 (convolution: kernel 3, 2
+    grid dims, padding zeros, stride 1)
+    """
+
+    def __init__(self, c_in, c_out, bias=True):
+        super().__init__(
+            c_in,
+            c_out,
+            {
+                "r": [("permute", {"perm": (3, 0, 1, 2, 7, 4, 5, 6), "dim": 0}), ("rot90", {"dims": (1, 2)})],
+                "s": [("permute", {"perm": (4, 7, 6, 5, 0, 3, 2, 1), "dim": 0}), ("flip", {"dim": 2})],
+            },
+            {
+                "r": [("permute", {"perm": (3, 0, 1, 2, 7, 4, 5, 6), "dim": 0}), ("rot90", {"dims": (1, 2)})],
+                "s": [("permute", {"perm": (4, 7, 6, 5, 0, 3, 2, 1), "dim": 0}), ("flip", {"dim": 2})],
+            },
+            (8,),
+            (8,),
+            kernel=3,
+            grid=2,
+            padding="zeros",
+            stride=1,
+            bias=bias,
+        )
+
+
+LAYERS = {"conv": conv, "readout": readout, "lift4": lift4, "conv4": conv4, "lift8": lift8, "conv8": conv8}
 
 
 def symmetrize(name, model, samples=16, generator=None):

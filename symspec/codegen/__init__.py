@@ -55,8 +55,8 @@ def _docstring(text: str, indent: int) -> str:
     if indent + len(text) + 6 <= WIDTH:
         return f'"""{text}"""'
     pad = " " * indent
-    body = textwrap.wrap(text, WIDTH - indent)
-    return '"""' + body[0] + "".join("\n" + pad + line for line in body[1:]) + "\n" + pad + '"""'
+    body = textwrap.wrap(text, WIDTH - indent, initial_indent='"""')  # the quotes count on the first line
+    return body[0] + "".join("\n" + pad + line for line in body[1:]) + "\n" + pad + '"""'
 
 
 def _registry(name: str, entries) -> str:
