@@ -97,6 +97,8 @@ def test_gpt_style_custom_block(act, relu):
         "value_bias": 2 * 8,
         "norm_scale": 5 * 8,  # ln_1, ln_2 per block (read by c_attn, c_fc) and ln_f (read by lm_head)
         "softmax_shift": 8 + 1,  # lm_head: W -> W + 1 u^T and b -> b + c 1
+        # writers into the residual stream, read only through LayerNorms: wte rows (11), wpe rows (6), each c_proj
+        "residual_shift": 11 + 6 + 2 * ((8 + 1) + (32 + 1)),
     }
     if relu:
         want["relu_rescaling"] = 2 * 32
@@ -109,6 +111,8 @@ def test_tied_output_head_keeps_only_the_bias_shift():
     report = symspec.audit(GPT(tie=True), torch.randint(0, 11, (3, 6)), softmax_output=True, rank=False)
     shift = [s for s in report.symmetries if s.kind == "softmax_shift"]
     assert [s.dim for s in shift] == [1] and shift[0].verified
+    writers = {s.module for s in report.symmetries if s.kind == "residual_shift"}
+    assert "wte" not in writers and "wpe" in writers  # the tied embedding is not shifted
 
 
 def test_gpt2_124m_paper_count_from_structure_alone():
@@ -198,8 +202,12 @@ def test_norms_count_only_when_read_by_linear_maps_alone():
 
     torch.manual_seed(0)
     report = symspec.audit(Net(), torch.randn(7, 6))
-    assert [(s.kind, s.module, s.dim) for s in report.symmetries] == [("norm_scale", "rms", 6)]
-    assert report.symmetries[0].verified is True
+    assert [(s.kind, s.module, s.dim) for s in report.symmetries] == [
+        ("norm_scale", "rms", 6),
+        ("residual_shift", "a", 7),  # a(h) + b(h) is read only by the LayerNorm: each writer may shift along 1
+        ("residual_shift", "b", 7),
+    ]
+    assert all(s.verified is True for s in report.symmetries)
     assert report.parameters - report.functional_rank >= report.redundant
 
 

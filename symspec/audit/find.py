@@ -9,6 +9,7 @@ attention inside ``nn.TransformerEncoderLayer``/``DecoderLayer``, and custom att
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass, field
 
@@ -16,7 +17,17 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from .symmetries import BiasCoordinates, Cols, DiagonalScaling, PairSymmetry, Rows, ScaleEntry, SoftmaxShift, ValueBias
+from .symmetries import (
+    BiasCoordinates,
+    Cols,
+    DiagonalScaling,
+    PairSymmetry,
+    Rows,
+    RowShift,
+    ScaleEntry,
+    SoftmaxShift,
+    ValueBias,
+)
 
 __all__ = ["Found", "find_symmetries", "HEAD_ATTRIBUTES", "softmax_shift"]
 
@@ -308,6 +319,66 @@ def _graph_patterns(found: Found, prefix: str, gm: fx.GraphModule, names: _Names
                 if s is not None:
                     found.symmetries.append(s)
     _claim_pairs(found, pairs, calls, mods, full, names)
+    _residual_shifts(found, gm, mods, calls, full, names, protocol)
+
+
+def _is_add(n: fx.Node) -> bool:
+    return (n.op == "call_function" and n.target in (operator.add, torch.add)) or (n.op == "call_method" and n.target == "add")
+
+
+def _residual_shifts(found: Found, gm: fx.GraphModule, mods: dict, calls: dict, full, names: _Names, protocol: set) -> None:
+    """Writers into a residual stream read only through LayerNorms: each may shift along the all-ones direction.
+
+    A stream is a set of additions whose results are read only by LayerNorms (over the last axis) or other stream
+    additions; a writer is a Linear, a protocol attention (its output projection) or an Embedding whose value goes
+    only into stream additions.
+    """
+    adds = {n for n in gm.graph.nodes if _is_add(n)}
+
+    def reads_ok(n: fx.Node, stream: set) -> bool:
+        for u in _through(n, mods):
+            um = mods.get(u.target) if u.op == "call_module" else None
+            if u in stream:
+                continue
+            if type(um) is nn.LayerNorm and len(tuple(um.normalized_shape)) == 1 and len(u.args) == 1 and not u.kwargs:
+                continue
+            return False
+        return True
+
+    stream = set(adds)
+    changed = True
+    while changed:
+        changed = False
+        for n in list(stream):
+            if not reads_ok(n, stream):
+                stream.discard(n)
+                changed = True
+    if not stream:
+        return
+    for n in gm.graph.nodes:
+        if n.op != "call_module" or calls.get(n.target, 0) != 1 or not n.users:
+            continue
+        if not all(u in stream for u in _through(n, mods)):
+            continue
+        m = mods[n.target]
+        out = None
+        if isinstance(m, nn.Linear):
+            out, where = m, n.target
+        elif id(m) in protocol:
+            out = next(
+                (getattr(m, a) for a in ("c_proj", "out_proj", "o_proj") if isinstance(getattr(m, a, None), nn.Linear)), None
+            )
+            where = f"{n.target}.{next(a for a in ('c_proj', 'out_proj', 'o_proj') if getattr(m, a, None) is out)}" if out else ""
+        elif isinstance(m, nn.Embedding) and not names.tied(m.weight):
+            found.symmetries.append(
+                RowShift("residual_shift", full(n.target), m.num_embeddings, source="fx", weight=names(m.weight))
+            )
+            continue
+        if out is None or names.tied(out.weight):
+            continue
+        s = SoftmaxShift("residual_shift", full(where), 0, source="fx", weight=names(out.weight), bias=names(out.bias))
+        s.dim = out.in_features + (1 if out.bias is not None else 0)
+        found.symmetries.append(s)
 
 
 def _claim_pairs(found: Found, pairs: dict, calls: dict, mods: dict, full, names: _Names) -> None:

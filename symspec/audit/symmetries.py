@@ -27,6 +27,7 @@ __all__ = [
     "BiasCoordinates",
     "ValueBias",
     "SoftmaxShift",
+    "RowShift",
     "add_into",
     "add_at",
 ]
@@ -406,3 +407,32 @@ class SoftmaxShift(Symmetry):
 
     def gram_solve(self, params: dict, c: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
         return c / params[self.weight].shape[0]
+
+
+@dataclass
+class RowShift(Symmetry):
+    """Every row of an embedding moved along the all-ones direction, ``E[i] += a_i 1``; coefficient ``a``.
+
+    A symmetry when the rows reach the model only through LayerNorms (which subtract the mean).
+    """
+
+    weight: str = ""
+
+    @property
+    def names(self) -> tuple:
+        return (self.weight,)
+
+    def coef_shape(self, params: dict) -> tuple:
+        return (params[self.weight].shape[0],)
+
+    def apply(self, params: dict, c: torch.Tensor, out: dict | None = None) -> dict:
+        w = params[self.weight]
+        out = {} if out is None else out
+        add_at(out, self.weight, w, slice(None), c[:, None].expand(w.shape))
+        return out
+
+    def adjoint(self, params: dict, grads: dict) -> torch.Tensor:
+        return _grad(grads, params, self.weight).sum(1)
+
+    def gram_solve(self, params: dict, c: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
+        return c / params[self.weight].shape[1]
