@@ -242,13 +242,13 @@ def _graph_layer(spec, name: str, layer, gir, src, dst, cls: str, comment: str) 
         return None
     size_in = math.prod(a.features)
     if (a.kind, b.kind) == ("nodes", "nodes"):
-        kwargs = (("rest_as_features", Const(True)), ("rest_size", Const(size_in)))
+        kwargs = (("rest_as_features", Const(True)), ("rest_size", Const(size_in)), ("in_features", as_expr(a.features)))
         if a.features != b.features:
             kwargs += (("out_features", as_expr(b.features)),)
         return Layer(cls, "rt.DeepSetsLinear", _c(Name("bias")), comment + " (other dims as features)", name, kwargs)
     if (a.kind, b.kind) == ("nodes", "real"):
         args = (BinOp("*", Name("c_in"), Const(size_in)), Name("c_out"), Name("bias"))
-        return Layer(cls, "rt.DeepSetsPool", args, comment, name)
+        return Layer(cls, "rt.DeepSetsPool", args, comment, name, (("in_features", as_expr(a.features)),))
     kwargs = tuple((k, as_expr(f)) for k, f in (("in_features", a.features), ("out_features", b.features)) if f)
     return Layer(cls, _GRAPH_LAYERS[(a.kind, b.kind)], _c(Name("bias")), comment, name, kwargs)
 
@@ -295,12 +295,14 @@ def lower_layers(spec, tables) -> list:
                 out.append(Layer(cls, "rt.DeepSetsLinear", _c(Name("bias")), comment, name))
             else:  # nothing acts on the other dims: they are features
                 kwargs = (("rest_as_features", Const(True)), ("rest_size", Const(rest_size)))
+                kwargs += (("in_features", as_expr(tuple(layer.source.dims[1:]))),)
                 out.append(Layer(cls, "rt.DeepSetsLinear", _c(Name("bias")), comment + " (other dims as features)", name, kwargs))
             continue
         if first_dim_perm and layer.target == RealDomain() and not rest:
             rest_size = math.prod(d for d in layer.source.dims[1:] if isinstance(d, int))
             args = (BinOp("*", Name("c_in"), Const(rest_size)), Name("c_out"), Name("bias"))
-            out.append(Layer(cls, "rt.DeepSetsPool", args, comment, name))
+            kwargs = (("in_features", as_expr(tuple(layer.source.dims[1:]))),)
+            out.append(Layer(cls, "rt.DeepSetsPool", args, comment, name, kwargs))
             continue
         steerable = steerable_layer(spec, tables, name, layer, gir, src, dst, cls, comment)
         if steerable is not None:

@@ -106,6 +106,28 @@ class OrbitLinear(torch.nn.Module):
         return y.reshape(batch, self.c_out, *self.out_shape)
 
 
+def _mean(x: torch.Tensor, dims) -> torch.Tensor:
+    """Mean over ``dims``, 0 over no entries (an empty graph: the means' terms vanish instead of turning NaN)."""
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    count = math.prod(x.shape[d] for d in dims)
+    return x.mean(dims) if count else x.sum(dims)
+
+
+def _check_input(layer: torch.nn.Module, x: torch.Tensor, c_in: int, nodes: int, features: tuple | None) -> None:
+    """ValueError unless ``x`` is ``[batch, c_in, *nodes, *features]`` (``nodes`` node dims, equal sizes; ``features``
+    None: any trailing dims). Channels and features are read as one axis, so a mismatch would otherwise pass
+    silently whenever the sizes multiply alike."""
+    shape = tuple(x.shape)
+    ok = len(shape) >= 2 + nodes and shape[1] == c_in and len(set(shape[2 : 2 + nodes])) <= 1
+    if features is not None:
+        ok = ok and shape[2 + nodes :] == tuple(features)
+    if not ok:
+        node_dims = ", ".join(["N"] * nodes)
+        rest = "*rest" if features is None else ", ".join(str(f) for f in features)
+        expected = ", ".join(p for p in ("batch", str(c_in), node_dims, rest) if p)
+        raise ValueError(f"{type(layer).__name__} expects an input [{expected}], got {list(shape)}")
+
+
 class DeepSetsLinear(torch.nn.Module):
     """Permutation-equivariant ``[batch, c_in, N, *rest] -> [batch, c_out, N, *rest_out]`` for any N.
 
@@ -126,9 +148,14 @@ class DeepSetsLinear(torch.nn.Module):
         rest_as_features: bool = False,
         rest_size: int = 1,
         out_features: tuple | None = None,
+        in_features: tuple | None = None,
     ):
         super().__init__()
         self.rest_as_features = rest_as_features
+        self.c_in, self.rest_size = c_in, rest_size
+        self.in_features = None if in_features is None else tuple(in_features)
+        if self.in_features is not None and math.prod(self.in_features) != rest_size:
+            raise ValueError(f"in_features {self.in_features} do not hold rest_size {rest_size} positions")
         self.c_out = c_out
         self.out_features = None if out_features is None else tuple(out_features)
         out_size = rest_size if self.out_features is None else math.prod(self.out_features)
@@ -140,8 +167,11 @@ class DeepSetsLinear(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
+        _check_input(self, x, self.c_in, 1, self.in_features)
         if self.rest_as_features:  # [b, c, N, *rest] -> [b, c * rest, N]
-            x = x.movedim(2, -1).reshape(shape[0], -1, shape[2])
+            if math.prod(shape[3:]) != self.rest_size:
+                raise ValueError(f"DeepSetsLinear expects {self.rest_size} feature positions per node, got {list(shape)}")
+            x = x.movedim(2, -1).reshape(shape[0], self.c_in * self.rest_size, shape[2])
         n = x.shape[2]
         mean = x.mean(2, keepdim=True).expand_as(x) if n else x
         y = _mix(x, self.identity.to(x.dtype)) + _mix(mean, self.ones.to(x.dtype))
@@ -154,15 +184,26 @@ class DeepSetsLinear(torch.nn.Module):
 
 
 class DeepSetsPool(torch.nn.Module):
-    """Permutation-invariant ``[batch, c_in, N, *rest] -> [batch, c_out]``: mean over N, the rest as features."""
+    """Permutation-invariant ``[batch, c_in, N, *rest] -> [batch, c_out]``: mean over N (0 for no nodes), the rest as
+    features. ``c_in`` counts channels times feature positions; ``in_features`` (the shape of ``rest``), when given,
+    is checked on every input."""
 
-    def __init__(self, c_in: int, c_out: int, bias: bool = True):
+    def __init__(self, c_in: int, c_out: int, bias: bool = True, in_features: tuple | None = None):
         super().__init__()
+        self.in_features = None if in_features is None else tuple(in_features)
+        if self.in_features is not None and c_in % max(math.prod(self.in_features), 1):
+            raise ValueError(f"c_in {c_in} is not a multiple of the {math.prod(self.in_features)} feature positions")
         self.weight = torch.nn.Parameter(torch.randn(c_out, c_in) / math.sqrt(c_in))
         self.bias = torch.nn.Parameter(torch.zeros(c_out)) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = x.mean(2).reshape(x.shape[0], -1)
+        if self.in_features is not None:
+            _check_input(self, x, self.weight.shape[1] // max(math.prod(self.in_features), 1), 1, self.in_features)
+        elif x.dim() < 3 or math.prod(x.shape[1:2] + x.shape[3:]) != self.weight.shape[1]:
+            raise ValueError(
+                f"DeepSetsPool expects [batch, c, N, *rest] with c x rest = {self.weight.shape[1]}, got {list(x.shape)}"
+            )
+        pooled = _mean(x, 2).reshape(x.shape[0], self.weight.shape[1])
         y = pooled @ self.weight.to(x.dtype).T
         if self.bias is not None:
             y = y + self.bias.to(y.dtype)
@@ -215,7 +256,7 @@ def _pair_basis(x: torch.Tensor) -> torch.Tensor:
 
 def _pair_to_real_basis(x: torch.Tensor) -> torch.Tensor:
     """The 2 invariant linear maps of ``[..., N, N]`` under permuting both dims: total mean, trace mean. ``[..., 2]``."""
-    return torch.stack([x.mean((-2, -1)), torch.diagonal(x, dim1=-2, dim2=-1).mean(-1)], dim=-1)
+    return torch.stack([_mean(x, (-2, -1)), _mean(torch.diagonal(x, dim1=-2, dim2=-1), -1)], dim=-1)
 
 
 def _pair_to_nodes_basis(x: torch.Tensor) -> torch.Tensor:
@@ -273,18 +314,19 @@ class _GraphLinear(torch.nn.Module):
     def __init__(self, c_in: int, c_out: int, bias: bool = True, in_features: tuple = (), out_features: tuple = ()):
         super().__init__()
         self.in_features, self.out_features = tuple(in_features), tuple(out_features)
-        self.c_out = c_out
+        self.c_in, self.c_out = c_in, c_out
         k_in, k_out = c_in * math.prod(self.in_features), c_out * math.prod(self.out_features)
         self.weight = torch.nn.Parameter(torch.randn(k_out, k_in, self.n_maps) / math.sqrt(self.n_maps * k_in))
         self.bias = torch.nn.Parameter(torch.zeros(k_out, self.n_bias)) if bias else None
 
     def _fold(self, x: torch.Tensor) -> torch.Tensor:
-        """``[b, c, *nodes, *features] -> [b, c * features, *nodes]``."""
+        """``[b, c, *nodes, *features] -> [b, c * features, *nodes]`` (a ValueError for any other shape)."""
+        _check_input(self, x, self.c_in, self.in_rank, self.in_features)
         if not self.in_features:
             return x
         rank, dims = self.in_rank, x.dim()
         x = x.movedim(tuple(range(2, 2 + rank)), tuple(range(dims - rank, dims)))
-        return x.reshape(x.shape[0], -1, *x.shape[dims - rank :])
+        return x.reshape(x.shape[0], self.c_in * math.prod(self.in_features), *x.shape[dims - rank :])
 
     def _unfold(self, y: torch.Tensor) -> torch.Tensor:
         """``[b, c_out * features, *nodes] -> [b, c_out, *nodes, *features]``."""
@@ -307,11 +349,12 @@ class _GraphLinear(torch.nn.Module):
 
 def _pair_vectors(x: torch.Tensor) -> tuple:
     """``[b, k, N, N]`` -> its node vectors ``[b, k * 3, N]`` (diagonal, row means, column means; channel major)
-    and scalars ``[b, k * 2]`` (total mean, trace mean)."""
+    and scalars ``[b, k * 2]`` (total mean, trace mean; 0 for no nodes)."""
     b, n = x.shape[0], x.shape[-1]
     diag = torch.diagonal(x, dim1=-2, dim2=-1)
-    vectors = torch.stack([diag, x.mean(-1), x.mean(-2)], dim=2).reshape(b, -1, n)
-    scalars = torch.stack([x.mean((-2, -1)), diag.mean(-1)], dim=2).reshape(b, -1)
+    k = x.shape[1]
+    vectors = torch.stack([diag, x.mean(-1), x.mean(-2)], dim=2).reshape(b, k * 3, n)
+    scalars = torch.stack([_mean(x, (-2, -1)), _mean(diag, -1)], dim=2).reshape(b, k * 2)
     return vectors, scalars
 
 
@@ -395,7 +438,7 @@ class NodesToPair(_GraphLinear):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self._fold(x)
         parts = _mix(x, self._weights([[0], [1], [2]], x)).unflatten(1, (3, -1))  # [b, 3, o, N]
-        means = (x.mean(-1) @ self._weights([[3], [4]], x).T).unflatten(1, (2, -1))  # [b, 2, o]
+        means = (_mean(x, -1) @ self._weights([[3], [4]], x).T).unflatten(1, (2, -1))  # [b, 2, o]
         diag = parts[:, 0] + (means[:, 0] + self._bias(0, x))[..., None]
         return self._unfold(_assemble_pair(None, diag, parts[:, 1], parts[:, 2], means[:, 1] + self._bias(1, x)))
 

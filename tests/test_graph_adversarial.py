@@ -1,0 +1,169 @@
+"""Adversarial checks of the graph layers under symmetric(N) (review of issue 14, item 2).
+
+Inputs whose channels and features are swapped, whose feature dims are missing or extra, or whose pair dims are not
+square are a ValueError naming the expected shape (they used to pass silently whenever the sizes multiplied alike);
+an empty graph (N = 0) or an empty batch gives finite, correctly shaped outputs (means over no entries are 0);
+the maps are complete and inside the equivariant space against a brute-force null space on N = 3 with several
+trailing feature dims; and every kind commutes with permutations in float32 on non-contiguous inputs, every
+parameter random.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import symspec
+from symspec import runtime as rt
+from symspec.testing import randomized_copy
+
+SPEC = """
+domain E = tensor[N, N, 3]
+domain H = tensor[N, 2]
+group P = symmetric(N)
+layer pp: E -> E under P
+layer pn: E -> H under P
+layer np: H -> E under P
+layer nn: H -> H under P
+layer pr: E -> real under P
+layer nr: H -> real under P
+"""
+
+# (layer, a well-shaped input without batch and channels, bad inputs with batch and channels (c_in = 2))
+BAD = [
+    ("pp", (4, 4, 3), [(1, 3, 4, 4, 2), (1, 2, 4, 5, 3), (1, 2, 4, 4, 3, 1), (1, 6, 4, 4)]),
+    ("pn", (4, 4, 3), [(1, 3, 4, 4, 2), (1, 2, 4, 5, 3), (1, 6, 4, 4)]),
+    ("np", (4, 2), [(1, 1, 4, 4), (1, 4, 4, 1), (1, 2, 4, 2, 1)]),
+    ("nn", (4, 2), [(1, 1, 4, 4), (1, 4, 4, 1), (1, 4, 4)]),
+    ("pr", (4, 4, 3), [(1, 3, 4, 4, 2), (1, 2, 4, 5, 3), (1, 6, 4, 4)]),
+    ("nr", (4, 2), [(1, 1, 4, 4), (1, 4, 4, 1), (1, 4, 4)]),
+]
+
+
+@pytest.fixture(scope="module")
+def layers():
+    return symspec.compile(symspec.loads(SPEC, "adv.sym")).LAYERS
+
+
+@pytest.mark.parametrize("name, good, bad", BAD, ids=[b[0] for b in BAD])
+def test_a_misshaped_input_is_a_value_error_naming_the_expected_shape(layers, name, good, bad):
+    layer = layers[name](2, 2)
+    layer(torch.randn(1, 2, *good))
+    for shape in bad:
+        with pytest.raises(
+            ValueError, match=rf"{name} expects an input \[batch, 2, N, .*\], got \[{', '.join(map(str, shape))}\]"
+        ):
+            layer(torch.randn(*shape))
+
+
+@pytest.mark.parametrize("name, good", [(b[0], b[1]) for b in BAD], ids=[b[0] for b in BAD])
+def test_an_empty_graph_and_an_empty_batch_give_finite_outputs_of_the_right_shape(layers, name, good):
+    layer = randomized_copy(layers[name](2, 3).double(), torch.Generator().manual_seed(0))
+    rank = 2 if len(good) == 3 else 1
+    out_rank = {"pp": 2, "pn": 1, "np": 2, "nn": 1, "pr": 0, "nr": 0}[name]
+    out_features = {"pp": (3,), "pn": (2,), "np": (3,), "nn": (2,), "pr": (), "nr": ()}[name]
+    with torch.no_grad():
+        empty = layer(torch.randn(2, 2, *([0] * rank), *good[rank:], dtype=torch.float64))
+        assert empty.shape == (2, 3, *([0] * out_rank), *out_features)
+        assert bool(torch.isfinite(empty).all())
+        if out_rank == 0:  # only the biases remain
+            assert torch.equal(empty, layer.bias[:, 0].expand(2, 3) if layer.bias.dim() == 2 else layer.bias.expand(2, 3))
+        none = layer(torch.randn(0, 2, *good, dtype=torch.float64))
+        assert none.shape == (0, 3, *([4] * out_rank), *out_features)
+
+
+def _node_permutation(shape: tuple, rank: int, perm: torch.Tensor) -> torch.Tensor:
+    """The matrix on the flattened positions of ``shape`` of permuting its first ``rank`` dims (y = x[perm])."""
+    points = math.prod(shape) if shape else 1
+    index = torch.arange(points).reshape(shape) if shape else torch.arange(1)
+    for d in range(rank):
+        index = index.index_select(d, perm)
+    m = torch.zeros(points, points, dtype=torch.float64)
+    m[torch.arange(points), index.reshape(-1)] = 1.0
+    return m
+
+
+def _layer_maps(layer: torch.nn.Module, in_shape: tuple) -> torch.Tensor:
+    """Every linear map the layer's weights span (biases zero): ``[weights, P_out * P_in]``, one per weight entry."""
+    weights = [p for name, p in layer.named_parameters() if "bias" not in name and "bias" != name]
+    points = math.prod(in_shape)
+    inputs = torch.eye(points, dtype=torch.float64).reshape(points, 1, *in_shape)
+    maps = []
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.zero_()
+        for p in weights:
+            for k in range(p.numel()):
+                p.view(-1)[k] = 1.0
+                maps.append(layer(inputs).reshape(points, -1).T.reshape(-1).clone())
+                p.view(-1)[k] = 0.0
+    return torch.stack(maps)
+
+
+# (source, target, node dims in, node dims out): N = 3, several trailing dims, features at one end only
+COMPLETE = [
+    ("tensor[3, 3, 2, 2]", "tensor[3, 3, 3]", 2, 2),
+    ("tensor[3, 3]", "tensor[3, 3, 2, 2]", 2, 2),
+    ("tensor[3, 3, 2, 2]", "real", 2, 0),
+    ("tensor[3, 3, 2, 2]", "tensor[3]", 2, 1),
+    ("tensor[3]", "tensor[3, 3, 2, 2]", 1, 2),
+    ("tensor[3, 2, 2]", "tensor[3, 3]", 1, 1),
+    ("tensor[3, 2, 2]", "real", 1, 0),
+]
+
+
+@pytest.mark.parametrize("source, target, r_in, r_out", COMPLETE, ids=[f"{c[0]}->{c[1]}" for c in COMPLETE])
+def test_the_maps_are_exactly_the_brute_force_null_space_on_three_nodes_with_several_feature_dims(source, target, r_in, r_out):
+    text = f"domain A = {source}\ngroup P = symmetric(3)\naction P on A by permute(dims={tuple(range(r_in))})\n"
+    if target != "real":
+        text += f"domain B = {target}\naction P on B by permute(dims={tuple(range(r_out))})\n"
+    text += f"layer f: A -> {'B' if target != 'real' else 'real'} under P\n"
+    layer = symspec.compile(symspec.loads(text, "complete.sym")).LAYERS["f"](1, 1).double()
+    in_shape = tuple(int(d) for d in source[7:-1].split(", "))
+    out_shape = () if target == "real" else tuple(int(d) for d in target[7:-1].split(", "))
+    blocks = []
+    for perm in (torch.tensor([1, 0, 2]), torch.tensor([1, 2, 0])):  # the generators of S_3
+        m_in, m_out = _node_permutation(in_shape, r_in, perm), _node_permutation(out_shape, r_out, perm)
+        blocks.append(
+            torch.kron(m_out, torch.eye(len(m_in), dtype=torch.float64))
+            - torch.kron(torch.eye(len(m_out), dtype=torch.float64), m_in.T.contiguous())
+        )
+    constraints = torch.cat(blocks)
+    singular = torch.linalg.svdvals(constraints)
+    null = constraints.shape[1] - int((singular > 1e-9 * float(singular.max())).sum())
+    maps = _layer_maps(layer, in_shape)
+    assert float((constraints @ maps.T).abs().max()) < 1e-12  # every map commutes with S_3
+    assert int(torch.linalg.matrix_rank(maps)) == null  # and together they span every map that does
+
+
+@pytest.mark.parametrize("name, good", [(b[0], b[1]) for b in BAD], ids=[b[0] for b in BAD])
+def test_float32_non_contiguous_inputs_commute_with_permutations_with_every_parameter_random(layers, name, good):
+    layer = randomized_copy(layers[name](2, 3), torch.Generator().manual_seed(1))
+    rank = 2 if len(good) == 3 else 1
+    out_rank = {"pp": 2, "pn": 1, "np": 2, "nn": 1, "pr": 0, "nr": 0}[name]
+    g = torch.Generator().manual_seed(2)
+    for n in (1, 2, 6):
+        shape = (*([n] * rank), *good[rank:])
+        x = torch.randn(3, 2, *reversed(shape), generator=g).permute(0, 1, *range(1 + len(shape), 1, -1))
+        assert not x.is_contiguous() or n == 1
+        with torch.no_grad():
+            y = layer(x)
+            assert torch.allclose(y, layer(x.contiguous()), atol=1e-6)
+            perm = torch.randperm(n, generator=g)
+            moved = x
+            for d in range(rank):
+                moved = moved.index_select(2 + d, perm)
+            expected = y
+            for d in range(out_rank):
+                expected = expected.index_select(2 + d, perm)
+            scale = max(1.0, float(y.abs().max()))
+            assert float((layer(moved) - expected).abs().max()) <= 1e-4 * scale
+
+
+def test_the_runtime_classes_check_their_feature_arguments():
+    with pytest.raises(ValueError, match="in_features"):
+        rt.DeepSetsLinear(2, 2, rest_as_features=True, rest_size=6, in_features=(2, 2))
+    with pytest.raises(ValueError, match="multiple"):
+        rt.DeepSetsPool(5, 2, in_features=(2,))
