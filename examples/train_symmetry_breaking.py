@@ -175,16 +175,19 @@ class BreakableTransformer(Transformer):
 # ----------------------------------------------------------------------------- optimizers
 
 
-def make_optimizer(kind: str, model: nn.Module, args, ecd: dict, seed: int, quotient_batch=None):
-    """AdamW or ECD (``args``' hyperparameters, ``ecd``'s lr and F0), wrapped in ``Quotient`` given ``quotient_batch``."""
+def make_optimizer(kind: str, model: nn.Module, args, ecd: dict, seed: int, quotient_batch=None) -> tuple:
+    """AdamW or ECD (``args``' hyperparameters, ``ecd``'s lr and F0), wrapped in ``Quotient`` given ``quotient_batch``
+    (audited on it); returns the optimizer and the quotient's audit counts (None without)."""
     if kind == "adamw":
         opt = torch.optim.AdamW(model.parameters(), lr=args.adam_lr, weight_decay=args.adam_wd, betas=(0.9, 0.95))
     else:
         opt = ECD(model.parameters(), lr=ecd["lr"], eta=args.ecd_eta, F0=ecd["F0"], nu=args.ecd_nu, weight_decay=0.0)
+    info = None
     if quotient_batch is not None:
         report = symspec.audit(model, quotient_batch, softmax_output=True, rank=False, seed=seed)
         opt = Quotient(opt, model, report)
-    return opt
+        info = {"redundant": report.redundant, "by_kind": report.by_kind(), "rejected": len(report.rejected)}
+    return opt, info
 
 
 def optimizer_record(kind: str, args, ecd: dict) -> dict:
@@ -242,7 +245,7 @@ def train_lm(name: str, seed: int, text: str, vocab: str, args) -> dict:
     if broken:
         break_attention(model, generator=rank_generator(seed))
         audit_info = audit_broken(model, val_x[:2])
-    opt = make_optimizer(kind, model, args, ecd, seed, val_x[:2] if quotient else None)
+    opt, quotient_info = make_optimizer(kind, model, args, ecd, seed, val_x[:2] if quotient else None)
 
     @torch.no_grad()
     def validate() -> float:
@@ -273,6 +276,8 @@ def train_lm(name: str, seed: int, text: str, vocab: str, args) -> dict:
     }
     if audit_info is not None:
         config["audit"] = audit_info
+    if quotient_info is not None:
+        config["quotient_audit"] = quotient_info
     return {"config": config, "history": history, "final_val_loss": history[-1]["val_loss"]}
 
 
@@ -338,13 +343,15 @@ def _spread(values: list) -> str:
 
 
 def summary(records: list, key: str, label: str) -> list:
-    """Rows ``(config, mean ± sample std over seeds, per-seed values)`` in the configs' order."""
+    """Rows: config, mean ± sample std over seeds, mean seconds per run, per-seed values (in the configs' order)."""
     by: dict = {}
     for r in records:
-        by.setdefault(r["config"]["config"], []).append(r[key])
-    lines = [f"{'config':<18}{label + ' (mean ± std over seeds)':>36}   per seed"]
-    for name, values in by.items():
-        lines.append(f"{name:<18}{_spread(values):>36}   {', '.join(f'{v:.4f}' for v in values)}")
+        by.setdefault(r["config"]["config"], []).append((r[key], r["config"]["seconds"]))
+    lines = [f"{'config':<18}{label + ' (mean ± std over seeds)':>36}{'s/run':>8}   per seed"]
+    for name, runs in by.items():
+        values = [v for v, _ in runs]
+        seconds = statistics.fmean(s for _, s in runs)
+        lines.append(f"{name:<18}{_spread(values):>36}{seconds:>8.1f}   {', '.join(f'{v:.4f}' for v in values)}")
     return lines
 
 

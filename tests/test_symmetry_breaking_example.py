@@ -50,6 +50,14 @@ def test_runs_share_initialization_and_batches(result):
     assert start["ecd+break"] == start["adamw+break"] != start["adamw"]
 
 
+def test_quotient_removes_the_audited_symmetries(result):
+    (q,) = [r for r in result["lm"] if r["config"]["quotient"]]
+    audit = q["config"]["quotient_audit"]
+    assert audit["rejected"] == 0
+    assert audit["by_kind"]["attention_qk"] == audit["by_kind"]["attention_vo"] == 2 * (16 // 2) ** 2
+    assert audit["redundant"] == sum(audit["by_kind"].values())
+
+
 def test_break_is_reported_broken_by_audit(result):
     d_head = 16 // 2
     for part in ("lm", "modular_addition"):
