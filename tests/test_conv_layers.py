@@ -259,10 +259,10 @@ def test_expanded_kernel_is_cached_in_eval_mode_and_refreshed_when_parameters_ch
     layer.eval()
     with torch.no_grad():
         y = layer(x)
-        cached = layer._cache[1]
-        assert torch.equal(layer(x), y) and layer._cache[1] is cached
+        cached = layer._cache[2]
+        assert torch.equal(layer(x), y) and layer._cache[2] is cached
         layer.weight.add_(1.0)
-        assert not torch.equal(layer(x), y) and layer._cache[1] is not cached
+        assert not torch.equal(layer(x), y) and layer._cache[2] is not cached
     layer.train()
     assert layer._cache is None
     layer(x).square().sum().backward()  # training: the gather stays in the graph

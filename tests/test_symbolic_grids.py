@@ -102,3 +102,62 @@ def test_validate_at_a_run_time_size(mod):
     assert report.passed, report
     report = symspec.validate(mod, models={**models, "f": NotEquivariant()}, samples=64, dims={"H": 6, "W": 3})
     assert not report.passed
+
+
+def _sampler(ops: dict, shape: tuple, order: int) -> symspec.runtime.GroupSampler:
+    return symspec.runtime.GroupSampler(
+        "G", [{"kind": "finite", "name": "G", "order": order, "on": {"x": {"shape": shape, "ops": ops}}}]
+    )
+
+
+def test_tables_at_a_run_time_size_are_the_probe_elements_in_the_probe_order(mod):
+    from symspec.runtime.actions import joint_elements
+    from symspec.runtime.tables import action_table
+
+    factor = mod.SAMPLER_eq_g.factors[0]
+    ops, _ = factor.symbolic["Feat"]
+    for size in (1, 3, 8):
+        rows, gathers = factor._sized("Feat", (4, size, size), torch.device("cpu"))
+        # the search over the probe and this size together (the enumeration's own order) lists the same rows
+        assert torch.equal(rows, joint_elements([*factor.tables, action_table(ops, shape=(4, size, size))])[-1])
+        assert torch.equal(gathers.gather(-1, rows), torch.arange(4 * size * size).expand(4, -1))
+
+
+def test_empty_grids_and_empty_batches_are_left_as_they_are(mod):
+    sampler = mod.SAMPLER_eq_g
+    for x in (torch.randn(3, 2, 4, 0, 0), torch.randn(0, 4, 5, 5)):
+        assert sampler.act(sampler.draw(x.shape[0]), "Feat", x) is x
+    with pytest.raises(ValueError, match="acts on the last 3 dims of Feat: got a tensor \\(4, 5\\)"):
+        sampler.act(sampler.draw(1), "Feat", torch.randn(4, 5))
+
+
+def test_an_action_that_is_not_faithful_anywhere_is_drawn_as_with_fixed_sizes():
+    # a acts trivially on the image (r^4): 8 group elements, 4 distinct images at every size, fixed or symbolic
+    source = (
+        "domain {d}\ngroup G = <r, a | r^4, a^2, r a = a r>\n"
+        "action G on Img {{\n  r -> rot90(dims=(0, 1))\n"
+        "  a -> compose(rot90(dims=(0, 1)), rot90(dims=(0, 1)), rot90(dims=(0, 1)), rot90(dims=(0, 1)))\n}}\n"
+        "model f(x: Img) -> Img\nlaw eq: forall g: G. f(g . x) == g . f(x)\n"
+    )
+    fixed = symspec.compile(symspec.loads(source.format(d="Img = tensor[6, 6]"), "fixed.sym")).SAMPLER_eq_g
+    free = symspec.compile(symspec.loads(source.format(d="Img = tensor[H, H]"), "free.sym")).SAMPLER_eq_g
+    assert fixed.order == free.order == 4
+    x = torch.randn(1, 6, 6).expand(4, 6, 6)
+    assert torch.equal(fixed.act(fixed.every(), "Img", x), free.act(free.every(), "Img", x))
+
+
+def test_a_size_where_other_relations_hold_is_refused():
+    # a 5-cycle on the probe; at 6 points roll has order 6, so the 5 listed elements are not closed there
+    sampler = _sampler({"t": [("roll", {"dim": 0})]}, ("L",), 5)
+    assert sampler.act(sampler.every(), "x", torch.randn(5, 5)).shape == (5, 5)
+    with pytest.raises(ValueError, match=r"G acting on x at sizes \(6,\) does not satisfy the relations its 5 elements"):
+        sampler.act(sampler.every(), "x", torch.randn(5, 6))
+
+
+def test_only_the_last_sizes_keep_their_tables(mod):
+    sampler = mod.SAMPLER_eq_g
+    for size in range(2, 14):
+        sampler.act(sampler.draw(1), "Feat", torch.randn(1, 4, size, size))
+    factor = sampler.factors[0]
+    assert len(factor.sized) == symspec.runtime.groups.SIZED_TABLES
+    assert ("Feat", (4, 13, 13), torch.device("cpu")) in factor.sized

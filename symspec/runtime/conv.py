@@ -81,6 +81,16 @@ def _split(push: np.ndarray, fiber: int, offsets: int, generator: str) -> tuple:
     return f[:, 0], d[0]
 
 
+def _same(snapshot: torch.Tensor, param: torch.Tensor) -> bool:
+    """Whether ``param`` still holds the values of ``snapshot`` (same dtype, device and shape)."""
+    return (
+        snapshot.dtype == param.dtype
+        and snapshot.device == param.device
+        and snapshot.shape == param.shape
+        and torch.equal(snapshot, param.detach())
+    )
+
+
 def conv_kernel_orbits(
     in_ops: dict, out_ops: dict, in_fiber: tuple, out_fiber: tuple, kernel: int, grid: int, padding: str = "zeros"
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,6 +117,14 @@ def conv_kernel_orbits(
         bias_edges.append(torch.from_numpy(pi_out.astype(np.int64)))
     weight = orbit_labels(edges, f_out * f_in * offsets).view(f_out, f_in, offsets)
     return weight, orbit_labels(bias_edges, f_out)
+
+
+def _check_input(x: torch.Tensor, c_in: int, fiber: tuple, grid: int, layer: str) -> None:
+    """ValueError unless ``x`` is ``[batch, c_in, *fiber, *grid]`` (``grid`` dims of any size)."""
+    lead = (c_in, *fiber)
+    if x.dim() != 1 + len(lead) + grid or tuple(x.shape[1 : 1 + len(lead)]) != lead:
+        want = ", ".join(["batch", *map(str, lead), *(f"n{i}" for i in range(1, grid + 1))])
+        raise ValueError(f"{layer} takes [{want}] ({c_in} channels, fiber {fiber}, {grid} grid dims), got {tuple(x.shape)}")
 
 
 class GroupConv(torch.nn.Module):
@@ -161,7 +179,7 @@ class GroupConv(torch.nn.Module):
             self.bias = torch.nn.Parameter(torch.zeros(c_out, int(bias_orbits.max()) + 1))
         else:
             self.bias = None
-        self._cache: tuple | None = None  # (key, weight, bias) of the expanded kernel, in eval mode without autograd
+        self._cache: tuple | None = None  # (dtype, parameter snapshot, weight, bias): eval mode, no autograd, CPU
 
     def expanded(self, dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The full conv weight ``[c_out * F_out, c_in * F_in, k, ...]`` and bias ``[c_out * F_out]`` (one gather each)."""
@@ -174,20 +192,24 @@ class GroupConv(torch.nn.Module):
         return w, b
 
     def _kernel(self, dtype: torch.dtype) -> tuple:
-        if self.training or torch.is_grad_enabled():
-            self._cache = None
+        """The expanded kernel; reused in eval mode without autograd on the CPU while the parameters' values are equal
+        to the snapshot it was built from (a value comparison: edits through ``.data`` bypass version counters)."""
+        if self.training or torch.is_grad_enabled() or self.weight.device.type != "cpu":
+            self._cache = None  # an accelerator gathers faster than it could compare values (no host sync)
             return self.expanded(dtype)
-        params = (self.weight,) if self.bias is None else (self.weight, self.bias)
-        key = (dtype, *((p.data_ptr(), p._version, p.device) for p in params))
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, *self.expanded(dtype))
-        return self._cache[1:]
+        params = [p for p in (self.weight, self.bias) if p is not None]
+        cache = self._cache
+        fresh = cache is not None and cache[0] == dtype and len(cache[1]) == len(params)
+        if not (fresh and all(_same(s, p) for s, p in zip(cache[1], params))):
+            self._cache = (dtype, [p.detach().clone() for p in params], *self.expanded(dtype))
+        return self._cache[2:]
 
     def train(self, mode: bool = True):
         self._cache = None
         return super().train(mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, self.c_in, self.in_fiber, self.grid, "GroupConv")
         batch, grid_shape = x.shape[0], x.shape[x.dim() - self.grid :]
         w, b = self._kernel(x.dtype)
         flat = x.reshape(batch, w.shape[1], *grid_shape)
@@ -224,6 +246,7 @@ class GridPool(torch.nn.Module):
         self.bias = torch.nn.Parameter(torch.zeros(c_out)) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, self.weight.shape[1], self.fiber, self.grid, "GridPool")
         pooled = x.mean(tuple(range(x.dim() - self.grid, x.dim()))).reshape(x.shape[0], -1)  # [b, c_in * F]
         w = self.weight[:, :, self.fiber_orbits].reshape(self.weight.shape[0], -1).to(x.dtype)
         y = pooled @ w.T

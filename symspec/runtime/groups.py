@@ -19,7 +19,11 @@ The description is a group name and a list of factors, each a dict:
     roll on an image of any size) when the order is at most ``max_order``:
     the elements are enumerated with each symbolic dim at ``PROBE_SIZE``, and
     each size met at run time gets its own element tables (rows in the same
-    order, built once per size and device).
+    order: each element replayed as the word that reached it on the probe;
+    built once per size and device, the last ``SIZED_TABLES`` sizes kept). A
+    size where the ops satisfy other relations than on the probe is a
+    ValueError; an action that is not faithful (on the probe and at every
+    size) has fewer rows than the group has elements, as with fixed sizes.
 ``{"kind": "arithmetic", "name": "C", "order": 1000000, "steps": [m_1, ...], "on": {key: action, ...}}``
     A finite group whose every element is ``g_1^k_1 ... g_r^k_r`` for one
     ``k_i`` in ``[0, m_i)`` each (the product of the ``m_i`` is the order), and
@@ -85,6 +89,7 @@ __all__ = ["GroupSampler", "Elements", "MAX_TABLE_ORDER", "WORD_LENGTH"]
 
 WORD_LENGTH = 64
 PROBE_SIZE = 5  # a symbolic dim's size while the elements of a finite group moving it are enumerated
+SIZED_TABLES = 8  # run-time sizes whose element tables a finite factor keeps (the oldest is dropped)
 
 
 class Elements(tuple):
@@ -175,6 +180,7 @@ class _Finite:
             self.keys.append(key)
             self.points[key] = tables[-1].shape[-1]
         self.rows = self.gathers = self.generators = None
+        self._words = None  # the probe's elements as words (_tree), for the tables at run-time sizes
         self.offsets = {}
         self.steps = desc.get("steps")  # relative orders of the generators: every element g_1^k_1 ... g_r^k_r once
         self.tables = tables
@@ -186,11 +192,6 @@ class _Finite:
                 rows = joint_elements(tables, max_order=max_order)
             except ValueError:
                 rows = None
-            if rows is not None and self.symbolic and order is not None and rows[0].shape[0] != order:
-                raise ValueError(
-                    f"{self.name} has {order} elements but acts on a {PROBE_SIZE}-point probe of "
-                    f"{', '.join(self.symbolic)} as only {rows[0].shape[0]}: its elements cannot be told apart there"
-                )
             if rows is not None:
                 self.rows = dict(zip(self.keys, rows))
                 self.gathers = {k: invert(r) for k, r in self.rows.items() if k in self.ranks}
@@ -226,20 +227,68 @@ class _Finite:
             raise ValueError(f"{self.name} has too many elements to enumerate; draw random ones")
         return torch.arange(self.order, device=device).repeat_interleave(repeat)
 
+    def _tree(self) -> tuple:
+        """The probe's elements as words: breadth-first levels ``[(elements, parents, generators)]`` (element = generator
+        after parent) and ``products[e, g]``, the element that generator g after element e is (built once)."""
+        if self._words is not None:
+            return self._words
+        order, gens = self.order, self.tables[0].shape[0]
+        probe = torch.cat([self.rows[k] for k in self.keys], dim=-1)  # one joint row per element (the enumeration's)
+        moved = torch.cat([t[:, self.rows[k]].transpose(0, 1) for k, t in zip(self.keys, self.tables)], dim=-1)
+        _, ids = torch.unique(torch.cat([probe, moved.reshape(order * gens, -1)]), dim=0, return_inverse=True)
+        element_of = torch.full((int(ids.max()) + 1,), -1, dtype=torch.long)
+        element_of[ids[:order]] = torch.arange(order)
+        products = element_of[ids[order:]].view(order, gens)  # closed under the generators: never -1
+        parent, via, frontier, levels = {0: None}, {}, [0], []
+        while frontier:
+            fresh = []
+            for e in frontier:
+                for g in range(gens):
+                    f = int(products[e, g])
+                    if f not in parent:
+                        parent[f], via[f] = e, g
+                        fresh.append(f)
+            if fresh:
+                levels.append(tuple(torch.tensor(v) for v in (fresh, [parent[f] for f in fresh], [via[f] for f in fresh])))
+            frontier = fresh
+        self._words = (levels, products)
+        return self._words
+
     def _sized(self, key: str, sizes: tuple, device) -> tuple:
-        """Element tables (push rows, gather rows) of ``key`` at the run-time ``sizes``, rows aligned with the probe's."""
+        """Element tables (push rows, gather rows) of ``key`` at the run-time ``sizes``, rows aligned with the probe's.
+
+        Each element is replayed as the word that reached it on the probe (one batched gather per breadth-first
+        level, no search at this size); then every generator after every element must be the element the probe
+        says, else the ops satisfy other relations at this size than at the probe (a ValueError). The last
+        ``SIZED_TABLES`` sizes are kept.
+        """
         cached = self.sized.get((key, sizes, device))
         if cached is not None:
             return cached
         ops, event = self.symbolic[key]
         bound = {}
+        if len(sizes) != len(event):
+            raise ValueError(f"{self.name} acts on the last {len(event)} dims {event} of {key}, but a tensor has {sizes}")
         for name, size in zip(event, sizes):
             if isinstance(name, int) and name != size:
                 raise ValueError(f"{self.name} acts on {key} of shape {event}, but a tensor has {sizes} there")
             if not isinstance(name, int) and bound.setdefault(name, size) != size:
                 raise ValueError(f"{self.name}: dim {name} of {key} is {bound[name]} and {size} in one tensor {sizes}")
-        # the same generators on the probes and on this size: the joint action has the probe's elements, in its order
-        rows = joint_elements([*self.tables, action_table(ops, shape=sizes)], max_order=self.order)[-1].to(device)
+        generators = action_table(ops, shape=sizes)
+        levels, products = self._tree()
+        rows = torch.empty(self.order, generators.shape[-1], dtype=torch.long)
+        rows[0] = torch.arange(generators.shape[-1])  # the enumeration lists the identity first
+        for elements, parents, via in levels:
+            rows[elements] = generators[via].gather(-1, rows[parents])
+        for g in range(generators.shape[0]):
+            if not torch.equal(generators[g][rows], rows[products[:, g]]):
+                raise ValueError(
+                    f"{self.name} acting on {key} at sizes {sizes} does not satisfy the relations its {self.order} "
+                    f"elements satisfy with every symbolic dim of size {PROBE_SIZE}, where they were listed"
+                )
+        if len(self.sized) >= SIZED_TABLES:
+            self.sized.pop(next(iter(self.sized)))  # the oldest size
+        rows = rows.to(device)
         self.sized[(key, sizes, device)] = (rows, invert(rows))
         return self.sized[(key, sizes, device)]
 
@@ -254,7 +303,11 @@ class _Finite:
             return x
         part = _batch(part.to(x.device), x.shape[0])
         if key in self.symbolic:  # sizes bound now: this size's element tables (built once per size and device)
+            if x.dim() <= self.ranks[key]:
+                raise ValueError(f"{self.name} acts on the last {self.ranks[key]} dims of {key}: got a tensor {tuple(x.shape)}")
             rows, gathers = self._sized(key, tuple(x.shape[x.dim() - self.ranks[key] :]), x.device)
+            if not x.numel():
+                return x  # nothing to move (a size 0 or an empty batch)
             return gather_positions(x, rows[part] if inverse else gathers[part], self.ranks[key])
         if key in self.ranks:  # tensor positions: one gather (the push rows of g are the gather rows of g^-1)
             if self.generators is not None:
