@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import symspec
+import symspec.codegen
 from symspec import runtime as rt
 from symspec.testing import layer_sampler, randomized_copy
 
@@ -263,3 +264,23 @@ def test_inputs_of_the_wrong_shape_are_refused_not_reshaped(shape):
             layer(torch.randn(*shape))
     assert conv(torch.randn(1, 2, 4, 6, 7)).shape == (1, 2, 4, 6, 7)  # any grid size (a rectangle too)
     assert pool(torch.randn(1, 2, 4, 3, 3)).shape == (1, 2)
+
+
+@pytest.mark.parametrize(
+    "domain, action",
+    [("tensor[A, B, H, H]", "rot90(dims=(2, 3))"), ("tensor[N, 4, H, H]", "compose(roll(dim=1), rot90(dims=(2, 3)))")],
+)
+def test_a_guessed_grid_of_four_dims_is_a_compile_error_at_the_layer(domain, action):
+    # was: symspec check passed, and building the layer raised a bare ValueError from rt.GroupConv
+    source = (
+        f"domain F = {domain}\ngroup C = <r | r^4>\naction C on F {{ r -> {action} }}\nlayer conv: F -> F under C [kernel 3]\n"
+    )
+    with pytest.raises(symspec.codegen.CompileError) as info:
+        symspec.check(symspec.loads(source, "conv_bad.sym"))
+    diag = info.value.diagnostics[0]
+    assert (diag.span.file, diag.span.line, diag.span.column) == ("conv_bad.sym", 4, 1)
+    assert diag.message == (
+        f"layer conv: the grid of {domain} would be its last 4 dims (from its first symbolic size on), but a "
+        "convolution has 1, 2 or 3 grid dims"
+    )
+    assert "[grid d]" in diag.hint

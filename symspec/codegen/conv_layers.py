@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..analysis.domains import RealDomain, Tensor
+from ..analysis.resolve import MAX_GRID_DIMS
 from ..errors import Diagnostic
 from ..transforms import ops_push
 from .core import CompileError
@@ -200,6 +201,15 @@ def conv_layer(spec, tables, name: str, layer, gir, src, dst, cls: str, comment:
             f"layer {name}: cannot tell which dims of {layer.source} are the grid (no symbolic size, no rotation)",
             layer.span,
             "give the number of trailing grid dims: [kernel 3, grid 2]",
+        )
+    if grid > MAX_GRID_DIMS:  # only a guess can be (an option is checked); conv1d/2d/3d exist
+        _fail(
+            spec,
+            f"layer {name}: the grid of {layer.source} would be its last {grid} dims (from its first symbolic size on), "
+            f"but a convolution has 1, 2 or 3 grid dims",
+            layer.span,
+            "symbolic sizes are for grid dims: give the fiber dims fixed sizes, or say how many trailing dims are the "
+            "grid with [grid d]",
         )
     for end, domain in (("input", layer.source), ("output", layer.target)):
         if len(domain.dims) < grid:
