@@ -250,6 +250,7 @@ def test_runtime_exports_every_kernel():
     import symspec.runtime.arith as ar
     import symspec.runtime.calls as c
     import symspec.runtime.checks as ch
+    import symspec.runtime.conv as co
     import symspec.runtime.descriptors as de
     import symspec.runtime.distributions as d
     import symspec.runtime.divergences as v
@@ -259,8 +260,9 @@ def test_runtime_exports_every_kernel():
     import symspec.runtime.physics as ph
     import symspec.runtime.priors as p
     import symspec.runtime.sampling as s
+    import symspec.runtime.steerable as st
     import symspec.runtime.tables as t
 
-    names = set().union(*(set(m.__all__) for m in (a, ar, c, ch, de, d, v, gr, la, lo, ph, p, s, t)))
+    names = set().union(*(set(m.__all__) for m in (a, ar, c, ch, co, de, d, v, gr, la, lo, ph, p, s, st, t)))
     assert names == set(rt.__all__) and all(hasattr(rt, n) for n in names)
     assert len(rt.__all__) == len(set(rt.__all__)), "two submodules export the same name"
