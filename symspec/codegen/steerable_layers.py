@@ -19,9 +19,10 @@ from .core import CompileError
 from .expr import Name, as_expr
 from .layer_basis import MAX_BASIS_UNKNOWNS, Layer, basis_size
 
-__all__ = ["steerable_layer", "MAX_STEERABLE_UNKNOWNS"]
+__all__ = ["steerable_layer", "MAX_STEERABLE_UNKNOWNS", "MAX_FIXED_DIMS"]
 
 MAX_STEERABLE_UNKNOWNS = 1600  # as symspec.runtime.steerable.MAX_STEERABLE_UNKNOWNS
+MAX_FIXED_DIMS = 48  # fixed dims of both ends together: einsum subscripts (as symspec.runtime.steerable._SUBSCRIPTS)
 _POINT_MAPS = {(0, 0), (1, 0), (0, 1), (1, 1), (2, 0), (0, 2), (2, 1), (1, 2), (2, 2)}
 
 
@@ -117,13 +118,20 @@ def steerable_layer(spec, tables, name: str, layer, gir, src, dst, cls: str, com
         return None
     if a["batch"] != b["batch"]:
         sym = (a["batch"] or b["batch"])[0]
+        if perm is None:
+            hint = f"to pool over or spread to the {sym} points, put symmetric({sym}) in the group (group E = symmetric({sym}) x {rot.name})"
+        else:  # another permutation factor would make a product this layer kind does not build
+            hint = (
+                f"{perm.name} permutes the dims of size {perm.definition.arg} only; give both ends the same point count "
+                f"name, or pool over the {sym} dim before this layer"
+            )
         _fail(
             spec,
             f"layer {name}: {gir.name} does not act on the dim of size {sym} of "
             f"{source if a['batch'] else target}, so the layer maps it point by point and both ends must keep it "
             f"(here: {a['batch'] or 'none'} -> {b['batch'] or 'none'})",
             layer.span,
-            f"to pool over or spread to the {sym} points, put symmetric({sym}) in the group (group E = symmetric({sym}) x {rot.name})",
+            hint,
         )
     if a["points"] == 0 and b["points"] and not isinstance(b["size"], int):
         _fail(
@@ -132,6 +140,14 @@ def steerable_layer(spec, tables, name: str, layer, gir, src, dst, cls: str, com
             "of points is not known when the layer runs",
             layer.span,
             "give the output a fixed number of points, or map from a domain that has the points",
+        )
+    if len(a["fixed"]) + len(b["fixed"]) > MAX_FIXED_DIMS:
+        _fail(
+            spec,
+            f"layer {name}: {source} and {target} have {len(a['fixed'])} + {len(b['fixed'])} fixed dims, over the "
+            f"limit {MAX_FIXED_DIMS} in all",
+            layer.span,
+            "drop dims of size 1, or merge feature dims into one",
         )
     p_in, p_out = math.prod(a["fixed"]), math.prod(b["fixed"])
     if p_in * p_out > MAX_STEERABLE_UNKNOWNS:

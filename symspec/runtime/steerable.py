@@ -19,6 +19,8 @@ dims nothing acts on are mapped point by point with shared weights.
 from __future__ import annotations
 
 import math
+import string
+import weakref
 
 import torch
 
@@ -37,6 +39,8 @@ __all__ = [
 ]
 
 MAX_STEERABLE_UNKNOWNS = 1600  # fixed input positions x fixed output positions (one dense SVD in float64)
+# einsum subscripts for the fixed dims (b, i, k, o index the batch, channels and point maps)
+_SUBSCRIPTS = "".join(c for c in string.ascii_letters if c not in "biko")
 
 # (input point dims, output point dims) -> number of symmetric(N)-equivariant maps between them (Maron et al. 2019)
 POINT_MAPS = {(0, 0): 1, (1, 0): 1, (0, 1): 1, (1, 1): 2, (2, 0): 2, (0, 2): 2, (2, 1): 5, (1, 2): 5, (2, 2): 15}
@@ -194,8 +198,12 @@ class SteerableLinear(torch.nn.Module):
             torch.nn.Parameter(torch.zeros(c_out, _POINT_INVARIANTS[p_out], invariants.shape[0])) if bias and n_bias else None
         )
         self.out_rep_dims = tuple(self.dst.fixed[d] for d in self.dst.coords)  # event dims the rotation acts on
-        fin = "".join(chr(ord("A") + i) for i in range(len(self.src.fixed)))
-        fout = "".join(chr(ord("N") + i) for i in range(len(self.dst.fixed)))
+        if len(self.src.fixed) + len(self.dst.fixed) > len(_SUBSCRIPTS):
+            raise ValueError(
+                f"{len(self.src.fixed)} + {len(self.dst.fixed)} fixed dims: at most {len(_SUBSCRIPTS)} in all (einsum subscripts)"
+            )
+        fin = _SUBSCRIPTS[: len(self.src.fixed)]
+        fout = _SUBSCRIPTS[len(self.src.fixed) : len(self.src.fixed) + len(self.dst.fixed)]
         self._equation = f"bik{fin}...,oik{fout}{fin}->bo{fout}..."  # k: the point maps of one broadcast shape
         self._cache: dict = {}  # slot -> (key, tensor): the kernel and bias vector while they can be reused
 
@@ -207,15 +215,47 @@ class SteerableLinear(torch.nn.Module):
         return table if table.dtype == dtype else table.to(dtype)
 
     def _reuse(self, slot: str, p: torch.Tensor, dtype: torch.dtype, build) -> torch.Tensor:
-        """``build()``, reused while no gradient to ``p`` is needed and its storage and version are unchanged."""
+        """``build()``, reused while no gradient to ``p`` is needed and ``p`` is the same tensor object, with the same
+        storage and version counter (a tensor passed by ``torch.func.functional_call`` is another object; tensors of
+        ``torch.func`` transforms, which have no storage, are never cached)."""
         frozen = not (torch.is_grad_enabled() and p.requires_grad)
-        key = (p._version, p.data_ptr(), p.device, dtype)
-        if frozen and slot in self._cache and self._cache[slot][0] == key:
-            return self._cache[slot][1]
+        if not frozen:
+            return build()
+        try:
+            key = (p._version, p.data_ptr(), p.device, dtype)
+        except RuntimeError:  # a functorch wrapper (torch.func.grad, vmap): no storage to key on
+            return build()
+        found = self._cache.get(slot)
+        if found is not None and found[0] == key and found[1]() is p:
+            return found[2]
         out = build()
-        if frozen:
-            self._cache[slot] = (key, out)
+        self._cache[slot] = (key, weakref.ref(p), out)
         return out
+
+    def clear_cache(self) -> None:
+        """Forget the reused kernel and bias vector (``.train()``, ``.eval()`` and ``.to()`` call it)."""
+        self._cache.clear()
+
+    def train(self, mode: bool = True):
+        self.clear_cache()  # also the remedy after editing the weights through .data, which no version counter sees
+        return super().train(mode)
+
+    def _apply(self, fn, recurse=True):
+        """As ``nn.Module._apply`` (``.to``, ``.cuda``, ``.float``, ...), but the bases stay float64 (moved only):
+        a cast down and back would round them and break float64 equivariance."""
+        bases = {name: self._buffers[name] for name in ("basis", "bias_basis")}
+        self.clear_cache()
+        out = super()._apply(fn, recurse)
+        for name, before in bases.items():
+            after = self._buffers[name]
+            if after.dtype != torch.float64:
+                self._buffers[name] = before.to(after.device)
+        return out
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state["_cache"] = {}  # weak references do not pickle (torch.save of the module, copy.deepcopy)
+        return state
 
     def kernel(self, dtype: torch.dtype) -> torch.Tensor:
         """``[c_out, c_in, point maps, *fixed_out, *fixed_in]``: the weights contracted with the rotation basis."""
@@ -280,12 +320,33 @@ class SteerableLinear(torch.nn.Module):
 def rep_norm(x: torch.Tensor, rep_dims: tuple, eps: float = 0.0) -> torch.Tensor:
     """``sqrt(sum of x^2 over the event dims rep_dims + eps)``: invariant under any orthogonal action on them.
 
+    ``eps`` 0: ``torch.linalg.vector_norm``, whose gradient at ``x = 0`` is 0;
+    a positive ``eps`` is raised to the smallest normal number of ``x``'s
+    dtype (so it never rounds to 0). Event dims out of range are an
+    IndexError (they do not wrap onto other dims).
+
     ``x`` is ``[batch, c, *event]``; ``rep_dims`` are event positions (0 is
     the first dim after the channel); they are removed from the result.
     """
-    dims = tuple(2 + (d % (x.dim() - 2)) for d in rep_dims)
+    dims = _event_dims(x, rep_dims)
+    if not eps:  # the norm's gradient at x = 0 is 0 here (sqrt alone would give NaN)
+        return torch.linalg.vector_norm(x, dim=dims) if dims else x.abs()
     sq = (x * x).sum(dims) if dims else x * x
+    if x.is_floating_point():  # an eps that rounds to 0 in x's dtype (1e-12 in float16) would give NaN gradients at 0
+        eps = max(eps, torch.finfo(x.dtype).tiny)
     return torch.sqrt(sq + eps)
+
+
+def _event_dims(x: torch.Tensor, rep_dims: tuple) -> tuple:
+    """The tensor dims of the event dims ``rep_dims`` of ``[batch, c, *event]`` (IndexError outside the event)."""
+    rank = x.dim() - 2
+    for d in rep_dims:
+        if not -rank <= d < rank:
+            raise IndexError(f"rep_dims {tuple(rep_dims)}: event dim {d} is out of range for an event of {rank} dims")
+    dims = tuple(2 + d % rank for d in rep_dims)
+    if len(set(dims)) != len(dims):
+        raise ValueError(f"rep_dims {tuple(rep_dims)} names a dim twice")
+    return dims
 
 
 def gated(x: torch.Tensor, gates: torch.Tensor, rep_dims: tuple) -> torch.Tensor:
@@ -295,8 +356,12 @@ def gated(x: torch.Tensor, gates: torch.Tensor, rep_dims: tuple) -> torch.Tensor
     rotation does not act on, or ``rep_norm``); the product is then
     equivariant.
     """
+    dims = sorted(_event_dims(x, rep_dims))
+    expected = tuple(n for d, n in enumerate(x.shape) if d not in dims)
+    if gates.dim() != len(expected) or any(a not in (1, b) for a, b in zip(gates.shape, expected)):
+        raise ValueError(f"gates {tuple(gates.shape)} do not match x {tuple(x.shape)} without the rep_dims {tuple(rep_dims)}")
     g = torch.sigmoid(gates)
-    for d in sorted(2 + (d % (x.dim() - 2)) for d in rep_dims):
+    for d in dims:
         g = g.unsqueeze(d)
     return x * g
 
