@@ -263,3 +263,26 @@ def test_gates_refuse_rep_dims_outside_the_event():
         rt.rep_norm(x, (1, -1))
     with pytest.raises(ValueError, match="do not match"):
         rt.gated(x, torch.randn(2, 3, 3), (1,))  # gates over the coordinates, not the points
+
+
+def test_an_integer_input_is_an_error_not_zeros():
+    """The weights cast to int64 truncated to 0: a silent zero output."""
+    end = {"shape": ("N", 3), "points": (), "coords": (1,)}
+    with pytest.raises(TypeError, match="floating point input, not torch.int64"):
+        rt.SteerableLinear(1, 1, ("o", 3), end, end)(torch.tensor([[[[1, 2, 3]]]]))
+
+
+def test_a_point_dim_the_permutation_does_not_act_on_gets_the_action_hint(tmp_path):
+    path = tmp_path / "dim1.sym"
+    path.write_text(
+        "spec dim1\ndomain B = tensor[M, 3]\ndomain D = tensor[M, N, 3]\ngroup P = symmetric(N)\n"
+        "group E = P x O(3)\nlayer l: D -> B under E\n"
+    )
+    with pytest.raises(CompileError) as err:
+        symspec.compile(symspec.load(path))
+    text = str(err.value)
+    assert (
+        f"{path}:6:1: error: layer l: E does not act on the dim of size N of D, so the layer maps it point by point "
+        "and both ends must keep it (here: ['M', 'N'] -> ['M'])"
+    ) in text
+    assert "hint: P permutes dim 0 by default; declare 'action P on D by permute(dims=(...))' with the dims of size N" in text

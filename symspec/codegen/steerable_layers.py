@@ -117,9 +117,13 @@ def steerable_layer(spec, tables, name: str, layer, gir, src, dst, cls: str, com
     if (a["points"], b["points"]) not in _POINT_MAPS:
         return None
     if a["batch"] != b["batch"]:
-        sym = (a["batch"] or b["batch"])[0]
+        only_in = [d for d in a["batch"] if d not in b["batch"]] or [d for d in b["batch"] if d not in a["batch"]]
+        sym = only_in[0] if only_in else next(x for x, y in zip(a["batch"], b["batch"]) if x != y)
+        where = source if sym in a["batch"] else target
         if perm is None:
             hint = f"to pool over or spread to the {sym} points, put symmetric({sym}) in the group (group E = symmetric({sym}) x {rot.name})"
+        elif sym == perm.definition.arg:  # the permutation acts on dim 0 by default
+            hint = f"{perm.name} permutes dim 0 by default; declare 'action {perm.name} on {where} by permute(dims=(...))' with the dims of size {sym}"
         else:  # another permutation factor would make a product this layer kind does not build
             hint = (
                 f"{perm.name} permutes the dims of size {perm.definition.arg} only; give both ends the same point count "
@@ -127,9 +131,8 @@ def steerable_layer(spec, tables, name: str, layer, gir, src, dst, cls: str, com
             )
         _fail(
             spec,
-            f"layer {name}: {gir.name} does not act on the dim of size {sym} of "
-            f"{source if a['batch'] else target}, so the layer maps it point by point and both ends must keep it "
-            f"(here: {a['batch'] or 'none'} -> {b['batch'] or 'none'})",
+            f"layer {name}: {gir.name} does not act on the dim of size {sym} of {where}, so the layer maps it point "
+            f"by point and both ends must keep it (here: {a['batch'] or 'none'} -> {b['batch'] or 'none'})",
             layer.span,
             hint,
         )

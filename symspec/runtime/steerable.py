@@ -299,6 +299,8 @@ class SteerableLinear(torch.nn.Module):
         return y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (x.is_floating_point() or x.is_complex()):  # the weights cast to an integer dtype would truncate to 0
+            raise TypeError(f"SteerableLinear takes a floating point input, not {x.dtype}")
         src, dst = self.src, self.dst
         xc = x if src.identity else x.permute(src.perm)
         n = xc.shape[-1] if self.p_in else dst.point_size
