@@ -51,6 +51,7 @@ __all__ = [
     "LawDecl",
     "LayerDecl",
     "PriorDecl",
+    "BreakDecl",
     "Statement",
     "SpecFile",
     "walk",
@@ -299,6 +300,16 @@ class PriorDecl(Node):
     options: tuple
 
 
+@dataclass(frozen=True, slots=True)
+class BreakDecl(Node):
+    """``break NAME: attention(MODEL) [options]``: fixed biases that break a model's attention symmetries."""
+
+    name: Ident
+    kind: Ident  # attention: the one kind so far
+    args: tuple
+    options: tuple
+
+
 Statement = Union[
     SpecDecl,
     ParamDecl,
@@ -310,6 +321,7 @@ Statement = Union[
     LawDecl,
     LayerDecl,
     PriorDecl,
+    BreakDecl,
 ]
 
 

@@ -144,6 +144,10 @@ class AstBuilder:
         args = tuple(c[2]) if c[2] is not None else ()
         return ast.PriorDecl(span, self._ident(c[0]), self._ident(c[1]), args, c[3] or ())
 
+    def break_decl(self, span, c):
+        args = tuple(c[2]) if c[2] is not None else ()
+        return ast.BreakDecl(span, self._ident(c[0]), self._ident(c[1]), args, c[3] or ())
+
     # groups
     def group_product(self, span, c):
         left, right = c

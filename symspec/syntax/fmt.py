@@ -70,6 +70,7 @@ KNOWN_FIELDS: dict[type, tuple[str, ...]] = {
     ast.LawDecl: ("name", "binders", "body", "guard", "options"),
     ast.LayerDecl: ("name", "source", "target", "group", "options"),
     ast.PriorDecl: ("name", "kind", "args", "options"),
+    ast.BreakDecl: ("name", "kind", "args", "options"),
     ast.SpecFile: ("file", "statements"),
 }
 _OPS = {ast.BinOp: {"+", "-", "*"}, ast.Logic: {"and", "or", "=>"}}
@@ -255,6 +256,9 @@ class _Printer:
         if isinstance(s, ast.PriorDecl):
             args = ", ".join(self.expr(a) for a in s.args)
             return f"prior {s.name.name}: {s.kind.name}({args}){self.options(s.options)}"
+        if isinstance(s, ast.BreakDecl):
+            args = ", ".join(self.expr(a) for a in s.args)
+            return f"break {s.name.name}: {s.kind.name}({args}){self.options(s.options)}"
         raise TypeError(f"fmt cannot print {type(s).__name__}")  # pragma: no cover - _check_known refused it
 
 

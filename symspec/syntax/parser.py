@@ -23,7 +23,7 @@ from .build import AstBuilder
 
 __all__ = ["parse", "decode", "grammar_text", "STATEMENT_KEYWORDS"]
 
-STATEMENT_KEYWORDS = ("spec", "param", "domain", "graph", "group", "action", "model", "law", "layer", "prior")
+STATEMENT_KEYWORDS = ("spec", "param", "domain", "graph", "group", "action", "model", "law", "layer", "prior", "break")
 _MAX_SYNTAX_ERRORS = 50
 _OPENERS = {"LPAR": ("RPAR", "("), "LSQB": ("RSQB", "["), "LBRACE": ("RBRACE", "{")}
 _CLOSERS = {"RPAR": "LPAR", "RSQB": "LSQB", "RBRACE": "LBRACE"}
