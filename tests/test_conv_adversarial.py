@@ -282,3 +282,62 @@ def test_a_guessed_grid_of_four_dims_is_a_compile_error_at_the_layer(domain, act
         "convolution has 1, 2 or 3 grid dims"
     )
     assert "[grid d]" in diag.hint
+
+
+# translations must be the same on both ends: these compiled and were not equivariant (errors about 30)
+OTHER_TRANSLATIONS = [
+    (
+        "domain F = tensor[2, 5, 5]\ndomain G = tensor[3, 5, 5]\ngroup T = <t | t^5>\n"
+        "action T on F { t -> roll(dim=1) }\naction T on G { t -> roll(dim=2, shift=2) }\n"
+        "layer conv: F -> G under T [kernel 3, padding circular, grid 2]\n",
+        "layer conv: generator t moves the grid of tensor[2, 5, 5] and of tensor[3, 5, 5] differently (other "
+        "translations, on a grid of 5 x 5), so no convolution commutes with it",
+    ),
+    (  # a product whose translation factor moves the input only
+        "domain F = tensor[2, 5, 5]\ndomain G = tensor[3, 5, 5]\ngroup T = <t | t^5>\ngroup C = <c | c^2>\n"
+        "group P = T x C\naction T on F { t -> roll(dim=1) }\naction C on F { c -> roll(dim=0) }\n"
+        "action C on G { c -> flip(dim=0) }\nlayer conv: F -> G under P [kernel 3, padding circular, grid 2]\n",
+        "layer conv: generator T.t moves the grid of tensor[2, 5, 5] and of tensor[3, 5, 5] differently",
+    ),
+    (  # rotations about two different centres
+        "domain F = tensor[4, H, H]\ndomain G = tensor[H, H]\ngroup C4 = <r | r^4>\n"
+        "action C4 on F { r -> compose(roll(dim=0), rot90(dims=(1, 2))) }\n"
+        "action C4 on G { r -> compose(roll(dim=1), rot90(dims=(0, 1))) }\n"
+        "layer conv: F -> G under C4 [kernel 3, padding circular]\n",
+        "layer conv: generator r moves the grid of tensor[4, H, H] and of tensor[H, H] differently (other "
+        "translations, on a grid of 5 x 5)",
+    ),
+]
+
+
+@pytest.mark.parametrize("source, message", OTHER_TRANSLATIONS, ids=["shifts", "one-end", "centres"])
+def test_generators_translating_the_two_grids_differently_are_refused(source, message):
+    with pytest.raises(symspec.codegen.CompileError) as info:
+        symspec.check(symspec.loads(source, "conv_bad.sym"))
+    diag = info.value.diagnostics[0]
+    assert (diag.span.file, diag.span.line) == ("conv_bad.sym", source.count("\n"))
+    assert diag.span.column == 1 and message in diag.message and "the same roll" in diag.hint
+
+
+def test_the_same_translation_written_otherwise_is_accepted_and_equivariant():
+    # roll after rot90 on one end, rot90 after another roll on the other: the same move of the grid at every size
+    source = (
+        "domain F = tensor[4, H, H]\ndomain G = tensor[H, H]\ngroup C4 = <r | r^4>\n"
+        "action C4 on F { r -> compose(roll(dim=0), roll(dim=1), rot90(dims=(1, 2))) }\n"
+        "action C4 on G { r -> compose(rot90(dims=(0, 1)), roll(dim=1, shift=-1)) }\n"
+        "layer project: F -> G under C4 [kernel 3, padding circular]\n"
+    )
+    spec, layer = _layer(source, "project", 2)
+    g = torch.Generator().manual_seed(3)
+    for size in (5, 6):
+        x = torch.randn(2, 2, 4, size, size, dtype=torch.float64, generator=g)
+        symspec.assert_equivariant(layer.double(), spec, "project", x, generator=g)
+
+
+def test_runtime_refuses_generators_translating_the_two_grids_differently():
+    shifted = {"t": [("roll", {"dim": 1})]}, {"t": [("roll", {"dim": 2, "shift": 2})]}
+    layer = rt.GroupConv(1, 1, *shifted, (2,), (3,), kernel=3, grid=2, padding="circular")
+    with pytest.raises(ValueError, match=r"generator t moves a grid of \(5, 5\) differently on the input and"):
+        layer(torch.randn(1, 1, 2, 5, 5))
+    with pytest.raises(ValueError, match="generator t translates the grid, and a convolution with stride 2"):
+        rt.GroupConv(1, 1, shifted[0], shifted[0], (2,), (3,), kernel=3, grid=2, padding="circular", stride=2)

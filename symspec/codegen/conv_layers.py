@@ -138,6 +138,31 @@ def _check_ops(
     return np.stack(pushes) if pushes else np.zeros((0, kernel**grid), dtype=np.int64)
 
 
+def _grid_moves(ops: dict, rank: int, grid: int) -> dict:
+    """Each generator's ops on the grid alone (translations included), renumbered onto the grid's dims."""
+    first, out = rank - grid, {}
+    for g, seq in ops.items():
+        moves = []
+        for op, args in seq:
+            if min(_dims_of(op, args, rank)) < first:
+                continue  # a fiber permutation (ops mixing fiber and grid are refused before)
+            local = dict(args)
+            for key in ("dims", "dim", "i", "j"):
+                if key in local:
+                    v = local[key]
+                    local[key] = tuple(int(d) % rank - first for d in v) if isinstance(v, tuple) else int(v) % rank - first
+            moves.append((op, local))
+        out[g] = moves
+    return out
+
+
+def _probe_grids(sizes: tuple) -> list:
+    """The grid sizes on which two grid actions are compared: the sizes when fixed, else each symbolic one at 5, 6, 7."""
+    if all(isinstance(n, int) for n in sizes):
+        return [tuple(sizes)]
+    return [tuple(n if isinstance(n, int) else m for n in sizes) for m in (5, 6, 7)]
+
+
 def _check_grids(spec, name: str, layer, g_in: tuple, g_out: tuple, stride: int) -> None:
     """Both ends on the same grid (stride 1), or the output on every ``stride``-th point of the input's grid, corners
     included: ``m = (n - 1) / stride + 1`` with ``stride`` dividing ``n - 1`` (checked at run time for symbolic sizes)."""
@@ -242,6 +267,23 @@ def conv_layer(spec, tables, name: str, layer, gir, src, dst, cls: str, comment:
                 layer.span,
                 "give the generator the same rot90/flip/transpose on the grid of both domains",
             )
+    if stride == 1:  # translations too (a stride refuses them): the same move of the grid on both ends
+        moves_in = _grid_moves(ops_in, len(layer.source.dims), grid)
+        moves_out = _grid_moves(ops_out, len(layer.target.dims), grid)
+        for g in gir.generators:
+            if not any(op == "roll" for op, _ in (*moves_in[g], *moves_out[g])):
+                continue  # rotations and reflections about the centre: equal on the kernel, equal on any grid
+            for sizes in _probe_grids(tuple(g_in)):
+                if not np.array_equal(ops_push(moves_in[g], shape=sizes), ops_push(moves_out[g], shape=sizes)):
+                    _fail(
+                        spec,
+                        f"layer {name}: generator {g} moves the grid of {layer.source} and of {layer.target} "
+                        f"differently (other translations, on a grid of {' x '.join(map(str, sizes))}), so no "
+                        "convolution commutes with it",
+                        layer.span,
+                        "a convolution moves its output's grid as its input's: give the generator the same roll (and "
+                        "rot90/flip/transpose) on the grid of both domains; fiber permutations may differ",
+                    )
     in_fiber = tuple(layer.source.dims[: len(layer.source.dims) - grid])
     out_fiber = tuple(layer.target.dims[: len(layer.target.dims) - grid])
     args = (

@@ -72,6 +72,21 @@ def _point_ops(ops, rank: int, grid: int, padding: str, generator: str) -> list:
     return out
 
 
+def _grid_moves(ops, rank: int, grid: int) -> list:
+    """The ops of one generator on the grid alone (translations included), renumbered onto the grid's dims."""
+    first, out = rank - grid, []
+    for name, args in ops:
+        args = dict(args)
+        if min(_op_dims(name, args, rank)) < first:
+            continue  # a fiber permutation (ops mixing fiber and grid are refused by _point_ops)
+        for key in ("dims", "dim", "i", "j"):
+            if key in args:
+                v = args[key]
+                args[key] = tuple(int(d) % rank - first for d in v) if isinstance(v, tuple) else int(v) % rank - first
+        out.append((name, args))
+    return out
+
+
 def _split(push: np.ndarray, fiber: int, offsets: int, generator: str) -> tuple:
     """(fiber push map [fiber], offset push map [offsets]) of a push map on ``fiber x offsets`` that is their product."""
     table = push.reshape(fiber, offsets)
@@ -169,6 +184,16 @@ class GroupConv(torch.nn.Module):
         self.c_in, self.c_out, self.kernel, self.grid, self.padding = c_in, c_out, kernel, grid, padding
         self.in_fiber, self.out_fiber = tuple(in_fiber), tuple(out_fiber)
         weight_orbits, bias_orbits = conv_kernel_orbits(in_ops, out_ops, in_fiber, out_fiber, kernel, grid, padding)
+        # generators that translate the grid: both ends must move it alike, checked once per grid size met
+        ranks = (len(self.in_fiber) + grid, len(self.out_fiber) + grid)
+        moves = {g: (_grid_moves(in_ops[g], ranks[0], grid), _grid_moves(out_ops[g], ranks[1], grid)) for g in in_ops}
+        self._translating = {g: m for g, m in moves.items() if any(op == "roll" for op, _ in (*m[0], *m[1]))}
+        if self._translating and stride != 1:
+            raise ValueError(
+                f"generator {next(iter(self._translating))} translates the grid, and a convolution with stride {stride} "
+                f"commutes only with translations by multiples of {stride}"
+            )
+        self._checked_grids: set = set()
         self.register_buffer("weight_orbits", weight_orbits, persistent=False)
         self.num_orbits = int(weight_orbits.max()) + 1
         f_in = math.prod(self.in_fiber)
@@ -208,6 +233,16 @@ class GroupConv(torch.nn.Module):
         self._cache = None
         return super().train(mode)
 
+    def _check_translations(self, sizes: tuple) -> None:
+        """ValueError unless every translating generator moves a grid of ``sizes`` alike on both ends."""
+        for g, (moves_in, moves_out) in self._translating.items():
+            if not np.array_equal(ops_push(moves_in, shape=sizes), ops_push(moves_out, shape=sizes)):
+                raise ValueError(
+                    f"generator {g} moves a grid of {sizes} differently on the input and on the output, so no "
+                    "convolution commutes with it"
+                )
+        self._checked_grids.add(sizes)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x, self.c_in, self.in_fiber, self.grid, "GroupConv")
         batch, grid_shape = x.shape[0], x.shape[x.dim() - self.grid :]
@@ -224,6 +259,8 @@ class GroupConv(torch.nn.Module):
                 f"stride {self.stride} needs every grid size n with n - 1 divisible by {self.stride} (the corners are "
                 f"kept, so rotations about the centre keep the sampled points), got {tuple(grid_shape)}"
             )
+        if self._translating and tuple(grid_shape) not in self._checked_grids:
+            self._check_translations(tuple(grid_shape))
         y = _CONV[self.grid](flat, w, b, stride=self.stride, padding=pad)
         return y.reshape(batch, self.c_out, *self.out_fiber, *y.shape[2:])
 
