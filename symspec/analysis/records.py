@@ -11,7 +11,7 @@ from .scope import Reporter
 from .sealed import Sealed, seal
 from .structures import GroupDef
 
-__all__ = ["Spec", "ModelSig", "LayerDef", "PriorDef"]
+__all__ = ["Spec", "ModelSig", "LayerDef", "PriorDef", "BreakDef"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,24 @@ class PriorDef:
     span: Span
 
 
+@dataclass(frozen=True)
+class BreakDef:
+    """A checked ``break NAME: attention(MODEL) [options]`` (docs/language.md)."""
+
+    name: str
+    kind: str  # "attention"
+    model: str
+    query: tuple | None  # (mean, std) with std a float or (lo, hi) = linspace(lo, hi, d_head); None: no query bias
+    value: tuple | None  # the same for the value bias
+    modules: str | None  # a child of the model: only the attention under it is broken; None: the whole model
+    span: Span
+
+    def entry(self) -> dict:
+        """The options as ``symspec.nn.break_attention`` takes them (``modules`` as glob patterns)."""
+        modules = None if self.modules is None else (self.modules, f"{self.modules}.*")
+        return {"query": self.query, "value": self.value, "modules": modules}
+
+
 @dataclass
 class Spec(Sealed):
     """A parsed and checked spec: every declaration resolved, every law typed."""
@@ -67,6 +85,7 @@ class Spec(Sealed):
     laws: dict = field(default_factory=dict)
     layers: dict = field(default_factory=dict)
     priors: dict = field(default_factory=dict)
+    breaks: dict = field(default_factory=dict)  # name -> BreakDef, in source order
     dims: tuple = ()
     warnings: list = field(default_factory=list)
     ir: object = None  # the symmetry analysis (analysis.ir.IR), when it ran

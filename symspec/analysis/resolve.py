@@ -13,6 +13,7 @@ from ..errors import ParamError, Span
 from ..syntax import ast
 from ..syntax.unparse import unparse
 from .actions import resolve_action
+from .breaks import check_breaks
 from .domains import (
     ClassOf,
     Cyclic,
@@ -471,6 +472,7 @@ class Analyzer:
                 prior = self._prior(st)
                 if prior is not None:
                     priors[prior.name] = prior
+        breaks = check_breaks(self, [st for st in self.tree.statements if isinstance(st, ast.BreakDecl)])
         for sym in self.symbols.values.values():
             if not sym.used and sym.kind in ("param", "domain", "graph", "group") and sym.name not in self._failed:
                 noun = "parameter" if sym.kind == "param" else sym.kind
@@ -484,6 +486,7 @@ class Analyzer:
         spec.laws = laws
         spec.layers = layers
         spec.priors = priors
+        spec.breaks = breaks
         spec.dims = tuple(self.symbols.dims)
         spec.warnings = self.reporter.warnings
         return spec

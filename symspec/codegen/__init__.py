@@ -126,6 +126,7 @@ def render(lowered: LoweredModule, out_hint: str) -> str:
         outputs=assign("OUTPUTS", lowered.outputs),
         check_meta=assign("CHECKS", lowered.check_meta),
         checks=checks,
+        breaks="" if lowered.breaks is None else assign("BREAKS", lowered.breaks),
     )
 
 

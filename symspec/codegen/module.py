@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..analysis.domains import BoolDomain, ClassOf, RealDomain
 from .augment import lower_augment
+from .breaks import lower_breaks
 from .checks import describe_domain, lower_checks
 from .core import ModuleTables
 from .expr import Const, DictE, Name, as_expr, rt
@@ -40,6 +41,7 @@ class LoweredModule:
     outputs: object  # Expr
     checks: list  # of checks.LoweredCheck
     check_meta: object = None  # Expr of CHECKS
+    breaks: object = None  # Expr of BREAKS; None: the spec states no break
 
 
 def output_descriptor(out, tables):
@@ -143,4 +145,5 @@ def _lower(spec) -> LoweredModule:
         outputs=outputs,
         checks=checks,
         check_meta=check_meta,
+        breaks=lower_breaks(spec),
     )

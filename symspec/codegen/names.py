@@ -53,6 +53,8 @@ RESERVED = frozenset(
         "Validator",
         "augment",
         "symmetrize",
+        "BREAKS",
+        "break_symmetries",
     }
 )
 

@@ -8,6 +8,7 @@ its public names in ``__all__``; this package exports exactly their union.
 from . import (
     actions,
     arith,
+    breaking,
     calls,
     checks,
     conv,
@@ -25,6 +26,7 @@ from . import (
 )
 from .actions import *  # noqa: F403
 from .arith import *  # noqa: F403
+from .breaking import *  # noqa: F403
 from .calls import *  # noqa: F403
 from .checks import *  # noqa: F403
 from .conv import *  # noqa: F403
@@ -43,6 +45,7 @@ from .tables import *  # noqa: F403
 __all__ = [
     *actions.__all__,
     *arith.__all__,
+    *breaking.__all__,
     *calls.__all__,
     *checks.__all__,
     *conv.__all__,
