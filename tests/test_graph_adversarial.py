@@ -17,6 +17,7 @@ import torch
 
 import symspec
 from symspec import runtime as rt
+from symspec.codegen import CompileError
 from symspec.testing import randomized_copy
 
 SPEC = """
@@ -40,6 +41,15 @@ BAD = [
     ("pr", (4, 4, 3), [(1, 3, 4, 4, 2), (1, 2, 4, 5, 3), (1, 6, 4, 4)]),
     ("nr", (4, 2), [(1, 1, 4, 4), (1, 4, 4, 1), (1, 4, 4)]),
 ]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small tensors: one torch thread (two threads on the shared cores were 10-100x slower here); restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +177,135 @@ def test_the_runtime_classes_check_their_feature_arguments():
         rt.DeepSetsLinear(2, 2, rest_as_features=True, rest_size=6, in_features=(2, 2))
     with pytest.raises(ValueError, match="multiple"):
         rt.DeepSetsPool(5, 2, in_features=(2,))
+
+
+# symmetric(N) x finite groups that permute the feature dims (cyclic(3) rolling them; D4 rotating a 3 x 3 feature
+# grid and symmetric(2) swapping a feature dim): with a symbolic N these were rejected with a convolution's message
+# ("the grid of tensor[N, N, 3] is symbolic ... add [kernel 3]"); they compile to the graph layers with the
+# feature-to-feature weights tied by the finite factors' orbits.
+PRODUCT = """
+domain E = tensor[{n}, {n}, 3]
+domain H = tensor[{n}, 3]
+group C = cyclic(3)
+group G = symmetric({n}) x C
+action C on E by roll(dim=2)
+action C on H by roll(dim=-1)
+layer pp: E -> E under G
+layer pn: E -> H under G
+layer np: H -> E under G
+layer nn: H -> H under G
+layer pr: E -> real under G
+layer nr: H -> real under G
+"""
+GRID = """
+domain E = tensor[{n}, {n}, 2, 3, 3]
+domain H = tensor[{n}, 3, 3]
+domain V = tensor[{n}, 2]
+group D4 = <r, s | r^4, s^2, (s r)^2>
+group S2 = symmetric(2)
+group G = symmetric({n}) x D4 x S2
+action D4 on E {{ r -> rot90(dims=(3, 4)), s -> flip(dim=4) }}
+action D4 on H {{ r -> rot90(dims=(1, 2)), s -> flip(dim=2) }}
+action D4 on V by identity
+action S2 on E by permute(dims=(2,))
+action S2 on H by identity
+action S2 on V by permute(dims=(1,))
+layer pp: E -> E under G
+layer pn: E -> H under G
+layer np: H -> E under G
+layer nn: H -> H under G
+layer pr: E -> real under G
+layer nr: H -> real under G
+layer vv: V -> V under G
+layer ev: E -> V under G
+"""
+CLASSES = {
+    "pp": rt.PairLinear,
+    "pn": rt.PairToNodes,
+    "np": rt.NodesToPair,
+    "nn": rt.NodesLinear,
+    "pr": rt.PairPool,
+    "nr": rt.NodesPool,
+    "vv": rt.NodesLinear,
+    "ev": rt.PairToNodes,
+}
+
+
+def _count(layer: torch.nn.Module) -> int:
+    return sum(p.numel() for p in layer.parameters())
+
+
+@pytest.mark.parametrize("text", [PRODUCT, GRID], ids=["cyclic-features", "d4-and-s2-features"])
+def test_symmetric_n_times_groups_permuting_the_features_compiles_equivariant_and_complete(text):
+    spec = symspec.loads(text.format(n="N"), "product.sym")
+    layers = symspec.compile(spec).LAYERS
+    fixed = symspec.compile(symspec.loads(text.format(n=4), "fixed.sym")).LAYERS  # orbit layers: complete by construction
+    for name, build in layers.items():
+        layer = build(2, 3).double()
+        assert isinstance(layer, CLASSES[name]), name
+        assert isinstance(fixed[name](2, 3), rt.OrbitLinear)
+        assert _count(layer) == _count(fixed[name](2, 3)), name  # as many maps and biases as the orbits at N = 4
+        source = spec.layers[name].source
+        for n in (1, 2, 3, 5):
+            shape = tuple(d if isinstance(d, int) else n for d in source.dims)
+            x = torch.randn(2, 2, *shape, generator=torch.Generator().manual_seed(n), dtype=torch.float64)
+            symspec.assert_equivariant(layer, spec, name, x, generator=torch.Generator().manual_seed(n))
+
+
+def test_the_product_check_sees_the_feature_factor():
+    """The same layer without tied features commutes with permuting the nodes but not with rolling the features."""
+    spec = symspec.loads(PRODUCT.format(n="N"), "product.sym")
+    untied = rt.PairLinear(2, 3, in_features=(3,), out_features=(3,)).double()
+    x = torch.randn(2, 2, 4, 4, 3, dtype=torch.float64)
+    with pytest.raises(AssertionError):
+        symspec.assert_equivariant(untied, spec, "pp", x, generator=torch.Generator().manual_seed(0))
+
+
+def test_the_tied_pair_layer_spans_the_brute_force_null_space_of_s3_times_c3():
+    layer = symspec.compile(symspec.loads(PRODUCT.format(n="N"), "product.sym")).LAYERS["pp"](1, 1).double()
+    shape = (3, 3, 3)
+    roll = torch.arange(27).reshape(shape).roll(1, 2).reshape(-1)  # x -> roll(x, 1, dim 2): y[p] = x[roll[p]]
+    m_roll = torch.zeros(27, 27, dtype=torch.float64)
+    m_roll[torch.arange(27), roll] = 1.0
+    mats = [_node_permutation(shape, 2, torch.tensor(p)) for p in ([1, 0, 2], [1, 2, 0])] + [m_roll]
+    eye = torch.eye(27, dtype=torch.float64)
+    constraints = torch.cat([torch.kron(m, eye) - torch.kron(eye, m.T.contiguous()) for m in mats])
+    singular = torch.linalg.svdvals(constraints)
+    null = constraints.shape[1] - int((singular > 1e-9 * float(singular.max())).sum())
+    maps = _layer_maps(layer, shape)
+    assert float((constraints @ maps.T).abs().max()) < 1e-12
+    assert int(torch.linalg.matrix_rank(maps)) == null == 42  # 14 independent node maps at N = 3, x 3 circulant blocks
+
+
+@pytest.mark.parametrize(
+    "body, where, message",
+    [
+        (
+            "domain E = tensor[N, N, 3]\ngroup T = <t | t^2>\ngroup G = symmetric(N) x T\n"
+            "action T on E { t -> transpose(0, 1) }\nlayer f: E -> E under G\n",
+            "5:1",
+            "cannot compile layer f yet: T's generator t acts on E (tensor[N, N, 3]) by more than a permutation of its "
+            "feature dims (those after the node dims)",
+        ),
+        (
+            "domain E = tensor[3, N, N]\ngroup C = cyclic(3)\ngroup S = symmetric(N)\ngroup G = S x C\n"
+            "action C on E by roll(dim=0)\naction S on E by permute(dims=(1, 2))\nlayer f: E -> E under G\n",
+            "7:1",
+            "cannot compile layer f yet: symmetric(N) does not act on E (tensor[3, N, N]) by permuting dim 0, or dims 0 "
+            "and 1 together, with fixed sizes after them",
+        ),
+        (
+            "domain E = tensor[N, N, 3]\ngroup C = cyclic(3)\ngroup G = symmetric(N) x C\n"
+            "action C on E by roll(dim=2)\nlayer f: real -> E under G\n",
+            "5:1",
+            "cannot compile layer f yet: an invariant input (real) has no node dims to permute",
+        ),
+    ],
+    ids=["factor-moves-node-dims", "nodes-not-leading", "real-input"],
+)
+def test_product_layers_the_graph_layers_cannot_build_are_errors_at_the_layer(body, where, message):
+    with pytest.raises(CompileError) as err:
+        symspec.compile(symspec.loads(body, "bad.sym"))
+    text = str(err.value)
+    assert f"bad.sym:{where}: error: {message}" in text
+    assert "hint: graph layers under G take pair tensors" in text and "kernel" not in text

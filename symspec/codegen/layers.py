@@ -253,6 +253,86 @@ def _graph_layer(spec, name: str, layer, gir, src, dst, cls: str, comment: str) 
     return Layer(cls, _GRAPH_LAYERS[(a.kind, b.kind)], _c(Name("bias")), comment, name, kwargs)
 
 
+_PRODUCT_GRAPH_LAYERS = {**_GRAPH_LAYERS, ("nodes", "nodes"): "rt.NodesLinear", ("nodes", "real"): "rt.NodesPool"}
+_RANK = {"pair": 2, "nodes": 1, "real": 0}
+
+
+def _feature_ops(ops, ndim: int, rank: int) -> list | None:
+    """``ops`` (a finite factor's generator on a domain of ``ndim`` dims) if each moves only dims from ``rank`` on
+    (the features), with every argument needed to tabulate it; else None."""
+    out = []
+    for op, args in ops:
+        args = dict(args)
+        if op not in ("roll", "flip", "permute", "transpose", "rot90", "permute_dims"):
+            return None
+        if op == "permute_dims" and "perm" not in args:
+            return None
+        dims = [args[k] for k in ("dim", "i", "j") if k in args] + list(args.get("dims", ()))
+        if not dims or any(not isinstance(d, int) or d % ndim < rank for d in dims):
+            return None
+        out.append((op, args))
+    return out
+
+
+def _graph_product_layer(spec, tables, name: str, layer, gir, cls: str, comment: str) -> Layer | None:
+    """A graph layer under ``symmetric(N) x H`` (N symbolic, H finite groups permuting only the feature dims): the
+    node maps with their feature-to-feature weights tied by the orbits of H; None for layers of other groups (with a
+    kernel, or a continuous factor); a compile error for the shapes and actions it cannot build, which no other layer
+    builds either."""
+    if layer.option("kernel") is not None or gir.continuous or not gir.factors:
+        return None
+    nodes = [f for f in gir.factors if f.definition.kind == "symmetric" and not isinstance(f.definition.arg, int)]
+    others = [f for f in gir.factors if all(f is not g for g in nodes)]
+    if len(nodes) != 1 or any(f.continuous or f.definition.noncompact for f in others):
+        return None
+    n = nodes[0].definition.arg
+    hint = (
+        f"graph layers under {gir.name} take pair tensors (tensor[{n}, {n}, *F]), node tensors (tensor[{n}, *F]) or "
+        f"real, with the other factors permuting only the fixed feature dims F"
+    )
+    ends = []
+    for domain in (layer.source, layer.target):
+        act = None if isinstance(domain, RealDomain) else _factor_action(spec, gir, nodes[0], domain)
+        end = _graph_end(spec, name, layer, nodes[0], domain, act)
+        if end is None or (end.kind == "real" and not ends):
+            _fail(spec, f"cannot compile layer {name} yet: {symmetric_end(spec, domain, n)}", layer.span, hint)
+        ends.append(end)
+    generators = []
+    for domain, end in zip((layer.source, layer.target), ends):
+        ops = {}
+        for f in others:
+            act = None if isinstance(domain, RealDomain) else _factor_action(spec, gir, f, domain)
+            for g in f.generators:
+                seq = () if act is None or act.kind == "trivial" else act.ops.get(g)
+                kept = None if seq is None else _feature_ops(seq, len(domain.dims), _RANK[end.kind]) if seq else []
+                if kept is None:
+                    _fail(
+                        spec,
+                        f"cannot compile layer {name} yet: {f.name}'s generator {g} acts on {spec.domain_name(domain)} "
+                        f"({domain}) by more than a permutation of its feature dims (those after the node dims)",
+                        layer.span,
+                        hint,
+                    )
+                ops[f"{f.name}.{g}"] = kept
+        shape = (1,) * _RANK[end.kind] + end.features  # node dims of size 1: the table covers the features alone
+        generators.append(rt("action_table", as_expr(ops), shape=as_expr(shape)))
+    a, b = ends
+    kwargs = tuple((k, as_expr(f)) for k, f in (("in_features", a.features), ("out_features", b.features)) if f)
+    kwargs += (("feature_generators", TupleE(tuple(generators))),)
+    base = _PRODUCT_GRAPH_LAYERS[(a.kind, b.kind)]
+    return Layer(cls, base, _c(Name("bias")), comment, name, kwargs)
+
+
+def symmetric_end(spec, domain, n) -> str:
+    """Why ``domain`` is no end of a graph layer under symmetric(n) (for an error message)."""
+    if isinstance(domain, RealDomain):
+        return "an invariant input (real) has no node dims to permute"
+    return (
+        f"symmetric({n}) does not act on {spec.domain_name(domain)} ({domain}) by permuting dim 0, or dims 0 and 1 "
+        "together, with fixed sizes after them"
+    )
+
+
 def lower_layers(spec, tables) -> list:
     """Per layer: a :class:`Layer` (class name, runtime base, constructor arguments, comment)."""
     out = []
@@ -260,6 +340,10 @@ def lower_layers(spec, tables) -> list:
         gir, src, dst = spec.ir.layers[name]
         comment = comment_text(f"{spec.file}:{layer.span.line}  layer {name}: {layer.source} -> {layer.target} under {gir.name}")
         cls = py(name)
+        product = _graph_product_layer(spec, tables, name, layer, gir, cls, comment)  # symmetric(N) x finite groups
+        if product is not None:
+            out.append(product)
+            continue
         conv = conv_layer(spec, tables, name, layer, gir, src, dst, cls, comment)  # layers with a kernel option
         if conv is not None:
             out.append(conv)

@@ -24,6 +24,8 @@ __all__ = [
     "PairPool",
     "PairToNodes",
     "NodesToPair",
+    "NodesLinear",
+    "NodesPool",
     "BasisLinear",
     "equivariant_basis",
     "invariant_basis",
@@ -311,13 +313,48 @@ class _GraphLinear(torch.nn.Module):
     in_rank = 2  # node dims of the input (pair: 2, nodes: 1)
     out_rank = 2  # of the output (0: real)
 
-    def __init__(self, c_in: int, c_out: int, bias: bool = True, in_features: tuple = (), out_features: tuple = ()):
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        bias: bool = True,
+        in_features: tuple = (),
+        out_features: tuple = (),
+        feature_generators: tuple | None = None,
+    ):
         super().__init__()
         self.in_features, self.out_features = tuple(in_features), tuple(out_features)
         self.c_in, self.c_out = c_in, c_out
-        k_in, k_out = c_in * math.prod(self.in_features), c_out * math.prod(self.out_features)
-        self.weight = torch.nn.Parameter(torch.randn(k_out, k_in, self.n_maps) / math.sqrt(self.n_maps * k_in))
-        self.bias = torch.nn.Parameter(torch.zeros(k_out, self.n_bias)) if bias else None
+        f_in, f_out = math.prod(self.in_features), math.prod(self.out_features)
+        k_in, k_out = c_in * f_in, c_out * f_out
+        std = 1 / math.sqrt(self.n_maps * k_in)
+        self.tied = feature_generators is not None
+        if not self.tied:
+            self.weight = torch.nn.Parameter(torch.randn(k_out, k_in, self.n_maps) * std)
+            self.bias = torch.nn.Parameter(torch.zeros(k_out, self.n_bias)) if bias else None
+            return
+        # a finite group permuting the features too: weights tied by its orbits on (output, input) feature pairs
+        gen_in, gen_out = feature_generators
+        gen_in, gen_out = torch.as_tensor(gen_in).reshape(-1, f_in), torch.as_tensor(gen_out).reshape(-1, f_out)
+        if gen_in.shape[0] != gen_out.shape[0]:
+            raise ValueError(f"feature_generators list {gen_in.shape[0]} and {gen_out.shape[0]} generators")
+        pairs = torch.arange(f_out * f_in)
+        edges = [gen_out[g][pairs // f_in] * f_in + gen_in[g][pairs % f_in] for g in range(gen_in.shape[0])]
+        self.register_buffer("weight_orbits", orbit_labels(edges, f_out * f_in).view(f_out, f_in), persistent=False)
+        self.register_buffer("bias_orbits", orbit_labels(list(gen_out), f_out), persistent=False)
+        orbits, bias_orbits = int(self.weight_orbits.max()) + 1, int(self.bias_orbits.max()) + 1
+        self.weight = torch.nn.Parameter(torch.randn(c_out, c_in, orbits, self.n_maps) * std)
+        self.bias = torch.nn.Parameter(torch.zeros(c_out, bias_orbits, self.n_bias)) if bias else None
+
+    def _tied(self, like: torch.Tensor) -> tuple:
+        """The weight ``[k_out, k_in, n_maps]`` and the bias ``[k_out, n_bias]`` (None without biases) in ``like``'s
+        dtype: the parameters themselves, or gathered from the feature orbits' parameters (once per forward)."""
+        w, b = self.weight, self.bias
+        if self.tied:
+            f_out, f_in = self.weight_orbits.shape
+            w = w[:, :, self.weight_orbits].permute(0, 2, 1, 3, 4).reshape(self.c_out * f_out, self.c_in * f_in, -1)
+            b = None if b is None else b[:, self.bias_orbits].reshape(self.c_out * f_out, -1)
+        return w.to(like.dtype), None if b is None else b.to(like.dtype)
 
     def _fold(self, x: torch.Tensor) -> torch.Tensor:
         """``[b, c, *nodes, *features] -> [b, c * features, *nodes]`` (a ValueError for any other shape)."""
@@ -336,15 +373,18 @@ class _GraphLinear(torch.nn.Module):
         y = y.reshape(y.shape[0], self.c_out, *self.out_features, *y.shape[2:])
         return y.movedim(tuple(range(y.dim() - rank, y.dim())), tuple(range(2, 2 + rank)))
 
-    def _weights(self, maps: list, like: torch.Tensor) -> torch.Tensor:
-        """Weights ``maps`` (a list of ``parts`` lists of map indices) as ``[parts * k_out, k_in * inputs]``: mixes
-        inputs stacked ``[b, k_in, inputs, ...]`` (flattened) into every output part in one product; ``like``'s dtype."""
-        w = self.weight[..., maps]  # [o, k, parts, inputs]
-        return w.permute(2, 0, 1, 3).reshape(len(maps) * w.shape[0], -1).to(like.dtype)
+    @staticmethod
+    def _weights(maps: list, weight: torch.Tensor) -> torch.Tensor:
+        """Maps ``maps`` (a list of ``parts`` lists of map indices) of ``weight`` (``_tied``'s) as
+        ``[parts * k_out, k_in * inputs]``: mixes inputs stacked ``[b, k_in, inputs, ...]`` (flattened) into every
+        output part in one product."""
+        w = weight[..., maps]  # [o, k, parts, inputs]
+        return w.permute(2, 0, 1, 3).reshape(len(maps) * w.shape[0], -1)
 
-    def _bias(self, k: int, like: torch.Tensor) -> torch.Tensor | float:
-        """Bias ``k`` of every output channel, ``[k_out]`` in ``like``'s dtype (0.0 without biases)."""
-        return 0.0 if self.bias is None else self.bias[:, k].to(like.dtype)
+    @staticmethod
+    def _bias(k: int, bias: torch.Tensor | None) -> torch.Tensor | float:
+        """Bias ``k`` of every output channel of ``bias`` (``_tied``'s), ``[k_out]`` (0.0 without biases)."""
+        return 0.0 if bias is None else bias[:, k]
 
 
 def _pair_vectors(x: torch.Tensor) -> tuple:
@@ -379,12 +419,12 @@ class PairLinear(_GraphLinear):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self._fold(x)
         vectors, scalars = _pair_vectors(x)
-        w = self.weight.to(x.dtype)
+        w, b = self._tied(x)
         full = _mix(x, w[..., 0]) + _mix(x, w[..., 1]).transpose(-1, -2)
-        vec = _mix(vectors, self._weights(_PAIR_VECTOR_MAPS, x)).unflatten(1, (3, -1))  # [b, 3, o, N]
-        sca = (scalars @ self._weights(_PAIR_SCALAR_MAPS, x).T).unflatten(1, (2, -1))  # [b, 2, o]
-        diag = vec[:, 0] + (sca[:, 0] + self._bias(0, x))[..., None]
-        y = _assemble_pair(full, diag, vec[:, 1], vec[:, 2], sca[:, 1] + self._bias(1, x))
+        vec = _mix(vectors, self._weights(_PAIR_VECTOR_MAPS, w)).unflatten(1, (3, -1))  # [b, 3, o, N]
+        sca = (scalars @ self._weights(_PAIR_SCALAR_MAPS, w).T).unflatten(1, (2, -1))  # [b, 2, o]
+        diag = vec[:, 0] + (sca[:, 0] + self._bias(0, b))[..., None]
+        y = _assemble_pair(full, diag, vec[:, 1], vec[:, 2], sca[:, 1] + self._bias(1, b))
         return self._unfold(y)
 
 
@@ -397,14 +437,23 @@ class PairPool(_GraphLinear):
     n_maps = 2
     out_rank = 0
 
-    def __init__(self, c_in: int, c_out: int, bias: bool = True, in_features: tuple = (), out_features: tuple = ()):
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        bias: bool = True,
+        in_features: tuple = (),
+        out_features: tuple = (),
+        feature_generators: tuple | None = None,
+    ):
         if out_features:
             raise ValueError("PairPool has an invariant output: no output features")
-        super().__init__(c_in, c_out, bias, in_features)
+        super().__init__(c_in, c_out, bias, in_features, feature_generators=feature_generators)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self._fold(x)
-        return _pair_to_real_basis(x).flatten(1) @ self._weights([[0, 1]], x).T + self._bias(0, x)
+        w, b = self._tied(x)
+        return _pair_to_real_basis(x).flatten(1) @ self._weights([[0, 1]], w).T + self._bias(0, b)
 
 
 class PairToNodes(_GraphLinear):
@@ -420,8 +469,9 @@ class PairToNodes(_GraphLinear):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self._fold(x)
         vectors, scalars = _pair_vectors(x)
-        means = scalars @ self._weights([[3, 4]], x).T + self._bias(0, x)  # [b, o]
-        return self._unfold(_mix(vectors, self._weights([[0, 1, 2]], x)) + means[..., None])
+        w, b = self._tied(x)
+        means = scalars @ self._weights([[3, 4]], w).T + self._bias(0, b)  # [b, o]
+        return self._unfold(_mix(vectors, self._weights([[0, 1, 2]], w)) + means[..., None])
 
 
 class NodesToPair(_GraphLinear):
@@ -437,10 +487,41 @@ class NodesToPair(_GraphLinear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self._fold(x)
-        parts = _mix(x, self._weights([[0], [1], [2]], x)).unflatten(1, (3, -1))  # [b, 3, o, N]
-        means = (_mean(x, -1) @ self._weights([[3], [4]], x).T).unflatten(1, (2, -1))  # [b, 2, o]
-        diag = parts[:, 0] + (means[:, 0] + self._bias(0, x))[..., None]
-        return self._unfold(_assemble_pair(None, diag, parts[:, 1], parts[:, 2], means[:, 1] + self._bias(1, x)))
+        w, b = self._tied(x)
+        parts = _mix(x, self._weights([[0], [1], [2]], w)).unflatten(1, (3, -1))  # [b, 3, o, N]
+        means = (_mean(x, -1) @ self._weights([[3], [4]], w).T).unflatten(1, (2, -1))  # [b, 2, o]
+        diag = parts[:, 0] + (means[:, 0] + self._bias(0, b))[..., None]
+        return self._unfold(_assemble_pair(None, diag, parts[:, 1], parts[:, 2], means[:, 1] + self._bias(1, b)))
+
+
+class NodesLinear(_GraphLinear):
+    """Equivariant ``[batch, c_in, N, *F_in] -> [batch, c_out, N, *F_out]`` under permuting the nodes: 2 weights per
+    channel and feature pair (identity, mean), 1 bias per output channel and feature; :class:`DeepSetsLinear` with
+    the graph layers' feature handling, for weights tied by a group that permutes the features too."""
+
+    n_maps = 2
+    in_rank = 1
+    out_rank = 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._fold(x)
+        w, b = self._tied(x)
+        means = _mean(x, -1) @ w[..., 1].T + self._bias(0, b)  # [b, o]
+        return self._unfold(_mix(x, w[..., 0]) + means[..., None])
+
+
+class NodesPool(_GraphLinear):
+    """Invariant ``[batch, c_in, N, *F_in] -> [batch, c_out]`` under permuting the nodes: the mean over the nodes (0
+    for none), 1 weight per channel and feature pair, 1 bias per output channel."""
+
+    n_maps = 1
+    in_rank = 1
+    out_rank = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._fold(x)
+        w, b = self._tied(x)
+        return _mean(x, -1) @ w[..., 0].T + self._bias(0, b)
 
 
 def _representation(reps: list, shape: tuple, dtype=torch.float64) -> list:
