@@ -13,7 +13,7 @@ from .domains import eval_int
 from .records import BreakDef
 from .scope import KIND_WORDS, did_you_mean
 
-__all__ = ["BREAK_KINDS", "BREAK_OPTIONS", "DEFAULT_BIASES", "check_breaks", "describe_break"]
+__all__ = ["BREAK_KINDS", "BREAK_OPTIONS", "DEFAULT_BIASES", "check_breaks", "describe_break", "break_json"]
 
 BREAK_KINDS = ("attention",)
 SLOTS = ("query", "value")
@@ -238,3 +238,8 @@ def describe_break(b: BreakDef) -> str:
 
     where = f" under {b.model}.{b.modules}" if b.modules else ""
     return f"{b.kind}{where}: {bias('query')}, {bias('value')}; redrawn every training forward, the mean in eval"
+
+
+def break_json(b: BreakDef) -> dict:
+    """The ``breaks`` entry of ``symspec explain --json``: the options as ``break_attention`` takes them."""
+    return {"kind": b.kind, "model": b.model, "line": b.span.line, **b.entry()}
