@@ -341,3 +341,21 @@ def test_runtime_refuses_generators_translating_the_two_grids_differently():
         layer(torch.randn(1, 1, 2, 5, 5))
     with pytest.raises(ValueError, match="generator t translates the grid, and a convolution with stride 2"):
         rt.GroupConv(1, 1, shifted[0], shifted[0], (2,), (3,), kernel=3, grid=2, padding="circular", stride=2)
+
+
+def test_a_one_wide_kernel_still_tells_two_rotations_apart():
+    # the grids' point parts were compared on the kernel's box: 1 x 1 x 1 for kernel 1, where every rotation agrees
+    source = (
+        "domain I = tensor[3, 3, H, H, H]\ndomain O = tensor[4, H, H, H]\ngroup G = <a | a^4>\n"
+        "action G on I { a -> compose(flip(dim=1), rot90(dims=(2, 4))) }\n"
+        "action G on O { a -> compose(permute(perm=(2, 1, 0, 3), dim=0), rot90(dims=(2, 1))) }\n"
+        "layer L: I -> O under G [kernel 1, padding circular]\n"
+    )
+    with pytest.raises(symspec.codegen.CompileError) as info:
+        symspec.check(symspec.loads(source, "conv_bad.sym"))
+    diag = info.value.diagnostics[0]
+    assert (diag.span.line, diag.span.column) == (6, 1)
+    assert diag.message.startswith("layer L: generator a rotates or reflects the grid of tensor[3, 3, H, H, H] and of")
+    rotations = {"a": [("rot90", {"dims": (0, 1)})]}, {"a": [("rot90", {"dims": (1, 0)})]}
+    with pytest.raises(ValueError, match="generator a moves the grid of the input and of the output differently"):
+        rt.GroupConv(1, 1, *rotations, (), (), kernel=1, grid=2)

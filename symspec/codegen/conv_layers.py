@@ -256,8 +256,9 @@ def conv_layer(spec, tables, name: str, layer, gir, src, dst, cls: str, comment:
         small = [n for n in g_in if isinstance(n, int) and n < kernel // 2]
         if small:
             _fail(spec, f"layer {name}: circular padding of {kernel // 2} needs grid sizes >= {kernel // 2}", layer.span)
-    a_in = _check_ops(spec, name, layer, "input", layer.source, ops_in, grid, padding, kernel, stride)
-    a_out = _check_ops(spec, name, layer, "output", layer.target, ops_out, grid, padding, kernel, stride)
+    # the rotations and reflections compared on a 3-wide box at least (a 1-wide kernel cannot tell them apart)
+    a_in = _check_ops(spec, name, layer, "input", layer.source, ops_in, grid, padding, max(kernel, 3), stride)
+    a_out = _check_ops(spec, name, layer, "output", layer.target, ops_out, grid, padding, max(kernel, 3), stride)
     for g, p, q in zip(gir.generators, a_in, a_out):
         if not np.array_equal(p, q):
             _fail(
