@@ -286,3 +286,19 @@ def test_a_point_dim_the_permutation_does_not_act_on_gets_the_action_hint(tmp_pa
         "and both ends must keep it (here: ['M', 'N'] -> ['M'])"
     ) in text
     assert "hint: P permutes dim 0 by default; declare 'action P on D by permute(dims=(...))' with the dims of size N" in text
+
+
+@pytest.mark.parametrize(
+    "end, shape",
+    [
+        ({"shape": ("N", "N", 3), "points": (0, 1), "coords": (2,)}, (2, 2, 1, 5, 3)),  # used to give a 5 x 5 output
+        ({"shape": ("N", 3), "points": (0,), "coords": (1,)}, (2, 3, 5, 3)),  # channels
+        ({"shape": ("N", 3), "points": (0,), "coords": (1,)}, (2, 2, 5, 4)),  # coordinates
+        ({"shape": ("N", 3), "points": (0,), "coords": (1,)}, (2, 2, 5)),  # rank
+        ({"shape": (5, 5, 3), "points": (0, 1), "coords": (2,)}, (2, 2, 4, 4, 3)),  # a fixed N
+    ],
+)
+def test_a_wrong_input_shape_is_a_value_error_naming_the_expected_shape(end, shape):
+    layer = rt.SteerableLinear(2, 2, ("o", 3), end, end)
+    with pytest.raises(ValueError, match=r"expected \[batch, 2, .*\] \(point dims of one size\), got"):
+        layer(torch.randn(shape))

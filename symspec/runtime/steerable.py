@@ -137,6 +137,7 @@ class _Layout:
 
     def __init__(self, end: dict):
         shape = tuple(end["shape"])
+        self.shape = shape
         self.rank = len(shape)
         self.points = tuple(d % self.rank for d in end.get("points", ())) if self.rank else ()
         coords = tuple(d % self.rank for d in end.get("coords", ())) if self.rank else ()
@@ -298,9 +299,19 @@ class SteerableLinear(torch.nn.Module):
             y = diag if y is None else y + diag
         return y
 
+    def _check_shape(self, x: torch.Tensor) -> None:
+        """ValueError unless ``x`` is ``[batch, c_in, *shape]``, its point dims of one size (the declared one if fixed)."""
+        src = self.src
+        points = {x.shape[2 + d] for d in src.points} if x.dim() == 2 + src.rank else set()
+        fixed_ok = x.dim() == 2 + src.rank and all(x.shape[2 + d] == n for d, n in zip(src.fixed, src.fixed_shape))
+        if not fixed_ok or x.shape[1] != self.c_in or len(points) > 1 or src.point_size not in (None, *points):
+            shape = ", ".join(map(str, src.shape))
+            raise ValueError(f"expected [batch, {self.c_in}, {shape}] (point dims of one size), got {tuple(x.shape)}")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (x.is_floating_point() or x.is_complex()):  # the weights cast to an integer dtype would truncate to 0
             raise TypeError(f"SteerableLinear takes a floating point input, not {x.dtype}")
+        self._check_shape(x)
         src, dst = self.src, self.dst
         xc = x if src.identity else x.permute(src.perm)
         n = xc.shape[-1] if self.p_in else dst.point_size
