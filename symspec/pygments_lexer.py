@@ -6,7 +6,7 @@ Keywords are contextual as in the grammar: ``law``, ``model``... only at the
 start of a statement, ``on``/``by`` only in an action, ``under`` only in a
 layer, ``x`` is the product sign only in group expressions, ``forall``,
 ``when``, ``and``, ``or``, ``not`` only in laws.  Constructors, group
-families, transforms, builtins and prior kinds are ``Name.Builtin``.
+families, transforms, builtins, prior kinds and break kinds are ``Name.Builtin``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation
 
 __all__ = ["SymLexer", "BUILTIN_NAMES", "STATEMENT_KEYWORDS"]
 
-STATEMENT_KEYWORDS = ("spec", "param", "domain", "graph", "group", "action", "model", "law", "layer", "prior")
+STATEMENT_KEYWORDS = ("spec", "param", "domain", "graph", "group", "action", "model", "law", "layer", "prior", "break")
 
 BUILTIN_NAMES = (
     # domains and outputs
@@ -28,8 +28,8 @@ BUILTIN_NAMES = (
     # transforms of actions
     "rot90", "flip", "roll", "permute", "transpose", "permute_dims", "negate", "shift", "scale", "relabel",
     "matrix", "identity", "translate", "rigid", "compose",
-    # law builtins and prior kinds
-    "logit", "sigmoid", "between", "abs", "min", "max", "nuclear", "entropy", "lipschitz",
+    # law builtins, prior kinds and break kinds
+    "logit", "sigmoid", "between", "abs", "min", "max", "nuclear", "entropy", "lipschitz", "attention",
 )  # fmt: skip
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -83,6 +83,7 @@ class SymLexer(RegexLexer):
             _statement("law", Name.Label, "law"),
             _statement("layer", Name.Label, "layer"),
             _statement("prior", Name.Label, "prior"),
+            _statement("break", Name.Label, "prior"),  # the same shape: NAME: KIND(args) [options]
             (r"", Text, "statement"),  # anything else: lexed as a statement (check reports it)
         ],
         "common": [
