@@ -309,3 +309,52 @@ def test_product_layers_the_graph_layers_cannot_build_are_errors_at_the_layer(bo
     text = str(err.value)
     assert f"bad.sym:{where}: error: {message}" in text
     assert "hint: graph layers under G take pair tensors" in text and "kernel" not in text
+
+
+def test_permute_dims_listed_in_any_order_is_a_pair_tensor():
+    """permute(dims=(1, 0)) applies one permutation to dims 1 and 0: the same action as (0, 1) (was refused)."""
+    text = "domain A = tensor[N, N, 3]\ngroup P = symmetric(N)\naction P on A by permute(dims=(1, 0))\nlayer f: A -> A under P\n"
+    spec = symspec.loads(text, "order.sym")
+    layer = symspec.compile(spec).LAYERS["f"](2, 2).double()
+    assert isinstance(layer, rt.PairLinear) and layer.in_features == (3,)
+    x = torch.randn(2, 2, 5, 5, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    symspec.assert_equivariant(layer, spec, "f", x, generator=torch.Generator().manual_seed(1))
+
+
+@pytest.mark.parametrize(
+    "body, message, hint",
+    [
+        (
+            "domain A = tensor[N, N, 3]\ngroup P = alternating(N)\nlayer f: A -> A under P\n",
+            "cannot compile layer f yet: no layer is built under P with a symbolic size (its equivariant maps depend "
+            "on N: for small N there are more than symmetric(N)'s)",
+            "layers under symmetric(N) commute with P too",
+        ),
+        (
+            "domain A = tensor[N, N, 3]\ngroup P = symmetric(N)\ngroup Q = P x P\nlayer f: A -> A under Q\n",
+            "cannot compile layer f yet: Q has 2 symmetric factors of symbolic size (P, P); graph layers take one",
+            "use one symmetric(N) factor for the nodes",
+        ),
+        (
+            "domain A = tensor[N, N, 4000, 4000]\ngroup P = symmetric(N)\nlayer f: A -> A under P\n",
+            "layer f would hold 3,840,000,000,000,000 weights per channel pair (15 maps x 16,000,000 input x "
+            "16,000,000 output features; limit 100,000,000)",
+            "use fewer feature positions",
+        ),
+        (
+            "domain A = tensor[N, 3, N]\ngroup P = symmetric(N)\naction P on A by permute(dims=(0, 2))\nlayer f: A -> A under P\n",
+            "cannot compile layer f yet: P acting on tensor[N, 3, N] -> tensor[N, 3, N] needs layers symspec does not",
+            "graph layers under P take pair tensors (tensor[N, N, *F], both node dims permuted), node tensors",
+        ),
+    ],
+    ids=["alternating-symbolic", "two-symmetric-factors", "huge-features", "nodes-not-leading"],
+)
+def test_graph_layers_refused_with_a_message_at_the_layer_not_a_convolution_hint(body, message, hint):
+    """These used to say "the grid of tensor[N, N, 3] is symbolic ... add [kernel 3]", allocate until torch's
+    storage size overflowed, or suggest the outdated "acts on dim 0 by default"."""
+    with pytest.raises(CompileError) as err:
+        symspec.compile(symspec.loads(body, "bad.sym"))
+    text = str(err.value)
+    line = body.count("\n")
+    assert f"bad.sym:{line}:1: error: {message}" in text
+    assert f"hint: {hint}" in text and "kernel" not in text

@@ -148,8 +148,12 @@ def _moved_dims(act, domain: Tensor, n):
         while lead < min(len(domain.dims), 2) and domain.dims[lead] == n:
             lead += 1
         return tuple(range(lead)) if lead and n == 1 else None
-    dims = {dict(ops[0][1]).get("dims") if len(ops) == 1 and ops[0][0] == "permute_dims" else None for ops in act.ops.values()}
-    return next(iter(dims)) if len(dims) == 1 else None
+    # permute(dims=(1, 0)) moves the same dims as (0, 1): one permutation applied to each listed dim
+    dims = {
+        tuple(sorted(dict(ops[0][1]).get("dims") or ())) if len(ops) == 1 and ops[0][0] == "permute_dims" else None
+        for ops in act.ops.values()
+    }
+    return next(iter(dims)) or None if len(dims) == 1 else None
 
 
 def _graph_end(spec, name: str, layer, gir, domain, act) -> _GraphEnd | None:
@@ -225,6 +229,31 @@ def _declare_action(spec, gir, domain, dims: tuple) -> str:
     return ", ".join(steps)
 
 
+MAX_GRAPH_WEIGHTS = 100_000_000  # weights per channel pair of a graph layer (maps x F_in x F_out): 400 MB in float32
+_MAPS = {
+    ("pair", "pair"): 15,
+    ("pair", "real"): 2,
+    ("pair", "nodes"): 5,
+    ("nodes", "pair"): 5,
+    ("nodes", "nodes"): 2,
+    ("nodes", "real"): 1,
+}
+
+
+def _check_size(spec, name: str, layer, a: _GraphEnd, b: _GraphEnd) -> None:
+    """A compile error when the graph layer's weights per channel pair pass MAX_GRAPH_WEIGHTS (the feature dims are
+    mixed by full matrices: the size grows with F_in x F_out)."""
+    weights = _MAPS[(a.kind, b.kind)] * math.prod(a.features) * math.prod(b.features)
+    if weights > MAX_GRAPH_WEIGHTS:
+        _fail(
+            spec,
+            f"layer {name} would hold {weights:,} weights per channel pair ({_MAPS[(a.kind, b.kind)]} maps x "
+            f"{math.prod(a.features):,} input x {math.prod(b.features):,} output features; limit {MAX_GRAPH_WEIGHTS:,})",
+            layer.span,
+            "use fewer feature positions (features mix as full matrices), or channels (c_in, c_out) instead",
+        )
+
+
 _GRAPH_LAYERS = {
     ("pair", "pair"): "rt.PairLinear",
     ("pair", "real"): "rt.PairPool",
@@ -240,6 +269,7 @@ def _graph_layer(spec, name: str, layer, gir, src, dst, cls: str, comment: str) 
     b = _graph_end(spec, name, layer, gir, layer.target, dst) if a is not None else None
     if a is None or b is None or a.kind == "real":
         return None
+    _check_size(spec, name, layer, a, b)
     size_in = math.prod(a.features)
     if (a.kind, b.kind) == ("nodes", "nodes"):
         kwargs = (("rest_as_features", Const(True)), ("rest_size", Const(size_in)), ("in_features", as_expr(a.features)))
@@ -283,9 +313,17 @@ def _graph_product_layer(spec, tables, name: str, layer, gir, cls: str, comment:
         return None
     nodes = [f for f in gir.factors if f.definition.kind == "symmetric" and not isinstance(f.definition.arg, int)]
     others = [f for f in gir.factors if all(f is not g for g in nodes)]
-    if len(nodes) != 1 or any(f.continuous or f.definition.noncompact for f in others):
+    if not nodes or any(f.continuous or f.definition.noncompact for f in others):
         return None
     n = nodes[0].definition.arg
+    if len(nodes) > 1:
+        _fail(
+            spec,
+            f"cannot compile layer {name} yet: {gir.name} has {len(nodes)} symmetric factors of symbolic size "
+            f"({', '.join(f.name for f in nodes)}); graph layers take one (the nodes)",
+            layer.span,
+            "use one symmetric(N) factor for the nodes, and finite groups for the features",
+        )
     hint = (
         f"graph layers under {gir.name} take pair tensors (tensor[{n}, {n}, *F]), node tensors (tensor[{n}, *F]) or "
         f"real, with the other factors permuting only the fixed feature dims F"
@@ -317,6 +355,7 @@ def _graph_product_layer(spec, tables, name: str, layer, gir, cls: str, comment:
         shape = (1,) * _RANK[end.kind] + end.features  # node dims of size 1: the table covers the features alone
         generators.append(rt("action_table", as_expr(ops), shape=as_expr(shape)))
     a, b = ends
+    _check_size(spec, name, layer, a, b)
     kwargs = tuple((k, as_expr(f)) for k, f in (("in_features", a.features), ("out_features", b.features)) if f)
     kwargs += (("feature_generators", TupleE(tuple(generators))),)
     base = _PRODUCT_GRAPH_LAYERS[(a.kind, b.kind)]
@@ -340,6 +379,16 @@ def lower_layers(spec, tables) -> list:
         gir, src, dst = spec.ir.layers[name]
         comment = comment_text(f"{spec.file}:{layer.span.line}  layer {name}: {layer.source} -> {layer.target} under {gir.name}")
         cls = py(name)
+        if gir.definition.kind == "alternating" and not isinstance(gir.definition.arg, int) and not layer.option("kernel"):
+            n = gir.definition.arg
+            _fail(
+                spec,
+                f"cannot compile layer {name} yet: no layer is built under {gir.name} with a symbolic size (its "
+                f"equivariant maps depend on {n}: for small {n} there are more than symmetric({n})'s)",
+                layer.span,
+                f"layers under symmetric({n}) commute with {gir.name} too (on node and pair tensors they are all of "
+                f"its maps from {n} = 6 on); or fix {n}",
+            )
         product = _graph_product_layer(spec, tables, name, layer, gir, cls, comment)  # symmetric(N) x finite groups
         if product is not None:
             out.append(product)
@@ -403,6 +452,12 @@ def lower_layers(spec, tables) -> list:
             and not all(isinstance(d, int) for d in layer.source.dims[1:])
         ):
             hint = "symmetric(N) acts on dim 0 by default; for pair tensors declare 'action G on D by permute(dims=(0, 1))'"
+        if closed_form and not gir.factors:
+            n = gir.definition.arg
+            hint = (
+                f"graph layers under {gir.name} take pair tensors (tensor[{n}, {n}, *F], both node dims permuted), "
+                f"node tensors (tensor[{n}, *F]) and real, the node dims first and F fixed"
+            )
         if gir.definition.noncompact:  # Lorentz groups, translations, rigid motions (docs/language.md, Non-compact groups)
             hint = f"{gir.name} is not compact: no layers under it yet; train with its laws' loss and augment instead"
         _fail(
