@@ -10,7 +10,7 @@ terms of each output type (pushforwards, convolutions, bool logic,
 logit/sigmoid, abs), relations (==, order comparisons, chains, asserted bool
 formulas, ``and`` of relations), guards (order chains, !=, labels, between,
 abs/min/max, not/or) and ``[weight, tol, rtol, samples]`` options; then
-layers and priors.  Names are drawn from pools that include Python keywords,
+layers, priors and ``break`` statements.  Names are drawn from pools that include Python keywords,
 builtins and the generated module's own local names (``n``, ``device``,
 ``calls``, ``terms``...) to exercise name mangling.  A third of the specs
 also get one or two blocks of ``NewForms`` (the forms of issue 13: ``by
@@ -1315,6 +1315,27 @@ def new_language_specs(draw) -> str:
 # ---------------------------------------------------------------------------- the strategy
 
 
+def _break_options(b: Builder) -> str:
+    """A valid ``[...]`` of a break statement (or none): some of each bias's options, or one bias off."""
+    opts = []
+    off = b.pick([None, None, "query", "value"])
+    for slot in ("query", "value"):
+        if slot == off:
+            opts.append(f"{slot} none")
+            continue
+        if b.coin(3):
+            opts.append(f"{slot}_mean {b.pick(['0.5', '-1', '0', '2.5e-1'])}")
+        if b.coin(3):
+            lo = b.pick(["0", "0.05", "1"])
+            opts.append(f"{slot}_std {lo}")
+            if b.coin():
+                opts.append(f"{slot}_std_hi {b.pick(['1', '1.5', '3e0'])}")
+    if b.coin(4):
+        opts.append(f"modules {b.names.fresh('blk')}")
+    order = b.draw(st.permutations(opts))
+    return f" [{', '.join(order)}]" if order else ""
+
+
 @st.composite
 def specs(draw) -> str:
     """A .sym text: declarations first or shuffled, laws from typed templates, layers, priors."""
@@ -1363,6 +1384,8 @@ def specs(draw) -> str:
             arg = b.names.fresh("emb")
         w = f" [weight {b.pick(['1e-3', '0.5', '0'])}]" if b.coin() else ""
         b.lines.append(f"prior {b.names.fresh('pr')}: {kind}({arg}){w}")
+    for m in draw(st.lists(st.sampled_from(b.models), max_size=2, unique_by=lambda m: m.name)) if b.models else []:
+        b.lines.append(f"break {b.names.fresh('brk')}: attention({m.name}){_break_options(b)}")  # one per model
     lines = b.lines
     if draw(st.integers(0, 4)) == 0:
         lines = draw(st.permutations(lines))  # forward references
