@@ -235,21 +235,53 @@ def _count(layer: torch.nn.Module) -> int:
     return sum(p.numel() for p in layer.parameters())
 
 
+def _orbit_layer(spec, name: str) -> rt.OrbitLinear:
+    """The orbit layer (complete by construction: one weight per orbit of position pairs) of a fixed-size layer,
+    built from the analysis's actions of every generator of the product, as codegen builds it for finite groups."""
+    gir, src, dst = spec.ir.layers[name]
+    layer = spec.layers[name]
+
+    def table(act, shape):
+        return rt.action_table({g: [(op, dict(args)) for op, args in act.ops[g]] for g in gir.generators}, shape=shape)
+
+    in_table = table(src, tuple(layer.source.dims))
+    if dst is None or dst.kind == "trivial":
+        out_table, out_shape = torch.zeros(len(gir.generators), 1, dtype=torch.long), ()
+    else:
+        out_shape = tuple(layer.target.dims)
+        out_table = table(dst, out_shape)
+    return rt.OrbitLinear(2, 3, in_table, out_table, tuple(layer.source.dims), out_shape)
+
+
 @pytest.mark.parametrize("text", [PRODUCT, GRID], ids=["cyclic-features", "d4-and-s2-features"])
 def test_symmetric_n_times_groups_permuting_the_features_compiles_equivariant_and_complete(text):
     spec = symspec.loads(text.format(n="N"), "product.sym")
     layers = symspec.compile(spec).LAYERS
-    fixed = symspec.compile(symspec.loads(text.format(n=4), "fixed.sym")).LAYERS  # orbit layers: complete by construction
+    fixed_spec = symspec.loads(text.format(n=4), "fixed.sym")
+    fixed = symspec.compile(fixed_spec).LAYERS  # a fixed N takes the graph layers too (was the orbit layer)
     for name, build in layers.items():
         layer = build(2, 3).double()
-        assert isinstance(layer, CLASSES[name]), name
-        assert isinstance(fixed[name](2, 3), rt.OrbitLinear)
-        assert _count(layer) == _count(fixed[name](2, 3)), name  # as many maps and biases as the orbits at N = 4
+        assert isinstance(layer, CLASSES[name]) and isinstance(fixed[name](2, 3), CLASSES[name]), name
+        # as many maps and biases as the orbits of N = 4 (15 node maps are independent from N = 4 on)
+        assert _count(layer) == _count(fixed[name](2, 3)) == _count(_orbit_layer(fixed_spec, name)), name
         source = spec.layers[name].source
         for n in (1, 2, 3, 5):
             shape = tuple(d if isinstance(d, int) else n for d in source.dims)
             x = torch.randn(2, 2, *shape, generator=torch.Generator().manual_seed(n), dtype=torch.float64)
             symspec.assert_equivariant(layer, spec, name, x, generator=torch.Generator().manual_seed(n))
+        shape = tuple(d if isinstance(d, int) else 4 for d in source.dims)
+        x = torch.randn(2, 2, *shape, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+        symspec.assert_equivariant(fixed[name](2, 3).double(), fixed_spec, name, x, generator=torch.Generator().manual_seed(9))
+
+
+def test_a_fixed_size_product_keeps_the_orbit_layer_where_the_graph_layers_refuse():
+    """symmetric(3) x cyclic(3) on tensor[3, 3, 3] by its default action (all three dims permuted): no graph layer,
+    the orbit layer as before."""
+    text = "domain E = tensor[3, 3, 3]\ngroup C = <t | t^2>\ngroup G = symmetric(3) x C\naction C on E { t -> flip(dim=2) }\n"
+    spec = symspec.loads(text + "layer f: E -> E under G\n", "fallback.sym")
+    layer = symspec.compile(spec).LAYERS["f"](1, 1).double()
+    assert isinstance(layer, rt.OrbitLinear)
+    symspec.assert_equivariant(layer, spec, "f", torch.randn(2, 1, 3, 3, 3, dtype=torch.float64))
 
 
 def test_the_product_check_sees_the_feature_factor():
