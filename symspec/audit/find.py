@@ -29,13 +29,18 @@ from .symmetries import (
     ValueBias,
 )
 
-__all__ = ["Found", "find_symmetries", "HEAD_ATTRIBUTES", "softmax_shift"]
+__all__ = ["Found", "find_symmetries", "HEAD_ATTRIBUTES", "PROTOCOL_HINT", "softmax_shift"]
 
 HEAD_ATTRIBUTES = ("n_head", "num_heads", "n_heads", "nhead", "num_attention_heads")
 _RELU_MODULES = (nn.ReLU, nn.LeakyReLU, nn.PReLU)
 _RELU_FUNCTIONS = (F.relu, torch.relu, F.leaky_relu, torch.relu_)
 _PASS_MODULES = (nn.Dropout, nn.Identity)
 _NORMS = (nn.LayerNorm,) + ((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ())
+_PROTOCOL_LINEARS = ("c_attn", "qkv_proj", "c_proj", "q_proj", "k_proj", "v_proj", "out_proj", "o_proj")
+PROTOCOL_HINT = (
+    "(protocol: c_attn or qkv_proj with c_proj/out_proj/o_proj, or q_proj/k_proj/v_proj with one of those, "
+    f"as Linears and an {HEAD_ATTRIBUTES[0]} attribute)"
+)
 _ATTENTION_NAME = re.compile(r"attn|attention", re.IGNORECASE)
 
 
@@ -46,6 +51,7 @@ class Found:
     symmetries: list = field(default_factory=list)
     attention: list = field(default_factory=list)  # (module name, QK PairSymmetry, VO PairSymmetry)
     notes: list = field(default_factory=list)
+    identified: list = field(default_factory=list)  # names of the attention modules whose projections were identified
 
 
 class _Names:
@@ -143,7 +149,7 @@ def _mha(found: Found, name: str, m: nn.MultiheadAttention, names: _Names) -> No
 def _protocol(found: Found, name: str, m: nn.Module, names: _Names) -> bool:
     """Custom attention by the documented protocol; False when the module does not follow it."""
     h = _heads(m)
-    lin = {a: getattr(m, a, None) for a in ("c_attn", "qkv_proj", "c_proj", "q_proj", "k_proj", "v_proj", "out_proj", "o_proj")}
+    lin = {a: getattr(m, a, None) for a in _PROTOCOL_LINEARS}
     lin = {a: x for a, x in lin.items() if isinstance(x, nn.Linear)}
     if h is None or not lin:
         return False
@@ -401,8 +407,14 @@ def _reaches(arg, node: fx.Node, mods: dict) -> bool:
     return arg is node
 
 
+def _more_inside(m: nn.Module) -> bool:
+    """A protocol attention holding more than its projections (an MLP, norms): its interior is searched too."""
+    own = {a for a in _PROTOCOL_LINEARS if isinstance(getattr(m, a, None), nn.Linear)}
+    return any(n not in own and not isinstance(c, _PASS_MODULES) for n, c in m.named_children())
+
+
 def _trace(found: Found, prefix: str, m: nn.Module, leaves: set, names: _Names, protocol: set) -> None:
-    if id(m) in leaves or not list(m.children()):
+    if not list(m.children()) or (id(m) in leaves and not (id(m) in protocol and _more_inside(m))):
         return  # handled by the module walk, or nothing inside to search
     if isinstance(m, (nn.ModuleList, nn.ModuleDict)):
         for child_name, child in m.named_children():
@@ -448,10 +460,15 @@ def find_symmetries(model: nn.Module) -> Found:
         ):
             found.notes.append(
                 f"{name} ({type(m).__name__}): looks like attention but its projections were not identified "
-                f"(protocol: c_attn or qkv_proj with c_proj/out_proj/o_proj, or q_proj/k_proj/v_proj with one of those, as Linears and an {HEAD_ATTRIBUTES[0]} attribute); "
-                "its symmetries are not counted"
+                f"{PROTOCOL_HINT}; its symmetries are not counted"
             )
+    found.identified = identified + [
+        n for n, m in model.named_modules() if isinstance(m, (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer))
+    ]
     _trace(found, "", model, leaves, names, protocol)
+    for name, m in model.named_modules():  # a protocol attention is a leaf of its parent's graph: its own interior
+        if name and id(m) in protocol and _more_inside(m):
+            _trace(found, name, m, leaves, names, protocol)
     seen: set = set()  # a module called twice appears twice in the graph: one claim
     unique = []
     for s in found.symmetries:

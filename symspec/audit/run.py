@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .find import find_symmetries, softmax_shift
+from .detect import unidentified_attention
+from .find import PROTOCOL_HINT, find_symmetries, softmax_shift
 from .invariants import embeddings, head_spectra
 from .rank import MAX_ENTRIES, RANK_RTOL, functional_rank, jacobian
 from .report import AuditReport
@@ -49,6 +50,7 @@ def audit(
         if why:
             notes.append(why)
     probe = Probe(model, inputs, dtype=dtype, softmax_output=softmax_output)
+    notes += _attention_notes(probe, found)
     generator = torch.Generator().manual_seed(seed)
     # with the rank asked for, its Jacobian (when small enough) also serves every check as a product
     jac_info = jacobian(probe, max_entries=max_rank_entries) if rank else {}
@@ -72,3 +74,22 @@ def audit(
         tol=tol,
         dtype=str(dtype).removeprefix("torch."),
     )
+
+
+def _attention_notes(probe: Probe, found) -> list:
+    """Notes for attention seen running (``detect``) in modules whose projections were not identified."""
+    mods = dict(probe.model.named_modules())
+    identified = {id(mods[n]) for n in found.identified if n in mods}
+    seen, error = unidentified_attention(probe.model, probe.inputs, identified)
+    if error:
+        return [f"attention detection: the forward under the watch failed ({error}); unidentified attention may be missed"]
+    out = []
+    for name, what in seen.items():
+        label = name or "(model)"
+        if any(n.startswith(f"{name} (") for n in found.notes) and name:
+            continue  # already reported from its class name
+        out.append(
+            f"{label} ({type(mods[name]).__name__}): runs attention ({what}) but its projections were not identified "
+            f"{PROTOCOL_HINT}; its QK/VO symmetries are not counted"
+        )
+    return out

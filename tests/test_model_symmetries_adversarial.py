@@ -1,0 +1,82 @@
+"""Adversarial review of symspec.audit, the quotient, ECD and break_attention (issue 15): each test a bug found."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import symspec
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="module")
+def example():
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import train_symmetry_breaking as t
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    return t
+
+
+def _ab():
+    g = torch.Generator().manual_seed(0)
+    return torch.randint(0, 59, (8,), generator=g), torch.randint(0, 59, (8,), generator=g)
+
+
+def test_protocol_attention_model_keeps_its_mlp_rescalings(example):
+    # the model itself was the protocol attention: a leaf of the fx search, so its ReLU MLP went uncounted
+    torch.manual_seed(0)
+    r = symspec.audit(example.BreakableTransformer(59), _ab(), rank=False)
+    kinds = r.by_kind()
+    assert kinds["relu_rescaling"] == 512
+    assert kinds["attention_qk"] == kinds["attention_vo"] == 4 * 32 * 32
+    assert all(s.verified for s in r.counted)
+
+
+def test_unnamed_attention_in_the_forward_gets_a_note(example):
+    # sdpa on a fused Linear in a class named "Transformer": no protocol names, and it was reported nowhere
+    torch.manual_seed(0)
+    r = symspec.audit(example.Transformer(59), _ab(), rank=False)
+    assert r.by_kind() == {"relu_rescaling": 512}
+    notes = [n for n in r.notes if "projections were not identified" in n]
+    assert len(notes) == 1 and notes[0].startswith("(model) (Transformer): runs attention (scaled_dot_product_attention)")
+
+
+class _Mixer(nn.Module):
+    """Hand-written softmax attention with einsum scores, in a class whose name says nothing."""
+
+    def __init__(self, d: int = 8):
+        super().__init__()
+        self.a, self.b, self.c = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
+
+    def forward(self, x):
+        scores = torch.einsum("bid,bjd->bij", self.a(x), self.b(x)) / 3
+        return scores.masked_fill(scores > 1e9, 0).softmax(-1) @ self.c(x)
+
+
+class _Clf(nn.Module):
+    """A softmax over a product with a (transposed) weight: a classifier, not attention."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 5))
+        self.w = nn.Parameter(torch.randn(5, 5))
+
+    def forward(self, x):
+        return (self.net(x) @ self.w.T).softmax(-1)
+
+
+def test_hand_written_softmax_attention_is_named_and_a_classifier_is_not():
+    model = nn.Sequential(nn.Linear(8, 8), _Mixer())
+    r = symspec.audit(model, torch.randn(2, 4, 8), rank=False)
+    notes = [n for n in r.notes if "projections were not identified" in n]
+    assert len(notes) == 1 and notes[0].startswith("1 (_Mixer): runs attention (softmax over a product")
+    r = symspec.audit(_Clf(), torch.randn(2, 8), rank=False)
+    assert not [n for n in r.notes if "attention" in n]
+    assert r.by_kind() == {"relu_rescaling": 16}
