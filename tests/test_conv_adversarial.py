@@ -265,10 +265,14 @@ def test_inputs_of_the_wrong_shape_are_refused_not_reshaped(shape):
 
 
 @pytest.mark.parametrize(
-    "domain, action",
-    [("tensor[A, B, H, H]", "rot90(dims=(2, 3))"), ("tensor[N, 4, H, H]", "compose(roll(dim=1), rot90(dims=(2, 3)))")],
+    "domain, action, first",
+    [
+        ("tensor[A, B, H, H]", "rot90(dims=(2, 3))", "symbolic size"),
+        ("tensor[N, 4, H, H]", "compose(roll(dim=1), rot90(dims=(2, 3)))", "symbolic size"),
+        ("tensor[3, 3, 5, 5]", "compose(rot90(dims=(0, 1)), rot90(dims=(2, 3)))", "rotated dim"),
+    ],
 )
-def test_a_guessed_grid_of_four_dims_is_a_compile_error_at_the_layer(domain, action):
+def test_a_guessed_grid_of_four_dims_is_a_compile_error_at_the_layer(domain, action, first):
     # was: symspec check passed, and building the layer raised a bare ValueError from rt.GroupConv
     source = (
         f"domain F = {domain}\ngroup C = <r | r^4>\naction C on F {{ r -> {action} }}\nlayer conv: F -> F under C [kernel 3]\n"
@@ -278,7 +282,7 @@ def test_a_guessed_grid_of_four_dims_is_a_compile_error_at_the_layer(domain, act
     diag = info.value.diagnostics[0]
     assert (diag.span.file, diag.span.line, diag.span.column) == ("conv_bad.sym", 4, 1)
     assert diag.message == (
-        f"layer conv: the grid of {domain} would be its last 4 dims (from its first symbolic size on), but a "
+        f"layer conv: the grid of {domain} would be its last 4 dims (from its first {first} on), but a "
         "convolution has 1, 2 or 3 grid dims"
     )
     assert "[grid d]" in diag.hint

@@ -230,8 +230,9 @@ def conv_layer(spec, tables, name: str, layer, gir, src, dst, cls: str, comment:
     if grid > MAX_GRID_DIMS:  # only a guess can be (an option is checked); conv1d/2d/3d exist
         _fail(
             spec,
-            f"layer {name}: the grid of {layer.source} would be its last {grid} dims (from its first symbolic size on), "
-            f"but a convolution has 1, 2 or 3 grid dims",
+            f"layer {name}: the grid of {layer.source} would be its last {grid} dims (from its first "
+            f"{'symbolic size' if any(not isinstance(n, int) for n in layer.source.dims) else 'rotated dim'} on), but a "
+            "convolution has 1, 2 or 3 grid dims",
             layer.span,
             "symbolic sizes are for grid dims: give the fiber dims fixed sizes, or say how many trailing dims are the "
             "grid with [grid d]",
