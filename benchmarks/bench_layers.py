@@ -9,7 +9,9 @@ under 50 ms. Second-order S_N graph layers with feature dims (symbolic N, run
 at N = 12: pair -> pair and pair -> nodes, nodes -> pair), forward + backward
 against an nn.Linear of the same shape, ratio in the same run, with torch's
 default threads and with one (many small products suffer most when the cores
-are shared).
+are shared). symmetric(16) x cyclic(3) on tensor[16, 16, 3] (features rolled):
+the compiled pair layer with tied feature weights against the orbit layer of
+the same group, build and forward + backward, ratio in the same run.
 
     python benchmarks/bench_layers.py
 """
@@ -95,6 +97,48 @@ def _graph_rows(n: int, batch: int, channels: int) -> list:
     return rows
 
 
+PRODUCT_SPEC = """
+domain E = tensor[{n}, {n}, 3]
+group C = cyclic(3)
+group G = symmetric({n}) x C
+action C on E by roll(dim=2)
+layer edges: E -> E under G
+"""
+
+
+def product_rows(n: int = 16, batch: int = 32, channels: int = 4) -> list:
+    """symmetric(n) x cyclic(3) rolling 3 features of tensor[n, n, 3]: the compiled layer (the pair layer with weights
+    tied by the cyclic orbits) against the orbit layer of the same group (what a fixed-size product compiled to
+    before), built from the same actions: build time, forward + backward, ratio in the same run, one thread."""
+    default = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        spec = symspec.loads(PRODUCT_SPEC.format(n=n), "product.sym")
+        build = symspec.compile(spec).LAYERS["edges"]
+        gir, src, _ = spec.ir.layers["edges"]
+        table = rt.action_table({g: [(op, dict(args)) for op, args in src.ops[g]] for g in gir.generators}, shape=(n, n, 3))
+        tied, t_tied = timed(lambda: build(channels, channels))
+        orbit, t_orbit = timed(lambda: rt.OrbitLinear(channels, channels, table, table, (n, n, 3), (n, n, 3)))
+        assert sum(p.numel() for p in tied.parameters()) == sum(p.numel() for p in orbit.parameters())
+        x = torch.randn(batch, channels, n, n, 3, requires_grad=True)
+
+        def step(module):
+            module(x).sum().backward()
+
+        t = interleaved_medians({"tied": lambda: step(tied), "orbit": lambda: step(orbit)}, 5)
+    finally:
+        torch.set_num_threads(default)
+    what = f"symmetric({n}) x cyclic(3) on ({n}, {n}, 3), {channels} ch, b {batch}, 1 thr"
+    return [
+        (f"build {what}", t_tied * 1000, f"orbit layer: {t_orbit * 1000:.1f} ms"),
+        (
+            f"fwd+bwd {what}",
+            t["tied"] * 1000,
+            f"orbit layer: {t['orbit'] * 1000:.1f} ms (ratio {t['tied'] / t['orbit']:.3f})",
+        ),
+    ]
+
+
 def main() -> None:
     rows = []
     for n in (8, 16, 32, 64):
@@ -153,7 +197,7 @@ def main() -> None:
             f"nn.Linear same shape: {t['dense'] * 1000:.1f} ms",
         )
     )
-    rows += graph_rows() + graph_rows(threads=1)
+    rows += graph_rows() + graph_rows(threads=1) + product_rows()
     print(f"{'what':72s} {'ms':>9s}")
     for name, ms, note in rows:
         print(f"{name:72s} {ms:9.2f}  {note}")
