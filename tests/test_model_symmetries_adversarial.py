@@ -80,3 +80,23 @@ def test_hand_written_softmax_attention_is_named_and_a_classifier_is_not():
     r = symspec.audit(_Clf(), torch.randn(2, 8), rank=False)
     assert not [n for n in r.notes if "attention" in n]
     assert r.by_kind() == {"relu_rescaling": 16}
+
+
+class _KV(nn.Module):
+    def __init__(self, **kw):
+        super().__init__()
+        self.att = nn.MultiheadAttention(8, 2, kdim=6, vdim=5, **kw)
+
+    def forward(self, q, k, v):
+        return self.att(q, k, v)[0]
+
+
+def test_add_zero_attn_claims_no_key_or_value_bias():
+    # the zero key scores 0 whatever b_K and the zero value skips b_V: both claims used to be refuted (CLI exit 1)
+    torch.manual_seed(0)
+    x = (torch.randn(3, 2, 8), torch.randn(4, 2, 6), torch.randn(4, 2, 5))
+    r = symspec.audit(_KV(add_zero_attn=True), x, rank=False)
+    assert r.by_kind() == {"attention_qk": 32, "attention_vo": 32} and not r.rejected
+    assert any("add_zero_attn" in n for n in r.notes)
+    r = symspec.audit(_KV(batch_first=True, dropout=0.5), tuple(t.transpose(0, 1) for t in x), rank=False)
+    assert r.by_kind() == {"attention_qk": 32, "attention_vo": 32, "key_bias": 8, "value_bias": 8} and not r.rejected

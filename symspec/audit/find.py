@@ -118,9 +118,12 @@ def _attention_symmetries(found: Found, name: str, m: nn.Module, names: _Names, 
         found.symmetries.append(vo)
     else:
         found.symmetries += [qk, vo]
-    if k.bias is not None and not rope:
+    zero = bool(getattr(m, "add_zero_attn", False))  # the zero key scores 0 whatever b_K; its zero value skips b_V
+    if zero and (k.bias is not None or v.bias is not None):
+        found.notes.append(f"{name}: add_zero_attn: the key and value biases no longer cancel; not counted")
+    if k.bias is not None and not rope and not zero:
         found.symmetries.append(BiasCoordinates("key_bias", name, h * k.d, name=k.bias, start=k.bias_start, size=h * k.d))
-    if v.bias is not None and o.bias is not None:
+    if v.bias is not None and o.bias is not None and not zero:
         found.symmetries.append(
             ValueBias(
                 "value_bias", name, h * v.d, bias=v.bias, start=v.bias_start, size=h * v.d, out_weight=ow, out_bias=names(o.bias)
