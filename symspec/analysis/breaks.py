@@ -13,7 +13,7 @@ from .domains import eval_int
 from .records import BreakDef
 from .scope import KIND_WORDS, did_you_mean
 
-__all__ = ["BREAK_KINDS", "BREAK_OPTIONS", "DEFAULT_BIASES", "check_breaks", "describe_break", "break_json"]
+__all__ = ["BREAK_KINDS", "BREAK_OPTIONS", "DEFAULT_BIASES", "check_breaks"]
 
 BREAK_KINDS = ("attention",)
 SLOTS = ("query", "value")
@@ -223,23 +223,3 @@ def _bias(ctx, decl: ast.BreakDecl, slot: str, options: dict):
 
 def _num(x: float) -> str:
     return f"{x:g}"
-
-
-def describe_break(b: BreakDef) -> str:
-    """One line for ``symspec explain``: what is broken, with which biases."""
-
-    def bias(slot: str) -> str:
-        option = getattr(b, slot)
-        if option is None:
-            return f"no {slot} bias"
-        mean, std = option
-        spread = f"linspace({_num(std[0])}, {_num(std[1])}, d_head)" if isinstance(std, tuple) else _num(std)
-        return f"{slot} bias mean {_num(mean)} std {spread}"
-
-    where = f" under {b.model}.{b.modules}" if b.modules else ""
-    return f"{b.kind}{where}: {bias('query')}, {bias('value')}; redrawn every training forward, the mean in eval"
-
-
-def break_json(b: BreakDef) -> dict:
-    """The ``breaks`` entry of ``symspec explain --json``: the options as ``break_attention`` takes them."""
-    return {"kind": b.kind, "model": b.model, "line": b.span.line, **b.entry()}

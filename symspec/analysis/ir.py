@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import raise_diagnostics
-from .breaks import break_json, describe_break
 from .domains import RealDomain
 from .groups import ActionIR, GroupIR
 from .lawclass import MAX_LAW_EVAL_ENTRIES, MAX_LAW_WORK, LawBudget, LawIR, LawTooLarge, classify_law
@@ -208,7 +207,7 @@ def explain_json(spec) -> dict:
             for n, m in ir.models.items()
         },
         "laws": {n: _law_json(law) for n, law in ir.laws.items()},
-        "breaks": {n: break_json(b) for n, b in spec.breaks.items()},
+        "breaks": {n: b.json() for n, b in spec.breaks.items()},
         "warnings": [f"{w.span}: {w.message}" if w.span else w.message for w in spec.warnings],
     }
 
@@ -295,7 +294,7 @@ def explain_text(spec) -> str:
         out.append("\nbreaks")
         for n, b in spec.breaks.items():
             out.append(f"  {n}  of {b.model}  line {b.span.line}")
-            out.append(f"    {describe_break(b)}")
+            out.append(f"    {b.describe()}")
     if spec.warnings:
         out.append(f"\n{len(spec.warnings)} warning{'s' if len(spec.warnings) != 1 else ''} (see symspec check)")
     return "\n".join(out)

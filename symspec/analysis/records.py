@@ -67,6 +67,24 @@ class BreakDef:
         modules = None if self.modules is None else (self.modules, f"{self.modules}.*")
         return {"query": self.query, "value": self.value, "modules": modules}
 
+    def describe(self) -> str:
+        """One line for ``symspec explain``: what is broken, with which biases."""
+
+        def bias(slot: str) -> str:
+            option = getattr(self, slot)
+            if option is None:
+                return f"no {slot} bias"
+            mean, std = option
+            spread = f"linspace({std[0]:g}, {std[1]:g}, d_head)" if isinstance(std, tuple) else f"{std:g}"
+            return f"{slot} bias mean {mean:g} std {spread}"
+
+        where = f" under {self.model}.{self.modules}" if self.modules else ""
+        return f"{self.kind}{where}: {bias('query')}, {bias('value')}; redrawn every training forward, the mean in eval"
+
+    def json(self) -> dict:
+        """The ``breaks`` entry of ``symspec explain --json``: the options as ``break_attention`` takes them."""
+        return {"kind": self.kind, "model": self.model, "line": self.span.line, **self.entry()}
+
 
 @dataclass
 class Spec(Sealed):
