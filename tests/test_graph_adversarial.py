@@ -390,3 +390,19 @@ def test_graph_layers_refused_with_a_message_at_the_layer_not_a_convolution_hint
     line = body.count("\n")
     assert f"bad.sym:{line}:1: error: {message}" in text
     assert f"hint: {hint}" in text and "kernel" not in text
+
+
+def test_a_fixed_third_order_tensor_gets_the_exact_orbit_layer():
+    """tensor[4, 4, 4] under symmetric(4) (all three dims permuted by default) was refused ("graph layers take at most
+    two node dims"); with fixed sizes the orbit layer is exact: the number of set partitions into at most 4 blocks
+    (6 points: 203 - 15 - 1 = 187; 3: 5; 4: 15; 5: 52 - 1 = 51), equivariant with every parameter random."""
+    text = "domain T = tensor[4, 4, 4]\ngroup P = symmetric(4)\nlayer f: T -> T under P\nlayer g: T -> real under P\n"
+    text += "layer h: T -> tensor[4] under P\nlayer k: tensor[4] -> T under P\nlayer m: tensor[4, 4] -> T under P\n"
+    spec = symspec.loads(text, "cube.sym")
+    layers = symspec.compile(spec).LAYERS
+    expected = {"f": ((4, 4, 4), 187), "g": ((4, 4, 4), 5), "h": ((4, 4, 4), 15), "k": ((4,), 15), "m": ((4, 4), 51)}
+    for name, (shape, orbits) in expected.items():
+        layer = layers[name](1, 2).double()
+        assert isinstance(layer, rt.OrbitLinear) and layer.num_orbits == orbits, name
+        x = torch.randn(2, 1, *shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        symspec.assert_equivariant(layer, spec, name, x, generator=torch.Generator().manual_seed(1))

@@ -333,14 +333,14 @@ def test_train_graph_layers_example_runs_and_writes_json(tmp_path):
             "permutes only dims (0,)",
         ),
         (
-            "domain C = tensor[4, 4, 4]\ngroup P = symmetric(4)\nlayer f: C -> tensor[4] under P\n",
+            "domain C = tensor[N, N, N]\ngroup P = symmetric(N)\nlayer f: C -> tensor[N] under P\n",
             "bad.sym:3:1",
-            "cannot compile layer f yet: symmetric(4)'s default action permutes dims (0, 1, 2) of C (tensor[4, 4, 4]) together",
+            "cannot compile layer f yet: symmetric(N)'s default action permutes dims (0, 1, 2) of C (tensor[N, N, N]) together",
         ),
         (
-            "layer f: tensor[4, 4, 4] -> real under symmetric(4)\n",
+            "layer f: tensor[40, 40, 40] -> tensor[40, 40, 40] under symmetric(40)\n",  # 64,000² pairs: no orbit layer
             "bad.sym:1:1",
-            "cannot compile layer f yet: symmetric(4)'s default action permutes dims (0, 1, 2) of tensor[4, 4, 4] together",
+            "cannot compile layer f yet: symmetric(40)'s default action permutes dims (0, 1, 2) of tensor[40, 40, 40] together",
         ),
     ],
     ids=["symbolic-feature", "feature-of-node-size", "third-order", "third-order-inline"],
@@ -355,8 +355,10 @@ def test_refused_graph_shapes_are_compile_errors_at_the_layer_with_a_valid_hint(
         declared = "\n".join(s for s in statements if not s.startswith("action"))
         actions = "\n".join(s for s in statements if s.startswith("action"))
         fixed = (declared + "\n" + text).replace("layer f", actions + "\nlayer f")
-        if "under symmetric(4)" in fixed:  # inline names: the layer uses the declared ones, as the hint says
-            fixed = fixed.replace("layer f: tensor[4, 4, 4] -> real under symmetric(4)", "layer f: D -> real under P")
+        if "under symmetric(40)" in fixed:  # inline names: the layer uses the declared ones, as the hint says
+            fixed = fixed.replace(
+                "layer f: tensor[40, 40, 40] -> tensor[40, 40, 40] under symmetric(40)", "layer f: D -> D under P"
+            )
         symspec.compile(symspec.loads(fixed, "fixed.sym"))
 
 

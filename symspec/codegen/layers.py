@@ -179,7 +179,10 @@ def _graph_end(spec, name: str, layer, gir, domain, act) -> _GraphEnd | None:
                 "together, and graph layers take at most two node dims (pair tensors)",
                 layer.span,
                 f"to keep dims {tuple(range(2, len(domain.dims)))} as features, declare "
-                + _declare_action(spec, gir, domain, (0, 1)),
+                + _declare_action(spec, gir, domain, (0, 1))
+                if isinstance(n, int)
+                else f"a feature dim of the symbolic size {n} is refused too; with a fixed size, this layer is the exact "
+                "orbit layer",
             )
         return None
     kind = "pair" if len(moved) == 2 else "nodes"
@@ -395,6 +398,26 @@ def symmetric_end(spec, domain, n) -> str:
     )
 
 
+MAX_ORBIT_PAIRS = 4096**2  # position pairs of a fallback orbit layer (as many as D4's global layer on 64 x 64)
+
+
+def _higher_order_fixed(layer, gir, src, dst) -> bool:
+    """Whether symmetric(n) (fixed n) permutes three or more dims of an end together, all sizes fixed and small
+    enough for the orbit layer (at most MAX_ORBIT_PAIRS position pairs): no graph layer, but the orbit layer is
+    exact there."""
+    n = gir.definition.arg
+    if not isinstance(n, int) or src is None or not src.perms or not gir.generators:
+        return False
+    ends = [(layer.source, src), (layer.target, dst)]
+    if any(isinstance(d, Tensor) and (a is None or not a.perms or not all(isinstance(x, int) for x in d.dims)) for d, a in ends):
+        return False
+    moved = [_moved_dims(a, d, n) for d, a in ends if isinstance(d, Tensor)]
+    if not any(m is not None and len(m) > 2 for m in moved):
+        return False
+    points = [math.prod(d.dims) if isinstance(d, Tensor) else 1 for d, _ in ends]
+    return points[0] * points[1] <= MAX_ORBIT_PAIRS
+
+
 def lower_layers(spec, tables) -> list:
     """Per layer: a :class:`Layer` (class name, runtime base, constructor arguments, comment)."""
     out = []
@@ -427,6 +450,9 @@ def lower_layers(spec, tables) -> list:
             out.append(Layer(cls, "rt.OrbitLinear", _orbit_layer(spec, tables, layer, gir, src, dst), comment, name))
             continue
         if closed_form and not gir.factors:  # symmetric(n) alone: the graph layers (nodes, pairs, features, real)
+            if _higher_order_fixed(layer, gir, src, dst):  # tensor[4, 4, 4] under symmetric(4): exact orbit layer
+                out.append(Layer(cls, "rt.OrbitLinear", _orbit_layer(spec, tables, layer, gir, src, dst), comment, name))
+                continue
             graph = _graph_layer(spec, name, layer, gir, src, dst, cls, comment)
             if graph is not None:
                 out.append(graph)
