@@ -36,26 +36,11 @@ _FORM = "break NAME: attention(MODEL) [query_mean 0.5, query_std 0.05, query_std
 def check_breaks(ctx, decls: list) -> dict:
     """name -> BreakDef for every valid ``break`` in ``decls`` (source order); each problem reported."""
     out: dict = {}
-    names: dict = {}  # break name -> its Ident
     models: dict = {}  # model -> the break naming it first
     for decl in decls:
-        name = decl.name.name
-        first = names.get(name)
-        clash = ctx.symbols.results.get(name)
-        if first is not None or clash is not None:
-            what, span = ("a break", first.span) if first is not None else (KIND_WORDS[clash.kind], clash.span)
-            here = decl.name.span
-            if _before(here, span):  # a law, layer or prior declared after this break: the error is at the later one
-                what, span, here = "a break", here, span
-            ctx.reporter.error(
-                f"'{name}' is declared twice: it is already {what}",
-                here,
-                "rename one of them",
-                kind="name",
-                notes=[(span, f"'{name}' first declared here")],
-            )
-            continue
-        names[name] = decl.name
+        symbol = ctx.symbols.results.get(decl.name.name)
+        if symbol is None or symbol.decl is not decl:
+            continue  # a name declared twice: reported by the symbol table, at the later declaration
         found = _check(ctx, decl)
         if found is None:
             continue
@@ -69,12 +54,8 @@ def check_breaks(ctx, decls: list) -> dict:
             )
             continue
         models[found.model] = found
-        out[name] = found
+        out[decl.name.name] = found
     return out
-
-
-def _before(a, b) -> bool:
-    return (a.line, a.column) < (b.line, b.column)
 
 
 def _check(ctx, decl: ast.BreakDecl) -> BreakDef | None:

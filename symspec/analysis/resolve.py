@@ -104,6 +104,7 @@ class Analyzer:
             ast.LawDecl: "law",
             ast.LayerDecl: "layer",
             ast.PriorDecl: "prior",
+            ast.BreakDecl: "break",
         }
         spec_decl = None
         for st in self.tree.statements:

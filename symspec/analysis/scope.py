@@ -123,6 +123,7 @@ KIND_WORDS = {
     "law": "a law",
     "layer": "a layer",
     "prior": "a prior",
+    "break": "a break",
     "dim": "a symbolic dimension",
 }
 
@@ -130,7 +131,7 @@ KIND_WORDS = {
 @dataclass
 class SymbolTable:
     """Declared names.  Values (params, domains, graphs, groups, models) share
-    one namespace; laws, layers and priors, which name results, share another."""
+    one namespace; laws, layers, priors and breaks, which name results, share another."""
 
     values: dict[str, Symbol] = field(default_factory=dict)
     results: dict[str, Symbol] = field(default_factory=dict)
@@ -138,7 +139,7 @@ class SymbolTable:
     by_kind: dict[str, list[str]] = field(default_factory=dict)  # value names per kind, for names_of
 
     def declare(self, reporter: Reporter, name: str, kind: str, decl, span: Span) -> bool:
-        table = self.results if kind in ("law", "layer", "prior") else self.values
+        table = self.results if kind in ("law", "layer", "prior", "break") else self.values
         if name in table:
             first = table[name]
             reporter.error(
