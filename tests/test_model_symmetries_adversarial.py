@@ -100,3 +100,20 @@ def test_add_zero_attn_claims_no_key_or_value_bias():
     assert any("add_zero_attn" in n for n in r.notes)
     r = symspec.audit(_KV(batch_first=True, dropout=0.5), tuple(t.transpose(0, 1) for t in x), rank=False)
     assert r.by_kind() == {"attention_qk": 32, "attention_vo": 32, "key_bias": 8, "value_bias": 8} and not r.rejected
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--input", "2,8,8", "--tol", "nan"], "--tol must be a positive finite number, got nan"),  # was exit 1
+        (["--input", "2,8,8", "--tol", "inf"], "--tol must be a positive finite number, got inf"),  # verified anything
+        (["--input", "2,8,8", "--max-rank-entries", "-1"], "--max-rank-entries must be >= 0, got -1"),
+        (["--input", "99999999999,99999999999"], "an audit batch takes at most 100,000,000"),  # was a traceback
+    ],
+)
+def test_cli_refuses_bad_numbers(extra, message, capsys, monkeypatch):
+    from symspec.cli import main
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    assert main(["audit", "--model", "test_audit_models:small_encoder", *extra]) == 2
+    assert message in capsys.readouterr().err

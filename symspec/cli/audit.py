@@ -9,11 +9,15 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 
 from ..errors import ModelError, UsageError
 
-__all__ = ["add_audit_parser", "run_audit", "parse_input"]
+__all__ = ["add_audit_parser", "run_audit", "parse_input", "MAX_INPUT_ENTRIES"]
+
+MAX_INPUT_ENTRIES = 100_000_000
+"""The largest random ``--input`` (entries): the audit differentiates the model on it, so a real batch is far smaller."""
 
 _DTYPES = {
     "float": "float32",
@@ -71,6 +75,8 @@ def parse_input(text: str) -> tuple[str, tuple, int | None]:
         raise UsageError(f"--input {text}: sizes must be integers, e.g. 8,16 or long:4,32:100") from None
     if not shape or any(d < 1 for d in shape) or (high is not None and high < 1):
         raise UsageError(f"--input {text}: sizes must be positive")
+    if math.prod(shape) > MAX_INPUT_ENTRIES:
+        raise UsageError(f"--input {text}: {math.prod(shape):,} entries; an audit batch takes at most {MAX_INPUT_ENTRIES:,}")
     if high is not None and dtype != "int64":
         raise UsageError(f"--input {text}: HIGH is for integer inputs (long:SHAPE:HIGH)")
     return dtype, shape, high
@@ -119,8 +125,10 @@ def run_audit(args, write_stdout) -> int:
     for option, path in (("--json", args.json), ("--plot", args.plot)):
         if path and not (option == "--json" and path == "-"):
             _writable(path, option)
-    if args.tol <= 0:
-        raise UsageError(f"--tol must be positive, got {args.tol}")
+    if not (math.isfinite(args.tol) and args.tol > 0):  # nan refuted every claim, inf verified anything
+        raise UsageError(f"--tol must be a positive finite number, got {args.tol}")
+    if args.max_rank_entries < 0:
+        raise UsageError(f"--max-rank-entries must be >= 0, got {args.max_rank_entries}")
     quiet = contextlib.redirect_stdout(sys.stderr) if args.json == "-" else contextlib.nullcontext()
     with quiet:
         factory = load_factory(args.model)
