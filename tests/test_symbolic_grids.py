@@ -161,3 +161,12 @@ def test_only_the_last_sizes_keep_their_tables(mod):
     factor = sampler.factors[0]
     assert len(factor.sized) == symspec.runtime.groups.SIZED_TABLES
     assert ("Feat", (4, 13, 13), torch.device("cpu")) in factor.sized
+
+
+def test_a_run_time_size_past_the_table_limit_is_an_error_not_an_allocation(mod):
+    from symspec.runtime.groups import MAX_SIZED_POSITIONS
+
+    side = int(MAX_SIZED_POSITIONS**0.5) + 1
+    x = torch.zeros(1, 1, 4, side, side, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="positions, more than the 4,000,000"):
+        mod.SAMPLER_eq_g.act(mod.SAMPLER_eq_g.draw(1), "Feat", x)

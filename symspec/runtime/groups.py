@@ -88,6 +88,7 @@ from .tables import action_table
 __all__ = ["GroupSampler", "Elements", "MAX_TABLE_ORDER", "WORD_LENGTH"]
 
 WORD_LENGTH = 64
+MAX_SIZED_POSITIONS = 4_000_000  # positions of a symbolic-size event tabulated at run time (as analysis MAX_POINTS)
 PROBE_SIZE = 5  # a symbolic dim's size while the elements of a finite group moving it are enumerated
 SIZED_TABLES = 8  # run-time sizes whose element tables a finite factor keeps (the oldest is dropped)
 
@@ -274,6 +275,12 @@ class _Finite:
                 raise ValueError(f"{self.name} acts on {key} of shape {event}, but a tensor has {sizes} there")
             if not isinstance(name, int) and bound.setdefault(name, size) != size:
                 raise ValueError(f"{self.name}: dim {name} of {key} is {bound[name]} and {size} in one tensor {sizes}")
+        positions = math.prod(sizes)
+        if positions > MAX_SIZED_POSITIONS:
+            raise ValueError(
+                f"{self.name} acting on {key} at sizes {sizes}: {positions:,} positions, more than the "
+                f"{MAX_SIZED_POSITIONS:,} an element table covers (the limit for fixed sizes too)"
+            )
         generators = action_table(ops, shape=sizes)
         levels, products = self._tree()
         rows = torch.empty(self.order, generators.shape[-1], dtype=torch.long)
