@@ -117,3 +117,64 @@ def test_cli_refuses_bad_numbers(extra, message, capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(Path(__file__).parent))
     assert main(["audit", "--model", "test_audit_models:small_encoder", *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def _ecd_reference(thetas, lrs, wds, eta, F0, lossf, steps):
+    """The issue's ECD formula written out per step with global p.g, two parameter tensors."""
+    import math
+
+    th, p = [t.clone().double() for t in thetas], None
+    D = sum(t.numel() for t in th)
+    for _ in range(steps):
+        ts = [t.clone().requires_grad_(True) for t in th]
+        F = lossf(ts)
+        g = [gi + wd * t.detach() for gi, t, wd in zip(torch.autograd.grad(F, ts), ts, wds)]
+        V = F.item() + sum(wd * t.square().sum().item() for t, wd in zip(th, wds)) / 2 - F0
+        if V <= 0:
+            continue
+        gf = torch.cat([x.reshape(-1) for x in g])
+        if p is None:
+            p = [-x / gf.norm() for x in g]
+        else:
+            pg = torch.cat([x.reshape(-1) for x in p]) @ gf
+            new = [pi - (eta * lr / math.sqrt(eta) / 2) * (D / (D - 1)) * (gi - pi * pg) / V for pi, gi, lr in zip(p, g, lrs)]
+            norm = torch.cat([x.reshape(-1) for x in new]).norm()
+            p = [x / norm for x in new]
+        th = [t + lr / math.sqrt(eta) * pi for t, pi, lr in zip(th, p, lrs)]
+    return th
+
+
+def test_ecd_three_steps_by_hand_with_groups_and_weight_decay():
+    from symspec.optim import ECD
+
+    g = torch.Generator().manual_seed(0)
+    a0, b0 = torch.randn(3, 2, generator=g, dtype=torch.float64), torch.randn(4, generator=g, dtype=torch.float64)
+
+    def lossf(ts):
+        return 1.5 * ts[0].square().sum() + ts[1].pow(4).sum() + (ts[0].sum() * ts[1].sum()) ** 2 + 3
+
+    want = _ecd_reference([a0, b0], [0.3, 0.1], [0.01, 0.0], 100.0, 2.0, lossf, 3)
+    a, b = nn.Parameter(a0.clone()), nn.Parameter(b0.clone())
+    opt = ECD([dict(params=[a], lr=0.3, weight_decay=0.01), dict(params=[b], lr=0.1)], eta=100.0, F0=2.0)
+
+    def closure():
+        opt.zero_grad()
+        loss = lossf([a, b])
+        loss.backward()
+        return loss  # requires grad: ECD detaches it
+
+    for _ in range(3):
+        opt.step(closure)
+    torch.testing.assert_close(a.detach(), want[0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(b.detach(), want[1], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [lambda: torch.ones(3), lambda: "loss", lambda: torch.tensor(True)])
+def test_ecd_closure_must_return_one_number(bad):
+    from symspec.errors import UsageError
+    from symspec.optim import ECD
+
+    w = nn.Parameter(torch.ones(3))
+    w.grad = torch.ones(3)
+    with pytest.raises(UsageError, match="the closure must return the loss as one number"):
+        ECD([w]).step(bad)  # were a RuntimeError (reshape) and a TypeError from torch

@@ -132,7 +132,7 @@ class ECD(torch.optim.Optimizer):
             raise UsageError(f"ECD needs at least 2 parameters with gradients (D / (D - 1)), got D = {D}")
 
         f64 = dict(device=home, dtype=torch.float64)
-        F = torch.as_tensor(loss.detach() if isinstance(loss, Tensor) else loss).to(**f64).reshape(())
+        F = _loss_scalar(loss).to(**f64)
         wd_sq = torch.zeros((), **f64)  # sum over groups of wd |theta|^2
         gg = torch.zeros((), **f64)
         for b in buckets:
@@ -225,6 +225,19 @@ class ECD(torch.optim.Optimizer):
         scale = torch.where(moving, norm2.rsqrt(), torch.ones((), **f64))
         for b in buckets:
             torch._foreach_mul_(b["vels"], _on(scale, b))
+
+
+def _loss_scalar(loss: Any) -> Tensor:
+    """The closure's loss as a 0-d tensor; a UsageError for anything but one real number."""
+    if isinstance(loss, Tensor):
+        if loss.numel() != 1 or loss.is_complex() or loss.dtype == torch.bool:
+            raise UsageError(
+                f"ECD.step: the closure must return the loss as one number, got a tensor of shape {tuple(loss.shape)}"
+            )
+        return loss.detach().reshape(())
+    if isinstance(loss, (int, float)) and not isinstance(loss, bool):
+        return torch.tensor(float(loss))
+    raise UsageError(f"ECD.step: the closure must return the loss as one number, got {type(loss).__name__}")
 
 
 def _total(parts: Iterable[Tensor], device: torch.device) -> Tensor:
