@@ -263,6 +263,8 @@ def test_gates_refuse_rep_dims_outside_the_event():
         rt.rep_norm(x, (1, -1))
     with pytest.raises(ValueError, match="do not match"):
         rt.gated(x, torch.randn(2, 3, 3), (1,))  # gates over the coordinates, not the points
+    with pytest.raises(ValueError, match=r"NormGate\(12\) takes \[batch, 12, \*event\], got \(2, 1, 5, 3\)"):
+        rt.NormGate(12)(torch.randn(2, 1, 5, 3))  # used to broadcast one channel to 12
 
 
 def test_an_integer_input_is_an_error_not_zeros():

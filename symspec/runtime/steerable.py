@@ -444,6 +444,8 @@ class NormGate(torch.nn.Module):
         self.bias = torch.nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 2 or x.shape[1] != self.bias.numel():  # a bias of C channels would broadcast 1 channel to C
+            raise ValueError(f"NormGate({self.bias.numel()}) takes [batch, {self.bias.numel()}, *event], got {tuple(x.shape)}")
         norm = rep_norm(x, self.rep_dims, self.eps)
         b = self.bias.to(x.dtype).view(1, -1, *([1] * (norm.dim() - 2)))
         return gated(x, norm + b, self.rep_dims)
