@@ -178,3 +178,31 @@ def test_ecd_closure_must_return_one_number(bad):
     w.grad = torch.ones(3)
     with pytest.raises(UsageError, match="the closure must return the loss as one number"):
         ECD([w]).step(bad)  # were a RuntimeError (reshape) and a TypeError from torch
+
+
+@pytest.mark.parametrize("mode", ["update", "gradient"])
+def test_quotient_leaves_frozen_and_untrained_parameters_alone(mode):
+    # a ReLU rescaling across a trained and a frozen Linear: the update-mode projection used to move the frozen weight
+    from symspec.optim import Quotient
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 2))
+    net[4].weight.requires_grad_(False)
+    frozen, untrained = net[4].weight.clone(), net[4].bias.clone()
+    groups = [dict(params=[net[0].weight, net[0].bias], lr=0.1), dict(params=[net[2].weight, net[2].bias], lr=0.05)]
+    opt = Quotient(torch.optim.SGD(groups, lr=0.1, momentum=0.9), net, mode=mode)
+    assert [s.module for s in opt.symmetries] == ["0", "2"]
+    x, y = torch.randn(20, 3), torch.randn(20, 2)
+    for _ in range(2):
+        opt.zero_grad()
+        before = {n: p.detach().clone() for n, p in net.named_parameters()}
+        ((net(x) - y) ** 2).mean().backward()
+        opt.step()
+        assert torch.equal(net[4].weight, frozen) and torch.equal(net[4].bias, untrained)
+        assert [s.module for s in opt.skipped] == ["2"]  # its outgoing weight is frozen
+        if mode == "gradient":
+            continue  # momentum carries earlier steps' tangents: only mode="update" is orthogonal (documented)
+        # the step is orthogonal to the one symmetry kept (units of the first Linear)
+        delta = {n: p.detach() - before[n] for n, p in net.named_parameters()}
+        (kept,) = [s for s in opt.symmetries if s.module == "0"]
+        assert kept.adjoint(before, delta).abs().max() < 1e-6

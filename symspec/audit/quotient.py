@@ -139,6 +139,25 @@ class QuotientOptimizer:
         self.canonicalize_after = canonicalize
         self.tol = tol
         self.last_info: dict = {}
+        self.skipped: list = []  # symmetries touching a parameter this optimizer does not train (see _active)
+        self._active_key: frozenset | None = None
+        self._active_list: list = []
+
+    def _active(self) -> list:
+        """The symmetries whose every parameter this optimizer trains (``requires_grad``, in a param group).
+
+        A symmetry that also moves a frozen parameter, or one outside the optimizer, is no symmetry of the trained
+        parameters alone: projecting along it would move the frozen one (``mode="update"``) or remove a direction
+        that does change the function.  Recomputed when the param groups change.
+        """
+        trained = frozenset(id(p) for group in self.optimizer.param_groups for p in group["params"] if p.requires_grad)
+        if trained != self._active_key:
+            ids = {n: id(p) for n, p in self.model.named_parameters()}
+            keep = [s for s in self.symmetries if all(ids.get(n) in trained for n in s.names)]
+            kept = {id(s) for s in keep}
+            self.skipped = [s for s in self.symmetries if id(s) not in kept]
+            self._active_key, self._active_list = trained, keep
+        return self._active_list
 
     @property
     def param_groups(self) -> list:
@@ -158,7 +177,7 @@ class QuotientOptimizer:
         self.optimizer.load_state_dict(state)
 
     def _project_grads(self) -> None:
-        self.last_info = project_out(self.model, symmetries=self.symmetries, tol=self.tol)
+        self.last_info = project_out(self.model, symmetries=self._active(), tol=self.tol)
 
     def step(self, closure=None):
         if self.mode == "gradient":
@@ -181,9 +200,9 @@ class QuotientOptimizer:
             loss = self.optimizer.step(closure)
             with torch.no_grad():
                 delta = {n: p.detach() - before[n] for n, p in named.items()}
-                projected, self.last_info = project(before, delta, self.symmetries, tol=self.tol)
+                projected, self.last_info = project(before, delta, self._active(), tol=self.tol)
                 for n, p in named.items():
                     p.copy_(before[n] + projected[n])
         if self.canonicalize_after:
-            canonicalize(self.model, symmetries=self.symmetries)
+            canonicalize(self.model, symmetries=self._active())
         return loss
