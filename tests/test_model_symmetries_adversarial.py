@@ -206,3 +206,28 @@ def test_quotient_leaves_frozen_and_untrained_parameters_alone(mode):
         delta = {n: p.detach() - before[n] for n, p in net.named_parameters()}
         (kept,) = [s for s in opt.symmetries if s.module == "0"]
         assert kept.adjoint(before, delta).abs().max() < 1e-6
+
+
+def test_parametrized_weights_are_noted_not_a_traceback():
+    # weight_norm makes `.weight` a computed tensor, not in named_parameters: the claims crashed with KeyError: None
+    from torch.nn.utils.parametrizations import weight_norm
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), weight_norm(nn.Linear(5, 2)))
+    r = symspec.audit(net, torch.randn(10, 3), rank=False, softmax_output=True)
+    assert r.by_kind() == {}
+    assert "0: relu_rescaling acts on a parametrized weight (torch.nn.utils.parametrize); not counted" in r.notes
+    assert any("the output Linear's weight is parametrized" in n for n in r.notes)
+
+    class Att(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.MultiheadAttention(8, 2)
+            weight_norm(self.a.out_proj)
+
+        def forward(self, x):
+            return self.a(x, x, x)[0]
+
+    r = symspec.audit(Att(), torch.randn(3, 2, 8), rank=False)
+    assert r.by_kind() == {"attention_qk": 32, "key_bias": 8} and not r.rejected
+    assert [s["module"] for s in r.to_dict()["spectra"]] == []

@@ -475,10 +475,16 @@ def find_symmetries(model: nn.Module) -> Found:
     seen: set = set()  # a module called twice appears twice in the graph: one claim
     unique = []
     for s in found.symmetries:
-        if (s.kind, s.module) not in seen:
-            seen.add((s.kind, s.module))
+        if None in s.names:  # a weight computed by a parametrization (weight_norm, ...): not a parameter of its own
+            if (s.kind, s.module) not in seen:
+                found.notes.append(
+                    f"{s.module}: {s.kind} acts on a parametrized weight (torch.nn.utils.parametrize); not counted"
+                )
+        elif (s.kind, s.module) not in seen:
             unique.append(s)
+        seen.add((s.kind, s.module))
     found.symmetries = unique
+    found.attention = [a for a in found.attention if None not in a[1].names + a[2].names]
     return found
 
 
@@ -502,6 +508,8 @@ def softmax_shift(model: nn.Module, example_inputs: tuple) -> tuple[SoftmaxShift
     for n, o in outputs.items():
         if o is out:
             lin = model.get_submodule(n)
+            if names(lin.weight) is None:
+                return None, f"{n}: the output Linear's weight is parametrized (torch.nn.utils.parametrize): no softmax shift"
             tied = names.tied(lin.weight)
             if lin.bias is None and tied:
                 return None, f"{n}: the output Linear has no bias and a tied weight: no softmax shift"
