@@ -144,14 +144,14 @@ class update(rt.DeepSetsLinear):
     """examples/graph_layers.sym:37 layer update: tensor[N, 16] -> tensor[N, 16] under P (other dims as features)"""
 
     def __init__(self, c_in, c_out, bias=True):
-        super().__init__(c_in, c_out, bias, rest_as_features=True, rest_size=16)
+        super().__init__(c_in, c_out, bias, rest_as_features=True, rest_size=16, in_features=(16,))
 
 
 class readout(rt.DeepSetsLinear):
     """examples/graph_layers.sym:38 layer readout: tensor[N, 16] -> tensor[N] under P (other dims as features)"""
 
     def __init__(self, c_in, c_out, bias=True):
-        super().__init__(c_in, c_out, bias, rest_as_features=True, rest_size=16, out_features=())
+        super().__init__(c_in, c_out, bias, rest_as_features=True, rest_size=16, in_features=(16,), out_features=())
 
 
 LAYERS = {"embed": embed, "message": message, "aggregate": aggregate, "update": update, "readout": readout}

@@ -182,7 +182,7 @@ class pool(rt.DeepSetsPool):
     """examples/point_cloud.sym:28 layer pool: tensor[N, 3] -> real under P"""
 
     def __init__(self, c_in, c_out, bias=True):
-        super().__init__(c_in * 3, c_out, bias)
+        super().__init__(c_in * 3, c_out, bias, in_features=(3,))
 
 
 LAYERS = {"mix": mix, "pool": pool}
