@@ -350,3 +350,16 @@ def test_a_rotation_group_of_high_dimension_builds_without_a_huge_svd(tmp_path):
     perm = torch.randperm(5, generator=g)
     with torch.no_grad():
         assert torch.allclose(layer(x[:, :, perm] @ q.T), layer(x) @ q.T, atol=1e-12)
+
+
+def test_the_rotation_basis_does_not_depend_on_the_svd_s_choice():
+    """Weights are coefficients in the basis: any orthonormal basis of the same span must canonicalize to it."""
+    from symspec.runtime import steerable
+
+    for args in (("so", 3, (3, 3, 3), (0, 1, 2), (3, 3), (0, 1)), ("o", 3, (4, 3), (1,), (4, 3), (1,))):
+        basis = steerable.rotation_basis(*args)
+        flat = basis.reshape(basis.shape[0], -1)
+        q, _ = torch.linalg.qr(
+            torch.randn(flat.shape[0], flat.shape[0], generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        )
+        assert torch.allclose(steerable.canonical_basis(q @ flat), flat, atol=1e-12)

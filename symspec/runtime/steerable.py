@@ -100,7 +100,32 @@ def _null_space(kind: str, n: int, in_shape: tuple, in_dims: tuple, out_shape: t
         basis = basis @ vh[int((s > 1e-9 * scale).sum()) :].T
         if basis.shape[1] == 0:
             break
-    return basis.T.reshape(-1, p_out, p_in).contiguous()
+    return canonical_basis(basis.T).reshape(-1, p_out, p_in).contiguous()
+
+
+def canonical_basis(rows: torch.Tensor, tol: float = 1e-6) -> torch.Tensor:
+    """The orthonormal basis ``[k, P]`` of the span of the orthonormal ``rows`` that depends on the span only.
+
+    Gram-Schmidt on the columns of the projector ``rows^T rows`` (unique for
+    the span) in index order, keeping a column when its residual norm exceeds
+    ``tol``: so the weights' meaning does not depend on which orthonormal basis
+    an SVD (LAPACK build, machine) returned. ``rows`` unchanged if fewer than
+    ``k`` columns pass (never seen; a safeguard).
+    """
+    k = rows.shape[0]
+    if k == 0:
+        return rows
+    projector = rows.T @ rows
+    chosen = torch.empty(0, rows.shape[1], dtype=rows.dtype)
+    for j in range(projector.shape[1]):
+        v = projector[:, j] - chosen.T @ (chosen @ projector[:, j])
+        v = v - chosen.T @ (chosen @ v)  # twice: orthogonal to rounding
+        norm = float(v.norm())
+        if norm > tol:
+            chosen = torch.cat([chosen, (v / norm)[None]])
+            if chosen.shape[0] == k:
+                return chosen
+    return rows
 
 
 def rotation_basis(kind: str, n: int, in_shape: tuple, in_dims: tuple, out_shape: tuple, out_dims: tuple) -> torch.Tensor:
