@@ -231,3 +231,15 @@ def test_parametrized_weights_are_noted_not_a_traceback():
     r = symspec.audit(Att(), torch.randn(3, 2, 8), rank=False)
     assert r.by_kind() == {"attention_qk": 32, "key_bias": 8} and not r.rejected
     assert [s["module"] for s in r.to_dict()["spectra"]] == []
+
+
+def test_quotient_refuses_a_report_of_another_module():
+    # a report audited on model, used with a wrapper: every name missed and the quotient silently did nothing
+    from symspec.errors import UsageError
+    from symspec.optim import Quotient
+
+    net = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 2))
+    report = symspec.audit(net, torch.randn(4, 3), rank=False)
+    wrapper = nn.Sequential(net)
+    with pytest.raises(UsageError, match=r"the report names parameters this model does not have \(0.bias, 0.weight, 2.weight\)"):
+        Quotient(torch.optim.SGD(wrapper.parameters(), lr=0.1), wrapper, report)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import UsageError
 from .find import find_symmetries
 
 __all__ = ["project", "project_out", "canonicalize", "QuotientOptimizer", "symmetries_of"]
@@ -135,6 +136,13 @@ class QuotientOptimizer:
         self.optimizer = optimizer
         self.model = model
         self.symmetries = symmetries_of(model, report)
+        own = dict(model.named_parameters())
+        missing = sorted({n for sym in self.symmetries for n in sym.names if n not in own})
+        if missing:
+            raise UsageError(
+                f"Quotient: the report names parameters this model does not have ({', '.join(missing[:3])}"
+                f"{', ...' if len(missing) > 3 else ''}); audit this very module (not a wrapper such as DDP, nor its .module)"
+            )
         self.mode = mode
         self.canonicalize_after = canonicalize
         self.tol = tol
