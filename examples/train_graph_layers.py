@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -42,6 +42,9 @@ import torch.nn.functional as F
 import symspec
 
 __all__ = ["random_graphs", "within_two", "MessagePassing", "MLP", "main"]
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from trainlib import seed_statistics  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 P_LOW, P_HIGH = 0.05, 0.35
@@ -226,12 +229,8 @@ def main(argv=None) -> dict:
                 flush=True,
             )
     print(f"test MAE and exact-count accuracy over seeds {args.seeds} (mean ± sample std), {args.steps} steps:")
+    seed_statistics(result["models"], ("mae", "exact", "equivariance_error", "seconds"))
     for entry in result["models"].values():
-        runs = list(entry["runs"].values())
-        for what in ("mae", "exact", "equivariance_error", "seconds"):
-            values = [r[what] for r in runs]
-            entry[f"{what}_mean"] = statistics.fmean(values)
-            entry[f"{what}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
         print(
             f"  {entry['label']:34s} {entry['parameters']:6d} parameters  MAE {entry['mae_mean']:.3f} ± {entry['mae_std']:.3f}  "
             f"exact {entry['exact_mean']:.3f} ± {entry['exact_std']:.3f}  {entry['seconds_mean']:.1f} s per model",

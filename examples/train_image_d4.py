@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -41,6 +41,9 @@ import torch.nn.functional as F
 import symspec
 
 __all__ = ["PENTOMINOES", "make_images", "GroupCNN", "PlainCNN", "main"]
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from trainlib import seed_statistics  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -253,12 +256,8 @@ def run(args) -> dict:
                 flush=True,
             )
     print(f"rotated-test accuracy over seeds {args.seeds} (mean ± sample std), {args.steps} steps:")
+    seed_statistics(result["models"], ("rotated", "upright", "seconds"))
     for entry in result["models"].values():
-        runs = list(entry["runs"].values())
-        for what in ("rotated", "upright", "seconds"):
-            values = [r[what] for r in runs]
-            entry[f"{what}_mean"] = statistics.fmean(values)
-            entry[f"{what}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
         print(
             f"  {entry['label']:30s} {entry['parameters']:6d} parameters  rotated {entry['rotated_mean']:.3f} ± "
             f"{entry['rotated_std']:.3f}  upright {entry['upright_mean']:.3f}  {entry['seconds_mean']:.1f} s per model",

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -43,6 +43,9 @@ import torch
 
 import symspec
 from symspec import runtime as rt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from trainlib import seed_statistics  # noqa: E402
 
 __all__ = ["make_clouds", "energy", "SteerableNet", "MLP", "main"]
 
@@ -205,12 +208,8 @@ def main(argv=None) -> dict:
                 flush=True,
             )
     print(f"test MSE / variance over seeds {args.seeds} (mean ± sample std), {args.steps} steps:")
+    seed_statistics(result["models"], ("rotated", "canonical", "seconds"))
     for entry in result["models"].values():
-        runs = list(entry["runs"].values())
-        for what in ("rotated", "canonical", "seconds"):
-            values = [r[what] for r in runs]
-            entry[f"{what}_mean"] = statistics.fmean(values)
-            entry[f"{what}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
         print(
             f"  {entry['label']:36s} {entry['parameters']:6d} parameters  rotated {entry['rotated_mean']:.4f} ± "
             f"{entry['rotated_std']:.4f}  canonical {entry['canonical_mean']:.4f}  {entry['seconds_mean']:.1f} s per model",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -309,3 +310,14 @@ def main_runs(task: Task, args, parser, default_sets: list, default_max_steps: i
     if args.plot:
         _plot(records, args.plot, f"{task.name}: test accuracy")
     return records
+
+
+def seed_statistics(models: dict, measures: tuple) -> None:
+    """Add ``<measure>_mean`` and ``<measure>_std`` (sample std over the seeds; 0 for one seed) to each model entry,
+    whose ``"runs"`` maps a seed to that run's measures."""
+    for entry in models.values():
+        runs = list(entry["runs"].values())
+        for what in measures:
+            values = [r[what] for r in runs]
+            entry[f"{what}_mean"] = statistics.fmean(values)
+            entry[f"{what}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
