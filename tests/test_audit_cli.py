@@ -64,7 +64,7 @@ def test_example_function(capsys):
         (["--model", f"{MOD}:small_encoder"], "give the example batch"),
         (["--model", f"{MOD}:small_encoder", "--input", "long:4,5"], "has no nn.Embedding"),
         (["--model", f"{MOD}:small_encoder", "--input", "4,5,8", "--json", "/no/such/dir/r.json"], "no such directory"),
-        (["--model", f"{MOD}:small_encoder", "--input", "4,5,8", "--tol", "0"], "--tol must be positive"),
+        (["--model", f"{MOD}:small_encoder", "--input", "4,5,8", "--tol", "0"], "--tol must be a positive finite number"),
     ],
 )
 def test_usage_errors_exit_2_without_traceback(args, message, capsys):
