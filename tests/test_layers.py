@@ -235,7 +235,18 @@ def test_train_image_d4_example_runs_and_reports(tmp_path):
 
     out = tmp_path / "r.json"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "train_image_d4.py"), "--steps", "20", "--seeds", "0", "--size", "12", "--json", str(out)],
+        [
+            sys.executable,
+            str(ROOT / "examples" / "train_image_d4.py"),
+            "--steps",
+            "20",
+            "--seeds",
+            "0",
+            "--size",
+            "12",
+            "--json",
+            str(out),
+        ],
         capture_output=True,
         text=True,
     )
@@ -540,3 +551,15 @@ def test_assert_equivariant_reads_the_analysis_only_through_the_frozen_lookups()
         x = torch.randn(3, *shape, dtype=torch.float64)
         module = symspec.compile(spec).LAYERS[name](2, 3).double() if compiled else (lambda t: t.mean(-1))
         symspec.assert_equivariant(module, narrowed, name, x, generator=torch.Generator().manual_seed(0))
+
+
+def test_basis_layer_bases_stay_float64_through_a_cast_down_and_back():
+    """`.float().double()` used to round the float64 basis, breaking fp64 equivariance (to ~1e-8)."""
+    src = "group R = SO(3)\ndomain M = tensor[3, 3]\naction R on M by matrix(dims=(-2, -1))\nlayer m: M -> M under R\n"
+    spec = symspec.loads(src, "m.sym")
+    layer = symspec.compile(spec).LAYERS["m"](2, 2)
+    exact = layer.basis.clone()
+    layer.float().half().double()
+    assert layer.basis.dtype == torch.float64 and torch.equal(layer.basis, exact)
+    x = torch.randn(3, 2, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    symspec.assert_equivariant(layer, spec, "m", x, generator=torch.Generator().manual_seed(1))

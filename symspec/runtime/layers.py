@@ -16,6 +16,7 @@ import math
 import torch
 
 __all__ = [
+    "Float64Bases",
     "orbit_labels",
     "OrbitLinear",
     "DeepSetsLinear",
@@ -603,7 +604,7 @@ def equivariant_basis(
     eye_in, eye_out = torch.eye(p_in, dtype=torch.float64), torch.eye(p_out, dtype=torch.float64)
     blocks = [torch.kron(mo, eye_in) - torch.kron(eye_out, mi.T.contiguous()) for (_, mi), (_, mo) in zip(rin, rout)]
     constraints = torch.cat(blocks)
-    _, s, vh = torch.linalg.svd(constraints, full_matrices=True)
+    _, s, vh = torch.linalg.svd(constraints, full_matrices=False)  # rows >= columns: vh is square, the null space in it
     scale = max(float(s.max()) if s.numel() else 1.0, 1.0)
     rank = int((s > cutoff * scale).sum())
     return vh[rank:].reshape(-1, p_out, p_in)
@@ -625,15 +626,33 @@ def invariant_basis(reps: list | None, shape: tuple, cutoff: float = 1e-9) -> to
 _BASIS_CACHE: dict = {}
 
 
-class BasisLinear(torch.nn.Module):
+class Float64Bases(torch.nn.Module):
+    """A module whose ``FLOAT64_BUFFERS`` stay float64 through ``.to``/``.float``/``.half`` (they are only moved):
+    a cast down and back would round them and break float64 equivariance. Forward casts them to the input's dtype."""
+
+    FLOAT64_BUFFERS: tuple = ()
+
+    def _apply(self, fn, recurse=True):
+        kept = {name: self._buffers[name] for name in self.FLOAT64_BUFFERS if self._buffers.get(name) is not None}
+        out = super()._apply(fn, recurse)
+        for name, before in kept.items():
+            after = self._buffers[name]
+            if after.dtype != torch.float64:
+                self._buffers[name] = before.to(after.device)
+        return out
+
+
+class BasisLinear(Float64Bases):
     """``[batch, c_in, *in_shape] -> [batch, c_out, *out_shape]`` spanned by an equivariant basis (matrix actions).
 
     The basis is solved once per (representations, shapes) and cached; the
     weight is ``sum_k theta[o, i, k] B_k`` and the bias ``sum_k b[o, k] v_k``
     over a basis ``v`` of the output's invariant vectors (no bias when there
     is none: SO(n) on a vector). Both bases are float64 buffers, cast to the
-    input's dtype in the forward pass.
+    input's dtype in the forward pass (and stay float64 through ``.float()``).
     """
+
+    FLOAT64_BUFFERS = ("basis", "bias_basis")
 
     def __init__(self, c_in: int, c_out: int, in_reps: list, out_reps: list | None, in_shape, out_shape, bias: bool = True):
         super().__init__()

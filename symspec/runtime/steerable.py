@@ -24,6 +24,8 @@ import weakref
 
 import torch
 
+from .layers import Float64Bases
+
 __all__ = [
     "MAX_STEERABLE_UNKNOWNS",
     "POINT_MAPS",
@@ -224,7 +226,7 @@ class _Layout:
         self.identity = self.perm == tuple(range(len(self.perm)))
 
 
-class SteerableLinear(torch.nn.Module):
+class SteerableLinear(Float64Bases):
     """``[batch, c_in, *shape(D1)] -> [batch, c_out, *shape(D2)]`` commuting with symmetric(N) x SO(n) / O(n).
 
     ``group``: ``("so" | "o", n)``. ``source`` / ``target``: dicts with
@@ -239,6 +241,8 @@ class SteerableLinear(torch.nn.Module):
     invariants (constant; diagonal and constant for pairs) times the
     rotation-invariant vectors of the output (none for a vector under SO(n)).
     """
+
+    FLOAT64_BUFFERS = ("basis", "bias_basis")
 
     def __init__(self, c_in: int, c_out: int, group: tuple, source: dict, target: dict, bias: bool = True):
         super().__init__()
@@ -314,16 +318,8 @@ class SteerableLinear(torch.nn.Module):
         return super().train(mode)
 
     def _apply(self, fn, recurse=True):
-        """As ``nn.Module._apply`` (``.to``, ``.cuda``, ``.float``, ...), but the bases stay float64 (moved only):
-        a cast down and back would round them and break float64 equivariance."""
-        bases = {name: self._buffers[name] for name in ("basis", "bias_basis")}
-        self.clear_cache()
-        out = super()._apply(fn, recurse)
-        for name, before in bases.items():
-            after = self._buffers[name]
-            if after.dtype != torch.float64:
-                self._buffers[name] = before.to(after.device)
-        return out
+        self.clear_cache()  # the bases stay float64 (Float64Bases); the cached kernel follows the weights' new dtype
+        return super()._apply(fn, recurse)
 
     def __getstate__(self) -> dict:
         state = super().__getstate__()
