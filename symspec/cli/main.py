@@ -46,7 +46,7 @@ def _silence_stdout() -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="symspec",
-        description="A compiler for task symmetries: check, explain, compile, validate and format .sym specs.",
+        description="A compiler for task symmetries: check, explain, compile, validate and format .sym specs; audit a model's parameter symmetries.",
     )
     parser.add_argument("--version", action="version", version=f"symspec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
