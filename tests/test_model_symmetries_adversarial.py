@@ -243,3 +243,38 @@ def test_quotient_refuses_a_report_of_another_module():
     wrapper = nn.Sequential(net)
     with pytest.raises(UsageError, match=r"the report names parameters this model does not have \(0.bias, 0.weight, 2.weight\)"):
         Quotient(torch.optim.SGD(wrapper.parameters(), lr=0.1), wrapper, report)
+
+
+class _Heads(nn.Module):
+    """Protocol attention whose heads are laid out interleaved (``view(..., d_head, n_head)``): QK/VO claims are false."""
+
+    def __init__(self, d: int = 8, h: int = 2, interleaved: bool = True):
+        super().__init__()
+        self.n_head, self.interleaved = h, interleaved
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(d, d) for _ in range(4))
+
+    def forward(self, x):
+        b, t, d = x.shape
+        h = self.n_head
+
+        def split(y):
+            return y.view(b, t, d // h, h).permute(0, 3, 1, 2) if self.interleaved else y.view(b, t, h, d // h).transpose(1, 2)
+
+        y = nn.functional.scaled_dot_product_attention(split(self.q_proj(x)), split(self.k_proj(x)), split(self.v_proj(x)))
+        return self.out_proj(y.transpose(1, 2).reshape(b, t, d))
+
+
+def test_a_batch_that_cannot_tell_gives_not_tested_not_verified():
+    # one token: the softmax over one key is 1 whatever W_Q, W_K; a false QK claim used to pass as verified
+    torch.manual_seed(0)
+    from symspec.testing import randomized_copy
+
+    model = randomized_copy(_Heads(), torch.Generator().manual_seed(1))
+    one = {s.kind: s for s in symspec.audit(model, torch.randn(2, 1, 8), rank=False).symmetries}
+    assert one["attention_qk"].verified is None and "the check cannot tell" in one["attention_qk"].note
+    assert one["attention_vo"].verified is False  # refuted even on one token
+    five = {s.kind: s for s in symspec.audit(model, torch.randn(2, 5, 8), rank=False).symmetries}
+    assert five["attention_qk"].verified is False
+    good = randomized_copy(_Heads(interleaved=False), torch.Generator().manual_seed(1))
+    report = symspec.audit(good, torch.randn(2, 5, 8), rank=False)
+    assert all(s.verified is True for s in report.symmetries)  # the key bias too (exempt from the inert test)

@@ -139,3 +139,19 @@ class Probe:
             return
         sym.error = float(along / random)
         sym.verified = sym.error < tol
+        if sym.verified and sym.kind != "key_bias" and self._inert(sym, norm, random, generator, tol):
+            sym.verified = None
+            sym.note = (sym.note + "; " if sym.note else "") + (
+                "its parameters do not move the outputs on this batch: the check cannot tell (not tested)"
+            )
+
+    def _inert(self, sym, norm: torch.Tensor, random: torch.Tensor, generator: torch.Generator, tol: float) -> bool:
+        """A random direction on the claim's own parameters moves the outputs less than ``tol`` (relative, like the
+        error): any claim on them would pass (a batch of one token, where a softmax over one key is 1).  The key
+        bias is exempt: it never moves the outputs, which is the claim itself."""
+        r = {n: torch.randn(self.params[n].shape, generator=generator, dtype=torch.float64).to(self.params[n]) for n in sym.names}
+        rnorm = torch.sqrt(sum(v.square().sum() for v in r.values()))
+        if rnorm == 0:
+            return True
+        moved = self.directional({n: v * (norm / rnorm) for n, v in r.items()}).norm()
+        return bool(moved / random < tol)
