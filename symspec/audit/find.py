@@ -411,9 +411,10 @@ def _reaches(arg, node: fx.Node, mods: dict) -> bool:
 
 
 def _more_inside(m: nn.Module) -> bool:
-    """A protocol attention holding more than its projections (an MLP, norms): its interior is searched too."""
+    """A protocol attention holding parameters besides its projections (an MLP, norms): its interior is searched too
+    (not for parameter-free children such as a rotary embedding, whose tracing would only add a note)."""
     own = {a for a in _PROTOCOL_LINEARS if isinstance(getattr(m, a, None), nn.Linear)}
-    return any(n not in own and not isinstance(c, _PASS_MODULES) for n, c in m.named_children())
+    return any(n not in own and next(c.parameters(), None) is not None for n, c in m.named_children())
 
 
 def _trace(found: Found, prefix: str, m: nn.Module, leaves: set, names: _Names, protocol: set) -> None:
