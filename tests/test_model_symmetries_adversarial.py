@@ -278,3 +278,22 @@ def test_a_batch_that_cannot_tell_gives_not_tested_not_verified():
     good = randomized_copy(_Heads(interleaved=False), torch.Generator().manual_seed(1))
     report = symspec.audit(good, torch.randn(2, 5, 8), rank=False)
     assert all(s.verified is True for s in report.symmetries)  # the key bias too (exempt from the inert test)
+
+
+class _Argmax(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 2))
+
+    def forward(self, x):
+        return self.net(x).argmax(-1)
+
+
+def test_no_float_outputs_or_no_parameters_are_reported_not_a_traceback():
+    # the rank's Jacobian reshaped 0 outputs (RuntimeError) and concatenated 0 parameters (ValueError)
+    r = symspec.audit(_Argmax(), torch.randn(5, 4))
+    assert r.functional_rank is None and r.rank_info["reason"] == "no floating-point outputs"
+    assert [(s.kind, s.verified) for s in r.symmetries] == [("relu_rescaling", None)]
+    r = symspec.audit(nn.ReLU(), torch.randn(5, 4))
+    assert r.functional_rank is None and r.rank_info["reason"] == "the model has no parameters" and r.parameters == 0
+    assert "not computed (the model has no parameters)" in r.render()

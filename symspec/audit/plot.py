@@ -23,7 +23,7 @@ def plot_spectra(report, path: str) -> str:
         ax.set_xlabel("index")
         ax.set_ylabel("singular value")
         ax.set_title(f"{kind} per head")
-        if sum(len(s["heads"]) for s in report.spectra if s["kind"] == kind) <= 12:
+        if 0 < sum(len(s["heads"]) for s in report.spectra if s["kind"] == kind) <= 12:
             ax.legend(fontsize=7)
     if not report.spectra:
         fig.suptitle("no attention found: no spectra")

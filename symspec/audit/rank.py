@@ -21,12 +21,17 @@ RANK_RTOL = 1e-9
 def jacobian(probe: Probe, *, max_entries: int = MAX_ENTRIES) -> dict:
     """Set ``probe.jacobian`` (outputs x parameters) when it has at most ``max_entries`` entries; returns sizes."""
     names = list(probe.params)
+    if not names:
+        return {"parameters": 0, "outputs": None, "reason": "the model has no parameters"}
     shapes = [probe.params[n].shape for n in names]
     sizes = [probe.params[n].numel() for n in names]
     flat = torch.cat([probe.params[n].reshape(-1) for n in names])
     with torch.no_grad():
         n_out = probe.outputs(probe.params).numel()
     info = {"parameters": int(flat.numel()), "outputs": int(n_out)}
+    if n_out == 0 or flat.numel() == 0:
+        info["reason"] = "no floating-point outputs" if n_out == 0 else "no parameter entries"
+        return info
     if flat.numel() * n_out > max_entries:
         info["reason"] = f"Jacobian of {n_out:,} x {flat.numel():,} entries is over the limit of {max_entries:,}"
         return info
