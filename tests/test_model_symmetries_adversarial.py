@@ -297,3 +297,32 @@ def test_no_float_outputs_or_no_parameters_are_reported_not_a_traceback():
     r = symspec.audit(nn.ReLU(), torch.randn(5, 4))
     assert r.functional_rank is None and r.rank_info["reason"] == "the model has no parameters" and r.parameters == 0
     assert "not computed (the model has no parameters)" in r.render()
+
+
+class _Core(nn.Module):
+    def forward(self, q, k, v):
+        return nn.functional.scaled_dot_product_attention(q, k, v)
+
+
+class _MyAttention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.qkv, self.core = nn.Linear(8, 24), _Core()
+
+    def forward(self, x):
+        return self.core(*self.qkv(x).chunk(3, -1))
+
+
+class _TwoAttentions(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.attn, self.other = _MyAttention(), _Core()
+
+    def forward(self, x):
+        return self.attn(x) + self.other(x, x, x)
+
+
+def test_one_note_per_unidentified_attention():
+    r = symspec.audit(_TwoAttentions(), torch.randn(2, 3, 8), rank=False)
+    heads = [n.split(":")[0] for n in r.notes]
+    assert heads == ["attn (_MyAttention)", "other (_Core)"]  # not attn.core a second time

@@ -52,6 +52,7 @@ class Found:
     attention: list = field(default_factory=list)  # (module name, QK PairSymmetry, VO PairSymmetry)
     notes: list = field(default_factory=list)
     identified: list = field(default_factory=list)  # names of the attention modules whose projections were identified
+    unidentified: list = field(default_factory=list)  # names of modules noted as attention by their class name alone
 
 
 class _Names:
@@ -462,6 +463,7 @@ def find_symmetries(model: nn.Module) -> Found:
             and not isinstance(m, (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerDecoderLayer))
             and not any(i == name or i.startswith(name + ".") or name.startswith(i + ".") for i in identified)
         ):
+            found.unidentified.append(name)
             found.notes.append(
                 f"{name} ({type(m).__name__}): looks like attention but its projections were not identified "
                 f"{PROTOCOL_HINT}; its symmetries are not counted"

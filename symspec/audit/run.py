@@ -86,8 +86,8 @@ def _attention_notes(probe: Probe, found) -> list:
     out = []
     for name, what in seen.items():
         label = name or "(model)"
-        if any(n.startswith(f"{name} (") for n in found.notes) and name:
-            continue  # already reported from its class name
+        if any(name == u or name.startswith(u + ".") for u in found.unidentified):
+            continue  # already reported from its (or an enclosing module's) class name
         out.append(
             f"{label} ({type(mods[name]).__name__}): runs attention ({what}) but its projections were not identified "
             f"{PROTOCOL_HINT}; its QK/VO symmetries are not counted"
