@@ -465,7 +465,7 @@ def find_symmetries(model: nn.Module) -> Found:
         ):
             found.unidentified.append(name)
             found.notes.append(
-                f"{name} ({type(m).__name__}): looks like attention but its projections were not identified "
+                f"{name or '(model)'} ({type(m).__name__}): looks like attention but its projections were not identified "
                 f"{PROTOCOL_HINT}; its symmetries are not counted"
             )
     found.identified = identified + [
