@@ -341,3 +341,21 @@ def test_float32_audit_uses_a_float32_tolerance():
     r = symspec.audit(good, torch.randn(2, 5, 8), rank=False, dtype=torch.float32)
     assert all(s.verified for s in r.symmetries) and max(s.error for s in r.symmetries) > 1e-9  # float32 rounding
     assert symspec.audit(good, torch.randn(2, 5, 8), rank=False).tol == 1e-6
+
+
+class _MHA(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.m = nn.MultiheadAttention(4, 2)
+
+    def forward(self, x):
+        return self.m(x, x, x)[0]
+
+
+def test_float32_rank_matches_float64():
+    # rtol 1e-9 counted float32 rounding as rank: 79 of 80 (parameters - rank = 1 < 24 redundant, "FAILS")
+    torch.manual_seed(0)
+    model, x = _MHA(), torch.randn(6, 5, 4)
+    r64, r32 = symspec.audit(model, x), symspec.audit(model, x, dtype=torch.float32)
+    assert r64.functional_rank == r32.functional_rank == 56
+    assert r32.parameters - r32.functional_rank >= r32.redundant == 24

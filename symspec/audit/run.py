@@ -24,7 +24,7 @@ def audit(
     dtype: torch.dtype = torch.float64,
     rank: bool = True,
     max_rank_entries: int = MAX_ENTRIES,
-    rank_rtol: float = RANK_RTOL,
+    rank_rtol: float | None = None,
     seed: int = 0,
 ) -> AuditReport:
     """Audit ``model`` on ``example_inputs`` (a tensor or a tuple of positional inputs).
@@ -32,10 +32,13 @@ def audit(
     ``softmax_output``: the output is logits read through a softmax (classifier, language model): outputs are
     compared after ``log_softmax(-1)`` and the output Linear's shift is counted.  Every claim is verified on a
     ``dtype`` copy of the model in eval mode; the model itself is not changed.  ``tol`` (None): ``1e-6`` in float64,
-    ``1000 eps`` in a lower precision (float32: ``1.2e-4``), where true symmetries measure rounding of ``1e-7``..``1e-6``.
+    ``1000 eps`` in a lower precision (float32: ``1.2e-4``), where true symmetries measure rounding of ``1e-7``..``1e-6``;
+    ``rank_rtol`` (None): ``1e-9`` in float64, ``100 eps`` below (float32: ``1.2e-5``).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"audit needs a torch.nn.Module, got {type(model).__name__}")
+    if rank_rtol is None:  # float32 Jacobians have a rounding floor near 1e-8 of the largest singular value
+        rank_rtol = RANK_RTOL if dtype == torch.float64 else max(RANK_RTOL, 100 * torch.finfo(dtype).eps)
     if tol is None:
         tol = DEFAULT_TOL if dtype == torch.float64 else max(DEFAULT_TOL, 1000 * torch.finfo(dtype).eps)
     inputs = example_inputs if isinstance(example_inputs, tuple) else (example_inputs,)
