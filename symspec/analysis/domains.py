@@ -248,7 +248,7 @@ def _eval_int(ctx: Context, expr, what: str, allow_dim: bool):
     return None
 
 
-_EXAMPLES = {"cyclic": "cyclic(5)", "range": "range(0, 10)", "nodes": "nodes(G)"}
+_EXAMPLES = {"cyclic": "cyclic(5)", "range": "range(0, 10)", "nodes": "nodes(G)", "units": "units(7)"}
 _DOMAIN_CTORS = ("cyclic", "units", "range", "set", "nodes", "tensor", "real", "bool")
 
 
