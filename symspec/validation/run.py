@@ -23,6 +23,7 @@ from ..errors import ModelError, UsageError
 from ..runtime.calls import describe_missing, gather_models, models_needed
 from ..runtime.descriptors import ClassOutput, GroupElements, Real, TensorOutput, Values
 from .report import LawReport, Report, wilson_interval
+from .shard import is_leader, law_seed, merge, rank_batches
 from .tabulate import mixed_radix
 
 __all__ = ["validate", "needed_models", "select_laws"]
@@ -129,6 +130,7 @@ class _Law:
         self.keep = keep
         self.cases = self.skipped = self.violations = self.nonfinite = 0
         self.loss_sum = 0.0
+        self.loss_terms: list = []  # each batch's term of loss_sum, in order (a sharded run adds them up in the same order)
         self.worst: list = []  # (loss, example)
         self.magnitudes: list = []
         self.residuals = residuals
@@ -147,7 +149,9 @@ class _Law:
         self.violations += counts[2]
         self.nonfinite += counts[3]
         ok = mask & finite
-        self.loss_sum += float(loss[ok].double().sum()) if counts[0] else 0.0
+        term = float(loss[ok].double().sum()) if counts[0] else 0.0
+        self.loss_terms.append(term)
+        self.loss_sum += term
         if not counts[2]:
             return
         scored = torch.where(bad, loss.nan_to_num(nan=float("inf"), posinf=float("inf")), torch.full_like(loss, -1.0))
@@ -486,14 +490,16 @@ def _validate_law(
     variables = info["variables"]
     law.tol, law.rtol = tolerances(meta.get("tol"), meta.get("rtol"))
     generator = torch.Generator(device=device)
-    generator.manual_seed(seed * 1_000_003 + index)
+    generator.manual_seed(law_seed(seed * 1_000_003 + index))
     law.mode, sizes, total = plan
     enumerated = law.mode != "monte carlo"
-    acc = _Law(examples, _Residuals(RESIDUALS_KEPT, device, seed * 1_000_003 + index + 500_000))
+    acc = _Law(examples, _Residuals(RESIDUALS_KEPT, device, law_seed(seed * 1_000_003 + index + 500_000)))
     drawn: dict = {}
-    bar = _progress(total, progress, name)
+    starts = rank_batches(total, batch_size)  # under torch.distributed: this rank's batches only
+    share = min(total, starts[-1] + batch_size) - starts[0] if starts else 0
+    bar = _progress(share, progress if is_leader() else False, name)
     started = time.perf_counter()
-    for start in range(0, total, batch_size):
+    for start in starts:
         stop = min(total, start + batch_size)
         if enumerated:
             values = _enumerate(variables, sizes, start, stop, device)
@@ -505,6 +511,7 @@ def _validate_law(
     if bar is not None:
         bar.close()
     law.seconds = time.perf_counter() - started
+    acc = merge(acc, drawn)  # every rank's sums, worst cases and residuals (one process: as is)
     law.cases, law.skipped, law.violations, law.nonfinite = acc.cases, acc.skipped, acc.violations, acc.nonfinite
     law.rate = acc.violations / acc.cases if acc.cases else 0.0
     exact = law.mode == "exhaustive"

@@ -1,0 +1,110 @@
+"""``symspec.validate`` inside a ``torch.distributed`` process group: each rank checks a contiguous share of the batches.
+
+The hook is three calls in ``run._validate_law``: :func:`rank_batches` (this
+rank's batch starts), :func:`law_seed` (this rank's draw seed) and
+:func:`merge` (every rank's running sums, combined in rank order on every
+rank). Batches are the single process's batches, split without padding or
+repetition, and the sums are added in the single process's order: for an
+exhaustive law the merged report equals the single-process one exactly
+(docs/distributed.md). Without an initialized group (or with one rank) every
+function is the identity of the single-process run.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..distributed import all_gather, rank_and_world, rank_generator, shard
+
+__all__ = ["rank_batches", "law_seed", "merge", "is_leader"]
+
+
+def is_leader() -> bool:
+    """True on rank 0 (and in a single process): the rank that prints."""
+    return rank_and_world()[0] == 0
+
+
+def rank_batches(total: int, batch_size: int) -> range:
+    """The starts of this rank's batches among ``range(0, total, batch_size)``: a contiguous block of them."""
+    rank, world = rank_and_world()
+    batches = range(0, total, batch_size)
+    mine = shard(len(batches), rank, world)
+    return batches[mine.start : mine.stop]
+
+
+def law_seed(seed: int) -> int:
+    """The seed of a law's draws on this rank: ``seed`` in one process; ``rank_generator``'s rule on several ranks.
+
+    Ranks must not repeat each other's Monte Carlo draws; a single process
+    keeps its historic seeds. (Exhaustive laws draw nothing: their reports are
+    identical either way.)
+    """
+    rank, world = rank_and_world()
+    if world == 1:
+        return seed
+    return int(rank_generator(seed, "cpu", rank).initial_seed())
+
+
+def _state(acc) -> dict:
+    r = acc.residuals
+    return {
+        "counts": (acc.cases, acc.skipped, acc.violations, acc.nonfinite),
+        "terms": acc.loss_terms,
+        "worst": acc.worst,
+        "magnitudes": acc.magnitudes,
+        "has_residual": acc.has_residual,
+        "residual": None
+        if r is None or not r.cases
+        else {
+            "cases": r.cases,
+            "parts": [tuple(t.cpu() for t in part) for part in r.parts],
+            "max": (float(r.max_abs), float(r.max_rel)),
+        },
+    }
+
+
+def merge(acc, drawn: dict):
+    """``acc`` (a ``run._Law``) with every rank's cases merged in, in rank order; ``drawn`` updated in place.
+
+    Counts add up; batch loss terms are summed in the single process's order;
+    the worst cases are the first ``keep`` of the stable sort of every rank's
+    (as one process keeps them); magnitudes are the first ``MAGNITUDES_KEPT``
+    in case order; residual samples are pooled and pruned to the bottom keys
+    (all of them, exact quantiles, up to ``keep`` cases).
+    """
+    from .run import MAGNITUDES_KEPT, _Law, _Residuals  # run imports this module
+
+    _, world = rank_and_world()
+    if world == 1:
+        return acc
+    states = all_gather((_state(acc), dict(drawn)))
+    out = _Law(acc.keep, None)
+    loss_sum = 0.0
+    for state, dims in states:
+        cases, skipped, violations, nonfinite = state["counts"]
+        out.cases += cases
+        out.skipped += skipped
+        out.violations += violations
+        out.nonfinite += nonfinite
+        for term in state["terms"]:
+            loss_sum += term
+        out.loss_terms += state["terms"]
+        out.worst += state["worst"]
+        out.magnitudes += state["magnitudes"]
+        out.has_residual |= state["has_residual"]
+        drawn.update(dims)
+    out.loss_sum = loss_sum
+    out.worst.sort(key=lambda t: -t[0])  # stable: ties keep rank order, as batch order in one process
+    del out.worst[out.keep :]
+    del out.magnitudes[MAGNITUDES_KEPT:]
+    pooled = [state["residual"] for state, _ in states if state["residual"] is not None]
+    if acc.residuals is not None:
+        r = _Residuals(acc.residuals.keep, torch.device("cpu"), 0)
+        for part in pooled:
+            r.cases += part["cases"]
+            r.parts += part["parts"]
+            r.max_abs = torch.maximum(r.max_abs, torch.tensor(part["max"][0], dtype=torch.float64))
+            r.max_rel = torch.maximum(r.max_rel, torch.tensor(part["max"][1], dtype=torch.float64))
+        r.held = sum(int(p[0].shape[0]) for p in r.parts)
+        out.residuals = r
+    return out

@@ -1,0 +1,206 @@
+"""symspec under DDP: two gloo processes on the CPU, spawned once for the whole file (docs/distributed.md).
+
+Each rank runs every scenario and saves what it saw; the tests compare it
+with a single process here: gradients of the compiled loss through a
+DDP-wrapped model, per-rank and shared augmentation streams, and sharded
+``symspec.validate`` reports.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import socket
+import sys
+
+import pytest
+import torch
+
+import symspec
+from symspec.distributed import generator, shard
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPEC = os.path.join(ROOT, "examples", "modular_addition.sym")
+P = 7
+N = 12  # examples per rank
+SEED = 1234
+WORLD = 2
+TIMEOUT = 80  # seconds for the two processes
+
+
+def _module(laws=None):
+    spec = symspec.load(SPEC, params={"p": P})
+    return symspec.compile(spec.select(laws) if laws else spec)
+
+
+def _model(seed: int = 0) -> torch.nn.Module:
+    sys.path.insert(0, os.path.join(ROOT, "examples"))
+    from trainlib import PairMLP
+
+    torch.manual_seed(seed)
+    return PairMLP(P, P, d_embed=8, hidden=16).double()
+
+
+def _global_batch() -> dict:
+    g = torch.Generator().manual_seed(7)
+    a = torch.randint(0, P, (WORLD * N,), generator=g)
+    b = torch.randint(0, P, (WORLD * N,), generator=g)
+    return {"a": a, "b": b, "target": (a + b) % P}
+
+
+def _local(batch: dict, rank: int) -> dict:
+    part = shard(WORLD * N, rank, WORLD)
+    return {k: v[part.start : part.stop] for k, v in batch.items()}
+
+
+def _step(model, loss_fn, batch: dict) -> None:
+    task = torch.nn.functional.cross_entropy(model(batch["a"], batch["b"]), batch["target"])
+    (task + loss_fn(batch)).backward()
+
+
+def _grads(model) -> list:
+    return [p.grad.detach().clone() for p in model.parameters()]
+
+
+def _validate(seed=0, **options):
+    torch.manual_seed(1)
+    model = _model(3)
+    return symspec.validate(_module(), add=model, seed=seed, **options)
+
+
+def _untimed(report) -> dict:
+    d = json.loads(report.to_json())
+    for t in d["tabulated"].values():
+        t.pop("seconds")
+    for law in d["laws"]:
+        law.pop("seconds")
+    return d
+
+
+def _worker(rank: int, port: int, out: str) -> None:
+    torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD)
+    torch.set_num_threads(1)
+    results: dict = {}
+    local = _local(_global_batch(), rank)
+    # gradients: commutes only (no draws), and every law with this rank's stream, fused and not
+    for key, laws, fused, options in (
+        ("commutes", ["commutes"], None, {}),
+        ("all-fused", None, True, {}),
+        ("all-unfused", None, False, {}),
+        ("all-static", None, True, {"static_graph": True}),
+    ):
+        model = _model()
+        ddp = torch.nn.parallel.DistributedDataParallel(model, **options)
+        loss_fn = _module(laws).SymmetryLoss(add=ddp, generator=generator(SEED), fused=fused)
+        _step(ddp, loss_fn, local)
+        results[key] = _grads(model)
+    mod = _module()
+    results["augment-rank"] = mod.augment(local, generator(SEED))
+    results["augment-shared"] = mod.augment(local, generator(SEED, shared=True))
+    results["augment-rank-same-batch"] = mod.augment(_local(_global_batch(), 0), generator(SEED))
+    for key, options in (("exhaustive", {"batch_size": 50}), ("exhaustive-1", {"batch_size": 1000})):
+        results[key] = _untimed(_validate(**options))
+    results["monte-carlo"] = _untimed(_validate(cap=0, samples=501, batch_size=64))
+    torch.save(results, os.path.join(out, f"rank{rank}.pt"))
+    torch.distributed.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ranks(tmp_path_factory) -> list:
+    """What each of the two ranks saved (one spawn for the whole file)."""
+    out = str(tmp_path_factory.mktemp("ddp"))
+    ctx = multiprocessing.get_context("spawn")
+    port = _free_port()
+    procs = [ctx.Process(target=_worker, args=(rank, port, out)) for rank in range(WORLD)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(TIMEOUT)
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+            p.join()
+    codes = [p.exitcode for p in procs]
+    assert codes == [0] * WORLD, f"ranks exited with {codes}"
+    return [torch.load(os.path.join(out, f"rank{rank}.pt"), weights_only=False) for rank in range(WORLD)]
+
+
+def _close(got: list, want: list) -> None:
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-12)
+
+
+def test_gradients_equal_the_single_process_global_batch(ranks):
+    """No draws: the DDP gradients are the gradients of the loss on the global batch in one process."""
+    model = _model()
+    _step(model, _module(["commutes"]).SymmetryLoss(add=model), _global_batch())
+    for rank in ranks:
+        _close(rank["commutes"], _grads(model))
+
+
+@pytest.mark.parametrize("key", ["all-fused", "all-unfused", "all-static"])
+def test_gradients_with_draws_equal_one_process_with_each_ranks_draws(ranks, key):
+    """Every law, draws from each rank's stream: the mean over the ranks' shards in one process, same draws."""
+    model = _model()
+    mod = _module()
+    total = 0
+    for rank in range(WORLD):
+        loss_fn = mod.SymmetryLoss(add=model, generator=generator(SEED, rank=rank))
+        local = _local(_global_batch(), rank)
+        task = torch.nn.functional.cross_entropy(model(local["a"], local["b"]), local["target"])
+        total = total + (task + loss_fn(local)) / WORLD
+    total.backward()
+    for rank in ranks:
+        _close(rank[key], _grads(model))
+    assert all(r["all-fused"][0].abs().sum() > 0 for r in ranks)  # the test can fail: gradients are not zero
+
+
+def test_augmentation_streams_differ_per_rank_and_replay(ranks):
+    mod = _module()
+    same = [r["augment-rank-same-batch"] for r in ranks]
+    assert not torch.equal(same[0]["a"], same[1]["a"]) or not torch.equal(same[0]["b"], same[1]["b"])
+    for rank, saved in enumerate(ranks):
+        local = _local(_global_batch(), rank)
+        replay = mod.augment(local, generator(SEED, rank=rank))
+        for k in replay:
+            assert torch.equal(saved["augment-rank"][k], replay[k])
+        shared = mod.augment(local, torch.Generator().manual_seed(SEED))
+        for k in shared:
+            assert torch.equal(saved["augment-shared"][k], shared[k])
+        assert torch.equal((saved["augment-rank"]["a"] + saved["augment-rank"]["b"]) % P, saved["augment-rank"]["target"])
+
+
+@pytest.mark.parametrize("key,options", [("exhaustive", {"batch_size": 50}), ("exhaustive-1", {"batch_size": 1000})])
+def test_sharded_validation_report_is_the_single_process_report(ranks, key, options):
+    """Exhaustive laws: every rank's merged report is the one-process report, field for field (timings aside)."""
+    single = _untimed(_validate(**options))
+    assert {law["mode"] for law in single["laws"]} == {"exhaustive"}
+    assert any(law["violations"] for law in single["laws"])  # worst cases and divergences are compared too
+    for rank in ranks:
+        assert rank[key] == single
+
+
+def test_sharded_monte_carlo_checks_each_sample_once(ranks):
+    single = _untimed(_validate(cap=0, samples=501, batch_size=64))
+    for rank in ranks:
+        got = rank["monte-carlo"]
+        assert got == ranks[0]["monte-carlo"]  # every rank returns the merged report
+        for law, one in zip(got["laws"], single["laws"]):
+            assert law["mode"] == "monte carlo" and law["cases"] + law["skipped"] == 501
+            assert abs(law["rate"] - one["rate"]) <= 0.2  # same law, other draws: statistically close
+
+
+def test_shard_splits_without_repeats():
+    for count in range(0, 9):
+        for world in range(1, 5):
+            parts = [list(shard(count, r, world)) for r in range(world)]
+            assert sum(parts, []) == list(range(count))
+            assert max(map(len, parts)) - min(map(len, parts)) <= 1
