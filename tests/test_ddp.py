@@ -204,3 +204,36 @@ def test_shard_splits_without_repeats():
             parts = [list(shard(count, r, world)) for r in range(world)]
             assert sum(parts, []) == list(range(count))
             assert max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
+def test_torchrun_validate_prints_the_single_process_report(tmp_path):
+    """``torchrun --nproc_per_node 2 -m symspec validate``: rank 0 writes the one-process JSON (timings aside)."""
+    import subprocess
+
+    sys.path.insert(0, os.path.join(ROOT, "examples"))
+    from train_modular_addition import model
+
+    torch.manual_seed(0)
+    torch.save(model(11).state_dict(), tmp_path / "add.pt")
+    args = ["-m", "symspec", "validate", SPEC, "--param", "p=11", "--model", "examples.train_modular_addition:model"]
+    args += ["--checkpoint", str(tmp_path / "add.pt"), "--batch-size", "300"]
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    runs = {
+        "one": [sys.executable, *args, "--json", str(tmp_path / "one.json")],
+        "two": [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *args]
+        + ["--json", str(tmp_path / "two.json")],
+    }
+    out = {}
+    for key, cmd in runs.items():
+        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1, done.stderr[-2000:]  # the random model fails its laws: exit 1, not a crash
+        out[key] = done.stdout
+        with open(tmp_path / f"{key}.json", encoding="utf-8") as f:
+            report = json.load(f)
+        for t in report["tabulated"].values():
+            t.pop("seconds")
+        for law in report["laws"]:
+            law.pop("seconds")
+        out[key + ".json"] = report
+    assert out["one.json"] == out["two.json"]
+    assert out["two"].count("symspec validate") == 1  # one report, printed by rank 0

@@ -124,6 +124,20 @@ def _dims(items) -> dict:
     return out
 
 
+def _join_torchrun(device: str | None) -> tuple[bool, str | None]:
+    """Under ``torchrun`` (``WORLD_SIZE`` > 1): join its process group; (joined here, this rank's device).
+
+    ``gloo`` on the CPU, ``nccl`` with ``--device cuda`` (then ``cuda:LOCAL_RANK``).
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False, device
+    from ..distributed import init_from_env
+
+    if device is not None and device.split(":")[0] == "cuda" and ":" not in device:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    return init_from_env(device), device
+
+
 def run_validate(args, load_one, color: bool, write_stdout) -> int:
     """``symspec validate``: the table on stdout (on stderr under ``--json -``, which keeps stdout for the JSON alone)."""
     from ..pipeline import compile as compile_spec
@@ -163,23 +177,36 @@ def run_validate(args, load_one, color: bool, write_stdout) -> int:
         raise UsageError(f"--checkpoint for {', '.join(stray)} without a --model for it")
     # under --json -, whatever the user's factories and models print goes to stderr: stdout is the JSON alone
     quiet = contextlib.redirect_stdout(sys.stderr) if args.json == "-" else contextlib.nullcontext()
-    with quiet:
-        models = build_models(refs, checkpoints, dict(spec.params))
-        try:
-            report = validate(
-                module,
-                samples=args.samples,
-                seed=args.seed,
-                device=args.device,
-                batch_size=args.batch_size,
-                cap=args.cap,
-                max_rate=args.max_rate,
-                laws=laws,
-                models=models,
-                dims=dims,
-            )
-        except RuntimeError as err:  # e.g. an unknown device
-            raise UsageError(str(err).splitlines()[0]) from None
+    joined, device = _join_torchrun(args.device)
+    try:
+        with quiet:
+            if joined:  # every rank builds the same initial weights (a checkpoint then replaces them)
+                import torch
+
+                torch.manual_seed(args.seed)
+            models = build_models(refs, checkpoints, dict(spec.params))
+            try:
+                report = validate(
+                    module,
+                    samples=args.samples,
+                    seed=args.seed,
+                    device=device,
+                    batch_size=args.batch_size,
+                    cap=args.cap,
+                    max_rate=args.max_rate,
+                    laws=laws,
+                    models=models,
+                    dims=dims,
+                )
+            except RuntimeError as err:  # e.g. an unknown device
+                raise UsageError(str(err).splitlines()[0]) from None
+    finally:
+        if joined:
+            import torch
+
+            torch.distributed.destroy_process_group()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports
+        return 0 if report.passed else 1
     text = report.render()
     if args.json == "-":  # stdout is the JSON alone (parseable as a whole); the table goes to stderr
         print(text, file=sys.stderr, flush=True)
