@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# One GPU check (docs/distributed.md, "The GPU check"): on a machine with a CUDA device, in under 8 minutes,
+#   1. the tests marked `cuda` (tests/test_cuda.py: every backend on CUDA tensors equal to the CPU),
+#   2. the benchmarks that take --device, with --device cuda,
+#   3. the paper-config transformer (p 113, frac 0.3) with and without commutes,shift, seed after seed
+#      while the time budget allows (each seed: one JSON; the summary says how many ran),
+# every log, JSON and a summary.md under one folder.
+#
+#   benchmarks/gpu_check.sh [--out DIR] [--seeds N] [--budget SECONDS]
+#   benchmarks/gpu_check.sh --cpu-dry-run     # the same steps on the CPU, tiny sizes: checks the script here
+#
+# Exit status: 0 when every step passed, 1 otherwise (the summary lists each step's status and time).
+set -u
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT" || exit 2
+PYTHON="${PYTHON:-python}"
+DRY=0
+SEEDS=3
+BUDGET=470  # seconds for the whole check (goal: under 8 minutes)
+OUT=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --cpu-dry-run) DRY=1 ;;
+    --out) OUT="$2"; shift ;;
+    --seeds) SEEDS="$2"; shift ;;
+    --budget) BUDGET="$2"; shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "gpu_check.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+STAMP="$(date -u +%Y%m%d-%H%M%S)"
+if [ -z "$OUT" ]; then
+  if [ "$DRY" = 1 ]; then OUT="${TMPDIR:-/tmp}/symspec-gpu-check-dry-$STAMP"; else OUT="benchmarks/results/gpu-check-$STAMP"; fi
+fi
+mkdir -p "$OUT" || exit 2
+START=$(date +%s)
+FAILED=0
+
+if [ "$DRY" = 1 ]; then
+  DEVICE=cpu
+  export SYMSPEC_CUDA_TEST_DEVICE=cpu  # tests/test_cuda.py compares with a second CPU copy: checks the tests only
+  BENCH_REPEAT=(--repeat 3)
+  VALIDATE_ARGS=(--p 11 --loop-cases 20)
+  TRAIN_ARGS=(--p 23 --frac 0.3 --max-steps 60 --eval-every 30)
+  SEEDS=1
+else
+  DEVICE=cuda
+  if ! "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+    echo "gpu_check.sh: no CUDA device here (torch.cuda.is_available() is False); use --cpu-dry-run to check the script" >&2
+    exit 2
+  fi
+  BENCH_REPEAT=()
+  VALIDATE_ARGS=()
+  TRAIN_ARGS=(--p 113 --frac 0.3)
+fi
+
+{
+  echo "# GPU check, $STAMP"
+  echo
+  echo "mode: $([ "$DRY" = 1 ] && echo 'CPU dry run (not GPU figures)' || echo GPU)"
+  "$PYTHON" -c "import torch; print('torch', torch.__version__, '| device:', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu')"
+  git rev-parse --short HEAD 2>/dev/null | sed 's/^/commit /'
+  echo
+  echo "| step | status | seconds |"
+  echo "|---|---|---|"
+} > "$OUT/summary.md"
+
+left() { echo $((BUDGET - ($(date +%s) - START))); }
+
+# step NAME TIMEOUT CMD...: run CMD with a time limit, its output in $OUT/NAME.log, a row in the summary
+step() {
+  local name="$1" limit="$2"; shift 2
+  local t0 status rc
+  t0=$(date +%s)
+  echo "== $name (limit ${limit}s): $*"
+  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+  rc=$?
+  if [ $rc = 0 ]; then status=ok; elif [ $rc = 124 ]; then status="timeout (${limit}s)"; else status="FAILED (exit $rc)"; fi
+  [ $rc = 0 ] || FAILED=1
+  echo "| $name | $status | $(( $(date +%s) - t0 )) |" >> "$OUT/summary.md"
+  tail -n 3 "$OUT/$name.log"
+}
+
+step tests-cuda 150 "$PYTHON" -m pytest -q -m cuda tests/test_cuda.py
+step bench-loss 60 "$PYTHON" benchmarks/bench_loss.py --device "$DEVICE" "${BENCH_REPEAT[@]}"
+step bench-augment 60 "$PYTHON" benchmarks/bench_augment.py --device "$DEVICE" "${BENCH_REPEAT[@]}"
+step bench-conv 60 "$PYTHON" benchmarks/bench_conv.py --device "$DEVICE" "${BENCH_REPEAT[@]}" --json "$OUT/bench_conv.json"
+step bench-validate 90 "$PYTHON" benchmarks/bench_validate.py --device "$DEVICE" "${VALIDATE_ARGS[@]}" --json "$OUT/bench_validate.json"
+
+ran=0
+for seed in $(seq 0 $((SEEDS - 1))); do
+  remaining=$(left)
+  if [ "$seed" -gt 0 ] && [ "$remaining" -lt 120 ]; then
+    echo "== train: ${remaining}s left of the ${BUDGET}s budget: no seed $seed" | tee -a "$OUT/summary.md"
+    break
+  fi
+  [ "$remaining" -lt 60 ] && remaining=60
+  step "train-seed$seed" "$remaining" "$PYTHON" examples/train_modular_addition.py --arch transformer "${TRAIN_ARGS[@]}" \
+    --device "$DEVICE" --seed "$seed" --laws none --laws commutes,shift --no-progress --json "$OUT/train-seed$seed.json"
+  ran=$((ran + 1))
+done
+
+{
+  echo
+  echo "transformer seeds run: $ran of $SEEDS; total $(( $(date +%s) - START )) s"
+  echo
+  "$PYTHON" - "$OUT" <<'EOF'
+import glob, json, os, sys
+
+rows = []
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "train-seed*.json"))):
+    data = json.load(open(path))
+    for run in data.get("runs", [data]):
+        cfg, steps = run["config"], run["steps_to_acc"]
+        laws = ",".join(cfg.get("laws") or []) or "none"
+        rows.append(f"| {os.path.basename(path)[6:-5]} | {laws} | {steps.get('0.99')} | {steps.get('1.0')} | {run['final_test_acc']:.4f} |")
+if rows:
+    print("| seed | laws | steps to 0.99 | steps to 1.0 | final test acc |")
+    print("|---|---|---|---|---|")
+    print("\n".join(rows))
+EOF
+} >> "$OUT/summary.md"
+
+echo
+cat "$OUT/summary.md"
+exit $FAILED
