@@ -69,6 +69,29 @@ def _validate(seed=0, **options):
     return symspec.validate(_module(), add=model, seed=seed, **options)
 
 
+REAL = """
+domain Zp = cyclic(11)
+model f(a: Zp, b: Zp) -> real
+law swap: f(a, b) == f(b, a) [tol 0.5]
+law shift: forall k: Zp. f(a + k, b) == f(a, b) [tol 1.0]
+"""
+
+
+class _Table(torch.nn.Module):
+    """A real function of (a, b) in Z/11: a random table, so residuals are spread out."""
+
+    def __init__(self):
+        super().__init__()
+        self.t = torch.nn.Parameter(torch.randn(11, 11, dtype=torch.float64, generator=torch.Generator().manual_seed(4)))
+
+    def forward(self, a, b):
+        return self.t[a, b]
+
+
+def _validate_real():
+    return symspec.validate(symspec.loads(REAL, "real.sym"), f=_Table(), batch_size=97, tabulate=False)
+
+
 def _untimed(report) -> dict:
     d = json.loads(report.to_json())
     for t in d["tabulated"].values():
@@ -95,12 +118,18 @@ def _worker(rank: int, port: int, out: str) -> None:
         loss_fn = _module(laws).SymmetryLoss(add=ddp, generator=generator(SEED), fused=fused)
         _step(ddp, loss_fn, local)
         results[key] = _grads(model)
+    model = _model()
+    ddp = torch.nn.parallel.DistributedDataParallel(model)
+    sym = _module().symmetrize("add", ddp)
+    torch.nn.functional.cross_entropy(sym(local["a"], local["b"]), local["target"]).backward()
+    results["symmetrize"] = _grads(model)
     mod = _module()
     results["augment-rank"] = mod.augment(local, generator(SEED))
     results["augment-shared"] = mod.augment(local, generator(SEED, shared=True))
     results["augment-rank-same-batch"] = mod.augment(_local(_global_batch(), 0), generator(SEED))
     for key, options in (("exhaustive", {"batch_size": 50}), ("exhaustive-1", {"batch_size": 1000})):
         results[key] = _untimed(_validate(**options))
+    results["residuals"] = _untimed(_validate_real())
     results["monte-carlo"] = _untimed(_validate(cap=0, samples=501, batch_size=64))
     torch.save(results, os.path.join(out, f"rank{rank}.pt"))
     torch.distributed.destroy_process_group()
@@ -186,6 +215,22 @@ def test_sharded_validation_report_is_the_single_process_report(ranks, key, opti
     assert any(law["violations"] for law in single["laws"])  # worst cases and divergences are compared too
     for rank in ranks:
         assert rank[key] == single
+
+
+def test_sharded_residuals_and_worst_cases_are_the_single_process_ones(ranks):
+    """Real laws: residual quantiles, maxima, worst cases and divergences merged across ranks, exactly."""
+    single = _untimed(_validate_real())
+    assert all(law["residual"] and law["violations"] for law in single["laws"])
+    assert ranks[0]["residuals"] == single and ranks[1]["residuals"] == single
+
+
+def test_symmetrized_ddp_model_gradients_equal_the_single_process_global_batch(ranks):
+    model = _model()
+    batch = _global_batch()
+    sym = _module().symmetrize("add", model)
+    torch.nn.functional.cross_entropy(sym(batch["a"], batch["b"]), batch["target"]).backward()
+    for rank in ranks:
+        _close(rank["symmetrize"], _grads(model))
 
 
 def test_sharded_monte_carlo_checks_each_sample_once(ranks):
