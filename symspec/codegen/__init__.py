@@ -15,6 +15,8 @@ and its printer), :mod:`.draws`, :mod:`.terms`, :mod:`.loss`,
 from __future__ import annotations
 
 import builtins
+import hashlib
+import sys
 import textwrap
 import types
 from importlib import resources
@@ -96,6 +98,7 @@ def render(lowered: LoweredModule, out_hint: str) -> str:
             doc=_docstring(f"{s.model} averaged over the group of law(s) {s.laws}.", 4),
             fields=", ".join(identifier(f) for f in s.fields),
             body=lines(s.stmts, 8),
+            attrs=lines(s.attrs, 4) if s.attrs else "",
         )
         for s in lowered.symmetrizers
     ]
@@ -140,11 +143,17 @@ def compile_source(spec, out_hint: str | None = None) -> str:
 
 
 def compile(spec, out_hint: str | None = None):  # noqa: A001 - the public name
-    """Render the spec's module and import it in memory."""
+    """Render the spec's module and import it in memory.
+
+    The module is registered in ``sys.modules`` under a name unique to its text (``torch.compile`` looks the
+    globals of traced functions up by module name): one entry per distinct text compiled in a process.
+    """
     source = compile_source(spec, out_hint)
-    module = types.ModuleType(f"symspec_generated_{spec.name}")
+    digest = hashlib.sha1(source.encode("utf-8")).hexdigest()[:12]
+    module = types.ModuleType(f"symspec_generated_{spec.name}_{digest}")
     module.__file__ = f"<symspec {user_text(spec.file)}>"
     exec(compile_builtin(source, module.__file__, "exec"), module.__dict__)  # the text is ours: names are validated
+    sys.modules[module.__name__] = module
     module.SOURCE = source
     return module
 

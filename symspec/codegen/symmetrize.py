@@ -8,7 +8,7 @@ finite group (exact), or ``samples`` random elements of a continuous one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..analysis.domains import BoolDomain, ClassOf, Range
 from ..analysis.orbits import input_sizes, joint_push
@@ -50,6 +50,7 @@ class Symmetrizer:
     laws: str  # the laws whose group it averages over, for the docstring
     fields: list  # forward()'s parameters
     stmts: list
+    attrs: list = field(default_factory=list)  # class attributes (FINITE: the table the constructor builds)
 
 
 def _finite(spec, tables, sig, laws: list) -> Symmetrizer | None:
@@ -98,7 +99,9 @@ def _finite(spec, tables, sig, laws: list) -> Symmetrizer | None:
             )
         ),
     ]
-    return Symmetrizer(sig.name, f"_Symmetrized_{py(sig.name)}", names, fields, stmts)
+    # the element table is built by the constructor, not by the first forward (torch.compile cannot trace building it)
+    attrs = [Assign((Name("FINITE"),), TupleE((Name(const), as_expr([number(s) for s in sizes]))))]
+    return Symmetrizer(sig.name, f"_Symmetrized_{py(sig.name)}", names, fields, stmts, attrs)
 
 
 def _group_law(spec, tables, sig, law, ir) -> Symmetrizer | None:

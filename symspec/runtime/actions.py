@@ -12,7 +12,11 @@ generators.  Applying per-example elements to a batch is one
 
 from __future__ import annotations
 
+import math
+
 import torch
+
+from .sampling import traceable
 
 __all__ = [
     "element_table",
@@ -97,10 +101,10 @@ def random_words(generators: torch.Tensor, batch: int, length: int, generator=No
     words = max(1, min(batch, pool, MAX_WORD_ENTRIES // max(n, 1)))  # the walks hold words x n entries at once
     out = torch.arange(n, device=device).expand(words, n).clone()
     for _ in range(length):  # a loop over word length, not over examples
-        pick = torch.randint(0, both.shape[0], (words,), generator=generator, device=device)
+        pick = torch.randint(0, both.shape[0], (words,), generator=traceable(generator), device=device)
         out = compose(both[pick], out)
     if words < batch:
-        out = out[torch.randint(0, words, (batch,), generator=generator, device=device)]
+        out = out[torch.randint(0, words, (batch,), generator=traceable(generator), device=device)]
     return out
 
 
@@ -174,7 +178,7 @@ def gather_positions(x: torch.Tensor, gather: torch.Tensor, event_dims: int) -> 
     between the batch and the event dims, so the cost is one pass over x.
     """
     shape = x.shape
-    flat = x.reshape(shape[0], -1, int(torch.tensor(shape[x.dim() - event_dims :]).prod()))
+    flat = x.reshape(shape[0], -1, math.prod(shape[x.dim() - event_dims :]))
     index = gather.view(gather.shape[0], 1, gather.shape[-1]).expand(flat.shape)
     return flat.gather(-1, index).reshape(shape)
 

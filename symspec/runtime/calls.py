@@ -18,6 +18,7 @@ import torch
 from ..errors import ModelError
 from ..transforms import MAX_TABLE_ORDER
 from .descriptors import BoolOutput, ClassOutput, RealOutput
+from .sampling import traceable
 
 __all__ = [
     "CallBatch",
@@ -30,6 +31,7 @@ __all__ = [
     "describe_missing",
     "pick_model",
     "symmetrize_finite",
+    "finite_group",
     "check_output",
 ]
 
@@ -190,11 +192,21 @@ class SymmetryLossBase(torch.nn.Module):
         for index, model in enumerate(self.models.values()):
             if isinstance(model, torch.nn.Module):
                 self.add_module(f"model{index}", model)
-        self.generator = generator
+        self._generator = generator
         self.fused = fused
         self.terms: dict = {}
         for name, table in self.TABLES.items():
             self.register_buffer(name, table, persistent=False)
+
+    @property
+    def generator(self) -> torch.Generator | None:
+        """The draws' ``torch.Generator`` (None: the global stream); a TypeError naming the remedy under
+        ``torch.compile``, which cannot trace one."""
+        return traceable(self._generator)
+
+    @generator.setter
+    def generator(self, value: torch.Generator | None) -> None:
+        self._generator = value
 
     def _check_models(self, models: dict) -> None:
         """Raise ``TypeError`` for a model the spec lacks or one that a law or prior needs and is not given."""
@@ -213,10 +225,13 @@ class SymmetryLossBase(torch.nn.Module):
         """Keep the terms (detached) and return their weighted sum.
 
         A NaN sum whose cause is a NaN model output (``calls``: the step's
-        model calls) is a :class:`~symspec.errors.ModelError` naming the model.
+        model calls) is a :class:`~symspec.errors.ModelError` naming the model;
+        not checked under ``torch.compile`` (docs/compile.md, "torch.compile").
         """
         self.terms = {name: value.detach() for name, value in terms.items()}
         out = sum(self.WEIGHTS[name] * value for name, value in terms.items())
+        if torch.compiler.is_compiling():  # the check is a host sync, a graph break: skipped in compiled code
+            return out
         if self.check_nan and calls is not None and isinstance(out, torch.Tensor) and bool(torch.isnan(out)):
             bad = calls.nan_outputs()
             if bad:
@@ -261,18 +276,37 @@ def _decode(elements: torch.Tensor, slot_sizes: list) -> tuple:
         offsets.append(offsets[-1] + size)
     k = len(slot_sizes)
     sources, maps = [], []
+    starts = torch.tensor(offsets[:-1], dtype=torch.long, device=elements.device)
     for i in range(k):
-        src_i = torch.zeros(elements.shape[0], dtype=torch.long)
+        src_i = torch.zeros(elements.shape[0], dtype=torch.long, device=elements.device)
         for s in range(k):
             first = elements[:, offsets[s]]  # where value 0 of slot s goes
             src_i = torch.where((first >= offsets[i]) & (first < offsets[i + 1]), torch.full_like(src_i, s), src_i)
         sources.append(src_i)
-        rows = []
-        for e in range(elements.shape[0]):
-            s = int(src_i[e])
-            rows.append(elements[e, offsets[s] : offsets[s] + slot_sizes[s]] - offsets[i])
-        maps.append(torch.stack(rows))
+        # row e: the points of source slot src_i[e] (as many as slot i has: the action maps one onto the other)
+        columns = starts[src_i].unsqueeze(1) + torch.arange(slot_sizes[i], device=elements.device)
+        maps.append(elements.gather(1, columns) - offsets[i])
     return torch.stack(sources, 1), maps, offsets[-1]
+
+
+def finite_group(joint: list, slot_sizes: list) -> tuple:
+    """(elements, exact, decoded elements, generators) of the group ``joint`` generates, built once per table.
+
+    Every element when there are at most ``MAX_TABLE_ORDER`` (exact), else the generators (random words are drawn per
+    call). A compiled symmetrizer's constructor builds it (``FINITE``), so that ``torch.compile`` traces a lookup.
+    """
+    key = (id(joint), len(joint))
+    if key not in _ELEMENT_CACHE:
+        from .actions import element_table
+
+        gens = torch.tensor(joint, dtype=torch.long)
+        try:
+            elements = element_table(gens, max_order=MAX_TABLE_ORDER)
+            exact = True
+        except ValueError:
+            elements, exact = gens, False
+        _ELEMENT_CACHE[key] = (elements, exact, _decode(elements, slot_sizes) if exact else None, gens)
+    return _ELEMENT_CACHE[key]
 
 
 def symmetrize_finite(
@@ -287,18 +321,7 @@ def symmetrize_finite(
     """
     if not len(joint):  # no generator (a constant element whose powers are the identity; cyclic(1)): the trivial group
         return model(*args)
-    key = (id(joint), len(joint))
-    if key not in _ELEMENT_CACHE:
-        from .actions import element_table
-
-        gens = torch.tensor(joint, dtype=torch.long)
-        try:
-            elements = element_table(gens, max_order=MAX_TABLE_ORDER)
-            exact = True
-        except ValueError:
-            elements, exact = gens, False
-        _ELEMENT_CACHE[key] = (elements, exact, _decode(elements, slot_sizes) if exact else None, gens)
-    elements, exact, decoded, gens = _ELEMENT_CACHE[key]
+    elements, exact, decoded, gens = finite_group(joint, slot_sizes)
     device = args[0].device
     n = args[0].shape[0]
     if not exact:
@@ -329,11 +352,17 @@ def symmetrize_finite(
 class SymmetrizedBase(torch.nn.Module):
     """A model wrapped by a compiled ``symmetrize``: the subclass's forward averages it over its group."""
 
+    generator = SymmetryLossBase.generator
+
+    FINITE: tuple | None = None  # (joint generators, slot sizes) of a finite-input symmetrizer: its table, built here
+
     def __init__(self, model, samples: int = 16, generator=None):
         super().__init__()
         self.model = model
         self.samples = samples
-        self.generator = generator
+        self._generator = generator
+        if self.FINITE is not None and len(self.FINITE[0]):
+            finite_group(*self.FINITE)
 
 
 def pick_model(table: dict, model, what: str, needs: str):

@@ -223,6 +223,8 @@ class GroupConv(torch.nn.Module):
     def _kernel(self, dtype: torch.dtype) -> tuple:
         """The expanded kernel; reused in eval mode without autograd on the CPU while the parameters' values are equal
         to the snapshot it was built from (a value comparison: edits through ``.data`` bypass version counters)."""
+        if torch.compiler.is_compiling():  # a compiled graph gathers the kernel itself (the cache is a graph break)
+            return self.expanded(dtype)
         if self.training or torch.is_grad_enabled() or self.weight.device.type != "cpu":
             self._cache = None  # an accelerator gathers faster than it could compare values (no host sync)
             return self.expanded(dtype)

@@ -82,7 +82,7 @@ from .actions import batch_elements as _batch
 from .actions import event_axis as _axis
 from .distributions import pushforward_permutation
 from .physics import PHYSICS_KINDS, refuse_integer
-from .sampling import haar_orthogonal, random_permutations
+from .sampling import haar_orthogonal, random_permutations, traceable
 from .tables import action_table
 
 __all__ = ["GroupSampler", "Elements", "MAX_TABLE_ORDER", "WORD_LENGTH"]
@@ -623,6 +623,7 @@ class GroupSampler:
         ``like`` maps domain keys to tensors of those domains, to size symbolic permutations.
         """
         on = self._on(device)
+        generator = traceable(generator)
         return Elements(f.draw(n, generator, device, like, self.word_length, t) for f, t in zip(self.factors, on))
 
     def canonical(self, n: int, generator: torch.Generator | None = None, device=None, like: dict | None = None) -> Elements:

@@ -112,7 +112,7 @@ class OrbitLinear(torch.nn.Module):
 def _mean(x: torch.Tensor, dims) -> torch.Tensor:
     """Mean over ``dims``, 0 over no entries (an empty graph: the means' terms vanish instead of turning NaN)."""
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    count = math.prod(x.shape[d] for d in dims)
+    count = math.prod([x.shape[d] for d in dims])  # a list: Dynamo cannot trace math.prod of a generator
     return x.mean(dims) if count else x.sum(dims)
 
 

@@ -296,7 +296,7 @@ class SteerableLinear(Float64Bases):
         storage and version counter (a tensor passed by ``torch.func.functional_call`` is another object; tensors of
         ``torch.func`` transforms, which have no storage, are never cached)."""
         frozen = not (torch.is_grad_enabled() and p.requires_grad)
-        if not frozen:
+        if not frozen or torch.compiler.is_compiling():  # compiled: built in the graph (the cache is a graph break)
             return build()
         try:
             key = (p._version, p.data_ptr(), p.device, dtype)
