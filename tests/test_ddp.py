@@ -240,7 +240,9 @@ def test_sharded_monte_carlo_checks_each_sample_once(ranks):
         assert got == ranks[0]["monte-carlo"]  # every rank returns the merged report
         for law, one in zip(got["laws"], single["laws"]):
             assert law["mode"] == "monte carlo" and law["cases"] + law["skipped"] == 501
-            assert abs(law["rate"] - one["rate"]) <= 0.2  # same law, other draws: statistically close
+            lo, hi = law["interval"]
+            assert lo <= one["interval"][1] and one["interval"][0] <= hi  # other draws, overlapping 95% intervals
+            assert law["examples"] != one["examples"]  # the ranks drew their own cases
 
 
 def test_shard_splits_without_repeats():
