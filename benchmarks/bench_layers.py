@@ -11,13 +11,17 @@ against an nn.Linear of the same shape, ratio in the same run, with torch's
 default threads and with one (many small products suffer most when the cores
 are shared). symmetric(16) x cyclic(3) on tensor[16, 16, 3] (features rolled):
 the compiled pair layer with tied feature weights against the orbit layer of
-the same group, build and forward + backward, ratio in the same run.
+the same group, build and forward + backward, ratio in the same run. With
+``--compile BACKEND`` (eager, aot_eager or inductor; off by default): the graph
+layers and a D4 orbit layer under ``torch.compile(..., fullgraph=True)`` against
+eager, forward + backward (compile time excluded: the warm-up rounds compile).
 
-    python benchmarks/bench_layers.py
+    python benchmarks/bench_layers.py [--compile inductor]
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -97,6 +101,35 @@ def _graph_rows(n: int, batch: int, channels: int) -> list:
     return rows
 
 
+def compile_rows(backend: str, n: int = 12, batch: int = 32, channels: int = 4) -> list:
+    """Forward + backward of layers under ``torch.compile(backend, fullgraph=True)`` against eager (same run)."""
+    graph = symspec.compile(symspec.loads(GRAPH_SPEC, "graph.sym")).LAYERS
+    d4 = symspec.compile(
+        symspec.loads(
+            "domain I = tensor[16, 16]\ngroup D4 = <r, s | r^4, s^2, (s r)^2>\n"
+            "action D4 on I { r -> rot90(dims=(0, 1)), s -> flip(dim=1) }\nlayer conv: I -> I under D4\n",
+            "d4c.sym",
+        )
+    ).LAYERS
+    shapes = {"edges": (n, n, 4), "to_nodes": (n, 8), "image": (16, 16)}
+    cases = [(graph, "edges", "edges"), (graph, "to_nodes", "edges"), (graph, "to_edges", "to_nodes"), (d4, "conv", "image")]
+    rows = []
+    for layers, name, reads in cases:
+        layer = layers[name](channels, channels)
+        compiled = torch.compile(layer, backend=backend, fullgraph=True)
+        x = torch.randn(batch, channels, *shapes[reads], requires_grad=True)
+
+        def step(module, inp=x):
+            module(inp).sum().backward()
+
+        t = interleaved_medians({"eager": lambda m=layer: step(m), "compiled": lambda m=compiled: step(m)}, 9)
+        kind = next(c.__name__ for c in type(layer).__mro__ if c.__module__ == rt.layers.__name__)
+        what = f"fwd+bwd {kind} {tuple(x.shape[2:])} {channels} ch, b {batch}, torch.compile({backend})"
+        note = f"eager {t['eager'] * 1000:.2f} ms (compiled / eager {t['compiled'] / t['eager']:.2f})"
+        rows.append((what, t["compiled"] * 1000, note))
+    return rows
+
+
 PRODUCT_SPEC = """
 domain E = tensor[{n}, {n}, 3]
 group C = cyclic(3)
@@ -140,6 +173,9 @@ def product_rows(n: int = 16, batch: int = 32, channels: int = 4) -> list:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--compile", choices=["eager", "aot_eager", "inductor"], help="also time torch.compile'd layers")
+    args = ap.parse_args()
     rows = []
     for n in (8, 16, 32, 64):
         spec = symspec.loads(
@@ -198,6 +234,8 @@ def main() -> None:
         )
     )
     rows += graph_rows() + graph_rows(threads=1) + product_rows()
+    if args.compile:
+        rows += compile_rows(args.compile)
     print(f"{'what':72s} {'ms':>9s}")
     for name, ms, note in rows:
         print(f"{name:72s} {ms:9.2f}  {note}")
