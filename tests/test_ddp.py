@@ -18,6 +18,7 @@ import pytest
 import torch
 
 import symspec
+import symspec.nn
 from symspec.distributed import generator, shard
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -67,6 +68,25 @@ def _validate(seed=0, **options):
     torch.manual_seed(1)
     model = _model(3)
     return symspec.validate(_module(), add=model, seed=seed, **options)
+
+
+class _Attention(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.att = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+        self.head = torch.nn.Linear(8, 1)
+
+    def forward(self, x):
+        return self.head(self.att(x, x, x, need_weights=False)[0])
+
+
+def _attention() -> torch.nn.Module:
+    torch.manual_seed(5)
+    return _Attention().double()
+
+
+def _tokens() -> torch.Tensor:
+    return torch.randn(WORLD * N, 3, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(8))
 
 
 REAL = """
@@ -123,6 +143,12 @@ def _worker(rank: int, port: int, out: str) -> None:
     sym = _module().symmetrize("add", ddp)
     torch.nn.functional.cross_entropy(sym(local["a"], local["b"]), local["target"]).backward()
     results["symmetrize"] = _grads(model)
+    attention = _attention()
+    symspec.nn.break_attention(attention, generator=generator(SEED))  # then DDP: it broadcasts the bias buffers too
+    ddp = torch.nn.parallel.DistributedDataParallel(attention)
+    for _ in range(2):  # two steps: the second forward redraws the biases after DDP broadcast rank 0's buffers
+        ddp(_local({"x": _tokens()}, rank)["x"]).pow(2).mean().backward()
+    results["break"] = _grads(attention)
     mod = _module()
     results["augment-rank"] = mod.augment(local, generator(SEED))
     results["augment-shared"] = mod.augment(local, generator(SEED, shared=True))
@@ -190,6 +216,21 @@ def test_gradients_with_draws_equal_one_process_with_each_ranks_draws(ranks, key
     for rank in ranks:
         _close(rank[key], _grads(model))
     assert all(r["all-fused"][0].abs().sum() > 0 for r in ranks)  # the test can fail: gradients are not zero
+
+
+def test_broken_attention_under_ddp_draws_per_rank_and_averages_gradients(ranks):
+    """break_attention's training draws come from each rank's stream (DDP's buffer broadcast does not undo them)."""
+    want = []
+    for rank in range(WORLD):
+        model = _attention()
+        symspec.nn.break_attention(model, generator=generator(SEED, rank=rank))
+        for _ in range(2):
+            model(_local({"x": _tokens()}, rank)["x"]).pow(2).mean().backward()
+        want.append(_grads(model))
+    mean = [(g0 + g1) / WORLD for g0, g1 in zip(*want)]
+    for rank in ranks:
+        _close(rank["break"], mean)
+    assert not torch.allclose(want[0][0], want[1][0])
 
 
 def test_augmentation_streams_differ_per_rank_and_replay(ranks):
