@@ -155,6 +155,9 @@ def _worker(rank: int, port: int, out: str) -> None:
     results["augment-rank-same-batch"] = mod.augment(_local(_global_batch(), 0), generator(SEED))
     for key, options in (("exhaustive", {"batch_size": 50}), ("exhaustive-1", {"batch_size": 1000})):
         results[key] = _untimed(_validate(**options))
+    if rank == 0:  # a call on one rank only: shard=False, or it would wait for the others forever
+        results["unsharded"] = _untimed(_validate(batch_size=50, shard=False))
+    torch.distributed.barrier()
     results["residuals"] = _untimed(_validate_real())
     results["monte-carlo"] = _untimed(_validate(cap=0, samples=501, batch_size=64))
     torch.save(results, os.path.join(out, f"rank{rank}.pt"))
@@ -256,6 +259,8 @@ def test_sharded_validation_report_is_the_single_process_report(ranks, key, opti
     assert any(law["violations"] for law in single["laws"])  # worst cases and divergences are compared too
     for rank in ranks:
         assert rank[key] == single
+    if key == "exhaustive":
+        assert ranks[0]["unsharded"] == single and "unsharded" not in ranks[1]
 
 
 def test_sharded_residuals_and_worst_cases_are_the_single_process_ones(ranks):

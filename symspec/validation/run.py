@@ -251,6 +251,7 @@ def validate(
     progress: bool | None = None,
     tabulate: bool | None = None,
     models: dict | None = None,
+    shard: bool | None = None,
     **named,
 ) -> Report:
     """Check every law of ``spec`` on ``models``; see docs/validation.md.
@@ -271,11 +272,16 @@ def validate(
     ``models`` (a mapping, name -> model; or by keyword, ``add=model``,
     for names unlike this function's keywords) are the ones the checked
     laws call (``laws``: names, default all); the spec's other models may
-    be left out.
+    be left out. Inside an initialized ``torch.distributed`` process group
+    of several ranks every rank checks its share of the cases and all
+    return the merged report (``shard=None``; False: this process checks
+    every case, for a call on one rank only; docs/distributed.md).
     """
     module = _module(spec, params if params is None or isinstance(params, Mapping) else None)
     models = _gather(module, models, named, locals())  # first: a model named like an option is not that option
     samples, seed, batch_size, cap, examples = _check_options(samples, seed, batch_size, cap, max_rate, examples)
+    if shard is not None and not isinstance(shard, bool):
+        raise UsageError(f"shard must be None, True or False, got {shard!r}")
     if params is not None and not isinstance(params, Mapping):
         raise UsageError(f"params must be a mapping of parameter name -> integer, got {type(params).__name__}")
     for option, value in (("inputs", inputs), ("dims", dims)):
@@ -331,6 +337,7 @@ def validate(
                         device,
                         examples,
                         progress,
+                        shard is not False,
                     )
                 )
     finally:
@@ -341,7 +348,7 @@ def validate(
 
 _KEYWORDS = (
     "samples", "seed", "device", "batch_size", "cap", "max_rate", "laws", "inputs", "dims", "examples", "params",
-    "progress", "tabulate", "models",
+    "progress", "tabulate", "models", "shard",
 )  # fmt: skip
 
 
@@ -479,7 +486,7 @@ def _tabulate(validator, module, used: set, planned: int, batch_size, device, ta
 
 
 def _validate_law(
-    validator, module, name, index, plan, seed, batch_size, max_rate, inputs, dims, dtype, device, examples, progress
+    validator, module, name, index, plan, seed, batch_size, max_rate, inputs, dims, dtype, device, examples, progress, shard
 ) -> LawReport:
     meta = module.LAWS[name]
     info = module.CHECKS[name]
@@ -490,14 +497,14 @@ def _validate_law(
     variables = info["variables"]
     law.tol, law.rtol = tolerances(meta.get("tol"), meta.get("rtol"))
     generator = torch.Generator(device=device)
-    generator.manual_seed(law_seed(seed * 1_000_003 + index))
+    generator.manual_seed(law_seed(seed * 1_000_003 + index, shard))
     law.mode, sizes, total = plan
     enumerated = law.mode != "monte carlo"
-    acc = _Law(examples, _Residuals(RESIDUALS_KEPT, device, law_seed(seed * 1_000_003 + index + 500_000)))
+    acc = _Law(examples, _Residuals(RESIDUALS_KEPT, device, law_seed(seed * 1_000_003 + index + 500_000, shard)))
     drawn: dict = {}
-    starts = rank_batches(total, batch_size)  # under torch.distributed: this rank's batches only
+    starts = rank_batches(total, batch_size, shard)  # under torch.distributed: this rank's batches only
     share = min(total, starts[-1] + batch_size) - starts[0] if starts else 0
-    bar = _progress(share, progress if is_leader() else False, name)
+    bar = _progress(share, progress if is_leader(shard) else False, name)
     started = time.perf_counter()
     for start in starts:
         stop = min(total, start + batch_size)
@@ -511,7 +518,7 @@ def _validate_law(
     if bar is not None:
         bar.close()
     law.seconds = time.perf_counter() - started
-    acc = merge(acc, drawn)  # every rank's sums, worst cases and residuals (one process: as is)
+    acc = merge(acc, drawn, shard)  # every rank's sums, worst cases and residuals (one process: as is)
     law.cases, law.skipped, law.violations, law.nonfinite = acc.cases, acc.skipped, acc.violations, acc.nonfinite
     law.rate = acc.violations / acc.cases if acc.cases else 0.0
     exact = law.mode == "exhaustive"

@@ -19,27 +19,34 @@ from ..distributed import all_gather, rank_and_world, rank_generator, shard
 __all__ = ["rank_batches", "law_seed", "merge", "is_leader"]
 
 
-def is_leader() -> bool:
-    """True on rank 0 (and in a single process): the rank that prints."""
-    return rank_and_world()[0] == 0
+def _world(active: bool) -> tuple[int, int]:
+    return rank_and_world() if active else (0, 1)
 
 
-def rank_batches(total: int, batch_size: int) -> range:
-    """The starts of this rank's batches among ``range(0, total, batch_size)``: a contiguous block of them."""
-    rank, world = rank_and_world()
+def is_leader(active: bool = True) -> bool:
+    """True on rank 0 (and in a single process or an unsharded run): the rank that prints."""
+    return _world(active)[0] == 0
+
+
+def rank_batches(total: int, batch_size: int, active: bool = True) -> range:
+    """The starts of this rank's batches among ``range(0, total, batch_size)``: a contiguous block of them.
+
+    ``active=False`` (every function here): no sharding, as in one process.
+    """
+    rank, world = _world(active)
     batches = range(0, total, batch_size)
     mine = shard(len(batches), rank, world)
     return batches[mine.start : mine.stop]
 
 
-def law_seed(seed: int) -> int:
+def law_seed(seed: int, active: bool = True) -> int:
     """The seed of a law's draws on this rank: ``seed`` in one process; ``rank_generator``'s rule on several ranks.
 
     Ranks must not repeat each other's Monte Carlo draws; a single process
     keeps its historic seeds. (Exhaustive laws draw nothing: their reports are
     identical either way.)
     """
-    rank, world = rank_and_world()
+    rank, world = _world(active)
     if world == 1:
         return seed
     return int(rank_generator(seed, "cpu", rank).initial_seed())
@@ -63,7 +70,7 @@ def _state(acc) -> dict:
     }
 
 
-def merge(acc, drawn: dict):
+def merge(acc, drawn: dict, active: bool = True):
     """``acc`` (a ``run._Law``) with every rank's cases merged in, in rank order; ``drawn`` updated in place.
 
     Counts add up; batch loss terms are summed in the single process's order;
@@ -74,7 +81,7 @@ def merge(acc, drawn: dict):
     """
     from .run import MAGNITUDES_KEPT, _Law, _Residuals  # run imports this module
 
-    _, world = rank_and_world()
+    _, world = _world(active)
     if world == 1:
         return acc
     states = all_gather((_state(acc), dict(drawn)))
