@@ -34,6 +34,10 @@ STAMP="$(date -u +%Y%m%d-%H%M%S)"
 if [ -z "$OUT" ]; then
   if [ "$DRY" = 1 ]; then OUT="${TMPDIR:-/tmp}/symspec-gpu-check-dry-$STAMP"; else OUT="benchmarks/results/gpu-check-$STAMP"; fi
 fi
+if [ "$DRY" = 0 ] && ! "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+  echo "gpu_check.sh: no CUDA device here (torch.cuda.is_available() is False); use --cpu-dry-run to check the script" >&2
+  exit 2
+fi
 mkdir -p "$OUT" || exit 2
 START=$(date +%s)
 FAILED=0
@@ -47,10 +51,6 @@ if [ "$DRY" = 1 ]; then
   SEEDS=1
 else
   DEVICE=cuda
-  if ! "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
-    echo "gpu_check.sh: no CUDA device here (torch.cuda.is_available() is False); use --cpu-dry-run to check the script" >&2
-    exit 2
-  fi
   BENCH_REPEAT=()
   VALIDATE_ARGS=()
   TRAIN_ARGS=(--p 113 --frac 0.3)
