@@ -15,7 +15,7 @@ import torch
 
 from .nn.biases import rank_generator
 
-__all__ = ["rank_generator", "generator", "rank_and_world", "shard", "all_gather", "init_from_env"]
+__all__ = ["rank_generator", "generator", "rank_and_world", "shard", "shard_batch", "all_gather", "init_from_env"]
 
 
 def rank_and_world(group=None) -> tuple[int, int]:
@@ -44,6 +44,22 @@ def generator(seed: int, device: str | torch.device = "cpu", *, shared: bool = F
 def shard(count: int, rank: int, world: int) -> range:
     """Rank ``rank``'s contiguous share of ``range(count)``: sizes differ by at most one, nothing repeated."""
     return range(count * rank // world, count * (rank + 1) // world)
+
+
+def shard_batch(batch: dict, group=None) -> dict:
+    """This rank's contiguous share of a global batch (every tensor field cut along dim 0 by :func:`shard`).
+
+    For full-batch training under DDP: every rank holds the same global
+    batch and trains on its share; other fields are kept as they are.
+    """
+    rank, world = rank_and_world(group)
+    lengths = {v.shape[0] for v in batch.values() if isinstance(v, torch.Tensor) and v.dim() > 0}
+    if len(lengths) > 1:
+        raise ValueError(f"shard_batch: the batch's tensors have different lengths {sorted(lengths)}")
+    if not lengths:
+        return dict(batch)
+    part = shard(lengths.pop(), rank, world)
+    return {k: v[part.start : part.stop] if isinstance(v, torch.Tensor) and v.dim() > 0 else v for k, v in batch.items()}
 
 
 def all_gather(obj, group=None) -> list:

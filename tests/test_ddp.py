@@ -19,7 +19,7 @@ import torch
 
 import symspec
 import symspec.nn
-from symspec.distributed import generator, shard
+from symspec.distributed import generator, shard, shard_batch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC = os.path.join(ROOT, "examples", "modular_addition.sym")
@@ -125,7 +125,8 @@ def _worker(rank: int, port: int, out: str) -> None:
     torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD)
     torch.set_num_threads(1)
     results: dict = {}
-    local = _local(_global_batch(), rank)
+    local = shard_batch(_global_batch())
+    assert all(torch.equal(local[k], v) for k, v in _local(_global_batch(), rank).items())
     # gradients: commutes only (no draws), and every law with this rank's stream, fused and not
     for key, laws, fused, options in (
         ("commutes", ["commutes"], None, {}),
@@ -289,6 +290,14 @@ def test_sharded_monte_carlo_checks_each_sample_once(ranks):
             lo, hi = law["interval"]
             assert lo <= one["interval"][1] and one["interval"][0] <= hi  # other draws, overlapping 95% intervals
             assert law["examples"] != one["examples"]  # the ranks drew their own cases
+
+
+def test_shard_batch_without_a_group_is_the_whole_batch():
+    batch = {**_global_batch(), "note": "kept"}
+    out = shard_batch(batch)
+    assert out.keys() == batch.keys() and all(out[k] is batch[k] or torch.equal(out[k], batch[k]) for k in batch)
+    with pytest.raises(ValueError, match="different lengths"):
+        shard_batch({"a": torch.zeros(3), "b": torch.zeros(4)})
 
 
 def test_shard_splits_without_repeats():
