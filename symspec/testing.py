@@ -80,6 +80,11 @@ def assert_equivariant(
     The error is the largest absolute difference; the bound is ``atol``
     (default ``TOLERANCE[x.dtype]``) times ``max(1, max |module(x)|)``.
     """
+    if not hasattr(spec, "layers"):
+        raise TypeError(
+            f"assert_equivariant takes the loaded spec (symspec.load(path) or symspec.loads(text, name)), "
+            f"not {type(spec).__name__}"
+        )
     if layer not in spec.layers:
         raise KeyError(f"spec has no layer '{layer}'; its layers are {sorted(spec.layers)}")
     sampler = layer_sampler(spec, layer)

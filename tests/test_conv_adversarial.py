@@ -363,3 +363,13 @@ def test_a_one_wide_kernel_still_tells_two_rotations_apart():
     rotations = {"a": [("rot90", {"dims": (0, 1)})]}, {"a": [("rot90", {"dims": (1, 0)})]}
     with pytest.raises(ValueError, match="generator a moves the grid of the input and of the output differently"):
         rt.GroupConv(1, 1, *rotations, (), (), kernel=1, grid=2)
+
+
+def test_the_grid_hint_counts_the_flipped_dims():
+    """A 1-D domain moved only by a flip cannot be told apart: the hint says [grid 1] (it said [grid 2] always)."""
+    source = (
+        "domain S = tensor[11]\ngroup F = <f | f^2>\naction F on S { f -> flip(dim=0) }\nlayer c: S -> S under F [kernel 3]\n"
+    )
+    with pytest.raises(symspec.SpecError) as info:
+        symspec.check(symspec.loads(source, "g.sym"))
+    assert info.value.diagnostics[0].hint == "give the number of trailing grid dims: [kernel 3, grid 1]"

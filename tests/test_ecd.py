@@ -6,6 +6,7 @@ import math
 import os
 import sys
 import tempfile
+import warnings
 
 import pytest
 import torch
@@ -360,3 +361,23 @@ def test_mixed_dtypes_share_one_global_velocity():
     got = torch.cat([a.detach(), b.detach().double()])
     torch.testing.assert_close(got, theta + 0.15 * p_new, rtol=0, atol=1e-6)
     assert opt.state[b]["velocity"].dtype == torch.float32
+
+
+def test_a_first_step_below_f0_warns_once_and_moves_nothing():
+    model = torch.nn.Linear(2, 1).double()
+    opt = ECD(model.parameters())  # F0 = 2 by default; this loss stays far below it
+    x = torch.randn(8, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    before = [p.detach().clone() for p in model.parameters()]
+
+    def closure():
+        opt.zero_grad()
+        loss = (model(x) ** 2).mean() * 1e-3
+        loss.backward()
+        return loss
+
+    with pytest.warns(RuntimeWarning, match="does not move while V = F - F0 <= 0"):
+        opt.step(closure)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt.step(closure)  # once only
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))

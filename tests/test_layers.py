@@ -563,3 +563,10 @@ def test_basis_layer_bases_stay_float64_through_a_cast_down_and_back():
     assert layer.basis.dtype == torch.float64 and torch.equal(layer.basis, exact)
     x = torch.randn(3, 2, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     symspec.assert_equivariant(layer, spec, "m", x, generator=torch.Generator().manual_seed(1))
+
+
+def test_assert_equivariant_names_what_it_takes_when_given_the_spec_text():
+    src = "group R = SO(3)\ndomain V = tensor[3]\nlayer v: V -> V under R\n"
+    mod = symspec.compile(symspec.loads(src, "v.sym"))
+    with pytest.raises(TypeError, match=r"takes the loaded spec \(symspec.load"):
+        symspec.assert_equivariant(mod.LAYERS["v"](1, 1), mod.SPEC, "v", torch.randn(2, 1, 3))

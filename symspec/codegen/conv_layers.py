@@ -66,6 +66,13 @@ def grid_rank(layer, ops_in: dict, ops_out: dict) -> int | None:
     return max(moved) if moved else None
 
 
+def _grid_hint(domain, ops: dict) -> int:
+    """A likely grid rank for a hint: the trailing dims from the first one a flip or roll moves (at most 3), else 2."""
+    rank = len(domain.dims)
+    firsts = [min(_dims_of(n, dict(a), rank)) for seq in ops.values() for n, a in seq if n in ("flip", "roll")]
+    return min(rank - min(firsts), MAX_GRID_DIMS) if firsts else min(2, rank)
+
+
 def _ops(act, generators) -> dict:
     """Each generator's ops ``[(name, args)]`` (the identity where the action is trivial)."""
     return {g: [(n, dict(a)) for n, a in (act.ops.get(g, ()) if act is not None else ())] for g in generators}
@@ -225,7 +232,7 @@ def conv_layer(spec, tables, name: str, layer, gir, src, dst, cls: str, comment:
             spec,
             f"layer {name}: cannot tell which dims of {layer.source} are the grid (no symbolic size, no rotation)",
             layer.span,
-            "give the number of trailing grid dims: [kernel 3, grid 2]",
+            f"give the number of trailing grid dims: [kernel 3, grid {_grid_hint(layer.source, ops_in)}]",
         )
     if grid > MAX_GRID_DIMS:  # only a guess can be (an option is checked); conv1d/2d/3d exist
         _fail(

@@ -16,6 +16,7 @@ Every dot product and norm is global (over all parameters of all groups), comput
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -62,6 +63,7 @@ class ECD(torch.optim.Optimizer):
             raise UsageError(f"ECD: F0 must be a finite number, got {F0!r}")
         defaults = dict(lr=float(lr), eta=float(eta), F0=float(F0), nu=float(nu), weight_decay=float(weight_decay))
         super().__init__(params, defaults)
+        self._warned = False  # one warning when the first step finds V <= 0
         self.generator = generator
         self.distributed = distributed
         self.process_group = process_group
@@ -173,6 +175,14 @@ class ECD(torch.optim.Optimizer):
         if fresh:
             # The one host synchronization: the first step waits until V > 0 and g != 0.
             if not bool(moving & (gg > 0)):
+                if not bool(moving) and not self._warned:
+                    self._warned = True
+                    warnings.warn(
+                        f"ECD does not move while V = F - F0 <= 0 (loss {float(F):.4g}, F0 {F0:g}): set F0 below the "
+                        "losses you expect (F0 = 0 for a cross-entropy)",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
                 return loss
             for b in buckets:
                 vels = torch._foreach_mul(b["grads"], -_on(inv_g, b))
