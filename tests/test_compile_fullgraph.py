@@ -272,3 +272,19 @@ def test_a_generator_under_fullgraph_names_the_remedy_and_seeded_from_replays_th
     with rt.seeded_from(torch.Generator().manual_seed(5)):
         compiled(batch)
     assert torch.equal(torch.get_rng_state(), state)  # the global stream is left as it was
+
+
+@pytest.mark.parametrize("stem", ["image_d4", "modular_addition", "point_cloud"])
+def test_the_gradients_of_a_loss_compiled_through_aot_autograd_equal_eager(stem):
+    module, models, batch = _setup(stem)
+    loss = module.SymmetryLoss(models)
+    torch._dynamo.reset()
+    compiled = torch.compile(loss, backend="aot_eager", fullgraph=True)
+    params = [p for m in models.values() for p in m.parameters()]
+    torch.manual_seed(0)
+    want = torch.autograd.grad(loss(batch), params)
+    torch.manual_seed(0)
+    got = torch.autograd.grad(compiled(batch), params)
+    for w, g in zip(want, got):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-6)
+    assert any(float(w.abs().max()) > 0 for w in want)  # the loss moves the parameters
