@@ -13,6 +13,7 @@ import math
 import sys
 
 from ..errors import ModelError, UsageError
+from .reports import emit_report
 
 __all__ = ["add_audit_parser", "run_audit", "parse_input", "MAX_INPUT_ENTRIES"]
 
@@ -154,25 +155,5 @@ def run_audit(args, write_stdout) -> int:
             max_rank_entries=args.max_rank_entries,
             seed=args.seed,
         )
-    text = report.render()
-    if args.json == "-":
-        print(text, file=sys.stderr, flush=True)
-        write_stdout(report.to_json() + "\n")
-    else:
-        write_stdout(text + "\n")
-    if args.json and args.json != "-":
-        try:
-            with open(args.json, "w", encoding="utf-8") as f:
-                f.write(report.to_json() + "\n")
-        except OSError as err:
-            raise UsageError(f"--json {args.json}: cannot write: {err.strerror or err}") from None
-    if args.plot:
-        try:
-            report.plot(args.plot)
-        except ImportError as err:
-            raise UsageError(f"--plot: {err}") from None
-        except OSError as err:
-            raise UsageError(f"--plot {args.plot}: cannot write: {err.strerror or err}") from None
-        except ValueError as err:
-            raise UsageError(f"--plot {args.plot}: {err}") from None
+    emit_report(report, args, write_stdout)
     return 1 if report.rejected else 0

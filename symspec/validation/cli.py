@@ -8,6 +8,7 @@ import inspect
 import os
 import sys
 
+from ..cli.reports import emit_report
 from ..errors import ModelError, SpecError, UsageError
 
 __all__ = ["run_validate", "load_factory", "build_models"]
@@ -207,25 +208,5 @@ def run_validate(args, load_one, color: bool, write_stdout) -> int:
             torch.distributed.destroy_process_group()
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports
         return 0 if report.passed else 1
-    text = report.render()
-    if args.json == "-":  # stdout is the JSON alone (parseable as a whole); the table goes to stderr
-        print(text, file=sys.stderr, flush=True)
-        write_stdout(report.to_json() + "\n")
-    else:
-        write_stdout(text + "\n")
-    if args.json and args.json != "-":
-        try:
-            with open(args.json, "w", encoding="utf-8") as f:
-                f.write(report.to_json() + "\n")
-        except OSError as err:
-            raise UsageError(f"--json {args.json}: cannot write: {err.strerror or err}") from None
-    if args.plot:
-        try:
-            report.plot(args.plot)
-        except ImportError as err:
-            raise UsageError(f"--plot: {err}") from None
-        except OSError as err:
-            raise UsageError(f"--plot {args.plot}: cannot write: {err.strerror or err}") from None
-        except ValueError as err:  # matplotlib: an unknown image format
-            raise UsageError(f"--plot {args.plot}: {err}") from None
+    emit_report(report, args, write_stdout)
     return 0 if report.passed else 1

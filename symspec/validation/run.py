@@ -518,7 +518,7 @@ def _validate_law(
     if bar is not None:
         bar.close()
     law.seconds = time.perf_counter() - started
-    acc = merge(acc, drawn, shard)  # every rank's sums, worst cases and residuals (one process: as is)
+    acc = merge(acc, drawn, shard, MAGNITUDES_KEPT)  # every rank's sums, worst cases and residuals (one process: as is)
     law.cases, law.skipped, law.violations, law.nonfinite = acc.cases, acc.skipped, acc.violations, acc.nonfinite
     law.rate = acc.violations / acc.cases if acc.cases else 0.0
     exact = law.mode == "exhaustive"

@@ -70,22 +70,20 @@ def _state(acc) -> dict:
     }
 
 
-def merge(acc, drawn: dict, active: bool = True):
+def merge(acc, drawn: dict, active: bool, magnitudes_kept: int):
     """``acc`` (a ``run._Law``) with every rank's cases merged in, in rank order; ``drawn`` updated in place.
 
     Counts add up; batch loss terms are summed in the single process's order;
     the worst cases are the first ``keep`` of the stable sort of every rank's
-    (as one process keeps them); magnitudes are the first ``MAGNITUDES_KEPT``
+    (as one process keeps them); magnitudes are the first ``magnitudes_kept``
     in case order; residual samples are pooled and pruned to the bottom keys
     (all of them, exact quantiles, up to ``keep`` cases).
     """
-    from .run import MAGNITUDES_KEPT, _Law, _Residuals  # run imports this module
-
     _, world = _world(active)
     if world == 1:
         return acc
     states = all_gather((_state(acc), dict(drawn)))
-    out = _Law(acc.keep, None)
+    out = type(acc)(acc.keep, None)
     loss_sum = 0.0
     for state, dims in states:
         cases, skipped, violations, nonfinite = state["counts"]
@@ -103,10 +101,10 @@ def merge(acc, drawn: dict, active: bool = True):
     out.loss_sum = loss_sum
     out.worst.sort(key=lambda t: -t[0])  # stable: ties keep rank order, as batch order in one process
     del out.worst[out.keep :]
-    del out.magnitudes[MAGNITUDES_KEPT:]
+    del out.magnitudes[magnitudes_kept:]
     pooled = [state["residual"] for state, _ in states if state["residual"] is not None]
     if acc.residuals is not None:
-        r = _Residuals(acc.residuals.keep, torch.device("cpu"), 0)
+        r = type(acc.residuals)(acc.residuals.keep, torch.device("cpu"), 0)
         for part in pooled:
             r.cases += part["cases"]
             r.parts += part["parts"]
