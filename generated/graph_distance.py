@@ -277,7 +277,7 @@ def augment(batch, generator=None, model=None):
     Inputs get the law's input transform, ``batch["target"]`` its output
     transform (docs/compile.md). ``model`` names the model whose batch it is.
     """
-    return rt.pick_model(AUGMENTERS, model, "augment", "an equivariance law")(batch, generator)
+    return rt.pick_model(AUGMENTERS, model, "augment", "an equivariance law")(batch, rt.traceable(generator))
 
 
 def _augment_dist(batch, generator):
@@ -318,6 +318,8 @@ def symmetrize(name, model, samples=16, generator=None):
 
 class _Symmetrized_dist(rt.SymmetrizedBase):
     """dist averaged over the group of law(s) symmetric, automorphism."""
+
+    FINITE = (JOINT_dist, [49, 49])
 
     def forward(self, u, v):
         generator = self.generator

@@ -170,7 +170,7 @@ def augment(batch, generator=None, model=None):
     Inputs get the law's input transform, ``batch["target"]`` its output
     transform (docs/compile.md). ``model`` names the model whose batch it is.
     """
-    return rt.pick_model(AUGMENTERS, model, "augment", "an equivariance law")(batch, generator)
+    return rt.pick_model(AUGMENTERS, model, "augment", "an equivariance law")(batch, rt.traceable(generator))
 
 
 def _augment_add(batch, generator):
@@ -213,6 +213,8 @@ def symmetrize(name, model, samples=16, generator=None):
 
 class _Symmetrized_add(rt.SymmetrizedBase):
     """add averaged over the group of law(s) commutes, shift."""
+
+    FINITE = (JOINT_add, [P, P])
 
     def forward(self, a, b):
         generator = self.generator

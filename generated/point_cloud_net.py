@@ -97,7 +97,7 @@ def augment(batch, generator=None, model=None):
     Inputs get the law's input transform, ``batch["target"]`` its output
     transform (docs/compile.md). ``model`` names the model whose batch it is.
     """
-    return rt.pick_model(AUGMENTERS, model, "augment", "an equivariance law")(batch, generator)
+    return rt.pick_model(AUGMENTERS, model, "augment", "an equivariance law")(batch, rt.traceable(generator))
 
 
 def _augment_energy(batch, generator):
