@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from ..nn.breaking import HEAD_ATTRIBUTES, head_count
 from .symmetries import (
     BiasCoordinates,
     Cols,
@@ -31,7 +32,6 @@ from .symmetries import (
 
 __all__ = ["Found", "find_symmetries", "HEAD_ATTRIBUTES", "PROTOCOL_HINT", "softmax_shift"]
 
-HEAD_ATTRIBUTES = ("n_head", "num_heads", "n_heads", "nhead", "num_attention_heads")
 _RELU_MODULES = (nn.ReLU, nn.LeakyReLU, nn.PReLU)
 _RELU_FUNCTIONS = (F.relu, torch.relu, F.leaky_relu, torch.relu_)
 _PASS_MODULES = (nn.Dropout, nn.Identity)
@@ -71,14 +71,6 @@ class _Names:
 
     def tied(self, p) -> bool:
         return p is not None and self.holders.get(id(p), 0) > 1
-
-
-def _heads(m: nn.Module) -> int | None:
-    for a in HEAD_ATTRIBUTES:
-        v = getattr(m, a, None)
-        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-            return v
-    return None
 
 
 _ROPE = re.compile(r"rope|rotary", re.IGNORECASE)
@@ -152,7 +144,7 @@ def _mha(found: Found, name: str, m: nn.MultiheadAttention, names: _Names) -> No
 
 def _protocol(found: Found, name: str, m: nn.Module, names: _Names) -> bool:
     """Custom attention by the documented protocol; False when the module does not follow it."""
-    h = _heads(m)
+    h = head_count(m)
     lin = {a: getattr(m, a, None) for a in _PROTOCOL_LINEARS}
     lin = {a: x for a, x in lin.items() if isinstance(x, nn.Linear)}
     if h is None or not lin:

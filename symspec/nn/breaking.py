@@ -25,7 +25,15 @@ from torch import Tensor, nn
 from ..errors import UsageError
 from .biases import SLOTS, check_option, current_bias, install_buffers, resample
 
-__all__ = ["break_attention", "apply_breaks", "DEFAULT_QUERY", "DEFAULT_VALUE", "HEAD_ATTRIBUTES", "BrokenMultiheadAttention"]
+__all__ = [
+    "break_attention",
+    "apply_breaks",
+    "DEFAULT_QUERY",
+    "DEFAULT_VALUE",
+    "HEAD_ATTRIBUTES",
+    "BrokenMultiheadAttention",
+    "head_count",
+]
 
 DEFAULT_QUERY = (0.5, (0.05, 0.15))
 """b_Q: mean 0.5, std linspace(0.05, 0.15, d_head)."""
@@ -140,7 +148,8 @@ class _AddBias:
         return output + added.to(output.dtype)
 
 
-def _heads(module: nn.Module) -> int | None:
+def head_count(module: nn.Module) -> int | None:
+    """The head count a module states in one of ``HEAD_ATTRIBUTES`` (a positive int), or None."""
     for name in HEAD_ATTRIBUTES:
         n = getattr(module, name, None)
         if isinstance(n, int) and not isinstance(n, bool) and n > 0:
@@ -158,7 +167,7 @@ def _out_features(proj: nn.Module) -> int | None:
 
 def _protocol(module: nn.Module) -> tuple[list[tuple[nn.Module, tuple[str | None, ...]]], int, int] | None:
     """``(projections with their chunk slots, n_head, d_head)`` if ``module`` follows the protocol, else None."""
-    n_head = _heads(module)
+    n_head = head_count(module)
     if n_head is None or isinstance(module, nn.MultiheadAttention):
         return None
     children = dict(module.named_children())
