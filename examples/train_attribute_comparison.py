@@ -23,7 +23,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from trainlib import Task, build_task_or_exit, check_frac, common_parser, main_runs  # noqa: E402
+from trainlib import Task, build_task_or_exit, check_frac, common_parser, is_main_process, main_runs  # noqa: E402
 
 import symspec  # noqa: E402
 
@@ -149,7 +149,7 @@ def main(argv=None) -> list:
         args.seed = seed
         task = build_task_or_exit(parser, build_task, args.m, args.frac, seed)
         per_seed[seed] = main_runs(task, args, parser, ["none", "all"], default_max_steps=10_000)
-    if len(seeds) > 1:
+    if len(seeds) > 1 and is_main_process():  # under torchrun, rank 0 alone prints and writes
         _summary(per_seed)
         if out:
             with open(out, "w", encoding="utf-8") as f:

@@ -6,6 +6,12 @@ every run trains from the same initialization (``--seed``) with the task loss
 plus the chosen laws' losses compiled from the example spec, evaluates test
 accuracy every ``--eval-every`` steps, and stops when it reaches 1.0 or at
 ``--max-steps``.
+
+Under ``torchrun`` (``WORLD_SIZE`` above 1) the same code joins the process
+group (gloo; nccl with ``--device cuda``), wraps the model in DDP, trains each
+rank on its contiguous share of the full batch with its own draws, evaluates
+the test set sharded (counts summed) and prints and writes on rank 0 only
+(docs/distributed.md, "Trainers under torchrun").
 """
 
 from __future__ import annotations
@@ -21,9 +27,21 @@ from dataclasses import dataclass, field
 import torch
 
 import symspec
+from symspec.distributed import generator as rank_generator
+from symspec.distributed import init_from_env, rank_and_world, shard, shard_batch
 from symspec.errors import SymspecError
 
-__all__ = ["Task", "PairMLP", "common_parser", "check_frac", "build_task_or_exit", "parse_law_sets", "train_one", "main_runs"]
+__all__ = [
+    "Task",
+    "PairMLP",
+    "common_parser",
+    "check_frac",
+    "build_task_or_exit",
+    "parse_law_sets",
+    "train_one",
+    "main_runs",
+    "is_main_process",
+]
 
 THRESHOLDS = ("0.99", "1.0")
 
@@ -126,51 +144,102 @@ def _progress(total: int, enabled: bool, desc: str):
     return tqdm(total=total, desc=desc, unit="step", leave=False, file=sys.stderr)
 
 
+def is_main_process() -> bool:
+    """True on rank 0 of an initialized process group, and in a single process: the one that prints and writes."""
+    return rank_and_world()[0] == 0
+
+
+def _join_group(device: torch.device) -> torch.device:
+    """Join the group ``torchrun`` describes (once per process; left at exit); this rank's device.
+
+    Without ``torchrun`` nothing happens and ``device`` is returned. With
+    ``--device cuda``, rank r uses ``cuda:LOCAL_RANK`` (nccl).
+    """
+    if init_from_env(device):
+        import atexit
+
+        atexit.register(torch.distributed.destroy_process_group)
+    _, world = rank_and_world()
+    if world > 1 and device.type == "cuda":
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return device
+
+
+def _global_mean(values: list, weight: int, total: int) -> list:
+    """Per value, the mean over the ranks weighted by their local batch sizes (``weight`` here, ``total`` in all)."""
+    t = torch.tensor([float(v) * weight for v in values], dtype=torch.float64)
+    torch.distributed.all_reduce(t)
+    return [float(x) / total for x in t]
+
+
 @torch.no_grad()
 def _accuracy(task: Task, model, batch: dict) -> float:
     model.eval()
     pred = task.predict(task.call(model, batch))
     model.train()
-    return float((pred == batch["target"]).float().mean())
+    _, world = rank_and_world()
+    if world == 1:
+        return float((pred == batch["target"]).float().mean())
+    # every rank scores its share of the test set; the counts are summed, so every rank gets the same accuracy
+    counts = torch.tensor([int((pred == batch["target"]).sum()), int(batch["target"].shape[0])], device=pred.device)
+    torch.distributed.all_reduce(counts)
+    return int(counts[0]) / int(counts[1])
 
 
 def train_one(task: Task, laws: list, args, max_steps: int, progress: bool = True) -> dict:
     """One run: the task loss plus ``laws``; returns the JSON record (config, steps_to_acc, final_test_acc, history)."""
-    device = torch.device(args.device)
+    device = _join_group(torch.device(args.device))
+    rank, world = rank_and_world()
     torch.manual_seed(args.seed)
     model = task.make_model().to(device)
+    inner = model  # evaluated and saved; under DDP ``model`` is the wrapper that trains
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     optim = dict(task.optim)
     if args.lr is not None:
         optim["lr"] = args.lr
     if args.weight_decay is not None:
         optim["weight_decay"] = args.weight_decay
     opt = torch.optim.AdamW(model.parameters(), **optim)
-    train = {k: v.to(device) for k, v in task.train.items()}
-    test = {k: v.to(device) for k, v in task.test.items()}
+    n_train = int(task.train["target"].shape[0])
+    train = {k: v.to(device) for k, v in shard_batch(task.train).items()}
+    test = {k: v.to(device) for k, v in shard_batch(task.test).items()}
+    n_local = int(train["target"].shape[0])
+    # DDP averages gradients over ranks; scaling by n_local * world / n makes that the global batch's mean gradient
+    scale = n_local * world / n_train
     law_loss = None
     if laws:
         module = symspec.compile(task.spec.select(laws))
-        generator = torch.Generator(device=device)
-        generator.manual_seed(args.seed)
+        if world > 1:
+            generator = rank_generator(args.seed, device)  # this rank's stream, from (seed, rank)
+        else:
+            generator = torch.Generator(device=device)
+            generator.manual_seed(args.seed)
         law_loss = module.SymmetryLoss({name: model for name in module.MODELS}, generator=generator)
     fields = {k: v for k, v in train.items() if k != "target"}
     label = ",".join(laws) or "none"
     steps = {t: None for t in THRESHOLDS}
     history = []
-    bar = _progress(max_steps, progress, f"{task.name} laws={label}")
+    bar = _progress(max_steps, progress and rank == 0, f"{task.name} laws={label}")
     started = time.perf_counter()
     acc = 0.0
     for step in range(1, max_steps + 1):
         opt.zero_grad(set_to_none=True)
         loss = task.task_loss(task.call(model, train), train["target"])
         total = loss + law_loss(fields) if law_loss is not None else loss
-        total.backward()
+        (total * scale if world > 1 else total).backward()
         opt.step()
         if step % args.eval_every == 0 or step == max_steps:
-            acc = _accuracy(task, model, test)
+            acc = _accuracy(task, inner, test)
             record = {"step": step, "train_loss": float(loss.detach()), "test_acc": acc}
             if law_loss is not None:
                 record["laws"] = {k: float(v) for k, v in law_loss.terms.items()}
+            if world > 1:  # the global batch's values: the ranks' local means weighted by their shares
+                names = list(record.get("laws", {}))
+                means = _global_mean([record["train_loss"], *record.get("laws", {}).values()], n_local, n_train)
+                record["train_loss"] = means[0]
+                if names:
+                    record["laws"] = dict(zip(names, means[1:]))
             history.append(record)
             for t in THRESHOLDS:
                 if steps[t] is None and acc >= float(t):
@@ -199,8 +268,11 @@ def train_one(task: Task, laws: list, args, max_steps: int, progress: bool = Tru
         "test_size": int(task.test["target"].shape[0]),
         "seconds": round(time.perf_counter() - started, 2),
     }
-    if getattr(args, "save", None):
-        torch.save(model.state_dict(), args.save)
+    if world > 1:
+        config["world_size"] = world
+        config["local_train_sizes"] = [len(shard(n_train, r, world)) for r in range(world)]
+    if getattr(args, "save", None) and rank == 0:
+        torch.save(inner.state_dict(), args.save)
     return {"config": config, "steps_to_acc": steps, "final_test_acc": acc, "history": history}
 
 
@@ -240,6 +312,10 @@ def _row(record: dict, base: dict | None, max_steps: int) -> str:
         f"{label:<28}{_fmt_steps(record['steps_to_acc']['0.99']):>14}{_fmt_steps(s1):>14}"
         f"{record['final_test_acc']:>11.4f}{record['config']['seconds']:>9.1f}{speed:>10}"
     )
+
+
+def _silent(*args, **kwargs) -> None:
+    """``print`` on ranks other than 0."""
 
 
 def check_output_paths(parser: argparse.ArgumentParser, args) -> None:
@@ -284,9 +360,12 @@ def main_runs(task: Task, args, parser, default_sets: list, default_max_steps: i
         parser.error(f"--frac {task.config.get('frac')} leaves {n_train} training and {n_test} test examples; both need one")
     sets = parse_law_sets(parser, args.laws or default_sets, task.spec)
     max_steps = args.max_steps or default_max_steps
+    _join_group(device)  # under torchrun: every rank trains; rank 0 alone prints and writes
+    main = is_main_process()
+    say = print if main else _silent
     progress = not args.no_progress and sys.stderr.isatty() and not os.environ.get("CI")
-    print(f"{task.name}: {task.config}  seed {args.seed}, max {max_steps} steps")
-    print(f"{'laws':<28}{'steps to 0.99':>14}{'steps to 1.0':>14}{'final acc':>11}{'seconds':>9}{'speed-up':>10}", flush=True)
+    say(f"{task.name}: {task.config}  seed {args.seed}, max {max_steps} steps")
+    say(f"{'laws':<28}{'steps to 0.99':>14}{'steps to 1.0':>14}{'final acc':>11}{'seconds':>9}{'speed-up':>10}", flush=True)
     records: list = []
     base = None
     before_base: list = []  # runs printed before the baseline finished: no speed-up on their line
@@ -297,17 +376,17 @@ def main_runs(task: Task, args, parser, default_sets: list, default_max_steps: i
             base = record
         elif base is None:
             before_base.append(record)
-        print(_row(record, base, max_steps), flush=True)
+        say(_row(record, base, max_steps), flush=True)
     if before_base and base is not None:
-        print("speed-up over the baseline, which ran after them:")
+        say("speed-up over the baseline, which ran after them:")
         for record in before_base:
-            print(_row(record, base, max_steps))
+            say(_row(record, base, max_steps))
         sys.stdout.flush()
-    if args.json:
+    if args.json and main:
         payload = records[0] if len(records) == 1 else {"runs": records}
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(payload, f, indent=1)
-    if args.plot:
+    if args.plot and main:
         _plot(records, args.plot, f"{task.name}: test accuracy")
     return records
 
