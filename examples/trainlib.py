@@ -165,9 +165,12 @@ def _join_group(device: torch.device) -> torch.device:
     return device
 
 
-def _global_mean(values: list, weight: int, total: int) -> list:
-    """Per value, the mean over the ranks weighted by their local batch sizes (``weight`` here, ``total`` in all)."""
-    t = torch.tensor([float(v) * weight for v in values], dtype=torch.float64)
+def _global_mean(values: list, weight: int, total: int, device: torch.device) -> list:
+    """Per value, the mean over the ranks weighted by their local batch sizes (``weight`` here, ``total`` in all).
+
+    The tensor lives on ``device``: nccl reduces CUDA tensors only.
+    """
+    t = torch.tensor([float(v) * weight for v in values], dtype=torch.float64, device=device)
     torch.distributed.all_reduce(t)
     return [float(x) / total for x in t]
 
@@ -236,7 +239,7 @@ def train_one(task: Task, laws: list, args, max_steps: int, progress: bool = Tru
                 record["laws"] = {k: float(v) for k, v in law_loss.terms.items()}
             if world > 1:  # the global batch's values: the ranks' local means weighted by their shares
                 names = list(record.get("laws", {}))
-                means = _global_mean([record["train_loss"], *record.get("laws", {}).values()], n_local, n_train)
+                means = _global_mean([record["train_loss"], *record.get("laws", {}).values()], n_local, n_train, device)
                 record["train_loss"] = means[0]
                 if names:
                     record["laws"] = dict(zip(names, means[1:]))
@@ -361,6 +364,9 @@ def main_runs(task: Task, args, parser, default_sets: list, default_max_steps: i
     sets = parse_law_sets(parser, args.laws or default_sets, task.spec)
     max_steps = args.max_steps or default_max_steps
     _join_group(device)  # under torchrun: every rank trains; rank 0 alone prints and writes
+    world = rank_and_world()[1]
+    if n_train < world:
+        parser.error(f"{n_train} training examples cannot be shared by {world} ranks (each needs one)")
     main = is_main_process()
     say = print if main else _silent
     progress = not args.no_progress and sys.stderr.isatty() and not os.environ.get("CI")
