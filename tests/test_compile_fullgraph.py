@@ -288,3 +288,14 @@ def test_the_gradients_of_a_loss_compiled_through_aot_autograd_equal_eager(stem)
     for w, g in zip(want, got):
         torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-6)
     assert any(float(w.abs().max()) > 0 for w in want)  # the loss moves the parameters
+
+
+def test_a_second_module_of_the_same_text_keeps_the_first_ones_name():
+    """Recompiling identical text replaced the first module in sys.modules, so Dynamo's guards for the first
+    module's functions read the second module's globals (KeyError: cpu in a full test run)."""
+    import sys
+
+    spec = symspec.load(ROOT / "examples" / "modular_addition.sym")
+    first, second = symspec.compile(spec), symspec.compile(spec)
+    assert first.__name__ != second.__name__
+    assert sys.modules[first.__name__] is first and sys.modules[second.__name__] is second

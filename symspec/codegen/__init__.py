@@ -145,12 +145,19 @@ def compile_source(spec, out_hint: str | None = None) -> str:
 def compile(spec, out_hint: str | None = None):  # noqa: A001 - the public name
     """Render the spec's module and import it in memory.
 
-    The module is registered in ``sys.modules`` under a name unique to its text (``torch.compile`` looks the
-    globals of traced functions up by module name): one entry per distinct text compiled in a process.
+    The module is registered in ``sys.modules`` under a name of its own (``torch.compile`` looks the globals of
+    traced functions up by module name, also when it checks its guards): the text's digest, plus a count when
+    an earlier module of the same text holds that name (replacing it would point the earlier module's compiled
+    functions at the new module's globals). One entry per module compiled in a process.
     """
     source = compile_source(spec, out_hint)
     digest = hashlib.sha1(source.encode("utf-8")).hexdigest()[:12]
-    module = types.ModuleType(f"symspec_generated_{spec.name}_{digest}")
+    name = base = f"symspec_generated_{spec.name}_{digest}"
+    count = 1
+    while name in sys.modules:
+        count += 1
+        name = f"{base}_{count}"
+    module = types.ModuleType(name)
     module.__file__ = f"<symspec {user_text(spec.file)}>"
     exec(compile_builtin(source, module.__file__, "exec"), module.__dict__)  # the text is ours: names are validated
     sys.modules[module.__name__] = module
