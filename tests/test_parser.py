@@ -274,3 +274,10 @@ def test_unparse_brackets_only_where_needed():
 
     body = law_body("law x: f((a + b) * c, -(a - b)) == not (p(a) and q(b)) => r(a - (b - c))").body
     assert unparse(body) == "f((a + b) * c, -(a - b)) == not (p(a) and q(b)) => r(a - (b - c))"
+
+
+def test_an_action_on_an_inline_group_hints_at_declaring_it():
+    with pytest.raises(SpecSyntaxError) as info:
+        parse("domain Mat = tensor[3, 3]\naction O(3) on Mat by matrix(dims=(0, 1))\n", "a.sym")
+    hint = info.value.diagnostics[0].hint
+    assert hint == "an action names a declared group: declare 'group G = O(...)' first, then 'action G on ...'"

@@ -238,6 +238,9 @@ def _syntax_diagnostic(
         hint = _keyword_hint(str(tok))
     elif str(tok) == "=" and "COMPARE" in expected:
         hint = "use '==' to compare"
+    elif not at_end and str(tok) == "(" and len(before := lines.all[tok.line - 1][: tok.column - 1].split()) == 2:
+        if before[0] == "action":  # action O(3) on ...: an action names a declared group
+            hint = f"an action names a declared group: declare 'group G = {before[1]}(...)' first, then 'action G on ...'"
     elif str(tok) in STATEMENT_KEYWORDS and starts_line and "_NL" not in expected:
         hint = "the statement before this line is incomplete"
     diag = Diagnostic(f"unexpected {found}; expected {_expected_text(lark, expected)}", span, hint, kind="syntax")
