@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .audit import add_audit_parser  # the audit command (imports torch only when run)
 
     add_audit_parser(sub)
+    from .check_data import add_check_data_parser
+    from .suggest import add_suggest_parser
+
+    add_check_data_parser(sub)
+    add_suggest_parser(sub)
     return parser
 
 
@@ -208,6 +213,14 @@ def main(argv=None) -> int:
             from .audit import run_audit
 
             return run_audit(args, write_stdout)
+        if args.command == "check-data":
+            from .check_data import run_check_data
+
+            return run_check_data(args, write_stdout)
+        if args.command == "suggest":
+            from .suggest import run_suggest
+
+            return run_suggest(args, write_stdout)
     except UsageError as err:
         print(f"symspec: error: {err}", file=sys.stderr)
         return 2
