@@ -151,13 +151,31 @@ def _explain(args) -> int:
     except SpecError as err:
         print(err.render(_color(sys.stderr)), file=sys.stderr)
         return 1
+    layers = _layers(spec)
     if args.json:
-        write_stdout(json.dumps(explain_json(spec), indent=2) + "\n")
+        write_stdout(json.dumps({**explain_json(spec), "layers": layers}, indent=2) + "\n")
     else:
-        write_stdout(explain_text(spec) + "\n")
+        write_stdout(explain_text(spec) + _layers_text(layers) + "\n")
         if spec.warnings:
             print(spec.render_warnings(_color(sys.stderr)), file=sys.stderr)
     return 0
+
+
+def _layers(spec) -> list:
+    """What each layer compiles to (``[]`` without layers); a layer that does not compile is reported by ``check``."""
+    if not spec.layers:
+        return []
+    from ..codegen.layers import describe_layers
+
+    return describe_layers(spec)
+
+
+def _layers_text(layers: list) -> str:
+    lines = ["", "", "layers"] if layers else []
+    for d in layers:
+        lines.append(f"  {d['name']}: {d['source']} -> {d['target']} under {d['group']}  line {d['line']}")
+        lines.append(f"    rt.{d['class']}" + (f" ({d['detail']})" if d["detail"] else ""))
+    return "\n".join(lines)
 
 
 def _compile(args) -> int:
