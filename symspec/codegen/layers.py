@@ -507,6 +507,14 @@ def lower_layers(spec, tables) -> list:
                 f"graph layers under {gir.name} take pair tensors (tensor[{n}, {n}, *F], both node dims permuted), "
                 f"node tensors (tensor[{n}, *F]) and real, the node dims first and F fixed"
             )
+        rots = [f for f in (gir.factors or (gir,)) if f.definition.kind in ("SO", "O")]
+        others = [f for f in (gir.factors or (gir,)) if f.definition.kind not in ("SO", "O", "symmetric")]
+        if rots and (len(rots) > 1 or others):
+            extra = ", ".join(f.name for f in (rots[1:] if len(rots) > 1 else []) + others)
+            hint = (
+                f"steerable layers take one SO(n) or O(n), optionally times symmetric(N); {gir.name} also has {extra}: "
+                "build a layer under that part alone, or state the rest as a law (loss, augment)"
+            )
         if gir.definition.noncompact:  # Lorentz groups, translations, rigid motions (docs/language.md, Non-compact groups)
             hint = f"{gir.name} is not compact: no layers under it yet; train with its laws' loss and augment instead"
         _fail(
