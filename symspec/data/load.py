@@ -1,0 +1,324 @@
+"""Reading a labelled dataset (.pt, .npz, .csv, .parquet, or a mapping of columns) into a :class:`Table`.
+
+Every problem is a :class:`~symspec.errors.UsageError` that names the file,
+the column and, for a bad value, its row: a missing or unknown column, a
+value outside its domain, an unknown name, ragged columns, an ambiguous model.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+from ..analysis.domains import BoolDomain, ClassOf, Cyclic, Labels, Nodes, Range, RealDomain, Tensor
+from ..errors import UsageError
+from .table import Table
+
+__all__ = ["load_table", "read_columns", "domain_names", "FORMATS"]
+
+FORMATS = (".pt", ".npz", ".csv", ".parquet")
+TRUE_WORDS = {"true": 1, "false": 0, "True": 1, "False": 0, "TRUE": 1, "FALSE": 0}
+
+
+def _spec_of(spec, params=None):
+    """A checked Spec from a Spec, a path or .sym text (as ``symspec.validate`` accepts)."""
+    from ..analysis import Spec
+    from ..pipeline import load, loads
+
+    if isinstance(spec, Spec):
+        return spec
+    if isinstance(spec, str) and "\n" in spec:
+        return loads(spec, params=params)
+    return load(os.fspath(spec), params=params)
+
+
+def read_columns(data) -> tuple[dict, str]:
+    """(column -> array/tensor/list, source) from a path or a mapping; a UsageError on an unreadable file."""
+    if isinstance(data, Mapping):
+        return dict(data), "<memory>"
+    if not isinstance(data, str | os.PathLike):
+        raise UsageError(f"data must be a file path or a mapping of column -> values, got {type(data).__name__}")
+    path = os.fspath(data)
+    if not os.path.exists(path):
+        raise UsageError(f"--data {path}: no such file")
+    if os.path.isdir(path):
+        raise UsageError(f"--data {path}: is a directory")
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".pt":
+        return _read_pt(path), path
+    if ext == ".npz":
+        return _read_npz(path), path
+    if ext == ".csv":
+        return _read_csv(path), path
+    if ext == ".parquet":
+        return _read_parquet(path), path
+    raise UsageError(f"--data {path}: unknown format '{ext or '(none)'}'; expected one of {', '.join(FORMATS)}")
+
+
+def _read_pt(path: str) -> dict:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle errors, unsafe globals, truncated zips, ...
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UsageError(f"--data {path}: not a torch-loadable .pt file of tensors (weights_only): {first}") from None
+    if not isinstance(obj, Mapping) or not all(isinstance(k, str) for k in obj):
+        raise UsageError(f"--data {path}: a .pt dataset must hold a dict of column name -> tensor, got {type(obj).__name__}")
+    return dict(obj)
+
+
+def _read_npz(path: str) -> dict:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception as err:
+        raise UsageError(f"--data {path}: not a readable .npz file: {err}") from None
+
+
+def _read_csv(path: str) -> dict:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None:
+                raise UsageError(f"--data {path}: empty csv file (expected a header row of column names)")
+            header = [h.strip() for h in header]
+            dupes = sorted({h for h in header if header.count(h) > 1})
+            if dupes:
+                raise UsageError(f"--data {path}: column '{dupes[0]}' appears twice in the header")
+            rows = [r for r in reader if r]  # blank lines are skipped
+    except UnicodeDecodeError as err:
+        raise UsageError(f"--data {path}: not UTF-8 text: {err.reason} at byte {err.start}") from None
+    except csv.Error as err:
+        raise UsageError(f"--data {path}: bad csv: {err}") from None
+    except OSError as err:
+        raise UsageError(f"--data {path}: cannot read: {err.strerror or err}") from None
+    width = len(header)
+    for i, r in enumerate(rows):
+        if len(r) != width:
+            raise UsageError(f"--data {path}: line {i + 2} has {len(r)} fields; the header has {width}")
+    columns = list(zip(*rows)) if rows else [() for _ in header]
+    return {h: np.array(c, dtype=object) if c else np.zeros(0, dtype=np.int64) for h, c in zip(header, columns)}
+
+
+def _read_parquet(path: str) -> dict:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise UsageError(
+            f"--data {path}: reading .parquet needs pyarrow (pip install pyarrow); or use .pt, .npz or .csv"
+        ) from None
+    try:
+        table = pq.read_table(path)
+    except Exception as err:
+        raise UsageError(f"--data {path}: not a readable parquet file: {err}") from None
+    out = {}
+    for name in table.column_names:
+        column = table.column(name)
+        try:
+            out[name] = column.to_numpy()
+        except Exception:
+            out[name] = np.array(column.to_pylist(), dtype=object)
+    return out
+
+
+def domain_names(spec, domain) -> list | None:
+    """The display names of a finite domain's values (set labels, graph node labels), or None."""
+    if isinstance(domain, Labels):
+        return list(domain.labels)
+    if isinstance(domain, Nodes):
+        graph = spec.ir.graphs.get(domain.graph) if spec.ir is not None else None
+        if graph is None:
+            return None
+        return [graph.label(i) for i in range(graph.num_nodes)]
+    if isinstance(domain, BoolDomain):
+        return ["false", "true"]
+    return None
+
+
+def _finite_shape(domain) -> tuple[int, int] | None:
+    """(size, low) of a finite domain, None for real/tensor."""
+    if isinstance(domain, Range):
+        return domain.hi - domain.lo, domain.lo
+    if isinstance(domain, Cyclic | Labels | Nodes | BoolDomain):
+        return domain.size, 0
+    return None
+
+
+def _as_array(values, where: str):
+    """A column as a numpy array (tensors and lists too)."""
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().numpy()
+    if isinstance(values, np.ndarray):
+        return values
+    try:
+        return np.asarray(values, dtype=object if any(isinstance(v, str) for v in values) else None)
+    except Exception as err:
+        raise UsageError(f"{where}: cannot read the column as an array: {err}") from None
+
+
+def _finite_column(values, where: str, size: int, low: int, names: list | None, domain) -> torch.Tensor:
+    """Domain values (int64) of a finite-domain column: numbers, or names where the domain has names."""
+    arr = _as_array(values, where)
+    if arr.ndim != 1:
+        raise UsageError(f"{where}: expected one value per row, got an array of shape {list(arr.shape)}")
+    if arr.dtype == object or arr.dtype.kind in "US":
+        arr = _parse_names(arr.astype(str), where, low, names)
+    elif arr.dtype.kind == "b":
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise UsageError(f"{where}: row {i}: {float(arr[i])!r} is not an integer value of {domain}")
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind in "iu":
+        arr = arr.astype(np.int64)
+    else:
+        raise UsageError(f"{where}: values of type {arr.dtype} cannot be values of {domain}")
+    out = torch.from_numpy(np.ascontiguousarray(arr))
+    bad = (out < low) | (out >= low + size)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0, 0])
+        raise UsageError(f"{where}: row {i}: {int(out[i])} is outside {domain} (values {low}..{low + size - 1})")
+    return out
+
+
+def _parse_names(arr: np.ndarray, where: str, low: int, names: list | None) -> np.ndarray:
+    """Strings as domain values: a name of the domain, else an integer written out."""
+    uniques, inverse = np.unique(np.char.strip(arr), return_inverse=True)
+    lookup = {n: i + low for i, n in enumerate(names or [])}
+    lookup.update({k: v for k, v in TRUE_WORDS.items() if names == ["false", "true"]})
+    mapped = np.empty(len(uniques), dtype=np.int64)
+    for j, text in enumerate(uniques.tolist()):  # once per distinct value, not per row
+        if text in lookup:
+            mapped[j] = lookup[text]
+            continue
+        try:
+            mapped[j] = int(text, 10)
+        except ValueError:
+            i = int(np.flatnonzero(inverse == j)[0])
+            known = f"; its names: {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}" if names else ""
+            raise UsageError(f"{where}: row {i}: unknown value '{text[:40]}'{known}") from None
+    return mapped[inverse.reshape(-1)]
+
+
+def _real_column(values, where: str, shape: tuple | None) -> torch.Tensor:
+    """float64 values of a real (shape None) or tensor column, finite."""
+    arr = _as_array(values, where)
+    if arr.dtype == object or arr.dtype.kind in "US":
+        try:
+            arr = np.char.strip(arr.astype(str)).astype(np.float64)
+        except ValueError as err:
+            raise UsageError(f"{where}: not a number: {err}") from None
+    if arr.dtype.kind not in "biuf":
+        raise UsageError(f"{where}: values of type {arr.dtype} are not real numbers")
+    arr = arr.astype(np.float64)
+    if shape is None and arr.ndim != 1:
+        raise UsageError(f"{where}: expected one real number per row, got an array of shape {list(arr.shape)}")
+    if shape is not None:
+        want = [d if isinstance(d, int) else None for d in shape]
+        got = list(arr.shape[1:])
+        if len(got) != len(want) or any(w is not None and w != g for w, g in zip(want, got)):
+            raise UsageError(f"{where}: expected rows of shape {list(shape)}, got {got}")
+    bad = ~np.isfinite(arr.reshape(arr.shape[0], -1)).all(1) if arr.size else np.zeros(0, dtype=bool)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise UsageError(f"{where}: row {i} is not finite (nan or inf)")
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def _choose_model(spec, columns: dict, model: str | None) -> str:
+    models = list(spec.models)
+    if model is not None:
+        if model not in spec.models:
+            raise UsageError(f"--model {model}: the spec has no model '{model}'; its models: {', '.join(models)}")
+        return model
+    if len(models) == 1:
+        return models[0]
+    if not models:
+        raise UsageError(f"spec {spec.name} declares no model: there is nothing for the data to label")
+    fits = [m for m in models if {p for p, _ in spec.models[m].params} | {"target"} == set(columns)]
+    if len(fits) == 1:
+        return fits[0]
+    raise UsageError(f"the spec has the models {', '.join(models)}: say which one the data labels with --model NAME")
+
+
+def load_table(spec, data, model: str | None = None) -> Table:
+    """`spec`: a checked symspec Spec (or a path); `data`: a path (.pt dict of tensors, .npz, .csv, .parquet with
+    pyarrow) or a Mapping of column -> tensor/ndarray/list. Columns: the model's parameter names plus `target`.
+    Raises symspec.errors.UsageError with a clear message on any problem (missing column, value outside the
+    domain, unknown node name, ragged lengths, model ambiguous, ...)."""
+    spec = _spec_of(spec)
+    columns, source = read_columns(data)
+    name = _choose_model(spec, columns, model)
+    sig = spec.models[name]
+    params = tuple(p for p, _ in sig.params)
+    expected = [*params, "target"]
+    missing = [c for c in expected if c not in columns]
+    if missing:
+        raise UsageError(
+            f"{source}: no column '{missing[0]}' (model {name} needs the columns {', '.join(expected)}; "
+            f"the data has {', '.join(map(str, columns)) or 'none'})"
+        )
+    unknown = [c for c in columns if c not in expected]
+    if unknown:
+        raise UsageError(f"{source}: unknown column '{unknown[0]}' (model {name} takes the columns {', '.join(expected)})")
+    lengths = {c: len(columns[c]) for c in expected}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{c}: {n}" for c, n in lengths.items())
+        raise UsageError(f"{source}: the columns have different lengths ({shown})")
+    n = lengths["target"]
+    inputs, sizes, lows, names = {}, {}, {}, {}
+    for p, domain in sig.params:
+        where = f"{source}: column '{p}'"
+        finite = _finite_shape(domain)
+        if finite is None:
+            shape = tuple(domain.dims) if isinstance(domain, Tensor) else None
+            inputs[p] = _real_column(columns[p], where, shape)
+            sizes[p], lows[p] = None, 0
+            continue
+        sizes[p], lows[p] = finite
+        labels = domain_names(spec, domain)
+        if labels is not None:
+            names[p] = labels
+        inputs[p] = _finite_column(columns[p], where, finite[0], finite[1], labels, domain)
+    out = sig.output
+    where = f"{source}: column 'target'"
+    classes, class_low = None, 0
+    if isinstance(out, ClassOf):
+        classes, class_low = _finite_shape(out.domain)
+        labels = domain_names(spec, out.domain)
+        if labels is not None:
+            names["target"] = labels
+        target = _finite_column(columns["target"], where, classes, class_low, labels, f"class({out.domain})")
+        kind = "class"
+    elif isinstance(out, BoolDomain):
+        target = _finite_column(columns["target"], where, 2, 0, ["false", "true"], "bool")
+        names["target"] = ["false", "true"]
+        kind = "bool"
+    elif isinstance(out, RealDomain):
+        target, kind = _real_column(columns["target"], where, None), "real"
+    else:
+        target, kind = _real_column(columns["target"], where, tuple(out.dims)), "tensor"
+    space = math.prod(s for s in sizes.values() if s is not None) if sizes else 1
+    if space >= 2**62:
+        raise UsageError(f"model {name}'s inputs are {space} combinations: too many to key by one 64-bit integer")
+    return Table(
+        model=name,
+        params=params,
+        inputs=inputs,
+        target=target,
+        rows=torch.arange(n, dtype=torch.int64),
+        sizes=sizes,
+        lows=lows,
+        output=kind,
+        classes=classes,
+        class_low=class_low,
+        names=names,
+        source=source,
+    )

@@ -1,0 +1,160 @@
+"""A labelled dataset of one model, as tensors: the inputs, the targets, and exact lookup by input.
+
+Rows keep the file's order; :meth:`Table.lookup` answers a batch of queries
+by one gather (a dense index when the input space is small enough, else a
+binary search over the sorted keys): no Python loop per row or per query.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["Table", "DENSE_INDEX_LIMIT", "MAX_CONFLICTS"]
+
+DENSE_INDEX_LIMIT = 1 << 26  # input spaces up to this many inputs get a dense key -> row index (512 MB of int64 at most)
+MAX_CONFLICTS = 100  # conflicting duplicate keys listed
+
+
+@dataclass
+class Table:
+    """One model's labelled cases, encoded as tensors (rows in file order); see docs/data.md."""
+
+    model: str
+    params: tuple
+    inputs: dict
+    target: torch.Tensor
+    rows: torch.Tensor
+    sizes: dict
+    lows: dict
+    output: str
+    classes: int | None = None
+    class_low: int = 0
+    names: dict = field(default_factory=dict)
+    source: str = "<memory>"
+    _index: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __len__(self) -> int:
+        return int(self.rows.shape[0])
+
+    def finite(self) -> bool:
+        """Every input has a finite domain (then :meth:`key` and :meth:`lookup` exist)."""
+        return all(self.sizes[p] is not None for p in self.params)
+
+    def space(self) -> int:
+        """The number of distinct inputs (the product of the input domains' sizes)."""
+        if not self.finite():
+            raise ValueError(f"model {self.model} has real or tensor inputs: its inputs are not finitely many")
+        return math.prod(self.sizes[p] for p in self.params)
+
+    def encode(self, values: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """(key [m] int64, inside [m] bool) of query values (param -> [m] ints); keys of outside queries are 0."""
+        if not self.finite():
+            raise ValueError(f"model {self.model} has real or tensor inputs: rows have no integer key")
+        key = None
+        inside = None
+        for p in self.params:
+            v = values[p].to(torch.int64) - self.lows[p]
+            ok = (v >= 0) & (v < self.sizes[p])
+            v = torch.where(ok, v, torch.zeros_like(v))
+            key = v if key is None else key * self.sizes[p] + v
+            inside = ok if inside is None else inside & ok
+        return key, inside
+
+    def key(self) -> torch.Tensor:
+        """[rows] int64 mixed-radix code of the inputs (first parameter most significant, value - low per digit)."""
+        return self.encode(self.inputs)[0]
+
+    def _first(self) -> tuple:
+        """(sorted distinct keys, the first row of each, dense key -> row index or None), built once."""
+        if self._index is None:
+            key = self.key()
+            order = torch.sort(key, stable=True)
+            skeys, srows = order.values, order.indices
+            first = torch.ones_like(skeys, dtype=torch.bool)
+            first[1:] = skeys[1:] != skeys[:-1]
+            ukeys, urows = skeys[first], srows[first]
+            dense = None
+            space = self.space()
+            if space <= max(DENSE_INDEX_LIMIT, 4 * len(self)):
+                dense = torch.full((space,), -1, dtype=torch.int64, device=key.device)
+                dense[ukeys] = urows
+            self._index = (ukeys, urows, dense)
+        return self._index
+
+    def positions(self, **inputs: torch.Tensor) -> torch.Tensor:
+        """Vectorized: each query's position in the table (its first row; -1 when absent or out of the domain)."""
+        key, inside = self.encode(inputs)
+        ukeys, urows, dense = self._first()
+        if dense is not None:
+            pos = dense[key]
+        elif ukeys.shape[0] == 0:
+            pos = torch.full_like(key, -1)
+        else:
+            at = torch.searchsorted(ukeys, key).clamp_(max=ukeys.shape[0] - 1)
+            pos = torch.where(ukeys[at] == key, urows[at], torch.full_like(key, -1))
+        return torch.where(inside, pos, torch.full_like(pos, -1))
+
+    def lookup(self, **inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(present [m] bool, target [m], row [m] int64, -1 when absent) for query values; a key with several
+        rows answers with its FIRST row; out-of-domain queries are absent (their target is row 0's, unused)."""
+        pos = self.positions(**inputs)
+        present = pos >= 0
+        safe = pos.clamp(min=0)
+        if len(self) == 0:
+            target = torch.zeros((pos.shape[0], *self.target.shape[1:]), dtype=self.target.dtype)
+        else:
+            target = self.target[safe]
+        row = torch.where(present, self.rows[safe] if len(self) else pos, torch.full_like(pos, -1))
+        return present, target, row
+
+    def conflicts(self) -> list[tuple[int, list[int], list]]:
+        """Duplicate inputs with different targets: (key, row numbers, targets), at most 100, in key order."""
+        if len(self) == 0 or not self.finite():
+            return []
+        key = self.key()
+        order = torch.sort(key, stable=True).indices
+        skeys = key[order]
+        target = self.target[order].reshape(len(self), -1)
+        same_key = skeys[1:] == skeys[:-1]
+        differs = (target[1:] != target[:-1]).any(1)
+        bad_keys = torch.unique(skeys[1:][same_key & differs])[:MAX_CONFLICTS]
+        if bad_keys.numel() == 0:
+            return []
+        lo = torch.searchsorted(skeys, bad_keys)
+        hi = torch.searchsorted(skeys, bad_keys, right=True)
+        out = []
+        for k, a, b in zip(bad_keys.tolist(), lo.tolist(), hi.tolist()):  # at most MAX_CONFLICTS keys
+            idx = order[a:b]
+            values = self.target[idx]
+            out.append((k, self.rows[idx].tolist(), values.tolist()))
+        return out
+
+    def conflict_count(self) -> int:
+        """How many distinct inputs have rows with different targets (all of them, not only the first 100)."""
+        if len(self) < 2 or not self.finite():
+            return 0
+        key = self.key()
+        order = torch.sort(key, stable=True).indices
+        skeys = key[order]
+        target = self.target[order].reshape(len(self), -1)
+        differs = (skeys[1:] == skeys[:-1]) & (target[1:] != target[:-1]).any(1)
+        return int(torch.unique(skeys[1:][differs]).numel())
+
+    def decode(self, key: int) -> dict:
+        """A key's input values (param -> int)."""
+        out = {}
+        for p in reversed(self.params):
+            out[p] = key % self.sizes[p] + self.lows[p]
+            key //= self.sizes[p]
+        return {p: out[p] for p in self.params}
+
+    def show(self, param: str, value: int) -> str:
+        """A value as the user wrote it: its name when the domain has names, else the number."""
+        names = self.names.get(param)
+        low = self.class_low if param == "target" else self.lows.get(param, 0)
+        if names is not None and 0 <= value - low < len(names):
+            return names[value - low]
+        return str(value)
