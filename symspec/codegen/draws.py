@@ -443,6 +443,12 @@ def factor_actions(spec, gir, domains: dict) -> list:
     return out
 
 
+def factor_action(spec, gir, f, domain):
+    """Factor ``f``'s action on ``domain``, as :func:`factor_actions` gives it (``gir``'s own when not a product)."""
+    factors = gir.factors or (gir,)
+    return factor_actions(spec, gir, {0: domain})[next(i for i, g in enumerate(factors) if g is f)][0]
+
+
 def arithmetic_description(spec, gir, domains: dict, number=int, acts: dict | None = None) -> dict | None:
     """An ``arithmetic`` factor of ``rt.GroupSampler`` for ``gir`` acting on ``domains``, or None.
 

@@ -16,6 +16,7 @@ from ..analysis.domains import RealDomain, Tensor
 from ..errors import Diagnostic
 from .conv_layers import conv_layer
 from .core import CompileError, comment_text
+from .draws import factor_action
 from .expr import Attr, BinOp, Const, Name, TupleE, as_expr, rt, torch_
 from .layer_basis import MAX_BASIS_UNKNOWNS, Layer, basis_size
 from .names import py
@@ -65,14 +66,6 @@ def _reps(spec, tables, gir, domain):
         else:
             return None
     return as_expr(exprs), values
-
-
-def _factor_action(spec, gir, f, domain):
-    """Factor ``f``'s action on ``domain`` (a product's part: the identity where it has no action of its own)."""
-    whole = spec.ir.action(gir, domain) if gir.factors else None
-    if whole is not None and whole.parts:
-        return whole.parts[next(i for i, g in enumerate(gir.factors) if g is f)]
-    return spec.ir.action(f, domain)
 
 
 def _permutes_dim_0(act) -> bool:
@@ -320,7 +313,7 @@ def _graph_product_layer(spec, tables, name: str, layer, gir, cls: str, comment:
     # forward), the closed form's do not; the one symmetric factor that permutes the input's leading dims is the nodes
     candidates = []
     for f in gir.factors:
-        act = None if isinstance(layer.source, RealDomain) else _factor_action(spec, gir, f, layer.source)
+        act = None if isinstance(layer.source, RealDomain) else factor_action(spec, gir, f, layer.source)
         if f.definition.kind == "symmetric" and act is not None and act.kind != "trivial" and isinstance(layer.source, Tensor):
             if _moved_dims(act, layer.source, f.definition.arg) in ((0,), (0, 1)):
                 candidates.append(f)
@@ -356,7 +349,7 @@ def _tied_graph_layer(spec, name: str, layer, gir, cls: str, comment: str, node=
     )
     ends = []
     for domain in (layer.source, layer.target):
-        act = None if isinstance(domain, RealDomain) else _factor_action(spec, gir, nodes[0], domain)
+        act = None if isinstance(domain, RealDomain) else factor_action(spec, gir, nodes[0], domain)
         end = _graph_end(spec, name, layer, nodes[0], domain, act)
         if end is None or (end.kind == "real" and not ends):
             _fail(spec, f"cannot compile layer {name} yet: {symmetric_end(spec, domain, n)}", layer.span, hint)
@@ -365,7 +358,7 @@ def _tied_graph_layer(spec, name: str, layer, gir, cls: str, comment: str, node=
     for domain, end in zip((layer.source, layer.target), ends):
         ops = {}
         for f in others:
-            act = None if isinstance(domain, RealDomain) else _factor_action(spec, gir, f, domain)
+            act = None if isinstance(domain, RealDomain) else factor_action(spec, gir, f, domain)
             for g in f.generators:
                 seq = () if act is None or act.kind == "trivial" else act.ops.get(g)
                 kept = None if seq is None else _feature_ops(seq, len(domain.dims), _RANK[end.kind]) if seq else []
@@ -466,7 +459,7 @@ def lower_layers(spec, tables) -> list:
             and all(isinstance(d, int) for d in layer.source.dims[1:])
             and all(f.definition.kind in ("SO", "O") and f.definition.arg >= 3 for f in rest)
             and src is not None
-            and _permutes_dim_0(_factor_action(spec, gir, perm[0], layer.source))
+            and _permutes_dim_0(factor_action(spec, gir, perm[0], layer.source))
         )
         vector_only = not rest or len(layer.source.dims) == 2  # rotations on the one vector dim of tensor[N, n]
         if first_dim_perm and vector_only and isinstance(layer.target, Tensor) and layer.target == layer.source:

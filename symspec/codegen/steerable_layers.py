@@ -16,6 +16,7 @@ import math
 from ..analysis.domains import RealDomain, Tensor
 from ..errors import Diagnostic
 from .core import CompileError
+from .draws import factor_action
 from .expr import Name, as_expr
 from .layer_basis import MAX_BASIS_UNKNOWNS, Layer, basis_size
 
@@ -28,16 +29,6 @@ _POINT_MAPS = {(0, 0), (1, 0), (0, 1), (1, 1), (2, 0), (0, 2), (2, 1), (1, 2), (
 
 def _fail(spec, message: str, span, hint=None):
     raise CompileError([Diagnostic(message, span, hint, kind="compile")], {spec.file: spec.source})
-
-
-def _factor_action(spec, gir, f, domain):
-    """Factor ``f``'s action on ``domain`` (a product's part), or None."""
-    if not gir.factors:
-        return spec.ir.action(gir, domain)
-    whole = spec.ir.action(gir, domain)
-    if whole is None or not whole.parts:
-        return None
-    return whole.parts[next(i for i, g in enumerate(gir.factors) if g is f)]
 
 
 def _permuted_dims(act, rank: int) -> tuple | None:
@@ -73,8 +64,8 @@ def _end(spec, gir, perm, rot, domain) -> dict | None:
     if not isinstance(domain, Tensor):
         return None
     rank = len(domain.dims)
-    points = _permuted_dims(_factor_action(spec, gir, perm, domain), rank) if perm is not None else ()
-    coords = _rotated_dims(_factor_action(spec, gir, rot, domain), rank)
+    points = _permuted_dims(factor_action(spec, gir, perm, domain), rank) if perm is not None else ()
+    coords = _rotated_dims(factor_action(spec, gir, rot, domain), rank)
     if points is None or coords is None or set(points) & set(coords):
         return None
     return {"shape": tuple(domain.dims), "points": points, "coords": coords}
