@@ -11,10 +11,15 @@ The update (docs/model-symmetries.md, section "ECD"), with ``g = grad F + wd * t
 
 Every dot product and norm is global (over all parameters of all groups), computed with
 ``torch._foreach_*`` reductions, one kernel per bucket of same-device, same-dtype tensors.
+
+Under DDP (docs/distributed.md, "ECD under DDP"): ``F`` is the mean over the ranks of the
+closures' losses (one ``all_reduce`` of the packed scalars per step), and with ``nu > 0`` every
+rank must draw the same bounce noise (checked once: the generators' states must agree).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import warnings
 from collections.abc import Callable, Iterable
@@ -36,7 +41,10 @@ class ECD(torch.optim.Optimizer):
     ``lr`` and ``weight_decay`` may differ between parameter groups; ``eta``, ``F0`` and ``nu`` are
     properties of the one global trajectory and must be equal in every group.  ``generator`` draws
     the bounce noise (``nu > 0``).  Under ``torch.distributed`` the loss and the global scalars are
-    averaged over ranks once per step (``distributed=None``: whenever a process group is initialized).
+    averaged over ranks once per step (``distributed=None``: whenever a process group with more than
+    one rank is initialized; ``True``: always, even with one rank); with ``nu > 0`` there,
+    ``generator`` must be one stream shared by the ranks (``symspec.distributed.generator(seed,
+    shared=True)``).  Replicated parameters only (DDP): sharded ones (FSDP's DTensors) are refused.
     ``step`` needs a closure that returns the loss.
     """
 
@@ -67,6 +75,7 @@ class ECD(torch.optim.Optimizer):
         self.generator = generator
         self.distributed = distributed
         self.process_group = process_group
+        self._noise_checked = False  # under torch.distributed with nu > 0: the ranks' noise streams agree
 
     # ------------------------------------------------------------------ helpers
 
@@ -82,13 +91,43 @@ class ECD(torch.optim.Optimizer):
         return first["eta"], first["F0"], first["nu"]
 
     def _world(self) -> int:
-        """Ranks to average over (1: no reduction)."""
-        use = self.distributed
-        if use is None:
-            use = torch.distributed.is_available() and torch.distributed.is_initialized()
-        if not use:
-            return 1
-        return torch.distributed.get_world_size(self.process_group)
+        """Ranks to average over; 0 for no reduction (``distributed=False``, or no group and ``distributed=None``)."""
+        dist = torch.distributed
+        ready = dist.is_available() and dist.is_initialized()
+        if self.distributed is None:
+            world = dist.get_world_size(self.process_group) if ready else 1
+            return world if world > 1 else 0
+        if not self.distributed:
+            return 0
+        if not ready:
+            raise UsageError("ECD(distributed=True) needs an initialized process group (torch.distributed.init_process_group)")
+        return dist.get_world_size(self.process_group)
+
+    def _check_shared_noise(self, world: int, home: torch.device) -> None:
+        """With ``nu > 0`` under ``torch.distributed``: every rank's noise generator must be in the same state.
+
+        Different noise on different ranks would move the replicas apart for good. Checked on the
+        first step (one ``all_gather`` of a 56-bit digest of ``generator.get_state()``, on the
+        parameters' device: nccl gathers CUDA tensors only); a generator used by ECD alone then
+        stays in step, since every rank draws the same amount.
+        """
+        self._noise_checked = True
+        if self.generator is None:
+            raise UsageError(
+                "ECD: nu > 0 under torch.distributed needs generator= one stream shared by the ranks "
+                "(symspec.distributed.generator(seed, device, shared=True)); torch's global generator may "
+                "differ between ranks"
+            )
+        state = self.generator.get_state().numpy().tobytes()
+        digest = int.from_bytes(hashlib.blake2b(state, digest_size=7).digest(), "little")
+        mine = torch.tensor([digest], dtype=torch.int64, device=home)
+        every = [torch.empty_like(mine) for _ in range(world)]
+        torch.distributed.all_gather(every, mine, group=self.process_group)
+        if any(int(t) != digest for t in every):
+            raise UsageError(
+                "ECD: the ranks' noise generators differ (nu > 0 would move the replicas apart): pass one stream "
+                "shared by the ranks, symspec.distributed.generator(seed, device, shared=True), used by ECD alone"
+            )
 
     # ------------------------------------------------------------------ step
 
@@ -118,6 +157,11 @@ class ECD(torch.optim.Optimizer):
                     continue
                 if param.grad.is_sparse:
                     raise UsageError("ECD does not support sparse gradients")
+                if _is_sharded(param):
+                    raise UsageError(
+                        "ECD does not support sharded parameters (FSDP's DTensors): its norms would need sums over "
+                        "the ranks' shards; use DDP (replicated parameters), docs/distributed.md"
+                    )
                 home = home or param.device
                 D += param.numel()
                 kind = by_kind.setdefault((param.device, param.dtype), dict(group=group, params=[], grads=[], vels=[]))
@@ -133,6 +177,9 @@ class ECD(torch.optim.Optimizer):
         if D < 2:
             raise UsageError(f"ECD needs at least 2 parameters with gradients (D / (D - 1)), got D = {D}")
 
+        world = self._world()
+        if world and nu > 0 and not self._noise_checked:
+            self._check_shared_noise(world, home)
         f64 = dict(device=home, dtype=torch.float64)
         F = _loss_scalar(loss).to(**f64)
         wd_sq = torch.zeros((), **f64)  # sum over groups of wd |theta|^2
@@ -161,8 +208,7 @@ class ECD(torch.optim.Optimizer):
                 pp += _total(torch._foreach_powsum(b["vels"], 2, dtype=b["acc"]), home)
                 del u
 
-        world = self._world()
-        if world > 1:
+        if world:
             packed = torch.stack([F, wd_sq, gg, pp, su])
             torch.distributed.all_reduce(packed, group=self.process_group)
             F, wd_sq, gg, pp, su = (packed / world).unbind()
@@ -235,6 +281,11 @@ class ECD(torch.optim.Optimizer):
         scale = torch.where(moving, norm2.rsqrt(), torch.ones((), **f64))
         for b in buckets:
             torch._foreach_mul_(b["vels"], _on(scale, b))
+
+
+def _is_sharded(param: Tensor) -> bool:
+    """True for FSDP2's DTensors and FSDP1's ``FlatParameter`` (FSDP1 with ``use_orig_params=True`` is not detected)."""
+    return type(param).__name__ in ("DTensor", "FlatParameter")
 
 
 def _loss_scalar(loss: Any) -> Tensor:
