@@ -1,0 +1,330 @@
+"""``symspec suggest``: the laws a labelled dataset supports, as a .sym spec with the evidence (docs/data.md).
+
+``suggest(data, signature=...)`` or ``suggest(data, spec=...)``: candidates
+are generated from the model's signature (``suggest_candidates``), each
+compiled by the analysis alone, tested on the pairs of rows its transforms
+connect (``suggest_evidence``; tensors: ``suggest_tensor``), accepted when
+enough pairs were tested and the agreement's 95% Wilson lower bound reaches
+the threshold, ranked, and emitted in one spec whose analysis marks the laws
+that earlier ones imply.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+from ..errors import SpecError, UsageError
+from .suggest_candidates import Candidate, candidates
+from .suggest_evidence import (
+    MAX_ELEMENTS,
+    Evidence,
+    diagonal_evidence,
+    group_elements,
+    law_elements,
+    law_evidence,
+    swap_element,
+    wilson_lower,
+)
+
+__all__ = ["suggest", "Suggestions", "Suggestion", "THRESHOLD", "MIN_TESTED"]
+
+THRESHOLD = 0.9  # accept when the agreement's 95% Wilson lower bound is at least this
+MIN_TESTED = 20  # ... and at least this many pairs were tested
+
+
+@dataclass
+class Suggestion:
+    """One candidate law with its evidence and verdict."""
+
+    candidate: Candidate
+    evidence: Evidence
+    status: str = "rejected"  # accepted | redundant | conflict | rejected | untestable | invalid
+    implied_by: tuple = ()
+    why: str = ""  # for invalid/conflict/untestable: the reason
+
+    @property
+    def name(self) -> str:
+        return self.candidate.name
+
+    @property
+    def law(self) -> str:
+        return self.candidate.law
+
+    def evidence_text(self) -> str:
+        ev = self.evidence
+        if not ev.tested:
+            return f"no pair tested ({ev.untestable:,} untestable)"
+        lo, hi = ev.interval
+        parts = [
+            f"{ev.tested:,} pairs tested: {ev.supported:,} supported, {ev.contradicted:,} contradicted",
+            f"agreement {ev.agreement:.4f} (95% Wilson [{lo:.4f}, {hi:.4f}])",
+        ]
+        if self.candidate.test == "diagonal":
+            parts[0] = f"{ev.tested:,} diagonal rows: {ev.supported:,} with {self.candidate.constant}, {ev.contradicted:,} other"
+        else:
+            parts.append(f"{ev.untestable:,} untestable")
+            if ev.elements:
+                parts.append(
+                    f"{ev.elements} group element{'s' if ev.elements != 1 else ''} ({'all' if ev.every_element else 'generators + random words'})"
+                )
+        if ev.proxy:
+            parts.append(f"proxy: {ev.proxy}")
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict:
+        ev = self.evidence
+        return {
+            "name": self.name,
+            "law": self.law,
+            "kind": self.candidate.kind,
+            "status": self.status,
+            "implied_by": list(self.implied_by),
+            "why": self.why,
+            "tested": ev.tested,
+            "supported": ev.supported,
+            "contradicted": ev.contradicted,
+            "untestable": ev.untestable,
+            "agreement": ev.agreement,
+            "interval": list(ev.interval),
+            "elements": ev.elements,
+            "every_element": ev.every_element,
+            "proxy": ev.proxy,
+            "examples": ev.examples,
+            "declarations": list(self.candidate.decls),
+        }
+
+
+@dataclass
+class Suggestions:
+    """The candidates of one model, ranked, with the spec they make (``text``)."""
+
+    model: str
+    source: str
+    rows: int
+    base: str  # the spec text the laws are appended to
+    items: list = field(default_factory=list)  # of Suggestion, accepted (ranked) first
+    threshold: float = THRESHOLD
+    min_tested: int = MIN_TESTED
+    text: str = ""
+
+    @property
+    def accepted(self) -> list:
+        return [s for s in self.items if s.status == "accepted"]
+
+    def names(self, status: str = "accepted") -> list:
+        return [s.name for s in self.items if s.status == status]
+
+    def __getitem__(self, name: str) -> Suggestion:
+        for s in self.items:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "model": self.model,
+                "source": self.source,
+                "rows": self.rows,
+                "threshold": self.threshold,
+                "min_tested": self.min_tested,
+                "max_elements": MAX_ELEMENTS,
+                "candidates": [s.to_dict() for s in self.items],
+                "spec": self.text,
+            },
+            indent=2,
+        )
+
+
+def _resolve(signature, spec, params):
+    from ..analysis.records import Spec
+    from ..pipeline import load, loads
+
+    if signature is not None and spec is not None:
+        raise UsageError("give a spec or a signature, not both")
+    if signature is not None:
+        if params:
+            raise UsageError("--param needs a SPEC (a signature declares no params)")
+        from .suggest_signature import signature_spec
+
+        checked, text = signature_spec(signature)
+        return checked, text, "<suggest>", None
+    if spec is None:
+        raise UsageError(
+            'suggest needs a model: give a signature (--signature "f(a: cyclic(59)) -> class(cyclic(59))") or a SPEC'
+        )
+    if isinstance(spec, Spec):
+        return spec, spec.source, spec.file, dict(spec.params) or None
+    path = str(spec)
+    if "\n" in path and not os.path.exists(path):  # .sym text
+        return loads(path, "<spec>", params), path, "<spec>", params
+    if not os.path.isfile(path):
+        raise UsageError(f"cannot read '{path}': no such file" if not os.path.exists(path) else f"'{path}' is not a file")
+    return load(path, params), _read(path), path, params
+
+
+def _read(path: str) -> str:
+    from ..syntax.parser import decode
+
+    with open(path, "rb") as f:
+        return decode(f.read(), path)
+
+
+def _pick_model(spec, model):
+    if model is not None:
+        if model not in spec.models:
+            raise UsageError(f"no model '{model}' in the spec; its models: {', '.join(spec.models) or 'none'}")
+        return model
+    if len(spec.models) != 1:
+        raise UsageError(f"the spec has {len(spec.models)} models ({', '.join(spec.models) or 'none'}): name one with --model")
+    return next(iter(spec.models))
+
+
+def _compile(text: str, file: str, params):
+    from ..pipeline import check, loads
+
+    return check(loads(text, file, params))
+
+
+def _with(base: str, cands: list) -> str:
+    out = base if base.endswith("\n") else base + "\n"
+    for c in cands:
+        for d in c.decls:
+            out += d + "\n"
+        out += f"law {c.name}: {c.law}\n"
+    return out
+
+
+def _first_error(err: SpecError) -> str:
+    d = next((d for d in err.diagnostics if d.severity == "error"), None)
+    return d.message if d is not None else str(err).splitlines()[0]
+
+
+def suggest(
+    data,
+    signature: str | None = None,
+    spec=None,
+    model: str | None = None,
+    *,
+    params: dict | None = None,
+    threshold: float = THRESHOLD,
+    min_tested: int = MIN_TESTED,
+    max_elements: int = MAX_ELEMENTS,
+    seed: int = 0,
+) -> Suggestions:
+    """The laws ``data`` supports, for the model of ``signature`` or of ``spec`` (see docs/data.md).
+
+    ``data``: a :class:`Table`, a path (.pt, .npz, .csv, .parquet) or a mapping of columns. ``spec``: a checked
+    Spec, a path or .sym text holding the domains (graphs, params) and the model. Raises UsageError on bad input.
+    """
+    from .table import Table
+
+    checked, base, file, params = _resolve(signature, spec, params)
+    name = _pick_model(checked, model)
+    if isinstance(data, Table):
+        table = data
+    else:
+        from .load import load_table
+
+        table = load_table(checked, data, name)
+    if table.model != name:
+        raise UsageError(f"the table labels model '{table.model}', not '{name}'")
+    result = Suggestions(name, table.source, len(table), base, threshold=threshold, min_tested=min_tested)
+    for cand in candidates(checked, name, table):
+        result.items.append(_evaluate(cand, base, file, params, table, max_elements, seed, threshold, min_tested))
+    order = {"accepted": 0, "rejected": 1, "untestable": 2, "invalid": 3}
+    result.items.sort(key=lambda s: (order[s.status], -wilson_lower(s.evidence), -s.evidence.tested))
+    _settle(result, file, params)
+    result.text = render_spec(result)
+    return result
+
+
+def _evaluate(cand: Candidate, base, file, params, table, max_elements, seed, threshold, min_tested) -> Suggestion:
+    try:
+        compiled = _compile(_with(base, [cand]), file, params)
+    except SpecError as err:
+        return Suggestion(cand, Evidence(), "invalid", why=_first_error(err))
+    law = compiled.ir.laws[cand.name]
+    if cand.test == "diagonal":
+        ev = diagonal_evidence(table, *cand.args, cand.constant)
+    elif cand.test == "moved swap":
+        import numpy as np
+
+        sizes = [table.sizes[p] for p in table.params]
+        ev = law_evidence(table, [swap_element(sizes, *cand.args, np.array([1, 0]))], moved_only=True)
+    elif cand.test == "tensor":
+        from .suggest_tensor import tensor_evidence
+
+        ev, why = tensor_evidence(compiled, cand, law, table, seed)
+        if ev is None:
+            return Suggestion(cand, Evidence(), "untestable", why=why)
+    else:
+        gens = law_elements(law, table) if table.finite() else None
+        if gens is None:
+            return Suggestion(cand, Evidence(), "untestable", why="its transforms are not tabulated on finite values")
+        elements, every = group_elements(gens, max_elements, seed)
+        ev = law_evidence(table, elements)
+        ev.every_element = every
+    ok = ev.tested >= min_tested and wilson_lower(ev) >= threshold
+    return Suggestion(cand, ev, "accepted" if ok else ("rejected" if ev.tested else "untestable"))
+
+
+def _settle(result: Suggestions, file: str, params) -> None:
+    """Add the accepted laws one by one in rank order (a law that contradicts those kept is a conflict), then read
+    the analysis' redundancy flags on the spec of the kept laws."""
+    kept: list = []
+    for s in result.accepted:
+        try:
+            _compile(_with(result.base, [k.candidate for k in kept] + [s.candidate]), file, params)
+        except SpecError as err:
+            s.status, s.why = "conflict", _first_error(err)
+            continue
+        kept.append(s)
+    if not kept:
+        return
+    final = _compile(_with(result.base, [k.candidate for k in kept]), file, params)
+    for s in kept:
+        law = final.ir.laws[s.name]
+        if law.redundant:
+            s.status, s.implied_by = "redundant", tuple(law.implied_by)
+
+
+def _comment(text: str) -> str:
+    return "# " + text.replace("\n", " ")
+
+
+def render_spec(result: Suggestions) -> str:
+    """The spec: the base text, each accepted law with its evidence, redundant laws commented out, the rest listed."""
+    acc = [s for s in result.items if s.status in ("accepted", "redundant")]
+    n_acc = sum(s.status == "accepted" for s in acc)
+    n_red = len(acc) - n_acc
+    head = [
+        _comment(
+            f"symspec suggest: {n_acc} law{'s' if n_acc != 1 else ''} supported by {result.rows:,} rows of "
+            f"{result.model} in {result.source} ({len(result.items)} candidates; {n_red} redundant, commented out)"
+        ),
+        "# A law is tested on the pairs of rows its transforms connect (x and T x both in the data): supported when",
+        "# label(T x) == S label(x). Accepted when at least "
+        f"{result.min_tested} pairs were tested and the 95% Wilson lower bound of the agreement is >= {result.threshold}.",
+    ]
+    if any(s.evidence.proxy for s in acc):
+        head.append("# Laws marked 'proxy' matched T x to its nearest row (real/tensor inputs): evidence, not proof.")
+    out = "\n".join(head) + "\n" + (result.base if result.base.endswith("\n") else result.base + "\n")
+    for s in acc:
+        out += "\n" + _comment(s.evidence_text()) + "\n"
+        if s.status == "redundant":
+            out += _comment(f"redundant: implied by {', '.join(s.implied_by)} (symspec's analysis)") + "\n"
+            out += "".join(_comment(d) + "\n" for d in s.candidate.decls)
+            out += _comment(f"law {s.name}: {s.law}") + "\n"
+        else:
+            out += "".join(d + "\n" for d in s.candidate.decls)
+            out += f"law {s.name}: {s.law}\n"
+    rest = [s for s in result.items if s.status not in ("accepted", "redundant")]
+    if rest:
+        out += "\n# Not suggested:\n"
+        for s in rest:
+            what = s.why if s.status in ("invalid", "untestable", "conflict") else s.evidence_text()
+            out += _comment(f"  {s.name} ({s.status}): {s.law}  -- {what}") + "\n"
+    return out

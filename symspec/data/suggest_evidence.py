@@ -1,0 +1,267 @@
+"""A candidate law's evidence on a table: the pairs of rows its transforms connect, compared (docs/data.md).
+
+For an equivariance law ``f(T x) == S f(x)`` the transforms are the analysis'
+own (``LawIR.generators``: argument sources, push maps on argument values and
+on output classes). Every element of the group they generate is listed when
+there are at most ``max_elements``; past that, the generators and seeded random
+words in them. For each element, every distinct input x of the table is moved
+to T x in one batched lookup; a pair is tested when T x is present, supported
+when label(T x) == S label(x).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..validation.report import wilson_interval
+
+__all__ = [
+    "Evidence",
+    "Element",
+    "group_elements",
+    "law_evidence",
+    "diagonal_evidence",
+    "swap_element",
+    "law_elements",
+    "wilson_lower",
+    "MAX_ELEMENTS",
+    "MAX_EXAMPLES",
+    "REAL_RTOL",
+]
+
+MAX_ELEMENTS = 64  # groups of at most this many elements are listed whole; larger ones: generators + random words
+MAX_EXAMPLES = 5  # contradicting pairs kept per candidate
+REAL_RTOL = 1e-6  # real outputs of finite inputs agree when |y' - y| <= REAL_RTOL * max(1, |y|)
+_WORD_LENGTH = (2, 24)  # random words: a length drawn in this range, letters uniform over the generators
+
+
+@dataclass
+class Evidence:
+    """What the data says about one candidate: tested pairs, supported, contradicted, untestable."""
+
+    tested: int = 0
+    supported: int = 0
+    contradicted: int = 0
+    untestable: int = 0  # (input, element) pairs whose moved input T x is not in the data
+    elements: int = 0  # group elements used (identity excluded)
+    every_element: bool = True  # the whole group was listed (else generators + random words)
+    proxy: str | None = None  # None: exact lookups; else how T x was matched (nearest neighbour)
+    examples: list = field(default_factory=list)  # contradicting pairs: {"row", "moved_row", "label", "expected", "found"}
+    note: str = ""
+
+    @property
+    def agreement(self) -> float:
+        return self.supported / self.tested if self.tested else 0.0
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The 95% Wilson interval of the agreement rate ((0, 1) with nothing tested)."""
+        lo, hi = wilson_interval(self.contradicted, self.tested)
+        return (1.0 - hi, 1.0 - lo) if self.tested else (0.0, 1.0)
+
+    def add(self, other: Evidence) -> None:
+        self.tested += other.tested
+        self.supported += other.supported
+        self.contradicted += other.contradicted
+        self.untestable += other.untestable
+        self.examples += other.examples[: max(0, MAX_EXAMPLES - len(self.examples))]
+
+
+@dataclass(frozen=True)
+class Element:
+    """One group element on a model's arguments: argument i of f(T x) is ``perms[i][x[sources[i]]]``; output ``out``."""
+
+    sources: tuple
+    perms: tuple  # of np.ndarray (push maps on value indices), one per argument
+    out: np.ndarray | None  # push map on output class indices; None: the output is left as it is
+
+    def key(self) -> bytes:
+        parts = [np.asarray(self.sources, dtype=np.int64).tobytes()] + [p.tobytes() for p in self.perms]
+        parts.append(b"-" if self.out is None else self.out.tobytes())
+        return b"|".join(parts)
+
+    def after(self, first: Element) -> Element:
+        """This element acting after ``first``."""
+        sources = tuple(first.sources[s] for s in self.sources)
+        perms = tuple(self.perms[i][first.perms[s]] for i, s in enumerate(self.sources))
+        if self.out is None:
+            out = first.out
+        elif first.out is None:
+            out = self.out
+        else:
+            out = self.out[first.out]
+            if np.array_equal(out, np.arange(len(out))):
+                out = None
+        return Element(sources, perms, out)
+
+    def is_identity(self) -> bool:
+        return (
+            all(s == i for i, s in enumerate(self.sources))
+            and all(np.array_equal(p, np.arange(len(p))) for p in self.perms)
+            and (self.out is None or np.array_equal(self.out, np.arange(len(self.out))))
+        )
+
+
+def _from_pair(pair, sizes: list, classes: int | None) -> Element | None:
+    """A TransformPair as an Element; None when a map is not finite (tensors) or the output map is missing."""
+    if any(p is None for p in pair.arg_perms):
+        return None
+    perms = tuple(np.array(p, dtype=np.int64) for p in pair.arg_perms)  # copies: the IR's arrays are read-only
+    if any(len(p) != n for p, n in zip(perms, sizes)):
+        return None
+    if pair.out_perm is not None:
+        out = np.array(pair.out_perm, dtype=np.int64)
+        if classes is not None and len(out) != classes:
+            return None
+        if np.array_equal(out, np.arange(len(out))):
+            out = None
+    elif pair.out_identity:
+        out = None
+    else:
+        return None
+    return Element(tuple(pair.sources), perms, out)
+
+
+def law_elements(law_ir, table) -> list | None:
+    """The law's generators (``LawIR.generators``) as Elements on the table's value indices; None when one is not finite."""
+    sizes = [table.sizes[p] for p in table.params]
+    classes = table.classes if table.output == "class" else (2 if table.output == "bool" else None)
+    out = [_from_pair(pair, sizes, classes) for pair in law_ir.generators]
+    return None if any(e is None for e in out) else out
+
+
+def swap_element(sizes: list, i: int, j: int, out: np.ndarray | None) -> Element:
+    """Arguments i and j exchanged, the output pushed by ``out``."""
+    sources = list(range(len(sizes)))
+    sources[i], sources[j] = j, i
+    return Element(tuple(sources), tuple(np.arange(n, dtype=np.int64) for n in sizes), out)
+
+
+def group_elements(generators: list, max_elements: int = MAX_ELEMENTS, seed: int = 0) -> tuple[list, bool]:
+    """``(elements, every)``: every non-identity element of the group the generators generate when there are at
+    most ``max_elements``; else the generators and seeded random words in them, ``max_elements`` in all."""
+    gens = [e for e in generators if not e.is_identity()]
+    if not gens:
+        return [], True
+    ident = Element(tuple(range(len(gens[0].perms))), tuple(np.arange(len(p), dtype=np.int64) for p in gens[0].perms), None)
+    seen = {ident.key(): ident}
+    frontier = [ident]
+    while frontier:
+        nxt = []
+        for e in frontier:
+            for s in gens:
+                m = s.after(e)
+                k = m.key()
+                if k not in seen:
+                    seen[k] = m
+                    nxt.append(m)
+                    if len(seen) > max_elements + 1:
+                        return _random_words(gens, ident, max_elements, seed), False
+        frontier = nxt
+    return [e for k, e in seen.items() if k != ident.key()], True
+
+
+def _random_words(gens: list, ident: Element, count: int, seed: int) -> list:
+    rng = np.random.default_rng(seed)
+    out = {g.key(): g for g in gens}
+    tries = 0
+    while len(out) < count and tries < 20 * count:
+        tries += 1
+        e = ident
+        for letter in rng.integers(0, len(gens), int(rng.integers(*_WORD_LENGTH))):
+            e = gens[int(letter)].after(e)
+        if not e.is_identity():
+            out.setdefault(e.key(), e)
+    return list(out.values())[:count]
+
+
+class _Distinct:
+    """The table's distinct inputs (first row of each key), as value indices per argument, with labels."""
+
+    def __init__(self, table) -> None:
+        key = table.key()
+        order = torch.sort(key, stable=True)
+        first = torch.ones_like(order.values, dtype=torch.bool)
+        first[1:] = order.values[1:] != order.values[:-1]
+        idx = order.indices[first]
+        self.table = table
+        self.idx = idx
+        self.key = order.values[first]
+        self.index = [table.inputs[p][idx].to(torch.int64) - table.lows[p] for p in table.params]  # value - low
+        self.target = table.target[idx]
+        self.rows = table.rows[idx]
+        self.sizes = [table.sizes[p] for p in table.params]
+
+
+def _labels_agree(found: torch.Tensor, expected: torch.Tensor, output: str) -> torch.Tensor:
+    if output == "real":
+        return (found - expected).abs() <= REAL_RTOL * expected.abs().clamp(min=1.0)
+    return found == expected
+
+
+def law_evidence(table, elements: list, moved_only: bool = False, distinct: _Distinct | None = None) -> Evidence:
+    """The pairs ``(x, T x)`` of ``table`` over ``elements``, each unordered pair once (T x's key >= x's key).
+
+    A pair with ``T x == x`` tests ``label(x) == S label(x)``; it is counted only when S is not the identity
+    (else it is a tautology), and never when ``moved_only`` (a law guarded by ``a != b``).
+    """
+    d = distinct or _Distinct(table)
+    ev = Evidence(elements=len(elements))
+    if d.key.numel() == 0:
+        return ev
+    low = table.class_low
+    for e in elements:
+        moved = {
+            p: torch.as_tensor(e.perms[i], device=d.key.device)[d.index[s]] + table.lows[p]
+            for i, (p, s) in enumerate(zip(table.params, e.sources))
+        }
+        pos = table.positions(**moved)
+        present = pos >= 0
+        ev.untestable += int((~present).sum())
+        mkey = table.encode(moved)[0]
+        fixed_counts = e.out is not None and not moved_only
+        use = present & ((mkey > d.key) | ((mkey == d.key) & fixed_counts))
+        if not bool(use.any()):
+            continue
+        y = d.target[use]
+        if e.out is not None and table.output in ("class", "bool"):
+            out = torch.as_tensor(e.out, device=y.device)
+            expected = out[y.to(torch.int64) - low] + low
+        else:
+            expected = y
+        found = table.target[pos[use]]
+        ok = _labels_agree(found, expected.to(found.dtype), table.output)
+        n, good = int(use.sum()), int(ok.sum())
+        ev.tested += n
+        ev.supported += good
+        ev.contradicted += n - good
+        if good < n and len(ev.examples) < MAX_EXAMPLES:
+            bad = (~ok).nonzero().flatten()[: MAX_EXAMPLES - len(ev.examples)]
+            rows, mrows = d.rows[use][bad], table.rows[pos[use][bad]]
+            for r, m, lab, exp, got in zip(
+                rows.tolist(), mrows.tolist(), y[bad].tolist(), expected[bad].tolist(), found[bad].tolist()
+            ):
+                ev.examples.append({"row": r, "moved_row": m, "label": lab, "expected": exp, "found": got})
+    return ev
+
+
+def diagonal_evidence(table, i: int, j: int, constant: int) -> Evidence:
+    """Rows with arguments i and j equal (each distinct input once), supported when their label is ``constant``."""
+    d = _Distinct(table)
+    on = d.index[i] == d.index[j]
+    y = d.target[on]
+    ok = y == constant
+    n, good = int(on.sum()), int(ok.sum())
+    ev = Evidence(tested=n, supported=good, contradicted=n - good, elements=0)
+    bad = (~ok).nonzero().flatten()[:MAX_EXAMPLES]
+    for r, lab in zip(d.rows[on][bad].tolist(), y[bad].tolist()):
+        ev.examples.append({"row": r, "moved_row": r, "label": lab, "expected": constant, "found": lab})
+    return ev
+
+
+def wilson_lower(ev: Evidence) -> float:
+    """The lower end of the agreement's 95% Wilson interval (0 with nothing tested)."""
+    return ev.interval[0] if ev.tested else 0.0
