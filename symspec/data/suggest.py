@@ -66,9 +66,8 @@ class Suggestion:
         else:
             parts.append(f"{ev.untestable:,} untestable")
             if ev.elements:
-                parts.append(
-                    f"{ev.elements} group element{'s' if ev.elements != 1 else ''} ({'all' if ev.every_element else 'generators + random words'})"
-                )
+                how = ev.sampling or ("all" if ev.every_element else "generators + random words")
+                parts.append(f"{ev.elements} group element{'s' if ev.elements != 1 else ''} ({how})")
         if ev.proxy:
             parts.append(f"proxy: {ev.proxy}")
         return "; ".join(parts)
@@ -90,6 +89,7 @@ class Suggestion:
             "interval": list(ev.interval),
             "elements": ev.elements,
             "every_element": ev.every_element,
+            "sampling": ev.sampling or ("all" if ev.every_element else "generators + random words"),
             "proxy": ev.proxy,
             "examples": ev.examples,
             "declarations": list(self.candidate.decls),
@@ -268,7 +268,11 @@ def _evaluate(cand: Candidate, base, file, params, table, max_elements, seed, th
         ev = law_evidence(table, elements)
         ev.every_element = every
     ok = ev.tested >= min_tested and wilson_lower(ev) >= threshold
-    return Suggestion(cand, ev, "accepted" if ok else ("rejected" if ev.tested else "untestable"))
+    if not ev.tested:
+        return Suggestion(
+            cand, ev, "untestable", why=f"no pair tested: no moved input was in the data ({ev.untestable:,} absent)"
+        )
+    return Suggestion(cand, ev, "accepted" if ok else "rejected")
 
 
 def _settle(result: Suggestions, file: str, params) -> None:

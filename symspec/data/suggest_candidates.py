@@ -210,10 +210,12 @@ def candidates(spec, model: str, table=None) -> list[Candidate]:
     for i, d in enumerate(doms):
         if not isinstance(d, Tensor) or not d.dims:
             continue
-        groups = [(f"symmetric({d.dims[0]})", "permute")] if not (isinstance(d.dims[0], int) and d.dims[0] < 2) else []
+        groups = []  # (group, name, dims of the output that must match for equivariance)
+        if not (isinstance(d.dims[0], int) and d.dims[0] < 2):
+            groups.append((f"symmetric({d.dims[0]})", "permute", slice(0, 1)))
         if len(d.dims) >= 2 and d.dims[-1] == d.dims[-2] and not (isinstance(d.dims[-1], int) and d.dims[-1] < 2):
-            groups.append(("dihedral(4)", "d4"))
-        for group, what in groups:
+            groups.append(("dihedral(4)", "d4", slice(-2, None)))
+        for group, what, match in groups:
             acted = list(var)
             acted[i] = f"{g} . {var[i]}"
             add(
@@ -221,13 +223,15 @@ def candidates(spec, model: str, table=None) -> list[Candidate]:
                 f"forall {g}: {group}. {call(acted)} == {base}",
                 f"{group} invariance",
                 test="tensor",
+                args=(i,),
             )
-            if isinstance(out, Tensor) and out == d:
+            if isinstance(out, Tensor) and len(out.dims) >= len(d.dims[match]) and out.dims[match] == d.dims[match]:
                 add(
                     f"{what}_{params[i]}",
                     f"forall {g}: {group}. {call(acted)} == {g} . {base}",
                     f"{group} equivariance",
                     test="tensor",
+                    args=(i,),
                 )
     return found
 

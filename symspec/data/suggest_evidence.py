@@ -48,6 +48,7 @@ class Evidence:
     untestable: int = 0  # (input, element) pairs whose moved input T x is not in the data
     elements: int = 0  # group elements used (identity excluded)
     every_element: bool = True  # the whole group was listed (else generators + random words)
+    sampling: str = ""  # how the elements were chosen: "all", "generators + random words", "random, drawn per row"
     proxy: str | None = None  # None: exact lookups; else how T x was matched (nearest neighbour)
     examples: list = field(default_factory=list)  # contradicting pairs: {"row", "moved_row", "label", "expected", "found"}
     note: str = ""
