@@ -67,6 +67,8 @@ def check_constraint(law_ir, table, spec, *, examples: int = 5, max_rate: float 
     if not run.cases:
         notes.append("no case of the law is present in the data: nothing was checked, which is not a pass")
     report.note = "; ".join(notes)
+    if run.cycle is not None:
+        report.cycle = run.cycle  # also on the report object (not in its JSON): length, nodes, rows, context
     return report
 
 
@@ -98,18 +100,21 @@ class _Run:
         self.cases = self.violations = 0
         self.examples: list = []
         self.notes: list = []
+        self.cycle: dict | None = None
+        guarded = " the guard admits" if info.guard is not None else ""
         self.description = {
-            "constant": "a constant: every present input compared with it",
-            "pair": "pairs: every present pair of swapped inputs",
-            "transitive": "transitivity: every present triple (boolean matrix products)",
-            "triangle": "a triangle inequality: every present triple (broadcast in chunks)",
+            "constant": f"a constant: every present input{guarded} compared with it",
+            "pair": f"pairs: every present pair of swapped inputs{guarded}",
+            "transitive": f"transitivity: every present triple{guarded}",
+            "triangle": f"a triangle {'equality' if form.detail.get('op') == '==' else 'inequality'}: "
+            f"every present triple{guarded}",
         }[form.kind]
 
     def go(self) -> None:
         form, guard = self.form, self.info.guard
         if form.kind == "transitive" and guard is None:
             self._transitive()
-        elif form.kind == "triangle" and guard is None:
+        elif form.kind == "triangle" and guard is None and form.detail["op"] != "==":
             self._triangle()
         else:
             self._generic(self._order())
@@ -219,9 +224,7 @@ class _Run:
 
     def _cycle(self) -> None:
         found = shortest_cycle(self.form, self.ev, self.sizes)
-        if found is None:
-            return
-        if found == "mixed":
+        if found == "mixed":  # the atoms assert different things: no single order graph
             return
         if not found:
             self.notes.append("the order graph (an edge where the atom holds) has no cycle")
@@ -232,7 +235,8 @@ class _Run:
         where = "".join(f" at {self.table.params[i]}={self.table.show(self.table.params[i], c)}" for i, c in context.items())
         steps = ", ".join(f"{a} -> {b} (row {r})" for a, b, r in zip(names, names[1:] + names[:1], rows))
         self.notes.append(f"the order graph has a cycle; a shortest one has length {len(nodes)}{where}: {steps}")
-        self.cycle = {"length": len(nodes), "nodes": names, "rows": rows, "context": context}
+        values = [n + self.table.lows[p] for n in nodes]
+        self.cycle = {"length": len(nodes), "values": values, "nodes": names, "rows": rows, "context": context}
 
 
 def _is_bool_compare(body, output: str) -> bool:
