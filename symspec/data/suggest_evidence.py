@@ -35,7 +35,7 @@ __all__ = [
 MAX_ELEMENTS = 64  # groups of at most this many elements are listed whole; larger ones: generators + random words
 MAX_EXAMPLES = 5  # contradicting pairs kept per candidate
 REAL_RTOL = 1e-6  # real outputs of finite inputs agree when |y' - y| <= REAL_RTOL * max(1, |y|)
-_WORD_LENGTH = (2, 24)  # random words: a length drawn in this range, letters uniform over the generators
+_WORD_ROUNDS = 3  # random words: this many rounds of a random power of each generator
 
 
 @dataclass
@@ -165,15 +165,29 @@ def group_elements(generators: list, max_elements: int = MAX_ELEMENTS, seed: int
     return [e for k, e in seen.items() if k != ident.key()], True
 
 
+def _power(e: Element, k: int, ident: Element) -> Element:
+    """``e`` to the power ``k`` (by squaring)."""
+    out, base = ident, e
+    while k:
+        if k & 1:
+            out = base.after(out)
+        base = base.after(base)
+        k >>= 1
+    return out
+
+
 def _random_words(gens: list, ident: Element, count: int, seed: int) -> list:
+    """The generators, then seeded random words: products of random powers (below 2^16) of every generator, three
+    rounds, so a generator of large order is reached at every power, not only short ones."""
     rng = np.random.default_rng(seed)
     out = {g.key(): g for g in gens}
     tries = 0
     while len(out) < count and tries < 20 * count:
         tries += 1
         e = ident
-        for letter in rng.integers(0, len(gens), int(rng.integers(*_WORD_LENGTH))):
-            e = gens[int(letter)].after(e)
+        for _ in range(_WORD_ROUNDS):
+            for i in rng.permutation(len(gens)):
+                e = _power(gens[int(i)], int(rng.integers(0, 1 << 16)), ident).after(e)
         if not e.is_identity():
             out.setdefault(e.key(), e)
     return list(out.values())[:count]
