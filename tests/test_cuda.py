@@ -185,3 +185,54 @@ def test_broken_attention_equals_the_cpu():
         want = cpu(x, x, x)[0]
         got = dev(*(x.to(DEVICE),) * 3)[0]
     torch.testing.assert_close(got.cpu(), want, rtol=1e-9, atol=1e-10)
+
+
+def test_one_rank_process_group_equals_no_group(tmp_path):
+    """A 1-rank group (nccl on CUDA, gloo in the dry run): DDP, the fused loss with draws, ECD's collectives, validate.
+
+    What torchrun with one GPU runs (NCCL refuses two ranks on one GPU): DDP's gradient
+    all_reduce and ECD's all_gather and all_reduce of device tensors, then ``symspec.validate``
+    inside the group; everything equals the same steps without a group.
+    """
+    from symspec.distributed import generator
+
+    cuda = torch.device(DEVICE).type == "cuda"
+    mod = _modular()
+    batch = _to(_pairs(), DEVICE)
+
+    def run(wrap, distributed: bool):
+        inner = _pair_model().to(DEVICE)
+        model = wrap(inner)
+        loss_fn = mod.SymmetryLoss(add=model, generator=torch.Generator(device=DEVICE).manual_seed(5), fused=True)
+        opt = ECD(inner.parameters(), lr=0.3, eta=4.0, F0=0.0, nu=0.2, generator=generator(7, DEVICE, shared=True))
+        opt.distributed = distributed
+
+        def closure():
+            opt.zero_grad()
+            task = torch.nn.functional.cross_entropy(model(batch["a"], batch["b"]), batch["target"])
+            loss = task + loss_fn(batch)
+            loss.backward()
+            return loss
+
+        for _ in range(3):
+            opt.step(closure)
+        report = _untimed(symspec.validate(mod, add=inner, device=DEVICE, batch_size=100))
+        return [p.detach().cpu() for p in inner.parameters()], report
+
+    alone = run(lambda m: m, distributed=False)
+    torch.distributed.init_process_group(
+        "nccl" if cuda else "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
+    )
+    try:
+        if cuda:
+            torch.cuda.set_device(torch.device(DEVICE))
+        ids = [torch.cuda.current_device()] if cuda else None
+        grouped = run(lambda m: torch.nn.parallel.DistributedDataParallel(m, device_ids=ids), distributed=True)
+        gathered = [None]
+        torch.distributed.all_gather_object(gathered, grouped[1])  # what sharded validation's merge calls
+    finally:
+        torch.distributed.destroy_process_group()
+    for p, q in zip(alone[0], grouped[0]):
+        torch.testing.assert_close(q, p, rtol=1e-10, atol=1e-12)
+    assert not torch.allclose(alone[0][0], _pair_model().embed.weight.detach())  # ECD moved
+    assert grouped[1] == alone[1] and gathered == [alone[1]]

@@ -4,7 +4,9 @@ Each rank trains a DDP-wrapped model with ECD for a few steps (the compiled
 ``SymmetryLoss`` with each rank's draws, unequal shards, the bounce noise,
 broken attention) and saves its parameters; the tests compare them with one
 process that computes the loss the rule says ECD sees: the mean over the ranks
-of their losses, with each rank's draws.
+of their losses, with each rank's draws. The last tests check the nccl path's
+device rules on the CPU (collectives on the parameters' device, each rank on
+its own GPU), with the calls recorded instead of run.
 """
 
 from __future__ import annotations
@@ -247,3 +249,51 @@ def test_distributed_true_without_a_group_is_a_usage_error():
     batch = _global_batch()
     with pytest.raises(UsageError, match=r"distributed=True\) needs an initialized process group"):
         _train(ECD(model.parameters(), distributed=True, **OPTIONS), lambda: _task(model, batch))
+
+
+# ---------------------------------------------------------------- the nccl path, checked on the CPU
+
+
+class _Joins:
+    """``init_process_group`` and ``torch.cuda.set_device`` recorded instead of run (no group, no GPU needed)."""
+
+    def __init__(self, monkeypatch, world: int, local_rank: int):
+        self.calls: list = []
+        monkeypatch.setenv("WORLD_SIZE", str(world))
+        monkeypatch.setenv("LOCAL_RANK", str(local_rank))
+        monkeypatch.setattr(torch.distributed, "is_initialized", lambda: False)
+        monkeypatch.setattr(torch.distributed, "init_process_group", lambda backend: self.calls.append(("init", backend)))
+        monkeypatch.setattr(torch.cuda, "set_device", lambda index: self.calls.append(("set_device", index)))
+
+
+@pytest.mark.parametrize(
+    "device,calls",
+    [
+        ("cuda", [("set_device", 1), ("init", "nccl")]),
+        ("cuda:1", [("set_device", 1), ("init", "nccl")]),
+        ("cpu", [("init", "gloo")]),
+    ],
+)
+def test_init_from_env_joins_nccl_on_cuda_with_this_ranks_gpu(monkeypatch, device, calls):
+    """torchrun with --device cuda: nccl, and the current GPU is LOCAL_RANK's (all_gather_object's tensors go there)."""
+    from symspec.distributed import init_from_env
+
+    joins = _Joins(monkeypatch, world=2, local_rank=1)
+    assert init_from_env(device) is True
+    assert joins.calls == calls
+
+
+def test_init_from_env_does_nothing_in_one_process(monkeypatch):
+    from symspec.distributed import init_from_env
+
+    joins = _Joins(monkeypatch, world=1, local_rank=0)
+    assert init_from_env("cuda") is False and joins.calls == []
+
+
+def test_validate_cli_under_torchrun_puts_each_rank_on_its_gpu(monkeypatch):
+    """``symspec validate --device cuda`` under torchrun: rank r validates on cuda:LOCAL_RANK in an nccl group."""
+    from symspec.validation.cli import _join_torchrun
+
+    joins = _Joins(monkeypatch, world=2, local_rank=1)
+    assert _join_torchrun("cuda") == (True, "cuda:1")
+    assert joins.calls == [("set_device", 1), ("init", "nccl")]
