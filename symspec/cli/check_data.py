@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ..errors import UsageError
+import os
+import sys
+
+from ..errors import SpecError, UsageError
 
 __all__ = ["add_check_data_parser", "run_check_data"]
 
@@ -18,6 +21,35 @@ def add_check_data_parser(sub) -> None:
     p.add_argument("--param", action="append", default=[], metavar="NAME=INT", help="override a 'param' (repeatable)")
 
 
+def _law_names(option: str | None) -> list | None:
+    """``--laws A,B`` as names (None: every law); an option naming no law is a usage error."""
+    if option is None:
+        return None
+    names = [x.strip() for x in option.split(",") if x.strip()]
+    if not names:
+        raise UsageError(f"--laws {option!r} names no law")
+    return names
+
+
 def run_check_data(args, write_stdout) -> int:
-    """Load, check, print; exit 0 when no law is violated, 1 otherwise."""
-    raise UsageError("check-data is being built (issue 17)")
+    """Load, check, print; exit 0 when no law is violated, 1 otherwise (2: usage errors, raised as UsageError)."""
+    from ..data.check import check_data
+    from ..pipeline import load, parse_param_overrides
+    from ..validation.cli import _writable
+    from .main import _color
+    from .reports import emit_report
+
+    overrides = parse_param_overrides(args.param)
+    if not os.path.isfile(args.file):
+        missing = not os.path.exists(args.file)
+        raise UsageError(f"cannot read '{args.file}': no such file" if missing else f"'{args.file}' is not a file")
+    if args.json and args.json != "-":
+        _writable(args.json, "--json")
+    try:
+        spec = load(args.file, params=overrides)
+    except SpecError as err:
+        print(err.render(_color(sys.stderr)), file=sys.stderr)
+        return 2
+    report = check_data(spec, args.data, model=args.model, laws=_law_names(args.laws))
+    emit_report(report, args, write_stdout)
+    return 0 if report.passed else 1

@@ -1,0 +1,357 @@
+"""``symspec.check_data``: a labelled dataset checked against a spec's laws, as a partial model.
+
+The data answers a model call exactly when the call's input is one of its
+rows (:meth:`Table.lookup`). A law is checked on every case whose calls are
+all answered: its cases are enumerated as the exhaustive validator enumerates
+them (driven by the rows when some call's arguments are plain variables, so
+a sparse table is not paid for by the whole input space), the compiled
+``Validator`` check runs on them in batches with a *table model* that returns
+each label as a model output and records which queried inputs were present,
+and a case counts only when every call in it was present and its guard holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from ..analysis.domains import Labels, Nodes
+from ..errors import UsageError
+from ..runtime.descriptors import GroupElements, Values
+from ..syntax import ast
+from ..validation.report import LawReport, Report, wilson_interval
+from ..validation.run import _Law, select_laws
+from ..validation.tabulate import mixed_radix
+from .load import _spec_of, domain_names, load_table
+from .table import Table
+
+try:  # helper module of the constraint laws' natural data forms (triangle inequalities, cycles, ...)
+    from .constraints import check_constraint
+except ImportError:  # pragma: no cover - only while that module is being written
+    check_constraint = None
+
+__all__ = ["check_data", "DataReport", "TableModel", "MAX_CASES", "CHUNK_ENTRIES", "SURE_LOGIT"]
+
+MAX_CASES = 10**10  # the most cases one law may have on the data; more is a usage error naming the law
+CHUNK_ENTRIES = 1 << 23  # model output entries per batch of cases (32 MB of float32 logits per call)
+SURE_LOGIT = 1000.0  # a label as logits: 0 for it, -1000 for the others (exp(-1000) is exactly 0: one-hot, finite)
+
+
+class TableModel:
+    """The data as a model: each call looks its inputs up and returns the label as an output.
+
+    Class outputs: logits 0 for the label and ``-SURE_LOGIT`` elsewhere (argmax and softmax exactly the label,
+    every logit finite); bool outputs: ``+-SURE_LOGIT``; real and tensor outputs: the value. Absent inputs
+    answer class ``0`` / false / 0.0 and are recorded in ``log`` as absent (the cases using them are dropped).
+    """
+
+    def __init__(self, table: Table):
+        self.table = table
+        self.log: list = []  # per call of the model: (present [m] bool, row [m] int64)
+
+    def __call__(self, *args: torch.Tensor) -> torch.Tensor:
+        t = self.table
+        present, target, row = t.lookup(**dict(zip(t.params, args)))
+        self.log.append((present, row))
+        m = present.shape[0]
+        if t.output == "class":
+            label = torch.where(present, target - t.class_low, torch.zeros_like(target))
+            out = torch.full((m, t.classes), -SURE_LOGIT, dtype=torch.float32)
+            return out.scatter_(1, label[:, None], 0.0)
+        if t.output == "bool":
+            sure = torch.full((m,), SURE_LOGIT, dtype=torch.float32)
+            return torch.where(present & (target != 0), sure, -sure)
+        zero = torch.zeros_like(target)
+        return torch.where(present.reshape(-1, *([1] * (target.dim() - 1))), target, zero)
+
+    def case_rows(self, n: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(every call present [n], rows [n, calls]) of the last check's ``n`` cases; None if a call was not n-aligned."""
+        present = torch.ones(n, dtype=torch.bool)
+        rows = []
+        for ok, row in self.log:
+            if ok.shape[0] % n:
+                return None
+            present &= ok.reshape(-1, n).all(0)
+            rows.append(row.reshape(-1, n))
+        self.log = []
+        return present, (torch.cat(rows).T if rows else torch.zeros(n, 0, dtype=torch.int64))
+
+
+@dataclass
+class DataReport(Report):
+    """A :class:`Report` of a dataset: also the data file, its model and rows, and conflicting duplicates."""
+
+    data: str = ""
+    model: str = ""
+    rows: int = 0
+    conflicts: list = field(default_factory=list)  # [{"inputs": {...}, "rows": [...], "targets": [...]}] (first 100)
+    conflict_count: int = 0  # every input with rows of different targets
+
+    @property
+    def passed(self) -> bool:
+        return Report.passed.fget(self) and not self.conflict_count
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        head = {k: d.pop(k) for k in ("spec", "file")}
+        data = {"data": self.data, "model": self.model, "rows": self.rows}
+        conflicts = {"conflict_count": self.conflict_count, "conflicts": self.conflicts}
+        return {**head, **data, **conflicts, **d}
+
+    def render(self, examples: int = 3) -> str:
+        body = super().render(examples).split("\n")
+        lines = [f"symspec check-data {self.file} --data {self.data}  (spec {self.spec}, model {self.model}, {self.rows} rows)"]
+        if self.conflict_count:
+            lines.append(
+                f"conflicting labels: {self.conflict_count} input(s) have rows with different targets "
+                "(the first row's target is used below)"
+            )
+            for c in self.conflicts[: max(examples, 10)]:
+                given = " ".join(f"{k}={v}" for k, v in c["inputs"].items())
+                pairs = ", ".join(f"row {r}: {t}" for r, t in zip(c["rows"], c["targets"]))
+                lines.append(f"  {given}:  {pairs}")
+            if self.conflict_count > max(examples, 10):
+                lines.append(f"  ... and {self.conflict_count - max(examples, 10)} more (all in the JSON up to 100)")
+        else:
+            lines.append("conflicting labels: none")
+        body = [ln.replace(f"(seed {self.seed} replays them)", "(rows: the data's row numbers, from 0)") for ln in body[1:]]
+        body = [ln for ln in body if not ln.startswith(("passed:", "FAILED:"))]
+        while body and not body[-1]:
+            body.pop()
+        ok = sum(law.passed for law in self.laws)
+        checked = sum(law.mode != "not checked" for law in self.laws)
+        verdict = "passed" if self.passed else "FAILED"
+        tail = f"{verdict}: {ok} of {len(self.laws)} laws hold on the data ({checked} checked)"
+        if self.conflict_count:
+            tail += f"; {self.conflict_count} conflicting input(s)"
+        return "\n".join([*lines, *body, "", tail])
+
+    __str__ = render
+
+
+def _walk(node):
+    """Every AST node under ``node`` (dataclass fields, tuples and lists)."""
+    stack = [node]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, tuple | list):
+            stack.extend(x)
+        elif dataclasses.is_dataclass(x) and not isinstance(x, type):
+            yield x
+            stack.extend(getattr(x, f.name) for f in dataclasses.fields(x))
+
+
+def _calls(decl, models) -> list:
+    """The model calls in a law's declaration (``ast.Call`` nodes naming one of ``models``)."""
+    out = []
+    for node in _walk(decl):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Ident) and node.func.name in models:
+            out.append(node)
+    return out
+
+
+def _anchors(calls: list, model: str, variables: dict) -> list:
+    """Calls of ``model`` whose arguments are distinct plain variables with the parameters' values: var -> position."""
+    out = []
+    for call in calls:
+        if call.func.name != model:
+            continue
+        names = [a.name if isinstance(a, ast.Name) else None for a in call.args]
+        if None in names or len(set(names)) != len(names):
+            continue
+        if all(n in variables and isinstance(variables[n].domain, Values) for n in names):
+            out.append({n: i for i, n in enumerate(names)})
+    return out
+
+
+class _Plan:
+    """A law's cases on the data: the rows' distinct inputs for an anchor call's variables, times the others."""
+
+    def __init__(self, table: Table, variables: dict, sizes: dict, anchor: dict | None):
+        self.table = table
+        self.sizes = sizes
+        self.anchor = anchor or {}
+        self.others = {v: s for v, s in sizes.items() if v not in self.anchor}
+        self.lows = [variables[v].domain.lo if isinstance(variables[v].domain, Values) else 0 for v in self.others]
+        self.space = math.prod(sizes.values())
+        if anchor:
+            ukeys, urows, _ = table._first()
+            self.first = urows  # one row per distinct input
+            self.total = int(urows.shape[0]) * math.prod(self.others.values())
+        else:
+            self.total = self.space
+
+    def values(self, start: int, stop: int) -> dict:
+        index = torch.arange(start, stop, dtype=torch.int64)
+        inner = math.prod(self.others.values())
+        out = {}
+        if self.anchor:
+            rows = self.first[index // inner]
+            for var, position in self.anchor.items():
+                out[var] = self.table.inputs[self.table.params[position]][rows]
+            index = index % inner
+        out.update(zip(self.others, mixed_radix(index, list(self.others.values()), self.lows)))
+        return {v: out[v] for v in self.sizes}
+
+
+def _sizes(validator, variables: dict) -> tuple[dict | None, str | None]:
+    """Each variable's number of values, or (None, why not) when one has no finite list of values."""
+    sizes = {}
+    for var, desc in variables.items():
+        if isinstance(desc.domain, Values):
+            sizes[var] = desc.domain.size
+        elif isinstance(desc.domain, GroupElements):
+            sizes[var] = int(getattr(validator, desc.domain.table).shape[0])
+        else:
+            kind = type(desc.domain).__name__
+            return None, f"its variable '{var}' has no finite list of values ({kind}): its cases cannot be enumerated"
+    return sizes, None
+
+
+def _not_checked(meta: dict, name: str, why: str, max_rate: float) -> LawReport:
+    law = LawReport(name, meta["span"], meta["class"], "not checked", max_rate=max_rate)
+    law.note = why
+    return law
+
+
+def _check_law(validator, module, spec, table, model: TableModel, name, examples, max_rate, max_cases) -> LawReport:
+    meta, info = module.LAWS[name], module.CHECKS[name]
+    decl = spec.laws[name].decl if name in spec.laws else None
+    calls = _calls(decl, set(spec.models)) if decl is not None else []
+    called = sorted({c.func.name for c in calls})
+    others = [m for m in called if m != table.model]
+    if others:
+        why = f"it calls the model(s) {', '.join(others)}; the data labels only {table.model}"
+        return _not_checked(meta, name, why, max_rate)
+    if table.model not in called:
+        return _not_checked(meta, name, f"it does not call {table.model}, the model the data labels", max_rate)
+    if check_constraint is not None:
+        law_ir = spec.ir.laws.get(name) if spec.ir is not None else None
+        done = check_constraint(law_ir, table, spec, examples=examples, max_rate=max_rate)
+        if done is not None:
+            return done
+    if info["error"] is not None:
+        return _not_checked(meta, name, f"no check could be compiled: {info['error']}", max_rate)
+    if not table.finite():
+        why = f"{table.model} has real or tensor inputs: exact lookup enumerates the cases of finite inputs only"
+        return _not_checked(meta, name, why, max_rate)
+    variables = info["variables"]
+    sizes, why = _sizes(validator, variables)
+    if sizes is None:
+        return _not_checked(meta, name, why, max_rate)
+    plans = [_Plan(table, variables, sizes, None)]
+    plans += [_Plan(table, variables, sizes, a) for a in _anchors(calls, table.model, variables)]
+    plan = min(plans, key=lambda p: p.total)
+    if plan.total > max_cases:
+        raise UsageError(
+            f"law {name} has {plan.total} cases on this data, more than the {max_cases} check-data enumerates; "
+            f"leave it out with --laws (the spec's laws: {', '.join(module.LAWS)})"
+        )
+    law = LawReport(name, meta["span"], meta["class"], "data", max_rate=max_rate)
+    width = table.classes if table.output == "class" else max(1, math.prod(table.target.shape[1:]))
+    batch = max(256, min(1 << 18, CHUNK_ENTRIES // (4 * width)))
+    acc = _Law(examples)
+    started = time.perf_counter()
+    key = "rows" if "rows" not in variables else "data rows"
+    for start in range(0, plan.total, batch):
+        stop = min(plan.total, start + batch)
+        n = stop - start
+        model.log = []
+        out = validator.run(name, plan.values(start, stop), n, torch.device("cpu"))
+        rows = model.case_rows(n)
+        if rows is None:
+            return _not_checked(meta, name, "its check calls the model on batches not aligned with its cases", max_rate)
+        present, case_rows = rows
+        out["mask"] = out["mask"] & present
+        out["values"] = {**out["values"], key: case_rows}
+        acc.add(out)
+    law.seconds = time.perf_counter() - started
+    law.cases, law.violations, law.nonfinite = acc.cases, acc.violations, acc.nonfinite
+    law.skipped = plan.space - acc.cases  # the law's cases the data cannot check (a call absent) or the guard excludes
+    law.rate = acc.violations / acc.cases if acc.cases else 0.0
+    law.interval = wilson_interval(acc.violations, acc.cases)
+    law.passed = bool(acc.cases) and law.rate <= max_rate
+    law.worst = acc.worst[0][0] if acc.worst else None
+    law.divergence = acc.loss_sum / acc.cases if acc.cases else None
+    law.examples = [_named(ex, spec, name) for _, ex in acc.worst]
+    law.magnitudes = acc.magnitudes
+    if not acc.cases:
+        law.note = f"none of its {plan.space} cases has all its calls in the data (with its guard true): nothing was checked"
+    return law
+
+
+def _named(example: dict, spec, law: str) -> dict:
+    """An example with the values of named domains (sets, graph nodes) shown by name."""
+    plan = spec.ir.laws.get(law) if spec.ir is not None else None
+    variables = getattr(plan, "variables", None) or {}
+    values = dict(example["values"])
+    for var, value in values.items():
+        domain = getattr(variables.get(var), "domain", None)
+        names = domain_names(spec, domain) if isinstance(domain, Labels | Nodes) else None
+        if names is not None and isinstance(value, int) and 0 <= value < len(names):
+            values[var] = names[value]
+    return {**example, "values": values}
+
+
+def _conflicts(table: Table) -> tuple[list, int]:
+    count = table.conflict_count()
+    if not count:
+        return [], 0
+    out = []
+    for key, rows, targets in table.conflicts():
+        inputs = {p: table.show(p, v) for p, v in table.decode(key).items()}
+        shown = [table.show("target", t) if isinstance(t, int) else t for t in targets]
+        out.append({"inputs": inputs, "rows": rows, "targets": shown})
+    return out, count
+
+
+def check_data(
+    spec,
+    data,
+    model: str | None = None,
+    laws=None,
+    *,
+    params: dict | None = None,
+    examples: int = 5,
+    max_rate: float = 0.0,
+    max_cases: int = MAX_CASES,
+) -> DataReport:
+    """Check every law of ``spec`` on the labelled ``data`` (a path or a mapping of columns); see docs/data.md.
+
+    ``spec``: a path, a loaded :class:`~symspec.Spec`, or .sym text (``params`` override its ``param``s).
+    ``model``: the model the data labels (needed when the spec has several and the columns do not say).
+    ``laws``: names (default all). A law is checked on every case whose model calls are all rows of the
+    data (exact lookup, no sampling); laws the data cannot check are ``mode="not checked"`` with a note.
+    The report passes when every checked law's violation rate is at most ``max_rate``, some law was checked,
+    and no input has rows with different targets.
+    """
+    from ..pipeline import compile as compile_spec
+
+    if params is not None and not isinstance(params, dict):
+        raise UsageError(f"params must be a mapping of parameter name -> integer, got {type(params).__name__}")
+    for option, value in (("examples", examples), ("max_cases", max_cases)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise UsageError(f"{option} must be a non-negative integer, got {value!r}")
+    if isinstance(max_rate, bool) or not isinstance(max_rate, int | float) or not 0 <= max_rate <= 1:
+        raise UsageError(f"max_rate must be between 0 and 1, got {max_rate!r}")
+    spec = _spec_of(spec, params)
+    module = compile_spec(spec)
+    names = select_laws(module, laws)
+    table = load_table(spec, data, model)
+    conflicts, count = _conflicts(table)
+    source = table.source if table.source == "<memory>" else os.fspath(table.source)
+    report = DataReport(
+        module.SPEC, spec.file, 0, "cpu", 0, max_cases, data=source, model=table.model, rows=len(table),
+        conflicts=conflicts, conflict_count=count,
+    )  # fmt: skip
+    tm = TableModel(table)
+    validator = module.Validator(models={table.model: tm})
+    with torch.inference_mode():
+        for name in names:
+            report.laws.append(_check_law(validator, module, spec, table, tm, name, examples, max_rate, max_cases))
+    return report
