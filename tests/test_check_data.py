@@ -11,9 +11,17 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import symspec.data.check as check_module
 from symspec.data.check import DataReport, check_data
 from symspec.errors import UsageError
 from symspec.pipeline import load, loads
+
+
+@pytest.fixture(autouse=True)
+def _strict(monkeypatch):
+    """The one-hot fast path must run (not fall back) wherever class outputs are checked here."""
+    monkeypatch.setattr(check_module, "STRICT", True)
+
 
 P = 5
 MOD = loads(
@@ -218,3 +226,17 @@ def test_case_limit_is_a_usage_error():
 def test_unknown_law():
     with pytest.raises(UsageError, match=r"unknown law\(s\) nope; the spec's laws: commutes, shift, assoc"):
         check_data(MOD, {"a": [0], "b": [0], "target": [0]}, laws=["nope"])
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(mod_tables())
+def test_one_hot_path_agrees_with_written_out_logits(rows):
+    columns = _columns(rows, ("a", "b", "target"))
+    fast = check_data(MOD, columns)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(check_module, "FAST", False)
+        slow = check_data(MOD, columns)
+    for a, b in zip(fast.laws, slow.laws):
+        assert (a.cases, a.violations, a.skipped) == (b.cases, b.violations, b.skipped)
+        assert a.divergence == pytest.approx(b.divergence) if b.divergence is not None else a.divergence is None
+        assert [e["values"] for e in a.examples] == [e["values"] for e in b.examples]

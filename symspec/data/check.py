@@ -27,6 +27,7 @@ from ..syntax import ast
 from ..validation.report import LawReport, Report, wilson_interval
 from ..validation.run import _Law, select_laws
 from ..validation.tabulate import mixed_radix
+from .check_fast import OneHot, fast_validator
 from .load import _spec_of, domain_names, load_table
 from .table import Table
 
@@ -39,6 +40,8 @@ __all__ = ["check_data", "DataReport", "TableModel", "MAX_CASES", "CHUNK_ENTRIES
 
 MAX_CASES = 10**10  # the most cases one law may have on the data; more is a usage error naming the law
 CHUNK_ENTRIES = 1 << 23  # model output entries per batch of cases (32 MB of float32 logits per call)
+FAST = True  # class labels as OneHot (check_fast.py); False: always written out
+STRICT = False  # a failure of the OneHot path raises instead of falling back (tests)
 SURE_LOGIT = 1000.0  # a label as logits: 0 for it, -1000 for the others (exp(-1000) is exactly 0: one-hot, finite)
 
 
@@ -50,8 +53,9 @@ class TableModel:
     answer class ``0`` / false / 0.0 and are recorded in ``log`` as absent (the cases using them are dropped).
     """
 
-    def __init__(self, table: Table):
+    def __init__(self, table: Table, fast: bool = False):
         self.table = table
+        self.fast = fast  # class outputs as OneHot (labels only; check_fast.py)
         self.log: list = []  # per call of the model: (present [m] bool, row [m] int64)
 
     def __call__(self, *args: torch.Tensor) -> torch.Tensor:
@@ -61,6 +65,8 @@ class TableModel:
         m = present.shape[0]
         if t.output == "class":
             label = torch.where(present, target - t.class_low, torch.zeros_like(target))
+            if self.fast:
+                return OneHot(label, t.classes)
             out = torch.full((m, t.classes), -SURE_LOGIT, dtype=torch.float32)
             return out.scatter_(1, label[:, None], 0.0)
         if t.output == "bool":
@@ -253,23 +259,20 @@ def _check_law(validator, module, spec, table, model: TableModel, name, examples
             f"leave it out with --laws (the spec's laws: {', '.join(module.LAWS)})"
         )
     law = LawReport(name, meta["span"], meta["class"], "data", max_rate=max_rate)
-    width = table.classes if table.output == "class" else max(1, math.prod(table.target.shape[1:]))
-    batch = max(256, min(1 << 18, CHUNK_ENTRIES // (4 * width)))
-    acc = _Law(examples)
     started = time.perf_counter()
     key = "rows" if "rows" not in variables else "data rows"
-    for start in range(0, plan.total, batch):
-        stop = min(plan.total, start + batch)
-        n = stop - start
-        model.log = []
-        out = validator.run(name, plan.values(start, stop), n, torch.device("cpu"))
-        rows = model.case_rows(n)
-        if rows is None:
-            return _not_checked(meta, name, "its check calls the model on batches not aligned with its cases", max_rate)
-        present, case_rows = rows
-        out["mask"] = out["mask"] & present
-        out["values"] = {**out["values"], key: case_rows}
-        acc.add(out)
+    acc = None
+    if table.output == "class" and FAST:  # labels as OneHot: O(cases), not O(cases x classes); any failure: written out
+        try:
+            acc = _run(fast_validator(module, {table.model: TableModel(table, fast=True)}), table, name, plan, examples, key)
+        except Exception:  # the written-out path below gives the answer (or the real error)
+            if STRICT:
+                raise
+            acc = None
+    if acc is None:
+        acc = _run(validator, table, name, plan, examples, key, model)
+    if acc == "unaligned":
+        return _not_checked(meta, name, "its check calls the model on batches not aligned with its cases", max_rate)
     law.seconds = time.perf_counter() - started
     law.cases, law.violations, law.nonfinite = acc.cases, acc.violations, acc.nonfinite
     law.skipped = plan.space - acc.cases  # the law's cases the data cannot check (a call absent) or the guard excludes
@@ -296,6 +299,28 @@ def _named(example: dict, spec, law: str) -> dict:
         if names is not None and isinstance(value, int) and 0 <= value < len(names):
             values[var] = names[value]
     return {**example, "values": values}
+
+
+def _run(validator, table: Table, name: str, plan: _Plan, examples: int, key: str, model=None):
+    """Every case of ``plan`` checked in batches: the law's running sums (``_Law``), or "unaligned"."""
+    model = model if model is not None else validator.models[table.model]
+    width = table.classes if table.output == "class" and not model.fast else 1
+    width *= max(1, math.prod(table.target.shape[1:]))
+    batch = max(256, min(1 << 18, CHUNK_ENTRIES // (4 * width)))
+    acc = _Law(examples)
+    for start in range(0, plan.total, batch):
+        stop = min(plan.total, start + batch)
+        n = stop - start
+        model.log = []
+        out = validator.run(name, plan.values(start, stop), n, torch.device("cpu"))
+        rows = model.case_rows(n)
+        if rows is None:
+            return "unaligned"
+        present, case_rows = rows
+        out["mask"] = out["mask"] & present
+        out["values"] = {**out["values"], key: case_rows}
+        acc.add(out)
+    return acc
 
 
 def _conflicts(table: Table) -> tuple[list, int]:
