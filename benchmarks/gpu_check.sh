@@ -2,7 +2,9 @@
 # One GPU check (docs/distributed.md, "The GPU check"): on a machine with a CUDA device, in under 8 minutes,
 #   1. the tests marked `cuda` (tests/test_cuda.py: every backend on CUDA tensors equal to the CPU),
 #   2. the benchmarks that take --device, with --device cuda,
-#   3. the paper-config transformer (p 113, frac 0.3) with and without commutes,shift, seed after seed
+#   3. a 1-rank nccl smoke run under torchrun (NCCL refuses two ranks on one GPU): DDP, SymmetryLoss,
+#      ECD's collectives and validate inside the group equal the same steps without DDP (gloo in the dry run),
+#   4. the paper-config transformer (p 113, frac 0.3) with and without commutes,shift, seed after seed
 #      while the time budget allows (each seed: one JSON; the summary says how many ran),
 # every log, JSON and a summary.md under one folder.
 #
@@ -25,7 +27,7 @@ while [ $# -gt 0 ]; do
     --out) OUT="$2"; shift ;;
     --seeds) SEEDS="$2"; shift ;;
     --budget) BUDGET="$2"; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "gpu_check.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -49,8 +51,10 @@ if [ "$DRY" = 1 ]; then
   VALIDATE_ARGS=(--p 11 --loop-cases 20)
   TRAIN_ARGS=(--p 23 --frac 0.3 --max-steps 60 --eval-every 30)
   SEEDS=1
+  BACKEND=gloo
 else
   DEVICE=cuda
+  BACKEND=nccl
   BENCH_REPEAT=()
   VALIDATE_ARGS=()
   TRAIN_ARGS=(--p 113 --frac 0.3)
@@ -87,6 +91,70 @@ step tests-cuda 150 "$PYTHON" -m pytest -q -m cuda tests/test_cuda.py
 step bench-loss 60 "$PYTHON" benchmarks/bench_loss.py --device "$DEVICE" "${BENCH_REPEAT[@]}"
 step bench-augment 60 "$PYTHON" benchmarks/bench_augment.py --device "$DEVICE" "${BENCH_REPEAT[@]}"
 step bench-conv 60 "$PYTHON" benchmarks/bench_conv.py --device "$DEVICE" "${BENCH_REPEAT[@]}" --json "$OUT/bench_conv.json"
+# The nccl path with the one GPU: torchrun, 1 rank. The script compares DDP + the fused loss + ECD (whose
+# noise check and all_reduce are collectives) + validate inside the group with the same steps alone.
+cat > "$OUT/nccl_smoke.py" <<'EOF'
+import os, sys, time
+
+import torch
+import torch.distributed as dist
+
+sys.path.insert(0, "examples")
+import symspec
+from symspec.distributed import generator, rank_and_world
+from symspec.optim import ECD
+from trainlib import PairMLP
+
+backend, kind = sys.argv[1], sys.argv[2]
+t0 = time.time()
+local_rank = int(os.environ["LOCAL_RANK"])
+device = torch.device(kind, local_rank) if kind == "cuda" else torch.device(kind)
+if kind == "cuda":
+    torch.cuda.set_device(device)
+p = 23
+mod = symspec.compile(symspec.load("examples/modular_addition.sym", params={"p": p}))
+a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
+batch = {"a": a.reshape(-1).to(device), "b": b.reshape(-1).to(device)}
+batch["target"] = (batch["a"] + batch["b"]) % p
+
+
+def run(ddp: bool):
+    torch.manual_seed(0)
+    inner = PairMLP(p, p, d_embed=16, hidden=32).to(device)
+    model = torch.nn.parallel.DistributedDataParallel(inner, device_ids=[local_rank] if kind == "cuda" else None) if ddp else inner
+    loss_fn = mod.SymmetryLoss(add=model, generator=generator(1, device), fused=True)
+    opt = ECD(inner.parameters(), lr=0.5, eta=10.0, F0=0.0, nu=0.1, generator=generator(2, device, shared=True), distributed=ddp)
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(batch["a"], batch["b"]), batch["target"]) + loss_fn(batch)
+        loss.backward()
+        return loss
+
+    losses = [float(opt.step(closure).detach()) for _ in range(5)]
+    return inner, losses
+
+
+def laws(model):
+    report = symspec.validate(mod, add=model, device=device, batch_size=200)
+    return [(law.name, law.cases, law.violations) for law in report.laws]
+
+
+alone, _ = run(False)
+dist.init_process_group(backend)
+assert rank_and_world() == (0, 1) and dist.get_backend() == backend
+grouped, losses = run(True)
+in_group = laws(grouped)
+gathered = [None]
+dist.all_gather_object(gathered, in_group)  # sharded validation's merge: pickled through tensors on this GPU
+dist.destroy_process_group()
+worst = max(float((x - y).detach().abs().max()) for x, y in zip(alone.parameters(), grouped.parameters()))
+assert worst < 1e-4, f"DDP + ECD moved differently from one process: max |diff| {worst}"
+assert in_group == laws(grouped) == gathered[0], (in_group, gathered[0])
+print(f"{backend} smoke on {device}: losses {losses[0]:.4f} -> {losses[-1]:.4f}, max |param diff| {worst:.2e},",
+      f"laws {in_group}, {time.time() - t0:.1f} s")
+EOF
+step nccl-smoke 90 "$PYTHON" -m torch.distributed.run --standalone --nproc_per_node 1 "$OUT/nccl_smoke.py" "$BACKEND" "$DEVICE"
 step bench-validate 90 "$PYTHON" benchmarks/bench_validate.py --device "$DEVICE" "${VALIDATE_ARGS[@]}" --json "$OUT/bench_validate.json"
 
 ran=0
