@@ -5,7 +5,8 @@ FSDP2 (``torch.distributed.fsdp.fully_shard``: the root alone, and each
 ``use_orig_params=True``) wrap the pair MLP; each rank runs the compiled
 ``SymmetryLoss`` (fused and not, every law with its own draws), ``augment``
 and ``symmetrize`` on its shard of the batch and saves the full (gathered)
-gradients. The tests compare them with one process on the same draws.
+gradients; ECD trains FSDP2 shards for a few steps. The tests compare them
+with one process on the same draws.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from symspec.optim import ECD
 
 TIMEOUT = 90  # seconds for the two processes
 LAYOUTS = ("root", "layers")
+ECD_STEPS = 4
+ECD_OPTIONS = dict(lr=0.3, eta=4.0, F0=0.0, nu=0.5, weight_decay=0.01)
+NOISE_SEED = 99
 
 
 def _fsdp2(layout: str) -> torch.nn.Module:
@@ -38,6 +42,21 @@ def _fsdp2(layout: str) -> torch.nn.Module:
                 fully_shard(layer, mesh=mesh)
     fully_shard(model, mesh=mesh)
     return model
+
+
+def _task(model, batch: dict) -> torch.Tensor:
+    return torch.nn.functional.cross_entropy(model(batch["a"], batch["b"]), batch["target"])
+
+
+def _ecd_steps(opt: ECD, loss_of) -> None:
+    def closure():
+        opt.zero_grad()
+        loss = loss_of()
+        loss.backward()
+        return loss
+
+    for _ in range(ECD_STEPS):
+        opt.step(closure)
 
 
 def _full_grads(model) -> list:
@@ -67,21 +86,21 @@ def _worker(rank: int, port: int, out: str) -> None:
     sym = mod.symmetrize("add", model)
     torch.nn.functional.cross_entropy(sym(local["a"], local["b"]), local["target"]).backward()
     results["fsdp2-symmetrize"] = _full_grads(model)
-    model = _fsdp2("root")
-    try:
-        opt = ECD(model.parameters(), F0=0.0)
-
-        def closure():
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(local["a"], local["b"]), local["target"])
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-        results["fsdp2-ecd"] = "no error"
-    except UsageError as err:
-        results["fsdp2-ecd"] = str(err)
+    for layout in LAYOUTS:  # ECD on the shards: every law with this rank's draws, the bounce from a shared stream
+        model = _fsdp2(layout)
+        loss_fn = mod.SymmetryLoss(add=model, generator=generator(SEED))
+        opt = ECD(model.parameters(), generator=generator(NOISE_SEED, shared=True), **ECD_OPTIONS)
+        _ecd_steps(opt, lambda model=model, loss_fn=loss_fn: _task(model, local) + loss_fn(local))
+        results[f"ecd-{layout}"] = [p.full_tensor().detach().clone() for p in model.parameters()]
+        results[f"ecd-{layout}-state"] = type(opt.state[next(iter(model.parameters()))]["velocity"]).__name__
     from torch.distributed.fsdp import FullyShardedDataParallel
+
+    model = FullyShardedDataParallel(_model(), device_id=torch.device("cpu"), use_orig_params=True)
+    try:
+        _ecd_steps(ECD(model.parameters(), **{**ECD_OPTIONS, "nu": 0.0}), lambda: _task(model, local))
+        results["fsdp1-ecd"] = "no error"
+    except UsageError as err:
+        results["fsdp1-ecd"] = str(err)
 
     for fused in (True, False):
         model = FullyShardedDataParallel(_model(), device_id=torch.device("cpu"), use_orig_params=True)
@@ -126,10 +145,6 @@ def _mean_over_ranks(loss_of) -> list:
     return _grads(model)
 
 
-def _task(model, batch: dict) -> torch.Tensor:
-    return torch.nn.functional.cross_entropy(model(batch["a"], batch["b"]), batch["target"])
-
-
 KEYS = [f"fsdp2-{layout}-{kind}" for layout in LAYOUTS for kind in ("fused", "unfused")] + ["fsdp1-fused", "fsdp1-unfused"]
 
 
@@ -172,6 +187,22 @@ def test_symmetrize_equals_the_global_batch(ranks):
         _close(rank["fsdp2-symmetrize"], _grads(model))
 
 
-def test_ecd_refuses_sharded_parameters(ranks):
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_ecd_on_fsdp2_shards_equals_one_process_on_the_mean_loss(ranks, layout):
+    """ECD on the ranks' shards (norms added over them, the bounce cut from one full draw): one process's trajectory."""
+    mod = _module()
+    model = _model()
+    loss_fns = [mod.SymmetryLoss(add=model, generator=generator(SEED, rank=r)) for r in range(WORLD)]
+    batches = [_local(_global_batch(), r) for r in range(WORLD)]
+    opt = ECD(model.parameters(), generator=torch.Generator().manual_seed(NOISE_SEED), **ECD_OPTIONS)
+    _ecd_steps(opt, lambda: sum(_task(model, b) + f(b) for f, b in zip(loss_fns, batches)) / WORLD)
     for rank in ranks:
-        assert "does not support sharded parameters" in rank["fsdp2-ecd"], rank["fsdp2-ecd"]
+        _close(rank[f"ecd-{layout}"], [p.detach() for p in model.parameters()])
+        assert rank[f"ecd-{layout}-state"] == "DTensor"  # the velocity is sharded like its parameter
+    start = _model()
+    assert any(not torch.allclose(p, q) for p, q in zip(ranks[0][f"ecd-{layout}"], start.parameters()))
+
+
+def test_ecd_refuses_fsdp1(ranks):
+    for rank in ranks:
+        assert "does not support FullyShardedDataParallel (FSDP1)" in rank["fsdp1-ecd"], rank["fsdp1-ecd"]

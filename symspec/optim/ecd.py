@@ -12,9 +12,12 @@ The update (docs/model-symmetries.md, section "ECD"), with ``g = grad F + wd * t
 Every dot product and norm is global (over all parameters of all groups), computed with
 ``torch._foreach_*`` reductions, one kernel per bucket of same-device, same-dtype tensors.
 
-Under DDP (docs/distributed.md, "ECD under DDP"): ``F`` is the mean over the ranks of the
-closures' losses (one ``all_reduce`` of the packed scalars per step), and with ``nu > 0`` every
-rank must draw the same bounce noise (checked once: the generators' states must agree).
+Under DDP (docs/distributed.md, "ECD under DDP and FSDP2"): ``F`` is the mean over the ranks of
+the closures' losses (one ``all_reduce`` of the packed scalars per step), and with ``nu > 0`` every
+rank must draw the same bounce noise (checked once: the generators' states must agree). Under
+FSDP2 each rank updates its shards (DTensor parameters): the norms are added over the ranks
+(four small ``all_reduce`` per step, five with ``nu > 0``) and each shard takes its part of the
+one full noise draw, so the trajectory is the single process's.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ class ECD(torch.optim.Optimizer):
     averaged over ranks once per step (``distributed=None``: whenever a process group with more than
     one rank is initialized; ``True``: always, even with one rank); with ``nu > 0`` there,
     ``generator`` must be one stream shared by the ranks (``symspec.distributed.generator(seed,
-    shared=True)``).  Replicated parameters only (DDP): sharded ones (FSDP's DTensors) are refused.
+    shared=True)``).  Parameters replicated over the ranks (DDP) or sharded by FSDP2 over all of them
+    (DTensors on a 1-D mesh); FSDP1's flat parameters are refused.
     ``step`` needs a closure that returns the loss.
     """
 
@@ -76,6 +80,7 @@ class ECD(torch.optim.Optimizer):
         self.distributed = distributed
         self.process_group = process_group
         self._noise_checked = False  # under torch.distributed with nu > 0: the ranks' noise streams agree
+        self._sharded = False  # this step holds FSDP2 shards: their norms are added over the ranks
 
     # ------------------------------------------------------------------ helpers
 
@@ -129,6 +134,28 @@ class ECD(torch.optim.Optimizer):
                 "shared by the ranks, symspec.distributed.generator(seed, device, shared=True), used by ECD alone"
             )
 
+    def _check_mesh(self, buckets: list[dict[str, Any]], world: int) -> None:
+        """Sharded parameters: reduced over the ranks ECD reduces over (one 1-D mesh of them)."""
+        if not world:
+            raise UsageError("ECD: sharded parameters (FSDP2's DTensors) need distributed=None or True, not False")
+        for b in buckets:
+            for param in b["orig"]:
+                if _is_dtensor(param) and (param.device_mesh.ndim != 1 or param.device_mesh.size() != world):
+                    raise UsageError(
+                        f"ECD: a parameter sharded over a mesh of shape {tuple(param.device_mesh.shape)}; ECD reduces over "
+                        f"{world} ranks and supports one 1-D mesh of all of them (FSDP2 without HSDP)"
+                    )
+
+    def _mean(self, packed: Tensor, world: int) -> Tensor:
+        """``packed`` averaged over the ranks (one all_reduce); shards' sums, taken ``world`` times, come out added."""
+        packed = packed.clone()
+        torch.distributed.all_reduce(packed, group=self.process_group)
+        return packed / world
+
+    def _norm_sum(self, partial: Tensor, world: int) -> Tensor:
+        """A squared norm over all parameters: with shards, added over the ranks (one all_reduce), else as is."""
+        return self._mean(partial, world) if self._sharded else partial
+
     # ------------------------------------------------------------------ step
 
     @torch.no_grad()
@@ -157,20 +184,23 @@ class ECD(torch.optim.Optimizer):
                     continue
                 if param.grad.is_sparse:
                     raise UsageError("ECD does not support sparse gradients")
-                if _is_sharded(param):
+                sharded = _is_dtensor(param)
+                if getattr(param, "_fsdp_flattened", False):
                     raise UsageError(
-                        "ECD does not support sharded parameters (FSDP's DTensors): its norms would need sums over "
-                        "the ranks' shards; use DDP (replicated parameters), docs/distributed.md"
+                        "ECD does not support FullyShardedDataParallel (FSDP1): each rank holds a slice of a flat "
+                        "parameter; use FSDP2 (torch.distributed.fsdp.fully_shard) or DDP"
                     )
-                home = home or param.device
-                D += param.numel()
-                kind = by_kind.setdefault((param.device, param.dtype), dict(group=group, params=[], grads=[], vels=[]))
-                kind["params"].append(param)
-                kind["grads"].append(param.grad)
+                home = home or _local(param).device
+                D += param.numel()  # a DTensor's numel is the global one
+                key = (param.device, param.dtype, sharded)
+                kind = by_kind.setdefault(key, dict(group=group, sharded=sharded, orig=[], params=[], grads=[], vels=[]))
+                kind["orig"].append(param)
+                kind["params"].append(_local(param))
+                kind["grads"].append(_local(param.grad))
                 vel = self.state.get(param, {}).get("velocity")
                 if vel is not None:
                     fresh = False
-                kind["vels"].append(vel)
+                kind["vels"].append(None if vel is None else _local(vel))
             buckets.extend(by_kind.values())
         if home is None:
             return loss
@@ -178,6 +208,9 @@ class ECD(torch.optim.Optimizer):
             raise UsageError(f"ECD needs at least 2 parameters with gradients (D / (D - 1)), got D = {D}")
 
         world = self._world()
+        self._sharded = any(b["sharded"] for b in buckets)
+        if self._sharded:
+            self._check_mesh(buckets, world)
         if world and nu > 0 and not self._noise_checked:
             self._check_shared_noise(world, home)
         f64 = dict(device=home, dtype=torch.float64)
@@ -189,9 +222,11 @@ class ECD(torch.optim.Optimizer):
             acc = torch.float64 if b["params"][0].dtype == torch.float64 else torch.float32
             if wd:
                 b["grads"] = torch._foreach_add(b["grads"], b["params"], alpha=wd)
-                wd_sq += wd * _total(torch._foreach_powsum(b["params"], 2, dtype=acc), home)
+                wd_sq += wd * _total(torch._foreach_powsum(b["params"], 2, dtype=acc), home, b, world)
             b["acc"] = acc
-            gg += _total(torch._foreach_powsum(b["grads"], 2, dtype=acc), home)
+            gg += _total(torch._foreach_powsum(b["grads"], 2, dtype=acc), home, b, world)
+        if self._sharded:  # |g| must be the global one before p + g/|g| is formed: reduce these first
+            F, wd_sq, gg = self._mean(torch.stack([F, wd_sq, gg]), world).unbind()
         inv_g = torch.where(gg > 0, gg.rsqrt(), torch.zeros((), **f64))
 
         # p.g by polarization, |p + g/|g||^2 = |p|^2 + 2 p.g/|g| + 1, well conditioned for any |g|.
@@ -199,19 +234,21 @@ class ECD(torch.optim.Optimizer):
         su = torch.zeros((), **f64)
         if not fresh:
             for b in buckets:
-                for i, (param, vel) in enumerate(zip(b["params"], b["vels"])):
+                for i, (param, vel) in enumerate(zip(b["orig"], b["vels"])):
                     if vel is None:  # a tensor that joined after the first step starts at rest
-                        b["vels"][i] = self.state[param]["velocity"] = torch.zeros_like(param)
+                        self.state[param]["velocity"] = torch.zeros_like(param)
+                        b["vels"][i] = _local(self.state[param]["velocity"])
                 u = torch._foreach_mul(b["grads"], _on(inv_g, b))
                 torch._foreach_add_(u, b["vels"])
-                su += _total(torch._foreach_powsum(u, 2, dtype=b["acc"]), home)
-                pp += _total(torch._foreach_powsum(b["vels"], 2, dtype=b["acc"]), home)
+                su += _total(torch._foreach_powsum(u, 2, dtype=b["acc"]), home, b, world)
+                pp += _total(torch._foreach_powsum(b["vels"], 2, dtype=b["acc"]), home, b, world)
                 del u
 
-        if world:
-            packed = torch.stack([F, wd_sq, gg, pp, su])
-            torch.distributed.all_reduce(packed, group=self.process_group)
-            F, wd_sq, gg, pp, su = (packed / world).unbind()
+        if self._sharded:
+            if not fresh:
+                pp, su = self._mean(torch.stack([pp, su]), world).unbind()
+        elif world:
+            F, wd_sq, gg, pp, su = self._mean(torch.stack([F, wd_sq, gg, pp, su]), world).unbind()
             inv_g = torch.where(gg > 0, gg.rsqrt(), torch.zeros((), **f64))
 
         V = F + wd_sq / 2 - F0
@@ -232,8 +269,8 @@ class ECD(torch.optim.Optimizer):
                 return loss
             for b in buckets:
                 vels = torch._foreach_mul(b["grads"], -_on(inv_g, b))
-                for param, vel in zip(b["params"], vels):
-                    self.state[param]["velocity"] = vel
+                for param, vel in zip(b["orig"], vels):
+                    self.state[param]["velocity"] = _like(vel, param)
                 b["vels"] = vels
         else:
             gg_hat = gg * inv_g * inv_g
@@ -246,8 +283,8 @@ class ECD(torch.optim.Optimizer):
                 torch._foreach_mul_(b["vels"], _on(1 + c * pg, b))
                 torch._foreach_add_(b["vels"], step)
                 del step
-                norm2 += _total(torch._foreach_powsum(b["vels"], 2, dtype=b["acc"]), home)
-            scale = torch.where(moving, norm2.rsqrt(), one)
+                norm2 += _total(torch._foreach_powsum(b["vels"], 2, dtype=b["acc"]), home, b, world)
+            scale = torch.where(moving, self._norm_sum(norm2, world).rsqrt(), one)
             for b in buckets:
                 torch._foreach_mul_(b["vels"], _on(scale, b))
 
@@ -267,25 +304,52 @@ class ECD(torch.optim.Optimizer):
         f64 = dict(device=home, dtype=torch.float64)
         amp = torch.where(moving, torch.full((), nu_d, **f64), torch.zeros((), **f64))
         norm2 = torch.zeros((), **f64)
+        world = self._world()
         for b in buckets:
             params = b["params"]
-            numels = [p.numel() for p in params]
+            numels = [p.numel() for p in b["orig"]]  # global sizes: a shard takes its part of the full draw
             gen = self.generator
             device = gen.device if gen is not None else params[0].device
             flat = torch.randn(sum(numels), generator=gen, device=device, dtype=params[0].dtype)
             flat = flat.to(params[0].device)
-            zs = [z.view_as(p) for z, p in zip(flat.split(numels), params)]
+            zs = [_local_part(z.view(p.shape), p) for z, p in zip(flat.split(numels), b["orig"])]
             torch._foreach_mul_(zs, _on(amp, b))
             torch._foreach_add_(b["vels"], zs)
-            norm2 += _total(torch._foreach_powsum(b["vels"], 2, dtype=b["acc"]), home)
-        scale = torch.where(moving, norm2.rsqrt(), torch.ones((), **f64))
+            norm2 += _total(torch._foreach_powsum(b["vels"], 2, dtype=b["acc"]), home, b, world)
+        scale = torch.where(moving, self._norm_sum(norm2, world).rsqrt(), torch.ones((), **f64))
         for b in buckets:
             torch._foreach_mul_(b["vels"], _on(scale, b))
 
 
-def _is_sharded(param: Tensor) -> bool:
-    """True for FSDP2's DTensors and FSDP1's ``FlatParameter`` (FSDP1 with ``use_orig_params=True`` is not detected)."""
-    return type(param).__name__ in ("DTensor", "FlatParameter")
+def _is_dtensor(t: Tensor) -> bool:
+    """True for a DTensor (FSDP2's parameters, gradients and the velocities ECD keeps for them)."""
+    return type(t).__name__ == "DTensor"
+
+
+def _local(t: Tensor) -> Tensor:
+    """This rank's shard of a DTensor (a view: in-place updates reach the DTensor), else ``t``."""
+    return t.to_local() if _is_dtensor(t) else t
+
+
+def _like(local: Tensor, param: Tensor) -> Tensor:
+    """``local`` as the velocity state of ``param``: a DTensor with ``param``'s mesh and placements when it is one."""
+    if not _is_dtensor(param):
+        return local
+    from torch.distributed.tensor import DTensor
+
+    return DTensor.from_local(
+        local, param.device_mesh, param.placements, run_check=False, shape=param.shape, stride=param.stride()
+    )
+
+
+def _local_part(full: Tensor, param: Tensor) -> Tensor:
+    """This rank's part of ``full`` (``param``'s global shape) as ``param`` is sharded (a local cut, no communication)."""
+    if not _is_dtensor(param):
+        return full
+    from torch.distributed.tensor import DTensor, Replicate
+
+    whole = DTensor.from_local(full, param.device_mesh, [Replicate()] * param.device_mesh.ndim, run_check=False)
+    return whole.redistribute(param.device_mesh, param.placements).to_local()
 
 
 def _loss_scalar(loss: Any) -> Tensor:
@@ -301,9 +365,15 @@ def _loss_scalar(loss: Any) -> Tensor:
     raise UsageError(f"ECD.step: the closure must return the loss as one number, got {type(loss).__name__}")
 
 
-def _total(parts: Iterable[Tensor], device: torch.device) -> Tensor:
-    """Sum of per-tensor reductions as one float64 scalar on ``device``."""
-    return torch.stack(list(parts)).to(device=device, dtype=torch.float64).sum()
+def _total(parts: Iterable[Tensor], device: torch.device, bucket: dict[str, Any] | None = None, world: int = 0) -> Tensor:
+    """Sum of per-tensor reductions as one float64 scalar on ``device``.
+
+    For a bucket of shards under a reduction over ``world`` ranks, the sum times ``world``: the
+    step's all_reduce divides by ``world`` (the mean suits replicated tensors), so a shard's sum
+    comes out added over the ranks.
+    """
+    total = torch.stack(list(parts)).to(device=device, dtype=torch.float64).sum()
+    return total * world if bucket is not None and bucket["sharded"] and world else total
 
 
 def _on(scalar: Tensor, bucket: dict[str, Any]) -> Tensor:
