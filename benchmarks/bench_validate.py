@@ -12,15 +12,19 @@ modular addition, p = 113, at the decision level:
 
 The loop does the checks one case at a time, as a hand-written validation
 script would (batch of one per forward, each law's calls); it runs on a
-subset and its rate is per case. Goal: >= 50x the loop.
+subset and its rate is per case. Goal: >= 50x the loop. ``--rounds`` rounds
+each time the loop and then every mode (interleaved, so that load drift hits
+them alike); the figures are medians, and each mode's range is its per-round
+ratio to the loop of the same round.
 
-    python benchmarks/bench_validate.py [--device cpu|cuda] [--loop-cases 300]
+    python benchmarks/bench_validate.py [--device cpu|cuda] [--loop-cases 300] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -60,6 +64,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--p", type=int, default=113)
     parser.add_argument("--loop-cases", type=int, default=300, help="inputs the naive loop checks (all three laws each)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, each timing the loop and every mode in turn")
     parser.add_argument("--json", default=None, help="write the figures as JSON")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -69,6 +74,8 @@ def main() -> None:
     module = symspec.compile(symspec.load(ROOT / "examples" / "modular_addition.sym", params={"p": p}))
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     symspec.validate(module, add=model, cap=2000, samples=2000)  # warm-up
+    symspec.validate(module, add=model, cap=2000, samples=2000, tabulate=False)
+    naive_loop(model, p, 20, torch.Generator().manual_seed(1), device)
 
     def timed(**kwargs):
         sync()
@@ -77,29 +84,44 @@ def main() -> None:
         sync()
         return report, time.perf_counter() - t
 
-    runs = {
-        "every input x every law, tabulated": timed(cap=p * p, samples=p * p),
-        "every input x every law, model called per case": timed(cap=p * p, samples=p * p, tabulate=False),
-        "fully exhaustive, tabulated": timed(cap=2 * p**3),
+    modes = {
+        "every input x every law, tabulated": dict(cap=p * p, samples=p * p),
+        "every input x every law, model called per case": dict(cap=p * p, samples=p * p, tabulate=False),
+        "fully exhaustive, tabulated": dict(cap=2 * p**3),
     }
-    t = time.perf_counter()
-    naive_loop(model, p, args.loop_cases, torch.Generator().manual_seed(0), device)
-    loop_rate = 3 * args.loop_cases / (time.perf_counter() - t)
+    # rounds interleave the loop and the modes (loop, mode 1, 2, 3, loop, ...): load drift hits them alike
+    loop_rates, seconds, reports = [], {name: [] for name in modes}, {}
+    for _ in range(args.rounds):
+        sync()
+        t = time.perf_counter()
+        naive_loop(model, p, args.loop_cases, torch.Generator().manual_seed(0), device)
+        sync()
+        loop_rates.append(3 * args.loop_cases / (time.perf_counter() - t))
+        for name, kwargs in modes.items():
+            reports[name], s = timed(**kwargs)
+            seconds[name].append(s)
+    loop_rate = statistics.median(loop_rates)
     print(f"symspec.validate, 1-layer transformer (d_model 128, 4 heads, d_mlp 512), p = {p}, {device}")
-    print(f"naive per-case loop: {loop_rate:,.0f} cases/s")
-    print(f"{'what':50s} {'cases':>9s} {'seconds':>8s} {'cases/s':>11s} {'vs loop':>8s}")
-    result = {"device": str(device), "loop_cases_per_s": round(loop_rate, 1), "runs": {}}
-    for name, (report, seconds) in runs.items():
+    print(f"naive per-case loop: {loop_rate:,.0f} cases/s (median of {args.rounds} rounds)")
+    print(
+        f"{'what (medians; vs loop: per round, min-max)':50s} {'cases':>9s} {'seconds':>8s} {'cases/s':>11s} {'vs loop':>8s} {'range':>11s}"
+    )
+    result = {"device": str(device), "rounds": args.rounds, "loop_cases_per_s": round(loop_rate, 1), "runs": {}}
+    for name, report in reports.items():
         cases = sum(law.cases + law.skipped for law in report.laws)
-        rate = cases / seconds
-        print(f"{name:50s} {cases:9d} {seconds:8.2f} {rate:11,.0f} {rate / loop_rate:7.0f}x")
+        median = statistics.median(seconds[name])
+        rate = cases / median
+        ratios = sorted(cases / s / r for s, r in zip(seconds[name], loop_rates))
+        spread = f"{ratios[0]:.0f}-{ratios[-1]:.0f}x"
+        print(f"{name:50s} {cases:9d} {median:8.2f} {rate:11,.0f} {rate / loop_rate:7.0f}x {spread:>11s}")
         result["runs"][name] = {
             "modes": {law.name: law.mode for law in report.laws},
             "tabulated": report.tabulated,
             "cases": cases,
-            "seconds": round(seconds, 3),
+            "seconds": round(median, 3),
             "cases_per_s": round(rate),
             "speedup_vs_loop": round(rate / loop_rate, 1),
+            "speedup_per_round": [round(r, 1) for r in ratios],
         }
     print("goal: >= 50x the loop")
     if args.json:

@@ -14,7 +14,17 @@ from ..errors import ModelError
 from .calls import CallBatch, SymmetryLossBase, check_output, law_models
 from .descriptors import BoolOutput, ClassOutput
 
-__all__ = ["CheckedCalls", "ValidatorBase", "checked", "forward_error", "within_tolerance", "at_most", "residuals", "TINY"]
+__all__ = [
+    "CheckedCalls",
+    "ValidatorBase",
+    "checked",
+    "finite_rows",
+    "forward_error",
+    "within_tolerance",
+    "at_most",
+    "residuals",
+    "TINY",
+]
 
 TINY = torch.finfo(torch.float64).tiny
 """The floor of the relative residual's denominator (2.2e-308): two zero sides have relative residual 0."""
@@ -98,8 +108,27 @@ def forward_error(models, err: Exception) -> ModelError:
     return ModelError(f"model {' / '.join(sorted(models))} raised {type(err).__name__}: {err}")
 
 
+def finite_rows(out: torch.Tensor, kind) -> torch.Tensor:
+    """Per row of a model's output ``out``: finite as validation counts it.
+
+    A class output may hold ``-inf`` logits (masked classes: probability
+    0) as long as one class is finite; a bool output's logit may be
+    ``+-inf`` (a certain answer). NaN never counts as finite.
+    """
+    low, high = torch.aminmax(out.reshape(out.shape[0], -1), dim=1)  # one reduction pass; NaN propagates
+    if isinstance(kind, ClassOutput):
+        return ~low.isnan() & high.isfinite()
+    if isinstance(kind, BoolOutput):
+        return ~low.isnan() & ~high.isnan()
+    return low.isfinite() & high.isfinite()
+
+
 class CheckedCalls(CallBatch):
-    """A :class:`CallBatch` (one forward per model and round) that checks every output's shape."""
+    """A :class:`CallBatch` (one forward per model and round) that checks every output's shape.
+
+    A model that says every output it gives is finite (``all_outputs_finite``: a
+    validation table, docs/validation.md) is not scanned again by :meth:`finite`.
+    """
 
     def __init__(self, models: dict, outputs: dict):
         super().__init__(models, fused=True)
@@ -109,32 +138,31 @@ class CheckedCalls(CallBatch):
         requests = list(self.pending)
         try:
             super().run()
+        except ModelError:
+            raise  # already names the model (a table's shape check)
         except Exception as err:
             raise forward_error({model for _, model, _ in requests}, err) from err
         for handle, model, args in requests:
             check_output(model, self.outputs[handle], self.expected[model], args[0].shape[0] if args else 0)
 
     def finite(self, n: int) -> torch.Tensor:
-        """Per case: every model output of the case is finite.
-
-        A class output may hold ``-inf`` logits (masked classes: probability
-        0) as long as one class is finite; a bool output's logit may be
-        ``+-inf`` (a certain answer). NaN never counts as finite.
-        """
+        """Per case: every model output of the case is finite (:func:`finite_rows`)."""
         ok = None
         for handle, o in enumerate(self.outputs):
             if o is None:
                 continue
-            kind = self.expected.get(self.called.get(handle))
-            low, high = torch.aminmax(o.reshape(n, -1), dim=1)  # one reduction pass; NaN propagates
-            if isinstance(kind, ClassOutput):
-                row = ~low.isnan() & high.isfinite()
-            elif isinstance(kind, BoolOutput):
-                row = ~low.isnan() & ~high.isnan()
-            else:
-                row = low.isfinite() & high.isfinite()
+            model = self.called.get(handle)
+            if getattr(self.models.get(model), "all_outputs_finite", False) is True:
+                continue
+            row = finite_rows(o.reshape(n, -1), self.expected.get(model))
             ok = row if ok is None else ok & row
-        return torch.ones(n, dtype=torch.bool) if ok is None else ok
+        return torch.ones(n, dtype=torch.bool, device=self._device()) if ok is None else ok
+
+    def _device(self):
+        for o in self.outputs:
+            if isinstance(o, torch.Tensor):
+                return o.device
+        return None
 
 
 class ValidatorBase(SymmetryLossBase):

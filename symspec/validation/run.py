@@ -24,7 +24,7 @@ from ..runtime.calls import describe_missing, gather_models, models_needed
 from ..runtime.descriptors import ClassOutput, GroupElements, Real, TensorOutput, Values
 from .report import LawReport, Report, wilson_interval
 from .shard import is_leader, law_seed, merge, rank_batches
-from .tabulate import mixed_radix
+from .tabulate import Deduplicated, mixed_radix
 
 __all__ = ["validate", "needed_models", "select_laws"]
 
@@ -143,13 +143,16 @@ class _Law:
             absolute, relative = out["residual"]
             self.residuals.add(absolute[mask], relative[mask], int(mask.sum()))
         bad = mask & ~holds
-        counts = torch.stack([mask.sum(), (~mask).sum(), bad.sum(), (mask & ~finite).sum()]).tolist()
+        ok = mask & finite
+        term = torch.where(ok, loss.double(), torch.zeros((), dtype=torch.float64, device=loss.device)).sum()
+        sums = torch.stack([mask.sum(), (~mask).sum(), bad.sum(), (mask & ~finite).sum()]).double()
+        *counts, term = torch.cat([sums, term.reshape(1)]).tolist()  # one host sync per batch
+        counts = [int(c) for c in counts]
         self.cases += counts[0]
         self.skipped += counts[1]
         self.violations += counts[2]
         self.nonfinite += counts[3]
-        ok = mask & finite
-        term = float(loss[ok].double().sum()) if counts[0] else 0.0
+        term = term if counts[0] else 0.0
         self.loss_terms.append(term)
         self.loss_sum += term
         if not counts[2]:
@@ -463,21 +466,26 @@ def _plan(validator, variables: dict, samples: int, cap: int, inputs: dict) -> t
 
 
 def _tabulate(validator, module, used: set, planned: int, batch_size, device, tabulate) -> dict:
-    """Models in ``used`` on finite inputs with fewer inputs than the ``planned`` cases: evaluated once, then indexed."""
-    from .tabulate import MAX_TABLE_ENTRIES, Tabulated, table_size
+    """Models in ``used`` on finite inputs with fewer inputs than the ``planned`` cases: evaluated once, then indexed.
 
-    if tabulate is False:
-        return {}
+    The other models in ``used`` on finite inputs evaluate each distinct input of a batch once
+    (:class:`~symspec.validation.tabulate.Deduplicated`; ``_validate_law`` clears them per batch).
+    """
+    from .tabulate import MAX_TABLE_ENTRIES, Deduplicated, Tabulated, forward_chunk, table_size
+
     done = {}
     for model, domains in module.INPUTS.items():
         if model not in used or model not in validator.models:
             continue
         size = table_size(domains)
         output = module.OUTPUTS[model]
-        if size is None or isinstance(output, TensorOutput):
+        if size is None:
             continue
         width = output.size if isinstance(output, ClassOutput) else 1
-        if size * width > MAX_TABLE_ENTRIES or (tabulate is None and size >= planned):
+        table = tabulate is not False and not isinstance(output, TensorOutput) and size * width <= MAX_TABLE_ENTRIES
+        if not table or (tabulate is None and size >= planned):
+            chunk = forward_chunk(batch_size, device)
+            validator.models[model] = Deduplicated(model, validator.models[model], domains, output, chunk)
             continue
         table = Tabulated(model, validator.models[model], domains, output, batch_size, device)
         validator.models[model] = table
@@ -513,6 +521,9 @@ def _validate_law(
         else:
             values = _draw(variables, stop - start, generator, device, inputs, dims, dtype, drawn)
         acc.add(validator.run(name, values, stop - start, device, generator))
+        for model in validator.models.values():
+            if isinstance(model, Deduplicated):
+                model.clear()  # outputs are shared within a batch only: memory bounded by the batch's calls
         if bar is not None:
             bar.update(stop - start)
     if bar is not None:
