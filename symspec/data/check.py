@@ -335,6 +335,24 @@ def _conflicts(table: Table) -> tuple[list, int]:
     return out, count
 
 
+_MODULES: dict = {}  # id(spec) -> (spec, compiled module): the last few specs checked, compiled once
+MODULES_KEPT = 4
+
+
+def _compiled(spec):
+    """The spec's compiled module, compiled once per Spec object (the last few kept)."""
+    from ..pipeline import compile as compile_spec
+
+    held = _MODULES.get(id(spec))
+    if held is not None and held[0] is spec:
+        return held[1]
+    module = compile_spec(spec)
+    if len(_MODULES) >= MODULES_KEPT:
+        _MODULES.pop(next(iter(_MODULES)))
+    _MODULES[id(spec)] = (spec, module)
+    return module
+
+
 def check_data(
     spec,
     data,
@@ -355,8 +373,6 @@ def check_data(
     The report passes when every checked law's violation rate is at most ``max_rate``, some law was checked,
     and no input has rows with different targets.
     """
-    from ..pipeline import compile as compile_spec
-
     if params is not None and not isinstance(params, dict):
         raise UsageError(f"params must be a mapping of parameter name -> integer, got {type(params).__name__}")
     for option, value in (("examples", examples), ("max_cases", max_cases)):
@@ -365,7 +381,7 @@ def check_data(
     if isinstance(max_rate, bool) or not isinstance(max_rate, int | float) or not 0 <= max_rate <= 1:
         raise UsageError(f"max_rate must be between 0 and 1, got {max_rate!r}")
     spec = _spec_of(spec, params)
-    module = compile_spec(spec)
+    module = _compiled(spec)
     names = select_laws(module, laws)
     table = load_table(spec, data, model)
     conflicts, count = _conflicts(table)
