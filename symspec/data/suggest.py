@@ -19,6 +19,7 @@ from ..errors import SpecError, UsageError
 from .suggest_candidates import Candidate, candidates
 from .suggest_evidence import (
     MAX_ELEMENTS,
+    Distinct,
     Evidence,
     diagonal_evidence,
     group_elements,
@@ -70,6 +71,8 @@ class Suggestion:
                 parts.append(f"{ev.elements} group element{'s' if ev.elements != 1 else ''} ({how})")
         if ev.proxy:
             parts.append(f"proxy: {ev.proxy}")
+        if ev.note:
+            parts.append(ev.note)
         return "; ".join(parts)
 
     def to_dict(self) -> dict:
@@ -91,6 +94,7 @@ class Suggestion:
             "every_element": ev.every_element,
             "sampling": ev.sampling or ("all" if ev.every_element else "generators + random words"),
             "proxy": ev.proxy,
+            "note": ev.note,
             "examples": ev.examples,
             "declarations": list(self.candidate.decls),
         }
@@ -232,8 +236,9 @@ def suggest(
     if table.model != name:
         raise UsageError(f"the table labels model '{table.model}', not '{name}'")
     result = Suggestions(name, table.source, len(table), base, threshold=threshold, min_tested=min_tested)
+    distinct = Distinct(table) if table.finite() else None  # built once, shared by every candidate
     for cand in candidates(checked, name, table):
-        result.items.append(_evaluate(cand, base, file, params, table, max_elements, seed, threshold, min_tested))
+        result.items.append(_evaluate(cand, base, file, params, table, distinct, max_elements, seed, threshold, min_tested))
     order = {"accepted": 0, "rejected": 1, "untestable": 2, "invalid": 3}
     result.items.sort(key=lambda s: (order[s.status], -wilson_lower(s.evidence), -s.evidence.tested))
     _settle(result, file, params)
@@ -241,19 +246,19 @@ def suggest(
     return result
 
 
-def _evaluate(cand: Candidate, base, file, params, table, max_elements, seed, threshold, min_tested) -> Suggestion:
+def _evaluate(cand: Candidate, base, file, params, table, distinct, max_elements, seed, threshold, min_tested) -> Suggestion:
     try:
         compiled = _compile(_with(base, [cand]), file, params)
     except SpecError as err:
         return Suggestion(cand, Evidence(), "invalid", why=_first_error(err))
     law = compiled.ir.laws[cand.name]
     if cand.test == "diagonal":
-        ev = diagonal_evidence(table, *cand.args, cand.constant)
+        ev = diagonal_evidence(table, *cand.args, cand.constant, distinct)
     elif cand.test == "moved swap":
         import numpy as np
 
         sizes = [table.sizes[p] for p in table.params]
-        ev = law_evidence(table, [swap_element(sizes, *cand.args, np.array([1, 0]))], moved_only=True)
+        ev = law_evidence(table, [swap_element(sizes, *cand.args, np.array([1, 0]))], moved_only=True, distinct=distinct)
     elif cand.test == "tensor":
         from .suggest_tensor import tensor_evidence
 
@@ -265,7 +270,7 @@ def _evaluate(cand: Candidate, base, file, params, table, max_elements, seed, th
         if gens is None:
             return Suggestion(cand, Evidence(), "untestable", why="its transforms are not tabulated on finite values")
         elements, every = group_elements(gens, max_elements, seed)
-        ev = law_evidence(table, elements)
+        ev = law_evidence(table, elements, distinct=distinct, seed=seed)
         ev.every_element = every
     ok = ev.tested >= min_tested and wilson_lower(ev) >= threshold
     if not ev.tested:

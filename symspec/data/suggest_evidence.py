@@ -21,6 +21,7 @@ from ..validation.report import wilson_interval
 __all__ = [
     "Evidence",
     "Element",
+    "Distinct",
     "group_elements",
     "law_evidence",
     "diagonal_evidence",
@@ -29,11 +30,14 @@ __all__ = [
     "wilson_lower",
     "MAX_ELEMENTS",
     "MAX_EXAMPLES",
+    "MAX_QUERIES",
     "REAL_RTOL",
 ]
 
 MAX_ELEMENTS = 64  # groups of at most this many elements are listed whole; larger ones: generators + random words
 MAX_EXAMPLES = 5  # contradicting pairs kept per candidate
+MAX_QUERIES = 1 << 24  # (input, element) lookups per candidate; past it, a seeded random subset of the inputs
+DENSE_LIMIT = 1 << 26  # input spaces up to this size get a dense key -> distinct input map (as Table does)
 REAL_RTOL = 1e-6  # real outputs of finite inputs agree when |y' - y| <= REAL_RTOL * max(1, |y|)
 _WORD_ROUNDS = 3  # random words: this many rounds of a random power of each generator
 
@@ -193,8 +197,9 @@ def _random_words(gens: list, ident: Element, count: int, seed: int) -> list:
     return list(out.values())[:count]
 
 
-class _Distinct:
-    """The table's distinct inputs (first row of each key), as value indices per argument, with labels."""
+class Distinct:
+    """The table's distinct inputs (the first row of each key), as value indices per argument, with their labels,
+    and a map from any input's key to its distinct input (built once per table, shared by every candidate)."""
 
     def __init__(self, table) -> None:
         key = table.key()
@@ -202,13 +207,29 @@ class _Distinct:
         first = torch.ones_like(order.values, dtype=torch.bool)
         first[1:] = order.values[1:] != order.values[:-1]
         idx = order.indices[first]
-        self.table = table
-        self.idx = idx
-        self.key = order.values[first]
+        self.key = order.values[first]  # sorted distinct keys
         self.index = [table.inputs[p][idx].to(torch.int64) - table.lows[p] for p in table.params]  # value - low
         self.target = table.target[idx]
         self.rows = table.rows[idx]
-        self.sizes = [table.sizes[p] for p in table.params]
+        self.weights = []  # mixed-radix weight of each argument (first argument most significant)
+        w = 1
+        for p in reversed(table.params):
+            self.weights.insert(0, w)
+            w *= table.sizes[p]
+        space = w
+        self.dense = None
+        if space <= max(DENSE_LIMIT, 4 * self.key.numel()):
+            self.dense = torch.full((space,), -1, dtype=torch.int64, device=key.device)
+            self.dense[self.key] = torch.arange(self.key.numel(), device=key.device)
+
+    def find(self, key: torch.Tensor) -> torch.Tensor:
+        """The distinct input of each key (-1 when absent)."""
+        if self.dense is not None:
+            return self.dense[key]
+        if self.key.numel() == 0:
+            return torch.full_like(key, -1)
+        at = torch.searchsorted(self.key, key).clamp_(max=self.key.numel() - 1)
+        return torch.where(self.key[at] == key, at, torch.full_like(at, -1))
 
 
 def _labels_agree(found: torch.Tensor, expected: torch.Tensor, output: str) -> torch.Tensor:
@@ -217,37 +238,45 @@ def _labels_agree(found: torch.Tensor, expected: torch.Tensor, output: str) -> t
     return found == expected
 
 
-def law_evidence(table, elements: list, moved_only: bool = False, distinct: _Distinct | None = None) -> Evidence:
+def law_evidence(table, elements: list, moved_only: bool = False, distinct: Distinct | None = None, seed: int = 0) -> Evidence:
     """The pairs ``(x, T x)`` of ``table`` over ``elements``, each unordered pair once (T x's key >= x's key).
 
     A pair with ``T x == x`` tests ``label(x) == S label(x)``; it is counted only when S is not the identity
-    (else it is a tautology), and never when ``moved_only`` (a law guarded by ``a != b``).
+    (else it is a tautology), and never when ``moved_only`` (a law guarded by ``a != b``). Push maps keep
+    every value in its domain, so T x's key is computed directly from the moved value indices.
     """
-    d = distinct or _Distinct(table)
+    d = distinct or Distinct(table)
     ev = Evidence(elements=len(elements))
-    if d.key.numel() == 0:
+    n_in = d.key.numel()
+    if n_in == 0 or not elements:
         return ev
+    key, index, target, rows = d.key, d.index, d.target, d.rows
+    if n_in * len(elements) > MAX_QUERIES:  # a seeded random subset of the inputs x (T x is still looked up in all)
+        keep = torch.randperm(n_in, generator=torch.Generator().manual_seed(seed))[: max(1, MAX_QUERIES // len(elements))]
+        keep = keep.sort().values.to(key.device)
+        key, index, target, rows = key[keep], [ix[keep] for ix in index], target[keep], rows[keep]
+        ev.note = f"on a seeded random {keep.numel():,} of the {n_in:,} distinct inputs (at most {MAX_QUERIES:,} queries)"
     low = table.class_low
+    device = key.device
     for e in elements:
-        moved = {
-            p: torch.as_tensor(e.perms[i], device=d.key.device)[d.index[s]] + table.lows[p]
-            for i, (p, s) in enumerate(zip(table.params, e.sources))
-        }
-        pos = table.positions(**moved)
+        mkey = None
+        for i, s in enumerate(e.sources):
+            part = torch.from_numpy(e.perms[i]).to(device)[index[s]] * d.weights[i]
+            mkey = part if mkey is None else mkey + part
+        pos = d.find(mkey)
         present = pos >= 0
-        ev.untestable += int((~present).sum())
-        mkey = table.encode(moved)[0]
+        ev.untestable += int(present.numel() - present.sum())
         fixed_counts = e.out is not None and not moved_only
-        use = present & ((mkey > d.key) | ((mkey == d.key) & fixed_counts))
+        use = present & (mkey > key) if not fixed_counts else present & (mkey >= key)
         if not bool(use.any()):
             continue
-        y = d.target[use]
+        y = target[use]
         if e.out is not None and table.output in ("class", "bool"):
-            out = torch.as_tensor(e.out, device=y.device)
-            expected = out[y.to(torch.int64) - low] + low
+            expected = torch.from_numpy(e.out).to(device)[y.to(torch.int64) - low] + low
         else:
             expected = y
-        found = table.target[pos[use]]
+        at = pos[use]
+        found = d.target[at]
         ok = _labels_agree(found, expected.to(found.dtype), table.output)
         n, good = int(use.sum()), int(ok.sum())
         ev.tested += n
@@ -255,17 +284,17 @@ def law_evidence(table, elements: list, moved_only: bool = False, distinct: _Dis
         ev.contradicted += n - good
         if good < n and len(ev.examples) < MAX_EXAMPLES:
             bad = (~ok).nonzero().flatten()[: MAX_EXAMPLES - len(ev.examples)]
-            rows, mrows = d.rows[use][bad], table.rows[pos[use][bad]]
+            rows_bad, mrows = rows[use][bad], d.rows[at[bad]]
             for r, m, lab, exp, got in zip(
-                rows.tolist(), mrows.tolist(), y[bad].tolist(), expected[bad].tolist(), found[bad].tolist()
+                rows_bad.tolist(), mrows.tolist(), y[bad].tolist(), expected[bad].tolist(), found[bad].tolist()
             ):
                 ev.examples.append({"row": r, "moved_row": m, "label": lab, "expected": exp, "found": got})
     return ev
 
 
-def diagonal_evidence(table, i: int, j: int, constant: int) -> Evidence:
+def diagonal_evidence(table, i: int, j: int, constant: int, distinct: Distinct | None = None) -> Evidence:
     """Rows with arguments i and j equal (each distinct input once), supported when their label is ``constant``."""
-    d = _Distinct(table)
+    d = distinct or Distinct(table)
     on = d.index[i] == d.index[j]
     y = d.target[on]
     ok = y == constant
