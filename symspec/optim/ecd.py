@@ -16,7 +16,7 @@ Under DDP (docs/distributed.md, "ECD under DDP and FSDP2"): ``F`` is the mean ov
 the closures' losses (one ``all_reduce`` of the packed scalars per step), and with ``nu > 0`` every
 rank must draw the same bounce noise (checked once: the generators' states must agree). Under
 FSDP2 each rank updates its shards (DTensor parameters): the norms are added over the ranks
-(four small ``all_reduce`` per step, five with ``nu > 0``) and each shard takes its part of the
+(three small ``all_reduce`` per step, four with ``nu > 0``) and each shard takes its part of the
 one full noise draw, so the trajectory is the single process's.
 """
 
