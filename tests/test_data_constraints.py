@@ -280,3 +280,47 @@ def test_examples_are_the_worst_triangle_violations():
     assert worst["sides"] == {"d(u, v)": 9, "d(u, w) + d(w, v)": 2}
     assert worst["rows"] == {"d(u, v)": keys.index((0, 2)), "d(u, w)": keys.index((0, 1)), "d(w, v)": keys.index((1, 2))}
     assert torch.tensor([ex["loss"] for ex in report.examples]).diff().le(0).all()
+
+
+GEODESIC = """
+spec geodesic
+param n = 7
+graph G = edges(0-1, 1-2, 2-3, 3-0, 1-4, 5-6)
+domain Node = nodes(G)
+model d(a: Node, b: Node) -> class(range(0, 6))
+law geo: d(u, v) == d(u, w) + d(w, v) when between(G, u, w, v)
+law geo_swapped: d(w, y) + d(x, w) == d(x, y) when between(G, y, w, x)
+law geo_le: d(u, v) <= d(u, w) + d(w, v) when between(G, v, w, u)
+law geo_strict: d(u, v) > d(w, u) + d(v, w) when between(G, u, w, v)
+law geo_extra: d(u, v) == d(u, w) + d(w, v) when between(G, u, w, v) and u != v
+"""
+
+
+@given(seed=st.integers(0, 2**31), density=st.sampled_from([0.4, 0.8, 1.0]), dup=st.booleans())
+@quick
+def test_between_guards_match_brute_force(seed, density, dup):
+    """Shortest-path guards on a graph with a cycle, a branch and an unreachable component."""
+    import networkx as nx
+
+    spec = spec_of(GEODESIC, 7)
+    table, first = partial_table(spec, 7, 0, seed, density, lambda rng: int(rng.integers(0, 6)), dup)
+    graph = nx.Graph([(0, 1), (1, 2), (2, 3), (3, 0), (1, 4), (5, 6)])
+    dist = dict(nx.all_pairs_shortest_path_length(graph))
+
+    def between(a, m, b):
+        return b in dist[a] and m in dist[a] and b in dist[m] and dist[a][m] + dist[m][b] == dist[a][b]
+
+    tri = [lambda u, v, w: (u, v), lambda u, v, w: (u, w), lambda u, v, w: (w, v)]
+    expected = {
+        "geo": brute(first, 7, 3, tri, lambda u, v, w: between(u, w, v), lambda x, y, z: x == y + z),
+        "geo_swapped": brute(first, 7, 3, [lambda x, y, w: (w, y), lambda x, y, w: (x, w), lambda x, y, w: (x, y)],
+                             lambda x, y, w: between(y, w, x), lambda a, b, s: a + b == s),
+        "geo_le": brute(first, 7, 3, tri, lambda u, v, w: between(v, w, u), lambda x, y, z: x <= y + z),
+        "geo_strict": brute(first, 7, 3, [lambda u, v, w: (u, v), lambda u, v, w: (w, u), lambda u, v, w: (v, w)],
+                            lambda u, v, w: between(u, w, v), lambda x, y, z: x > y + z),
+        "geo_extra": brute(first, 7, 3, tri, lambda u, v, w: between(u, w, v) and u != v, lambda x, y, z: x == y + z),
+    }  # fmt: skip
+    for law, (cases, bad) in expected.items():
+        report = check(spec, table, law)
+        assert (report.cases, report.violations) == (cases, bad), law
+        assert len(report.examples) == min(5, bad)

@@ -23,7 +23,7 @@ from ..validation.report import LawReport
 from .constraints_eval import Dense, Evaluator, Unsupported
 from .constraints_forms import Form, model_calls, recognize
 from .constraints_order import order_counts, shortest_cycle
-from .constraints_triangle import triangle_counts
+from .constraints_triangle import between_graph, triangle_counts
 
 __all__ = ["check_constraint", "CHUNK"]
 
@@ -114,8 +114,8 @@ class _Run:
         form, guard = self.form, self.info.guard
         if form.kind == "transitive" and guard is None:
             self._transitive()
-        elif form.kind == "triangle" and guard is None and form.detail["op"] != "==":
-            self._triangle()
+        elif form.kind == "triangle" and self._triangle_fast():
+            pass
         else:
             self._generic(self._order())
         if form.kind == "transitive":
@@ -218,9 +218,18 @@ class _Run:
         self.cases, self.violations, found = order_counts(self.form, self.ev, self.sizes, self.keep)
         self.examples = [self._example(case, 1.0) for case in found]
 
-    def _triangle(self) -> None:
-        self.cases, self.violations, found = triangle_counts(self.form, self.ev, self.sizes, self.keep)
-        self.examples = [self._example(case, loss) for loss, case in found]
+    def _triangle_fast(self) -> bool:
+        """The triangle on label matrices (unguarded, or guarded by between); False: not applicable."""
+        guard, op = self.info.guard, self.form.detail["op"]
+        graph = between_graph(guard, self.form) if guard is not None else None
+        if guard is not None and graph is None or guard is None and op == "==":
+            return False
+        if graph is not None and op == "==" and self.table.output == "real":
+            return False
+        found = triangle_counts(self.form, self.ev, self.sizes, self.keep, graph)
+        self.cases, self.violations = found[0], found[1]
+        self.examples = [self._example(case, loss) for loss, case in found[2]]
+        return True
 
     def _cycle(self) -> None:
         found = shortest_cycle(self.form, self.ev, self.sizes)

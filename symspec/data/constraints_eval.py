@@ -141,16 +141,23 @@ class Evaluator:
             return ("int", torch.remainder(r, d.n), d.n)
         return (kind, r, None)
 
-    def _between(self, t, env: dict) -> torch.Tensor:
-        if len(t.args) != 4 or not all(isinstance(a, ast.Name) for a in t.args):
-            raise Unsupported("between with unusual arguments")
-        graph = t.args[0].name
+    def graph_distances(self, graph: str) -> torch.Tensor:
+        """A declared graph's shortest-path lengths [n, n] (int32, -1 unreachable), built once."""
         if graph not in self._graph_distances:
             ir = getattr(self.spec, "ir", None)
             if ir is None or graph not in ir.graphs:
                 raise Unsupported(f"graph {graph} has no built distances")
-            self._graph_distances[graph] = torch.from_numpy(np.asarray(ir.graphs[graph].distances, dtype=np.int32))
-        dist = self._graph_distances[graph]
+            try:
+                dist = ir.graphs[graph].distances
+            except ValueError as err:  # too many nodes to keep all distances
+                raise Unsupported(str(err)) from None
+            self._graph_distances[graph] = torch.from_numpy(np.array(dist, dtype=np.int32))  # a copy: the IR is sealed
+        return self._graph_distances[graph]
+
+    def _between(self, t, env: dict) -> torch.Tensor:
+        if len(t.args) != 4 or not all(isinstance(a, ast.Name) for a in t.args):
+            raise Unsupported("between with unusual arguments")
+        dist = self.graph_distances(t.args[0].name)
         u, w, v = (self.value(a, env)[1] for a in t.args[1:])
         duw, dwv, duv = dist[u, w], dist[w, v], dist[u, v]
         return (duw + dwv == duv) & (duw >= 0) & (dwv >= 0)

@@ -11,12 +11,13 @@ import math
 
 import torch
 
+from ..syntax import ast
 from .constraints_eval import Evaluator, Unsupported
 from .constraints_forms import Form
 
 __all__ = ["triangle_counts", "TRIANGLE_CHUNK"]
 
-TRIANGLE_CHUNK = 1 << 24  # triples compared at once
+TRIANGLE_CHUNK = 1 << 25  # triples compared at once (one byte or two each)
 
 
 def _matrix(ev: Evaluator, form: Form, ctx_index: dict, edge: tuple, u_first: tuple) -> tuple:
@@ -33,13 +34,26 @@ def _matrix(ev: Evaluator, form: Form, ctx_index: dict, edge: tuple, u_first: tu
     return values, present
 
 
-def triangle_counts(form: Form, ev: Evaluator, sizes: dict, keep: int) -> tuple[int, int, list]:
-    """(cases, violations, up to ``keep`` worst (excess, case) pairs) of an unguarded triangle inequality."""
+def between_graph(guard, form: Form) -> str | None:
+    """The graph G when the guard is exactly ``between(G, u, w, v)`` (or ``v, w, u``) for the triangle's w."""
+    d = form.detail
+    if not (isinstance(guard, ast.Call) and guard.func.name == "between" and len(guard.args) == 4):
+        return None
+    if not all(isinstance(a, ast.Name) for a in guard.args):
+        return None
+    g, a, m, b = (x.name for x in guard.args)
+    return g if m == d["w"] and {a, b} == {d["u"], d["v"]} else None
+
+
+def triangle_counts(form: Form, ev: Evaluator, sizes: dict, keep: int, graph: str | None = None) -> tuple[int, int, list]:
+    """(cases, violations, up to ``keep`` worst (excess, case) pairs) of a triangle law, unguarded or guarded
+    by ``between`` (``graph``: then the cases are the present triples with w on a shortest u-v path)."""
     d = form.detail
     op, u, v, w = d["op"], d["u"], d["v"], d["w"]
-    if op == "==":
-        raise Unsupported("an unguarded equality of a sum: the generic path")
     real = ev.dense.table.output == "real"
+    if graph is None and op == "==" or graph is not None and real and op == "==":
+        raise Unsupported("an unguarded equality of a sum, or a relative tolerance: the generic path")
+    distances = ev.graph_distances(graph) if graph is not None else None
     ctx_vars = list(form.context.items())
     ctx_sizes = [sizes[var] for _, var in ctx_vars]
     cases = violations = 0
@@ -52,8 +66,12 @@ def triangle_counts(form: Form, ev: Evaluator, sizes: dict, keep: int) -> tuple[
         x, px = _matrix(ev, form, ctx_index, (u, v), (u, v))
         left, pl = _matrix(ev, form, ctx_index, d["first"], (u, w))
         right, pr = _matrix(ev, form, ctx_index, d["second"], (w, v))
-        cases += int((torch.matmul(pl.float(), pr.float()).double() * px).sum())
-        n_bad, worst = _violations(x, px, left, pl, right, pr, op, real, ev.tol, keep)
+        if distances is None:
+            cases += int((torch.matmul(pl.float(), pr.float()).double() * px).sum())
+            n_bad, worst = _violations(x, px, left, pl, right, pr, op, real, ev.tol, keep)
+        else:
+            n_cases, n_bad, worst = _geodesic(x, px, left, pl, right, pr, distances, op, real, ev.tol, keep)
+            cases += n_cases
         violations += n_bad
         for excess, (i, j, k) in worst:
             case = {var: ctx_index[pos] + ev.lows[var] for pos, var in ctx_vars}
@@ -63,38 +81,135 @@ def triangle_counts(form: Form, ev: Evaluator, sizes: dict, keep: int) -> tuple[
     return cases, violations, [(e, case) for e, _, case in found[:keep]]
 
 
-def _violations(x, px, left, pl, right, pr, op: str, real: bool, tol: float, keep: int) -> tuple[int, list]:
-    """Count the violating triples (u, w, v) and keep the worst, chunked over u."""
-    upper = op in ("<=", "<")  # a violation: x above the sum; else below it
+def _sentinel_dtype(x, px, left, pl, right, pr, real: bool) -> tuple:
+    """The narrowest dtype holding the labels and a sentinel ``big`` with big >= 2V + 1 and 3 big in range."""
     if real:
-        big, dtype = math.inf, torch.float64
-        slack = tol
-    else:
-        top = int(max(x.abs().max(), left.abs().max(), right.abs().max())) if x.numel() else 0
-        dtype = torch.int16 if top < 4000 else torch.int32 if top < 1 << 28 else torch.float64
-        big = 10000 if dtype == torch.int16 else (1 << 29 if dtype == torch.int32 else math.inf)
-        slack = 0 if op in ("<=", ">=") else -1  # strict on integers: equality fails too
+        return torch.float64, math.inf
+    top = max((int(t[p].abs().max()) if bool(p.any()) else 0) for t, p in ((x, px), (left, pl), (right, pr)))
+    for dtype, limit in ((torch.int8, 127), (torch.int16, 32767), (torch.int32, 2**31 - 1)):
+        big = limit // 3
+        if 2 * top + 1 <= big:
+            return dtype, big
+    return torch.float64, math.inf
+
+
+def _violations(x, px, left, pl, right, pr, op: str, real: bool, tol: float, keep: int) -> tuple[int, list]:
+    """Count the violating triples (u, w, v) and keep the worst, chunked over u.
+
+    Per triple ``D = x - left - right`` (``<=``, ``<``) or ``left + right - x`` (``>=``, ``>``); a violation
+    is ``D > slack`` (0; -1 for a strict integer comparison; the tolerance for reals). Absent labels are
+    sentinels of magnitude ``big`` pushing D below -1, so no mask is carried.
+    """
+    upper = op in ("<=", "<")
+    dtype, big = _sentinel_dtype(x, px, left, pl, right, pr, real)
+    strict = not real and op in ("<", ">")
+    slack = tol if real else (-1 if strict else 0)
     sign = 1 if upper else -1
     xs = torch.where(px, x.to(dtype), torch.tensor(-sign * big, dtype=dtype))
     ls = torch.where(pl, left.to(dtype), torch.tensor(sign * big, dtype=dtype))
     rs = torch.where(pr, right.to(dtype), torch.tensor(sign * big, dtype=dtype))
-    n = rs.shape[0]
-    step = max(1, TRIANGLE_CHUNK // max(1, n * rs.shape[1]))
+    n_u, n_w, n_v = xs.shape[0], rs.shape[0], rs.shape[1]
+    step = max(1, min(n_u, TRIANGLE_CHUNK // max(1, n_w * n_v)))
+    buffer = torch.empty((step, n_w, n_v), dtype=dtype)
+    flags = torch.empty((step, n_w, n_v), dtype=torch.bool)
     total, worst = 0, []
-    for start in range(0, xs.shape[0], step):
-        s = ls[start : start + step, :, None] + rs[None, :, :]  # [c, w, v]
-        diff = xs[start : start + step, None, :] - s if upper else s - xs[start : start + step, None, :]
-        bad = diff > slack
+    for start in range(0, n_u, step):
+        c = min(step, n_u - start)
+        d, bad = buffer[:c], flags[:c]
+        if upper:  # D = (x - left) - right
+            torch.sub(xs[start : start + c, None, :], ls[start : start + c, :, None], out=d)
+            torch.sub(d, rs[None], out=d)
+        else:  # D = (left - x) + right
+            torch.sub(ls[start : start + c, :, None], xs[start : start + c, None, :], out=d)
+            torch.add(d, rs[None], out=d)
+        torch.gt(d, slack, out=bad)
         count = int(torch.count_nonzero(bad))
         total += count
-        if count and keep:
-            flat = bad.reshape(-1).nonzero().squeeze(1)
-            excess = diff.reshape(-1)[flat].to(torch.float64) - (slack if slack < 0 else 0)
-            best = torch.sort(-excess, stable=True).indices[:keep]
-            for i, e in zip(flat[best].tolist(), excess[best].tolist()):
-                a, rest = divmod(i, s.shape[1] * s.shape[2])
-                b, cc = divmod(rest, s.shape[2])
-                worst.append((e, (start + a, b, cc)))
-            worst.sort(key=lambda t: -t[0])
-            del worst[keep:]
+        if not count or not keep:
+            continue
+        floor = worst[-1][0] - (1 if strict else 0) if len(worst) >= keep else slack
+        if float(d.max()) <= floor:  # nothing here enters the worst kept so far (earlier cases win ties)
+            continue
+        flat = (d.reshape(-1) > floor).nonzero().squeeze(1)
+        excess = d.reshape(-1)[flat].to(torch.float64) + (1 if strict else 0)
+        best = torch.sort(-excess, stable=True).indices[:keep]
+        for i, e in zip(flat[best].tolist(), excess[best].tolist()):
+            a, rest = divmod(i, n_w * n_v)
+            b, cc = divmod(rest, n_v)
+            worst.append((e, (start + a, b, cc)))
+        worst.sort(key=lambda t: -t[0])
+        del worst[keep:]
     return total, worst
+
+
+def _narrow(top: int) -> tuple:
+    """The narrowest integer dtype with a sentinel ``big >= 2 top + 1`` whose triple stays in range."""
+    for dtype, limit in ((torch.int16, 32767), (torch.int32, 2**31 - 1)):
+        if 2 * top + 1 <= limit // 3:
+            return dtype, limit // 3
+    return torch.int64, 2**61
+
+
+def _geodesic(x, px, left, pl, right, pr, dist, op: str, real: bool, tol: float, keep: int) -> tuple[int, int, list]:
+    """Cases, violations and the worst of a triangle law guarded by ``between``, chunked over u.
+
+    A case: ``E = dist(u, w) + dist(w, v) - dist(u, v) == 0`` with all three labels present; absent labels and
+    unreachable pairs become sentinels that keep E away from 0, so presence costs no extra pass.
+    """
+    top = int(dist.max()) if dist.numel() else 0
+    gdtype, gbig = _narrow(top)
+    gx = torch.where(px & (dist >= 0), dist.to(gdtype), torch.tensor(-gbig, dtype=gdtype))
+    gl = torch.where(pl & (dist >= 0), dist.to(gdtype), torch.tensor(gbig, dtype=gdtype))
+    gr = torch.where(pr & (dist >= 0), dist.to(gdtype), torch.tensor(gbig, dtype=gdtype))
+    if real:
+        dtype = torch.float64
+    else:
+        vtop = max((int(t[p].abs().max()) if bool(p.any()) else 0) for t, p in ((x, px), (left, pl), (right, pr)))
+        dtype = _narrow(vtop)[0]
+    xs, ls, rs = x.to(dtype) * px, left.to(dtype) * pl, right.to(dtype) * pr
+    strict = not real and op in ("<", ">")
+    slack = tol if real else (-1 if strict else 0)
+    n_u, n_w, n_v = rs.shape[0], rs.shape[0], rs.shape[1]
+    step = max(1, min(n_u, TRIANGLE_CHUNK // max(1, n_w * n_v)))
+    e_buf = torch.empty((step, n_w, n_v), dtype=gdtype)
+    d_buf = torch.empty((step, n_w, n_v), dtype=dtype)
+    case_buf = torch.empty((step, n_w, n_v), dtype=torch.bool)
+    bad_buf = torch.empty((step, n_w, n_v), dtype=torch.bool)
+    cases = total = 0
+    worst: list = []
+    for start in range(0, n_u, step):
+        c = min(step, n_u - start)
+        e, dd, case, bad = e_buf[:c], d_buf[:c], case_buf[:c], bad_buf[:c]
+        torch.add(gl[start : start + c, :, None], gr[None], out=e)
+        torch.sub(e, gx[start : start + c, None, :], out=e)
+        torch.eq(e, 0, out=case)
+        n_cases = int(torch.count_nonzero(case))
+        cases += n_cases
+        if not n_cases:
+            continue
+        torch.sub(xs[start : start + c, None, :], ls[start : start + c, :, None], out=dd)
+        torch.sub(dd, rs[None], out=dd)  # D = x - (left + right)
+        if op == "==":
+            torch.ne(dd, 0, out=bad)
+            torch.abs(dd, out=dd)
+        else:
+            if op in (">=", ">"):
+                torch.neg(dd, out=dd)
+            torch.gt(dd, slack, out=bad)
+            if strict:
+                dd += 1
+        bad &= case
+        count = int(torch.count_nonzero(bad))
+        total += count
+        if not count or not keep:
+            continue
+        flat = bad.reshape(-1).nonzero().squeeze(1)
+        excess = dd.reshape(-1)[flat].to(torch.float64)
+        best = torch.sort(-excess, stable=True).indices[:keep]
+        for i, ex in zip(flat[best].tolist(), excess[best].tolist()):
+            a, rest = divmod(i, n_w * n_v)
+            b, cc = divmod(rest, n_v)
+            worst.append((ex, (start + a, b, cc)))
+        worst.sort(key=lambda t: -t[0])
+        del worst[keep:]
+    return cases, total, worst
