@@ -31,6 +31,7 @@ model add(a: Z, b: Z) -> class(Z)
 law commutes: add(a, b) == add(b, a)
 law shift: forall k: Z. add(a + k, b) == add(a, b) + k
 law assoc: add(add(a, b), c) == add(a, add(b, c))
+law offdiag: add(a, b) == add(b, a) when a != b
 """
 )
 GRAPH = load("examples/graph_distance.sym", params={"n": 3})
@@ -46,12 +47,15 @@ def _first(rows) -> dict:
 
 def _mod_brute(rows) -> dict:
     d = {k: v[0] for k, v in _first(rows).items()}
-    counts = {"commutes": [0, 0], "shift": [0, 0], "assoc": [0, 0]}
+    counts = {"commutes": [0, 0], "shift": [0, 0], "assoc": [0, 0], "offdiag": [0, 0]}
     r = range(P)
     for a, b in itertools.product(r, r):
         if (a, b) in d and (b, a) in d:
             counts["commutes"][0] += 1
             counts["commutes"][1] += d[a, b] != d[b, a]
+            if a != b:
+                counts["offdiag"][0] += 1
+                counts["offdiag"][1] += d[a, b] != d[b, a]
         for k in r:
             if ((a + k) % P, b) in d and (a, b) in d:
                 counts["shift"][0] += 1
