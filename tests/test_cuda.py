@@ -216,8 +216,11 @@ def test_one_rank_process_group_equals_no_group(tmp_path):
 
         for _ in range(3):
             opt.step(closure)
-        report = _untimed(symspec.validate(mod, add=inner, device=DEVICE, batch_size=100))
-        return [p.detach().cpu() for p in inner.parameters()], report
+        return inner
+
+    def counts(model) -> list:
+        report = _untimed(symspec.validate(mod, add=model, device=DEVICE, batch_size=100))
+        return [(law["name"], law["cases"], law["violations"], law["divergence"]) for law in report["laws"]]
 
     alone = run(lambda m: m, distributed=False)
     torch.distributed.init_process_group(
@@ -228,11 +231,14 @@ def test_one_rank_process_group_equals_no_group(tmp_path):
             torch.cuda.set_device(torch.device(DEVICE))
         ids = [torch.cuda.current_device()] if cuda else None
         grouped = run(lambda m: torch.nn.parallel.DistributedDataParallel(m, device_ids=ids), distributed=True)
+        in_group = counts(grouped)
         gathered = [None]
-        torch.distributed.all_gather_object(gathered, grouped[1])  # what sharded validation's merge calls
+        torch.distributed.all_gather_object(gathered, in_group)  # what sharded validation's merge calls
     finally:
         torch.distributed.destroy_process_group()
-    for p, q in zip(alone[0], grouped[0]):
-        torch.testing.assert_close(q, p, rtol=1e-10, atol=1e-12)
-    assert not torch.allclose(alone[0][0], _pair_model().embed.weight.detach())  # ECD moved
-    assert grouped[1] == alone[1] and gathered == [alone[1]]
+    for p, q in zip(alone.parameters(), grouped.parameters()):
+        torch.testing.assert_close(q.detach().cpu(), p.detach().cpu(), rtol=1e-10, atol=1e-12)
+    assert not torch.allclose(alone.embed.weight.detach().cpu(), _pair_model().embed.weight.detach())  # ECD moved
+    assert gathered == [in_group]
+    for got, want in zip(in_group, counts(grouped)):  # validate in the group: the report without one
+        assert got[:3] == want[:3] and got[3] == pytest.approx(want[3], rel=1e-9)
