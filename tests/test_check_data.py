@@ -244,3 +244,27 @@ def test_one_hot_path_agrees_with_written_out_logits(rows):
         assert (a.cases, a.violations, a.skipped) == (b.cases, b.violations, b.skipped)
         assert a.divergence == pytest.approx(b.divergence) if b.divergence is not None else a.divergence is None
         assert [e["values"] for e in a.examples] == [e["values"] for e in b.examples]
+
+
+def test_row_driven_enumeration_counts_as_the_full_one(monkeypatch):
+    gen = torch.Generator().manual_seed(1)
+    a = torch.randint(0, P, (9,), generator=gen)
+    b = torch.randint(0, P, (9,), generator=gen)
+    y = torch.randint(0, P, (9,), generator=gen)
+    columns = {"a": a, "b": b, "target": y}
+    driven = check_data(MOD, columns)
+    totals = []
+    real_plan = check_module._Plan
+
+    def plan(*args):
+        p = real_plan(*args)
+        totals.append((args[3] is not None, p.total))
+        return p
+
+    monkeypatch.setattr(check_module, "_Plan", plan)
+    check_data(MOD, columns, laws=["shift"])
+    assert (False, P**3) in totals and any(anchored and total < P**3 for anchored, total in totals)
+    monkeypatch.setattr(check_module, "_anchors", lambda *args: [])
+    full = check_data(MOD, columns)
+    for x, z in zip(driven.laws, full.laws):
+        assert (x.cases, x.violations, x.skipped) == (z.cases, z.violations, z.skipped), x.name

@@ -161,16 +161,23 @@ def _calls(decl, models) -> list:
     return out
 
 
-def _anchors(calls: list, model: str, variables: dict) -> list:
-    """Calls of ``model`` whose arguments are distinct plain variables with the parameters' values: var -> position."""
+def _anchors(calls: list, table: Table, variables: dict) -> list:
+    """Calls of the table's model whose arguments are distinct plain variables taking exactly the parameters'
+    values: var -> argument position."""
     out = []
     for call in calls:
-        if call.func.name != model:
+        if call.func.name != table.model or len(call.args) != len(table.params):
             continue
         names = [a.name if isinstance(a, ast.Name) else None for a in call.args]
         if None in names or len(set(names)) != len(names):
             continue
-        if all(n in variables and isinstance(variables[n].domain, Values) for n in names):
+        same = [
+            n in variables
+            and isinstance(variables[n].domain, Values)
+            and variables[n].domain == Values(table.lows[p], table.lows[p] + table.sizes[p])
+            for n, p in zip(names, table.params)
+        ]
+        if all(same):
             out.append({n: i for i, n in enumerate(names)})
     return out
 
@@ -251,7 +258,7 @@ def _check_law(validator, module, spec, table, model: TableModel, name, examples
     if sizes is None:
         return _not_checked(meta, name, why, max_rate)
     plans = [_Plan(table, variables, sizes, None)]
-    plans += [_Plan(table, variables, sizes, a) for a in _anchors(calls, table.model, variables)]
+    plans += [_Plan(table, variables, sizes, a) for a in _anchors(calls, table, variables)]
     plan = min(plans, key=lambda p: p.total)
     if plan.total > max_cases:
         raise UsageError(
