@@ -93,6 +93,12 @@ def _worker(rank: int, port: int, out: str) -> None:
         _ecd_steps(opt, lambda model=model, loss_fn=loss_fn: _task(model, local) + loss_fn(local))
         results[f"ecd-{layout}"] = [p.full_tensor().detach().clone() for p in model.parameters()]
         results[f"ecd-{layout}-state"] = type(opt.state[next(iter(model.parameters()))]["velocity"]).__name__
+    model = _fsdp2("root")
+    try:
+        _ecd_steps(ECD(model.parameters(), distributed=False, **ECD_OPTIONS), lambda: _task(model, local))
+        results["fsdp2-ecd-not-distributed"] = "no error"
+    except UsageError as err:
+        results["fsdp2-ecd-not-distributed"] = str(err)
     from torch.distributed.fsdp import FullyShardedDataParallel
 
     model = FullyShardedDataParallel(_model(), device_id=torch.device("cpu"), use_orig_params=True)
@@ -203,6 +209,27 @@ def test_ecd_on_fsdp2_shards_equals_one_process_on_the_mean_loss(ranks, layout):
     assert any(not torch.allclose(p, q) for p, q in zip(ranks[0][f"ecd-{layout}"], start.parameters()))
 
 
-def test_ecd_refuses_fsdp1(ranks):
+def test_ecd_refuses_fsdp1_and_unreduced_shards(ranks):
     for rank in ranks:
         assert "does not support FullyShardedDataParallel (FSDP1)" in rank["fsdp1-ecd"], rank["fsdp1-ecd"]
+        assert "sharded over several ranks need distributed=None or True" in rank["fsdp2-ecd-not-distributed"]
+
+
+def test_ecd_on_a_one_rank_mesh_is_plain_ecd(tmp_path):
+    """FSDP2 over one rank (in this process): the shards are whole tensors, ECD steps as without FSDP."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    batch = _global_batch()
+    plain = _model()
+    _ecd_steps(ECD(plain.parameters(), generator=torch.Generator().manual_seed(1), **ECD_OPTIONS), lambda: _task(plain, batch))
+    torch.distributed.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        model = _model()
+        fully_shard(model, mesh=init_device_mesh("cpu", (1,)))
+        opt = ECD(model.parameters(), generator=torch.Generator().manual_seed(1), **ECD_OPTIONS)
+        _ecd_steps(opt, lambda: _task(model, batch))
+        got = [p.full_tensor().detach() for p in model.parameters()]
+    finally:
+        torch.distributed.destroy_process_group()
+    _close(got, [p.detach() for p in plain.parameters()])

@@ -135,12 +135,14 @@ class ECD(torch.optim.Optimizer):
             )
 
     def _check_mesh(self, buckets: list[dict[str, Any]], world: int) -> None:
-        """Sharded parameters: reduced over the ranks ECD reduces over (one 1-D mesh of them)."""
-        if not world:
-            raise UsageError("ECD: sharded parameters (FSDP2's DTensors) need distributed=None or True, not False")
+        """Sharded parameters: reduced over the ranks ECD reduces over (one 1-D mesh of them; or a 1-rank mesh, alone)."""
         for b in buckets:
             for param in b["orig"]:
-                if _is_dtensor(param) and (param.device_mesh.ndim != 1 or param.device_mesh.size() != world):
+                if not _is_dtensor(param):
+                    continue
+                if not world and param.device_mesh.size() > 1:
+                    raise UsageError("ECD: parameters sharded over several ranks need distributed=None or True, not False")
+                if world and (param.device_mesh.ndim != 1 or param.device_mesh.size() != world):
                     raise UsageError(
                         f"ECD: a parameter sharded over a mesh of shape {tuple(param.device_mesh.shape)}; ECD reduces over "
                         f"{world} ranks and supports one 1-D mesh of all of them (FSDP2 without HSDP)"
@@ -208,9 +210,10 @@ class ECD(torch.optim.Optimizer):
             raise UsageError(f"ECD needs at least 2 parameters with gradients (D / (D - 1)), got D = {D}")
 
         world = self._world()
-        self._sharded = any(b["sharded"] for b in buckets)
-        if self._sharded:
+        sharded = any(b["sharded"] for b in buckets)
+        if sharded:
             self._check_mesh(buckets, world)
+        self._sharded = sharded and bool(world)  # shards of a 1-rank mesh are whole tensors: nothing to add
         if world and nu > 0 and not self._noise_checked:
             self._check_shared_noise(world, home)
         f64 = dict(device=home, dtype=torch.float64)
