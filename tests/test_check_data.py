@@ -268,3 +268,35 @@ def test_row_driven_enumeration_counts_as_the_full_one(monkeypatch):
     full = check_data(MOD, columns)
     for x, z in zip(driven.laws, full.laws):
         assert (x.cases, x.violations, x.skipped) == (z.cases, z.violations, z.skipped), x.name
+
+
+def test_real_inputs_match_exactly():
+    src = "spec s\nmodel f(x: real, c: cyclic(3)) -> real\nlaw odd: f(-x, c) == -f(x, c)\nlaw cyc: f(x, c + 1) == f(x, c)\n"
+    x = [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 1.0, -1.0]
+    c = [0, 0, 0, 0, 0, 0, 1, 1]
+    y = [-8.0, -1.0, 0.0, 1.0, 8.5, 27.0, 1.0, -1.0]  # row 4 breaks oddness
+    report = check_data(src, {"x": x, "c": c, "target": y})
+    odd, cyc = report["odd"], report["cyc"]
+    assert (odd.cases, odd.violations) == (7, 2)  # every row whose -x is a row with the same c (x = 3 is not)
+    assert sorted(tuple(e["values"]["rows"]) for e in odd.examples) == [(0, 4), (4, 0)]
+    assert (cyc.cases, cyc.violations) == (2, 0)  # (1, 0) -> (1, 1) and (-1, 0) -> (-1, 1)
+    again = check_data(src, {"x": [*x, 2.0], "c": [*c, 0], "target": [*y, 8.0]}, laws=["cyc"])
+    assert again.conflicts == [{"inputs": {"x": 2.0, "c": 0}, "rows": [4, 8], "targets": [8.5, 8.0]}]
+
+
+def test_tensor_inputs_under_a_permutation_group():
+    src = "spec s\ngroup P = symmetric(4)\nmodel e(x: tensor[4, 2]) -> real\nlaw inv: forall g: P. e(g . x) == e(x)\n"
+    gen = torch.Generator().manual_seed(0)
+    base = torch.randn(3, 4, 2, generator=gen, dtype=torch.float64)
+    perms = list(itertools.permutations(range(4)))
+    clouds = torch.stack([b[list(p)] for b in base for p in perms])  # every permutation of each cloud
+    target = clouds.pow(2).sum((1, 2))
+    target[30] += 1.0
+    report = check_data(src, {"x": clouds, "target": target})
+    law = report["inv"]
+    assert law.mode == "data" and law.cases == 72 * 24
+    assert law.violations == 2 * 23  # (row 30, g != 1) and (g . x = row 30, x != row 30)
+    assert all(30 in e["values"]["rows"] for e in law.examples)
+    report = check_data(src, {"x": clouds[:5], "target": target[:5]})
+    present = sum(any(torch.equal(clouds[i][list(g)], clouds[j]) for j in range(5)) for i in range(5) for g in perms)
+    assert report["inv"].cases == present < 5 * 24  # only the permutations among the first 5 rows are answered

@@ -22,10 +22,10 @@ import torch
 
 from ..analysis.domains import Labels, Nodes
 from ..errors import UsageError
-from ..runtime.descriptors import GroupElements, Values
+from ..runtime.descriptors import GroupElements, Real, TensorOf, Values
 from ..syntax import ast
 from ..validation.report import LawReport, Report, wilson_interval
-from ..validation.run import _Law, select_laws
+from ..validation.run import _as_python, _Law, select_laws
 from ..validation.tabulate import mixed_radix
 from .check_fast import OneHot, fast_validator
 from .load import _spec_of, domain_names, load_table
@@ -161,6 +161,13 @@ def _calls(decl, models) -> list:
     return out
 
 
+def _takes(desc, table: Table, param: str) -> bool:
+    """Whether a law variable takes exactly the values of the parameter ``param``."""
+    if table.sizes[param] is None:
+        return isinstance(desc.domain, Real | TensorOf)
+    return desc.domain == Values(table.lows[param], table.lows[param] + table.sizes[param])
+
+
 def _anchors(calls: list, table: Table, variables: dict) -> list:
     """Calls of the table's model whose arguments are distinct plain variables taking exactly the parameters'
     values: var -> argument position."""
@@ -171,13 +178,7 @@ def _anchors(calls: list, table: Table, variables: dict) -> list:
         names = [a.name if isinstance(a, ast.Name) else None for a in call.args]
         if None in names or len(set(names)) != len(names):
             continue
-        same = [
-            n in variables
-            and isinstance(variables[n].domain, Values)
-            and variables[n].domain == Values(table.lows[p], table.lows[p] + table.sizes[p])
-            for n, p in zip(names, table.params)
-        ]
-        if all(same):
+        if all(n in variables and _takes(variables[n], table, p) for n, p in zip(names, table.params)):
             out.append({n: i for i, n in enumerate(names)})
     return out
 
@@ -185,13 +186,13 @@ def _anchors(calls: list, table: Table, variables: dict) -> list:
 class _Plan:
     """A law's cases on the data: the rows' distinct inputs for an anchor call's variables, times the others."""
 
-    def __init__(self, table: Table, variables: dict, sizes: dict, anchor: dict | None):
+    def __init__(self, table: Table, variables: dict, sizes: dict, anchor: dict | None, unbounded: bool = False):
         self.table = table
-        self.sizes = sizes
+        self.order = list(variables)
         self.anchor = anchor or {}
         self.others = {v: s for v, s in sizes.items() if v not in self.anchor}
         self.lows = [variables[v].domain.lo if isinstance(variables[v].domain, Values) else 0 for v in self.others]
-        self.space = math.prod(sizes.values())
+        self.space = None if unbounded else math.prod(sizes.values())  # the law's cases (None: real/tensor ones)
         if anchor:
             ukeys, urows, _ = table._first()
             self.first = urows  # one row per distinct input
@@ -209,21 +210,24 @@ class _Plan:
                 out[var] = self.table.inputs[self.table.params[position]][rows]
             index = index % inner
         out.update(zip(self.others, mixed_radix(index, list(self.others.values()), self.lows)))
-        return {v: out[v] for v in self.sizes}
+        return {v: out[v] for v in self.order}
 
 
-def _sizes(validator, variables: dict) -> tuple[dict | None, str | None]:
-    """Each variable's number of values, or (None, why not) when one has no finite list of values."""
-    sizes = {}
+def _sizes(validator, variables: dict) -> tuple[dict, list, str | None]:
+    """(each finite variable's number of values, the real/tensor variables, why not when one cannot be enumerated
+    nor read from rows)."""
+    sizes, unbounded = {}, []
     for var, desc in variables.items():
         if isinstance(desc.domain, Values):
             sizes[var] = desc.domain.size
         elif isinstance(desc.domain, GroupElements):
             sizes[var] = int(getattr(validator, desc.domain.table).shape[0])
+        elif isinstance(desc.domain, Real | TensorOf):
+            unbounded.append(var)
         else:
             kind = type(desc.domain).__name__
-            return None, f"its variable '{var}' has no finite list of values ({kind}): its cases cannot be enumerated"
-    return sizes, None
+            return sizes, unbounded, f"its variable '{var}' has no finite list of values ({kind}): its cases cannot be enumerated"
+    return sizes, unbounded, None
 
 
 def _not_checked(meta: dict, name: str, why: str, max_rate: float) -> LawReport:
@@ -250,15 +254,22 @@ def _check_law(validator, module, spec, table, model: TableModel, name, examples
             return done
     if info["error"] is not None:
         return _not_checked(meta, name, f"no check could be compiled: {info['error']}", max_rate)
-    if not table.finite():
-        why = f"{table.model} has real or tensor inputs: exact lookup enumerates the cases of finite inputs only"
-        return _not_checked(meta, name, why, max_rate)
     variables = info["variables"]
-    sizes, why = _sizes(validator, variables)
-    if sizes is None:
+    sizes, unbounded, why = _sizes(validator, variables)
+    if why is not None:
         return _not_checked(meta, name, why, max_rate)
-    plans = [_Plan(table, variables, sizes, None)]
-    plans += [_Plan(table, variables, sizes, a) for a in _anchors(calls, table, variables)]
+    anchors = _anchors(calls, table, variables)
+    if unbounded:  # real/tensor variables: read from the rows of a call that takes them as they are
+        anchors = [a for a in anchors if set(unbounded) <= set(a)]
+        if not anchors:
+            why = (
+                f"its real/tensor variable(s) {', '.join(unbounded)} are not the plain arguments of one call of "
+                f"{table.model}: their values cannot be read from the rows"
+            )
+            return _not_checked(meta, name, why, max_rate)
+        plans = [_Plan(table, variables, sizes, a, unbounded=True) for a in anchors]
+    else:
+        plans = [_Plan(table, variables, sizes, None), *(_Plan(table, variables, sizes, a) for a in anchors)]
     plan = min(plans, key=lambda p: p.total)
     if plan.total > max_cases:
         raise UsageError(
@@ -282,7 +293,8 @@ def _check_law(validator, module, spec, table, model: TableModel, name, examples
         return _not_checked(meta, name, "its check calls the model on batches not aligned with its cases", max_rate)
     law.seconds = time.perf_counter() - started
     law.cases, law.violations, law.nonfinite = acc.cases, acc.violations, acc.nonfinite
-    law.skipped = plan.space - acc.cases  # the law's cases the data cannot check (a call absent) or the guard excludes
+    # the law's cases the data cannot check (a call absent) or the guard excludes; real/tensor: of those enumerated
+    law.skipped = (plan.space if plan.space is not None else plan.total) - acc.cases
     law.rate = acc.violations / acc.cases if acc.cases else 0.0
     law.interval = wilson_interval(acc.violations, acc.cases)
     law.passed = bool(acc.cases) and law.rate <= max_rate
@@ -291,7 +303,8 @@ def _check_law(validator, module, spec, table, model: TableModel, name, examples
     law.examples = [_named(ex, spec, name) for _, ex in acc.worst]
     law.magnitudes = acc.magnitudes
     if not acc.cases:
-        law.note = f"none of its {plan.space} cases has all its calls in the data (with its guard true): nothing was checked"
+        count = f"{plan.space}" if plan.space is not None else f"{plan.total} enumerated"
+        law.note = f"none of its {count} cases has all its calls in the data (with its guard true): nothing was checked"
     return law
 
 
@@ -336,7 +349,10 @@ def _conflicts(table: Table) -> tuple[list, int]:
         return [], 0
     out = []
     for key, rows, targets in table.conflicts():
-        inputs = {p: table.show(p, v) for p, v in table.decode(key).items()}
+        if table.finite():
+            inputs = {p: table.show(p, v) for p, v in table.decode(key).items()}
+        else:  # real/tensor inputs: the first row's values
+            inputs = {p: _as_python(table.inputs[p][rows[0]]) for p in table.params}
         shown = [table.show("target", t) if isinstance(t, int) else t for t in targets]
         out.append({"inputs": inputs, "rows": rows, "targets": shown})
     return out, count

@@ -67,25 +67,44 @@ class Table:
         """[rows] int64 mixed-radix code of the inputs (first parameter most significant, value - low per digit)."""
         return self.encode(self.inputs)[0]
 
+    def codes(self) -> torch.Tensor:
+        """[rows] int64: equal exactly when two rows' inputs are equal (:meth:`key` for finite inputs, else the
+        rank of the row among the distinct rows of its inputs' values)."""
+        if self.finite():
+            return self.key()
+        return torch.unique(self._matrix(self.inputs), dim=0, return_inverse=True)[1]
+
+    def _matrix(self, values: dict) -> torch.Tensor:
+        """[m, width] float64: each row's inputs side by side (tensors flattened): exact for every int64 below 2^53."""
+        columns = []
+        for p in self.params:
+            v = values[p]
+            m = v.shape[0]
+            columns.append(v.reshape(m, -1).to(torch.float64) if v.dim() > 1 else v.to(torch.float64)[:, None])
+        return torch.cat(columns, 1) if columns else torch.zeros(0, 0, dtype=torch.float64)
+
     def _first(self) -> tuple:
-        """(sorted distinct keys, the first row of each, dense key -> row index or None), built once."""
+        """(sorted distinct codes, the first row of each, dense key -> row index or None), built once."""
         if self._index is None:
-            key = self.key()
+            key = self.codes()
             order = torch.sort(key, stable=True)
             skeys, srows = order.values, order.indices
             first = torch.ones_like(skeys, dtype=torch.bool)
             first[1:] = skeys[1:] != skeys[:-1]
             ukeys, urows = skeys[first], srows[first]
             dense = None
-            space = self.space()
-            if space <= max(DENSE_INDEX_LIMIT, 4 * len(self)):
-                dense = torch.full((space,), -1, dtype=torch.int64, device=key.device)
+            if self.finite() and self.space() <= max(DENSE_INDEX_LIMIT, 4 * len(self)):
+                dense = torch.full((self.space(),), -1, dtype=torch.int64, device=key.device)
                 dense[ukeys] = urows
             self._index = (ukeys, urows, dense)
         return self._index
 
     def positions(self, **inputs: torch.Tensor) -> torch.Tensor:
-        """Vectorized: each query's position in the table (its first row; -1 when absent or out of the domain)."""
+        """Vectorized: each query's position in the table (its first row; -1 when absent or out of the domain).
+
+        Real and tensor inputs match exactly (``==`` on every entry; ``-0.0`` equals ``0.0``)."""
+        if not self.finite():
+            return self._positions_exact(inputs)
         key, inside = self.encode(inputs)
         ukeys, urows, dense = self._first()
         if dense is not None:
@@ -96,6 +115,23 @@ class Table:
             at = torch.searchsorted(ukeys, key).clamp_(max=ukeys.shape[0] - 1)
             pos = torch.where(ukeys[at] == key, urows[at], torch.full_like(key, -1))
         return torch.where(inside, pos, torch.full_like(pos, -1))
+
+    def _positions_exact(self, inputs: dict) -> torch.Tensor:
+        """Real/tensor inputs: the queries and the rows sorted together (``unique``); a query's group names its row."""
+        n = len(self)
+        for p in self.params:  # a finite parameter's value outside its domain matches no row (no wrap-around)
+            if self.sizes[p] is not None:
+                v = inputs[p]
+                inputs = {**inputs, p: torch.where((v >= self.lows[p]) & (v < self.lows[p] + self.sizes[p]), v, -(2**60))}
+        queries = self._matrix(inputs)
+        m = queries.shape[0]
+        if n == 0 or m == 0:
+            return torch.full((m,), -1, dtype=torch.int64)
+        _, group = torch.unique(torch.cat([self._matrix(self.inputs), queries]), dim=0, return_inverse=True)
+        first = torch.full((int(group.max()) + 1,), n, dtype=torch.int64)
+        first.scatter_reduce_(0, group[:n], torch.arange(n), "amin")
+        pos = first[group[n:]]
+        return torch.where(pos == n, torch.full_like(pos, -1), pos)
 
     def lookup(self, **inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(present [m] bool, target [m], row [m] int64, -1 when absent) for query values; a key with several
@@ -111,10 +147,11 @@ class Table:
         return present, target, row
 
     def conflicts(self) -> list[tuple[int, list[int], list]]:
-        """Duplicate inputs with different targets: (key, row numbers, targets), at most 100, in key order."""
-        if len(self) == 0 or not self.finite():
+        """Duplicate inputs with different targets: (key, row numbers, targets), at most 100, in key order
+        (real/tensor inputs: :meth:`codes` in place of keys)."""
+        if len(self) == 0:
             return []
-        key = self.key()
+        key = self.codes()
         order = torch.sort(key, stable=True).indices
         skeys = key[order]
         target = self.target[order].reshape(len(self), -1)
@@ -134,9 +171,9 @@ class Table:
 
     def conflict_count(self) -> int:
         """How many distinct inputs have rows with different targets (all of them, not only the first 100)."""
-        if len(self) < 2 or not self.finite():
+        if len(self) < 2:
             return 0
-        key = self.key()
+        key = self.codes()
         order = torch.sort(key, stable=True).indices
         skeys = key[order]
         target = self.target[order].reshape(len(self), -1)
