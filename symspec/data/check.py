@@ -403,6 +403,8 @@ def check_data(
             raise UsageError(f"{option} must be a non-negative integer, got {value!r}")
     if isinstance(max_rate, bool) or not isinstance(max_rate, int | float) or not 0 <= max_rate <= 1:
         raise UsageError(f"max_rate must be between 0 and 1, got {max_rate!r}")
+    if params and not isinstance(spec, str | os.PathLike):
+        raise UsageError("params apply to a spec given as a path or text; load a Spec with its params instead")
     spec = _spec_of(spec, params)
     module = _compiled(spec)
     names = select_laws(module, laws)
