@@ -326,6 +326,9 @@ def _run(validator, table: Table, name: str, plan: _Plan, examples: int, key: st
     model = model if model is not None else validator.models[table.model]
     width = table.classes if table.output == "class" and not model.fast else 1
     width *= max(1, math.prod(table.target.shape[1:]))
+    if any(isinstance(d.domain, GroupElements) for d in validator.CHECKS[name]["variables"].values()):
+        # the runtime acts on a finite domain by a whole permutation row per case: keep those rows bounded too
+        width = max(width, *(s or 1 for s in table.sizes.values()))
     batch = max(256, min(1 << 18, CHUNK_ENTRIES // (4 * width)))
     acc = _Law(examples)
     for start in range(0, plan.total, batch):
