@@ -36,7 +36,7 @@ __all__ = [
 
 MAX_ELEMENTS = 64  # groups of at most this many elements are listed whole; larger ones: generators + random words
 MAX_EXAMPLES = 5  # contradicting pairs kept per candidate
-MAX_QUERIES = 1 << 24  # (input, element) lookups per candidate; past it, a seeded random subset of the inputs
+MAX_QUERIES = 1 << 22  # (input, element) lookups per candidate; past it, a seeded random subset of the inputs
 DENSE_LIMIT = 1 << 26  # input spaces up to this size get a dense key -> distinct input map (as Table does)
 REAL_RTOL = 1e-6  # real outputs of finite inputs agree when |y' - y| <= REAL_RTOL * max(1, |y|)
 _WORD_ROUNDS = 3  # random words: this many rounds of a random power of each generator
