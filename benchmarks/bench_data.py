@@ -6,6 +6,10 @@
 2. Graph distances on grid(17, 17) (289 nodes, 83,521 rows, 1% of the labels corrupted): ``symmetric``
    (83,521 cases), ``zero`` and ``automorphism`` (8 x 83,521 cases).
 
+A second baseline for 1: the same check_data with the labels written out as [cases, 1000] logits
+(``symspec.data.check.FAST = False``: what the compiled checks would cost without check_fast.py),
+on the loop's subset, scaled per row.
+
 The baseline is what a hand-written script does: a dict from input to label, filled row by row, then
 one Python check per case; it runs on a subset of the rows (``--loop-rows``) and its time is scaled
 to the full table (per row for the dict, per case for the checks). Both count the same violations on
@@ -138,6 +142,15 @@ def main(argv=None) -> int:
         def run_load():
             load_table(mod_spec, mod_path)
 
+        def run_written_out():  # the labels as [cases, 1000] logits written out (check_fast.py off), on the subset
+            import symspec.data.check as check_module
+
+            check_module.FAST = False
+            try:
+                check_data(mod_spec, {k: v[: args.loop_rows] for k, v in mod_cols.items()})
+            finally:
+                check_module.FAST = True
+
         def run_mod_loop():
             out["mod_loop"] = mod_loop(mod_cols, args.loop_rows)
 
@@ -145,7 +158,14 @@ def main(argv=None) -> int:
             out["graph_loop"] = graph_loop(graph_cols, min(args.loop_rows, len(graph_cols["u"])), elements)
 
         times = interleaved_medians(
-            {"load": run_load, "mod": run_mod, "graph": run_graph, "mod_loop": run_mod_loop, "graph_loop": run_graph_loop},
+            {
+                "load": run_load,
+                "mod": run_mod,
+                "graph": run_graph,
+                "mod_loop": run_mod_loop,
+                "graph_loop": run_graph_loop,
+                "written": run_written_out,
+            },
             repeat=args.rounds,
             warmup=1,
         )
@@ -169,6 +189,10 @@ def main(argv=None) -> int:
     print(f"  check_data (all)      {times['mod']:7.2f} s   ({2 * rows_mod / times['mod'] / 1e6:.2f} M cases/s)")
     print(
         f"  per-row dict loop     {loop_mod:7.2f} s   (measured on {args.loop_rows:,} rows, scaled)  -> {loop_mod / times['mod']:.1f}x"
+    )
+    written = times["written"] * rows_mod / args.loop_rows
+    print(
+        f"  logits written out    {written:7.2f} s   (measured on {args.loop_rows:,} rows, scaled)  -> {written / times['mod']:.1f}x"
     )
     cases = sum(x.cases for x in graph.laws)
     print(

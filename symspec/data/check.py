@@ -40,6 +40,7 @@ __all__ = ["check_data", "DataReport", "TableModel", "MAX_CASES", "CHUNK_ENTRIES
 
 MAX_CASES = 10**10  # the most cases one law may have on the data; more is a usage error naming the law
 CHUNK_ENTRIES = 1 << 23  # model output entries per batch of cases (32 MB of float32 logits per call)
+MAX_BATCH = 1 << 16  # cases per batch at most (measured: 2^14..2^18 within noise; smaller stays in cache)
 FAST = True  # class labels as OneHot (check_fast.py); False: always written out
 STRICT = False  # a failure of the OneHot path raises instead of falling back (tests)
 SURE_LOGIT = 1000.0  # a label as logits: 0 for it, -1000 for the others (exp(-1000) is exactly 0: one-hot, finite)
@@ -329,7 +330,7 @@ def _run(validator, table: Table, name: str, plan: _Plan, examples: int, key: st
     if any(isinstance(d.domain, GroupElements) for d in validator.CHECKS[name]["variables"].values()):
         # the runtime acts on a finite domain by a whole permutation row per case: keep those rows bounded too
         width = max(width, *(s or 1 for s in table.sizes.values()))
-    batch = max(256, min(1 << 18, CHUNK_ENTRIES // (4 * width)))
+    batch = max(256, min(MAX_BATCH, CHUNK_ENTRIES // (4 * width)))
     acc = _Law(examples)
     for start in range(0, plan.total, batch):
         stop = min(plan.total, start + batch)
