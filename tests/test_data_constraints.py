@@ -293,6 +293,8 @@ law geo_swapped: d(w, y) + d(x, w) == d(x, y) when between(G, y, w, x)
 law geo_le: d(u, v) <= d(u, w) + d(w, v) when between(G, v, w, u)
 law geo_strict: d(u, v) > d(w, u) + d(v, w) when between(G, u, w, v)
 law geo_extra: d(u, v) == d(u, w) + d(w, v) when between(G, u, w, v) and u != v
+law tri: d(u, v) <= d(u, w) + d(w, v)
+law tri_mirror: d(w, u) + d(v, w) >= d(v, u)
 """
 
 
@@ -324,3 +326,60 @@ def test_between_guards_match_brute_force(seed, density, dup):
         report = check(spec, table, law)
         assert (report.cases, report.violations) == (cases, bad), law
         assert len(report.examples) == min(5, bad)
+
+
+@given(
+    seed=st.integers(0, 2**31),
+    density=st.sampled_from([0.5, 0.9, 1.0]),
+    noise=st.sampled_from([0.0, 0.05, 0.3]),
+    near=st.sampled_from([0, 24]),
+)
+@quick
+def test_triangle_near_a_graph_metric_matches_brute_force(seed, density, noise, near):
+    """Labels that are mostly the graph's distances: only triples with a differing label are examined
+    (``near == 0`` forces that path whatever the number of differing labels; 24 is the default choice)."""
+    import networkx as nx
+
+    import symspec.data.constraints_triangle as tri
+
+    spec = spec_of(GEODESIC, 7)
+    graph = nx.Graph([(0, 1), (1, 2), (2, 3), (3, 0), (1, 4), (5, 6)])
+    dist = dict(nx.all_pairs_shortest_path_length(graph))
+    rng = np.random.default_rng(seed)
+
+    def label(a, b):
+        true = dist[a].get(b)
+        return true if true is not None and rng.random() >= noise else int(rng.integers(0, 6))
+
+    keys = [(a, b) for a in range(7) for b in range(7) if rng.random() < density]
+    rows = [(a, b, label(a, b)) for a, b in keys]
+    table = load_table(spec, {"a": [r[0] for r in rows], "b": [r[1] for r in rows], "target": [r[2] for r in rows]})
+    first = {(a, b): (t, i) for i, (a, b, t) in enumerate(rows)}
+    calls = [lambda u, v, w: (u, v), lambda u, v, w: (u, w), lambda u, v, w: (w, v)]
+    expected = brute(first, 7, 3, calls, lambda *a: True, lambda x, y, z: x <= y + z)
+    mirror = brute(first, 7, 3, [lambda u, v, w: (w, u), lambda u, v, w: (v, w), lambda u, v, w: (v, u)],
+                   lambda *a: True, lambda y, z, x: y + z >= x)  # fmt: skip
+    used = []
+    original = tri._violations_near
+
+    def spy(*args, **kwargs):
+        out = original(*args, **kwargs)
+        used.append(out is not None)
+        return out
+
+    tri._violations_near, factor, tri.NEAR_FACTOR = spy, tri.NEAR_FACTOR, near
+    try:
+        report = check(spec, table, "tri", examples=1000)
+        mirrored = check(spec, table, "tri_mirror")
+    finally:
+        tri._violations_near, tri.NEAR_FACTOR = original, factor
+    assert (report.cases, report.violations) == expected
+    assert (mirrored.cases, mirrored.violations) == mirror
+    assert len(report.examples) == expected[1]
+    assert sorted(ex["loss"] for ex in report.examples) == sorted(
+        float(first[(u, v)][0] - first[(u, w)][0] - first[(w, v)][0])
+        for u, v, w in itertools.product(range(7), repeat=3)
+        if all(k in first for k in [(u, v), (u, w), (w, v)]) and first[(u, v)][0] > first[(u, w)][0] + first[(w, v)][0]
+    )
+    if near == 0:
+        assert used == [True, True]  # the near path ran, for both spellings

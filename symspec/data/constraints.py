@@ -218,6 +218,13 @@ class _Run:
         self.cases, self.violations, found = order_counts(self.form, self.ev, self.sizes, self.keep)
         self.examples = [self._example(case, 1.0) for case in found]
 
+    def _metric(self) -> str | None:
+        """The graph whose nodes the triangle's variables are (its distances are a reference metric), if any."""
+        d = self.form.detail
+        domains = {self.info.variables[v].domain for v in (d["u"], d["v"], d["w"])}
+        (domain,) = domains if len(domains) == 1 else (None,)
+        return domain.graph if type(domain).__name__ == "Nodes" else None
+
     def _triangle_fast(self) -> bool:
         """The triangle on label matrices (unguarded, or guarded by between); False: not applicable."""
         guard, op = self.info.guard, self.form.detail["op"]
@@ -226,7 +233,7 @@ class _Run:
             return False
         if graph is not None and op == "==" and self.table.output == "real":
             return False
-        found = triangle_counts(self.form, self.ev, self.sizes, self.keep, graph)
+        found = triangle_counts(self.form, self.ev, self.sizes, self.keep, graph, self._metric())
         self.cases, self.violations = found[0], found[1]
         self.examples = [self._example(case, loss) for loss, case in found[2]]
         return True

@@ -45,9 +45,15 @@ def between_graph(guard, form: Form) -> str | None:
     return g if m == d["w"] and {a, b} == {d["u"], d["v"]} else None
 
 
-def triangle_counts(form: Form, ev: Evaluator, sizes: dict, keep: int, graph: str | None = None) -> tuple[int, int, list]:
+def triangle_counts(
+    form: Form, ev: Evaluator, sizes: dict, keep: int, graph: str | None = None, metric: str | None = None
+) -> tuple[int, int, list]:
     """(cases, violations, up to ``keep`` worst (excess, case) pairs) of a triangle law, unguarded or guarded
-    by ``between`` (``graph``: then the cases are the present triples with w on a shortest u-v path)."""
+    by ``between`` (``graph``: then the cases are the present triples with w on a shortest u-v path).
+
+    ``metric``: the graph whose nodes the variables are; an unguarded ``<=`` then only examines the triples
+    holding a label that differs from the graph's distance (the others obey the graph's triangle inequality).
+    """
     d = form.detail
     op, u, v, w = d["op"], d["u"], d["v"], d["w"]
     real = ev.dense.table.output == "real"
@@ -68,7 +74,13 @@ def triangle_counts(form: Form, ev: Evaluator, sizes: dict, keep: int, graph: st
         right, pr = _matrix(ev, form, ctx_index, d["second"], (w, v))
         if distances is None:
             cases += int((torch.matmul(pl.float(), pr.float()).double() * px).sum())
-            n_bad, worst = _violations(x, px, left, pl, right, pr, op, real, ev.tol, keep)
+            found_ref = None
+            if metric is not None and op == "<=":
+                found_ref = _violations_near(x, px, left, pl, right, pr, ev.graph_distances(metric), ev.tol if real else 0, keep)
+            if found_ref is not None:
+                n_bad, worst = found_ref
+            else:
+                n_bad, worst = _violations(x, px, left, pl, right, pr, op, real, ev.tol, keep)
         else:
             n_cases, n_bad, worst = _geodesic(x, px, left, pl, right, pr, distances, op, real, ev.tol, keep)
             cases += n_cases
@@ -213,3 +225,67 @@ def _geodesic(x, px, left, pl, right, pr, dist, op: str, real: bool, tol: float,
         worst.sort(key=lambda t: -t[0])
         del worst[keep:]
     return cases, total, worst
+
+
+NEAR_ROWS = 1 << 22  # entries of the [dirty pairs, n] blocks evaluated at once
+NEAR_FACTOR = 24  # the near path runs while NEAR_FACTOR * dirty labels <= n^2 (it costs ~3 dirty n; the broadcast n^3)
+
+
+def _violations_near(x, px, left, pl, right, pr, dist, slack, keep: int) -> tuple[int, list] | None:
+    """``x <= left + right`` by the labels that differ from a graph's distances (None when too many do).
+
+    A triple whose three labels equal the graph's (finite) distances holds: a graph metric obeys the triangle
+    inequality. So every violating triple holds a *dirty* label; each such triple is examined exactly once,
+    by the first dirty one of (x, left, right): O(dirty * n) instead of O(n^3).
+    """
+    n = dist.shape[0]
+    if x.shape != (n, n) or left.shape != (n, n) or right.shape != (n, n):
+        return None
+    reach = dist >= 0
+    dirty_x, dirty_l, dirty_r = (p & ~(reach & (t == dist.to(t.dtype))) for t, p in ((x, px), (left, pl), (right, pr)))
+    dirty = int(dirty_x.sum()) + int(dirty_l.sum()) + int(dirty_r.sum())
+    if NEAR_FACTOR * dirty > n * n:  # the broadcast over all triples is cheaper
+        return None
+    if x.dtype != torch.float64:
+        top = max(int(t.abs().max()) for t in (x, left, right))
+        dtype = torch.int16 if 3 * top < 32767 else torch.int32 if 3 * top < 2**31 - 1 else torch.int64
+        x, left, right = x.to(dtype), left.to(dtype), right.to(dtype)
+    clean_x, clean_l = px & ~dirty_x, pl & ~dirty_l
+    # row-major copies of the transposes: every block below gathers whole rows
+    x_t, left_t, right_t = x.T.contiguous(), left.T.contiguous(), right.T.contiguous()
+    pr_t, clean_x_t, clean_l_t = pr.T.contiguous(), clean_x.T.contiguous(), clean_l.T.contiguous()
+    total, worst = 0, []
+
+    def collect(diff, ok, triple):
+        nonlocal total
+        bad = ok & (diff > slack)
+        count = int(torch.count_nonzero(bad))
+        total += count
+        if count and keep:
+            if len(worst) >= keep:  # only what beats the worst kept so far (earlier cases win ties)
+                bad &= diff > worst[-1][0]
+            rows, cols = bad.nonzero(as_tuple=True)
+            excess = diff[rows, cols].to(torch.float64)
+            best = torch.sort(-excess, stable=True).indices[:keep]
+            for r, c, e in zip(rows[best].tolist(), cols[best].tolist(), excess[best].tolist()):
+                worst.append((e, triple(r, c)))
+            worst.sort(key=lambda t: -t[0])
+            del worst[keep:]
+
+    step = max(1, NEAR_ROWS // max(1, n))
+    u, v = dirty_x.nonzero(as_tuple=True)  # x dirty: every w
+    for a in range(0, u.numel(), step):
+        uu, vv = u[a : a + step], v[a : a + step]
+        diff = x[uu, vv][:, None] - left[uu] - right_t[vv]
+        collect(diff, pl[uu] & pr_t[vv], lambda r, c, uu=uu, vv=vv: (int(uu[r]), c, int(vv[r])))
+    u, w = dirty_l.nonzero(as_tuple=True)  # x clean, left dirty: every v
+    for a in range(0, u.numel(), step):
+        uu, ww = u[a : a + step], w[a : a + step]
+        diff = x[uu] - left[uu, ww][:, None] - right[ww]
+        collect(diff, clean_x[uu] & pr[ww], lambda r, c, uu=uu, ww=ww: (int(uu[r]), int(ww[r]), c))
+    w, v = dirty_r.nonzero(as_tuple=True)  # x and left clean, right dirty: every u
+    for a in range(0, w.numel(), step):
+        ww, vv = w[a : a + step], v[a : a + step]
+        diff = x_t[vv] - left_t[ww] - right[ww, vv][:, None]
+        collect(diff, clean_x_t[vv] & clean_l_t[ww], lambda r, c, ww=ww, vv=vv: (c, int(ww[r]), int(vv[r])))
+    return total, worst
