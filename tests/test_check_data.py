@@ -300,3 +300,28 @@ def test_tensor_inputs_under_a_permutation_group():
     report = check_data(src, {"x": clouds[:5], "target": target[:5]})
     present = sum(any(torch.equal(clouds[i][list(g)], clouds[j]) for j in range(5)) for i in range(5) for g in perms)
     assert report["inv"].cases == present < 5 * 24  # only the permutations among the first 5 rows are answered
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(graph_tables())
+def test_generic_path_on_constraints_matches_brute_force(rows):
+    """zero (cross-entropy to a class), triangle (expectations) through the compiled checks, both label paths."""
+    columns = _columns(rows, ("u", "v", "target"))
+    d = {k: v[0] for k, v in _first(rows).items()}
+    n = GRAPH_IR.num_nodes
+    zero = [d[u, u] != 0 for u in range(n) if (u, u) in d]
+    triangle = [
+        d[u, v] > d[u, w] + d[w, v]
+        for u in range(n)
+        for v in range(n)
+        for w in range(n)
+        if (u, v) in d and (u, w) in d and (w, v) in d
+    ]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(check_module, "check_constraint", None)
+        for fast in (True, False):
+            mp.setattr(check_module, "FAST", fast)
+            report = check_data(GRAPH, columns, laws=["zero", "triangle"])
+            for name, found in (("zero", zero), ("triangle", triangle)):
+                assert report[name].mode == "data"
+                assert (report[name].cases, report[name].violations) == (len(found), sum(found)), (name, fast)
