@@ -223,7 +223,8 @@ def test_class_atoms_with_a_context_match_brute_force(seed, density):
         report = check(spec, table, law)
         assert (report.cases, report.violations) == (cases, bad), law
         for ex in report.examples:
-            assert set(ex["values"]) == ({"i", "a", "j", "k"} if "trans" in law or "mixed" in law else set(ex["values"]))
+            if "trans" in law or "mixed" in law:
+                assert set(ex["values"]) == {"i", "a", "j", "k", "rows"} and len(ex["values"]["rows"]) == 3
             assert ex["values"]["a"] in names  # shown by name
 
 
@@ -233,7 +234,7 @@ def test_first_row_of_a_duplicated_input_counts():
     report = check(spec, table, "irr")
     assert (report.cases, report.violations) == (2, 1)
     assert report.examples[0]["rows"] == {"gt(a, a)": 2}
-    assert report.examples[0]["values"] == {"a": 4}
+    assert report.examples[0]["values"] == {"a": 4, "rows": [2]}
 
 
 def test_laws_outside_the_forms_return_none():
@@ -262,7 +263,8 @@ def test_no_present_case_is_not_a_pass():
     spec = spec_of(METRIC, 4)
     table = load_table(spec, {"a": [0], "b": [1], "target": [3]})
     report = check(spec, table, "zero")
-    assert (report.cases, report.violations, report.passed) == (0, 0, False)
+    assert (report.cases, report.skipped, report.violations, report.passed) == (0, 4, 0, False)
+    assert report.mode == "data" and report.interval == (0.0, 1.0)
     assert "nothing was checked" in report.note
 
 
@@ -276,7 +278,8 @@ def test_examples_are_the_worst_triangle_violations():
     table = load_table(spec, {"a": [k[0] for k in keys], "b": [k[1] for k in keys], "target": [target[k] for k in keys]})
     report = check(spec, table, "tri", examples=2)
     worst = report.examples[0]
-    assert worst["values"] == {"u": 0, "v": 2, "w": 1} and worst["loss"] == 7.0
+    rows = [keys.index((0, 2)), keys.index((0, 1)), keys.index((1, 2))]
+    assert worst["values"] == {"u": 0, "v": 2, "w": 1, "rows": rows} and worst["loss"] == 7.0
     assert worst["sides"] == {"d(u, v)": 9, "d(u, w) + d(w, v)": 2}
     assert worst["rows"] == {"d(u, v)": keys.index((0, 2)), "d(u, w)": keys.index((0, 1)), "d(w, v)": keys.index((1, 2))}
     assert torch.tensor([ex["loss"] for ex in report.examples]).diff().le(0).all()

@@ -19,7 +19,7 @@ from ..analysis.lawir import LawClass
 from ..codegen.terms import tolerances
 from ..syntax import ast
 from ..syntax.unparse import unparse
-from ..validation.report import LawReport
+from ..validation.report import LawReport, wilson_interval
 from .constraints_eval import Dense, Evaluator, Unsupported
 from .constraints_forms import Form, model_calls, recognize
 from .constraints_order import order_counts, shortest_cycle
@@ -51,10 +51,11 @@ def check_constraint(law_ir, table, spec, *, examples: int = 5, max_rate: float 
     except Unsupported:
         return None
     span = info.decl.span
-    report = LawReport(law_ir.name, f"{spec.file}:{span.line}:{span.column}", str(law_ir.law_class), "exhaustive")
+    report = LawReport(law_ir.name, f"{spec.file}:{span.line}:{span.column}", str(law_ir.law_class), "data")
     report.cases, report.violations = run.cases, run.violations
+    report.skipped = math.prod(run.sizes.values()) - run.cases  # assignments with a call absent or the guard false
     report.rate = run.violations / run.cases if run.cases else 0.0
-    report.interval = (report.rate, report.rate)
+    report.interval = wilson_interval(run.violations, run.cases)
     report.max_rate = max_rate
     report.passed = bool(run.cases) and report.rate <= max_rate
     if table.output == "real":
@@ -192,6 +193,7 @@ class _Run:
         for call in model_calls(body):
             index = tuple(int(t) for t in self.ev._index(call, env))
             rows[unparse(call)] = self.ev.dense.row(index)
+        shown["rows" if "rows" not in shown else "data rows"] = list(rows.values())  # shown with the values, as check-data does
         return {"values": shown, "sides": sides, "rows": rows, "loss": float(loss)}
 
     def _show_var(self, var: str, value: int) -> str | int:
