@@ -27,7 +27,7 @@ from ..syntax import ast
 from ..validation.report import LawReport, Report, wilson_interval
 from ..validation.run import _as_python, _Law, select_laws
 from ..validation.tabulate import mixed_radix
-from .check_fast import OneHot, fast_validator
+from .check_fast import SURE, OneHot, fast_validator
 from .load import _spec_of, domain_names, load_table
 from .table import Table
 
@@ -43,7 +43,7 @@ CHUNK_ENTRIES = 1 << 23  # model output entries per batch of cases (32 MB of flo
 MAX_BATCH = 1 << 16  # cases per batch at most (measured: 2^14..2^18 within noise; smaller stays in cache)
 FAST = True  # class labels as OneHot (check_fast.py); False: always written out
 STRICT = False  # a failure of the OneHot path raises instead of falling back (tests)
-SURE_LOGIT = 1000.0  # a label as logits: 0 for it, -1000 for the others (exp(-1000) is exactly 0: one-hot, finite)
+SURE_LOGIT = SURE  # a label as logits: 0 for it, -1000 for the others (exp(-1000) is exactly 0: one-hot, finite)
 
 
 class TableModel:
