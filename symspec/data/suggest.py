@@ -63,7 +63,9 @@ class Suggestion:
             f"agreement {ev.agreement:.4f} (95% Wilson [{lo:.4f}, {hi:.4f}])",
         ]
         if self.candidate.test == "diagonal":
-            parts[0] = f"{ev.tested:,} diagonal rows: {ev.supported:,} with {self.candidate.constant}, {ev.contradicted:,} other"
+            parts[0] = (
+                f"{ev.tested:,} diagonal rows: {ev.supported:,} with {self.candidate.shown or self.candidate.constant}, {ev.contradicted:,} other"
+            )
         else:
             parts.append(f"{ev.untestable:,} untestable")
             if ev.elements:

@@ -29,6 +29,7 @@ class Candidate:
     test: str = "law"  # "law": the analysis' transforms; "moved swap": bool antisymmetry off the diagonal; "diagonal"
     args: tuple = ()  # parameter positions a "moved swap" or "diagonal" candidate involves
     constant: int | None = None  # the observed class value of a "diagonal" candidate
+    shown: str = ""  # that value as the law writes it (a label by name)
     decls: tuple = ()  # declarations (groups, domains, actions) the law needs, printed before it
 
 
@@ -148,6 +149,7 @@ def candidates(spec, model: str, table=None) -> list[Candidate]:
                         test="diagonal",
                         args=(i, j),
                         constant=diag,
+                        shown=_shown(diag, out_dom),
                     )
         if len(c) >= 3:
             rolled = list(var)
@@ -246,6 +248,14 @@ def _diagonal(table, params: list, i: int, j: int, out_dom) -> int | None:
     values = table.target[on].to(torch.int64)
     uniq, counts = torch.unique(values, return_counts=True)
     return int(uniq[int(torch.argmax(counts))])
+
+
+def _shown(value: int, out_dom) -> str:
+    if isinstance(out_dom, Labels):
+        return out_dom.labels[value]
+    if isinstance(out_dom, BoolDomain):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _constant_law(call_text: str, value: int, out_dom) -> str:
