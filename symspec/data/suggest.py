@@ -270,7 +270,9 @@ def _evaluate(cand: Candidate, base, file, params, table, distinct, max_elements
     else:
         gens = law_elements(law, table) if table.finite() else None
         if gens is None:
-            return Suggestion(cand, Evidence(), "untestable", why="its transforms are not tabulated on finite values")
+            return Suggestion(
+                cand, Evidence(), "untestable", why="exact lookups need every input finite and the law's transforms tabulated"
+            )
         elements, every = group_elements(gens, max_elements, seed)
         ev = law_evidence(table, elements, distinct=distinct, seed=seed)
         ev.every_element = every
