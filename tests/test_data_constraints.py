@@ -301,16 +301,33 @@ law tri_mirror: d(w, u) + d(v, w) >= d(v, u)
 """
 
 
-@given(seed=st.integers(0, 2**31), density=st.sampled_from([0.4, 0.8, 1.0]), dup=st.booleans())
+@given(
+    seed=st.integers(0, 2**31),
+    density=st.sampled_from([0.4, 0.8, 1.0]),
+    noise=st.sampled_from([0.05, 1.0]),
+    near=st.sampled_from([0, 24]),
+)
 @quick
-def test_between_guards_match_brute_force(seed, density, dup):
-    """Shortest-path guards on a graph with a cycle, a branch and an unreachable component."""
+def test_between_guards_match_brute_force(seed, density, noise, near):
+    """Shortest-path guards on a graph with a cycle, a branch and an unreachable component; labels the graph's
+    distances but a fraction ``noise`` (``near == 0``: only the triples holding a differing label examined)."""
     import networkx as nx
 
+    import symspec.data.constraints_triangle as tri_module
+
     spec = spec_of(GEODESIC, 7)
-    table, first = partial_table(spec, 7, 0, seed, density, lambda rng: int(rng.integers(0, 6)), dup)
     graph = nx.Graph([(0, 1), (1, 2), (2, 3), (3, 0), (1, 4), (5, 6)])
     dist = dict(nx.all_pairs_shortest_path_length(graph))
+    rng = np.random.default_rng(seed)
+
+    def label(a, b):
+        true = dist[a].get(b)
+        return true if true is not None and rng.random() >= noise else int(rng.integers(0, 6))
+
+    keys = [(a, b) for a in range(7) for b in range(7) if rng.random() < density]
+    rows = [(a, b, label(a, b)) for a, b in keys]
+    table = load_table(spec, {"a": [r[0] for r in rows], "b": [r[1] for r in rows], "target": [r[2] for r in rows]})
+    first = {(a, b): (t, i) for i, (a, b, t) in enumerate(rows)}
 
     def between(a, m, b):
         return b in dist[a] and m in dist[a] and b in dist[m] and dist[a][m] + dist[m][b] == dist[a][b]
@@ -325,10 +342,14 @@ def test_between_guards_match_brute_force(seed, density, dup):
                             lambda u, v, w: between(u, w, v), lambda x, y, z: x > y + z),
         "geo_extra": brute(first, 7, 3, tri, lambda u, v, w: between(u, w, v) and u != v, lambda x, y, z: x == y + z),
     }  # fmt: skip
-    for law, (cases, bad) in expected.items():
-        report = check(spec, table, law)
-        assert (report.cases, report.violations) == (cases, bad), law
-        assert len(report.examples) == min(5, bad)
+    factor, tri_module.NEAR_FACTOR = tri_module.NEAR_FACTOR, near
+    try:
+        for law, (cases, bad) in expected.items():
+            report = check(spec, table, law)
+            assert (report.cases, report.violations) == (cases, bad), law
+            assert len(report.examples) == min(5, bad)
+    finally:
+        tri_module.NEAR_FACTOR = factor
 
 
 @given(

@@ -51,8 +51,9 @@ def triangle_counts(
     """(cases, violations, up to ``keep`` worst (excess, case) pairs) of a triangle law, unguarded or guarded
     by ``between`` (``graph``: then the cases are the present triples with w on a shortest u-v path).
 
-    ``metric``: the graph whose nodes the variables are; an unguarded ``<=`` then only examines the triples
-    holding a label that differs from the graph's distance (the others obey the graph's triangle inequality).
+    ``metric``: the graph whose nodes the variables are; an unguarded ``<=`` (or ``<=``, ``==``, ``>=``
+    guarded by ``between`` on that graph) then only examines the triples holding a label that differs from
+    the graph's distance: the others obey the graph's triangle inequality (and are tight on its geodesics).
     """
     d = form.detail
     op, u, v, w = d["op"], d["u"], d["v"], d["w"]
@@ -72,18 +73,20 @@ def triangle_counts(
         x, px = _matrix(ev, form, ctx_index, (u, v), (u, v))
         left, pl = _matrix(ev, form, ctx_index, d["first"], (u, w))
         right, pr = _matrix(ev, form, ctx_index, d["second"], (w, v))
+        near = None
+        if metric is not None and (op == "<=" or distances is not None and op in ("==", ">=") and metric == graph):
+            metric_d = ev.graph_distances(metric)
+            near = _violations_near(x, px, left, pl, right, pr, metric_d, op, ev.tol if real else 0, keep, distances is not None)
         if distances is None:
             cases += int((torch.matmul(pl.float(), pr.float()).double() * px).sum())
-            found_ref = None
-            if metric is not None and op == "<=":
-                found_ref = _violations_near(x, px, left, pl, right, pr, ev.graph_distances(metric), ev.tol if real else 0, keep)
-            if found_ref is not None:
-                n_bad, worst = found_ref
-            else:
-                n_bad, worst = _violations(x, px, left, pl, right, pr, op, real, ev.tol, keep)
+            n_bad, worst = near if near is not None else _violations(x, px, left, pl, right, pr, op, real, ev.tol, keep)
         else:
-            n_cases, n_bad, worst = _geodesic(x, px, left, pl, right, pr, distances, op, real, ev.tol, keep)
+            n_cases, n_bad, worst = _geodesic(
+                x, px, left, pl, right, pr, distances, op, real, ev.tol, keep, count_only=near is not None
+            )
             cases += n_cases
+            if near is not None:
+                n_bad, worst = near
         violations += n_bad
         for excess, (i, j, k) in worst:
             case = {var: ctx_index[pos] + ev.lows[var] for pos, var in ctx_vars}
@@ -162,7 +165,9 @@ def _narrow(top: int) -> tuple:
     return torch.int64, 2**61
 
 
-def _geodesic(x, px, left, pl, right, pr, dist, op: str, real: bool, tol: float, keep: int) -> tuple[int, int, list]:
+def _geodesic(
+    x, px, left, pl, right, pr, dist, op: str, real: bool, tol: float, keep: int, count_only: bool = False
+) -> tuple[int, int, list]:
     """Cases, violations and the worst of a triangle law guarded by ``between``, chunked over u.
 
     A case: ``E = dist(u, w) + dist(w, v) - dist(u, v) == 0`` with all three labels present; absent labels and
@@ -197,7 +202,7 @@ def _geodesic(x, px, left, pl, right, pr, dist, op: str, real: bool, tol: float,
         torch.eq(e, 0, out=case)
         n_cases = int(torch.count_nonzero(case))
         cases += n_cases
-        if not n_cases:
+        if not n_cases or count_only:
             continue
         torch.sub(xs[start : start + c, None, :], ls[start : start + c, :, None], out=dd)
         torch.sub(dd, rs[None], out=dd)  # D = x - (left + right)
@@ -231,12 +236,15 @@ NEAR_ROWS = 1 << 22  # entries of the [dirty pairs, n] blocks evaluated at once
 NEAR_FACTOR = 24  # the near path runs while NEAR_FACTOR * dirty labels <= n^2 (it costs ~3 dirty n; the broadcast n^3)
 
 
-def _violations_near(x, px, left, pl, right, pr, dist, slack, keep: int) -> tuple[int, list] | None:
-    """``x <= left + right`` by the labels that differ from a graph's distances (None when too many do).
+def _violations_near(
+    x, px, left, pl, right, pr, dist, op: str, slack, keep: int, between: bool = False
+) -> tuple[int, list] | None:
+    """``x OP left + right`` by the labels that differ from a graph's distances (None when too many do).
 
-    A triple whose three labels equal the graph's (finite) distances holds: a graph metric obeys the triangle
-    inequality. So every violating triple holds a *dirty* label; each such triple is examined exactly once,
-    by the first dirty one of (x, left, right): O(dirty * n) instead of O(n^3).
+    A triple whose three labels equal the graph's (finite) distances holds ``<=`` (a graph metric obeys the
+    triangle inequality), and ``==``/``>=`` too when w is on a shortest u-v path (``between``: only those
+    triples are cases). So every violating triple holds a *dirty* label; each such triple is examined exactly
+    once, by the first dirty one of (x, left, right): O(dirty * n) instead of O(n^3).
     """
     n = dist.shape[0]
     if x.shape != (n, n) or left.shape != (n, n) or right.shape != (n, n):
@@ -253,12 +261,19 @@ def _violations_near(x, px, left, pl, right, pr, dist, slack, keep: int) -> tupl
     clean_x, clean_l = px & ~dirty_x, pl & ~dirty_l
     # row-major copies of the transposes: every block below gathers whole rows
     x_t, left_t, right_t = x.T.contiguous(), left.T.contiguous(), right.T.contiguous()
+    dist_t = dist.T.contiguous()
     pr_t, clean_x_t, clean_l_t = pr.T.contiguous(), clean_x.T.contiguous(), clean_l.T.contiguous()
     total, worst = 0, []
 
-    def collect(diff, ok, triple):
+    def collect(diff, ok, triple, on_path):
         nonlocal total
+        if op == ">=":
+            diff = -diff
+        elif op == "==":
+            diff = diff.abs()
         bad = ok & (diff > slack)
+        if between:
+            bad &= on_path()
         count = int(torch.count_nonzero(bad))
         total += count
         if count and keep:
@@ -277,15 +292,35 @@ def _violations_near(x, px, left, pl, right, pr, dist, slack, keep: int) -> tupl
     for a in range(0, u.numel(), step):
         uu, vv = u[a : a + step], v[a : a + step]
         diff = x[uu, vv][:, None] - left[uu] - right_t[vv]
-        collect(diff, pl[uu] & pr_t[vv], lambda r, c, uu=uu, vv=vv: (int(uu[r]), c, int(vv[r])))
+        collect(
+            diff,
+            pl[uu] & pr_t[vv],
+            lambda r, c, uu=uu, vv=vv: (int(uu[r]), c, int(vv[r])),
+            lambda uu=uu, vv=vv: _on_path(dist[uu, vv][:, None], dist[uu], dist_t[vv]),
+        )
     u, w = dirty_l.nonzero(as_tuple=True)  # x clean, left dirty: every v
     for a in range(0, u.numel(), step):
         uu, ww = u[a : a + step], w[a : a + step]
         diff = x[uu] - left[uu, ww][:, None] - right[ww]
-        collect(diff, clean_x[uu] & pr[ww], lambda r, c, uu=uu, ww=ww: (int(uu[r]), int(ww[r]), c))
+        collect(
+            diff,
+            clean_x[uu] & pr[ww],
+            lambda r, c, uu=uu, ww=ww: (int(uu[r]), int(ww[r]), c),
+            lambda uu=uu, ww=ww: _on_path(dist[uu], dist[uu, ww][:, None], dist[ww]),
+        )
     w, v = dirty_r.nonzero(as_tuple=True)  # x and left clean, right dirty: every u
     for a in range(0, w.numel(), step):
         ww, vv = w[a : a + step], v[a : a + step]
         diff = x_t[vv] - left_t[ww] - right[ww, vv][:, None]
-        collect(diff, clean_x_t[vv] & clean_l_t[ww], lambda r, c, ww=ww, vv=vv: (c, int(ww[r]), int(vv[r])))
+        collect(
+            diff,
+            clean_x_t[vv] & clean_l_t[ww],
+            lambda r, c, ww=ww, vv=vv: (c, int(ww[r]), int(vv[r])),
+            lambda ww=ww, vv=vv: _on_path(dist_t[vv], dist_t[ww], dist[ww, vv][:, None]),
+        )
     return total, worst
+
+
+def _on_path(duv, duw, dwv) -> torch.Tensor:
+    """w on a shortest u-v path (broadcast): ``d(u, w) + d(w, v) == d(u, v)``, both legs reachable."""
+    return (duw + dwv == duv) & (duw >= 0) & (dwv >= 0)
