@@ -36,8 +36,7 @@ def run_check_data(args, write_stdout) -> int:
     from ..data.check import check_data
     from ..pipeline import load, parse_param_overrides
     from ..validation.cli import _writable
-    from .main import _color
-    from .reports import emit_report
+    from .reports import emit_report, use_color
 
     overrides = parse_param_overrides(args.param)
     if not os.path.isfile(args.file):
@@ -48,7 +47,7 @@ def run_check_data(args, write_stdout) -> int:
     try:
         spec = load(args.file, params=overrides)
     except SpecError as err:
-        print(err.render(_color(sys.stderr)), file=sys.stderr)
+        print(err.render(use_color(sys.stderr)), file=sys.stderr)
         return 2
     report = check_data(spec, args.data, model=args.model, laws=_law_names(args.laws))
     emit_report(report, args, write_stdout)

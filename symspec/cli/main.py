@@ -12,6 +12,7 @@ import sys
 
 from ..errors import SpecError, UsageError
 from ..version import __version__
+from .reports import use_color as _color
 
 __all__ = ["main", "build_parser", "write_stdout"]
 
@@ -20,10 +21,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse's usage errors exit 2, as ours do
         self.print_usage(sys.stderr)
         self.exit(2, f"symspec: error: {message}\n")
-
-
-def _color(stream) -> bool:
-    return hasattr(stream, "isatty") and stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
 def write_stdout(text: str) -> None:
@@ -165,7 +162,7 @@ def _layers(spec) -> list:
     """What each layer compiles to (``[]`` without layers); a layer that does not compile is reported by ``check``."""
     if not spec.layers:
         return []
-    from ..codegen.layers import describe_layers
+    from ..codegen.module import describe_layers
 
     return describe_layers(spec)
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from ..errors import UsageError
 
-__all__ = ["emit_report"]
+
+def use_color(stream) -> bool:
+    """Whether to color what goes to ``stream``: a terminal, unless ``NO_COLOR`` is set or ``TERM`` is dumb."""
+    return hasattr(stream, "isatty") and stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+__all__ = ["emit_report", "use_color"]
 
 
 def emit_report(report, args, write_stdout) -> None:

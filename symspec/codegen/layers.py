@@ -518,31 +518,3 @@ def lower_layers(spec, tables) -> list:
             hint,
         )
     return out
-
-
-def describe_layers(spec) -> list:
-    """What each layer of a checked spec compiles to, for ``symspec explain``: name, line, ends, group, runtime class."""
-    out = []
-    for lowered in lower_layers(spec, _tables(spec)):
-        layer = spec.layers[lowered.name]
-        gir = spec.ir.layers[lowered.name][0]
-        head = f"under {gir.name}"
-        detail = lowered.comment.split(head, 1)[1].strip(" ()") if head in lowered.comment else ""
-        out.append(
-            {
-                "name": lowered.name,
-                "line": layer.span.line,
-                "source": str(layer.source),
-                "target": str(layer.target),
-                "group": gir.name,
-                "class": lowered.base.removeprefix("rt."),
-                "detail": detail,
-            }
-        )
-    return out
-
-
-def _tables(spec):
-    from .module import ModuleTables  # module.py imports this file
-
-    return ModuleTables(spec)

@@ -21,7 +21,7 @@ from .loss import lower_loss
 from .names import py
 from .symmetrize import lower_symmetrize
 
-__all__ = ["LoweredModule", "lower_module"]
+__all__ = ["LoweredModule", "lower_module", "describe_layers"]
 
 
 @dataclass
@@ -147,3 +147,25 @@ def _lower(spec) -> LoweredModule:
         check_meta=check_meta,
         breaks=lower_breaks(spec),
     )
+
+
+def describe_layers(spec) -> list:
+    """What each layer of a checked spec compiles to, for ``symspec explain``: name, line, ends, group, runtime class."""
+    out = []
+    for lowered in lower_layers(spec, ModuleTables(spec)):
+        layer = spec.layers[lowered.name]
+        gir = spec.ir.layers[lowered.name][0]
+        head = f"under {gir.name}"
+        detail = lowered.comment.split(head, 1)[1].strip(" ()") if head in lowered.comment else ""
+        out.append(
+            {
+                "name": lowered.name,
+                "line": layer.span.line,
+                "source": str(layer.source),
+                "target": str(layer.target),
+                "group": gir.name,
+                "class": lowered.base.removeprefix("rt."),
+                "detail": detail,
+            }
+        )
+    return out
