@@ -407,3 +407,52 @@ def test_triangle_near_a_graph_metric_matches_brute_force(seed, density, noise, 
     )
     if near == 0:
         assert used == [True, True]  # the near path ran, for both spellings
+
+
+CONTEXT = """
+spec per_graph
+param n = 5
+domain K = set(road, rail)
+domain Node = range(0, n)
+model d(k: K, a: Node, b: Node) -> class(range(0, 8))
+law tri: d(k, u, v) <= d(k, u, w) + d(k, w, v)
+law zero: d(k, u, u) == 0
+law two_hops: d(k, u, v) <= d(k, u, w) + d(k, w, x) + d(k, x, v)
+"""
+
+
+@given(seed=st.integers(0, 2**31), density=st.sampled_from([0.5, 1.0]))
+@settings(max_examples=10, deadline=None)
+def test_a_context_argument_splits_the_relation(seed, density):
+    """A variable in the same position of every call (k) is a context: each value its own label matrix."""
+    spec = spec_of(CONTEXT, 5)
+    rng = np.random.default_rng(seed)
+    keys = [(k, a, b) for k in range(2) for a in range(5) for b in range(5) if rng.random() < density]
+    value = {key: int(rng.integers(0, 8)) for key in keys}
+    names = ["road", "rail"]
+    table = load_table(
+        spec,
+        {"k": [names[k] for k, _, _ in keys], "a": [a for _, a, _ in keys], "b": [b for _, _, b in keys], "target": [value[k] for k in keys]},
+    )  # fmt: skip
+
+    def count(arity, calls, holds):
+        cases = bad = 0
+        for k in range(2):
+            for vs in itertools.product(range(5), repeat=arity):
+                ks = [c(k, *vs) for c in calls]
+                if all(x in value for x in ks):
+                    cases += 1
+                    bad += not holds(*(value[x] for x in ks))
+        return cases, bad
+
+    expected = {
+        "tri": count(3, [lambda k, u, v, w: (k, u, v), lambda k, u, v, w: (k, u, w), lambda k, u, v, w: (k, w, v)],
+                     lambda x, y, z: x <= y + z),
+        "zero": count(1, [lambda k, u: (k, u, u)], lambda x: x == 0),
+    }  # fmt: skip
+    for law, (cases, bad) in expected.items():
+        report = check(spec, table, law)
+        assert (report.cases, report.violations) == (cases, bad), law
+        for ex in report.examples:
+            assert ex["values"]["k"] in names
+    assert check(spec, table, "two_hops") is None  # four calls: not one of the forms
