@@ -27,7 +27,7 @@ from .constraints_triangle import between_graph, triangle_counts
 
 __all__ = ["check_constraint", "CHUNK"]
 
-CHUNK = 1 << 23  # grid entries evaluated at once
+CHUNK = 1 << 22  # grid entries evaluated at once (int64 temporaries: 32 MB each)
 
 
 def check_constraint(law_ir, table, spec, *, examples: int = 5, max_rate: float = 0.0) -> LawReport | None:
@@ -160,6 +160,8 @@ class _Run:
             n_bad = int(bad.sum())
             self.violations += n_bad
             if n_bad and self.keep:
+                if len(candidates) >= self.keep:  # only what beats the worst kept so far (earlier cases win ties)
+                    bad = bad & (torch.broadcast_to(excess, shape) > -candidates[-1][0])
                 flat = bad.reshape(-1).nonzero().squeeze(1)
                 loss = torch.broadcast_to(excess, shape).reshape(-1)[flat]
                 best = torch.sort(-loss, stable=True).indices[: self.keep]
