@@ -254,6 +254,7 @@ law mixed: d(a, b) <= d(a, c) + d(b, c) + 1
     table = load_table(spec, {"a": [0, 1], "b": [1, 0], "target": [1, 1]}, model="add")
     for law in ("commutes", "wraps", "assoc"):
         assert check(spec, table, law) is None, law
+    assert check_constraint(None, table, spec) is None  # no analysis record: nothing to recognize
     dtable = load_table(spec, {"a": [0, 1], "b": [1, 0], "target": [1, 1]}, model="d")
     for law in ("four", "mixed"):
         assert check(spec, dtable, law) is None, law

@@ -15,6 +15,7 @@ import time
 
 import torch
 
+from ..analysis.domains import Nodes, Range
 from ..analysis.lawir import LawClass
 from ..codegen.terms import tolerances
 from ..syntax import ast
@@ -32,7 +33,7 @@ CHUNK = 1 << 22  # grid entries evaluated at once (int64 temporaries: 32 MB each
 
 def check_constraint(law_ir, table, spec, *, examples: int = 5, max_rate: float = 0.0) -> LawReport | None:
     """The law checked on every present case of ``table`` in its natural data form, or ``None`` if not recognized."""
-    if law_ir.law_class != LawClass.CONSTRAINT:
+    if law_ir is None or law_ir.law_class != LawClass.CONSTRAINT:
         return None
     info = spec.laws.get(law_ir.name)
     if info is None or table.output not in ("class", "bool", "real"):
@@ -89,7 +90,8 @@ def _dense(table) -> Dense:
 
 
 def _low(domain) -> int:
-    return getattr(domain, "lo", 0) if type(domain).__name__ == "Range" else 0
+    """The smallest value of a finite domain (its values minus this index the table)."""
+    return domain.lo if isinstance(domain, Range) else 0
 
 
 class _Run:
@@ -227,7 +229,7 @@ class _Run:
         d = self.form.detail
         domains = {self.info.variables[v].domain for v in (d["u"], d["v"], d["w"])}
         (domain,) = domains if len(domains) == 1 else (None,)
-        return domain.graph if type(domain).__name__ == "Nodes" else None
+        return domain.graph if isinstance(domain, Nodes) else None
 
     def _triangle_fast(self) -> bool:
         """The triangle on label matrices (unguarded, or guarded by between); False: not applicable."""

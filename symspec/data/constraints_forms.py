@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..analysis.domains import FINITE
+from ..analysis.domains import FINITE, Cyclic
 from ..analysis.terms import Kind
 from ..syntax import ast
 
@@ -192,7 +192,7 @@ def _transitive(body, calls, arg_lists, variables, output) -> Form | None:
 def _triangle(body, calls, arg_lists, variables, output, table) -> Form | None:
     if not (isinstance(body, ast.Compare) and len(body.ops) == 1) or output not in ("class", "real"):
         return None
-    if output == "class" and table.classes is not None and _cyclic_output(calls[0]):
+    if output == "class" and _cyclic_output(calls[0]):
         return None  # sums of cyclic classes wrap: not a triangle inequality
     left, right = body.operands
     op = body.ops[0]
@@ -233,6 +233,4 @@ def _triangle(body, calls, arg_lists, variables, output, table) -> Form | None:
 
 
 def _cyclic_output(call) -> bool:
-    from ..analysis.domains import Cyclic
-
     return isinstance(getattr(call.ty, "domain", None), Cyclic)
