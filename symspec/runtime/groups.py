@@ -195,7 +195,7 @@ class _Finite:
                 rows = None
             if rows is not None:
                 self.rows = dict(zip(self.keys, rows))
-                self.gathers = {k: invert(r) for k, r in self.rows.items() if k in self.ranks}
+                self.gathers = {k: invert(r) for k, r in self.rows.items()}  # inverse tables: positions and values
                 self.order = rows[0].shape[0]
                 return
         offset = 0
@@ -323,12 +323,17 @@ class _Finite:
             else:
                 index = on[("rows", key)][part] if inverse else on[("gather", key)][part]
             return gather_positions(x, index, self.ranks[key])
+        lo = self.lows[key]
+        if self.rows is not None:  # element tables: index them by (element, value), no [batch, n] map per call
+            if kind == "dist":  # class log-probabilities: the pushforward by g is one gather by g^-1's table
+                return pushforward_permutation(x, on[("rows", key)][part] if inverse else on[("gather", key)][part])
+            table = on[("gather", key)] if inverse else on[("rows", key)]
+            return table[part, x - lo] + lo if lo else table[part, x]
         push = self._push(part, key, on)
         if kind == "dist":  # class log-probabilities: a permutation's pushforward is one gather by its inverse
             return pushforward_permutation(x, push if inverse else invert(push))
         if inverse:
             push = invert(push)
-        lo = self.lows[key]
         return act_on_values(x - lo, push) + lo if lo else act_on_values(x, push)
 
 
