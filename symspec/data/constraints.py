@@ -255,7 +255,9 @@ class _Run:
         p = self.table.params[self.form.slots[0]]
         names = [str(self.table.show(p, n + self.table.lows[p])) for n in nodes]
         where = "".join(f" at {self.table.params[i]}={self.table.show(self.table.params[i], c)}" for i, c in context.items())
-        steps = ", ".join(f"{a} -> {b} (row {r})" for a, b, r in zip(names, names[1:] + names[:1], rows))
+        edges = [f"{a} -> {b} (row {r})" for a, b, r in zip(names, names[1:] + names[:1], rows)]
+        shown = edges if len(edges) <= 12 else [*edges[:12], f"... {len(edges) - 12} more edges (report.cycle has all)"]
+        steps = ", ".join(shown)
         self.notes.append(f"the order graph has a cycle; a shortest one has length {len(nodes)}{where}: {steps}")
         values = [n + self.table.lows[p] for n in nodes]
         self.cycle = {"length": len(nodes), "values": values, "nodes": names, "rows": rows, "context": context}
