@@ -28,6 +28,20 @@ def __getattr__(name):
     raise AttributeError(f"module 'symspec' has no attribute {name!r}")
 
 
+def check_data(spec, data, model=None, laws=None, **kwargs):
+    """Check a labelled dataset against a spec's laws, as a partial model; returns a report (imports torch; docs/data.md)."""
+    from .data.check import check_data as _check_data
+
+    return _check_data(spec, data, model, laws, **kwargs)
+
+
+def suggest(data, signature=None, spec=None, model=None, **kwargs):
+    """The laws a labelled dataset supports, as a spec with evidence (imports torch; docs/data.md)."""
+    from .data.suggest import suggest as _suggest
+
+    return _suggest(data, signature, spec, model, **kwargs)
+
+
 def validate(spec, /, **kwargs):
     """Check a spec's laws on trained models and return a report (imports torch; docs/validation.md)."""
     from .validation import validate as _validate
@@ -42,6 +56,8 @@ __all__ = [
     "compile",
     "check",
     "validate",
+    "check_data",
+    "suggest",
     "assert_equivariant",
     "audit",
     "nn",
