@@ -50,7 +50,7 @@ def named_rows(law) -> Counter:
     """How many of a law's reported violations name each data row."""
     out: Counter = Counter()
     for ex in law.examples:
-        rows = ex.get("rows", ex["values"].get("rows"))
+        rows = ex["values"].get("rows")  # the row of each call, in the law's call order
         out.update(set([rows] if isinstance(rows, int) else rows or ()) - {-1})
     return out
 
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
         writer.writerows(rows)
     print(f"wrote {len(rows)} rows to {path}; {len(wrong)} labels corrupted (seed {args.seed})")
 
-    laws = ["symmetric", "zero", "automorphism"]
+    laws = ["symmetric", "zero", "triangle", "geodesic", "automorphism"]
     report = check_data(SPEC, path, params={"n": args.n}, laws=laws, examples=len(rows))
     found: set = set()
     votes: Counter = Counter()
@@ -104,13 +104,13 @@ def main(argv=None) -> int:
             "--data",
             path,
             "--laws",
-            "symmetric",
+            "symmetric,triangle",
         ]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         print(
-            f"\n$ symspec check-data {os.path.relpath(SPEC)} --param n={args.n} --data {path} --laws symmetric  (exit {done.returncode})"
+            f"\n$ symspec check-data {os.path.relpath(SPEC)} --param n={args.n} --data {path} --laws symmetric,triangle  (exit {done.returncode})"
         )
-        print("\n".join(done.stdout.splitlines()[:12]))
+        print("\n".join(done.stdout.splitlines()[:18]))
     return 0
 
 
