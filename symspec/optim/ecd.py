@@ -80,6 +80,7 @@ class ECD(torch.optim.Optimizer):
         self.distributed = distributed
         self.process_group = process_group
         self._noise_checked = False  # under torch.distributed with nu > 0: the ranks' noise streams agree
+        self._replicas_checked = False  # under torch.distributed: the ranks step the same tensors (first step)
         self._sharded = False  # this step holds FSDP2 shards: their norms are added over the ranks
 
     # ------------------------------------------------------------------ helpers
@@ -108,31 +109,45 @@ class ECD(torch.optim.Optimizer):
             raise UsageError("ECD(distributed=True) needs an initialized process group (torch.distributed.init_process_group)")
         return dist.get_world_size(self.process_group)
 
-    def _check_shared_noise(self, world: int, home: torch.device) -> None:
-        """With ``nu > 0`` under ``torch.distributed``: every rank's noise generator must be in the same state.
+    def _check_replicas(self, world: int, device: torch.device, structure: list, noise: bool) -> None:
+        """On the first step under ``torch.distributed``: the ranks step the same tensors and, with ``nu > 0``, draw the same noise.
 
-        Different noise on different ranks would move the replicas apart for good. Checked on the
-        first step (one ``all_gather`` of a 56-bit digest of ``generator.get_state()``, on the
-        parameters' device: nccl gathers CUDA tensors only); a generator used by ECD alone then
-        stays in step, since every rank draws the same amount.
+        One ``all_gather`` (on ``device``: nccl gathers device tensors only) of two 56-bit digests:
+        the participating tensors (their group, position, global shape and dtype: a parameter with a
+        gradient on one rank only would be moved there alone, and the norms and ``D`` would differ)
+        and, with ``noise``, ``generator.get_state()`` (different noise would move the replicas apart
+        for good; a generator used by ECD alone then stays in step, since every rank draws the same
+        amount). Every rank sees every digest, so all ranks raise together: none is left waiting.
         """
-        self._noise_checked = True
-        if self.generator is None:
+        if noise and self.generator is not None:
+            state = _digest(self.generator.get_state().numpy().tobytes())
+        else:
+            state = -1 if noise else 0  # -1: no generator
+        mine = torch.tensor([_digest(repr(structure).encode()), state], dtype=torch.int64, device=device)
+        every = [torch.empty_like(mine) for _ in range(world)]
+        torch.distributed.all_gather(every, mine, group=self.process_group)
+        every = [t.tolist() for t in every]
+        odd = [rank for rank, (shape, _) in enumerate(every) if shape != every[0][0]]
+        if odd:
+            raise UsageError(
+                f"ECD: rank(s) {odd} step other tensors than rank 0 (parameters with a gradient, their shapes or "
+                "dtypes differ between the ranks: a parameter frozen or unused on some ranks only?); every rank "
+                "must step the same parameters with gradients averaged over the ranks (DDP) or sharded by FSDP2"
+            )
+        if noise and any(state == -1 for _, state in every):
             raise UsageError(
                 "ECD: nu > 0 under torch.distributed needs generator= one stream shared by the ranks "
                 "(symspec.distributed.generator(seed, device, shared=True)); torch's global generator may "
                 "differ between ranks"
             )
-        state = self.generator.get_state().numpy().tobytes()
-        digest = int.from_bytes(hashlib.blake2b(state, digest_size=7).digest(), "little")
-        mine = torch.tensor([digest], dtype=torch.int64, device=home)
-        every = [torch.empty_like(mine) for _ in range(world)]
-        torch.distributed.all_gather(every, mine, group=self.process_group)
-        if any(int(t) != digest for t in every):
+        if noise and any(state != every[0][1] for _, state in every):
             raise UsageError(
                 "ECD: the ranks' noise generators differ (nu > 0 would move the replicas apart): pass one stream "
                 "shared by the ranks, symspec.distributed.generator(seed, device, shared=True), used by ECD alone"
             )
+        if structure:  # with no gradient anywhere nothing is stepped: check again when there is one
+            self._replicas_checked = True
+            self._noise_checked = self._noise_checked or noise
 
     def _check_mesh(self, buckets: list[dict[str, Any]], world: int) -> None:
         """Sharded parameters: reduced over the ranks ECD reduces over (one 1-D mesh of them; or a 1-rank mesh, alone)."""
@@ -179,11 +194,13 @@ class ECD(torch.optim.Optimizer):
         home: torch.device | None = None
         D = 0
         fresh = True
-        for group in self.param_groups:
+        structure: list = []  # (group, position, global shape, dtype) of each tensor stepped: equal on every rank
+        for g_index, group in enumerate(self.param_groups):
             by_kind: dict[tuple[torch.device, torch.dtype], dict[str, Any]] = {}
-            for param in group["params"]:
+            for position, param in enumerate(group["params"]):
                 if param.grad is None:
                     continue
+                structure.append((g_index, position, tuple(param.shape), str(param.dtype)))
                 if param.grad.is_sparse:
                     raise UsageError("ECD does not support sparse gradients")
                 sharded = _is_dtensor(param)
@@ -204,18 +221,19 @@ class ECD(torch.optim.Optimizer):
                     fresh = False
                 kind["vels"].append(None if vel is None else _local(vel))
             buckets.extend(by_kind.values())
+        world = self._world()
+        if world and (not self._replicas_checked or (nu > 0 and not self._noise_checked)):
+            # before any other collective or rank-dependent exit, so that no rank is left waiting
+            self._check_replicas(world, home or _collective_device(self.process_group), structure, nu > 0)
         if home is None:
             return loss
         if D < 2:
             raise UsageError(f"ECD needs at least 2 parameters with gradients (D / (D - 1)), got D = {D}")
 
-        world = self._world()
         sharded = any(b["sharded"] for b in buckets)
         if sharded:
             self._check_mesh(buckets, world)
         self._sharded = sharded and bool(world)  # shards of a 1-rank mesh are whole tensors: nothing to add
-        if world and nu > 0 and not self._noise_checked:
-            self._check_shared_noise(world, home)
         f64 = dict(device=home, dtype=torch.float64)
         F = _loss_scalar(loss).to(**f64)
         wd_sq = torch.zeros((), **f64)  # sum over groups of wd |theta|^2
@@ -322,6 +340,18 @@ class ECD(torch.optim.Optimizer):
         scale = torch.where(moving, self._norm_sum(norm2, world).rsqrt(), torch.ones((), **f64))
         for b in buckets:
             torch._foreach_mul_(b["vels"], _on(scale, b))
+
+
+def _digest(data: bytes) -> int:
+    """A 56-bit digest of ``data`` (fits an int64 tensor)."""
+    return int.from_bytes(hashlib.blake2b(data, digest_size=7).digest(), "little")
+
+
+def _collective_device(group: Any) -> torch.device:
+    """Where a collective's tensor lives when this rank has no gradient to take the device from."""
+    if torch.distributed.get_backend(group) == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
 
 
 def _is_dtensor(t: Tensor) -> bool:

@@ -1,0 +1,140 @@
+"""Adversarial checks of symspec under ``torch.distributed`` (docs/distributed.md): two gloo ranks on the CPU.
+
+Each scenario once made the ranks diverge silently or wait forever; the
+ranks run every scenario in one spawn (bounded in time, with a short
+collective timeout so a hang fails the test instead of stalling it).
+"""
+
+from __future__ import annotations
+
+import datetime
+import multiprocessing
+import os
+import socket
+
+import pytest
+import torch
+
+from symspec.distributed import generator, shard
+from symspec.errors import UsageError
+from symspec.optim import ECD
+
+WORLD = 2
+N = 13
+TIMEOUT = 60  # seconds for the two processes
+COLLECTIVE_TIMEOUT = 20  # a rank left waiting in a collective fails after this
+OPTIONS = dict(lr=0.3, eta=4.0, F0=0.0, weight_decay=0.01)
+
+
+def _net() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 1)).double()
+
+
+def _data(rank: int) -> tuple:
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.randn(N, 3, generator=g, dtype=torch.float64), torch.randn(N, 1, generator=g, dtype=torch.float64)
+    part = shard(N, rank, WORLD)
+    return x[part.start : part.stop], y[part.start : part.stop]
+
+
+def _steps(model, opt: ECD, x, y, steps: int = 3) -> str:
+    """ECD steps with the gradients averaged by hand over the ranks (a missing gradient counts as zeros)."""
+
+    def closure():
+        opt.zero_grad()
+        loss = (model(x) - y).pow(2).mean()
+        if loss.requires_grad:
+            loss.backward()
+        for p in model.parameters():
+            torch.distributed.all_reduce(p.grad if p.grad is not None else torch.zeros_like(p))
+            if p.grad is not None:
+                p.grad /= WORLD
+        return loss
+
+    try:
+        for _ in range(steps):
+            opt.step(closure)
+    except UsageError as err:
+        return f"UsageError: {err}"
+    except RuntimeError as err:  # a collective that timed out: a rank was left waiting
+        return f"RuntimeError: {err}"
+    return "no error"
+
+
+def _worker(rank: int, port: int, out: str) -> None:
+    torch.distributed.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=WORLD,
+        timeout=datetime.timedelta(seconds=COLLECTIVE_TIMEOUT),
+    )
+    torch.set_num_threads(1)
+    results: dict = {}
+    x, y = _data(rank)
+    for key, nu in (("frozen-on-one-rank", 0.0), ("frozen-on-one-rank-bounce", 0.5)):
+        model = _net()
+        if rank == 1:  # frozen here only: it would move on rank 0 alone, and D and |g| would differ
+            model[2].bias.requires_grad_(False)
+        opt = ECD(model.parameters(), nu=nu, generator=generator(9, shared=True), **OPTIONS)
+        results[key] = _steps(model, opt, x, y)
+        results[key + "-params"] = [p.detach().clone() for p in model.parameters()]
+    model = _net()  # rank 1 steps nothing (no gradient at all): it returned early, rank 0 waited in the all_reduce
+    for p in model.parameters():
+        p.requires_grad_(rank == 0)
+    results["no-gradient-on-one-rank"] = _steps(model, ECD(model.parameters(), **OPTIONS), x, y)
+    model = _net()  # the same tensors on both ranks: no error, the replicas stay equal
+    opt = ECD(model.parameters(), nu=0.5, generator=generator(9, shared=True), **OPTIONS)
+    results["same"] = _steps(model, opt, x, y)
+    results["same-params"] = [p.detach().clone() for p in model.parameters()]
+    torch.save(results, os.path.join(out, f"rank{rank}.pt"))
+    torch.distributed.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ranks(tmp_path_factory) -> list:
+    """What each rank saved (one spawn for the file)."""
+    out = str(tmp_path_factory.mktemp("adversarial"))
+    ctx = multiprocessing.get_context("spawn")
+    port = _free_port()
+    procs = [ctx.Process(target=_worker, args=(rank, port, out)) for rank in range(WORLD)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(TIMEOUT)
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+            p.join()
+    codes = [p.exitcode for p in procs]
+    assert codes == [0] * WORLD, f"ranks exited with {codes}"
+    return [torch.load(os.path.join(out, f"rank{rank}.pt"), weights_only=False) for rank in range(WORLD)]
+
+
+@pytest.mark.parametrize("key", ["frozen-on-one-rank", "frozen-on-one-rank-bounce"])
+def test_a_parameter_frozen_on_one_rank_only_is_refused_on_every_rank(ranks, key):
+    """It moved on rank 0 alone (and the norms differed): the replicas drifted apart without an error."""
+    for rank in ranks:
+        assert rank[key].startswith("UsageError: ECD: rank(s) [1] step other tensors than rank 0"), rank[key]
+    for a, b in zip(ranks[0][key + "-params"], ranks[1][key + "-params"]):
+        assert torch.equal(a, b)  # refused before anything moved
+
+
+def test_a_rank_without_gradients_does_not_leave_the_others_waiting(ranks):
+    for rank in ranks:
+        assert rank["no-gradient-on-one-rank"].startswith("UsageError: ECD: rank(s) [1]"), rank["no-gradient-on-one-rank"]
+
+
+def test_identical_ranks_step_together(ranks):
+    for rank in ranks:
+        assert rank["same"] == "no error"
+    for a, b in zip(ranks[0]["same-params"], ranks[1]["same-params"]):
+        assert torch.equal(a, b)
+    assert any(not torch.equal(a, s) for a, s in zip(ranks[0]["same-params"], _net().parameters()))
