@@ -13,7 +13,7 @@
 Model: the issue-7 MLP on modular addition (embed 64, 128-128-p), p = 113,
 batch 4096, float32.
 
-    python benchmarks/bench_loss.py [--device cpu|cuda] [--batch 4096] [--compile inductor]
+    python benchmarks/bench_loss.py [--device cpu|cuda] [--batch 4096] [--compile inductor] [--threads 1]
 """
 
 from __future__ import annotations
@@ -50,7 +50,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=4096)
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--compile", choices=["eager", "aot_eager", "inductor"], help="also time torch.compile'd steps")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
     args = ap.parse_args()
+    if args.threads:  # one thread: figures a loaded machine does not distort by stalling thread handoffs
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     p = 113
     device = torch.device(args.device)
@@ -145,7 +148,10 @@ def main() -> None:
             ("commutes + shift + assoc, one forward per call, eager, global stream", t["full_eager"], None),
             (f"  the same, {c} (ratio: / eager)", t["full_tc"], t["full_tc"] / t["full_eager"]),
         ]
-    print(f"device {device}, batch {args.batch}, p {p}, median of {args.repeat} forward+backward steps")
+    print(
+        f"device {device}, {torch.get_num_threads()} thread(s), batch {args.batch}, p {p}, "
+        f"median of {args.repeat} forward+backward steps"
+    )
     print(f"{'what (ratio: the first row over this one, unless the row says)':70s} {'ms/step':>9s} {'ratio':>8s}")
     for name, t, ratio in rows:
         r = f"{ratio:8.3f}" if ratio is not None else ""

@@ -17,7 +17,7 @@ each time the loop and then every mode (interleaved, so that load drift hits
 them alike); the figures are medians, and each mode's range is its per-round
 ratio to the loop of the same round.
 
-    python benchmarks/bench_validate.py [--device cpu|cuda] [--loop-cases 300] [--rounds 3]
+    python benchmarks/bench_validate.py [--device cpu|cuda] [--loop-cases 300] [--rounds 3] [--threads 1]
 """
 
 from __future__ import annotations
@@ -65,8 +65,11 @@ def main() -> None:
     parser.add_argument("--p", type=int, default=113)
     parser.add_argument("--loop-cases", type=int, default=300, help="inputs the naive loop checks (all three laws each)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, each timing the loop and every mode in turn")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
     parser.add_argument("--json", default=None, help="write the figures as JSON")
     args = parser.parse_args()
+    if args.threads:  # one thread: a loaded machine does not stall the loop's and the batches' thread handoffs alike
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     device = torch.device(args.device)
     p = args.p
@@ -101,12 +104,19 @@ def main() -> None:
             reports[name], s = timed(**kwargs)
             seconds[name].append(s)
     loop_rate = statistics.median(loop_rates)
-    print(f"symspec.validate, 1-layer transformer (d_model 128, 4 heads, d_mlp 512), p = {p}, {device}")
+    threads = torch.get_num_threads()
+    print(f"symspec.validate, 1-layer transformer (d_model 128, 4 heads, d_mlp 512), p = {p}, {device}, {threads} thread(s)")
     print(f"naive per-case loop: {loop_rate:,.0f} cases/s (median of {args.rounds} rounds)")
     print(
         f"{'what (medians; vs loop: per round, min-max)':50s} {'cases':>9s} {'seconds':>8s} {'cases/s':>11s} {'vs loop':>8s} {'range':>11s}"
     )
-    result = {"device": str(device), "rounds": args.rounds, "loop_cases_per_s": round(loop_rate, 1), "runs": {}}
+    result = {
+        "device": str(device),
+        "threads": threads,
+        "rounds": args.rounds,
+        "loop_cases_per_s": round(loop_rate, 1),
+        "runs": {},
+    }
     for name, report in reports.items():
         cases = sum(law.cases + law.skipped for law in report.laws)
         median = statistics.median(seconds[name])
