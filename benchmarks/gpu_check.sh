@@ -15,6 +15,7 @@
 set -u
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CALLER="$PWD"
 cd "$ROOT" || exit 2
 PYTHON="${PYTHON:-python}"
 DRY=0
@@ -24,14 +25,17 @@ OUT=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --cpu-dry-run) DRY=1 ;;
-    --out) OUT="$2"; shift ;;
-    --seeds) SEEDS="$2"; shift ;;
-    --budget) BUDGET="$2"; shift ;;
+    --out|--seeds|--budget)
+      [ $# -ge 2 ] || { echo "gpu_check.sh: $1 needs a value (see --help)" >&2; exit 2; }
+      case "$1" in --out) OUT="$2" ;; --seeds) SEEDS="$2" ;; --budget) BUDGET="$2" ;; esac
+      shift ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "gpu_check.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
+case "$SEEDS$BUDGET" in *[!0-9]*) echo "gpu_check.sh: --seeds and --budget take whole numbers" >&2; exit 2 ;; esac
+case "$OUT" in ""|/*) ;; *) OUT="$CALLER/$OUT" ;; esac  # relative to where the script was called from
 STAMP="$(date -u +%Y%m%d-%H%M%S)"
 if [ -z "$OUT" ]; then
   if [ "$DRY" = 1 ]; then OUT="${TMPDIR:-/tmp}/symspec-gpu-check-dry-$STAMP"; else OUT="benchmarks/results/gpu-check-$STAMP"; fi
@@ -43,6 +47,7 @@ fi
 mkdir -p "$OUT" || exit 2
 START=$(date +%s)
 FAILED=0
+LAST=""
 
 if [ "$DRY" = 1 ]; then
   DEVICE=cpu
@@ -73,15 +78,26 @@ fi
 
 left() { echo $((BUDGET - ($(date +%s) - START))); }
 
-# step NAME TIMEOUT CMD...: run CMD with a time limit, its output in $OUT/NAME.log, a row in the summary
+# step NAME TIMEOUT CMD...: run CMD with a time limit (at most what is left of the budget), its output in
+# $OUT/NAME.log, a row in the summary. With the budget spent the step is skipped and counts as failed.
 step() {
   local name="$1" limit="$2"; shift 2
-  local t0 status rc
+  local t0 status rc remaining
+  remaining=$(left)
+  if [ "$remaining" -lt 5 ]; then
+    echo "== $name: skipped, the ${BUDGET}s budget is spent"
+    echo "| $name | skipped (the ${BUDGET}s budget is spent) | 0 |" >> "$OUT/summary.md"
+    FAILED=1
+    LAST=skipped
+    return
+  fi
+  [ "$limit" -gt "$remaining" ] && limit=$remaining
   t0=$(date +%s)
   echo "== $name (limit ${limit}s): $*"
-  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+  LAST=ran
+  timeout -k 10 "$limit" "$@" > "$OUT/$name.log" 2>&1
   rc=$?
-  if [ $rc = 0 ]; then status=ok; elif [ $rc = 124 ]; then status="timeout (${limit}s)"; else status="FAILED (exit $rc)"; fi
+  if [ $rc = 0 ]; then status=ok; elif [ $rc = 124 ] || [ $rc = 137 ]; then status="timeout (${limit}s)"; else status="FAILED (exit $rc)"; fi
   [ $rc = 0 ] || FAILED=1
   echo "| $name | $status | $(( $(date +%s) - t0 )) |" >> "$OUT/summary.md"
   tail -n 3 "$OUT/$name.log"
@@ -164,10 +180,9 @@ for seed in $(seq 0 $((SEEDS - 1))); do
     echo "== train: ${remaining}s left of the ${BUDGET}s budget: no seed $seed" | tee -a "$OUT/summary.md"
     break
   fi
-  [ "$remaining" -lt 60 ] && remaining=60
   step "train-seed$seed" "$remaining" "$PYTHON" examples/train_modular_addition.py --arch transformer "${TRAIN_ARGS[@]}" \
     --device "$DEVICE" --seed "$seed" --laws none --laws commutes,shift --no-progress --json "$OUT/train-seed$seed.json"
-  ran=$((ran + 1))
+  [ "$LAST" = skipped ] || ran=$((ran + 1))
 done
 
 {

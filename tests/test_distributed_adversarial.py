@@ -138,3 +138,38 @@ def test_identical_ranks_step_together(ranks):
     for a, b in zip(ranks[0]["same-params"], ranks[1]["same-params"]):
         assert torch.equal(a, b)
     assert any(not torch.equal(a, s) for a, s in zip(ranks[0]["same-params"], _net().parameters()))
+
+
+# ---------------------------------------------------------------- benchmarks/gpu_check.sh
+
+
+def _gpu_check(tmp_path, stub_body: str, *options: str):
+    """Run the GPU check's dry run with a stub ``PYTHON`` (the real one for ``-c`` and ``-``, ``stub_body`` otherwise)."""
+    import subprocess
+    import sys
+
+    stub = tmp_path / "python"
+    stub.write_text(f'#!/usr/bin/env bash\ncase "$1" in -c|-) exec "{sys.executable}" "$@" ;; esac\n{stub_body}\n')
+    stub.chmod(0o755)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = tmp_path / "out"
+    cmd = ["bash", os.path.join(root, "benchmarks", "gpu_check.sh"), "--cpu-dry-run", "--out", str(out), *options]
+    done = subprocess.run(cmd, env={**os.environ, "PYTHON": str(stub)}, capture_output=True, text=True, timeout=45)
+    return done, (out / "summary.md").read_text()
+
+
+def test_gpu_check_keeps_to_its_budget(tmp_path):
+    """Every step hangs: the step limits (150 + 60 + 60 + 60 + 90 + 90 s, then training) overran the budget."""
+    done, summary = _gpu_check(tmp_path, "exec sleep 60", "--budget", "20")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "| tests-cuda | timeout (" in summary
+    assert "| train-seed0 | skipped (the 20s budget is spent) | 0 |" in summary, summary
+    assert "transformer seeds run: 0 of 1" in summary
+
+
+def test_gpu_check_records_failed_steps_and_exits_nonzero(tmp_path):
+    done, summary = _gpu_check(tmp_path, "exit 3")
+    assert done.returncode == 1, done.stdout + done.stderr
+    for name in ("tests-cuda", "bench-loss", "bench-augment", "bench-conv", "nccl-smoke", "bench-validate", "train-seed0"):
+        assert f"| {name} | FAILED (exit 3) |" in summary, summary
+    assert "transformer seeds run: 1 of 1" in summary
