@@ -38,10 +38,15 @@ def _data(rank: int) -> tuple:
     return x[part.start : part.stop], y[part.start : part.stop]
 
 
-def _steps(model, opt: ECD, x, y, steps: int = 3) -> str:
-    """ECD steps with the gradients averaged by hand over the ranks (a missing gradient counts as zeros)."""
+def _steps(model, opt: ECD, x, y, steps: int = 3, draws: tuple | None = None) -> str:
+    """ECD steps with the gradients averaged by hand over the ranks (a missing gradient counts as zeros).
+
+    ``draws=(generator, k)``: the closure also draws ``k`` numbers from ``generator`` (as a loss would).
+    """
 
     def closure():
+        if draws is not None:
+            torch.rand(draws[1], generator=draws[0])
         opt.zero_grad()
         loss = (model(x) - y).pow(2).mean()
         if loss.requires_grad:
@@ -84,6 +89,11 @@ def _worker(rank: int, port: int, out: str) -> None:
     for p in model.parameters():
         p.requires_grad_(rank == 0)
     results["no-gradient-on-one-rank"] = _steps(model, ECD(model.parameters(), **OPTIONS), x, y)
+    model = _net()  # the noise stream also feeds draws of per-rank sizes (a loss on unequal shards)
+    shared = generator(9, shared=True)
+    opt = ECD(model.parameters(), nu=0.5, generator=shared, **OPTIONS)
+    results["stream-shared-with-the-loss"] = _steps(model, opt, x, y, draws=(shared, rank + 1))
+    results["stream-shared-with-the-loss-params"] = [p.detach().clone() for p in model.parameters()]
     model = _net()  # the same tensors on both ranks: no error, the replicas stay equal
     opt = ECD(model.parameters(), nu=0.5, generator=generator(9, shared=True), **OPTIONS)
     results["same"] = _steps(model, opt, x, y)
@@ -130,6 +140,14 @@ def test_a_parameter_frozen_on_one_rank_only_is_refused_on_every_rank(ranks, key
 def test_a_rank_without_gradients_does_not_leave_the_others_waiting(ranks):
     for rank in ranks:
         assert rank["no-gradient-on-one-rank"].startswith("UsageError: ECD: rank(s) [1]"), rank["no-gradient-on-one-rank"]
+
+
+def test_a_noise_stream_the_loss_also_draws_from_keeps_the_replicas_equal(ranks):
+    """Rank r drew r + 1 numbers per step from ECD's stream: the bounce noise differed from step 2 on."""
+    for rank in ranks:
+        assert rank["stream-shared-with-the-loss"] == "no error"
+    for a, b in zip(ranks[0]["stream-shared-with-the-loss-params"], ranks[1]["stream-shared-with-the-loss-params"]):
+        assert torch.equal(a, b)
 
 
 def test_identical_ranks_step_together(ranks):

@@ -81,6 +81,7 @@ class ECD(torch.optim.Optimizer):
         self.process_group = process_group
         self._noise_checked = False  # under torch.distributed with nu > 0: the ranks' noise streams agree
         self._replicas_checked = False  # under torch.distributed: the ranks step the same tensors (first step)
+        self._noise: torch.Generator | None = None  # under torch.distributed: ECD's copy of the checked noise stream
         self._sharded = False  # this step holds FSDP2 shards: their norms are added over the ranks
 
     # ------------------------------------------------------------------ helpers
@@ -109,18 +110,21 @@ class ECD(torch.optim.Optimizer):
             raise UsageError("ECD(distributed=True) needs an initialized process group (torch.distributed.init_process_group)")
         return dist.get_world_size(self.process_group)
 
-    def _check_replicas(self, world: int, device: torch.device, structure: list, noise: bool) -> None:
+    def _check_replicas(self, world: int, device: torch.device, structure: list, noise_state: Tensor | None) -> None:
         """On the first step under ``torch.distributed``: the ranks step the same tensors and, with ``nu > 0``, draw the same noise.
 
         One ``all_gather`` (on ``device``: nccl gathers device tensors only) of two 56-bit digests:
-        the participating tensors (their group, position, global shape and dtype: a parameter with a
-        gradient on one rank only would be moved there alone, and the norms and ``D`` would differ)
-        and, with ``noise``, ``generator.get_state()`` (different noise would move the replicas apart
-        for good; a generator used by ECD alone then stays in step, since every rank draws the same
-        amount). Every rank sees every digest, so all ranks raise together: none is left waiting.
+        the participating tensors (``structure``: their group, position, global shape and dtype; a
+        parameter with a gradient on one rank only would move there alone, and ``D`` and the norms
+        would differ) and, with ``nu > 0``, ``noise_state``, the generator's state when the step
+        began (different noise would move the replicas apart for good). Every rank sees every
+        digest, so all ranks raise together: none is left waiting. Once checked, ECD draws from its
+        own copy of that state, so draws from the caller's generator elsewhere (a loss given the
+        same one) cannot move the ranks' noise apart.
         """
-        if noise and self.generator is not None:
-            state = _digest(self.generator.get_state().numpy().tobytes())
+        noise = self._globals()[2] > 0 and not self._noise_checked
+        if noise_state is not None:
+            state = _digest(noise_state.numpy().tobytes())
         else:
             state = -1 if noise else 0  # -1: no generator
         mine = torch.tensor([_digest(repr(structure).encode()), state], dtype=torch.int64, device=device)
@@ -147,6 +151,9 @@ class ECD(torch.optim.Optimizer):
             )
         if structure:  # with no gradient anywhere nothing is stepped: check again when there is one
             self._replicas_checked = True
+            if noise and not self._noise_checked:
+                self._noise = torch.Generator(device=self.generator.device)
+                self._noise.set_state(noise_state)
             self._noise_checked = self._noise_checked or noise
 
     def _check_mesh(self, buckets: list[dict[str, Any]], world: int) -> None:
@@ -183,11 +190,16 @@ class ECD(torch.optim.Optimizer):
                 "ECD.step needs a closure returning the loss: the loss value is the energy denominator V = F - F0 "
                 "(def closure(): opt.zero_grad(); loss = f(); loss.backward(); return loss)"
             )
+        eta, F0, nu = self._globals()
+        # the noise stream as the step found it, before the closure draws from it too (checked, then copied)
+        dist = torch.distributed
+        grouped = self.distributed is not False and dist.is_available() and dist.is_initialized()
+        check_noise = grouped and nu > 0 and not self._noise_checked and self.generator is not None
+        noise_state = self.generator.get_state() if check_noise else None
         with torch.enable_grad():
             loss = closure()
         if loss is None:
             raise UsageError("ECD.step: the closure returned None; it must return the loss")
-        eta, F0, nu = self._globals()
 
         # Participating tensors, bucketed by (device, dtype) and group (lr and wd are per group).
         buckets: list[dict[str, Any]] = []
@@ -224,7 +236,7 @@ class ECD(torch.optim.Optimizer):
         world = self._world()
         if world and (not self._replicas_checked or (nu > 0 and not self._noise_checked)):
             # before any other collective or rank-dependent exit, so that no rank is left waiting
-            self._check_replicas(world, home or _collective_device(self.process_group), structure, nu > 0)
+            self._check_replicas(world, home or _collective_device(self.process_group), structure, noise_state)
         if home is None:
             return loss
         if D < 2:
@@ -329,7 +341,7 @@ class ECD(torch.optim.Optimizer):
         for b in buckets:
             params = b["params"]
             numels = [p.numel() for p in b["orig"]]  # global sizes: a shard takes its part of the full draw
-            gen = self.generator
+            gen = self._noise if self._noise is not None else self.generator
             device = gen.device if gen is not None else params[0].device
             flat = torch.randn(sum(numels), generator=gen, device=device, dtype=params[0].dtype)
             flat = flat.to(params[0].device)
