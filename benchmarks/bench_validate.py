@@ -7,7 +7,8 @@ modular addition, p = 113, at the decision level:
 1. every one of the 12,769 inputs x every law (commutes exhaustively; shift
    and assoc on every input with their k / c drawn): 38,307 cases, with the
    model tabulated (evaluated once per input, then indexed: the default);
-2. the same with ``tabulate=False`` (the model called on every case, batched);
+2. the same with ``tabulate=False`` (no table: each batch evaluates the distinct
+   inputs its calls ask for, batched);
 3. fully exhaustive: every (a, b), every (a, b, k), every (a, b, c): 2.9 M cases.
 
 The loop does the checks one case at a time, as a hand-written validation
@@ -89,7 +90,7 @@ def main() -> None:
 
     modes = {
         "every input x every law, tabulated": dict(cap=p * p, samples=p * p),
-        "every input x every law, model called per case": dict(cap=p * p, samples=p * p, tabulate=False),
+        "every input x every law, not tabulated": dict(cap=p * p, samples=p * p, tabulate=False),
         "fully exhaustive, tabulated": dict(cap=2 * p**3),
     }
     # rounds interleave the loop and the modes (loop, mode 1, 2, 3, loop, ...): load drift hits them alike

@@ -136,3 +136,16 @@ def test_a_failing_forward_names_the_model_once():
         ModelError, match=r"^model 'add' returned shape \(25, 4\) for 25 inputs; expected \(25, 5\): one logit per class$"
     ):
         symspec.validate(symspec.load(MODULAR, params={"p": 5}), add=Short(), laws=["commutes"], tabulate=False)
+
+
+def test_domains_too_large_to_key_are_never_keyed():
+    calls = []
+
+    def model(*args):
+        calls.append(args[0].shape[0])
+        return torch.zeros(args[0].shape[0], 3)
+
+    huge = (Values(0, 10**7),) * 3  # 10^21 inputs: an int64 key would wrap
+    d = tab.Deduplicated("f", model, huge, ClassOutput(3), chunk=8)
+    x = torch.tensor([5, 5, 5])
+    assert d(x, x, x).shape == (3, 3) and calls == [3] and d.evaluated == 0

@@ -106,6 +106,7 @@ class Deduplicated:
         self.lows = [d.lo for d in inputs]
         self.sizes = [d.size for d in inputs]
         self.strides = [math.prod(self.sizes[i + 1 :]) for i in range(len(self.sizes))]
+        self.fits = math.prod(self.sizes) < 2**62  # keys are int64: a larger product is never keyed (no collision)
         self.evaluated = 0  # distinct inputs evaluated, over every batch
         self.clear()
 
@@ -139,7 +140,9 @@ class Deduplicated:
 
     def _keyable(self, args) -> bool:
         """Every argument an integer tensor of the same cases, every value inside its domain (one host sync)."""
-        if len(args) != len(self.sizes) or not args[0].shape[0]:
+        if not self.fits or len(args) != len(self.sizes) or not isinstance(args[0], torch.Tensor) or not args[0].dim():
+            return False
+        if not args[0].shape[0]:
             return False
         if any(not isinstance(a, torch.Tensor) or a.dim() != 1 or a.shape != args[0].shape for a in args):
             return False
