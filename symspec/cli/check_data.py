@@ -19,6 +19,12 @@ def add_check_data_parser(sub) -> None:
     p.add_argument("--json", default=None, metavar="OUT", help="write the report as JSON ('-': standard output)")
     p.add_argument("--laws", default=None, metavar="NAME[,NAME...]", help="check only these laws")
     p.add_argument("--param", action="append", default=[], metavar="NAME=INT", help="override a 'param' (repeatable)")
+    p.add_argument(
+        "--max-cases",
+        default=None,
+        metavar="N",
+        help="the most cases one law may have on the data (default 10^9); more is an error",
+    )
 
 
 def _law_names(option: str | None) -> list | None:
@@ -31,14 +37,25 @@ def _law_names(option: str | None) -> list | None:
     return names
 
 
+def _max_cases(option: str | None) -> int | None:
+    """``--max-cases N`` as an int (None: the default); anything but a non-negative integer is a usage error."""
+    if option is None:
+        return None
+    text = option.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        raise UsageError(f"--max-cases must be a non-negative integer, got '{text[:40]}'")
+    return int(text)
+
+
 def run_check_data(args, write_stdout) -> int:
     """Load, check, print; exit 0 when no law is violated, 1 otherwise (2: usage errors, raised as UsageError)."""
-    from ..data.check import check_data
+    from ..data.check import MAX_CASES, check_data
     from ..pipeline import load, parse_param_overrides
     from ..validation.cli import _writable
     from .reports import emit_report, use_color
 
     overrides = parse_param_overrides(args.param)
+    max_cases = _max_cases(args.max_cases)
     if not os.path.isfile(args.file):
         missing = not os.path.exists(args.file)
         raise UsageError(f"cannot read '{args.file}': no such file" if missing else f"'{args.file}' is not a file")
@@ -49,6 +66,7 @@ def run_check_data(args, write_stdout) -> int:
     except SpecError as err:
         print(err.render(use_color(sys.stderr)), file=sys.stderr)
         return 2
-    report = check_data(spec, args.data, model=args.model, laws=_law_names(args.laws))
+    limit = MAX_CASES if max_cases is None else max_cases
+    report = check_data(spec, args.data, model=args.model, laws=_law_names(args.laws), max_cases=limit)
     emit_report(report, args, write_stdout)
     return 0 if report.passed else 1

@@ -19,10 +19,22 @@ from ..analysis.domains import BoolDomain, ClassOf, Cyclic, Labels, Nodes, Range
 from ..errors import UsageError
 from .table import Table
 
-__all__ = ["load_table", "read_columns", "domain_names", "FORMATS"]
+__all__ = ["load_table", "read_columns", "domain_names", "shown", "FORMATS"]
 
 FORMATS = (".pt", ".npz", ".csv", ".parquet")
 TRUE_WORDS = {"true": 1, "false": 0, "True": 1, "False": 0, "TRUE": 1, "FALSE": 0}
+INT64_MAX = 2**63 - 1
+
+
+def shown(text, limit: int | None = None) -> str:
+    """Text from a data file as a message shows it: each control or invisible character escaped (``\\x1b``,
+    ``\\n``), so a column name or value cannot move the cursor, recolour or retitle the terminal; cut at ``limit``."""
+    text = str(text)
+    cut = limit is not None and len(text) > limit
+    text = text[:limit] if cut else text
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text + ("..." if cut else "")
 
 
 def _spec_of(spec, params=None):
@@ -45,9 +57,9 @@ def read_columns(data) -> tuple[dict, str]:
         raise UsageError(f"data must be a file path or a mapping of column -> values, got {type(data).__name__}")
     path = os.fspath(data)
     if not os.path.exists(path):
-        raise UsageError(f"--data {path}: no such file")
+        raise UsageError(f"--data {shown(path)}: no such file")
     if os.path.isdir(path):
-        raise UsageError(f"--data {path}: is a directory")
+        raise UsageError(f"--data {shown(path)}: is a directory")
     ext = os.path.splitext(path)[1].lower()
     if ext == ".pt":
         return _read_pt(path), path
@@ -57,7 +69,7 @@ def read_columns(data) -> tuple[dict, str]:
         return _read_csv(path), path
     if ext == ".parquet":
         return _read_parquet(path), path
-    raise UsageError(f"--data {path}: unknown format '{ext or '(none)'}'; expected one of {', '.join(FORMATS)}")
+    raise UsageError(f"--data {shown(path)}: unknown format '{ext or '(none)'}'; expected one of {', '.join(FORMATS)}")
 
 
 def _read_pt(path: str) -> dict:
@@ -65,9 +77,11 @@ def _read_pt(path: str) -> dict:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle errors, unsafe globals, truncated zips, ...
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UsageError(f"--data {path}: not a torch-loadable .pt file of tensors (weights_only): {first}") from None
+        raise UsageError(f"--data {shown(path)}: not a torch-loadable .pt file of tensors (weights_only): {first}") from None
     if not isinstance(obj, Mapping) or not all(isinstance(k, str) for k in obj):
-        raise UsageError(f"--data {path}: a .pt dataset must hold a dict of column name -> tensor, got {type(obj).__name__}")
+        raise UsageError(
+            f"--data {shown(path)}: a .pt dataset must hold a dict of column name -> tensor, got {type(obj).__name__}"
+        )
     return dict(obj)
 
 
@@ -76,7 +90,7 @@ def _read_npz(path: str) -> dict:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except Exception as err:
-        raise UsageError(f"--data {path}: not a readable .npz file: {err}") from None
+        raise UsageError(f"--data {shown(path)}: not a readable .npz file: {err}") from None
 
 
 def _read_csv(path: str) -> dict:
@@ -85,22 +99,22 @@ def _read_csv(path: str) -> dict:
             reader = csv.reader(f)
             header = next(reader, None)
             if header is None:
-                raise UsageError(f"--data {path}: empty csv file (expected a header row of column names)")
+                raise UsageError(f"--data {shown(path)}: empty csv file (expected a header row of column names)")
             header = [h.strip() for h in header]
             dupes = sorted({h for h in header if header.count(h) > 1})
             if dupes:
-                raise UsageError(f"--data {path}: column '{dupes[0]}' appears twice in the header")
+                raise UsageError(f"--data {shown(path)}: column '{shown(dupes[0])}' appears twice in the header")
             rows = [r for r in reader if r]  # blank lines are skipped
     except UnicodeDecodeError as err:
-        raise UsageError(f"--data {path}: not UTF-8 text: {err.reason} at byte {err.start}") from None
+        raise UsageError(f"--data {shown(path)}: not UTF-8 text: {err.reason} at byte {err.start}") from None
     except csv.Error as err:
-        raise UsageError(f"--data {path}: bad csv: {err}") from None
+        raise UsageError(f"--data {shown(path)}: bad csv: {err}") from None
     except OSError as err:
-        raise UsageError(f"--data {path}: cannot read: {err.strerror or err}") from None
+        raise UsageError(f"--data {shown(path)}: cannot read: {err.strerror or err}") from None
     width = len(header)
     for i, r in enumerate(rows):
         if len(r) != width:
-            raise UsageError(f"--data {path}: line {i + 2} has {len(r)} fields; the header has {width}")
+            raise UsageError(f"--data {shown(path)}: line {i + 2} has {len(r)} fields; the header has {width}")
     columns = list(zip(*rows)) if rows else [() for _ in header]
     return {h: np.array(c, dtype=object) if c else np.zeros(0, dtype=np.int64) for h, c in zip(header, columns)}
 
@@ -110,12 +124,12 @@ def _read_parquet(path: str) -> dict:
         import pyarrow.parquet as pq
     except ImportError:
         raise UsageError(
-            f"--data {path}: reading .parquet needs pyarrow (pip install pyarrow); or use .pt, .npz or .csv"
+            f"--data {shown(path)}: reading .parquet needs pyarrow (pip install pyarrow); or use .pt, .npz or .csv"
         ) from None
     try:
         table = pq.read_table(path)
     except Exception as err:
-        raise UsageError(f"--data {path}: not a readable parquet file: {err}") from None
+        raise UsageError(f"--data {shown(path)}: not a readable parquet file: {err}") from None
     out = {}
     for name in table.column_names:
         column = table.column(name)
@@ -149,10 +163,29 @@ def _finite_shape(domain) -> tuple[int, int] | None:
     return None
 
 
+def _length(values, where: str) -> int:
+    """The number of rows of a column; a scalar, a string or a 0-d tensor/array is a usage error."""
+    if isinstance(values, torch.Tensor | np.ndarray) and values.ndim == 0:
+        kind = "a 0-d tensor" if isinstance(values, torch.Tensor) else "a 0-d array"
+    elif isinstance(values, str | bytes | Mapping) or not hasattr(values, "__len__"):
+        kind = type(values).__name__
+    else:
+        return len(values)
+    raise UsageError(f"{where} holds {kind}, not one value per row")
+
+
 def _as_array(values, where: str):
-    """A column as a numpy array (tensors and lists too)."""
+    """A column as a numpy array (tensors and lists too; float dtypes numpy lacks, such as bfloat16, as float32)."""
     if isinstance(values, torch.Tensor):
-        return values.detach().cpu().numpy()
+        t = values.detach().cpu()
+        if t.layout != torch.strided:
+            t = t.to_dense()
+        if t.is_floating_point() and t.dtype not in (torch.float16, torch.float32, torch.float64):
+            t = t.to(torch.float32)  # bfloat16, float8: every value exact in float32
+        try:
+            return t.numpy()
+        except (TypeError, RuntimeError) as err:
+            raise UsageError(f"{where}: values of type {t.dtype} cannot be read: {err}") from None
     if isinstance(values, np.ndarray):
         return values
     try:
@@ -161,13 +194,20 @@ def _as_array(values, where: str):
         raise UsageError(f"{where}: cannot read the column as an array: {err}") from None
 
 
+def _outside(where: str, row: int, text: str, low: int, size: int, domain) -> UsageError:
+    return UsageError(f"{where}: row {row}: {text} is outside {domain} (values {low}..{low + size - 1})")
+
+
 def _finite_column(values, where: str, size: int, low: int, names: list | None, domain) -> torch.Tensor:
-    """Domain values (int64) of a finite-domain column: numbers, or names where the domain has names."""
+    """Domain values (int64) of a finite-domain column: numbers, or names where the domain has names.
+
+    Every value is checked against the domain before it becomes an int64 (a uint64 above 2^63 or a float of
+    1e30 never wraps into the domain)."""
     arr = _as_array(values, where)
     if arr.ndim != 1:
         raise UsageError(f"{where}: expected one value per row, got an array of shape {list(arr.shape)}")
     if arr.dtype == object or arr.dtype.kind in "US":
-        arr = _parse_names(arr.astype(str), where, low, names)
+        arr = _parse_names(arr.astype(str), where, low, size, names, domain)
     elif arr.dtype.kind == "b":
         arr = arr.astype(np.int64)
     elif arr.dtype.kind == "f":
@@ -175,8 +215,15 @@ def _finite_column(values, where: str, size: int, low: int, names: list | None, 
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise UsageError(f"{where}: row {i}: {float(arr[i])!r} is not an integer value of {domain}")
+        far = (arr < low) | (arr > low + size - 1)
+        if far.any():
+            i = int(np.flatnonzero(far)[0])
+            raise _outside(where, i, repr(float(arr[i])), low, size, domain)
         arr = arr.astype(np.int64)
     elif arr.dtype.kind in "iu":
+        if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and (arr > INT64_MAX).any():
+            i = int(np.flatnonzero(arr > INT64_MAX)[0])
+            raise _outside(where, i, str(int(arr[i])), low, size, domain)
         arr = arr.astype(np.int64)
     else:
         raise UsageError(f"{where}: values of type {arr.dtype} cannot be values of {domain}")
@@ -184,12 +231,13 @@ def _finite_column(values, where: str, size: int, low: int, names: list | None, 
     bad = (out < low) | (out >= low + size)
     if bool(bad.any()):
         i = int(bad.nonzero()[0, 0])
-        raise UsageError(f"{where}: row {i}: {int(out[i])} is outside {domain} (values {low}..{low + size - 1})")
+        raise _outside(where, i, str(int(out[i])), low, size, domain)
     return out
 
 
-def _parse_names(arr: np.ndarray, where: str, low: int, names: list | None) -> np.ndarray:
-    """Strings as domain values: a name of the domain, else an integer written out."""
+def _parse_names(arr: np.ndarray, where: str, low: int, size: int, names: list | None, domain) -> np.ndarray:
+    """Strings as domain values: a name of the domain, else an integer written out (``3``, or ``3.0`` as a csv
+    written from floats has it); a value outside the domain is refused here, before it could overflow an int64."""
     uniques, inverse = np.unique(np.char.strip(arr), return_inverse=True)
     lookup = {n: i + low for i, n in enumerate(names or [])}
     lookup.update({k: v for k, v in TRUE_WORDS.items() if names == ["false", "true"]})
@@ -198,13 +246,34 @@ def _parse_names(arr: np.ndarray, where: str, low: int, names: list | None) -> n
         if text in lookup:
             mapped[j] = lookup[text]
             continue
-        try:
-            mapped[j] = int(text, 10)
-        except ValueError:
-            i = int(np.flatnonzero(inverse == j)[0])
-            known = f"; its names: {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}" if names else ""
-            raise UsageError(f"{where}: row {i}: unknown value '{text[:40]}'{known}") from None
+        value = _integer(text)
+        if isinstance(value, int) and low <= value < low + size:
+            mapped[j] = value
+            continue
+        i = int(np.flatnonzero(inverse == j)[0])
+        if isinstance(value, int):
+            raise _outside(where, i, shown(text, 40), low, size, domain)
+        if value is not None:
+            raise UsageError(f"{where}: row {i}: {shown(text, 40)} is not an integer value of {domain}")
+        known = f"; its names: {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}" if names else ""
+        raise UsageError(f"{where}: row {i}: unknown value '{shown(text, 40)}'{known}")
     return mapped[inverse.reshape(-1)]
+
+
+def _integer(text: str) -> int | float | None:
+    """An integer written out (``12``, ``-3``, ``3.0``, ``1e2``): the int; a number that is no integer (``2.5``,
+    ``nan``): the float; anything else: None. Digits are ASCII only."""
+    if not text.isascii() or not text:
+        return None
+    try:
+        return int(text, 10)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return int(value) if math.isfinite(value) and value == int(value) else value
 
 
 def _real_column(values, where: str, shape: tuple | None) -> torch.Tensor:
@@ -255,27 +324,33 @@ def load_table(spec, data, model: str | None = None) -> Table:
     domain, unknown node name, ragged lengths, model ambiguous, ...)."""
     spec = _spec_of(spec)
     columns, source = read_columns(data)
+    label = shown(source)  # the file as messages show it
     name = _choose_model(spec, columns, model)
     sig = spec.models[name]
     params = tuple(p for p, _ in sig.params)
+    if "target" in params:
+        raise UsageError(
+            f"model {name} has a parameter named 'target', the name of the label column: rename the parameter "
+            "(its column and the labels' would be one column)"
+        )
     expected = [*params, "target"]
     missing = [c for c in expected if c not in columns]
     if missing:
         raise UsageError(
-            f"{source}: no column '{missing[0]}' (model {name} needs the columns {', '.join(expected)}; "
-            f"the data has {', '.join(map(str, columns)) or 'none'})"
+            f"{label}: no column '{missing[0]}' (model {name} needs the columns {', '.join(expected)}; "
+            f"the data has {', '.join(shown(c) for c in columns) or 'none'})"
         )
     unknown = [c for c in columns if c not in expected]
     if unknown:
-        raise UsageError(f"{source}: unknown column '{unknown[0]}' (model {name} takes the columns {', '.join(expected)})")
-    lengths = {c: len(columns[c]) for c in expected}
+        raise UsageError(f"{label}: unknown column '{shown(unknown[0])}' (model {name} takes the columns {', '.join(expected)})")
+    lengths = {c: _length(columns[c], f"{label}: column '{c}'") for c in expected}
     if len(set(lengths.values())) > 1:
-        shown = ", ".join(f"{c}: {n}" for c, n in lengths.items())
-        raise UsageError(f"{source}: the columns have different lengths ({shown})")
+        listed = ", ".join(f"{c}: {n}" for c, n in lengths.items())
+        raise UsageError(f"{label}: the columns have different lengths ({listed})")
     n = lengths["target"]
     inputs, sizes, lows, names = {}, {}, {}, {}
     for p, domain in sig.params:
-        where = f"{source}: column '{p}'"
+        where = f"{label}: column '{p}'"
         finite = _finite_shape(domain)
         if finite is None:
             shape = tuple(domain.dims) if isinstance(domain, Tensor) else None
@@ -288,7 +363,7 @@ def load_table(spec, data, model: str | None = None) -> Table:
             names[p] = labels
         inputs[p] = _finite_column(columns[p], where, finite[0], finite[1], labels, domain)
     out = sig.output
-    where = f"{source}: column 'target'"
+    where = f"{label}: column 'target'"
     classes, class_low = None, 0
     if isinstance(out, ClassOf):
         classes, class_low = _finite_shape(out.domain)

@@ -1,0 +1,320 @@
+"""check-data under attack: odd data files, hostile text, silent value wrap-around, case explosions, brute force.
+
+Each test here was a bug found by review (a traceback, a silently wrong value or count, a misleading report)
+or pins a behaviour the review tried to break and could not.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import symspec.data.check as check_module
+from symspec.cli.main import main
+from symspec.data.check import check_data
+from symspec.data.load import load_table
+from symspec.errors import UsageError
+from symspec.pipeline import loads
+
+MOD = loads("spec m\ndomain Z = cyclic(5)\nmodel add(a: Z, b: Z) -> class(Z)\nlaw commutes: add(a, b) == add(b, a)\n")
+RANGE = loads("spec r\ndomain R = range(-5, 5)\nmodel f(a: R) -> class(R)\nlaw same: f(a) == f(a)\n")
+
+
+# ---- values that wrap or overflow -------------------------------------------------------------------------------
+
+
+def test_uint64_beyond_int64_is_outside_not_wrapped():
+    """2^64 - 1 as uint64 once became -1 (inside range(-5, 5)) without a word."""
+    with pytest.raises(UsageError, match=r"column 'a': row 1: 18446744073709551615 is outside range\(-5, 5\)"):
+        load_table(RANGE, {"a": np.array([0, 2**64 - 1], dtype=np.uint64), "target": [0, 0]})
+    table = load_table(RANGE, {"a": np.array([4, 0], dtype=np.uint64), "target": [0, 0]})
+    assert table.inputs["a"].tolist() == [4, 0]
+
+
+def test_huge_float_is_named_as_written():
+    with pytest.raises(UsageError, match=r"column 'a': row 0: 1e\+30 is outside range\(-5, 5\) \(values -5\.\.4\)"):
+        load_table(RANGE, {"a": np.array([1e30]), "target": [0]})
+
+
+def test_csv_integer_beyond_int64_is_a_usage_error(tmp_path):
+    path = tmp_path / "huge.csv"
+    path.write_text("a,b,target\n99999999999999999999999,1,1\n")
+    with pytest.raises(UsageError, match=r"column 'a': row 0: 99999999999999999999999 is outside cyclic\(5\)"):
+        load_table(MOD, str(path))
+
+
+def test_csv_integers_written_as_floats(tmp_path):
+    """A csv column written from a float array ("3.0") reads as the npz float column does; 2.5 and nan do not."""
+    path = tmp_path / "f.csv"
+    path.write_text("a,b,target\n1.0,2.00,3e0\n4,0, 4.0 \n")
+    table = load_table(MOD, str(path))
+    assert table.inputs["a"].tolist() == [1, 4] and table.inputs["b"].tolist() == [2, 0] and table.target.tolist() == [3, 4]
+    path.write_text("a,b,target\n1,2.5,3\n")
+    with pytest.raises(UsageError, match=r"column 'b': row 0: 2\.5 is not an integer value of cyclic\(5\)"):
+        load_table(MOD, str(path))
+    path.write_text("a,b,target\n1,nan,3\n")
+    with pytest.raises(UsageError, match=r"column 'b': row 0: nan is not an integer value of cyclic\(5\)"):
+        load_table(MOD, str(path))
+
+
+# ---- columns that are not columns --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, kind",
+    [
+        (torch.tensor(1), "a 0-d tensor"),
+        (3, "int"),
+        (np.int64(2), "int64"),
+        (np.array(2), "a 0-d array"),
+        ("hello", "str"),
+        (None, "NoneType"),
+    ],
+)
+def test_scalar_columns_are_usage_errors(value, kind):
+    with pytest.raises(UsageError, match=rf"column 'a' holds {kind}, not one value per row"):
+        load_table(MOD, {"a": value, "b": [1], "target": [2]})
+
+
+def test_pt_of_scalars(tmp_path):
+    torch.save({"a": 1, "b": 2, "target": 3}, tmp_path / "ints.pt")
+    with pytest.raises(UsageError, match=r"column 'a' holds int, not one value per row"):
+        load_table(MOD, str(tmp_path / "ints.pt"))
+
+
+def test_bfloat16_and_half_columns():
+    table = load_table(MOD, {"a": torch.tensor([1.0, 4.0], dtype=torch.bfloat16), "b": [1, 2], "target": [2, 1]})
+    assert table.inputs["a"].tolist() == [1, 4]
+    spec = loads("spec q\nmodel q(a: cyclic(3)) -> real\nlaw p: q(a + 1) == q(a)\n")
+    table = load_table(spec, {"a": [0, 1], "target": torch.tensor([0.5, 1.5], dtype=torch.bfloat16)})
+    assert table.target.tolist() == [0.5, 1.5]
+
+
+def test_a_parameter_named_target_is_refused():
+    """The label column is 'target': a parameter of that name once read the labels as its input."""
+    spec = loads("spec q\nmodel q(target: cyclic(3)) -> class(cyclic(3))\nlaw p: q(a + 1) == q(a) + 1\n")
+    with pytest.raises(UsageError, match=r"model q has a parameter named 'target', the name of the label column"):
+        load_table(spec, {"target": [1, 2]})
+
+
+# ---- hostile text -------------------------------------------------------------------------------------------------
+
+
+def test_control_characters_from_the_data_are_escaped(tmp_path, capsys):
+    path = tmp_path / "esc.csv"
+    path.write_text("a,b,target,\x1b[31mEVIL\n1,2,3,4\n")
+    with pytest.raises(UsageError) as err:
+        load_table(MOD, str(path))
+    assert "\x1b" not in str(err.value) and "unknown column '\\x1b[31mEVIL'" in str(err.value)
+    path.write_text("a,b,target\n\x1b]0;title\x07,2,3\n")
+    with pytest.raises(UsageError) as err:
+        load_table(MOD, str(path))
+    assert (
+        "\x1b" not in str(err.value) and "\x07" not in str(err.value) and "unknown value '\\x1b]0;title\\x07'" in str(err.value)
+    )
+    torch.save({"a\nb": torch.tensor([1]), "b": torch.tensor([1]), "target": torch.tensor([2])}, tmp_path / "nl.pt")
+    assert main(["check-data", _spec_file(tmp_path), "--data", str(tmp_path / "nl.pt")]) == 2
+    message = capsys.readouterr().err
+    assert message.count("\n") == 1 and "the data has a\\nb, b, target" in message
+
+
+def _spec_file(tmp_path) -> str:
+    path = tmp_path / "m.sym"
+    path.write_text(MOD.source)
+    return str(path)
+
+
+# ---- case explosion -----------------------------------------------------------------------------------------------
+
+
+def test_the_default_case_limit_is_minutes_not_hours():
+    """10^10 cases at a few 10^6 a second is hours; the default stops at 10^9 (a few minutes)."""
+    assert check_module.MAX_CASES == 10**9
+    spec = loads(
+        "spec big\ndomain Z = cyclic(1000)\nmodel add(a: Z, b: Z) -> class(Z)\n"
+        "law four: forall k: Z, j: Z. add(a + k, b + j) == add(a, b) + k + j\n"
+    )
+    key = torch.arange(3000)
+    with pytest.raises(UsageError, match=r"law four has 3000000000 cases on this data, more than the 1000000000"):
+        check_data(spec, {"a": key % 1000, "b": key // 1000, "target": key % 1000})
+
+
+def test_cli_max_cases(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,target\n" + "".join(f"{a},{b},{(a + b) % 5}\n" for a in range(5) for b in range(5)))
+    assert main(["check-data", _spec_file(tmp_path), "--data", str(data), "--max-cases", "10"]) == 2
+    assert "law commutes has 25 cases on this data, more than the 10 check-data enumerates" in capsys.readouterr().err
+    assert main(["check-data", _spec_file(tmp_path), "--data", str(data), "--max-cases", "25"]) == 0
+    capsys.readouterr()
+    assert main(["check-data", _spec_file(tmp_path), "--data", str(data), "--max-cases", "-1"]) == 2
+    assert "--max-cases must be a non-negative integer" in capsys.readouterr().err
+
+
+# ---- the report ---------------------------------------------------------------------------------------------------
+
+
+def test_tolerances_are_in_the_report():
+    """The law's tolerances apply to real labels: the report says which (as validate's does), not null."""
+    spec = loads("spec q\nmodel q(a: cyclic(3)) -> real\nlaw p: q(a + 1) == q(a)\nlaw t: q(a + 1) == q(a) [tol 0.5]\n")
+    report = check_data(spec, {"a": [0, 1, 2], "target": [1.0, 1.2, 1.0]})
+    assert (report["p"].tol, report["p"].rtol) == (1e-5, 1e-4)
+    assert (report["t"].tol, report["t"].rtol) == (0.5, 0.0)
+    assert (report["p"].violations, report["t"].violations) == (2, 0)
+    laws = json.loads(report.to_json())["laws"]
+    assert laws[0]["tol"] == 1e-5 and laws[1]["tol"] == 0.5
+
+
+def test_json_has_no_nan_or_infinity():
+    spec = loads("spec q\nmodel q(a: cyclic(3)) -> real\nlaw p: q(a + 1) == q(a)\nlaw le: q(a) <= q(a + 1)\n")
+    report = check_data(spec, {"a": [0, 1, 2], "target": [1e308, -1e308, 0.0]})
+
+    def refuse(constant):
+        raise ValueError(constant)
+
+    parsed = json.loads(report.to_json(), parse_constant=refuse)
+    assert parsed["laws"][0]["violations"] == 3
+
+
+# ---- a constant label of a set domain (the constraint forms must not crash the check) ----------------------------
+
+SETS = loads(
+    "spec sets\ndomain Z = cyclic(4)\ndomain C = set(red, green, blue)\nmodel s(c: C, a: Z) -> class(C)\n"
+    "law s_const: s(red, a) == blue\nlaw s_guard: s(c, a) == c when c != green\n"
+)
+
+
+def test_set_label_constants_are_checked():
+    rows = [(c, a, (c + a) % 3) for c in range(3) for a in range(4) if (c * 4 + a) % 3]
+    report = check_data(SETS, {"c": [r[0] for r in rows], "a": [r[1] for r in rows], "target": [r[2] for r in rows]})
+    d = {(c, a): y for c, a, y in rows}
+    const = [d[0, a] != 2 for a in range(4) if (0, a) in d]
+    guard = [d[c, a] != c for c in (0, 2) for a in range(4) if (c, a) in d]
+    assert (report["s_const"].cases, report["s_const"].violations) == (len(const), sum(const))
+    assert (report["s_guard"].cases, report["s_guard"].violations) == (len(guard), sum(guard))
+
+
+# ---- brute force over many law shapes ------------------------------------------------------------------------------
+
+SHAPES = loads(
+    """spec shapes
+domain Z = cyclic(4)
+domain R = range(2, 5)
+model f(a: Z, b: Z) -> class(Z)
+model h(r: R) -> class(range(-1, 3))
+model p(a: Z, b: Z) -> bool
+model q(a: Z) -> real
+law f_assoc: f(f(a, b), c) == f(a, f(b, c))
+law f_ident: f(a, 0) == a
+law f_nestc: f(f(a, 1), b) == f(a, f(1, b))
+law f_shift: forall k: Z. f(a + k, b - k) == f(a, b)
+law f_neg: f(-a, -b) == -f(a, b)
+law f_guard: f(a, b) == f(b, a) when a != b and a < b
+law f_plus: f(a, b) == f(a, 0) + b
+law f_le: f(a, b) <= f(b, a) + 1
+law f_inner: f(f(a, b), f(b, a)) == f(f(b, a), f(a, b))
+law h_mono: h(r) <= h(r + 1) when r < 4
+law h_val: h(r) == r - 3
+law p_anti: p(a, b) == not p(b, a) when a != b
+law p_trans: p(a, b) and p(b, c) => p(a, c)
+law p_shift: p(a + 1, b + 1) == p(a, b)
+law q_per: q(a + 2) == q(a)
+law q_odd: q(-a) == -q(a)
+law q_le: q(a) <= q(a + 1) when a < 3
+"""
+)
+
+
+class _Absent(Exception):
+    pass
+
+
+def _oracle(model: str, d: dict) -> dict:
+    """law -> [case outcome]: True violated, False held, None not checkable (a call absent, or the guard false)."""
+
+    def g(*key):
+        key = key if len(key) > 1 else key[0]
+        if key not in d:
+            raise _Absent
+        return d[key]
+
+    def close(x, y):
+        return abs(x - y) <= 1e-5 + 1e-4 * abs(y)
+
+    z, pairs, triples = range(4), list(itertools.product(range(4), repeat=2)), list(itertools.product(range(4), repeat=3))
+    laws = {
+        "f": {
+            "f_assoc": [lambda a=a, b=b, c=c: g(g(a, b), c) != g(a, g(b, c)) for a, b, c in triples],
+            "f_ident": [lambda a=a: g(a, 0) != a for a in z],
+            "f_nestc": [lambda a=a, b=b: g(g(a, 1), b) != g(a, g(1, b)) for a, b in pairs],
+            "f_shift": [lambda a=a, b=b, k=k: g((a + k) % 4, (b - k) % 4) != g(a, b) for a, b, k in triples],
+            "f_neg": [lambda a=a, b=b: g(-a % 4, -b % 4) != -g(a, b) % 4 for a, b in pairs],
+            "f_guard": [lambda a=a, b=b: g(a, b) != g(b, a) if a < b else None for a, b in pairs],
+            "f_plus": [lambda a=a, b=b: g(a, b) != (g(a, 0) + b) % 4 for a, b in pairs],
+            "f_le": [lambda a=a, b=b: g(a, b) > (g(b, a) + 1) % 4 for a, b in pairs],
+            "f_inner": [lambda a=a, b=b: (lambda x, y: g(x, y) != g(y, x))(g(a, b), g(b, a)) for a, b in pairs],
+        },
+        "h": {
+            "h_mono": [lambda r=r: g(r) > g(r + 1) if r < 4 else None for r in range(2, 5)],
+            "h_val": [lambda r=r: g(r) != r - 3 for r in range(2, 5)],
+        },
+        "p": {
+            "p_anti": [lambda a=a, b=b: g(a, b) == g(b, a) if a != b else None for a, b in pairs],
+            "p_trans": [
+                lambda a=a, b=b, c=c: (lambda x, y, w: bool(x and y and not w))(g(a, b), g(b, c), g(a, c)) for a, b, c in triples
+            ],
+            "p_shift": [lambda a=a, b=b: g((a + 1) % 4, (b + 1) % 4) != g(a, b) for a, b in pairs],
+        },
+        "q": {
+            "q_per": [lambda a=a: not close(g((a + 2) % 4), g(a)) for a in z],
+            "q_odd": [lambda a=a: not close(g(-a % 4), -g(a)) for a in z],
+            "q_le": [lambda a=a: g(a) > g(a + 1) + 1e-5 if a < 3 else None for a in z],
+        },
+    }[model]
+    out = {}
+    for name, cases in laws.items():
+        outcomes = []
+        for case in cases:
+            try:
+                outcomes.append(case())
+            except _Absent:
+                outcomes.append(None)
+        out[name] = (sum(o is not None for o in outcomes), sum(bool(o) for o in outcomes if o is not None))
+    return out
+
+
+KEYS = {
+    "f": (("a", "b"), list(itertools.product(range(4), repeat=2)), list(range(4))),
+    "h": (("r",), [(r,) for r in range(2, 5)], list(range(-1, 3))),
+    "p": (("a", "b"), list(itertools.product(range(4), repeat=2)), [0, 1]),
+    "q": (("a",), [(a,) for a in range(4)], [0.0, 1.0, -1.0, 0.5, 1.00001]),
+}
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("model", sorted(KEYS))
+def test_law_shapes_against_brute_force(model, seed):
+    """Nested calls whose inner label feeds an absent outer input, constants, guards, foralls, range offsets,
+    bool and real labels; duplicates (the first row answers) and conflicts."""
+    rng = random.Random(seed * 31 + len(model))
+    params, keys, labels = KEYS[model]
+    keep = rng.random()
+    rows = [(*k, rng.choice(labels)) for k in keys if rng.random() < keep]
+    rows += [(*r[:-1], rng.choice(labels)) for r in rng.sample(rows, min(len(rows), rng.randint(0, 3)))]
+    rng.shuffle(rows)
+    first: dict = {}
+    for *x, y in rows:
+        first.setdefault(tuple(x) if len(x) > 1 else x[0], y)
+    want = _oracle(model, first)
+    dtype = torch.float64 if model == "q" else torch.int64
+    columns = {
+        name: torch.tensor([r[i] for r in rows], dtype=dtype if name == "target" else torch.int64)
+        for i, name in enumerate((*params, "target"))
+    }
+    report = check_data(SHAPES, columns, model=model, laws=list(want))
+    for name, counts in want.items():
+        assert (report[name].cases, report[name].violations) == counts, name
