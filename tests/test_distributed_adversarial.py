@@ -38,7 +38,7 @@ def _data(rank: int) -> tuple:
     return x[part.start : part.stop], y[part.start : part.stop]
 
 
-def _steps(model, opt: ECD, x, y, steps: int = 3, draws: tuple | None = None) -> str:
+def _steps(model, opt: ECD, x, y, steps: int = 3, draws: tuple | None = None, average: bool = True) -> str:
     """ECD steps with the gradients averaged by hand over the ranks (a missing gradient counts as zeros).
 
     ``draws=(generator, k)``: the closure also draws ``k`` numbers from ``generator`` (as a loss would).
@@ -51,7 +51,7 @@ def _steps(model, opt: ECD, x, y, steps: int = 3, draws: tuple | None = None) ->
         loss = (model(x) - y).pow(2).mean()
         if loss.requires_grad:
             loss.backward()
-        for p in model.parameters():
+        for p in model.parameters() if average else ():
             torch.distributed.all_reduce(p.grad if p.grad is not None else torch.zeros_like(p))
             if p.grad is not None:
                 p.grad /= WORLD
@@ -89,6 +89,8 @@ def _worker(rank: int, port: int, out: str) -> None:
     for p in model.parameters():
         p.requires_grad_(rank == 0)
     results["no-gradient-on-one-rank"] = _steps(model, ECD(model.parameters(), **OPTIONS), x, y)
+    model = _net()  # not wrapped in DDP: each rank's gradient is its own shard's, the replicas drifted apart
+    results["gradients-not-averaged"] = _steps(model, ECD(model.parameters(), **OPTIONS), x, y, average=False)
     model = _net()  # the noise stream also feeds draws of per-rank sizes (a loss on unequal shards)
     shared = generator(9, shared=True)
     opt = ECD(model.parameters(), nu=0.5, generator=shared, **OPTIONS)
@@ -140,6 +142,13 @@ def test_a_parameter_frozen_on_one_rank_only_is_refused_on_every_rank(ranks, key
 def test_a_rank_without_gradients_does_not_leave_the_others_waiting(ranks):
     for rank in ranks:
         assert rank["no-gradient-on-one-rank"].startswith("UsageError: ECD: rank(s) [1]"), rank["no-gradient-on-one-rank"]
+
+
+def test_gradients_that_differ_between_the_ranks_are_refused(ranks):
+    """A model not wrapped in DDP under a process group: ECD averaged the loss but stepped each rank's own gradient."""
+    for rank in ranks:
+        assert rank["gradients-not-averaged"].startswith("UsageError: ECD: rank(s) [1] have other gradients than rank 0")
+        assert "distributed=False" in rank["gradients-not-averaged"]
 
 
 def test_a_noise_stream_the_loss_also_draws_from_keeps_the_replicas_equal(ranks):

@@ -110,7 +110,9 @@ class ECD(torch.optim.Optimizer):
             raise UsageError("ECD(distributed=True) needs an initialized process group (torch.distributed.init_process_group)")
         return dist.get_world_size(self.process_group)
 
-    def _check_replicas(self, world: int, device: torch.device, structure: list, noise_state: Tensor | None) -> None:
+    def _check_replicas(
+        self, world: int, device: torch.device, structure: list, noise_state: Tensor | None, grad_sq: Tensor
+    ) -> None:
         """On the first step under ``torch.distributed``: the ranks step the same tensors and, with ``nu > 0``, draw the same noise.
 
         One ``all_gather`` (on ``device``: nccl gathers device tensors only) of two 56-bit digests:
@@ -118,7 +120,9 @@ class ECD(torch.optim.Optimizer):
         parameter with a gradient on one rank only would move there alone, and ``D`` and the norms
         would differ) and, with ``nu > 0``, ``noise_state``, the generator's state when the step
         began (different noise would move the replicas apart for good). Every rank sees every
-        digest, so all ranks raise together: none is left waiting. Once checked, ECD draws from its
+        digest, so all ranks raise together: none is left waiting. ``grad_sq`` (the squared norm of
+        the replicated tensors' gradients) must agree too: gradients that differ between the ranks
+        (a model not wrapped in DDP, or one model per rank) would move the replicas apart. Once checked, ECD draws from its
         own copy of that state, so draws from the caller's generator elsewhere (a loss given the
         same one) cannot move the ranks' noise apart.
         """
@@ -128,15 +132,24 @@ class ECD(torch.optim.Optimizer):
         else:
             state = -1 if noise else 0  # -1: no generator
         mine = torch.tensor([_digest(repr(structure).encode()), state], dtype=torch.int64, device=device)
+        mine = torch.cat([mine, grad_sq.to(device=device, dtype=torch.float64).reshape(1).view(torch.int64)])
         every = [torch.empty_like(mine) for _ in range(world)]
         torch.distributed.all_gather(every, mine, group=self.process_group)
-        every = [t.tolist() for t in every]
+        norms = [float(t[2:].view(torch.float64)) for t in every]
+        every = [t[:2].tolist() for t in every]
         odd = [rank for rank, (shape, _) in enumerate(every) if shape != every[0][0]]
         if odd:
             raise UsageError(
                 f"ECD: rank(s) {odd} step other tensors than rank 0 (parameters with a gradient, their shapes or "
                 "dtypes differ between the ranks: a parameter frozen or unused on some ranks only?); every rank "
                 "must step the same parameters with gradients averaged over the ranks (DDP) or sharded by FSDP2"
+            )
+        odd = [rank for rank, g in enumerate(norms) if not _agree(g, norms[0])]
+        if odd:
+            raise UsageError(
+                f"ECD: rank(s) {odd} have other gradients than rank 0 (|g|^2 {norms[odd[0]]:.6g} and {norms[0]:.6g}): "
+                "under a process group ECD steps replicas, whose gradients must be averaged over the ranks (wrap the "
+                "model in DistributedDataParallel, or shard it with FSDP2); for one model per rank pass distributed=False"
             )
         if noise and any(state == -1 for _, state in every):
             raise UsageError(
@@ -236,7 +249,8 @@ class ECD(torch.optim.Optimizer):
         world = self._world()
         if world and (not self._replicas_checked or (nu > 0 and not self._noise_checked)):
             # before any other collective or rank-dependent exit, so that no rank is left waiting
-            self._check_replicas(world, home or _collective_device(self.process_group), structure, noise_state)
+            device = home or _collective_device(self.process_group)
+            self._check_replicas(world, device, structure, noise_state, _replicated_grad_norm(buckets, device))
         if home is None:
             return loss
         if D < 2:
@@ -352,6 +366,21 @@ class ECD(torch.optim.Optimizer):
         scale = torch.where(moving, self._norm_sum(norm2, world).rsqrt(), torch.ones((), **f64))
         for b in buckets:
             torch._foreach_mul_(b["vels"], _on(scale, b))
+
+
+def _replicated_grad_norm(buckets: list[dict[str, Any]], device: torch.device) -> Tensor:
+    """The squared norm of the gradients of the tensors that are not shards (float64 on ``device``)."""
+    parts = [torch.stack(torch._foreach_powsum(b["grads"], 2, dtype=torch.float64)) for b in buckets if not b["sharded"]]
+    if not parts:
+        return torch.zeros((), dtype=torch.float64, device=device)
+    return torch.cat([p.to(device) for p in parts]).sum()
+
+
+def _agree(a: float, b: float) -> bool:
+    """Equal within a relative 1e-6 (replicas' reductions may round differently on different devices); nan agrees with nan."""
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return a == b or abs(a - b) <= 1e-6 * max(abs(a), abs(b))
 
 
 def _digest(data: bytes) -> int:
