@@ -13,8 +13,9 @@ Every dot product and norm is global (over all parameters of all groups), comput
 ``torch._foreach_*`` reductions, one kernel per bucket of same-device, same-dtype tensors.
 
 Under DDP (docs/distributed.md, "ECD under DDP and FSDP2"): ``F`` is the mean over the ranks of
-the closures' losses (one ``all_reduce`` of the packed scalars per step), and with ``nu > 0`` every
-rank must draw the same bounce noise (checked once: the generators' states must agree). Under
+the closures' losses (one ``all_reduce`` of the packed scalars per step). The first step checks
+(one ``all_gather``) that the ranks step the same tensors with the same gradient norm and, with
+``nu > 0``, start from the same noise stream, which ECD then draws from its own copy of. Under
 FSDP2 each rank updates its shards (DTensor parameters): the norms are added over the ranks
 (three small ``all_reduce`` per step, four with ``nu > 0``) and each shard takes its part of the
 one full noise draw, so the trajectory is the single process's.
