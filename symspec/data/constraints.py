@@ -10,6 +10,7 @@ case is checked exactly, in broadcast chunks (no Python loop over cases).
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 
@@ -135,20 +136,21 @@ class _Run:
 
     def _generic(self, order: list) -> None:
         sizes = [self.sizes[v] for v in order]
-        inner = math.prod(sizes[1:])
-        step = max(1, CHUNK // max(1, inner))
         body, guard = self.info.body, self.info.guard
         top = isinstance(body, ast.Compare) and not _is_bool_compare(body, self.table.output)
         candidates: list = []
-        for start in range(0, sizes[0], step):
-            stop = min(sizes[0], start + step)
-            shape = (stop - start, *sizes[1:])
+        lows = [self.ev.lows[v] for v in order]
+        for prefix, k, start, stop in _blocks(sizes):
+            shape = (*[1] * k, stop - start, *sizes[k + 1 :])
             env = {}
-            for k, v in enumerate(order):
+            for j, v in enumerate(order):
                 view = [1] * len(order)
-                view[k] = -1
-                values = torch.arange(start, stop) if k == 0 else torch.arange(sizes[k])
-                env[v] = (values + self.ev.lows[v]).view(view)
+                if j < k:  # one value of a leading variable per block
+                    env[v] = torch.tensor(prefix[j] + lows[j]).view(view)
+                    continue
+                view[j] = -1
+                values = torch.arange(start, stop) if j == k else torch.arange(sizes[j])
+                env[v] = (values + lows[j]).view(view)
             mask = self.ev.present(body, env)
             if guard is not None:
                 mask = mask & self.ev.truth(guard, env)
@@ -169,9 +171,8 @@ class _Run:
                 best = torch.sort(-loss, stable=True).indices[: self.keep]
                 for i, value in zip(flat[best].tolist(), loss[best].tolist()):
                     idx = _unravel(i, shape)
-                    case = {
-                        v: start + idx[0] + self.ev.lows[v] if k == 0 else idx[k] + self.ev.lows[v] for k, v in enumerate(order)
-                    }
+                    at = [*prefix, start + idx[k], *idx[k + 1 :]]
+                    case = {v: at[j] + lows[j] for j, v in enumerate(order)}
                     candidates.append((-value, len(candidates), case))
                 candidates.sort(key=lambda c: (c[0], c[1]))
                 del candidates[self.keep :]
@@ -268,6 +269,18 @@ def _is_bool_compare(body, output: str) -> bool:
     return any(isinstance(o, ast.Not | ast.Logic | ast.Compare) for o in body.operands) or (
         output == "bool" and all(isinstance(o, ast.Call) for o in body.operands)
     )
+
+
+def _blocks(sizes: list):
+    """Blocks of the grid of at most ``CHUNK`` entries: (values of the leading axes, axis k, start, stop), the
+    block holding those leading values, ``start:stop`` along axis k and every value of the axes after k."""
+    k = 0
+    while k < len(sizes) - 1 and math.prod(sizes[k + 1 :]) > CHUNK:
+        k += 1
+    step = max(1, CHUNK // max(1, math.prod(sizes[k + 1 :])))
+    for prefix in itertools.product(*(range(s) for s in sizes[:k])):
+        for start in range(0, sizes[k], step):
+            yield prefix, k, start, min(sizes[k], start + step)
 
 
 def _unravel(i: int, shape: tuple) -> list:

@@ -46,8 +46,9 @@ class Dense:
             target = torch.zeros(space, dtype=table.target.dtype)
         else:
             target = table.target[pos.clamp(min=0)]
-        if table.output in ("class", "bool"):
-            self.value = target.to(torch.int32).view(self.shape)
+        if table.output in ("class", "bool"):  # int32 unless a label (a class of range(lo, hi)) does not fit
+            wide = target.numel() > 0 and (int(target.max()) > 2**31 - 1 or int(target.min()) < -(2**31))
+            self.value = target.to(torch.int64 if wide else torch.int32).view(self.shape)
         elif table.output == "real":
             self.value = target.to(torch.float64).view(self.shape)
         else:

@@ -99,6 +99,8 @@ def recognize(info, table) -> Form | None:
     arg_lists = [_args(c) for c in calls]
     if any(a is None or len(a) != len(table.params) for a in arg_lists):
         return None
+    if any(name not in info.variables for a in arg_lists for name in a):  # a constant by name (a param, a label)
+        return None
     used = set()
     for t in (body, guard):
         if t is not None:
