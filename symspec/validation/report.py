@@ -50,12 +50,15 @@ class LawReport:
     note: str | None = None
     residual: dict | None = None  # real/tensor laws: {"abs": {p50, p90, p99, max}, "rel": {...}, "cases", "sample"}
     dims: dict = field(default_factory=dict)  # the sizes the symbolic dims of drawn tensors were given
+    cycle: dict | None = None  # check-data, transitivity: a shortest cycle of the order graph (length, nodes, rows)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["class"] = d.pop("law_class")
         d["interval"] = list(self.interval)
         d.pop("magnitudes")
+        if d["cycle"] is None:  # only transitivity on data has one
+            d.pop("cycle")
         return d
 
 
