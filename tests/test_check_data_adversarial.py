@@ -318,3 +318,45 @@ def test_law_shapes_against_brute_force(model, seed):
     report = check_data(SHAPES, columns, model=model, laws=list(want))
     for name, counts in want.items():
         assert (report[name].cases, report[name].violations) == counts, name
+
+
+# ---- csv: memory proportional to the file, line numbers, real columns ---------------------------------------------
+
+
+def test_one_huge_csv_field_is_refused_not_multiplied(tmp_path):
+    """A fixed-width string array is rows x the longest value: one 10^5-character field in 10^5 rows was 40 GB."""
+    path = tmp_path / "wide.csv"
+    path.write_text("a,b,target\n" + "1,1,2\n" * 5 + "1," + "1" * 100_000 + ",2\n" + "1,1,2\n" * 5)
+    with pytest.raises(UsageError, match=r"wide\.csv: line 7, column 'b': a value of 100000 characters \(at most 256\)"):
+        load_table(MOD, str(path))
+    with pytest.raises(UsageError, match=r"column 'a': row 1: a value of 1000 characters \(at most 256\)"):
+        load_table(MOD, {"a": ["1", "x" * 1000], "b": [1, 1], "target": [2, 2]})
+
+
+def test_csv_line_numbers_count_blank_lines(tmp_path):
+    path = tmp_path / "blank.csv"
+    path.write_text("a,b,target\n\n1,1,2\n\n\n1,1\n")
+    with pytest.raises(UsageError, match=r"blank\.csv: line 6 has 2 fields; the header has 3"):
+        load_table(MOD, str(path))
+    path.write_text('a,b,target\n"1\n",1,2\n1,1\n')  # a quoted field spanning two lines
+    with pytest.raises(UsageError, match=r"blank\.csv: line 4 has 2 fields; the header has 3"):
+        load_table(MOD, str(path))
+
+
+def test_csv_of_many_rows_in_chunks(tmp_path, monkeypatch):
+    import symspec.data.load as load_module
+
+    monkeypatch.setattr(load_module, "CSV_CHUNK", 7)  # rows cross chunk boundaries, blank lines in some chunks
+    rows = [(a, b, (a + b) % 5) for a in range(5) for b in range(5)]
+    text = "a,b,target\n" + "".join(f"{a},{b},{y}\n" + ("\n" if a == b else "") for a, b, y in rows)
+    (tmp_path / "m.csv").write_text(text)
+    table = load_table(MOD, str(tmp_path / "m.csv"))
+    assert table.inputs["a"].tolist() == [r[0] for r in rows] and table.target.tolist() == [r[2] for r in rows]
+
+
+def test_real_column_names_the_bad_row(tmp_path):
+    spec = loads("spec q\nmodel q(a: cyclic(3)) -> real\nlaw p: q(a + 1) == q(a)\n")
+    (tmp_path / "r.csv").write_text("a,target\n0,1.5\n1,\x1b[2Jx\n")
+    with pytest.raises(UsageError) as err:
+        load_table(spec, str(tmp_path / "r.csv"))
+    assert str(err.value).endswith("column 'target': row 1: '\\x1b[2Jx' is not a number")

@@ -7,7 +7,10 @@ value outside its domain, an unknown name, ragged columns, an ambiguous model.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
+import itertools
 import math
 import os
 from collections.abc import Mapping
@@ -24,6 +27,8 @@ __all__ = ["load_table", "read_columns", "domain_names", "shown", "FORMATS"]
 FORMATS = (".pt", ".npz", ".csv", ".parquet")
 TRUE_WORDS = {"true": 1, "false": 0, "True": 1, "False": 0, "TRUE": 1, "FALSE": 0}
 INT64_MAX = 2**63 - 1
+CSV_CHUNK = 1 << 16  # csv rows parsed per chunk
+MAX_TEXT = 256  # characters in one written-out value (csv field, string in a column); more is a usage error
 
 
 def shown(text, limit: int | None = None) -> str:
@@ -94,6 +99,9 @@ def _read_npz(path: str) -> dict:
 
 
 def _read_csv(path: str) -> dict:
+    """Columns of a csv as fixed-width string arrays, read in chunks of ``CSV_CHUNK`` rows (a few bytes a cell,
+    not a Python string each); a field longer than ``MAX_TEXT`` characters is a usage error, so memory stays
+    proportional to the file."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
@@ -104,19 +112,61 @@ def _read_csv(path: str) -> dict:
             dupes = sorted({h for h in header if header.count(h) > 1})
             if dupes:
                 raise UsageError(f"--data {shown(path)}: column '{shown(dupes[0])}' appears twice in the header")
-            rows = [r for r in reader if r]  # blank lines are skipped
+            parts: list = [[] for _ in header]
+            with _no_cyclic_gc():  # millions of short-lived lists: the cyclic collector only slows them (2x)
+                _read_chunks(path, reader, header, parts)
     except UnicodeDecodeError as err:
         raise UsageError(f"--data {shown(path)}: not UTF-8 text: {err.reason} at byte {err.start}") from None
     except csv.Error as err:
-        raise UsageError(f"--data {shown(path)}: bad csv: {err}") from None
+        raise UsageError(f"--data {shown(path)}: bad csv: {shown(err)}") from None
     except OSError as err:
         raise UsageError(f"--data {shown(path)}: cannot read: {err.strerror or err}") from None
+    return {h: np.concatenate(p) if p else np.zeros(0, dtype=np.int64) for h, p in zip(header, parts)}
+
+
+def _read_chunks(path: str, reader, header: list, parts: list) -> None:
+    """The csv's rows, ``CSV_CHUNK`` at a time, appended to ``parts`` (one list of string arrays per column)."""
     width = len(header)
-    for i, r in enumerate(rows):
-        if len(r) != width:
-            raise UsageError(f"--data {shown(path)}: line {i + 2} has {len(r)} fields; the header has {width}")
-    columns = list(zip(*rows)) if rows else [() for _ in header]
-    return {h: np.array(c, dtype=object) if c else np.zeros(0, dtype=np.int64) for h, c in zip(header, columns)}
+    while chunk := list(itertools.islice(reader, CSV_CHUNK)):
+        widths = set(map(len, chunk))
+        if 0 in widths:  # blank lines are skipped
+            chunk = [r for r in chunk if r]
+            widths.discard(0)
+        if widths - {width}:
+            line, fields = _find_line(path, lambda r: len(r) != width)
+            raise UsageError(f"--data {shown(path)}: line {line} has {len(fields)} fields; the header has {width}")
+        if chunk and max(map(len, itertools.chain.from_iterable(chunk))) > MAX_TEXT:
+            line, fields = _find_line(path, lambda r: max(map(len, r)) > MAX_TEXT)
+            column = next(h for h, x in zip(header, fields) if len(x) > MAX_TEXT)
+            raise UsageError(
+                f"--data {shown(path)}: line {line}, column '{shown(column)}': a value of "
+                f"{max(map(len, fields))} characters (at most {MAX_TEXT})"
+            )
+        for j, column in enumerate(zip(*chunk)):
+            parts[j].append(np.array(column, dtype=str))
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc():
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _find_line(path: str, bad) -> tuple[int, list]:
+    """(line number, fields) of the first non-blank data row of a csv for which ``bad(fields)`` holds (an error
+    path: the file is read again, row by row, for the line number)."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        next(reader, None)
+        for row in reader:
+            if row and bad(row):
+                return reader.line_num, row
+    raise AssertionError("no such row")  # pragma: no cover - called only when a chunk held one
 
 
 def _read_parquet(path: str) -> dict:
@@ -198,6 +248,20 @@ def _outside(where: str, row: int, text: str, low: int, size: int, domain) -> Us
     return UsageError(f"{where}: row {row}: {text} is outside {domain} (values {low}..{low + size - 1})")
 
 
+def _texts(arr: np.ndarray, where: str) -> np.ndarray:
+    """A column of strings (or mixed objects) as a fixed-width string array, each value at most ``MAX_TEXT``
+    characters: the array is rows x the longest value, so one huge value must not multiply into every row."""
+    if arr.dtype.kind == "U" and arr.dtype.itemsize // 4 <= MAX_TEXT:
+        return arr
+    texts = arr.astype(object) if arr.dtype.kind != "O" else arr
+    texts = [v if isinstance(v, str) else str(v) for v in texts.tolist()] if arr.dtype.kind != "U" else texts.tolist()
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    if lengths.size and int(lengths.max()) > MAX_TEXT:
+        i = int(np.flatnonzero(lengths > MAX_TEXT)[0])
+        raise UsageError(f"{where}: row {i}: a value of {int(lengths[i])} characters (at most {MAX_TEXT})")
+    return np.array(texts, dtype=str) if texts else np.zeros(0, dtype=str)
+
+
 def _finite_column(values, where: str, size: int, low: int, names: list | None, domain) -> torch.Tensor:
     """Domain values (int64) of a finite-domain column: numbers, or names where the domain has names.
 
@@ -207,7 +271,7 @@ def _finite_column(values, where: str, size: int, low: int, names: list | None, 
     if arr.ndim != 1:
         raise UsageError(f"{where}: expected one value per row, got an array of shape {list(arr.shape)}")
     if arr.dtype == object or arr.dtype.kind in "US":
-        arr = _parse_names(arr.astype(str), where, low, size, names, domain)
+        arr = _parse_names(_texts(arr, where), where, low, size, names, domain)
     elif arr.dtype.kind == "b":
         arr = arr.astype(np.int64)
     elif arr.dtype.kind == "f":
@@ -280,10 +344,14 @@ def _real_column(values, where: str, shape: tuple | None) -> torch.Tensor:
     """float64 values of a real (shape None) or tensor column, finite."""
     arr = _as_array(values, where)
     if arr.dtype == object or arr.dtype.kind in "US":
+        if arr.ndim != 1:
+            raise UsageError(f"{where}: strings are read as one number per row, got an array of shape {list(arr.shape)}")
+        texts = np.char.strip(_texts(arr, where))
         try:
-            arr = np.char.strip(arr.astype(str)).astype(np.float64)
-        except ValueError as err:
-            raise UsageError(f"{where}: not a number: {err}") from None
+            arr = texts.astype(np.float64)
+        except ValueError:
+            i, text = next((i, t) for i, t in enumerate(texts.tolist()) if not _is_float(t))
+            raise UsageError(f"{where}: row {i}: '{shown(text, 40)}' is not a number") from None
     if arr.dtype.kind not in "biuf":
         raise UsageError(f"{where}: values of type {arr.dtype} are not real numbers")
     arr = arr.astype(np.float64)
@@ -299,6 +367,14 @@ def _real_column(values, where: str, shape: tuple | None) -> torch.Tensor:
         i = int(np.flatnonzero(bad)[0])
         raise UsageError(f"{where}: row {i} is not finite (nan or inf)")
     return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _choose_model(spec, columns: dict, model: str | None) -> str:
