@@ -1,13 +1,16 @@
-"""Adversarial checks of symspec under ``torch.distributed`` (docs/distributed.md): two gloo ranks on the CPU.
+"""Adversarial checks of symspec under ``torch.distributed`` (docs/distributed.md): three gloo ranks on the CPU.
 
-Each scenario once made the ranks diverge silently or wait forever; the
-ranks run every scenario in one spawn (bounded in time, with a short
-collective timeout so a hang fails the test instead of stalling it).
+The ECD scenarios once made the ranks diverge silently or wait forever;
+sharded validation with an odd world size (ranks without cases, guards met
+by rejection, residuals) must print the single-process report. The ranks
+run every scenario in one spawn (bounded in time, with a short collective
+timeout so a hang fails the test instead of stalling it).
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import multiprocessing
 import os
 import socket
@@ -15,15 +18,62 @@ import socket
 import pytest
 import torch
 
+import symspec
 from symspec.distributed import generator, shard
 from symspec.errors import UsageError
 from symspec.optim import ECD
 
-WORLD = 2
+WORLD = 3
 N = 13
-TIMEOUT = 60  # seconds for the two processes
+TIMEOUT = 90  # seconds for the three processes
 COLLECTIVE_TIMEOUT = 20  # a rank left waiting in a collective fails after this
 OPTIONS = dict(lr=0.3, eta=4.0, F0=0.0, weight_decay=0.01)
+
+
+COMPARISON = """
+domain Item = range(0, 7)
+model gt(a: Item, b: Item) -> bool
+law irreflexive: not gt(a, a)
+law antisymmetric: gt(a, b) == not gt(b, a) when a != b
+law transitive: gt(a, b) and gt(b, c) => gt(a, c)
+law ordered: gt(a, c) == sigmoid(logit(gt(a, b)) + logit(gt(b, c))) when a > b > c
+"""
+REAL = """
+domain Zp = cyclic(11)
+model f(a: Zp, b: Zp) -> real
+law swap: f(a, b) == f(b, a) [tol 0.5]
+law shift: forall k: Zp. f(a + k, b) == f(a, b) [tol 1.0]
+"""
+# (spec, model name, table size, options): 7 batches, 3 batches, 1 batch (two ranks without cases), tables off
+REPORTS = {
+    "comparison-5": (COMPARISON, "gt", 7, {"batch_size": 5, "examples": 3}),
+    "comparison-17-untabulated": (COMPARISON, "gt", 7, {"batch_size": 17, "examples": 3, "tabulate": False}),
+    "comparison-1000": (COMPARISON, "gt", 7, {"batch_size": 1000}),
+    "real-13": (REAL, "f", 11, {"batch_size": 13}),
+    "real-5000": (REAL, "f", 11, {"batch_size": 5000, "tabulate": False}),
+}
+
+
+class _Table(torch.nn.Module):
+    """A random table of (a, b): laws fail on some cases, residuals spread out."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.t = torch.nn.Parameter(torch.randn(n, n, dtype=torch.float64, generator=torch.Generator().manual_seed(n)))
+
+    def forward(self, a, b):
+        return self.t[a, b]
+
+
+def _report(key: str) -> dict:
+    text, name, n, options = REPORTS[key]
+    report = symspec.validate(symspec.loads(text, f"{key}.sym"), models={name: _Table(n)}, **options)
+    d = json.loads(report.to_json())
+    for t in d["tabulated"].values():
+        t.pop("seconds")
+    for law in d["laws"]:
+        law.pop("seconds")
+    return d
 
 
 def _net() -> torch.nn.Module:
@@ -85,7 +135,7 @@ def _worker(rank: int, port: int, out: str) -> None:
         opt = ECD(model.parameters(), nu=nu, generator=generator(9, shared=True), **OPTIONS)
         results[key] = _steps(model, opt, x, y)
         results[key + "-params"] = [p.detach().clone() for p in model.parameters()]
-    model = _net()  # rank 1 steps nothing (no gradient at all): it returned early, rank 0 waited in the all_reduce
+    model = _net()  # ranks 1, 2 step nothing (no gradient at all): they returned early, rank 0 waited in the all_reduce
     for p in model.parameters():
         p.requires_grad_(rank == 0)
     results["no-gradient-on-one-rank"] = _steps(model, ECD(model.parameters(), **OPTIONS), x, y)
@@ -100,6 +150,8 @@ def _worker(rank: int, port: int, out: str) -> None:
     opt = ECD(model.parameters(), nu=0.5, generator=generator(9, shared=True), **OPTIONS)
     results["same"] = _steps(model, opt, x, y)
     results["same-params"] = [p.detach().clone() for p in model.parameters()]
+    for key in REPORTS:
+        results[key] = _report(key)
     torch.save(results, os.path.join(out, f"rank{rank}.pt"))
     torch.distributed.destroy_process_group()
 
@@ -135,19 +187,19 @@ def test_a_parameter_frozen_on_one_rank_only_is_refused_on_every_rank(ranks, key
     """It moved on rank 0 alone (and the norms differed): the replicas drifted apart without an error."""
     for rank in ranks:
         assert rank[key].startswith("UsageError: ECD: rank(s) [1] step other tensors than rank 0"), rank[key]
-    for a, b in zip(ranks[0][key + "-params"], ranks[1][key + "-params"]):
-        assert torch.equal(a, b)  # refused before anything moved
+    for rank in ranks:  # refused before anything moved
+        assert all(torch.equal(a, b) for a, b in zip(rank[key + "-params"], _net().parameters()))
 
 
 def test_a_rank_without_gradients_does_not_leave_the_others_waiting(ranks):
     for rank in ranks:
-        assert rank["no-gradient-on-one-rank"].startswith("UsageError: ECD: rank(s) [1]"), rank["no-gradient-on-one-rank"]
+        assert rank["no-gradient-on-one-rank"].startswith("UsageError: ECD: rank(s) [1, 2]"), rank["no-gradient-on-one-rank"]
 
 
 def test_gradients_that_differ_between_the_ranks_are_refused(ranks):
     """A model not wrapped in DDP under a process group: ECD averaged the loss but stepped each rank's own gradient."""
     for rank in ranks:
-        assert rank["gradients-not-averaged"].startswith("UsageError: ECD: rank(s) [1] have other gradients than rank 0")
+        assert rank["gradients-not-averaged"].startswith("UsageError: ECD: rank(s) [1, 2] have other gradients than rank 0")
         assert "distributed=False" in rank["gradients-not-averaged"]
 
 
@@ -155,16 +207,26 @@ def test_a_noise_stream_the_loss_also_draws_from_keeps_the_replicas_equal(ranks)
     """Rank r drew r + 1 numbers per step from ECD's stream: the bounce noise differed from step 2 on."""
     for rank in ranks:
         assert rank["stream-shared-with-the-loss"] == "no error"
-    for a, b in zip(ranks[0]["stream-shared-with-the-loss-params"], ranks[1]["stream-shared-with-the-loss-params"]):
-        assert torch.equal(a, b)
+    for rank in ranks[1:]:
+        for a, b in zip(ranks[0]["stream-shared-with-the-loss-params"], rank["stream-shared-with-the-loss-params"]):
+            assert torch.equal(a, b)
 
 
 def test_identical_ranks_step_together(ranks):
     for rank in ranks:
         assert rank["same"] == "no error"
-    for a, b in zip(ranks[0]["same-params"], ranks[1]["same-params"]):
-        assert torch.equal(a, b)
+    for rank in ranks[1:]:
+        for a, b in zip(ranks[0]["same-params"], rank["same-params"]):
+            assert torch.equal(a, b)
     assert any(not torch.equal(a, s) for a, s in zip(ranks[0]["same-params"], _net().parameters()))
+
+
+@pytest.mark.parametrize("key", sorted(REPORTS))
+def test_sharded_validation_on_three_ranks_is_the_single_process_report(ranks, key):
+    want = _report(key)
+    assert any(law["violations"] for law in want["laws"])  # worst cases and magnitudes are merged too
+    for rank in ranks:
+        assert rank[key] == want
 
 
 # ---------------------------------------------------------------- benchmarks/gpu_check.sh
