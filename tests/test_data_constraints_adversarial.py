@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 import torch
 
 import symspec
@@ -181,3 +182,59 @@ def test_generic_chunks_stay_bounded_when_a_small_variable_leads(monkeypatch):
             else:
                 a, b = ex["values"]["a"], ex["values"]["b"]
                 assert not first[(k, a, b)] and not first[(k, b, a)] and a != b
+
+
+REAL_EDGE = """
+spec real_edge
+graph G = path(3)
+domain N = nodes(G)
+model r(a: N, b: N) -> real
+law tri: r(u, v) <= r(u, w) + r(w, v)
+law tri_exact: r(u, v) <= r(u, w) + r(w, v) [tol 0]
+law mirrored: r(u, w) + r(w, v) >= r(u, v) [tol 0]
+law reverse: r(u, w) + r(w, v) <= r(u, v) [tol 0]
+law geo_le: r(u, v) <= r(u, w) + r(w, v) when between(G, u, w, v)
+law geo_ge: r(u, v) >= r(u, w) + r(w, v) when between(G, u, w, v) [tol 0]
+law guarded: r(u, v) <= r(u, w) + r(w, v) when u != v
+"""
+
+
+@pytest.mark.parametrize("near", [0, 24])
+@pytest.mark.parametrize(
+    ("x", "left", "right"),
+    [(1.00001, 0.5, 0.5), (0.30000000000000004, 0.1, 0.2), (0.3, 0.1, 0.2), (2.00001, 1.0, 1.0), (0.6, 0.1, 0.2)],
+)
+def test_real_sides_are_decided_as_the_validator_does(monkeypatch, near, x, left, right):
+    """``lhs <= rhs + tol`` (docs/data.md, runtime ``at_most``), not ``(lhs - left) - right <= tol``: they differ
+    by a rounding at the boundary (1.00001 against 0.5 + 0.5 with the default tol 1e-5 is no violation)."""
+    import symspec.data.constraints_triangle as tri
+
+    monkeypatch.setattr(tri, "NEAR_FACTOR", near)  # 0: the triples holding a label off the graph distance
+    spec = symspec.loads(REAL_EDGE)
+    keys = [(0, 2), (0, 1), (1, 2)]
+    cols, first = columns(keys, [x, left, right], ("a", "b"))
+    table = load_table(spec, cols)
+    n3 = range(3)
+    tri_calls = [lambda u, v, w: (u, v), lambda u, v, w: (u, w), lambda u, v, w: (w, v)]
+    on_path = {(0, 1, 2), (2, 1, 0)} | {(u, u, v) for u in n3 for v in n3} | {(u, v, v) for u in n3 for v in n3}
+
+    def at_most(a, b, tol):  # symspec.runtime.checks.at_most on float64 tensors
+        return bool(torch.tensor(a, dtype=torch.float64) <= torch.tensor(b, dtype=torch.float64) + tol)
+
+    expected = {
+        "tri": brute(first, [n3] * 3, tri_calls, lambda *a: True, lambda a, b, c: at_most(a, b + c, 1e-5)),
+        "tri_exact": brute(first, [n3] * 3, tri_calls, lambda *a: True, lambda a, b, c: at_most(a, b + c, 0.0)),
+        "mirrored": brute(first, [n3] * 3, tri_calls, lambda *a: True, lambda a, b, c: at_most(a, b + c, 0.0)),
+        "reverse": brute(first, [n3] * 3, tri_calls, lambda *a: True, lambda a, b, c: at_most(b + c, a, 0.0)),
+        "geo_le": brute(first, [n3] * 3, tri_calls, lambda u, v, w: (u, w, v) in on_path,
+                        lambda a, b, c: at_most(a, b + c, 1e-5)),
+        "geo_ge": brute(first, [n3] * 3, tri_calls, lambda u, v, w: (u, w, v) in on_path,
+                        lambda a, b, c: at_most(b + c, a, 0.0)),
+        "guarded": brute(first, [n3] * 3, tri_calls, lambda u, v, w: u != v, lambda a, b, c: at_most(a, b + c, 1e-5)),
+    }  # fmt: skip
+    for law, counts in expected.items():
+        report = fast(spec, table, law)
+        assert (report.cases, report.violations) == counts, law
+    if near == 24:  # the generic path agrees (one run is enough: it has no near path)
+        for law in ("tri", "tri_exact", "reverse"):
+            assert generic(spec, cols, law, monkeypatch) == expected[law], law

@@ -205,8 +205,10 @@ class Evaluator:
                 return d <= slack, torch.where(d <= slack, 0.0, d)
             if op == "!=":
                 raise Unsupported("!= between reals")
-            d = a - b if op in ("<=", "<") else b - a  # strictness is not tested on reals
-            return d <= slack, torch.where(d <= slack, 0.0, d).to(torch.float64)
+            # the validator's at_most: a <= b + tol (strictness is not tested on reals)
+            holds = a <= b + self.tol if op in ("<=", "<") else b <= a + self.tol
+            d = a - b if op in ("<=", "<") else b - a
+            return holds, torch.where(holds, 0.0, d).to(torch.float64)
         if op == "==":
             return a == b, (a - b).abs().to(torch.float64)
         if op == "!=":

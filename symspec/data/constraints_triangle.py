@@ -131,21 +131,34 @@ def _violations(x, px, left, pl, right, pr, op: str, real: bool, tol: float, kee
     for start in range(0, n_u, step):
         c = min(step, n_u - start)
         d, bad = buffer[:c], flags[:c]
-        if upper:  # D = (x - left) - right
-            torch.sub(xs[start : start + c, None, :], ls[start : start + c, :, None], out=d)
-            torch.sub(d, rs[None], out=d)
-        else:  # D = (left - x) + right
-            torch.sub(ls[start : start + c, :, None], xs[start : start + c, None, :], out=d)
-            torch.add(d, rs[None], out=d)
-        torch.gt(d, slack, out=bad)
+        xc = xs[start : start + c, None, :]
+        if real:  # the validator's decision: x <= (left + right) + tol, or (left + right) <= x + tol
+            torch.add(ls[start : start + c, :, None], rs[None], out=d)
+            if upper:
+                d += tol
+                torch.gt(xc, d, out=bad)
+                torch.sub(xc, d, out=d)
+                d += tol  # D = x - (left + right)
+            else:
+                torch.gt(d, xc + tol, out=bad)
+                torch.sub(d, xc, out=d)  # D = (left + right) - x
+        else:
+            if upper:  # D = (x - left) - right
+                torch.sub(xc, ls[start : start + c, :, None], out=d)
+                torch.sub(d, rs[None], out=d)
+            else:  # D = (left - x) + right
+                torch.sub(ls[start : start + c, :, None], xc, out=d)
+                torch.add(d, rs[None], out=d)
+            torch.gt(d, slack, out=bad)
         count = int(torch.count_nonzero(bad))
         total += count
         if not count or not keep:
             continue
-        floor = worst[-1][0] - (1 if strict else 0) if len(worst) >= keep else slack
-        if float(d.max()) <= floor:  # nothing here enters the worst kept so far (earlier cases win ties)
+        if len(worst) >= keep:  # only what beats the worst kept so far (earlier cases win ties)
+            bad &= d > worst[-1][0] - (1 if strict else 0)
+        flat = bad.reshape(-1).nonzero().squeeze(1)
+        if not flat.numel():
             continue
-        flat = (d.reshape(-1) > floor).nonzero().squeeze(1)
         excess = d.reshape(-1)[flat].to(torch.float64) + (1 if strict else 0)
         best = torch.sort(-excess, stable=True).indices[:keep]
         for i, e in zip(flat[best].tolist(), excess[best].tolist()):
@@ -204,17 +217,29 @@ def _geodesic(
         cases += n_cases
         if not n_cases or count_only:
             continue
-        torch.sub(xs[start : start + c, None, :], ls[start : start + c, :, None], out=dd)
-        torch.sub(dd, rs[None], out=dd)  # D = x - (left + right)
-        if op == "==":
-            torch.ne(dd, 0, out=bad)
-            torch.abs(dd, out=dd)
+        xc = xs[start : start + c, None, :]
+        if real:  # the validator's decision (no ==: a relative tolerance goes the generic way)
+            torch.add(ls[start : start + c, :, None], rs[None], out=dd)
+            if op in ("<=", "<"):
+                dd += tol
+                torch.gt(xc, dd, out=bad)
+                torch.sub(xc, dd, out=dd)
+                dd += tol  # D = x - (left + right)
+            else:
+                torch.gt(dd, xc + tol, out=bad)
+                torch.sub(dd, xc, out=dd)  # D = (left + right) - x
         else:
-            if op in (">=", ">"):
-                torch.neg(dd, out=dd)
-            torch.gt(dd, slack, out=bad)
-            if strict:
-                dd += 1
+            torch.sub(xc, ls[start : start + c, :, None], out=dd)
+            torch.sub(dd, rs[None], out=dd)  # D = x - (left + right)
+            if op == "==":
+                torch.ne(dd, 0, out=bad)
+                torch.abs(dd, out=dd)
+            else:
+                if op in (">=", ">"):
+                    torch.neg(dd, out=dd)
+                torch.gt(dd, slack, out=bad)
+                if strict:
+                    dd += 1
         bad &= case
         count = int(torch.count_nonzero(bad))
         total += count
@@ -265,13 +290,20 @@ def _violations_near(
     pr_t, clean_x_t, clean_l_t = pr.T.contiguous(), clean_x.T.contiguous(), clean_l.T.contiguous()
     total, worst = 0, []
 
-    def collect(diff, ok, triple, on_path):
+    real = x.dtype == torch.float64
+
+    def collect(xv, sv, ok, triple, on_path):
+        """``xv OP sv`` (x and left + right, broadcast) where ``ok``; reals decided as the validator does."""
         nonlocal total
+        diff = xv - sv
         if op == ">=":
             diff = -diff
         elif op == "==":
             diff = diff.abs()
-        bad = ok & (diff > slack)
+        if real and op in ("<=", ">="):  # x <= (left + right) + tol, or (left + right) <= x + tol
+            bad = ok & (xv > sv + slack if op == "<=" else sv > xv + slack)
+        else:
+            bad = ok & (diff > slack)
         if between:
             bad &= on_path()
         count = int(torch.count_nonzero(bad))
@@ -291,9 +323,9 @@ def _violations_near(
     u, v = dirty_x.nonzero(as_tuple=True)  # x dirty: every w
     for a in range(0, u.numel(), step):
         uu, vv = u[a : a + step], v[a : a + step]
-        diff = x[uu, vv][:, None] - left[uu] - right_t[vv]
         collect(
-            diff,
+            x[uu, vv][:, None],
+            left[uu] + right_t[vv],
             pl[uu] & pr_t[vv],
             lambda r, c, uu=uu, vv=vv: (int(uu[r]), c, int(vv[r])),
             lambda uu=uu, vv=vv: _on_path(dist[uu, vv][:, None], dist[uu], dist_t[vv]),
@@ -301,9 +333,9 @@ def _violations_near(
     u, w = dirty_l.nonzero(as_tuple=True)  # x clean, left dirty: every v
     for a in range(0, u.numel(), step):
         uu, ww = u[a : a + step], w[a : a + step]
-        diff = x[uu] - left[uu, ww][:, None] - right[ww]
         collect(
-            diff,
+            x[uu],
+            left[uu, ww][:, None] + right[ww],
             clean_x[uu] & pr[ww],
             lambda r, c, uu=uu, ww=ww: (int(uu[r]), int(ww[r]), c),
             lambda uu=uu, ww=ww: _on_path(dist[uu], dist[uu, ww][:, None], dist[ww]),
@@ -311,9 +343,9 @@ def _violations_near(
     w, v = dirty_r.nonzero(as_tuple=True)  # x and left clean, right dirty: every u
     for a in range(0, w.numel(), step):
         ww, vv = w[a : a + step], v[a : a + step]
-        diff = x_t[vv] - left_t[ww] - right[ww, vv][:, None]
         collect(
-            diff,
+            x_t[vv],
+            left_t[ww] + right[ww, vv][:, None],
             clean_x_t[vv] & clean_l_t[ww],
             lambda r, c, ww=ww, vv=vv: (c, int(ww[r]), int(vv[r])),
             lambda ww=ww, vv=vv: _on_path(dist_t[vv], dist_t[ww], dist[ww, vv][:, None]),
