@@ -161,7 +161,7 @@ class ECD(torch.optim.Optimizer):
         if noise and any(state != every[0][1] for _, state in every):
             raise UsageError(
                 "ECD: the ranks' noise generators differ (nu > 0 would move the replicas apart): pass one stream "
-                "shared by the ranks, symspec.distributed.generator(seed, device, shared=True), used by ECD alone"
+                "shared by the ranks, symspec.distributed.generator(seed, device, shared=True) (ECD then draws from its own copy)"
             )
         if structure:  # with no gradient anywhere nothing is stepped: check again when there is one
             self._replicas_checked = True
