@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 
 from ..errors import SpecError, UsageError
@@ -171,6 +172,26 @@ def _resolve(signature, spec, params):
     return load(path, params), _read(path), path, params
 
 
+def _pin_params(base: str, file: str, params) -> str:
+    """``base`` with each overridden ``param`` (``--param n=13``) written in, so the printed spec states the
+    values the data was read with (its laws name them: ``units(13)``, ``cyclic(13)``)."""
+    if not params:
+        return base
+    from ..pipeline import loads
+
+    try:
+        declared = loads(base, file).params
+    except SpecError:  # pragma: no cover - the text loaded with the overrides; without them it may not
+        return base
+    for pname, value in params.items():
+        if declared.get(pname) == value:
+            continue
+        line = re.compile(rf"^([ \t]*param[ \t]+{re.escape(pname)}[ \t]*=[ \t]*)([+-]?[0-9]+)", re.MULTILINE)
+        written = f"{value}  # suggest read the data with --param {pname}={value}"
+        base = line.sub(lambda m, w=written: m.group(1) + w, base, count=1)
+    return base
+
+
 def _read(path: str) -> str:
     from ..syntax.parser import decode
 
@@ -228,6 +249,7 @@ def suggest(
     from .table import Table
 
     checked, base, file, params = _resolve(signature, spec, params)
+    base = _pin_params(base, file, params)
     name = _pick_model(checked, model)
     if isinstance(data, Table):
         table = data
@@ -273,15 +295,45 @@ def _evaluate(cand: Candidate, base, file, params, table, distinct, max_elements
             return Suggestion(
                 cand, Evidence(), "untestable", why="exact lookups need every input finite and the law's transforms tabulated"
             )
+        if not gens and not law.finite:
+            return Suggestion(
+                cand,
+                Evidence(),
+                "untestable",
+                why="the analysis tabulates no transform of this law (its domains are too large to list)",
+            )
         elements, every = group_elements(gens, max_elements, seed)
         ev = law_evidence(table, elements, distinct=distinct, seed=seed)
         ev.every_element = every
+        if ev.tested:
+            covered = _covered(elements, ev.witnessed, every, max_elements)
+            if covered is not None:
+                ev.note = "; ".join(x for x in (ev.note, covered) if x)
+                return Suggestion(cand, ev, "rejected", why=covered)
+    if cand.test == "tensor" and ev.tested and ev.subgroup:
+        ev.note = "; ".join(x for x in (ev.note, ev.subgroup) if x)
+        return Suggestion(cand, ev, "rejected", why=ev.subgroup)
     ok = ev.tested >= min_tested and wilson_lower(ev) >= threshold
     if not ev.tested:
         return Suggestion(
             cand, ev, "untestable", why=f"no pair tested: no moved input was in the data ({ev.untestable:,} absent)"
         )
     return Suggestion(cand, ev, "accepted" if ok else "rejected")
+
+
+def _covered(elements: list, witnessed: list, every: bool, max_elements: int) -> str | None:
+    """None when the elements that connected a tested pair generate the group tested; else why the law is not
+    accepted: the data saw only a subgroup (``f(a + 8, b) == f(a, b)`` on rows with ``a`` in {0, 8, 16} says
+    nothing about ``a + 1``)."""
+    if len(witnessed) == len(elements):
+        return None
+    sub, closed = group_elements([elements[i] for i in witnessed], max_elements)
+    if not closed:  # the witnessed elements generate more than can be listed: the check cannot tell
+        return None
+    if every and len(sub) >= len(elements):
+        return None
+    whole = f"the group's {len(elements) + 1}" if every else "a larger group"
+    return f"the pairs tested come from a subgroup of {len(sub) + 1} elements of {whole}: the rest of the group is untested"
 
 
 def _settle(result: Suggestions, file: str, params) -> None:

@@ -11,6 +11,7 @@ when label(T x) == S label(x).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +41,8 @@ MAX_QUERIES = 1 << 22  # (input, element) lookups per candidate; past it, a seed
 DENSE_LIMIT = 1 << 26  # input spaces up to this size get a dense key -> distinct input map (as Table does)
 REAL_RTOL = 1e-6  # real outputs of finite inputs agree when |y' - y| <= REAL_RTOL * max(1, |y|)
 _WORD_ROUNDS = 3  # random words: this many rounds of a random power of each generator
+ELEMENT_ENTRIES = 1 << 25  # map entries of the elements held at once (256 MB of int64): fewer elements of huge domains
+WORD_ENTRIES = 1 << 28  # map entries composed to build the random words of one candidate (a few seconds)
 
 
 @dataclass
@@ -56,6 +59,8 @@ class Evidence:
     proxy: str | None = None  # None: exact lookups; else how T x was matched (nearest neighbour)
     examples: list = field(default_factory=list)  # contradicting pairs: {"row", "moved_row", "label", "expected", "found"}
     note: str = ""
+    witnessed: list = field(default_factory=list, repr=False)  # indices of the elements that connected a tested pair
+    subgroup: str = ""  # tensors: why the tested pairs cover only a subgroup ("" when they cover the group)
 
     @property
     def agreement(self) -> float:
@@ -84,9 +89,17 @@ class Element:
     out: np.ndarray | None  # push map on output class indices; None: the output is left as it is
 
     def key(self) -> bytes:
-        parts = [np.asarray(self.sources, dtype=np.int64).tobytes()] + [p.tobytes() for p in self.perms]
-        parts.append(b"-" if self.out is None else self.out.tobytes())
-        return b"|".join(parts)
+        """A digest of the element (its maps can hold millions of entries: only 32 bytes are kept)."""
+        h = hashlib.blake2b(np.asarray(self.sources, dtype=np.int64).tobytes(), digest_size=32)
+        for p in self.perms:
+            h.update(b"|")
+            h.update(p.tobytes())
+        h.update(b"|-" if self.out is None else b"|" + self.out.tobytes())
+        return h.digest()
+
+    def size(self) -> int:
+        """Entries of its maps (the cost of one composition)."""
+        return sum(len(p) for p in self.perms) + (0 if self.out is None else len(self.out))
 
     def after(self, first: Element) -> Element:
         """This element acting after ``first``."""
@@ -151,6 +164,8 @@ def group_elements(generators: list, max_elements: int = MAX_ELEMENTS, seed: int
     gens = [e for e in generators if not e.is_identity()]
     if not gens:
         return [], True
+    size = max(1, max(e.size() for e in gens))
+    max_elements = max(len(gens), min(max_elements, ELEMENT_ENTRIES // size))  # huge domains: fewer elements held
     ident = Element(tuple(range(len(gens[0].perms))), tuple(np.arange(len(p), dtype=np.int64) for p in gens[0].perms), None)
     seen = {ident.key(): ident}
     frontier = [ident]
@@ -185,6 +200,9 @@ def _random_words(gens: list, ident: Element, count: int, seed: int) -> list:
     rounds, so a generator of large order is reached at every power, not only short ones."""
     rng = np.random.default_rng(seed)
     out = {g.key(): g for g in gens}
+    size = max(1, max(g.size() for g in gens))
+    per_word = _WORD_ROUNDS * len(gens) * 34 * size  # about 2 x 16 compositions per random power, and one to join it
+    count = min(count, len(out) + WORD_ENTRIES // per_word)  # huge domains: the generators and what the budget allows
     tries = 0
     while len(out) < count and tries < 20 * count:
         tries += 1
@@ -241,9 +259,11 @@ def _labels_agree(found: torch.Tensor, expected: torch.Tensor, output: str) -> t
 def law_evidence(table, elements: list, moved_only: bool = False, distinct: Distinct | None = None, seed: int = 0) -> Evidence:
     """The pairs ``(x, T x)`` of ``table`` over ``elements``, each unordered pair once (T x's key >= x's key).
 
-    A pair with ``T x == x`` tests ``label(x) == S label(x)``; it is counted only when S is not the identity
-    (else it is a tautology), and never when ``moved_only`` (a law guarded by ``a != b``). Push maps keep
-    every value in its domain, so T x's key is computed directly from the moved value indices.
+    A pair two elements connect (an input with a non-trivial stabilizer: ``g . (u, v)`` for several ``g``) is
+    counted once, per expected label. A pair with ``T x == x`` tests ``label(x) == S label(x)``; it is counted
+    only when S is not the identity (else it is a tautology), and never when ``moved_only`` (a law guarded by
+    ``a != b``). Push maps keep every value in its domain, so T x's key is computed directly from the moved
+    value indices.
     """
     d = distinct or Distinct(table)
     ev = Evidence(elements=len(elements))
@@ -251,14 +271,19 @@ def law_evidence(table, elements: list, moved_only: bool = False, distinct: Dist
     if n_in == 0 or not elements:
         return ev
     key, index, target, rows = d.key, d.index, d.target, d.rows
+    xpos = torch.arange(n_in, device=key.device)
     if n_in * len(elements) > MAX_QUERIES:  # a seeded random subset of the inputs x (T x is still looked up in all)
         keep = torch.randperm(n_in, generator=torch.Generator().manual_seed(seed))[: max(1, MAX_QUERIES // len(elements))]
         keep = keep.sort().values.to(key.device)
-        key, index, target, rows = key[keep], [ix[keep] for ix in index], target[keep], rows[keep]
+        key, index, target, rows, xpos = key[keep], [ix[keep] for ix in index], target[keep], rows[keep], keep
         ev.note = f"on a seeded random {keep.numel():,} of the {n_in:,} distinct inputs (at most {MAX_QUERIES:,} queries)"
     low = table.class_low
     device = key.device
-    for e in elements:
+    classes = 1
+    if table.output in ("class", "bool") and any(e.out is not None for e in elements):
+        classes = table.classes if table.output == "class" else 2
+    parts: list = []  # per element: (x's distinct index, T x's distinct index, expected class index, agrees)
+    for n_el, e in enumerate(elements):
         mkey = None
         for i, s in enumerate(e.sources):
             part = torch.from_numpy(e.perms[i]).to(device)[index[s]] * d.weights[i]
@@ -270,6 +295,7 @@ def law_evidence(table, elements: list, moved_only: bool = False, distinct: Dist
         use = present & (mkey > key) if not fixed_counts else present & (mkey >= key)
         if not bool(use.any()):
             continue
+        ev.witnessed.append(n_el)
         y = target[use]
         if e.out is not None and table.output in ("class", "bool"):
             expected = torch.from_numpy(e.out).to(device)[y.to(torch.int64) - low] + low
@@ -278,10 +304,9 @@ def law_evidence(table, elements: list, moved_only: bool = False, distinct: Dist
         at = pos[use]
         found = d.target[at]
         ok = _labels_agree(found, expected.to(found.dtype), table.output)
+        exp_idx = (expected.to(torch.int64) - low) if classes > 1 else torch.zeros_like(at)
+        parts.append((xpos[use], at, exp_idx, ok))
         n, good = int(use.sum()), int(ok.sum())
-        ev.tested += n
-        ev.supported += good
-        ev.contradicted += n - good
         if good < n and len(ev.examples) < MAX_EXAMPLES:
             bad = (~ok).nonzero().flatten()[: MAX_EXAMPLES - len(ev.examples)]
             rows_bad, mrows = rows[use][bad], d.rows[at[bad]]
@@ -289,7 +314,26 @@ def law_evidence(table, elements: list, moved_only: bool = False, distinct: Dist
                 rows_bad.tolist(), mrows.tolist(), y[bad].tolist(), expected[bad].tolist(), found[bad].tolist()
             ):
                 ev.examples.append({"row": r, "moved_row": m, "label": lab, "expected": exp, "found": got})
+    if parts:
+        ev.tested, ev.supported = _distinct_pairs(parts, n_in, classes)
+        ev.contradicted = ev.tested - ev.supported
     return ev
+
+
+def _distinct_pairs(parts: list, n_in: int, classes: int) -> tuple[int, int]:
+    """(tested, supported) over the distinct (x, T x, expected label) triples of ``parts`` (one sort, no loop)."""
+    x = torch.cat([p[0] for p in parts])
+    y = torch.cat([p[1] for p in parts])
+    e = torch.cat([p[2] for p in parts])
+    ok = torch.cat([p[3] for p in parts])
+    if n_in * n_in * classes < (1 << 62):
+        code = (x * n_in + y) * classes + e
+        uniq, inverse = torch.unique(code, return_inverse=True)
+    else:  # pragma: no cover - past 2^31 distinct inputs
+        uniq, inverse = torch.unique(torch.stack([x, y, e], dim=1), dim=0, return_inverse=True)
+    first = torch.full((uniq.shape[0],), ok.numel(), dtype=torch.int64, device=ok.device)
+    first.scatter_reduce_(0, inverse, torch.arange(ok.numel(), device=ok.device), reduce="amin")
+    return int(uniq.shape[0]), int(ok[first].sum())
 
 
 def diagonal_evidence(table, i: int, j: int, constant: int, distinct: Distinct | None = None) -> Evidence:

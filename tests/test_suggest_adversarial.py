@@ -1,0 +1,116 @@
+"""symspec suggest under adversarial data: pairs counted once, laws seen only through a subgroup, overridden
+params, huge domains and large tensor tables (reviewer R2)."""
+
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import numpy as np
+import torch
+
+import symspec
+from symspec.data import suggest_tensor
+from symspec.data.suggest import suggest
+from symspec.data.suggest_evidence import Element, group_elements
+
+
+def test_a_pair_two_elements_connect_is_counted_once():
+    # symmetric(8) on one label: 4 rows are 6 pairs, not the 58 (pair, element) hits; 6 pairs accept nothing
+    spec = "domain C = set(c0, c1, c2, c3, c4, c5, c6, c7)\nmodel f(a: C) -> class(range(0, 3))\n"
+    result = suggest({"a": torch.arange(4), "target": torch.zeros(4, dtype=torch.long)}, spec=spec)
+    assert result["relabel_a"].evidence.tested == 6
+    assert result["relabel_a"].status == "rejected"  # 6 < 20 pairs
+
+
+def test_automorphism_pairs_of_a_cycle_against_brute_force():
+    spec = "graph G = cycle(12)\ndomain Node = nodes(G)\nmodel dist(u: Node, v: Node) -> class(range(0, 7))\n"
+    graph = symspec.loads(spec).ir.graphs["G"].networkx()
+    dist = dict(nx.all_pairs_shortest_path_length(graph))
+    u, v = (t.flatten() for t in torch.meshgrid(torch.arange(12), torch.arange(12), indexing="ij"))
+    keep = torch.randperm(144, generator=torch.Generator().manual_seed(1))[:100]
+    u, v = u[keep], v[keep]
+    target = torch.tensor([dist[i][j] for i, j in zip(u.tolist(), v.tolist())])
+    ev = suggest({"u": u, "v": v, "target": target}, spec=spec)["automorphism_u_v"].evidence
+    present = set(zip(u.tolist(), v.tolist()))
+    autos = [(lambda x, k=k, s=s: (s * x + k) % 12) for k in range(12) for s in (1, -1)]  # the dihedral group D12
+    pairs = {(min(x, y), max(x, y)) for x in present for g in autos if (y := (g(x[0]), g(x[1]))) in present and y != x}
+    assert ev.tested == len(pairs) and ev.contradicted == 0
+
+
+def test_a_law_seen_only_through_a_subgroup_is_not_accepted():
+    # f(a, b) = (a mod 8 + b) mod 24 on rows with a in {0, 8, 16}: only k = 8, 16 connect rows, and
+    # f(a + 8, b) == f(a, b) holds; f(a + 1, b) == f(a, b) does not, and no row shows it
+    p = 24
+    a, b = (t.flatten() for t in torch.meshgrid(torch.tensor([0, 8, 16]), torch.arange(p), indexing="ij"))
+    result = suggest(
+        {"a": a, "b": b, "target": (a % 8 + b) % p}, signature=f"f(a: cyclic({p}), b: cyclic({p})) -> class(cyclic({p}))"
+    )
+    s = result["shift_invariant_a"]
+    assert s.evidence.tested == 72 and s.evidence.contradicted == 0
+    assert s.status == "rejected" and "subgroup of 3 elements of the group's 24" in s.why
+    assert "law shift_invariant_a" not in result.text.replace("#   shift_invariant_a", "")
+    assert result["shift_b"].status == "accepted"  # every shift of b connects rows: still accepted
+
+
+def test_a_tensor_law_seen_only_through_a_reflection_is_not_accepted():
+    g = torch.Generator().manual_seed(2)
+    base = torch.randn(100, 4, 4, generator=g, dtype=torch.float64)
+    x = torch.cat([base, base.transpose(1, 2)])  # only the transpose connects rows
+    weight = torch.randn(4, 4, generator=g, dtype=torch.float64)
+    target = (x * (weight + weight.T)).sum((1, 2))  # transpose-invariant, not rotation-invariant
+    s = suggest({"x": x, "target": target}, signature="s(x: tensor[4, 4]) -> real")["d4_invariant_x"]
+    assert s.evidence.tested == 100 and s.evidence.contradicted == 0
+    assert s.status == "rejected" and "subgroup of 2 elements of the group's 8" in s.why
+
+
+def test_param_override_is_written_into_the_printed_spec():
+    p = 13
+    a, b = (t.flatten() for t in torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij"))
+    spec = "param n = 59\nmodel f(a: cyclic(n), b: cyclic(n)) -> class(cyclic(n))\n"
+    result = suggest({"a": a, "b": b, "target": (a + b) % p}, spec=spec, params={"n": p})
+    assert "param n = 13  # suggest read the data with --param n=13" in result.text
+    assert "law scale_a_b: forall u: units(13)." in result.text
+    symspec.check(symspec.loads(result.text))  # as printed, without --param
+
+
+def test_a_law_the_analysis_cannot_tabulate_says_why():
+    n = 10**9
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randint(0, 50, (200,), generator=g), torch.randint(0, 50, (200,), generator=g)
+    result = suggest({"a": a, "b": b, "target": (a + b) % 7}, signature=f"f(a: cyclic({n}), b: cyclic({n})) -> class(cyclic(7))")
+    s = result["shift_invariant_a"]
+    assert s.status == "untestable" and "too large to list" in s.why
+
+
+def test_huge_cyclic_groups_hold_few_elements_of_every_power():
+    n = 999_983
+    shift = Element((0,), (np.roll(np.arange(n), -1),), None)
+    elements, every = group_elements([shift], max_elements=64, seed=0)
+    assert not every and 1 <= len(elements) <= 64
+    assert sum(e.size() for e in elements) <= 1 << 25  # the elements held stay within the entry budget
+    for e in elements:  # each is a shift: perm[i] = (i + k) mod n
+        k = int(e.perms[0][0])
+        assert np.array_equal(e.perms[0], (np.arange(n) + k) % n)
+
+
+def test_large_tensor_tables_sample_the_rows_that_play_x(monkeypatch):
+    monkeypatch.setattr(suggest_tensor, "MAX_DISTANCES", 50_000)
+    monkeypatch.setattr(suggest_tensor, "BLOCK_ENTRIES", 1000)
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(300, 5, generator=g, dtype=torch.float64)
+    x = torch.cat([base] + [base[:, torch.randperm(5, generator=g)] for _ in range(4)])
+    s = suggest({"x": x, "target": x.sum(1)}, signature="s(x: tensor[5]) -> real")["permute_invariant_x"]
+    assert "seeded random" in s.evidence.note and s.evidence.contradicted == 0
+
+
+def test_small_set_counts_against_brute_force():
+    # relabel invariance on set(4) x set(4) with every element listed: one test per unordered pair in an orbit
+    spec = "domain C = set(r, g, b, y)\nmodel f(a: C, b: C) -> class(range(0, 2))\n"
+    a, b = (t.flatten() for t in torch.meshgrid(torch.arange(4), torch.arange(4), indexing="ij"))
+    ev = suggest({"a": a, "b": b, "target": (a == b).long()}, spec=spec)["relabel_a_b"].evidence
+    rows = list(zip(a.tolist(), b.tolist()))
+    pairs = {
+        (min(x, y), max(x, y)) for x in rows for perm in itertools.permutations(range(4)) if (y := (perm[x[0]], perm[x[1]])) != x
+    }
+    assert ev.every_element and ev.tested == len(pairs) == 6 + 66 and ev.contradicted == 0
