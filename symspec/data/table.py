@@ -35,6 +35,7 @@ class Table:
     names: dict = field(default_factory=dict)
     source: str = "<memory>"
     _index: tuple | None = field(default=None, init=False, repr=False, compare=False)
+    _hashed: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
@@ -117,17 +118,43 @@ class Table:
         return torch.where(inside, pos, torch.full_like(pos, -1))
 
     def _positions_exact(self, inputs: dict) -> torch.Tensor:
-        """Real/tensor inputs: the queries and the rows sorted together (``unique``); a query's group names its row."""
+        """Real/tensor inputs: each query's row by a 64-bit hash of its entries (the rows hashed and sorted once),
+        confirmed entry by entry; the rare query whose hash several distinct rows share goes to :meth:`_sorted_with`."""
         n = len(self)
         for p in self.params:  # a finite parameter's value outside its domain matches no row (no wrap-around)
             if self.sizes[p] is not None:
                 v = inputs[p]
                 inputs = {**inputs, p: torch.where((v >= self.lows[p]) & (v < self.lows[p] + self.sizes[p]), v, -(2**60))}
-        queries = self._matrix(inputs)
+        queries = self._matrix(inputs) + 0.0  # -0.0 as 0.0, as in the rows
         m = queries.shape[0]
         if n == 0 or m == 0:
             return torch.full((m,), -1, dtype=torch.int64)
-        _, group = torch.unique(torch.cat([self._matrix(self.inputs), queries]), dim=0, return_inverse=True)
+        hashes, order, rows = self._hash_index()
+        wanted = _row_hash(queries)
+        at = torch.searchsorted(hashes, wanted).clamp_(max=n - 1)
+        candidate = order[at]  # the first row of its hash (a stable sort: the lowest row number)
+        same_hash = hashes[at] == wanted
+        same = same_hash & (rows[candidate] == queries).all(1)
+        pos = torch.where(same, candidate, torch.full_like(candidate, -1))
+        shared = same_hash & ~same & (hashes[(at + 1).clamp_(max=n - 1)] == wanted) & (at + 1 < n)
+        if bool(shared.any()):  # another row of the same hash may hold the query: compare with every row
+            pos[shared] = self._sorted_with(queries[shared])
+        return pos
+
+    def _hash_index(self) -> tuple:
+        """(row hashes sorted, the rows in that order, the rows' entries as float64 [n, width]), built once."""
+        if self._hashed is None:
+            rows = self._matrix(self.inputs) + 0.0
+            hashes = _row_hash(rows)
+            order = torch.sort(hashes, stable=True)
+            self._hashed = (order.values, order.indices, rows)
+        return self._hashed
+
+    def _sorted_with(self, queries: torch.Tensor) -> torch.Tensor:
+        """Queries and rows sorted together (``unique``): a query's group names its first row, or -1."""
+        n = len(self)
+        rows = self._hash_index()[2]
+        _, group = torch.unique(torch.cat([rows, queries]), dim=0, return_inverse=True)
         first = torch.full((int(group.max()) + 1,), n, dtype=torch.int64)
         first.scatter_reduce_(0, group[:n], torch.arange(n), "amin")
         pos = first[group[n:]]
@@ -195,3 +222,18 @@ class Table:
         if names is not None and 0 <= value - low < len(names):
             return names[value - low]
         return str(value)
+
+
+_HASH_SEED = 0x5DEECE66D
+
+
+def _row_hash(matrix: torch.Tensor) -> torch.Tensor:
+    """[m] int64 hash of each row's float64 bit patterns (equal rows, equal hashes; collisions are rare and
+    checked by the caller): a random odd multiplier per column, summed with int64 wrap-around, then mixed."""
+    width = matrix.shape[1]
+    bits = matrix.contiguous().view(torch.int64)
+    gen = torch.Generator().manual_seed(_HASH_SEED)
+    mult = torch.randint(-(2**62), 2**62, (width,), generator=gen, dtype=torch.int64) * 2 + 1
+    h = (bits * mult).sum(1)
+    h = h ^ (h >> 31)  # arithmetic shift: the high bits reach the low ones (searchsorted needs only equality)
+    return h * 0x2545F4914F6CDD1D
