@@ -399,3 +399,30 @@ def test_many_tensor_rows_are_not_resorted_per_batch():
     x = torch.cat([x, x[:, [1, 0, 2]]])
     report = check_data(src, {"x": x, "target": x.sum(1)})
     assert (report["inv"].cases, report["inv"].violations) == (10000 * 2, 0)  # each row: g = 1 and its swap
+
+
+# ---- conflicts: a key repeated on many rows ----------------------------------------------------------------------
+
+
+def test_a_key_on_many_rows_lists_one_row_per_target():
+    """200,000 rows of one input listed every row number (a 2.9 MB line of text, 5.7 MB of JSON)."""
+    spec = loads("spec m\ndomain Z = cyclic(3)\nmodel f(a: Z) -> class(Z)\nlaw s: f(a + 1) == f(a) + 1\n")
+    n = 200_000
+    target = torch.zeros(n, dtype=torch.int64)
+    target[[7, 9, 150_000]] = torch.tensor([1, 1, 2])
+    report = check_data(spec, {"a": torch.zeros(n, dtype=torch.int64), "target": target})
+    assert report.conflict_count == 1
+    assert report.conflicts == [{"inputs": {"a": "0"}, "rows": [0, 7, 150000], "targets": ["0", "1", "2"], "row_count": n}]
+    text = report.render()
+    assert "  a=0:  row 0: 0, row 7: 1, row 150000: 2  (200000 rows; the first of each target shown)" in text
+    assert len(text) < 2000 and len(report.to_json()) < 4000
+    few = check_data(spec, {"a": [0, 0, 0], "target": [0, 1, 0]})
+    assert few.conflicts == [{"inputs": {"a": "0"}, "rows": [0, 1, 2], "targets": ["0", "1", "0"]}]  # all rows
+
+
+def test_tensor_label_conflicts_are_cut_in_the_text():
+    spec = loads("spec t\nmodel f(a: cyclic(2)) -> tensor[50]\nlaw s: f(a + 1) == f(a)\n")
+    report = check_data(spec, {"a": [0, 0], "target": torch.stack([torch.zeros(50), torch.ones(50)]).double()})
+    line = next(ln for ln in report.render().splitlines() if ln.startswith("  a=0:"))
+    assert len(line) < 200 and "row 1: [1.0, 1.0" in line
+    assert report.conflicts[0]["targets"][1] == [1.0] * 50  # the JSON keeps the whole label

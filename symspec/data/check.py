@@ -97,7 +97,7 @@ class DataReport(Report):
     data: str = ""
     model: str = ""
     rows: int = 0
-    conflicts: list = field(default_factory=list)  # [{"inputs": {...}, "rows": [...], "targets": [...]}] (first 100)
+    conflicts: list = field(default_factory=list)  # [{"inputs", "rows", "targets"[, "row_count"]}] (first 100; see Table)
     conflict_count: int = 0  # every input with rows of different targets
 
     @property
@@ -123,8 +123,9 @@ class DataReport(Report):
             )
             for c in self.conflicts[: max(examples, 10)]:
                 given = " ".join(f"{k}={v}" for k, v in c["inputs"].items())
-                pairs = ", ".join(f"row {r}: {t}" for r, t in zip(c["rows"], c["targets"]))
-                lines.append(f"  {given}:  {pairs}")
+                pairs = ", ".join(f"row {r}: {_brief(t)}" for r, t in zip(c["rows"], c["targets"]))
+                more = f"  ({c['row_count']} rows; the first of each target shown)" if "row_count" in c else ""
+                lines.append(f"  {_brief(given, 200)}:  {pairs}{more}")
             if self.conflict_count > max(examples, 10):
                 lines.append(f"  ... and {self.conflict_count - max(examples, 10)} more (all in the JSON up to 100)")
         else:
@@ -142,6 +143,12 @@ class DataReport(Report):
         return "\n".join([*lines, *body, "", tail])
 
     __str__ = render
+
+
+def _brief(value, limit: int = 60) -> str:
+    """A value as one short piece of a line (a tensor label is cut at ``limit`` characters)."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _walk(node):
@@ -363,13 +370,16 @@ def _conflicts(table: Table) -> tuple[list, int]:
     if not count:
         return [], 0
     out = []
-    for key, rows, targets in table.conflicts():
+    for key, rows, targets, total in table.conflicts(with_counts=True):
         if table.finite():
             inputs = {p: table.show(p, v) for p, v in table.decode(key).items()}
         else:  # real/tensor inputs: the first row's values
             inputs = {p: _as_python(table.inputs[p][rows[0]]) for p in table.params}
         labels = [table.show("target", t) if isinstance(t, int) else t for t in targets]
-        out.append({"inputs": inputs, "rows": rows, "targets": labels})
+        entry = {"inputs": inputs, "rows": rows, "targets": labels}
+        if total > len(rows):  # rows left out: the first row of each target is listed, and the count
+            entry["row_count"] = total
+        out.append(entry)
     return out, count
 
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["Table", "DENSE_INDEX_LIMIT", "MAX_CONFLICTS"]
+__all__ = ["Table", "DENSE_INDEX_LIMIT", "MAX_CONFLICTS", "MAX_CONFLICT_ROWS"]
 
 DENSE_INDEX_LIMIT = 1 << 26  # input spaces up to this many inputs get a dense key -> row index (512 MB of int64 at most)
 MAX_CONFLICTS = 100  # conflicting duplicate keys listed
+MAX_CONFLICT_ROWS = 10  # rows listed per conflicting key (past that: the first row of each target)
 
 
 @dataclass
@@ -173,9 +174,11 @@ class Table:
         row = torch.where(present, self.rows[safe] if len(self) else pos, torch.full_like(pos, -1))
         return present, target, row
 
-    def conflicts(self) -> list[tuple[int, list[int], list]]:
+    def conflicts(self, with_counts: bool = False) -> list[tuple]:
         """Duplicate inputs with different targets: (key, row numbers, targets), at most 100, in key order
-        (real/tensor inputs: :meth:`codes` in place of keys)."""
+        (real/tensor inputs: :meth:`codes` in place of keys). A key with at most ``MAX_CONFLICT_ROWS`` rows lists
+        them all; one with more lists the first row of each of its targets (at most ``MAX_CONFLICT_ROWS``), so a
+        key repeated on 10^7 rows is not 10^7 row numbers. ``with_counts``: (key, rows, targets, the key's rows)."""
         if len(self) == 0:
             return []
         key = self.codes()
@@ -191,9 +194,16 @@ class Table:
         hi = torch.searchsorted(skeys, bad_keys, right=True)
         out = []
         for k, a, b in zip(bad_keys.tolist(), lo.tolist(), hi.tolist()):  # at most MAX_CONFLICTS keys
-            idx = order[a:b]
+            idx = order[a:b]  # the key's rows, in row order (a stable sort)
+            if b - a > MAX_CONFLICT_ROWS:  # the first row of each distinct target, in row order
+                flat = self.target[idx].reshape(b - a, -1)
+                _, which = torch.unique(flat, dim=0, return_inverse=True)
+                first = torch.full((int(which.max()) + 1,), b - a, dtype=torch.int64)
+                first.scatter_reduce_(0, which, torch.arange(b - a), "amin")
+                idx = idx[torch.sort(first).values[:MAX_CONFLICT_ROWS]]
             values = self.target[idx]
-            out.append((k, self.rows[idx].tolist(), values.tolist()))
+            row = (k, self.rows[idx].tolist(), values.tolist())
+            out.append((*row, b - a) if with_counts else row)
         return out
 
     def conflict_count(self) -> int:
