@@ -238,3 +238,76 @@ def test_real_sides_are_decided_as_the_validator_does(monkeypatch, near, x, left
     if near == 24:  # the generic path agrees (one run is enough: it has no near path)
         for law in ("tri", "tri_exact", "reverse"):
             assert generic(spec, cols, law, monkeypatch) == expected[law], law
+
+
+SPARSE = """
+spec sparse
+domain N = range(0, 60)
+model d(a: N, b: N) -> class(range(0, 10))
+law tri: d(u, v) <= d(u, w) + d(w, v)
+law tri_mirror: d(w, u) + d(v, w) >= d(v, u)
+"""
+SPARSE_GRAPH = """
+spec sparse_graph
+graph G = cycle(60)
+domain N = nodes(G)
+model d(a: N, b: N) -> class(range(0, 40))
+law geo: d(u, v) == d(u, w) + d(w, v) when between(G, u, w, v)
+law geo_lt: d(u, v) < d(w, u) + d(v, w) when between(G, v, w, u)
+"""
+
+
+@pytest.mark.parametrize("text", [SPARSE, SPARSE_GRAPH])
+def test_triangle_broadcasts_only_over_values_holding_a_case(monkeypatch, text):
+    """Labels among 7 of 60 values: the triples were broadcast over all 60^3 (n = 2,000 with labels among
+    200 nodes: 8 x 10^9 triples for 8 x 10^6 cases). Now over the u, w, v that hold a case, same counts."""
+    import symspec.data.constraints_triangle as tri
+
+    monkeypatch.setattr(tri, "NEAR_FACTOR", 10**9)  # no near path: the broadcast itself
+    spec = symspec.loads(text)
+    rng = np.random.default_rng(11)
+    sub = sorted(rng.choice(60, 7, replace=False).tolist())
+    keys = [(a, b) for a in sub for b in sub if rng.random() < 0.8] + [(sub[0], 59), (3, sub[1])]
+    labels = [int(rng.integers(0, 10)) for _ in keys]
+    cols, first = columns(keys, labels, ("a", "b"))
+    table = load_table(spec, cols)
+    shapes: list = []
+    for name in ("_violations", "_geodesic"):
+        original = getattr(tri, name)
+
+        def spy(*args, original=original, **kwargs):
+            shapes.append(tuple(args[0].shape) + tuple(args[2].shape))
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(tri, name, spy)
+    n = range(60)
+    if text is SPARSE:
+        dist = None
+        expected = {
+            "tri": brute(first, [n] * 3, [lambda u, v, w: (u, v), lambda u, v, w: (u, w), lambda u, v, w: (w, v)],
+                         lambda *a: True, lambda x, y, z: x <= y + z),
+            "tri_mirror": brute(first, [n] * 3, [lambda u, v, w: (w, u), lambda u, v, w: (v, w),
+                                lambda u, v, w: (v, u)], lambda *a: True, lambda y, z, x: y + z >= x),
+        }  # fmt: skip
+    else:
+        dist = spec.ir.graphs["G"].distances
+
+        def between(a, m, b):
+            return dist[a][m] + dist[m][b] == dist[a][b]
+
+        expected = {
+            "geo": brute(first, [n] * 3, [lambda u, v, w: (u, v), lambda u, v, w: (u, w), lambda u, v, w: (w, v)],
+                         lambda u, v, w: between(u, w, v), lambda x, y, z: x == y + z),
+            "geo_lt": brute(first, [n] * 3, [lambda u, v, w: (u, v), lambda u, v, w: (w, u), lambda u, v, w: (v, w)],
+                            lambda u, v, w: between(v, w, u), lambda x, y, z: x < y + z),
+        }  # fmt: skip
+    for law, counts in expected.items():
+        shapes.clear()
+        report = fast(spec, table, law, examples=1000)
+        assert (report.cases, report.violations) == counts, law
+        assert len(report.examples) == counts[1]
+        assert shapes and max(max(s) for s in shapes) <= 8, (law, shapes)
+        for ex in report.examples:  # the indices map back to the values
+            u, v, w = (int(ex["values"][k]) for k in "uvw")  # nodes are shown as names
+            assert {u, v, w} <= set(sub) | {59, 3}
+            assert all(r >= 0 for r in ex["rows"].values())

@@ -77,13 +77,25 @@ def triangle_counts(
         if metric is not None and (op == "<=" or distances is not None and op in ("==", ">=") and metric == graph):
             metric_d = ev.graph_distances(metric)
             near = _violations_near(x, px, left, pl, right, pr, metric_d, op, ev.tol if real else 0, keep, distances is not None)
+        # only the u, w, v holding a case: a u with a label in x's row and left's row, ...; sparse data over
+        # many values then costs |U| |W| |V|, not n^3
+        iu, iw, iv = (m.nonzero().squeeze(1) for m in (px.any(1) & pl.any(1), pl.any(0) & pr.any(1), px.any(0) & pr.any(0)))
+        sx, spx = x[iu][:, iv], px[iu][:, iv]
+        sl, spl = left[iu][:, iw], pl[iu][:, iw]
+        sr, spr = right[iw][:, iv], pr[iw][:, iv]
         if distances is None:
-            cases += int((torch.matmul(pl.float(), pr.float()).double() * px).sum())
-            n_bad, worst = near if near is not None else _violations(x, px, left, pl, right, pr, op, real, ev.tol, keep)
+            cases += int((torch.matmul(spl.float(), spr.float()).double() * spx).sum())
+            if near is None:
+                n_bad, worst = _violations(sx, spx, sl, spl, sr, spr, op, real, ev.tol, keep)
+                worst = [(e, (int(iu[i]), int(iw[j]), int(iv[k]))) for e, (i, j, k) in worst]
+            else:
+                n_bad, worst = near
         else:
+            dist = (distances[iu][:, iv], distances[iu][:, iw], distances[iw][:, iv])
             n_cases, n_bad, worst = _geodesic(
-                x, px, left, pl, right, pr, distances, op, real, ev.tol, keep, count_only=near is not None
+                sx, spx, sl, spl, sr, spr, dist, op, real, ev.tol, keep, count_only=near is not None
             )
+            worst = [(e, (int(iu[i]), int(iw[j]), int(iv[k]))) for e, (i, j, k) in worst]
             cases += n_cases
             if near is not None:
                 n_bad, worst = near
@@ -179,18 +191,20 @@ def _narrow(top: int) -> tuple:
 
 
 def _geodesic(
-    x, px, left, pl, right, pr, dist, op: str, real: bool, tol: float, keep: int, count_only: bool = False
+    x, px, left, pl, right, pr, dist: tuple, op: str, real: bool, tol: float, keep: int, count_only: bool = False
 ) -> tuple[int, int, list]:
     """Cases, violations and the worst of a triangle law guarded by ``between``, chunked over u.
 
-    A case: ``E = dist(u, w) + dist(w, v) - dist(u, v) == 0`` with all three labels present; absent labels and
-    unreachable pairs become sentinels that keep E away from 0, so presence costs no extra pass.
+    ``dist``: the graph's distances on the axes of x, left and right. A case: ``E = dist(u, w) + dist(w, v) -
+    dist(u, v) == 0`` with all three labels present; absent labels and unreachable pairs become sentinels
+    that keep E away from 0, so presence costs no extra pass.
     """
-    top = int(dist.max()) if dist.numel() else 0
+    dx, dl, dr = dist
+    top = max((int(m.max()) if m.numel() else 0) for m in dist)
     gdtype, gbig = _narrow(top)
-    gx = torch.where(px & (dist >= 0), dist.to(gdtype), torch.tensor(-gbig, dtype=gdtype))
-    gl = torch.where(pl & (dist >= 0), dist.to(gdtype), torch.tensor(gbig, dtype=gdtype))
-    gr = torch.where(pr & (dist >= 0), dist.to(gdtype), torch.tensor(gbig, dtype=gdtype))
+    gx = torch.where(px & (dx >= 0), dx.to(gdtype), torch.tensor(-gbig, dtype=gdtype))
+    gl = torch.where(pl & (dl >= 0), dl.to(gdtype), torch.tensor(gbig, dtype=gdtype))
+    gr = torch.where(pr & (dr >= 0), dr.to(gdtype), torch.tensor(gbig, dtype=gdtype))
     if real:
         dtype = torch.float64
     else:
@@ -199,7 +213,7 @@ def _geodesic(
     xs, ls, rs = x.to(dtype) * px, left.to(dtype) * pl, right.to(dtype) * pr
     strict = not real and op in ("<", ">")
     slack = tol if real else (-1 if strict else 0)
-    n_u, n_w, n_v = rs.shape[0], rs.shape[0], rs.shape[1]
+    n_u, n_w, n_v = xs.shape[0], rs.shape[0], rs.shape[1]
     step = max(1, min(n_u, TRIANGLE_CHUNK // max(1, n_w * n_v)))
     e_buf = torch.empty((step, n_w, n_v), dtype=gdtype)
     d_buf = torch.empty((step, n_w, n_v), dtype=dtype)
