@@ -114,3 +114,93 @@ def test_small_set_counts_against_brute_force():
         (min(x, y), max(x, y)) for x in rows for perm in itertools.permutations(range(4)) if (y := (perm[x[0]], perm[x[1]])) != x
     }
     assert ev.every_element and ev.tested == len(pairs) == 6 + 66 and ev.contradicted == 0
+
+
+def test_duplicate_inputs_with_conflicting_labels_are_flagged():
+    p = 13
+    a, b = (t.flatten() for t in torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij"))
+    noise = torch.randint(0, p, a.shape, generator=torch.Generator().manual_seed(0))
+    data = {"a": torch.cat([a, a]), "b": torch.cat([b, b]), "target": torch.cat([(a + b) % p, noise])}
+    result = suggest(data, signature=f"f(a: cyclic({p}), b: cyclic({p})) -> class(cyclic({p}))")
+    conflicting = int(((a + b) % p != noise).sum())
+    assert result.conflicting == conflicting
+    assert f"# WARNING: {conflicting} inputs of the data have rows with different labels" in result.text
+    assert f'"conflicting_inputs": {conflicting}' in result.to_json()
+    symspec.check(symspec.loads(result.text))
+
+
+# ---- false positives on random labels: ten settings (python tests/test_suggest_adversarial.py SEEDS) ----------------
+
+
+def _grid(p: int, k: int = 2) -> torch.Tensor:
+    return torch.cartesian_prod(*[torch.arange(p)] * k).reshape(-1, k)
+
+
+def _sub(rows: torch.Tensor, frac: float, g: torch.Generator) -> torch.Tensor:
+    return rows[torch.randperm(len(rows), generator=g)[: int(frac * len(rows))]]
+
+
+_GRAPH = "graph G = grid(7, 7)\ndomain Node = nodes(G)\nmodel dist(u: Node, v: Node) -> class(range(0, 13))\n"
+_CYCLE = "graph G = cycle(12)\ndomain Node = nodes(G)\nmodel d(u: Node, v: Node) -> class(range(0, 7))\n"
+_SET = "domain C = set(r, g, b, y, w)\nmodel f(a: C, b: C) -> bool\n"
+
+
+def _random_label_settings(g: torch.Generator):
+    """(name, suggest keywords, data) with labels drawn uniformly at random, small and large tables."""
+
+    def cols(r, names, high):
+        out = {n: r[:, i] for i, n in enumerate(names)}
+        out["target"] = torch.randint(0, high, (len(r),), generator=g)
+        return out
+
+    cyc = "f(a: cyclic({p}), b: cyclic({p})) -> {out}"
+    yield "p = 23 full, 23 classes", {"signature": cyc.format(p=23, out="class(cyclic(23))")}, cols(_grid(23), "ab", 23)
+    yield "p = 23 40%, bool", {"signature": cyc.format(p=23, out="bool")}, cols(_sub(_grid(23), 0.4, g), "ab", 2)
+    yield "p = 7 full, 7 classes", {"signature": cyc.format(p=7, out="class(cyclic(7))")}, cols(_grid(7), "ab", 7)
+    yield "p = 5 full, bool", {"signature": cyc.format(p=5, out="bool")}, cols(_grid(5), "ab", 2)
+    yield (
+        "p = 11 20%, 11 classes",
+        {"signature": cyc.format(p=11, out="class(cyclic(11))")},
+        cols(_sub(_grid(11), 0.2, g), "ab", 11),
+    )
+    sig3 = "f(a: cyclic(7), b: cyclic(7), c: cyclic(7)) -> class(cyclic(7))"
+    yield "p = 7 three arguments 50%", {"signature": sig3}, cols(_sub(_grid(7, 3), 0.5, g), "abc", 7)
+    yield "grid(7, 7) 13 classes", {"spec": _GRAPH}, cols(_grid(49), "uv", 13)
+    yield "cycle(12) 7 classes", {"spec": _CYCLE}, cols(_grid(12), "uv", 7)
+    yield "set(5) x set(5), bool", {"spec": _SET}, cols(_grid(5), "ab", 2)
+    base = torch.randn(300, 5, generator=g, dtype=torch.float64)
+    x = torch.cat([base] + [base[:, torch.randperm(5, generator=g)] for _ in range(4)])
+    data = {"x": x, "target": torch.randn(len(x), generator=g, dtype=torch.float64)}
+    yield "tensor[5] 1,500 rows, real", {"signature": "s(x: tensor[5]) -> real"}, data
+
+
+def false_positives(seeds: int) -> dict:
+    """name -> [candidates, accepted (or redundant or conflict), highest Wilson lower bound with >= 20 pairs]."""
+    stats: dict = {}
+    for seed in range(seeds):
+        g = torch.Generator().manual_seed(1000 + seed)
+        for name, kw, data in _random_label_settings(g):
+            st = stats.setdefault(name, [0, 0, 0.0])
+            for s in suggest(data, **kw, seed=seed).items:
+                st[0] += 1
+                st[1] += s.status in ("accepted", "redundant", "conflict")
+                if s.evidence.tested >= 20:
+                    st[2] = max(st[2], s.evidence.interval[0])
+    return stats
+
+
+def test_nothing_accepted_on_random_labels_in_ten_settings():
+    stats = false_positives(2)
+    assert len(stats) == 10 and all(st[0] > 0 for st in stats.values())
+    assert sum(st[1] for st in stats.values()) == 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    stats = false_positives(n)
+    for name, (c, a, lo) in stats.items():
+        print(f"{name:30s} candidates {c:6,d}  accepted {a:3d}  highest Wilson lower bound (>= 20 pairs) {lo:.3f}")
+    total = sum(st[0] for st in stats.values())
+    print(f"{n} seeds x {len(stats)} settings: {total:,} candidates, {sum(st[1] for st in stats.values())} accepted")

@@ -115,6 +115,7 @@ class Suggestions:
     threshold: float = THRESHOLD
     min_tested: int = MIN_TESTED
     text: str = ""
+    conflicting: int = 0  # distinct inputs whose rows carry different labels (each tested with its first row's)
 
     @property
     def accepted(self) -> list:
@@ -138,6 +139,7 @@ class Suggestions:
                 "threshold": self.threshold,
                 "min_tested": self.min_tested,
                 "max_elements": MAX_ELEMENTS,
+                "conflicting_inputs": self.conflicting,
                 "candidates": [s.to_dict() for s in self.items],
                 "spec": self.text,
             },
@@ -260,6 +262,7 @@ def suggest(
     if table.model != name:
         raise UsageError(f"the table labels model '{table.model}', not '{name}'")
     result = Suggestions(name, table.source, len(table), base, threshold=threshold, min_tested=min_tested)
+    result.conflicting = table.conflict_count()
     distinct = Distinct(table) if table.finite() else None  # built once, shared by every candidate
     for cand in candidates(checked, name, table):
         result.items.append(_evaluate(cand, base, file, params, table, distinct, max_elements, seed, threshold, min_tested))
@@ -374,6 +377,12 @@ def render_spec(result: Suggestions) -> str:
         "# label(T x) == S label(x). Accepted when at least "
         f"{result.min_tested} pairs were tested and the 95% Wilson lower bound of the agreement is >= {result.threshold}.",
     ]
+    if result.conflicting:
+        head.append(
+            f"# WARNING: {result.conflicting:,} input{'s' if result.conflicting != 1 else ''} of the data "
+            f"{'have' if result.conflicting != 1 else 'has'} rows with different labels: each law was tested with the "
+            "first row's label (symspec check-data lists them)."
+        )
     if any(s.evidence.proxy for s in acc):
         head.append("# Laws marked 'proxy' matched T x to its nearest row (real/tensor inputs): evidence, not proof.")
     out = "\n".join(head) + "\n" + (result.base if result.base.endswith("\n") else result.base + "\n")
