@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import random
 
 import numpy as np
@@ -426,3 +427,15 @@ def test_tensor_label_conflicts_are_cut_in_the_text():
     line = next(ln for ln in report.render().splitlines() if ln.startswith("  a=0:"))
     assert len(line) < 200 and "row 1: [1.0, 1.0" in line
     assert report.conflicts[0]["targets"][1] == [1.0] * 50  # the JSON keeps the whole label
+
+
+def test_an_undecodable_or_hostile_data_path_prints(tmp_path):
+    """A file name with an undecodable byte (a lone surrogate) and an escape: the report's header escapes both,
+    so it can be written to a UTF-8 stdout and cannot drive the terminal."""
+    path = os.fsdecode(os.fsencode(str(tmp_path)) + b"/bad\xff\x1b[31m.csv")
+    with open(path, "w") as f:
+        f.write("a,b,target\n0,1,1\n1,0,1\n")
+    report = check_data(MOD, path)
+    header = report.render().splitlines()[0]
+    assert "\x1b" not in header and header.encode("utf-8") and "bad\\udcff\\x1b[31m.csv" in header
+    assert json.loads(report.to_json())["data"] == path
