@@ -117,6 +117,30 @@ def _steps(model, opt: ECD, x, y, steps: int = 3, draws: tuple | None = None, av
     return "no error"
 
 
+class _RaisesOnRank(torch.nn.Module):
+    """A table whose forward raises on one rank only (a model bug, an out-of-memory on one device)."""
+
+    def __init__(self, bad: bool):
+        super().__init__()
+        self.bad = bad
+        self.t = torch.nn.Parameter(torch.zeros(7, 7, 2, dtype=torch.float64))
+
+    def forward(self, a, b):
+        if self.bad:
+            raise RuntimeError("boom on this rank")
+        return self.t[a, b]
+
+
+def _validate_raising_on(bad: int, rank: int) -> str:
+    """What ``validate`` raises on this rank when rank ``bad``'s model raises (it used to leave the others waiting)."""
+    spec = symspec.loads("domain I = range(0, 7)\nmodel f(a: I, b: I) -> class(range(0, 2))\nlaw s: f(a, b) == f(b, a)\n")
+    try:
+        symspec.validate(spec, models={"f": _RaisesOnRank(rank == bad)}, tabulate=False, batch_size=5)
+    except Exception as err:  # noqa: BLE001 - the test compares what each rank raised
+        return f"{type(err).__name__}: {err}"
+    return "no error"
+
+
 def _worker(rank: int, port: int, out: str) -> None:
     torch.distributed.init_process_group(
         "gloo",
@@ -152,6 +176,7 @@ def _worker(rank: int, port: int, out: str) -> None:
     results["same-params"] = [p.detach().clone() for p in model.parameters()]
     for key in REPORTS:
         results[key] = _report(key)
+    results["validate-raises-on-one-rank"] = _validate_raising_on(1, rank)
     torch.save(results, os.path.join(out, f"rank{rank}.pt"))
     torch.distributed.destroy_process_group()
 
@@ -262,3 +287,11 @@ def test_gpu_check_records_failed_steps_and_exits_nonzero(tmp_path):
     for name in ("tests-cuda", "bench-loss", "bench-augment", "bench-conv", "nccl-smoke", "bench-validate", "train-seed0"):
         assert f"| {name} | FAILED (exit 3) |" in summary, summary
     assert "transformer seeds run: 1 of 1" in summary
+
+
+def test_a_rank_whose_model_raises_in_validate_stops_every_rank(ranks):
+    seen = [r["validate-raises-on-one-rank"] for r in ranks]
+    assert seen[1] == "ModelError: model f raised RuntimeError: boom on this rank"  # its own error, as in one process
+    for other in (seen[0], seen[2]):
+        assert other.startswith("ModelError: rank 1 failed while validating (so every rank stops): ")
+        assert "boom on this rank" in other

@@ -514,22 +514,26 @@ def _validate_law(
     share = min(total, starts[-1] + batch_size) - starts[0] if starts else 0
     bar = _progress(share, progress if is_leader(shard) else False, name)
     started = time.perf_counter()
-    for start in starts:
-        stop = min(total, start + batch_size)
-        if enumerated:
-            values = _enumerate(variables, sizes, start, stop, device)
-        else:
-            values = _draw(variables, stop - start, generator, device, inputs, dims, dtype, drawn)
-        acc.add(validator.run(name, values, stop - start, device, generator))
-        for model in validator.models.values():
-            if isinstance(model, Deduplicated):
-                model.clear()  # outputs are shared within a batch only: memory bounded by the batch's calls
-        if bar is not None:
-            bar.update(stop - start)
+    error = None
+    try:
+        for start in starts:
+            stop = min(total, start + batch_size)
+            if enumerated:
+                values = _enumerate(variables, sizes, start, stop, device)
+            else:
+                values = _draw(variables, stop - start, generator, device, inputs, dims, dtype, drawn)
+            acc.add(validator.run(name, values, stop - start, device, generator))
+            for model in validator.models.values():
+                if isinstance(model, Deduplicated):
+                    model.clear()  # outputs are shared within a batch only: memory bounded by the batch's calls
+            if bar is not None:
+                bar.update(stop - start)
+    except Exception as err:  # raised again by merge, on every rank of a process group (no rank left waiting)
+        error = err
     if bar is not None:
         bar.close()
     law.seconds = time.perf_counter() - started
-    acc = merge(acc, drawn, shard, MAGNITUDES_KEPT)  # every rank's sums, worst cases and residuals (one process: as is)
+    acc = merge(acc, drawn, shard, MAGNITUDES_KEPT, error)  # every rank's sums, worst cases, residuals (one process: as is)
     law.cases, law.skipped, law.violations, law.nonfinite = acc.cases, acc.skipped, acc.violations, acc.nonfinite
     law.rate = acc.violations / acc.cases if acc.cases else 0.0
     exact = law.mode == "exhaustive"

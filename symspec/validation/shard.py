@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from ..distributed import all_gather, rank_and_world, rank_generator, shard
+from ..errors import ModelError
 
 __all__ = ["rank_batches", "law_seed", "merge", "is_leader"]
 
@@ -70,8 +71,16 @@ def _state(acc) -> dict:
     }
 
 
-def merge(acc, drawn: dict, active: bool, magnitudes_kept: int):
+def _failure(error: Exception | None) -> str | None:
+    return None if error is None else f"{type(error).__name__}: {error}"
+
+
+def merge(acc, drawn: dict, active: bool, magnitudes_kept: int, error: Exception | None = None):
     """``acc`` (a ``run._Law``) with every rank's cases merged in, in rank order; ``drawn`` updated in place.
+
+    ``error``: what this rank's batches raised. A failing rank still joins the gather (the others would
+    wait in it until the group times out); then every rank raises: the failing ones their own error, the
+    others a :class:`ModelError` naming the first failing rank and its message.
 
     Counts add up; batch loss terms are summed in the single process's order;
     the worst cases are the first ``keep`` of the stable sort of every rank's
@@ -81,8 +90,17 @@ def merge(acc, drawn: dict, active: bool, magnitudes_kept: int):
     """
     _, world = _world(active)
     if world == 1:
+        if error is not None:
+            raise error
         return acc
-    states = all_gather((_state(acc), dict(drawn)))
+    gathered = all_gather((None if error is not None else _state(acc), dict(drawn), _failure(error)))
+    failed = [(rank, message) for rank, (_, _, message) in enumerate(gathered) if message is not None]
+    if error is not None:
+        raise error
+    if failed:
+        rank, message = failed[0]
+        raise ModelError(f"rank {rank} failed while validating (so every rank stops): {message}")
+    states = [(state, dims) for state, dims, _ in gathered]
     out = type(acc)(acc.keep, None)
     loss_sum = 0.0
     for state, dims in states:
