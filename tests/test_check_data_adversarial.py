@@ -439,3 +439,20 @@ def test_an_undecodable_or_hostile_data_path_prints(tmp_path):
     header = report.render().splitlines()[0]
     assert "\x1b" not in header and header.encode("utf-8") and "bad\\udcff\\x1b[31m.csv" in header
     assert json.loads(report.to_json())["data"] == path
+
+
+@pytest.mark.parametrize(
+    "column, message",
+    [
+        (torch.empty(2, dtype=torch.long, device="meta"), r"column 'a' holds a meta tensor \(no values\), not one value per row"),
+        (torch.nested.nested_tensor([torch.tensor([1]), torch.tensor([2, 3])]), r"column 'a' holds a nested tensor"),
+        (torch.quantize_per_tensor(torch.tensor([1.0, 2.0]), 1.0, 0, torch.qint8), r"column 'a': values of type torch\.qint8"),
+    ],
+)
+def test_tensors_numpy_cannot_read(tmp_path, column, message):
+    """A .pt may hold meta, nested or quantized tensors (weights_only loads them): a usage error, no traceback."""
+    torch.save({"a": column, "b": torch.tensor([1, 1]), "target": torch.tensor([2, 3])}, tmp_path / "t.pt")
+    with pytest.raises(UsageError, match=message):
+        load_table(MOD, str(tmp_path / "t.pt"))
+    sparse = load_table(MOD, {"a": torch.tensor([1, 0]).to_sparse(), "b": [1, 1], "target": [2, 1]})
+    assert sparse.inputs["a"].tolist() == [1, 0]

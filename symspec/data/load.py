@@ -215,7 +215,9 @@ def _finite_shape(domain) -> tuple[int, int] | None:
 
 def _length(values, where: str) -> int:
     """The number of rows of a column; a scalar, a string or a 0-d tensor/array is a usage error."""
-    if isinstance(values, torch.Tensor | np.ndarray) and values.ndim == 0:
+    if isinstance(values, torch.Tensor) and (values.is_nested or values.is_meta):
+        kind = "a nested tensor" if values.is_nested else "a meta tensor (no values)"
+    elif isinstance(values, torch.Tensor | np.ndarray) and values.ndim == 0:
         kind = "a 0-d tensor" if isinstance(values, torch.Tensor) else "a 0-d array"
     elif isinstance(values, str | bytes | Mapping) or not hasattr(values, "__len__"):
         kind = type(values).__name__
@@ -227,15 +229,15 @@ def _length(values, where: str) -> int:
 def _as_array(values, where: str):
     """A column as a numpy array (tensors and lists too; float dtypes numpy lacks, such as bfloat16, as float32)."""
     if isinstance(values, torch.Tensor):
-        t = values.detach().cpu()
-        if t.layout != torch.strided:
-            t = t.to_dense()
-        if t.is_floating_point() and t.dtype not in (torch.float16, torch.float32, torch.float64):
-            t = t.to(torch.float32)  # bfloat16, float8: every value exact in float32
         try:
+            t = values.detach().cpu()
+            if t.layout != torch.strided:
+                t = t.to_dense()
+            if t.is_floating_point() and t.dtype not in (torch.float16, torch.float32, torch.float64):
+                t = t.to(torch.float32)  # bfloat16, float8: every value exact in float32
             return t.numpy()
-        except (TypeError, RuntimeError) as err:
-            raise UsageError(f"{where}: values of type {t.dtype} cannot be read: {err}") from None
+        except (TypeError, RuntimeError, NotImplementedError) as err:
+            raise UsageError(f"{where}: values of type {values.dtype} cannot be read: {shown(err, 80)}") from None
     if isinstance(values, np.ndarray):
         return values
     try:
