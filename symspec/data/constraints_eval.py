@@ -35,24 +35,26 @@ class Dense:
         self.table = table
         self.shape = tuple(table.sizes[p] for p in table.params)
         space = math.prod(self.shape)
-        code = torch.arange(space, dtype=torch.int64)
-        values = {}
-        for p, size in reversed(list(zip(table.params, self.shape))):
-            values[p] = code % size + table.lows[p]
-            code = code // size
-        pos = table.positions(**values)
-        self.pos = pos.to(torch.int32).view(self.shape)
-        if len(table) == 0:
-            target = torch.zeros(space, dtype=table.target.dtype)
-        else:
-            target = table.target[pos.clamp(min=0)]
+        # each input's first row (Table.lookup's rule) by one scatter of the rows' keys: O(space) int32, no
+        # per-input query (the space may be 2^25 inputs for a few rows)
+        none = torch.iinfo(torch.int32).max
+        pos = torch.full((space,), none, dtype=torch.int32)
+        if len(table):
+            pos.scatter_reduce_(0, table.key(), torch.arange(len(table), dtype=torch.int32), "amin")
+        pos[pos == none] = -1
+        self.pos = pos.view(self.shape)
+        target = table.target
         if table.output in ("class", "bool"):  # int32 unless a label (a class of range(lo, hi)) does not fit
             wide = target.numel() > 0 and (int(target.max()) > 2**31 - 1 or int(target.min()) < -(2**31))
-            self.value = target.to(torch.int64 if wide else torch.int32).view(self.shape)
+            target = target.to(torch.int64 if wide else torch.int32)
         elif table.output == "real":
-            self.value = target.to(torch.float64).view(self.shape)
+            target = target.to(torch.float64)
         else:
             raise Unsupported("tensor outputs")
+        if len(table) == 0:
+            self.value = torch.zeros(self.shape, dtype=target.dtype)
+        else:  # converted per row first, then gathered: one tensor of the space in the final dtype
+            self.value = target[pos.clamp(min=0)].view(self.shape)
 
     def row(self, index: tuple) -> int:
         """The file row of one input (by indices value - low), -1 when absent."""
