@@ -319,7 +319,7 @@ def _evaluate(cand: Candidate, base, file, params, table, distinct, max_elements
     ok = ev.tested >= min_tested and wilson_lower(ev) >= threshold
     if not ev.tested:
         return Suggestion(
-            cand, ev, "untestable", why=f"no pair tested: no moved input was in the data ({ev.untestable:,} absent)"
+            cand, ev, "untestable", why=f"no pair tested: no moved input was another row of the data ({ev.untestable:,} absent)"
         )
     return Suggestion(cand, ev, "accepted" if ok else "rejected")
 
@@ -370,7 +370,7 @@ def render_spec(result: Suggestions) -> str:
     n_red = len(acc) - n_acc
     head = [
         _comment(
-            f"symspec suggest: {n_acc} law{'s' if n_acc != 1 else ''} supported by {result.rows:,} rows of "
+            f"symspec suggest: {n_acc} law{'s' if n_acc != 1 else ''} supported by {result.rows:,} row{'s' if result.rows != 1 else ''} of "
             f"{result.model} in {result.source} ({len(result.items)} candidates; {n_red} redundant, commented out)"
         ),
         "# A law is tested on the pairs of rows its transforms connect (x and T x both in the data): supported when",

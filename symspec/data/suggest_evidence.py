@@ -38,7 +38,8 @@ __all__ = [
 MAX_ELEMENTS = 64  # groups of at most this many elements are listed whole; larger ones: generators + random words
 MAX_EXAMPLES = 5  # contradicting pairs kept per candidate
 MAX_QUERIES = 1 << 22  # (input, element) lookups per candidate; past it, a seeded random subset of the inputs
-DENSE_LIMIT = 1 << 26  # input spaces up to this size get a dense key -> distinct input map (as Table does)
+DENSE_LIMIT = 1 << 26  # input spaces up to this size may get a dense key -> distinct input map (as Table does) ...
+DENSE_SMALL = 1 << 22  # ... when at most 16 times the distinct inputs, or this small (1,000 rows: 32 MB, not 512)
 REAL_RTOL = 1e-6  # real outputs of finite inputs agree when |y' - y| <= REAL_RTOL * max(1, |y|)
 _WORD_ROUNDS = 3  # random words: this many rounds of a random power of each generator
 ELEMENT_ENTRIES = 1 << 25  # map entries of the elements held at once (256 MB of int64): fewer elements of huge domains
@@ -236,7 +237,7 @@ class Distinct:
             w *= table.sizes[p]
         space = w
         self.dense = None
-        if space <= max(DENSE_LIMIT, 4 * self.key.numel()):
+        if space <= max(DENSE_SMALL, min(DENSE_LIMIT, 16 * self.key.numel())):  # 8 bytes per input of the space
             self.dense = torch.full((space,), -1, dtype=torch.int64, device=key.device)
             self.dense[self.key] = torch.arange(self.key.numel(), device=key.device)
 
