@@ -129,6 +129,20 @@ def test_duplicate_inputs_with_conflicting_labels_are_flagged():
     symspec.check(symspec.loads(result.text))
 
 
+def test_a_full_small_table_of_a_multiset_sum_is_exhaustive_evidence():
+    # set(4)^3 is 64 inputs: each transposition connects 24 pairs, all of them; Wilson alone (0.86) rejected it
+    spec = "domain C = set(r, g, b, y)\nmodel f(a: C, b: C, c: C) -> class(range(0, 10))\n"
+    r = torch.cartesian_prod(torch.arange(4), torch.arange(4), torch.arange(4))
+    result = suggest({"a": r[:, 0], "b": r[:, 1], "c": r[:, 2], "target": r.sum(1)}, spec=spec)
+    assert {"swap_a_b", "swap_a_c", "swap_b_c", "cycle_a_b_c"} <= set(result.names("accepted")) | set(result.names("redundant"))
+    assert "exhaustive" in result["swap_a_b"].evidence.note and result["swap_a_b"].evidence.tested == 24
+    assert result["relabel_a_b_c"].status == "rejected"
+    half = r[torch.randperm(64, generator=torch.Generator().manual_seed(0))[:40]]  # not closed: Wilson decides
+    partial = suggest({"a": half[:, 0], "b": half[:, 1], "c": half[:, 2], "target": half.sum(1)}, spec=spec)
+    assert partial["swap_a_b"].status == "rejected" and "exhaustive" not in partial["swap_a_b"].evidence.note
+    symspec.check(symspec.loads(result.text))
+
+
 # ---- false positives on random labels: ten settings (python tests/test_suggest_adversarial.py SEEDS) ----------------
 
 
