@@ -49,6 +49,9 @@ class Variable:
     element: str = ""  # a constant group element 'G.r' (analysis/constants.py): the generator it is fixed at
 
 
+BOOL_WORDS = {"true": 1, "false": 0}  # not constants: written as names they would be free variables
+
+
 class LawChecker(ArithmeticRules, RelationRules):
     """Types one law: a first pass gives variables domains from their uses, a second types every node."""
 
@@ -104,6 +107,13 @@ class LawChecker(ArithmeticRules, RelationRules):
 
     def assign(self, e, expected) -> None:
         if isinstance(e, ast.Name):
+            if e.name in BOOL_WORDS and e.name not in self.vars and self.is_var(e.name) and e.name not in self.reported:
+                self.reported.add(e.name)  # not a silent variable named 'true' ranging over a whole domain
+                self.r.error(
+                    f"'{e.name}' is not a value in .sym: bool values are 1 (true) and 0 (false)",
+                    e.span,
+                    f"write {BOOL_WORDS[e.name]} (e.g. gt(a, a) == 0), or state the formula itself (not gt(a, a))",
+                )
             if self.is_var(e.name):
                 v = self.vars.setdefault(e.name, Variable(e.name, first_use=e.span))
                 v.used = True
