@@ -311,3 +311,30 @@ def test_triangle_broadcasts_only_over_values_holding_a_case(monkeypatch, text):
             u, v, w = (int(ex["values"][k]) for k in "uvw")  # nodes are shown as names
             assert {u, v, w} <= set(sub) | {59, 3}
             assert all(r >= 0 for r in ex["rows"].values())
+
+
+BIG_GRAPH = """
+spec big_graph
+graph G = grid(65, 65)
+domain N = nodes(G)
+model d(a: N, b: N) -> class(range(0, 300))
+law tri: d(u, v) <= d(u, w) + d(w, v)
+"""
+
+
+def test_triangle_on_a_graph_past_the_distance_limit_is_still_checked():
+    """nodes(G) of 4,225 nodes (all-pairs distances are kept up to 4,096): the near-metric shortcut asked for
+    the distances and the whole law fell to the generic path (7.5 x 10^10 cases: a usage error). Without
+    distances the broadcast decides alone."""
+    spec = symspec.loads(BIG_GRAPH)
+    rng = np.random.default_rng(4)
+    nodes = sorted(rng.choice(4225, 12, replace=False).tolist())
+    keys = [(a, b) for a in nodes for b in nodes if rng.random() < 0.7]
+    labels = [int(rng.integers(0, 300)) for _ in keys]
+    cols, first = columns(keys, labels, ("a", "b"))
+    table = load_table(spec, cols)
+    expected = brute(first, [nodes] * 3, [lambda u, v, w: (u, v), lambda u, v, w: (u, w), lambda u, v, w: (w, v)],
+                     lambda *a: True, lambda x, y, z: x <= y + z)  # fmt: skip
+    report = fast(spec, table, "tri")
+    assert report is not None and (report.cases, report.violations) == expected
+    assert expected[1] > 0

@@ -75,8 +75,14 @@ def triangle_counts(
         right, pr = _matrix(ev, form, ctx_index, d["second"], (w, v))
         near = None
         if metric is not None and (op == "<=" or distances is not None and op in ("==", ">=") and metric == graph):
-            metric_d = ev.graph_distances(metric)
-            near = _violations_near(x, px, left, pl, right, pr, metric_d, op, ev.tol if real else 0, keep, distances is not None)
+            try:  # a graph past the analysis's all-pairs limit has no distances: the broadcast decides alone
+                metric_d = ev.graph_distances(metric)
+            except Unsupported:
+                metric_d = None
+            if metric_d is not None:
+                near = _violations_near(
+                    x, px, left, pl, right, pr, metric_d, op, ev.tol if real else 0, keep, distances is not None
+                )
         # only the u, w, v holding a case: a u with a label in x's row and left's row, ...; sparse data over
         # many values then costs |U| |W| |V|, not n^3
         iu, iw, iv = (m.nonzero().squeeze(1) for m in (px.any(1) & pl.any(1), pl.any(0) & pr.any(1), px.any(0) & pr.any(0)))
