@@ -338,3 +338,86 @@ def test_triangle_on_a_graph_past_the_distance_limit_is_still_checked():
     report = fast(spec, table, "tri")
     assert report is not None and (report.cases, report.violations) == expected
     assert expected[1] > 0
+
+
+ORACLE = """
+spec oracle
+domain N = range(-1, 4)
+model d(a: N, b: N) -> class(range(-2, 40))
+law tri: d(u, v) <= d(u, w) + d(w, v)
+law strict_left: d(u, w) + d(w, v) > d(u, v)
+law reverse: d(u, v) >= d(w, u) + d(v, w)
+law lower_strict: d(v, u) < d(u, w) + d(v, w) when u != v
+law eq_guard: d(u, v) == d(u, w) + d(w, v) when u < w and w < v
+law eq_plain: d(u, v) == d(u, w) + d(w, v)
+law zero: d(u, u) == -2
+law cap: d(u, v) <= 20 when u != v
+"""
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_form_agrees_with_the_generic_path_and_brute_force(monkeypatch, seed):
+    """The second oracle: check-data with the constraint dispatch off gives the same counts on every law."""
+    spec = symspec.loads(ORACLE)
+    rng = np.random.default_rng(seed)
+    n = range(-1, 4)
+    keys = [(a, b) for a in n for b in n if rng.random() < 0.8]
+    keys += [keys[i] for i in rng.integers(0, len(keys), 5)]  # duplicates, maybe conflicting: the first row counts
+    labels = [int(rng.choice([-2, 0, 1, 2, 5, 20, 39])) for _ in keys]
+    cols, first = columns(keys, labels, ("a", "b"))
+    table = load_table(spec, cols)
+    t = [lambda u, v, w: (u, v), lambda u, v, w: (u, w), lambda u, v, w: (w, v)]
+    expected = {
+        "tri": brute(first, [n] * 3, t, lambda *a: True, lambda x, y, z: x <= y + z),
+        "strict_left": brute(first, [n] * 3, t, lambda *a: True, lambda x, y, z: y + z > x),
+        "reverse": brute(first, [n] * 3, [lambda u, v, w: (u, v), lambda u, v, w: (w, u), lambda u, v, w: (v, w)],
+                         lambda *a: True, lambda x, y, z: x >= y + z),
+        "lower_strict": brute(first, [n] * 3, [lambda u, v, w: (v, u), lambda u, v, w: (u, w),
+                              lambda u, v, w: (v, w)], lambda u, v, w: u != v, lambda x, y, z: x < y + z),
+        "eq_guard": brute(first, [n] * 3, t, lambda u, v, w: u < w < v, lambda x, y, z: x == y + z),
+        "eq_plain": brute(first, [n] * 3, t, lambda *a: True, lambda x, y, z: x == y + z),
+        "zero": brute(first, [n], [lambda u: (u, u)], lambda u: True, lambda x: x == -2),
+        "cap": brute(first, [n] * 2, [lambda u, v: (u, v)], lambda u, v: u != v, lambda x: x <= 20),
+    }  # fmt: skip
+    with monkeypatch.context() as m:
+        m.setattr(check_module, "check_constraint", None)
+        generic_report = check_module.check_data(spec, cols)
+    generic_counts = {r.name: (r.cases, r.violations) for r in generic_report.laws}
+    assert generic_counts == expected
+    for law, counts in expected.items():
+        report = fast(spec, table, law)
+        assert report is not None and (report.cases, report.violations) == counts, law
+
+
+NEGATIVE = """
+spec negative
+domain N = range(0, 5)
+model c(a: N, b: N) -> class(range(-2, 3))
+law trans: c(a, b) == -1 and c(b, e) == -1 => c(a, e) == -1
+law anti: c(a, b) == -1 => c(b, a) == 1
+"""
+
+
+def test_negative_literal_constants_are_constants(monkeypatch):
+    """``c(a, b) == -1`` (a negative literal is ``Neg(Int)``): recognized as a constant/atom; a transitive law
+    over such atoms also reports the order graph's cycle (the atom's value read through the negation)."""
+    spec = symspec.loads(NEGATIVE)
+    rng = np.random.default_rng(8)
+    keys = [(a, b) for a in range(5) for b in range(5) if rng.random() < 0.9]
+    labels = [int(rng.choice([-2, -1, -1, 0, 1])) for _ in keys]
+    cols, first = columns(keys, labels, ("a", "b"))
+    table = load_table(spec, cols)
+    n = range(5)
+    expected = {
+        "trans": brute(first, [n] * 3, [lambda a, b, e: (a, b), lambda a, b, e: (b, e), lambda a, b, e: (a, e)],
+                       lambda *v: True, lambda x, y, z: not (x == -1 and y == -1) or z == -1),
+        "anti": brute(first, [n] * 2, [lambda a, b: (a, b), lambda a, b: (b, a)], lambda *v: True,
+                      lambda x, y: x != -1 or y == 1),
+    }  # fmt: skip
+    for law, counts in expected.items():
+        report = fast(spec, table, law)
+        assert report is not None and (report.cases, report.violations) == counts, law
+        assert generic(spec, cols, law, monkeypatch) == counts, law
+    cycle = fast(spec, table, "trans").cycle
+    nodes = cycle["values"]
+    assert all(first[(a, b)] == -1 for a, b in zip(nodes, nodes[1:] + nodes[:1]))

@@ -15,7 +15,7 @@ from ..analysis.domains import FINITE, Cyclic
 from ..analysis.terms import Kind
 from ..syntax import ast
 
-__all__ = ["Form", "recognize", "model_calls"]
+__all__ = ["Form", "recognize", "model_calls", "const_value"]
 
 
 @dataclass
@@ -35,7 +35,16 @@ def model_calls(term) -> list:
 def _is_const(t) -> bool:
     if isinstance(t, ast.Int | ast.Real):
         return True
+    if isinstance(t, ast.Neg):  # a negative literal (a class of range(-2, 5))
+        return isinstance(t.operand, ast.Int | ast.Real)
     return isinstance(t, ast.Name) and getattr(t, "ty", None) is not None and t.ty.kind in (Kind.CONST, Kind.LABEL)
+
+
+def const_value(t):
+    """The value of a constant term (``_is_const``): a number, a negative literal, a param or a label."""
+    if isinstance(t, ast.Neg):
+        return -const_value(t.operand)
+    return t.ty.value if isinstance(t, ast.Name) else t.value
 
 
 def _is_atom(t, output: str) -> bool:

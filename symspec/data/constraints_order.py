@@ -12,7 +12,7 @@ import torch
 
 from ..syntax import ast
 from .constraints_eval import Evaluator
-from .constraints_forms import Form, model_calls
+from .constraints_forms import Form, const_value, model_calls
 
 __all__ = ["order_counts", "shortest_cycle", "atom_matrix"]
 
@@ -71,8 +71,7 @@ def _predicate(form: Form, atom) -> tuple:
         return ("holds",)
     a, b = atom.operands
     const = b if isinstance(a, ast.Call) else a
-    value = const.ty.value if isinstance(const, ast.Name) else const.value
-    return ("equals", value)
+    return ("equals", const_value(const))
 
 
 def shortest_cycle(form: Form, ev: Evaluator, sizes: dict):
