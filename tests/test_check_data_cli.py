@@ -36,11 +36,11 @@ def test_exit_0_and_1(tmp_path, distances, capsys):
     assert main(["check-data", GRAPH, "--param", "n=3", "--data", good]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"symspec check-data {GRAPH} --data {good}  (spec graph_distance, model dist, 81 rows)")
-    assert "passed: 5 of 5 laws hold on the data (5 with cases to check)" in out
+    assert "passed: 5 of 5 laws hold on the data\n" in out
     assert main(["check-data", GRAPH, "--param", "n=3", "--data", bad, "--laws", "symmetric"]) == 1
     out = capsys.readouterr().out
     assert "u=(0, 0) v=(0, 1) rows=[1, 9]:  dist(u, v) = 2 vs dist(v, u) = 1" in out
-    assert "FAILED: 0 of 1 laws hold on the data (1 with cases to check)" in out
+    assert "FAILED: 0 of 1 laws hold on the data\n" in out
 
 
 def test_json_stdout(tmp_path, distances, capsys):

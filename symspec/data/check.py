@@ -134,10 +134,8 @@ class DataReport(Report):
         body = [ln for ln in body if not ln.startswith(("passed:", "FAILED:"))]
         while body and not body[-1]:
             body.pop()
-        ok = sum(law.passed for law in self.laws)
-        checked = sum(law.cases > 0 for law in self.laws)
         verdict = "passed" if self.passed else "FAILED"
-        tail = f"{verdict}: {ok} of {len(self.laws)} laws hold on the data ({checked} with cases to check)"
+        tail = f"{verdict}: {self.summary('hold on the data')}"
         if self.conflict_count:
             tail += f"; {self.conflict_count} conflicting input(s)"
         return "\n".join([*lines, *body, "", tail])

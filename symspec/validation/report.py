@@ -41,7 +41,7 @@ class LawReport:
     tol: float | None = None
     rtol: float | None = None
     max_rate: float = 0.0
-    passed: bool = True
+    passed: bool | None = None  # None: not checked (no case could be checked); set by the checking paths
     worst: float | None = None
     divergence: float | None = None
     examples: list = field(default_factory=list)
@@ -57,6 +57,8 @@ class LawReport:
         d["class"] = d.pop("law_class")
         d["interval"] = list(self.interval)
         d.pop("magnitudes")
+        if self.passed is None:  # not checked: no interval to give
+            d["interval"] = None
         if d["cycle"] is None:  # only transitivity on data has one
             d.pop("cycle")
         return d
@@ -105,7 +107,14 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        return any(law.mode != "not checked" for law in self.laws) and all(law.passed for law in self.laws)  # 0 checked: no pass
+        checked = [law for law in self.laws if law.passed is not None]
+        return bool(checked) and all(law.passed for law in checked)  # 0 checked: no pass; unchecked laws are listed apart
+
+    def summary(self, verb: str) -> str:
+        """``"2 of 3 laws hold ... (1 not checked)"``: the laws that passed, of all, and those no case could check."""
+        ok = sum(law.passed is True for law in self.laws)
+        unchecked = sum(law.passed is None for law in self.laws)
+        return f"{ok} of {len(self.laws)} laws {verb}" + (f" ({unchecked} not checked)" if unchecked else "")
 
     def __getitem__(self, name: str) -> LawReport:
         for law in self.laws:
@@ -145,10 +154,10 @@ class Report:
                     str(law.skipped),
                     str(law.violations) + (f" ({law.nonfinite} non-finite)" if law.nonfinite else ""),
                     f"{law.rate:.4f}",
-                    f"[{lo:.4f}, {hi:.4f}]",
+                    f"[{lo:.4f}, {hi:.4f}]" if law.passed is not None else "-",
                     _fmt(law.worst),
                     _fmt(law.divergence),
-                    "pass" if law.passed else "FAIL",
+                    {True: "pass", False: "FAIL", None: "not checked"}[law.passed],
                 ]
             )
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -174,9 +183,8 @@ class Report:
                 sides = " vs ".join(f"{k} = {_value(v)}" for k, v in ex["sides"].items())
                 why = "non-finite model output" if ex.get("nonfinite") else f"loss {_fmt(ex['loss'])}"
                 lines.append(f"  {given}:  {sides}  ({why})")
-        ok = sum(law.passed for law in self.laws)
         lines.append("")
-        lines.append(f"{'passed' if self.passed else 'FAILED'}: {ok} of {len(self.laws)} laws hold within tolerance")
+        lines.append(f"{'passed' if self.passed else 'FAILED'}: {self.summary('hold within tolerance')}")
         return "\n".join(lines)
 
     __str__ = render
@@ -236,7 +244,7 @@ class Report:
         rates = [law.rate for law in self.laws]
         lows = [law.rate - law.interval[0] for law in self.laws]
         highs = [law.interval[1] - law.rate for law in self.laws]
-        colors = ["tab:green" if law.passed else "tab:red" for law in self.laws]
+        colors = [{True: "tab:green", False: "tab:red", None: "tab:gray"}[law.passed] for law in self.laws]
         left.bar(names, rates, yerr=[lows, highs], color=colors, capsize=4)
         left.set_ylabel("violation rate (95% Wilson interval)")
         left.set_title(f"{self.spec}: violations per law")
