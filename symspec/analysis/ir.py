@@ -192,6 +192,7 @@ def explain_json(spec) -> dict:
                 "edges": g.num_edges,
                 "connected": g.connected,
                 "automorphism_generators": len(g.automorphisms),
+                "node_labels": _label_sample(g),
             }
             for n, g in ir.graphs.items()
         },
@@ -232,6 +233,14 @@ def _law_json(law: LawIR) -> dict:
     }
 
 
+def _label_sample(g, first: int = 3) -> list:
+    """The labels of a graph's first nodes and its last (``"..."`` between), in node order: how data names them."""
+    n = g.num_nodes
+    if n <= first + 2:
+        return [g.label(i) for i in range(n)]
+    return [*(g.label(i) for i in range(first)), "...", g.label(n - 1)]
+
+
 def explain_text(spec) -> str:
     def graph_text(d) -> str:  # the constructor as written: hypercube(7), grid(3, 4), petersen(), edges(0-1, ...)
         if d.kind == "edges":
@@ -247,6 +256,8 @@ def explain_text(spec) -> str:
         for n, g in ir.graphs.items():
             conn = "" if g.connected else ", not connected"
             out.append(f"  {n} = {graph_text(g.definition)}: {g.num_nodes} nodes, {g.num_edges} edges{conn}")
+            if g.num_nodes:
+                out.append("    nodes (as data files name them): " + ", ".join(_label_sample(g)))
     if ir.groups:
         out.append("\ngroups")
         for n, g in ir.groups.items():

@@ -81,8 +81,11 @@ def _read_pt(path: str) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle errors, unsafe globals, truncated zips, ...
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UsageError(f"--data {shown(path)}: not a torch-loadable .pt file of tensors (weights_only): {first}") from None
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        why = f"{type(err).__name__}: {shown(first, 160)}" if first and not first.isdigit() else type(err).__name__
+        if "Weights only load failed" in first:  # torch's advice (weights_only=False) would run the file's code
+            why = "it holds objects other than tensors and plain containers, or is no .pt file (symspec loads tensors only)"
+        raise UsageError(f"--data {shown(path)}: not a torch-loadable .pt file of tensors (weights_only): {why}") from None
     if not isinstance(obj, Mapping) or not all(isinstance(k, str) for k in obj):
         raise UsageError(
             f"--data {shown(path)}: a .pt dataset must hold a dict of column name -> tensor, got {type(obj).__name__}"
@@ -134,7 +137,8 @@ def _read_chunks(path: str, reader, header: list, parts: list) -> None:
             widths.discard(0)
         if widths - {width}:
             line, fields = _find_line(path, lambda r: len(r) != width)
-            raise UsageError(f"--data {shown(path)}: line {line} has {len(fields)} fields; the header has {width}")
+            hint = "; a value holding a comma (a grid node '(0, 2)') must be quoted: \"(0, 2)\"" if len(fields) > width else ""
+            raise UsageError(f"--data {shown(path)}: line {line} has {len(fields)} fields; the header has {width}{hint}")
         if chunk and max(map(len, itertools.chain.from_iterable(chunk))) > MAX_TEXT:
             line, fields = _find_line(path, lambda r: max(map(len, r)) > MAX_TEXT)
             column = next(h for h, x in zip(header, fields) if len(x) > MAX_TEXT)
@@ -306,11 +310,13 @@ def _parse_names(arr: np.ndarray, where: str, low: int, size: int, names: list |
     written from floats has it); a value outside the domain is refused here, before it could overflow an int64."""
     uniques, inverse = np.unique(np.char.strip(arr), return_inverse=True)
     lookup = {n: i + low for i, n in enumerate(names or [])}
+    spaced = {"".join(n.split()): v for n, v in lookup.items()}  # '(0,2)' finds '(0, 2)' when that is unambiguous
+    spaced = spaced if len(spaced) == len(lookup) else {}
     lookup.update({k: v for k, v in TRUE_WORDS.items() if names == ["false", "true"]})
     mapped = np.empty(len(uniques), dtype=np.int64)
     for j, text in enumerate(uniques.tolist()):  # once per distinct value, not per row
-        if text in lookup:
-            mapped[j] = lookup[text]
+        if text in lookup or "".join(text.split()) in spaced:
+            mapped[j] = lookup[text] if text in lookup else spaced["".join(text.split())]
             continue
         value = _integer(text)
         if isinstance(value, int) and low <= value < low + size:
