@@ -45,3 +45,19 @@ def test_explain_shows_how_data_names_the_nodes(capsys):
     assert "  G = grid(7, 7): 49 nodes, 84 edges\n    nodes (as data files name them): (0, 0), (0, 1), (0, 2), ..., (6, 6)\n" in (
         capsys.readouterr().out
     )
+
+
+def test_class_labels_report_no_loss_of_their_encoding():
+    import torch
+
+    spec = symspec.load(GRAPH, params={"n": 3})
+    g = spec.ir.graphs["G"]
+    d = torch.as_tensor(g.distances)
+    u, v = torch.arange(9).repeat_interleave(9), torch.arange(9).repeat(9)
+    target = d[u, v].clone()
+    target[1] += 1  # (0, 0) -> (0, 1): 2 instead of 1
+    law = symspec.check_data(spec, {"u": u, "v": v, "target": target}, laws=["symmetric"])["symmetric"]
+    assert law.violations == 2 and law.worst is None and law.divergence is None
+    assert all(ex["loss"] is None for ex in law.examples)
+    text = symspec.check_data(spec, {"u": u, "v": v, "target": target}, laws=["symmetric"]).render()
+    assert "loss" not in text.split("worst counterexamples", 1)[1] and "1e+03" not in text

@@ -319,6 +319,11 @@ def _check_law(validator, module, spec, table, model: TableModel, name, examples
     law.divergence = acc.loss_sum / acc.cases if acc.cases else None
     law.examples = [_named(ex, spec, name) for _, ex in acc.worst]
     law.magnitudes = acc.magnitudes
+    if table.output in ("class", "bool"):  # a loss of one-hot labels measures their logit gap (1000), not the data
+        law.worst = law.divergence = None
+        law.magnitudes = []
+        for ex in law.examples:
+            ex["loss"] = None
     if not acc.cases:
         count = f"{plan.space}" if plan.space is not None else f"{plan.total} enumerated"
         law.note = f"none of its {count} cases has all its calls in the data (with its guard true): nothing was checked"

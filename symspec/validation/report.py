@@ -182,7 +182,7 @@ class Report:
                 given = " ".join(f"{k}={_value(v)}" for k, v in ex["values"].items())
                 sides = " vs ".join(f"{k} = {_value(v)}" for k, v in ex["sides"].items())
                 why = "non-finite model output" if ex.get("nonfinite") else f"loss {_fmt(ex['loss'])}"
-                lines.append(f"  {given}:  {sides}  ({why})")
+                lines.append(f"  {given}:  {sides}" + (f"  ({why})" if ex.get("loss") is not None or ex.get("nonfinite") else ""))
         lines.append("")
         lines.append(f"{'passed' if self.passed else 'FAILED'}: {self.summary('hold within tolerance')}")
         return "\n".join(lines)
