@@ -9,13 +9,12 @@ DDP-wrapped model, per-rank and shared augmentation streams, and sharded
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
-import socket
 import sys
 
 import pytest
 import torch
+from spawn_ranks import spawn_ranks
 
 import symspec
 import symspec.nn
@@ -165,30 +164,11 @@ def _worker(rank: int, port: int, out: str) -> None:
     torch.distributed.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory) -> list:
     """What each of the two ranks saved (one spawn for the whole file)."""
     out = str(tmp_path_factory.mktemp("ddp"))
-    ctx = multiprocessing.get_context("spawn")
-    port = _free_port()
-    procs = [ctx.Process(target=_worker, args=(rank, port, out)) for rank in range(WORLD)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(TIMEOUT)
-    for p in procs:
-        if p.is_alive():
-            p.kill()
-            p.join()
-    codes = [p.exitcode for p in procs]
-    assert codes == [0] * WORLD, f"ranks exited with {codes}"
-    return [torch.load(os.path.join(out, f"rank{rank}.pt"), weights_only=False) for rank in range(WORLD)]
+    return spawn_ranks(_worker, WORLD, TIMEOUT, out)
 
 
 def _close(got: list, want: list) -> None:

@@ -11,12 +11,12 @@ with one process on the same draws.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 
 import pytest
 import torch
-from test_ddp import SEED, WORLD, _free_port, _global_batch, _grads, _local, _model, _module, _step
+from spawn_ranks import spawn_ranks
+from test_ddp import SEED, WORLD, _global_batch, _grads, _local, _model, _module, _step
 
 from symspec.distributed import generator, shard_batch
 from symspec.errors import UsageError
@@ -121,20 +121,7 @@ def _worker(rank: int, port: int, out: str) -> None:
 def ranks(tmp_path_factory) -> list:
     """What each of the two ranks saved (one spawn for the whole file)."""
     out = str(tmp_path_factory.mktemp("fsdp"))
-    ctx = multiprocessing.get_context("spawn")
-    port = _free_port()
-    procs = [ctx.Process(target=_worker, args=(rank, port, out)) for rank in range(WORLD)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(TIMEOUT)
-    for p in procs:
-        if p.is_alive():
-            p.kill()
-            p.join()
-    codes = [p.exitcode for p in procs]
-    assert codes == [0] * WORLD, f"ranks exited with {codes}"
-    return [torch.load(os.path.join(out, f"rank{rank}.pt"), weights_only=False) for rank in range(WORLD)]
+    return spawn_ranks(_worker, WORLD, TIMEOUT, out)
 
 
 def _close(got: list, want: list) -> None:
