@@ -418,8 +418,14 @@ class Terms:
                     return V("rel", rt("sym_kl_logprobs", a.e, b.e), level=level)
                 lo = min(a.offset, b.offset)
                 size = max(a.offset + a.size, b.offset + b.size) - lo
-                left = rt("pad_support", a.e, a.offset, lo, size)
-                right = rt("pad_support", b.e, b.offset, lo, size)
+                low_a = low_b = lo
+                if size > a.size + b.size:  # disjoint supports: classes between them add 0 to the divergence; drop them
+                    first, second = (a, b) if a.offset < b.offset else (b, a)
+                    size = a.size + b.size
+                    lows = {id(first): first.offset, id(second): second.offset - first.size}
+                    low_a, low_b = lows[id(a)], lows[id(b)]
+                left = rt("pad_support", a.e, a.offset, low_a, size)
+                right = rt("pad_support", b.e, b.offset, low_b, size)
                 return V("rel", rt("sym_kl_logprobs", left, right), level=level)
             if a.kind == "dist":
                 return V("rel", rt("cross_entropy_to", a.e, self._target(a, b)), level=level)
