@@ -39,16 +39,22 @@ def _per_case(x, n: int, device, dtype=None) -> torch.Tensor:
     return t
 
 
+def _side(x) -> torch.Tensor:
+    """A side of a relation as a tensor; a Python float is float64 (a law's constant ``0.3`` is not rounded to float32
+    before it meets float64 data; against float32 data it is rounded as that data is)."""
+    return torch.as_tensor(x, dtype=torch.float64) if isinstance(x, float) else torch.as_tensor(x)
+
+
 def within_tolerance(a, b, tol: float, rtol: float) -> torch.Tensor:
     """Per case: ``|a - b| <= tol + rtol * |b|`` everywhere in the event dims."""
-    a, b = torch.as_tensor(a), torch.as_tensor(b)
+    a, b = _side(a), _side(b)
     ok = (a - b).abs() <= tol + rtol * b.abs()
     return ok.reshape(ok.shape[0], -1).all(1) if ok.dim() > 1 else ok
 
 
 def at_most(a, b, tol: float) -> torch.Tensor:
     """Per case: ``a <= b + tol`` everywhere in the event dims."""
-    ok = torch.as_tensor(a) <= torch.as_tensor(b) + tol
+    ok = _side(a) <= _side(b) + tol
     return ok.reshape(ok.shape[0], -1).all(1) if ok.dim() > 1 else ok
 
 
