@@ -4,6 +4,7 @@ params, huge domains and large tensor tables (reviewer R2)."""
 from __future__ import annotations
 
 import itertools
+import json
 
 import networkx as nx
 import numpy as np
@@ -20,7 +21,8 @@ def test_a_pair_two_elements_connect_is_counted_once():
     spec = "domain C = set(c0, c1, c2, c3, c4, c5, c6, c7)\nmodel f(a: C) -> class(range(0, 3))\n"
     result = suggest({"a": torch.arange(4), "target": torch.zeros(4, dtype=torch.long)}, spec=spec)
     assert result["relabel_a"].evidence.tested == 6
-    assert result["relabel_a"].status == "rejected"  # 6 < 20 pairs
+    assert result["relabel_a"].status == "insufficient"  # 6 pairs, all agreeing: not enough, not contradicted
+    assert result["relabel_a"].needed == 35  # 35 / (35 + 1.96^2) = 0.901 >= 0.9
 
 
 def test_automorphism_pairs_of_a_cycle_against_brute_force():
@@ -48,7 +50,7 @@ def test_a_law_seen_only_through_a_subgroup_is_not_accepted():
     )
     s = result["shift_invariant_a"]
     assert s.evidence.tested == 72 and s.evidence.contradicted == 0
-    assert s.status == "rejected" and "subgroup of 3 elements of the group's 24" in s.why
+    assert s.status == "insufficient" and "subgroup of 3 elements of the group's 24" in s.why  # not contradicted
     assert "law shift_invariant_a" not in result.text.replace("#   shift_invariant_a", "")
     assert result["shift_b"].status == "accepted"  # every shift of b connects rows: still accepted
 
@@ -61,7 +63,7 @@ def test_a_tensor_law_seen_only_through_a_reflection_is_not_accepted():
     target = (x * (weight + weight.T)).sum((1, 2))  # transpose-invariant, not rotation-invariant
     s = suggest({"x": x, "target": target}, signature="s(x: tensor[4, 4]) -> real")["d4_invariant_x"]
     assert s.evidence.tested == 100 and s.evidence.contradicted == 0
-    assert s.status == "rejected" and "subgroup of 2 elements of the group's 8" in s.why
+    assert s.status == "insufficient" and "subgroup of 2 elements of the group's 8" in s.why
 
 
 def test_param_override_is_written_into_the_printed_spec():
@@ -139,7 +141,7 @@ def test_a_full_small_table_of_a_multiset_sum_is_exhaustive_evidence():
     assert result["relabel_a_b_c"].status == "rejected"
     half = r[torch.randperm(64, generator=torch.Generator().manual_seed(0))[:40]]  # not closed: Wilson decides
     partial = suggest({"a": half[:, 0], "b": half[:, 1], "c": half[:, 2], "target": half.sum(1)}, spec=spec)
-    assert partial["swap_a_b"].status == "rejected" and "exhaustive" not in partial["swap_a_b"].evidence.note
+    assert partial["swap_a_b"].status == "insufficient" and "exhaustive" not in partial["swap_a_b"].evidence.note
     symspec.check(symspec.loads(result.text))
 
 
@@ -218,3 +220,41 @@ if __name__ == "__main__":
         print(f"{name:30s} candidates {c:6,d}  accepted {a:3d}  highest Wilson lower bound (>= 20 pairs) {lo:.3f}")
     total = sum(st[0] for st in stats.values())
     print(f"{n} seeds x {len(stats)} settings: {total:,} candidates, {sum(st[1] for st in stats.values())} accepted")
+
+
+def test_thin_evidence_is_not_enough_evidence_not_rejected():
+    from symspec.data.suggest import THRESHOLD, pairs_needed
+    from symspec.validation.report import wilson_interval
+
+    def lt(n: int, flip: int = 0, drop: int = 0) -> dict:
+        a, b = (t.flatten() for t in torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij"))
+        target = (a < b).long()
+        target[(a == b).nonzero().flatten()[:flip]] = 1  # a wrong label on the diagonal
+        keep = ~((a == b) & (a < drop))  # the first `drop` diagonal rows left out: the evidence is not exhaustive
+        return {"a": a[keep], "b": b[keep], "target": target[keep]}
+
+    near = suggest(lt(36, flip=1), signature="lt(a: range(0, 36), b: range(0, 36)) -> bool")["diagonal_a_b"]
+    assert (near.evidence.tested, near.evidence.supported) == (36, 35)  # Wilson lower bound 0.858
+    assert near.status == "insufficient" and near.needed == pairs_needed(35 / 36) == 67
+    assert "needs at least 67 diagonal rows at this agreement (0.9722); 36 tested" in near.why
+    # 67 is the least n whose Wilson lower bound at agreement 35/36 reaches the threshold
+    assert 1 - wilson_interval(67 / 36, 67)[1] >= THRESHOLD > 1 - wilson_interval(66 / 36, 66)[1]
+    result = suggest(lt(40, drop=10), signature="lt(a: range(0, 40), b: range(0, 40)) -> bool")
+    clean = result["diagonal_a_b"]
+    assert clean.evidence.contradicted == 0 and clean.status == "insufficient" and clean.needed == 35
+    assert "#   diagonal_a_b (not enough evidence): not lt(a, a)  -- 30 diagonal rows" in result.text
+    assert "needs at least 35 diagonal rows at this agreement (1.0000); 30 tested" in result.text
+    assert result["swap_a_b"].status == "rejected" and "#   swap_a_b (rejected)" in result.text  # contradicted
+    entry = next(c for c in json.loads(result.to_json())["candidates"] if c["name"] == "diagonal_a_b")
+    assert entry["status"] == "insufficient" and entry["status_text"] == "not enough evidence"
+    assert entry["pairs_needed"] == 35
+    assert [pairs_needed(a) for a in (1.0, 0.99, 0.98, 0.96, 0.95)] == [35, 43, 55, 97, 139]  # the figures in docs/data.md
+    assert pairs_needed(THRESHOLD) is None and pairs_needed(0.5) is None
+
+
+def test_tensor_rows_beyond_the_distance_cut_say_so():
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(50, 5, generator=g, dtype=torch.float64)  # no row is a permutation of another
+    s = suggest({"x": x, "target": x.sum(1)}, signature="s(x: tensor[5]) -> real")["permute_invariant_x"]
+    assert s.status == "untestable" and s.evidence.tested == 0
+    assert "no moved input had a row within the distance cut" in s.why and "nearest row within" in s.why

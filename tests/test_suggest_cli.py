@@ -94,3 +94,81 @@ def test_example_recovers_commutes_and_shift(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "commutes: recovered" in run.stdout and "shift: recovered" in run.stdout
     assert "1 file ok" in run.stdout
+
+
+GRAPH_WITH_LAWS = """spec graph_distance
+param n = 5
+graph G = grid(n, n)
+domain Node = nodes(G)
+group Aut = automorphisms(G)
+model dist(u: Node, v: Node) -> class(range(0, 2 * n - 1))
+"""
+
+
+def write_grid_distances(path, n: int = 5) -> str:
+    import networkx as nx
+
+    graph = nx.convert_node_labels_to_integers(nx.grid_2d_graph(n, n), ordering="sorted")
+    dist = dict(nx.all_pairs_shortest_path_length(graph))
+    u, v = (t.flatten() for t in torch.meshgrid(torch.arange(n * n), torch.arange(n * n), indexing="ij"))
+    torch.save({"u": u, "v": v, "target": torch.tensor([dist[i][j] for i, j in zip(u.tolist(), v.tolist())])}, path)
+    return str(path)
+
+
+def test_a_law_the_spec_already_has_is_marked_and_the_header_counts_the_body(tmp_path, capsys):
+    spec = tmp_path / "g.sym"
+    spec.write_text(GRAPH_WITH_LAWS + "law automorphism: forall g: Aut. dist(g . u, g . v) == dist(u, v)\n")
+    data = write_grid_distances(tmp_path / "d.pt")
+    assert main(["suggest", str(spec), "--data", data]) == 0
+    text = capsys.readouterr().out
+    head = text.splitlines()[0]
+    assert head.startswith("# symspec suggest: 2 new laws supported by 625 rows of dist") and "1 already in the spec" in head
+    assert "# already in the spec: implied by the spec's law automorphism (symspec's analysis)" in text
+    assert "# law automorphism_u_v: forall g: Aut. dist(g . u, g . v) == dist(u, v)" in text  # commented out
+    assert "\nlaw swap_u_v: dist(u, v) == dist(v, u)\n" in text and "\nlaw diagonal_u_v: dist(u, u) == 0\n" in text
+    assert text.count("\nlaw ") == 3  # the spec's own law and the two new ones
+
+
+def test_a_declared_group_is_used_by_name_and_the_printed_spec_checks_without_warnings(tmp_path, capsys):
+    spec = tmp_path / "g.sym"
+    spec.write_text(GRAPH_WITH_LAWS)  # declares group Aut, no law uses it yet
+    out = tmp_path / "out.sym"
+    assert main(["suggest", str(spec), "--data", write_grid_distances(tmp_path / "d.pt"), "-o", str(out)]) == 0
+    capsys.readouterr()
+    text = out.read_text()
+    assert "law automorphism_u_v: forall g: Aut. dist(g . u, g . v) == dist(u, v)" in text
+    assert "automorphisms(G)." not in text
+    assert main(["check", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning" not in err and "never used" not in err, err
+
+
+def test_the_model_is_chosen_by_the_data_columns_as_check_data_does(tmp_path, capsys):
+    spec = tmp_path / "two.sym"
+    spec.write_text("model f(a: cyclic(59), b: cyclic(59)) -> class(cyclic(59))\nmodel h(x: cyclic(59)) -> class(cyclic(59))\n")
+    data = write_add(tmp_path / "add.pt")
+    assert main(["suggest", str(spec), "--data", data]) == 0
+    assert "law swap_a_b: f(a, b) == f(b, a)" in capsys.readouterr().out
+    other = tmp_path / "other.pt"
+    torch.save({"p": torch.arange(3), "q": torch.arange(3), "target": torch.arange(3)}, other)
+    assert main(["suggest", str(spec), "--data", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "none of the spec's models matches the data's columns (p, q, target)" in err
+    assert "f takes a, b, target; h takes x, target; name one with --model" in err
+
+
+def test_empty_data_says_it_has_no_rows(tmp_path, capsys):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("a,b,target\n")
+    assert main(["suggest", "--data", str(empty), "--signature", SIG]) == 0
+    text = capsys.readouterr().out
+    assert "# WARNING: the data has 0 rows: no law could be tested." in text
+    assert "no pair tested: the data has 0 rows" in text and "(0 absent)" not in text
+
+
+def test_one_candidate_is_singular(tmp_path, capsys):
+    data = tmp_path / "one.pt"
+    torch.save({"a": torch.arange(2), "target": torch.arange(2)}, data)
+    assert main(["suggest", "--data", str(data), "--signature", "f(a: cyclic(2)) -> class(range(0, 2))"]) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert head.endswith("; 1 candidate tested"), head  # shift_invariant_a, contradicted by its one pair

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import SpecError, UsageError
+from ..validation.report import Z95
 from .suggest_candidates import Candidate, candidates
 from .suggest_evidence import (
     MAX_ELEMENTS,
@@ -31,10 +32,35 @@ from .suggest_evidence import (
     wilson_lower,
 )
 
-__all__ = ["suggest", "Suggestions", "Suggestion", "THRESHOLD", "MIN_TESTED"]
+__all__ = ["suggest", "Suggestions", "Suggestion", "THRESHOLD", "MIN_TESTED", "pairs_needed", "STATUS_TEXT"]
 
 THRESHOLD = 0.9  # accept when the agreement's 95% Wilson lower bound is at least this
 MIN_TESTED = 20  # ... and at least this many pairs were tested
+
+# status -> how the text shows it ("insufficient": the data agrees but has too few pairs to accept the law)
+STATUS_TEXT = {"insufficient": "not enough evidence", "in spec": "already in the spec"}
+
+
+def pairs_needed(agreement: float, threshold: float = THRESHOLD, min_tested: int = MIN_TESTED) -> int | None:
+    """The fewest tested pairs at which ``agreement`` (supported / tested, held fixed) is accepted: its 95%
+    Wilson lower bound reaches ``threshold``. None when no number of pairs would do (agreement <= threshold)."""
+    if agreement <= threshold:
+        return None
+
+    def lower(n: int) -> float:
+        z2 = Z95 * Z95
+        centre = agreement + z2 / (2 * n)
+        half = Z95 * math.sqrt(agreement * (1 - agreement) / n + z2 / (4 * n * n))
+        return (centre - half) / (1 + z2 / n)
+
+    hi = max(1, min_tested)
+    while lower(hi) < threshold:  # the lower bound rises with n towards the agreement
+        hi *= 2
+    lo = hi // 2
+    while lo + 1 < hi:  # lower(lo) < threshold <= lower(hi)
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if lower(mid) < threshold else (lo, mid)
+    return max(hi, min_tested)
 
 
 @dataclass
@@ -43,9 +69,16 @@ class Suggestion:
 
     candidate: Candidate
     evidence: Evidence
-    status: str = "rejected"  # accepted | redundant | conflict | rejected | untestable | invalid
+    status: str = "rejected"  # accepted | redundant | in spec | conflict | insufficient | rejected | untestable | invalid
     implied_by: tuple = ()
-    why: str = ""  # for invalid/conflict/untestable: the reason
+    why: str = ""  # for invalid/conflict/untestable/insufficient: the reason
+    needed: int | None = None  # insufficient: the tested pairs that would accept it at its agreement
+    restates: tuple = ()  # the spec's own laws that imply it (the analysis, on the spec plus this law alone)
+
+    @property
+    def status_text(self) -> str:
+        """The status as the printed spec shows it."""
+        return STATUS_TEXT.get(self.status, self.status)
 
     @property
     def name(self) -> str:
@@ -86,7 +119,10 @@ class Suggestion:
             "law": self.law,
             "kind": self.candidate.kind,
             "status": self.status,
+            "status_text": self.status_text,
             "implied_by": list(self.implied_by),
+            "restates": list(self.restates),
+            "pairs_needed": self.needed,
             "why": self.why,
             "tested": ev.tested,
             "supported": ev.supported,
@@ -202,14 +238,27 @@ def _read(path: str) -> str:
         return decode(f.read(), path)
 
 
-def _pick_model(spec, model):
-    if model is not None:
-        if model not in spec.models:
-            raise UsageError(f"no model '{model}' in the spec; its models: {', '.join(spec.models) or 'none'}")
-        return model
-    if len(spec.models) != 1:
-        raise UsageError(f"the spec has {len(spec.models)} models ({', '.join(spec.models) or 'none'}): name one with --model")
-    return next(iter(spec.models))
+def _table(checked, data, model: str | None):
+    """The data as a Table of the model ``load_table`` chooses (``model``, the only one, or the one whose parameters
+    are the data's columns): the same choice as ``check-data``. When it cannot choose, the error lists the models'
+    columns and the data's."""
+    from .load import load_table, read_columns
+
+    try:
+        return load_table(checked, data, model)
+    except UsageError:
+        if model is not None or len(checked.models) < 2:
+            raise
+        columns = list(read_columns(data)[0])  # only to explain the choice load_table could not make
+        takes = {m: [p for p, _ in sig.params] + ["target"] for m, sig in checked.models.items()}
+        fits = [m for m, cols in takes.items() if set(cols) == set(columns)]
+        if len(fits) == 1:  # the choice was made; the error is about the data
+            raise
+        listed = "; ".join(f"{m} takes {', '.join(cols)}" for m, cols in takes.items())
+        what = "none of the spec's models matches" if not fits else f"{len(fits)} models match"
+        raise UsageError(
+            f"{what} the data's columns ({', '.join(map(str, columns)) or 'none'}): {listed}; name one with --model"
+        ) from None
 
 
 def _compile(text: str, file: str, params):
@@ -253,21 +302,21 @@ def suggest(
 
     checked, base, file, params = _resolve(signature, spec, params)
     base = _pin_params(base, file, params)
-    name = _pick_model(checked, model)
     if isinstance(data, Table):
         table = data
+        if table.model not in checked.models:
+            raise UsageError(f"the table labels model '{table.model}'; the spec's models: {', '.join(checked.models) or 'none'}")
     else:
-        from .load import load_table
-
-        table = load_table(checked, data, name)
-    if table.model != name:
-        raise UsageError(f"the table labels model '{table.model}', not '{name}'")
+        table = _table(checked, data, model)
+    if model is not None and table.model != model:
+        raise UsageError(f"the table labels model '{table.model}', not '{model}'")
+    name = table.model
     result = Suggestions(name, table.source, len(table), base, threshold=threshold, min_tested=min_tested)
     result.conflicting = table.conflict_count()
     distinct = Distinct(table) if table.finite() else None  # built once, shared by every candidate
     for cand in candidates(checked, name, table):
         result.items.append(_evaluate(cand, base, file, params, table, distinct, max_elements, seed, threshold, min_tested))
-    order = {"accepted": 0, "rejected": 1, "untestable": 2, "invalid": 3}
+    order = {"accepted": 0, "insufficient": 1, "rejected": 2, "untestable": 3, "invalid": 4}
     result.items.sort(key=lambda s: (order[s.status], -wilson_lower(s.evidence), -s.evidence.tested))
     _settle(result, file, params)
     result.text = render_spec(result)
@@ -280,6 +329,13 @@ def _evaluate(cand: Candidate, base, file, params, table, distinct, max_elements
     except SpecError as err:
         return Suggestion(cand, Evidence(), "invalid", why=_first_error(err))
     law = compiled.ir.laws[cand.name]
+    restates = tuple(law.implied_by) if law.redundant else ()  # implied by the spec's own laws (the only others)
+    sug = _verdict(cand, law, compiled, table, distinct, max_elements, seed, threshold, min_tested)
+    sug.restates = restates
+    return sug
+
+
+def _verdict(cand: Candidate, law, compiled, table, distinct, max_elements, seed, threshold, min_tested) -> Suggestion:
     if cand.test == "diagonal":
         ev = diagonal_evidence(table, *cand.args, cand.constant, distinct)
     elif cand.test == "moved swap":
@@ -313,19 +369,50 @@ def _evaluate(cand: Candidate, base, file, params, table, distinct, max_elements
             covered = _covered(elements, ev.witnessed, every, max_elements)
             if covered is not None:
                 ev.note = "; ".join(x for x in (ev.note, covered) if x)
-                return Suggestion(cand, ev, "rejected", why=covered)
+                return _partial(cand, ev, covered, threshold)
     if cand.test == "tensor" and ev.tested and ev.subgroup:
         ev.note = "; ".join(x for x in (ev.note, ev.subgroup) if x)
-        return Suggestion(cand, ev, "rejected", why=ev.subgroup)
+        return _partial(cand, ev, ev.subgroup, threshold)
     ok = ev.tested >= min_tested and wilson_lower(ev) >= threshold
     if ev.tested >= min_tested and not ok and _exhaustive(cand, ev, table):
         ok = True
         ev.note = "; ".join(x for x in (ev.note, EXHAUSTIVE) if x)
     if not ev.tested:
-        return Suggestion(
-            cand, ev, "untestable", why=f"no pair tested: no moved input was another row of the data ({ev.untestable:,} absent)"
+        return Suggestion(cand, ev, "untestable", why=_nothing_tested(cand, ev, table))
+    if ok:
+        return Suggestion(cand, ev, "accepted")
+    needed = pairs_needed(ev.agreement, threshold, min_tested)
+    if needed is None:  # the data contradicts it: no number of pairs at this agreement would accept it
+        return Suggestion(cand, ev, "rejected")
+    what = "diagonal rows" if cand.test == "diagonal" else "tested pairs"
+    return Suggestion(
+        cand,
+        ev,
+        "insufficient",
+        why=f"needs at least {needed:,} {what} at this agreement ({ev.agreement:.4f}); {ev.tested:,} tested",
+        needed=needed,
+    )
+
+
+def _partial(cand: Candidate, ev: Evidence, why: str, threshold: float) -> Suggestion:
+    """The pairs tested cover only a subgroup: not enough evidence when they agree, rejected when they contradict."""
+    if ev.agreement > threshold:
+        return Suggestion(cand, ev, "insufficient", why=why)
+    return Suggestion(cand, ev, "rejected", why=why)
+
+
+def _nothing_tested(cand: Candidate, ev: Evidence, table) -> str:
+    """Why no pair was tested: no rows, no row on the diagonal, or no moved input among the rows."""
+    if len(table) == 0:
+        return "no pair tested: the data has 0 rows"
+    if cand.test == "diagonal":
+        return "no pair tested: no row has the two arguments equal"
+    if ev.proxy:
+        return (
+            f"no pair tested: no moved input had a row within the distance cut ({ev.untestable:,} moved inputs "
+            f"matched none; {ev.proxy})"
         )
-    return Suggestion(cand, ev, "accepted" if ok else "rejected")
+    return f"no pair tested: no moved input was another row of the data ({ev.untestable:,} moved inputs absent)"
 
 
 EXHAUSTIVE = "exhaustive: every pair the law connects is in the data and agrees (no sampling to bound)"
@@ -361,10 +448,14 @@ def _covered(elements: list, witnessed: list, every: bool, max_elements: int) ->
 
 
 def _settle(result: Suggestions, file: str, params) -> None:
-    """Add the accepted laws one by one in rank order (a law that contradicts those kept is a conflict), then read
-    the analysis' redundancy flags on the spec of the kept laws."""
+    """Mark the accepted laws the spec's own laws imply ``in spec``; add the others one by one in rank order (a law
+    that contradicts those kept is a conflict), then read the analysis' redundancy flags on the spec of the kept
+    laws."""
     kept: list = []
     for s in result.accepted:
+        if s.restates:  # the spec's own laws already imply it: nothing new to suggest
+            s.status, s.implied_by = "in spec", s.restates
+            continue
         try:
             _compile(_with(result.base, [k.candidate for k in kept] + [s.candidate]), file, params)
         except SpecError as err:
@@ -384,20 +475,31 @@ def _comment(text: str) -> str:
     return "# " + text.replace("\n", " ")
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}" if n == 1 else f"{n:,} {what}s"
+
+
 def render_spec(result: Suggestions) -> str:
-    """The spec: the base text, each accepted law with its evidence, redundant laws commented out, the rest listed."""
-    acc = [s for s in result.items if s.status in ("accepted", "redundant")]
-    n_acc = sum(s.status == "accepted" for s in acc)
-    n_red = len(acc) - n_acc
+    """The spec: the base text, each accepted law with its evidence, laws implied by others or by the spec's own
+    laws commented out, the rest listed. The header counts what the body shows."""
+    acc = [s for s in result.items if s.status in ("accepted", "redundant", "in spec")]
+    n = {k: sum(s.status == k for s in result.items) for k in ("accepted", "redundant", "in spec", "insufficient")}
+    tail = [f"{n['redundant']:,} redundant"] if n["redundant"] else []
+    if n["in spec"]:
+        tail.append(f"{n['in spec']:,} already in the spec")
+    counts = f" ({', '.join(tail)}: commented out)" if tail else ""
     head = [
         _comment(
-            f"symspec suggest: {n_acc} law{'s' if n_acc != 1 else ''} supported by {result.rows:,} row{'s' if result.rows != 1 else ''} of "
-            f"{result.model} in {result.source} ({len(result.items)} candidates; {n_red} redundant, commented out)"
+            f"symspec suggest: {_count(n['accepted'], 'new law')} supported by {_count(result.rows, 'row')} of "
+            f"{result.model} in {result.source}{counts}; {_count(len(result.items), 'candidate')} tested"
+            + (f", {n['insufficient']:,} with not enough evidence" if n["insufficient"] else "")
         ),
         "# A law is tested on the pairs of rows its transforms connect (x and T x both in the data): supported when",
         "# label(T x) == S label(x). Accepted when at least "
         f"{result.min_tested} pairs were tested and the 95% Wilson lower bound of the agreement is >= {result.threshold}.",
     ]
+    if result.rows == 0:
+        head.append("# WARNING: the data has 0 rows: no law could be tested.")
     if result.conflicting:
         head.append(
             f"# WARNING: {result.conflicting:,} input{'s' if result.conflicting != 1 else ''} of the data "
@@ -409,17 +511,26 @@ def render_spec(result: Suggestions) -> str:
     out = "\n".join(head) + "\n" + (result.base if result.base.endswith("\n") else result.base + "\n")
     for s in acc:
         out += "\n" + _comment(s.evidence_text()) + "\n"
-        if s.status == "redundant":
+        if s.status == "in spec":
+            laws = f"law{'s' if len(s.implied_by) != 1 else ''} {', '.join(s.implied_by)}"
+            out += _comment(f"already in the spec: implied by the spec's {laws} (symspec's analysis)") + "\n"
+        elif s.status == "redundant":
             out += _comment(f"redundant: implied by {', '.join(s.implied_by)} (symspec's analysis)") + "\n"
+        if s.status != "accepted":
             out += "".join(_comment(d) + "\n" for d in s.candidate.decls)
             out += _comment(f"law {s.name}: {s.law}") + "\n"
         else:
             out += "".join(d + "\n" for d in s.candidate.decls)
             out += f"law {s.name}: {s.law}\n"
-    rest = [s for s in result.items if s.status not in ("accepted", "redundant")]
+    rest = [s for s in result.items if s.status not in ("accepted", "redundant", "in spec")]
     if rest:
         out += "\n# Not suggested:\n"
         for s in rest:
-            what = s.why if s.status in ("invalid", "untestable", "conflict") else s.evidence_text()
-            out += _comment(f"  {s.name} ({s.status}): {s.law}  -- {what}") + "\n"
+            if s.status in ("invalid", "untestable", "conflict"):
+                what = s.why
+            else:
+                what = s.evidence_text()
+                if s.why and s.why not in what:
+                    what += "; " + s.why
+            out += _comment(f"  {s.name} ({s.status_text}): {s.law}  -- {what}") + "\n"
     return out

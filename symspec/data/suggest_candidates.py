@@ -74,6 +74,15 @@ class _Names:
         return name
 
 
+def _group(spec, kind: str, arg) -> str:
+    """The spec's own name of the group ``kind(arg)`` when it declares one (``group Aut = automorphisms(G)``), so
+    the printed law uses the declaration; else the constructor text."""
+    for name, gdef in spec.groups.items():
+        if gdef.kind == kind and str(gdef.arg) == str(arg) and not gdef.generators and not gdef.factors:
+            return name
+    return f"{kind}({arg})"
+
+
 def _class_domain(output):
     """The output's class domain (class outputs), BoolDomain for bool outputs, else None."""
     if isinstance(output, ClassOf):
@@ -197,9 +206,9 @@ def candidates(spec, model: str, table=None) -> list[Candidate]:
     for c in classes:
         d = doms[c[0]]
         if isinstance(d, Nodes):
-            group, what = f"automorphisms({d.graph})", "automorphism"
+            group, what = _group(spec, "automorphisms", d.graph), "automorphism"
         elif isinstance(d, Labels) and 2 <= d.size <= MAX_LABEL_GROUP:
-            group, what = f"symmetric({d.size})", "relabel"
+            group, what = _group(spec, "symmetric", d.size), "relabel"
         else:
             continue
         acted = [f"{g} . {v}" if i in c else v for i, v in enumerate(var)]
@@ -214,9 +223,9 @@ def candidates(spec, model: str, table=None) -> list[Candidate]:
             continue
         groups = []  # (group, name, dims of the output that must match for equivariance)
         if not (isinstance(d.dims[0], int) and d.dims[0] < 2):
-            groups.append((f"symmetric({d.dims[0]})", "permute", slice(0, 1)))
+            groups.append((_group(spec, "symmetric", d.dims[0]), "permute", slice(0, 1)))
         if len(d.dims) >= 2 and d.dims[-1] == d.dims[-2] and not (isinstance(d.dims[-1], int) and d.dims[-1] < 2):
-            groups.append(("dihedral(4)", "d4", slice(-2, None)))
+            groups.append((_group(spec, "dihedral", 4), "d4", slice(-2, None)))
         for group, what, match in groups:
             acted = list(var)
             acted[i] = f"{g} . {var[i]}"
