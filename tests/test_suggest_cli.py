@@ -127,6 +127,9 @@ def test_a_law_the_spec_already_has_is_marked_and_the_header_counts_the_body(tmp
     assert "# law automorphism_u_v: forall g: Aut. dist(g . u, g . v) == dist(u, v)" in text  # commented out
     assert "\nlaw swap_u_v: dist(u, v) == dist(v, u)\n" in text and "\nlaw diagonal_u_v: dist(u, u) == 0\n" in text
     assert text.count("\nlaw ") == 3  # the spec's own law and the two new ones
+    assert main(["suggest", str(spec), "--data", data, "--json", "-"]) == 0
+    counts = json.loads(capsys.readouterr().out)["counts"]
+    assert counts == {"accepted": 2, "in spec": 1}
 
 
 def test_a_declared_group_is_used_by_name_and_the_printed_spec_checks_without_warnings(tmp_path, capsys):

@@ -167,6 +167,13 @@ class Suggestions:
                 return s
         raise KeyError(name)
 
+    def counts(self) -> dict:
+        """Candidates per status (the printed header's counts)."""
+        out: dict = {}
+        for s in self.items:
+            out[s.status] = out.get(s.status, 0) + 1
+        return out
+
     def to_json(self) -> str:
         return json.dumps(
             {
@@ -177,6 +184,7 @@ class Suggestions:
                 "min_tested": self.min_tested,
                 "max_elements": MAX_ELEMENTS,
                 "conflicting_inputs": self.conflicting,
+                "counts": self.counts(),
                 "candidates": [s.to_dict() for s in self.items],
                 "spec": self.text,
             },
@@ -483,7 +491,7 @@ def render_spec(result: Suggestions) -> str:
     """The spec: the base text, each accepted law with its evidence, laws implied by others or by the spec's own
     laws commented out, the rest listed. The header counts what the body shows."""
     acc = [s for s in result.items if s.status in ("accepted", "redundant", "in spec")]
-    n = {k: sum(s.status == k for s in result.items) for k in ("accepted", "redundant", "in spec", "insufficient")}
+    n = {k: result.counts().get(k, 0) for k in ("accepted", "redundant", "in spec", "insufficient")}
     tail = [f"{n['redundant']:,} redundant"] if n["redundant"] else []
     if n["in spec"]:
         tail.append(f"{n['in spec']:,} already in the spec")
