@@ -23,7 +23,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS = ["bench_parse.py", "bench_analysis.py", "bench_loss.py", "bench_augment.py", "bench_layers.py", "bench_conv.py", "bench_steerable.py", "bench_validate.py"]
+BENCHMARKS = [
+    "bench_parse.py",
+    "bench_analysis.py",
+    "bench_loss.py",
+    "bench_augment.py",
+    "bench_layers.py",
+    "bench_conv.py",
+    "bench_steerable.py",
+    "bench_validate.py",
+    "bench_data.py",
+]
 TRAINERS = [  # (script, extra flags, law sets, label)
     ("train_modular_addition.py", [], ["none", "commutes", "commutes,shift", "all"], "modular addition, p 59, 40% train, MLP"),
     ("train_graph_distance.py", [], ["none", "symmetric", "all"], "graph distance, 7x7 grid, 80% train, MLP"),
