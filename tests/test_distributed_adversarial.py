@@ -130,11 +130,11 @@ class _RaisesOnRank(torch.nn.Module):
         return self.t[a, b]
 
 
-def _validate_raising_on(bad: int, rank: int) -> str:
+def _validate_raising_on(bad: int, rank: int, tabulate: bool = False) -> str:
     """What ``validate`` raises on this rank when rank ``bad``'s model raises (it used to leave the others waiting)."""
     spec = symspec.loads("domain I = range(0, 7)\nmodel f(a: I, b: I) -> class(range(0, 2))\nlaw s: f(a, b) == f(b, a)\n")
     try:
-        symspec.validate(spec, models={"f": _RaisesOnRank(rank == bad)}, tabulate=False, batch_size=5)
+        symspec.validate(spec, models={"f": _RaisesOnRank(rank == bad)}, tabulate=tabulate, batch_size=5)
     except Exception as err:  # noqa: BLE001 - the test compares what each rank raised
         return f"{type(err).__name__}: {err}"
     return "no error"
@@ -176,6 +176,7 @@ def _worker(rank: int, port: int, out: str) -> None:
     for key in REPORTS:
         results[key] = _report(key)
     results["validate-raises-on-one-rank"] = _validate_raising_on(1, rank)
+    results["validate-raises-on-one-rank-tabulated"] = _validate_raising_on(1, rank, tabulate=True)
     torch.save(results, os.path.join(out, f"rank{rank}.pt"))
     torch.distributed.destroy_process_group()
 
@@ -269,8 +270,9 @@ def test_gpu_check_records_failed_steps_and_exits_nonzero(tmp_path):
     assert "transformer seeds run: 1 of 1" in summary
 
 
-def test_a_rank_whose_model_raises_in_validate_stops_every_rank(ranks):
-    seen = [r["validate-raises-on-one-rank"] for r in ranks]
+@pytest.mark.parametrize("key", ["validate-raises-on-one-rank", "validate-raises-on-one-rank-tabulated"])
+def test_a_rank_whose_model_raises_in_validate_stops_every_rank(ranks, key):
+    seen = [r[key] for r in ranks]
     assert seen[1] == "ModelError: model f raised RuntimeError: boom on this rank"  # its own error, as in one process
     for other in (seen[0], seen[2]):
         assert other.startswith("ModelError: rank 1 failed while validating (so every rank stops): ")

@@ -23,7 +23,7 @@ from ..errors import ModelError, UsageError
 from ..runtime.calls import describe_missing, gather_models, models_needed
 from ..runtime.descriptors import ClassOutput, GroupElements, Real, TensorOutput, Values
 from .report import LawReport, Report, wilson_interval
-from .shard import is_leader, law_seed, merge, rank_batches
+from .shard import is_leader, law_seed, merge, raise_together, rank_batches
 from .tabulate import Deduplicated, mixed_radix
 
 __all__ = ["validate", "needed_models", "select_laws"]
@@ -322,7 +322,12 @@ def validate(
                 if module.CHECKS[n]["error"] is None
             }
             planned = sum(plan[2] for plan in plans.values())  # each case asks for at least one model call
-            report.tabulated = _tabulate(validator, module, set(needed), planned, batch_size, device, tabulate)
+            error = None
+            try:
+                report.tabulated = _tabulate(validator, module, set(needed), planned, batch_size, device, tabulate)
+            except Exception as err:  # raised again on every rank of a process group (no rank left waiting)
+                error = err
+            raise_together(error, shard is not False)
             for index, name in enumerate(names):
                 report.laws.append(
                     _validate_law(

@@ -17,7 +17,7 @@ import torch
 from ..distributed import all_gather, rank_and_world, rank_generator, shard
 from ..errors import ModelError
 
-__all__ = ["rank_batches", "law_seed", "merge", "is_leader"]
+__all__ = ["rank_batches", "law_seed", "merge", "raise_together", "is_leader"]
 
 
 def _world(active: bool) -> tuple[int, int]:
@@ -75,6 +75,31 @@ def _failure(error: Exception | None) -> str | None:
     return None if error is None else f"{type(error).__name__}: {error}"
 
 
+def raise_together(error: Exception | None, active: bool) -> None:
+    """Raise on every rank when some rank failed (``error``: this rank's, or None); nothing when none did.
+
+    One process raises its own error. In a process group every rank joins one gather first, so a rank that
+    failed does not leave the others waiting in a later collective: the failing ranks raise their own errors,
+    the others a :class:`ModelError` naming the first failing rank and its message.
+    """
+    _, world = _world(active)
+    if world == 1:
+        if error is not None:
+            raise error
+        return
+    _raise_failed(all_gather(_failure(error)), error)
+
+
+def _raise_failed(messages: list, error: Exception | None) -> None:
+    """``error`` if this rank failed, else a ModelError naming the first rank whose message is not None."""
+    if error is not None:
+        raise error
+    failed = [(rank, message) for rank, message in enumerate(messages) if message is not None]
+    if failed:
+        rank, message = failed[0]
+        raise ModelError(f"rank {rank} failed while validating (so every rank stops): {message}")
+
+
 def merge(acc, drawn: dict, active: bool, magnitudes_kept: int, error: Exception | None = None):
     """``acc`` (a ``run._Law``) with every rank's cases merged in, in rank order; ``drawn`` updated in place.
 
@@ -94,12 +119,7 @@ def merge(acc, drawn: dict, active: bool, magnitudes_kept: int, error: Exception
             raise error
         return acc
     gathered = all_gather((None if error is not None else _state(acc), dict(drawn), _failure(error)))
-    failed = [(rank, message) for rank, (_, _, message) in enumerate(gathered) if message is not None]
-    if error is not None:
-        raise error
-    if failed:
-        rank, message = failed[0]
-        raise ModelError(f"rank {rank} failed while validating (so every rank stops): {message}")
+    _raise_failed([message for _, _, message in gathered], error)
     states = [(state, dims) for state, dims, _ in gathered]
     out = type(acc)(acc.keep, None)
     loss_sum = 0.0
