@@ -96,7 +96,7 @@ def test_recovers_symmetry_automorphisms_and_zero_diagonal_from_graph_distances(
     path = tmp_path / "graph.sym"
     path.write_text(GRAPH_SPEC)
     result = suggest(graph_data(), spec=str(path))
-    assert set(result.names("accepted")) == {"swap_u_v", "automorphism_u_v", "diagonal_u_v"}
+    assert set(result.names("accepted")) == {"swap_u_v", "automorphism_u_v", "diagonal_u_v", "triangle_u_v"}
     assert result["automorphism_u_v"].evidence.elements == 7 and result["automorphism_u_v"].evidence.every_element
     assert "law diagonal_u_v: dist(u, u) == 0" in result.text
     assert "law automorphism_u_v: forall g: automorphisms(G). dist(g . u, g . v) == dist(u, v)" in result.text
@@ -147,7 +147,7 @@ def test_bool_antisymmetry_and_irreflexivity():
     a, b = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
     data = {"a": a.flatten(), "b": b.flatten(), "target": (a < b).flatten().long()}
     result = suggest(data, signature=f"lt(a: range(0, {n}), b: range(0, {n})) -> bool")
-    assert set(result.names("accepted")) == {"antisymmetric_a_b", "diagonal_a_b"}
+    assert set(result.names("accepted")) == {"antisymmetric_a_b", "diagonal_a_b", "transitive_a_b"}
     assert "law antisymmetric_a_b: lt(a, b) == not lt(b, a) when a != b" in result.text
     assert "law diagonal_a_b: not lt(a, a)" in result.text
     assert result["swap_a_b"].status == "rejected"

@@ -122,14 +122,15 @@ def test_a_law_the_spec_already_has_is_marked_and_the_header_counts_the_body(tmp
     assert main(["suggest", str(spec), "--data", data]) == 0
     text = capsys.readouterr().out
     head = text.splitlines()[0]
-    assert head.startswith("# symspec suggest: 2 new laws supported by 625 rows of dist") and "1 already in the spec" in head
+    assert head.startswith("# symspec suggest: 3 new laws supported by 625 rows of dist") and "1 already in the spec" in head
     assert "# already in the spec: implied by the spec's law automorphism (symspec's analysis)" in text
     assert "# law automorphism_u_v: forall g: Aut. dist(g . u, g . v) == dist(u, v)" in text  # commented out
     assert "\nlaw swap_u_v: dist(u, v) == dist(v, u)\n" in text and "\nlaw diagonal_u_v: dist(u, u) == 0\n" in text
-    assert text.count("\nlaw ") == 3  # the spec's own law and the two new ones
+    assert "\nlaw triangle_u_v: dist(u, v) <= dist(u, w) + dist(w, v)\n" in text
+    assert text.count("\nlaw ") == 4  # the spec's own law and the three new ones
     assert main(["suggest", str(spec), "--data", data, "--json", "-"]) == 0
     counts = json.loads(capsys.readouterr().out)["counts"]
-    assert counts == {"accepted": 2, "in spec": 1}
+    assert counts == {"accepted": 3, "in spec": 1}
 
 
 def test_a_declared_group_is_used_by_name_and_the_printed_spec_checks_without_warnings(tmp_path, capsys):

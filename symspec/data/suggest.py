@@ -97,6 +97,15 @@ class Suggestion:
             f"{ev.tested:,} pairs tested: {ev.supported:,} supported, {ev.contradicted:,} contradicted",
             f"agreement {ev.agreement:.4f} (95% Wilson [{lo:.4f}, {hi:.4f}])",
         ]
+        if self.candidate.test == "constraint":
+            parts = [
+                f"{ev.tested:,} cases (present triples) checked: {ev.supported:,} hold, {ev.contradicted:,} violated",
+                parts[1],
+                f"{ev.untestable:,} triples with an input absent",
+            ]
+            if ev.note:
+                parts.append(ev.note)
+            return "; ".join(parts)
         if self.candidate.test == "diagonal":
             parts[0] = (
                 f"{ev.tested:,} diagonal rows: {ev.supported:,} with {self.candidate.shown or self.candidate.constant}, {ev.contradicted:,} other"
@@ -136,6 +145,9 @@ class Suggestion:
             "proxy": ev.proxy,
             "note": ev.note,
             "examples": ev.examples,
+            "cycle": ev.cycle,
+            "premise_cases": ev.premise[0] if ev.premise else None,
+            "premise_violated": ev.premise[1] if ev.premise else None,
             "declarations": list(self.candidate.decls),
         }
 
@@ -344,6 +356,8 @@ def _evaluate(cand: Candidate, base, file, params, table, distinct, max_elements
 
 
 def _verdict(cand: Candidate, law, compiled, table, distinct, max_elements, seed, threshold, min_tested) -> Suggestion:
+    if cand.test == "constraint":
+        return _constraint_verdict(cand, compiled, table, seed, threshold, min_tested)
     if cand.test == "diagonal":
         ev = diagonal_evidence(table, *cand.args, cand.constant, distinct)
     elif cand.test == "moved swap":
@@ -398,6 +412,48 @@ def _verdict(cand: Candidate, law, compiled, table, distinct, max_elements, seed
         ev,
         "insufficient",
         why=f"needs at least {needed:,} {what} at this agreement ({ev.agreement:.4f}); {ev.tested:,} tested",
+        needed=needed,
+    )
+
+
+def _constraint_verdict(cand: Candidate, compiled, table, seed, threshold, min_tested) -> Suggestion:
+    """Transitivity / the triangle inequality on every present triple (check_data's counts): accepted when at least
+    ``min_tested`` cases were checked and the 95% Wilson lower bound of the rate of cases that hold is at least
+    ``threshold``; transitivity also needs the same of the cases whose premise holds (docs/data.md)."""
+    from .suggest_constraints import constraint_evidence, premise_counts, subset
+
+    if len(table) == 0:
+        return Suggestion(cand, Evidence(), "untestable", why="no pair tested: the data has 0 rows")
+    ev, why = constraint_evidence(cand, compiled.source, compiled.file, table, seed)
+    if ev is None:
+        return Suggestion(cand, Evidence(), "untestable", why=why)
+    if not ev.tested:
+        return Suggestion(cand, ev, "untestable", why="no case tested: no triple of the law has all three inputs in the data")
+    ok = ev.tested >= min_tested and wilson_lower(ev) >= threshold
+    if cand.kind == "transitivity":
+        premise, violated = premise_counts(table, table.params, subset(table, table.params, seed)[0])
+        ev.premise = (premise, violated)
+        held = Evidence(tested=premise, supported=premise - violated, contradicted=violated)
+        ev.note += f"; premise held on {premise:,} triples, {violated:,} of them violated"
+        if not (premise >= min_tested and wilson_lower(held) >= threshold):
+            lo = wilson_lower(held) if premise else 0.0
+            status = "insufficient" if premise and held.agreement > threshold else "rejected"
+            if ok or status == "rejected":
+                why = (
+                    f"the triples whose premise holds agree {held.agreement:.4f} (95% Wilson lower bound {lo:.4f}, "
+                    f"{premise:,} triples)" + (": the law holds mostly because its premise is false" if ok else "")
+                )
+                return Suggestion(cand, ev, status if ok else "rejected", why=why)
+    if ok:
+        return Suggestion(cand, ev, "accepted")
+    needed = pairs_needed(ev.agreement, threshold, min_tested)
+    if needed is None:
+        return Suggestion(cand, ev, "rejected")
+    return Suggestion(
+        cand,
+        ev,
+        "insufficient",
+        why=f"needs at least {needed:,} cases at this agreement ({ev.agreement:.4f}); {ev.tested:,} tested",
         needed=needed,
     )
 
@@ -506,6 +562,11 @@ def render_spec(result: Suggestions) -> str:
         "# label(T x) == S label(x). Accepted when at least "
         f"{result.min_tested} pairs were tested and the 95% Wilson lower bound of the agreement is >= {result.threshold}.",
     ]
+    if any(s.candidate.test == "constraint" for s in result.items):
+        head.append(
+            "# Transitivity and triangle laws are tested on their cases instead (every triple of present inputs, "
+            "counted by check-data), by the same rule."
+        )
     if result.rows == 0:
         head.append("# WARNING: the data has 0 rows: no law could be tested.")
     if result.conflicting:

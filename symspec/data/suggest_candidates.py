@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..analysis.domains import BoolDomain, ClassOf, Cyclic, Labels, Nodes, Range, Tensor, Units
+from ..analysis.domains import BoolDomain, ClassOf, Cyclic, Labels, Nodes, Range, RealDomain, Tensor, Units
 
 __all__ = ["Candidate", "candidates", "MAX_LABEL_GROUP"]
 
@@ -26,7 +26,8 @@ class Candidate:
     name: str
     law: str  # the formula (with binders, guard), as printed after "law NAME: "
     kind: str  # a short description: "argument swap", "shift", "shift invariance", ...
-    test: str = "law"  # "law": the analysis' transforms; "moved swap": bool antisymmetry off the diagonal; "diagonal"
+    test: str = "law"  # "law": the analysis' transforms; "moved swap": bool antisymmetry off the diagonal; "diagonal";
+    # "constraint": transitivity / the triangle inequality, checked by check_data on every present triple
     args: tuple = ()  # parameter positions a "moved swap" or "diagonal" candidate involves
     constant: int | None = None  # the observed class value of a "diagonal" candidate
     shown: str = ""  # that value as the law writes it (a label by name)
@@ -166,6 +167,28 @@ def candidates(spec, model: str, table=None) -> list[Candidate]:
                 rolled[c[x]] = var[c[(x + 1) % len(c)]]
             add("cycle_" + "_".join(params[i] for i in c), f"{base} == {call(rolled)}", "argument cycle")
 
+    # constraint laws of a relation or a distance: two arguments of one finite domain
+    if len(doms) == 2 and _finite(doms[0]) and _same(doms[0], doms[1]):
+        x, y = var
+        z = names.fresh("c" if isinstance(out, BoolDomain) else "w")
+        tag = f"{params[0]}_{params[1]}"
+        if isinstance(out, BoolDomain):
+            add(
+                f"transitive_{tag}",
+                f"{call([x, y])} and {call([y, z])} => {call([x, z])}",
+                "transitivity",
+                test="constraint",
+                args=(0, 1),
+            )
+        elif isinstance(out_dom, Range) or isinstance(out, RealDomain):
+            add(
+                f"triangle_{tag}",
+                f"{call([x, y])} <= {call([x, z])} + {call([z, y])}",
+                "triangle inequality",
+                test="constraint",
+                args=(0, 1),
+            )
+
     # cyclic values: shifts, opposite shifts, negation, unit scaling
     by_n: dict[int, list[int]] = {}
     for i, d in enumerate(doms):
@@ -201,6 +224,15 @@ def candidates(spec, model: str, table=None) -> list[Candidate]:
             if equi:
                 add(f"scale_{tag}", f"forall {u}: units({n}). {call(scaled)} == {base} * {u}", "unit scaling (output scaled)")
             add(f"scale_invariant_{tag}", f"forall {u}: units({n}). {call(scaled)} == {base}", "unit scaling invariance")
+            if equi and len(idx) >= 2:  # one argument scaled, the output scaled alike (modular multiplication)
+                for i in idx:
+                    one = list(var)
+                    one[i] = f"{u} * {var[i]}"
+                    add(
+                        f"scale_{params[i]}",
+                        f"forall {u}: units({n}). {call(one)} == {base} * {u}",
+                        "unit scaling of one argument (output scaled)",
+                    )
 
     # graph automorphisms and label permutations, acting on every argument of the domain at once
     for c in classes:

@@ -62,6 +62,8 @@ class Evidence:
     note: str = ""
     witnessed: list = field(default_factory=list, repr=False)  # indices of the elements that connected a tested pair
     subgroup: str = ""  # tensors: why the tested pairs cover only a subgroup ("" when they cover the group)
+    cycle: dict | None = None  # transitivity: a shortest cycle of the order graph (check_data's, rows of this data)
+    premise: tuple | None = None  # transitivity: (present triples whose premise holds, of which violated)
 
     @property
     def agreement(self) -> float:

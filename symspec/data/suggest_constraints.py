@@ -1,0 +1,96 @@
+"""Constraint candidates of ``symspec suggest`` tested on the data (docs/data.md, "Constraint candidates").
+
+Transitivity ``f(a, b) and f(b, c) => f(a, c)`` (bool output) and the triangle inequality
+``f(a, b) <= f(a, c) + f(c, b)`` (``class(range(...))`` or ``real`` output), for a model of two arguments of
+one finite domain, are checked by :func:`symspec.data.check.check_data` in their natural data form: every
+present triple is a case, counted exactly. On a domain of more than :data:`MAX_ITEMS` values a seeded random
+subset of that many values is kept, with the rows whose two arguments are both in it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .suggest_evidence import Evidence
+
+__all__ = ["constraint_evidence", "premise_counts", "subset", "MAX_ITEMS", "MAX_CASES"]
+
+MAX_ITEMS = 400  # values of the shared domain kept (a seeded random subset past it): at most 6.4 x 10^7 triples
+MAX_CASES = 10**8  # check_data's limit for a law its natural forms do not recognize (then: untestable)
+
+
+def subset(table, params: tuple, seed: int) -> tuple[torch.Tensor, str]:
+    """(rows kept, a note): every row, or the rows whose two arguments are in a seeded random subset of values."""
+    n = table.sizes[params[0]]
+    rows = torch.arange(len(table))
+    if n <= MAX_ITEMS:
+        return rows, ""
+    g = torch.Generator().manual_seed(seed)
+    keep = torch.zeros(n, dtype=torch.bool)
+    keep[torch.randperm(n, generator=g)[:MAX_ITEMS]] = True
+    low = table.lows[params[0]]
+    a, b = (table.inputs[p].to(torch.int64) - low for p in params)
+    sel = rows[keep[a] & keep[b]]
+    return sel, f"capped: the {len(sel):,} rows among a seeded random {MAX_ITEMS} of the domain's {n:,} values"
+
+
+def premise_counts(table, params: tuple, sel: torch.Tensor) -> tuple[int, int]:
+    """(premise cases, of which violated) of transitivity on the rows ``sel``: the present triples (a, b, c) with
+    f(a, b) and f(b, c) true, and of those, f(a, c) false. Each input answers with its first row."""
+    n = table.sizes[params[0]]
+    low = table.lows[params[0]]
+    a, b = (table.inputs[p][sel].to(torch.int64) - low for p in params)
+    y = table.target[sel].to(torch.int64) != 0
+    key = a * n + b
+    order = torch.arange(len(key) - 1, -1, -1)  # scatter in reverse: the first row of each input is written last
+    present = torch.zeros(n * n, dtype=torch.bool)
+    label = torch.zeros(n * n, dtype=torch.bool)
+    present[key[order]] = True
+    label.index_put_((key[order],), y[order])  # deterministic on CPU: the last write (the first row) wins
+    present, label = present.view(n, n), label.view(n, n)
+    true = (present & label).to(torch.float64)
+    paths = true @ true  # [a, c]: the b with f(a, b) and f(b, c) both present and true (exact below 2^53)
+    premise = int(paths[present].sum().item())
+    violated = int(paths[present & ~label].sum().item())
+    return premise, violated
+
+
+def constraint_evidence(cand, text: str, file: str, table, seed: int = 0) -> tuple[Evidence | None, str]:
+    """The evidence of a constraint candidate (law ``cand.name`` in the spec ``text``): check_data's cases and
+    violations on every present triple. (None, why) when check_data cannot check it."""
+    from ..errors import UsageError
+    from .check import check_data
+
+    params = table.params
+    sel, note = subset(table, params, seed)
+    columns = {p: table.inputs[p][sel] for p in params}
+    columns["target"] = table.target[sel]
+    try:
+        report = check_data(text, columns, model=table.model, laws=[cand.name], max_cases=MAX_CASES)
+    except UsageError as err:
+        return None, f"check-data could not check it: {err}"
+    law = report.laws[0]
+    if law.mode != "data":
+        return None, law.note or "check-data did not check it"
+    ev = Evidence(tested=law.cases, supported=law.cases - law.violations, contradicted=law.violations)
+    ev.untestable = law.skipped
+    ev.elements = 0
+    notes = ["counted by check-data on every present triple"]
+    cycle = getattr(law, "cycle", None)
+    if cycle is not None:
+        rows = [int(sel[r]) for r in cycle["rows"]]
+        ev.cycle = {**cycle, "rows": rows}
+        steps = ", ".join(
+            f"{x} -> {cycle['nodes'][(i + 1) % len(cycle['nodes'])]} (row {r})"
+            for i, (x, r) in enumerate(zip(cycle["nodes"], rows))
+        )
+        notes.append(f"a shortest cycle of the order graph has length {cycle['length']}: {steps}")
+    if note:
+        notes.append(note)
+    ev.note = "; ".join(notes)
+    for ex in law.examples:
+        found = {k: int(sel[v]) for k, v in (ex.get("rows") or {}).items()}
+        ev.examples.append(
+            {"values": {k: v for k, v in ex.get("values", {}).items() if k != "rows"}, "rows": found, "sides": ex.get("sides")}
+        )
+    return ev, ""
