@@ -92,6 +92,13 @@ def test_transitivity_of_a_noisy_strict_order_with_brute_force_counts():
     assert_clean(result.text)
 
 
+def test_a_clean_order_says_its_graph_has_no_cycle():
+    result = suggest(order_data(20, 0.0, seed=0), signature="gt(a: range(0, 20), b: range(0, 20)) -> bool")
+    s = result["transitive_a_b"]
+    assert s.status == "accepted" and s.evidence.contradicted == 0 and s.evidence.cycle is None
+    assert "the order graph has no cycle" in s.evidence.note
+
+
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("bias", [0.5, 0.25])
 def test_random_bool_labels_get_no_transitivity(seed, bias):
@@ -159,3 +166,51 @@ def test_per_argument_unit_scaling():
     add = suggest({"a": a, "b": b, "target": (a + b) % p}, signature=sig)
     assert add["scale_a"].status == "rejected" and add["scale_b"].status == "rejected"
     assert add["scale_a_b"].status == "accepted"
+
+
+def _false_positive_settings(seed: int):
+    """The random-label settings measured for docs/data.md: (name, data, signature or spec text)."""
+    g = torch.Generator().manual_seed(seed)
+    n = 30
+    for bias in (0.5, 0.25, 0.75):
+        data = order_data(n, 0.0, seed)
+        data["target"] = (torch.rand(data["target"].shape, generator=g) < bias).long()
+        yield f"bool, p(true) = {bias}", data, f"r(a: range(0, {n}), b: range(0, {n})) -> bool", None
+    data = order_data(n, 0.0, seed, keep=0.4)
+    data["target"] = torch.randint(0, 2, data["target"].shape, generator=g)
+    yield "bool, 40% of the table", data, f"r(a: range(0, {n}), b: range(0, {n})) -> bool", None
+    yield "grid(7, 7) distances replaced by random classes 0..12", grid_data(0.0, seed, random_labels=True), None, GRID_SPEC
+    data = order_data(n, 0.0, seed)
+    data["target"] = torch.randint(0, 100, data["target"].shape, generator=g)
+    yield "random classes 0..99", data, f"d(a: range(0, {n}), b: range(0, {n})) -> class(range(0, 100))", None
+    data = order_data(n, 0.0, seed)
+    data["target"] = torch.rand(data["target"].shape, generator=g, dtype=torch.float64)
+    yield "random reals in [0, 1)", data, f"d(a: range(0, {n}), b: range(0, {n})) -> real", None
+
+
+if __name__ == "__main__":  # python tests/test_suggest_constraints.py 50: the false-positive figure of docs/data.md
+    import sys
+
+    from symspec.data.suggest_evidence import Evidence, wilson_lower
+
+    seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+    tested = accepted = 0
+    highest: dict = {}
+    premise: dict = {}
+    for seed in range(seeds):
+        for name, data, sig, spec in _false_positive_settings(seed):
+            result = suggest(data, signature=sig, spec=spec)
+            for s in result.items:
+                if s.candidate.test != "constraint":
+                    continue
+                tested += 1
+                accepted += s.status == "accepted"
+                highest[name] = max(highest.get(name, 0.0), wilson_lower(s.evidence))
+                if s.evidence.premise:
+                    held = Evidence(tested=s.evidence.premise[0], contradicted=s.evidence.premise[1])
+                    held.supported = held.tested - held.contradicted
+                    premise[name] = max(premise.get(name, 0.0), wilson_lower(held) if held.tested else 0.0)
+    print(f"{seeds} seeds: {tested} constraint candidates, {accepted} accepted")
+    for name, lo in highest.items():
+        extra = f"; of the premise cases {premise[name]:.4f}" if name in premise else ""
+        print(f"  {name}: highest Wilson lower bound of the cases {lo:.4f}{extra}")

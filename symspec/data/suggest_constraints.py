@@ -85,6 +85,8 @@ def constraint_evidence(cand, text: str, file: str, table, seed: int = 0) -> tup
             for i, (x, r) in enumerate(zip(cycle["nodes"], rows))
         )
         notes.append(f"a shortest cycle of the order graph has length {cycle['length']}: {steps}")
+    elif "has no cycle" in (law.note or ""):
+        notes.append("the order graph has no cycle")
     if note:
         notes.append(note)
     ev.note = "; ".join(notes)
