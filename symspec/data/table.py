@@ -82,7 +82,8 @@ class Table:
         for p in self.params:
             v = values[p]
             m = v.shape[0]
-            columns.append(v.reshape(m, -1).to(torch.float64) if v.dim() > 1 else v.to(torch.float64)[:, None])
+            width = math.prod(v.shape[1:])  # not -1: 0 rows (or a 0-sized dim) leave -1 ambiguous
+            columns.append(v.reshape(m, width).to(torch.float64) if v.dim() > 1 else v.to(torch.float64)[:, None])
         return torch.cat(columns, 1) if columns else torch.zeros(0, 0, dtype=torch.float64)
 
     def _first(self) -> tuple:

@@ -1,0 +1,24 @@
+"""check-data, second review pass: inputs the first pass did not try (issue 17, item 1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from symspec.data.check import check_data
+from symspec.pipeline import loads
+
+TENSOR = loads(
+    "spec t\ndomain C = tensor[4, 2]\ndomain Z = cyclic(3)\ngroup P = symmetric(4)\n"
+    "model e(x: C, k: Z) -> real\nlaw inv: forall g: P. e(g . x, k) == e(x, k)\n"
+)
+
+
+@pytest.mark.parametrize("rows", [0, 1])
+def test_tensor_inputs_with_no_rows_or_one(rows):
+    """0 rows of a tensor input reshaped to [0, -1] (a RuntimeError traceback); now: nothing checked, no pass."""
+    x = torch.randn(rows, 4, 2, dtype=torch.float64)
+    report = check_data(TENSOR, {"x": x, "k": torch.zeros(rows, dtype=torch.int64), "target": x.sum((1, 2))})
+    assert (report["inv"].cases, report["inv"].violations) == (rows, 0)
+    assert report.passed == bool(rows)
