@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from symspec.data.check import check_data
+from symspec.errors import UsageError
 from symspec.pipeline import loads
 
 TENSOR = loads(
@@ -22,3 +23,18 @@ def test_tensor_inputs_with_no_rows_or_one(rows):
     report = check_data(TENSOR, {"x": x, "k": torch.zeros(rows, dtype=torch.int64), "target": x.sum((1, 2))})
     assert (report["inv"].cases, report["inv"].violations) == (rows, 0)
     assert report.passed == bool(rows)
+
+
+MOD3 = loads("spec s\ndomain Z = cyclic(3)\nmodel f(a: Z) -> class(Z)\nlaw c: f(a + 1) == f(a)\n")
+
+
+def test_numpy_scalars_as_options():
+    """max_rate=np.float32(0.5), examples=np.int64(2) were usage errors ('must be between 0 and 1, got 0.5');
+    validate takes them."""
+    data = {"a": [0, 1, 2], "target": [0, 0, 0]}
+    report = check_data(MOD3, data, max_rate=np.float32(0.5), examples=np.int64(2), max_cases=np.int64(100))
+    assert report.passed and report["c"].max_rate == 0.5 and type(report["c"].max_rate) is float
+    data["target"] = [0, 0, 1]  # rate 2/3
+    assert not check_data(MOD3, data, max_rate=np.float32(0.5)).passed
+    with pytest.raises(UsageError, match="max_rate must be between 0 and 1"):
+        check_data(MOD3, data, max_rate=np.bool_(True))

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from ..analysis.domains import Labels, Nodes
@@ -426,11 +428,13 @@ def check_data(
     """
     if params is not None and not isinstance(params, dict):
         raise UsageError(f"params must be a mapping of parameter name -> integer, got {type(params).__name__}")
-    for option, value in (("examples", examples), ("max_cases", max_cases)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    for option, value in (("examples", examples), ("max_cases", max_cases)):  # numpy integers too, as validate
+        if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral) or value < 0:
             raise UsageError(f"{option} must be a non-negative integer, got {value!r}")
-    if isinstance(max_rate, bool) or not isinstance(max_rate, int | float) or not 0 <= max_rate <= 1:
+    examples, max_cases = int(examples), int(max_cases)
+    if isinstance(max_rate, bool | np.bool_) or not isinstance(max_rate, numbers.Real) or not 0 <= max_rate <= 1:
         raise UsageError(f"max_rate must be between 0 and 1, got {max_rate!r}")
+    max_rate = float(max_rate)
     if params and not isinstance(spec, str | os.PathLike):
         raise UsageError("params apply to a spec given as a path or text; load a Spec with its params instead")
     spec = _spec_of(spec, params)
