@@ -38,3 +38,12 @@ def test_numpy_scalars_as_options():
     assert not check_data(MOD3, data, max_rate=np.float32(0.5)).passed
     with pytest.raises(UsageError, match="max_rate must be between 0 and 1"):
         check_data(MOD3, data, max_rate=np.bool_(True))
+
+
+def test_tensor_column_in_a_csv_says_where_tensors_come_from(tmp_path):
+    """A csv (even with 0 rows) for a tensor input said 'expected rows of shape [4, 2], got []'."""
+    for body in ("", "1.0,0,2.0\n"):
+        path = tmp_path / "t.csv"
+        path.write_text("x,k,target\n" + body)
+        with pytest.raises(UsageError, match=r"column 'x': tensor\[4, 2\] values cannot be read from text.*\.pt or \.npz"):
+            check_data(TENSOR, path)

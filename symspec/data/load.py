@@ -124,7 +124,7 @@ def _read_csv(path: str) -> dict:
         raise UsageError(f"--data {shown(path)}: bad csv: {shown(err)}") from None
     except OSError as err:
         raise UsageError(f"--data {shown(path)}: cannot read: {err.strerror or err}") from None
-    return {h: np.concatenate(p) if p else np.zeros(0, dtype=np.int64) for h, p in zip(header, parts)}
+    return {h: np.concatenate(p) if p else np.zeros(0, dtype="<U1") for h, p in zip(header, parts)}  # text, 0 rows too
 
 
 def _read_chunks(path: str, reader, header: list, parts: list) -> None:
@@ -354,6 +354,11 @@ def _real_column(values, where: str, shape: tuple | None) -> torch.Tensor:
     if arr.dtype == object or arr.dtype.kind in "US":
         if arr.ndim != 1:
             raise UsageError(f"{where}: strings are read as one number per row, got an array of shape {list(arr.shape)}")
+        if shape is not None:  # a csv cell is one number: "expected rows of shape [4, 2], got []" said nothing useful
+            raise UsageError(
+                f"{where}: tensor{list(shape)} values cannot be read from text (one number per cell, as in a csv); "
+                "save tensor columns in a .pt or .npz file"
+            )
         texts = np.char.strip(_texts(arr, where))
         try:
             arr = texts.astype(np.float64)
