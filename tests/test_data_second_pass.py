@@ -47,3 +47,26 @@ def test_tensor_column_in_a_csv_says_where_tensors_come_from(tmp_path):
         path.write_text("x,k,target\n" + body)
         with pytest.raises(UsageError, match=r"column 'x': tensor\[4, 2\] values cannot be read from text.*\.pt or \.npz"):
             check_data(TENSOR, path)
+
+
+def test_sum_of_class_labels_is_not_a_convolution(monkeypatch):
+    """f(a) + f(b) on one-hot labels convolved n x n classes (10^5 classes: 51 s; 2 x 10^7: minutes, GBs);
+    the one-hot path adds the labels. Both label paths agree with brute force."""
+    import symspec.data.check as check_module
+
+    monkeypatch.setattr(check_module, "STRICT", True)
+    classes = 20_000_000
+    spec = loads(
+        f"spec s\ndomain Z = range(0, 3)\nmodel f(a: Z) -> class(range(-2, {classes}))\nlaw k: f(a) + f(b) <= {classes}\n"
+    )
+    data = {"a": [0, 1, 2], "target": [classes - 1, 1, -2]}
+    labels = data["target"]
+    brute = [x + y > classes for x in labels for y in labels]
+    report = check_data(spec, data)
+    assert (report["k"].cases, report["k"].violations) == (9, sum(brute))
+    small = loads("spec s\ndomain Z = range(0, 3)\nmodel f(a: Z) -> class(range(-2, 7))\nlaw k: f(a) + f(b) <= 7\n")
+    data = {"a": [0, 1, 2], "target": [6, 1, -2]}
+    want = sum(x + y > 7 for x in data["target"] for y in data["target"])
+    for fast in (True, False):
+        monkeypatch.setattr(check_module, "FAST", fast)
+        assert check_data(small, data)["k"].violations == want
