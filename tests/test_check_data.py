@@ -318,7 +318,7 @@ def test_generic_path_on_constraints_matches_brute_force(rows):
         if (u, v) in d and (u, w) in d and (w, v) in d
     ]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(check_module, "check_constraint", None)
+        mp.setattr(check_module, "check_constraint", lambda *args, **kwargs: None)
         for fast in (True, False):
             mp.setattr(check_module, "FAST", fast)
             report = check_data(GRAPH, columns, laws=["zero", "triangle"])

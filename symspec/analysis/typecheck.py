@@ -112,7 +112,8 @@ class LawChecker(ArithmeticRules, RelationRules):
                 self.r.error(
                     f"'{e.name}' is not a value in .sym: bool values are 1 (true) and 0 (false)",
                     e.span,
-                    f"write {BOOL_WORDS[e.name]} (e.g. gt(a, a) == 0), or state the formula itself (not gt(a, a))",
+                    f"write {BOOL_WORDS[e.name]} (e.g. gt(a, b) == {BOOL_WORDS[e.name]}), or the formula itself "
+                    f"({'gt(a, b)' if BOOL_WORDS[e.name] else 'not gt(a, b)'})",
                 )
             if self.is_var(e.name):
                 v = self.vars.setdefault(e.name, Variable(e.name, first_use=e.span))
@@ -451,7 +452,12 @@ class LawChecker(ArithmeticRules, RelationRules):
                 hint = "'=>' relates bool outputs, as in gt(a, b) and gt(b, c) => gt(a, c)" if e.op == "=>" else None
                 if t.kind == "rel" and e.op != "and":
                     hint = f"'{e.op}' cannot combine relations; {_EVENT_HINT}"
-                self.r.error(f"'{e.op}' needs bool operands, but this is {t}", node.span, hint)
+                what = f"this is {t}"
+                if t.kind == "value" and str(t).endswith("bool"):  # a bool input value (0 or 1), not a truth value
+                    text = node.name if isinstance(node, ast.Name) else "it"
+                    what = f"{text} is a bool value (0 or 1), not a truth value"
+                    hint = f"compare it: {text} == 1"
+                self.r.error(f"'{e.op}' needs bool operands, but {what}", node.span, hint)
                 return None
         soft = a.soft or b.soft
         return Ty("prob", soft=True) if soft else Ty("cond")

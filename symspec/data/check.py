@@ -31,13 +31,9 @@ from ..validation.report import LawReport, Report, wilson_interval
 from ..validation.run import _as_python, _Law, select_laws
 from ..validation.tabulate import mixed_radix
 from .check_fast import SURE, OneHot, fast_validator
+from .constraints import check_constraint  # the constraint laws' natural data forms (triangle inequalities, cycles)
 from .load import _spec_of, domain_names, load_table, shown
 from .table import Table
-
-try:  # helper module of the constraint laws' natural data forms (triangle inequalities, cycles, ...)
-    from .constraints import check_constraint
-except ImportError:  # pragma: no cover - only while that module is being written
-    check_constraint = None
 
 __all__ = ["check_data", "DataReport", "TableModel", "MAX_CASES", "CHUNK_ENTRIES", "SURE_LOGIT"]
 
@@ -258,18 +254,17 @@ def _check_law(validator, module, spec, table, model: TableModel, name, examples
         return _not_checked(meta, name, why, max_rate)
     if table.model not in called:
         return _not_checked(meta, name, f"it does not call {table.model}, the model the data labels", max_rate)
-    if check_constraint is not None:
-        law_ir = spec.ir.laws.get(name) if spec.ir is not None else None
-        try:
-            done = check_constraint(law_ir, table, spec, examples=examples, max_rate=max_rate)
-        except UsageError:
+    law_ir = spec.ir.laws.get(name) if spec.ir is not None else None
+    try:
+        done = check_constraint(law_ir, table, spec, examples=examples, max_rate=max_rate)
+    except UsageError:
+        raise
+    except Exception:  # a natural form that failed: the compiled check below gives the answer
+        if STRICT:
             raise
-        except Exception:  # a natural form that failed: the compiled check below gives the answer
-            if STRICT:
-                raise
-            done = None
-        if done is not None:
-            return done
+        done = None
+    if done is not None:
+        return done
     if info["error"] is not None:
         return _not_checked(meta, name, f"no check could be compiled: {info['error']}", max_rate)
     variables = info["variables"]
