@@ -150,16 +150,8 @@ def _violations(x, px, left, pl, right, pr, op: str, real: bool, tol: float, kee
         c = min(step, n_u - start)
         d, bad = buffer[:c], flags[:c]
         xc = xs[start : start + c, None, :]
-        if real:  # the validator's decision: x <= (left + right) + tol, or (left + right) <= x + tol
-            torch.add(ls[start : start + c, :, None], rs[None], out=d)
-            if upper:
-                d += tol
-                torch.gt(xc, d, out=bad)
-                torch.sub(xc, d, out=d)
-                d += tol  # D = x - (left + right)
-            else:
-                torch.gt(d, xc + tol, out=bad)
-                torch.sub(d, xc, out=d)  # D = (left + right) - x
+        if real:
+            _real_excess(xc, ls[start : start + c, :, None], rs[None], upper, tol, d, bad)
         else:
             if upper:  # D = (x - left) - right
                 torch.sub(xc, ls[start : start + c, :, None], out=d)
@@ -238,16 +230,8 @@ def _geodesic(
         if not n_cases or count_only:
             continue
         xc = xs[start : start + c, None, :]
-        if real:  # the validator's decision (no ==: a relative tolerance goes the generic way)
-            torch.add(ls[start : start + c, :, None], rs[None], out=dd)
-            if op in ("<=", "<"):
-                dd += tol
-                torch.gt(xc, dd, out=bad)
-                torch.sub(xc, dd, out=dd)
-                dd += tol  # D = x - (left + right)
-            else:
-                torch.gt(dd, xc + tol, out=bad)
-                torch.sub(dd, xc, out=dd)  # D = (left + right) - x
+        if real:  # no ==: a relative tolerance goes the generic way
+            _real_excess(xc, ls[start : start + c, :, None], rs[None], op in ("<=", "<"), tol, dd, bad)
         else:
             torch.sub(xc, ls[start : start + c, :, None], out=dd)
             torch.sub(dd, rs[None], out=dd)  # D = x - (left + right)
@@ -376,3 +360,17 @@ def _violations_near(
 def _on_path(duv, duw, dwv) -> torch.Tensor:
     """w on a shortest u-v path (broadcast): ``d(u, w) + d(w, v) == d(u, v)``, both legs reachable."""
     return (duw + dwv == duv) & (duw >= 0) & (dwv >= 0)
+
+
+def _real_excess(xc, left, right, upper: bool, tol: float, d: torch.Tensor, bad: torch.Tensor) -> None:
+    """In place, the validator's decision on real sides: ``bad`` where ``x <= (left + right) + tol`` fails (``upper``)
+    or ``(left + right) <= x + tol`` fails; ``d`` the excess, ``x - (left + right)`` or ``(left + right) - x``."""
+    torch.add(left, right, out=d)
+    if upper:
+        d += tol
+        torch.gt(xc, d, out=bad)
+        torch.sub(xc, d, out=d)
+        d += tol
+    else:
+        torch.gt(d, xc + tol, out=bad)
+        torch.sub(d, xc, out=d)

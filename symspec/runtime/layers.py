@@ -324,6 +324,8 @@ class _GraphLinear(torch.nn.Module):
         feature_generators: tuple | None = None,
     ):
         super().__init__()
+        if out_features and not self.out_rank:
+            raise ValueError(f"{type(self).__name__} has an invariant output: no output features")
         self.in_features, self.out_features = tuple(in_features), tuple(out_features)
         self.c_in, self.c_out = c_in, c_out
         f_in, f_out = math.prod(self.in_features), math.prod(self.out_features)
@@ -437,19 +439,6 @@ class PairPool(_GraphLinear):
 
     n_maps = 2
     out_rank = 0
-
-    def __init__(
-        self,
-        c_in: int,
-        c_out: int,
-        bias: bool = True,
-        in_features: tuple = (),
-        out_features: tuple = (),
-        feature_generators: tuple | None = None,
-    ):
-        if out_features:
-            raise ValueError("PairPool has an invariant output: no output features")
-        super().__init__(c_in, c_out, bias, in_features, feature_generators=feature_generators)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self._fold(x)
