@@ -9,6 +9,7 @@ caret under the span, then the hint and any notes.
 
 from __future__ import annotations
 
+import os
 import re
 from array import array
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ __all__ = [
     "Diagnostic",
     "SymspecError",
     "UsageError",
+    "require_file",
     "ParamError",
     "ModelError",
     "SpecError",
@@ -79,6 +81,12 @@ class SymspecError(Exception):
 
 class UsageError(SymspecError):
     """The tool was called wrongly (missing file, malformed option)."""
+
+
+def require_file(path: str) -> None:
+    """A :class:`UsageError` unless ``path`` is a file: "no such file", or "is not a file" (a folder, a device)."""
+    if not os.path.isfile(path):
+        raise UsageError(f"cannot read '{path}': no such file" if not os.path.exists(path) else f"'{path}' is not a file")
 
 
 class ParamError(UsageError):

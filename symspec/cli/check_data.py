@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
-from ..errors import SpecError, UsageError
+from ..errors import SpecError, UsageError, require_file
 
 __all__ = ["add_check_data_parser", "run_check_data"]
 
@@ -56,9 +55,7 @@ def run_check_data(args, write_stdout) -> int:
 
     overrides = parse_param_overrides(args.param)
     max_cases = _max_cases(args.max_cases)
-    if not os.path.isfile(args.file):
-        missing = not os.path.exists(args.file)
-        raise UsageError(f"cannot read '{args.file}': no such file" if missing else f"'{args.file}' is not a file")
+    require_file(args.file)
     if args.json and args.json != "-":
         _writable(args.json, "--json")
     try:

@@ -13,7 +13,7 @@ import os
 import sys
 import tempfile
 
-from ..errors import SpecError, UsageError
+from ..errors import SpecError, UsageError, require_file
 
 __all__ = ["run_fmt"]
 
@@ -21,8 +21,7 @@ __all__ = ["run_fmt"]
 def _read(file: str) -> bytes:
     if file == "-":
         return sys.stdin.buffer.read()
-    if not os.path.isfile(file):
-        raise UsageError(f"cannot read '{file}': no such file" if not os.path.exists(file) else f"'{file}' is not a file")
+    require_file(file)
     try:
         with open(file, "rb") as f:
             return f.read()

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from ..errors import SpecError, UsageError
+from ..errors import SpecError, UsageError, require_file
 from ..version import __version__
 from .reports import use_color as _color
 
@@ -107,8 +107,7 @@ def _check(args) -> int:
     failed = 0
     warned = 0
     for file in args.files:
-        if not os.path.isfile(file):
-            raise UsageError(f"cannot read '{file}': no such file" if not os.path.exists(file) else f"'{file}' is not a file")
+        require_file(file)
         try:
             spec = check(load(file, params=overrides))
         except SpecError as err:
@@ -133,8 +132,7 @@ def _load_one(file: str, params: list):
     from ..pipeline import load, parse_param_overrides
 
     overrides = parse_param_overrides(params)
-    if not os.path.isfile(file):
-        raise UsageError(f"cannot read '{file}': no such file" if not os.path.exists(file) else f"'{file}' is not a file")
+    require_file(file)
     return load(file, params=overrides)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import SpecError, UsageError
+from ..errors import SpecError, UsageError, require_file
 
 __all__ = ["add_suggest_parser", "run_suggest"]
 
@@ -28,7 +28,6 @@ def add_suggest_parser(sub) -> None:
 
 def run_suggest(args, write_stdout) -> int:
     """Load, test the candidates, print the spec (under ``--json -``: the JSON on stdout, the spec on stderr)."""
-    import os
 
     from ..data.suggest import MIN_TESTED, THRESHOLD, suggest
     from ..pipeline import parse_param_overrides
@@ -37,10 +36,7 @@ def run_suggest(args, write_stdout) -> int:
         raise UsageError("give a SPEC or --signature, not both")
     if args.file is None and args.signature is None:
         raise UsageError('suggest needs the model: --signature "f(a: cyclic(59), b: cyclic(59)) -> class(cyclic(59))" or a SPEC')
-    if not os.path.isfile(args.data):
-        raise UsageError(
-            f"cannot read '{args.data}': no such file" if not os.path.exists(args.data) else f"'{args.data}' is not a file"
-        )
+    require_file(args.data)
     threshold = THRESHOLD if args.threshold is None else args.threshold
     if not 0.0 <= threshold <= 1.0:
         raise UsageError(f"--threshold must be between 0 and 1, got {threshold}")
@@ -48,10 +44,8 @@ def run_suggest(args, write_stdout) -> int:
     if min_pairs < 1:
         raise UsageError(f"--min-pairs must be at least 1, got {min_pairs}")
     overrides = parse_param_overrides(args.param)
-    if args.file is not None and not os.path.isfile(args.file):
-        raise UsageError(
-            f"cannot read '{args.file}': no such file" if not os.path.exists(args.file) else f"'{args.file}' is not a file"
-        )
+    if args.file is not None:
+        require_file(args.file)
     try:
         result = suggest(
             args.data,

@@ -17,7 +17,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from ..errors import SpecError, UsageError
+from ..errors import SpecError, UsageError, require_file
 from ..validation.report import Z95
 from .suggest_candidates import Candidate, candidates
 from .suggest_evidence import (
@@ -226,8 +226,7 @@ def _resolve(signature, spec, params):
     path = str(spec)
     if "\n" in path and not os.path.exists(path):  # .sym text
         return loads(path, "<spec>", params), path, "<spec>", params
-    if not os.path.isfile(path):
-        raise UsageError(f"cannot read '{path}': no such file" if not os.path.exists(path) else f"'{path}' is not a file")
+    require_file(path)
     return load(path, params), _read(path), path, params
 
 
