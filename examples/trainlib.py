@@ -149,6 +149,28 @@ def is_main_process() -> bool:
     return rank_and_world()[0] == 0
 
 
+_FINISHED = False  # set when main_runs returns: at exit, the ranks then wait for each other before leaving
+
+
+def _leave_group() -> None:
+    """Leave the group at exit, while the interpreter is whole: the ranks meet first, then every reference goes.
+
+    A rank that destroyed its gloo group while its peer still used it, or whose
+    group died during interpreter shutdown (a DDP reducer kept it alive past
+    ``destroy_process_group``), could abort with "terminate called without an
+    active exception". The meeting happens only after a normal finish: a rank
+    that failed leaves at once, and ``torchrun`` stops the others.
+    """
+    import gc
+
+    if not torch.distributed.is_initialized():
+        return
+    gc.collect()  # DDP wrappers in reference cycles release the group now, not at shutdown
+    if _FINISHED:
+        torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
+
+
 def _join_group(device: torch.device) -> torch.device:
     """Join the group ``torchrun`` describes (once per process; left at exit); this rank's device.
 
@@ -158,7 +180,7 @@ def _join_group(device: torch.device) -> torch.device:
     if init_from_env(device):
         import atexit
 
-        atexit.register(torch.distributed.destroy_process_group)
+        atexit.register(_leave_group)
     _, world = rank_and_world()
     if world > 1 and device.type == "cuda":
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
@@ -363,6 +385,8 @@ def main_runs(task: Task, args, parser, default_sets: list, default_max_steps: i
         parser.error(f"--frac {task.config.get('frac')} leaves {n_train} training and {n_test} test examples; both need one")
     sets = parse_law_sets(parser, args.laws or default_sets, task.spec)
     max_steps = args.max_steps or default_max_steps
+    global _FINISHED
+    _FINISHED = False  # until this call returns: a rank failing in it leaves at exit without waiting for the others
     _join_group(device)  # under torchrun: every rank trains; rank 0 alone prints and writes
     world = rank_and_world()[1]
     if n_train < world:
@@ -394,6 +418,7 @@ def main_runs(task: Task, args, parser, default_sets: list, default_max_steps: i
             json.dump(payload, f, indent=1)
     if args.plot and main:
         _plot(records, args.plot, f"{task.name}: test accuracy")
+    _FINISHED = True
     return records
 
 

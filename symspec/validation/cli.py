@@ -201,6 +201,8 @@ def run_validate(args, load_one, color: bool, write_stdout) -> int:
                 )
             except RuntimeError as err:  # e.g. an unknown device
                 raise UsageError(str(err).splitlines()[0]) from None
+        if joined:  # the ranks meet before leaving: none destroys its group while a peer still reads from it
+            torch.distributed.barrier()
     finally:
         if joined:
             import torch
