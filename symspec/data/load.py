@@ -184,14 +184,39 @@ def _read_parquet(path: str) -> dict:
         table = pq.read_table(path)
     except Exception as err:
         raise UsageError(f"--data {shown(path)}: not a readable parquet file: {err}") from None
-    out = {}
-    for name in table.column_names:
-        column = table.column(name)
-        try:
-            out[name] = column.to_numpy()
-        except Exception:
-            out[name] = np.array(column.to_pylist(), dtype=object)
-    return out
+    return {name: _arrow_column(table.column(name), f"{shown(path)}: column '{shown(name)}'") for name in table.column_names}
+
+
+def _arrow_column(column, where: str):
+    """A parquet column as numpy: scalars one per row; (fixed-size) lists of equal length, nested to any depth, as
+    one array with a dimension per level (a tensor column); nulls and ragged lists are usage errors naming the row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if column.null_count:
+        row = int(pc.index(pc.is_null(column), True).as_py())
+        raise UsageError(f"{where}: row {row} is empty (null); every row needs a value")
+    shape = [len(column)]
+    while pa.types.is_list(column.type) or pa.types.is_large_list(column.type) or pa.types.is_fixed_size_list(column.type):
+        lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+        if len(lengths) and (lengths != lengths[0]).any():
+            row = int(np.argmax(lengths != lengths[0]))
+            outer = row // math.prod(shape[1:]) if len(shape) > 1 else row
+            raise UsageError(
+                f"{where}: row {outer} holds a list of {int(lengths[row])} values where the rows before hold "
+                f"{int(lengths[0])}; a tensor column needs lists of one length"
+            )
+        shape.append(int(lengths[0]) if len(lengths) else 0)
+        column = column.flatten()
+        if column.null_count:
+            flat = int(pc.index(pc.is_null(column), True).as_py())
+            raise UsageError(f"{where}: row {flat // math.prod(shape[1:])} holds an empty (null) entry")
+    try:
+        values = column.to_numpy(zero_copy_only=False)
+    except Exception:
+        values = np.array(column.to_pylist(), dtype=object)
+    return values.reshape(shape) if len(shape) > 1 else values
 
 
 def domain_names(spec, domain) -> list | None:
