@@ -8,13 +8,14 @@ and returns what each rank saved, in rank order.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import socket
 
 import torch
 
-__all__ = ["free_port", "spawn_ranks"]
+__all__ = ["free_port", "spawn_ranks", "leave_group"]
 
 
 def free_port() -> int:
@@ -40,3 +41,11 @@ def spawn_ranks(worker, world: int, timeout: float, out: str) -> list:
     codes = [p.exitcode for p in procs]
     assert codes == [0] * world, f"ranks exited with {codes}"
     return [torch.load(os.path.join(out, f"rank{rank}.pt"), weights_only=False) for rank in range(world)]
+
+
+def leave_group() -> None:
+    """A worker's last step: every rank meets, then leaves the group (a rank destroying its gloo group while a peer
+    still reads from it, or a group outliving the interpreter in a DDP wrapper, can abort the process at exit)."""
+    gc.collect()
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()

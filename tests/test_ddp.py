@@ -14,7 +14,7 @@ import sys
 
 import pytest
 import torch
-from spawn_ranks import spawn_ranks
+from spawn_ranks import leave_group, spawn_ranks
 
 import symspec
 import symspec.nn
@@ -161,7 +161,7 @@ def _worker(rank: int, port: int, out: str) -> None:
     results["residuals"] = _untimed(_validate_real())
     results["monte-carlo"] = _untimed(_validate(cap=0, samples=501, batch_size=64))
     torch.save(results, os.path.join(out, f"rank{rank}.pt"))
-    torch.distributed.destroy_process_group()
+    leave_group()
 
 
 @pytest.fixture(scope="module")

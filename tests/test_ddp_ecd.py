@@ -15,7 +15,7 @@ import os
 
 import pytest
 import torch
-from spawn_ranks import spawn_ranks
+from spawn_ranks import leave_group, spawn_ranks
 from test_ddp import SEED, WORLD, _attention, _global_batch, _local, _model, _module, _tokens
 
 import symspec.nn
@@ -99,7 +99,7 @@ def _worker(rank: int, port: int, out: str) -> None:
     _train(ECD(attention.parameters(), **{**OPTIONS, "F0": -1.0}), lambda: ddp(x).pow(2).mean())
     results["break"] = _params(attention)
     torch.save(results, os.path.join(out, f"rank{rank}.pt"))
-    torch.distributed.destroy_process_group()
+    leave_group()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import os
 
 import pytest
 import torch
-from spawn_ranks import spawn_ranks
+from spawn_ranks import leave_group, spawn_ranks
 
 import symspec
 from symspec.distributed import generator, shard
@@ -178,7 +178,7 @@ def _worker(rank: int, port: int, out: str) -> None:
     results["validate-raises-on-one-rank"] = _validate_raising_on(1, rank)
     results["validate-raises-on-one-rank-tabulated"] = _validate_raising_on(1, rank, tabulate=True)
     torch.save(results, os.path.join(out, f"rank{rank}.pt"))
-    torch.distributed.destroy_process_group()
+    leave_group()
 
 
 @pytest.fixture(scope="module")

@@ -248,6 +248,7 @@ def closure():
 for _ in range(5):
     opt.step(closure)
 torch.save([p.detach() for p in model.parameters()], out)
+dist.barrier()
 dist.destroy_process_group()
 """
 

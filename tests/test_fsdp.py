@@ -15,7 +15,7 @@ import os
 
 import pytest
 import torch
-from spawn_ranks import spawn_ranks
+from spawn_ranks import leave_group, spawn_ranks
 from test_ddp import SEED, WORLD, _global_batch, _grads, _local, _model, _module, _step
 
 from symspec.distributed import generator, shard_batch
@@ -114,7 +114,7 @@ def _worker(rank: int, port: int, out: str) -> None:
         with FullyShardedDataParallel.summon_full_params(model, with_grads=True):
             results[f"fsdp1-{'fused' if fused else 'unfused'}"] = _grads(model)
     torch.save(results, os.path.join(out, f"rank{rank}.pt"))
-    torch.distributed.destroy_process_group()
+    leave_group()
 
 
 @pytest.fixture(scope="module")
