@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the usual name
 
 from ..transforms import ops_push
-from .layers import orbit_labels
+from .layers import check_channels, orbit_labels
 
 __all__ = ["GroupConv", "GridPool", "conv_kernel_orbits", "POINT_OPS", "CONV_PADDINGS"]
 
@@ -201,6 +201,10 @@ class GroupConv(torch.nn.Module):
         self.register_buffer("weight_orbits", weight_orbits, persistent=False)
         self.num_orbits = int(weight_orbits.max()) + 1
         f_in = math.prod(self.in_fiber)
+        # the forward gathers the tied weight into the dense conv weight [c_out * F_out, c_in * F_in, k, ...]
+        dense = math.prod(self.out_fiber) * f_in * kernel**grid
+        c_in, c_out = check_channels(self, "GroupConv", c_in, c_out, max(dense, self.num_orbits))
+        self.c_in, self.c_out = c_in, c_out
         fan_in = c_in * f_in * kernel**grid
         self.weight = torch.nn.Parameter(torch.randn(c_out, c_in, self.num_orbits) / math.sqrt(fan_in))
         if bias:
@@ -283,6 +287,7 @@ class GridPool(torch.nn.Module):
         super().__init__()
         self.fiber, self.grid = tuple(fiber), grid
         f = math.prod(self.fiber)
+        c_in, c_out = check_channels(self, "GridPool", c_in, c_out, max(f, 1))
         self.register_buffer("fiber_orbits", orbit_labels(list(fiber_perms), f), persistent=False)
         orbits = int(self.fiber_orbits.max()) + 1
         self.weight = torch.nn.Parameter(torch.randn(c_out, c_in, orbits) / math.sqrt(c_in * f))

@@ -12,8 +12,48 @@ vector and does one matmul.
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
+
+# The most entries one layer may hold in a tensor it allocates (its weight, or the dense kernel its forward builds
+# from the tied weight): 2^30, 4 GiB in float32. A larger layer is a ValueError before anything is allocated.
+MAX_LAYER_ENTRIES = 2**30
+
+
+def _runtime_name(module: torch.nn.Module) -> str:
+    """The name of the runtime class a module is (a compiled layer's class is named after the layer)."""
+    return next(c.__name__ for c in type(module).__mro__ if c.__module__.startswith("symspec."))
+
+
+def check_channels(
+    module: torch.nn.Module, kind: str, c_in, c_out, per_pair: int = 1, names: tuple = ("c_in", "c_out")
+) -> tuple[int, int]:
+    """``(c_in, c_out)`` as ints, or a TypeError/ValueError naming the layer (a compiled layer by its name in the
+    spec, ``kind`` the runtime class): channels are positive integers (not
+    bools or floats), and ``c_in x c_out x per_pair`` (the entries per channel pair of the largest tensor the layer
+    allocates) is at most ``MAX_LAYER_ENTRIES``."""
+    name = type(module).__name__
+    layer = kind if name == kind or type(module).__module__.startswith("symspec.") else f"layer {name} ({kind})"
+    out = []
+    for name, c in zip(names, (c_in, c_out)):
+        if isinstance(c, bool):
+            raise TypeError(f"{layer}: {name} must be a number of channels, got the bool {c}")
+        try:
+            c = operator.index(c)
+        except TypeError:
+            raise TypeError(f"{layer}: {name} must be an integer number of channels, got {c!r}") from None
+        if c < 1:
+            raise ValueError(f"{layer}: {name} must be at least 1, got {c}")
+        out.append(c)
+    entries = out[0] * out[1] * per_pair
+    if entries > MAX_LAYER_ENTRIES:
+        raise ValueError(
+            f"{layer} with c_in={out[0]}, c_out={out[1]} would allocate {entries:,} weight entries ({per_pair:,} per channel pair), "
+            f"over the limit of {MAX_LAYER_ENTRIES:,} (symspec.runtime.layers.MAX_LAYER_ENTRIES): use fewer channels"
+        )
+    return out[0], out[1]
+
 
 __all__ = [
     "Float64Bases",
@@ -90,6 +130,8 @@ class OrbitLinear(torch.nn.Module):
         ]
         self.register_buffer("weight_orbits", orbit_labels(edges, p_out * p_in).view(p_out, p_in), persistent=False)
         self.num_orbits = int(self.weight_orbits.max()) + 1
+        c_in, c_out = check_channels(self, "OrbitLinear", c_in, c_out, max(self.num_orbits, p_out * p_in))
+        self.c_in, self.c_out = c_in, c_out
         fan_in = c_in * p_in
         self.weight = torch.nn.Parameter(torch.randn(c_out, c_in, self.num_orbits) / math.sqrt(fan_in))
         if bias:
@@ -154,6 +196,8 @@ class DeepSetsLinear(torch.nn.Module):
         in_features: tuple | None = None,
     ):
         super().__init__()
+        per_pair = rest_size * (rest_size if out_features is None else math.prod(out_features)) if rest_as_features else 1
+        c_in, c_out = check_channels(self, "DeepSetsLinear", c_in, c_out, max(per_pair, 1))
         self.rest_as_features = rest_as_features
         self.c_in, self.rest_size = c_in, rest_size
         self.in_features = None if in_features is None else tuple(in_features)
@@ -193,6 +237,7 @@ class DeepSetsPool(torch.nn.Module):
 
     def __init__(self, c_in: int, c_out: int, bias: bool = True, in_features: tuple | None = None):
         super().__init__()
+        c_in, c_out = check_channels(self, "DeepSetsPool", c_in, c_out)
         self.in_features = None if in_features is None else tuple(in_features)
         if self.in_features is not None and c_in % max(math.prod(self.in_features), 1):
             raise ValueError(f"c_in {c_in} is not a multiple of the {math.prod(self.in_features)} feature positions")
@@ -327,8 +372,9 @@ class _GraphLinear(torch.nn.Module):
         if out_features and not self.out_rank:
             raise ValueError(f"{type(self).__name__} has an invariant output: no output features")
         self.in_features, self.out_features = tuple(in_features), tuple(out_features)
-        self.c_in, self.c_out = c_in, c_out
         f_in, f_out = math.prod(self.in_features), math.prod(self.out_features)
+        c_in, c_out = check_channels(self, _runtime_name(self), c_in, c_out, max(f_in * f_out * self.n_maps, 1))
+        self.c_in, self.c_out = c_in, c_out
         k_in, k_out = c_in * f_in, c_out * f_out
         std = 1 / math.sqrt(self.n_maps * k_in)
         self.tied = feature_generators is not None
@@ -654,6 +700,7 @@ class BasisLinear(Float64Bases):
         basis, bias_basis = _BASIS_CACHE[key]
         if basis.shape[0] == 0:
             raise ValueError("no nonzero linear map commutes with the group here")
+        c_in, c_out = check_channels(self, "BasisLinear", c_in, c_out, basis.shape[0] + basis.shape[-2] * basis.shape[-1])
         self.register_buffer("basis", basis.clone(), persistent=False)
         self.out_shape = tuple(out_shape)
         fan_in = c_in * basis.shape[-1]

@@ -24,7 +24,7 @@ import weakref
 
 import torch
 
-from .layers import Float64Bases
+from .layers import Float64Bases, check_channels
 
 __all__ = [
     "MAX_STEERABLE_UNKNOWNS",
@@ -265,8 +265,10 @@ class SteerableLinear(Float64Bases):
         invariants = rotation_invariants(kind, n, self.dst.fixed_shape, self.dst.coords)
         self.register_buffer("basis", basis.clone(), persistent=False)  # [k, P_out, P_in]
         self.register_buffer("bias_basis", invariants.clone(), persistent=False)  # [k, P_out]
-        self.c_in, self.c_out = c_in, c_out
         maps = POINT_MAPS[(p_in, p_out)]
+        # the forward builds the kernel [c_out, c_in, maps, *fixed_out, *fixed_in] from the weight
+        c_in, c_out = check_channels(self, "SteerableLinear", c_in, c_out, maps * max(basis.shape[0], unknowns))
+        self.c_in, self.c_out = c_in, c_out
         p_fixed_out = math.prod(self.dst.fixed_shape)
         std = math.sqrt(p_fixed_out / (c_in * maps * basis.shape[0]))  # basis elements have Frobenius norm 1
         self.weight = torch.nn.Parameter(torch.randn(c_out, c_in, maps, basis.shape[0]) * std)
@@ -462,6 +464,7 @@ class NormGate(torch.nn.Module):
         super().__init__()
         self.rep_dims = tuple(rep_dims)
         self.eps = eps
+        channels, _ = check_channels(self, "NormGate", channels, 1, names=("channels", "channels"))
         self.bias = torch.nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
