@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import string
-import weakref
 
 import torch
 
@@ -296,7 +295,8 @@ class SteerableLinear(Float64Bases):
     def _reuse(self, slot: str, p: torch.Tensor, dtype: torch.dtype, build) -> torch.Tensor:
         """``build()``, reused while no gradient to ``p`` is needed and ``p`` is the same tensor object, with the same
         storage and version counter (a tensor passed by ``torch.func.functional_call`` is another object; tensors of
-        ``torch.func`` transforms, which have no storage, are never cached)."""
+        ``torch.func`` transforms, which have no storage, are never cached). The cache holds ``p`` until the next
+        build or ``clear_cache``."""
         frozen = not (torch.is_grad_enabled() and p.requires_grad)
         if not frozen or torch.compiler.is_compiling():  # compiled: built in the graph (the cache is a graph break)
             return build()
@@ -305,10 +305,13 @@ class SteerableLinear(Float64Bases):
         except RuntimeError:  # a functorch wrapper (torch.func.grad, vmap): no storage to key on
             return build()
         found = self._cache.get(slot)
-        if found is not None and found[0] == key and found[1]() is p:
+        if found is not None and found[0] == key and found[1] is p:
             return found[2]
         out = build()
-        self._cache[slot] = (key, weakref.ref(p), out)
+        # a strong reference, not a weak one: while it is held, no other tensor can take p's address or id; and
+        # torch.utils.swap_tensors (load_state_dict and .to() under torch.__future__'s swap flag) refuses a tensor
+        # with a weak reference, while it swaps one held strongly (the key's storage then differs)
+        self._cache[slot] = (key, p, out)
         return out
 
     def clear_cache(self) -> None:
@@ -325,7 +328,7 @@ class SteerableLinear(Float64Bases):
 
     def __getstate__(self) -> dict:
         state = super().__getstate__()
-        state["_cache"] = {}  # weak references do not pickle (torch.save of the module, copy.deepcopy)
+        state["_cache"] = {}  # a derived kernel: not saved (torch.save of the module, copy.deepcopy)
         return state
 
     def kernel(self, dtype: torch.dtype) -> torch.Tensor:
