@@ -89,6 +89,25 @@ def _broken(m: nn.Module) -> dict:
     return b if isinstance(b, dict) else {}
 
 
+def _broken_note(m: nn.Module, slot: str, rows: Rows, d: str) -> str:
+    """What a fixed bias breaks: the draws of training mode break the whole GL per head; the eval-mode forward adds
+    the mean ``b``, which a learned bias of the projection absorbs (``b_learned -> M (b_learned + b) - b``: every
+    dimension stays a symmetry of the eval-mode function), and without one the maps fixing ``b`` remain."""
+    head = f"broken by the fixed {slot} bias drawn on every training-mode forward"
+    mean = getattr(m, f"break_{slot}_mean", None)
+    if rows.bias is not None:
+        return (
+            f"{head}; in eval mode the bias is its mean, which the learned {slot} bias absorbs, so the eval-mode "
+            f"function keeps all h {d}^2 dimensions (its functional rank is that of the unbroken model)"
+        )
+    if isinstance(mean, torch.Tensor) and not bool(mean.any()):
+        return f"{head}; in eval mode the bias is its mean, 0, so the eval-mode function keeps all h {d}^2 dimensions"
+    return (
+        f"{head}; in eval mode the bias is its mean b, and the maps fixing b remain: h {d} ({d} - 1) dimensions of the "
+        "eval-mode function"
+    )
+
+
 def _attention_symmetries(found: Found, name: str, m: nn.Module, names: _Names, q: Rows, k: Rows, v: Rows, o: nn.Linear, h: int):
     """QK, VO, key bias and value bias of one attention module, given its per-head row layouts."""
     broken = _broken(m)
@@ -98,9 +117,9 @@ def _attention_symmetries(found: Found, name: str, m: nn.Module, names: _Names, 
     )
     vo = PairSymmetry("attention_vo", name, h * v.d * v.d, x=v, y=Cols(ow, 0, h, v.d), broken=bool(broken.get("value")))
     if qk.broken:
-        qk.note = "broken by a fixed query bias"
+        qk.note = _broken_note(m, "query", q, "d_k")
     if vo.broken:
-        vo.note = "broken by a fixed value bias"
+        vo.note = _broken_note(m, "value", v, "d_v")
     found.attention.append((name, qk, vo))
     rope = _rope(m)
     if rope:
