@@ -13,6 +13,8 @@ corners included (n points -> (n - 1) / s + 1, s dividing n - 1). Numpy only (no
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..analysis.domains import RealDomain, Tensor
@@ -26,6 +28,9 @@ from .layer_basis import Layer
 __all__ = ["conv_layer", "grid_rank"]
 
 _POINT = ("rot90", "flip", "transpose")
+# (output fiber, input fiber, offset) triples a kernel's orbits may be found over, built when the layer is
+# (symspec.runtime.conv.MAX_KERNEL_ENTRIES: the same limit at run time): as many as D4's global orbit layer on 64 x 64
+MAX_KERNEL_ENTRIES = 4096**2
 _CONV_OPS = ("rot90", "flip", "transpose", "roll", "permute", "permute_dims")
 
 
@@ -256,6 +261,17 @@ def conv_layer(spec, tables, name: str, layer, gir, src, dst, cls: str, comment:
                 layer.span,
                 "symbolic sizes are for grid dims: write the fiber's size, e.g. tensor[4, H, W]",
             )
+    f_in = math.prod(layer.source.dims[: len(layer.source.dims) - grid])
+    f_out = math.prod(layer.target.dims[: len(layer.target.dims) - grid])
+    entries = f_out * f_in * kernel**grid
+    if entries > MAX_KERNEL_ENTRIES:
+        _fail(
+            spec,
+            f"layer {name}: its kernel ties {f_out:,} output x {f_in:,} input fiber positions x {kernel**grid:,} offsets, "
+            f"{entries:,} entries, over the limit of {MAX_KERNEL_ENTRIES:,}",
+            layer.span,
+            "use smaller fibers or a smaller kernel",
+        )
     g_in, g_out = layer.source.dims[-grid:], layer.target.dims[-grid:]
     padding = layer.option("padding", "zeros")
     stride = layer.option("stride", 1)

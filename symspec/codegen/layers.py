@@ -109,7 +109,23 @@ def _matrix_layer(spec, tables, name: str, layer, gir):
     return _c(src[0], dst[0], tables.dims(in_shape), tables.dims(out_shape), Name("bias"))
 
 
-def _orbit_layer(spec, tables, layer, gir, src, dst):
+def _check_orbit_pairs(spec, name: str, layer) -> None:
+    """A compile error when an orbit layer's (output, input) position pairs pass MAX_ORBIT_PAIRS (the table of their
+    orbits is built when the layer is, and its forward gathers a dense weight of that size per channel pair)."""
+    points = [math.prod(d.dims) if isinstance(d, Tensor) else 1 for d in (layer.source, layer.target)]
+    if all(isinstance(p, int) for p in points) and points[0] * points[1] > MAX_ORBIT_PAIRS:
+        _fail(
+            spec,
+            f"layer {name} maps {points[0]:,} input positions to {points[1]:,} output positions: its weights are tied by "
+            f"the orbits of {points[0] * points[1]:,} position pairs, over the limit of {MAX_ORBIT_PAIRS:,}",
+            layer.span,
+            "make it local and translation-equivariant with [kernel k] (a group convolution, any grid size), or use "
+            "smaller domains",
+        )
+
+
+def _orbit_layer(spec, tables, layer, gir, src, dst, name: str):
+    _check_orbit_pairs(spec, name, layer)
     ops = {g: [(op, dict(args)) for op, args in src.ops[g]] for g in gir.generators}
     in_table = rt("action_table", as_expr(ops), shape=tables.dims(layer.source.dims))
     if isinstance(layer.target, RealDomain):  # every generator fixes the one output point
@@ -440,11 +456,11 @@ def lower_layers(spec, tables) -> list:
         closed_form = gir.definition.kind == "symmetric"
         fixed_end = isinstance(layer.target, RealDomain) or (dst is not None and dst.perms)  # a table for the output
         if src is not None and src.perms and fixed_end and not gir.continuous and not closed_form:
-            out.append(Layer(cls, "rt.OrbitLinear", _orbit_layer(spec, tables, layer, gir, src, dst), comment, name))
+            out.append(Layer(cls, "rt.OrbitLinear", _orbit_layer(spec, tables, layer, gir, src, dst, name), comment, name))
             continue
         if closed_form and not gir.factors:  # symmetric(n) alone: the graph layers (nodes, pairs, features, real)
             if _higher_order_fixed(layer, gir, src, dst):  # tensor[4, 4, 4] under symmetric(4): exact orbit layer
-                out.append(Layer(cls, "rt.OrbitLinear", _orbit_layer(spec, tables, layer, gir, src, dst), comment, name))
+                out.append(Layer(cls, "rt.OrbitLinear", _orbit_layer(spec, tables, layer, gir, src, dst, name), comment, name))
                 continue
             graph = _graph_layer(spec, name, layer, gir, src, dst, cls, comment)
             if graph is not None:

@@ -106,6 +106,12 @@ def _same(snapshot: torch.Tensor, param: torch.Tensor) -> bool:
     )
 
 
+# (output fiber, input fiber, offset) triples a kernel's orbit table may have (the codegen refuses larger layers at
+# compile time with the same limit, symspec.codegen.conv_layers.MAX_KERNEL_ENTRIES): as many as D4's global orbit
+# layer on 64 x 64; each generator's edges take 8 bytes per entry while the orbits are found
+MAX_KERNEL_ENTRIES = 4096**2
+
+
 def conv_kernel_orbits(
     in_ops: dict, out_ops: dict, in_fiber: tuple, out_fiber: tuple, kernel: int, grid: int, padding: str = "zeros"
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,6 +122,12 @@ def conv_kernel_orbits(
     """
     in_fiber, out_fiber = tuple(in_fiber), tuple(out_fiber)
     f_in, f_out, offsets = math.prod(in_fiber), math.prod(out_fiber), kernel**grid
+    if f_out * f_in * offsets > MAX_KERNEL_ENTRIES:
+        raise ValueError(
+            f"a convolution kernel of {f_out:,} output x {f_in:,} input fiber positions x {offsets:,} offsets has "
+            f"{f_out * f_in * offsets:,} entries to tie, over the limit of {MAX_KERNEL_ENTRIES:,}: use smaller fibers "
+            "or a smaller kernel"
+        )
     box = (kernel,) * grid
     edges, bias_edges = [], []
     for g in in_ops:

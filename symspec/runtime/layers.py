@@ -21,6 +21,11 @@ import torch
 MAX_LAYER_ENTRIES = 2**30
 
 
+# (output position, input position) pairs an orbit layer may tie (the codegen refuses larger layers at compile time
+# with the same limit, symspec.codegen.layers.MAX_ORBIT_PAIRS): D4's global layer on 64 x 64 takes 7.9 s to build
+MAX_ORBIT_PAIRS = 4096**2
+
+
 def _runtime_name(module: torch.nn.Module) -> str:
     """The name of the runtime class a module is (a compiled layer's class is named after the layer)."""
     return next(c.__name__ for c in type(module).__mro__ if c.__module__.startswith("symspec."))
@@ -124,6 +129,11 @@ class OrbitLinear(torch.nn.Module):
         self.c_in, self.c_out = c_in, c_out
         self.in_shape, self.out_shape = tuple(in_shape), tuple(out_shape)
         p_in, p_out = in_generators.shape[-1], out_generators.shape[-1]
+        if p_out * p_in > MAX_ORBIT_PAIRS:
+            raise ValueError(
+                f"OrbitLinear: {p_in:,} input x {p_out:,} output positions make {p_out * p_in:,} position pairs to tie, "
+                f"over the limit of {MAX_ORBIT_PAIRS:,}: use a convolutional layer ([kernel k]) or smaller shapes"
+            )
         pairs = torch.arange(p_out * p_in)
         edges = [
             (out_generators[g][pairs // p_in] * p_in + in_generators[g][pairs % p_in]) for g in range(in_generators.shape[0])
