@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 __all__ = ["Table", "DENSE_INDEX_LIMIT", "MAX_CONFLICTS", "MAX_CONFLICT_ROWS"]
@@ -37,6 +38,7 @@ class Table:
     source: str = "<memory>"
     _index: tuple | None = field(default=None, init=False, repr=False, compare=False)
     _hashed: tuple | None = field(default=None, init=False, repr=False, compare=False)
+    _codes: torch.Tensor | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
@@ -72,9 +74,9 @@ class Table:
     def codes(self) -> torch.Tensor:
         """[rows] int64: equal exactly when two rows' inputs are equal (:meth:`key` for finite inputs, else the
         rank of the row among the distinct rows of its inputs' values)."""
-        if self.finite():
-            return self.key()
-        return torch.unique(self._matrix(self.inputs), dim=0, return_inverse=True)[1]
+        if self._codes is None:
+            self._codes = self.key() if self.finite() else _row_ranks(self._matrix(self.inputs) + 0.0)
+        return self._codes
 
     def _matrix(self, values: dict) -> torch.Tensor:
         """[m, width] float64: each row's inputs side by side (tensors flattened): exact for every int64 below 2^53."""
@@ -233,6 +235,23 @@ class Table:
         if names is not None and 0 <= value - low < len(names):
             return names[value - low]
         return str(value)
+
+
+def _row_ranks(matrix: torch.Tensor) -> torch.Tensor:
+    """[m] int64: each row's rank among the distinct rows of ``matrix`` [m, width] (lexicographic, first column
+    first): what ``torch.unique(matrix, dim=0, return_inverse=True)[1]`` gives, by one ``numpy.lexsort`` (unique
+    over dim 0 took 5.7 s for 10^6 real rows, called twice per check; this takes a fraction of a second)."""
+    m, width = matrix.shape
+    if m == 0 or width == 0:
+        return torch.zeros(m, dtype=torch.int64)
+    arr = matrix.numpy()
+    order = np.lexsort(arr.T[::-1])  # lexsort's last key is the primary one
+    ranked = arr[order]
+    new = np.ones(m, dtype=bool)
+    new[1:] = (ranked[1:] != ranked[:-1]).any(1)
+    ranks = np.empty(m, dtype=np.int64)
+    ranks[order] = np.cumsum(new) - 1
+    return torch.from_numpy(ranks)
 
 
 _HASH_SEED = 0x5DEECE66D
