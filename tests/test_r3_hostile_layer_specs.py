@@ -93,3 +93,16 @@ def test_runtime_classes_refuse_before_allocating():
     ops = {"r": [("roll", {"dim": 0})]}
     with pytest.raises(ValueError, match="24,025,000,000 entries"):
         rt.GroupConv(1, 1, ops, ops, (5000,), (5000,), kernel=31, grid=2)
+
+
+def test_a_domain_past_the_action_tables_names_the_limit():
+    """tensor[3000, 3000] (9,000,000 positions) has no push maps (MAX_POINTS 4,000,000): the error said 'needs
+    layers symspec does not build yet (matrix actions, or sizes known only at run time)', neither of which applies."""
+    source = (
+        "spec h\ndomain I = tensor[3000, 3000]\ngroup C = <r | r^4>\naction C on I { r -> rot90(dims=(0, 1)) }\n"
+        "layer f: I -> real under C\n"
+    )
+    with pytest.raises(CompileError) as info:
+        symspec.compile(symspec.loads(source, "h.sym"))
+    text = str(info.value)
+    assert "9,000,000 positions" in text and "MAX_POINTS" in text and "[kernel k]" in text, text

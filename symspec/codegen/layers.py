@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..analysis.domains import RealDomain, Tensor
+from ..analysis.groups import MAX_POINTS
 from ..errors import Diagnostic
 from .conv_layers import conv_layer
 from .core import CompileError, comment_text
@@ -526,6 +527,22 @@ def lower_layers(spec, tables) -> list:
             )
         if gir.definition.noncompact:  # Lorentz groups, translations, rigid motions (docs/language.md, Non-compact groups)
             hint = f"{gir.name} is not compact: no layers under it yet; train with its laws' loss and augment instead"
+        big = [
+            (d, math.prod(d.dims))
+            for d in (layer.source, layer.target)
+            if isinstance(d, Tensor) and all(isinstance(n, int) for n in d.dims) and math.prod(d.dims) > MAX_POINTS
+        ]
+        point_group = not gir.continuous and not any(f.definition.kind == "symmetric" for f in (gir.factors or (gir,)))
+        if big and point_group:  # an orbit layer would do, but the action has no push maps at this size
+            domain, points = big[0]
+            _fail(
+                spec,
+                f"cannot compile layer {name}: {domain} has {points:,} positions, more than the {MAX_POINTS:,} a finite "
+                f"action is tabulated on (symspec.analysis.groups.MAX_POINTS), and an orbit layer under {gir.name} "
+                "needs those tables",
+                layer.span,
+                "make it local with [kernel k] (a group convolution, any grid size), or use smaller domains",
+            )
         _fail(
             spec,
             f"cannot compile layer {name} yet: {gir.name} acting on {layer.source} -> {layer.target} needs "
