@@ -29,6 +29,11 @@ _MAX_ENUMERATED = 100_000  # values of a factor's variables tried when checking 
 
 def augmentation(law, spec, sym, model, base, base_ops, moved, moved_ops, sources) -> tuple:
     """(augment, why): the augmentation in words, or why the law gives none."""
+    if any(name == "target" for name, _ in model.params):  # augment writes the label to batch["target"]
+        return False, (
+            f"model {model.name} has a parameter named 'target', the batch key augment writes the label to "
+            "(rename the parameter to augment with this law)"
+        )
     for i, arg in enumerate(moved.args):
         x = base.args[sources[i]].name
         why = _invertible(arg, x, model.params[sources[i]][1], law, spec, sym)
@@ -39,6 +44,13 @@ def augmentation(law, spec, sym, model, base, base_ops, moved, moved_ops, source
         why = _target_op(kind, arg, output, law, spec, sym)
         if why is not None:
             return False, why
+    for kind, arg in moved_ops:  # undone on the target: the generator inverts a scaling known when compiling only
+        drawn = sorted(v for v in names_in(arg) if v in law.variables) if kind == "*" else []
+        if drawn:
+            return False, (
+                f"the output transform scales by {unparse(arg)}, drawn per example ({', '.join(drawn)}): "
+                "augment cannot undo it on the target"
+            )
     target = "target"
     for kind, arg in reversed(base_ops):  # innermost first
         target = _op_text(kind, arg, target, output, invert=False)
