@@ -368,13 +368,15 @@ def resolve_domain(ctx: Context, expr, *, role: str = "a domain"):
             return Range(lo, hi)
         if name == "set":
             labels = []
+            seen = set()  # membership in a set: a list made 10^5 labels take minutes (quadratic)
             for a in expr.args:
                 if not isinstance(a, ast.Name):
                     ctx.reporter.error("set(...) lists labels, which are names", a.span, "write set(red, green, blue)")
                     return None
-                if a.name in labels:
+                if a.name in seen:
                     ctx.reporter.error(f"label '{a.name}' appears twice in set(...)", a.span, "list each label once")
                     return None
+                seen.add(a.name)
                 labels.append(a.name)
             if not labels:
                 ctx.reporter.error("set(...) needs at least one label", expr.span, "write set(red, green, blue)")
