@@ -7,6 +7,7 @@ are resolved on demand, so names may be used before they are declared.
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 
 from ..errors import ParamError, Span
@@ -151,8 +152,9 @@ class Analyzer:
                 raise ParamError(
                     f"unknown parameter '{name}': {self.tree.file} declares {declared}" + (f"; {hint}" if hint else "")
                 )
-            if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):  # numpy integers too
                 raise ParamError(f"parameter '{name}' must be an integer, got {value!r}")
+            value = int(value)  # a numpy integer is written into the generated module as a plain int
             if not fits_int64(value):
                 raise ParamError(
                     f"parameter '{name}' is about 2^{abs(value).bit_length() - 1}, beyond the 64-bit integer limit (2^63 - 1)"
