@@ -359,8 +359,9 @@ def _parse_names(arr: np.ndarray, where: str, low: int, size: int, names: list |
 
 def _integer(text: str) -> int | float | None:
     """An integer written out (``12``, ``-3``, ``3.0``, ``1e2``): the int; a number that is no integer (``2.5``,
-    ``nan``): the float; anything else: None. Digits are ASCII only."""
-    if not text.isascii() or not text:
+    ``nan``): the float; anything else: None. Digits are ASCII only; ``1_0`` (Python's digit separator) is no
+    number: a csv cell reading ``1_0`` is far likelier a typo than ten."""
+    if not text.isascii() or not text or "_" in text:
         return None
     try:
         return int(text, 10)
@@ -385,6 +386,12 @@ def _real_column(values, where: str, shape: tuple | None) -> torch.Tensor:
                 "save tensor columns in a .pt or .npz file"
             )
         texts = np.char.strip(_texts(arr, where))
+        separated = np.char.find(texts, "_") >= 0  # numpy, like float(), reads '1_0' as 10
+        if separated.any():
+            i = int(np.flatnonzero(separated)[0])
+            raise UsageError(
+                f"{where}: row {i}: '{shown(str(texts[i]), 40)}' is not a number ('_' is not read as a digit separator)"
+            )
         try:
             arr = texts.astype(np.float64)
         except ValueError:
@@ -408,6 +415,8 @@ def _real_column(values, where: str, shape: tuple | None) -> torch.Tensor:
 
 
 def _is_float(text: str) -> bool:
+    if "_" in text:
+        return False
     try:
         float(text)
     except ValueError:
