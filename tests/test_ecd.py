@@ -382,3 +382,58 @@ def test_a_first_step_below_f0_warns_once_and_moves_nothing():
         warnings.simplefilter("error")
         opt.step(closure)  # once only
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+class _TwoHeads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(5)
+        self.a = nn.Linear(3, 2).to(D64)
+        self.b = nn.Linear(3, 2).to(D64)
+
+    def forward(self, x, use_b: bool):
+        return self.a(x) + (self.b(x) if use_b else 0)
+
+
+def _two_head_run(zero_instead_of_none: bool) -> tuple[nn.Module, ECD]:
+    model, (x, y) = _TwoHeads(), _data()
+    opt = ECD(model.parameters(), lr=0.3, eta=4.0, F0=-1.0)
+    for use_b in (True, False, False, True):
+
+        def closure(use_b=use_b):
+            opt.zero_grad(set_to_none=True)
+            out = model(x, use_b)
+            if not use_b and zero_instead_of_none:  # the same loss, with b's gradient an explicit zero
+                out = out + 0 * sum(p.sum() for p in model.b.parameters())
+            loss = ((out - y) ** 2).mean()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        norm = _flat(opt.state[p]["velocity"] for p in model.parameters()).norm().item()
+        assert abs(norm - 1) < 1e-12
+    return model, opt
+
+
+def test_a_tensor_unused_in_a_step_coasts_with_zero_gradient():
+    """A tensor with a velocity and no gradient this step steps as with g = 0: |p| = 1 over all tensors."""
+    coasting, _ = _two_head_run(zero_instead_of_none=False)
+    explicit, _ = _two_head_run(zero_instead_of_none=True)
+    for p, q in zip(coasting.parameters(), explicit.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-14)
+
+
+def test_a_frozen_tensor_does_not_move():
+    model, (x, y) = _model(), _data()
+    opt = ECD(model.parameters(), lr=0.3, eta=4.0, F0=-1.0)
+    closure = _closure(model, opt, x, y)
+    opt.step(closure)
+    opt.step(closure)
+    frozen = model[0].weight
+    frozen.requires_grad_(False)
+    before = frozen.detach().clone()
+    opt.step(closure)
+    opt.step(closure)
+    assert torch.equal(frozen, before)
+    moving = [p for p in model.parameters() if p.requires_grad]
+    assert abs(_flat(opt.state[p]["velocity"] for p in moving).norm().item() - 1) < 1e-12

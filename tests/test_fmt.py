@@ -215,7 +215,7 @@ def test_deep_nesting_is_refused_not_a_traceback():
     deep = "law l: f(a) == " + "f(" * 3000 + "a" + ")" * 3000 + "\n"
     with pytest.raises(SpecError, match="nests too deeply"):
         format_source(deep, "deep.sym")
-    nested = "law l: f(a) == " + "f(" * 200 + "a" + ")" * 200 + "\n"  # as deep as check accepts: formatted
+    nested = "law l: f(a) == " + "f(" * 200 + "a" + ")" * 200 + "\n"  # past check's 64 levels, yet syntax: formatted
     assert _round_trips(nested) == nested
 
 

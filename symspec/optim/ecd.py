@@ -224,10 +224,15 @@ class ECD(torch.optim.Optimizer):
         for g_index, group in enumerate(self.param_groups):
             by_kind: dict[tuple[torch.device, torch.dtype], dict[str, Any]] = {}
             for position, param in enumerate(group["params"]):
-                if param.grad is None:
-                    continue
+                grad = param.grad
+                if grad is None:
+                    # unused this step but already moving: the loss does not depend on it here, so g = 0 and
+                    # it coasts with its velocity, which stays in |p| = 1 (docs: "Tensors without a gradient")
+                    if not param.requires_grad or self.state.get(param, {}).get("velocity") is None:
+                        continue
+                    grad = torch.zeros_like(param)
                 structure.append((g_index, position, tuple(param.shape), str(param.dtype)))
-                if param.grad.is_sparse:
+                if grad.is_sparse:
                     raise UsageError("ECD does not support sparse gradients")
                 sharded = _is_dtensor(param)
                 if getattr(param, "_fsdp_flattened", False):
@@ -241,7 +246,7 @@ class ECD(torch.optim.Optimizer):
                 kind = by_kind.setdefault(key, dict(group=group, sharded=sharded, orig=[], params=[], grads=[], vels=[]))
                 kind["orig"].append(param)
                 kind["params"].append(_local(param))
-                kind["grads"].append(_local(param.grad))
+                kind["grads"].append(_local(grad))
                 vel = self.state.get(param, {}).get("velocity")
                 if vel is not None:
                     fresh = False
