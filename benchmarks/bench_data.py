@@ -5,6 +5,8 @@
    the file (``load_table``) and the whole ``check_data`` (load + every law).
 2. Graph distances on grid(17, 17) (289 nodes, 83,521 rows, 1% of the labels corrupted): ``symmetric``
    (83,521 cases), ``zero`` and ``automorphism`` (8 x 83,521 cases).
+3. Distinct rows of a real input (``Table.codes``, what the conflict count and the lookup index read): 10^6
+   float64 rows, against ``torch.unique(dim=0, return_inverse=True)`` on the same rows.
 
 A second baseline for 1: the same check_data with the labels written out as [cases, 1000] logits
 (``symspec.data.check.FAST = False``: what the compiled checks would cost without check_fast.py),
@@ -36,6 +38,7 @@ from _timing import interleaved_medians  # noqa: E402
 from symspec.data import check_data, load_table  # noqa: E402
 from symspec.pipeline import load, loads  # noqa: E402
 
+ODD = "spec odd\nmodel h(x: real) -> real\nlaw odd: h(-x) == -h(x)\n"
 P = 1000
 MOD = f"""spec bench_mod
 domain Z = cyclic({P})
@@ -132,6 +135,8 @@ def main(argv=None) -> int:
         graph_spec = load(GRAPH, params={"n": SIDE})
         graph_laws = ["symmetric", "zero", "automorphism"]
         out: dict = {}
+        real_x = torch.randn(500_000, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        real_x = torch.cat([real_x, -real_x])
 
         def run_mod():
             out["mod"] = check_data(mod_spec, mod_path)
@@ -151,6 +156,15 @@ def main(argv=None) -> int:
             finally:
                 check_module.FAST = True
 
+        real_table = load_table(loads(ODD), {"x": real_x, "target": real_x**3})
+
+        def run_codes():
+            object.__setattr__(real_table, "_codes", None)  # the cache Table keeps: time the computation
+            real_table.codes()
+
+        def run_unique():
+            torch.unique(real_x[:, None], dim=0, return_inverse=True)
+
         def run_mod_loop():
             out["mod_loop"] = mod_loop(mod_cols, args.loop_rows)
 
@@ -165,6 +179,8 @@ def main(argv=None) -> int:
                 "mod_loop": run_mod_loop,
                 "graph_loop": run_graph_loop,
                 "written": run_written_out,
+                "codes": run_codes,
+                "unique": run_unique,
             },
             repeat=args.rounds,
             warmup=1,
@@ -203,6 +219,9 @@ def main(argv=None) -> int:
     print(
         f"  per-row dict loop     {loop_graph:7.2f} s   (measured on {min(args.loop_rows, rows_graph):,} rows, scaled)  -> {loop_graph / times['graph']:.1f}x"
     )
+    print(f"distinct rows of {len(real_x):,} real inputs (Table.codes)")
+    print(f"  one numpy lexsort     {times['codes']:7.2f} s")
+    print(f"  torch.unique(dim=0)   {times['unique']:7.2f} s   -> {times['unique'] / times['codes']:.1f}x")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""What break_attention's fixed biases break, measured on the function the audit analyses (R3 review).
+"""What break_attention's fixed biases break, measured on the function the audit analyses.
 
 The audit checks and ranks an eval-mode copy, where the broken biases are at their mean. A learned in-projection
 bias absorbs that mean (b_Q -> M (b_Q + b) - b), so the eval-mode function keeps every QK/VO dimension: the

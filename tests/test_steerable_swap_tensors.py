@@ -1,4 +1,4 @@
-"""SteerableLinear's reused kernel and torch.utils.swap_tensors (R3 review).
+"""SteerableLinear's reused kernel and torch.utils.swap_tensors.
 
 The eval-mode kernel cache held a weak reference to the weight; torch.utils.swap_tensors refuses a tensor with a
 weak reference, so after one forward without autograd, ``load_state_dict`` (and ``.to()``, ``.float()``...) under

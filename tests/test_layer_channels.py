@@ -1,5 +1,5 @@
 """Hostile channel counts for every compiled layer kind: a clear TypeError/ValueError naming the layer before
-anything is allocated (R3 review). Huge counts used to reach torch's allocator (a 'can't allocate memory'
+anything is allocated. Huge counts used to reach torch's allocator (a 'can't allocate memory'
 RuntimeError, or on a large machine a multi-GiB allocation); 0 or negative channels a ZeroDivisionError, a
 'math domain error' or a silently empty layer; a bool a 1-channel layer."""
 

@@ -1,4 +1,4 @@
-"""Review R1: distinct real/tensor inputs found by one lexsort, computed once per table.
+"""Distinct real/tensor inputs found by one lexsort, computed once per table.
 
 ``Table.codes`` for real or tensor inputs used ``torch.unique(dim=0)`` (4.7 s for 10^6 rows of two reals) and was
 recomputed by every caller (the conflict count and the lookup index): check-data of 10^6 real rows took 14 s, of
@@ -6,8 +6,6 @@ which 11.4 s were these two calls.
 """
 
 from __future__ import annotations
-
-import time
 
 import torch
 from hypothesis import given, settings
@@ -45,19 +43,12 @@ def test_row_ranks_match_unique_dim():
         assert torch.equal(_row_ranks(m), want)
 
 
-def test_million_real_rows_checked_in_seconds():
-    """10^6 rows of a real input: 14 s before on one thread (unique over dim 0, twice), about 4 s now. Timed against
-    ``unique(dim=0)`` on the same rows in the same run (a ratio, so a loaded machine slows both): at least 2x faster
-    (measured 6x)."""
+def test_million_real_rows_give_the_unique_ranks():
+    """10^6 rows of a real input (14 s before, about 4 s now: ``benchmarks/bench_data.py`` times it against
+    ``unique(dim=0)``): the codes are exactly the ranks ``unique(dim=0)`` gives, and check-data counts right."""
     x = torch.randn(500_000, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     x = torch.cat([x, -x])
     report = check_data(ODD, {"x": x[::5], "target": x[::5] ** 3})  # every 5th row: 100,000 with their negations
     assert report["odd"].cases == 200_000 and report["odd"].violations == 0
     table = load_table(ODD, {"x": x, "target": x**3})
-    started = time.perf_counter()
-    table.codes()
-    ours = time.perf_counter() - started
-    started = time.perf_counter()
-    torch.unique(x[:, None], dim=0, return_inverse=True)
-    theirs = time.perf_counter() - started
-    assert ours < theirs / 2, f"codes of 10^6 real rows: {ours:.2f} s, unique(dim=0): {theirs:.2f} s"
+    assert torch.equal(table.codes(), torch.unique(x[:, None], dim=0, return_inverse=True)[1])

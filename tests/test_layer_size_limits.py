@@ -1,5 +1,5 @@
 """Hostile layer shapes: an orbit layer or a group convolution too large to tie is a compile error at the layer
-(and a ValueError from the runtime class), never an allocation (R3 review). `tensor[100000]` under `cyclic(100000)`
+(and a ValueError from the runtime class), never an allocation. `tensor[100000]` under `cyclic(100000)`
 compiled and then asked torch for 80 GB when the layer was built; a 5000-wide fiber with `[kernel 31]` asked numpy
 for 179 GiB; D4 on a 100 x 100 grid ran 20 s before failing."""
 

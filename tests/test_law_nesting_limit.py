@@ -1,4 +1,4 @@
-"""Deeply nested laws are a SpecError at the law, never a traceback or a generated file Python refuses (R2).
+"""Deeply nested laws are a SpecError at the law, never a traceback or a generated file Python refuses.
 
 Before: a guard chaining 500 comparisons passed ``symspec check`` and ``symspec.compile`` raised a
 RecursionError; a sum of 120 terms passed check and compiled to text Python could not parse (more than 200

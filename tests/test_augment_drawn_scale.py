@@ -1,4 +1,4 @@
-"""A law whose output side is scaled by a drawn unit compiles; it is not augmented (R2).
+"""A law whose output side is scaled by a drawn unit compiles; it is not augmented.
 
 Before: ``forall u: units(5). f(a * u) * u == f(a) * u * u`` passed the analysis marked augmentable
 ('target -> ... * u^-1 (mod 5)'), then ``symspec check`` and ``symspec.compile`` failed with 'cannot augment

@@ -1,4 +1,4 @@
-"""``params={...}`` takes numpy integers, as validate's options do (R2).
+"""``params={...}`` takes numpy integers, as validate's options do.
 
 Before: ``symspec.loads(text, params={"p": np.int64(7)})`` was a ParamError 'must be an integer, got
 np.int64(7)' (parameters read from a numpy config or array).

@@ -1,4 +1,4 @@
-"""A model parameter named ``target`` is not augmented: augment keeps the label in ``batch["target"]`` (R2).
+"""A model parameter named ``target`` is not augmented: augment keeps the label in ``batch["target"]``.
 
 Before: ``model f(target: Z, b: Z)`` with ``f(target + k, b) == f(target, b) + 2 * k`` compiled an augment that
 shifted the input ``target`` by k and then again by 2k as if it were the label: the input came back moved by
