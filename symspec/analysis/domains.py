@@ -17,6 +17,7 @@ from .scope import KIND_WORDS, did_you_mean
 
 __all__ = [
     "extremum_range",
+    "graph_name_hint",
     "Cyclic",
     "Units",
     "Range",
@@ -132,6 +133,13 @@ class RealDomain:
 
     def __str__(self) -> str:
         return "real" if self.lo is None else f"real({_number_text(self.lo)}, {_number_text(self.hi)})"
+
+
+def graph_name_hint(arg: ast.Expr, use: str) -> str:
+    """The hint for a graph written where its name goes: declare it, with the user's own constructor when it is one."""
+    written = unparse(arg) if isinstance(arg, ast.Call) else ""
+    written = written if written and len(written) <= 60 else "cycle(6)"
+    return f"declare 'graph G = {written}' and write {use}(G)"
 
 
 def _number_text(x) -> str:
@@ -388,9 +396,7 @@ def resolve_domain(ctx: Context, expr, *, role: str = "a domain"):
                 return None
             g = args[0]
             if not isinstance(g, ast.Name):
-                ctx.reporter.error(
-                    "nodes(G) takes the name of a graph", g.span, "declare 'graph G = cycle(6)' and write nodes(G)"
-                )
+                ctx.reporter.error("nodes(G) takes the name of a graph", g.span, graph_name_hint(g, "nodes"))
                 return None
             graph = ctx.graph_ref(g)
             if graph is None:

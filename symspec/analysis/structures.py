@@ -14,7 +14,7 @@ from typing import Literal
 from ..errors import Span
 from ..syntax import ast
 from .context import Context
-from .domains import eval_int
+from .domains import eval_int, graph_name_hint
 from .scope import did_you_mean
 
 __all__ = [
@@ -418,9 +418,7 @@ def _family(ctx: Context, expr: ast.Call, name: str) -> GroupDef | None:
         return _noncompact(ctx, expr, name)
     if kind == "automorphisms":
         if not isinstance(arg, ast.Name):
-            ctx.reporter.error(
-                "automorphisms(G) takes the name of a graph", arg.span, "declare 'graph G = cycle(6)' and write automorphisms(G)"
-            )
+            ctx.reporter.error("automorphisms(G) takes the name of a graph", arg.span, graph_name_hint(arg, "automorphisms"))
             return None
         if ctx.graph_ref(arg) is None:
             return None

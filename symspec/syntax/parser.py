@@ -10,6 +10,7 @@ parse again, so one run reports every broken statement.
 from __future__ import annotations
 
 import difflib
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -243,11 +244,25 @@ def _syntax_diagnostic(
             hint = f"an action names a declared group: declare 'group G = {before[1]}(...)' first, then 'action G on ...'"
     elif str(tok) in STATEMENT_KEYWORDS and starts_line and "_NL" not in expected:
         hint = "the statement before this line is incomplete"
+    elif not at_end:
+        hint = _law_hint(lines.all[tok.line - 1][: tok.column - 1], str(tok), lines[_statement_start(lines, tok.line) - 1])
     diag = Diagnostic(f"unexpected {found}; expected {_expected_text(lark, expected)}", span, hint, kind="syntax")
     if at_end:
         return diag, len(lines), len(lines)
     first = tok.line if starts_line and str(tok) in STATEMENT_KEYWORDS else _statement_start(lines, tok.line)
     return diag, first, _next_statement(lines, tok.line) - 1
+
+
+def _law_hint(before: str, token: str, statement: str) -> str | None:
+    """Hints for two slips inside a law: binders not closed by '.', and '->' written for the implication '=>'."""
+    if statement.split(None, 1)[:1] != ["law"]:
+        return None
+    if token == ">" and before.rstrip().endswith("-"):
+        return "an implication is written '=>': law l: premise => conclusion"
+    binders = re.search(r"\bforall\b(.*)$", re.sub(r"\d+\.\d*|\.\d+", "0", before))
+    if binders and "." not in binders.group(1) and ":" in binders.group(1):
+        return f"end the binders with '.': '{(before.rstrip() + '.').lstrip()} {token} ...'"
+    return None
 
 
 def _statement_start(lines: _Lines, line: int) -> int:
