@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 import torch
 
 import symspec
@@ -46,3 +47,22 @@ def test_its_loss_and_validation_match_brute_force():
     brute = sum((broken[a * u % 5] * u) % 5 != (broken[a] * u * u) % 5 for a, u in itertools.product(range(5), range(1, 5)))
     assert (report["s"].mode, report["s"].cases, report["s"].violations) == ("exhaustive", 20, brute)
     assert brute == 6
+
+
+@pytest.mark.parametrize(("interval", "low", "high"), [("real(0.1, 10)", 0.1, 10.0), ("real(-4, -0.5)", -4.0, -0.5)])
+def test_scaling_by_a_real_drawn_away_from_zero_is_augmented(interval, low, high):
+    """``k`` drawn from an interval without 0 is known nonzero: x -> k x is invertible, so augment uses the law."""
+    spec = symspec.loads(f"model f(x: real) -> real\nlaw t: forall k: {interval}. f(k * x) == f(x)\n", "scale.sym")
+    assert spec.ir.laws["t"].augment
+    mod = symspec.compile(spec)
+    x = torch.randn(500, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) + 3.0
+    out = mod.augment({"x": x, "target": x.clone()}, generator=torch.Generator().manual_seed(1))
+    ratio = out["x"] / x
+    assert bool(((ratio >= low) & (ratio < high)).all()) and float(ratio.std()) > 0.1
+    assert torch.equal(out["target"], x)
+
+
+def test_scaling_by_a_real_that_may_be_zero_is_not_augmented():
+    spec = symspec.loads("model f(x: real) -> real\nlaw t: forall k: real(-1, 1). f(k * x) == f(x)\n", "zero.sym")
+    assert not spec.ir.laws["t"].augment
+    assert "scaling by k is not known to be nonzero" in spec.ir.laws["t"].augment_why

@@ -142,13 +142,20 @@ def _invertible(e, x: str, domain, law, spec, sym) -> str | None:
                     why = _factor_why(other, domain, law, spec, sym)
                     if why is not None:
                         return why
-                elif not (isinstance(other, ast.Int | ast.Real) and other.value != 0):
+                elif not (isinstance(other, ast.Int | ast.Real) and other.value != 0) and not _nonzero_draw(other, law):
                     return f"scaling by {unparse(other)} is not known to be nonzero"
             elif e.op not in ("+", "-"):
                 return f"{unparse(e)} is not a shift, scaling, negation or group action"
             e = mine
         else:
             return f"{unparse(e)} is not a shift, scaling, negation or group action of {x} on {domain}"
+
+
+def _nonzero_draw(e, law) -> bool:
+    """``e`` is a variable drawn from a real interval without 0 (``forall k: real(0.1, 10)``)."""
+    var = law.variables.get(e.name) if isinstance(e, ast.Name) else None
+    d = getattr(var, "domain", None)
+    return isinstance(d, RealDomain) and d.bounded and (d.lo > 0 or d.hi <= 0)
 
 
 def _range_bijection(e, x: str, domain, law, spec, sym) -> str | None:
