@@ -199,8 +199,9 @@ LAYERS = {}
 def symmetrize(name, model, samples=16, generator=None):
     """``model`` averaged over its laws' group: ``mean_g g^-1 . model(g . x)`` (docs/compile.md).
 
-    Exact for finite groups (every element, one batched forward); ``samples``
-    random elements per input for continuous ones (approximate).
+    Exact for groups of at most 5000 elements (every element, one batched
+    forward); otherwise ``samples`` random elements per input (approximate):
+    continuous groups, ``symmetric(N)`` with N symbolic, larger finite groups.
     """
     kind = rt.pick_model(
         SYMMETRIZERS,
