@@ -570,3 +570,15 @@ def test_assert_equivariant_names_what_it_takes_when_given_the_spec_text():
     mod = symspec.compile(symspec.loads(src, "v.sym"))
     with pytest.raises(TypeError, match=r"takes the loaded spec \(symspec.load"):
         symspec.assert_equivariant(mod.LAYERS["v"](1, 1), mod.SPEC, "v", torch.randn(2, 1, 3))
+
+
+@pytest.mark.parametrize("shape", [(4, 2, 25), (2, 5, 5, 2), (4, 2, 5, 5, 1), (4, 1, 5, 5), (4, 5, 5)])
+def test_orbit_layer_refuses_a_wrong_layout(shape):
+    """[b, 5, 5, 2] for [b, 2, 5, 5] has the same number of entries: a reshape took it silently."""
+    mod = symspec.compile(symspec.load(str(ROOT / "examples" / "image_d4.sym"), params={"size": 5}))
+    layer = mod.LAYERS["conv"](2, 3)
+    assert isinstance(layer, rt.OrbitLinear)
+    with pytest.raises(ValueError) as info:
+        layer(torch.randn(shape))
+    assert str(info.value).endswith(f"expects an input [batch, 2, 5, 5], got {list(shape)}")
+    assert layer(torch.randn(4, 2, 5, 5)).shape == (4, 3, 5, 5)

@@ -267,3 +267,30 @@ def test_runtime_exports_every_kernel():
     names = set().union(*(set(m.__all__) for m in (a, ar, br, c, ch, co, de, d, v, gr, la, lo, ph, p, s, st, t)))
     assert names == set(rt.__all__) and all(hasattr(rt, n) for n in names)
     assert len(rt.__all__) == len(set(rt.__all__)), "two submodules export the same name"
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_an_empty_batch_gives_a_zero_loss_with_zero_gradients(fused):
+    """A mean over 0 examples was NaN for every unguarded law (and an all-reduce would spread it to every rank)."""
+    import symspec
+
+    mod = symspec.compile(symspec.load("examples/modular_addition.sym", params={"p": 7}))
+
+    class Add(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed, self.out = torch.nn.Embedding(7, 8), torch.nn.Linear(16, 7)
+
+        def forward(self, a, b):
+            return self.out(torch.cat([self.embed(a), self.embed(b)], -1))
+
+    model = Add()
+    loss = mod.SymmetryLoss(add=model, fused=fused)
+    empty = torch.zeros(0, dtype=torch.long)
+    value = loss({"a": empty, "b": empty}, generator=torch.Generator().manual_seed(0))
+    value.backward()
+    assert value.item() == 0.0 and set(loss.terms) == {"commutes", "shift", "assoc"}
+    assert all(t.item() == 0.0 for t in loss.terms.values())
+    assert all(p.grad is not None and not p.grad.any() for p in model.parameters())
+    full = torch.arange(7)
+    assert loss({"a": full, "b": full.flip(0)}, generator=torch.Generator().manual_seed(0)).item() > 0

@@ -83,6 +83,11 @@ class CallBatch:
             check_output(model, out, self.kinds[model], args[0].shape[0] if args else 0)
         return out
 
+    @property
+    def empty(self) -> bool:
+        """Every call of this step had 0 inputs (an empty batch): the terms' means are over nothing."""
+        return bool(self.called) and all(self.outputs[h] is not None and self.outputs[h].shape[:1] == (0,) for h in self.called)
+
     def nan_outputs(self) -> dict:
         """Model -> (inputs with a NaN output, inputs) over this step's calls, for the models that returned NaN."""
         out: dict = {}
@@ -224,10 +229,13 @@ class SymmetryLossBase(torch.nn.Module):
     def total(self, terms: dict, calls: CallBatch | None = None) -> torch.Tensor:
         """Keep the terms (detached) and return their weighted sum.
 
-        A NaN sum whose cause is a NaN model output (``calls``: the step's
-        model calls) is a :class:`~symspec.errors.ModelError` naming the model;
+        When every call of the step had 0 inputs (``calls``: the step's model
+        calls) every term is 0, with a gradient of 0. A NaN sum whose cause
+        is a NaN model output is a :class:`~symspec.errors.ModelError` naming the model;
         not checked under ``torch.compile`` (docs/compile.md, "torch.compile").
         """
+        if calls is not None and calls.empty:  # an empty batch (a DDP rank's short last shard): 0, not a mean of nothing
+            terms = {name: value.nan_to_num(0.0) for name, value in terms.items()}
         self.terms = {name: value.detach() for name, value in terms.items()}
         out = 0
         for index, (name, value) in enumerate(terms.items()):

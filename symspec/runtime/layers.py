@@ -152,6 +152,9 @@ class OrbitLinear(torch.nn.Module):
             self.bias = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[1:]) != (self.c_in, *self.in_shape):  # a reshape would take [b, 5, 5, 2] for [b, 2, 5, 5]
+            expected = ", ".join(["batch", str(self.c_in), *map(str, self.in_shape)])
+            raise ValueError(f"{type(self).__name__} expects an input [{expected}], got {list(x.shape)}")
         batch = x.shape[0]
         flat = x.reshape(batch, self.c_in, -1)
         w = self.weight[:, :, self.weight_orbits]  # [c_out, c_in, p_out, p_in]
