@@ -47,3 +47,13 @@ def test_an_arrow_for_the_implication():
 def test_no_law_hint_outside_laws():
     diag = _first("domain Z = cyclic(5)\nmodel f(a: Z) - > real\n")
     assert diag.hint is None or "implication" not in diag.hint
+
+
+def test_no_never_used_warning_after_an_error_in_the_user():
+    """A typo in the statement that uses a parameter made the parameter 'never used' too: a cascade."""
+    with pytest.raises(SpecError) as info:
+        symspec.loads("param p = 7\ndomain Z = cyclc(p)\nmodel f(a: Z) -> class(Z)\n", "typo.sym")
+    messages = [d.message for d in info.value.diagnostics]
+    assert messages == ["unknown domain constructor 'cyclc'"]
+    spec = symspec.loads("param p = 7\nparam q = 3\ndomain Z = cyclic(p)\nmodel f(a: Z) -> class(Z)\n", "ok.sym")
+    assert [w.message for w in spec.warnings] == ["parameter 'q' is declared but never used"]

@@ -476,7 +476,8 @@ class Analyzer:
                 if prior is not None:
                     priors[prior.name] = prior
         breaks = check_breaks(self, [st for st in self.tree.statements if isinstance(st, ast.BreakDecl)])
-        for sym in self.symbols.values.values():
+        # after an error, a statement that failed may be the one using a name: no 'never used' cascade then
+        for sym in [] if self.reporter.has_errors else self.symbols.values.values():
             if not sym.used and sym.kind in ("param", "domain", "graph", "group") and sym.name not in self._failed:
                 noun = "parameter" if sym.kind == "param" else sym.kind
                 self.reporter.warning(f"{noun} '{sym.name}' is declared but never used", sym.span)
