@@ -257,4 +257,6 @@ def test_tensor_rows_beyond_the_distance_cut_say_so():
     x = torch.randn(50, 5, generator=g, dtype=torch.float64)  # no row is a permutation of another
     s = suggest({"x": x, "target": x.sum(1)}, signature="s(x: tensor[5]) -> real")["permute_invariant_x"]
     assert s.status == "untestable" and s.evidence.tested == 0
-    assert "no moved input had a row within the distance cut" in s.why and "nearest row within" in s.why
+    assert "no moved input matched another row within the distance cut" in s.why and "nearest row within" in s.why
+    far = s.evidence.untestable - s.evidence.own
+    assert f"({s.evidence.untestable:,} moved inputs untestable: {far:,} with no row within the distance cut" in s.why

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from ..errors import SpecError, UsageError, require_file
 from ..validation.report import Z95
-from .suggest_candidates import Candidate, candidates
+from .suggest_candidates import Candidate, candidates, same_laws
+from .suggest_constraints import DEGENERATE
 from .suggest_evidence import (
     MAX_ELEMENTS,
     Distinct,
@@ -73,7 +74,8 @@ class Suggestion:
     implied_by: tuple = ()
     why: str = ""  # for invalid/conflict/untestable/insufficient: the reason
     needed: int | None = None  # insufficient: the tested pairs that would accept it at its agreement
-    restates: tuple = ()  # the spec's own laws that imply it (the analysis, on the spec plus this law alone)
+    restates: tuple = ()  # the spec's own laws that state or imply it (equal laws, then the analysis' implied_by)
+    same_as: tuple = ()  # the spec's own laws equal to it (structurally: up to variable names, sum order, sides)
 
     @property
     def status_text(self) -> str:
@@ -103,6 +105,8 @@ class Suggestion:
                 parts[1],
                 f"{ev.untestable:,} triples with an input absent",
             ]
+            if ev.degenerate:
+                parts.append(f"{ev.degenerate:,} {DEGENERATE}")
             if ev.note:
                 parts.append(ev.note)
             return "; ".join(parts)
@@ -111,7 +115,8 @@ class Suggestion:
                 f"{ev.tested:,} diagonal rows: {ev.supported:,} with {self.candidate.shown or self.candidate.constant}, {ev.contradicted:,} other"
             )
         else:
-            parts.append(f"{ev.untestable:,} untestable")
+            own = f" ({ev.own:,} of them nearest to their own row)" if ev.own else ""
+            parts.append(f"{ev.untestable:,} untestable{own}")
             if ev.elements:
                 how = ev.sampling or ("all" if ev.every_element else "generators + random words")
                 parts.append(f"{ev.elements} group element{'s' if ev.elements != 1 else ''} ({how})")
@@ -148,6 +153,9 @@ class Suggestion:
             "cycle": ev.cycle,
             "premise_cases": ev.premise[0] if ev.premise else None,
             "premise_violated": ev.premise[1] if ev.premise else None,
+            "own_row": ev.own,
+            "degenerate": ev.degenerate,
+            "same_as": list(self.same_as),
             "declarations": list(self.candidate.decls),
         }
 
@@ -348,9 +356,11 @@ def _evaluate(cand: Candidate, base, file, params, table, distinct, max_elements
     except SpecError as err:
         return Suggestion(cand, Evidence(), "invalid", why=_first_error(err))
     law = compiled.ir.laws[cand.name]
-    restates = tuple(law.implied_by) if law.redundant else ()  # implied by the spec's own laws (the only others)
+    same = same_laws(compiled, cand.name)  # the spec states it (any law form, any domain size)
+    implied = tuple(law.implied_by) if law.redundant else ()  # implied by the spec's own laws (the only others)
     sug = _verdict(cand, law, compiled, table, distinct, max_elements, seed, threshold, min_tested)
-    sug.restates = restates
+    sug.same_as = same
+    sug.restates = tuple(dict.fromkeys(same + implied))
     return sug
 
 
@@ -471,9 +481,11 @@ def _nothing_tested(cand: Candidate, ev: Evidence, table) -> str:
     if cand.test == "diagonal":
         return "no pair tested: no row has the two arguments equal"
     if ev.proxy:
+        far = ev.untestable - ev.own
         return (
-            f"no pair tested: no moved input had a row within the distance cut ({ev.untestable:,} moved inputs "
-            f"matched none; {ev.proxy})"
+            f"no pair tested: no moved input matched another row within the distance cut ({ev.untestable:,} moved "
+            f"input{'s' if ev.untestable != 1 else ''} untestable: {far:,} with no row within the distance cut, "
+            f"{ev.own:,} nearest to the row they came from; {ev.proxy})"
         )
     return f"no pair tested: no moved input was another row of the data ({ev.untestable:,} moved inputs absent)"
 
@@ -534,6 +546,14 @@ def _settle(result: Suggestions, file: str, params) -> None:
             s.status, s.implied_by = "redundant", tuple(law.implied_by)
 
 
+def _restated(s: Suggestion) -> str:
+    """Which of the spec's laws state (equal laws) or imply (the analysis) the candidate."""
+    if s.same_as:
+        return f"the spec's law{'s' if len(s.same_as) != 1 else ''} {', '.join(s.same_as)} state{'s' if len(s.same_as) == 1 else ''} it"
+    laws = f"law{'s' if len(s.restates) != 1 else ''} {', '.join(s.restates)}"
+    return f"implied by the spec's {laws} (symspec's analysis)"
+
+
 def _comment(text: str) -> str:
     return "# " + text.replace("\n", " ")
 
@@ -580,8 +600,7 @@ def render_spec(result: Suggestions) -> str:
     for s in acc:
         out += "\n" + _comment(s.evidence_text()) + "\n"
         if s.status == "in spec":
-            laws = f"law{'s' if len(s.implied_by) != 1 else ''} {', '.join(s.implied_by)}"
-            out += _comment(f"already in the spec: implied by the spec's {laws} (symspec's analysis)") + "\n"
+            out += _comment(f"already in the spec: {_restated(s)}") + "\n"
         elif s.status == "redundant":
             out += _comment(f"redundant: implied by {', '.join(s.implied_by)} (symspec's analysis)") + "\n"
         if s.status != "accepted":
@@ -600,5 +619,7 @@ def render_spec(result: Suggestions) -> str:
                 what = s.evidence_text()
                 if s.why and s.why not in what:
                     what += "; " + s.why
+            if s.restates:
+                what += "; " + _restated(s) + (": the data contradicts the spec" if s.status == "rejected" else "")
             out += _comment(f"  {s.name} ({s.status_text}): {s.law}  -- {what}") + "\n"
     return out

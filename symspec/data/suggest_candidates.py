@@ -7,13 +7,14 @@ tested on the data is exactly what the printed law means.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
 
 from ..analysis.domains import BoolDomain, ClassOf, Cyclic, Labels, Nodes, Range, RealDomain, Tensor, Units
 
-__all__ = ["Candidate", "candidates", "MAX_LABEL_GROUP"]
+__all__ = ["Candidate", "candidates", "same_laws", "MAX_LABEL_GROUP"]
 
 MAX_LABEL_GROUP = 8  # symmetric(n) on a set's labels is proposed for sets of at most this many labels
 _RESERVED = {"not", "and", "or", "when", "forall"}  # reserved inside a law (docs/language.md)
@@ -32,6 +33,7 @@ class Candidate:
     constant: int | None = None  # the observed class value of a "diagonal" candidate
     shown: str = ""  # that value as the law writes it (a label by name)
     decls: tuple = ()  # declarations (groups, domains, actions) the law needs, printed before it
+    middle: tuple = ()  # "constraint": (the middle variable, one end, the other end) of the triple
 
 
 def _finite(d) -> bool:
@@ -179,6 +181,7 @@ def candidates(spec, model: str, table=None) -> list[Candidate]:
                 "transitivity",
                 test="constraint",
                 args=(0, 1),
+                middle=(y, x, z),
             )
         elif isinstance(out_dom, Range) or isinstance(out, RealDomain):
             add(
@@ -187,6 +190,7 @@ def candidates(spec, model: str, table=None) -> list[Candidate]:
                 "triangle inequality",
                 test="constraint",
                 args=(0, 1),
+                middle=(z, x, y),
             )
 
     # cyclic values: shifts, opposite shifts, negation, unit scaling
@@ -306,3 +310,109 @@ def _constant_law(call_text: str, value: int, out_dom) -> str:
     if isinstance(out_dom, Labels):
         return f"{call_text} == {out_dom.labels[value]}"
     return f"{call_text} == {value}"
+
+
+# ---- a candidate equal to a law of the spec ------------------------------------------------------------------
+
+_FLIP = {">=": "<=", ">": "<"}  # a >= b is b <= a
+_MAX_RENAMED = 7  # variables of a law compared under every renaming (7! = 5,040 at most)
+
+
+def same_laws(spec, name: str) -> tuple:
+    """The laws of ``spec`` (other than ``name``) that state the same law as ``name``: equal up to the names of their
+    variables, the order of the terms of a sum (``+``) and of the operands of ``==``, ``!=``, ``and``, ``or``, the
+    side of an inequality (``a >= b`` is ``b <= a``) and the splitting of a chained comparison; each variable over
+    the same domain or group, the same guard and the same ``tol``/``rtol``. Structural, so decided for any law and
+    any domain size (the analysis decides implication between equivariance laws only, on at most 600 points)."""
+    law = spec.laws.get(name)
+    if law is None:
+        return ()
+    return tuple(other for other, info in spec.laws.items() if other != name and _equal(law, info))
+
+
+def _equal(a, b) -> bool:
+    va, vb = list(a.variables), list(b.variables)
+    if len(va) != len(vb) or len(va) > _MAX_RENAMED or (a.decl.guard is None) != (b.decl.guard is None):
+        return False
+    if _tolerances(a) != _tolerances(b):
+        return False
+    kinds_b = [_var_kind(b.variables[v]) for v in vb]
+    target = (_canon(b.decl.body, {v: i for i, v in enumerate(vb)}), _canon(b.decl.guard, {v: i for i, v in enumerate(vb)}))
+    for perm in itertools.permutations(range(len(vb))):  # a's variable k is b's variable perm[k]
+        if any(_var_kind(a.variables[v]) != kinds_b[perm[k]] for k, v in enumerate(va)):
+            continue
+        rename = {v: perm[k] for k, v in enumerate(va)}
+        if (_canon(a.decl.body, rename), _canon(a.decl.guard, rename)) == target:
+            return True
+    return False
+
+
+def _tolerances(info) -> tuple:
+    return (info.options.get("tol"), info.options.get("rtol"))
+
+
+def _var_kind(var) -> tuple:
+    """What a law variable ranges over, comparable across laws (a domain by value and type; a group by its kind,
+    argument and structure, whatever it is called)."""
+    if var.group is not None:
+        return ("group", _group_key(var.group), var.element)
+    d = var.domain
+    return ("domain", type(d).__name__, repr(d), var.bound)
+
+
+def _group_key(g) -> tuple:
+    return (g.kind, repr(g.arg), tuple(g.generators), repr(g.relators), tuple(_group_key(f) for f in g.factors))
+
+
+def _canon(node, rename: dict):
+    """A hashable canonical form of a law formula (spans dropped, variables numbered by ``rename``)."""
+    from ..syntax import ast
+
+    if node is None:
+        return None
+    if isinstance(node, ast.Name):
+        return ("var", rename[node.name]) if node.name in rename else ("name", node.name)
+    if isinstance(node, ast.Int):
+        return ("num", node.value)
+    if isinstance(node, ast.Real):
+        return ("num", node.value)
+    if isinstance(node, ast.Call | ast.Index):
+        return (type(node).__name__, node.func.name, tuple(_canon(x, rename) for x in node.args))
+    if isinstance(node, ast.KwArg):
+        return ("kw", node.name.name, _canon(node.value, rename))
+    if isinstance(node, ast.Tuple):
+        return ("tuple", tuple(_canon(x, rename) for x in node.items))
+    if isinstance(node, ast.BinOp):
+        if node.op == "+":  # a sum: its terms in any order
+            return ("+", _sorted(_canon(t, rename) for t in _terms(node, "+")))
+        return (node.op, _canon(node.left, rename), _canon(node.right, rename))
+    if isinstance(node, ast.Neg | ast.Not):
+        return (type(node).__name__, _canon(node.operand, rename))
+    if isinstance(node, ast.Act):
+        return ("act", _canon(node.element, rename), _canon(node.operand, rename))
+    if isinstance(node, ast.Compare):
+        links = []
+        for left, right, op in zip(node.operands, node.operands[1:], node.ops):
+            lc, rc = _canon(left, rename), _canon(right, rename)
+            if op in _FLIP:
+                op, lc, rc = _FLIP[op], rc, lc
+            links.append((op, *_sorted((lc, rc))) if op in ("==", "!=") else (op, lc, rc))
+        return links[0] if len(links) == 1 else ("and", _sorted(links))
+    if isinstance(node, ast.Logic):
+        if node.op in ("and", "or"):
+            return (node.op, _sorted(_canon(t, rename) for t in _terms(node, node.op)))
+        return (node.op, _canon(node.left, rename), _canon(node.right, rename))
+    return ("?", repr(node))  # pragma: no cover - every expression node is listed above
+
+
+def _terms(node, op: str) -> list:
+    """The operands of a chain of one associative operator (``a + b + c``, ``p and q and r``)."""
+    from ..syntax import ast
+
+    if isinstance(node, ast.BinOp | ast.Logic) and node.op == op:
+        return _terms(node.left, op) + _terms(node.right, op)
+    return [node]
+
+
+def _sorted(items) -> tuple:
+    return tuple(sorted(items, key=repr))

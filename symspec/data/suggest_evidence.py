@@ -64,6 +64,8 @@ class Evidence:
     subgroup: str = ""  # tensors: why the tested pairs cover only a subgroup ("" when they cover the group)
     cycle: dict | None = None  # transitivity: a shortest cycle of the order graph (check_data's, rows of this data)
     premise: tuple | None = None  # transitivity: (present triples whose premise holds, of which violated)
+    own: int = 0  # tensors: moved inputs whose nearest row is the row they came from (counted in ``untestable``)
+    degenerate: int = 0  # constraints: present triples with the middle variable equal to an end (left out)
 
     @property
     def agreement(self) -> float:

@@ -6,6 +6,10 @@ real data, so each moved input is matched to its nearest row (batched
 ``torch.cdist`` in chunks) when that row is closer than ``NN_CUT`` times the
 data's median nearest-neighbour spacing; the law is then compared on that
 row's label, within ``TENSOR_RTOL`` times the targets' standard deviation.
+
+A moved input whose nearest row is the row it came from (T x within the cut of x: T fixes x, or nearly) is
+untestable, not evidence: the proxy cannot tell T x from x there, and comparing a label with itself (or with its
+own image under S) is not a pair of rows the law connects. ``Evidence.own`` counts them (inside ``untestable``).
 """
 
 from __future__ import annotations
@@ -119,8 +123,10 @@ def tensor_evidence(spec, cand, law, table, seed: int = 0):
         queries = torch.cat([inputs[p].reshape(m, -1).to(torch.float64) for p in table.params], dim=1)
         dist, idx = _nearest(queries, points)
         present = dist <= cut
-        ev.untestable += int((~present).sum())
-        use = present & ((idx > own) | ((idx == own) & equivariant))
+        itself = present & (idx == own)  # T x nearest to the row it came from: T x ~ x, not a pair of rows
+        ev.own += int(itself.sum())
+        ev.untestable += int((~present).sum()) + int(itself.sum())
+        use = present & (idx > own)  # each unordered pair of rows once (an element's inverse connects it the other way)
         if not equivariant and bool(use.any()):  # drop pairs an earlier element already connected
             code = own[use] * n + idx[use]  # one per row of this round: distinct within it
             fresh = ~torch.isin(code, pairs)
