@@ -157,7 +157,8 @@ class SymmetryLoss(rt.SymmetryLossBase):
     Models are passed as a mapping (``models={"name": model}``: any name) or
     by keyword (cmp=...); ``loss.terms`` holds each law's value
     from the last call. A model output of the wrong shape, or NaN outputs
-    that make the loss NaN, raise a ``ModelError`` naming the model.
+    that make the loss NaN, raise a ``ModelError`` naming the model; a batch
+    field outside its domain (``FIELDS``) a ``BatchError`` naming the field.
     ``fused=True`` runs every model call of a step in one batched forward
     per model and call round, ``fused=False`` one by one; the default fuses
     on accelerators and not on the CPU. Random draws use ``generator`` (a
@@ -177,6 +178,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         i = rt.field(batch, "i", "reflexive")
         a = rt.field(batch, "a", "reflexive")
         j = rt.field(batch, "j", "antisymmetric_lt")
+        self.check_fields(batch, FIELDS)
         n = i.shape[0]
         device = i.device
 
@@ -323,6 +325,7 @@ AUGMENTERS = {}
 SYMMETRIZERS = {}
 INPUTS = {"cmp": (rt.Values(0, 27), rt.Values(0, M), rt.Values(0, 27))}
 OUTPUTS = {"cmp": rt.ClassOutput(M)}
+FIELDS = {"i": rt.Values(0, 27), "a": rt.Values(0, M), "j": rt.Values(0, 27)}
 CHECKS = {
     "reflexive": {
         "method": "check_reflexive",

@@ -80,7 +80,8 @@ class SymmetryLoss(rt.SymmetryLossBase):
     Models are passed as a mapping (``models={"name": model}``: any name) or
     by keyword (gt=...); ``loss.terms`` holds each law's value
     from the last call. A model output of the wrong shape, or NaN outputs
-    that make the loss NaN, raise a ``ModelError`` naming the model.
+    that make the loss NaN, raise a ``ModelError`` naming the model; a batch
+    field outside its domain (``FIELDS``) a ``BatchError`` naming the field.
     ``fused=True`` runs every model call of a step in one batched forward
     per model and call round, ``fused=False`` one by one; the default fuses
     on accelerators and not on the CPU. Random draws use ``generator`` (a
@@ -99,6 +100,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         generator = self.generator
         a = rt.field(batch, "a", "irreflexive")
         b = rt.field(batch, "b", "antisymmetric")
+        self.check_fields(batch, FIELDS)
         n = a.shape[0]
         device = a.device
 
@@ -179,6 +181,7 @@ AUGMENTERS = {}
 SYMMETRIZERS = {}
 INPUTS = {"gt": (rt.Values(0, M), rt.Values(0, M))}
 OUTPUTS = {"gt": rt.BoolOutput()}
+FIELDS = {"a": rt.Values(0, M), "b": rt.Values(0, M)}
 CHECKS = {
     "irreflexive": {
         "method": "check_irreflexive", "variables": {"a": rt.CheckVariable("batch", rt.Values(0, M))}, "error": None

@@ -194,7 +194,8 @@ class SymmetryLoss(rt.SymmetryLossBase):
     Models are passed as a mapping (``models={"name": model}``: any name) or
     by keyword (dist=...); ``loss.terms`` holds each law's value
     from the last call. A model output of the wrong shape, or NaN outputs
-    that make the loss NaN, raise a ``ModelError`` naming the model.
+    that make the loss NaN, raise a ``ModelError`` naming the model; a batch
+    field outside its domain (``FIELDS``) a ``BatchError`` naming the field.
     ``fused=True`` runs every model call of a step in one batched forward
     per model and call round, ``fused=False`` one by one; the default fuses
     on accelerators and not on the CPU. Random draws use ``generator`` (a
@@ -213,6 +214,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         generator = self.generator
         u = rt.field(batch, "u", "symmetric")
         v = rt.field(batch, "v", "symmetric")
+        self.check_fields(batch, FIELDS)
         n = u.shape[0]
         device = u.device
 
@@ -332,6 +334,7 @@ AUGMENTERS = {"dist": _augment_dist}
 SYMMETRIZERS = {"dist": _Symmetrized_dist}
 INPUTS = {"dist": (rt.Values(0, 49), rt.Values(0, 49))}
 OUTPUTS = {"dist": rt.ClassOutput(13)}
+FIELDS = {"u": rt.Values(0, 49), "v": rt.Values(0, 49)}
 CHECKS = {
     "symmetric": {
         "method": "check_symmetric",

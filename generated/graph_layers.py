@@ -59,7 +59,8 @@ class SymmetryLoss(rt.SymmetryLossBase):
     Models are passed as a mapping (``models={"name": model}``: any name) or
     by keyword (count=...); ``loss.terms`` holds each law's value
     from the last call. A model output of the wrong shape, or NaN outputs
-    that make the loss NaN, raise a ``ModelError`` naming the model.
+    that make the loss NaN, raise a ``ModelError`` naming the model; a batch
+    field outside its domain (``FIELDS``) a ``BatchError`` naming the field.
     ``fused=True`` runs every model call of a step in one batched forward
     per model and call round, ``fused=False`` one by one; the default fuses
     on accelerators and not on the CPU. Random draws use ``generator`` (a
@@ -77,6 +78,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
     def forward(self, batch, /, **bound):
         generator = self.generator
         a = rt.field(batch, "a", "equivariant")
+        self.check_fields(batch, FIELDS)
         n = a.shape[0]
         device = a.device
 
@@ -193,6 +195,7 @@ AUGMENTERS = {"count": _augment_count}
 SYMMETRIZERS = {"count": _Symmetrized_count}
 INPUTS = {"count": (rt.TensorOf(("N", "N")),)}
 OUTPUTS = {"count": rt.TensorOutput(("N",))}
+FIELDS = {"a": rt.TensorOf(("N", "N"))}
 CHECKS = {
     "equivariant": {
         "method": "check_equivariant",

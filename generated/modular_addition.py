@@ -108,7 +108,8 @@ class SymmetryLoss(rt.SymmetryLossBase):
     Models are passed as a mapping (``models={"name": model}``: any name) or
     by keyword (add=...); ``loss.terms`` holds each law's value
     from the last call. A model output of the wrong shape, or NaN outputs
-    that make the loss NaN, raise a ``ModelError`` naming the model.
+    that make the loss NaN, raise a ``ModelError`` naming the model; a batch
+    field outside its domain (``FIELDS``) a ``BatchError`` naming the field.
     ``fused=True`` runs every model call of a step in one batched forward
     per model and call round, ``fused=False`` one by one; the default fuses
     on accelerators and not on the CPU. Random draws use ``generator`` (a
@@ -127,6 +128,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         generator = self.generator
         a = rt.field(batch, "a", "commutes")
         b = rt.field(batch, "b", "commutes")
+        self.check_fields(batch, FIELDS)
         n = a.shape[0]
         device = a.device
 
@@ -227,6 +229,7 @@ AUGMENTERS = {"add": _augment_add}
 SYMMETRIZERS = {"add": _Symmetrized_add}
 INPUTS = {"add": (rt.Values(0, P), rt.Values(0, P))}
 OUTPUTS = {"add": rt.ClassOutput(P)}
+FIELDS = {"a": rt.Values(0, P), "b": rt.Values(0, P)}
 CHECKS = {
     "commutes": {
         "method": "check_commutes",

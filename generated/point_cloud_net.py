@@ -54,7 +54,8 @@ class SymmetryLoss(rt.SymmetryLossBase):
     Models are passed as a mapping (``models={"name": model}``: any name) or
     by keyword (energy=...); ``loss.terms`` holds each law's value
     from the last call. A model output of the wrong shape, or NaN outputs
-    that make the loss NaN, raise a ``ModelError`` naming the model.
+    that make the loss NaN, raise a ``ModelError`` naming the model; a batch
+    field outside its domain (``FIELDS``) a ``BatchError`` naming the field.
     ``fused=True`` runs every model call of a step in one batched forward
     per model and call round, ``fused=False`` one by one; the default fuses
     on accelerators and not on the CPU. Random draws use ``generator`` (a
@@ -72,6 +73,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
     def forward(self, batch, /, **bound):
         generator = self.generator
         x = rt.field(batch, "x", "invariant")
+        self.check_fields(batch, FIELDS)
         n = x.shape[0]
         device = x.device
 
@@ -206,6 +208,7 @@ AUGMENTERS = {"energy": _augment_energy}
 SYMMETRIZERS = {"energy": _Symmetrized_energy}
 INPUTS = {"energy": (rt.TensorOf(("N", 3)),)}
 OUTPUTS = {"energy": rt.RealOutput()}
+FIELDS = {"x": rt.TensorOf(("N", 3))}
 CHECKS = {
     "invariant": {
         "method": "check_invariant",

@@ -24,6 +24,7 @@ __all__ = [
     "require_file",
     "ParamError",
     "ModelError",
+    "BatchError",
     "SpecError",
     "SpecSyntaxError",
     "SpecNameError",
@@ -225,6 +226,11 @@ def render_diagnostic(d: Diagnostic, sources: dict[str, str], color: bool = Fals
 
 class ModelError(UsageError):
     """A model handed to symspec misbehaves: wrong output shape, a forward that raises, a factory that fails."""
+
+
+class BatchError(UsageError, ValueError):
+    """A batch handed to a compiled loss has a field outside its domain: a value out of range, a float where
+    integers go, a shape the laws would broadcast wrongly."""
 
 
 _ERROR_CLASSES = {"syntax": SpecSyntaxError, "name": SpecNameError}

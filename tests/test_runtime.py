@@ -255,6 +255,7 @@ def test_runtime_exports_every_kernel():
     import symspec.runtime.descriptors as de
     import symspec.runtime.distributions as d
     import symspec.runtime.divergences as v
+    import symspec.runtime.fields as fi
     import symspec.runtime.groups as gr
     import symspec.runtime.layers as la
     import symspec.runtime.logic as lo
@@ -264,7 +265,7 @@ def test_runtime_exports_every_kernel():
     import symspec.runtime.steerable as st
     import symspec.runtime.tables as t
 
-    names = set().union(*(set(m.__all__) for m in (a, ar, br, c, ch, co, de, d, v, gr, la, lo, ph, p, s, st, t)))
+    names = set().union(*(set(m.__all__) for m in (a, ar, br, c, ch, co, de, d, v, fi, gr, la, lo, ph, p, s, st, t)))
     assert names == set(rt.__all__) and all(hasattr(rt, n) for n in names)
     assert len(rt.__all__) == len(set(rt.__all__)), "two submodules export the same name"
 

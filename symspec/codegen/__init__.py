@@ -127,6 +127,7 @@ def render(lowered: LoweredModule, out_hint: str) -> str:
         symmetrizers_registry=_registry("SYMMETRIZERS", [(s.model, s.cls) for s in lowered.symmetrizers]),
         inputs=assign("INPUTS", lowered.inputs),
         outputs=assign("OUTPUTS", lowered.outputs),
+        fields=assign("FIELDS", lowered.fields),
         check_meta=assign("CHECKS", lowered.check_meta),
         checks=checks,
         breaks="" if lowered.breaks is None else assign("BREAKS", lowered.breaks),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..analysis.domains import ClassOf, Cyclic, Range, RealDomain, Tensor
+from ..analysis.domains import ClassOf, Cyclic, Range, RealDomain, Tensor, Units
 from ..syntax.unparse import unparse
 from .core import LawScope, ModuleTables, Scope, comment_text, fail, formula
 from .draws import batch_value, draw_group, draw_value
@@ -16,6 +16,7 @@ from .expr import (
     Comment,
     Const,
     DictE,
+    ExprStmt,
     Index,
     Name,
     Return,
@@ -28,7 +29,7 @@ from .expr import (
 from .names import py
 from .terms import Terms
 
-__all__ = ["LoweredLaw", "lower_law", "lower_loss", "law_comment", "batch_fields", "mask_of"]
+__all__ = ["LoweredLaw", "lower_law", "lower_loss", "law_comment", "batch_fields", "field_domains", "mask_of"]
 
 
 @dataclass
@@ -85,6 +86,16 @@ def batch_fields(spec) -> list:
             first.setdefault(var, (f"prior {name}", domain))
             if first[var][1] != domain:
                 _clash(spec, var, first[var], f"prior {name} (on {prior.target})", domain, prior)
+    return out
+
+
+def field_domains(spec) -> dict:
+    """Batch variable -> its domain, for the fields the loss checks (``FIELDS``): all but ``units(n)`` values."""
+    out = {}
+    for var, law in batch_fields(spec):
+        domain = spec.ir.laws[law].variables[var].domain
+        if not isinstance(domain, Units):
+            out[var] = domain
     return out
 
 
@@ -181,6 +192,8 @@ def lower_loss(spec, tables: ModuleTables) -> list:
         return body
     for var, law in fields:
         body.append(Assign((Name(py(var)),), rt("field", Name("batch"), var, law)))
+    if any(var in field_domains(spec) for var, _ in fields):
+        body.append(ExprStmt(method(Name("self"), "check_fields", Name("batch"), Name("FIELDS"))))
     if fields:
         first = Name(py(fields[0][0]))
         body.append(Assign((Name("n"),), Index(Attr(first, "shape"), Const(0))))

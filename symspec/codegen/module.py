@@ -17,7 +17,7 @@ from .checks import describe_domain, lower_checks
 from .core import ModuleTables
 from .expr import Const, DictE, Name, as_expr, rt
 from .layers import lower_layers
-from .loss import lower_loss
+from .loss import field_domains, lower_loss
 from .names import py
 from .symmetrize import lower_symmetrize
 
@@ -39,6 +39,7 @@ class LoweredModule:
     symmetrizers: list  # of symmetrize.Symmetrizer
     inputs: object  # Expr
     outputs: object  # Expr
+    fields: object  # Expr of FIELDS: batch field -> descriptor, checked by SymmetryLoss
     checks: list  # of checks.LoweredCheck
     check_meta: object = None  # Expr of CHECKS
     breaks: object = None  # Expr of BREAKS; None: the spec states no break
@@ -113,6 +114,7 @@ def _lower(spec) -> LoweredModule:
         tuple((Const(m), as_expr(tuple(describe_domain(d, tables) for _, d in sig.params))) for m, sig in spec.models.items())
     )
     outputs = DictE(tuple((Const(m), output_descriptor(sig.output, tables)) for m, sig in spec.models.items()))
+    fields = DictE(tuple((Const(v), describe_domain(d, tables)) for v, d in field_domains(spec).items()))
     check_meta = DictE(
         tuple(
             (
@@ -143,6 +145,7 @@ def _lower(spec) -> LoweredModule:
         symmetrizers=symmetrizers,
         inputs=inputs,
         outputs=outputs,
+        fields=fields,
         checks=checks,
         check_meta=check_meta,
         breaks=lower_breaks(spec),

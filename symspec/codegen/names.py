@@ -46,6 +46,7 @@ RESERVED = frozenset(
         "WEIGHTS",
         "INPUTS",
         "OUTPUTS",
+        "FIELDS",
         "CHECKS",
         "AUGMENTERS",
         "SYMMETRIZERS",

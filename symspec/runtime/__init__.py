@@ -15,6 +15,7 @@ from . import (
     descriptors,
     distributions,
     divergences,
+    fields,
     groups,
     layers,
     logic,
@@ -33,6 +34,7 @@ from .conv import *  # noqa: F403
 from .descriptors import *  # noqa: F403
 from .distributions import *  # noqa: F403
 from .divergences import *  # noqa: F403
+from .fields import *  # noqa: F403
 from .groups import *  # noqa: F403
 from .layers import *  # noqa: F403
 from .logic import *  # noqa: F403
@@ -52,6 +54,7 @@ __all__ = [
     *descriptors.__all__,
     *distributions.__all__,
     *divergences.__all__,
+    *fields.__all__,
     *groups.__all__,
     *layers.__all__,
     *logic.__all__,

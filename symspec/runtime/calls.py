@@ -18,6 +18,7 @@ import torch
 from ..errors import ModelError
 from ..transforms import MAX_TABLE_ORDER
 from .descriptors import BoolOutput, ClassOutput, RealOutput
+from .fields import check_batch_fields
 from .sampling import traceable
 
 __all__ = [
@@ -186,6 +187,7 @@ class SymmetryLossBase(torch.nn.Module):
     WEIGHTS: dict = {}
     TABLES: dict = {}
     check_nan = True  # a NaN loss is checked for (one host sync per step; False: skip it, the loss may be NaN)
+    check_inputs = True  # batch fields checked against their domains (one host sync per step; False: skip it)
 
     def __init__(self, /, models=None, *, generator=None, fused=None, **named):  # self positional-only: a model may be named self
         super().__init__()
@@ -225,6 +227,13 @@ class SymmetryLossBase(torch.nn.Module):
                 + "".join(f"; {m} is used by {users}" for m, users in missing.items())
                 + (f"; pass {', '.join(keywords)} in models={{...}} (named like a keyword)" if keywords else "")
             )
+
+    def check_fields(self, batch, fields: Mapping) -> None:
+        """Each batch field the laws read against its domain (``fields``: the module's ``FIELDS``): integers in
+        range, the shape ``[n, *dims]``, one length; a :class:`~symspec.errors.BatchError` naming the field and
+        the first row outside. Skipped with ``check_inputs = False`` and under ``torch.compile``."""
+        if self.check_inputs and not torch.compiler.is_compiling():
+            check_batch_fields(batch, fields)
 
     def total(self, terms: dict, calls: CallBatch | None = None) -> torch.Tensor:
         """Keep the terms (detached) and return their weighted sum.
