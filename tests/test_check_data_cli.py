@@ -90,7 +90,7 @@ def test_usage_errors(tmp_path, distances, capsys):
         f"symspec: error: --data {pt}: not a torch-loadable .pt file of tensors (weights_only):"
     )
     assert _error([GRAPH, *n3, "--data", good, "--laws", "nope"], capsys) == (
-        "symspec: error: unknown law(s) nope; the spec's laws: symmetric, zero, triangle, geodesic, automorphism"
+        "symspec: error: --laws nope: unknown law(s) nope; the spec's laws: symmetric, zero, triangle, geodesic, automorphism"
     )
     assert _error([GRAPH, *n3, "--data", good, "--laws", ","], capsys) == "symspec: error: --laws ',' names no law"
     assert _error([GRAPH, "--param", "n=x", "--data", good], capsys) == "symspec: error: --param n must be an integer, got 'x'"
@@ -108,7 +108,9 @@ def test_ambiguous_model_and_spec_errors(tmp_path, capsys):
     data = tmp_path / "d.npz"
     np.savez(data, a=np.array([0, 1, 2]), target=np.array([0, 1, 2]))
     assert _error([str(spec), "--data", str(data)], capsys) == (
-        "symspec: error: the spec has the models f, g: say which one the data labels with --model NAME"
+        "symspec: error: the spec has the models f, g and the columns fit f, g alike: say which one the data labels "
+        "with --model NAME (model= from Python); f needs the columns a, target (has them all); g needs the columns "
+        "a, target (has them all); the data has a, target"
     )
     assert main(["check-data", str(spec), "--data", str(data), "--model", "f"]) == 0
     capsys.readouterr()

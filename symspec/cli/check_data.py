@@ -51,6 +51,7 @@ def run_check_data(args, write_stdout) -> int:
     from ..data.check import MAX_CASES, check_data
     from ..pipeline import load, parse_param_overrides
     from ..validation.cli import _writable
+    from ..validation.run import unknown_laws
     from .reports import emit_report, use_color
 
     overrides = parse_param_overrides(args.param)
@@ -64,6 +65,10 @@ def run_check_data(args, write_stdout) -> int:
         print(err.render(use_color(sys.stderr)), file=sys.stderr)
         return 2
     limit = MAX_CASES if max_cases is None else max_cases
-    report = check_data(spec, args.data, model=args.model, laws=_law_names(args.laws), max_cases=limit)
+    laws = _law_names(args.laws)
+    unknown = unknown_laws(laws or [], spec.laws)  # "did you mean", before the data is read
+    if unknown is not None:
+        raise UsageError(f"--laws {args.laws}: {unknown}")
+    report = check_data(spec, args.data, model=args.model, laws=laws, max_cases=limit)
     emit_report(report, args, write_stdout)
     return 0 if report.passed else 1

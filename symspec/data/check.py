@@ -28,11 +28,11 @@ from ..errors import UsageError
 from ..runtime.descriptors import GroupElements, Real, TensorOf, Values
 from ..syntax import ast
 from ..validation.report import LawReport, Report, wilson_interval
-from ..validation.run import _as_python, _Law, select_laws
+from ..validation.run import _as_python, _Law, identity_free, select_laws
 from ..validation.tabulate import mixed_radix
 from .check_fast import SURE, OneHot, fast_validator
 from .constraints import check_constraint  # the constraint laws' natural data forms (triangle inequalities, cycles)
-from .load import _spec_of, domain_names, load_table, shown
+from .load import _spec_of, domain_names, load_table, read_columns, shown
 from .table import Table
 
 __all__ = ["check_data", "DataReport", "TableModel", "MAX_CASES", "CHUNK_ENTRIES", "SURE_LOGIT"]
@@ -191,14 +191,20 @@ def _anchors(calls: list, table: Table, variables: dict) -> list:
 
 
 class _Plan:
-    """A law's cases on the data: the rows' distinct inputs for an anchor call's variables, times the others."""
+    """A law's cases on the data: the rows' distinct inputs for an anchor call's variables, times the others.
 
-    def __init__(self, table: Table, variables: dict, sizes: dict, anchor: dict | None, unbounded: bool = False):
+    ``skip``: {group variable: 1} when its element 0, the identity, is not a case (its ``sizes`` entry excludes it).
+    """
+
+    def __init__(self, table: Table, variables: dict, sizes: dict, anchor: dict | None, unbounded: bool = False, skip=None):
         self.table = table
         self.order = list(variables)
         self.anchor = anchor or {}
         self.others = {v: s for v, s in sizes.items() if v not in self.anchor}
-        self.lows = [variables[v].domain.lo if isinstance(variables[v].domain, Values) else 0 for v in self.others]
+        skip = skip or {}
+        self.lows = [
+            (variables[v].domain.lo if isinstance(variables[v].domain, Values) else 0) + skip.get(v, 0) for v in self.others
+        ]
         self.space = None if unbounded else math.prod(sizes.values())  # the law's cases (None: real/tensor ones)
         if anchor:
             ukeys, urows, _ = table._first()
@@ -243,6 +249,17 @@ def _not_checked(meta: dict, name: str, why: str, max_rate: float) -> LawReport:
     return law
 
 
+def _no_case(law: LawReport) -> LawReport:
+    """A law none of whose cases the data holds: not checked (``passed`` None, no rate nor interval), saying why;
+    its ``skipped`` still counts the cases the data lacks."""
+    law.mode = "not checked"
+    law.passed = None
+    law.rate, law.interval = 0.0, (0.0, 1.0)
+    law.worst = law.divergence = None
+    law.note = f"none of its {law.skipped} cases has all its calls in the data (with its guard true): nothing was checked"
+    return law
+
+
 def _check_law(validator, module, spec, table, model: TableModel, name, examples, max_rate, max_cases) -> LawReport:
     meta, info = module.LAWS[name], module.CHECKS[name]
     decl = spec.laws[name].decl if name in spec.laws else None
@@ -264,13 +281,18 @@ def _check_law(validator, module, spec, table, model: TableModel, name, examples
             raise
         done = None
     if done is not None:
-        return done
+        return done if done.cases else _no_case(done)
     if info["error"] is not None:
         return _not_checked(meta, name, f"no check could be compiled: {info['error']}", max_rate)
     variables = info["variables"]
     sizes, unbounded, why = _sizes(validator, variables)
     if why is not None:
         return _not_checked(meta, name, why, max_rate)
+    skip = {}
+    var = identity_free(spec).get(name)  # its group's identity is a case that cannot fail: not counted
+    if var is not None and var in sizes and isinstance(variables[var].domain, GroupElements) and sizes[var] > 1:
+        skip = {var: 1}
+        sizes = {**sizes, var: sizes[var] - 1}
     anchors = _anchors(calls, table, variables)
     if unbounded:  # real/tensor variables: read from the rows of a call that takes them as they are
         anchors = [a for a in anchors if set(unbounded) <= set(a)]
@@ -280,9 +302,12 @@ def _check_law(validator, module, spec, table, model: TableModel, name, examples
                 f"{table.model}: their values cannot be read from the rows"
             )
             return _not_checked(meta, name, why, max_rate)
-        plans = [_Plan(table, variables, sizes, a, unbounded=True) for a in anchors]
+        plans = [_Plan(table, variables, sizes, a, True, skip) for a in anchors]
     else:
-        plans = [_Plan(table, variables, sizes, None), *(_Plan(table, variables, sizes, a) for a in anchors)]
+        plans = [
+            _Plan(table, variables, sizes, None, False, skip),
+            *(_Plan(table, variables, sizes, a, False, skip) for a in anchors),
+        ]
     plan = min(plans, key=lambda p: p.total)
     if plan.total > max_cases:
         raise UsageError(
@@ -321,10 +346,35 @@ def _check_law(validator, module, spec, table, model: TableModel, name, examples
         law.magnitudes = []
         for ex in law.examples:
             ex["loss"] = None
-    if not acc.cases:
+    if not acc.cases:  # not checked: the data holds none of its cases (not a failure of the law)
         count = f"{plan.space}" if plan.space is not None else f"{plan.total} enumerated"
+        law.mode, law.passed = "not checked", None
         law.note = f"none of its {count} cases has all its calls in the data (with its guard true): nothing was checked"
     return law
+
+
+def _which_model(spec, data) -> str:
+    """The error when the data's columns do not pick one of the spec's models: what each model needs, what is
+    missing, and the data's columns."""
+    columns = list(read_columns(data)[0])
+    parts = []
+    fits = []
+    for m, sig in spec.models.items():
+        needs = [p for p, _ in sig.params] + ["target"]
+        missing = [c for c in needs if c not in columns]
+        extra = [c for c in columns if c not in needs]
+        if missing:
+            state = f"missing {', '.join(missing)}"
+        else:
+            state = "has them all" + (f"; not {', '.join(shown(c) for c in extra)}" if extra else "")
+            if not extra:
+                fits.append(m)
+        parts.append(f"{m} needs the columns {', '.join(needs)} ({state})")
+    why = f"the columns fit {', '.join(fits)} alike" if len(fits) > 1 else "the columns are those of no one model"
+    return (
+        f"the spec has the models {', '.join(spec.models)} and {why}: say which one the data labels with --model NAME "
+        f"(model= from Python); " + "; ".join(parts) + f"; the data has {', '.join(shown(c) for c in columns) or 'no column'}"
+    )
 
 
 def _named(example: dict, spec, law: str) -> dict:
@@ -435,7 +485,12 @@ def check_data(
     spec = _spec_of(spec, params)
     module = _compiled(spec)
     names = select_laws(module, laws)
-    table = load_table(spec, data, model)
+    try:
+        table = load_table(spec, data, model)
+    except UsageError as err:
+        if model is None and len(spec.models) > 1 and str(err).startswith("the spec has the models"):
+            raise UsageError(_which_model(spec, data)) from None
+        raise
     conflicts, count = _conflicts(table)
     source = table.source if table.source == "<memory>" else os.fspath(table.source)
     report = DataReport(

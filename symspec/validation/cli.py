@@ -110,7 +110,10 @@ def _laws(option: str | None, module) -> list | None:
     names = [x.strip() for x in option.split(",") if x.strip()]
     if not names:
         raise UsageError(f"--laws {option!r} names no law; the spec's laws: {', '.join(module.LAWS)}")
-    return select_laws(module, names)
+    try:
+        return select_laws(module, names)
+    except UsageError as err:
+        raise UsageError(f"--laws {option}: {err}") from None
 
 
 def _dims(items) -> dict:
@@ -141,19 +144,19 @@ def _join_torchrun(device: str | None) -> tuple[bool, str | None]:
 
 def run_validate(args, load_one, color: bool, write_stdout) -> int:
     """``symspec validate``: the table on stdout (on stderr under ``--json -``, which keeps stdout for the JSON alone)."""
-    from ..pipeline import compile as compile_spec
     from ..runtime.calls import describe_missing
-    from .run import needed_models, validate
+    from .run import check_dims, compile_for_validation, needed_models, validate
 
     try:
         spec = load_one(args.file, args.param)
-        module = compile_spec(spec)
+        module = compile_for_validation(spec)
     except SpecError as err:
         print(err.render(color), file=sys.stderr)
         return 2
     names = list(spec.models)
     laws = _laws(args.laws, module)
     dims = _dims(getattr(args, "dim", None))
+    check_dims(module, dims, lambda name: f"--dim {name}={dims[name]}")  # before any factory runs
     for option, value in (("--samples", args.samples), ("--batch-size", args.batch_size), ("--cap", args.cap)):
         if value < 1 and not (option == "--cap" and value == 0):
             raise UsageError(f"{option} must be positive, got {value}")
@@ -199,8 +202,10 @@ def run_validate(args, load_one, color: bool, write_stdout) -> int:
                     models=models,
                     dims=dims,
                 )
-            except RuntimeError as err:  # e.g. an unknown device
-                raise UsageError(str(err).splitlines()[0]) from None
+            except RuntimeError as err:  # e.g. an unknown device, or tensors of the wrong size
+                hint = getattr(err, "dims_hint", None)  # a symbolic dim took its default size: say so
+                first = str(err).splitlines()[0] if str(err) else type(err).__name__
+                raise UsageError(first + (f"; {hint}" if hint else "")) from None
         if joined:  # the ranks meet before leaving: none destroys its group while a peer still reads from it
             torch.distributed.barrier()
     finally:

@@ -57,8 +57,10 @@ class LawReport:
         d["class"] = d.pop("law_class")
         d["interval"] = list(self.interval)
         d.pop("magnitudes")
-        if self.passed is None:  # not checked: no interval to give
+        if self.passed is None or not self.cases:  # not checked, or no case: no rate nor interval to give
             d["interval"] = None
+        if not self.cases:
+            d["rate"] = None
         if d["cycle"] is None:  # only transitivity on data has one
             d.pop("cycle")
         return d
@@ -153,8 +155,8 @@ class Report:
                     str(law.cases),
                     str(law.skipped),
                     str(law.violations) + (f" ({law.nonfinite} non-finite)" if law.nonfinite else ""),
-                    f"{law.rate:.4f}",
-                    f"[{lo:.4f}, {hi:.4f}]" if law.passed is not None else "-",
+                    f"{law.rate:.4f}" if law.cases else "-",  # no case: no rate (JSON null)
+                    f"[{lo:.4f}, {hi:.4f}]" if law.passed is not None and law.cases else "-",
                     _fmt(law.worst),
                     _fmt(law.divergence),
                     {True: "pass", False: "FAIL", None: "not checked"}[law.passed],

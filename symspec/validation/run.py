@@ -8,12 +8,14 @@ loss makes them), runs them in batches on the model's device, and sums up.
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 import operator
 import os
 import sys
 import time
+import weakref
 from collections.abc import Iterable, Mapping
 
 import torch
@@ -21,17 +23,28 @@ import torch
 from ..codegen.terms import tolerances
 from ..errors import ModelError, UsageError
 from ..runtime.calls import describe_missing, gather_models, models_needed
-from ..runtime.descriptors import ClassOutput, GroupElements, Real, TensorOutput, Values
+from ..runtime.descriptors import ClassOutput, GroupElements, Real, TensorOf, TensorOutput, Values
 from .report import LawReport, Report, wilson_interval
 from .shard import is_leader, law_seed, merge, raise_together, rank_batches
 from .tabulate import Deduplicated, mixed_radix
 
-__all__ = ["validate", "needed_models", "select_laws"]
+__all__ = [
+    "validate",
+    "needed_models",
+    "select_laws",
+    "unknown_laws",
+    "symbolic_dims",
+    "check_dims",
+    "identity_free",
+    "compile_for_validation",
+]
 
 MAGNITUDES_KEPT = 10_000  # violation magnitudes kept per law for the plot
 RESIDUALS_KEPT = 1_000_000  # residuals kept per law for the quantiles (a uniform sample beyond)
 QUANTILES = (0.5, 0.9, 0.99)
 SEED_LIMIT = 2**43  # seed * 1_000_003 + law index must fit a torch generator's int64 seed
+DEFAULT_DIMS = {"N": 8}  # the size of a symbolic dim N of drawn tensors when dims (--dim) does not give one
+_IDENTITY_FREE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # compiled module -> identity_free(spec)
 
 
 def _device_of(models: dict):
@@ -179,9 +192,14 @@ class _Law:
             self.magnitudes += loss[bad][:room].float().tolist()
 
 
-def _enumerate(variables: dict, sizes: dict, start: int, stop: int, device) -> dict:
-    """Cases ``start..stop-1`` of the product of the variables' ranges (last variable fastest)."""
-    lows = [variables[v].domain.lo if isinstance(variables[v].domain, Values) else 0 for v in sizes]
+def _enumerate(variables: dict, sizes: dict, start: int, stop: int, device, skip: dict | None = None) -> dict:
+    """Cases ``start..stop-1`` of the product of the variables' ranges (last variable fastest).
+
+    ``skip``: variables whose first values are left out (a group variable whose element 0, the identity, is
+    not a case: its ``sizes`` entry already excludes it).
+    """
+    skip = skip or {}
+    lows = [(variables[v].domain.lo if isinstance(variables[v].domain, Values) else 0) + skip.get(v, 0) for v in sizes]
     index = torch.arange(start, stop, device=device)
     return dict(zip(sizes, mixed_radix(index, list(sizes.values()), lows)))
 
@@ -281,6 +299,7 @@ def validate(
     every case, for a call on one rank only; docs/distributed.md).
     """
     module = _module(spec, params if params is None or isinstance(params, Mapping) else None)
+    identity = _IDENTITY_FREE.get(module, {})  # law -> its group variable whose identity is not a case
     models = _gather(module, models, named, locals())  # first: a model named like an option is not that option
     samples, seed, batch_size, cap, examples = _check_options(samples, seed, batch_size, cap, max_rate, examples)
     if shard is not None and not isinstance(shard, bool):
@@ -294,16 +313,28 @@ def validate(
     bad = [k for k, v in inputs.items() if not isinstance(v, torch.Tensor) or v.dim() == 0 or v.shape[0] == 0]
     if bad:
         raise UsageError(f"inputs['{bad[0]}'] must be a tensor with at least one row (one input per row)")
-    dims = {"N": 8, **{k: _integer(f"dims['{k}']", v, 1) for k, v in (dims or {}).items()}}
+    given_dims = {k: _integer(f"dims['{k}']", v, 1) for k, v in (dims or {}).items()}
+    check_dims(module, given_dims, lambda name: f"dims['{name}']")
+    dims = {**DEFAULT_DIMS, **given_dims}
+    defaulted = {k: v for k, v in DEFAULT_DIMS.items() if k not in given_dims}
     names = select_laws(module, laws)
     needed = needed_models(module, [n for n in names if module.CHECKS[n]["error"] is None])
     missing = describe_missing(needed, models)
     extra = sorted(set(models) - set(module.MODELS))
     if missing or extra:
+        how = ""
+        if missing:
+            given = ", ".join(f"'{m}': ..." for m in missing)
+            how = (
+                f"; pass {'it' if len(missing) == 1 else 'them'} as models={{{given}}}, or leave the laws that use "
+                f"{'it' if len(missing) == 1 else 'them'} out with laws=[...] (or validate spec.select([...]), "
+                "a spec with only the laws named)"
+            )
         raise ModelError(
             f"spec {module.SPEC} needs the model(s) {', '.join(sorted(needed)) or 'none'} for the laws checked"
             + "".join(f"; missing {m} (used by {users})" for m, users in missing.items())
             + (f"; unknown {', '.join(extra)} (the spec's models: {', '.join(module.MODELS)})" if extra else "")
+            + how
         )
     device = _resolve_device(device) if device is not None else _device_of(models)
     dtype = next((p.dtype for m in models.values() if isinstance(m, torch.nn.Module) for p in m.parameters()), torch.float32)
@@ -316,8 +347,8 @@ def validate(
     )
     try:
         with torch.inference_mode():
-            plans = {  # per law (mode, enumerated sizes, cases), decided once
-                n: _plan(validator, module.CHECKS[n]["variables"], samples, cap, inputs)
+            plans = {  # per law (mode, enumerated sizes, cases, identity skipped), decided once
+                n: _plan(validator, module.CHECKS[n]["variables"], samples, cap, inputs, _skip(validator, module, n, identity))
                 for n in names
                 if module.CHECKS[n]["error"] is None
             }
@@ -346,6 +377,7 @@ def validate(
                         examples,
                         progress,
                         shard is not False,
+                        defaulted,
                     )
                 )
     finally:
@@ -392,6 +424,136 @@ def _check_options(samples, seed, batch_size, cap, max_rate, examples) -> tuple:
     )
 
 
+def _close(name: str, known) -> str | None:
+    """The known name closest to ``name`` (difflib, case-insensitive), or None when none is close."""
+    lowered = {k.lower(): k for k in known}
+    found = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[found[0]] if found else None
+
+
+def unknown_laws(names, known) -> str | None:
+    """The message for law names not among ``known`` ("did you mean" the close ones), or None when all are known."""
+    known = list(known)
+    unknown = [n for n in names if n not in known]
+    if not unknown:
+        return None
+    close = {n: _close(n, known) for n in unknown}
+    close = {n: c for n, c in close.items() if c is not None}
+    if len(unknown) == 1 and close:
+        hint = f" (did you mean {close[unknown[0]]}?)"
+    elif close:
+        hint = " (did you mean " + ", ".join(f"{c} for {n}" for n, c in close.items()) + "?)"
+    else:
+        hint = ""
+    return f"unknown law(s) {', '.join(unknown)}{hint}; the spec's laws: {', '.join(known) or 'none'}"
+
+
+def symbolic_dims(module) -> list:
+    """The symbolic dims of the spec's tensors (model inputs and outputs, law variables), sorted."""
+    found = set()
+    descriptors = [d for ds in module.INPUTS.values() for d in ds] + list(module.OUTPUTS.values())
+    descriptors += [v.domain for info in module.CHECKS.values() for v in info["variables"].values()]
+    for d in descriptors:
+        if isinstance(d, TensorOf | TensorOutput):
+            found |= {x for x in d.dims if isinstance(x, str)}
+    return sorted(found)
+
+
+def check_dims(module, dims, shown) -> None:
+    """A usage error for a name in ``dims`` that is not a symbolic dim of the spec (``shown(name)``: as the user
+    wrote it), listing the spec's symbolic dims, with a "did you mean" when one is close."""
+    known = symbolic_dims(module)
+    for name in dims:
+        if name in known:
+            continue
+        if not known:
+            raise UsageError(f"{shown(name)}: spec {module.SPEC} has no symbolic dims: there is nothing to size")
+        close = _close(name, known)
+        hint = f" (did you mean {close}?)" if close is not None else ""
+        raise UsageError(
+            f"{shown(name)}: spec {module.SPEC} has no symbolic dim '{name}'{hint}; its symbolic dims: {', '.join(known)}"
+        )
+
+
+def _with_dims_hint(err: Exception, drawn: dict, defaulted: dict) -> Exception:
+    """``err`` with a hint when the law drew tensors with a symbolic dim at its default size (the model may expect
+    another): a symspec error is raised again with the hint in its message; any other keeps its type, the hint
+    appended to its message and held as ``err.dims_hint`` (the CLI shows a first line and the hint)."""
+    used = {k: v for k, v in drawn.items() if k in defaulted}
+    if not used:
+        return err
+    sizes = ", ".join(f"{k} took its default size {v}" for k, v in used.items())
+    hint = (
+        f"the symbolic dim {sizes}: if the model expects another size, give it with "
+        + " ".join(f"--dim {k}=SIZE" for k in used)
+        + " (dims={"
+        + ", ".join(f"'{k}': SIZE" for k in used)
+        + "} from Python)"
+    )
+    if isinstance(err, UsageError) and type(err).__init__ is Exception.__init__:  # ModelError, UsageError: a message
+        out = type(err)(f"{err}; {hint}")
+        out.__cause__ = err.__cause__
+        return out
+    if err.args and isinstance(err.args[0], str):
+        err.args = (f"{err.args[0]}\n{hint}", *err.args[1:])
+    err.dims_hint = hint
+    return err
+
+
+def identity_free(spec) -> dict:
+    """law -> its group variable ``g`` when the law holds trivially at the identity: an equivariance law whose only
+    transform parameter is ``g`` and which, with every ``g .`` removed, has the same call on both sides
+    (``f(g . x) == g . f(x)``, ``d(g . u, g . v) == d(u, v)``). Enumerating its cases leaves the identity out.
+    A law that can fail at the identity (``f(g . a + 1) == g . f(a) + 1``, ``h(g . b, g . a) == h(a, b)``) is not
+    listed, nor a constant element (``D4.r``, a dotted name)."""
+    from ..syntax import ast
+
+    ir = getattr(spec, "ir", None)
+    out = {}
+    for name, law in (getattr(ir, "laws", None) or {}).items():
+        sides = getattr(law, "sides", None)
+        if str(getattr(law, "law_class", "")) != "equivariance" or not sides or len(sides) != 5:
+            continue
+        base, base_ops, moved, moved_ops, params = sides
+        if len(params) != 1 or not params[0].isidentifier():
+            continue
+        g = params[0]
+
+        def is_g(e, g=g):
+            return isinstance(e, ast.Name) and e.name == g
+
+        if not all(kind == "act" and is_g(arg) for kind, arg in (*base_ops, *moved_ops)):
+            continue
+        args = []
+        for a in moved.args:
+            while isinstance(a, ast.Act) and is_g(a.element):
+                a = a.operand
+            args.append(a.name if isinstance(a, ast.Name) else None)
+        plain = [a.name if isinstance(a, ast.Name) else None for a in base.args]
+        if base.func.name == moved.func.name and None not in args and args == plain:
+            out[name] = g
+    return out
+
+
+def _skip(validator, module, law: str, identity: dict) -> dict:
+    """{g: 1} when the law's enumerated group variable ``g`` has a trivial identity case (element 0) and the
+    group has another element; else {}."""
+    var = identity.get(law)
+    desc = module.CHECKS[law]["variables"].get(var) if var is not None else None
+    if desc is None or not isinstance(desc.domain, GroupElements):
+        return {}
+    return {var: 1} if int(getattr(validator, desc.domain.table).shape[0]) > 1 else {}
+
+
+def compile_for_validation(spec):
+    """``spec`` (a :class:`~symspec.Spec`) compiled, with what validation needs of its text kept for the module."""
+    from ..pipeline import compile as compile_spec
+
+    module = compile_spec(spec)
+    _IDENTITY_FREE[module] = identity_free(spec)
+    return module
+
+
 def select_laws(module, laws) -> list:
     """The laws to check: all (``None``), one name (a string), or a collection of names."""
     if not module.LAWS:
@@ -407,9 +569,9 @@ def select_laws(module, laws) -> list:
     bad = [n for n in names if not isinstance(n, str)]
     if bad:
         raise UsageError(f"laws must be law names (strings), got {bad[0]!r}")
-    unknown = [n for n in names if n not in module.LAWS]
-    if unknown:
-        raise UsageError(f"unknown law(s) {', '.join(unknown)}; the spec's laws: {', '.join(module.LAWS)}")
+    message = unknown_laws(names, module.LAWS)
+    if message is not None:
+        raise UsageError(message)
     if not names:
         raise UsageError(f"no law selected; the spec's laws: {', '.join(module.LAWS)}")
     return names
@@ -447,27 +609,31 @@ def _module(spec, params):
     if hasattr(spec, "Validator"):
         return spec
     from ..analysis import Spec
-    from ..pipeline import compile as compile_spec
     from ..pipeline import load
 
     if not isinstance(spec, Spec):
         spec = load(os.fspath(spec), params=params)
-    return compile_spec(spec)
+    return compile_for_validation(spec)
 
 
-def _plan(validator, variables: dict, samples: int, cap: int, inputs: dict) -> tuple:
-    """(mode, enumerated variables' sizes, number of cases) of one law."""
+def _plan(validator, variables: dict, samples: int, cap: int, inputs: dict, skip: dict | None = None) -> tuple:
+    """(mode, enumerated variables' sizes, number of cases) of one law.
+
+    ``skip``: {variable: 1} for a group variable whose identity (element 0) is not a case (:func:`identity_free`).
+    """
     given = bool(set(variables) & set(inputs))
     sizes = _space(validator, variables)
+    if sizes is not None and skip:
+        sizes = {v: s - skip.get(v, 0) for v, s in sizes.items()}
     total = math.prod(sizes.values()) if sizes is not None else None
     if total is not None and total <= cap and not given:
-        return "exhaustive", sizes, total
+        return "exhaustive", sizes, total, dict(skip or {})
     # every input, the law's own variables drawn, when the inputs alone fit under the cap
     sizes = _space(validator, variables, only_batch=True)
     total = math.prod(sizes.values()) if sizes is not None else None
     if total is not None and total <= cap and not given:  # each input as often as ``samples`` allows
-        return "every input", sizes, total * max(1, min(samples, cap) // total)
-    return "monte carlo", None, samples
+        return "every input", sizes, total * max(1, min(samples, cap) // total), {}
+    return "monte carlo", None, samples, {}
 
 
 def _tabulate(validator, module, used: set, planned: int, batch_size, device, tabulate) -> dict:
@@ -499,7 +665,22 @@ def _tabulate(validator, module, used: set, planned: int, batch_size, device, ta
 
 
 def _validate_law(
-    validator, module, name, index, plan, seed, batch_size, max_rate, inputs, dims, dtype, device, examples, progress, shard
+    validator,
+    module,
+    name,
+    index,
+    plan,
+    seed,
+    batch_size,
+    max_rate,
+    inputs,
+    dims,
+    dtype,
+    device,
+    examples,
+    progress,
+    shard,
+    defaulted=None,
 ) -> LawReport:
     meta = module.LAWS[name]
     info = module.CHECKS[name]
@@ -511,7 +692,7 @@ def _validate_law(
     law.tol, law.rtol = tolerances(meta.get("tol"), meta.get("rtol"))
     generator = torch.Generator(device=device)
     generator.manual_seed(law_seed(seed * 1_000_003 + index, shard))
-    law.mode, sizes, total = plan
+    law.mode, sizes, total, skip = plan
     enumerated = law.mode != "monte carlo"
     acc = _Law(examples, _Residuals(RESIDUALS_KEPT, device, law_seed(seed * 1_000_003 + index + 500_000, shard)))
     drawn: dict = {}
@@ -524,7 +705,7 @@ def _validate_law(
         for start in starts:
             stop = min(total, start + batch_size)
             if enumerated:
-                values = _enumerate(variables, sizes, start, stop, device)
+                values = _enumerate(variables, sizes, start, stop, device, skip)
             else:
                 values = _draw(variables, stop - start, generator, device, inputs, dims, dtype, drawn)
             acc.add(validator.run(name, values, stop - start, device, generator))
@@ -534,7 +715,7 @@ def _validate_law(
             if bar is not None:
                 bar.update(stop - start)
     except Exception as err:  # raised again by merge, on every rank of a process group (no rank left waiting)
-        error = err
+        error = _with_dims_hint(err, drawn, defaulted or {})
     if bar is not None:
         bar.close()
     law.seconds = time.perf_counter() - started
