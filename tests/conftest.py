@@ -1,11 +1,13 @@
-"""Shared fixtures: paths of the example and corpus specs."""
+"""Shared fixtures: paths of the example and corpus specs, a deadline for inputs that must be answered in seconds."""
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 from pathlib import Path
 
+import pytest
 from hypothesis import settings
 
 # Random locally (to keep finding new inputs), reproducible in CI.
@@ -29,3 +31,18 @@ def expectation(path: Path) -> tuple[int, int, str]:
     m = _EXPECT.fullmatch(head.strip())
     assert m, f"{path.name} must start with '# expect: LINE:COL: MESSAGE'"
     return int(m[1]), int(m[2]), m[3]
+
+
+@pytest.fixture
+def deadline():
+    """A hang guard, not a timing: the test fails (TimeoutError) past 60 s, where the inputs it feeds once took
+    minutes (the figures are in each test's docstring; benchmarks time them)."""
+
+    def expire(*_):
+        raise TimeoutError("still running after 60 s")
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(60)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
