@@ -203,7 +203,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         # mixed_gt_eq: draws
         mixed_gt_eq_k = rt.uniform_int(0, 27, n, generator, device)
 
-        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS)
+        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS, inputs=INPUTS)
         cmp_iai = calls.add("cmp", i, a, i)
         cmp_iaj = calls.add("cmp", i, a, j)
         cmp_jai = calls.add("cmp", j, a, i)
@@ -453,7 +453,7 @@ class Validator(rt.ValidatorBase):
         """reflexive: cmp(i, a, i) == eq (examples/attribute_comparison.sym:22)"""
         i = values["i"]
         a = values["a"]
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         cmp_iai = calls.add("cmp", i, a, i)
         calls.run()
         cmp_iai_lp = torch.log_softmax(calls[cmp_iai], -1)
@@ -473,7 +473,7 @@ class Validator(rt.ValidatorBase):
         i = values["i"]
         a = values["a"]
         j = values["j"]
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         cmp_iaj = calls.add("cmp", i, a, j)
         cmp_jai = calls.add("cmp", j, a, i)
         calls.run()
@@ -496,7 +496,7 @@ class Validator(rt.ValidatorBase):
         i = values["i"]
         a = values["a"]
         j = values["j"]
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         cmp_iaj = calls.add("cmp", i, a, j)
         cmp_jai = calls.add("cmp", j, a, i)
         calls.run()
@@ -519,7 +519,7 @@ class Validator(rt.ValidatorBase):
         i = values["i"]
         a = values["a"]
         j = values["j"]
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         cmp_iaj = calls.add("cmp", i, a, j)
         cmp_jai = calls.add("cmp", j, a, i)
         calls.run()
@@ -548,7 +548,7 @@ class Validator(rt.ValidatorBase):
             k = values["k"]
         else:
             k = rt.uniform_int(0, 27, n, generator, device)
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         cmp_iaj = calls.add("cmp", i, a, j)
         cmp_jak = calls.add("cmp", j, a, k)
         cmp_iak = calls.add("cmp", i, a, k)
@@ -582,7 +582,7 @@ class Validator(rt.ValidatorBase):
             k = values["k"]
         else:
             k = rt.uniform_int(0, 27, n, generator, device)
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         cmp_iaj = calls.add("cmp", i, a, j)
         cmp_jak = calls.add("cmp", j, a, k)
         cmp_iak = calls.add("cmp", i, a, k)
@@ -616,7 +616,7 @@ class Validator(rt.ValidatorBase):
             k = values["k"]
         else:
             k = rt.uniform_int(0, 27, n, generator, device)
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         cmp_iaj = calls.add("cmp", i, a, j)
         cmp_jak = calls.add("cmp", j, a, k)
         cmp_iak = calls.add("cmp", i, a, k)
@@ -650,7 +650,7 @@ class Validator(rt.ValidatorBase):
             k = values["k"]
         else:
             k = rt.uniform_int(0, 27, n, generator, device)
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         cmp_iaj = calls.add("cmp", i, a, j)
         cmp_jak = calls.add("cmp", j, a, k)
         cmp_iak = calls.add("cmp", i, a, k)
@@ -684,7 +684,7 @@ class Validator(rt.ValidatorBase):
             k = values["k"]
         else:
             k = rt.uniform_int(0, 27, n, generator, device)
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         cmp_iaj = calls.add("cmp", i, a, j)
         cmp_jak = calls.add("cmp", j, a, k)
         cmp_iak = calls.add("cmp", i, a, k)
@@ -718,7 +718,7 @@ class Validator(rt.ValidatorBase):
             k = values["k"]
         else:
             k = rt.uniform_int(0, 27, n, generator, device)
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         cmp_iaj = calls.add("cmp", i, a, j)
         cmp_jak = calls.add("cmp", j, a, k)
         cmp_iak = calls.add("cmp", i, a, k)
@@ -752,7 +752,7 @@ class Validator(rt.ValidatorBase):
             k = values["k"]
         else:
             k = rt.uniform_int(0, 27, n, generator, device)
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         cmp_iaj = calls.add("cmp", i, a, j)
         cmp_jak = calls.add("cmp", j, a, k)
         cmp_iak = calls.add("cmp", i, a, k)

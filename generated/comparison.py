@@ -115,7 +115,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
             fallback=0,
         )
 
-        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS)
+        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS, inputs=INPUTS)
         gt_aa = calls.add("gt", a, a)
         gt_ab = calls.add("gt", a, b)
         gt_ba = calls.add("gt", b, a)
@@ -230,7 +230,7 @@ class Validator(rt.ValidatorBase):
     def check_irreflexive(self, values, n, device, generator=None):
         """irreflexive: not gt(a, a) (examples/comparison.sym:17)"""
         a = values["a"]
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         gt_aa = calls.add("gt", a, a)
         calls.run()
         gt_aa_logit = rt.as_logit(calls[gt_aa])
@@ -249,7 +249,7 @@ class Validator(rt.ValidatorBase):
         """antisymmetric: gt(a, b) == not gt(b, a) when a != b (examples/comparison.sym:21)"""
         a = values["a"]
         b = values["b"]
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         gt_ab = calls.add("gt", a, b)
         gt_ba = calls.add("gt", b, a)
         calls.run()
@@ -275,7 +275,7 @@ class Validator(rt.ValidatorBase):
             c = values["c"]
         else:
             c = rt.uniform_int(0, M, n, generator, device)
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         gt_ab = calls.add("gt", a, b)
         gt_bc = calls.add("gt", b, c)
         gt_ac = calls.add("gt", a, c)
@@ -311,7 +311,7 @@ class Validator(rt.ValidatorBase):
                 generator,
                 fallback=0,
             )
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         gt_ac = calls.add("gt", a, c)
         gt_ab = calls.add("gt", a, b)
         gt_bc = calls.add("gt", b, c)

@@ -227,7 +227,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         # automorphism: draws
         (automorphism_g,) = SAMPLER_automorphism_g.draw(n, generator, device)
 
-        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS)
+        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS, inputs=INPUTS)
         dist_uv = calls.add("dist", u, v)
         dist_vu = calls.add("dist", v, u)
         dist_uu = calls.add("dist", u, u)
@@ -393,7 +393,7 @@ class Validator(rt.ValidatorBase):
         """symmetric: dist(u, v) == dist(v, u) (examples/graph_distance.sym:22)"""
         u = values["u"]
         v = values["v"]
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         dist_uv = calls.add("dist", u, v)
         dist_vu = calls.add("dist", v, u)
         calls.run()
@@ -414,7 +414,7 @@ class Validator(rt.ValidatorBase):
     def check_zero(self, values, n, device, generator=None):
         """zero: dist(u, u) == 0 (examples/graph_distance.sym:25)"""
         u = values["u"]
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         dist_uu = calls.add("dist", u, u)
         calls.run()
         dist_uu_lp = torch.log_softmax(calls[dist_uu], -1)
@@ -437,7 +437,7 @@ class Validator(rt.ValidatorBase):
             w = values["w"]
         else:
             w = rt.uniform_int(0, 49, n, generator, device)
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         dist_uv = calls.add("dist", u, v)
         dist_uw = calls.add("dist", u, w)
         dist_wv = calls.add("dist", w, v)
@@ -468,7 +468,7 @@ class Validator(rt.ValidatorBase):
             w = values["w"]
         else:
             w = rt.between_nodes(self.DISTANCES_G, u, v, generator)
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         dist_uv = calls.add("dist", u, v)
         dist_uw = calls.add("dist", u, w)
         dist_wv = calls.add("dist", w, v)
@@ -499,7 +499,7 @@ class Validator(rt.ValidatorBase):
             g = values["g"]
         else:
             (g,) = SAMPLER_automorphism_g.draw(n, generator, device)
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         dist_gu_gv = calls.add(
             "dist", SAMPLER_automorphism_g.act(g, "Node", u), SAMPLER_automorphism_g.act(g, "Node", v)
         )

@@ -85,7 +85,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         # equivariant: draws
         (equivariant_g,) = SAMPLER_equivariant_g.draw(n, generator, device, like={"Adj": a})
 
-        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS)
+        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS, inputs=INPUTS)
         count_ga = calls.add("count", SAMPLER_equivariant_g.act(equivariant_g, "Adj", a))
         count_a = calls.add("count", a)
         calls.run()
@@ -226,7 +226,7 @@ class Validator(rt.ValidatorBase):
         """equivariant: count(g . a) == g . count(a) (examples/graph_layers.sym:27)"""
         a = values["a"]
         (g,) = SAMPLER_equivariant_g.draw(n, generator, device, like={"Adj": a})
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         count_ga = calls.add("count", SAMPLER_equivariant_g.act(g, "Adj", a))
         count_a = calls.add("count", a)
         calls.run()

@@ -93,7 +93,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         # invariant: draws
         (invariant_g,) = SAMPLER_invariant_g.draw(n, generator, device)
 
-        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS)
+        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS, inputs=INPUTS)
         classify_gx = calls.add("classify", SAMPLER_invariant_g.act(invariant_g, "Image", x))
         classify_x = calls.add("classify", x)
         calls.run()
@@ -322,7 +322,7 @@ class Validator(rt.ValidatorBase):
             g = values["g"]
         else:
             (g,) = SAMPLER_invariant_g.draw(n, generator, device)
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         classify_gx = calls.add("classify", SAMPLER_invariant_g.act(g, "Image", x))
         classify_x = calls.add("classify", x)
         calls.run()

@@ -138,7 +138,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         # assoc: draws
         assoc_c = rt.uniform_int(0, P, n, generator, device)
 
-        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS)
+        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS, inputs=INPUTS)
         add_ab = calls.add("add", a, b)
         add_ba = calls.add("add", b, a)
         add_a_plus_shift_k_b = calls.add("add", (a + shift_k) % P, b)
@@ -276,7 +276,7 @@ class Validator(rt.ValidatorBase):
         """commutes: add(a, b) == add(b, a) (examples/modular_addition.sym:23)"""
         a = values["a"]
         b = values["b"]
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         add_ab = calls.add("add", a, b)
         add_ba = calls.add("add", b, a)
         calls.run()
@@ -302,7 +302,7 @@ class Validator(rt.ValidatorBase):
             k = values["k"]
         else:
             k = rt.uniform_int(0, P, n, generator, device)
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         add_a_plus_k_b = calls.add("add", (a + k) % P, b)
         add_ab = calls.add("add", a, b)
         calls.run()
@@ -330,7 +330,7 @@ class Validator(rt.ValidatorBase):
             c = values["c"]
         else:
             c = rt.uniform_int(0, P, n, generator, device)
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         add_ab = calls.add("add", a, b)
         add_bc = calls.add("add", b, c)
         calls.run()

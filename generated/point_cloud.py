@@ -108,7 +108,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
             equivariant_n, generator, device, like={"Cloud": equivariant_x}
         )
 
-        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS)
+        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS, inputs=INPUTS)
         energy_gx = calls.add("energy", SAMPLER_invariant_g.act((invariant_g_0, invariant_g_1), "Cloud", x))
         energy_x = calls.add("energy", x)
         forces_g_equivariant_x = calls.add(
@@ -279,7 +279,7 @@ class Validator(rt.ValidatorBase):
         """invariant: energy(g . x) == energy(x) (examples/point_cloud.sym:20)"""
         x = values["x"]
         g_0, g_1 = SAMPLER_invariant_g.draw(n, generator, device, like={"Cloud": x})
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         energy_gx = calls.add("energy", SAMPLER_invariant_g.act((g_0, g_1), "Cloud", x))
         energy_x = calls.add("energy", x)
         calls.run()
@@ -302,7 +302,7 @@ class Validator(rt.ValidatorBase):
         """equivariant: forces(g . x) == g . forces(x) (examples/point_cloud.sym:23)"""
         x = values["x"]
         g_0, g_1 = SAMPLER_equivariant_g.draw(n, generator, device, like={"Cloud": x})
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         forces_gx = calls.add("forces", SAMPLER_equivariant_g.act((g_0, g_1), "Cloud", x))
         forces_x = calls.add("forces", x)
         calls.run()

@@ -80,7 +80,7 @@ class SymmetryLoss(rt.SymmetryLossBase):
         # invariant: draws
         invariant_g_0, invariant_g_1 = SAMPLER_invariant_g.draw(n, generator, device, like={"Cloud": x})
 
-        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS)
+        calls = rt.CallBatch(self.models, fused=self.fused, outputs=OUTPUTS, inputs=INPUTS)
         energy_gx = calls.add("energy", SAMPLER_invariant_g.act((invariant_g_0, invariant_g_1), "Cloud", x))
         energy_x = calls.add("energy", x)
         calls.run()
@@ -239,7 +239,7 @@ class Validator(rt.ValidatorBase):
         """invariant: energy(g . x) == energy(x) (examples/point_cloud_net.sym:22)"""
         x = values["x"]
         g_0, g_1 = SAMPLER_invariant_g.draw(n, generator, device, like={"Cloud": x})
-        calls = rt.CheckedCalls(self.models, self.OUTPUTS)
+        calls = rt.CheckedCalls(self.models, self.OUTPUTS, self.INPUTS)
         energy_gx = calls.add("energy", SAMPLER_invariant_g.act((g_0, g_1), "Cloud", x))
         energy_x = calls.add("energy", x)
         calls.run()

@@ -87,3 +87,18 @@ def test_bool_fields_of_a_bool_domain():
     assert loss({"a": torch.tensor([True, False]), "b": torch.tensor([False, False])}).item() == 0.0
     with pytest.raises(BatchError, match="batch field 'a' holds 2 at row 0"):
         loss({"a": torch.tensor([2, 0]), "b": torch.tensor([0, 1])})
+
+
+def test_a_symbolic_output_dim_takes_the_size_the_inputs_give():
+    """forces(x: tensor[N, 3]) -> tensor[N, 3] (called on 2 x 4 cases: samples 2): [n, 9, 3] for inputs of 8 points passed the shape check (N was
+    any size) and failed later, inside the law's arithmetic, naming no model."""
+    from symspec.errors import ModelError
+
+    mod = symspec.compile(symspec.load("examples/point_cloud.sym"))
+    pad = lambda x: torch.cat([x, x[:, :1]], 1)  # noqa: E731 - one point too many
+    loss = mod.SymmetryLoss(energy=lambda x: x.pow(2).sum((1, 2)), forces=pad)
+    with pytest.raises(ModelError) as info:
+        loss({"x": torch.randn(4, 8, 3)}, generator=torch.Generator().manual_seed(0))
+    assert "model 'forces' returned shape (8, 9, 3) for 8 inputs; expected (8, N, 3) (its inputs give N = 8)" in str(info.value)
+    good = mod.SymmetryLoss(energy=lambda x: x.pow(2).sum((1, 2)), forces=lambda x: 2 * x)
+    assert torch.isfinite(good({"x": torch.randn(4, 8, 3)}, generator=torch.Generator().manual_seed(0)))

@@ -137,7 +137,9 @@ class _Check:
             loss = terms.asserted(terms.soft(body))
             holds = terms.truth(self.side(terms.decide(body), unparse(body), "asserted", sides, side_lines))
         stmts = list(ls.setup)
-        stmts += self.scope.calls.stmts(rt("CheckedCalls", Attr(Name("self"), "models"), Attr(Name("self"), "OUTPUTS")))
+        stmts += self.scope.calls.stmts(
+            rt("CheckedCalls", Attr(Name("self"), "models"), Attr(Name("self"), "OUTPUTS"), Attr(Name("self"), "INPUTS"))
+        )
         stmts += side_lines
         mask = mask_of(ls.masks)
         shown = [item for var in self.ir.variables for item in ls.draws[var].shown]

@@ -204,7 +204,13 @@ def lower_loss(spec, tables: ModuleTables) -> list:
         if law.setup:
             body += [Blank(), Comment(f"{law.name}: draws"), *law.setup]
     body.append(Blank())
-    batch = rt("CallBatch", Attr(Name("self"), "models"), fused=Attr(Name("self"), "fused"), outputs=Name("OUTPUTS"))
+    batch = rt(
+        "CallBatch",
+        Attr(Name("self"), "models"),
+        fused=Attr(Name("self"), "fused"),
+        outputs=Name("OUTPUTS"),
+        inputs=Name("INPUTS"),
+    )
     body += scope.calls.stmts(batch)
     body += [Blank(), Assign((terms,), DictE(()))]
     for law in laws:

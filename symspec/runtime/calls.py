@@ -17,7 +17,7 @@ import torch
 
 from ..errors import ModelError
 from ..transforms import MAX_TABLE_ORDER
-from .descriptors import BoolOutput, ClassOutput, RealOutput
+from .descriptors import BoolOutput, ClassOutput, RealOutput, TensorOf
 from .fields import check_batch_fields
 from .sampling import traceable
 
@@ -34,6 +34,7 @@ __all__ = [
     "symmetrize_finite",
     "finite_group",
     "check_output",
+    "input_sizes",
 ]
 
 
@@ -46,8 +47,9 @@ class CallBatch:
     and the shape got.
     """
 
-    def __init__(self, models: dict, fused: bool | None = None, outputs: dict | None = None):
+    def __init__(self, models: dict, fused: bool | None = None, outputs: dict | None = None, inputs: dict | None = None):
         self.models = models
+        self.inputs = inputs  # model -> its arguments' descriptors: the sizes of symbolic output dims
         self.fused = fused  # None: fuse on accelerators, not on the CPU (measured: benchmarks/bench_loss.py)
         self.kinds = outputs
         self.pending: list = []  # (handle, model, args)
@@ -81,7 +83,8 @@ class CallBatch:
 
     def _checked(self, model: str, out, args):
         if self.kinds is not None:
-            check_output(model, out, self.kinds[model], args[0].shape[0] if args else 0)
+            sizes = input_sizes(args, self.inputs[model]) if self.inputs is not None else None
+            check_output(model, out, self.kinds[model], args[0].shape[0] if args else 0, sizes)
         return out
 
     @property
@@ -406,11 +409,33 @@ def _expected_shape(kind, n: int) -> tuple | None:
     return (n, *kind.dims)
 
 
-def _shape_ok(got: tuple, kind, n: int) -> bool:
+def _shape_ok(got: tuple, kind, n: int, sizes: dict | None = None) -> bool:
+    """``got`` fits ``kind``: a symbolic dim takes the size the inputs gave it (``sizes``), else one size wherever it
+    appears in the output."""
     if isinstance(kind, BoolOutput | RealOutput):
         return got in ((n,), (n, 1))
     want = _expected_shape(kind, n)
-    return len(got) == len(want) and all(isinstance(w, str) or g == w for g, w in zip(got, want))
+    if len(got) != len(want):
+        return False
+    seen = dict(sizes or {})
+    for g, w in zip(got, want):
+        if isinstance(w, str):
+            w = seen.setdefault(w, g)
+        if g != w:
+            return False
+    return True
+
+
+def input_sizes(args, inputs) -> dict:
+    """The sizes the call's arguments give the symbolic dims of their domains (``inputs``: the model's ``INPUTS``
+    entry, one descriptor per argument); the first argument naming a dim sets it."""
+    sizes: dict = {}
+    for arg, domain in zip(args, inputs or ()):
+        if isinstance(domain, TensorOf) and isinstance(arg, torch.Tensor) and arg.dim() == 1 + len(domain.dims):
+            for d, size in zip(domain.dims, arg.shape[1:]):
+                if isinstance(d, str):
+                    sizes.setdefault(d, int(size))
+    return sizes
 
 
 def _describe(kind, n: int) -> str:
@@ -423,9 +448,14 @@ def _describe(kind, n: int) -> str:
     return f"({n}, {', '.join(map(str, kind.dims))})"
 
 
-def check_output(model: str, out, kind, n: int) -> None:
-    """Raise :class:`ModelError` unless ``out`` is what ``model`` must return for ``n`` inputs."""
+def check_output(model: str, out, kind, n: int, sizes: dict | None = None) -> None:
+    """Raise :class:`ModelError` unless ``out`` is what ``model`` must return for ``n`` inputs (``sizes``: the
+    symbolic dims' sizes its inputs gave, :func:`input_sizes`)."""
     if not isinstance(out, torch.Tensor):
         raise ModelError(f"model '{model}' returned {type(out).__name__}; expected a tensor")
-    if not _shape_ok(tuple(out.shape), kind, n):
-        raise ModelError(f"model '{model}' returned shape {tuple(out.shape)} for {n} inputs; expected {_describe(kind, n)}")
+    if not _shape_ok(tuple(out.shape), kind, n, sizes):
+        bound = "".join(f", {d} = {v}" for d, v in (sizes or {}).items() if d in getattr(kind, "dims", ()))
+        raise ModelError(
+            f"model '{model}' returned shape {tuple(out.shape)} for {n} inputs; expected {_describe(kind, n)}"
+            + (f" (its inputs give{bound[1:]})" if bound else "")
+        )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import ModelError
-from .calls import CallBatch, SymmetryLossBase, check_output, law_models
+from .calls import CallBatch, SymmetryLossBase, check_output, input_sizes, law_models
 from .descriptors import BoolOutput, ClassOutput
 
 __all__ = [
@@ -136,8 +136,8 @@ class CheckedCalls(CallBatch):
     validation table, docs/validation.md) is not scanned again by :meth:`finite`.
     """
 
-    def __init__(self, models: dict, outputs: dict):
-        super().__init__(models, fused=True)
+    def __init__(self, models: dict, outputs: dict, inputs: dict | None = None):
+        super().__init__(models, fused=True, inputs=inputs)
         self.expected = outputs
 
     def run(self) -> None:
@@ -149,7 +149,8 @@ class CheckedCalls(CallBatch):
         except Exception as err:
             raise forward_error({model for _, model, _ in requests}, err) from err
         for handle, model, args in requests:
-            check_output(model, self.outputs[handle], self.expected[model], args[0].shape[0] if args else 0)
+            sizes = input_sizes(args, self.inputs[model]) if self.inputs is not None else None
+            check_output(model, self.outputs[handle], self.expected[model], args[0].shape[0] if args else 0, sizes)
 
     def finite(self, n: int) -> torch.Tensor:
         """Per case: every model output of the case is finite (:func:`finite_rows`)."""
