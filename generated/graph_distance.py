@@ -285,6 +285,7 @@ def augment(batch, generator=None, model=None):
 def _augment_dist(batch, generator):
     out = dict(batch)
     first = rt.field(out, "u", "augment")
+    rt.check_batch_fields(out, dict(zip(MODELS["dist"], INPUTS["dist"])))
     n = first.shape[0]
     device = first.device
     # symmetric: dist(u, v) == dist(v, u) (examples/graph_distance.sym:22)

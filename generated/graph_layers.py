@@ -110,6 +110,7 @@ def augment(batch, generator=None, model=None):
 def _augment_count(batch, generator):
     out = dict(batch)
     first = rt.field(out, "a", "augment")
+    rt.check_batch_fields(out, dict(zip(MODELS["count"], INPUTS["count"])))
     n = first.shape[0]
     device = first.device
     # equivariant: count(g . a) == g . count(a) (examples/graph_layers.sym:27)

@@ -118,6 +118,7 @@ def augment(batch, generator=None, model=None):
 def _augment_classify(batch, generator):
     out = dict(batch)
     first = rt.field(out, "x", "augment")
+    rt.check_batch_fields(out, dict(zip(MODELS["classify"], INPUTS["classify"])))
     n = first.shape[0]
     device = first.device
     # invariant: classify(g . x) == classify(x) (examples/image_d4.sym:24)

@@ -178,6 +178,7 @@ def augment(batch, generator=None, model=None):
 def _augment_add(batch, generator):
     out = dict(batch)
     first = rt.field(out, "a", "augment")
+    rt.check_batch_fields(out, dict(zip(MODELS["add"], INPUTS["add"])))
     n = first.shape[0]
     device = first.device
     # commutes: add(a, b) == add(b, a) (examples/modular_addition.sym:23)

@@ -150,6 +150,7 @@ def augment(batch, generator=None, model=None):
 def _augment_energy(batch, generator):
     out = dict(batch)
     first = rt.field(out, "x", "augment")
+    rt.check_batch_fields(out, dict(zip(MODELS["energy"], INPUTS["energy"])))
     n = first.shape[0]
     device = first.device
     # invariant: energy(g . x) == energy(x) (examples/point_cloud.sym:20)
@@ -162,6 +163,7 @@ def _augment_energy(batch, generator):
 def _augment_forces(batch, generator):
     out = dict(batch)
     first = rt.field(out, "x", "augment")
+    rt.check_batch_fields(out, dict(zip(MODELS["forces"], INPUTS["forces"])))
     n = first.shape[0]
     device = first.device
     # equivariant: forces(g . x) == g . forces(x) (examples/point_cloud.sym:23)

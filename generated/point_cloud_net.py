@@ -105,6 +105,7 @@ def augment(batch, generator=None, model=None):
 def _augment_energy(batch, generator):
     out = dict(batch)
     first = rt.field(out, "x", "augment")
+    rt.check_batch_fields(out, dict(zip(MODELS["energy"], INPUTS["energy"])))
     n = first.shape[0]
     device = first.device
     # invariant: energy(g . x) == energy(x) (examples/point_cloud_net.sym:22)

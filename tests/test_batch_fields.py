@@ -102,3 +102,13 @@ def test_a_symbolic_output_dim_takes_the_size_the_inputs_give():
     assert "model 'forces' returned shape (8, 9, 3) for 8 inputs; expected (8, N, 3) (its inputs give N = 8)" in str(info.value)
     good = mod.SymmetryLoss(energy=lambda x: x.pow(2).sum((1, 2)), forces=lambda x: 2 * x)
     assert torch.isfinite(good({"x": torch.randn(4, 8, 3)}, generator=torch.Generator().manual_seed(0)))
+
+
+def test_augment_checks_the_models_inputs(modular):
+    """augment's shifts fold a -1 or a 9 into 0..6: the inputs are checked first, as the loss checks them."""
+    batch = {"a": torch.tensor([1, 2, -1]), "b": torch.tensor([0, 1, 2]), "target": torch.tensor([1, 3, 1])}
+    with pytest.raises(BatchError, match=r"batch field 'a' holds -1 at row 2 \(1 of 3 rows outside\)"):
+        modular.augment(batch, generator=torch.Generator())
+    batch["a"] = torch.tensor([1, 2, 6])
+    out = modular.augment(batch, generator=torch.Generator().manual_seed(0))
+    assert torch.equal((out["a"] + out["b"]) % P, out["target"])

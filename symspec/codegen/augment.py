@@ -19,6 +19,7 @@ from .expr import (
     BinOp,
     Comment,
     Const,
+    ExprStmt,
     If,
     Index,
     Name,
@@ -213,6 +214,14 @@ def lower_augment(spec, tables) -> list:
         stmts = [
             Assign((out,), call("dict", Name("batch"))),
             Assign((first,), rt("field", out, fields[0], "augment")),
+            # the inputs in their domains: a -1 or a 9 would be folded into range by the shifts below, silently
+            ExprStmt(
+                rt(
+                    "check_batch_fields",
+                    out,
+                    call("dict", call("zip", *(Index(Name(t), Const(name)) for t in ("MODELS", "INPUTS")))),
+                )
+            ),
             Assign((Name("n"),), Index(Attr(first, "shape"), Const(0))),
             Assign((Name("device"),), Attr(first, "device")),
             *scope.table_stmts(blocks),

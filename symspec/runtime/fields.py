@@ -19,7 +19,10 @@ __all__ = ["check_batch_fields"]
 
 def check_batch_fields(batch: Mapping, fields: Mapping) -> None:
     """:class:`~symspec.errors.BatchError` unless every field in ``fields`` (name -> ``rt.Values`` / ``rt.Real`` /
-    ``rt.TensorOf``) is a tensor of one length with its domain's dtype, shape and range."""
+    ``rt.TensorOf``) is a tensor of one length with its domain's dtype, shape and range. Skipped under
+    ``torch.compile`` (the range test reads the device: a graph break)."""
+    if torch.compiler.is_compiling():
+        return
     ranged = []  # (name, domain, tensor) of integer fields
     length = None
     for name, domain in fields.items():
