@@ -325,7 +325,7 @@ AUGMENTERS = {}
 SYMMETRIZERS = {}
 INPUTS = {"cmp": (rt.Values(0, 27), rt.Values(0, M), rt.Values(0, 27))}
 OUTPUTS = {"cmp": rt.ClassOutput(M)}
-FIELDS = {"i": rt.Values(0, 27), "a": rt.Values(0, M), "j": rt.Values(0, 27)}
+FIELDS = {"i": ("Entity", rt.Values(0, 27)), "a": ("Attribute", rt.Values(0, M)), "j": ("Entity", rt.Values(0, 27))}
 CHECKS = {
     "reflexive": {
         "method": "check_reflexive",

@@ -181,7 +181,7 @@ AUGMENTERS = {}
 SYMMETRIZERS = {}
 INPUTS = {"gt": (rt.Values(0, M), rt.Values(0, M))}
 OUTPUTS = {"gt": rt.BoolOutput()}
-FIELDS = {"a": rt.Values(0, M), "b": rt.Values(0, M)}
+FIELDS = {"a": ("Item", rt.Values(0, M)), "b": ("Item", rt.Values(0, M))}
 CHECKS = {
     "irreflexive": {
         "method": "check_irreflexive", "variables": {"a": rt.CheckVariable("batch", rt.Values(0, M))}, "error": None

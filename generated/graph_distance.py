@@ -335,7 +335,7 @@ AUGMENTERS = {"dist": _augment_dist}
 SYMMETRIZERS = {"dist": _Symmetrized_dist}
 INPUTS = {"dist": (rt.Values(0, 49), rt.Values(0, 49))}
 OUTPUTS = {"dist": rt.ClassOutput(13)}
-FIELDS = {"u": rt.Values(0, 49), "v": rt.Values(0, 49)}
+FIELDS = {"u": ("Node", rt.Values(0, 49)), "v": ("Node", rt.Values(0, 49))}
 CHECKS = {
     "symmetric": {
         "method": "check_symmetric",

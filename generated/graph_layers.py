@@ -196,7 +196,7 @@ AUGMENTERS = {"count": _augment_count}
 SYMMETRIZERS = {"count": _Symmetrized_count}
 INPUTS = {"count": (rt.TensorOf(("N", "N")),)}
 OUTPUTS = {"count": rt.TensorOutput(("N",))}
-FIELDS = {"a": rt.TensorOf(("N", "N"))}
+FIELDS = {"a": ("Adj", rt.TensorOf(("N", "N")))}
 CHECKS = {
     "equivariant": {
         "method": "check_equivariant",

@@ -288,7 +288,7 @@ AUGMENTERS = {"classify": _augment_classify}
 SYMMETRIZERS = {"classify": _Symmetrized_classify}
 INPUTS = {"classify": (rt.TensorOf((SIZE, SIZE)),)}
 OUTPUTS = {"classify": rt.ClassOutput(10)}
-FIELDS = {"x": rt.TensorOf((SIZE, SIZE))}
+FIELDS = {"x": ("Image", rt.TensorOf((SIZE, SIZE)))}
 CHECKS = {
     "invariant": {
         "method": "check_invariant",

@@ -230,7 +230,7 @@ AUGMENTERS = {"add": _augment_add}
 SYMMETRIZERS = {"add": _Symmetrized_add}
 INPUTS = {"add": (rt.Values(0, P), rt.Values(0, P))}
 OUTPUTS = {"add": rt.ClassOutput(P)}
-FIELDS = {"a": rt.Values(0, P), "b": rt.Values(0, P)}
+FIELDS = {"a": ("Zp", rt.Values(0, P)), "b": ("Zp", rt.Values(0, P))}
 CHECKS = {
     "commutes": {
         "method": "check_commutes",

@@ -243,7 +243,7 @@ AUGMENTERS = {"energy": _augment_energy, "forces": _augment_forces}
 SYMMETRIZERS = {"energy": _Symmetrized_energy, "forces": _Symmetrized_forces}
 INPUTS = {"energy": (rt.TensorOf(("N", 3)),), "forces": (rt.TensorOf(("N", 3)),)}
 OUTPUTS = {"energy": rt.RealOutput(), "forces": rt.TensorOutput(("N", 3))}
-FIELDS = {"x": rt.TensorOf(("N", 3))}
+FIELDS = {"x": ("Cloud", rt.TensorOf(("N", 3)))}
 CHECKS = {
     "invariant": {
         "method": "check_invariant",

@@ -209,7 +209,7 @@ AUGMENTERS = {"energy": _augment_energy}
 SYMMETRIZERS = {"energy": _Symmetrized_energy}
 INPUTS = {"energy": (rt.TensorOf(("N", 3)),)}
 OUTPUTS = {"energy": rt.RealOutput()}
-FIELDS = {"x": rt.TensorOf(("N", 3))}
+FIELDS = {"x": ("Cloud", rt.TensorOf(("N", 3)))}
 CHECKS = {
     "invariant": {
         "method": "check_invariant",

@@ -25,6 +25,7 @@ __all__ = [
     "ParamError",
     "ModelError",
     "BatchError",
+    "BatchTypeError",
     "SpecError",
     "SpecSyntaxError",
     "SpecNameError",
@@ -231,6 +232,10 @@ class ModelError(UsageError):
 class BatchError(UsageError, ValueError):
     """A batch handed to a compiled loss has a field outside its domain: a value out of range, a float where
     integers go, a shape the laws would broadcast wrongly."""
+
+
+class BatchTypeError(BatchError, TypeError):
+    """A batch field of the wrong dtype: floats where a domain's integers go, integers where its reals go."""
 
 
 _ERROR_CLASSES = {"syntax": SpecSyntaxError, "name": SpecNameError}

@@ -38,7 +38,7 @@ def test_a_value_past_the_domain(modular):
     a = torch.tensor([0, 3, 9, 2, 12])
     with pytest.raises(BatchError) as info:
         _loss(modular, a, torch.zeros(5, dtype=torch.long))
-    assert str(info.value) == "batch field 'a' holds 9 at row 2 (2 of 5 rows outside), outside its domain's integers 0..6"
+    assert str(info.value) == "batch field 'a' holds 9 at row 2 (2 of 5 rows outside), outside its domain Zp (0..6)"
 
 
 def test_a_negative_value(modular):
@@ -50,12 +50,12 @@ def test_floats_where_integers_go(modular):
     with pytest.raises(BatchError) as info:
         _loss(modular, torch.tensor([1.0, 2.0]), torch.tensor([1, 2]))
     assert str(info.value) == (
-        "batch field 'a' holds torch.float32 values; its domain takes the integers 0..6: pass an integer tensor (x.long())"
+        "batch field 'a' holds torch.float32 values; its domain Zp (0..6) takes integers: pass an integer tensor (x.long())"
     )
 
 
 def test_a_column_shaped_field(modular):
-    with pytest.raises(BatchError, match=r"batch field 'a' must have shape \[n\], got \[4, 1\]"):
+    with pytest.raises(BatchError, match=r"a batch of Zp is \[batch\]; got a tensor of shape \[4, 1\] \(batch field 'a'\)"):
         _loss(modular, torch.zeros(4, 1, dtype=torch.long), torch.zeros(4, dtype=torch.long))
 
 
@@ -68,7 +68,9 @@ def test_a_tensor_field_of_the_wrong_shape():
     mod = symspec.compile(symspec.load("examples/image_d4.sym", params={"size": 5}))
     name = next(iter(mod.FIELDS))
     loss = mod.SymmetryLoss({m: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(4)) for m in mod.MODELS})
-    with pytest.raises(BatchError, match=rf"batch field '{name}' must have shape \[n, 5, 5\], got \[2, 1, 5, 5\]"):
+    with pytest.raises(
+        BatchError, match=rf"a batch of Image is \[batch, 5, 5\]; got a tensor of shape \[2, 1, 5, 5\] \(batch field '{name}'\)"
+    ):
         loss({name: torch.randn(2, 1, 5, 5)}, generator=torch.Generator())
 
 

@@ -15,7 +15,7 @@ from .augment import lower_augment
 from .breaks import lower_breaks
 from .checks import describe_domain, lower_checks
 from .core import ModuleTables
-from .expr import Const, DictE, Name, as_expr, rt
+from .expr import Const, DictE, Name, TupleE, as_expr, rt
 from .layers import lower_layers
 from .loss import field_domains, lower_loss
 from .names import py
@@ -114,7 +114,11 @@ def _lower(spec) -> LoweredModule:
         tuple((Const(m), as_expr(tuple(describe_domain(d, tables) for _, d in sig.params))) for m, sig in spec.models.items())
     )
     outputs = DictE(tuple((Const(m), output_descriptor(sig.output, tables)) for m, sig in spec.models.items()))
-    fields = DictE(tuple((Const(v), describe_domain(d, tables)) for v, d in field_domains(spec).items()))
+    fields = DictE(
+        tuple(
+            (Const(v), TupleE((Const(spec.domain_name(d)), describe_domain(d, tables)))) for v, d in field_domains(spec).items()
+        )
+    )
     check_meta = DictE(
         tuple(
             (
