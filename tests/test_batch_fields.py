@@ -114,3 +114,19 @@ def test_augment_checks_the_models_inputs(modular):
     batch["a"] = torch.tensor([1, 2, 6])
     out = modular.augment(batch, generator=torch.Generator().manual_seed(0))
     assert torch.equal((out["a"] + out["b"]) % P, out["target"])
+
+
+def test_lipschitz_leaves_a_one_value_input_in_place():
+    """range(0, 1) has no neighbour: the prior moved it to -1 (found by the well-formed spec fuzzer)."""
+    spec = symspec.loads("model f(a: range(0, 1), b: cyclic(5)) -> real\nprior smooth: lipschitz(f)\n", "one.sym")
+    mod = symspec.compile(spec)
+    seen = []
+
+    def f(a, b):
+        seen.append(a)
+        return (b.float() - 2) ** 2
+
+    loss = mod.SymmetryLoss(f=f)
+    value = loss({"a": torch.zeros(64, dtype=torch.long), "b": torch.arange(64) % 5}, generator=torch.Generator())
+    assert torch.isfinite(value) and value.item() > 0
+    assert all(bool((a == 0).all()) for a in seen)

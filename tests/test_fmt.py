@@ -245,7 +245,7 @@ def test_unknown_syntax_is_refused_not_dropped():
 _REFERENCE = Lark(grammar_text(), parser="lalr", lexer="contextual")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     from_lark(_REFERENCE, explicit={"_NL": st.sampled_from(["\n", "\n\n", "  # a note\n", "\n# own line\n\n"])}),
 )

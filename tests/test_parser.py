@@ -165,7 +165,7 @@ def test_fast_engine_builds_the_same_ast_as_lark(path):
     assert fast == reference  # every node and every span
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(from_lark(_REFERENCE, explicit={"_NL": __import__("hypothesis").strategies.just("\n")}))
 def test_fast_engine_agrees_with_lark_on_generated_text(text):
     assert _outcome(text, "fast") == _outcome(text, "lark")

@@ -38,6 +38,17 @@ from .typecheck import BUILTINS
 __all__ = ["Analyzer", "PRIOR_KINDS"]
 
 PRIOR_KINDS = ("nuclear", "entropy", "lipschitz")
+
+
+def has_neighbours(domain) -> bool:
+    """An input ``lipschitz`` can move: real, tensor, or cyclic / range values with at least two of them."""
+    if isinstance(domain, Cyclic):
+        return domain.n >= 2
+    if isinstance(domain, Range):
+        return domain.hi - domain.lo >= 2
+    return isinstance(domain, RealDomain | Tensor)
+
+
 PRIOR_OPTIONS = {"weight": "number"}
 LAYER_OPTIONS = ("kernel", "padding", "stride", "grid")  # a convolutional layer (docs/language.md, Layer options)
 LAYER_PADDINGS = ("zeros", "circular")
@@ -384,10 +395,14 @@ class Analyzer:
                 )
                 return None
             sig = self.models.get(target.name)
-            if sig is not None and not any(isinstance(d, Cyclic | Range | RealDomain | Tensor) for _, d in sig.params):
+            if sig is not None and not any(has_neighbours(d) for _, d in sig.params):
                 self.reporter.error(
                     f"lipschitz({target.name}) needs an input with neighbours, but every input of {sig.signature()} "
-                    "is a label or a node",
+                    + (
+                        "is a label, a node or a domain of one value"
+                        if any(isinstance(d, Cyclic | Range) for _, d in sig.params)
+                        else "is a label or a node"
+                    ),
                     target.span,
                     "smoothness is measured along cyclic, range, real or tensor inputs; drop this prior",
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..analysis.domains import ClassOf, Cyclic, Range, RealDomain, Tensor, Units
+from ..analysis.resolve import has_neighbours
 from ..syntax.unparse import unparse
 from .core import LawScope, ModuleTables, Scope, comment_text, fail, formula
 from .draws import batch_value, draw_group, draw_value
@@ -153,7 +154,9 @@ def _prior(spec, tables: ModuleTables, prior) -> tuple:
     sig = spec.models[prior.target]
     kinds = []
     for _, d in sig.params:
-        if isinstance(d, Cyclic):
+        if not has_neighbours(d):  # labels, nodes, one value: lipschitz does not move it
+            kinds.append(("fixed",))
+        elif isinstance(d, Cyclic):
             kinds.append(("cyclic", d.n))
         elif isinstance(d, Range):
             kinds.append(("range", d.lo, d.hi))
