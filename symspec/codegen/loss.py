@@ -195,7 +195,7 @@ def lower_loss(spec, tables: ModuleTables) -> list:
         return body
     for var, law in fields:
         body.append(Assign((Name(py(var)),), rt("field", Name("batch"), var, law)))
-    if any(var in field_domains(spec) for var, _ in fields):
+    if field_domains(spec):  # the fields it checks, a subset of those read
         body.append(ExprStmt(method(Name("self"), "check_fields", Name("batch"), Name("FIELDS"))))
     if fields:
         first = Name(py(fields[0][0]))

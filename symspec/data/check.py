@@ -28,7 +28,7 @@ from ..errors import UsageError
 from ..runtime.descriptors import GroupElements, Real, TensorOf, Values
 from ..syntax import ast
 from ..validation.report import LawReport, Report, wilson_interval
-from ..validation.run import _as_python, _Law, identity_free, select_laws
+from ..validation.run import _as_python, _Law, compile_for_validation, first_values, identity_skip, select_laws
 from ..validation.tabulate import mixed_radix
 from .check_fast import SURE, OneHot, fast_validator
 from .constraints import check_constraint  # the constraint laws' natural data forms (triangle inequalities, cycles)
@@ -201,10 +201,7 @@ class _Plan:
         self.order = list(variables)
         self.anchor = anchor or {}
         self.others = {v: s for v, s in sizes.items() if v not in self.anchor}
-        skip = skip or {}
-        self.lows = [
-            (variables[v].domain.lo if isinstance(variables[v].domain, Values) else 0) + skip.get(v, 0) for v in self.others
-        ]
+        self.lows = first_values(variables, self.others, skip)
         self.space = None if unbounded else math.prod(sizes.values())  # the law's cases (None: real/tensor ones)
         if anchor:
             ukeys, urows, _ = table._first()
@@ -288,11 +285,8 @@ def _check_law(validator, module, spec, table, model: TableModel, name, examples
     sizes, unbounded, why = _sizes(validator, variables)
     if why is not None:
         return _not_checked(meta, name, why, max_rate)
-    skip = {}
-    var = identity_free(spec).get(name)  # its group's identity is a case that cannot fail: not counted
-    if var is not None and var in sizes and isinstance(variables[var].domain, GroupElements) and sizes[var] > 1:
-        skip = {var: 1}
-        sizes = {**sizes, var: sizes[var] - 1}
+    skip = identity_skip(validator, module, name)  # its group's identity is a case that cannot fail: not counted
+    sizes = {v: n - skip.get(v, 0) for v, n in sizes.items()}
     anchors = _anchors(calls, table, variables)
     if unbounded:  # real/tensor variables: read from the rows of a call that takes them as they are
         anchors = [a for a in anchors if set(unbounded) <= set(a)]
@@ -439,12 +433,10 @@ MODULES_KEPT = 4
 
 def _compiled(spec):
     """The spec's compiled module, compiled once per Spec object (the last few kept)."""
-    from ..pipeline import compile as compile_spec
-
     held = _MODULES.get(id(spec))
     if held is not None and held[0] is spec:
         return held[1]
-    module = compile_spec(spec)
+    module = compile_for_validation(spec)
     if len(_MODULES) >= MODULES_KEPT:
         _MODULES.pop(next(iter(_MODULES)))
     _MODULES[id(spec)] = (spec, module)

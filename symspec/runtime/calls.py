@@ -83,9 +83,13 @@ class CallBatch:
 
     def _checked(self, model: str, out, args):
         if self.kinds is not None:
-            sizes = input_sizes(args, self.inputs[model]) if self.inputs is not None else None
-            check_output(model, out, self.kinds[model], args[0].shape[0] if args else 0, sizes)
+            self._check(model, out, self.kinds[model], args)
         return out
+
+    def _check(self, model: str, out, kind, args) -> None:
+        """:func:`check_output` of one call, its symbolic dims sized by its arguments when ``inputs`` was given."""
+        sizes = input_sizes(args, self.inputs[model]) if self.inputs is not None else None
+        check_output(model, out, kind, args[0].shape[0] if args else 0, sizes)
 
     @property
     def empty(self) -> bool:

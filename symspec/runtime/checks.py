@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import ModelError
-from .calls import CallBatch, SymmetryLossBase, check_output, input_sizes, law_models
+from .calls import CallBatch, SymmetryLossBase, law_models
 from .descriptors import BoolOutput, ClassOutput
 
 __all__ = [
@@ -149,8 +149,7 @@ class CheckedCalls(CallBatch):
         except Exception as err:
             raise forward_error({model for _, model, _ in requests}, err) from err
         for handle, model, args in requests:
-            sizes = input_sizes(args, self.inputs[model]) if self.inputs is not None else None
-            check_output(model, self.outputs[handle], self.expected[model], args[0].shape[0] if args else 0, sizes)
+            self._check(model, self.outputs[handle], self.expected[model], args)
 
     def finite(self, n: int) -> torch.Tensor:
         """Per case: every model output of the case is finite (:func:`finite_rows`)."""

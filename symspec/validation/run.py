@@ -15,7 +15,6 @@ import operator
 import os
 import sys
 import time
-import weakref
 from collections.abc import Iterable, Mapping
 
 import torch
@@ -36,6 +35,8 @@ __all__ = [
     "symbolic_dims",
     "check_dims",
     "identity_free",
+    "identity_skip",
+    "first_values",
     "compile_for_validation",
 ]
 
@@ -44,7 +45,7 @@ RESIDUALS_KEPT = 1_000_000  # residuals kept per law for the quantiles (a unifor
 QUANTILES = (0.5, 0.9, 0.99)
 SEED_LIMIT = 2**43  # seed * 1_000_003 + law index must fit a torch generator's int64 seed
 DEFAULT_DIMS = {"N": 8}  # the size of a symbolic dim N of drawn tensors when dims (--dim) does not give one
-_IDENTITY_FREE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # compiled module -> identity_free(spec)
+IDENTITY_FREE = "_symspec_identity_free"  # the attribute compile_for_validation sets: identity_free(spec)
 
 
 def _device_of(models: dict):
@@ -192,14 +193,20 @@ class _Law:
             self.magnitudes += loss[bad][:room].float().tolist()
 
 
+def first_values(variables: dict, names, skip: dict | None = None) -> list:
+    """The first enumerated value of each of ``names``: its domain's ``lo`` (0 for a group's element index), plus
+    ``skip``'s count for a variable whose first values are left out."""
+    skip = skip or {}
+    return [(variables[v].domain.lo if isinstance(variables[v].domain, Values) else 0) + skip.get(v, 0) for v in names]
+
+
 def _enumerate(variables: dict, sizes: dict, start: int, stop: int, device, skip: dict | None = None) -> dict:
     """Cases ``start..stop-1`` of the product of the variables' ranges (last variable fastest).
 
     ``skip``: variables whose first values are left out (a group variable whose element 0, the identity, is
     not a case: its ``sizes`` entry already excludes it).
     """
-    skip = skip or {}
-    lows = [(variables[v].domain.lo if isinstance(variables[v].domain, Values) else 0) + skip.get(v, 0) for v in sizes]
+    lows = first_values(variables, sizes, skip)
     index = torch.arange(start, stop, device=device)
     return dict(zip(sizes, mixed_radix(index, list(sizes.values()), lows)))
 
@@ -299,7 +306,6 @@ def validate(
     every case, for a call on one rank only; docs/distributed.md).
     """
     module = _module(spec, params if params is None or isinstance(params, Mapping) else None)
-    identity = _IDENTITY_FREE.get(module, {})  # law -> its group variable whose identity is not a case
     models = _gather(module, models, named, locals())  # first: a model named like an option is not that option
     samples, seed, batch_size, cap, examples = _check_options(samples, seed, batch_size, cap, max_rate, examples)
     if shard is not None and not isinstance(shard, bool):
@@ -348,7 +354,7 @@ def validate(
     try:
         with torch.inference_mode():
             plans = {  # per law (mode, enumerated sizes, cases, identity skipped), decided once
-                n: _plan(validator, module.CHECKS[n]["variables"], samples, cap, inputs, _skip(validator, module, n, identity))
+                n: _plan(validator, module.CHECKS[n]["variables"], samples, cap, inputs, identity_skip(validator, module, n))
                 for n in names
                 if module.CHECKS[n]["error"] is None
             }
@@ -535,10 +541,10 @@ def identity_free(spec) -> dict:
     return out
 
 
-def _skip(validator, module, law: str, identity: dict) -> dict:
+def identity_skip(validator, module, law: str) -> dict:
     """{g: 1} when the law's enumerated group variable ``g`` has a trivial identity case (element 0) and the
-    group has another element; else {}."""
-    var = identity.get(law)
+    group has another element; else {} (also for a module not from :func:`compile_for_validation`)."""
+    var = getattr(module, IDENTITY_FREE, {}).get(law)
     desc = module.CHECKS[law]["variables"].get(var) if var is not None else None
     if desc is None or not isinstance(desc.domain, GroupElements):
         return {}
@@ -550,7 +556,7 @@ def compile_for_validation(spec):
     from ..pipeline import compile as compile_spec
 
     module = compile_spec(spec)
-    _IDENTITY_FREE[module] = identity_free(spec)
+    setattr(module, IDENTITY_FREE, identity_free(spec))
     return module
 
 
